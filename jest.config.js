@@ -1,0 +1,14 @@
+/** ESM all the way: the fixed packages (execa, @actions/*, probot) ship ESM only. */
+export default {
+  testEnvironment: "node",
+  extensionsToTreatAsEsm: [".ts"],
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  transform: {
+    "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json", isolatedModules: true }],
+  },
+  testMatch: ["<rootDir>/test/**/*.test.ts"],
+  // Docker and QEMU tests share one daemon and two cores: run files one after another.
+  maxWorkers: 1,
+  testTimeout: 120000,
+  verbose: false,
+};

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Prepares a Debian host to run kto jobs, exactly as a self-hosted runner host is prepared:
+# Docker, QEMU, busybox-static and cpio installed; containerd and dockerd running; and the
+# local assets kto's examples, tests and benchmarks use:
+#   $KTO_HOST_DIR/kernel/vmlinuz       Debian's distribution kernel
+#   $KTO_HOST_DIR/kernel/modules/      its /lib/modules tree (virtio and 9p live there)
+#   docker image kto/busybox:1         a busybox rootfs made with `docker import`
+#   a registry on 127.0.0.1:5000       holding kto/busybox:1, for the image-pull path
+# Idempotent; prints nothing when everything is already in place.
+set -euo pipefail
+
+KTO_HOST_DIR=${KTO_HOST_DIR:-/var/lib/kto}
+REGISTRY_ADDR=${KTO_REGISTRY_ADDR:-127.0.0.1:5000}
+LOG_DIR=${KTO_LOG_DIR:-/var/log/kto}
+BUSYBOX_IMAGE=kto/busybox:1
+
+say() { printf 'provision: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs packages and starts dockerd)"
+command -v apt-get >/dev/null || die "this script provisions Debian-family hosts (apt-get not found)"
+
+packages=(docker.io containerd qemu-system-x86 qemu-system-data busybox-static cpio xz-utils docker-registry ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mkdir -p "$KTO_HOST_DIR" "$LOG_DIR"
+
+# Hosts without systemd (containers, CI sandboxes) need the daemons started by hand.
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local n=$(( $1 * 5 )) what=$2; shift 2
+  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "$what did not come up; see $LOG_DIR"
+}
+docker_cli() { /usr/bin/docker "$@"; }
+
+if ! docker_cli info >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ]; then
+    systemctl start containerd docker
+  else
+    if ! pgrep -x containerd >/dev/null; then
+      say "starting containerd"
+      setsid containerd >>"$LOG_DIR/containerd.log" 2>&1 < /dev/null &
+      wait_for 30 containerd test -S /run/containerd/containerd.sock
+    fi
+    if ! pgrep -x dockerd >/dev/null; then
+      say "starting dockerd"
+      setsid dockerd --containerd=/run/containerd/containerd.sock >>"$LOG_DIR/dockerd.log" 2>&1 < /dev/null &
+    fi
+  fi
+  wait_for 60 dockerd docker_cli info
+fi
+
+# A busybox image built from the static binary: no registry needed.
+if ! docker_cli image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1; then
+  say "building $BUSYBOX_IMAGE with docker import"
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,tmp,proc,sys,dev,etc,work,results}
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  chmod 1777 "$rootfs/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' > "$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker_cli import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' - "$BUSYBOX_IMAGE" >/dev/null
+  rm -rf "$rootfs"; trap - EXIT
+fi
+
+# A local registry on loopback: Docker trusts 127.0.0.0/8 without TLS, so the pull path is real.
+if ! curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then
+  cat > "$KTO_HOST_DIR/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $KTO_HOST_DIR/registry
+http:
+  addr: $REGISTRY_ADDR
+EOF
+  say "starting a local registry on $REGISTRY_ADDR"
+  setsid docker-registry serve "$KTO_HOST_DIR/registry.yml" >>"$LOG_DIR/registry.log" 2>&1 < /dev/null &
+  wait_for 30 "the local registry" curl -fsS "http://$REGISTRY_ADDR/v2/"
+fi
+if ! curl -fsS "http://$REGISTRY_ADDR/v2/kto/busybox/manifests/1" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+  docker_cli tag "$BUSYBOX_IMAGE" "$REGISTRY_ADDR/$BUSYBOX_IMAGE"
+  docker_cli push -q "$REGISTRY_ADDR/$BUSYBOX_IMAGE" >/dev/null
+  docker_cli rmi "$REGISTRY_ADDR/$BUSYBOX_IMAGE" >/dev/null
+fi
+
+# Debian's own kernel, the one linux-image-amd64 points at, with its modules.
+if [ ! -s "$KTO_HOST_DIR/kernel/vmlinuz" ]; then
+  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  if [ -z "$kpkg" ]; then apt-get update -qq >/dev/null; kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); fi
+  [ -n "$kpkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on"
+  say "extracting $kpkg"
+  dl=$(mktemp -d); chmod 755 "$dl"
+  (cd "$dl" && apt-get download -qq "$kpkg" >/dev/null)
+  dpkg-deb -x "$dl"/*.deb "$dl/root"
+  kver=$(ls "$dl/root/lib/modules" | head -n1)
+  rm -rf "$KTO_HOST_DIR/kernel.new"
+  mkdir -p "$KTO_HOST_DIR/kernel.new"
+  cp "$dl/root/boot/vmlinuz-$kver" "$KTO_HOST_DIR/kernel.new/vmlinuz"
+  mv "$dl/root/lib/modules/$kver" "$KTO_HOST_DIR/kernel.new/modules"
+  echo "$kver" > "$KTO_HOST_DIR/kernel.new/release"
+  rm -rf "$dl" "$KTO_HOST_DIR/kernel"
+  mv "$KTO_HOST_DIR/kernel.new" "$KTO_HOST_DIR/kernel"
+fi

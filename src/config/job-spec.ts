@@ -1,0 +1,40 @@
+import type { ResultFormat } from "./schema.js";
+
+/** One job of a plan: a suite with one matrix combination applied, every default resolved. */
+export interface JobSpec {
+  /** Unique within a plan: the suite name, then the matrix values, e.g. `selftests (arch=arm64)`. */
+  id: string;
+  /** Filesystem-safe form of `id`, used for directories and container names. */
+  slug: string;
+  suite: string;
+  matrix: Record<string, string>;
+  runner: "docker" | "qemu";
+  command?: string | string[];
+  env: Record<string, string>;
+  results: ResultFormat;
+  resultsFile?: string;
+  labels: string[];
+  memoryBytes?: number;
+  cpus?: number;
+  timeoutMs: number;
+  retries: number;
+  priority: number;
+  artifacts: string[];
+  // docker
+  image?: string;
+  network: boolean;
+  // qemu
+  arch: "x86_64";
+  kernel?: string;
+  initramfs?: string;
+  modules?: string;
+  append?: string;
+  disk?: string;
+  idleTimeoutMs: number;
+}
+
+export interface Plan {
+  /** The config file the plan was built from. */
+  source: string;
+  jobs: JobSpec[];
+}

@@ -1,0 +1,162 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { parseSize } from "./size.js";
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "expected a duration like 20m" });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "expected a size like 2G or 512M" });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+export const PRIORITIES = { low: 1, normal: 2, high: 3, urgent: 4 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
+const priority = z.union([
+  z.enum(["low", "normal", "high", "urgent"]).transform((name) => PRIORITIES[name]),
+  z.number().int().min(0).max(100),
+]);
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a name of letters, digits, '.', '_' and '-'");
+
+/** A string run with /bin/sh -c (like a workflow's `run:`), or an argv list run as it is. */
+const command = z.union([z.string().min(1, "expected a non-empty command"), z.array(z.string()).min(1)]);
+
+const matrixValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const hardware = z
+  .object({
+    labels: z.array(z.string().min(1)).default([]),
+    memory: size.optional(),
+    cpus: z.number().int().min(1).max(256).optional(),
+  })
+  .strict();
+
+export const RESULT_FORMATS = ["auto", "ktap", "tap", "junit", "none"] as const;
+export type ResultFormat = (typeof RESULT_FORMATS)[number];
+
+const suiteFields = {
+  name,
+  runner: z.enum(["docker", "qemu"]),
+  command: command.optional(),
+  results: z.enum(RESULT_FORMATS).default("auto"),
+  /** A file under the results dir to parse instead of the output (JUnit XML usually). */
+  results_file: z.string().min(1).optional(),
+  hardware: hardware.default({}),
+  timeout: duration.optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  priority: priority.optional(),
+  artifacts: z.array(z.string().min(1)).default([]),
+  matrix: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/), z.array(matrixValue).min(1)).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string()).default({}),
+  // Docker
+  image: z.string().min(1).optional(),
+  network: z.boolean().default(false),
+  // QEMU
+  arch: z.enum(["x86_64"]).default("x86_64"),
+  kernel: z.string().min(1).optional(),
+  initramfs: z.string().min(1).optional(),
+  modules: z.string().min(1).optional(),
+  append: z.string().optional(),
+  disk: z.string().min(1).optional(),
+  idle_timeout: duration.optional(),
+};
+
+export const suiteSchema = z
+  .object(suiteFields)
+  .strict()
+  .superRefine((suite, ctx) => {
+    if (suite.runner === "docker") {
+      if (!suite.image) ctx.addIssue({ code: "custom", path: ["image"], message: "a docker suite needs an image" });
+      if (!suite.command) ctx.addIssue({ code: "custom", path: ["command"], message: "a docker suite needs a command" });
+      for (const field of ["kernel", "initramfs", "modules", "append", "disk", "idle_timeout"] as const) {
+        if (suite[field] !== undefined)
+          ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to qemu suites only` });
+      }
+    } else {
+      if (!suite.kernel) ctx.addIssue({ code: "custom", path: ["kernel"], message: "a qemu suite needs a kernel" });
+      if (!suite.initramfs && !suite.command)
+        ctx.addIssue({
+          code: "custom",
+          path: ["command"],
+          message: "a qemu suite needs a command (kto's guest mode) or its own initramfs",
+        });
+      if (suite.image !== undefined)
+        ctx.addIssue({ code: "custom", path: ["image"], message: "image applies to docker suites only" });
+    }
+  });
+
+const suiteSelection = z.union([z.literal("all"), z.array(name)]);
+
+export const configSchema = z
+  .object({
+    version: z.literal(1, { errorMap: () => ({ message: "expected version: 1" }) }),
+    defaults: z
+      .object({
+        timeout: duration.default("20m"),
+        retries: z.number().int().min(0).max(10).default(0),
+        priority: priority.default("normal"),
+        idle_timeout: duration.default("2m"),
+      })
+      .strict()
+      .default({}),
+    suites: z.array(suiteSchema).min(1, "expected at least one suite"),
+    triggers: z
+      .object({ pull_request: suiteSelection.default("all"), dispatch: suiteSelection.default("all") })
+      .strict()
+      .default({}),
+    trust: z
+      .object({
+        ok_to_test_label: z.string().min(1).default("kto/ok-to-test"),
+        trusted_associations: z
+          .array(z.enum(["OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "NONE"]))
+          .default(["OWNER", "MEMBER", "COLLABORATOR"]),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.suites.forEach((suite, index) => {
+      const first = seen.get(suite.name);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["suites", index, "name"],
+          message: `duplicate suite name (first at suites[${first}])`,
+        });
+      else seen.set(suite.name, index);
+    });
+    for (const trigger of ["pull_request", "dispatch"] as const) {
+      const selection = config.triggers[trigger];
+      if (selection === "all") continue;
+      selection.forEach((suiteName, index) => {
+        if (!seen.has(suiteName))
+          ctx.addIssue({
+            code: "custom",
+            path: ["triggers", trigger, index],
+            message: `no suite named "${suiteName}"`,
+          });
+      });
+    }
+  });
+
+export type KtoConfig = z.output<typeof configSchema>;
+export type SuiteConfig = z.output<typeof suiteSchema>;
