@@ -1,0 +1,59 @@
+import type { ContainerCreateOptions } from "dockerode";
+import type { JobSpec } from "../config/job-spec.js";
+
+export const CONTAINER_WORKSPACE = "/work";
+export const CONTAINER_RESULTS = "/results";
+/** nobody:nogroup. Jobs never run as root unless an image insists through its own means. */
+export const CONTAINER_USER = "65534:65534";
+export const JOB_LABEL = "dev.kto.job";
+export const OWNER_LABEL = "dev.kto.owner";
+
+export function commandArgv(command: JobSpec["command"]): string[] {
+  if (command === undefined) return [];
+  return typeof command === "string" ? ["/bin/sh", "-c", command] : [...command];
+}
+
+export interface DockerMounts {
+  workspace: string;
+  resultsDir: string;
+}
+
+/**
+ * The container for a job, with DESIGN.md's isolation defaults: no network unless asked,
+ * non-root, read-only root with a writable /tmp, no new privileges, no capabilities,
+ * memory/CPU/pids limits, the workspace read-only and only the results dir writable.
+ */
+export function dockerCreateOptions(job: JobSpec, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
+  const memory = job.memoryBytes ?? 0;
+  return {
+    name,
+    Image: job.image,
+    Entrypoint: commandArgv(job.command),
+    Cmd: [],
+    User: CONTAINER_USER,
+    WorkingDir: CONTAINER_WORKSPACE,
+    Env: Object.entries({ ...job.env, KTO_RESULTS: CONTAINER_RESULTS, KTO_JOB: job.id, HOME: "/tmp" }).map(
+      ([key, value]) => `${key}=${value}`,
+    ),
+    Labels: { [JOB_LABEL]: job.id, [OWNER_LABEL]: owner },
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    OpenStdin: false,
+    NetworkDisabled: !job.network,
+    HostConfig: {
+      NetworkMode: job.network ? "bridge" : "none",
+      ReadonlyRootfs: true,
+      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=268435456" },
+      SecurityOpt: ["no-new-privileges"],
+      CapDrop: ["ALL"],
+      Memory: memory,
+      MemorySwap: memory > 0 ? memory : 0,
+      NanoCpus: job.cpus ? job.cpus * 1e9 : 0,
+      PidsLimit: 4096,
+      Binds: [`${mounts.workspace}:${CONTAINER_WORKSPACE}:ro`, `${mounts.resultsDir}:${CONTAINER_RESULTS}:rw`],
+      AutoRemove: false,
+      Init: false,
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { mkdir, chmod } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+import Docker from "dockerode";
+import type { JobSpec } from "../config/job-spec.js";
+import { OutputCapture } from "./captured-output.js";
+import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
+import { DockerUnavailableError, ImagePullError } from "./errors.js";
+import type { Execution, RunContext, Runner } from "./types.js";
+
+export interface DockerRunnerOptions {
+  docker?: Docker;
+  /** Identifies this kto process on its containers, so leftovers can be swept. */
+  owner?: string;
+}
+
+interface StatsSample {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; max_usage?: number };
+}
+
+export class DockerRunner implements Runner {
+  readonly kind = "docker" as const;
+  readonly docker: Docker;
+  private readonly owner: string;
+
+  constructor(options: DockerRunnerOptions = {}) {
+    this.docker = options.docker ?? new Docker();
+    this.owner = options.owner ?? `${process.pid}`;
+  }
+
+  /** Fails fast with DockerUnavailableError when no engine answers. */
+  async ping(timeoutMs = 5000): Promise<void> {
+    const endpoint = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
+    try {
+      await withTimeout(this.docker.ping(), timeoutMs, "no answer");
+    } catch (error) {
+      throw new DockerUnavailableError(endpoint, error);
+    }
+  }
+
+  async execute(job: JobSpec, context: RunContext): Promise<Execution> {
+    const resultsDir = join(context.scratchDir, "results");
+    await mkdir(resultsDir, { recursive: true });
+    await chmod(resultsDir, 0o777); // written by the container's unprivileged user
+
+    const pullStarted = Date.now();
+    const pulled = await this.ensureImage(job.image!, context);
+    const imagePullMs = pulled ? Date.now() - pullStarted : undefined;
+
+    const name = `kto-${job.slug.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
+    const stdout = new OutputCapture(context.streamCapBytes);
+    const stderr = new OutputCapture(context.streamCapBytes);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.docker.createContainer(
+        dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner),
+      );
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+      const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
+      const stats = new StatsWatcher(container);
+
+      context.onProgress?.({ kind: "phase", jobId: job.id, phase: "running" });
+      const startedAt = new Date();
+      await container.start();
+      stats.start();
+      const ending = await this.waitWithLimits(container, job.timeoutMs, context.signal);
+      const finishedAt = new Date();
+      await withTimeout(streamEnded, 10_000, "log stream did not end").catch(() => undefined);
+      stats.stop();
+
+      return {
+        exitCode: ending.exitCode,
+        startedAt,
+        finishedAt,
+        stdout: stdout.result(),
+        stderr: stderr.result(),
+        timedOut: ending.reason === "timeout",
+        cancelled: ending.reason === "cancel",
+        metrics: {
+          wallMs: finishedAt.getTime() - startedAt.getTime(),
+          cpuMs: stats.cpuMs,
+          memoryPeakBytes: stats.memoryPeakBytes,
+          ...(imagePullMs !== undefined ? { imagePullMs } : {}),
+        },
+        resultsDir,
+      };
+    } finally {
+      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
+  /** Removes containers this owner left behind (a killed `kto run`, a cancelled Actions job). */
+  async sweep(owner: string = this.owner): Promise<number> {
+    const leftovers = await this.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
+    await Promise.all(leftovers.map((c) => this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    return leftovers.length;
+  }
+
+  private async ensureImage(image: string, context: RunContext): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return false;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+    context.onProgress?.({ kind: "phase", jobId: "", phase: "pulling" });
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
+          const failed = error?.message ?? events.find((e) => e.error)?.error;
+          if (failed) reject(new Error(failed));
+          else resolve();
+        });
+      });
+    } catch (error) {
+      throw new ImagePullError(image, (error as Error).message);
+    }
+    return true;
+  }
+
+  private demux(stream: Readable, stdout: OutputCapture, stderr: OutputCapture, jobId: string, context: RunContext): Promise<void> {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    out.on("data", (chunk: Buffer) => {
+      stdout.write(chunk);
+      context.onProgress?.({ kind: "output", jobId, bytes: stdout.bytesSeen });
+    });
+    err.on("data", (chunk: Buffer) => stderr.write(chunk));
+    this.docker.modem.demuxStream(stream, out, err);
+    return new Promise((resolve) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", () => resolve());
+    });
+  }
+
+  private async waitWithLimits(
+    container: Docker.Container,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ exitCode: number | null; reason: "exit" | "timeout" | "cancel" }> {
+    let reason: "exit" | "timeout" | "cancel" = "exit";
+    const kill = (why: "timeout" | "cancel") => {
+      if (reason !== "exit") return;
+      reason = why;
+      container.kill({ signal: "SIGKILL" }).catch(() => undefined);
+    };
+    const timer = setTimeout(() => kill("timeout"), timeoutMs);
+    const onAbort = () => kill("cancel");
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const status = (await container.wait()) as { StatusCode: number };
+      return { exitCode: reason === "exit" ? status.StatusCode : null, reason };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** Samples the engine's stats stream; the last sample before exit is the job's CPU time and peak memory. */
+class StatsWatcher {
+  cpuMs: number | null = null;
+  memoryPeakBytes: number | null = null;
+  private stream: Readable | undefined;
+
+  constructor(private readonly container: Docker.Container) {}
+
+  start(): void {
+    this.container
+      .stats({ stream: true })
+      .then((stream) => {
+        this.stream = stream as unknown as Readable;
+        let buffered = "";
+        this.stream.on("data", (chunk: Buffer) => {
+          buffered += chunk.toString("utf8");
+          let newline: number;
+          while ((newline = buffered.indexOf("\n")) >= 0) {
+            const line = buffered.slice(0, newline);
+            buffered = buffered.slice(newline + 1);
+            if (line.trim()) this.take(JSON.parse(line) as StatsSample);
+          }
+        });
+        this.stream.on("error", () => undefined);
+      })
+      .catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stream?.destroy();
+  }
+
+  private take(sample: StatsSample): void {
+    const cpu = sample.cpu_stats?.cpu_usage?.total_usage;
+    if (cpu) this.cpuMs = Math.max(this.cpuMs ?? 0, Math.round(cpu / 1e6));
+    const memory = Math.max(sample.memory_stats?.max_usage ?? 0, sample.memory_stats?.usage ?? 0);
+    if (memory) this.memoryPeakBytes = Math.max(this.memoryPeakBytes ?? 0, memory);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,67 @@
+import { cpus as hostCpus, totalmem } from "node:os";
+import type { JobSpec } from "../config/job-spec.js";
+import { formatSize } from "../config/size.js";
+import { DockerRunner } from "./docker-runner.js";
+import { QemuUnavailableError } from "./errors.js";
+import { QemuRunner } from "./qemu-runner.js";
+import type { HostCapabilities } from "./host-capabilities.js";
+import type { Runner } from "./types.js";
+
+/** The job asks for something this host does not have; another host might. */
+export class UnsupportedJobError extends Error {
+  override readonly name = "UnsupportedJobError";
+  constructor(
+    readonly jobId: string,
+    readonly requirement: string,
+  ) {
+    super(`${jobId}: this host cannot run it: ${requirement}`);
+  }
+}
+
+export interface HostResources {
+  cpus: number;
+  memoryBytes: number;
+}
+
+export interface RunnerFactoryOptions {
+  docker?: DockerRunner;
+  qemu?: QemuRunner;
+  resources?: HostResources;
+}
+
+/**
+ * Picks the runner for a job from its suite type, after checking that this host can honour
+ * it: an engine that answers, a qemu binary, /dev/kvm when the job's labels ask for `kvm`,
+ * and enough CPUs and memory. Each check fails at once with what to fix, never by hanging.
+ */
+export class RunnerFactory {
+  readonly docker: DockerRunner;
+  readonly qemu: QemuRunner;
+  private readonly resources: HostResources;
+  private dockerReady: Promise<void> | undefined;
+
+  constructor(options: RunnerFactoryOptions = {}) {
+    this.docker = options.docker ?? new DockerRunner();
+    this.qemu = options.qemu ?? new QemuRunner();
+    this.resources = options.resources ?? { cpus: hostCpus().length, memoryBytes: totalmem() };
+  }
+
+  async forJob(job: JobSpec): Promise<Runner> {
+    if (job.cpus && job.cpus > this.resources.cpus)
+      throw new UnsupportedJobError(job.id, `needs ${job.cpus} CPUs, the host has ${this.resources.cpus}`);
+    if (job.memoryBytes && job.memoryBytes > this.resources.memoryBytes)
+      throw new UnsupportedJobError(job.id, `needs ${formatSize(job.memoryBytes)} of memory, the host has ${formatSize(this.resources.memoryBytes)}`);
+    if (job.runner === "docker") {
+      this.dockerReady ??= this.docker.ping();
+      await this.dockerReady.catch((error: unknown) => {
+        this.dockerReady = undefined; // the engine may come up later: ask again next time
+        throw error;
+      });
+      return this.docker;
+    }
+    const host: HostCapabilities = await this.qemu.host();
+    if (!host.qemuBinary) throw new QemuUnavailableError(`qemu-system-${job.arch}`);
+    if (job.labels.includes("kvm") && !host.kvm) throw new UnsupportedJobError(job.id, "labels ask for kvm, and /dev/kvm is not usable here");
+    return this.qemu;
+  }
+}

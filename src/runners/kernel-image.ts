@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { runTool } from "./exec.js";
+
+/** The kernel's release string from a bzImage's setup header (`6.1.0-26-amd64`), or null. */
+export async function readKernelRelease(path: string): Promise<string | null> {
+  const handle = await open(path, "r");
+  try {
+    const head = Buffer.alloc(0x400);
+    await handle.read(head, 0, head.length, 0);
+    if (head.toString("ascii", 0x202, 0x206) !== "HdrS") return null;
+    const pointer = head.readUInt16LE(0x20e);
+    if (pointer === 0) return null;
+    const text = Buffer.alloc(256);
+    await handle.read(text, 0, text.length, pointer + 0x200);
+    const version = text.toString("latin1").split("\0")[0] ?? "";
+    return version.split(" ")[0] || null;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fileHash(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+export type VmlinuxResult = { ok: true; path: string; detail: string } | { ok: false; detail: string };
+
+/**
+ * Decompresses a bzImage's payload to its ELF vmlinux once, cached by the bzImage's content
+ * hash. Under TCG most of a boot is the guest decompressing itself; an ELF with a PVH entry
+ * note boots directly, skipping that and the real-mode setup.
+ */
+export async function extractVmlinux(bzImage: string, cacheDir: string): Promise<VmlinuxResult> {
+  const hash = await fileHash(bzImage);
+  const cached = join(cacheDir, `vmlinux-${hash.slice(0, 32)}`);
+  if (await stat(cached).then((s) => s.size > 0).catch(() => false)) return { ok: true, path: cached, detail: "cached vmlinux" };
+
+  const image = await readFile(bzImage);
+  if (image.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
+    return hasPvhNote(image) ? { ok: true, path: bzImage, detail: "kernel is already an ELF vmlinux" } : { ok: false, detail: "ELF kernel without a PVH entry note" };
+  }
+  let elf: Buffer | null = null;
+  let method = "";
+  for (const [magic, name] of [[XZ_MAGIC, "xz"], [GZIP_MAGIC, "gzip"], [ZSTD_MAGIC, "zstd"]] as const) {
+    let at = image.indexOf(magic);
+    while (at >= 0 && elf === null) {
+      elf = await decompress(name, image.subarray(at)).catch(() => null);
+      if (elf && !elf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) elf = null;
+      at = elf ? at : image.indexOf(magic, at + 1);
+      if (elf) method = name;
+      if (at < 0) break;
+    }
+    if (elf) break;
+  }
+  if (!elf) return { ok: false, detail: "no decompressible ELF payload found in the bzImage" };
+  if (!hasPvhNote(elf)) return { ok: false, detail: "vmlinux has no PVH entry note (CONFIG_PVH is off)" };
+  await mkdir(cacheDir, { recursive: true });
+  const temporary = `${cached}.${process.pid}.tmp`;
+  await writeFile(temporary, elf);
+  await rename(temporary, cached);
+  return { ok: true, path: cached, detail: `vmlinux extracted (${method})` };
+}
+
+async function decompress(method: "xz" | "gzip" | "zstd", data: Buffer): Promise<Buffer> {
+  if (method === "gzip") return gunzipSync(data, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate trailing bytes */ });
+  const tool = method === "xz" ? ["xz", ["-dc", "--single-stream"]] : ["zstd", ["-dc"]];
+  const child = runToolWithInput(tool[0] as string, tool[1] as string[], data);
+  return child;
+}
+
+async function runToolWithInput(file: string, args: string[], input: Buffer): Promise<Buffer> {
+  const { execa } = await import("execa");
+  const result = await execa(file, args, { input, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
+  if (!result.stdout || result.stdout.length === 0) throw new Error(`${file} produced nothing`);
+  return Buffer.from(result.stdout);
+}
+
+const XEN_ELFNOTE_PHYS32_ENTRY = 18;
+
+/** True when the ELF carries Xen's PHYS32_ENTRY note, the PVH entry QEMU's loader uses. */
+export function hasPvhNote(elf: Buffer): boolean {
+  if (elf.length < 64 || elf[4] !== 2) return false; // 64-bit only
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const phentsize = elf.readUInt16LE(0x36);
+  const phnum = elf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (ph + 56 > elf.length || elf.readUInt32LE(ph) !== 4 /* PT_NOTE */) continue;
+    const start = Number(elf.readBigUInt64LE(ph + 8));
+    const size = Number(elf.readBigUInt64LE(ph + 32));
+    let at = start;
+    while (at + 12 <= start + size && at + 12 <= elf.length) {
+      const namesz = elf.readUInt32LE(at);
+      const descsz = elf.readUInt32LE(at + 4);
+      const type = elf.readUInt32LE(at + 8);
+      const name = elf.toString("ascii", at + 12, at + 12 + Math.max(0, namesz - 1));
+      if (name === "Xen" && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
+      at += 12 + Math.ceil(namesz / 4) * 4 + Math.ceil(descsz / 4) * 4;
+    }
+  }
+  return false;
+}
+
+export { runTool };

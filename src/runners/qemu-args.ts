@@ -1,0 +1,57 @@
+export interface QemuShare {
+  tag: string;
+  path: string;
+  readonly: boolean;
+}
+
+export interface QemuInvocation {
+  accelerator: "kvm" | "tcg";
+  /** `fast`: ELF vmlinux through its PVH entry with qboot; `standard`: bzImage with SeaBIOS. */
+  boot: "fast" | "standard";
+  kernel: string;
+  initrd?: string;
+  append: string;
+  memoryBytes: number;
+  cpus: number;
+  shares: QemuShare[];
+  disk?: string;
+  qbootRom?: string;
+}
+
+/** qemu-system argv for a job: pure, so it is tested without booting anything. */
+export function qemuArgs(vm: QemuInvocation): string[] {
+  const args = ["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none"];
+  args.push("-M", "pc");
+  if (vm.accelerator === "kvm") args.push("-accel", "kvm", "-cpu", "host");
+  else args.push("-accel", vm.cpus > 1 ? "tcg,thread=multi" : "tcg");
+  if (vm.boot === "fast" && vm.qbootRom) args.push("-bios", vm.qbootRom);
+  args.push("-m", `${Math.max(64, Math.floor(vm.memoryBytes / (1024 * 1024)))}M`, "-smp", String(vm.cpus));
+  args.push("-kernel", vm.kernel);
+  if (vm.initrd) args.push("-initrd", vm.initrd);
+  args.push("-append", vm.append);
+  args.push("-no-reboot");
+  vm.shares.forEach((share, index) => {
+    args.push(
+      "-fsdev",
+      `local,id=fs${index},path=${share.path},security_model=none${share.readonly ? ",readonly=on" : ""}`,
+      "-device",
+      `virtio-9p-pci,fsdev=fs${index},mount_tag=${share.tag}`,
+    );
+  });
+  if (vm.disk) {
+    const format = /\.qcow2$/i.test(vm.disk) ? "qcow2" : "raw";
+    // snapshot=on: the job writes to a throwaway overlay, never to the user's image.
+    args.push("-drive", `file=${vm.disk},format=${format},if=virtio,snapshot=on`);
+  }
+  return args;
+}
+
+/** Kernel command line: serial console, reboot (so QEMU exits) at once on panic, then the suite's own. */
+export function kernelAppend(options: { guestMode: boolean; extra?: string }): string {
+  const parts = ["console=ttyS0", "panic=-1", "reboot=t"];
+  // Guest mode reads only its own markers, so the kernel's boot chatter can go; a user's
+  // initramfs may print KTAP through printk, which `quiet` would hide.
+  if (options.guestMode) parts.push("quiet", "rdinit=/init");
+  if (options.extra) parts.push(options.extra);
+  return parts.join(" ");
+}

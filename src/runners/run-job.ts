@@ -1,0 +1,35 @@
+import { mkdir } from "node:fs/promises";
+import type { JobSpec } from "../config/job-spec.js";
+import type { RunnerFactory } from "./factory.js";
+import { erroredResult, finishJob } from "./finish-job.js";
+import type { ProgressEvent, RunResult } from "./types.js";
+
+export interface RunJobOptions {
+  factory: RunnerFactory;
+  workspace: string;
+  /** The job's own output dir: logs, results/, artifacts/, result.json. */
+  jobDir: string;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  streamCapBytes?: number;
+}
+
+/** Runs one job end to end on this host. Never throws: a job that cannot run is `errored` with the reason. */
+export async function runJob(job: JobSpec, options: RunJobOptions): Promise<RunResult> {
+  await mkdir(options.jobDir, { recursive: true });
+  const startedAt = new Date();
+  try {
+    const runner = await options.factory.forJob(job);
+    const execution = await runner.execute(job, {
+      workspace: options.workspace,
+      scratchDir: options.jobDir,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      streamCapBytes: options.streamCapBytes,
+    });
+    options.onProgress?.({ kind: "phase", jobId: job.id, phase: "collecting" });
+    return await finishJob(job, execution, { jobDir: options.jobDir, workspace: options.workspace });
+  } catch (error) {
+    return erroredResult(job, error, startedAt, options.jobDir);
+  }
+}

@@ -1,0 +1,95 @@
+import type { JobSpec } from "../config/job-spec.js";
+import type { CapturedOutput } from "./captured-output.js";
+import type { ArtifactEntry } from "./artifacts.js";
+import type { ParsedResults } from "./results/types.js";
+
+/** Terminal states of DESIGN.md's job state machine. */
+export type JobStatus = "succeeded" | "failed" | "timed_out" | "cancelled" | "errored";
+
+/** What happened, finer than the status: a kernel panic and a failed assertion are both `failed`. */
+export type Outcome =
+  | "passed"
+  | "failed"
+  | "timed_out"
+  | "cancelled"
+  | "kernel_panic"
+  | "oops"
+  | "hang"
+  | "boot_failure"
+  | "infrastructure";
+
+export interface RunMetrics {
+  wallMs: number;
+  /** CPU time of the container or VM; null when the job ended before it could be sampled. */
+  cpuMs: number | null;
+  memoryPeakBytes: number | null;
+  /** QEMU: from process start to the first line of init. */
+  bootMs?: number | null;
+  imagePullMs?: number;
+}
+
+export interface BootInfo {
+  path: "fast" | "standard";
+  accelerator: "kvm" | "tcg";
+  machine: string;
+  /** Why this path: e.g. "vmlinux extracted (xz), PVH entry, qboot" or why the fast path was not possible. */
+  detail: string;
+}
+
+/** What a runner observed; `finishJob` turns it into a RunResult. */
+export interface Execution {
+  exitCode: number | null;
+  startedAt: Date;
+  finishedAt: Date;
+  stdout: CapturedOutput;
+  stderr: CapturedOutput;
+  /** QEMU's serial console; for Docker jobs the stdout is the console. */
+  console?: CapturedOutput;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** Set by runners that see more than an exit code (QEMU's console). */
+  outcome?: Outcome;
+  reason?: string;
+  metrics: RunMetrics;
+  boot?: BootInfo;
+  /** Host directory the job wrote results into (mounted at /results). */
+  resultsDir: string;
+}
+
+export interface RunResult {
+  jobId: string;
+  status: JobStatus;
+  outcome: Outcome;
+  reason: string;
+  exitCode: number | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  results: ParsedResults | null;
+  metrics: RunMetrics;
+  boot?: BootInfo;
+  artifacts: ArtifactEntry[];
+  /** Files written under the job's output dir, relative to it. */
+  logs: { stdout: string; stderr: string; console?: string };
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+}
+
+export type ProgressEvent =
+  | { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "booting" | "running" | "collecting" }
+  | { kind: "output"; jobId: string; bytes: number };
+
+export interface RunContext {
+  /** Host directory the job sees read-only at /work. */
+  workspace: string;
+  /** Scratch directory owned by this job; the runner may create files here. */
+  scratchDir: string;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  streamCapBytes?: number;
+}
+
+export interface Runner {
+  readonly kind: JobSpec["runner"];
+  execute(job: JobSpec, context: RunContext): Promise<Execution>;
+}
