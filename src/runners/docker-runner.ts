@@ -1,4 +1,5 @@
 import { mkdir, chmod } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
@@ -27,7 +28,12 @@ export class DockerRunner implements Runner {
 
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker();
-    this.owner = options.owner ?? `${process.pid}`;
+    this.owner = options.owner ?? DockerRunner.ownerId();
+  }
+
+  /** `host:pid` of this process: what its containers are labelled with. */
+  static ownerId(): string {
+    return `${hostname()}:${process.pid}`;
   }
 
   /** Fails fast with DockerUnavailableError when no engine answers. */
@@ -91,11 +97,15 @@ export class DockerRunner implements Runner {
     }
   }
 
-  /** Removes containers this owner left behind (a killed `kto run`, a cancelled Actions job). */
-  async sweep(owner: string = this.owner): Promise<number> {
-    const leftovers = await this.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
-    await Promise.all(leftovers.map((c) => this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
-    return leftovers.length;
+  /** Removes containers of kto processes on this host that no longer exist (killed before cleanup). */
+  async sweepOrphans(): Promise<number> {
+    const all = await this.docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
+    const orphans = all.filter((c) => {
+      const [host, pid] = (c.Labels[OWNER_LABEL] ?? "").split(":");
+      return host === hostname() && pid !== undefined && !processAlive(Number(pid));
+    });
+    await Promise.all(orphans.map((c) => this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    return orphans.length;
   }
 
   private async ensureImage(image: string, context: RunContext): Promise<boolean> {
@@ -210,4 +220,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

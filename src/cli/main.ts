@@ -1,0 +1,83 @@
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError } from "../config/errors.js";
+import { parseCommand } from "./commands/parse.js";
+import { planCommand } from "./commands/plan.js";
+import { runCommand } from "./commands/run.js";
+import { validateCommand } from "./commands/validate.js";
+import { EXIT, UsageError } from "./exit-codes.js";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Entry point of the `kto` binary; returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command()
+    .name("kto")
+    .description("Kernel test orchestrator: run kernel and system tests in Docker or QEMU")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .showHelpAfterError("(run kto --help for usage)");
+
+  program
+    .command("run")
+    .description("run the plan of a config file on this machine")
+    .argument("[file]", "config file", ".github/kto.yml")
+    .option("-s, --suite <name>", "run only this suite (repeatable)", collect, [])
+    .option("-o, --out <dir>", "results folder", "kto-results")
+    .option("-j, --jobs <n>", "jobs at once", "1")
+    .option("-w, --workspace <dir>", "directory the jobs see at /work", ".")
+    .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "live", "plain"]).default("auto"))
+    .action(async (file: string, options) => {
+      exitCode = await runCommand(file, options);
+    });
+
+  program
+    .command("validate")
+    .description("check a config file and print every problem with its line")
+    .argument("[file]", "config file", ".github/kto.yml")
+    .action(async (file: string) => {
+      exitCode = await validateCommand(file);
+    });
+
+  program
+    .command("plan")
+    .description("print the jobs a config file makes")
+    .argument("[file]", "config file", ".github/kto.yml")
+    .option("-s, --suite <name>", "only this suite (repeatable)", collect, [])
+    .option("--json", "print the jobs as JSON")
+    .action(async (file: string, options) => {
+      exitCode = await planCommand(file, options);
+    });
+
+  program
+    .command("parse")
+    .description("read KTAP, TAP or JUnit results and summarise them")
+    .argument("<file>", "results or console log; - for standard input")
+    .addOption(new Option("-f, --format <format>", "input format").choices(["auto", "ktap", "tap", "junit"]).default("auto"))
+    .option("--json", "print {format, status, counts, tests} as JSON")
+    .option("--junit", "print JUnit XML")
+    .action(async (file: string, options) => {
+      exitCode = await parseCommand(file, options);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`kto: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`kto: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failed;
+  }
+}

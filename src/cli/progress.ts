@@ -1,0 +1,82 @@
+import { createLogUpdate } from "log-update";
+import { formatDuration } from "../config/duration.js";
+import type { JobSpec } from "../config/job-spec.js";
+import type { ProgressEvent, RunResult } from "../runners/types.js";
+
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠" };
+
+interface Row {
+  job: JobSpec;
+  phase: string;
+  started?: number;
+  result?: RunResult;
+}
+
+function resultLine(result: RunResult): string {
+  const tests = result.results ? `, ${result.results.counts.passed}/${result.results.counts.total} tests passed` : "";
+  const boot = result.boot ? `, ${result.boot.path} boot` : "";
+  return `${result.status} in ${formatDuration(result.durationMs)}${tests}${boot}${result.status === "succeeded" ? "" : `: ${result.reason.split("\n")[0]}`}`;
+}
+
+/** Live job table on a terminal; one plain line per change everywhere else (CI logs, pipes). */
+export class ProgressView {
+  private readonly rows = new Map<string, Row>();
+  private timer: NodeJS.Timeout | undefined;
+  private frame = 0;
+  private stopped = false;
+  private readonly logUpdate = createLogUpdate(process.stderr);
+
+  constructor(
+    jobs: readonly JobSpec[],
+    private readonly live: boolean,
+    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {
+    for (const job of jobs) this.rows.set(job.id, { job, phase: "queued" });
+    if (live) this.timer = setInterval(() => this.render(), 100);
+  }
+
+  started(job: JobSpec): void {
+    const row = this.rows.get(job.id)!;
+    row.phase = "starting";
+    row.started = Date.now();
+    if (!this.live) this.write(`kto: ${job.id}: started (${job.runner})`);
+  }
+
+  event(event: ProgressEvent): void {
+    if (event.kind !== "phase") return;
+    const row = this.rows.get(event.jobId);
+    if (!row || row.phase === event.phase) return;
+    row.phase = event.phase;
+    if (!this.live) this.write(`kto: ${row.job.id}: ${event.phase}`);
+  }
+
+  finished(job: JobSpec, result: RunResult): void {
+    const row = this.rows.get(job.id)!;
+    row.result = result;
+    if (!this.live) this.write(`kto: ${job.id}: ${resultLine(result)}`);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.live) {
+      this.render();
+      this.logUpdate.done();
+    }
+  }
+
+  private render(): void {
+    this.frame += 1;
+    const width = Math.max(...[...this.rows.values()].map((r) => r.job.id.length));
+    const lines = [...this.rows.values()].map((row) => {
+      const name = row.job.id.padEnd(width);
+      if (row.result) return `${MARK[row.result.status]} ${name}  ${resultLine(row.result)}`;
+      if (!row.started) return `· ${name}  queued`;
+      const spinner = SPINNER[this.frame % SPINNER.length];
+      return `${spinner} ${name}  ${row.phase} ${formatDuration(Date.now() - row.started)}`;
+    });
+    this.logUpdate(lines.join("\n"));
+  }
+}

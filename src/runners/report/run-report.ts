@@ -1,0 +1,106 @@
+import type { JobSpec } from "../../config/job-spec.js";
+import { leaves, type TestCounts } from "../results/types.js";
+import type { JobStatus, RunResult } from "../types.js";
+
+export const RESULTS_SCHEMA = "kto.results/v1";
+
+export interface JobReport {
+  name: string;
+  suite: string;
+  matrix: Record<string, string>;
+  runner: JobSpec["runner"];
+  status: JobStatus;
+  outcome: RunResult["outcome"];
+  reason: string;
+  exitCode: number | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Leaf test cases, counted as kunit_tool counts them; zeros when the job printed no results. */
+  tests: TestCounts;
+  resultsFormat: string | null;
+  failures: { name: string; path: string[]; status: string; reason?: string; location?: { file: string; line: number } }[];
+  metrics: RunResult["metrics"];
+  boot?: RunResult["boot"];
+  /** Paths relative to the results folder. */
+  dir: string;
+  logs: RunResult["logs"];
+  artifacts: RunResult["artifacts"];
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+}
+
+export interface RunReport {
+  schema: typeof RESULTS_SCHEMA;
+  config: string;
+  status: JobStatus;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  jobs: JobReport[];
+  totals: { jobs: Record<JobStatus, number>; tests: TestCounts };
+}
+
+const ZERO: TestCounts = { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 };
+
+export function jobReport(job: JobSpec, result: RunResult, dir: string): JobReport {
+  const failing = result.results ? leaves(result.results.tests).filter((t) => t.status === "failed" || t.status === "errored") : [];
+  return {
+    name: job.id,
+    suite: job.suite,
+    matrix: job.matrix,
+    runner: job.runner,
+    status: result.status,
+    outcome: result.outcome,
+    reason: result.reason,
+    exitCode: result.exitCode,
+    startedAt: result.startedAt,
+    finishedAt: result.finishedAt,
+    durationMs: result.durationMs,
+    tests: result.results?.counts ?? { ...ZERO },
+    resultsFormat: result.results?.format ?? null,
+    failures: failing.map((t) => ({
+      name: t.name,
+      path: t.path,
+      status: t.status,
+      ...(t.reason ? { reason: t.reason } : {}),
+      ...(t.location ? { location: t.location } : {}),
+    })),
+    metrics: result.metrics,
+    ...(result.boot ? { boot: result.boot } : {}),
+    dir,
+    logs: result.logs,
+    artifacts: result.artifacts,
+    stdoutTruncated: result.stdoutTruncated,
+    stderrTruncated: result.stderrTruncated,
+  };
+}
+
+/** The run's status is its worst job's: errored, then timed_out, failed, cancelled, succeeded. */
+export function overallStatus(statuses: readonly JobStatus[]): JobStatus {
+  for (const status of ["errored", "timed_out", "failed", "cancelled"] as const) {
+    if (statuses.includes(status)) return status;
+  }
+  return "succeeded";
+}
+
+export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date): RunReport {
+  const totals = {
+    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<JobStatus, number>,
+    tests: { ...ZERO },
+  };
+  for (const job of jobs) {
+    totals.jobs[job.status] += 1;
+    for (const key of Object.keys(ZERO) as (keyof TestCounts)[]) totals.tests[key] += job.tests[key];
+  }
+  return {
+    schema: RESULTS_SCHEMA,
+    config,
+    status: overallStatus(jobs.map((j) => j.status)),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    jobs,
+    totals,
+  };
+}

@@ -1,0 +1,83 @@
+import { formatDuration } from "../../config/duration.js";
+import { formatSize } from "../../config/size.js";
+import type { JobReport, RunReport } from "./run-report.js";
+
+const ICON: Record<JobReport["status"], string> = {
+  succeeded: "✅",
+  failed: "❌",
+  timed_out: "⏱️",
+  cancelled: "🚫",
+  errored: "⚠️",
+};
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+function testsCell(job: JobReport): string {
+  const t = job.tests;
+  if (t.total === 0) return "—";
+  const parts = [`${t.passed}/${t.total} passed`];
+  if (t.failed) parts.push(`${t.failed} failed`);
+  if (t.errored) parts.push(`${t.errored} errored`);
+  if (t.skipped) parts.push(`${t.skipped} skipped`);
+  return parts.join(", ");
+}
+
+function bootCell(job: JobReport): string {
+  if (!job.boot) return "";
+  const boot = job.metrics.bootMs != null ? formatDuration(job.metrics.bootMs) : "?";
+  return `${boot} (${job.boot.path}, ${job.boot.accelerator})`;
+}
+
+/** The page a person reads first: one row per job, then each failure with its reason and location. */
+export function summaryMarkdown(report: RunReport, options: { linkBase?: string } = {}): string {
+  const link = (path: string) => `${options.linkBase ?? ""}${path}`;
+  const totals = report.totals;
+  const lines = [
+    `# kto: ${ICON[report.status]} ${report.status}`,
+    "",
+    `${report.jobs.length} jobs from \`${report.config}\` in ${formatDuration(report.durationMs)}: ` +
+      Object.entries(totals.jobs)
+        .filter(([, n]) => n > 0)
+        .map(([status, n]) => `${n} ${status}`)
+        .join(", ") +
+      `. Tests: ${totals.tests.passed} passed, ${totals.tests.failed} failed, ${totals.tests.errored} errored, ${totals.tests.skipped} skipped.`,
+    "",
+    "| job | status | tests | duration | boot | CPU | peak memory | logs |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const job of report.jobs) {
+    const logs = [`[stdout](${link(`${job.dir}/${job.logs.stdout}`)})`, `[stderr](${link(`${job.dir}/${job.logs.stderr}`)})`];
+    if (job.logs.console) logs.push(`[console](${link(`${job.dir}/${job.logs.console}`)})`);
+    lines.push(
+      `| ${escapeCell(job.name)} | ${ICON[job.status]} ${job.status}${job.outcome !== "passed" && job.outcome !== job.status ? ` (${job.outcome})` : ""} | ${testsCell(job)} | ${formatDuration(job.durationMs)} | ${bootCell(job)} | ${job.metrics.cpuMs != null ? formatDuration(job.metrics.cpuMs) : "—"} | ${job.metrics.memoryPeakBytes != null ? formatSize(job.metrics.memoryPeakBytes) : "—"} | ${logs.join(" ")} |`,
+    );
+  }
+  const troubled = report.jobs.filter((job) => job.status !== "succeeded");
+  if (troubled.length > 0) {
+    lines.push("", "## What went wrong", "");
+    for (const job of troubled) {
+      lines.push(`### ${job.name}: ${job.status}`, "", escapeBlock(job.reason), "");
+      for (const failure of job.failures.slice(0, 50)) {
+        const where = failure.location ? ` at \`${failure.location.file}:${failure.location.line}\`` : "";
+        lines.push(`- **${[...failure.path, failure.name].join(" › ")}** ${failure.status}${where}`);
+        if (failure.reason) lines.push("", "  ```", ...failure.reason.split("\n").map((l) => `  ${l}`), "  ```");
+      }
+      if (job.failures.length > 50) lines.push(`- … and ${job.failures.length - 50} more in ${job.dir}/result.json`);
+      lines.push("");
+    }
+  }
+  const withArtifacts = report.jobs.filter((job) => job.artifacts.length > 0);
+  if (withArtifacts.length > 0) {
+    lines.push("", "## Artifacts", "");
+    for (const job of withArtifacts) {
+      lines.push(`- ${job.name}: ${job.artifacts.map((a) => `[${a.path}](${link(`${job.dir}/${a.path}`)}) (${formatSize(a.size)})`).join(", ")}`);
+    }
+  }
+  return `${lines.join("\n").trimEnd()}\n`;
+}
+
+function escapeBlock(text: string): string {
+  return text.includes("\n") ? ["```", text, "```"].join("\n") : text;
+}
