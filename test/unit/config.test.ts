@@ -1,0 +1,143 @@
+import { describe, expect, it } from "@jest/globals";
+import { buildPlan, ConfigError, parseConfig, parseDuration, parseSize } from "../../src/config/index.js";
+
+function issuesOf(text: string): string[] {
+  try {
+    buildPlan(parseConfig(text, ".github/kto.yml"));
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message.split("\n");
+    throw error;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+const VALID = `version: 1
+defaults: { timeout: 10m }
+suites:
+  - name: kunit
+    runner: qemu
+    kernel: out/bzImage
+    command: /usr/bin/run-kunit
+    results: ktap
+    hardware: { labels: [x86_64, kvm], memory: 2G, cpus: 2 }
+  - name: selftests
+    runner: docker
+    image: registry.example/kselftest:bookworm
+    command: make -C tools/testing/selftests run_tests
+    matrix: { arch: [x86_64, arm64] }
+    hardware: { labels: ["\${{ matrix.arch }}"] }
+    timeout: 1h30m
+    priority: high
+`;
+
+describe("config", () => {
+  it("builds suites × matrix into jobs with matrix values substituted", () => {
+    const plan = buildPlan(parseConfig(VALID));
+    expect(plan.jobs.map((j) => j.id)).toEqual(["kunit", "selftests (arch=x86_64)", "selftests (arch=arm64)"]);
+    const arm = plan.jobs[2]!;
+    expect(arm.labels).toEqual(["arm64"]);
+    expect(arm.timeoutMs).toBe(90 * 60_000);
+    expect(arm.priority).toBe(3);
+    expect(arm.slug).toBe("selftests-arch-arm64");
+    const kunit = plan.jobs[0]!;
+    expect(kunit.memoryBytes).toBe(2 * 1024 ** 3);
+    expect(kunit.timeoutMs).toBe(10 * 60_000);
+    expect(kunit.labels).toEqual(["kvm", "x86_64"]);
+  });
+
+  it("names file, line, column and field for a bad duration", () => {
+    const text = VALID.replace("timeout: 1h30m", "timeout: soon");
+    expect(issuesOf(text)).toEqual([".github/kto.yml:16:14: suites[1].timeout: expected a duration like 20m"]);
+  });
+
+  it("reports every problem at once, each at its own line", () => {
+    const text = `version: 1
+suites:
+  - name: a
+    runner: docker
+    command: "true"
+  - name: b
+    runner: vm
+    command: x
+  - name: a
+    runner: qemu
+    kernel: k
+    command: x
+    colour: blue
+`;
+    const issues = issuesOf(text);
+    expect(issues).toContain(".github/kto.yml:3:5: suites[0].image: a docker suite needs an image");
+    expect(issues).toContain('.github/kto.yml:7:13: suites[1].runner: expected one of "docker", "qemu", got "vm"');
+    expect(issues).toContain('.github/kto.yml:9:5: suites[2]: unknown field "colour"');
+    expect(issues).toHaveLength(3);
+  });
+
+  it("rejects a duplicate suite name and a trigger naming no suite", () => {
+    const text = `version: 1
+suites:
+  - { name: a, runner: docker, image: i, command: x }
+  - { name: a, runner: docker, image: i, command: x }
+triggers:
+  pull_request: [a, nope]
+`;
+    const issues = issuesOf(text);
+    expect(issues).toContain(".github/kto.yml:4:13: suites[1].name: duplicate suite name (first at suites[0])");
+    expect(issues).toContain('.github/kto.yml:6:21: triggers.pull_request[1]: no suite named "nope"');
+  });
+
+  it("points at the string that uses an unknown matrix key", () => {
+    const text = `version: 1
+suites:
+  - name: s
+    runner: docker
+    image: "img:\${{ matrix.distro }}"
+    command: x
+    matrix: { arch: [a] }
+`;
+    expect(issuesOf(text)).toEqual([
+      '.github/kto.yml:5:12: suites[0].image: unknown matrix key "distro" in ${{ matrix.distro }} (matrix has: arch)',
+    ]);
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    const issues = issuesOf("version: 1\nsuites:\n  - name: [unclosed\n");
+    expect(issues[0]).toMatch(/^\.github\/kto\.yml:\d+:\d+: /);
+  });
+
+  it("requires version 1", () => {
+    expect(issuesOf("version: 2\nsuites: []\n")).toEqual([
+      ".github/kto.yml:1:10: version: expected version: 1",
+      ".github/kto.yml:2:9: suites: expected at least one suite",
+    ]);
+  });
+
+  it("parses durations and sizes", () => {
+    expect(parseDuration("20m")).toBe(1_200_000);
+    expect(parseDuration("1h30m")).toBe(5_400_000);
+    expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration(90)).toBe(90_000);
+    expect(parseDuration("20 minutes")).toBeNull();
+    expect(parseDuration("0s")).toBeNull();
+    expect(parseSize("512M")).toBe(512 * 1024 ** 2);
+    expect(parseSize("1.5GiB")).toBe(1.5 * 1024 ** 3);
+    expect(parseSize("lots")).toBeNull();
+  });
+
+  it("keeps a list command as argv and a string command as a shell line", () => {
+    const plan = buildPlan(
+      parseConfig(`version: 1
+suites:
+  - { name: a, runner: docker, image: i, command: [make, "-C", "dir with space"] }
+  - { name: b, runner: docker, image: i, command: "make -C dir && echo ok" }
+`),
+    );
+    expect(plan.jobs[0]!.command).toEqual(["make", "-C", "dir with space"]);
+    expect(plan.jobs[1]!.command).toBe("make -C dir && echo ok");
+  });
+
+  it("selects suites by name and rejects unknown ones", () => {
+    const loaded = parseConfig(VALID);
+    expect(buildPlan(loaded, { suites: ["kunit"] }).jobs.map((j) => j.id)).toEqual(["kunit"]);
+    expect(() => buildPlan(loaded, { suites: ["nope"] })).toThrow(/no suite named "nope" \(have: kunit, selftests\)/);
+  });
+});
