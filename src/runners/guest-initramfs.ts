@@ -39,6 +39,8 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro ${WORKSPACE_TAG} /work; the
   echo "kto-setup-failed-$nonce: cannot mount the workspace over 9p"
 fi
 mount -t 9p -o trans=virtio,version=9p2000.L ${RESULTS_TAG} /results 2>/dev/null
+# The serial tty would add a CR before every LF: keep the command's bytes as it wrote them.
+stty -onlcr </dev/console 2>/dev/null
 export HOME=/tmp KTO_RESULTS=/results
 [ -f /kto/env ] && . /kto/env
 cd /work 2>/dev/null || cd /
@@ -124,7 +126,7 @@ export async function baseInitramfs(options: { busybox: string; modulesDir: stri
 const BUSYBOX_APPLETS = [
   "awk", "basename", "cat", "chmod", "cp", "cut", "date", "dd", "dirname", "dmesg", "echo", "env", "false", "find",
   "grep", "head", "insmod", "kill", "ln", "ls", "lsmod", "mkdir", "mknod", "modprobe", "mount", "mv", "poweroff",
-  "printf", "ps", "pwd", "readlink", "rm", "rmdir", "sed", "seq", "sleep", "sort", "stat", "sync", "tail", "tee",
+  "printf", "ps", "pwd", "readlink", "rm", "rmdir", "sed", "seq", "sleep", "sort", "stat", "stty", "sync", "tail", "tee",
   "test", "timeout", "touch", "tr", "true", "umount", "uname", "uniq", "wc", "xargs", "yes", "[", "[[",
 ];
 

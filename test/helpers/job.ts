@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { JobSpec } from "../../src/config/job-spec.js";
+
+/** The image and kernel that self-hosted/provision.sh prepares. */
+export const BUSYBOX_IMAGE = "kto/busybox:1";
+export const HOST_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "kernel", "vmlinuz");
+
+export function job(overrides: Partial<JobSpec> = {}): JobSpec {
+  const id = overrides.id ?? "job";
+  return {
+    id,
+    slug: id.replace(/[^A-Za-z0-9._-]+/g, "_"),
+    suite: id,
+    matrix: {},
+    runner: "docker",
+    image: BUSYBOX_IMAGE,
+    command: "true",
+    env: {},
+    results: "auto",
+    labels: [],
+    timeoutMs: 60_000,
+    retries: 0,
+    priority: 2,
+    artifacts: [],
+    network: false,
+    arch: "x86_64",
+    idleTimeoutMs: 60_000,
+    ...overrides,
+  };
+}
+
+export function qemuJob(overrides: Partial<JobSpec> = {}): JobSpec {
+  return job({ runner: "qemu", image: undefined, kernel: HOST_KERNEL, memoryBytes: 256 * 1024 ** 2, ...overrides });
+}
+
+/** A fresh directory removed after the callback, whatever happens. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "kto-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

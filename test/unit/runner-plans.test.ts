@@ -1,0 +1,126 @@
+import { describe, expect, it } from "@jest/globals";
+import { readCpio, writeCpio } from "../../src/runners/cpio.js";
+import { readConsole, vmOutcome } from "../../src/runners/console-outcome.js";
+import { dockerCreateOptions } from "../../src/runners/docker-options.js";
+import { decideOutcome } from "../../src/runners/finish-job.js";
+import { jobInitramfs } from "../../src/runners/guest-initramfs.js";
+import { kernelAppend, qemuArgs } from "../../src/runners/qemu-args.js";
+import { parseKtap } from "../../src/runners/results/ktap.js";
+import { job } from "../helpers/job.js";
+
+describe("docker container options", () => {
+  it("applies the isolation defaults", () => {
+    const options = dockerCreateOptions(job({ memoryBytes: 256 * 1024 ** 2, cpus: 2, env: { A: "1" } }), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+    expect(options.User).toBe("65534:65534");
+    expect(options.Entrypoint).toEqual(["/bin/sh", "-c", "true"]);
+    expect(options.Env).toEqual(expect.arrayContaining(["A=1", "KTO_RESULTS=/results"]));
+    expect(options.HostConfig).toMatchObject({
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      SecurityOpt: ["no-new-privileges"],
+      CapDrop: ["ALL"],
+      Memory: 256 * 1024 ** 2,
+      NanoCpus: 2e9,
+      Binds: ["/ws:/work:ro", "/out:/results:rw"],
+    });
+    expect(options.HostConfig?.Tmpfs).toHaveProperty("/tmp");
+  });
+
+  it("gives a network only when the suite asks, and runs argv commands as they are", () => {
+    const options = dockerCreateOptions(job({ network: true, command: ["make", "a b"] }), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+    expect(options.HostConfig?.NetworkMode).toBe("bridge");
+    expect(options.Entrypoint).toEqual(["make", "a b"]);
+  });
+});
+
+describe("qemu invocation", () => {
+  const base = { accelerator: "tcg" as const, boot: "fast" as const, kernel: "/k", initrd: "/i", append: "console=ttyS0", memoryBytes: 512 * 1024 ** 2, cpus: 2, shares: [], qbootRom: "/q.rom" };
+
+  it("boots fast with qboot, multi-threaded TCG and no defaults", () => {
+    const args = qemuArgs(base);
+    expect(args.join(" ")).toContain("-nodefaults");
+    expect(args.join(" ")).toContain("-accel tcg,thread=multi");
+    expect(args.join(" ")).toContain("-bios /q.rom");
+    expect(args.join(" ")).toContain("-m 512M -smp 2");
+    expect(args).toContain("-no-reboot");
+  });
+
+  it("uses KVM when told, SeaBIOS on the standard path, 9p shares and a snapshot disk", () => {
+    const args = qemuArgs({ ...base, accelerator: "kvm", boot: "standard", disk: "/d.qcow2", shares: [{ tag: "ws", path: "/w", readonly: true }] });
+    const line = args.join(" ");
+    expect(line).toContain("-accel kvm -cpu host");
+    expect(line).not.toContain("-bios");
+    expect(line).toContain("local,id=fs0,path=/w,security_model=none,readonly=on");
+    expect(line).toContain("virtio-9p-pci,fsdev=fs0,mount_tag=ws");
+    expect(line).toContain("file=/d.qcow2,format=qcow2,if=virtio,snapshot=on");
+  });
+
+  it("keeps the kernel loud for a user's initramfs and quiet in guest mode", () => {
+    expect(kernelAppend({ guestMode: false, extra: "kunit.filter_glob=x" })).toBe("console=ttyS0 panic=-1 reboot=t kunit.filter_glob=x");
+    expect(kernelAppend({ guestMode: true })).toContain("quiet");
+  });
+});
+
+describe("guest console outcomes", () => {
+  const nonce = "abc123";
+  const ending = { timedOut: false, cancelled: false, hung: false, qemuExitCode: 0 };
+
+  it("reads the init and exit markers of this job only", () => {
+    const facts = readConsole(`noise\nkto-init-${nonce}\nkto-exit-ffff: 0\nkto-exit-${nonce}: 3\n`, nonce);
+    expect(facts).toMatchObject({ initSeen: true, exitStatus: 3 });
+    expect(vmOutcome(facts, ending, true)).toBeNull();
+  });
+
+  it("tells a panic after init from one before it", () => {
+    const after = readConsole(`kto-init-${nonce}\n[ 2.1] Kernel panic - not syncing: sysrq triggered crash\n`, nonce);
+    expect(vmOutcome(after, ending, true)).toEqual({ outcome: "kernel_panic", reason: "Kernel panic - not syncing: sysrq triggered crash" });
+    const before = readConsole("[ 0.9] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n", nonce);
+    expect(vmOutcome(before, ending, true)?.outcome).toBe("boot_failure");
+  });
+
+  it("names an oops, a hang and a guest that never reported", () => {
+    const oops = readConsole(`kto-init-${nonce}\n[ 3.2] BUG: kernel NULL pointer dereference, address: 0000000000000000\nkto-exit-${nonce}: 0\n`, nonce);
+    expect(vmOutcome(oops, ending, true)?.outcome).toBe("oops");
+    expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), { ...ending, hung: true }, true)?.outcome).toBe("hang");
+    expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), ending, true)?.outcome).toBe("failed");
+    expect(vmOutcome(readConsole("", nonce), ending, true)?.outcome).toBe("boot_failure");
+  });
+});
+
+describe("job outcome", () => {
+  const ran = { exitCode: 0, timedOut: false, cancelled: false };
+  it("fails a zero exit with failing tests, and a non-zero exit with passing ones", () => {
+    const failing = parseKtap("KTAP version 1\n1..1\nnot ok 1 x\n");
+    const passing = parseKtap("KTAP version 1\n1..1\nok 1 x\n");
+    expect(decideOutcome(ran, failing).status).toBe("failed");
+    expect(decideOutcome({ ...ran, exitCode: 2 }, passing)).toMatchObject({ status: "failed", reason: "the command exited with 2" });
+    expect(decideOutcome(ran, passing)).toMatchObject({ status: "succeeded", reason: "1 of 1 tests passed" });
+  });
+
+  it("lets results decide when there is no exit status, and says so when there is nothing", () => {
+    expect(decideOutcome({ ...ran, exitCode: null }, parseKtap("KTAP version 1\n1..1\nok 1 x\n")).status).toBe("succeeded");
+    expect(decideOutcome({ ...ran, exitCode: null }, null).status).toBe("failed");
+  });
+
+  it("puts timeouts and cancellation before anything the output says", () => {
+    expect(decideOutcome({ ...ran, exitCode: null, timedOut: true }, null).status).toBe("timed_out");
+    expect(decideOutcome({ ...ran, cancelled: true, timedOut: true }, null).status).toBe("cancelled");
+  });
+});
+
+describe("cpio", () => {
+  it("round-trips files, directories and symlinks, and concatenated archives", () => {
+    const first = writeCpio([
+      { kind: "dir", path: "bin" },
+      { kind: "file", path: "bin/tool", data: Buffer.from([0, 1, 2, 255]), mode: 0o755 },
+      { kind: "symlink", path: "bin/alias", target: "tool" },
+    ]);
+    const second = jobInitramfs(["echo", "it's"], { KEY: "a b" }, "n1");
+    const entries = readCpio(Buffer.concat([first, second]));
+    expect(entries.map((e) => e.path)).toEqual(["bin", "bin/tool", "bin/alias", "kto/nonce", "kto/command", "kto/env"]);
+    expect(entries[1]).toEqual({ kind: "file", path: "bin/tool", data: Buffer.from([0, 1, 2, 255]), mode: 0o755 });
+    expect(entries[2]).toEqual({ kind: "symlink", path: "bin/alias", target: "tool" });
+    const command = entries.find((e) => e.path === "kto/command");
+    expect(command?.kind === "file" && command.data.toString()).toBe("exec 'echo' 'it'\\''s'\n");
+  });
+});
