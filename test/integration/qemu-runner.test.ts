@@ -1,0 +1,83 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "@jest/globals";
+import { writeCpio } from "../../src/runners/cpio.js";
+import { RunnerFactory } from "../../src/runners/factory.js";
+import { detectHost } from "../../src/runners/host-capabilities.js";
+import { QemuRunner } from "../../src/runners/qemu-runner.js";
+import { runJob } from "../../src/runners/run-job.js";
+import { qemuJob, withTempDir } from "../helpers/job.js";
+
+const factory = new RunnerFactory();
+
+/** A user's own initramfs: busybox and an init script, no help from kto inside the guest. */
+async function userInitramfs(path: string, init: string): Promise<void> {
+  const host = await detectHost();
+  const busybox = await readFile(host.busybox!);
+  await writeFile(
+    path,
+    writeCpio([
+      { kind: "dir", path: "bin" },
+      { kind: "dir", path: "proc" },
+      { kind: "file", path: "bin/busybox", data: busybox, mode: 0o755 },
+      ...["sh", "echo", "sleep", "poweroff", "mount"].map((a) => ({ kind: "symlink" as const, path: `bin/${a}`, target: "busybox" })),
+      { kind: "file", path: "init", data: Buffer.from(`#!/bin/sh\n${init}\n`), mode: 0o755 },
+    ]),
+  );
+}
+
+describe("QemuRunner booting Debian's kernel", () => {
+  it("reads KTAP from a user's own initramfs that powers off by itself", async () => {
+    await withTempDir(async (dir) => {
+      await userInitramfs(join(dir, "initramfs.cpio"), 'echo "KTAP version 1"; echo "1..2"; echo "ok 1 boots"; echo "not ok 2 feature # SKIP not here"; poweroff -f');
+      const result = await runJob(qemuJob({ id: "user-initramfs", initramfs: "initramfs.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "succeeded", exitCode: null });
+      expect(result.results?.counts).toEqual({ passed: 1, failed: 0, skipped: 1, errored: 0, total: 2 });
+      expect(result.metrics.bootMs).toBeGreaterThan(0);
+    });
+  });
+
+  it("names a hang when the guest goes silent for the idle limit", async () => {
+    await withTempDir(async (dir) => {
+      await userInitramfs(join(dir, "initramfs.cpio"), "echo about to hang; sleep 1000");
+      const result = await runJob(qemuJob({ id: "hang", initramfs: "initramfs.cpio", command: undefined, idleTimeoutMs: 3000 }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "failed", outcome: "hang" });
+    });
+  });
+
+  it("names a kernel panic in the guest", async () => {
+    await withTempDir(async (dir) => {
+      const result = await runJob(qemuJob({ id: "panic", command: "echo c > /proc/sysrq-trigger" }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "failed", outcome: "kernel_panic" });
+      expect(result.reason).toContain("Kernel panic - not syncing");
+      expect(await readFile(join(dir, "job", "console.log"), "utf8")).toContain("sysrq");
+    });
+  });
+
+  it("names a boot that never reaches init", async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, "broken.cpio"), Buffer.from("this is not an initramfs"));
+      const result = await runJob(qemuJob({ id: "no-init", initramfs: "broken.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "failed", outcome: "boot_failure" });
+    });
+  });
+
+  it("boots the standard way too, and says which path it took", async () => {
+    await withTempDir(async (dir) => {
+      const standard = new RunnerFactory({ qemu: new QemuRunner({ standardBoot: true }) });
+      const result = await runJob(qemuJob({ id: "standard", command: "echo via-seabios" }), { factory: standard, workspace: dir, jobDir: join(dir, "job") });
+      expect(result.status).toBe("succeeded");
+      expect(result.boot).toMatchObject({ path: "standard", accelerator: "tcg" });
+      const fast = await runJob(qemuJob({ id: "fast", command: "true" }), { factory, workspace: dir, jobDir: join(dir, "job2") });
+      expect(fast.boot).toMatchObject({ path: "fast", detail: expect.stringContaining("PVH") });
+    });
+  });
+
+  it("errors with the path when the kernel is missing", async () => {
+    await withTempDir(async (dir) => {
+      const result = await runJob(qemuJob({ id: "nokernel", kernel: "out/bzImage" }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "errored", outcome: "infrastructure" });
+      expect(result.reason).toBe(`kernel: ${join(dir, "out/bzImage")}: no such file`);
+    });
+  });
+});
