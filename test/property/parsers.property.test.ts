@@ -8,7 +8,7 @@ import { countLeaves } from "../../src/runners/results/types.js";
 type Node = { name: string; ok: boolean; children: Node[] };
 
 const tree: fc.Arbitrary<Node[]> = fc.letrec<{ nodes: Node[]; node: Node }>((tie) => ({
-  node: fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/), ok: fc.boolean(), children: fc.oneof({ depthSize: "small" }, fc.constant([]), tie("nodes")) }),
+  node: fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/), ok: fc.boolean(), children: fc.oneof({ depthSize: "small" }, fc.constant<Node[]>([]), tie("nodes")) }),
   nodes: fc.array(tie("node"), { minLength: 1, maxLength: 4 }),
 })).nodes;
 

@@ -1,0 +1,94 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import type { JobSpec } from "../src/config/job-spec.js";
+import { writeCpio } from "../src/runners/cpio.js";
+import { DockerRunner } from "../src/runners/docker-runner.js";
+import { detectHost } from "../src/runners/host-capabilities.js";
+import { QemuRunner } from "../src/runners/qemu-runner.js";
+import { compare, table, type Comparison } from "./measure.js";
+
+const RUNS = Number(process.env.KTO_BENCH_RUNS ?? 5);
+const IMAGE = "kto/busybox:1";
+const KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "kernel", "vmlinuz");
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+function spec(overrides: Partial<JobSpec>): JobSpec {
+  return {
+    id: "bench", slug: "bench", suite: "bench", matrix: {}, runner: "docker", env: {}, results: "auto", labels: [],
+    timeoutMs: 300_000, retries: 0, priority: 2, artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 120_000,
+    ...overrides,
+  };
+}
+
+async function dockerBench(dir: string): Promise<Comparison> {
+  const runner = new DockerRunner();
+  const command = "echo KTAP version 1; echo 1..1; echo ok 1 bench";
+  return compare(
+    "DockerRunner",
+    "`docker run --rm` of the same image and command",
+    RUNS,
+    () => runner.execute(spec({ image: IMAGE, command }), { workspace: dir, scratchDir: join(dir, "docker-job") }),
+    () => execa("docker", ["run", "--rm", "--network", "none", IMAGE, "/bin/sh", "-c", command]),
+    progress,
+  );
+}
+
+async function qemuBench(dir: string): Promise<Comparison[]> {
+  const host = await detectHost();
+  if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-x86_64 and busybox are needed: run self-hosted/provision.sh");
+  const initramfs = join(dir, "initramfs.cpio");
+  await writeFile(
+    initramfs,
+    writeCpio([
+      { kind: "dir", path: "bin" },
+      { kind: "file", path: "bin/busybox", data: await readFile(host.busybox), mode: 0o755 },
+      ...["sh", "echo", "poweroff"].map((a) => ({ kind: "symlink" as const, path: `bin/${a}`, target: "busybox" })),
+      { kind: "file", path: "init", data: Buffer.from("#!/bin/sh\necho 'KTAP version 1'; echo 1..1; echo ok 1 boots\npoweroff -f\n"), mode: 0o755 },
+    ]),
+  );
+  const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
+  const bare = () =>
+    execa(host.qemuBinary!, ["-kernel", KERNEL, "-initrd", initramfs, "-append", "console=ttyS0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-enable-kvm"] : [])]);
+  const userMode = await compare(
+    "QemuRunner, the user's initramfs",
+    "bare `qemu-system-x86_64 -kernel bzImage -initrd …` (the obvious invocation)",
+    RUNS,
+    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, scratchDir: join(dir, "qemu-job") }),
+    bare,
+    progress,
+  );
+  const guestMode = await compare(
+    "QemuRunner, kto's guest mode (9p workspace, command, exit status)",
+    "the same bare boot, which mounts nothing and runs no command",
+    RUNS,
+    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, command: "echo ok" }), { workspace: dir, scratchDir: join(dir, "guest-job") }),
+    bare,
+    progress,
+  );
+  // Same boot path on both sides: what kto itself adds (spawn, console capture, /proc sampling).
+  const standard = new QemuRunner({ cacheDir: join(dir, "cache"), standardBoot: true });
+  const overhead = await compare(
+    "QemuRunner forced to the standard boot (kto's own overhead)",
+    "the same bare boot",
+    RUNS,
+    () => standard.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, scratchDir: join(dir, "standard-job") }),
+    bare,
+    progress,
+  );
+  return [userMode, guestMode, overhead];
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "kto-bench-"));
+  await chmod(dir, 0o755);
+  try {
+    const rows = [await dockerBench(dir), ...(await qemuBench(dir))];
+    process.stdout.write(`\n## kto benchmarks (${RUNS} runs each, medians of wall time)\n\n${table(rows)}\n\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

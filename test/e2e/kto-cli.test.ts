@@ -1,0 +1,124 @@
+import { execFile, spawn } from "node:child_process";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "@jest/globals";
+import Docker from "dockerode";
+import { OWNER_LABEL } from "../../src/runners/docker-options.js";
+import type { RunReport } from "../../src/runners/report/run-report.js";
+import { withTempDir } from "../helpers/job.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const KTO = join(ROOT, "bin", "kto.js");
+
+async function kto(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [KTO, ...args], { cwd, env: { ...process.env, CI: "1" } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("kto CLI end to end (built bin, real Docker and QEMU)", () => {
+  it("runs the examples and leaves a results folder a person and a program can read", async () => {
+    await withTempDir(async (dir) => {
+      const out = join(dir, "results");
+      const { code, stdout, stderr } = await kto(["run", "examples/kto.yml", "--jobs", "2", "--out", out]);
+      expect(code).toBe(1); // each example suite has one failing case on purpose
+      expect(stdout).toContain("kto: failed: 2 jobs, 3 tests passed, 2 failed");
+      expect(stderr).toContain("kto: guest-ktap: failed in");
+
+      const report = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as RunReport;
+      expect(report.schema).toBe("kto.results/v1");
+      const byName = Object.fromEntries(report.jobs.map((j) => [j.name, j]));
+      expect(byName["busybox-tap"]).toMatchObject({ status: "failed", exitCode: 0, tests: { passed: 2, failed: 1, total: 3 }, resultsFormat: "tap" });
+      expect(byName["guest-ktap"]).toMatchObject({ status: "failed", exitCode: 0, tests: { passed: 1, failed: 1, total: 2 }, boot: { path: "fast" } });
+      expect(byName["guest-ktap"]!.failures[0]).toMatchObject({ name: "kernel_release", location: { file: "examples/tests/guest.sh", line: 16 } });
+      expect(byName["guest-ktap"]!.artifacts.map((a) => a.path)).toEqual(["console.log", "results/version.txt"]);
+      for (const job of report.jobs) {
+        for (const artifact of job.artifacts) expect((await readFile(join(out, job.dir, artifact.path))).length).toBe(artifact.size);
+      }
+
+      const junit = await readFile(join(out, "junit.xml"), "utf8");
+      expect(junit).toContain('<testcase classname="guest-ktap" name="guest.kernel_release" file="examples/tests/guest.sh" line="16">');
+      const summary = await readFile(join(out, "summary.md"), "utf8");
+      expect(summary).toContain("| busybox-tap | ❌ failed | 2/3 passed, 1 failed |");
+      expect(summary).toContain("- **guest › kernel_release** failed at `examples/tests/guest.sh:16`");
+    });
+  });
+
+  it("validate: exit 0 with a summary, exit 2 with every positioned error", async () => {
+    await withTempDir(async (dir) => {
+      expect(await kto(["validate", "examples/kto.yml"])).toMatchObject({ code: 0, stdout: "examples/kto.yml: valid: 2 suites, 2 jobs\n" });
+      const bad = join(dir, "kto.yml");
+      await writeFile(bad, "version: 1\nsuites:\n  - name: s\n    runner: docker\n    image: i\n    command: x\n    timeout: forever\n    retries: -1\n");
+      const result = await kto(["validate", bad]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        `${bad}:7:14: suites[0].timeout: expected a duration like 20m\n${bad}:8:14: suites[0].retries: Number must be greater than or equal to 0\n`,
+      );
+    });
+  });
+
+  it("parse: prints a summary, JSON in the documented shape, or JUnit", async () => {
+    const log = "test/fixtures/results/kunit-test_is_test_passed-failure.log";
+    const text = await kto(["parse", log]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain("ktap: failed: 9 passed, 1 failed, 0 skipped, 0 errored, 10 total");
+    expect(text.stdout).toContain("failed: example › example_simple_test (lib/kunit/example-test.c:30)");
+    const json = JSON.parse((await kto(["parse", log, "--json"])).stdout);
+    expect(json).toMatchObject({ format: "ktap", status: "failed", counts: { passed: 9, failed: 1, skipped: 0, errored: 0, total: 10 } });
+    expect(json.tests).toHaveLength(10);
+    expect(json.tests[8]).toMatchObject({ name: "example_simple_test", status: "failed" });
+    expect((await kto(["parse", log, "--junit"])).stdout).toContain('failures="1"');
+    expect(await kto(["parse", "no/such/file"])).toMatchObject({ code: 2, stderr: "kto: no/such/file: no such file\n" });
+  });
+
+  it("plan and usage errors", async () => {
+    expect((await kto(["plan", "examples/kto.yml"])).stdout).toMatch(/^job\s+runner\s+priority\s+timeout\s+labels\nbusybox-tap\s+docker/);
+    expect((await kto(["run", "examples/kto.yml", "--jobs", "zero"])).code).toBe(2);
+    expect((await kto(["run", "examples/kto.yml", "--suite", "nope"])).code).toBe(2);
+    expect((await kto(["frobnicate"])).code).toBe(2);
+  });
+
+  it("Ctrl-C cancels running jobs, removes their containers and VMs, and still writes results", async () => {
+    await withTempDir(async (dir) => {
+      const config = join(dir, "slow.yml");
+      await writeFile(
+        config,
+        `version: 1
+suites:
+  - { name: slow-container, runner: docker, image: kto/busybox:1, command: "echo going; sleep 300" }
+  - { name: slow-vm, runner: qemu, kernel: /var/lib/kto/kernel/vmlinuz, command: "echo going; sleep 300", idle_timeout: 10m }
+`,
+      );
+      const child = spawn(process.execPath, [KTO, "run", config, "--jobs", "2", "--out", join(dir, "out")], { cwd: ROOT, env: { ...process.env, CI: "1" } });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if ((stderr.match(/: running/g) ?? []).length >= 2) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 100);
+      });
+      child.kill("SIGINT");
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(code).toBe(1);
+      const report = JSON.parse(await readFile(join(dir, "out", "results.json"), "utf8")) as RunReport;
+      expect(report.jobs.map((j) => j.status)).toEqual(["cancelled", "cancelled"]);
+      const containers = await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
+      expect(containers).toHaveLength(0);
+      const qemus = [];
+      for (const pid of await readdir("/proc")) {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (cmd.includes("qemu-system")) qemus.push(pid);
+      }
+      expect(qemus).toEqual([]);
+    });
+  });
+});
