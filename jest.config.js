@@ -4,11 +4,12 @@ export default {
   extensionsToTreatAsEsm: [".ts"],
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   transform: {
-    "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json", isolatedModules: true }],
+    "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }],
   },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
   // Docker and QEMU tests share one daemon and two cores: run files one after another.
   maxWorkers: 1,
   testTimeout: 120000,
   verbose: false,
+  reporters: ["default", "<rootDir>/test/reporters/plain-summary.cjs"],
 };

@@ -17,7 +17,10 @@ BUSYBOX_IMAGE=kto/busybox:1
 say() { printf 'provision: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "run as root (it installs packages and starts dockerd)"
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null && exec sudo -E bash "$0" "$@"
+  die "run as root (it installs packages and starts dockerd)"
+fi
 command -v apt-get >/dev/null || die "this script provisions Debian-family hosts (apt-get not found)"
 
 packages=(docker.io containerd qemu-system-x86 qemu-system-data busybox-static cpio xz-utils docker-registry ca-certificates)
