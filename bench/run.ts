@@ -29,7 +29,7 @@ async function dockerBench(dir: string): Promise<Comparison> {
     "DockerRunner",
     "`docker run --rm` of the same image and command",
     RUNS,
-    () => runner.execute(spec({ image: IMAGE, command }), { workspace: dir, scratchDir: join(dir, "docker-job") }),
+    () => runner.execute(spec({ image: IMAGE, command }), { workspace: dir, jobDir: join(dir, "docker-job") }),
     () => execa("docker", ["run", "--rm", "--network", "none", IMAGE, "/bin/sh", "-c", command]),
     progress,
   );
@@ -55,7 +55,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner, the user's initramfs",
     "bare `qemu-system-x86_64 -kernel bzImage -initrd …` (the obvious invocation)",
     RUNS,
-    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, scratchDir: join(dir, "qemu-job") }),
+    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "qemu-job") }),
     bare,
     progress,
   );
@@ -63,7 +63,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot, which mounts nothing and runs no command",
     RUNS,
-    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, command: "echo ok" }), { workspace: dir, scratchDir: join(dir, "guest-job") }),
+    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "guest-job") }),
     bare,
     progress,
   );
@@ -73,7 +73,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner forced to the standard boot (kto's own overhead)",
     "the same bare boot",
     RUNS,
-    () => standard.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, scratchDir: join(dir, "standard-job") }),
+    () => standard.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "standard-job") }),
     bare,
     progress,
   );

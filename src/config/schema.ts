@@ -2,27 +2,20 @@ import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { parseSize } from "./size.js";
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === null) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "expected a duration like 20m" });
+/** A string (or number) read by `parse`; null from it means malformed, reported with `message`. */
+function parsedWith(parse: (value: string | number) => number | null, message: string) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const parsed = parse(value);
+    if (parsed === null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message });
       return z.NEVER;
     }
-    return ms;
+    return parsed;
   });
+}
 
-const size = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const bytes = parseSize(value);
-    if (bytes === null) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "expected a size like 2G or 512M" });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const duration = parsedWith(parseDuration, "expected a duration like 20m");
+const size = parsedWith(parseSize, "expected a size like 2G or 512M");
 
 export const PRIORITIES = { low: 1, normal: 2, high: 3, urgent: 4 } as const;
 export type PriorityName = keyof typeof PRIORITIES;

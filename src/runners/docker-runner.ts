@@ -47,12 +47,12 @@ export class DockerRunner implements Runner {
   }
 
   async execute(job: JobSpec, context: RunContext): Promise<Execution> {
-    const resultsDir = join(context.scratchDir, "results");
+    const resultsDir = join(context.jobDir, "results");
     await mkdir(resultsDir, { recursive: true });
     await chmod(resultsDir, 0o777); // written by the container's unprivileged user
 
     const pullStarted = Date.now();
-    const pulled = await this.ensureImage(job.image!, context);
+    const pulled = await this.ensureImage(job, context);
     const imagePullMs = pulled ? Date.now() - pullStarted : undefined;
 
     const name = `kto-${job.slug.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
@@ -108,14 +108,15 @@ export class DockerRunner implements Runner {
     return orphans.length;
   }
 
-  private async ensureImage(image: string, context: RunContext): Promise<boolean> {
+  private async ensureImage(job: JobSpec, context: RunContext): Promise<boolean> {
+    const image = job.image!;
     try {
       await this.docker.getImage(image).inspect();
       return false;
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     }
-    context.onProgress?.({ kind: "phase", jobId: "", phase: "pulling" });
+    context.onProgress?.({ kind: "phase", jobId: job.id, phase: "pulling" });
     try {
       const stream = await this.docker.pull(image);
       await new Promise<void>((resolve, reject) => {

@@ -94,8 +94,3 @@ export function spawnProcess(file: string, args: readonly string[], options: Spa
     done,
   };
 }
-
-/** Runs a command to completion; for short host tools (xz, qemu --version). */
-export async function runTool(file: string, args: readonly string[], options: SpawnOptions = {}): Promise<SpawnResult> {
-  return spawnProcess(file, args, options).done;
-}

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import { runTool } from "./exec.js";
+import { constants as zlibConstants, gunzipSync } from "node:zlib";
+import { execa } from "execa";
 
 /** The kernel's release string from a bzImage's setup header (`6.1.0-26-amd64`), or null. */
 export async function readKernelRelease(path: string): Promise<string | null> {
@@ -46,23 +46,12 @@ export async function extractVmlinux(bzImage: string, cacheDir: string): Promise
   if (await stat(cached).then((s) => s.size > 0).catch(() => false)) return { ok: true, path: cached, detail: "cached vmlinux" };
 
   const image = await readFile(bzImage);
-  if (image.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
+  if (image.subarray(0, 4).equals(ELF_MAGIC)) {
     return hasPvhNote(image) ? { ok: true, path: bzImage, detail: "kernel is already an ELF vmlinux" } : { ok: false, detail: "ELF kernel without a PVH entry note" };
   }
-  let elf: Buffer | null = null;
-  let method = "";
-  for (const [magic, name] of [[XZ_MAGIC, "xz"], [GZIP_MAGIC, "gzip"], [ZSTD_MAGIC, "zstd"]] as const) {
-    let at = image.indexOf(magic);
-    while (at >= 0 && elf === null) {
-      elf = await decompress(name, image.subarray(at)).catch(() => null);
-      if (elf && !elf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) elf = null;
-      at = elf ? at : image.indexOf(magic, at + 1);
-      if (elf) method = name;
-      if (at < 0) break;
-    }
-    if (elf) break;
-  }
-  if (!elf) return { ok: false, detail: "no decompressible ELF payload found in the bzImage" };
+  const payload = await findElfPayload(image);
+  if (!payload) return { ok: false, detail: "no decompressible ELF payload found in the bzImage" };
+  const { elf, method } = payload;
   if (!hasPvhNote(elf)) return { ok: false, detail: "vmlinux has no PVH entry note (CONFIG_PVH is off)" };
   await mkdir(cacheDir, { recursive: true });
   const temporary = `${cached}.${process.pid}.tmp`;
@@ -71,16 +60,29 @@ export async function extractVmlinux(bzImage: string, cacheDir: string): Promise
   return { ok: true, path: cached, detail: `vmlinux extracted (${method})` };
 }
 
-async function decompress(method: "xz" | "gzip" | "zstd", data: Buffer): Promise<Buffer> {
-  if (method === "gzip") return gunzipSync(data, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate trailing bytes */ });
-  const tool = method === "xz" ? ["xz", ["-dc", "--single-stream"]] : ["zstd", ["-dc"]];
-  const child = runToolWithInput(tool[0] as string, tool[1] as string[], data);
-  return child;
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+const COMPRESSIONS = [
+  { method: "xz", magic: XZ_MAGIC },
+  { method: "gzip", magic: GZIP_MAGIC },
+  { method: "zstd", magic: ZSTD_MAGIC },
+] as const;
+
+/** The setup code does not say where the payload starts: try each magic where it occurs until one decompresses to an ELF. */
+async function findElfPayload(image: Buffer): Promise<{ elf: Buffer; method: string } | null> {
+  for (const { method, magic } of COMPRESSIONS) {
+    for (let at = image.indexOf(magic); at >= 0; at = image.indexOf(magic, at + 1)) {
+      const elf = await decompress(method, image.subarray(at)).catch(() => null);
+      if (elf?.subarray(0, 4).equals(ELF_MAGIC)) return { elf, method };
+    }
+  }
+  return null;
 }
 
-async function runToolWithInput(file: string, args: string[], input: Buffer): Promise<Buffer> {
-  const { execa } = await import("execa");
-  const result = await execa(file, args, { input, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
+async function decompress(method: (typeof COMPRESSIONS)[number]["method"], data: Buffer): Promise<Buffer> {
+  if (method === "gzip") return gunzipSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH }); // tolerate trailing bytes
+  // --single-stream: stop at the end of the first stream and ignore what follows it.
+  const [file, args] = method === "xz" ? ["xz", ["-dc", "--single-stream"]] : ["zstd", ["-dc"]];
+  const result = await execa(file, args, { input: data, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
   if (!result.stdout || result.stdout.length === 0) throw new Error(`${file} produced nothing`);
   return Buffer.from(result.stdout);
 }
@@ -111,4 +113,3 @@ export function hasPvhNote(elf: Buffer): boolean {
   return false;
 }
 
-export { runTool };

@@ -58,7 +58,7 @@ export class QemuRunner implements Runner {
     if (disk) await requireFile("disk", disk);
     const guestMode = !userInitramfs;
 
-    const resultsDir = join(context.scratchDir, "results");
+    const resultsDir = join(context.jobDir, "results");
     await mkdir(resultsDir, { recursive: true });
     const temp = await mkdtemp(join(tmpdir(), "kto-vm-"));
     try {

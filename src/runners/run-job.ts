@@ -22,7 +22,7 @@ export async function runJob(job: JobSpec, options: RunJobOptions): Promise<RunR
     const runner = await options.factory.forJob(job);
     const execution = await runner.execute(job, {
       workspace: options.workspace,
-      scratchDir: options.jobDir,
+      jobDir: options.jobDir,
       signal: options.signal,
       onProgress: options.onProgress,
       streamCapBytes: options.streamCapBytes,

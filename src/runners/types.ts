@@ -82,8 +82,8 @@ export type ProgressEvent =
 export interface RunContext {
   /** Host directory the job sees read-only at /work. */
   workspace: string;
-  /** Scratch directory owned by this job; the runner may create files here. */
-  scratchDir: string;
+  /** The job's own directory: the runner puts its results dir here; logs and artifacts follow. */
+  jobDir: string;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   streamCapBytes?: number;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { readFile, readdir, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -8,6 +8,7 @@ import Docker from "dockerode";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import type { RunReport } from "../../src/runners/report/run-report.js";
 import { withTempDir } from "../helpers/job.js";
+import { runningQemus } from "../helpers/processes.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const KTO = join(ROOT, "bin", "kto.js");
@@ -113,12 +114,7 @@ suites:
       expect(report.jobs.map((j) => j.status)).toEqual(["cancelled", "cancelled"]);
       const containers = await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
       expect(containers).toHaveLength(0);
-      const qemus = [];
-      for (const pid of await readdir("/proc")) {
-        const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmd.includes("qemu-system")) qemus.push(pid);
-      }
-      expect(qemus).toEqual([]);
+      expect(await runningQemus()).toEqual([]);
     });
   });
 });

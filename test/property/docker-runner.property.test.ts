@@ -46,7 +46,7 @@ describe("DockerRunner", () => {
           const before = Date.now();
           const execution = await runner.execute(job({ id: "p6", command: `cat out.bin; cat err.bin >&2; exit ${code}` }), {
             workspace: dir,
-            scratchDir: join(dir, "job"),
+            jobDir: join(dir, "job"),
             streamCapBytes: cap,
           });
           expect(execution.exitCode).toBe(code);
@@ -75,7 +75,7 @@ describe("DockerRunner", () => {
               id: `p5-holder-${nonce}`,
               command: `echo ${nonce} > /tmp/secret; echo ${nonce} > /results/secret; sh -c 'sleep 4' marker-${nonce} & sleep 3; cat /tmp/secret`,
             }),
-            { workspace: dir, scratchDir: join(dir, "a") },
+            { workspace: dir, jobDir: join(dir, "a") },
           );
           await new Promise((resolve) => setTimeout(resolve, 1200));
           const probe = await runner.execute(
@@ -86,7 +86,7 @@ describe("DockerRunner", () => {
                 "cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -r . /tmp /results 2>/dev/null; " +
                 "if wget -q -T 2 -O - http://127.0.0.1:5000/v2/ 2>/dev/null; then echo NETWORK-$((1 + 1))-REACHED; fi",
             }),
-            { workspace: dir, scratchDir: join(dir, "b") },
+            { workspace: dir, jobDir: join(dir, "b") },
           );
           const seen = probe.stdout.data.toString() + probe.stderr.data.toString();
           const held = await holder;
@@ -107,7 +107,7 @@ describe("DockerRunner", () => {
       fc.asyncProperty(fc.integer({ min: 200, max: 2500 }), async (timeoutMs) =>
         withTempDir(async (dir) => {
           const id = `p7-${timeoutMs}`;
-          const execution = await runner.execute(job({ id, command: "echo started; sleep 120", timeoutMs }), { workspace: dir, scratchDir: join(dir, "j") });
+          const execution = await runner.execute(job({ id, command: "echo started; sleep 120", timeoutMs }), { workspace: dir, jobDir: join(dir, "j") });
           expect(execution.timedOut).toBe(true);
           expect(execution.exitCode).toBeNull();
           expect(execution.stdout.data.toString()).toBe("started\n");

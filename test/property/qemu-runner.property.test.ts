@@ -1,22 +1,12 @@
-import { chmod, readdir, writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { QemuRunner } from "../../src/runners/qemu-runner.js";
 import { qemuJob, withTempDir } from "../helpers/job.js";
+import { runningQemus } from "../helpers/processes.js";
 
 const runner = new QemuRunner();
-
-/** QEMU processes still alive: none may outlive its job. */
-async function runningQemus(): Promise<number> {
-  let count = 0;
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await import("node:fs/promises").then((fs) => fs.readFile(`/proc/${pid}/cmdline`, "utf8")).catch(() => "");
-    if (cmdline.startsWith("qemu-system") || cmdline.includes("/qemu-system-")) count += 1;
-  }
-  return count;
-}
 
 describe("QemuRunner (each run boots a VM)", () => {
   it("Property 6: complete result capture — the guest's output and exit status reach the host whole", async () => {
@@ -30,7 +20,7 @@ describe("QemuRunner (each run boots a VM)", () => {
             await writeFile(join(dir, "payload.txt"), `${lines.join("\n")}\n`);
             const execution = await runner.execute(qemuJob({ id: "p6-vm", command: `cat payload.txt; exit ${code}` }), {
               workspace: dir,
-              scratchDir: join(dir, "job"),
+              jobDir: join(dir, "job"),
             });
             expect(execution.exitCode).toBe(code);
             expect(execution.console?.data.toString()).toContain(`${lines.join("\n")}\n`);
@@ -49,12 +39,12 @@ describe("QemuRunner (each run boots a VM)", () => {
         withTempDir(async (dir) => {
           const execution = await runner.execute(qemuJob({ id: "p7-vm", command: "sleep 600", timeoutMs, idleTimeoutMs: 600_000 }), {
             workspace: dir,
-            scratchDir: join(dir, "job"),
+            jobDir: join(dir, "job"),
           });
           expect(execution.timedOut).toBe(true);
           expect(execution.outcome).toBe("timed_out");
           expect(execution.finishedAt.getTime() - execution.startedAt.getTime()).toBeLessThan(timeoutMs + graceMs);
-          expect(await runningQemus()).toBe(0);
+          expect(await runningQemus()).toEqual([]);
         }),
       ),
       { numRuns: 2 },

@@ -1,0 +1,12 @@
+import { readdir, readFile } from "node:fs/promises";
+
+/** PIDs of running QEMU processes: none may outlive its job. */
+export async function runningQemus(): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (/(^|\/)qemu-system-/.test(cmdline.split("\0")[0] ?? "")) found.push(pid);
+  }
+  return found;
+}
