@@ -11,5 +11,6 @@ export default {
   maxWorkers: 1,
   testTimeout: 120000,
   verbose: false,
+  globalSetup: "<rootDir>/test/setup/global-setup.mjs",
   reporters: ["default", "<rootDir>/test/reporters/plain-summary.cjs"],
 };

@@ -1,70 +1,174 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
-import type { JobSpec, Plan } from "../config/job-spec.js";
+import type { Plan } from "../config/job-spec.js";
+import { systemClock } from "../orchestrator/clock.js";
+import { isTerminal } from "../orchestrator/job-state.js";
+import { labelsFit } from "../orchestrator/labels.js";
+import { OrchestratorService } from "../orchestrator/service.js";
+import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { RunnerFactory } from "../runners/factory.js";
 import { writeJunit } from "../runners/report/junit-writer.js";
-import { jobReport, runReport, type JobReport, type RunReport } from "../runners/report/run-report.js";
+import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
-import { runJob } from "../runners/run-job.js";
-import type { ProgressEvent, RunResult } from "../runners/types.js";
+import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
+import { LocalDispatcher } from "./local-dispatcher.js";
+import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
 
 export interface LocalRunOptions {
+  store: Store;
   factory: RunnerFactory;
-  workspace: string;
-  outDir: string;
   concurrency: number;
   signal?: AbortSignal;
-  onJobStart?: (job: JobSpec) => void;
-  onJobEnd?: (job: JobSpec, result: RunResult) => void;
+  onJobStart?: (jobId: string) => void;
+  onJobEnd?: (jobId: string, result: RunResult) => void;
   onProgress?: (event: ProgressEvent) => void;
 }
 
-/** Highest priority first; among equals, the order of the config file. */
-export function executionOrder(jobs: readonly JobSpec[]): JobSpec[] {
-  return jobs.map((job, index) => ({ job, index })).sort((a, b) => b.job.priority - a.job.priority || a.index - b.index).map((e) => e.job);
+/** Infrastructure attempts for a local job: one more when a run is interrupted and resumed. */
+const LOCAL_ATTEMPTS = 2;
+
+export function newPlanId(): string {
+  return `${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
 }
 
-/**
- * Runs a plan on this machine with up to `concurrency` jobs at once and writes the results
- * folder: results.json, junit.xml, summary.md and jobs/<job>/ with logs and artifacts.
- */
-export async function runPlanLocally(plan: Plan, options: LocalRunOptions): Promise<RunReport> {
-  const startedAt = new Date();
-  await mkdir(options.outDir, { recursive: true });
-  await rm(join(options.outDir, "jobs"), { recursive: true, force: true });
-  const queue = executionOrder(plan.jobs);
-  const results = new Map<JobSpec, { result: RunResult; dir: string }>();
-
-  const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const dir = join("jobs", job.slug);
-      options.onJobStart?.(job);
-      const result = await runJob(job, {
-        factory: options.factory,
-        workspace: options.workspace,
-        jobDir: join(options.outDir, dir),
-        signal: options.signal,
-        onProgress: options.onProgress,
-      });
-      results.set(job, { result, dir });
-      options.onJobEnd?.(job, result);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, plan.jobs.length)) }, worker));
-
-  const reports: JobReport[] = plan.jobs.map((job) => {
-    const { result, dir } = results.get(job)!;
-    return jobReport(job, result, dir);
-  });
-  const report = runReport(plan.source, reports, startedAt, new Date());
-  await writeFile(join(options.outDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(
-    join(options.outDir, "junit.xml"),
-    writeJunit(plan.jobs.map((job) => {
-      const { result } = results.get(job)!;
-      return { name: job.id, results: result.results, status: result.status, reason: result.reason, durationMs: result.durationMs };
+/** Submits a plan to the local orchestrator, runs it to the end and writes the results folder. */
+export async function runPlanLocally(plan: Plan, workspace: string, outDir: string, options: LocalRunOptions, planId = newPlanId()): Promise<RunReport & { planId: string }> {
+  await mkdir(outDir, { recursive: true });
+  await rm(join(outDir, "jobs"), { recursive: true, force: true });
+  await options.store.submitPlan({
+    id: planId,
+    source: plan.source,
+    workspace,
+    outDir,
+    approved: true,
+    now: Date.now(),
+    jobs: plan.jobs.map((spec) => ({
+      id: `${planId}/${spec.slug}`,
+      name: spec.id,
+      spec,
+      labels: localJobLabels(spec.labels, spec.runner),
+      priority: spec.priority,
+      maxAttempts: LOCAL_ATTEMPTS,
+      retries: spec.retries,
     })),
-  );
-  await writeFile(join(options.outDir, "summary.md"), summaryMarkdown(report));
-  return report;
+  });
+  return resumePlan(planId, options);
 }
+
+/** Runs whatever of a stored plan has not finished (all of it for a new plan), then writes its results folder. */
+export async function resumePlan(planId: string, options: LocalRunOptions): Promise<RunReport & { planId: string }> {
+  const { store, factory } = options;
+  const plan = await store.plan(planId);
+  if (!plan || !plan.outDir) throw new Error(`no local plan ${planId} in the store`);
+  const outDir = plan.outDir;
+  const startedAt = new Date();
+  const owner = `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`;
+  const dockerReachable = await factory.docker.ping(3000).then(
+    () => true,
+    () => false,
+  );
+  const pool = new LocalPool(owner, options.concurrency, hostLabels(await factory.qemu.host(), dockerReachable));
+  let service: OrchestratorService;
+  const dispatcher = new LocalDispatcher({
+    factory,
+    workspace: plan.workspace,
+    outDir,
+    heartbeatMs: 5_000,
+    report: (jobId, attempt, report) => service.report(jobId, attempt, report),
+    onStart: options.onJobStart,
+    onEnd: options.onJobEnd,
+    onProgress: options.onProgress,
+  });
+  service = new OrchestratorService({
+    store,
+    dispatcher,
+    pools: [pool],
+    clock: systemClock,
+    options: {
+      owner,
+      pollMs: 1_000,
+      outboxPollMs: 1_000,
+      healthCheckMs: 30_000,
+      lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
+    },
+  });
+  await service.start();
+  const [local] = await pool.list();
+  for (const job of await store.jobs({ planId, states: ["queued"] })) {
+    if (labelsFit(job.labels, local!.labels)) continue;
+    const missing = job.labels.filter((l) => !local!.labels.includes(l));
+    await store.transition({ jobId: job.id, from: ["queued"], to: "errored", set: { outcome: "infrastructure", reason: `this host has no environment with ${missing.join(", ")}` }, reason: "no environment fits", now: Date.now() });
+  }
+  service.monitor.wake();
+
+  const onAbort = () => void service.cancelPlan(planId, "cancelled");
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await waitForPlan(store, planId);
+    await dispatcher.idle();
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await service.stop();
+  }
+  const jobs = await store.jobs({ planId });
+  const report = runReport(plan.source, jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))), startedAt, new Date());
+  await writeResultsFolder(outDir, report, jobs);
+  return { ...report, planId };
+}
+
+function waitForPlan(store: Store, planId: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      store
+        .jobs({ planId })
+        .then((jobs) => (jobs.every((j) => isTerminal(j.state)) ? resolve() : setTimeout(check, 200)))
+        .catch(reject);
+    };
+    check();
+  });
+}
+
+function dirOf(job: JobRecord): string {
+  return (job.result as { dir?: string } | null)?.dir ?? join("jobs", job.spec.slug);
+}
+
+/** The runner's own result when the job ran; otherwise what the orchestrator decided (cancelled before it started, no environment). */
+function resultOf(job: JobRecord): RunResult {
+  if (job.result && job.state !== "cancelled") return job.result as RunResult;
+  if (job.result && job.state === "cancelled") return { ...(job.result as RunResult), status: "cancelled", outcome: "cancelled" };
+  const at = new Date(job.finishedAt ?? Date.now()).toISOString();
+  return {
+    jobId: job.spec.id,
+    status: job.state as JobStatus,
+    outcome: job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : "infrastructure",
+    reason: job.reason ?? job.state,
+    exitCode: null,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+    results: null,
+    metrics: { wallMs: 0, cpuMs: null, memoryPeakBytes: null },
+    artifacts: [],
+    logs: { stdout: "stdout.log", stderr: "stderr.log" },
+    stdoutTruncated: false,
+    stderrTruncated: false,
+  };
+}
+
+async function writeResultsFolder(outDir: string, report: RunReport, jobs: JobRecord[]): Promise<void> {
+  await writeFile(join(outDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(
+    join(outDir, "junit.xml"),
+    writeJunit(
+      jobs.map((job) => {
+        const result = resultOf(job);
+        return { name: job.spec.id, results: result.results, status: result.status, reason: result.reason, durationMs: result.durationMs };
+      }),
+    ),
+  );
+  await writeFile(join(outDir, "summary.md"), summaryMarkdown(report));
+}
+

@@ -29,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("-j, --jobs <n>", "jobs at once", "1")
     .option("-w, --workspace <dir>", "directory the jobs see at /work", ".")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "live", "plain"]).default("auto"))
+    .option("--resume [run]", "continue an interrupted run (the last one, or this run id) from the store")
     .action(async (file: string, options) => {
       exitCode = await runCommand(file, options);
     });

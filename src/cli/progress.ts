@@ -36,11 +36,13 @@ export class ProgressView {
     if (live) this.timer = setInterval(() => this.render(), 100);
   }
 
-  started(job: JobSpec): void {
-    const row = this.rows.get(job.id)!;
+  started(jobId: string): void {
+    const row = this.rows.get(jobId);
+    if (!row) return;
     row.phase = "starting";
     row.started = Date.now();
-    if (!this.live) this.write(`kto: ${job.id}: started (${job.runner})`);
+    row.result = undefined;
+    if (!this.live) this.write(`kto: ${jobId}: started (${row.job.runner})`);
   }
 
   event(event: ProgressEvent): void {
@@ -51,10 +53,11 @@ export class ProgressView {
     if (!this.live) this.write(`kto: ${row.job.id}: ${event.phase}`);
   }
 
-  finished(job: JobSpec, result: RunResult): void {
-    const row = this.rows.get(job.id)!;
+  finished(jobId: string, result: RunResult): void {
+    const row = this.rows.get(jobId);
+    if (!row) return;
     row.result = result;
-    if (!this.live) this.write(`kto: ${job.id}: ${resultLine(result)}`);
+    if (!this.live) this.write(`kto: ${jobId}: ${resultLine(result)}`);
   }
 
   stop(): void {

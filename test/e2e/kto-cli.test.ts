@@ -1,4 +1,6 @@
 import { execFile, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,9 +15,12 @@ import { runningQemus } from "../helpers/processes.js";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const KTO = join(ROOT, "bin", "kto.js");
 
+const DATA_DIR = mkdtempSync(join(tmpdir(), "kto-e2e-data-"));
+const ENV = { ...process.env, CI: "1", KTO_DATA_DIR: DATA_DIR };
+
 async function kto(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [KTO, ...args], { cwd, env: { ...process.env, CI: "1" } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [KTO, ...args], { cwd, env: ENV });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -96,7 +101,7 @@ suites:
   - { name: slow-vm, runner: qemu, kernel: /var/lib/kto/kernel/vmlinuz, command: "echo going; sleep 300", idle_timeout: 10m }
 `,
       );
-      const child = spawn(process.execPath, [KTO, "run", config, "--jobs", "2", "--out", join(dir, "out")], { cwd: ROOT, env: { ...process.env, CI: "1" } });
+      const child = spawn(process.execPath, [KTO, "run", config, "--jobs", "2", "--out", join(dir, "out")], { cwd: ROOT, env: ENV });
       let stderr = "";
       child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
       await new Promise<void>((resolve) => {

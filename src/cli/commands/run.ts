@@ -1,10 +1,13 @@
-import { resolve } from "node:path";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { buildPlan } from "../../config/build-plan.js";
+import type { JobSpec } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
+import { openStore } from "../../orchestrator/store/open-store.js";
 import { DockerRunner } from "../../runners/docker-runner.js";
 import { RunnerFactory } from "../../runners/factory.js";
 import { EXIT, UsageError } from "../exit-codes.js";
-import { runPlanLocally } from "../local-run.js";
+import { newPlanId, resumePlan, runPlanLocally } from "../local-run.js";
 import { ProgressView } from "../progress.js";
 
 export interface RunOptions {
@@ -13,55 +16,82 @@ export interface RunOptions {
   jobs: string;
   workspace: string;
   progress: "auto" | "live" | "plain";
+  resume?: string | boolean;
+}
+
+export function dataDir(): string {
+  return resolve(process.env.KTO_DATA_DIR ?? ".kto");
 }
 
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   const concurrency = Number(options.jobs);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--jobs: expected a whole number of at least 1, got "${options.jobs}"`);
-  const plan = buildPlan(await loadConfigFile(file), { suites: options.suite.length ? options.suite : undefined });
+  const plan = options.resume ? null : buildPlan(await loadConfigFile(file), { suites: options.suite.length ? options.suite : undefined });
 
-  const docker = new DockerRunner({ owner: DockerRunner.ownerId() });
-  if (plan.jobs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
-  const factory = new RunnerFactory({ docker });
-
-  // First Ctrl-C cancels: containers and VMs are stopped and removed, results still written.
-  // A second one leaves at once; child process groups are killed on the way out.
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts += 1;
-    if (interrupts === 1) {
-      process.stderr.write("\nkto: cancelling; press Ctrl-C again to quit at once\n");
-      abort.abort();
-    } else process.exit(130);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
-  const live = options.progress === "live" || (options.progress === "auto" && process.stderr.isTTY === true && !process.env.CI);
-  const view = new ProgressView(plan.jobs, live);
+  await mkdir(dataDir(), { recursive: true });
+  const store = await openStore({ dataDir: dataDir() });
+  const lastPlanFile = join(dataDir(), "last-plan");
   try {
-    const outDir = resolve(options.out);
-    const report = await runPlanLocally(plan, {
-      factory,
-      workspace: resolve(options.workspace),
-      outDir,
-      concurrency,
-      signal: abort.signal,
-      onJobStart: (job) => view.started(job),
-      onJobEnd: (job, result) => view.finished(job, result),
-      onProgress: (event) => view.event(event),
-    });
-    view.stop();
-    const t = report.totals.tests;
-    process.stdout.write(
-      `kto: ${report.status}: ${report.jobs.length} jobs, ${t.passed} tests passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped\n` +
-        `kto: results in ${outDir}/summary.md\n`,
-    );
-    return report.status === "succeeded" ? EXIT.ok : EXIT.failed;
+    let planId: string;
+    let specs: JobSpec[];
+    if (plan) {
+      planId = newPlanId();
+      specs = plan.jobs;
+      await writeFile(lastPlanFile, `${planId}\n`);
+    } else {
+      planId = typeof options.resume === "string" ? options.resume : (await readFile(lastPlanFile, "utf8").catch(() => "")).trim();
+      if (!planId) throw new UsageError(`--resume: no earlier run in ${dataDir()}`);
+      specs = (await store.jobs({ planId })).map((job) => job.spec);
+      if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);
+    }
+
+    const docker = new DockerRunner({ owner: DockerRunner.ownerId() });
+    if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
+    const factory = new RunnerFactory({ docker });
+
+    // First Ctrl-C cancels: containers and VMs are stopped and removed, results still written.
+    // A second one leaves at once; child process groups are killed on the way out.
+    const abort = new AbortController();
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts += 1;
+      if (interrupts === 1) {
+        process.stderr.write("\nkto: cancelling; press Ctrl-C again to quit at once\n");
+        abort.abort();
+      } else process.exit(130);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+
+    const live = options.progress === "live" || (options.progress === "auto" && process.stderr.isTTY === true && !process.env.CI);
+    const view = new ProgressView(specs, live);
+    try {
+      const runOptions = {
+        store,
+        factory,
+        concurrency,
+        signal: abort.signal,
+        onJobStart: (jobId: string) => view.started(jobId),
+        onJobEnd: (jobId: string, result: Parameters<ProgressView["finished"]>[1]) => view.finished(jobId, result),
+        onProgress: (event: Parameters<ProgressView["event"]>[0]) => view.event(event),
+      };
+      const report = plan
+        ? await runPlanLocally(plan, resolve(options.workspace), resolve(options.out), runOptions, planId)
+        : await resumePlan(planId, runOptions);
+      view.stop();
+      const t = report.totals.tests;
+      const outDir = (await store.plan(planId))?.outDir ?? options.out;
+      process.stdout.write(
+        `kto: ${report.status}: ${report.jobs.length} jobs, ${t.passed} tests passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped\n` +
+          `kto: results in ${outDir}/summary.md (run ${planId})\n`,
+      );
+      return report.status === "succeeded" ? EXIT.ok : EXIT.failed;
+    } finally {
+      view.stop();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
   } finally {
-    view.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    await store.close();
   }
 }

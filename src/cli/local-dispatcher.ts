@@ -1,0 +1,75 @@
+import { join } from "node:path";
+import type { CancelRequest, DispatchRequest, Dispatcher, RunReport } from "../orchestrator/dispatcher.js";
+import type { RunnerFactory } from "../runners/factory.js";
+import { runJob } from "../runners/run-job.js";
+import type { ProgressEvent, RunResult } from "../runners/types.js";
+
+export interface LocalDispatcherOptions {
+  factory: RunnerFactory;
+  workspace: string;
+  outDir: string;
+  report: (jobId: string, attempt: number, report: RunReport) => Promise<unknown>;
+  heartbeatMs: number;
+  onStart?: (jobId: string) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  onEnd?: (jobId: string, result: RunResult) => void;
+}
+
+interface LocalRun {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** Runs dispatched jobs on this machine through src/runners and reports back in-process. */
+export class LocalDispatcher implements Dispatcher {
+  private readonly runs = new Map<string, LocalRun>();
+
+  constructor(private readonly options: LocalDispatcherOptions) {}
+
+  async dispatch({ key, job }: DispatchRequest): Promise<{ runId: string }> {
+    const runKey = `${job.id}#${job.attempt}`;
+    if (this.runs.has(runKey)) return { runId: key }; // a redelivery: one run per key
+    const abort = new AbortController();
+    const done = (async () => {
+      const { report, heartbeatMs } = this.options;
+      await report(job.id, job.attempt, { kind: "started", runId: key });
+      this.options.onStart?.(job.spec.id);
+      const heartbeat = setInterval(() => void report(job.id, job.attempt, { kind: "heartbeat" }).catch(() => undefined), heartbeatMs);
+      try {
+        const dir = join("jobs", job.spec.slug);
+        const result = await runJob(job.spec, {
+          factory: this.options.factory,
+          workspace: this.options.workspace,
+          jobDir: join(this.options.outDir, dir),
+          signal: abort.signal,
+          onProgress: this.options.onProgress,
+        });
+        this.options.onEnd?.(job.spec.id, result);
+        await report(job.id, job.attempt, {
+          kind: "finished",
+          status: result.status,
+          outcome: result.outcome,
+          reason: result.reason,
+          result: { ...result, dir },
+        });
+      } finally {
+        clearInterval(heartbeat);
+      }
+    })().catch(() => undefined);
+    this.runs.set(runKey, { abort, done });
+    return { runId: key };
+  }
+
+  async cancel({ jobId, attempt }: CancelRequest): Promise<void> {
+    this.runs.get(`${jobId}#${attempt}`)?.abort.abort();
+  }
+
+  /** Resolves when every run started here has ended (its container or VM removed). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+  }
+
+  abortAll(): void {
+    for (const run of this.runs.values()) run.abort.abort();
+  }
+}

@@ -1,0 +1,36 @@
+import type { JobRecord } from "./store/store.js";
+
+export interface DispatchRequest {
+  /** Same on a redelivery: a dispatcher must start at most one run per key. */
+  key: string;
+  job: JobRecord;
+  envId: string;
+}
+
+export interface CancelRequest {
+  key: string;
+  jobId: string;
+  attempt: number;
+  runId: string | null;
+  envId: string | null;
+}
+
+/** How the orchestrator starts and stops runs; GitHub, the local host and tests each have one. */
+export interface Dispatcher {
+  dispatch(request: DispatchRequest): Promise<{ runId: string }>;
+  cancel(request: CancelRequest): Promise<void>;
+}
+
+/** What a run reports back, through the App's endpoint or in-process. */
+export type RunReport =
+  | { kind: "started"; runId?: string }
+  | { kind: "heartbeat" }
+  | {
+      kind: "finished";
+      status: "succeeded" | "failed" | "timed_out" | "cancelled" | "errored";
+      outcome?: string;
+      reason?: string;
+      /** The machine failed, not the test: retried elsewhere while attempts remain. */
+      infrastructure?: boolean;
+      result?: unknown;
+    };

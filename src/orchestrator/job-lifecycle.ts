@@ -1,0 +1,160 @@
+import type { Clock } from "./clock.js";
+import type { RunReport } from "./dispatcher.js";
+import { ACTIVE_STATES, type JobState } from "./job-state.js";
+import type { Effect, JobRecord, Store } from "./store/store.js";
+
+export interface LifecycleOptions {
+  /** A dispatched or running job with no heartbeat for this long is given back. */
+  leaseMs: number;
+  /** Added to a job's timeout before the orchestrator cancels it itself. */
+  deadlineGraceMs: number;
+  /** First retry delay after an infrastructure failure; doubles each attempt. */
+  retryBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_LIFECYCLE: LifecycleOptions = { leaseMs: 120_000, deadlineGraceMs: 60_000, retryBackoffMs: 5_000, maxBackoffMs: 300_000 };
+
+export function dispatchKey(job: Pick<JobRecord, "id" | "attempt">): string {
+  return `dispatch:${job.id}#${job.attempt}`;
+}
+
+function cancelEffect(job: JobRecord, why: string): Effect[] {
+  if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
+  return [{ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why } }];
+}
+
+/**
+ * Every move of a job goes through here: each is one store transaction carrying the side
+ * effects it implies (dispatch, cancel) in the outbox, guarded by the job's state and
+ * attempt so that a late or repeated report changes nothing.
+ */
+export class JobLifecycle {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: LifecycleOptions = DEFAULT_LIFECYCLE,
+  ) {}
+
+  async dispatch(job: JobRecord, envId: string): Promise<JobRecord | null> {
+    const now = this.clock.now();
+    return this.store.transition({
+      jobId: job.id,
+      from: ["queued"],
+      to: "dispatched",
+      attempt: job.attempt,
+      set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
+      reason: `leased to ${envId}`,
+      effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId } }],
+      now,
+    });
+  }
+
+  /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
+  async infrastructureFailure(job: JobRecord, reason: string): Promise<JobRecord | null> {
+    const now = this.clock.now();
+    const cancel = cancelEffect(job, reason);
+    if (job.attempt < job.maxAttempts) {
+      const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (job.attempt - 1));
+      return this.store.transition({
+        jobId: job.id,
+        from: ACTIVE_STATES,
+        to: "queued",
+        attempt: job.attempt,
+        set: { attempt: job.attempt + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now + backoff, reason },
+        reason: `infrastructure: ${reason}`,
+        effects: cancel,
+        now,
+      });
+    }
+    return this.store.transition({
+      jobId: job.id,
+      from: ACTIVE_STATES,
+      to: "errored",
+      attempt: job.attempt,
+      set: { outcome: "infrastructure", reason: `${reason} (after ${job.attempt} attempts)` },
+      reason,
+      effects: cancel,
+      now,
+    });
+  }
+
+  async timeOut(job: JobRecord): Promise<JobRecord | null> {
+    return this.store.transition({
+      jobId: job.id,
+      from: ACTIVE_STATES,
+      to: "timed_out",
+      attempt: job.attempt,
+      set: { outcome: "timed_out", reason: "past its timeout plus grace; cancelled by the orchestrator" },
+      reason: "deadline passed",
+      effects: cancelEffect(job, "deadline passed"),
+      now: this.clock.now(),
+    });
+  }
+
+  async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
+    return this.store.transition({
+      jobId: job.id,
+      to: "cancelled",
+      set: { outcome: "cancelled", reason },
+      reason,
+      effects: cancelEffect(job, reason),
+      now: this.clock.now(),
+    });
+  }
+
+  async approve(job: JobRecord): Promise<JobRecord | null> {
+    return this.store.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() });
+  }
+
+  /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
+  async report(jobId: string, attempt: number, report: RunReport): Promise<JobRecord | null> {
+    const job = await this.store.job(jobId);
+    if (!job || job.attempt !== attempt) return null;
+    const now = this.clock.now();
+    switch (report.kind) {
+      case "started":
+        return this.store.transition({
+          jobId,
+          from: ["dispatched"],
+          to: "running",
+          attempt,
+          set: { lease_expires: now + this.options.leaseMs, ...(report.runId ? { run_id: report.runId } : {}) },
+          reason: "started",
+          now,
+        });
+      case "heartbeat":
+        await this.store.renewLease(jobId, attempt, now + this.options.leaseMs);
+        return this.store.job(jobId);
+      case "finished":
+        return this.finish(job, report, now);
+    }
+  }
+
+  private async finish(job: JobRecord, report: Extract<RunReport, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
+    if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed");
+    const common = { outcome: report.outcome ?? report.status, reason: report.reason ?? null, result: report.result === undefined ? null : JSON.stringify(report.result) };
+    if (report.status === "failed" && job.retriesLeft > 0) {
+      // The suite asked for retries: run the test again; a later pass is recorded as flaky.
+      return this.store.transition({
+        jobId: job.id,
+        from: ACTIVE_STATES,
+        to: "queued",
+        attempt: job.attempt,
+        set: { ...common, attempt: job.attempt + 1, retries_left: job.retriesLeft - 1, max_attempts: job.maxAttempts + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now },
+        reason: `test failure, retrying (${job.retriesLeft - 1} retries left)`,
+        now,
+      });
+    }
+    const retried = report.status === "succeeded" && (await this.store.transitions(job.id)).some((t) => t.reason?.startsWith("test failure, retrying"));
+    return this.store.transition({
+      jobId: job.id,
+      from: ACTIVE_STATES,
+      to: report.status,
+      attempt: job.attempt,
+      set: { ...common, flaky: retried ? 1 : 0 },
+      reason: report.reason ?? report.status,
+      now,
+    });
+  }
+}

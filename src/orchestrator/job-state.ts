@@ -1,0 +1,58 @@
+export const JOB_STATES = [
+  "awaiting_approval",
+  "queued",
+  "dispatched",
+  "running",
+  "succeeded",
+  "failed",
+  "timed_out",
+  "cancelled",
+  "errored",
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const satisfies readonly JobState[];
+export type TerminalState = (typeof TERMINAL_STATES)[number];
+export const ACTIVE_STATES = ["dispatched", "running"] as const satisfies readonly JobState[];
+export const WAITING_STATES = ["awaiting_approval", "queued"] as const satisfies readonly JobState[];
+
+export function isTerminal(state: JobState): state is TerminalState {
+  return (TERMINAL_STATES as readonly JobState[]).includes(state);
+}
+
+/**
+ * DESIGN.md's state machine. `dispatched/running → queued` is the infrastructure-failure
+ * path (attempts remain); every waiting or active state may be cancelled.
+ */
+const ALLOWED: Record<JobState, readonly JobState[]> = {
+  awaiting_approval: ["queued", "cancelled"],
+  // queued → errored: no environment can ever run it (a local host without the labels).
+  queued: ["dispatched", "cancelled", "awaiting_approval", "errored"],
+  dispatched: ["running", "queued", "cancelled", "timed_out", "errored", "succeeded", "failed"],
+  running: ["queued", "succeeded", "failed", "timed_out", "cancelled", "errored"],
+  succeeded: [],
+  failed: [],
+  timed_out: [],
+  cancelled: [],
+  errored: [],
+};
+
+export function canTransition(from: JobState, to: JobState): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+/** The states a job may be in for a move to `to`. */
+export function sourcesOf(to: JobState): JobState[] {
+  return JOB_STATES.filter((from) => ALLOWED[from].includes(to));
+}
+
+export class InvalidTransitionError extends Error {
+  override readonly name = "InvalidTransitionError";
+  constructor(
+    readonly jobId: string,
+    readonly from: JobState | null,
+    readonly to: JobState,
+  ) {
+    super(`job ${jobId}: cannot move from ${from ?? "(missing)"} to ${to}`);
+  }
+}

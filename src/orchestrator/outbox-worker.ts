@@ -1,0 +1,73 @@
+import type { Clock } from "./clock.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { JobLifecycle } from "./job-lifecycle.js";
+import type { Store } from "./store/store.js";
+
+export interface OutboxOptions {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+
+/**
+ * Delivers the side effects transitions recorded: each with its idempotency key, retried
+ * with backoff and jitter. A crash between "decided" and "delivered" redelivers the same
+ * key, which the dispatcher drops; a dispatch that never gets through fails the attempt.
+ */
+export class OutboxWorker {
+  private running: Promise<number> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly dispatcher: Dispatcher,
+    private readonly lifecycle: JobLifecycle,
+    private readonly clock: Clock,
+    private readonly options: OutboxOptions = DEFAULT_OUTBOX,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Delivers what is due; concurrent calls share one pass. Returns how many were delivered. */
+  deliver(): Promise<number> {
+    this.running ??= this.pass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    let delivered = 0;
+    for (const item of await this.store.dueOutbox(this.clock.now())) {
+      const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
+      try {
+        if (item.kind === "dispatch") {
+          const job = await this.store.job(item.jobId);
+          // Obsolete: the attempt was cancelled or given back before the dispatch went out.
+          if (job && job.attempt === payload.attempt && job.state === "dispatched") {
+            const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId! });
+            await this.store.setRunId(job.id, job.attempt, runId);
+          }
+        } else {
+          const job = await this.store.job(item.jobId);
+          await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
+        }
+        await this.store.markDelivered(item.id, this.clock.now());
+        delivered += 1;
+      } catch (error) {
+        const message = (error as Error).message;
+        if (item.attempts + 1 >= this.options.maxAttempts) {
+          await this.store.markFailed(item.id, this.clock.now(), message);
+          if (item.kind === "dispatch") {
+            const job = await this.store.job(item.jobId);
+            if (job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
+          }
+        } else {
+          const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
+          await this.store.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
+        }
+      }
+    }
+    return delivered;
+  }
+}

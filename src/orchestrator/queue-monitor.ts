@@ -1,0 +1,121 @@
+import type { Clock } from "./clock.js";
+import type { JobLifecycle } from "./job-lifecycle.js";
+import type { ResourceManager } from "./resource-manager.js";
+import { assignJobs } from "./scheduler.js";
+import type { Store } from "./store/store.js";
+
+export interface QueueMonitorOptions {
+  /** Identifies this process in the leader lock. */
+  owner: string;
+  lockTtlMs: number;
+  /** The safety-net poll: new work and freed capacity wake the monitor sooner. */
+  pollMs: number;
+  repoCap?: number;
+}
+
+export const QUEUE_LOCK = "queue-monitor";
+
+/**
+ * Turns queued jobs into dispatches. Only the replica holding the queue lock acts; it
+ * first gives back jobs whose lease lapsed or whose deadline passed, then assigns the
+ * queue, in priority then arrival order, to free environments.
+ */
+export class QueueMonitor {
+  private cancelPoll: (() => void) | null = null;
+  private cancelWake: (() => void) | null = null;
+  private ticking: Promise<number> | null = null;
+  private again = false;
+  accepting = true;
+  lastTickAt: number | null = null;
+  leader = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly lifecycle: JobLifecycle,
+    private readonly resources: ResourceManager,
+    private readonly clock: Clock,
+    private readonly options: QueueMonitorOptions,
+    private readonly onDispatched: () => void = () => undefined,
+  ) {}
+
+  start(): void {
+    if (this.cancelPoll) return;
+    const poll = () => {
+      this.cancelPoll = this.clock.setTimer(poll, this.options.pollMs);
+      void this.tick().catch(() => undefined);
+    };
+    this.cancelPoll = this.clock.setTimer(poll, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.cancelPoll?.();
+    this.cancelPoll = null;
+    this.cancelWake?.();
+    this.cancelWake = null;
+    await this.ticking?.catch(() => undefined);
+    if (this.leader) await this.store.releaseLock(QUEUE_LOCK, this.options.owner);
+    this.leader = false;
+  }
+
+  get started(): boolean {
+    return this.cancelPoll !== null;
+  }
+
+  /** New work or freed capacity: tick soon, once, however many wake calls come. */
+  wake(): void {
+    if (!this.cancelPoll || this.cancelWake) return;
+    this.cancelWake = this.clock.setTimer(() => {
+      this.cancelWake = null;
+      void this.tick().catch(() => undefined);
+    }, 0);
+  }
+
+  /** One pass; concurrent calls run one after another. Returns the number of jobs dispatched. */
+  async tick(): Promise<number> {
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = (async () => {
+      let total = 0;
+      do {
+        this.again = false;
+        total += await this.pass();
+      } while (this.again);
+      return total;
+    })().finally(() => {
+      this.ticking = null;
+    });
+    return this.ticking;
+  }
+
+  private async pass(): Promise<number> {
+    const now = this.clock.now();
+    this.leader = await this.store.acquireLock(QUEUE_LOCK, this.options.owner, this.options.lockTtlMs, now);
+    this.lastTickAt = now;
+    if (!this.leader) return 0;
+
+    for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+      if (job.deadline !== null && job.deadline <= now) await this.lifecycle.timeOut(job);
+      else if (job.leaseExpires !== null && job.leaseExpires <= now) await this.lifecycle.infrastructureFailure(job, "no heartbeat before the lease ran out");
+    }
+    if (!this.accepting) return 0;
+
+    const free = await this.resources.freeEnvironments();
+    if (!free.some((env) => env.free > 0)) return 0;
+    const queued = await this.store.dispatchable(now);
+    const byId = new Map(queued.map((job) => [job.id, job]));
+    const activeByRepo = new Map<string, number>();
+    if (this.options.repoCap !== undefined) {
+      for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+        if (job.repo) activeByRepo.set(job.repo, (activeByRepo.get(job.repo) ?? 0) + 1);
+      }
+    }
+    let dispatched = 0;
+    for (const { jobId, envId } of assignJobs(queued, free, { repoCap: this.options.repoCap, activeByRepo })) {
+      if (await this.lifecycle.dispatch(byId.get(jobId)!, envId)) dispatched += 1;
+    }
+    if (dispatched > 0) this.onDispatched();
+    return dispatched;
+  }
+}

@@ -1,0 +1,185 @@
+import type { Clock } from "./clock.js";
+import type { Dispatcher, RunReport } from "./dispatcher.js";
+import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
+import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
+import { QueueMonitor } from "./queue-monitor.js";
+import { ResourceManager, type EnvironmentPool } from "./resource-manager.js";
+import { StatusTracker } from "./status-tracker.js";
+import type { JobRecord, NewPlan, Store } from "./store/store.js";
+
+export interface OrchestratorOptions {
+  owner: string;
+  pollMs: number;
+  lockTtlMs: number;
+  outboxPollMs: number;
+  healthCheckMs: number;
+  repoCap?: number;
+  lifecycle: LifecycleOptions;
+  outbox: OutboxOptions;
+  /** Finished plans older than this are pruned every `everyMs`. */
+  retention?: { maxAgeMs: number; everyMs: number };
+}
+
+export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {
+  pollMs: 5_000,
+  lockTtlMs: 30_000,
+  outboxPollMs: 2_000,
+  healthCheckMs: 60_000,
+  lifecycle: DEFAULT_LIFECYCLE,
+  outbox: DEFAULT_OUTBOX,
+};
+
+export interface Health {
+  status: "running" | "stopped";
+  leader: boolean;
+  lastTickAt: number | null;
+  outboxPending: number;
+}
+
+export interface OrchestratorDeps {
+  store: Store;
+  dispatcher: Dispatcher;
+  pools: readonly EnvironmentPool[];
+  clock: Clock;
+  options: Partial<OrchestratorOptions> & { owner: string };
+}
+
+/**
+ * The orchestrator as one service: start brings the pool in and starts the queue monitor,
+ * the outbox worker and the health and retention schedules; stop takes no new work, lets
+ * running jobs finish (or hands them back) within a deadline, and leaves no timer or lock.
+ */
+export class OrchestratorService {
+  readonly store: Store;
+  readonly lifecycle: JobLifecycle;
+  readonly resources: ResourceManager;
+  readonly monitor: QueueMonitor;
+  readonly outbox: OutboxWorker;
+  readonly status: StatusTracker;
+  private readonly clock: Clock;
+  private readonly options: OrchestratorOptions;
+  private timers: (() => void)[] = [];
+  private running = false;
+  private starting: Promise<void> | null = null;
+
+  constructor(deps: OrchestratorDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
+    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle);
+    this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
+    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox);
+    this.monitor = new QueueMonitor(
+      this.store,
+      this.lifecycle,
+      this.resources,
+      this.clock,
+      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap },
+      () => void this.outbox.deliver().catch(() => undefined),
+    );
+    this.status = new StatusTracker(this.store);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.starting ??= (async () => {
+      await this.resources.sync();
+      this.running = true;
+      this.monitor.accepting = true;
+      this.monitor.start();
+      this.every(this.options.outboxPollMs, () => this.outbox.deliver());
+      this.every(this.options.healthCheckMs, async () => {
+        await this.resources.sync();
+        const { failed } = await this.resources.checkHealth();
+        if (failed.length) this.monitor.wake();
+      });
+      const retention = this.options.retention;
+      if (retention) this.every(retention.everyMs, () => this.store.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
+    })().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  /**
+   * Takes no new work; waits up to `drainMs` for running jobs to finish, then hands the
+   * rest back to the queue (another replica, or this one after a restart, runs them).
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    if (!this.running) return;
+    this.monitor.accepting = false;
+    const drainMs = options.drainMs ?? 0;
+    if (drainMs > 0) await this.waitForIdle(drainMs);
+    for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+      if (job.envId && (await this.ownsEnvironment(job.envId))) await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
+    }
+    await this.outbox.deliver().catch(() => undefined);
+    for (const cancel of this.timers) cancel();
+    this.timers = [];
+    await this.monitor.stop();
+    this.running = false;
+  }
+
+  async health(): Promise<Health> {
+    return {
+      status: this.running ? "running" : "stopped",
+      leader: this.monitor.leader,
+      lastTickAt: this.monitor.lastTickAt,
+      outboxPending: await this.store.outboxPending(),
+    };
+  }
+
+  async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
+    const result = await this.store.submitPlan(plan);
+    if (result.cancelled.length) void this.outbox.deliver().catch(() => undefined);
+    this.monitor.wake();
+    return result;
+  }
+
+  async report(jobId: string, attempt: number, report: Parameters<JobLifecycle["report"]>[2] & RunReport): Promise<JobRecord | null> {
+    const job = await this.lifecycle.report(jobId, attempt, report);
+    if (report.kind === "finished") {
+      this.monitor.wake(); // capacity freed
+      void this.outbox.deliver().catch(() => undefined);
+    }
+    return job;
+  }
+
+  async cancelPlan(planId: string, reason: string): Promise<number> {
+    let cancelled = 0;
+    for (const job of await this.store.jobs({ planId })) {
+      if (await this.lifecycle.cancel(job, reason)) cancelled += 1;
+    }
+    await this.outbox.deliver().catch(() => undefined);
+    return cancelled;
+  }
+
+  private async ownsEnvironment(envId: string): Promise<boolean> {
+    return (await this.store.environments()).some((env) => env.id === envId && env.id.endsWith(`@${this.options.owner}`));
+  }
+
+  private waitForIdle(limitMs: number): Promise<void> {
+    const until = this.clock.now() + limitMs;
+    return new Promise((resolve) => {
+      const check = async () => {
+        const counts = await this.store.countsByState().catch(() => null);
+        if (!counts || counts.dispatched + counts.running === 0 || this.clock.now() >= until) return resolve();
+        this.clock.setTimer(() => void check(), 100);
+      };
+      void check();
+    });
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>): void {
+    const loop = () => {
+      const cancel = this.clock.setTimer(() => {
+        this.timers = this.timers.filter((t) => t !== cancel);
+        void fn().catch(() => undefined);
+        if (this.running) loop();
+      }, ms);
+      this.timers.push(cancel);
+    };
+    loop();
+  }
+}

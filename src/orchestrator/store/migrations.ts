@@ -1,0 +1,135 @@
+import { sql, type Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+export type Engine = "sqlite" | "postgres";
+
+interface Migration {
+  name: string;
+  up(db: Kysely<Database>, engine: Engine): Promise<void>;
+}
+
+/** Append only: a released migration is never edited, a new one is added. */
+export const MIGRATIONS: Migration[] = [
+  {
+    name: "001-initial",
+    async up(db, engine) {
+      const serial = engine === "postgres" ? "bigserial" : "integer";
+      const big = engine === "postgres" ? "bigint" : "integer";
+      const autoKey = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) => (engine === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement());
+
+      await db.schema
+        .createTable("plans")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("group_key", "text")
+        .addColumn("repo", "text")
+        .addColumn("workspace", "text", (c) => c.notNull())
+        .addColumn("out_dir", "text")
+        .addColumn("created_at", big, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("jobs")
+        .addColumn("seq", serial, autoKey)
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("plan_id", "text", (c) => c.notNull().references("plans.id").onDelete("cascade"))
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("repo", "text")
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("labels", "text", (c) => c.notNull())
+        .addColumn("priority", "integer", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("max_attempts", "integer", (c) => c.notNull())
+        .addColumn("retries_left", "integer", (c) => c.notNull())
+        .addColumn("flaky", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("not_before", big, (c) => c.notNull())
+        .addColumn("env_id", "text")
+        .addColumn("lease_expires", big)
+        .addColumn("deadline", big)
+        .addColumn("run_id", "text")
+        .addColumn("outcome", "text")
+        .addColumn("reason", "text")
+        .addColumn("result", "text")
+        .addColumn("created_at", big, (c) => c.notNull())
+        .addColumn("queued_at", big, (c) => c.notNull())
+        .addColumn("dispatched_at", big)
+        .addColumn("started_at", big)
+        .addColumn("finished_at", big)
+        .execute();
+      await db.schema.createIndex("jobs_state_priority").on("jobs").columns(["state", "priority", "seq"]).execute();
+      await db.schema.createIndex("jobs_plan").on("jobs").column("plan_id").execute();
+      await db.schema.createIndex("jobs_env").on("jobs").columns(["env_id", "state"]).execute();
+
+      await db.schema
+        .createTable("environments")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("pool", "text", (c) => c.notNull())
+        .addColumn("labels", "text", (c) => c.notNull())
+        .addColumn("capacity", "integer", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("last_seen", big, (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable("outbox")
+        .addColumn("id", serial, autoKey)
+        .addColumn("job_id", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("idempotency_key", "text", (c) => c.notNull().unique())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", big, (c) => c.notNull())
+        .addColumn("delivered_at", big)
+        .addColumn("failed_at", big)
+        .addColumn("last_error", "text")
+        .addColumn("created_at", big, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("outbox_due").on("outbox").columns(["delivered_at", "failed_at", "next_attempt_at"]).execute();
+
+      await db.schema
+        .createTable("transitions")
+        .addColumn("id", serial, autoKey)
+        .addColumn("job_id", "text", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("from_state", "text")
+        .addColumn("to_state", "text", (c) => c.notNull())
+        .addColumn("at", big, (c) => c.notNull())
+        .addColumn("reason", "text")
+        .execute();
+      await db.schema.createIndex("transitions_job").on("transitions").column("job_id").execute();
+
+      await db.schema
+        .createTable("locks")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("expires_at", big, (c) => c.notNull())
+        .execute();
+    },
+  },
+];
+
+/** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */
+export async function migrate(db: Kysely<Database>, engine: Engine): Promise<string[]> {
+  // One pinned connection: PostgreSQL's advisory lock belongs to the session that took it,
+  // so replicas starting together migrate one at a time.
+  return db.connection().execute(async (conn) => {
+    await sql`create table if not exists kto_migrations (name text primary key, applied_at ${sql.raw(engine === "postgres" ? "bigint" : "integer")} not null)`.execute(conn);
+    if (engine === "postgres") await sql`select pg_advisory_lock(7305001)`.execute(conn);
+    try {
+      const done = new Set((await sql<{ name: string }>`select name from kto_migrations`.execute(conn)).rows.map((r) => r.name));
+      const applied: string[] = [];
+      for (const migration of MIGRATIONS) {
+        if (done.has(migration.name)) continue;
+        await conn.transaction().execute(async (trx) => {
+          await migration.up(trx, engine);
+          await sql`insert into kto_migrations (name, applied_at) values (${migration.name}, ${Date.now()})`.execute(trx);
+        });
+        applied.push(migration.name);
+      }
+      return applied;
+    } finally {
+      if (engine === "postgres") await sql`select pg_advisory_unlock(7305001)`.execute(conn);
+    }
+  });
+}

@@ -1,0 +1,98 @@
+import type { Generated } from "kysely";
+import type { JobState } from "../job-state.js";
+
+export type EnvironmentState = "online" | "offline" | "draining";
+export type OutboxKind = "dispatch" | "cancel";
+
+export interface PlansTable {
+  id: string;
+  source: string;
+  /** Plans sharing a group (one pull request) replace each other: a newer one cancels the older. */
+  group_key: string | null;
+  repo: string | null;
+  workspace: string;
+  /** Where a local run writes its results folder; null for App plans. */
+  out_dir: string | null;
+  created_at: number;
+}
+
+export interface JobsTable {
+  seq: Generated<number>;
+  id: string;
+  plan_id: string;
+  name: string;
+  repo: string | null;
+  /** The JobSpec as JSON. */
+  spec: string;
+  /** Sorted JSON array of the labels an environment must have. */
+  labels: string;
+  priority: number;
+  state: JobState;
+  attempt: number;
+  /** Attempts allowed for infrastructure failures. */
+  max_attempts: number;
+  /** Test-failure retries still allowed (the suite's `retries`). */
+  retries_left: number;
+  flaky: number;
+  not_before: number;
+  env_id: string | null;
+  lease_expires: number | null;
+  deadline: number | null;
+  run_id: string | null;
+  outcome: string | null;
+  reason: string | null;
+  result: string | null;
+  created_at: number;
+  queued_at: number;
+  dispatched_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface EnvironmentsTable {
+  id: string;
+  pool: string;
+  labels: string;
+  capacity: number;
+  state: EnvironmentState;
+  last_seen: number;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  job_id: string;
+  kind: OutboxKind;
+  idempotency_key: string;
+  payload: string;
+  attempts: number;
+  next_attempt_at: number;
+  delivered_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+  created_at: number;
+}
+
+export interface TransitionsTable {
+  id: Generated<number>;
+  job_id: string;
+  attempt: number;
+  from_state: JobState | null;
+  to_state: JobState;
+  at: number;
+  reason: string | null;
+}
+
+export interface LocksTable {
+  name: string;
+  owner: string;
+  expires_at: number;
+}
+
+export interface Database {
+  plans: PlansTable;
+  jobs: JobsTable;
+  environments: EnvironmentsTable;
+  outbox: OutboxTable;
+  transitions: TransitionsTable;
+  locks: LocksTable;
+}

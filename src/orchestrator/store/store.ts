@@ -1,0 +1,433 @@
+import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from "kysely";
+import type { JobSpec } from "../../config/job-spec.js";
+import { canTransition, isTerminal, sourcesOf, type JobState, JOB_STATES, ACTIVE_STATES } from "../job-state.js";
+import type { Engine } from "./migrations.js";
+import type { Database, EnvironmentState, JobsTable, OutboxKind } from "./schema.js";
+
+export interface JobRecord {
+  seq: number;
+  id: string;
+  planId: string;
+  name: string;
+  repo: string | null;
+  spec: JobSpec;
+  labels: string[];
+  priority: number;
+  state: JobState;
+  attempt: number;
+  maxAttempts: number;
+  retriesLeft: number;
+  flaky: boolean;
+  notBefore: number;
+  envId: string | null;
+  leaseExpires: number | null;
+  deadline: number | null;
+  runId: string | null;
+  outcome: string | null;
+  reason: string | null;
+  result: unknown;
+  createdAt: number;
+  queuedAt: number;
+  dispatchedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface EnvironmentRecord {
+  id: string;
+  pool: string;
+  labels: string[];
+  capacity: number;
+  state: EnvironmentState;
+  lastSeen: number;
+}
+
+export interface OutboxRecord {
+  id: number;
+  jobId: string;
+  kind: OutboxKind;
+  key: string;
+  payload: unknown;
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+export interface Effect {
+  kind: OutboxKind;
+  /** Unique per side effect: a redelivery carries the same key, so the receiver can drop it. */
+  key: string;
+  payload: unknown;
+}
+
+export type JobPatch = Omit<Updateable<JobsTable>, "seq" | "id" | "state" | "plan_id">;
+
+export interface TransitionRequest {
+  jobId: string;
+  to: JobState;
+  /** Apply only from these states (default: every state the machine allows). */
+  from?: readonly JobState[];
+  /** Apply only at this attempt: a late report from an older attempt changes nothing. */
+  attempt?: number;
+  set?: JobPatch;
+  reason?: string;
+  effects?: Effect[];
+  now: number;
+}
+
+export interface NewJob {
+  id: string;
+  name: string;
+  spec: JobSpec;
+  labels: string[];
+  priority: number;
+  maxAttempts: number;
+  retries: number;
+}
+
+export interface NewPlan {
+  id: string;
+  source: string;
+  workspace: string;
+  groupKey?: string;
+  repo?: string;
+  outDir?: string;
+  jobs: NewJob[];
+  /** Jobs of untrusted plans wait in awaiting_approval. */
+  approved: boolean;
+  now: number;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+function toJob(row: Selectable<JobsTable>): JobRecord {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    planId: row.plan_id,
+    name: row.name,
+    repo: row.repo,
+    spec: JSON.parse(row.spec) as JobSpec,
+    labels: JSON.parse(row.labels) as string[],
+    priority: row.priority,
+    state: row.state,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    retriesLeft: row.retries_left,
+    flaky: row.flaky === 1,
+    notBefore: row.not_before,
+    envId: row.env_id,
+    leaseExpires: row.lease_expires,
+    deadline: row.deadline,
+    runId: row.run_id,
+    outcome: row.outcome,
+    reason: row.reason,
+    result: row.result === null ? null : JSON.parse(row.result),
+    createdAt: row.created_at,
+    queuedAt: row.queued_at,
+    dispatchedAt: row.dispatched_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+/** The orchestrator's persistence: one schema and one set of queries for SQLite and PostgreSQL. */
+export class Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: Engine,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /**
+   * Inserts a plan and its jobs. A plan in the same group (a newer push to the same pull
+   * request) cancels the older plan's unfinished jobs in the same transaction.
+   */
+  async submitPlan(plan: NewPlan): Promise<{ cancelled: string[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      const cancelled: string[] = [];
+      if (plan.groupKey) {
+        const older = await trx
+          .selectFrom("jobs")
+          .innerJoin("plans", "plans.id", "jobs.plan_id")
+          .select("jobs.id")
+          .where("plans.group_key", "=", plan.groupKey)
+          .where("plans.id", "!=", plan.id)
+          .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"])
+          .execute();
+        for (const { id } of older) {
+          const done = await this.transitionIn(trx, { jobId: id, to: "cancelled", reason: `superseded by plan ${plan.id}`, now: plan.now });
+          if (done) cancelled.push(id);
+        }
+      }
+      await trx
+        .insertInto("plans")
+        .values({ id: plan.id, source: plan.source, group_key: plan.groupKey ?? null, repo: plan.repo ?? null, workspace: plan.workspace, out_dir: plan.outDir ?? null, created_at: plan.now })
+        .execute();
+      const state: JobState = plan.approved ? "queued" : "awaiting_approval";
+      for (const job of plan.jobs) {
+        await trx
+          .insertInto("jobs")
+          .values({
+            id: job.id,
+            plan_id: plan.id,
+            name: job.name,
+            repo: plan.repo ?? null,
+            spec: JSON.stringify(job.spec),
+            labels: JSON.stringify([...job.labels].sort()),
+            priority: job.priority,
+            state,
+            attempt: 1,
+            max_attempts: job.maxAttempts,
+            retries_left: job.retries,
+            flaky: 0,
+            not_before: plan.now,
+            created_at: plan.now,
+            queued_at: plan.now,
+          })
+          .execute();
+        await trx.insertInto("transitions").values({ job_id: job.id, attempt: 1, from_state: null, to_state: state, at: plan.now, reason: "submitted" }).execute();
+      }
+      return { cancelled };
+    });
+  }
+
+  /** One state change, its audit row and the side effects it implies, in one transaction. Null when the guard does not hold. */
+  async transition(request: TransitionRequest): Promise<JobRecord | null> {
+    return this.db.transaction().execute((trx) => this.transitionIn(trx, request));
+  }
+
+  async transitionIn(trx: Transaction<Database>, request: TransitionRequest): Promise<JobRecord | null> {
+    let query = trx.selectFrom("jobs").selectAll().where("id", "=", request.jobId);
+    if (this.engine === "postgres") query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    if (!row) return null;
+    const from = request.from ?? sourcesOf(request.to);
+    if (!from.includes(row.state) || !canTransition(row.state, request.to)) return null;
+    if (request.attempt !== undefined && row.attempt !== request.attempt) return null;
+
+    const stamps: JobPatch = {};
+    if (request.to === "dispatched") stamps.dispatched_at = request.now;
+    if (request.to === "running") stamps.started_at = request.now;
+    if (request.to === "queued") stamps.queued_at = request.now;
+    if (isTerminal(request.to)) {
+      stamps.finished_at = request.now;
+      stamps.lease_expires = null;
+    }
+    const updated = await trx
+      .updateTable("jobs")
+      .set({ ...stamps, ...request.set, state: request.to })
+      .where("id", "=", request.jobId)
+      .where("state", "=", row.state)
+      .returningAll()
+      .executeTakeFirst();
+    if (!updated) return null;
+    await trx
+      .insertInto("transitions")
+      .values({ job_id: request.jobId, attempt: updated.attempt, from_state: row.state, to_state: request.to, at: request.now, reason: request.reason ?? null })
+      .execute();
+    for (const effect of request.effects ?? []) {
+      await trx
+        .insertInto("outbox")
+        .values({
+          job_id: request.jobId,
+          kind: effect.kind,
+          idempotency_key: effect.key,
+          payload: JSON.stringify(effect.payload),
+          attempts: 0,
+          next_attempt_at: request.now,
+          created_at: request.now,
+        })
+        .onConflict((oc) => oc.column("idempotency_key").doNothing())
+        .execute();
+    }
+    return toJob(updated);
+  }
+
+  /** Extends an active job's lease; false when the job is no longer active at that attempt. */
+  async renewLease(jobId: string, attempt: number, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("jobs")
+      .set({ lease_expires: until })
+      .where("id", "=", jobId)
+      .where("attempt", "=", attempt)
+      .where("state", "in", [...ACTIVE_STATES])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async setRunId(jobId: string, attempt: number, runId: string): Promise<void> {
+    await this.db.updateTable("jobs").set({ run_id: runId }).where("id", "=", jobId).where("attempt", "=", attempt).execute();
+  }
+
+  async job(id: string): Promise<JobRecord | null> {
+    const row = await this.db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toJob(row) : null;
+  }
+
+  async jobs(filter: { planId?: string; states?: readonly JobState[] } = {}): Promise<JobRecord[]> {
+    let query = this.db.selectFrom("jobs").selectAll().orderBy("seq");
+    if (filter.planId) query = query.where("plan_id", "=", filter.planId);
+    if (filter.states) query = query.where("state", "in", [...filter.states]);
+    return (await query.execute()).map(toJob);
+  }
+
+  /** Queued jobs whose backoff has passed, in dispatch order: priority, then arrival. */
+  async dispatchable(now: number, limit = 10_000): Promise<JobRecord[]> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("state", "=", "queued")
+      .where("not_before", "<=", now)
+      .orderBy("priority", "desc")
+      .orderBy("seq", "asc")
+      .limit(limit)
+      .execute();
+    return rows.map(toJob);
+  }
+
+  async countsByState(): Promise<Record<JobState, number>> {
+    const rows = await this.db.selectFrom("jobs").select(["state", sql<number>`count(*)`.as("n")]).groupBy("state").execute();
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const row of rows) counts[row.state] = Number(row.n);
+    return counts;
+  }
+
+  /** How many jobs each environment holds now. */
+  async busyByEnvironment(): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .select(["env_id", sql<number>`count(*)`.as("n")])
+      .where("state", "in", [...ACTIVE_STATES])
+      .where("env_id", "is not", null)
+      .groupBy("env_id")
+      .execute();
+    return new Map(rows.map((r) => [r.env_id!, Number(r.n)]));
+  }
+
+  async upsertEnvironment(env: EnvironmentRecord): Promise<void> {
+    const values = { id: env.id, pool: env.pool, labels: JSON.stringify([...env.labels].sort()), capacity: env.capacity, state: env.state, last_seen: env.lastSeen };
+    await this.db
+      .insertInto("environments")
+      .values(values)
+      .onConflict((oc) => oc.column("id").doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }))
+      .execute();
+  }
+
+  async setEnvironmentState(id: string, state: EnvironmentState, now: number): Promise<void> {
+    await this.db.updateTable("environments").set({ state, last_seen: now }).where("id", "=", id).execute();
+  }
+
+  async removeEnvironment(id: string): Promise<void> {
+    await this.db.deleteFrom("environments").where("id", "=", id).execute();
+  }
+
+  async environments(pool?: string): Promise<EnvironmentRecord[]> {
+    let query = this.db.selectFrom("environments").selectAll().orderBy("id");
+    if (pool) query = query.where("pool", "=", pool);
+    return (await query.execute()).map((r) => ({ id: r.id, pool: r.pool, labels: JSON.parse(r.labels) as string[], capacity: r.capacity, state: r.state, lastSeen: r.last_seen }));
+  }
+
+  async dueOutbox(now: number, limit = 100): Promise<OutboxRecord[]> {
+    const rows = await this.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("delivered_at", "is", null)
+      .where("failed_at", "is", null)
+      .where("next_attempt_at", "<=", now)
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: Number(r.id), jobId: r.job_id, kind: r.kind, key: r.idempotency_key, payload: JSON.parse(r.payload), attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
+  }
+
+  async outboxPending(): Promise<number> {
+    const row = await this.db.selectFrom("outbox").select(sql<number>`count(*)`.as("n")).where("delivered_at", "is", null).where("failed_at", "is", null).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async markDelivered(id: number, now: number): Promise<void> {
+    await this.db.updateTable("outbox").set({ delivered_at: now }).where("id", "=", id).execute();
+  }
+
+  async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
+    await this.db
+      .updateTable("outbox")
+      .set((eb) => ({ attempts: eb("attempts", "+", 1), next_attempt_at: nextAttemptAt, last_error: error }))
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async markFailed(id: number, now: number, error: string): Promise<void> {
+    await this.db.updateTable("outbox").set({ failed_at: now, last_error: error }).where("id", "=", id).execute();
+  }
+
+  async transitions(jobId?: string): Promise<{ jobId: string; attempt: number; from: JobState | null; to: JobState; at: number; reason: string | null }[]> {
+    let query = this.db.selectFrom("transitions").selectAll().orderBy("id");
+    if (jobId) query = query.where("job_id", "=", jobId);
+    return (await query.execute()).map((r) => ({ jobId: r.job_id, attempt: r.attempt, from: r.from_state, to: r.to_state, at: r.at, reason: r.reason }));
+  }
+
+  /**
+   * Takes or renews a named lease-lock: held by one owner until it expires. Works the same
+   * on both engines; a replica that dies stops renewing and another takes over.
+   */
+  async acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("locks").values({ name, owner, expires_at: now + ttlMs }).onConflict((oc) => oc.column("name").doNothing()).execute();
+      const result = await trx
+        .updateTable("locks")
+        .set({ owner, expires_at: now + ttlMs })
+        .where("name", "=", name)
+        .where((eb) => eb.or([eb("owner", "=", owner), eb("expires_at", "<", now)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    });
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    await this.db.deleteFrom("locks").where("name", "=", name).where("owner", "=", owner).execute();
+  }
+
+  /** Deletes plans whose every job finished before `before`; running plans are never touched. */
+  async pruneFinishedPlans(before: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx: Db) => {
+      const candidates = await trx
+        .selectFrom("plans")
+        .select("id")
+        .where("created_at", "<", before)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("jobs")
+                .select("jobs.id")
+                .whereRef("jobs.plan_id", "=", "plans.id")
+                .where((eb) => eb.or([eb("jobs.finished_at", "is", null), eb("jobs.finished_at", ">=", before)])),
+            ),
+          ),
+        )
+        .execute();
+      const ids = candidates.map((c) => c.id);
+      if (ids.length === 0) return [];
+      const jobIds = (await trx.selectFrom("jobs").select("id").where("plan_id", "in", ids).execute()).map((j) => j.id);
+      if (jobIds.length) {
+        await trx.deleteFrom("transitions").where("job_id", "in", jobIds).execute();
+        await trx.deleteFrom("outbox").where("job_id", "in", jobIds).execute();
+        await trx.deleteFrom("jobs").where("id", "in", jobIds).execute();
+      }
+      await trx.deleteFrom("plans").where("id", "in", ids).execute();
+      return ids;
+    });
+  }
+
+  async plan(id: string): Promise<{ id: string; source: string; workspace: string; outDir: string | null; createdAt: number } | null> {
+    const row = await this.db.selectFrom("plans").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? { id: row.id, source: row.source, workspace: row.workspace, outDir: row.out_dir, createdAt: row.created_at } : null;
+  }
+
+  async planIds(): Promise<string[]> {
+    return (await this.db.selectFrom("plans").select("id").orderBy("created_at").orderBy("id").execute()).map((p) => p.id);
+  }
+}

@@ -1,0 +1,61 @@
+import type { CancelRequest, DispatchRequest, Dispatcher } from "../../src/orchestrator/dispatcher.js";
+import type { EnvironmentPool } from "../../src/orchestrator/resource-manager.js";
+import type { EnvironmentRecord, NewJob } from "../../src/orchestrator/store/store.js";
+import { job } from "./job.js";
+
+/** Records what the orchestrator asked for; a run starts once per key, as GitHub's dispatch with run-name lookup would. */
+export class RecordingDispatcher implements Dispatcher {
+  readonly dispatched: DispatchRequest[] = [];
+  readonly cancelled: CancelRequest[] = [];
+  readonly keys = new Set<string>();
+  duplicates = 0;
+  failNext = 0;
+
+  async dispatch(request: DispatchRequest): Promise<{ runId: string }> {
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error("502 Bad Gateway");
+    }
+    if (this.keys.has(request.key)) this.duplicates += 1;
+    this.keys.add(request.key);
+    this.dispatched.push(request);
+    return { runId: `run-${this.dispatched.length}` };
+  }
+
+  async cancel(request: CancelRequest): Promise<void> {
+    this.cancelled.push(request);
+  }
+}
+
+/** A pool whose environments a test adds and removes. */
+export class StaticPool implements EnvironmentPool {
+  readonly name = "static";
+  envs: EnvironmentRecord[] = [];
+  healthy = new Set<string>();
+  replacements = 0;
+
+  add(id: string, labels: string[], capacity: number): void {
+    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0 });
+    this.healthy.add(id);
+  }
+
+  async list(): Promise<EnvironmentRecord[]> {
+    return this.envs;
+  }
+
+  async check(env: EnvironmentRecord): Promise<boolean> {
+    return this.healthy.has(env.id);
+  }
+
+  async replace(env: EnvironmentRecord): Promise<EnvironmentRecord | null> {
+    this.replacements += 1;
+    const fresh = { ...env, id: `${env.id}-r${this.replacements}`, state: "online" as const };
+    this.envs = this.envs.filter((e) => e.id !== env.id).concat(fresh);
+    this.healthy.add(fresh.id);
+    return fresh;
+  }
+}
+
+export function storeJob(id: string, labels: string[], priority: number, overrides: Partial<NewJob> = {}): NewJob {
+  return { id, name: id, spec: job({ id, labels, priority, timeoutMs: 60_000 }), labels, priority, maxAttempts: 2, retries: 0, ...overrides };
+}

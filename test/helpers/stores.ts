@@ -1,0 +1,53 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { openStore } from "../../src/orchestrator/store/open-store.js";
+import type { Store } from "../../src/orchestrator/store/store.js";
+
+export type EngineName = "sqlite" | "postgres";
+export const ENGINES: EngineName[] = ["sqlite", "postgres"];
+
+function adminUrl(): string {
+  const url = process.env.KTO_TEST_DATABASE_URL;
+  if (!url) throw new Error("KTO_TEST_DATABASE_URL is not set: run scripts/test-postgres.sh (jest's global setup does)");
+  return url;
+}
+
+/** A fresh, migrated store on the engine: a new SQLite file, or a new PostgreSQL database. */
+export async function freshStore(engine: EngineName): Promise<{ store: Store; dispose: () => Promise<void>; location: { dataDir?: string; databaseUrl?: string } }> {
+  if (engine === "sqlite") {
+    const dataDir = await mkdtemp(join(tmpdir(), "kto-store-"));
+    const store = await openStore({ dataDir, databaseUrl: "" });
+    return { store, location: { dataDir }, dispose: async () => { await store.close(); await rm(dataDir, { recursive: true, force: true }); } };
+  }
+  const name = `kto_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  const store = await openStore({ databaseUrl: url.toString() });
+  return {
+    store,
+    location: { databaseUrl: url.toString() },
+    dispose: async () => {
+      await store.close();
+      const again = new pg.Client({ connectionString: adminUrl() });
+      await again.connect();
+      await again.query(`drop database if exists ${name} with (force)`);
+      await again.end();
+    },
+  };
+}
+
+export async function withStore<T>(engine: EngineName, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { store, dispose } = await freshStore(engine);
+  try {
+    return await fn(store);
+  } finally {
+    await dispose();
+  }
+}

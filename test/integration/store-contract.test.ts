@@ -1,0 +1,78 @@
+import { describe, expect, it } from "@jest/globals";
+import { ENGINES, withStore } from "../helpers/stores.js";
+import { storeJob } from "../helpers/orchestrator.js";
+
+describe.each(ENGINES)("Store on %s", (engine) => {
+  it("submits a plan and orders the queue by priority, then arrival", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "p1", source: "kto.yml", workspace: "/w", approved: true, now: 1, jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)] });
+      expect((await store.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
+      const a = (await store.job("a"))!;
+      expect(a).toMatchObject({ state: "queued", attempt: 1, planId: "p1", labels: [] });
+      expect(a.spec.id).toBe("a");
+      expect(await store.countsByState()).toMatchObject({ queued: 3, running: 0 });
+    });
+  });
+
+  it("applies a transition only from an allowed state and attempt, with its audit row and outbox entry", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      const effect = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } };
+      expect(await store.transition({ jobId: "j", to: "running", now: 2 })).toBeNull(); // queued → running is not a move
+      expect(await store.transition({ jobId: "j", to: "dispatched", attempt: 2, now: 2 })).toBeNull();
+      const moved = await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e" }, effects: [effect], now: 3 });
+      expect(moved).toMatchObject({ state: "dispatched", envId: "e", dispatchedAt: 3 });
+      // The same effect key twice is one outbox row: redelivery is by key, never by a second row.
+      await store.transition({ jobId: "j", to: "queued", effects: [effect], now: 4 });
+      expect((await store.dueOutbox(10)).map((o) => o.key)).toEqual(["dispatch:j#1"]);
+      expect((await store.transitions("j")).map((t) => [t.from, t.to])).toEqual([[null, "queued"], ["queued", "dispatched"], ["dispatched", "queued"]]);
+      const done = await store.transition({ jobId: "j", to: "cancelled", now: 5 });
+      expect(done).toMatchObject({ state: "cancelled", finishedAt: 5 });
+      expect(await store.transition({ jobId: "j", to: "queued", now: 6 })).toBeNull(); // terminal stays terminal
+    });
+  });
+
+  it("cancels an older plan of the same group when a newer one arrives", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "old", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 1, jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)] });
+      await store.transition({ jobId: "o2", to: "dispatched", set: { env_id: "e" }, now: 2 });
+      const { cancelled } = await store.submitPlan({ id: "new", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 3, jobs: [storeJob("n1", [], 2)] });
+      expect(cancelled.sort()).toEqual(["o1", "o2"]);
+      expect((await store.job("o2"))?.state).toBe("cancelled");
+      expect((await store.job("n1"))?.state).toBe("queued");
+    });
+  });
+
+  it("holds a named lock for one owner until it expires", async () => {
+    await withStore(engine, async (store) => {
+      expect(await store.acquireLock("q", "a", 1000, 0)).toBe(true);
+      expect(await store.acquireLock("q", "b", 1000, 500)).toBe(false);
+      expect(await store.acquireLock("q", "a", 1000, 900)).toBe(true); // renewal
+      expect(await store.acquireLock("q", "b", 1000, 2000)).toBe(true); // a dead owner's lock lapses
+      await store.releaseLock("q", "b");
+      expect(await store.acquireLock("q", "a", 1000, 2001)).toBe(true);
+    });
+  });
+
+  it("prunes finished plans older than the cut, never one still running", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "done", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("d", [], 2)] });
+      await store.submitPlan({ id: "busy", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("b", [], 2)] });
+      await store.transition({ jobId: "d", to: "cancelled", now: 2 });
+      await store.transition({ jobId: "b", to: "dispatched", now: 2 });
+      expect(await store.pruneFinishedPlans(100)).toEqual(["done"]);
+      expect(await store.planIds()).toEqual(["busy"]);
+      expect(await store.transitions("d")).toEqual([]);
+    });
+  });
+
+  it("keeps environments and counts the jobs each holds", async () => {
+    await withStore(engine, async (store) => {
+      await store.upsertEnvironment({ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 });
+      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
+      expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
+      expect((await store.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
+    });
+  });
+});
