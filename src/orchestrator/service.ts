@@ -107,7 +107,10 @@ export class OrchestratorService {
    */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     await this.starting?.catch(() => undefined);
-    if (!this.running) return;
+    if (!this.running) {
+      await this.monitor.stop(); // a pass run by hand may still hold the queue lock
+      return;
+    }
     this.monitor.accepting = false;
     const drainMs = options.drainMs ?? 0;
     if (drainMs > 0) await this.waitForIdle(drainMs);
