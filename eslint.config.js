@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import globals from "globals";
 
 export default tseslint.config(
   { ignores: ["lib/**", "dist/**", "node_modules/**", "coverage/**"] },
@@ -7,7 +8,11 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ["**/*.cjs"],
-    languageOptions: { sourceType: "commonjs", globals: { process: "readonly", module: "writable" } },
+    languageOptions: { sourceType: "commonjs", globals: globals.node },
+  },
+  {
+    files: ["**/*.mjs", "**/*.js"],
+    languageOptions: { globals: globals.node },
   },
   {
     rules: {

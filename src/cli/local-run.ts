@@ -70,7 +70,6 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     () => false,
   );
   const pool = new LocalPool(owner, options.concurrency, hostLabels(await factory.qemu.host(), dockerReachable));
-  let service: OrchestratorService;
   const dispatcher = new LocalDispatcher({
     factory,
     workspace: plan.workspace,
@@ -81,7 +80,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     onEnd: options.onJobEnd,
     onProgress: options.onProgress,
   });
-  service = new OrchestratorService({
+  const service: OrchestratorService = new OrchestratorService({
     store,
     dispatcher,
     pools: [pool],
