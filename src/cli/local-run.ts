@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { parseDuration } from "../config/duration.js";
 import type { Plan } from "../config/job-spec.js";
 import { systemClock } from "../orchestrator/clock.js";
 import { isTerminal } from "../orchestrator/job-state.js";
@@ -28,6 +29,11 @@ export interface LocalRunOptions {
 
 /** Infrastructure attempts for a local job: one more when a run is interrupted and resumed. */
 const LOCAL_ATTEMPTS = 2;
+
+/** How long finished runs are kept: KTO_RETENTION, a duration (default 30d). */
+export function retentionMs(): number {
+  return parseDuration(process.env.KTO_RETENTION ?? "30d") ?? 30 * 86_400_000;
+}
 
 export function newPlanId(): string {
   return `${new Date().toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
@@ -91,6 +97,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
       outboxPollMs: 1_000,
       healthCheckMs: 30_000,
       lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
+      retention: { maxAgeMs: retentionMs(), everyMs: 3_600_000 },
     },
   });
   await service.start();
@@ -113,9 +120,29 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     await service.stop();
   }
   const jobs = await store.jobs({ planId });
-  const report = runReport(plan.source, jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))), startedAt, new Date());
+  const report = runReport(plan.source, jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))), startedAt, new Date(), planId);
   await writeResultsFolder(outDir, report, jobs);
   return { ...report, planId };
+}
+
+/** Deletes finished runs older than `maxAgeMs` from the store, and their results folders when no later run reused them. */
+export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
+  const outDirs = new Map<string, string>();
+  for (const id of await store.planIds()) {
+    const plan = await store.plan(id);
+    if (plan?.outDir) outDirs.set(id, plan.outDir);
+  }
+  const plans = await store.pruneFinishedPlans(now - maxAgeMs);
+  const folders: string[] = [];
+  for (const id of plans) {
+    const dir = outDirs.get(id);
+    if (!dir) continue;
+    const report = await readFile(join(dir, "results.json"), "utf8").then((t) => JSON.parse(t) as { run?: string }).catch(() => null);
+    if (report?.run !== id) continue;
+    await rm(dir, { recursive: true, force: true });
+    folders.push(dir);
+  }
+  return { plans, folders };
 }
 
 function waitForPlan(store: Store, planId: string): Promise<void> {

@@ -4,6 +4,8 @@ import { parseCommand } from "./commands/parse.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
+import { statusCommand } from "./commands/status.js";
+import { gcCommand } from "./commands/gc.js";
 import { EXIT, UsageError } from "./exit-codes.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -50,6 +52,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print the jobs as JSON")
     .action(async (file: string, options) => {
       exitCode = await planCommand(file, options);
+    });
+
+  program
+    .command("status")
+    .description("jobs and environments in kto's store (KTO_DATA_DIR, default .kto)")
+    .option("--json", "counts, environments, per-label depth and histograms as JSON")
+    .action(async (options) => {
+      exitCode = await statusCommand(options);
+    });
+
+  program
+    .command("gc")
+    .description("prune finished runs and their results folders")
+    .option("--older-than <duration>", "age to keep (default KTO_RETENTION or 30d)")
+    .action(async (options) => {
+      exitCode = await gcCommand(options);
     });
 
   program

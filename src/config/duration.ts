@@ -1,14 +1,14 @@
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-const DURATION = /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
 
-/** Parses `20m`, `1h30m`, `90s`, `500ms`; a bare number is seconds. Returns null when malformed. */
+/** Parses `20m`, `1h30m`, `90s`, `500ms`, `30d`; a bare number is seconds. Returns null when malformed. */
 export function parseDuration(text: string | number): number | null {
   if (typeof text === "number") return Number.isFinite(text) && text > 0 ? Math.round(text * 1000) : null;
   const match = DURATION.exec(text.trim());
   if (!match || match.slice(1).every((part) => part === undefined)) return null;
-  const [, h, m, s, ms] = match;
+  const [, d, h, m, s, ms] = match;
   const total =
-    Number(h ?? 0) * UNIT_MS.h + Number(m ?? 0) * UNIT_MS.m + Number(s ?? 0) * UNIT_MS.s + Number(ms ?? 0) * UNIT_MS.ms;
+    Number(d ?? 0) * UNIT_MS.d + Number(h ?? 0) * UNIT_MS.h + Number(m ?? 0) * UNIT_MS.m + Number(s ?? 0) * UNIT_MS.s + Number(ms ?? 0) * UNIT_MS.ms;
   return total > 0 ? total : null;
 }
 

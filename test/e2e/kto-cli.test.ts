@@ -123,3 +123,52 @@ suites:
     });
   });
 });
+
+describe("kto run on the orchestrator's store", () => {
+  it("resumes a run whose kto was SIGKILLed, runs what was left, and sweeps the orphaned container", async () => {
+    await withTempDir(async (dir) => {
+      const config = join(dir, "two.yml");
+      const data = join(dir, "data");
+      await writeFile(
+        config,
+        `version: 1
+suites:
+  - { name: first, runner: docker, image: kto/busybox:1, command: "echo one; sleep 4", priority: high }
+  - { name: second, runner: docker, image: kto/busybox:1, command: "echo two" }
+`,
+      );
+      const env = { ...process.env, CI: "1", KTO_DATA_DIR: data };
+      const child = spawn(process.execPath, [KTO, "run", config, "--jobs", "1", "--out", join(dir, "out")], { cwd: ROOT, env });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (stderr.includes("first: running")) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 50);
+      });
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.on("exit", resolve));
+
+      // The first job's config changes before resuming: the stored plan, not the file, is what resumes.
+      await writeFile(config, "version: 1\nsuites: []\n");
+      const resumed = await promisify(execFile)(process.execPath, [KTO, "run", "--resume"], { cwd: ROOT, env }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+      expect(resumed.stderr).toContain("kto: second: started");
+      const report = JSON.parse(await readFile(join(dir, "out", "results.json"), "utf8")) as RunReport;
+      expect(report.jobs.map((j) => [j.name, j.status])).toEqual([
+        ["first", "succeeded"],
+        ["second", "succeeded"],
+      ]);
+      const left = await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
+      expect(left).toHaveLength(0);
+
+      const status = await promisify(execFile)(process.execPath, [KTO, "status"], { cwd: ROOT, env });
+      expect(status.stdout).toContain("jobs: 2 submitted, 0 waiting, 0 active, 2 finished (2 succeeded");
+      const gc = await promisify(execFile)(process.execPath, [KTO, "gc", "--older-than", "1ms"], { cwd: ROOT, env });
+      expect(gc.stdout).toBe("kto: pruned 1 finished run and 1 results folder\n");
+      await expect(readFile(join(dir, "out", "results.json"))).rejects.toThrow();
+    });
+  });
+});

@@ -115,6 +115,7 @@ suites:
     expect(parseDuration("20m")).toBe(1_200_000);
     expect(parseDuration("1h30m")).toBe(5_400_000);
     expect(parseDuration("500ms")).toBe(500);
+    expect(parseDuration("2d12h")).toBe(60 * 3_600_000);
     expect(parseDuration(90)).toBe(90_000);
     expect(parseDuration("20 minutes")).toBeNull();
     expect(parseDuration("0s")).toBeNull();

@@ -32,6 +32,8 @@ export interface JobReport {
 
 export interface RunReport {
   schema: typeof RESULTS_SCHEMA;
+  /** The run's id in kto's store (`kto run --resume ID`). */
+  run?: string;
   config: string;
   status: JobStatus;
   startedAt: string;
@@ -84,7 +86,7 @@ export function overallStatus(statuses: readonly JobStatus[]): JobStatus {
   return "succeeded";
 }
 
-export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date): RunReport {
+export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date, run?: string): RunReport {
   const totals = {
     jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<JobStatus, number>,
     tests: { ...ZERO },
@@ -95,6 +97,7 @@ export function runReport(config: string, jobs: JobReport[], startedAt: Date, fi
   }
   return {
     schema: RESULTS_SCHEMA,
+    ...(run ? { run } : {}),
     config,
     status: overallStatus(jobs.map((j) => j.status)),
     startedAt: startedAt.toISOString(),
