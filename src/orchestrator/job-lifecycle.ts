@@ -46,6 +46,7 @@ export class JobLifecycle {
       set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
       reason: `leased to ${envId}`,
       effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId } }],
+      skipLocked: true,
       now,
     });
   }

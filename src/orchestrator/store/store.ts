@@ -71,6 +71,8 @@ export interface TransitionRequest {
   set?: JobPatch;
   reason?: string;
   effects?: Effect[];
+  /** PostgreSQL: skip a job another transaction holds instead of waiting for it (claims). */
+  skipLocked?: boolean;
   now: number;
 }
 
@@ -201,7 +203,7 @@ export class Store {
 
   async transitionIn(trx: Transaction<Database>, request: TransitionRequest): Promise<JobRecord | null> {
     let query = trx.selectFrom("jobs").selectAll().where("id", "=", request.jobId);
-    if (this.engine === "postgres") query = query.forUpdate();
+    if (this.engine === "postgres") query = request.skipLocked ? query.forUpdate().skipLocked() : query.forUpdate();
     const row = await query.executeTakeFirst();
     if (!row) return null;
     const from = request.from ?? sourcesOf(request.to);

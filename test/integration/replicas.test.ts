@@ -1,0 +1,77 @@
+import { describe, expect, it } from "@jest/globals";
+import { ManualClock } from "../../src/orchestrator/clock.js";
+import { OrchestratorService } from "../../src/orchestrator/service.js";
+import { openStore } from "../../src/orchestrator/store/open-store.js";
+import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
+import { freshStore } from "../helpers/stores.js";
+
+describe("several App replicas on one PostgreSQL queue", () => {
+  it("lets one replica run the queue, and another take over when it dies", async () => {
+    const { store: first, location, dispose } = await freshStore("postgres");
+    const second = await openStore(location);
+    try {
+      const clock = new ManualClock(0);
+      const pool = new StaticPool();
+      pool.add("e1", [], 10);
+      const make = (store: typeof first, owner: string, dispatcher: RecordingDispatcher) =>
+        new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner, lockTtlMs: 10_000 } });
+      const a = make(first, "replica-a", new RecordingDispatcher());
+      const bDispatcher = new RecordingDispatcher();
+      const b = make(second, "replica-b", bDispatcher);
+      await a.resources.sync();
+      await first.submitPlan({ id: "p1", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j1", [], 2)] });
+      expect(await a.monitor.tick()).toBe(1);
+      await second.submitPlan({ id: "p2", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j2", [], 2)] });
+      expect(await b.monitor.tick()).toBe(0); // a holds the queue
+      expect(b.monitor.leader).toBe(false);
+      clock.advance(10_001); // a stops renewing: it died
+      expect(await b.monitor.tick()).toBe(1);
+      expect(b.monitor.leader).toBe(true);
+      await b.outbox.deliver();
+      expect(bDispatcher.dispatched.map((d) => d.job.id)).toEqual(["j2"]);
+    } finally {
+      await second.close();
+      await dispose();
+    }
+  });
+});
+
+describe("resource manager", () => {
+  it("takes a failed environment out, gives its job back, and puts the pool's replacement in", async () => {
+    const { store, dispose } = await freshStore("sqlite");
+    try {
+      const clock = new ManualClock(0);
+      const pool = new StaticPool();
+      pool.add("board-1", ["arm64"], 1);
+      const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
+      await service.resources.sync();
+      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
+      await service.monitor.tick();
+      expect((await store.job("j"))?.envId).toBe("board-1");
+      pool.healthy.delete("board-1");
+      expect(await service.resources.checkHealth()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
+      expect(await store.job("j")).toMatchObject({ state: "queued", attempt: 2 });
+      clock.advance(60_000);
+      await service.monitor.tick();
+      expect(await store.job("j")).toMatchObject({ state: "dispatched", envId: "board-1-r1" });
+    } finally {
+      await dispose();
+    }
+  });
+
+  it("caps the jobs one repository holds at once, so a busy one cannot starve the rest", async () => {
+    const { store, dispose } = await freshStore("sqlite");
+    try {
+      const pool = new StaticPool();
+      pool.add("e", [], 4);
+      const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock: new ManualClock(0), options: { owner: "o", repoCap: 2 } });
+      await service.resources.sync();
+      await store.submitPlan({ id: "busy", source: "s", workspace: "/w", repo: "big/repo", approved: true, now: 0, jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)) });
+      await store.submitPlan({ id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
+      expect(await service.monitor.tick()).toBe(3);
+      expect((await store.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
+    } finally {
+      await dispose();
+    }
+  });
+});
