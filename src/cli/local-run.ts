@@ -94,6 +94,8 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     options: {
       owner,
       pollMs: 1_000,
+      // Renewed every poll; short, so a resumed run takes over a killed run's queue quickly.
+      lockTtlMs: 3_000,
       outboxPollMs: 1_000,
       healthCheckMs: 30_000,
       lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
