@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parseDuration } from "../config/duration.js";
@@ -10,9 +10,8 @@ import { labelsFit } from "../orchestrator/labels.js";
 import { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { RunnerFactory } from "../runners/factory.js";
-import { writeJunit } from "../runners/report/junit-writer.js";
+import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
-import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
 import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
@@ -123,7 +122,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
   }
   const jobs = await store.jobs({ planId });
   const report = runReport(plan.source, jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))), startedAt, new Date(), planId);
-  await writeResultsFolder(outDir, report, jobs);
+  await writeResultsFolder(outDir, report, jobs.map((job) => ({ name: job.spec.id, result: resultOf(job) })));
   return { ...report, planId };
 }
 
@@ -185,18 +184,3 @@ function resultOf(job: JobRecord): RunResult {
     stderrTruncated: false,
   };
 }
-
-async function writeResultsFolder(outDir: string, report: RunReport, jobs: JobRecord[]): Promise<void> {
-  await writeFile(join(outDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(
-    join(outDir, "junit.xml"),
-    writeJunit(
-      jobs.map((job) => {
-        const result = resultOf(job);
-        return { name: job.spec.id, results: result.results, status: result.status, reason: result.reason, durationMs: result.durationMs };
-      }),
-    ),
-  );
-  await writeFile(join(outDir, "summary.md"), summaryMarkdown(report));
-}
-

@@ -1,0 +1,38 @@
+import * as core from "@actions/core";
+import { DefaultArtifactClient } from "@actions/artifact";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+}
+
+export interface Uploaded {
+  id: number;
+  url: string;
+}
+
+/**
+ * Uploads the results folder as one artifact. An artifact service that cannot be reached
+ * does not change the job's result: it is a warning, and the files stay on the runner.
+ */
+export async function uploadResults(name: string, dir: string, retentionDays: number | null): Promise<Uploaded | null> {
+  try {
+    const client = new DefaultArtifactClient();
+    const files = await filesUnder(dir);
+    const { id } = await client.uploadArtifact(name, files, dir, retentionDays ? { retentionDays } : {});
+    if (id === undefined) throw new Error("the artifact service returned no id");
+    const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";
+    const url = `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}/artifacts/${id}`;
+    return { id, url };
+  } catch (error) {
+    core.warning(`could not upload the results as an artifact (${(error as Error).message}); they stay in ${dir}`);
+    return null;
+  }
+}

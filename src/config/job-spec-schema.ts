@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { RESULT_FORMATS } from "./schema.js";
+import type { JobSpec } from "./job-spec.js";
+
+/** A JobSpec arriving from outside (the App's dispatch input): checked field by field. */
+export const jobSpecSchema = z
+  .object({
+    id: z.string().min(1),
+    slug: z.string().regex(/^[A-Za-z0-9._-]+$/),
+    suite: z.string().min(1),
+    matrix: z.record(z.string()),
+    runner: z.enum(["docker", "qemu"]),
+    command: z.union([z.string(), z.array(z.string())]).optional(),
+    env: z.record(z.string()),
+    results: z.enum(RESULT_FORMATS),
+    resultsFile: z.string().optional(),
+    labels: z.array(z.string()),
+    memoryBytes: z.number().int().positive().optional(),
+    cpus: z.number().int().positive().optional(),
+    timeoutMs: z.number().int().positive(),
+    retries: z.number().int().min(0),
+    priority: z.number().int(),
+    artifacts: z.array(z.string()),
+    image: z.string().optional(),
+    network: z.boolean(),
+    arch: z.literal("x86_64"),
+    kernel: z.string().optional(),
+    initramfs: z.string().optional(),
+    modules: z.string().optional(),
+    append: z.string().optional(),
+    disk: z.string().optional(),
+    idleTimeoutMs: z.number().int().positive(),
+  })
+  .strict() satisfies z.ZodType<JobSpec>;
+
+/** What the App dispatches: its store's job id and attempt, and the spec to run. */
+export const dispatchedJobSchema = z.object({ id: z.string().min(1), attempt: z.number().int().min(1), spec: jobSpecSchema }).strict();
+export type DispatchedJob = z.infer<typeof dispatchedJobSchema>;
