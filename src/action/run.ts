@@ -53,7 +53,16 @@ async function runAction(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const reporter = inputs.job && inputs.appUrl ? new AppReporter({ appUrl: inputs.appUrl, jobId: inputs.job.id, attempt: inputs.job.attempt, reportFile: join(outDir, "kto-report.json") }) : null;
+  const reporter =
+    inputs.job && inputs.appUrl
+      ? new AppReporter({
+          appUrl: inputs.appUrl,
+          jobId: inputs.job.id,
+          attempt: inputs.job.attempt,
+          reportFile: join(outDir, "kto-report.json"),
+          baseDelayMs: Number(process.env.KTO_REPORT_BASE_DELAY_MS ?? 1000),
+        })
+      : null;
   const factory = new RunnerFactory({ docker: new DockerRunner({ owner }) });
   const startedAt = new Date();
   const results: { spec: JobSpec; result: RunResult; dir: string }[] = [];
