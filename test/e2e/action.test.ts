@@ -8,6 +8,7 @@ import Docker from "dockerode";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { job, withTempDir } from "../helpers/job.js";
 import { startAppDouble, startAzurite, startResultsService, startTokenEndpoint, type ResultsServiceDouble } from "../helpers/actions-runtime.js";
+import { startGitHubApiDouble } from "../helpers/github-api-double.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DIST = join(ROOT, "dist", "index.js");
@@ -65,6 +66,13 @@ function runAction(files: RunnerFiles, script = DIST): Promise<{ code: number; s
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout });
     });
   });
+}
+
+/** A secret is registered with the runner for masking, and printed nowhere else. */
+function expectMasked(stdout: string, secret: string): void {
+  const mentions = stdout.split("\n").filter((line) => line.includes(secret));
+  expect(mentions.length).toBeGreaterThan(0);
+  expect(mentions.filter((line) => !line.startsWith("::add-mask::"))).toEqual([]);
 }
 
 const dispatched = (overrides: Parameters<typeof job>[0] = {}) =>
@@ -132,10 +140,7 @@ describe("the bundled action, run as the Actions runner runs it", () => {
           expect(event.body.attempt).toBe(2);
         }
         expect(app.events[1]!.body).toMatchObject({ status: "failed", outcome: "failed", infrastructure: false, result: { artifactId: 1, tests: { passed: 2, failed: 1 } } });
-        // The token is registered as a secret, and printed nowhere else.
-        const mentions = stdout.split("\n").filter((line) => line.includes(tokens.issued[0]!));
-        expect(mentions.length).toBeGreaterThan(0);
-        expect(mentions.every((line) => line.startsWith("::add-mask::"))).toBe(true);
+        expectMasked(stdout, tokens.issued[0]!);
         const kept = JSON.parse(await readFile(join(outputs["results-path"]!, "kto-report.json"), "utf8"));
         expect(kept).toMatchObject({ jobId: "plan-1/busybox-tap", attempt: 2, kind: "finished", status: "failed" });
       } finally {
@@ -178,6 +183,30 @@ describe("the bundled action, run as the Actions runner runs it", () => {
       expect(code).toBe(1);
       expect(stdout).toContain("::notice::kto: no github-token given, so no check run was created");
       expect(parseOutputs(await readFile(join(dir, "output"), "utf8")).conclusion).toBe("failed");
+    });
+  });
+
+  it("creates its own check run with the workflow's token, as GitHub's API accepts it", async () => {
+    await withTempDir(async (dir) => {
+      const github = await startGitHubApiDouble();
+      try {
+        const files = await runnerEnv(dir, { config: "examples/kto.yml", suite: "busybox-tap", "github-token": "ghs_secret123" }, { GITHUB_API_URL: github.url, GITHUB_EVENT_NAME: "pull_request" });
+        const headSha = "feedfacefeedfacefeedfacefeedfacefeedface";
+        await writeFile(join(dir, "event.json"), JSON.stringify({ pull_request: { number: 7, head: { sha: headSha } } }));
+        const { code, stdout } = await runAction(files);
+        expect(code).toBe(1);
+        expect(github.rejected).toEqual([]);
+        expect(stdout).toContain('check run "kto / busybox-tap" created');
+        const [run] = [...github.state.checkRuns.values()] as { output: { title: string; annotations: unknown[] } }[];
+        expect(run).toMatchObject({ name: "kto / busybox-tap", head_sha: headSha, status: "completed", conclusion: "failure", details_url: "https://github.com/o/r/actions/runs/42" });
+        expect(run!.output.title).toBe("2 passed, 1 failed, 0 errored, 0 skipped");
+        expect(run!.output.annotations).toEqual([
+          { path: "examples/tests/userspace.sh", start_line: 9, end_line: 9, annotation_level: "failure", title: "busybox-tap: arithmetic", message: "expected 4, got 3" },
+        ]);
+        expectMasked(stdout, "ghs_secret123");
+      } finally {
+        await github.close();
+      }
     });
   });
 

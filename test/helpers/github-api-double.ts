@@ -1,0 +1,165 @@
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+
+type Spec = { paths: Record<string, Record<string, Operation>> };
+interface Operation {
+  operationId: string;
+  parameters?: { name: string; in: string; required?: boolean; $ref?: string }[];
+  requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> };
+}
+
+const require = createRequire(import.meta.url);
+let loaded: { spec: Spec; ajv: Ajv } | null = null;
+
+/** GitHub's published REST description, once per process: the contract every request is checked against. */
+function openapi(): { spec: Spec; ajv: Ajv } {
+  if (loaded) return loaded;
+  const spec = JSON.parse(readFileSync(require.resolve("@octokit/openapi/generated/api.github.com.json"), "utf8")) as Spec;
+  const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
+  const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  ajv.addSchema(spec as object, "github");
+  loaded = { spec, ajv };
+  return loaded;
+}
+
+function pointer(parts: string[]): string {
+  return parts.map((p) => encodeURIComponent(p.replace(/~/g, "~0").replace(/\//g, "~1"))).join("/");
+}
+
+interface Route {
+  method: string;
+  template: string;
+  pattern: RegExp;
+  names: string[];
+  operation: Operation;
+  body?: ValidateFunction;
+}
+
+const routes = new Map<string, Route[]>();
+
+function routesFor(method: string): Route[] {
+  let list = routes.get(method);
+  if (list) return list;
+  const { spec } = openapi();
+  list = [];
+  for (const [template, item] of Object.entries(spec.paths)) {
+    const operation = item[method];
+    if (!operation) continue;
+    const names: string[] = [];
+    const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{([^}]+)\\?\}/g, (_, name: string) => (names.push(name), "([^/]+)"))}$`);
+    list.push({ method, template, pattern, names, operation });
+  }
+  // Literal segments win over parameters, as a router would match them.
+  list.sort((a, b) => b.template.replace(/\{[^}]+\}/g, "").length - a.template.replace(/\{[^}]+\}/g, "").length);
+  routes.set(method, list);
+  return list;
+}
+
+export interface CheckedRequest {
+  operationId: string;
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** Matches a request to its operation and checks it as GitHub would; throws with the reason GitHub would give. */
+export function checkRequest(method: string, url: string, headers: IncomingMessage["headers"], text: string): CheckedRequest {
+  const path = new URL(url, "http://x").pathname;
+  const route = routesFor(method.toLowerCase()).find((r) => r.pattern.test(path));
+  if (!route) throw new Error(`404: no ${method} ${path} in GitHub's REST API`);
+  if (!headers.authorization) throw new Error("401: requires authentication");
+  const match = route.pattern.exec(path)!;
+  const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+  const content = route.operation.requestBody?.content["application/json"];
+  let body: Record<string, unknown> = {};
+  if (text) {
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new Error("400: Problems parsing JSON");
+    }
+  }
+  if (content) {
+    route.body ??= openapi().ajv.compile({ $ref: `github#/${pointer(["paths", route.template, route.method, "requestBody", "content", "application/json", "schema"])}` });
+    if (!route.body(body)) {
+      const issues = (route.body.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`).join("; ");
+      throw new Error(`422: ${route.operation.operationId}: ${issues}`);
+    }
+  } else if (route.operation.requestBody?.required) throw new Error(`422: ${route.operation.operationId} needs a body`);
+  return { operationId: route.operation.operationId, method, path, params, body };
+}
+
+export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown };
+
+export interface GitHubState {
+  checkRuns: Map<number, Record<string, unknown>>;
+  nextId: number;
+}
+
+const HANDLERS: Record<string, Handler> = {
+  "checks/create": (request, state) => {
+    const id = state.nextId++;
+    const run = { id, ...request.body, html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}` };
+    state.checkRuns.set(id, run);
+    return { status: 201, body: run };
+  },
+  "checks/update": (request, state) => {
+    const id = Number(request.params.check_run_id);
+    const run = state.checkRuns.get(id);
+    if (!run) return { status: 404, body: { message: "Not Found" } };
+    Object.assign(run, request.body);
+    return { status: 200, body: run };
+  },
+  "checks/get": (request, state) => {
+    const run = state.checkRuns.get(Number(request.params.check_run_id));
+    return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
+  },
+};
+
+export interface GitHubApiDouble {
+  url: string;
+  state: GitHubState;
+  /** Requests the real API would have rejected (or that no handler here serves): a test fails on any. */
+  rejected: string[];
+  requests: CheckedRequest[];
+  close(): Promise<void>;
+}
+
+/** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
+export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000 };
+  const rejected: string[] = [];
+  const requests: CheckedRequest[] = [];
+  const server = createServer((request, response) => {
+    let text = "";
+    request.on("data", (c: Buffer) => (text += c.toString()));
+    request.on("end", () => {
+      const send = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      let checked: CheckedRequest;
+      try {
+        checked = checkRequest(request.method ?? "GET", request.url ?? "/", request.headers, text);
+      } catch (error) {
+        const message = (error as Error).message;
+        rejected.push(`${request.method} ${request.url}: ${message}`);
+        return send(Number(message.slice(0, 3)) || 400, { message });
+      }
+      requests.push(checked);
+      const handler = HANDLERS[checked.operationId];
+      if (!handler) {
+        rejected.push(`${checked.method} ${checked.path}: the double does not serve ${checked.operationId}`);
+        return send(501, { message: `not served: ${checked.operationId}` });
+      }
+      const { status, body } = handler(checked, state);
+      send(status, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, state, rejected, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
