@@ -124,3 +124,25 @@ describe("cpio", () => {
     expect(command?.kind === "file" && command.data.toString()).toBe("exec 'echo' 'it'\\''s'\n");
   });
 });
+
+describe("run summary", () => {
+  it("lists the slowest tests when the results carry durations", async () => {
+    const { jobReport, runReport } = await import("../../src/runners/report/run-report.js");
+    const { summaryMarkdown } = await import("../../src/runners/report/summary-markdown.js");
+    const { parseTap } = await import("../../src/runners/results/tap.js");
+    const results = parseTap("TAP version 13\n1..3\nok 1 - quick\n  ---\n  duration_ms: 5\n  ...\nok 2 - slow\n  ---\n  duration_ms: 4000\n  ...\nok 3 - untimed\n");
+    const spec = job({ id: "timed" });
+    const at = new Date(0).toISOString();
+    const report = runReport(
+      "kto.yml",
+      [jobReport(spec, { jobId: "timed", status: "succeeded", outcome: "passed", reason: "ok", exitCode: 0, startedAt: at, finishedAt: at, durationMs: 4100, results, metrics: { wallMs: 4100, cpuMs: null, memoryPeakBytes: null }, artifacts: [], logs: { stdout: "stdout.log", stderr: "stderr.log" }, stdoutTruncated: false, stderrTruncated: false }, "jobs/timed")],
+      new Date(0),
+      new Date(4100),
+    );
+    expect(report.jobs[0]!.slowest).toEqual([
+      { name: "slow", path: [], durationMs: 4000 },
+      { name: "quick", path: [], durationMs: 5 },
+    ]);
+    expect(summaryMarkdown(report)).toContain("## Slowest tests\n\n| test | job | duration |\n|---|---|---|\n| slow | timed | 4.0s |\n| quick | timed | 5ms |");
+  });
+});

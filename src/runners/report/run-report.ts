@@ -20,6 +20,8 @@ export interface JobReport {
   tests: TestCounts;
   resultsFormat: string | null;
   failures: { name: string; path: string[]; status: string; reason?: string; location?: { file: string; line: number } }[];
+  /** The longest-running test cases, where the results carry durations (TAP YAML, JUnit). */
+  slowest: { name: string; path: string[]; durationMs: number }[];
   metrics: RunResult["metrics"];
   boot?: RunResult["boot"];
   /** Paths relative to the results folder. */
@@ -43,10 +45,18 @@ export interface RunReport {
   totals: { jobs: Record<JobStatus, number>; tests: TestCounts };
 }
 
+const SLOWEST = 5;
+
 const ZERO: TestCounts = { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 };
 
 export function jobReport(job: JobSpec, result: RunResult, dir: string): JobReport {
-  const failing = result.results ? leaves(result.results.tests).filter((t) => t.status === "failed" || t.status === "errored") : [];
+  const all = result.results ? leaves(result.results.tests) : [];
+  const failing = all.filter((t) => t.status === "failed" || t.status === "errored");
+  const slowest = all
+    .filter((t): t is typeof t & { durationMs: number } => t.durationMs !== undefined)
+    .sort((a, b) => b.durationMs - a.durationMs)
+    .slice(0, SLOWEST)
+    .map((t) => ({ name: t.name, path: t.path, durationMs: t.durationMs }));
   return {
     name: job.id,
     suite: job.suite,
@@ -68,6 +78,7 @@ export function jobReport(job: JobSpec, result: RunResult, dir: string): JobRepo
       ...(t.reason ? { reason: t.reason } : {}),
       ...(t.location ? { location: t.location } : {}),
     })),
+    slowest,
     metrics: result.metrics,
     ...(result.boot ? { boot: result.boot } : {}),
     dir,
