@@ -1,7 +1,7 @@
 import type { Clock } from "./clock.js";
 import type { RunReport } from "./dispatcher.js";
 import { ACTIVE_STATES, type JobState } from "./job-state.js";
-import type { Effect, JobRecord, Store } from "./store/store.js";
+import type { Effect, JobRecord, Store, TransitionRequest } from "./store/store.js";
 
 export interface LifecycleOptions {
   /** A dispatched or running job with no heartbeat for this long is given back. */
@@ -34,11 +34,22 @@ export class JobLifecycle {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: LifecycleOptions = DEFAULT_LIFECYCLE,
+    /** Record a report effect with every transition (the App's check runs). */
+    private readonly reporting = false,
   ) {}
+
+  /** Every transition goes through here, so a reporter hears of each one. */
+  private transition(request: TransitionRequest): Promise<JobRecord | null> {
+    if (!this.reporting) return this.store.transition(request);
+    return this.store.transition({
+      ...request,
+      effects: [...(request.effects ?? []), { kind: "report", key: `report:${request.jobId}:${request.now}:${request.to}:${Math.random().toString(36).slice(2, 8)}`, payload: { to: request.to } }],
+    });
+  }
 
   async dispatch(job: JobRecord, envId: string): Promise<JobRecord | null> {
     const now = this.clock.now();
-    return this.store.transition({
+    return this.transition({
       jobId: job.id,
       from: ["queued"],
       to: "dispatched",
@@ -57,7 +68,7 @@ export class JobLifecycle {
     const cancel = cancelEffect(job, reason);
     if (job.attempt < job.maxAttempts) {
       const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (job.attempt - 1));
-      return this.store.transition({
+      return this.transition({
         jobId: job.id,
         from: ACTIVE_STATES,
         to: "queued",
@@ -68,7 +79,7 @@ export class JobLifecycle {
         now,
       });
     }
-    return this.store.transition({
+    return this.transition({
       jobId: job.id,
       from: ACTIVE_STATES,
       to: "errored",
@@ -81,7 +92,7 @@ export class JobLifecycle {
   }
 
   async timeOut(job: JobRecord): Promise<JobRecord | null> {
-    return this.store.transition({
+    return this.transition({
       jobId: job.id,
       from: ACTIVE_STATES,
       to: "timed_out",
@@ -94,7 +105,7 @@ export class JobLifecycle {
   }
 
   async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
-    return this.store.transition({
+    return this.transition({
       jobId: job.id,
       to: "cancelled",
       set: { outcome: "cancelled", reason },
@@ -105,7 +116,7 @@ export class JobLifecycle {
   }
 
   async approve(job: JobRecord): Promise<JobRecord | null> {
-    return this.store.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() });
+    return this.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() });
   }
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
@@ -115,7 +126,7 @@ export class JobLifecycle {
     const now = this.clock.now();
     switch (report.kind) {
       case "started":
-        return this.store.transition({
+        return this.transition({
           jobId,
           from: ["dispatched"],
           to: "running",
@@ -137,7 +148,7 @@ export class JobLifecycle {
     const common = { outcome: report.outcome ?? report.status, reason: report.reason ?? null, result: report.result === undefined ? null : JSON.stringify(report.result) };
     if (report.status === "failed" && job.retriesLeft > 0) {
       // The suite asked for retries: run the test again; a later pass is recorded as flaky.
-      return this.store.transition({
+      return this.transition({
         jobId: job.id,
         from: ACTIVE_STATES,
         to: "queued",
@@ -148,7 +159,7 @@ export class JobLifecycle {
       });
     }
     const retried = report.status === "succeeded" && (await this.store.transitions(job.id)).some((t) => t.reason?.startsWith("test failure, retrying"));
-    return this.store.transition({
+    return this.transition({
       jobId: job.id,
       from: ACTIVE_STATES,
       to: report.status,

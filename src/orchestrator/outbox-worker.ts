@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./dispatcher.js";
+import type { Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { Store } from "./store/store.js";
 
@@ -25,6 +26,7 @@ export class OutboxWorker {
     private readonly lifecycle: JobLifecycle,
     private readonly clock: Clock,
     private readonly options: OutboxOptions = DEFAULT_OUTBOX,
+    private readonly reporter: Reporter | null = null,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -48,6 +50,9 @@ export class OutboxWorker {
             const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId! });
             await this.store.setRunId(job.id, job.attempt, runId);
           }
+        } else if (item.kind === "report") {
+          const job = await this.store.job(item.jobId);
+          if (job && this.reporter) await this.reporter.report(job);
         } else {
           const job = await this.store.job(item.jobId);
           await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });

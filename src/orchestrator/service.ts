@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.js";
 import type { Dispatcher, RunReport } from "./dispatcher.js";
+import type { Reporter } from "./reporter.js";
 import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
 import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
 import { QueueMonitor } from "./queue-monitor.js";
@@ -39,6 +40,8 @@ export interface Health {
 export interface OrchestratorDeps {
   store: Store;
   dispatcher: Dispatcher;
+  /** Hears of every transition (the App's check runs); none locally. */
+  reporter?: Reporter;
   pools: readonly EnvironmentPool[];
   clock: Clock;
   options: Partial<OrchestratorOptions> & { owner: string };
@@ -66,9 +69,9 @@ export class OrchestratorService {
     this.store = deps.store;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
-    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle);
+    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined);
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
-    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox);
+    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null);
     this.monitor = new QueueMonitor(
       this.store,
       this.lifecycle,

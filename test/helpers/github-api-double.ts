@@ -64,13 +64,15 @@ export interface CheckedRequest {
   operationId: string;
   method: string;
   path: string;
+  url: string;
   params: Record<string, string>;
   body: Record<string, unknown>;
 }
 
 /** Matches a request to its operation and checks it as GitHub would; throws with the reason GitHub would give. */
 export function checkRequest(method: string, url: string, headers: IncomingMessage["headers"], text: string): CheckedRequest {
-  const path = new URL(url, "http://x").pathname;
+  // GitHub Enterprise Server serves the same API under /api/v3.
+  const path = new URL(url, "http://x").pathname.replace(/^\/api\/v3(?=\/)/, "");
   const route = routesFor(method.toLowerCase()).find((r) => r.pattern.test(path));
   if (!route) throw new Error(`404: no ${method} ${path} in GitHub's REST API`);
   if (!headers.authorization) throw new Error("401: requires authentication");
@@ -92,14 +94,31 @@ export function checkRequest(method: string, url: string, headers: IncomingMessa
       throw new Error(`422: ${route.operation.operationId}: ${issues}`);
     }
   } else if (route.operation.requestBody?.required) throw new Error(`422: ${route.operation.operationId} needs a body`);
-  return { operationId: route.operation.operationId, method, path, params, body };
+  return { operationId: route.operation.operationId, method, path, url, params, body };
 }
 
 export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown };
 
+export interface Runner {
+  id: number;
+  name: string;
+  os: string;
+  status: "online" | "offline";
+  busy: boolean;
+  labels: { id: number; name: string; type: "read-only" | "custom" }[];
+}
+
 export interface GitHubState {
   checkRuns: Map<number, Record<string, unknown>>;
   nextId: number;
+  /** `owner/repo@ref:path` → file text. */
+  files: Map<string, string>;
+  runners: Map<string, Runner[]>;
+  dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, string>; runId: number }[];
+  cancelled: number[];
+  /** Statuses the next workflow dispatches answer with before one goes through (502, 429…). */
+  dispatchFailures: number[];
+  pulls: Map<string, { number: number; head: { sha: string } }>;
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -115,6 +134,36 @@ const HANDLERS: Record<string, Handler> = {
     if (!run) return { status: 404, body: { message: "Not Found" } };
     Object.assign(run, request.body);
     return { status: 200, body: run };
+  },
+  "apps/create-installation-access-token": (request) => ({
+    status: 201,
+    body: { token: `ghs_installation${request.params.installation_id}`, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: { checks: "write", actions: "write", contents: "read" }, repository_selection: "all" },
+  }),
+  "repos/get-content": (request, state) => {
+    const ref = new URL(request.url, "http://x").searchParams.get("ref") ?? "HEAD";
+    const text = state.files.get(`${request.params.owner}/${request.params.repo}@${ref}:${request.params.path}`);
+    if (text === undefined) return { status: 404, body: { message: "Not Found" } };
+    return { status: 200, body: { type: "file", encoding: "base64", size: text.length, name: request.params.path!.split("/").pop(), path: request.params.path, content: Buffer.from(text).toString("base64"), sha: "0".repeat(40) } };
+  },
+  "actions/list-self-hosted-runners-for-repo": (request, state) => {
+    const runners = state.runners.get(`${request.params.owner}/${request.params.repo}`) ?? [];
+    return { status: 200, body: { total_count: runners.length, runners } };
+  },
+  "actions/create-workflow-dispatch": (request, state) => {
+    const failure = state.dispatchFailures.shift();
+    if (failure) return { status: failure, body: { message: failure === 429 ? "API rate limit exceeded" : "Server Error" } };
+    const runId = state.nextId++;
+    const repo = `${request.params.owner}/${request.params.repo}`;
+    state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
+    return { status: 200, body: { workflow_run_id: runId, run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`, html_url: `https://github.com/${repo}/actions/runs/${runId}` } };
+  },
+  "actions/cancel-workflow-run": (request, state) => {
+    state.cancelled.push(Number(request.params.run_id));
+    return { status: 202, body: {} };
+  },
+  "pulls/get": (request, state) => {
+    const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
+    return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
   },
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
@@ -133,7 +182,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000 };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map() };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {

@@ -107,6 +107,21 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    name: "002-github",
+    async up(db, engine) {
+      const big = engine === "postgres" ? "bigint" : "integer";
+      await db.schema.alterTable("plans").addColumn("installation_id", big).execute();
+      await db.schema.alterTable("plans").addColumn("head_sha", "text").execute();
+      await db.schema.alterTable("plans").addColumn("default_ref", "text").execute();
+      await db.schema.alterTable("jobs").addColumn("check_run_id", big).execute();
+      await db.schema
+        .createTable("deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("at", big, (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

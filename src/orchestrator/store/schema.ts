@@ -2,7 +2,7 @@ import type { Generated } from "kysely";
 import type { JobState } from "../job-state.js";
 
 export type EnvironmentState = "online" | "offline" | "draining";
-export type OutboxKind = "dispatch" | "cancel";
+export type OutboxKind = "dispatch" | "cancel" | "report";
 
 export interface PlansTable {
   id: string;
@@ -13,6 +13,10 @@ export interface PlansTable {
   workspace: string;
   /** Where a local run writes its results folder; null for App plans. */
   out_dir: string | null;
+  /** App plans: the installation to act as, the commit under test, the branch the runner workflow lives on. */
+  installation_id: number | null;
+  head_sha: string | null;
+  default_ref: string | null;
   created_at: number;
 }
 
@@ -47,6 +51,7 @@ export interface JobsTable {
   dispatched_at: number | null;
   started_at: number | null;
   finished_at: number | null;
+  check_run_id: number | null;
 }
 
 export interface EnvironmentsTable {
@@ -88,7 +93,13 @@ export interface LocksTable {
   expires_at: number;
 }
 
+export interface DeliveriesTable {
+  id: string;
+  at: number;
+}
+
 export interface Database {
+  deliveries: DeliveriesTable;
   plans: PlansTable;
   jobs: JobsTable;
   environments: EnvironmentsTable;

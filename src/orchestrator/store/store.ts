@@ -31,6 +31,20 @@ export interface JobRecord {
   dispatchedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
+  checkRunId: number | null;
+}
+
+export interface PlanRecord {
+  id: string;
+  source: string;
+  workspace: string;
+  outDir: string | null;
+  repo: string | null;
+  groupKey: string | null;
+  installationId: number | null;
+  headSha: string | null;
+  defaultRef: string | null;
+  createdAt: number;
 }
 
 export interface EnvironmentRecord {
@@ -93,9 +107,16 @@ export interface NewPlan {
   groupKey?: string;
   repo?: string;
   outDir?: string;
+  installationId?: number;
+  headSha?: string;
+  defaultRef?: string;
+  /** Record a report effect per job, so the App's reporter shows each one at once (check runs). */
+  report?: boolean;
   jobs: NewJob[];
   /** Jobs of untrusted plans wait in awaiting_approval. */
   approved: boolean;
+  /** Why they wait, shown to the people who can approve. */
+  approvalReason?: string;
   now: number;
 }
 
@@ -129,6 +150,7 @@ function toJob(row: Selectable<JobsTable>): JobRecord {
     dispatchedAt: row.dispatched_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    checkRunId: row.check_run_id === null ? null : Number(row.check_run_id),
   };
 }
 
@@ -166,7 +188,18 @@ export class Store {
       }
       await trx
         .insertInto("plans")
-        .values({ id: plan.id, source: plan.source, group_key: plan.groupKey ?? null, repo: plan.repo ?? null, workspace: plan.workspace, out_dir: plan.outDir ?? null, created_at: plan.now })
+        .values({
+          id: plan.id,
+          source: plan.source,
+          group_key: plan.groupKey ?? null,
+          repo: plan.repo ?? null,
+          workspace: plan.workspace,
+          out_dir: plan.outDir ?? null,
+          installation_id: plan.installationId ?? null,
+          head_sha: plan.headSha ?? null,
+          default_ref: plan.defaultRef ?? null,
+          created_at: plan.now,
+        })
         .execute();
       const state: JobState = plan.approved ? "queued" : "awaiting_approval";
       for (const job of plan.jobs) {
@@ -186,11 +219,18 @@ export class Store {
             retries_left: job.retries,
             flaky: 0,
             not_before: plan.now,
+            reason: plan.approved ? null : (plan.approvalReason ?? null),
             created_at: plan.now,
             queued_at: plan.now,
           })
           .execute();
         await trx.insertInto("transitions").values({ job_id: job.id, attempt: 1, from_state: null, to_state: state, at: plan.now, reason: "submitted" }).execute();
+        if (plan.report) {
+          await trx
+            .insertInto("outbox")
+            .values({ job_id: job.id, kind: "report", idempotency_key: `report:${job.id}:1:${state}`, payload: JSON.stringify({ attempt: 1 }), attempts: 0, next_attempt_at: plan.now, created_at: plan.now })
+            .execute();
+        }
       }
       return { cancelled };
     });
@@ -424,9 +464,32 @@ export class Store {
     });
   }
 
-  async plan(id: string): Promise<{ id: string; source: string; workspace: string; outDir: string | null; createdAt: number } | null> {
+  async plan(id: string): Promise<PlanRecord | null> {
     const row = await this.db.selectFrom("plans").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? { id: row.id, source: row.source, workspace: row.workspace, outDir: row.out_dir, createdAt: row.created_at } : null;
+    return row
+      ? {
+          id: row.id,
+          source: row.source,
+          workspace: row.workspace,
+          outDir: row.out_dir,
+          repo: row.repo,
+          groupKey: row.group_key,
+          installationId: row.installation_id === null ? null : Number(row.installation_id),
+          headSha: row.head_sha,
+          defaultRef: row.default_ref,
+          createdAt: row.created_at,
+        }
+      : null;
+  }
+
+  async setCheckRunId(jobId: string, checkRunId: number): Promise<void> {
+    await this.db.updateTable("jobs").set({ check_run_id: checkRunId }).where("id", "=", jobId).execute();
+  }
+
+  /** True the first time a webhook delivery id is seen: a redelivery changes nothing. */
+  async recordDelivery(id: string, now: number): Promise<boolean> {
+    const result = await this.db.insertInto("deliveries").values({ id, at: now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   async planIds(): Promise<string[]> {

@@ -1,0 +1,99 @@
+import { isTerminal } from "../orchestrator/job-state.js";
+import type { Reporter } from "../orchestrator/reporter.js";
+import type { JobRecord, Store } from "../orchestrator/store/store.js";
+import type { JobReport, RunReport } from "../runners/report/run-report.js";
+import { summaryMarkdown } from "../runners/report/summary-markdown.js";
+import { splitRepo, type OctokitFor } from "./github-api.js";
+
+const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
+const ANNOTATIONS_PER_REQUEST = 50;
+
+export function checkRunName(job: Pick<JobRecord, "name">): string {
+  return `kto / ${job.name}`;
+}
+
+type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
+
+/**
+ * Keeps one check run per job true to the store: queued with its position and the labels
+ * it waits for, in progress with a link to the workflow run, then completed with the
+ * summary, annotations (50 per request) and buttons to re-run or cancel.
+ */
+export class CheckRunReporter implements Reporter {
+  constructor(
+    private readonly store: Store,
+    private readonly octokitFor: OctokitFor,
+    private readonly serverUrl = "https://github.com",
+  ) {}
+
+  async report(job: JobRecord): Promise<void> {
+    const plan = await this.store.plan(job.planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const detailsUrl = job.runId && /^\d+$/.test(job.runId) ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
+    const body = await this.describe(job, detailsUrl);
+    let annotations = body.annotations;
+    const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
+    annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
+    let id = job.checkRunId;
+    if (id === null) {
+      const { data } = await octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: plan.headSha, external_id: job.id, ...first });
+      id = data.id;
+      await this.store.setCheckRunId(job.id, id);
+    } else {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
+    }
+    // GitHub adds annotations across updates: the rest go 50 at a time.
+    while (annotations.length > 0) {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: id, output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } });
+      annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
+    }
+  }
+
+  private async describe(job: JobRecord, detailsUrl: string | undefined) {
+    const labels = job.labels.length ? job.labels.join(", ") : "any";
+    const cancel = [{ label: "Cancel", identifier: "cancel", description: "Cancel this job" }];
+    if (job.state === "awaiting_approval") {
+      return this.fields({ status: "completed", conclusion: "action_required", title: "Waiting for approval", summary: `${job.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label.` });
+    }
+    if (job.state === "queued") {
+      const ahead = (await this.store.dispatchable(Number.MAX_SAFE_INTEGER)).findIndex((q) => q.id === job.id);
+      const position = ahead >= 0 ? ahead + 1 : null;
+      return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}`, actions: cancel });
+    }
+    if (job.state === "dispatched") return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.`, actions: cancel, detailsUrl });
+    if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.envId}.`, actions: cancel, detailsUrl });
+    if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
+
+    const report = job.result as (JobReport & { artifactUrl?: string | null }) | null;
+    const conclusion = CONCLUSION[job.state];
+    const t = report?.tests;
+    const title = t && t.total > 0 ? `${t.passed} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped` : `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
+    let summary = job.reason ?? job.state;
+    if (report?.name) {
+      const run: RunReport = { schema: "kto.results/v1", config: ".github/kto.yml", status: job.state, startedAt: report.startedAt, finishedAt: report.finishedAt, durationMs: report.durationMs, jobs: [report], totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests } };
+      summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
+      if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
+    }
+    if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
+    const annotations: Annotation[] = (report?.failures ?? [])
+      .filter((f) => f.location)
+      .map((f) => ({ path: f.location!.file, start_line: f.location!.line, end_line: f.location!.line, annotation_level: "failure", title: [...f.path, f.name].join(" › ").slice(0, 255), message: (f.reason ?? f.status).slice(0, 64 * 1024) }));
+    const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
+    return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
+  }
+
+  private fields(options: { status: "queued" | "in_progress" | "completed"; conclusion?: string; title: string; summary: string; actions?: { label: string; identifier: string; description: string }[]; detailsUrl?: string }) {
+    return {
+      fields: {
+        status: options.status,
+        ...(options.conclusion ? { conclusion: options.conclusion as "success" } : {}),
+        ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
+        ...(options.actions ? { actions: options.actions } : {}),
+        output: { title: options.title, summary: options.summary.slice(0, 65_535) },
+      },
+      annotations: [] as Annotation[],
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import { ConfigError, type ConfigIssue } from "../config/errors.js";
+import { buildPlan } from "../config/build-plan.js";
+import type { Plan } from "../config/job-spec.js";
+import { DEFAULT_CONFIG_PATH, parseConfig, type LoadedConfig } from "../config/load-config.js";
+import type { Octokit } from "./github-api.js";
+
+export type ConfigAtSha = { kind: "missing" } | { kind: "invalid"; issues: readonly ConfigIssue[] } | { kind: "ok"; loaded: LoadedConfig; plan: Plan };
+
+/** `.github/kto.yml` as it is at the commit under test. */
+export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, suites?: string[]): Promise<ConfigAtSha> {
+  let text: string;
+  try {
+    const { data } = await octokit.rest.repos.getContent({ owner, repo, path: DEFAULT_CONFIG_PATH, ref: sha });
+    if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return { kind: "invalid", issues: [{ file: DEFAULT_CONFIG_PATH, line: 1, column: 1, path: "", message: "is not a file" }] };
+    text = Buffer.from(data.content, "base64").toString("utf8");
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return { kind: "missing" };
+    throw error;
+  }
+  try {
+    const loaded = parseConfig(text, DEFAULT_CONFIG_PATH);
+    return { kind: "ok", loaded, plan: buildPlan(loaded, { suites }) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: "invalid", issues: error.issues };
+    throw error;
+  }
+}

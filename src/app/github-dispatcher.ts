@@ -1,0 +1,61 @@
+import type { CancelRequest, DispatchRequest, Dispatcher } from "../orchestrator/dispatcher.js";
+import type { Store } from "../orchestrator/store/store.js";
+import { splitRepo, type OctokitFor } from "./github-api.js";
+import { runnerOf } from "./github-runner-pool.js";
+
+export interface GitHubDispatcherOptions {
+  workflow: string;
+  appUrl: string;
+}
+
+/**
+ * Starts a job as a run of the runner workflow, bound to the exact runner it was leased:
+ * `runs_on` carries that runner's unique label, so GitHub cannot hand it to another.
+ */
+export class GitHubDispatcher implements Dispatcher {
+  constructor(
+    private readonly store: Store,
+    private readonly octokitFor: OctokitFor,
+    private readonly options: GitHubDispatcherOptions,
+  ) {}
+
+  async dispatch({ job, envId }: DispatchRequest): Promise<{ runId: string }> {
+    const plan = await this.store.plan(job.planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
+    const env = (await this.store.environments()).find((e) => e.id === envId);
+    if (!env) throw new Error(`environment ${envId} is gone`);
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const unique = env.labels.find((l) => l.startsWith("kto-runner-"));
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+      owner,
+      repo,
+      workflow_id: this.options.workflow,
+      ref: plan.defaultRef ?? "main",
+      return_run_details: true,
+      inputs: {
+        job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
+        runs_on: JSON.stringify(unique ? ["self-hosted", unique] : env.labels),
+        sha: plan.headSha,
+        app_url: this.options.appUrl,
+      },
+    });
+    const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
+    return { runId: runId ? String(runId) : `pending:${runnerOf(envId)}` };
+  }
+
+  async cancel({ jobId, runId }: CancelRequest): Promise<void> {
+    if (!runId || !/^\d+$/.test(runId)) return;
+    const job = await this.store.job(jobId);
+    const plan = job ? await this.store.plan(job.planId) : null;
+    if (!plan?.installationId || !plan.repo) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    try {
+      await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(runId) });
+    } catch (error) {
+      // 409: the run already finished; nothing to cancel.
+      if ((error as { status?: number }).status !== 409) throw error;
+    }
+  }
+}

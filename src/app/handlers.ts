@@ -1,0 +1,232 @@
+import type { Context, Probot } from "probot";
+import type { ConfigIssue } from "../config/errors.js";
+import type { JobSpec } from "../config/job-spec.js";
+import { isTerminal } from "../orchestrator/job-state.js";
+import type { OrchestratorService } from "../orchestrator/service.js";
+import type { NewJob } from "../orchestrator/store/store.js";
+import { configAtSha } from "./config-at-sha.js";
+import type { Octokit } from "./github-api.js";
+import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import { needsApproval } from "./trust.js";
+
+export interface HandlerDeps {
+  service: OrchestratorService;
+  pool: GitHubRunnerPool;
+  now?: () => number;
+}
+
+const WRITE_ACCESS = ["OWNER", "MEMBER", "COLLABORATOR"];
+
+interface Target {
+  octokit: Octokit;
+  installationId: number;
+  repo: string;
+  owner: string;
+  name: string;
+  headSha: string;
+  defaultRef: string;
+  groupKey: string;
+}
+
+function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
+  return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
+}
+
+/** The Probot app: GitHub events in, plans and approvals to the orchestrator out. */
+export function ktoHandlers(deps: HandlerDeps) {
+  const { service, pool } = deps;
+  const now = deps.now ?? Date.now;
+  const store = service.store;
+
+  /** A redelivered webhook (same delivery id) changes nothing. */
+  const once = <E extends Context>(handler: (context: E) => Promise<void>) => async (context: E) => {
+    if (!(await store.recordDelivery(context.id, now()))) return;
+    await handler(context);
+  };
+
+  async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
+    await target.octokit.rest.checks.create({
+      owner: target.owner,
+      repo: target.name,
+      name: "kto / config",
+      head_sha: target.headSha,
+      status: "completed",
+      conclusion: "failure",
+      output: {
+        title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
+        summary: issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+        annotations: issues.slice(0, 50).map((i) => ({ path: i.file, start_line: i.line, end_line: i.line, annotation_level: "failure" as const, title: i.path || "kto.yml", message: i.message })),
+      },
+    });
+  }
+
+  /** Reads the config at the commit and submits its plan; untrusted work waits for approval. */
+  async function submit(target: Target, trigger: "pull_request" | "dispatch", approvalNeeded: string | null, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
+    if (config.kind === "missing") return;
+    if (config.kind === "invalid") return configFailure(target, config.issues);
+    const selection = config.loaded.config.triggers[trigger];
+    const specs = config.plan.jobs
+      .filter((spec) => selection === "all" || selection.includes(spec.suite))
+      .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    if (specs.length === 0) return;
+    const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}`;
+    pool.track(target.repo, target.installationId);
+    await service.resources.sync();
+    await service.submit({
+      id: planId,
+      source: ".github/kto.yml",
+      workspace: target.repo,
+      repo: target.repo,
+      groupKey: target.groupKey,
+      installationId: target.installationId,
+      headSha: target.headSha,
+      defaultRef: target.defaultRef,
+      approved: approvalNeeded === null,
+      ...(approvalNeeded ? { approvalReason: `Waiting for approval: ${approvalNeeded}.` } : {}),
+      report: true,
+      now: now(),
+      jobs: jobsOf(planId, specs),
+    });
+  }
+
+  /** Approves the waiting jobs of a pull request's newest plan, for the commit the approval was given at. */
+  async function approve(repo: string, groupKey: string, headSha: string): Promise<number> {
+    let approved = 0;
+    for (const job of await store.jobs({ states: ["awaiting_approval"] })) {
+      const plan = await store.plan(job.planId);
+      if (plan?.repo !== repo || plan.groupKey !== groupKey || plan.headSha !== headSha) continue;
+      if (await service.lifecycle.approve(job)) approved += 1;
+    }
+    service.monitor.wake();
+    return approved;
+  }
+
+  async function cancelGroup(repo: string, groupKey: string, reason: string): Promise<void> {
+    for (const job of await store.jobs({ states: ["awaiting_approval", "queued", "dispatched", "running"] })) {
+      const plan = await store.plan(job.planId);
+      if (plan?.repo === repo && plan.groupKey === groupKey) await service.lifecycle.cancel(job, reason);
+    }
+    await service.outbox.deliver();
+  }
+
+  return (app: Probot) => {
+    app.on(
+      ["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"],
+      once(async (context) => {
+        const pr = context.payload.pull_request;
+        const repository = context.payload.repository;
+        const config = await configAtSha(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.head.sha);
+        const trust = config.kind === "ok" ? config.loaded.config.trust : { ok_to_test_label: "kto/ok-to-test", trusted_associations: WRITE_ACCESS };
+        const labelled = pr.labels.some((l) => l.name === trust.ok_to_test_label) && context.payload.action !== "synchronize";
+        const gate = labelled ? null : needsApproval({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, trust);
+        await submit(
+          {
+            octokit: context.octokit as unknown as Octokit,
+            installationId: context.payload.installation!.id,
+            repo: repository.full_name,
+            owner: repository.owner.login,
+            name: repository.name,
+            headSha: pr.head.sha,
+            defaultRef: repository.default_branch,
+            groupKey: `pr:${repository.full_name}#${pr.number}`,
+          },
+          "pull_request",
+          gate,
+        );
+      }),
+    );
+
+    app.on(
+      "pull_request.labeled",
+      once(async (context) => {
+        const pr = context.payload.pull_request;
+        const repository = context.payload.repository;
+        if (!context.payload.label?.name.includes("ok-to-test")) return;
+        await approve(repository.full_name, `pr:${repository.full_name}#${pr.number}`, pr.head.sha);
+      }),
+    );
+
+    app.on(
+      "issue_comment.created",
+      once(async (context) => {
+        const { comment, issue, repository } = context.payload;
+        const command = /^\/kto\s+(retest|ok-to-test|cancel)\b/m.exec(comment.body)?.[1];
+        if (!command || !issue.pull_request) return;
+        if (!WRITE_ACCESS.includes(comment.author_association)) return;
+        const groupKey = `pr:${repository.full_name}#${issue.number}`;
+        const { data: pr } = await context.octokit.rest.pulls.get({ owner: repository.owner.login, repo: repository.name, pull_number: issue.number });
+        if (command === "ok-to-test") await approve(repository.full_name, groupKey, pr.head.sha);
+        else if (command === "cancel") await cancelGroup(repository.full_name, groupKey, `cancelled by @${comment.user?.login ?? "a maintainer"}`);
+        else
+          await submit(
+            { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: repository.full_name, owner: repository.owner.login, name: repository.name, headSha: pr.head.sha, defaultRef: repository.default_branch, groupKey },
+            "pull_request",
+            null,
+          );
+      }),
+    );
+
+    app.on(
+      "repository_dispatch",
+      once(async (context) => {
+        if (context.payload.action !== "kto-run") return;
+        const repository = context.payload.repository;
+        const payload = (context.payload.client_payload ?? {}) as { ref?: string; suites?: string[]; priority?: number };
+        const ref = payload.ref ?? repository.default_branch;
+        const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
+        await submit(
+          { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: repository.full_name, owner: repository.owner.login, name: repository.name, headSha: commit.sha, defaultRef: repository.default_branch, groupKey: `dispatch:${repository.full_name}:${ref}` },
+          "dispatch",
+          null,
+          { suites: payload.suites, priority: payload.priority },
+        );
+      }),
+    );
+
+    app.on(
+      ["check_run.rerequested", "check_run.requested_action"],
+      once(async (context) => {
+        const run = context.payload.check_run;
+        const job = run.external_id ? await store.job(run.external_id) : null;
+        if (!job) return;
+        const plan = await store.plan(job.planId);
+        if (!plan?.repo || !plan.groupKey || !plan.headSha) return;
+        const action = context.payload.action === "requested_action" ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier : "rerun";
+        if (action === "cancel") return cancelGroup(plan.repo, plan.groupKey, `cancelled by @${context.payload.sender.login}`);
+        if (action !== "rerun" || !isTerminal(job.state)) return;
+        const repository = context.payload.repository;
+        await submit(
+          { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: plan.repo, owner: repository.owner.login, name: repository.name, headSha: plan.headSha, defaultRef: plan.defaultRef ?? repository.default_branch, groupKey: plan.groupKey },
+          "pull_request",
+          null,
+          { suites: [job.spec.suite] },
+        );
+      }),
+    );
+
+    app.on(
+      "workflow_job",
+      once(async (context) => {
+        await service.resources.sync();
+        const wj = context.payload.workflow_job;
+        if (context.payload.action === "completed") {
+          // A run that ended without a finished report lost its job: an infrastructure failure.
+          for (const job of await store.jobs({ states: ["dispatched", "running"] })) {
+            if (job.runId === String(wj.run_id)) await service.lifecycle.infrastructureFailure(job, `the workflow run ended (${wj.conclusion}) without a report`);
+          }
+        }
+        service.monitor.wake();
+      }),
+    );
+
+    app.on(
+      ["installation.created", "installation_repositories.added"],
+      once(async (context) => {
+        const payload = context.payload as { installation: { id: number }; repositories?: { full_name: string }[]; repositories_added?: { full_name: string }[] };
+        for (const repo of payload.repositories ?? payload.repositories_added ?? []) pool.track(repo.full_name, payload.installation.id);
+        await service.resources.sync();
+      }),
+    );
+  };
+}

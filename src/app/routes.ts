@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import client from "prom-client";
+import { z } from "zod";
+import type { OrchestratorService } from "../orchestrator/service.js";
+import { UnauthorizedError, type ActionsClaims } from "./oidc.js";
+
+const eventSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("started"), attempt: z.number().int().min(1), runId: z.string().optional() }),
+  z.object({ kind: z.literal("heartbeat"), attempt: z.number().int().min(1) }),
+  z.object({
+    kind: z.literal("finished"),
+    attempt: z.number().int().min(1),
+    status: z.enum(["succeeded", "failed", "timed_out", "cancelled", "errored"]),
+    outcome: z.string().optional(),
+    reason: z.string().optional(),
+    infrastructure: z.boolean().optional(),
+    result: z.unknown().optional(),
+  }),
+]);
+
+export interface RoutesDeps {
+  service: OrchestratorService;
+  verify: (token: string) => Promise<ActionsClaims>;
+  pollMs: number;
+  now?: () => number;
+}
+
+function send(response: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  response.writeHead(status, { "content-type": type });
+  response.end(type === "application/json" ? JSON.stringify(body) : String(body));
+}
+
+async function readBody(request: IncomingMessage, limit = 5 * 1024 * 1024): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error("body too large");
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** kto's own HTTP routes beside Probot's webhooks: health, status, metrics and the runners' reports. */
+export function ktoRoutes(deps: RoutesDeps): (request: IncomingMessage, response: ServerResponse) => Promise<boolean> {
+  const { service } = deps;
+  const now = deps.now ?? Date.now;
+  const registry = new client.Registry();
+  const jobs = new client.Gauge({ name: "kto_jobs", help: "Jobs by state", labelNames: ["state"], registers: [registry] });
+  const capacity = new client.Gauge({ name: "kto_environment_slots", help: "Environment slots by state", labelNames: ["kind"], registers: [registry] });
+  const reports = new client.Counter({ name: "kto_reports_total", help: "Reports received from runners", labelNames: ["result"], registers: [registry] });
+  const errors = new client.Counter({ name: "kto_errors_total", help: "Errors handling requests", labelNames: ["route"], registers: [registry] });
+  const histograms = {
+    queueWaitMs: new client.Gauge({ name: "kto_queue_wait_ms_bucket", help: "Queue wait (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
+    startupMs: new client.Gauge({ name: "kto_startup_ms_bucket", help: "Dispatch to start (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
+    runMs: new client.Gauge({ name: "kto_run_ms_bucket", help: "Run time (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
+  };
+
+  return async (request, response) => {
+    const url = new URL(request.url ?? "/", "http://kto");
+    try {
+      if (request.method === "GET" && url.pathname === "/kto/health") {
+        const health = await service.health();
+        const ticking = health.lastTickAt !== null && now() - health.lastTickAt < deps.pollMs * 3 + 5_000;
+        const ready = health.status === "running" && (ticking || !health.leader);
+        send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, ready });
+        return true;
+      }
+      if (request.method === "GET" && url.pathname === "/kto/status") {
+        send(response, 200, await service.status.snapshot());
+        return true;
+      }
+      if (request.method === "GET" && url.pathname === "/kto/metrics") {
+        const snapshot = await service.status.snapshot();
+        for (const [state, n] of Object.entries(snapshot.counts)) jobs.set({ state }, n);
+        capacity.set({ kind: "total" }, snapshot.environments.reduce((sum, e) => sum + e.capacity, 0));
+        capacity.set({ kind: "busy" }, snapshot.environments.reduce((sum, e) => sum + e.busy, 0));
+        const h = await service.status.histograms();
+        for (const [key, gauge] of Object.entries(histograms)) for (const bucket of h[key as keyof typeof h].buckets) gauge.set({ le: String(bucket.le) }, bucket.count);
+        send(response, 200, await registry.metrics(), registry.contentType);
+        return true;
+      }
+      const events = /^\/kto\/api\/jobs\/([^/]+)\/events$/.exec(url.pathname);
+      if (request.method === "POST" && events) {
+        await handleReport(decodeURIComponent(events[1]!), request, response);
+        return true;
+      }
+      return false;
+    } catch (error) {
+      errors.inc({ route: url.pathname.startsWith("/kto/api/") ? "report" : url.pathname });
+      send(response, 500, { message: (error as Error).message });
+      return true;
+    }
+  };
+
+  async function handleReport(jobId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    if (!token) {
+      reports.inc({ result: "unauthorized" });
+      return send(response, 401, { message: "a GitHub Actions OIDC token is required" });
+    }
+    let claims: ActionsClaims;
+    try {
+      claims = await deps.verify(token);
+    } catch (error) {
+      reports.inc({ result: "unauthorized" });
+      return send(response, 401, { message: error instanceof UnauthorizedError ? `invalid token: ${error.message}` : "invalid token" });
+    }
+    const job = await service.store.job(jobId);
+    const plan = job ? await service.store.plan(job.planId) : null;
+    // The token must come from the very run this attempt was dispatched as.
+    if (!job || !plan || plan.repo !== claims.repository || (job.runId !== null && /^\d+$/.test(job.runId) && job.runId !== claims.run_id)) {
+      reports.inc({ result: "unauthorized" });
+      return send(response, 401, { message: "the token's repository and run do not match this job" });
+    }
+    const parsed = eventSchema.safeParse(JSON.parse((await readBody(request)) || "{}"));
+    if (!parsed.success) return send(response, 400, { message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    const { attempt, ...report } = parsed.data;
+    const after = await service.report(jobId, attempt, report);
+    reports.inc({ result: after ? "applied" : "ignored" });
+    send(response, 200, { state: after?.state ?? job.state, applied: after !== null });
+  }
+}

@@ -1,0 +1,46 @@
+import { z } from "zod";
+
+/** The App's settings: Probot's usual variables plus kto's, each checked at start. */
+const schema = z.object({
+  APP_ID: z.string().regex(/^\d+$/, "the numeric App ID from the App's settings page"),
+  PRIVATE_KEY: z.string().includes("PRIVATE KEY", { message: "the App's PEM private key (PRIVATE_KEY, or PRIVATE_KEY_PATH to a file)" }),
+  WEBHOOK_SECRET: z.string().min(1, "the webhook secret set on the App"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  GHE_HOST: z.string().optional(),
+  GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
+  /** The URL runners reach the App at: reports are POSTed there and OIDC tokens name it as audience. */
+  KTO_PUBLIC_URL: z.string().url("the App's public URL, as runners reach it (e.g. https://kto.example.com)"),
+  KTO_DATA_DIR: z.string().optional(),
+  DATABASE_URL: z.string().optional(),
+  KTO_OIDC_ISSUER: z.string().url().default("https://token.actions.githubusercontent.com"),
+  KTO_OIDC_JWKS_URL: z.string().url().optional(),
+  KTO_WORKFLOW: z.string().default("kto-runner.yml"),
+});
+
+export type AppSettings = z.output<typeof schema>;
+
+export class SettingsError extends Error {
+  override readonly name = "SettingsError";
+}
+
+export function readSettings(env: NodeJS.ProcessEnv, readFile: (path: string) => string): AppSettings {
+  const values = { ...env };
+  if (!values.PRIVATE_KEY && values.PRIVATE_KEY_PATH) values.PRIVATE_KEY = readFile(values.PRIVATE_KEY_PATH);
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    throw new SettingsError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message === "Required" ? "not set" : issue.message}`).join("\n") +
+        "\nSet these in the environment or in .env (see .env.example).",
+    );
+  }
+  return parsed.data;
+}
+
+export function apiBaseUrl(settings: Pick<AppSettings, "GHE_HOST" | "GHE_PROTOCOL">): string {
+  return settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}/api/v3` : "https://api.github.com";
+}
+
+export function jwksUrl(settings: Pick<AppSettings, "KTO_OIDC_ISSUER" | "KTO_OIDC_JWKS_URL">): string {
+  return settings.KTO_OIDC_JWKS_URL ?? `${settings.KTO_OIDC_ISSUER.replace(/\/$/, "")}/.well-known/jwks`;
+}

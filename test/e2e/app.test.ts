@@ -1,0 +1,249 @@
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createRequire } from "node:module";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+
+type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+import { sign } from "@octokit/webhooks-methods";
+import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import type { AppSettings } from "../../src/app/settings.js";
+import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import { freshStore } from "../helpers/stores.js";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+function example(event: string, action: string, index = 1): Record<string, unknown> {
+  const found = examples.find((e) => e.name === event)!.examples.filter((e) => e.action === action);
+  return structuredClone(found[Math.min(index, found.length - 1)]!);
+}
+
+const REPO = "Codertocat/Hello-World";
+const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const SECRET = "webhook-secret";
+const ISSUER = "https://token.actions.example";
+const CONFIG = `version: 1
+suites:
+  - name: unit
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+  - name: board
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [arm64] }
+`;
+
+async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, limitMs = 10_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("the kto GitHub App against a GitHub API double", () => {
+  let github: GitHubApiDouble;
+  let app: RunningApp;
+  let dispose: () => Promise<void>;
+  let oidcKey: KeyLike;
+  let jwks: ReturnType<typeof createServer>;
+  let publicUrl: string;
+
+  beforeEach(async () => {
+    github = await startGitHubApiDouble();
+    github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
+    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    const pair = await generateKeyPair("RS256");
+    oidcKey = pair.privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+    jwks = createServer((_, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+    const fresh = await freshStore("sqlite");
+    dispose = fresh.dispose;
+    publicUrl = "https://kto.example.com";
+    const settings: AppSettings = {
+      APP_ID: "1",
+      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+      WEBHOOK_SECRET: SECRET,
+      PORT: 0,
+      HOST: "127.0.0.1",
+      GHE_HOST: new URL(github.url).host,
+      GHE_PROTOCOL: "http",
+      KTO_PUBLIC_URL: publicUrl,
+      KTO_OIDC_ISSUER: ISSUER,
+      KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
+      KTO_WORKFLOW: "kto-runner.yml",
+    };
+    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200 } } });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await dispose();
+    await github.close();
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  async function deliver(event: string, payload: Record<string, unknown>, id: string = randomUUID()): Promise<number> {
+    const body = JSON.stringify(payload);
+    const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": id, "x-hub-signature-256": await sign(SECRET, body) },
+      body,
+    });
+    return response.status;
+  }
+
+  async function token(claims: Record<string, unknown>, key: KeyLike = oidcKey): Promise<string> {
+    return new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setAudience(new URL(publicUrl).origin).setIssuedAt().setExpirationTime("5m").sign(key);
+  }
+
+  async function report(jobId: string, bearer: string, body: Record<string, unknown>): Promise<Response> {
+    return fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  /** Property 4: real-time status accuracy — /kto/status equals the store's truth. */
+  async function expectStatusMatchesStore(): Promise<void> {
+    const status = (await (await fetch(`${app.url}/kto/status`)).json()) as { counts: Record<string, number> };
+    expect(status.counts).toEqual(await app.store.countsByState());
+  }
+
+  const checkRuns = () => [...github.state.checkRuns.values()] as { id: number; name: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] }; details_url?: string }[];
+
+  it("turns a pull request into queued check runs, dispatches to the matching runner, and completes from OIDC-authenticated reports", async () => {
+    const pr = example("pull_request", "opened");
+    expect(await deliver("pull_request", pr, "delivery-1")).toBe(200);
+    await until(async () => checkRuns().length === 2, "two check runs");
+    await expectStatusMatchesStore();
+    const dispatch = await until(async () => github.state.dispatches[0], "a workflow dispatch");
+    expect(dispatch).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
+    expect(JSON.parse(dispatch.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-rack-1"]);
+    const sent = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number; spec: { suite: string } };
+    expect(sent).toMatchObject({ attempt: 1, spec: { suite: "unit" } });
+    expect(dispatch.inputs).toMatchObject({ sha: SHA, app_url: publicUrl });
+    const board = checkRuns().find((c) => c.name === "kto / board")!;
+    await until(async () => board.output.title.startsWith("Queued"), "the board job's queue position");
+    expect(board.output.summary).toContain("arm64");
+
+    // A redelivered webhook changes nothing.
+    expect(await deliver("pull_request", pr, "delivery-1")).toBe(200);
+    expect(checkRuns()).toHaveLength(2);
+
+    const good = await token({ repository: REPO, run_id: String(dispatch.runId) });
+    expect((await report(sent.id, good, { attempt: 1, kind: "started" })).status).toBe(200);
+    const unit = checkRuns().find((c) => c.name === "kto / unit")!;
+    await until(async () => unit.status === "in_progress", "in_progress");
+    expect(unit.details_url).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
+    await expectStatusMatchesStore();
+
+    // Forged (another key), for another run, or with no token: 401, and nothing changes.
+    const other = await generateKeyPair("RS256");
+    expect((await report(sent.id, await token({ repository: REPO, run_id: String(dispatch.runId) }, other.privateKey), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
+    expect((await report(sent.id, await token({ repository: REPO, run_id: "999" }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
+    expect((await report(sent.id, await token({ repository: "evil/fork", run_id: String(dispatch.runId) }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
+    expect((await app.store.job(sent.id))?.state).toBe("running");
+
+    const result = {
+      name: "unit",
+      tests: { passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 },
+      failures: [{ name: "adds", path: ["math"], status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: 12 } }],
+      slowest: [],
+      status: "failed",
+      outcome: "failed",
+      reason: "1 of 2 tests did not pass",
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationMs: 1200,
+      metrics: { wallMs: 1200, cpuMs: 100, memoryPeakBytes: 1_000_000 },
+      dir: "jobs/unit",
+      logs: { stdout: "stdout.log", stderr: "stderr.log" },
+      artifacts: [],
+      suite: "unit",
+      matrix: {},
+      runner: "docker",
+      exitCode: 1,
+      resultsFormat: "ktap",
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
+    };
+    expect((await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status).toBe(200);
+    await until(async () => unit.status === "completed", "completed");
+    expect(unit).toMatchObject({ conclusion: "failure", output: { title: "1 passed, 1 failed, 0 errored, 0 skipped" } });
+    expect(unit.output.summary).toContain("[Download the logs and results](https://github.com/o/r/actions/runs/1/artifacts/9)");
+    expect(unit.output.annotations).toEqual([{ path: "lib/math.c", start_line: 12, end_line: 12, annotation_level: "failure", title: "math › adds", message: "expected 4, got 3" }]);
+    // Replaying the finished report changes nothing.
+    const replay = await report(sent.id, good, { attempt: 1, kind: "finished", status: "succeeded" });
+    expect(await replay.json()).toMatchObject({ applied: false, state: "failed" });
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("answers an invalid config with one failed kto / config check run pointing at the line", async () => {
+    github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n");
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    const run = await until(async () => checkRuns()[0], "the config check run");
+    expect(run).toMatchObject({ name: "kto / config", status: "completed", conclusion: "failure" });
+    expect(run.output.annotations).toEqual([{ path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(checkRuns()).toHaveLength(1);
+    expect(await app.store.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("holds a fork's pull request until a maintainer comments /kto ok-to-test", async () => {
+    const pr = example("pull_request", "opened") as { pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number }; installation?: unknown };
+    pr.pull_request.head.repo.full_name = "stranger/Hello-World";
+    pr.pull_request.author_association = "CONTRIBUTOR";
+    expect(await deliver("pull_request", pr)).toBe(200);
+    await until(async () => checkRuns().length === 2 && checkRuns().every((c) => c.conclusion === "action_required"), "action_required check runs");
+    expect(checkRuns()[0]!.output.summary).toContain("it comes from the fork stranger/Hello-World");
+    expect(github.state.dispatches).toHaveLength(0);
+
+    github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA } });
+    const comment = example("issue_comment", "created") as { comment: { body: string; author_association: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+    comment.installation = (pr as { installation?: unknown }).installation;
+    comment.comment.body = "/kto ok-to-test";
+    comment.comment.author_association = "OWNER";
+    comment.issue.number = pr.pull_request.number;
+    comment.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${pr.pull_request.number}` };
+    expect(await deliver("issue_comment", comment)).toBe(200);
+    await until(async () => github.state.dispatches.length === 1, "the approved job dispatched");
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("retries a dispatch GitHub answers with 502 and 429, and sends it once", async () => {
+    github.state.dispatchFailures.push(502, 429);
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    await until(async () => github.state.dispatches.length === 1, "the dispatch to get through");
+    const calls = github.requests.filter((r) => r.operationId === "actions/create-workflow-dispatch");
+    expect(calls).toHaveLength(3);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(github.state.dispatches).toHaveLength(1);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("gives a job back and dispatches it to another runner when its runner goes offline mid-job", async () => {
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    const first = await until(async () => github.state.dispatches[0], "the first dispatch");
+    github.state.runners.set(REPO, [
+      { id: 7, name: "rack-1", os: "linux", status: "offline", busy: false, labels: [{ id: 1, name: "x86_64", type: "custom" }, { id: 2, name: "kto-runner-rack-1", type: "custom" }] },
+      { id: 8, name: "rack-2", os: "linux", status: "online", busy: false, labels: [{ id: 1, name: "x86_64", type: "custom" }, { id: 3, name: "kto-runner-rack-2", type: "custom" }] },
+    ]);
+    const wj = example("workflow_job", "in_progress", 0);
+    expect(await deliver("workflow_job", wj)).toBe(200);
+    const second = await until(async () => github.state.dispatches[1], "a dispatch to the other runner", 15_000);
+    expect(JSON.parse(second.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-rack-2"]);
+    expect(JSON.parse(second.inputs.job!)).toMatchObject({ id: JSON.parse(first.inputs.job!).id, attempt: 2 });
+    expect(github.state.cancelled).toContain(first.runId);
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+});
