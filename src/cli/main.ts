@@ -6,6 +6,7 @@ import { runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
 import { statusCommand } from "./commands/status.js";
 import { gcCommand } from "./commands/gc.js";
+import { appCommand } from "./commands/app.js";
 import { EXIT, UsageError } from "./exit-codes.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -52,6 +53,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--json", "print the jobs as JSON")
     .action(async (file: string, options) => {
       exitCode = await planCommand(file, options);
+    });
+
+  program
+    .command("app")
+    .description("run the kto GitHub App (settings from the environment or .env; see .env.example)")
+    .option("--drain <seconds>", "on SIGTERM, how long running jobs may finish", "30")
+    .action(async (options) => {
+      exitCode = await appCommand(options);
     });
 
   program
