@@ -8,6 +8,7 @@ import { DockerRunner } from "../src/runners/docker-runner.js";
 import { detectHost } from "../src/runners/host-capabilities.js";
 import { QemuRunner } from "../src/runners/qemu-runner.js";
 import { compare, table, type Comparison } from "./measure.js";
+import { webhookBenchmark } from "./app-bench.js";
 import { makespanBenchmark, memoryBenchmark, schedulingBenchmark } from "./orchestrator-bench.js";
 
 const RUNS = Number(process.env.KTO_BENCH_RUNS ?? 5);
@@ -114,12 +115,22 @@ async function orchestratorBenchmarks(): Promise<string> {
   ].join("\n");
 }
 
+async function appBenchmarks(): Promise<string> {
+  const { kto, baseline, peakRssBytes } = await webhookBenchmark(progress);
+  const rows = kto.map((k, i) => {
+    const b = baseline[i]!;
+    return `| webhook → queued check run request, ${k.rate} events/s (${k.events} events) | p50 ${k.p50Ms.toFixed(1)} ms, p99 ${k.p99Ms.toFixed(1)} ms | p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms (bare Probot handler) | ${(k.p50Ms / b.p50Ms).toFixed(2)} |`;
+  });
+  return ["## GitHub App", "", "| benchmark | kto | baseline | ratio (p50) |", "|---|---|---|---|", ...rows, "", `Peak RSS of the benchmark process (App, double and load together): ${(peakRssBytes / 1024 / 1024).toFixed(0)} MiB.`, ""].join("\n");
+}
+
 async function main(): Promise<void> {
   const which = process.argv[2] ?? "all";
   const sections: string[] = [];
   if (which === "all" || which === "runners") sections.push(await runnerBenchmarks());
   if (which === "all" || which === "orchestrator") sections.push(await orchestratorBenchmarks());
-  if (sections.length === 0) throw new Error(`unknown benchmark group "${which}": use runners, orchestrator or all`);
+  if (which === "all" || which === "app") sections.push(await appBenchmarks());
+  if (sections.length === 0) throw new Error(`unknown benchmark group "${which}": use runners, orchestrator, app or all`);
   process.stdout.write(`\n# kto benchmarks\n\n${sections.join("\n")}\n`);
 }
 

@@ -206,6 +206,29 @@ export function ktoHandlers(deps: HandlerDeps) {
     );
 
     app.on(
+      "check_suite.rerequested",
+      once(async (context) => {
+        const suite = context.payload.check_suite;
+        const repository = context.payload.repository;
+        const pull = suite.pull_requests[0];
+        await submit(
+          {
+            octokit: context.octokit as unknown as Octokit,
+            installationId: context.payload.installation!.id,
+            repo: repository.full_name,
+            owner: repository.owner.login,
+            name: repository.name,
+            headSha: suite.head_sha,
+            defaultRef: repository.default_branch,
+            groupKey: pull ? `pr:${repository.full_name}#${pull.number}` : `suite:${repository.full_name}:${suite.head_sha}`,
+          },
+          "pull_request",
+          null,
+        );
+      }),
+    );
+
+    app.on(
       "workflow_job",
       once(async (context) => {
         await service.resources.sync();

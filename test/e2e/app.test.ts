@@ -185,6 +185,26 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("cancels the older plan when a new push arrives, and runs the new commit", async () => {
+    const opened = example("pull_request", "opened");
+    expect(await deliver("pull_request", opened)).toBe(200);
+    await until(async () => github.state.dispatches.length === 1, "the first dispatch");
+    const next = "1111111111111111111111111111111111111111";
+    github.state.files.set(`${REPO}@${next}:.github/kto.yml`, CONFIG);
+    const pushed = structuredClone(opened) as { action: string; pull_request: { head: { sha: string } }; before?: string; after?: string };
+    pushed.action = "synchronize";
+    pushed.pull_request.head.sha = next;
+    pushed.before = SHA;
+    pushed.after = next;
+    expect(await deliver("pull_request", pushed)).toBe(200);
+    await until(async () => checkRuns().filter((c) => c.conclusion === "cancelled").length === 2, "the old plan's check runs cancelled");
+    expect(github.state.cancelled).toEqual([github.state.dispatches[0]!.runId]);
+    const second = await until(async () => github.state.dispatches[1], "the new commit dispatched");
+    expect(second.inputs.sha).toBe(next);
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
   it("answers an invalid config with one failed kto / config check run pointing at the line", async () => {
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n");
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -67,6 +68,8 @@ export interface CheckedRequest {
   url: string;
   params: Record<string, string>;
   body: Record<string, unknown>;
+  /** When it arrived (performance.now()), for latency measurements. */
+  at: number;
 }
 
 /** Matches a request to its operation and checks it as GitHub would; throws with the reason GitHub would give. */
@@ -94,7 +97,7 @@ export function checkRequest(method: string, url: string, headers: IncomingMessa
       throw new Error(`422: ${route.operation.operationId}: ${issues}`);
     }
   } else if (route.operation.requestBody?.required) throw new Error(`422: ${route.operation.operationId} needs a body`);
-  return { operationId: route.operation.operationId, method, path, url, params, body };
+  return { operationId: route.operation.operationId, method, path, url, params, body, at: performance.now() };
 }
 
 export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown };

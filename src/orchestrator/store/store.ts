@@ -176,14 +176,19 @@ export class Store {
         const older = await trx
           .selectFrom("jobs")
           .innerJoin("plans", "plans.id", "jobs.plan_id")
-          .select("jobs.id")
+          .select(["jobs.id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.env_id"])
           .where("plans.group_key", "=", plan.groupKey)
           .where("plans.id", "!=", plan.id)
           .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"])
           .execute();
-        for (const { id } of older) {
-          const done = await this.transitionIn(trx, { jobId: id, to: "cancelled", reason: `superseded by plan ${plan.id}`, now: plan.now });
-          if (done) cancelled.push(id);
+        for (const job of older) {
+          const effects: Effect[] = [];
+          if (job.state === "dispatched" || job.state === "running") {
+            effects.push({ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.run_id, envId: job.env_id, why: "superseded" } });
+          }
+          if (plan.report) effects.push({ kind: "report", key: `report:${job.id}:${plan.now}:superseded`, payload: { to: "cancelled" } });
+          const done = await this.transitionIn(trx, { jobId: job.id, to: "cancelled", set: { outcome: "cancelled", reason: `superseded by plan ${plan.id}` }, reason: `superseded by plan ${plan.id}`, effects, now: plan.now });
+          if (done) cancelled.push(job.id);
         }
       }
       await trx
