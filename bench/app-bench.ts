@@ -65,7 +65,7 @@ async function measure(url: string, github: GitHubApiDouble, rate: number, event
     if (latencies.length === events) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  if (latencies.length < events) throw new Error(`only ${latencies.length} of ${events} check runs were requested`);
+  if (latencies.length < events) throw new Error(`only ${latencies.length} of ${events} check runs were requested; GitHub double rejected: ${github.rejected.slice(0, 3).join(" | ")}`);
   return { rate, events, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
@@ -86,7 +86,7 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
     KTO_OIDC_ISSUER: "https://token.actions.example",
     KTO_WORKFLOW: "kto-runner.yml",
   };
-  const app = await startApp(settings, { store, logLevel: "fatal", orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500 } } });
+  const app = await startApp(settings, { store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500 } } });
   const kto: WebhookFigures[] = [];
   const baseline: WebhookFigures[] = [];
   try {
@@ -101,7 +101,7 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   // Baseline: the same Probot and double, a handler that only creates the check run.
   const { Probot, ProbotOctokit, createNodeMiddleware } = await import("probot");
   const { createServer } = await import("node:http");
-  const probot = new Probot({ appId: "1", privateKey: settings.PRIVATE_KEY, secret: SECRET, baseUrl: `http://${settings.GHE_HOST}/api/v3`, logLevel: "fatal", Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) });
+  const probot = new Probot({ appId: "1", privateKey: settings.PRIVATE_KEY, secret: SECRET, baseUrl: `http://${settings.GHE_HOST}/api/v3`, logLevel: "fatal", Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({ ...instance, retry: { enabled: false }, throttle: { enabled: false } })) });
   const middleware = await createNodeMiddleware(
     (bare) => {
       bare.on("pull_request.opened", async (context) => {

@@ -58,8 +58,7 @@ export class CheckRunReporter implements Reporter {
       return this.fields({ status: "completed", conclusion: "action_required", title: "Waiting for approval", summary: `${job.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label.` });
     }
     if (job.state === "queued") {
-      const ahead = (await this.store.dispatchable(Number.MAX_SAFE_INTEGER)).findIndex((q) => q.id === job.id);
-      const position = ahead >= 0 ? ahead + 1 : null;
+      const position = job.notBefore <= Date.now() ? await this.store.queuePosition(job, Date.now()) : null;
       return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}`, actions: cancel });
     }
     if (job.state === "dispatched") return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.`, actions: cancel, detailsUrl });

@@ -25,9 +25,11 @@ export class GitHubRunnerPool implements EnvironmentPool {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Repositories to list runners of, with their installation. */
-  track(repo: string, installationId: number): void {
+  /** Repositories to list runners of, with their installation; true when the repository is new here. */
+  track(repo: string, installationId: number): boolean {
+    const known = this.repos.get(repo) === installationId;
     this.repos.set(repo, installationId);
+    return !known;
   }
 
   untrack(repo: string): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Context, Probot } from "probot";
 import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
@@ -70,9 +71,11 @@ export function ktoHandlers(deps: HandlerDeps) {
       .filter((spec) => selection === "all" || selection.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
     if (specs.length === 0) return;
-    const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}`;
-    pool.track(target.repo, target.installationId);
-    await service.resources.sync();
+    // Unique even for two events on one commit in the same millisecond.
+    const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
+    // A repository seen for the first time brings its runners in now; later, workflow_job
+    // events and the periodic sync keep the pool true.
+    if (pool.track(target.repo, target.installationId)) await service.resources.sync();
     await service.submit({
       id: planId,
       source: ".github/kto.yml",

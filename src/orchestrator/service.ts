@@ -138,7 +138,7 @@ export class OrchestratorService {
 
   async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
     const result = await this.store.submitPlan(plan);
-    if (result.cancelled.length) void this.outbox.deliver().catch(() => undefined);
+    if (result.cancelled.length || plan.report) void this.outbox.deliver().catch(() => undefined);
     this.monitor.wake();
     return result;
   }

@@ -335,6 +335,18 @@ export class Store {
     return rows.map(toJob);
   }
 
+  /** 1-based place of a queued job in dispatch order (among jobs whose backoff has passed by `now`). */
+  async queuePosition(job: Pick<JobRecord, "priority" | "seq">, now: number): Promise<number> {
+    const row = await this.db
+      .selectFrom("jobs")
+      .select(sql<number>`count(*)`.as("n"))
+      .where("state", "=", "queued")
+      .where("not_before", "<=", now)
+      .where((eb) => eb.or([eb("priority", ">", job.priority), eb.and([eb("priority", "=", job.priority), eb("seq", "<", job.seq)])]))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0) + 1;
+  }
+
   async countsByState(): Promise<Record<JobState, number>> {
     const rows = await this.db.selectFrom("jobs").select(["state", sql<number>`count(*)`.as("n")]).groupBy("state").execute();
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
