@@ -205,6 +205,38 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("runs chosen suites on a repository_dispatch, and cancels and re-runs from check run buttons", async () => {
+    const dispatch = example("repository_dispatch", "on-demand-test", 0) as { action: string; client_payload: unknown; repository: { full_name: string; name: string; owner: { login: string }; default_branch: string }; installation: { id: number } };
+    dispatch.action = "kto-run";
+    dispatch.client_payload = { ref: "master", suites: ["unit"], priority: 4 };
+    dispatch.repository.full_name = REPO;
+    dispatch.repository.name = "Hello-World";
+    dispatch.repository.owner.login = "Codertocat";
+    github.state.refs.set(`${REPO}@master`, SHA);
+    expect(await deliver("repository_dispatch", dispatch)).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "the dispatch");
+    expect(JSON.parse(sent.inputs.job!)).toMatchObject({ spec: { suite: "unit", priority: 4 } });
+    expect(checkRuns().map((c) => c.name)).toEqual(["kto / unit"]);
+
+    const run = checkRuns()[0]!;
+    const action = example("check_run", "requested_action", 0) as { check_run: Record<string, unknown>; requested_action?: unknown; repository: Record<string, unknown> & { owner: Record<string, unknown> }; installation?: unknown };
+    action.check_run = { ...action.check_run, id: run.id, external_id: run.external_id, name: run.name, head_sha: SHA };
+    action.requested_action = { identifier: "cancel" };
+    action.repository = { ...action.repository, full_name: REPO, name: "Hello-World", owner: { ...action.repository.owner, login: "Codertocat" } };
+    action.installation = { id: dispatch.installation.id };
+    expect(await deliver("check_run", action)).toBe(200);
+    await until(async () => run.conclusion === "cancelled", "the check run cancelled");
+    expect(github.state.cancelled).toEqual([sent.runId]);
+
+    const rerun = structuredClone(action);
+    rerun.requested_action = { identifier: "rerun" };
+    expect(await deliver("check_run", rerun)).toBe(200);
+    const again = await until(async () => github.state.dispatches[1], "the re-run dispatched");
+    expect(JSON.parse(again.inputs.job!)).toMatchObject({ spec: { suite: "unit" } });
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
   it("answers an invalid config with one failed kto / config check run pointing at the line", async () => {
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n");
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);

@@ -122,6 +122,8 @@ export interface GitHubState {
   /** Statuses the next workflow dispatches answer with before one goes through (502, 429…). */
   dispatchFailures: number[];
   pulls: Map<string, { number: number; head: { sha: string } }>;
+  /** `owner/repo@ref` → commit sha. */
+  refs: Map<string, string>;
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -164,6 +166,10 @@ const HANDLERS: Record<string, Handler> = {
     state.cancelled.push(Number(request.params.run_id));
     return { status: 202, body: {} };
   },
+  "repos/get-commit": (request, state) => {
+    const sha = state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref}`) ?? (/^[0-9a-f]{40}$/.test(request.params.ref!) ? request.params.ref : undefined);
+    return sha ? { status: 200, body: { sha } } : { status: 404, body: { message: "No commit found" } };
+  },
   "pulls/get": (request, state) => {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
@@ -185,7 +191,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map() };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map() };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
