@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
 type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 import { sign } from "@octokit/webhooks-methods";
+import fc from "fast-check";
 import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
 import type { AppSettings } from "../../src/app/settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
@@ -110,8 +111,12 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
   /** Property 4: real-time status accuracy — /kto/status equals the store's truth. */
   async function expectStatusMatchesStore(): Promise<void> {
+    // The orchestrator keeps working meanwhile: the answer must equal the store as it was
+    // just before or just after the request.
+    const before = await app.store.countsByState();
     const status = (await (await fetch(`${app.url}/kto/status`)).json()) as { counts: Record<string, number> };
-    expect(status.counts).toEqual(await app.store.countsByState());
+    const after = await app.store.countsByState();
+    expect([JSON.stringify(before), JSON.stringify(after)]).toContain(JSON.stringify(status.counts));
   }
 
   const checkRuns = () => [...github.state.checkRuns.values()] as { id: number; name: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] }; details_url?: string }[];
@@ -234,6 +239,38 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const again = await until(async () => github.state.dispatches[1], "the re-run dispatched");
     expect(JSON.parse(again.inputs.job!)).toMatchObject({ spec: { suite: "unit" } });
     await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("Property 4: real-time status accuracy — /kto/status equals the store's truth after every event and report", async () => {
+    let pr = 100;
+    const step = fc.oneof(
+      fc.constant({ kind: "open" as const }),
+      fc.record({ kind: fc.constant("report" as const), pick: fc.nat(), status: fc.constantFrom("started", "succeeded", "failed", "errored") }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
+        for (const s of steps) {
+          if (s.kind === "open") {
+            const payload = example("pull_request", "opened") as { pull_request: { number: number; head: { sha: string } } };
+            payload.pull_request.number = ++pr;
+            payload.pull_request.head.sha = pr.toString(16).padStart(40, "0");
+            github.state.files.set(`${REPO}@${payload.pull_request.head.sha}:.github/kto.yml`, CONFIG);
+            expect(await deliver("pull_request", payload)).toBe(200);
+          } else {
+            const active = await app.store.jobs({ states: ["dispatched", "running"] });
+            const job = active[s.pick % Math.max(1, active.length)];
+            if (job?.runId) {
+              const bearer = await token({ repository: REPO, run_id: job.runId });
+              const body = s.status === "started" ? { attempt: job.attempt, kind: "started" } : { attempt: job.attempt, kind: "finished", status: s.status, infrastructure: s.status === "errored" };
+              expect((await report(job.id, bearer, body)).status).toBe(200);
+            }
+          }
+          await expectStatusMatchesStore();
+        }
+      }),
+      { numRuns: 6 },
+    );
     expect(github.rejected).toEqual([]);
   });
 
