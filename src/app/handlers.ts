@@ -8,6 +8,7 @@ import type { NewJob } from "../orchestrator/store/store.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import { openOnboardingPullRequest } from "./onboarding.js";
 import { needsApproval } from "./trust.js";
 
 export interface HandlerDeps {
@@ -250,7 +251,10 @@ export function ktoHandlers(deps: HandlerDeps) {
       ["installation.created", "installation_repositories.added"],
       once(async (context) => {
         const payload = context.payload as { installation: { id: number }; repositories?: { full_name: string }[]; repositories_added?: { full_name: string }[] };
-        for (const repo of payload.repositories ?? payload.repositories_added ?? []) pool.track(repo.full_name, payload.installation.id);
+        for (const repo of payload.repositories ?? payload.repositories_added ?? []) {
+          pool.track(repo.full_name, payload.installation.id);
+          await openOnboardingPullRequest(context.octokit as unknown as Octokit, repo.full_name);
+        }
         await service.resources.sync();
       }),
     );

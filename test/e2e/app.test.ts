@@ -8,6 +8,8 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 import { sign } from "@octokit/webhooks-methods";
 import fc from "fast-check";
+import { readFile } from "node:fs/promises";
+import { parseConfig } from "../../src/config/load-config.js";
 import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
 import type { AppSettings } from "../../src/app/settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
@@ -271,6 +273,23 @@ describe("the kto GitHub App against a GitHub API double", () => {
       }),
       { numRuns: 6 },
     );
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("opens one onboarding pull request on installation when the runner workflow is missing", async () => {
+    const installed = example("installation", "created", 1) as { repositories: { full_name: string }[]; installation: { id: number } };
+    github.state.refs.set(`${REPO}@master`, SHA);
+    expect(await deliver("installation", installed)).toBe(200);
+    const pull = await until(async () => github.state.opened[0], "the onboarding pull request");
+    expect(pull).toMatchObject({ repo: REPO, head: "kto/onboarding", base: "master", title: "Set up kto" });
+    expect(github.state.files.get(`${REPO}@kto/onboarding:.github/workflows/kto-runner.yml`)).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
+    const starter = github.state.files.get(`${REPO}@kto/onboarding:.github/kto.yml`)!;
+    expect(() => parseConfig(starter)).not.toThrow();
+    // Installed again (another delivery): the branch exists, so no second pull request.
+    expect(await deliver("installation", installed)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(github.state.opened).toHaveLength(1);
+    expect(github.requests.some((r) => r.operationId === "actions/list-self-hosted-runners-for-repo")).toBe(true);
     expect(github.rejected).toEqual([]);
   });
 

@@ -23,6 +23,8 @@ function openapi(): { spec: Spec; ajv: Ajv } {
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
   const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
   (addFormats as unknown as (a: Ajv) => void)(ajv);
+  // GitHub's own format: owner/name.
+  ajv.addFormat("repo.nwo", /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/);
   ajv.addSchema(spec as object, "github");
   loaded = { spec, ajv };
   return loaded;
@@ -124,6 +126,7 @@ export interface GitHubState {
   pulls: Map<string, { number: number; head: { sha: string } }>;
   /** `owner/repo@ref` → commit sha. */
   refs: Map<string, string>;
+  opened: { repo: string; number: number; head: string; base: string; title: string; body: string }[];
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -170,6 +173,27 @@ const HANDLERS: Record<string, Handler> = {
     const sha = state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref}`) ?? (/^[0-9a-f]{40}$/.test(request.params.ref!) ? request.params.ref : undefined);
     return sha ? { status: 200, body: { sha } } : { status: 404, body: { message: "No commit found" } };
   },
+  "repos/get": (request) => ({ status: 200, body: { id: 1, name: request.params.repo, full_name: `${request.params.owner}/${request.params.repo}`, default_branch: "master", owner: { login: request.params.owner } } }),
+  "git/get-ref": (request, state) => {
+    const sha = state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref!.replace(/^heads\//, "")}`);
+    return sha ? { status: 200, body: { ref: `refs/${request.params.ref}`, object: { sha, type: "commit" } } } : { status: 404, body: { message: "Not Found" } };
+  },
+  "git/create-ref": (request, state) => {
+    const key = `${request.params.owner}/${request.params.repo}@${String(request.body.ref).replace(/^refs\/heads\//, "")}`;
+    if (state.refs.has(key)) return { status: 422, body: { message: "Reference already exists" } };
+    state.refs.set(key, String(request.body.sha));
+    return { status: 201, body: { ref: request.body.ref, object: { sha: request.body.sha, type: "commit" } } };
+  },
+  "repos/create-or-update-file-contents": (request, state) => {
+    const key = `${request.params.owner}/${request.params.repo}@${request.body.branch}:${request.params.path}`;
+    state.files.set(key, Buffer.from(String(request.body.content), "base64").toString("utf8"));
+    return { status: 201, body: { content: { path: request.params.path }, commit: { sha: "c".repeat(40) } } };
+  },
+  "pulls/create": (request, state) => {
+    const number = state.nextId++;
+    state.opened.push({ repo: `${request.params.owner}/${request.params.repo}`, number, head: String(request.body.head), base: String(request.body.base), title: String(request.body.title), body: String(request.body.body ?? "") });
+    return { status: 201, body: { number, html_url: `https://github.com/${request.params.owner}/${request.params.repo}/pull/${number}` } };
+  },
   "pulls/get": (request, state) => {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
@@ -191,7 +215,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map() };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [] };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {

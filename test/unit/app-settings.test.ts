@@ -37,3 +37,11 @@ describe("trust gate", () => {
     expect(needsApproval({ authorAssociation: "FIRST_TIME_CONTRIBUTOR", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBe("its author is first time contributor, not a trusted member");
   });
 });
+
+describe("onboarding files", () => {
+  it("carry self-hosted/kto-runner.yml as it is", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { RUNNER_WORKFLOW } = await import("../../src/app/onboarding-files.js");
+    expect(RUNNER_WORKFLOW).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
+  });
+});
