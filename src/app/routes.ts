@@ -116,6 +116,9 @@ export function ktoRoutes(deps: RoutesDeps): (request: IncomingMessage, response
     const parsed = eventSchema.safeParse(JSON.parse((await readBody(request)) || "{}"));
     if (!parsed.success) return send(response, 400, { message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
     const { attempt, ...report } = parsed.data;
+    // Where the dispatch API gave no run id (older GHES answers 204), the run that reports
+    // first with a valid token for this repository is bound to the attempt.
+    if (report.kind === "started") report.runId = claims.run_id;
     const after = await service.report(jobId, attempt, report);
     reports.inc({ result: after ? "applied" : "ignored" });
     send(response, 200, { state: after?.state ?? job.state, applied: after !== null });
