@@ -327,6 +327,39 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("approves a fork's pull request by label, and takes /kto retest and /kto cancel from maintainers only", async () => {
+    const pr = example("pull_request", "opened") as { pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number; labels: { name: string }[] }; installation?: unknown; label?: unknown };
+    pr.pull_request.head.repo.full_name = "stranger/Hello-World";
+    pr.pull_request.author_association = "NONE";
+    expect(await deliver("pull_request", pr)).toBe(200);
+    await until(async () => checkRuns().length === 2 && checkRuns().every((c) => c.conclusion === "action_required"), "held check runs");
+    const labeled = structuredClone(pr) as typeof pr & { action: string };
+    labeled.action = "labeled";
+    labeled.label = { id: 1, name: "kto/ok-to-test", color: "00ff00", default: false, description: null, node_id: "x", url: "https://api.github.com/x" };
+    expect(await deliver("pull_request", labeled)).toBe(200);
+    await until(async () => github.state.dispatches.length === 1, "the labelled pull request dispatched");
+
+    github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA } });
+    const comment = (body: string, association: string) => {
+      const c = example("issue_comment", "created") as { comment: { body: string; author_association: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+      c.comment.body = body;
+      c.comment.author_association = association;
+      c.issue.number = pr.pull_request.number;
+      c.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${pr.pull_request.number}` };
+      c.installation = pr.installation;
+      return c;
+    };
+    expect(await deliver("issue_comment", comment("/kto cancel", "NONE"))).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(github.state.cancelled).toEqual([]); // not a maintainer: nothing happens
+    expect(await deliver("issue_comment", comment("/kto cancel", "MEMBER"))).toBe(200);
+    await until(async () => github.state.cancelled.length === 1, "the run cancelled");
+    expect(await deliver("issue_comment", comment("/kto retest", "COLLABORATOR"))).toBe(200);
+    await until(async () => github.state.dispatches.length === 2, "the retest dispatched");
+    await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
   it("retries a dispatch GitHub answers with 502 and 429, and sends it once", async () => {
     github.state.dispatchFailures.push(502, 429);
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
