@@ -38,18 +38,28 @@ export class GitHubRunnerPool implements EnvironmentPool {
 
   async list(): Promise<EnvironmentRecord[]> {
     const leased = new Set((await this.store.jobs({ states: ["dispatched", "running"] })).map((j) => j.envId));
-    const out: EnvironmentRecord[] = [];
+    const out = new Map<string, EnvironmentRecord>();
+    const add = (scope: string, runner: { id: number; status: string; busy: boolean; labels: { name: string }[] }) => {
+      const id = runnerEnvironmentId(scope, runner.id);
+      if (runner.status !== "online" || (runner.busy && !leased.has(id))) return;
+      out.set(id, { id, pool: this.name, labels: runner.labels.map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() });
+    };
+    const orgsSeen = new Set<string>();
     for (const [fullName, installationId] of this.repos) {
       const octokit = await this.octokitFor(installationId);
       const { owner, repo } = splitRepo(fullName);
-      const runners = await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 });
-      for (const runner of runners) {
-        const id = runnerEnvironmentId(fullName, runner.id);
-        if (runner.status !== "online") continue;
-        if (runner.busy && !leased.has(id)) continue;
-        out.push({ id, pool: this.name, labels: runner.labels.map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() });
+      for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 })) add(fullName, runner);
+      if (orgsSeen.has(owner)) continue;
+      orgsSeen.add(owner);
+      // An organisation's runners serve its repositories too; a user account has none (404),
+      // and an installation without the organisation permission gets 403: both mean none.
+      try {
+        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 })) add(`org:${owner}`, runner);
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status !== 404 && status !== 403) throw error;
       }
     }
-    return out;
+    return [...out.values()];
   }
 }

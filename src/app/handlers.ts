@@ -248,6 +248,20 @@ export function ktoHandlers(deps: HandlerDeps) {
     );
 
     app.on(
+      ["installation.deleted", "installation_repositories.removed"],
+      once(async (context) => {
+        const payload = context.payload as { repositories?: { full_name: string }[]; repositories_removed?: { full_name: string }[] };
+        const gone = new Set((payload.repositories ?? payload.repositories_removed ?? []).map((r) => r.full_name));
+        for (const repo of gone) pool.untrack(repo);
+        // kto can no longer act there: its waiting and running jobs end.
+        for (const job of await store.jobs({ states: ["awaiting_approval", "queued", "dispatched", "running"] })) {
+          if (job.repo && gone.has(job.repo)) await service.lifecycle.cancel(job, "kto was uninstalled from the repository");
+        }
+        await service.resources.sync();
+      }),
+    );
+
+    app.on(
       ["installation.created", "installation_repositories.added"],
       once(async (context) => {
         const payload = context.payload as { installation: { id: number }; repositories?: { full_name: string }[]; repositories_added?: { full_name: string }[] };

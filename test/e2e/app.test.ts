@@ -360,6 +360,22 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
+    github.state.runners.set(REPO, []);
+    github.state.runners.set("org:Codertocat", [{ id: 70, name: "org-rack", os: "linux", status: "online", busy: false, labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    const opened = example("pull_request", "opened") as { installation: { id: number } };
+    expect(await deliver("pull_request", opened)).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "a dispatch to the organisation's runner");
+    expect(JSON.parse(sent.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-org-rack"]);
+    const removed = example("installation_repositories", "removed", 0) as { repositories_removed: { full_name: string }[]; installation: { id: number } };
+    removed.repositories_removed = [{ ...removed.repositories_removed[0]!, full_name: REPO }];
+    expect(await deliver("installation_repositories", removed)).toBe(200);
+    await until(async () => (await app.store.countsByState()).cancelled === 2, "both jobs cancelled");
+    await until(async () => github.state.cancelled.length === 1, "the run cancelled");
+    expect(github.state.cancelled).toEqual([sent.runId]);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("retries a dispatch GitHub answers with 502 and 429, and sends it once", async () => {
     github.state.dispatchFailures.push(502, 429);
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);

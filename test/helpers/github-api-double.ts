@@ -157,6 +157,11 @@ const HANDLERS: Record<string, Handler> = {
     const runners = state.runners.get(`${request.params.owner}/${request.params.repo}`) ?? [];
     return { status: 200, body: { total_count: runners.length, runners } };
   },
+  "actions/list-self-hosted-runners-for-org": (request, state) => {
+    const runners = state.runners.get(`org:${request.params.org}`);
+    if (!runners) return { status: 404, body: { message: "Not Found" } };
+    return { status: 200, body: { total_count: runners.length, runners } };
+  },
   "actions/create-workflow-dispatch": (request, state) => {
     const failure = state.dispatchFailures.shift();
     if (failure) return { status: failure, body: { message: failure === 429 ? "API rate limit exceeded" : "Server Error" } };
