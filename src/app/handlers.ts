@@ -15,6 +15,8 @@ export interface HandlerDeps {
   service: OrchestratorService;
   pool: GitHubRunnerPool;
   now?: () => number;
+  /** Counts a failed webhook in the metrics. */
+  onError?: (event: string) => void;
 }
 
 const WRITE_ACCESS = ["OWNER", "MEMBER", "COLLABORATOR"];
@@ -115,6 +117,12 @@ export function ktoHandlers(deps: HandlerDeps) {
   }
 
   return (app: Probot) => {
+    // A failed handler is logged with what to look at and counted; it never stops the App.
+    app.onError(async (error) => {
+      const event = (error as { event?: { name?: string } }).event?.name ?? "webhook";
+      deps.onError?.(event);
+      app.log.error({ err: error, event }, `kto: handling ${event} failed; GitHub redelivers it on request (the App's Advanced settings), and /kto/health shows whether GitHub is reachable`);
+    });
     app.on(
       ["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"],
       once(async (context) => {

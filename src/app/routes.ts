@@ -42,28 +42,38 @@ async function readBody(request: IncomingMessage, limit = 5 * 1024 * 1024): Prom
 }
 
 /** kto's own HTTP routes beside Probot's webhooks: health, status, metrics and the runners' reports. */
-export function ktoRoutes(deps: RoutesDeps): (request: IncomingMessage, response: ServerResponse) => Promise<boolean> {
+export interface KtoRoutes {
+  (request: IncomingMessage, response: ServerResponse): Promise<boolean>;
+  /** Counts an error outside the routes (a webhook handler) in kto_errors_total. */
+  countError(route: string): void;
+}
+
+export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
   const { service } = deps;
   const now = deps.now ?? Date.now;
   const registry = new client.Registry();
   const jobs = new client.Gauge({ name: "kto_jobs", help: "Jobs by state", labelNames: ["state"], registers: [registry] });
   const capacity = new client.Gauge({ name: "kto_environment_slots", help: "Environment slots by state", labelNames: ["kind"], registers: [registry] });
   const reports = new client.Counter({ name: "kto_reports_total", help: "Reports received from runners", labelNames: ["result"], registers: [registry] });
-  const errors = new client.Counter({ name: "kto_errors_total", help: "Errors handling requests", labelNames: ["route"], registers: [registry] });
+  const errors = new client.Counter({ name: "kto_errors_total", help: "Errors handling requests and webhooks", labelNames: ["route"], registers: [registry] });
+  const deliveryFailures = new client.Counter({ name: "kto_outbox_delivery_failures_total", help: "Side effects (GitHub calls) that failed and were retried", registers: [registry] });
+  const pending = new client.Gauge({ name: "kto_outbox_pending", help: "Side effects not yet delivered", registers: [registry] });
+  let countedFailures = 0;
   const histograms = {
     queueWaitMs: new client.Gauge({ name: "kto_queue_wait_ms_bucket", help: "Queue wait (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
     startupMs: new client.Gauge({ name: "kto_startup_ms_bucket", help: "Dispatch to start (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
     runMs: new client.Gauge({ name: "kto_run_ms_bucket", help: "Run time (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
   };
 
-  return async (request, response) => {
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const url = new URL(request.url ?? "/", "http://kto");
     try {
       if (request.method === "GET" && url.pathname === "/kto/health") {
         const health = await service.health();
         const ticking = health.lastTickAt !== null && now() - health.lastTickAt < deps.pollMs * 3 + 5_000;
-        const ready = health.status === "running" && (ticking || !health.leader);
-        send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, ready });
+        const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
+        const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
+        send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, github, ready });
         return true;
       }
       if (request.method === "GET" && url.pathname === "/kto/status") {
@@ -75,6 +85,9 @@ export function ktoRoutes(deps: RoutesDeps): (request: IncomingMessage, response
         for (const [state, n] of Object.entries(snapshot.counts)) jobs.set({ state }, n);
         capacity.set({ kind: "total" }, snapshot.environments.reduce((sum, e) => sum + e.capacity, 0));
         capacity.set({ kind: "busy" }, snapshot.environments.reduce((sum, e) => sum + e.busy, 0));
+        deliveryFailures.inc(service.outbox.totalFailures - countedFailures);
+        countedFailures = service.outbox.totalFailures;
+        pending.set((await service.health()).outboxPending);
         const h = await service.status.histograms();
         for (const [key, gauge] of Object.entries(histograms)) for (const bucket of h[key as keyof typeof h].buckets) gauge.set({ le: String(bucket.le) }, bucket.count);
         send(response, 200, await registry.metrics(), registry.contentType);
@@ -92,6 +105,7 @@ export function ktoRoutes(deps: RoutesDeps): (request: IncomingMessage, response
       return true;
     }
   };
+  return Object.assign(handle, { countError: (route: string) => errors.inc({ route }) });
 
   async function handleReport(jobId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];

@@ -74,7 +74,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
   });
-  const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now() }), { probot, webhooksPath: WEBHOOKS_PATH });
+  const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
   const server = createServer((request, response) => {
     void (async () => {
       if (request.url?.startsWith("/kto/") && (await routes(request, response))) return;

@@ -19,6 +19,9 @@ export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_00
  */
 export class OutboxWorker {
   private running: Promise<number> | null = null;
+  /** Deliveries that failed in a row: the far side (GitHub) is unreachable or refusing. */
+  consecutiveFailures = 0;
+  totalFailures = 0;
 
   constructor(
     private readonly store: Store,
@@ -59,8 +62,11 @@ export class OutboxWorker {
         }
         await this.store.markDelivered(item.id, this.clock.now());
         delivered += 1;
+        this.consecutiveFailures = 0;
       } catch (error) {
         const message = (error as Error).message;
+        this.consecutiveFailures += 1;
+        this.totalFailures += 1;
         if (item.attempts + 1 >= this.options.maxAttempts) {
           await this.store.markFailed(item.id, this.clock.now(), message);
           if (item.kind === "dispatch") {

@@ -35,6 +35,8 @@ export interface Health {
   leader: boolean;
   lastTickAt: number | null;
   outboxPending: number;
+  /** Side effects that failed in a row; three or more means the far side (GitHub) is not reachable. */
+  deliveryFailuresInARow: number;
 }
 
 export interface OrchestratorDeps {
@@ -133,6 +135,7 @@ export class OrchestratorService {
       leader: this.monitor.leader,
       lastTickAt: this.monitor.lastTickAt,
       outboxPending: await this.store.outboxPending(),
+      deliveryFailuresInARow: this.outbox.consecutiveFailures,
     };
   }
 

@@ -380,6 +380,11 @@ describe("the kto GitHub App against a GitHub API double", () => {
     github.state.dispatchFailures.push(502, 429);
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     await until(async () => github.state.dispatches.length === 1, "the dispatch to get through");
+    const health = (await (await fetch(`${app.url}/kto/health`)).json()) as { github: string; ready: boolean };
+    expect(health).toMatchObject({ github: "ok", ready: true });
+    const metrics = await (await fetch(`${app.url}/kto/metrics`)).text();
+    expect(metrics).toMatch(/^kto_outbox_delivery_failures_total 2$/m);
+    expect(metrics).toMatch(/^kto_jobs\{state="dispatched"\} 1$/m);
     const calls = github.requests.filter((r) => r.operationId === "actions/create-workflow-dispatch");
     expect(calls).toHaveLength(3);
     await new Promise((resolve) => setTimeout(resolve, 400));
