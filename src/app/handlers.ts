@@ -32,6 +32,26 @@ interface Target {
   groupKey: string;
 }
 
+interface EventContext {
+  octokit: unknown;
+  payload: { installation?: { id: number }; repository?: { full_name: string; name: string; owner: { login: string }; default_branch: string } };
+}
+
+/** Where a plan for this event goes: the repository, its installation, the commit and the group it replaces within. */
+function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string): Target {
+  const repository = context.payload.repository!;
+  return {
+    octokit: context.octokit as Octokit,
+    installationId: context.payload.installation!.id,
+    repo: repository.full_name,
+    owner: repository.owner.login,
+    name: repository.name,
+    headSha,
+    defaultRef: defaultRef ?? repository.default_branch,
+    groupKey,
+  };
+}
+
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
   return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
 }
@@ -132,20 +152,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         const trust = config.kind === "ok" ? config.loaded.config.trust : { ok_to_test_label: "kto/ok-to-test", trusted_associations: WRITE_ACCESS };
         const labelled = pr.labels.some((l) => l.name === trust.ok_to_test_label) && context.payload.action !== "synchronize";
         const gate = labelled ? null : needsApproval({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, trust);
-        await submit(
-          {
-            octokit: context.octokit as unknown as Octokit,
-            installationId: context.payload.installation!.id,
-            repo: repository.full_name,
-            owner: repository.owner.login,
-            name: repository.name,
-            headSha: pr.head.sha,
-            defaultRef: repository.default_branch,
-            groupKey: `pr:${repository.full_name}#${pr.number}`,
-          },
-          "pull_request",
-          gate,
-        );
+        await submit(targetOf(context, pr.head.sha, `pr:${repository.full_name}#${pr.number}`), "pull_request", gate);
       }),
     );
 
@@ -171,11 +178,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         if (command === "ok-to-test") await approve(repository.full_name, groupKey, pr.head.sha);
         else if (command === "cancel") await cancelGroup(repository.full_name, groupKey, `cancelled by @${comment.user?.login ?? "a maintainer"}`);
         else
-          await submit(
-            { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: repository.full_name, owner: repository.owner.login, name: repository.name, headSha: pr.head.sha, defaultRef: repository.default_branch, groupKey },
-            "pull_request",
-            null,
-          );
+          await submit(targetOf(context, pr.head.sha, groupKey), "pull_request", null);
       }),
     );
 
@@ -187,12 +190,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         const payload = (context.payload.client_payload ?? {}) as { ref?: string; suites?: string[]; priority?: number };
         const ref = payload.ref ?? repository.default_branch;
         const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
-        await submit(
-          { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: repository.full_name, owner: repository.owner.login, name: repository.name, headSha: commit.sha, defaultRef: repository.default_branch, groupKey: `dispatch:${repository.full_name}:${ref}` },
-          "dispatch",
-          null,
-          { suites: payload.suites, priority: payload.priority },
-        );
+        await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), "dispatch", null, { suites: payload.suites, priority: payload.priority });
       }),
     );
 
@@ -207,13 +205,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         const action = context.payload.action === "requested_action" ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier : "rerun";
         if (action === "cancel") return cancelGroup(plan.repo, plan.groupKey, `cancelled by @${context.payload.sender.login}`);
         if (action !== "rerun" || !isTerminal(job.state)) return;
-        const repository = context.payload.repository;
-        await submit(
-          { octokit: context.octokit as unknown as Octokit, installationId: context.payload.installation!.id, repo: plan.repo, owner: repository.owner.login, name: repository.name, headSha: plan.headSha, defaultRef: plan.defaultRef ?? repository.default_branch, groupKey: plan.groupKey },
-          "pull_request",
-          null,
-          { suites: [job.spec.suite] },
-        );
+        await submit(targetOf(context, plan.headSha, plan.groupKey, plan.defaultRef ?? undefined), "pull_request", null, { suites: [job.spec.suite] });
       }),
     );
 
@@ -223,20 +215,8 @@ export function ktoHandlers(deps: HandlerDeps) {
         const suite = context.payload.check_suite;
         const repository = context.payload.repository;
         const pull = suite.pull_requests[0];
-        await submit(
-          {
-            octokit: context.octokit as unknown as Octokit,
-            installationId: context.payload.installation!.id,
-            repo: repository.full_name,
-            owner: repository.owner.login,
-            name: repository.name,
-            headSha: suite.head_sha,
-            defaultRef: repository.default_branch,
-            groupKey: pull ? `pr:${repository.full_name}#${pull.number}` : `suite:${repository.full_name}:${suite.head_sha}`,
-          },
-          "pull_request",
-          null,
-        );
+        const groupKey = pull ? `pr:${repository.full_name}#${pull.number}` : `suite:${repository.full_name}:${suite.head_sha}`;
+        await submit(targetOf(context, suite.head_sha, groupKey), "pull_request", null);
       }),
     );
 
