@@ -6,6 +6,9 @@ import { runnerOf } from "./github-runner-pool.js";
 export interface GitHubDispatcherOptions {
   workflow: string;
   appUrl: string;
+  /** Looking a run up by run-name: how often, and how long apart (the run appears after a moment). */
+  lookupAttempts: number;
+  lookupDelayMs: number;
 }
 
 /**
@@ -41,7 +44,21 @@ export class GitHubDispatcher implements Dispatcher {
       },
     });
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
-    return { runId: runId ? String(runId) : `pending:${runnerOf(envId)}` };
+    if (runId) return { runId: String(runId) };
+    // Older servers answer 204 without run details: find the run by its run-name, which
+    // the runner workflow sets to "kto <job> attempt <n>".
+    const found = await this.findByRunName(octokit, owner, repo, `kto ${job.id} attempt ${job.attempt}`);
+    return { runId: found ?? `pending:${runnerOf(envId)}` };
+  }
+
+  private async findByRunName(octokit: Awaited<ReturnType<OctokitFor>>, owner: string, repo: string, name: string): Promise<string | null> {
+    for (let attempt = 0; attempt < this.options.lookupAttempts; attempt++) {
+      const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: this.options.workflow, event: "workflow_dispatch", per_page: 50 });
+      const run = data.workflow_runs.find((r) => r.display_title === name);
+      if (run) return String(run.id);
+      await new Promise((resolve) => setTimeout(resolve, this.options.lookupDelayMs));
+    }
+    return null;
   }
 
   async cancel({ jobId, runId }: CancelRequest): Promise<void> {

@@ -36,6 +36,8 @@ export interface StartOptions {
    * apart, per installation. Off only against a local double, in tests and benchmarks.
    */
   throttle?: boolean;
+  /** Delay between run-name lookups when a dispatch returns no run id. */
+  runLookupDelayMs?: number;
 }
 
 /** The App on one HTTP server: Probot's webhooks at /api/github/webhooks, kto's routes under /kto. */
@@ -62,7 +64,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const serverUrl = settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
   const service = new OrchestratorService({
     store,
-    dispatcher: new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl }),
+    dispatcher: new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, lookupAttempts: 5, lookupDelayMs: options.runLookupDelayMs ?? 2_000 }),
     reporter: new CheckRunReporter(store, octokitFor, serverUrl),
     pools: [pool],
     clock,

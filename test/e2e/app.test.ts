@@ -83,7 +83,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
       KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
       KTO_WORKFLOW: "kto-runner.yml",
     };
-    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200 } } });
+    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200 } } });
   });
 
   afterEach(async () => {
@@ -373,6 +373,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
     await until(async () => (await app.store.countsByState()).cancelled === 2, "both jobs cancelled");
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
     expect(github.state.cancelled).toEqual([sent.runId]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("finds the run by its run-name when the dispatch answers without run details", async () => {
+    github.state.noRunDetails = true;
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "the dispatch");
+    const job = JSON.parse(sent.inputs.job!) as { id: string };
+    await until(async () => (await app.store.job(job.id))?.runId === String(sent.runId), "the run id found by run-name");
+    expect(github.requests.some((r) => r.operationId === "actions/list-workflow-runs")).toBe(true);
     expect(github.rejected).toEqual([]);
   });
 

@@ -124,6 +124,8 @@ export interface GitHubState {
   /** Statuses the next workflow dispatches answer with before one goes through (502, 429…). */
   dispatchFailures: number[];
   pulls: Map<string, { number: number; head: { sha: string } }>;
+  /** Answer workflow dispatches with 204 and no run details, as older servers do. */
+  noRunDetails: boolean;
   /** `owner/repo@ref` → commit sha. */
   refs: Map<string, string>;
   opened: { repo: string; number: number; head: string; base: string; title: string; body: string }[];
@@ -168,7 +170,21 @@ const HANDLERS: Record<string, Handler> = {
     const runId = state.nextId++;
     const repo = `${request.params.owner}/${request.params.repo}`;
     state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
+    // Older servers ignore return_run_details and answer 204.
+    if (state.noRunDetails || !request.body.return_run_details) return { status: 204, body: null };
     return { status: 200, body: { workflow_run_id: runId, run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`, html_url: `https://github.com/${repo}/actions/runs/${runId}` } };
+  },
+  "actions/list-workflow-runs": (request, state) => {
+    const repo = `${request.params.owner}/${request.params.repo}`;
+    // The runner workflow's run-name: "kto <job> attempt <n>".
+    const runs = state.dispatches
+      .filter((d) => d.repo === repo && d.workflow === request.params.workflow_id)
+      .map((d) => {
+        const job = JSON.parse(d.inputs.job ?? "{}") as { id?: string; attempt?: number };
+        return { id: d.runId, name: "kto runner", display_title: `kto ${job.id} attempt ${job.attempt}`, event: "workflow_dispatch", status: "queued" };
+      })
+      .reverse();
+    return { status: 200, body: { total_count: runs.length, workflow_runs: runs } };
   },
   "actions/cancel-workflow-run": (request, state) => {
     state.cancelled.push(Number(request.params.run_id));
@@ -220,7 +236,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [] };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
@@ -243,6 +259,7 @@ export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
         return send(501, { message: `not served: ${checked.operationId}` });
       }
       const { status, body } = handler(checked, state);
+      if (body === null) return response.writeHead(status).end();
       send(status, body);
     });
   });
