@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { startApp, WEBHOOKS_PATH } from "../src/app/server.js";
 import { openStore } from "../src/orchestrator/store/open-store.js";
+import { doubleAppSettings } from "../test/helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../test/helpers/github-api-double.js";
 
 const require = createRequire(import.meta.url);
@@ -74,18 +75,7 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-app-"));
   const github = await startGitHubApiDouble();
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
-  const settings = {
-    APP_ID: "1",
-    PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
-    WEBHOOK_SECRET: SECRET,
-    PORT: 0,
-    HOST: "127.0.0.1",
-    GHE_HOST: new URL(github.url).host,
-    GHE_PROTOCOL: "http" as const,
-    KTO_PUBLIC_URL: "https://kto.example.com",
-    KTO_OIDC_ISSUER: "https://token.actions.example",
-    KTO_WORKFLOW: "kto-runner.yml",
-  };
+  const settings = doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET });
   const app = await startApp(settings, { store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500 } } });
   const kto: WebhookFigures[] = [];
   const baseline: WebhookFigures[] = [];

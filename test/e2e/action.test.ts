@@ -75,6 +75,19 @@ function expectMasked(stdout: string, secret: string): void {
   expect(mentions.filter((line) => !line.startsWith("::add-mask::"))).toEqual([]);
 }
 
+/** Starts the bundled action and sends it `signal` once its job is running; resolves when it has exited. */
+async function interruptWhileRunning(files: RunnerFiles, signal: NodeJS.Signals): Promise<void> {
+  const child = spawn(process.execPath, [DIST], { env: files.env, cwd: ROOT });
+  let stdout = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => stdout.includes("busybox-tap: running") && (clearInterval(check), resolve()), 50);
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.kill(signal);
+  await exited;
+}
+
 const dispatched = (overrides: Parameters<typeof job>[0] = {}) =>
   JSON.stringify({
     id: "plan-1/busybox-tap",
@@ -224,28 +237,14 @@ describe("the bundled action, run as the Actions runner runs it", () => {
       await chmod(dir, 0o755);
       const docker = new Docker();
       const cancelled = await runnerEnv(join(dir, "a"), { job: dispatched({ command: "echo going; sleep 300" }) });
-      const child = spawn(process.execPath, [DIST], { env: cancelled.env, cwd: ROOT });
-      let stdout = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => stdout.includes("busybox-tap: running") && (clearInterval(check), resolve()), 50);
-      });
-      child.kill("SIGTERM");
-      await new Promise((resolve) => child.on("exit", resolve));
+      await interruptWhileRunning(cancelled, "SIGTERM");
       expect(parseOutputs(await readFile(join(dir, "a", "output"), "utf8")).conclusion).toBe("cancelled");
       const state = await readFile(join(dir, "a", "state"), "utf8");
       const owner = parseOutputs(state)["kto-owner"]!;
       expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } })).toHaveLength(0);
 
       const killed = await runnerEnv(join(dir, "b"), { job: dispatched({ command: "echo going; sleep 300" }) });
-      const victim = spawn(process.execPath, [DIST], { env: killed.env, cwd: ROOT });
-      let out = "";
-      victim.stdout.on("data", (c: Buffer) => (out += c.toString()));
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => out.includes("busybox-tap: running") && (clearInterval(check), resolve()), 50);
-      });
-      victim.kill("SIGKILL");
-      await new Promise((resolve) => victim.on("exit", resolve));
+      await interruptWhileRunning(killed, "SIGKILL");
       const victimOwner = parseOutputs(await readFile(join(dir, "b", "state"), "utf8"))["kto-owner"]!;
       expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${victimOwner}`] } })).toHaveLength(1);
       const post = await runAction({ dir: join(dir, "b"), env: { ...killed.env, "STATE_kto-owner": victimOwner } }, POST);

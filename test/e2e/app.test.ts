@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { readFile } from "node:fs/promises";
 import { parseConfig } from "../../src/config/load-config.js";
 import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
-import type { AppSettings } from "../../src/app/settings.js";
+import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { freshStore } from "../helpers/stores.js";
 
@@ -70,19 +70,12 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
     publicUrl = "https://kto.example.com";
-    const settings: AppSettings = {
-      APP_ID: "1",
-      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    const settings = doubleAppSettings(github.url, {
       WEBHOOK_SECRET: SECRET,
-      PORT: 0,
-      HOST: "127.0.0.1",
-      GHE_HOST: new URL(github.url).host,
-      GHE_PROTOCOL: "http",
       KTO_PUBLIC_URL: publicUrl,
       KTO_OIDC_ISSUER: ISSUER,
       KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
-      KTO_WORKFLOW: "kto-runner.yml",
-    };
+    });
     app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200 } } });
   });
 

@@ -1,0 +1,18 @@
+import { generateKeyPairSync } from "node:crypto";
+import type { AppSettings } from "../../src/app/settings.js";
+
+/** Settings for an App that talks to the GitHub API double at `githubUrl` (served as GHES over plain HTTP). */
+export function doubleAppSettings(githubUrl: string, overrides: Partial<AppSettings> & Pick<AppSettings, "WEBHOOK_SECRET">): AppSettings {
+  return {
+    APP_ID: "1",
+    PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    PORT: 0,
+    HOST: "127.0.0.1",
+    GHE_HOST: new URL(githubUrl).host,
+    GHE_PROTOCOL: "http",
+    KTO_PUBLIC_URL: "https://kto.example.com",
+    KTO_OIDC_ISSUER: "https://token.actions.example",
+    KTO_WORKFLOW: "kto-runner.yml",
+    ...overrides,
+  };
+}
