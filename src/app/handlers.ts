@@ -9,6 +9,7 @@ import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import { openOnboardingPullRequest } from "./onboarding.js";
+import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
 import { needsApproval } from "./trust.js";
 
 export interface HandlerDeps {
@@ -182,15 +183,38 @@ export function ktoHandlers(deps: HandlerDeps) {
       }),
     );
 
+    /** A run request names a ref, suites and a priority; a malformed one is logged and changes nothing. */
+    async function runRequested(context: Context<"repository_dispatch" | "workflow_dispatch">, source: string, value: unknown): Promise<void> {
+      let request: RunRequest;
+      try {
+        request = parseRunRequest(source, value);
+      } catch (error) {
+        if (!(error instanceof RunRequestError)) throw error;
+        context.log.warn({ repo: context.payload.repository.full_name }, `kto: ignored ${error.message}`);
+        return;
+      }
+      const repository = context.payload.repository;
+      const ref = shortRef(request.ref ?? repository.default_branch);
+      const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
+      await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), "dispatch", null, { suites: request.suites, priority: request.priority });
+    }
+
     app.on(
       "repository_dispatch",
       once(async (context) => {
         if (context.payload.action !== "kto-run") return;
-        const repository = context.payload.repository;
-        const payload = (context.payload.client_payload ?? {}) as { ref?: string; suites?: string[]; priority?: number };
-        const ref = payload.ref ?? repository.default_branch;
-        const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
-        await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), "dispatch", null, { suites: payload.suites, priority: payload.priority });
+        await runRequested(context, "repository_dispatch client_payload", context.payload.client_payload);
+      }),
+    );
+
+    app.on(
+      "workflow_dispatch",
+      once(async (context) => {
+        // kto's own runner dispatches come back here too; only the "Run kto" workflow asks for a plan.
+        if (context.payload.workflow !== RUN_REQUEST_WORKFLOW_PATH) return;
+        // An input named ref tests another branch or tag than the one the workflow ran from.
+        const inputs = (context.payload.inputs ?? {}) as Record<string, unknown>;
+        await runRequested(context, `${RUN_REQUEST_WORKFLOW_PATH} inputs`, { ...inputs, ref: inputs.ref || context.payload.ref });
       }),
     );
 

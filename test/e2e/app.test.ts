@@ -18,7 +18,7 @@ import { freshStore } from "../helpers/stores.js";
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
 function example(event: string, action: string, index = 1): Record<string, unknown> {
-  const found = examples.find((e) => e.name === event)!.examples.filter((e) => e.action === action);
+  const found = examples.find((e) => e.name === event)!.examples.filter((e) => (e.action ?? "") === action);
   return structuredClone(found[Math.min(index, found.length - 1)]!);
 }
 
@@ -234,6 +234,31 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const again = await until(async () => github.state.dispatches[1], "the re-run dispatched");
     expect(JSON.parse(again.inputs.job!)).toMatchObject({ spec: { suite: "unit" } });
     await expectStatusMatchesStore();
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("plans on a workflow_dispatch of the Run kto workflow, ignores kto's own runner dispatches, and refuses malformed inputs", async () => {
+    const base = example("workflow_dispatch", "", 0) as Record<string, unknown> & { repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+    const dispatchOf = (workflow: string, inputs: Record<string, string>) => ({
+      ...structuredClone(base),
+      workflow,
+      ref: "refs/heads/master",
+      inputs,
+      repository: { ...base.repository, full_name: REPO, name: "Hello-World", owner: { ...base.repository.owner, login: "Codertocat" } },
+      installation: { id: 1 },
+    });
+    github.state.refs.set(`${REPO}@master`, SHA);
+
+    expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-runner.yml", { job: "{}" }))).toBe(200);
+    expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "soon" }))).toBe(200);
+    expect(Object.values(await app.store.countsByState()).every((n) => n === 0)).toBe(true);
+    expect(checkRuns()).toEqual([]);
+
+    expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "urgent", ref: "" }))).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "the dispatch");
+    expect(JSON.parse(sent.inputs.job!)).toMatchObject({ spec: { suite: "unit", priority: 4 } });
+    expect(sent.inputs.sha).toBe(SHA);
+    expect(checkRuns().map((c) => c.name)).toEqual(["kto / unit"]);
     expect(github.rejected).toEqual([]);
   });
 
