@@ -1,7 +1,7 @@
 import * as core from "@actions/core";
-import { readdir, readFile } from "node:fs/promises";
 import Docker from "dockerode";
 import { OWNER_LABEL } from "../runners/docker-options.js";
+import { killMarkedProcesses } from "../runners/leftovers.js";
 import { OWNER_STATE } from "./run.js";
 
 /** Removes whatever a killed job left: its containers, and processes (QEMU) that carry its owner mark. */
@@ -19,16 +19,6 @@ export async function post(): Promise<void> {
   } catch {
     // no engine: nothing of ours can be left there
   }
-  for (const pid of await readdir("/proc").catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-    if (!environ.split("\0").includes(`KTO_OWNER=${owner}`)) continue;
-    try {
-      process.kill(Number(pid), "SIGKILL");
-      removed += 1;
-    } catch {
-      // already gone
-    }
-  }
+  removed += await killMarkedProcesses((mark) => mark === owner);
   if (removed > 0) core.info(`kto: removed ${removed} leftovers of the job`);
 }

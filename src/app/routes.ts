@@ -3,6 +3,7 @@ import client from "prom-client";
 import { z } from "zod";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import { UnauthorizedError, type ActionsClaims } from "./oidc.js";
+import { RegistrationError, registrationSchema, registrationSecretMatches, type Registration, type RegistrationRequest } from "./runner-registration.js";
 
 const eventSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("started"), attempt: z.number().int().min(1), runId: z.string().optional() }),
@@ -23,6 +24,8 @@ export interface RoutesDeps {
   verify: (token: string) => Promise<ActionsClaims>;
   pollMs: number;
   now?: () => number;
+  /** Just-in-time runner registration; absent when no registration secret is set. */
+  registration?: { secret: string; register: (request: RegistrationRequest) => Promise<Registration> };
 }
 
 function send(response: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -93,6 +96,10 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         send(response, 200, await registry.metrics(), registry.contentType);
         return true;
       }
+      if (request.method === "POST" && url.pathname === "/kto/api/runners/jitconfig") {
+        await handleRegistration(request, response);
+        return true;
+      }
       const events = /^\/kto\/api\/jobs\/([^/]+)\/events$/.exec(url.pathname);
       if (request.method === "POST" && events) {
         await handleReport(decodeURIComponent(events[1]!), request, response);
@@ -106,6 +113,26 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
     }
   };
   return Object.assign(handle, { countError: (route: string) => errors.inc({ route }) });
+
+  async function handleRegistration(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!deps.registration) return send(response, 404, { message: "runner registration is off: set KTO_RUNNER_REGISTRATION_SECRET on the App" });
+    const secret = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    if (!secret || !registrationSecretMatches(deps.registration.secret, secret)) return send(response, 401, { message: "the runner registration secret is missing or wrong" });
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(request, 64 * 1024)) || "{}");
+    } catch {
+      return send(response, 400, { message: "the body is not JSON" });
+    }
+    const parsed = registrationSchema.safeParse(body);
+    if (!parsed.success) return send(response, 400, { message: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ") });
+    try {
+      send(response, 201, await deps.registration.register(parsed.data));
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      send(response, error.status, { message: error.message });
+    }
+  }
 
   async function handleReport(jobId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];

@@ -12,6 +12,7 @@ import { GitHubRunnerPool } from "./github-runner-pool.js";
 import { ktoHandlers } from "./handlers.js";
 import { oidcVerifier } from "./oidc.js";
 import { ktoRoutes } from "./routes.js";
+import { registerRunner, type RegistrationRequest } from "./runner-registration.js";
 import { apiBaseUrl, jwksUrl, type AppSettings } from "./settings.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
@@ -75,6 +76,15 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
+    ...(settings.KTO_RUNNER_REGISTRATION_SECRET
+      ? {
+          registration: {
+            secret: settings.KTO_RUNNER_REGISTRATION_SECRET,
+            register: (request: RegistrationRequest) =>
+              registerRunner({ appOctokit: async () => (await probot.auth()) as unknown as Octokit, octokitFor, pool, onRegistered: () => service.resources.sync() }, request),
+          },
+        }
+      : {}),
   });
   const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
   const server = createServer((request, response) => {

@@ -16,6 +16,8 @@ const schema = z.object({
   KTO_OIDC_ISSUER: z.string().url().default("https://token.actions.githubusercontent.com"),
   KTO_OIDC_JWKS_URL: z.string().url().optional(),
   KTO_WORKFLOW: z.string().default("kto-runner.yml"),
+  /** Shared with runner hosts, which register just-in-time runners through the App; unset turns registration off. */
+  KTO_RUNNER_REGISTRATION_SECRET: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
 });
 
 export type AppSettings = z.output<typeof schema>;

@@ -7,6 +7,7 @@ import { validateCommand } from "./commands/validate.js";
 import { statusCommand } from "./commands/status.js";
 import { gcCommand } from "./commands/gc.js";
 import { appCommand } from "./commands/app.js";
+import { hostCleanupCommand, hostLabelsCommand, hostRegisterCommand } from "./commands/host.js";
 import { EXIT, UsageError } from "./exit-codes.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -61,6 +62,34 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--drain <seconds>", "on SIGTERM, how long running jobs may finish", "30")
     .action(async (options) => {
       exitCode = await appCommand(options);
+    });
+
+  const host = program.command("host").description("runner host tools: hardware labels, just-in-time registration, cleanup");
+  host
+    .command("labels")
+    .description("print this host's runner labels (architecture, kvm, CPU and memory classes, GPUs, its unique kto-runner-<name>)")
+    .option("--name <name>", "runner name for the unique label (default: the hostname)")
+    .option("--json", "labels with the facts behind them")
+    .action(async (options) => {
+      exitCode = await hostLabelsCommand(options);
+    });
+  host
+    .command("register")
+    .description("register one ephemeral runner through the kto App; prints its config for run.sh --jitconfig (secret: KTO_RUNNER_REGISTRATION_SECRET)")
+    .option("--app-url <url>", "the App's public URL (default KTO_APP_URL)")
+    .option("--repository <owner/name>", "register for a repository (default KTO_RUNNER_REPOSITORY)")
+    .option("--organization <name>", "register for an organisation (default KTO_RUNNER_ORGANIZATION)")
+    .option("--name <name>", "runner name (default: hostname and a random suffix)")
+    .option("--label <label>", "an extra label (repeatable)", collect, [])
+    .option("--group <id>", "runner group id", "1")
+    .action(async (options) => {
+      exitCode = await hostRegisterCommand(options);
+    });
+  host
+    .command("cleanup")
+    .description("remove containers and processes left by kto processes that are gone (the job-completed hook)")
+    .action(async () => {
+      exitCode = await hostCleanupCommand();
     });
 
   program

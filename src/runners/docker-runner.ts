@@ -7,6 +7,7 @@ import Docker from "dockerode";
 import type { JobSpec } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
+import { ownerIsGone } from "./leftovers.js";
 import { DockerUnavailableError, ImagePullError } from "./errors.js";
 import type { Execution, RunContext, Runner } from "./types.js";
 
@@ -100,10 +101,7 @@ export class DockerRunner implements Runner {
   /** Removes containers of kto processes on this host that no longer exist (killed before cleanup). */
   async sweepOrphans(): Promise<number> {
     const all = await this.docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
-    const orphans = all.filter((c) => {
-      const [host, pid] = (c.Labels[OWNER_LABEL] ?? "").split(":");
-      return host === hostname() && pid !== undefined && !processAlive(Number(pid));
-    });
+    const orphans = all.filter((c) => ownerIsGone(c.Labels[OWNER_LABEL] ?? ""));
     await Promise.all(orphans.map((c) => this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
     return orphans.length;
   }
@@ -221,13 +219,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -129,6 +129,22 @@ export interface GitHubState {
   /** `owner/repo@ref` → commit sha. */
   refs: Map<string, string>;
   opened: { repo: string; number: number; head: string; base: string; title: string; body: string }[];
+  /** `owner/repo` or `org:name` → the App's installation id there; absent means not installed (404). */
+  installations: Map<string, number>;
+  /** Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each. */
+  outage: number[];
+}
+
+function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
+  const runners = state.runners.get(scope) ?? [];
+  if (runners.some((r) => r.name === request.body.name)) return { status: 409, body: { message: "Already exists - A runner with the name already exists." } };
+  const id = state.nextId++;
+  // GitHub adds the read-only default labels; a JIT runner is offline until its process connects.
+  const labels = ["self-hosted", "Linux", "X64", ...(request.body.labels as string[])].map((name, i) => ({ id: i + 1, name, type: i < 3 ? ("read-only" as const) : ("custom" as const) }));
+  const runner: Runner = { id, name: String(request.body.name), os: "Linux", status: "offline", busy: false, labels };
+  state.runners.set(scope, [...runners, runner]);
+  const encoded = Buffer.from(JSON.stringify({ ".runner": { agentId: id, agentName: runner.name, scope, workFolder: request.body.work_folder ?? "_work" } })).toString("base64");
+  return { status: 201, body: { runner, encoded_jit_config: encoded } };
 }
 
 const HANDLERS: Record<string, Handler> = {
@@ -219,6 +235,16 @@ const HANDLERS: Record<string, Handler> = {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
   },
+  "apps/get-repo-installation": (request, state) => {
+    const id = state.installations.get(`${request.params.owner}/${request.params.repo}`);
+    return id ? { status: 200, body: { id, account: { login: request.params.owner }, app_id: 1, target_type: "Organization" } } : { status: 404, body: { message: "Not Found" } };
+  },
+  "apps/get-org-installation": (request, state) => {
+    const id = state.installations.get(`org:${request.params.org}`);
+    return id ? { status: 200, body: { id, account: { login: request.params.org }, app_id: 1, target_type: "Organization" } } : { status: 404, body: { message: "Not Found" } };
+  },
+  "actions/generate-runner-jitconfig-for-repo": (request, state) => jitconfig(request, state, `${request.params.owner}/${request.params.repo}`),
+  "actions/generate-runner-jitconfig-for-org": (request, state) => jitconfig(request, state, `org:${request.params.org}`),
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -236,7 +262,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [] };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
@@ -253,6 +279,8 @@ export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
         return send(Number(message.slice(0, 3)) || 400, { message });
       }
       requests.push(checked);
+      const outage = state.outage.shift();
+      if (outage) return send(outage, { message: outage === 429 ? "API rate limit exceeded" : "Server Error" });
       const handler = HANDLERS[checked.operationId];
       if (!handler) {
         rejected.push(`${checked.method} ${checked.path}: the double does not serve ${checked.operationId}`);

@@ -1,0 +1,66 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { DockerRunner } from "../../runners/docker-runner.js";
+import { labelsForHost, readHostFacts, runnerNameOf } from "../../runners/host-labels.js";
+import { killMarkedProcesses, ownerIsGone } from "../../runners/leftovers.js";
+import { EXIT, UsageError } from "../exit-codes.js";
+
+export async function hostLabelsCommand(options: { name?: string; json?: boolean }): Promise<number> {
+  const host = labelsForHost(await readHostFacts(), { name: options.name });
+  process.stdout.write(options.json ? `${JSON.stringify(host, null, 2)}\n` : `${host.labels.join(",")}\n`);
+  return EXIT.ok;
+}
+
+interface RegisterOptions {
+  appUrl?: string;
+  repository?: string;
+  organization?: string;
+  name?: string;
+  label: string[];
+  group: string;
+}
+
+/**
+ * Registers one ephemeral runner through the kto App and prints its just-in-time config
+ * for `run.sh --jitconfig`. The secret comes from the environment, never the command
+ * line, where other users of the host could read it.
+ */
+export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const appUrl = options.appUrl ?? env.KTO_APP_URL;
+  const secret = env.KTO_RUNNER_REGISTRATION_SECRET;
+  const repository = options.repository ?? env.KTO_RUNNER_REPOSITORY;
+  const organization = options.organization ?? env.KTO_RUNNER_ORGANIZATION;
+  if (!appUrl) throw new UsageError("--app-url (or KTO_APP_URL): the kto App's public URL");
+  if (!secret) throw new UsageError("KTO_RUNNER_REGISTRATION_SECRET: the secret set on the App");
+  if (!repository === !organization) throw new UsageError("give --repository owner/name or --organization name (or KTO_RUNNER_REPOSITORY / KTO_RUNNER_ORGANIZATION)");
+  // A fresh name per registration: a host that died mid-job leaves its old runner behind.
+  const name = runnerNameOf(options.name ?? `${hostname()}-${randomBytes(3).toString("hex")}`);
+  const host = labelsForHost(await readHostFacts(), { name });
+  const labels = [...new Set([...host.labels, ...options.label])];
+  const response = await fetch(`${appUrl.replace(/\/$/, "")}/kto/api/runners/jitconfig`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...(repository ? { repository } : { organization }), name, labels, runner_group_id: Number(options.group) }),
+  });
+  const body = (await response.json().catch(() => ({}))) as { message?: string; encodedJitConfig?: string; runnerId?: number };
+  if (!response.ok || !body.encodedJitConfig) {
+    process.stderr.write(`kto: the App refused the registration (${response.status}): ${body.message ?? "no message"}\n`);
+    return EXIT.failed;
+  }
+  process.stderr.write(`kto: registered runner ${name} (id ${body.runnerId}) with labels ${labels.join(",")}\n`);
+  process.stdout.write(`${body.encodedJitConfig}\n`);
+  return EXIT.ok;
+}
+
+/** What a job-completed hook runs: removes containers and processes of kto processes on this host that are gone. */
+export async function hostCleanupCommand(): Promise<number> {
+  let containers = 0;
+  try {
+    containers = await new DockerRunner().sweepOrphans();
+  } catch {
+    // no Docker engine on this host: nothing of kto's can be left there
+  }
+  const processes = await killMarkedProcesses(ownerIsGone);
+  process.stdout.write(`kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`);
+  return EXIT.ok;
+}
