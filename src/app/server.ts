@@ -55,7 +55,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({
       ...instance,
       retry: { enabled: false },
-      ...(options.throttle === false ? { throttle: { enabled: false } } : {}),
+      ...(options.throttle === false || settings.KTO_GITHUB_THROTTLE === "off" ? { throttle: { enabled: false } } : {}),
     })),
   });
   const octokitFor = async (installationId: number) => (await probot.auth(installationId)) as unknown as Octokit;
@@ -69,7 +69,12 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     reporter: new CheckRunReporter(store, octokitFor, serverUrl),
     pools: [pool],
     clock,
-    options: { owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`, ...options.orchestrator },
+    options: {
+      owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+      healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
+      lockTtlMs: settings.KTO_LEASE_SECONDS * 1000,
+      ...options.orchestrator,
+    },
   });
   const routes = ktoRoutes({
     service,

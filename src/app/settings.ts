@@ -16,6 +16,12 @@ const schema = z.object({
   KTO_OIDC_ISSUER: z.string().url().default("https://token.actions.githubusercontent.com"),
   KTO_OIDC_JWKS_URL: z.string().url().optional(),
   KTO_WORKFLOW: z.string().default("kto-runner.yml"),
+  /** How often the runner pool is listed again besides workflow_job events. */
+  KTO_RUNNER_SYNC_SECONDS: z.coerce.number().min(1).default(60),
+  /** How long the queue leader's lease lasts: another replica (or a restart) takes over this long after a crash. */
+  KTO_LEASE_SECONDS: z.coerce.number().min(1).default(30),
+  /** Octokit's write throttling; "off" only against a GitHub Enterprise Server without rate limits, or a local double. */
+  KTO_GITHUB_THROTTLE: z.enum(["on", "off"]).default("on"),
   /** Shared with runner hosts, which register just-in-time runners through the App; unset turns registration off. */
   KTO_RUNNER_REGISTRATION_SECRET: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
 });

@@ -13,6 +13,9 @@ export function doubleAppSettings(githubUrl: string, overrides: Partial<AppSetti
     KTO_PUBLIC_URL: "https://kto.example.com",
     KTO_OIDC_ISSUER: "https://token.actions.example",
     KTO_WORKFLOW: "kto-runner.yml",
+    KTO_RUNNER_SYNC_SECONDS: 60,
+    KTO_LEASE_SECONDS: 30,
+    KTO_GITHUB_THROTTLE: "on",
     ...overrides,
   };
 }

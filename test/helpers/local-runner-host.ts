@@ -1,0 +1,223 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import { DockerRunner } from "../../src/runners/docker-runner.js";
+import { labelsForHost, readHostFacts } from "../../src/runners/host-labels.js";
+import { killMarkedProcesses, ownerIsGone } from "../../src/runners/leftovers.js";
+import type { GitHubApiDouble, Runner } from "./github-api-double.js";
+import type { OidcIssuer } from "./oidc-issuer.js";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+
+export interface RunnerHostOptions {
+  name: string;
+  github: GitHubApiDouble;
+  repo: string;
+  installationId: number;
+  appUrl: () => string;
+  webhookSecret: string;
+  registrationSecret: string;
+  /** The checkout of the repository the jobs see. */
+  workspace: string;
+  /** The bundled action (dist/index.js). */
+  action: string;
+  issuer: OidcIssuer;
+  artifacts: { resultsUrl: string; runtimeToken: string };
+  /** Where each run's RUNNER_TEMP, outputs and summary go. */
+  workDir: string;
+  runners: number;
+  /** Labels every runner of this host has besides the detected ones. */
+  extraLabels?: string[];
+  log: (line: string) => void;
+}
+
+export interface FinishedRun {
+  runId: number;
+  runner: string;
+  jobId: string;
+  attempt: number;
+  exitCode: number | null;
+  summary: string;
+}
+
+interface LocalRunner {
+  record: Runner;
+  busy: boolean;
+  queue: { runId: number; inputs: Record<string, string> }[];
+}
+
+/**
+ * A runner host as the Actions service and runner make it look: its runners register
+ * through the App (just in time), come online, and take each workflow dispatch whose
+ * `runs-on` they match, running the bundled action the way the runner does (inputs as
+ * INPUT_*, the OIDC and artifact endpoints, GITHUB_* files). workflow_job webhooks go to
+ * the App as GitHub sends them. `kill()` is the host losing power.
+ */
+export class LocalRunnerHost {
+  readonly finished: FinishedRun[] = [];
+  readonly started: number[] = [];
+  private readonly runners: LocalRunner[] = [];
+  private readonly children = new Map<number, ChildProcess>();
+  private cursor = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private alive = false;
+
+  constructor(private readonly options: RunnerHostOptions) {}
+
+  get runnerNames(): string[] {
+    return this.runners.map((r) => r.record.name);
+  }
+
+  async start(): Promise<void> {
+    // What kto-runner-host.sh does first: leftovers of a host that died go.
+    await new DockerRunner().sweepOrphans().catch(() => 0);
+    await killMarkedProcesses(ownerIsGone);
+    const facts = await readHostFacts();
+    for (let i = 1; i <= this.options.runners; i++) {
+      const name = `${this.options.name}-${i}-${Math.random().toString(16).slice(2, 8)}`;
+      const labels = [...labelsForHost(facts, { name }).labels, ...(this.options.extraLabels ?? [])];
+      const response = await fetch(`${this.options.appUrl()}/kto/api/runners/jitconfig`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.options.registrationSecret}`, "content-type": "application/json" },
+        body: JSON.stringify({ repository: this.options.repo, name, labels }),
+      });
+      const body = (await response.json()) as { runnerId?: number; message?: string };
+      if (response.status !== 201) throw new Error(`registering ${name}: ${response.status} ${body.message}`);
+      const record = this.options.github.state.runners.get(this.options.repo)!.find((r) => r.id === body.runnerId)!;
+      // run.sh --jitconfig connects: the runner is online.
+      record.status = "online";
+      this.runners.push({ record, busy: false, queue: [] });
+      this.options.log(`${this.options.name}: runner ${name} online with labels ${labels.join(", ")}`);
+    }
+    this.alive = true;
+    this.cursor = this.options.github.state.dispatches.length;
+    this.timer = setInterval(() => this.poll(), 50);
+  }
+
+  /** The host loses power: its runs die where they are, its runners drop offline. */
+  async kill(): Promise<void> {
+    this.stopPolling();
+    const exits = [...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))));
+    for (const child of this.children.values()) child.kill("SIGKILL");
+    await Promise.all(exits);
+    for (const runner of this.runners) runner.record.status = "offline";
+    this.options.log(`${this.options.name}: host killed`);
+  }
+
+  /** Waits for the runs in hand, then takes its runners offline. */
+  async stop(): Promise<void> {
+    this.stopPolling();
+    await Promise.all([...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)))));
+    for (const runner of this.runners) runner.record.status = "offline";
+  }
+
+  private stopPolling(): void {
+    this.alive = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private poll(): void {
+    const { dispatches, cancelled } = this.options.github.state;
+    for (; this.cursor < dispatches.length; this.cursor++) {
+      const dispatch = dispatches[this.cursor]!;
+      if (dispatch.repo !== this.options.repo) continue;
+      const wanted = JSON.parse(dispatch.inputs.runs_on ?? "[]") as string[];
+      const runner = this.runners.find((r) => wanted.every((label) => r.record.labels.some((l) => l.name === label)));
+      if (!runner) continue; // another host's runner, or one that is gone: GitHub keeps it queued
+      runner.queue.push({ runId: dispatch.runId, inputs: dispatch.inputs });
+      this.next(runner);
+    }
+    // A cancelled run gets SIGINT, as the runner sends it, and reports itself cancelled.
+    for (const runId of cancelled) this.children.get(runId)?.kill("SIGINT");
+  }
+
+  private next(runner: LocalRunner): void {
+    if (runner.busy || !this.alive) return;
+    const run = runner.queue.shift();
+    if (!run) return;
+    runner.busy = true;
+    runner.record.busy = true;
+    void this.execute(runner, run.runId, run.inputs)
+      .catch((error: Error) => this.options.log(`${this.options.name}: run ${run.runId} failed to start: ${error.message}`))
+      .finally(() => {
+        if (!this.alive) return;
+        runner.busy = false;
+        runner.record.busy = false;
+        this.next(runner);
+      });
+  }
+
+  private async execute(runner: LocalRunner, runId: number, inputs: Record<string, string>): Promise<void> {
+    const job = JSON.parse(inputs.job ?? "{}") as { id: string; attempt: number };
+    const dir = join(this.options.workDir, `run-${runId}`);
+    await mkdir(join(dir, "temp"), { recursive: true });
+    for (const file of ["output", "summary", "state"]) await writeFile(join(dir, file), "");
+    await writeFile(join(dir, "event.json"), JSON.stringify({ inputs, workflow: ".github/workflows/kto-runner.yml" }));
+    const oidc = this.options.issuer.tokenRequest(this.options.repo, String(runId));
+    const env: Record<string, string> = {
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME ?? "/root",
+      GITHUB_ACTIONS: "true",
+      CI: "true",
+      GITHUB_WORKSPACE: this.options.workspace,
+      GITHUB_OUTPUT: join(dir, "output"),
+      GITHUB_STEP_SUMMARY: join(dir, "summary"),
+      GITHUB_STATE: join(dir, "state"),
+      GITHUB_EVENT_PATH: join(dir, "event.json"),
+      GITHUB_EVENT_NAME: "workflow_dispatch",
+      GITHUB_REPOSITORY: this.options.repo,
+      GITHUB_RUN_ID: String(runId),
+      GITHUB_RUN_ATTEMPT: "1",
+      GITHUB_SHA: inputs.sha ?? "",
+      GITHUB_SERVER_URL: "https://github.com",
+      RUNNER_NAME: runner.record.name,
+      RUNNER_TEMP: join(dir, "temp"),
+      ACTIONS_RUNTIME_TOKEN: this.options.artifacts.runtimeToken,
+      ACTIONS_RESULTS_URL: `${this.options.artifacts.resultsUrl}/`,
+      ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.token,
+      INPUT_JOB: inputs.job ?? "",
+      "INPUT_APP-URL": inputs.app_url ?? "",
+    };
+    this.started.push(runId);
+    await this.workflowJob("in_progress", runner, runId);
+    this.options.log(`${this.options.name}: ${runner.record.name} runs ${job.id} (attempt ${job.attempt}, run ${runId})`);
+    const child = spawn(process.execPath, [this.options.action], { env, cwd: this.options.workspace, stdio: ["ignore", "pipe", "pipe"] });
+    this.children.set(runId, child);
+    child.stdout!.resume();
+    child.stderr!.resume();
+    const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    this.children.delete(runId);
+    if (!this.alive && child.signalCode === "SIGKILL") return; // died with the host: no webhook, no summary
+    const summary = await readFile(join(dir, "summary"), "utf8").catch(() => "");
+    this.finished.push({ runId, runner: runner.record.name, jobId: job.id, attempt: job.attempt, exitCode, summary });
+    await this.workflowJob("completed", runner, runId, exitCode === 0 ? "success" : "failure");
+    this.options.log(`${this.options.name}: ${runner.record.name} finished ${job.id} (exit ${exitCode})`);
+  }
+
+  /** The webhook GitHub sends when a job of a workflow run starts or ends on a runner. */
+  private async workflowJob(action: "in_progress" | "completed", runner: LocalRunner, runId: number, conclusion?: string): Promise<void> {
+    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & { workflow_job: Record<string, unknown>; repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+    const [owner, name] = this.options.repo.split("/");
+    const payload = {
+      ...base,
+      workflow_job: { ...base.workflow_job, id: runId * 10, run_id: runId, status: action, conclusion: conclusion ?? null, runner_id: runner.record.id, runner_name: runner.record.name, labels: runner.record.labels.map((l) => l.name) },
+      repository: { ...base.repository, full_name: this.options.repo, name, owner: { ...base.repository.owner, login: owner } },
+      installation: { id: this.options.installationId },
+    };
+    const body = JSON.stringify(payload);
+    try {
+      await fetch(`${this.options.appUrl()}/api/github/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "workflow_job", "x-github-delivery": `wj-${runId}-${action}`, "x-hub-signature-256": await sign(this.options.webhookSecret, body) },
+        body,
+      });
+    } catch {
+      // the App is down: GitHub's delivery fails the same way, and is not retried by itself
+    }
+  }
+}

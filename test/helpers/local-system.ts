@@ -1,0 +1,257 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sign } from "@octokit/webhooks-methods";
+import { startAzurite, startResultsService, type ResultsServiceDouble } from "./actions-runtime.js";
+import { startGitHubApiDouble, type GitHubApiDouble } from "./github-api-double.js";
+import { LocalRunnerHost } from "./local-runner-host.js";
+import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+
+/** The repository root: the workspace the jobs see (it holds examples/tests). */
+export const PROJECT_ROOT = fileURLToPath(new URL(existsSync(new URL("../../package.json", import.meta.url)) ? "../../" : "../../../", import.meta.url));
+
+export const LOCAL_REPO = "octo-org/linux";
+const INSTALLATION_ID = 7;
+
+/** A config with one passing and two failing suites, on Docker and QEMU, each with results a person reads. */
+export const DEMO_CONFIG = `version: 1
+defaults: { timeout: 5m }
+suites:
+  - name: smoke
+    runner: docker
+    image: kto/busybox:1
+    command: "echo 'TAP version 13'; echo 1..2; echo 'ok 1 - shell starts'; echo 'ok 2 - busybox present'"
+    results: tap
+  - name: userspace
+    runner: docker
+    image: kto/busybox:1
+    command: sh examples/tests/userspace.sh
+    results: tap
+    artifacts: ["results/**"]
+  - name: kunit-guest
+    runner: qemu
+    kernel: /var/lib/kto/kernel/vmlinuz
+    command: sh examples/tests/guest.sh
+    results: ktap
+    hardware: { memory: 512M, cpus: 1 }
+    artifacts: [console.log, "results/**"]
+triggers:
+  pull_request: all
+`;
+
+export interface CheckRunView {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion?: string;
+  external_id?: string;
+  details_url?: string;
+  output: { title: string; summary: string; annotations?: { path: string; start_line: number; title: string; message: string }[] };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface LocalSystemOptions {
+  /** Scratch space: the App's store, Azurite's blobs, each run's files. */
+  dir: string;
+  /** Runner hosts and runners on each (all on this machine, with its detected labels). */
+  hosts?: { name: string; runners: number; extraLabels?: string[] }[];
+  log?: (line: string) => void;
+  /** Extra App settings (KTO_*), e.g. a PostgreSQL DATABASE_URL. */
+  appEnv?: Record<string, string>;
+}
+
+/**
+ * kto end to end on one machine: the App as its own process on a real port, the GitHub
+ * API double, the Actions artifact service (Azurite) and OIDC issuer, and runner hosts
+ * that take each workflow dispatch and run the bundled action on real Docker and QEMU.
+ */
+export class LocalSystem {
+  readonly webhookSecret = randomBytes(12).toString("hex");
+  readonly registrationSecret = randomBytes(24).toString("hex");
+  readonly hosts: LocalRunnerHost[] = [];
+  appUrl = "";
+  private app: ChildProcess | null = null;
+  private appEnv: Record<string, string> = {};
+  private readonly privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+  private nextDelivery = 1;
+
+  private constructor(
+    readonly github: GitHubApiDouble,
+    readonly issuer: OidcIssuer,
+    readonly results: ResultsServiceDouble,
+    private readonly azurite: { stop: () => Promise<void> },
+    private readonly options: LocalSystemOptions,
+  ) {}
+
+  static async start(options: LocalSystemOptions): Promise<LocalSystem> {
+    await mkdir(join(options.dir, "azurite"), { recursive: true });
+    const azurite = await startAzurite(join(options.dir, "azurite"));
+    const system = new LocalSystem(await startGitHubApiDouble(), await startOidcIssuer(), await startResultsService(azurite.url), azurite, options);
+    system.github.state.installations.set(LOCAL_REPO, INSTALLATION_ID);
+    const port = await freePort();
+    system.appUrl = `http://127.0.0.1:${port}`;
+    system.appEnv = {
+      APP_ID: "1",
+      PRIVATE_KEY: system.privateKey,
+      WEBHOOK_SECRET: system.webhookSecret,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      GHE_HOST: new URL(system.github.url).host,
+      GHE_PROTOCOL: "http",
+      KTO_PUBLIC_URL: system.appUrl,
+      KTO_DATA_DIR: join(options.dir, "app-data"),
+      KTO_OIDC_ISSUER: system.issuer.url,
+      KTO_OIDC_JWKS_URL: system.issuer.jwksUrl,
+      KTO_RUNNER_REGISTRATION_SECRET: system.registrationSecret,
+      KTO_RUNNER_SYNC_SECONDS: "1",
+      KTO_LEASE_SECONDS: "3",
+      KTO_GITHUB_THROTTLE: "off",
+      ...options.appEnv,
+    };
+    await system.startApp();
+    for (const host of options.hosts ?? [{ name: "host-a", runners: 2 }]) await system.addHost(host);
+    return system;
+  }
+
+  log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  /** `kto app` in its own process, as a user runs it; resolves once it answers. */
+  async startApp(): Promise<void> {
+    const cli = join(PROJECT_ROOT, "bin", "kto.js");
+    const out = createWriteStream(join(this.options.dir, "app.log"), { flags: "a" });
+    const child = spawn(process.execPath, [cli, "app", "--drain", "5"], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv }, cwd: this.options.dir, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    this.app = child;
+    const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`kto app exited (${code}) before answering; see app.log`))));
+    const up = (async () => {
+      for (;;) {
+        if (await fetch(`${this.appUrl}/kto/status`).then((r) => r.ok, () => false)) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await Promise.race([up, exited]);
+    this.log(`app: listening on ${this.appUrl} (pid ${child.pid})`);
+  }
+
+  /** SIGKILL: the App dies mid-flow, with no chance to drain. */
+  async killApp(): Promise<void> {
+    const child = this.app;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    this.app = null;
+    this.log("app: killed (SIGKILL)");
+  }
+
+  /** SIGTERM: the App drains and stops. */
+  async stopApp(): Promise<void> {
+    const child = this.app;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+    this.app = null;
+  }
+
+  async addHost(host: { name: string; runners: number; extraLabels?: string[] }): Promise<LocalRunnerHost> {
+    const runnerHost = new LocalRunnerHost({
+      name: host.name,
+      github: this.github,
+      repo: LOCAL_REPO,
+      installationId: INSTALLATION_ID,
+      appUrl: () => this.appUrl,
+      webhookSecret: this.webhookSecret,
+      registrationSecret: this.registrationSecret,
+      workspace: PROJECT_ROOT,
+      action: join(PROJECT_ROOT, "dist", "index.js"),
+      issuer: this.issuer,
+      artifacts: { resultsUrl: this.results.url, runtimeToken: this.results.runtimeToken },
+      workDir: join(this.options.dir, "runs", host.name),
+      runners: host.runners,
+      extraLabels: host.extraLabels ?? [],
+      log: (line) => this.log(line),
+    });
+    await runnerHost.start();
+    this.hosts.push(runnerHost);
+    return runnerHost;
+  }
+
+  /** POSTs a webhook signed as GitHub signs it; the status, or null when the App is not there. */
+  async deliver(event: string, payload: unknown, id = `delivery-${this.nextDelivery++}`): Promise<number | null> {
+    const body = JSON.stringify(payload);
+    return fetch(`${this.appUrl}/api/github/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": id, "x-hub-signature-256": await sign(this.webhookSecret, body) },
+      body,
+    }).then((r) => r.status, () => null);
+  }
+
+  /** A maintainer opens pull request `number` at commit `sha` carrying `config` as .github/kto.yml. */
+  async openPullRequest(number: number, sha: string, config = DEMO_CONFIG): Promise<number | null> {
+    const [owner, name] = LOCAL_REPO.split("/");
+    this.github.state.files.set(`${LOCAL_REPO}@${sha}:.github/kto.yml`, config);
+    this.github.state.pulls.set(`${LOCAL_REPO}#${number}`, { number, head: { sha } });
+    const base = structuredClone(examples.find((e) => e.name === "pull_request")!.examples.find((e) => e.action === "opened")!) as Record<string, unknown> & {
+      pull_request: Record<string, unknown> & { head: Record<string, unknown>; base: Record<string, unknown> };
+      repository: Record<string, unknown> & { owner: Record<string, unknown> };
+    };
+    const repository = { ...base.repository, full_name: LOCAL_REPO, name, owner: { ...base.repository.owner, login: owner }, default_branch: "master" };
+    const payload = {
+      ...base,
+      number,
+      pull_request: { ...base.pull_request, number, author_association: "MEMBER", labels: [], head: { ...base.pull_request.head, sha, repo: repository }, base: { ...base.pull_request.base, repo: repository } },
+      repository,
+      installation: { id: INSTALLATION_ID },
+    };
+    this.log(`github: pull_request.opened #${number} at ${sha.slice(0, 7)}`);
+    return this.deliver("pull_request", payload);
+  }
+
+  checkRuns(sha?: string): CheckRunView[] {
+    return ([...this.github.state.checkRuns.values()] as unknown as CheckRunView[]).filter((c) => !sha || c.head_sha === sha);
+  }
+
+  /** Resolves when every check run on `sha` (at least `count`) is completed. */
+  async checkRunsCompleted(sha: string, count: number, limitMs = 300_000): Promise<CheckRunView[]> {
+    const start = Date.now();
+    for (;;) {
+      const runs = this.checkRuns(sha).filter((c) => c.name !== "kto / config");
+      if (runs.length >= count && runs.every((c) => c.status === "completed")) return runs;
+      if (Date.now() - start > limitMs) throw new Error(`check runs on ${sha.slice(0, 7)} not completed after ${limitMs} ms: ${runs.map((c) => `${c.name}=${c.status}/${c.output.title}`).join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async status(): Promise<{ counts: Record<string, number> }> {
+    return (await (await fetch(`${this.appUrl}/kto/status`)).json()) as { counts: Record<string, number> };
+  }
+
+  async close(): Promise<void> {
+    for (const host of this.hosts) await host.stop();
+    await this.stopApp();
+    await this.results.close();
+    await this.azurite.stop();
+    await this.issuer.close();
+    await this.github.close();
+  }
+}
