@@ -2,8 +2,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential } from "@azure/storage-blob";
+
+const require = createRequire(import.meta.url);
 
 // Azurite's documented development account.
 const ACCOUNT = "devstoreaccount1";
@@ -30,8 +34,9 @@ function b64url(value: object): string {
 /** Azurite's blob service in a child process: the real Azure Blob protocol @actions/artifact uploads with. */
 export async function startAzurite(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const bin = fileURLToPath(new URL("../../node_modules/.bin/azurite-blob", import.meta.url));
-  const child: ChildProcess = spawn(bin, ["--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", dir, "--silent", "--loose", "--skipApiVersionCheck"], { stdio: "ignore" });
+  const azurite = require.resolve("azurite/package.json");
+  const bin = join(dirname(azurite), (JSON.parse(readFileSync(azurite, "utf8")) as { bin: Record<string, string> }).bin["azurite-blob"]!);
+  const child: ChildProcess = spawn(process.execPath, [bin, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", dir, "--silent", "--loose", "--skipApiVersionCheck"], { stdio: "ignore" });
   const url = `http://127.0.0.1:${port}/${ACCOUNT}`;
   let up = false;
   for (let i = 0; i < 150 && !up; i++) {

@@ -1,0 +1,92 @@
+/**
+ * `npm run demo`: the whole kto system on this machine. The App runs as `kto app` on a
+ * real port against a local GitHub API double; two runner hosts register through it and
+ * run the bundled action on real Docker and QEMU. A signed pull_request.opened goes in,
+ * and the check runs come out as a person would read them on the pull request.
+ */
+import { access, mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { LocalSystem, LOCAL_REPO, PROJECT_ROOT, type CheckRunView } from "../test/helpers/local-system.js";
+
+const SHA = "5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
+const OUT = join(process.cwd(), "kto-demo");
+const KERNEL = "/var/lib/kto/kernel/vmlinuz";
+const started = Date.now();
+const say = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+
+async function preflight(): Promise<string[]> {
+  const problems: string[] = [];
+  if (!(await new Docker().ping().then(() => true, () => false))) problems.push("Docker is not reachable (start dockerd, or run bash self-hosted/provision.sh)");
+  else if (!(await new Docker().getImage("kto/busybox:1").inspect().then(() => true, () => false))) problems.push("the image kto/busybox:1 is missing (bash self-hosted/provision.sh builds it)");
+  if (!(await access(KERNEL).then(() => true, () => false))) problems.push(`no kernel at ${KERNEL} (bash self-hosted/provision.sh lays out Debian's)`);
+  if (!(await access(join(PROJECT_ROOT, "dist", "index.js")).then(() => true, () => false))) problems.push("the action bundle dist/index.js is missing (npm run build:action)");
+  return problems;
+}
+
+function describe(run: CheckRunView): string {
+  const mark = run.status !== "completed" ? "…" : run.conclusion === "success" ? "✓" : run.conclusion === "failure" ? "✗" : "!";
+  return `${mark} ${run.name}: ${run.status}${run.conclusion ? ` (${run.conclusion})` : ""} — ${run.output.title}`;
+}
+
+function asPersonSeesIt(runs: CheckRunView[]): string {
+  const lines = ["# Checks on octo-org/linux#1", "", "| | check | conclusion | result |", "|---|---|---|---|"];
+  for (const run of runs) lines.push(`| ${run.conclusion === "success" ? "✓" : "✗"} | ${run.name} | ${run.conclusion} | ${run.output.title} |`);
+  for (const run of runs) {
+    lines.push("", `## ${run.name}`, "", `Workflow run: ${run.details_url ?? "—"}`, "");
+    for (const a of run.output.annotations ?? []) lines.push(`> **${a.path}:${a.start_line}** ${a.title}: ${a.message.split("\n")[0]}`, "");
+    lines.push(run.output.summary);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+async function main(): Promise<number> {
+  const problems = await preflight();
+  if (problems.length) {
+    process.stderr.write(`kto demo: cannot start:\n${problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    return 2;
+  }
+  await rm(OUT, { recursive: true, force: true });
+  await mkdir(OUT, { recursive: true });
+  say(`starting the App, a GitHub API double and two runner hosts (files in ${OUT})`);
+  const system = await LocalSystem.start({ dir: OUT, hosts: [{ name: "host-a", runners: 1 }, { name: "host-b", runners: 1 }], log: say });
+  try {
+    say(`dashboard: ${system.appUrl}/kto   status: ${system.appUrl}/kto/status`);
+    const seen = new Map<number, string>();
+    const watch = setInterval(() => {
+      for (const run of system.checkRuns(SHA)) {
+        const line = describe(run);
+        if (seen.get(run.id) !== line) say(`check run ${line}`);
+        seen.set(run.id, line);
+      }
+    }, 100);
+    await system.openPullRequest(1, SHA);
+    const runs = await system.checkRunsCompleted(SHA, 3).finally(() => clearInterval(watch));
+    runs.sort((a, b) => a.name.localeCompare(b.name));
+    const report = asPersonSeesIt(runs);
+    await writeFile(join(OUT, "check-runs.md"), report);
+
+    process.stdout.write(`\nThe pull request's checks, as GitHub shows them (full text in ${join(OUT, "check-runs.md")}):\n\n`);
+    for (const run of runs) {
+      process.stdout.write(`  ${describe(run)}\n`);
+      for (const a of run.output.annotations ?? []) process.stdout.write(`      ${a.path}:${a.start_line}  ${a.title}: ${a.message.split("\n")[0]}\n`);
+      const link = /\[Download the logs and results\]\(([^)]+)\)/.exec(run.output.summary)?.[1];
+      if (link) process.stdout.write(`      artifacts: ${link}\n`);
+    }
+    const dispatched = system.github.state.dispatches.length;
+    process.stdout.write(`\n${runs.length} jobs, ${dispatched} dispatches to ${LOCAL_REPO}'s runners, ${system.github.requests.length} GitHub API calls checked against GitHub's OpenAPI description, ${system.github.rejected.length} rejected.\n`);
+    if (system.github.rejected.length) process.stdout.write(`${system.github.rejected.join("\n")}\n`);
+    // Two suites fail on purpose, so the annotations have something to show.
+    const expected = { "kto / smoke": "success", "kto / userspace": "failure", "kto / kunit-guest": "failure" } as Record<string, string>;
+    const wrong = runs.filter((r) => expected[r.name] !== r.conclusion);
+    if (wrong.length || system.github.rejected.length) {
+      process.stderr.write(`kto demo: unexpected: ${wrong.map((r) => `${r.name} ${r.conclusion}`).join(", ")}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await system.close();
+  }
+}
+
+process.exitCode = await main();
