@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import client from "prom-client";
 import { z } from "zod";
 import type { OrchestratorService } from "../orchestrator/service.js";
+import { DASHBOARD_HTML } from "./dashboard-page.js";
+import { dashboardData } from "./dashboard.js";
 import { UnauthorizedError, type ActionsClaims } from "./oidc.js";
 import { RegistrationError, registrationSchema, registrationSecretMatches, type Registration, type RegistrationRequest } from "./runner-registration.js";
 
@@ -24,6 +26,8 @@ export interface RoutesDeps {
   verify: (token: string) => Promise<ActionsClaims>;
   pollMs: number;
   now?: () => number;
+  /** Where links to repositories, check runs and workflow runs point (https://github.com, or GHES). */
+  serverUrl?: string;
   /** Just-in-time runner registration; absent when no registration secret is set. */
   registration?: { secret: string; register: (request: RegistrationRequest) => Promise<Registration> };
 }
@@ -77,6 +81,15 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
         const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
         send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, github, ready });
+        return true;
+      }
+      if (request.method === "GET" && (url.pathname === "/kto" || url.pathname === "/kto/")) {
+        response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" });
+        response.end(DASHBOARD_HTML);
+        return true;
+      }
+      if (request.method === "GET" && url.pathname === "/kto/api/dashboard") {
+        send(response, 200, await dashboardData(service.store, deps.serverUrl ?? "https://github.com", now()));
         return true;
       }
       if (request.method === "GET" && url.pathname === "/kto/status") {

@@ -81,6 +81,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
+    serverUrl,
     ...(settings.KTO_RUNNER_REGISTRATION_SECRET
       ? {
           registration: {
@@ -94,7 +95,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
   const server = createServer((request, response) => {
     void (async () => {
-      if (request.url?.startsWith("/kto/") && (await routes(request, response))) return;
+      if ((request.url === "/kto" || request.url?.startsWith("/kto/") || request.url?.startsWith("/kto?")) && (await routes(request, response))) return;
       const handled = await webhooks(request, response, () => {
         response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "not found" }));
       });

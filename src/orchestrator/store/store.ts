@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from "kysely";
 import type { JobSpec } from "../../config/job-spec.js";
-import { canTransition, isTerminal, sourcesOf, type JobState, JOB_STATES, ACTIVE_STATES } from "../job-state.js";
+import { canTransition, isTerminal, sourcesOf, type JobState, JOB_STATES, ACTIVE_STATES, TERMINAL_STATES } from "../job-state.js";
 import type { Engine } from "./migrations.js";
 import type { Database, EnvironmentState, JobsTable, OutboxKind } from "./schema.js";
 
@@ -332,6 +332,12 @@ export class Store {
       .orderBy("seq", "asc")
       .limit(limit)
       .execute();
+    return rows.map(toJob);
+  }
+
+  /** The last `limit` jobs to finish, newest first. */
+  async recentlyFinished(limit: number): Promise<JobRecord[]> {
+    const rows = await this.db.selectFrom("jobs").selectAll().where("state", "in", [...TERMINAL_STATES]).orderBy("finished_at", "desc").orderBy("seq", "desc").limit(limit).execute();
     return rows.map(toJob);
   }
 

@@ -1,0 +1,86 @@
+/**
+ * The dashboard at /kto: one static page that polls /kto/api/dashboard every two seconds
+ * and ticks elapsed times each second. Every value is set as text, never as HTML: job and
+ * runner names come from repositories kto does not control.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>kto</title>
+<style>
+  :root { color-scheme: light dark; --muted: #6e7781; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --line: #d0d7de; }
+  body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; max-width: 1200px; }
+  h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+  h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
+  .muted { color: var(--muted); }
+  .counts span { display: inline-block; margin-right: 1rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { font-weight: 600; }
+  code, .label { font: 12px ui-monospace, monospace; }
+  .label { border: 1px solid var(--line); border-radius: 1em; padding: 0 .5em; margin: 0 .2em .2em 0; display: inline-block; }
+  .success { color: var(--ok); } .failure, .timed_out { color: var(--bad); } .neutral, .cancelled { color: var(--warn); }
+  .empty { color: var(--muted); font-style: italic; }
+</style>
+</head>
+<body>
+<h1>kto</h1>
+<div class="muted">Kernel test orchestrator · updated <span id="updated">—</span></div>
+<p class="counts" id="counts"></p>
+<h2>Queue <span class="muted">(by priority, then arrival)</span></h2>
+<table id="queue"><thead><tr><th>#</th><th>job</th><th>repository</th><th>priority</th><th>needs labels</th><th>waiting</th></tr></thead><tbody></tbody></table>
+<h2>Runners</h2>
+<table id="runners"><thead><tr><th>runner</th><th>state</th><th>labels</th><th>job</th></tr></thead><tbody></tbody></table>
+<h2>Running</h2>
+<table id="running"><thead><tr><th>job</th><th>repository</th><th>runner</th><th>state</th><th>elapsed</th><th>run</th></tr></thead><tbody></tbody></table>
+<h2>Recent results</h2>
+<table id="recent"><thead><tr><th>job</th><th>repository</th><th>conclusion</th><th>result</th><th>took</th><th>links</th></tr></thead><tbody></tbody></table>
+<script>
+"use strict";
+let data = null;
+let skew = 0;
+const duration = (ms) => {
+  if (ms === null || ms === undefined) return "—";
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? s + "s" : s < 3600 ? Math.floor(s / 60) + "m " + (s % 60) + "s" : Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+};
+const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
+const link = (href, text) => { const a = el("a", text); a.href = href; return a; };
+const labels = (list) => { const td = el("td"); for (const l of list) td.append(el("span", l, "label")); return td; };
+function fill(id, rows, columns, emptyText) {
+  const body = document.querySelector("#" + id + " tbody");
+  body.replaceChildren();
+  if (rows.length === 0) { const tr = el("tr"); const td = el("td", emptyText, "empty"); td.colSpan = columns; tr.append(td); body.append(tr); return; }
+  for (const cells of rows) { const tr = el("tr"); for (const c of cells) tr.append(c instanceof Node ? c : el("td", c)); body.append(tr); }
+}
+function render() {
+  if (!data) return;
+  const now = Date.now() - skew;
+  document.getElementById("updated").textContent = new Date(data.generatedAt).toLocaleTimeString();
+  const counts = document.getElementById("counts");
+  counts.replaceChildren(...Object.entries(data.counts).filter(([, n]) => n > 0).map(([state, n]) => el("span", state.replace("_", " ") + ": " + n)));
+  fill("queue", data.queue.map((j, i) => [String(i + 1), el("td", j.name + (j.approval ? " (awaiting approval)" : "")), j.repo ?? "—", String(j.priority), labels(j.labels), duration(now - j.queuedAt)]), 6, "Nothing waiting.");
+  fill("runners", data.runners.map((r) => [r.name, el("td", r.busy ? "busy" : r.state, r.state === "online" ? (r.busy ? "neutral" : "success") : "failure"), labels(r.labels), r.job ?? "—"]), 4, "No runners online.");
+  fill("running", data.running.map((j) => [j.name, j.repo ?? "—", j.runner ?? "—", j.state, el("td", duration(now - j.since), "elapsed"), j.runUrl ? (() => { const td = el("td"); td.append(link(j.runUrl, "workflow run")); return td; })() : "—"]), 6, "Nothing running.");
+  fill("recent", data.recent.map((j) => {
+    const links = el("td");
+    if (j.checkRunUrl) links.append(link(j.checkRunUrl, "check run"), " ");
+    if (j.runUrl) links.append(link(j.runUrl, "workflow run"));
+    return [j.name, j.repo ?? "—", el("td", j.conclusion, j.conclusion), j.title, duration(j.durationMs), links];
+  }), 6, "No results yet.");
+}
+async function refresh() {
+  try {
+    const response = await fetch("/kto/api/dashboard", { cache: "no-store" });
+    if (response.ok) { data = await response.json(); skew = Date.now() - data.generatedAt; render(); }
+  } catch { /* the App is restarting: keep the last picture */ }
+}
+refresh();
+setInterval(refresh, 2000);
+setInterval(render, 1000);
+</script>
+</body>
+</html>
+`;

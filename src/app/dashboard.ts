@@ -1,0 +1,62 @@
+import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
+import type { JobReport } from "../runners/report/run-report.js";
+import { runnerOf } from "./github-runner-pool.js";
+
+const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
+
+export interface DashboardData {
+  generatedAt: number;
+  counts: Record<string, number>;
+  /** Waiting jobs in dispatch order: priority, then arrival. */
+  queue: { id: string; name: string; repo: string | null; priority: number; labels: string[]; attempt: number; queuedAt: number; approval: boolean }[];
+  runners: { id: string; name: string; labels: string[]; state: string; busy: boolean; job: string | null }[];
+  running: { id: string; name: string; repo: string | null; state: string; runner: string | null; since: number; runUrl: string | null }[];
+  recent: { id: string; name: string; repo: string | null; state: string; conclusion: string; title: string; finishedAt: number | null; durationMs: number | null; checkRunUrl: string | null; runUrl: string | null }[];
+}
+
+/** What the dashboard shows, read from the store in one pass; links point at GitHub (or GHES). */
+export async function dashboardData(store: Store, serverUrl: string, now: number, recentLimit = 25): Promise<DashboardData> {
+  const plans = new Map<string, PlanRecord | null>();
+  const planOf = async (job: JobRecord) => {
+    if (!plans.has(job.planId)) plans.set(job.planId, await store.plan(job.planId));
+    return plans.get(job.planId) ?? null;
+  };
+  const runUrl = (job: JobRecord) => (job.repo && job.runId && /^\d+$/.test(job.runId) ? `${serverUrl}/${job.repo}/actions/runs/${job.runId}` : null);
+  const queued = await store.jobs({ states: ["queued", "awaiting_approval"] });
+  queued.sort((a, b) => Number(a.state === "awaiting_approval") - Number(b.state === "awaiting_approval") || b.priority - a.priority || a.seq - b.seq);
+  const active = await store.jobs({ states: ["dispatched", "running"] });
+  const jobOnEnv = new Map(active.map((j) => [j.envId, j.id]));
+  const recent = await store.recentlyFinished(recentLimit);
+  const recentRows: DashboardData["recent"] = [];
+  for (const job of recent) {
+    const plan = await planOf(job);
+    const report = job.result as Partial<JobReport> | null;
+    const t = report?.tests;
+    recentRows.push({
+      id: job.id,
+      name: job.name,
+      repo: job.repo,
+      state: job.state,
+      conclusion: CONCLUSION[job.state as keyof typeof CONCLUSION] ?? job.state,
+      title: t && t.total > 0 ? `${t.passed} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped` : (job.reason ?? job.state).split("\n")[0]!.slice(0, 200),
+      finishedAt: job.finishedAt,
+      durationMs: job.finishedAt && job.startedAt ? job.finishedAt - job.startedAt : null,
+      checkRunUrl: plan?.repo && job.checkRunId ? `${serverUrl}/${plan.repo}/runs/${job.checkRunId}` : null,
+      runUrl: runUrl(job),
+    });
+  }
+  const environments = await store.environments();
+  const nameOf = (envId: string) => runnerName(environments.find((e) => e.id === envId)?.labels ?? []) ?? runnerOf(envId);
+  return {
+    generatedAt: now,
+    counts: await store.countsByState(),
+    queue: queued.map((j) => ({ id: j.id, name: j.name, repo: j.repo, priority: j.priority, labels: j.labels, attempt: j.attempt, queuedAt: j.queuedAt, approval: j.state === "awaiting_approval" })),
+    runners: environments.map((e) => ({ id: e.id, name: nameOf(e.id), labels: e.labels, state: e.state, busy: jobOnEnv.has(e.id), job: jobOnEnv.get(e.id) ?? null })),
+    running: active.map((j) => ({ id: j.id, name: j.name, repo: j.repo, state: j.state, runner: j.envId ? nameOf(j.envId) : null, since: j.startedAt ?? j.dispatchedAt ?? j.queuedAt, runUrl: runUrl(j) })),
+    recent: recentRows,
+  };
+}
+
+function runnerName(labels: string[]): string | null {
+  return labels.find((l) => l.startsWith("kto-runner-"))?.slice("kto-runner-".length) ?? null;
+}

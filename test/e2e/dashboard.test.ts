@@ -1,0 +1,114 @@
+/// <reference lib="dom" />
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { sign } from "@octokit/webhooks-methods";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import { doubleAppSettings } from "../helpers/app-settings.js";
+import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { freshStore } from "../helpers/stores.js";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+const SCREENSHOTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
+const REPO = "Codertocat/Hello-World";
+const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const SECRET = "webhook-secret";
+const suite = (name: string, priority: string, label: string) => `  - { name: ${name}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${label}] } }\n`;
+const CONFIG = `version: 1\nsuites:\n${suite("boot-x86", "high", "x86_64")}${suite("board-low", "low", "arm64")}${suite("board-urgent", "urgent", "arm64")}${suite("board-normal", "normal", "arm64")}`;
+
+async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, limitMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const column = (page: Page, table: string, index: number) => page.$$eval(`#${table} tbody tr`, (rows, i) => rows.map((r) => r.children[i]?.textContent ?? ""), index);
+
+describe("the dashboard at /kto, in headless Chromium", () => {
+  let github: GitHubApiDouble;
+  let issuer: OidcIssuer;
+  let app: RunningApp;
+  let dispose: () => Promise<void>;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    github = await startGitHubApiDouble();
+    issuer = await startOidcIssuer();
+    github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
+    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    const fresh = await freshStore("sqlite");
+    dispose = fresh.dispose;
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: "https://kto.example.com", KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+      orchestrator: { pollMs: 100, outboxPollMs: 100 },
+    });
+    browser = await chromium.launch({ executablePath: process.env.KTO_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await dispose?.();
+    await github?.close();
+    await issuer?.close();
+  });
+
+  async function report(jobId: string, runId: number, body: Record<string, unknown>): Promise<number> {
+    const request = issuer.tokenRequest(REPO, String(runId));
+    const { value } = (await (await fetch(`${request.url}&audience=${encodeURIComponent("https://kto.example.com")}`, { headers: { authorization: `Bearer ${request.token}` } })).json()) as { value: string };
+    const response = await fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${value}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return response.status;
+  }
+
+  it("shows the queue by priority, runners with labels, running jobs with elapsed time, and recent results with links, refreshing live", async () => {
+    const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
+    // The example whose repository and head commit the double serves, from a trusted author.
+    const pr = structuredClone(opened[Math.min(1, opened.length - 1)]!);
+    const body = JSON.stringify(pr);
+    await fetch(`${app.url}${WEBHOOKS_PATH}`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) }, body });
+    const dispatch = await until(async () => github.state.dispatches[0], "the x86 job's dispatch");
+    const job = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number };
+    expect(await report(job.id, dispatch.runId, { attempt: 1, kind: "started" })).toBe(200);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${app.url}/kto`);
+    await page.waitForSelector("#running tbody tr td.elapsed");
+    expect(await column(page, "queue", 1)).toEqual(["board-urgent", "board-normal", "board-low"]);
+    expect(await column(page, "queue", 4)).toEqual(["arm64", "arm64", "arm64"]);
+    expect(await column(page, "runners", 0)).toEqual(["rack-1"]);
+    expect(await column(page, "runners", 1)).toEqual(["busy"]);
+    expect((await column(page, "runners", 2))[0]).toContain("kto-runner-rack-1");
+    expect(await column(page, "running", 0)).toEqual(["boot-x86"]);
+    expect(await page.$eval("#running a", (a) => (a as HTMLAnchorElement).href)).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
+    const elapsed = (await column(page, "running", 4))[0];
+    await page.waitForFunction((before) => document.querySelector("#running td.elapsed")?.textContent !== before, elapsed, { timeout: 5_000 });
+
+    // The job finishes; the page shows it without a reload.
+    const result = { name: "boot-x86", status: "failed", tests: { total: 3, passed: 2, failed: 1, errored: 0, skipped: 0 }, failures: [] };
+    expect(await report(job.id, dispatch.runId, { attempt: 1, kind: "finished", status: "failed", result })).toBe(200);
+    await page.waitForFunction(() => document.querySelector("#recent tbody tr td")?.textContent === "boot-x86", undefined, { timeout: 10_000 });
+    expect(await column(page, "recent", 2)).toEqual(["failure"]);
+    expect(await column(page, "recent", 3)).toEqual(["2 passed, 1 failed, 0 errored, 0 skipped"]);
+    const checkRun = [...github.state.checkRuns.values()].find((c) => c.external_id === job.id)!;
+    expect(await page.$$eval("#recent a", (links) => links.map((a) => (a as HTMLAnchorElement).href))).toEqual([
+      `http://${new URL(github.url).host}/${REPO}/runs/${checkRun.id as number}`,
+      `http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`,
+    ]);
+    await page.waitForFunction(() => document.querySelector("#running tbody td")?.className === "empty", undefined, { timeout: 5_000 });
+    expect(await column(page, "runners", 1)).toEqual(["online"]);
+    await mkdir(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard.png`, fullPage: true });
+    expect(github.rejected).toEqual([]);
+  });
+});
