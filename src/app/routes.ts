@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import client from "prom-client";
 import { z } from "zod";
 import type { OrchestratorService } from "../orchestrator/service.js";
+import { jobReportSchema } from "./job-report-schema.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { dashboardData } from "./dashboard.js";
 import { UnauthorizedError, type ActionsClaims } from "./oidc.js";
@@ -17,7 +18,7 @@ const eventSchema = z.discriminatedUnion("kind", [
     outcome: z.string().optional(),
     reason: z.string().optional(),
     infrastructure: z.boolean().optional(),
-    result: z.unknown().optional(),
+    result: jobReportSchema.optional(),
   }),
 ]);
 

@@ -173,6 +173,11 @@ describe("the kto GitHub App against a GitHub API double", () => {
       stderrTruncated: false,
       artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
     };
+    // A result the check run cannot be built from is refused, naming the field, and changes nothing.
+    const partial = await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", result: { ...result, tests: { passed: "1" } } });
+    expect(partial.status).toBe(400);
+    expect(((await partial.json()) as { message: string }).message).toContain("result.tests.passed: Expected number, received string");
+    expect((await app.store.job(sent.id))?.state).toBe("running");
     expect((await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status).toBe(200);
     await until(async () => unit.status === "completed", "completed");
     expect(unit).toMatchObject({ conclusion: "failure", output: { title: "1 passed, 1 failed, 0 errored, 0 skipped" } });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import { jobReport } from "../helpers/job-report.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
@@ -95,7 +96,7 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     await page.waitForFunction((before) => document.querySelector("#running td.elapsed")?.textContent !== before, elapsed, { timeout: 5_000 });
 
     // The job finishes; the page shows it without a reload.
-    const result = { name: "boot-x86", status: "failed", tests: { total: 3, passed: 2, failed: 1, errored: 0, skipped: 0 }, failures: [] };
+    const result = jobReport("boot-x86", "failed");
     expect(await report(job.id, dispatch.runId, { attempt: 1, kind: "finished", status: "failed", result })).toBe(200);
     await page.waitForFunction(() => document.querySelector("#recent tbody tr td")?.textContent === "boot-x86", undefined, { timeout: 10_000 });
     expect(await column(page, "recent", 2)).toEqual(["failure"]);

@@ -48,6 +48,8 @@ describe("end to end: a pull request in, check runs out, on real Docker and QEMU
 
     // Exactly once: one dispatch and one finished run per job, on the runner it was bound to.
     expect(dispatches).toHaveLength(3);
+    // The check run completes on the action's report; the runner finishes its run just after.
+    for (let i = 0; i < 100 && system.hosts.flatMap((h) => h.finished).length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     const finished = system.hosts.flatMap((h) => h.finished);
     expect(finished.map((f) => f.runId).sort()).toEqual(dispatches.map((d) => d.runId).sort());
     for (const dispatch of dispatches) {

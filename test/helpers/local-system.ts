@@ -129,6 +129,11 @@ export class LocalSystem {
     return system;
   }
 
+  /** The App process's pid while it runs. */
+  get appPid(): number | null {
+    return this.app?.pid ?? null;
+  }
+
   log(line: string): void {
     this.options.log?.(line);
   }

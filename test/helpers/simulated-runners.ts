@@ -1,0 +1,101 @@
+import { jobReport } from "./job-report.js";
+import type { GitHubApiDouble, Runner } from "./github-api-double.js";
+import type { OidcIssuer } from "./oidc-issuer.js";
+
+export interface SimulatedRunnersOptions {
+  github: GitHubApiDouble;
+  issuer: OidcIssuer;
+  repo: string;
+  appUrl: string;
+  /** The audience the App expects: its public origin. */
+  audience: string;
+  /** How long a job "runs" before it reports finished. */
+  runMs: (jobId: string) => number;
+  /** What a job's finished report says. */
+  status: (jobId: string) => "succeeded" | "failed";
+}
+
+/**
+ * Runners for load tests: registered in the GitHub double with their labels, they take
+ * each workflow dispatch meant for them and speak the action's real protocol to the App
+ * (OIDC-authenticated started and finished reports) without running anything. The real
+ * runners are exercised end to end elsewhere; here the App and orchestrator are under load.
+ */
+export class SimulatedRunners {
+  readonly runs: { runId: number; jobId: string; attempt: number; runner: string; startedAt: number; finishedAt?: number }[] = [];
+  readonly reportFailures: string[] = [];
+  private cursor = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly options: SimulatedRunnersOptions) {}
+
+  /** Adds `count` online runners carrying `labels` and a unique kto-runner label each. */
+  add(count: number, labels: string[], prefix: string): void {
+    const list = this.options.github.state.runners.get(this.options.repo) ?? [];
+    for (let i = 0; i < count; i++) {
+      const name = `${prefix}-${i + 1}`;
+      const runner: Runner = { id: this.options.github.state.nextId++, name, os: "Linux", status: "online", busy: false, labels: ["self-hosted", ...labels, `kto-runner-${name}`].map((label, n) => ({ id: n + 1, name: label, type: "custom" as const })) };
+      list.push(runner);
+    }
+    this.options.github.state.runners.set(this.options.repo, list);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.poll(), 20);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.pending]);
+  }
+
+  private poll(): void {
+    const { dispatches, runners } = this.options.github.state;
+    const mine = runners.get(this.options.repo) ?? [];
+    for (; this.cursor < dispatches.length; this.cursor++) {
+      const dispatch = dispatches[this.cursor]!;
+      const wanted = JSON.parse(dispatch.inputs.runs_on ?? "[]") as string[];
+      const runner = mine.find((r) => wanted.every((label) => r.labels.some((l) => l.name === label)));
+      if (!runner) continue;
+      const job = JSON.parse(dispatch.inputs.job ?? "{}") as { id: string; attempt: number };
+      const work = this.run(runner, dispatch.runId, job).finally(() => this.pending.delete(work));
+      this.pending.add(work);
+    }
+  }
+
+  private async run(runner: Runner, runId: number, job: { id: string; attempt: number }): Promise<void> {
+    runner.busy = true;
+    const record: (typeof this.runs)[number] = { runId, jobId: job.id, attempt: job.attempt, runner: runner.name, startedAt: Date.now() };
+    this.runs.push(record);
+    const token = await this.token(runId);
+    await this.report(job, token, { kind: "started" });
+    await new Promise((resolve) => setTimeout(resolve, this.options.runMs(job.id)));
+    const status = this.options.status(job.id);
+    record.finishedAt = Date.now();
+    runner.busy = false;
+    await this.report(job, token, { kind: "finished", status, result: jobReport(job.id, status) });
+  }
+
+  private async token(runId: number): Promise<string> {
+    const request = this.options.issuer.tokenRequest(this.options.repo, String(runId));
+    const response = await fetch(`${request.url}&audience=${encodeURIComponent(this.options.audience)}`, { headers: { authorization: `Bearer ${request.token}` } });
+    return ((await response.json()) as { value: string }).value;
+  }
+
+  private async report(job: { id: string; attempt: number }, token: string, body: Record<string, unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const status = await fetch(`${this.options.appUrl}/kto/api/jobs/${encodeURIComponent(job.id)}/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ attempt: job.attempt, ...body }),
+      }).then((r) => r.status, () => 0);
+      if (status === 200) return;
+      if (attempt === 5) {
+        this.reportFailures.push(`${job.id}#${job.attempt} ${String(body.kind)}: ${status}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}

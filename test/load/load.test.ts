@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { openStore } from "../../src/orchestrator/store/open-store.js";
+import type { JobRecord } from "../../src/orchestrator/store/store.js";
+import { LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
+import { SimulatedRunners } from "../helpers/simulated-runners.js";
+
+// The seed's load test (9.2): 500 pull-request events, 2,000 jobs, 50 runners over 6
+// label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.
+const SCALE = Number(process.env.KTO_LOAD_SCALE ?? 1);
+const EVENTS = Math.max(6, Math.round(500 * SCALE));
+const JOBS_PER_EVENT = 4;
+const RATE = Number(process.env.KTO_LOAD_RATE ?? 50); // webhooks per second
+const LABEL_SETS = [["x86_64", "kvm"], ["x86_64", "gpu-nvidia"], ["arm64"], ["riscv64"], ["s390x"], ["ppc64le"]];
+const RUNNERS = [9, 9, 8, 8, 8, 8]; // 50
+const PRIORITIES = ["low", "normal", "high", "urgent"];
+
+function configFor(pr: number): string {
+  const suites = Array.from({ length: JOBS_PER_EVENT }, (_, k) => {
+    const labels = LABEL_SETS[(pr + k) % LABEL_SETS.length]!;
+    const priority = PRIORITIES[(pr * 7 + k * 3) % PRIORITIES.length]!;
+    return `  - { name: s${k}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${labels.join(", ")}] } }\n`;
+  });
+  return `version: 1\nsuites:\n${suites.join("")}`;
+}
+
+const shaOf = (pr: number) => pr.toString(16).padStart(40, "a");
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 50 runners over 6 label sets`, () => {
+  let dir: string;
+  let system: LocalSystem;
+  let runners: SimulatedRunners;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kto-load-"));
+    system = await LocalSystem.start({ dir, hosts: [] });
+    runners = new SimulatedRunners({
+      github: system.github,
+      issuer: system.issuer,
+      repo: LOCAL_REPO,
+      appUrl: system.appUrl,
+      audience: system.appUrl,
+      runMs: () => 20 + Math.floor(Math.random() * 60),
+      status: (jobId) => (jobId.endsWith("/s3") ? "failed" : "succeeded"),
+    });
+    LABEL_SETS.forEach((labels, i) => runners.add(RUNNERS[i]!, labels, `r${i}`));
+    runners.start();
+  });
+
+  afterAll(async () => {
+    await runners?.stop();
+    await system?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("loses nothing, holds priority order within each label set, and ends every check run", async () => {
+    const sentAt = new Map<string, number>();
+    const start = performance.now();
+    for (let pr = 1; pr <= EVENTS; pr++) {
+      // Paced at RATE per second, as GitHub delivers a busy organisation's events.
+      const due = start + ((pr - 1) * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      sentAt.set(shaOf(pr), performance.now());
+      void system.openPullRequest(pr, shaOf(pr), configFor(pr));
+    }
+    const total = EVENTS * JOBS_PER_EVENT;
+    const deadline = Date.now() + 15 * 60_000;
+    let peakKiB = 0;
+    for (;;) {
+      const status = await readFile(`/proc/${system.appPid}/status`, "utf8");
+      peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const done = system.checkRuns().filter((c) => c.status === "completed").length;
+      if (done >= total) break;
+      if (process.env.KTO_LOAD_TRACE) process.stderr.write(`load: ${((performance.now() - start) / 1000).toFixed(0)}s completed ${done}, check runs ${system.checkRuns().length}, dispatches ${system.github.state.dispatches.length}, finished ${runners.runs.filter((r) => r.finishedAt).length}, requests ${system.github.requests.length}\n`);
+      if (Date.now() > deadline) throw new Error(`only ${done} of ${total} check runs completed`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const elapsedS = (performance.now() - start) / 1000;
+    await runners.stop();
+
+    // Every check run terminal, with the conclusion its job's report carried.
+    const checkRuns = system.checkRuns();
+    expect(checkRuns).toHaveLength(total);
+    for (const run of checkRuns) expect(run.conclusion).toBe(run.external_id!.endsWith("/s3") ? "failure" : "success");
+    // Nothing dispatched twice, nothing lost.
+    const dispatched = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
+    expect(new Set(dispatched.map((d) => `${d.id}#${d.attempt}`)).size).toBe(dispatched.length);
+    expect(dispatched).toHaveLength(total);
+    expect(runners.reportFailures).toEqual([]);
+    expect(system.github.rejected).toEqual([]);
+
+    // Latencies as GitHub sees them: webhook sent → queued check run created → workflow dispatched.
+    const created = new Map<string, number>();
+    const dispatchAt = new Map<string, number>();
+    for (const request of system.github.requests) {
+      if (request.operationId === "checks/create") created.set(String(request.body.external_id), request.at);
+      if (request.operationId === "actions/create-workflow-dispatch") dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
+    }
+    const webhookToQueued: number[] = [];
+    const queuedToDispatched: number[] = [];
+    for (const run of checkRuns) {
+      const id = run.external_id!;
+      webhookToQueued.push(created.get(id)! - sentAt.get(run.head_sha)!);
+      queuedToDispatched.push(dispatchAt.get(id)! - created.get(id)!);
+    }
+
+    await system.stopApp();
+    const store = await openStore({ dataDir: join(dir, "app-data") });
+    let jobs: JobRecord[];
+    try {
+      jobs = await store.jobs();
+    } finally {
+      await store.close();
+    }
+    expect(jobs).toHaveLength(total);
+    expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
+    // Priority order within each label set: no job was passed over by a lower-priority
+    // job of its set that it had been waiting for.
+    const inversions: string[] = [];
+    for (const set of LABEL_SETS) {
+      const key = [...set].sort().join(",");
+      const mine = jobs.filter((j) => j.labels.join(",") === key);
+      for (const later of mine) {
+        for (const earlier of mine) {
+          if (earlier.priority > later.priority && earlier.queuedAt < later.dispatchedAt! && earlier.dispatchedAt! > later.dispatchedAt!) inversions.push(`${later.id} (p${later.priority}) before ${earlier.id} (p${earlier.priority})`);
+        }
+      }
+    }
+    expect(inversions).toEqual([]);
+
+    const ms = (v: number) => `${v.toFixed(0)} ms`;
+    process.stdout.write(
+      [
+        "",
+        `load: ${EVENTS} pull_request events at ${RATE}/s, ${total} jobs, 50 runners in 6 label sets`,
+        "| measure | p50 | p99 |",
+        "|---|---|---|",
+        `| webhook → queued check run | ${ms(percentile(webhookToQueued, 50))} | ${ms(percentile(webhookToQueued, 99))} |`,
+        `| queued → dispatched | ${ms(percentile(queuedToDispatched, 50))} | ${ms(percentile(queuedToDispatched, 99))} |`,
+        `throughput: ${(total / elapsedS).toFixed(1)} jobs/s (${elapsedS.toFixed(1)} s for all ${total}); App peak RSS ${(peakKiB / 1024).toFixed(0)} MiB; ${system.github.requests.length} GitHub API calls`,
+        "",
+      ].join("\n"),
+    );
+  });
+});
