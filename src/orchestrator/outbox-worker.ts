@@ -2,7 +2,7 @@ import type { Clock } from "./clock.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
-import type { Store } from "./store/store.js";
+import type { OutboxRecord, Store } from "./store/store.js";
 
 export interface OutboxOptions {
   maxAttempts: number;
@@ -42,43 +42,64 @@ export class OutboxWorker {
   }
 
   private async pass(): Promise<number> {
+    const byJob = new Map<string, OutboxRecord[]>();
+    for (const item of await this.store.dueOutbox(this.clock.now())) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
     let delivered = 0;
-    for (const item of await this.store.dueOutbox(this.clock.now())) {
-      const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
-      try {
-        if (item.kind === "dispatch") {
-          const job = await this.store.job(item.jobId);
-          // Obsolete: the attempt was cancelled or given back before the dispatch went out.
-          if (job && job.attempt === payload.attempt && job.state === "dispatched") {
-            const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId! });
-            await this.store.setRunId(job.id, job.attempt, runId);
-          }
-        } else if (item.kind === "report") {
-          const job = await this.store.job(item.jobId);
-          if (job && this.reporter) await this.reporter.report(job);
-        } else {
-          const job = await this.store.job(item.jobId);
-          await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
-        }
-        await this.store.markDelivered(item.id, this.clock.now());
-        delivered += 1;
-        this.consecutiveFailures = 0;
-      } catch (error) {
-        const message = (error as Error).message;
-        this.consecutiveFailures += 1;
-        this.totalFailures += 1;
-        if (item.attempts + 1 >= this.options.maxAttempts) {
-          await this.store.markFailed(item.id, this.clock.now(), message);
-          if (item.kind === "dispatch") {
-            const job = await this.store.job(item.jobId);
-            if (job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
-          }
-        } else {
-          const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
-          await this.store.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
-        }
-      }
+    for (const group of byJob.values()) delivered += await this.deliverInOrder(group);
+    return delivered;
+  }
+
+  /** One job's due effects in the order they were decided; a failure holds back the rest until its retry. */
+  private async deliverInOrder(items: OutboxRecord[]): Promise<number> {
+    let delivered = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      // A report shows the job as it is now, so a run of reports needs only one delivery.
+      let covered = 0;
+      while (item.kind === "report" && items[i + covered + 1]?.kind === "report") covered += 1;
+      if (!(await this.deliverOne(item))) return delivered;
+      for (const duplicate of items.slice(i + 1, i + 1 + covered)) await this.store.markDelivered(duplicate.id, this.clock.now());
+      delivered += 1 + covered;
+      i += covered;
     }
     return delivered;
+  }
+
+  private async deliverOne(item: OutboxRecord): Promise<boolean> {
+    const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
+    try {
+      if (item.kind === "dispatch") {
+        const job = await this.store.job(item.jobId);
+        // Obsolete: the attempt was cancelled or given back before the dispatch went out.
+        if (job && job.attempt === payload.attempt && job.state === "dispatched") {
+          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId! });
+          await this.store.setRunId(job.id, job.attempt, runId);
+        }
+      } else if (item.kind === "report") {
+        const job = await this.store.job(item.jobId);
+        if (job && this.reporter) await this.reporter.report(job);
+      } else {
+        const job = await this.store.job(item.jobId);
+        await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
+      }
+      await this.store.markDelivered(item.id, this.clock.now());
+      this.consecutiveFailures = 0;
+      return true;
+    } catch (error) {
+      const message = (error as Error).message;
+      this.consecutiveFailures += 1;
+      this.totalFailures += 1;
+      if (item.attempts + 1 >= this.options.maxAttempts) {
+        await this.store.markFailed(item.id, this.clock.now(), message);
+        if (item.kind === "dispatch") {
+          const job = await this.store.job(item.jobId);
+          if (job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
+        }
+      } else {
+        const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
+        await this.store.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
+      }
+      return false;
+    }
   }
 }
