@@ -37,6 +37,9 @@ export class GitHubRunnerPool implements EnvironmentPool {
   }
 
   async list(): Promise<EnvironmentRecord[]> {
+    // After a restart the memory of tracked repositories is empty; the store still knows
+    // which repositories have work waiting or running.
+    for (const { repo, installationId } of await this.store.reposWithOpenWork()) if (!this.repos.has(repo)) this.repos.set(repo, installationId);
     const leased = new Set((await this.store.jobs({ states: ["dispatched", "running"] })).map((j) => j.envId));
     const out = new Map<string, EnvironmentRecord>();
     const add = (scope: string, runner: { id: number; status: string; busy: boolean; labels: { name: string }[] }) => {

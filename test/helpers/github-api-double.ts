@@ -133,6 +133,8 @@ export interface GitHubState {
   installations: Map<string, number>;
   /** Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each. */
   outage: number[];
+  /** How many requests the outage answered. */
+  outageServed: number;
 }
 
 function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
@@ -262,7 +264,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [] };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
@@ -280,6 +282,7 @@ export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
       }
       requests.push(checked);
       const outage = state.outage.shift();
+      if (outage) state.outageServed += 1;
       if (outage) return send(outage, { message: outage === 429 ? "API rate limit exceeded" : "Server Error" });
       const handler = HANDLERS[checked.operationId];
       if (!handler) {

@@ -335,6 +335,20 @@ export class Store {
     return rows.map(toJob);
   }
 
+  /** Repositories (with their installation) that have jobs not yet finished: whose runners matter now. */
+  async reposWithOpenWork(): Promise<{ repo: string; installationId: number }[]> {
+    const rows = await this.db
+      .selectFrom("plans")
+      .innerJoin("jobs", "jobs.plan_id", "plans.id")
+      .select(["plans.repo", "plans.installation_id"])
+      .distinct()
+      .where("jobs.state", "not in", [...TERMINAL_STATES])
+      .where("plans.repo", "is not", null)
+      .where("plans.installation_id", "is not", null)
+      .execute();
+    return rows.map((r) => ({ repo: r.repo!, installationId: r.installation_id! }));
+  }
+
   /** The last `limit` jobs to finish, newest first. */
   async recentlyFinished(limit: number): Promise<JobRecord[]> {
     const rows = await this.db.selectFrom("jobs").selectAll().where("state", "in", [...TERMINAL_STATES]).orderBy("finished_at", "desc").orderBy("seq", "desc").limit(limit).execute();
