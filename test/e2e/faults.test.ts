@@ -106,7 +106,7 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await system.startApp();
     await expectExactlyOnce("the App SIGKILLed and restarted", sha, EXPECTED);
-  });
+  }, 300_000);
 
   it("a runner host killed mid-job: the job runs again elsewhere, and its container and VM are removed", async () => {
     await start([{ name: "host-a", runners: 1 }]);
@@ -122,7 +122,7 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     await expectExactlyOnce("a runner host killed mid-job", sha, { ...EXPECTED, "kto / vm": "success" });
     const retried = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number }).filter((j) => j.attempt === 2);
     expect(retried.length).toBeGreaterThanOrEqual(1);
-  });
+  }, 300_000);
 
   it("GitHub answering 502 and 429 in bursts: side effects are retried until they land", async () => {
     await start([{ name: "host-a", runners: 2 }]);
@@ -135,7 +135,7 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     await expectExactlyOnce("GitHub 502 and 429 bursts", sha, EXPECTED);
     expect(system.github.state.outage).toEqual([]);
     expect(system.github.state.outageServed).toBe(12);
-  });
+  }, 300_000);
 
   it("the App unreachable while the action reports: the reports are retried and land once it is back", async () => {
     await start([{ name: "host-a", runners: 2 }]);
@@ -150,5 +150,5 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     // The report landed: the slow job was not run again.
     const slow = runs.find((r) => r.name === "kto / slow")!;
     expect(system.github.state.dispatches.filter((d) => (JSON.parse(d.inputs.job!) as { id: string }).id === slow.external_id)).toHaveLength(1);
-  });
+  }, 300_000);
 });

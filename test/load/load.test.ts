@@ -150,5 +150,5 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
         "",
       ].join("\n"),
     );
-  });
+  }, 20 * 60_000);
 });

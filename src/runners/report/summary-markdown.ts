@@ -37,7 +37,7 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
   const lines = [
     `# kto: ${ICON[report.status]} ${report.status}`,
     "",
-    `${report.jobs.length} jobs from \`${report.config}\` in ${formatDuration(report.durationMs)}: ` +
+    `${report.jobs.length} job${report.jobs.length === 1 ? "" : "s"} from \`${report.config}\` in ${formatDuration(report.durationMs)}: ` +
       Object.entries(totals.jobs)
         .filter(([, n]) => n > 0)
         .map(([status, n]) => `${n} ${status}`)
