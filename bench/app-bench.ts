@@ -76,7 +76,7 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   const github = await startGitHubApiDouble();
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
   const settings = doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET });
-  const app = await startApp(settings, { store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500 } } });
+  const app = await startApp(settings, { store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500, concurrency: 4 } } });
   const kto: WebhookFigures[] = [];
   const baseline: WebhookFigures[] = [];
   try {

@@ -8,9 +8,14 @@ export interface OutboxOptions {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Jobs whose effects go out at the same time; each job's own stay in order. Against
+   * github.com Octokit's throttling still sends writes one at a time per installation.
+   */
+  concurrency: number;
 }
 
-export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000, concurrency: 4 };
 
 /**
  * Delivers the side effects transitions recorded: each with its idempotency key, retried
@@ -19,6 +24,7 @@ export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_00
  */
 export class OutboxWorker {
   private running: Promise<number> | null = null;
+  private again = false;
   /** Deliveries that failed in a row: the far side (GitHub) is unreachable or refusing. */
   consecutiveFailures = 0;
   totalFailures = 0;
@@ -33,9 +39,23 @@ export class OutboxWorker {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Delivers what is due; concurrent calls share one pass. Returns how many were delivered. */
+  /**
+   * Delivers what is due. Calls during a pass share it, and it runs once more at its end:
+   * effects recorded meanwhile go out now, not at the next poll.
+   */
   deliver(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      let delivered = 0;
+      do {
+        this.again = false;
+        delivered += await this.pass();
+      } while (this.again);
+      return delivered;
+    })().finally(() => {
       this.running = null;
     });
     return this.running;
@@ -44,8 +64,12 @@ export class OutboxWorker {
   private async pass(): Promise<number> {
     const byJob = new Map<string, OutboxRecord[]>();
     for (const item of await this.store.dueOutbox(this.clock.now())) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
+    const groups = [...byJob.values()];
     let delivered = 0;
-    for (const group of byJob.values()) delivered += await this.deliverInOrder(group);
+    const worker = async () => {
+      for (let group = groups.shift(); group; group = groups.shift()) delivered += await this.deliverInOrder(group);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
     return delivered;
   }
 
@@ -57,15 +81,15 @@ export class OutboxWorker {
       // A report shows the job as it is now, so a run of reports needs only one delivery.
       let covered = 0;
       while (item.kind === "report" && items[i + covered + 1]?.kind === "report") covered += 1;
-      if (!(await this.deliverOne(item))) return delivered;
-      for (const duplicate of items.slice(i + 1, i + 1 + covered)) await this.store.markDelivered(duplicate.id, this.clock.now());
+      if (!(await this.deliverOne(item, items.slice(i + 1, i + 1 + covered)))) return delivered;
       delivered += 1 + covered;
       i += covered;
     }
     return delivered;
   }
 
-  private async deliverOne(item: OutboxRecord): Promise<boolean> {
+  /** Delivers `item`; on success it and the effects it `covers` are marked delivered in one write. */
+  private async deliverOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
     const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
     try {
       if (item.kind === "dispatch") {
@@ -82,7 +106,7 @@ export class OutboxWorker {
         const job = await this.store.job(item.jobId);
         await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
       }
-      await this.store.markDelivered(item.id, this.clock.now());
+      await this.store.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
       this.consecutiveFailures = 0;
       return true;
     } catch (error) {

@@ -33,7 +33,7 @@ export class ResourceManager {
     for (const pool of this.pools) {
       const listed = await pool.list();
       const ids = new Set(listed.map((e) => e.id));
-      for (const env of listed) await this.store.upsertEnvironment({ ...env, pool: pool.name, lastSeen: now });
+      await this.store.upsertEnvironments(listed.map((env) => ({ ...env, pool: pool.name, lastSeen: now })));
       for (const known of await this.store.environments(pool.name)) {
         if (!ids.has(known.id) && known.state !== "offline") await this.takeOffline(known.id, "no longer listed by its pool");
       }
@@ -53,7 +53,7 @@ export class ResourceManager {
         await this.takeOffline(env.id, "failed its health check");
         const fresh = await pool.replace?.(env).catch(() => null);
         if (fresh) {
-          await this.store.upsertEnvironment({ ...fresh, pool: pool.name, lastSeen: this.clock.now() });
+          await this.store.upsertEnvironments([{ ...fresh, pool: pool.name, lastSeen: this.clock.now() }]);
           replaced.push(fresh.id);
         }
       }

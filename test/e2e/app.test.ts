@@ -76,7 +76,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
       KTO_OIDC_ISSUER: ISSUER,
       KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
     });
-    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200 } } });
+    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } } });
   });
 
   afterEach(async () => {

@@ -68,7 +68,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("keeps environments and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
-      await store.upsertEnvironment({ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 });
+      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 }]);
       await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
       expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));

@@ -386,13 +386,19 @@ export class Store {
     return new Map(rows.map((r) => [r.env_id!, Number(r.n)]));
   }
 
-  async upsertEnvironment(env: EnvironmentRecord): Promise<void> {
-    const values = { id: env.id, pool: env.pool, labels: JSON.stringify([...env.labels].sort()), capacity: env.capacity, state: env.state, last_seen: env.lastSeen };
-    await this.db
-      .insertInto("environments")
-      .values(values)
-      .onConflict((oc) => oc.column("id").doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }))
-      .execute();
+  /** Adds or refreshes environments, all in one transaction (one sync of a pool, one commit). */
+  async upsertEnvironments(envs: readonly EnvironmentRecord[]): Promise<void> {
+    if (envs.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const env of envs) {
+        const values = { id: env.id, pool: env.pool, labels: JSON.stringify([...env.labels].sort()), capacity: env.capacity, state: env.state, last_seen: env.lastSeen };
+        await trx
+          .insertInto("environments")
+          .values(values)
+          .onConflict((oc) => oc.column("id").doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }))
+          .execute();
+      }
+    });
   }
 
   async setEnvironmentState(id: string, state: EnvironmentState, now: number): Promise<void> {
@@ -427,8 +433,8 @@ export class Store {
     return Number(row?.n ?? 0);
   }
 
-  async markDelivered(id: number, now: number): Promise<void> {
-    await this.db.updateTable("outbox").set({ delivered_at: now }).where("id", "=", id).execute();
+  async markDelivered(ids: readonly number[], now: number): Promise<void> {
+    await this.db.updateTable("outbox").set({ delivered_at: now }).where("id", "in", [...ids]).execute();
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
