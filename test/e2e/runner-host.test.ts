@@ -85,6 +85,16 @@ describe("a runner host registers just-in-time runners through the App, and clea
     expect(github.state.runners.has("someone/else")).toBe(false);
   });
 
+  it("kto host register says why the App refused, and exits 1; without a secret it is a usage error", async () => {
+    const refused = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", "someone/else", "--app-url", app.url], { env: { KTO_RUNNER_REGISTRATION_SECRET: SECRET }, reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("the App refused the registration (404): the kto App is not installed on someone/else: install it there first");
+    expect(refused.stdout).toBe("");
+    const noSecret = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", REPO, "--app-url", app.url], { env: { KTO_RUNNER_REGISTRATION_SECRET: "" }, reject: false });
+    expect(noSecret.exitCode).toBe(2);
+    expect(noSecret.stderr).toContain("KTO_RUNNER_REGISTRATION_SECRET");
+  });
+
   it("a name already registered is a 409 that says what to do", async () => {
     expect((await register({ repository: REPO, name: "dup-1", labels: ["kto-runner-dup-1"] })).status).toBe(201);
     const again = await register({ repository: REPO, name: "dup-1", labels: ["kto-runner-dup-1"] });
