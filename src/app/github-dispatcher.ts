@@ -22,13 +22,19 @@ export class GitHubDispatcher implements Dispatcher {
     private readonly options: GitHubDispatcherOptions,
   ) {}
 
-  async dispatch({ job, envId }: DispatchRequest): Promise<{ runId: string }> {
+  async dispatch({ job, envId, maybeSent }: DispatchRequest): Promise<{ runId: string }> {
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
     const env = (await this.store.environments()).find((e) => e.id === envId);
     if (!env) throw new Error(`environment ${envId} is gone`);
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
+    const runName = `kto ${job.id} attempt ${job.attempt}`;
+    // The dispatch API has no idempotency key: a run that an earlier try started is found by its run-name.
+    if (maybeSent) {
+      const existing = await this.findByRunName(octokit, owner, repo, runName, 1);
+      if (existing) return { runId: existing };
+    }
     const unique = env.labels.find((l) => l.startsWith("kto-runner-"));
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
       owner,
@@ -47,16 +53,16 @@ export class GitHubDispatcher implements Dispatcher {
     if (runId) return { runId: String(runId) };
     // Older servers answer 204 without run details: find the run by its run-name, which
     // the runner workflow sets to "kto <job> attempt <n>".
-    const found = await this.findByRunName(octokit, owner, repo, `kto ${job.id} attempt ${job.attempt}`);
+    const found = await this.findByRunName(octokit, owner, repo, runName, this.options.lookupAttempts);
     return { runId: found ?? `pending:${runnerOf(envId)}` };
   }
 
-  private async findByRunName(octokit: Awaited<ReturnType<OctokitFor>>, owner: string, repo: string, name: string): Promise<string | null> {
-    for (let attempt = 0; attempt < this.options.lookupAttempts; attempt++) {
+  private async findByRunName(octokit: Awaited<ReturnType<OctokitFor>>, owner: string, repo: string, name: string, attempts: number): Promise<string | null> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: this.options.workflow, event: "workflow_dispatch", per_page: 50 });
       const run = data.workflow_runs.find((r) => r.display_title === name);
       if (run) return String(run.id);
-      await new Promise((resolve) => setTimeout(resolve, this.options.lookupDelayMs));
+      if (attempt + 1 < attempts) await new Promise((resolve) => setTimeout(resolve, this.options.lookupDelayMs));
     }
     return null;
   }

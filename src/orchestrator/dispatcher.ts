@@ -5,6 +5,12 @@ export interface DispatchRequest {
   key: string;
   job: JobRecord;
   envId: string;
+  /**
+   * An earlier try of this key may have reached the far side (the process died before
+   * recording the outcome, or an error came back after the request was sent): look for
+   * the run it started before starting another.
+   */
+  maybeSent: boolean;
 }
 
 export interface CancelRequest {

@@ -96,7 +96,8 @@ export class OutboxWorker {
         const job = await this.store.job(item.jobId);
         // Obsolete: the attempt was cancelled or given back before the dispatch went out.
         if (job && job.attempt === payload.attempt && job.state === "dispatched") {
-          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId! });
+          await this.store.markSending(item.id, this.clock.now());
+          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, maybeSent: item.tried });
           await this.store.setRunId(job.id, job.attempt, runId);
         }
       } else if (item.kind === "report") {

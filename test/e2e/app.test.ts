@@ -425,6 +425,18 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("a dispatch that started its run but answered 502 is not sent again: the retry finds the run by its run-name", async () => {
+    github.state.dispatchLostResponses.push(502);
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "the dispatch");
+    const jobId = (JSON.parse(sent.inputs.job!) as { id: string }).id;
+    await until(async () => (await app.store.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
+    expect(github.requests.filter((r) => r.operationId === "actions/list-workflow-runs").length).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(github.state.dispatches).toHaveLength(1);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("gives a job back and dispatches it to another runner when its runner goes offline mid-job", async () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const first = await until(async () => github.state.dispatches[0], "the first dispatch");

@@ -123,6 +123,8 @@ export interface GitHubState {
   cancelled: number[];
   /** Statuses the next workflow dispatches answer with before one goes through (502, 429…). */
   dispatchFailures: number[];
+  /** Statuses the next workflow dispatches answer with after starting the run anyway (a response lost on the way back). */
+  dispatchLostResponses: number[];
   pulls: Map<string, { number: number; head: { sha: string } }>;
   /** Answer workflow dispatches with 204 and no run details, as older servers do. */
   noRunDetails: boolean;
@@ -188,6 +190,8 @@ const HANDLERS: Record<string, Handler> = {
     const runId = state.nextId++;
     const repo = `${request.params.owner}/${request.params.repo}`;
     state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
+    const lost = state.dispatchLostResponses.shift();
+    if (lost) return { status: lost, body: { message: "Server Error" } };
     // Older servers ignore return_run_details and answer 204.
     if (state.noRunDetails || !request.body.return_run_details) return { status: 204, body: null };
     return { status: 200, body: { workflow_run_id: runId, run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`, html_url: `https://github.com/${repo}/actions/runs/${runId}` } };
@@ -264,7 +268,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {

@@ -64,6 +64,8 @@ export interface OutboxRecord {
   payload: unknown;
   attempts: number;
   nextAttemptAt: number;
+  /** An earlier try was sent, or may have been (a crash before its outcome was recorded). */
+  tried: boolean;
 }
 
 export interface Effect {
@@ -425,7 +427,7 @@ export class Store {
       .orderBy("id")
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ id: Number(r.id), jobId: r.job_id, kind: r.kind, key: r.idempotency_key, payload: JSON.parse(r.payload), attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
+    return rows.map((r) => ({ id: Number(r.id), jobId: r.job_id, kind: r.kind, key: r.idempotency_key, payload: JSON.parse(r.payload), attempts: r.attempts, nextAttemptAt: r.next_attempt_at, tried: r.last_error !== null }));
   }
 
   async outboxPending(): Promise<number> {
@@ -435,6 +437,11 @@ export class Store {
 
   async markDelivered(ids: readonly number[], now: number): Promise<void> {
     await this.db.updateTable("outbox").set({ delivered_at: now }).where("id", "in", [...ids]).execute();
+  }
+
+  /** Recorded before an effect that must not happen twice is sent: a redelivery then checks first. */
+  async markSending(id: number, now: number): Promise<void> {
+    await this.db.updateTable("outbox").set({ last_error: `sent at ${new Date(now).toISOString()}, outcome not recorded` }).where("id", "=", id).execute();
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
