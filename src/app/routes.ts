@@ -27,6 +27,8 @@ export interface RoutesDeps {
   verify: (token: string) => Promise<ActionsClaims>;
   pollMs: number;
   now?: () => number;
+  /** Serve the dashboard (/kto and /kto/api/dashboard). */
+  dashboard?: boolean;
   /** Where links to repositories, check runs and workflow runs point (https://github.com, or GHES). */
   serverUrl?: string;
   /** Just-in-time runner registration; absent when no registration secret is set. */
@@ -82,6 +84,10 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
         const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
         send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, github, ready });
+        return true;
+      }
+      if (deps.dashboard === false && request.method === "GET" && ["/kto", "/kto/", "/kto/api/dashboard"].includes(url.pathname)) {
+        send(response, 404, { message: "the dashboard is off (KTO_DASHBOARD=off)" });
         return true;
       }
       if (request.method === "GET" && (url.pathname === "/kto" || url.pathname === "/kto/")) {

@@ -82,6 +82,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
     serverUrl,
+    dashboard: settings.KTO_DASHBOARD === "on",
     ...(settings.KTO_RUNNER_REGISTRATION_SECRET
       ? {
           registration: {

@@ -22,6 +22,8 @@ const schema = z.object({
   KTO_LEASE_SECONDS: z.coerce.number().min(1).default(30),
   /** Octokit's write throttling; "off" only against a GitHub Enterprise Server without rate limits, or a local double. */
   KTO_GITHUB_THROTTLE: z.enum(["on", "off"]).default("on"),
+  /** The dashboard at /kto lists repositories and job names: "off" where that must not be public. */
+  KTO_DASHBOARD: z.enum(["on", "off"]).default("on"),
   /** Shared with runner hosts, which register just-in-time runners through the App; unset turns registration off. */
   KTO_RUNNER_REGISTRATION_SECRET: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
 });

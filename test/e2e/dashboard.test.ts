@@ -112,4 +112,20 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     await page.screenshot({ path: `${SCREENSHOTS}dashboard.png`, fullPage: true });
     expect(github.rejected).toEqual([]);
   });
+
+  it("is off with KTO_DASHBOARD=off, where names must not be public", async () => {
+    const fresh = await freshStore("sqlite");
+    const hidden = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_DASHBOARD: "off" }), { store: fresh.store, logLevel: "fatal", throttle: false });
+    try {
+      for (const path of ["/kto", "/kto/api/dashboard"]) {
+        const response = await fetch(`${hidden.url}${path}`);
+        expect(response.status).toBe(404);
+        expect(((await response.json()) as { message: string }).message).toBe("the dashboard is off (KTO_DASHBOARD=off)");
+      }
+      expect((await fetch(`${hidden.url}/kto/status`)).status).toBe(200);
+    } finally {
+      await hidden.close();
+      await fresh.dispose();
+    }
+  });
 });

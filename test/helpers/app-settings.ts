@@ -16,6 +16,7 @@ export function doubleAppSettings(githubUrl: string, overrides: Partial<AppSetti
     KTO_RUNNER_SYNC_SECONDS: 60,
     KTO_LEASE_SECONDS: 30,
     KTO_GITHUB_THROTTLE: "on",
+    KTO_DASHBOARD: "on",
     ...overrides,
   };
 }
