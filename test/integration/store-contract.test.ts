@@ -14,6 +14,14 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     });
   });
 
+  it("places a queued job among the jobs waiting for the same labels, by priority then arrival", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("x1", ["x86_64"], 2), storeJob("arm", ["arm64"], 4), storeJob("x2", ["kvm", "x86_64"], 2), storeJob("x3", ["x86_64"], 3), storeJob("x4", ["x86_64"], 2)] });
+      const position = async (id: string) => store.queuePosition((await store.job(id))!, 1);
+      expect(await Promise.all(["x3", "x1", "x4", "arm", "x2"].map(position))).toEqual([1, 2, 3, 1, 1]);
+    });
+  });
+
   it("applies a transition only from an allowed state and attempt, with its audit row and outbox entry", async () => {
     await withStore(engine, async (store) => {
       await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });

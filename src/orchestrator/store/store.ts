@@ -357,13 +357,15 @@ export class Store {
     return rows.map(toJob);
   }
 
-  /** 1-based place of a queued job in dispatch order (among jobs whose backoff has passed by `now`). */
-  async queuePosition(job: Pick<JobRecord, "priority" | "seq">, now: number): Promise<number> {
+  /** 1-based place of a queued job in dispatch order among jobs waiting for the same labels (whose backoff has passed by `now`). */
+  async queuePosition(job: Pick<JobRecord, "priority" | "seq" | "labels">, now: number): Promise<number> {
     const row = await this.db
       .selectFrom("jobs")
       .select(sql<number>`count(*)`.as("n"))
       .where("state", "=", "queued")
       .where("not_before", "<=", now)
+      // Jobs that wait for other hardware are not ahead of this one.
+      .where("labels", "=", JSON.stringify([...job.labels].sort()))
       .where((eb) => eb.or([eb("priority", ">", job.priority), eb.and([eb("priority", "=", job.priority), eb("seq", "<", job.seq)])]))
       .executeTakeFirst();
     return Number(row?.n ?? 0) + 1;
