@@ -5,7 +5,13 @@ import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 
-const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
+/** How a finished job shows on GitHub: an errored job (kto could not run it) is neutral, not a failure. */
+export const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
+
+/** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
+export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
+  return tests && tests.total > 0 ? `${tests.passed} passed, ${tests.failed} failed, ${tests.errored} errored, ${tests.skipped} skipped` : null;
+}
 const ANNOTATIONS_PER_REQUEST = 50;
 
 export function checkRunName(job: Pick<JobRecord, "name">): string {
@@ -67,8 +73,7 @@ export class CheckRunReporter implements Reporter {
 
     const report = job.result as (JobReport & { artifactUrl?: string | null }) | null;
     const conclusion = CONCLUSION[job.state];
-    const t = report?.tests;
-    const title = t && t.total > 0 ? `${t.passed} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped` : `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
+    const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
     let summary = job.reason ?? job.state;
     if (report?.name) {
       const run: RunReport = { schema: "kto.results/v1", config: ".github/kto.yml", status: job.state, startedAt: report.startedAt, finishedAt: report.finishedAt, durationMs: report.durationMs, jobs: [report], totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests } };

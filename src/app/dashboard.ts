@@ -1,8 +1,7 @@
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport } from "../runners/report/run-report.js";
-import { runnerOf } from "./github-runner-pool.js";
-
-const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
+import { CONCLUSION, testCountsTitle } from "./check-run-reporter.js";
+import { RUNNER_LABEL_PREFIX, runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
 
 export interface DashboardData {
   generatedAt: number;
@@ -31,14 +30,13 @@ export async function dashboardData(store: Store, serverUrl: string, now: number
   for (const job of recent) {
     const plan = await planOf(job);
     const report = job.result as Partial<JobReport> | null;
-    const t = report?.tests;
     recentRows.push({
       id: job.id,
       name: job.name,
       repo: job.repo,
       state: job.state,
       conclusion: CONCLUSION[job.state as keyof typeof CONCLUSION] ?? job.state,
-      title: t && t.total > 0 ? `${t.passed} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped` : (job.reason ?? job.state).split("\n")[0]!.slice(0, 200),
+      title: testCountsTitle(report?.tests) ?? (job.reason ?? job.state).split("\n")[0]!.slice(0, 200),
       finishedAt: job.finishedAt,
       durationMs: job.finishedAt && job.startedAt ? job.finishedAt - job.startedAt : null,
       checkRunUrl: plan?.repo && job.checkRunId ? `${serverUrl}/${plan.repo}/runs/${job.checkRunId}` : null,
@@ -58,5 +56,5 @@ export async function dashboardData(store: Store, serverUrl: string, now: number
 }
 
 function runnerName(labels: string[]): string | null {
-  return labels.find((l) => l.startsWith("kto-runner-"))?.slice("kto-runner-".length) ?? null;
+  return uniqueRunnerLabel(labels)?.slice(RUNNER_LABEL_PREFIX.length) ?? null;
 }

@@ -1,7 +1,7 @@
 import type { CancelRequest, DispatchRequest, Dispatcher } from "../orchestrator/dispatcher.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
-import { runnerOf } from "./github-runner-pool.js";
+import { runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
 
 export interface GitHubDispatcherOptions {
   workflow: string;
@@ -35,7 +35,7 @@ export class GitHubDispatcher implements Dispatcher {
       const existing = await this.findByRunName(octokit, owner, repo, runName, 1);
       if (existing) return { runId: existing };
     }
-    const unique = env.labels.find((l) => l.startsWith("kto-runner-"));
+    const unique = uniqueRunnerLabel(env.labels);
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
       owner,
       repo,

@@ -6,6 +6,13 @@ export function runnerEnvironmentId(repo: string, runnerId: number): string {
   return `github:${repo}:${runnerId}`;
 }
 
+/** Provisioning gives every runner a label of its own with this prefix; dispatch binds a job to it. */
+export const RUNNER_LABEL_PREFIX = "kto-runner-";
+
+export function uniqueRunnerLabel(labels: readonly string[]): string | undefined {
+  return labels.find((l) => l.startsWith(RUNNER_LABEL_PREFIX));
+}
+
 export function runnerOf(envId: string): string {
   return envId.split(":").at(-1) ?? envId;
 }

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Octokit, OctokitFor } from "./github-api.js";
 import { splitRepo } from "./github-api.js";
-import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import { uniqueRunnerLabel, type GitHubRunnerPool } from "./github-runner-pool.js";
 
 /** What a runner host sends to register one ephemeral runner. */
 export const registrationSchema = z
@@ -16,7 +16,7 @@ export const registrationSchema = z
     work_folder: z.string().default("_work"),
   })
   .refine((r) => Boolean(r.repository) !== Boolean(r.organization), { message: "give exactly one of repository and organization", path: ["repository"] })
-  .refine((r) => r.labels.some((l) => l.startsWith("kto-runner-")), { message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)", path: ["labels"] });
+  .refine((r) => uniqueRunnerLabel(r.labels) !== undefined, { message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)", path: ["labels"] });
 
 export type RegistrationRequest = z.output<typeof registrationSchema>;
 

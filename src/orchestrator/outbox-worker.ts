@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import { CoalescedPass } from "./coalesced-pass.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
@@ -23,8 +24,7 @@ export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_00
  * key, which the dispatcher drops; a dispatch that never gets through fails the attempt.
  */
 export class OutboxWorker {
-  private running: Promise<number> | null = null;
-  private again = false;
+  private readonly passes = new CoalescedPass(() => this.pass());
   /** Deliveries that failed in a row: the far side (GitHub) is unreachable or refusing. */
   consecutiveFailures = 0;
   totalFailures = 0;
@@ -44,21 +44,7 @@ export class OutboxWorker {
    * effects recorded meanwhile go out now, not at the next poll.
    */
   deliver(): Promise<number> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      let delivered = 0;
-      do {
-        this.again = false;
-        delivered += await this.pass();
-      } while (this.again);
-      return delivered;
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.passes.run();
   }
 
   private async pass(): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import { CoalescedPass } from "./coalesced-pass.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { ResourceManager } from "./resource-manager.js";
 import { assignJobs } from "./scheduler.js";
@@ -23,8 +24,7 @@ export const QUEUE_LOCK = "queue-monitor";
 export class QueueMonitor {
   private cancelPoll: (() => void) | null = null;
   private cancelWake: (() => void) | null = null;
-  private ticking: Promise<number> | null = null;
-  private again = false;
+  private readonly passes = new CoalescedPass(() => this.pass());
   accepting = true;
   lastTickAt: number | null = null;
   leader = false;
@@ -52,7 +52,7 @@ export class QueueMonitor {
     this.cancelPoll = null;
     this.cancelWake?.();
     this.cancelWake = null;
-    await this.ticking?.catch(() => undefined);
+    await this.passes.current?.catch(() => undefined);
     if (this.leader) await this.store.releaseLock(QUEUE_LOCK, this.options.owner);
     this.leader = false;
   }
@@ -71,22 +71,8 @@ export class QueueMonitor {
   }
 
   /** One pass; concurrent calls run one after another. Returns the number of jobs dispatched. */
-  async tick(): Promise<number> {
-    if (this.ticking) {
-      this.again = true;
-      return this.ticking;
-    }
-    this.ticking = (async () => {
-      let total = 0;
-      do {
-        this.again = false;
-        total += await this.pass();
-      } while (this.again);
-      return total;
-    })().finally(() => {
-      this.ticking = null;
-    });
-    return this.ticking;
+  tick(): Promise<number> {
+    return this.passes.run();
   }
 
   private async pass(): Promise<number> {

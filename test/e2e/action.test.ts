@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { job, withTempDir } from "../helpers/job.js";
-import { startAppDouble, startAzurite, startResultsService, startTokenEndpoint, type ResultsServiceDouble } from "../helpers/actions-runtime.js";
+import { actionsRunnerEnv, startAppDouble, startAzurite, startResultsService, startTokenEndpoint, type ResultsServiceDouble } from "../helpers/actions-runtime.js";
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -35,29 +35,7 @@ interface RunnerFiles {
 
 /** The environment the Actions runner gives a JavaScript action. */
 async function runnerEnv(dir: string, inputs: Record<string, string>, extra: Record<string, string> = {}): Promise<RunnerFiles> {
-  await mkdir(join(dir, "temp"), { recursive: true });
-  for (const file of ["output", "summary", "state", "event.json"]) await writeFile(join(dir, file), file === "event.json" ? "{}" : "");
-  const env: Record<string, string> = {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? "/root",
-    GITHUB_ACTIONS: "true",
-    CI: "true",
-    GITHUB_WORKSPACE: ROOT,
-    GITHUB_OUTPUT: join(dir, "output"),
-    GITHUB_STEP_SUMMARY: join(dir, "summary"),
-    GITHUB_STATE: join(dir, "state"),
-    GITHUB_EVENT_PATH: join(dir, "event.json"),
-    GITHUB_EVENT_NAME: "workflow_dispatch",
-    GITHUB_REPOSITORY: "o/r",
-    GITHUB_RUN_ID: "42",
-    GITHUB_RUN_ATTEMPT: "1",
-    GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
-    GITHUB_SERVER_URL: "https://github.com",
-    RUNNER_TEMP: join(dir, "temp"),
-    ...extra,
-  };
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  return { dir, env };
+  return { dir, env: await actionsRunnerEnv({ dir, workspace: ROOT, inputs, extra }) };
 }
 
 function runAction(files: RunnerFiles, script = DIST): Promise<{ code: number; stdout: string }> {

@@ -14,6 +14,7 @@ import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.j
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { freshStore } from "../helpers/stores.js";
+import { until } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -39,16 +40,6 @@ suites:
     command: "true"
     hardware: { labels: [arm64] }
 `;
-
-async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, limitMs = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("the kto GitHub App against a GitHub API double", () => {
   let github: GitHubApiDouble;

@@ -12,6 +12,7 @@ import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
+import { until } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -21,16 +22,6 @@ const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const SECRET = "webhook-secret";
 const suite = (name: string, priority: string, label: string) => `  - { name: ${name}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${label}] } }\n`;
 const CONFIG = `version: 1\nsuites:\n${suite("boot-x86", "high", "x86_64")}${suite("board-low", "low", "arm64")}${suite("board-urgent", "urgent", "arm64")}${suite("board-normal", "normal", "arm64")}`;
-
-async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, limitMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const column = (page: Page, table: string, index: number) => page.$$eval(`#${table} tbody tr`, (rows, i) => rows.map((r) => r.children[i]?.textContent ?? ""), index);
 
@@ -66,8 +57,7 @@ describe("the dashboard at /kto, in headless Chromium", () => {
   });
 
   async function report(jobId: string, runId: number, body: Record<string, unknown>): Promise<number> {
-    const request = issuer.tokenRequest(REPO, String(runId));
-    const { value } = (await (await fetch(`${request.url}&audience=${encodeURIComponent("https://kto.example.com")}`, { headers: { authorization: `Bearer ${request.token}` } })).json()) as { value: string };
+    const value = await issuer.token(REPO, String(runId), "https://kto.example.com");
     const response = await fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${value}`, "content-type": "application/json" }, body: JSON.stringify(body) });
     return response.status;
   }

@@ -8,6 +8,7 @@ import { isTerminal } from "../../src/orchestrator/job-state.js";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { LocalSystem, type CheckRunView } from "../helpers/local-system.js";
 import { runningQemus } from "../helpers/processes.js";
+import { until } from "../helpers/until.js";
 
 const tap = (name: string, ok: boolean) => `echo 'TAP version 13'; echo 1..1; echo '${ok ? "ok" : "not ok"} 1 - ${name}'`;
 const CONFIG = `version: 1
@@ -27,16 +28,6 @@ const WITH_VM = `${CONFIG.replace("triggers: { pull_request: all }\n", "")}  - n
     hardware: { memory: 256M, cpus: 1 }
 triggers: { pull_request: all }
 `;
-
-async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, limitMs = 60_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("faults: the App killed, a runner host killed, GitHub failing, the App unreachable", () => {
   let dir: string;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential } from "@azure/storage-blob";
@@ -149,4 +150,47 @@ export async function startAppDouble(status = 200): Promise<{ url: string; event
   });
   const url = await listen(server);
   return { url, events, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+export interface RunnerEnvOptions {
+  /** Where the runner's files for this step go: RUNNER_TEMP, GITHUB_OUTPUT, the summary, the state. */
+  dir: string;
+  workspace: string;
+  /** The step's `with:`, as INPUT_<NAME>. */
+  inputs: Record<string, string>;
+  repository?: string;
+  runId?: string;
+  sha?: string;
+  /** The workflow's event payload (GITHUB_EVENT_PATH). */
+  event?: unknown;
+  extra?: Record<string, string>;
+}
+
+/** The environment and files the Actions runner gives a JavaScript action step. */
+export async function actionsRunnerEnv(options: RunnerEnvOptions): Promise<Record<string, string>> {
+  const { dir } = options;
+  await mkdir(join(dir, "temp"), { recursive: true });
+  for (const file of ["output", "summary", "state"]) await writeFile(join(dir, file), "");
+  await writeFile(join(dir, "event.json"), JSON.stringify(options.event ?? {}));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? "/root",
+    GITHUB_ACTIONS: "true",
+    CI: "true",
+    GITHUB_WORKSPACE: options.workspace,
+    GITHUB_OUTPUT: join(dir, "output"),
+    GITHUB_STEP_SUMMARY: join(dir, "summary"),
+    GITHUB_STATE: join(dir, "state"),
+    GITHUB_EVENT_PATH: join(dir, "event.json"),
+    GITHUB_EVENT_NAME: "workflow_dispatch",
+    GITHUB_REPOSITORY: options.repository ?? "o/r",
+    GITHUB_RUN_ID: options.runId ?? "42",
+    GITHUB_RUN_ATTEMPT: "1",
+    GITHUB_SHA: options.sha ?? "0123456789abcdef0123456789abcdef01234567",
+    GITHUB_SERVER_URL: "https://github.com",
+    RUNNER_TEMP: join(dir, "temp"),
+    ...options.extra,
+  };
+  for (const [name, value] of Object.entries(options.inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  return env;
 }

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { labelsForHost, readHostFacts } from "../../src/runners/host-labels.js";
 import { killMarkedProcesses, ownerIsGone } from "../../src/runners/leftovers.js";
+import { actionsRunnerEnv } from "./actions-runtime.js";
 import type { GitHubApiDouble, Runner } from "./github-api-double.js";
 import type { OidcIssuer } from "./oidc-issuer.js";
 
@@ -40,7 +40,6 @@ export interface FinishedRun {
   jobId: string;
   attempt: number;
   exitCode: number | null;
-  summary: string;
 }
 
 interface LocalRunner {
@@ -66,10 +65,6 @@ export class LocalRunnerHost {
   private alive = false;
 
   constructor(private readonly options: RunnerHostOptions) {}
-
-  get runnerNames(): string[] {
-    return this.runners.map((r) => r.record.name);
-  }
 
   async start(): Promise<void> {
     // What kto-runner-host.sh does first: leftovers of a host that died go.
@@ -99,25 +94,23 @@ export class LocalRunnerHost {
 
   /** The host loses power: its runs die where they are, its runners drop offline. */
   async kill(): Promise<void> {
-    this.stopPolling();
-    const exits = [...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))));
-    for (const child of this.children.values()) child.kill("SIGKILL");
-    await Promise.all(exits);
-    for (const runner of this.runners) runner.record.status = "offline";
+    await this.shutDown("SIGKILL");
     this.options.log(`${this.options.name}: host killed`);
   }
 
   /** Waits for the runs in hand, then takes its runners offline. */
   async stop(): Promise<void> {
-    this.stopPolling();
-    await Promise.all([...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)))));
-    for (const runner of this.runners) runner.record.status = "offline";
+    await this.shutDown(null);
   }
 
-  private stopPolling(): void {
+  private async shutDown(signal: NodeJS.Signals | null): Promise<void> {
     this.alive = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    const exits = [...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))));
+    if (signal) for (const child of this.children.values()) child.kill(signal);
+    await Promise.all(exits);
+    for (const runner of this.runners) runner.record.status = "offline";
   }
 
   private poll(): void {
@@ -153,36 +146,23 @@ export class LocalRunnerHost {
 
   private async execute(runner: LocalRunner, runId: number, inputs: Record<string, string>): Promise<void> {
     const job = JSON.parse(inputs.job ?? "{}") as { id: string; attempt: number };
-    const dir = join(this.options.workDir, `run-${runId}`);
-    await mkdir(join(dir, "temp"), { recursive: true });
-    for (const file of ["output", "summary", "state"]) await writeFile(join(dir, file), "");
-    await writeFile(join(dir, "event.json"), JSON.stringify({ inputs, workflow: ".github/workflows/kto-runner.yml" }));
     const oidc = this.options.issuer.tokenRequest(this.options.repo, String(runId));
-    const env: Record<string, string> = {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME ?? "/root",
-      GITHUB_ACTIONS: "true",
-      CI: "true",
-      GITHUB_WORKSPACE: this.options.workspace,
-      GITHUB_OUTPUT: join(dir, "output"),
-      GITHUB_STEP_SUMMARY: join(dir, "summary"),
-      GITHUB_STATE: join(dir, "state"),
-      GITHUB_EVENT_PATH: join(dir, "event.json"),
-      GITHUB_EVENT_NAME: "workflow_dispatch",
-      GITHUB_REPOSITORY: this.options.repo,
-      GITHUB_RUN_ID: String(runId),
-      GITHUB_RUN_ATTEMPT: "1",
-      GITHUB_SHA: inputs.sha ?? "",
-      GITHUB_SERVER_URL: "https://github.com",
-      RUNNER_NAME: runner.record.name,
-      RUNNER_TEMP: join(dir, "temp"),
-      ACTIONS_RUNTIME_TOKEN: this.options.artifacts.runtimeToken,
-      ACTIONS_RESULTS_URL: `${this.options.artifacts.resultsUrl}/`,
-      ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
-      ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.token,
-      INPUT_JOB: inputs.job ?? "",
-      "INPUT_APP-URL": inputs.app_url ?? "",
-    };
+    const env = await actionsRunnerEnv({
+      dir: join(this.options.workDir, `run-${runId}`),
+      workspace: this.options.workspace,
+      inputs: { job: inputs.job ?? "", "app-url": inputs.app_url ?? "" },
+      repository: this.options.repo,
+      runId: String(runId),
+      sha: inputs.sha ?? "",
+      event: { inputs, workflow: ".github/workflows/kto-runner.yml" },
+      extra: {
+        RUNNER_NAME: runner.record.name,
+        ACTIONS_RUNTIME_TOKEN: this.options.artifacts.runtimeToken,
+        ACTIONS_RESULTS_URL: `${this.options.artifacts.resultsUrl}/`,
+        ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.token,
+      },
+    });
     this.started.push(runId);
     await this.workflowJob("in_progress", runner, runId);
     this.options.log(`${this.options.name}: ${runner.record.name} runs ${job.id} (attempt ${job.attempt}, run ${runId})`);
@@ -193,8 +173,7 @@ export class LocalRunnerHost {
     const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     this.children.delete(runId);
     if (!this.alive && child.signalCode === "SIGKILL") return; // died with the host: no webhook, no summary
-    const summary = await readFile(join(dir, "summary"), "utf8").catch(() => "");
-    this.finished.push({ runId, runner: runner.record.name, jobId: job.id, attempt: job.attempt, exitCode, summary });
+    this.finished.push({ runId, runner: runner.record.name, jobId: job.id, attempt: job.attempt, exitCode });
     await this.workflowJob("completed", runner, runId, exitCode === 0 ? "success" : "failure");
     this.options.log(`${this.options.name}: ${runner.record.name} finished ${job.id} (exit ${exitCode})`);
   }

@@ -159,23 +159,22 @@ export class LocalSystem {
 
   /** SIGKILL: the App dies mid-flow, with no chance to drain. */
   async killApp(): Promise<void> {
-    const child = this.app;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-    this.app = null;
-    this.log("app: killed (SIGKILL)");
+    if (await this.signalApp("SIGKILL")) this.log("app: killed (SIGKILL)");
   }
 
   /** SIGTERM: the App drains and stops. */
   async stopApp(): Promise<void> {
+    await this.signalApp("SIGTERM");
+  }
+
+  private async signalApp(signal: NodeJS.Signals): Promise<boolean> {
     const child = this.app;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null) return false;
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
+    child.kill(signal);
     await exited;
     this.app = null;
+    return true;
   }
 
   async addHost(host: { name: string; runners: number; extraLabels?: string[] }): Promise<LocalRunnerHost> {

@@ -9,6 +9,8 @@ export interface OidcIssuer {
   jwksUrl: string;
   /** The token endpoint a run's action calls (ACTIONS_ID_TOKEN_REQUEST_URL), with its request token. */
   tokenRequest(repository: string, runId: string): { url: string; token: string };
+  /** A signed token for a run, fetched as the action fetches it. */
+  token(repository: string, runId: string, audience: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -38,13 +40,19 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokenRequest = (repository: string, runId: string) => {
+    const token = randomBytes(16).toString("hex");
+    runs.set(token, { repository, runId });
+    return { url: `${url}/token?api-version=2.0`, token };
+  };
   return {
     url,
     jwksUrl: `${url}/.well-known/jwks`,
-    tokenRequest: (repository, runId) => {
-      const token = randomBytes(16).toString("hex");
-      runs.set(token, { repository, runId });
-      return { url: `${url}/token?api-version=2.0`, token };
+    tokenRequest,
+    token: async (repository, runId, audience) => {
+      const request = tokenRequest(repository, runId);
+      const response = await fetch(`${request.url}&audience=${encodeURIComponent(audience)}`, { headers: { authorization: `Bearer ${request.token}` } });
+      return ((await response.json()) as { value: string }).value;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

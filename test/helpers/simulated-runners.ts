@@ -68,19 +68,13 @@ export class SimulatedRunners {
     runner.busy = true;
     const record: (typeof this.runs)[number] = { runId, jobId: job.id, attempt: job.attempt, runner: runner.name, startedAt: Date.now() };
     this.runs.push(record);
-    const token = await this.token(runId);
+    const token = await this.options.issuer.token(this.options.repo, String(runId), this.options.audience);
     await this.report(job, token, { kind: "started" });
     await new Promise((resolve) => setTimeout(resolve, this.options.runMs(job.id)));
     const status = this.options.status(job.id);
     record.finishedAt = Date.now();
     runner.busy = false;
     await this.report(job, token, { kind: "finished", status, result: jobReport(job.id, status) });
-  }
-
-  private async token(runId: number): Promise<string> {
-    const request = this.options.issuer.tokenRequest(this.options.repo, String(runId));
-    const response = await fetch(`${request.url}&audience=${encodeURIComponent(this.options.audience)}`, { headers: { authorization: `Bearer ${request.token}` } });
-    return ((await response.json()) as { value: string }).value;
   }
 
   private async report(job: { id: string; attempt: number }, token: string, body: Record<string, unknown>): Promise<void> {
