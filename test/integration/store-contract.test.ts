@@ -40,6 +40,20 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     });
   });
 
+  it("holds a job's later effects back while an earlier one waits for its retry; other jobs' go on", async () => {
+    await withStore(engine, async (store) => {
+      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2), storeJob("k", [], 2)] });
+      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e" }, effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }], now: 2 });
+      const [dispatch] = await store.dueOutbox(2);
+      await store.markRetry(dispatch!.id, 100, "502 Bad Gateway");
+      await store.transition({ jobId: "j", to: "cancelled", effects: [{ kind: "cancel", key: "cancel:j#1", payload: { attempt: 1, envId: "e" } }], now: 3 });
+      await store.transition({ jobId: "k", to: "dispatched", set: { env_id: "e" }, effects: [{ kind: "dispatch", key: "dispatch:k#1", payload: { attempt: 1, envId: "e" } }], now: 4 });
+      // The cancel must not overtake the dispatch it cancels.
+      expect((await store.dueOutbox(50)).map((o) => o.key)).toEqual(["dispatch:k#1"]);
+      expect((await store.dueOutbox(100)).map((o) => o.key)).toEqual(["dispatch:j#1", "cancel:j#1", "dispatch:k#1"]);
+    });
+  });
+
   it("cancels an older plan of the same group when a newer one arrives", async () => {
     await withStore(engine, async (store) => {
       await store.submitPlan({ id: "old", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 1, jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)] });

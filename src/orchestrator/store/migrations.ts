@@ -122,6 +122,13 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    name: "003-outbox-by-job",
+    async up(db) {
+      // dueOutbox looks for a job's earlier, undelivered effects to keep them in order.
+      await db.schema.createIndex("outbox_job").on("outbox").columns(["job_id", "id"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -419,6 +419,11 @@ export class Store {
     return (await query.execute()).map((r) => ({ id: r.id, pool: r.pool, labels: JSON.parse(r.labels) as string[], capacity: r.capacity, state: r.state, lastSeen: r.last_seen }));
   }
 
+  /**
+   * Effects due now, in the order they were decided. A job's effect waits while an earlier
+   * one of the same job waits for its retry: a cancel never overtakes its dispatch, and an
+   * old report never lands after a newer one.
+   */
   async dueOutbox(now: number, limit = 100): Promise<OutboxRecord[]> {
     const rows = await this.db
       .selectFrom("outbox")
@@ -426,6 +431,19 @@ export class Store {
       .where("delivered_at", "is", null)
       .where("failed_at", "is", null)
       .where("next_attempt_at", "<=", now)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("outbox as earlier")
+              .select("earlier.id")
+              .whereRef("earlier.job_id", "=", "outbox.job_id")
+              .whereRef("earlier.id", "<", "outbox.id")
+              .where("earlier.delivered_at", "is", null)
+              .where("earlier.failed_at", "is", null)
+              .where("earlier.next_attempt_at", ">", now),
+          ),
+        ),
+      )
       .orderBy("id")
       .limit(limit)
       .execute();
