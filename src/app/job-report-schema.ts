@@ -15,7 +15,7 @@ export const jobReportSchema = z
     matrix: z.record(z.string()),
     runner: z.enum(["docker", "qemu"]),
     status: z.enum(["succeeded", "failed", "timed_out", "cancelled", "errored"]),
-    outcome: z.enum(["passed", "failed", "timed_out", "cancelled", "kernel_panic", "oops", "hang", "boot_failure", "infrastructure"]),
+    outcome: z.enum(["passed", "failed", "timed_out", "cancelled", "kernel_panic", "oops", "hang", "boot_failure", "skipped", "config_error", "infrastructure"]),
     reason: z.string(),
     exitCode: z.number().int().nullable(),
     startedAt: z.string(),

@@ -16,6 +16,8 @@ const STATUS_OF: Record<Outcome, JobStatus> = {
   boot_failure: "failed",
   timed_out: "timed_out",
   cancelled: "cancelled",
+  skipped: "succeeded",
+  config_error: "errored",
   infrastructure: "errored",
 };
 

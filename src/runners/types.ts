@@ -16,6 +16,11 @@ export type Outcome =
   | "oops"
   | "hang"
   | "boot_failure"
+  /** Every test was skipped: nothing failed, and nothing was shown to pass either. */
+  | "skipped"
+  /** The suite asks for something no host can give it as written (a missing kernel file, a label this host lacks): fix the config, not the machine. */
+  | "config_error"
+  /** The host failed, not the test: retried elsewhere or with the next accelerator. */
   | "infrastructure";
 
 export interface RunMetrics {

@@ -31,8 +31,11 @@ export interface TestCounts {
 
 export interface ParsedResults {
   format: ResultsFormat;
-  /** `failed` when any test failed, `errored` when output was cut short or a test never finished. */
-  status: "passed" | "failed" | "errored" | "no_tests";
+  /**
+   * `failed` when any test failed, `errored` when output was cut short or a test never
+   * finished, `skipped` when every test was skipped (kunit_tool's reading too).
+   */
+  status: "passed" | "failed" | "errored" | "skipped" | "no_tests";
   counts: TestCounts;
   tests: TestCase[];
   /** Problems met while reading: a missing result line, a plan that was not met, bad XML. */
