@@ -50,6 +50,8 @@ export class LocalDispatcher implements Dispatcher {
           status: result.status,
           outcome: result.outcome,
           reason: result.reason,
+          // The host failed, not the test: the orchestrator retries it while attempts remain.
+          infrastructure: result.outcome === "infrastructure",
           result: { ...result, dir },
         });
       } finally {

@@ -1,4 +1,5 @@
 import { arch } from "node:os";
+import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentRecord } from "../orchestrator/store/store.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
@@ -10,13 +11,15 @@ export function localJobLabels(labels: readonly string[], runner: "docker" | "qe
   return [...new Set([...labels, `${RUNNER_LABEL_PREFIX}${runner}`])].sort();
 }
 
-export function hostLabels(host: HostCapabilities, dockerReachable: boolean): string[] {
-  const machine = arch() === "x64" ? "x86_64" : arch() === "arm64" ? "arm64" : arch();
+/** This machine's labels, from what was probed: `kvm` only when a KVM guest really ran, `qemu-<arch>` per bootable architecture. */
+export function hostLabels(guests: HostCapabilities[], dockerReachable: boolean): string[] {
+  const machine = hostArch() ?? arch();
   const labels = [machine, "linux", "local"];
   if (dockerReachable) labels.push(`${RUNNER_LABEL_PREFIX}docker`, "docker");
-  if (host.qemuBinary) labels.push(`${RUNNER_LABEL_PREFIX}qemu`, "qemu");
-  if (host.kvm) labels.push("kvm");
-  return labels.sort();
+  const bootable = guests.filter((host) => host.qemuBinary && host.accelerator?.bootable !== false);
+  if (bootable.length) labels.push(`${RUNNER_LABEL_PREFIX}qemu`, "qemu", ...bootable.map((host) => bootLabel(host.arch)));
+  if (guests.some((host) => host.arch === hostArch() && host.kvm)) labels.push("kvm");
+  return [...new Set(labels)].sort();
 }
 
 /** This machine as one environment with `--jobs` slots, named for the kto process that owns it. */

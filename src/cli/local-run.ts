@@ -13,6 +13,7 @@ import type { RunnerFactory } from "../runners/factory.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
 import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
+import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
 import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
 
@@ -74,7 +75,11 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     () => true,
     () => false,
   );
-  const pool = new LocalPool(owner, options.concurrency, hostLabels(await factory.qemu.host(), dockerReachable));
+  const queued = await store.jobs({ planId, states: ["queued"] });
+  // Probe only the guest architectures this plan boots (a probe boots a kernel; its answer is cached).
+  const arches = new Set(queued.flatMap((job) => (job.spec.runner === "qemu" ? [job.spec.arch] : job.labels.includes("kvm") ? [hostArch() ?? "x86_64"] : [])));
+  const guests = await Promise.all([...arches].map((guestArch) => factory.qemu.host(guestArch)));
+  const pool = new LocalPool(owner, options.concurrency, hostLabels(guests, dockerReachable));
   const dispatcher = new LocalDispatcher({
     factory,
     workspace: plan.workspace,
@@ -103,10 +108,13 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
   });
   await service.start();
   const [local] = await pool.list();
-  for (const job of await store.jobs({ planId, states: ["queued"] })) {
+  for (const job of queued) {
     if (labelsFit(job.labels, local!.labels)) continue;
     const missing = job.labels.filter((l) => !local!.labels.includes(l));
-    await store.transition({ jobId: job.id, from: ["queued"], to: "errored", set: { outcome: "infrastructure", reason: `this host has no environment with ${missing.join(", ")}` }, reason: "no environment fits", now: Date.now() });
+    const why = guests.filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch())).map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
+    const reason = `hardware.labels: this host lacks ${missing.join(", ")}${why.length ? ` (${why.join("; ")})` : ""}`;
+    // No retry can grow the host a label: the config has to change, or the job has to go where the label is.
+    await store.transition({ jobId: job.id, from: ["queued"], to: "errored", set: { outcome: "config_error", reason }, reason: "no environment fits", now: Date.now() });
   }
   service.monitor.wake();
 
@@ -170,7 +178,7 @@ function resultOf(job: JobRecord): RunResult {
   return {
     jobId: job.spec.id,
     status: job.state as JobStatus,
-    outcome: job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : "infrastructure",
+    outcome: job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : job.outcome === "config_error" ? "config_error" : "infrastructure",
     reason: job.reason ?? job.state,
     exitCode: null,
     startedAt: at,

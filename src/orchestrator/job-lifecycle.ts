@@ -63,7 +63,7 @@ export class JobLifecycle {
   }
 
   /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
-  async infrastructureFailure(job: JobRecord, reason: string): Promise<JobRecord | null> {
+  async infrastructureFailure(job: JobRecord, reason: string, result?: unknown): Promise<JobRecord | null> {
     const now = this.clock.now();
     const cancel = cancelEffect(job, reason);
     if (job.attempt < job.maxAttempts) {
@@ -84,7 +84,7 @@ export class JobLifecycle {
       from: ACTIVE_STATES,
       to: "errored",
       attempt: job.attempt,
-      set: { outcome: "infrastructure", reason: `${reason} (after ${job.attempt} attempts)` },
+      set: { outcome: "infrastructure", reason: `${reason} (after ${job.attempt} attempts)`, ...(result === undefined ? {} : { result: JSON.stringify(result) }) },
       reason,
       effects: cancel,
       now,
@@ -144,7 +144,7 @@ export class JobLifecycle {
   }
 
   private async finish(job: JobRecord, report: Extract<RunReport, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
-    if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed");
+    if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed", report.result);
     const common = { outcome: report.outcome ?? report.status, reason: report.reason ?? null, result: report.result === undefined ? null : JSON.stringify(report.result) };
     if (report.status === "failed" && job.retriesLeft > 0) {
       // The suite asked for retries: run the test again; a later pass is recorded as flaky.

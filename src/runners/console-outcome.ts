@@ -33,6 +33,8 @@ export interface VmEnding {
   cancelled: boolean;
   hung: boolean;
   qemuExitCode: number | null;
+  /** Whether the guest printed anything at all (firmware noise aside). */
+  printed: boolean;
 }
 
 /** The named outcome of a VM run: panic, oops, hang and a boot that never reached init are distinct. */
@@ -47,7 +49,12 @@ export function vmOutcome(facts: ConsoleFacts, ending: VmEnding, guestMode: bool
   if (ending.hung) return { outcome: "hang", reason: "no console output for the idle limit" };
   if (facts.oops) return { outcome: "oops", reason: facts.oops };
   if (!facts.initSeen && guestMode) {
-    return { outcome: "boot_failure", reason: `the guest never reached init (qemu exited with ${ending.qemuExitCode})` };
+    return {
+      outcome: "boot_failure",
+      reason: ending.printed
+        ? "the kernel started but never reached kto's init: see console.log for where it stopped"
+        : "the kernel printed nothing and the guest powered off: check that it has a serial console for its architecture",
+    };
   }
   if (facts.setupFailure) return { outcome: "boot_failure", reason: facts.setupFailure };
   if (guestMode && facts.exitStatus === null) {

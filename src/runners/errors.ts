@@ -1,6 +1,21 @@
+import type { GuestArch } from "./guest-arch.js";
+
+/**
+ * Whose fault a job that could not run is. `config`: the suite asks for what no retry can
+ * give it (a missing kernel file, a label this host lacks); fix the config. `host`: the
+ * machine failed (engine gone, qemu aborting, KVM broken); another runner may succeed.
+ */
+export type Fault = "config" | "host";
+
+/** An error that knows whose fault it is. */
+export abstract class JobError extends Error {
+  abstract readonly fault: Fault;
+}
+
 /** The Docker engine cannot be reached; nothing was started. */
-export class DockerUnavailableError extends Error {
+export class DockerUnavailableError extends JobError {
   override readonly name = "DockerUnavailableError";
+  readonly fault = "host";
   constructor(
     readonly endpoint: string,
     detail: unknown,
@@ -13,15 +28,36 @@ export class DockerUnavailableError extends Error {
   }
 }
 
-export class QemuUnavailableError extends Error {
+const QEMU_PACKAGES: Record<GuestArch, string> = { x86_64: "qemu-system-x86", arm64: "qemu-system-arm" };
+const QEMU_OVERRIDES: Record<GuestArch, string> = { x86_64: "KTO_QEMU", arm64: "KTO_QEMU_ARM64" };
+
+export class QemuUnavailableError extends JobError {
   override readonly name = "QemuUnavailableError";
-  constructor(readonly binary: string) {
-    super(`${binary} was not found on PATH: install qemu-system-x86 (self-hosted/provision.sh does) or set KTO_QEMU`);
+  readonly fault = "host";
+  constructor(
+    readonly binary: string,
+    readonly arch: GuestArch = "x86_64",
+  ) {
+    super(`${binary} was not found on PATH: install ${QEMU_PACKAGES[arch]} (self-hosted/provision.sh does) or set ${QEMU_OVERRIDES[arch]}`);
   }
 }
 
-export class ImagePullError extends Error {
+/** QEMU itself failed (aborted, killed, refused to start a guest), not the guest: the host's fault. */
+export class QemuHostError extends JobError {
+  override readonly name = "QemuHostError";
+  readonly fault = "host";
+  constructor(
+    message: string,
+    /** The accelerator that was running; a KVM failure is retried at once under TCG. */
+    readonly accelerator: "kvm" | "tcg",
+  ) {
+    super(message);
+  }
+}
+
+export class ImagePullError extends JobError {
   override readonly name = "ImagePullError";
+  readonly fault = "host";
   constructor(
     readonly image: string,
     readonly detail: string,
@@ -30,9 +66,10 @@ export class ImagePullError extends Error {
   }
 }
 
-/** A file the job needs (kernel, initramfs, disk) is not where the config says. */
-export class JobInputError extends Error {
+/** A file the job needs (kernel, initramfs, disk) is not where the config says, or may not be used. */
+export class JobInputError extends JobError {
   override readonly name = "JobInputError";
+  readonly fault = "config";
   constructor(
     readonly field: string,
     readonly path: string,
@@ -42,7 +79,23 @@ export class JobInputError extends Error {
   }
 }
 
-/** Whether trying the same job again on another machine could help. */
+/** The job asks for something this host does not have (CPUs, memory, a working KVM). */
+export class UnsupportedJobError extends JobError {
+  override readonly name = "UnsupportedJobError";
+  readonly fault = "config";
+  constructor(
+    readonly jobId: string,
+    readonly requirement: string,
+  ) {
+    super(`${jobId}: this host cannot run it: ${requirement}`);
+  }
+}
+
+/**
+ * Whether trying the same job again on another machine could help. Errors kto did not
+ * foresee count as the host's: a retry is bounded, and blaming the config for kto's own
+ * bug would send the user looking in the wrong place.
+ */
 export function isInfrastructureError(error: unknown): boolean {
-  return error instanceof DockerUnavailableError || error instanceof QemuUnavailableError || error instanceof ImagePullError;
+  return !(error instanceof JobError) || error.fault === "host";
 }

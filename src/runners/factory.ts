@@ -2,21 +2,11 @@ import { cpus as hostCpus, totalmem } from "node:os";
 import type { JobSpec } from "../config/job-spec.js";
 import { formatSize } from "../config/size.js";
 import { DockerRunner } from "./docker-runner.js";
-import { QemuUnavailableError } from "./errors.js";
+import { QemuUnavailableError, UnsupportedJobError } from "./errors.js";
+import { qemuBinaryName } from "./guest-arch.js";
 import { QemuRunner } from "./qemu-runner.js";
 import type { HostCapabilities } from "./host-capabilities.js";
 import type { Runner } from "./types.js";
-
-/** The job asks for something this host does not have; another host might. */
-export class UnsupportedJobError extends Error {
-  override readonly name = "UnsupportedJobError";
-  constructor(
-    readonly jobId: string,
-    readonly requirement: string,
-  ) {
-    super(`${jobId}: this host cannot run it: ${requirement}`);
-  }
-}
 
 export interface HostResources {
   cpus: number;
@@ -31,7 +21,8 @@ export interface RunnerFactoryOptions {
 
 /**
  * Picks the runner for a job from its suite type, after checking that this host can honour
- * it: an engine that answers, a qemu binary, /dev/kvm when the job's labels ask for `kvm`,
+ * it: an engine that answers, a qemu binary for its architecture, a KVM that really runs
+ * guests when the job's labels ask for `kvm`,
  * and enough CPUs and memory. Each check fails at once with what to fix, never by hanging.
  */
 export class RunnerFactory {
@@ -59,9 +50,10 @@ export class RunnerFactory {
       });
       return this.docker;
     }
-    const host: HostCapabilities = await this.qemu.host();
-    if (!host.qemuBinary) throw new QemuUnavailableError(`qemu-system-${job.arch}`);
-    if (job.labels.includes("kvm") && !host.kvm) throw new UnsupportedJobError(job.id, "labels ask for kvm, and /dev/kvm is not usable here");
+    const host: HostCapabilities = await this.qemu.host(job.arch);
+    if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch), job.arch);
+    if (job.labels.includes("kvm") && !host.kvm)
+      throw new UnsupportedJobError(job.id, `labels ask for kvm, and no KVM guest runs on this host (${host.accelerator?.detail ?? "not probed"})`);
     return this.qemu;
   }
 }

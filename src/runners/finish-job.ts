@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import type { JobSpec } from "../config/job-spec.js";
 import { collectArtifacts } from "./artifacts.js";
+import { isInfrastructureError } from "./errors.js";
 import { outputText } from "./captured-output.js";
 import { parseResults } from "./results/detect.js";
 import type { ParsedResults } from "./results/types.js";
@@ -93,16 +94,20 @@ async function readResults(job: JobSpec, execution: Execution): Promise<ParsedRe
   return parsed;
 }
 
-/** The RunResult of a job that never ran: the host, engine or inputs failed before it could. */
+/**
+ * The RunResult of a job that could not run to its end. The outcome says whose fault it
+ * was: `config_error` is not retried (no runner can fix it), `infrastructure` is.
+ */
 export async function erroredResult(job: JobSpec, error: unknown, startedAt: Date, jobDir: string): Promise<RunResult> {
   const finishedAt = new Date();
   const message = error instanceof Error ? error.message : String(error);
+  const outcome: Outcome = isInfrastructureError(error) ? "infrastructure" : "config_error";
   await writeFile(join(jobDir, "stderr.log"), `kto: ${message}\n`);
   await writeFile(join(jobDir, "stdout.log"), "");
   const result: RunResult = {
     jobId: job.id,
     status: "errored",
-    outcome: "infrastructure",
+    outcome,
     reason: message,
     exitCode: null,
     startedAt: startedAt.toISOString(),

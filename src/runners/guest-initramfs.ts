@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat, mkdir, writeFile, rename } from "node:fs/promises";
+import { readdir, readFile, realpath, stat, mkdir, writeFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeCpio, type CpioEntry } from "./cpio.js";
 import { readKernelRelease } from "./kernel-image.js";
+import { within } from "./qemu-inputs.js";
 
 export const WORKSPACE_TAG = "kto_ws";
 export const RESULTS_TAG = "kto_out";
@@ -56,15 +57,22 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
+/** A module file under `root`; a symlink counts only when it stays inside (a config could point one at any host file). */
 async function findModule(root: string, name: string): Promise<string | null> {
-  const stack = [root];
+  const realRoot = await realpath(root);
+  const stack = [realRoot];
   while (stack.length) {
     const dir = stack.pop()!;
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) stack.push(path);
-      else if (entry.name === `${name}.ko`) return path;
+      else if (entry.name !== `${name}.ko`) continue;
+      else if (entry.isFile()) return path;
+      else if (entry.isSymbolicLink()) {
+        const target = await realpath(path).catch(() => null);
+        if (target && within(realRoot, target) && (await stat(target)).isFile()) return target;
+      }
     }
   }
   return null;

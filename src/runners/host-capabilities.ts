@@ -1,10 +1,19 @@
-import { access, constants, open } from "node:fs/promises";
+import { access, constants } from "node:fs/promises";
+import { homedir, release } from "node:os";
 import { delimiter, join } from "node:path";
+import { acceleratorFor, type AcceleratorChoice } from "./accelerator-probe.js";
+import { hostArch, qemuBinaryName, type GuestArch } from "./guest-arch.js";
+import { extractVmlinux } from "./kernel-image.js";
 
+/** What this host can do for guests of one architecture. */
 export interface HostCapabilities {
+  arch: GuestArch;
   qemuBinary: string | null;
+  /** What the accelerator probe found; `kvm` is true only when a KVM guest really ran. */
+  accelerator: AcceleratorChoice | null;
   kvm: boolean;
   qbootRom: string | null;
+  /** A static busybox of the guest's architecture, for kto's guest mode. */
   busybox: string | null;
 }
 
@@ -18,32 +27,86 @@ async function findOnPath(name: string): Promise<string | null> {
 }
 
 async function isExecutable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(() => true, () => false);
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function firstExisting(paths: string[]): Promise<string | null> {
-  for (const path of paths) {
+  for (const path of paths.filter(Boolean)) {
     if (await access(path, constants.R_OK).then(() => true, () => false)) return path;
   }
   return null;
 }
 
-/** KVM is used only when /dev/kvm opens read-write: present-but-forbidden is common in containers. */
-export async function kvmUsable(device = "/dev/kvm"): Promise<boolean> {
-  try {
-    const handle = await open(device, "r+");
-    await handle.close();
-    return true;
-  } catch {
-    return false;
-  }
+/** Where kto keeps what it can rebuild: extracted kernels, guest initramfs, accelerator probes. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KTO_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kto");
 }
 
-export async function detectHost(arch = "x86_64"): Promise<HostCapabilities> {
-  return {
-    qemuBinary: await findOnPath(process.env.KTO_QEMU ?? `qemu-system-${arch}`),
-    kvm: process.env.KTO_NO_KVM ? false : await kvmUsable(),
-    qbootRom: await firstExisting(["/usr/share/qemu/qboot.rom", "/usr/share/qemu-firmware/qboot.rom", "/usr/share/seabios/qboot.rom"]),
-    busybox: await firstExisting([process.env.KTO_BUSYBOX ?? "", "/bin/busybox", "/usr/bin/busybox"].filter(Boolean)),
-  };
+/** Where self-hosted/provision.sh lays out kernels and busybox for each guest architecture. */
+export function hostDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KTO_HOST_DIR ?? "/var/lib/kto";
+}
+
+/** The x86_64 layout predates arm64 guests, so it stays at the top. */
+export function archDir(arch: GuestArch, env: NodeJS.ProcessEnv = process.env): string {
+  return arch === "x86_64" ? hostDir(env) : join(hostDir(env), arch);
+}
+
+function busyboxCandidates(arch: GuestArch, env: NodeJS.ProcessEnv): string[] {
+  const own = arch === "x86_64" ? env.KTO_BUSYBOX : env[`KTO_BUSYBOX_${arch.toUpperCase()}`];
+  const native = hostArch() === arch ? ["/bin/busybox", "/usr/bin/busybox"] : [];
+  return [own ?? "", join(archDir(arch, env), "busybox"), ...native];
+}
+
+/** A kernel of `arch` to probe accelerators with: the operator's, provision.sh's, or the host's own. */
+async function probeKernel(arch: GuestArch, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const own = arch === "x86_64" ? env.KTO_PROBE_KERNEL : env[`KTO_PROBE_KERNEL_${arch.toUpperCase()}`];
+  const native = hostArch() === arch ? [`/boot/vmlinuz-${release()}`] : [];
+  return firstExisting([own ?? "", join(archDir(arch, env), "kernel", "vmlinuz"), ...native]);
+}
+
+export interface DetectOptions {
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Skip the accelerator probe (it boots a kernel): for callers that need only paths. */
+  probe?: boolean;
+}
+
+/**
+ * Finds qemu, firmware and busybox for `arch`, then measures which accelerator really runs
+ * a guest: a /dev/kvm that opens is not proof (nested hosts abort or hang on it).
+ */
+export async function detectHost(arch: GuestArch = "x86_64", options: DetectOptions = {}): Promise<HostCapabilities> {
+  const env = options.env ?? process.env;
+  const cacheDir = options.cacheDir ?? defaultCacheDir(env);
+  const qemuBinary = await findOnPath(qemuBinaryName(arch, env));
+  const qbootRom =
+    arch === "x86_64" ? await firstExisting(["/usr/share/qemu/qboot.rom", "/usr/share/qemu-firmware/qboot.rom", "/usr/share/seabios/qboot.rom"]) : null;
+  const busybox = await firstExisting(busyboxCandidates(arch, env));
+  let accelerator: AcceleratorChoice | null = null;
+  if (qemuBinary && options.probe !== false) {
+    let kernel = await probeKernel(arch, env);
+    let bios: string | null = null;
+    // Probe the way x86 jobs boot: the extracted vmlinux through qboot, when that path exists.
+    if (kernel && arch === "x86_64" && qbootRom) {
+      const vmlinux = await extractVmlinux(kernel, join(cacheDir, "kernels")).catch(() => null);
+      if (vmlinux?.ok) {
+        kernel = vmlinux.path;
+        bios = qbootRom;
+      }
+    }
+    accelerator = await acceleratorFor({
+      arch,
+      qemuBinary,
+      kernel,
+      bios,
+      kvmDevice: env.KTO_KVM_DEVICE ?? "/dev/kvm",
+      noKvm: Boolean(env.KTO_NO_KVM),
+      cacheDir,
+    });
+  }
+  return { arch, qemuBinary, accelerator, kvm: accelerator?.accelerator === "kvm", qbootRom, busybox };
 }

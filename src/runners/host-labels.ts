@@ -2,7 +2,9 @@ import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { kvmUsable } from "./host-capabilities.js";
+import type { ProbeAttempt } from "./accelerator-probe.js";
+import { bootLabel, GUEST_ARCHES, hostArch, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
+import { detectHost } from "./host-capabilities.js";
 
 /** What a runner host is, as recorded from lscpu, /proc/meminfo and its PCI devices. */
 export interface HostFacts {
@@ -10,8 +12,19 @@ export interface HostFacts {
   meminfo: string;
   /** `lspci -n` lines, or the same facts read from /sys/bus/pci. */
   pci: PciDevice[];
-  kvm: boolean;
+  /** What the accelerator probe found for each guest architecture kto boots. */
+  guests: GuestSupport[];
   hostname: string;
+}
+
+/** Whether, and how fast, this host boots guests of one architecture. */
+export interface GuestSupport {
+  arch: GuestArch;
+  /** What a guest really ran under; null when there is no qemu for it or nothing booted. */
+  accelerator: Accelerator | null;
+  /** One line: what runs, and why the faster ones do not. */
+  detail: string;
+  attempts: ProbeAttempt[];
 }
 
 export interface PciDevice {
@@ -26,6 +39,7 @@ export interface HostLabels {
   cpus: number;
   memoryGiB: number;
   gpus: string[];
+  guests: GuestSupport[];
   /** The label the App binds a job to: it names exactly one runner. */
   unique: string;
 }
@@ -63,9 +77,11 @@ export function runnerNameOf(text: string): string {
 }
 
 /**
- * A host's labels: architecture, `kvm` when /dev/kvm opens read-write, memory and CPU
- * classes (every power of two the host reaches, so `runs-on: [mem-16g]` means "at least
- * 16 GiB"), GPU vendors, and the unique `kto-runner-<name>` label.
+ * A host's labels: its architecture (the hardware: `arm64` means an arm64 machine),
+ * `kvm` when a KVM guest of that architecture really ran, `qemu-<arch>` for each guest
+ * architecture it boots natively or by emulation, memory and CPU classes (every power of
+ * two the host reaches, so `runs-on: [mem-16g]` means "at least 16 GiB"), GPU vendors,
+ * and the unique `kto-runner-<name>` label.
  */
 export function labelsForHost(facts: HostFacts, options: { name?: string } = {}): HostLabels {
   const rawArch = lscpuField(facts.lscpu, "Architecture");
@@ -80,15 +96,17 @@ export function labelsForHost(facts: HostFacts, options: { name?: string } = {})
   const memoryClasses = classesUpTo(memoryGiB / 0.9, 1).filter((size) => size >= 2);
   const gpus = [...new Set(facts.pci.filter((d) => d.classCode.startsWith("03")).flatMap((d) => GPU_VENDORS[d.vendor.toLowerCase()] ?? []))].sort();
   const unique = `kto-runner-${runnerNameOf(options.name ?? facts.hostname)}`;
+  const native = facts.guests.find((guest) => guest.arch === hostArch(rawArch));
   const labels = [
     arch,
-    ...(facts.kvm ? ["kvm"] : []),
+    ...(native?.accelerator === "kvm" ? ["kvm"] : []),
+    ...facts.guests.filter((guest) => guest.accelerator !== null).map((guest) => bootLabel(guest.arch)),
     ...classesUpTo(cpus, 2).map((n) => `cpu-${n}`),
     ...memoryClasses.map((n) => `mem-${n}g`),
     ...gpus.map((vendor) => `gpu-${vendor}`),
     unique,
   ];
-  return { labels, arch, cpus, memoryGiB: Math.round(memoryGiB * 10) / 10, gpus, unique };
+  return { labels, arch, cpus, memoryGiB: Math.round(memoryGiB * 10) / 10, gpus, guests: facts.guests, unique };
 }
 
 /** `lspci -n` output: `01:00.0 0300: 10de:2204 (rev a1)`. */
@@ -111,6 +129,19 @@ async function pciDevicesFromSys(root: string): Promise<PciDevice[]> {
   return devices;
 }
 
+/** Probes each guest architecture: a boot under each accelerator, cached per host, qemu and kernel. */
+export async function probeGuests(env: NodeJS.ProcessEnv = process.env): Promise<GuestSupport[]> {
+  const guests: GuestSupport[] = [];
+  for (const arch of GUEST_ARCHES) {
+    const host = await detectHost(arch, { env });
+    const choice = host.accelerator;
+    if (!host.qemuBinary) guests.push({ arch, accelerator: null, detail: `${qemuBinaryName(arch, env)} not found`, attempts: [] });
+    else if (!choice) guests.push({ arch, accelerator: null, detail: "not probed", attempts: [] });
+    else guests.push({ arch, accelerator: choice.bootable ? choice.accelerator : null, detail: choice.detail, attempts: choice.attempts });
+  }
+  return guests;
+}
+
 /** Reads this host's facts; lspci is optional (pciutils), /sys has the same. */
 export async function readHostFacts(): Promise<HostFacts> {
   const lscpu = await execa("lscpu", { env: { LC_ALL: "C" } }).then((r) => r.stdout, (error: unknown) => {
@@ -121,7 +152,7 @@ export async function readHostFacts(): Promise<HostFacts> {
     lscpu,
     meminfo: await readFile("/proc/meminfo", "utf8"),
     pci: lspci === null ? await pciDevicesFromSys("/") : parseLspci(lspci),
-    kvm: await kvmUsable(),
+    guests: await probeGuests(),
     hostname: hostname(),
   };
 }

@@ -6,6 +6,10 @@ export interface QemuShare {
 
 export interface QemuInvocation {
   accelerator: "kvm" | "tcg";
+  /** `-M`: pc for x86_64, virt for arm64. */
+  machine: string;
+  /** `-cpu`, when the accelerator's default is not what kto wants. */
+  cpu: string | null;
   /** `fast`: ELF vmlinux through its PVH entry with qboot; `standard`: bzImage with SeaBIOS. */
   boot: "fast" | "standard";
   kernel: string;
@@ -18,12 +22,21 @@ export interface QemuInvocation {
   qbootRom?: string;
 }
 
+/**
+ * A value inside one of QEMU's `key=value,key=value` options: a comma in it must be
+ * doubled, or `file=a.img,file.locking=off` would set a second option.
+ */
+export function optionValue(value: string): string {
+  return value.replace(/,/g, ",,");
+}
+
 /** qemu-system argv for a job: pure, so it is tested without booting anything. */
 export function qemuArgs(vm: QemuInvocation): string[] {
   const args = ["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none"];
-  args.push("-M", "pc");
-  if (vm.accelerator === "kvm") args.push("-accel", "kvm", "-cpu", "host");
+  args.push("-M", vm.machine);
+  if (vm.accelerator === "kvm") args.push("-accel", "kvm");
   else args.push("-accel", vm.cpus > 1 ? "tcg,thread=multi" : "tcg");
+  if (vm.cpu) args.push("-cpu", vm.cpu);
   if (vm.boot === "fast" && vm.qbootRom) args.push("-bios", vm.qbootRom);
   args.push("-m", `${Math.max(64, Math.floor(vm.memoryBytes / (1024 * 1024)))}M`, "-smp", String(vm.cpus));
   args.push("-kernel", vm.kernel);
@@ -33,7 +46,7 @@ export function qemuArgs(vm: QemuInvocation): string[] {
   vm.shares.forEach((share, index) => {
     args.push(
       "-fsdev",
-      `local,id=fs${index},path=${share.path},security_model=none${share.readonly ? ",readonly=on" : ""}`,
+      `local,id=fs${index},path=${optionValue(share.path)},security_model=none${share.readonly ? ",readonly=on" : ""}`,
       "-device",
       `virtio-9p-pci,fsdev=fs${index},mount_tag=${share.tag}`,
     );
@@ -41,14 +54,14 @@ export function qemuArgs(vm: QemuInvocation): string[] {
   if (vm.disk) {
     const format = /\.qcow2$/i.test(vm.disk) ? "qcow2" : "raw";
     // snapshot=on: the job writes to a throwaway overlay, never to the user's image.
-    args.push("-drive", `file=${vm.disk},format=${format},if=virtio,snapshot=on`);
+    args.push("-drive", `file=${optionValue(vm.disk)},format=${format},if=virtio,snapshot=on`);
   }
   return args;
 }
 
 /** Kernel command line: serial console, reboot (so QEMU exits) at once on panic, then the suite's own. */
-export function kernelAppend(options: { guestMode: boolean; extra?: string }): string {
-  const parts = ["console=ttyS0", "panic=-1", "reboot=t"];
+export function kernelAppend(options: { guestMode: boolean; console: string; extra?: string }): string {
+  const parts = [`console=${options.console}`, "panic=-1", "reboot=t"];
   // Guest mode reads only its own markers, so the kernel's boot chatter can go; a user's
   // initramfs may print KTAP through printk, which `quiet` would hide.
   if (options.guestMode) parts.push("quiet", "rdinit=/init");

@@ -1,61 +1,67 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { JobSpec } from "../config/job-spec.js";
-import { outputText } from "./captured-output.js";
-import { readConsole, vmOutcome } from "./console-outcome.js";
-import { JobInputError, QemuUnavailableError } from "./errors.js";
-import { spawnProcess } from "./exec.js";
+import { demoteToTcg, type AcceleratorChoice } from "./accelerator-probe.js";
+import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js";
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
-import { detectHost, type HostCapabilities } from "./host-capabilities.js";
+import { GUEST_MACHINES, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
+import { defaultCacheDir, detectHost, type HostCapabilities } from "./host-capabilities.js";
 import { extractVmlinux } from "./kernel-image.js";
+import { bootGuest } from "./qemu-boot.js";
 import { kernelAppend, qemuArgs, type QemuInvocation } from "./qemu-args.js";
+import { confinedInput } from "./qemu-inputs.js";
 import type { BootInfo, Execution, RunContext, Runner } from "./types.js";
 
 export const DEFAULT_VM_MEMORY = 512 * 1024 * 1024;
 
 export interface QemuRunnerOptions {
-  host?: HostCapabilities;
+  /** Capabilities per guest architecture, when the caller knows them (tests, benchmarks). */
+  hosts?: Partial<Record<GuestArch, HostCapabilities>>;
   cacheDir?: string;
   /** Boot the way most users write it (bzImage, SeaBIOS); for comparisons and odd kernels. */
   standardBoot?: boolean;
+  /** How long a KVM guest may print nothing before KVM is judged broken. */
+  kvmSilenceMs?: number;
 }
 
-export function defaultCacheDir(): string {
-  return process.env.KTO_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kto");
-}
-
-async function requireFile(field: string, path: string): Promise<void> {
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new JobInputError(field, path, "no such file");
-  if (!info.isFile()) throw new JobInputError(field, path, "not a regular file");
+interface BootPlan {
+  path: "fast" | "standard";
+  kernel: string;
+  bios?: string;
+  detail: string;
 }
 
 export class QemuRunner implements Runner {
   readonly kind = "qemu" as const;
-  private hostPromise: Promise<HostCapabilities> | undefined;
+  private readonly hosts = new Map<GuestArch, Promise<HostCapabilities>>();
   private readonly cacheDir: string;
 
   constructor(private readonly options: QemuRunnerOptions = {}) {
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
-    if (options.host) this.hostPromise = Promise.resolve(options.host);
+    for (const [arch, host] of Object.entries(options.hosts ?? {})) this.hosts.set(arch as GuestArch, Promise.resolve(host));
   }
 
-  host(): Promise<HostCapabilities> {
-    this.hostPromise ??= detectHost();
-    return this.hostPromise;
+  /** What this host can do for `arch`, probed once per process (and cached on disk across them). */
+  host(arch: GuestArch = "x86_64"): Promise<HostCapabilities> {
+    let host = this.hosts.get(arch);
+    if (!host) {
+      host = detectHost(arch, { cacheDir: this.cacheDir });
+      this.hosts.set(arch, host);
+      host.catch(() => this.hosts.delete(arch));
+    }
+    return host;
   }
 
   async execute(job: JobSpec, context: RunContext): Promise<Execution> {
-    const host = await this.host();
-    if (!host.qemuBinary) throw new QemuUnavailableError(process.env.KTO_QEMU ?? `qemu-system-${job.arch}`);
-    const kernel = resolve(context.workspace, job.kernel!);
-    await requireFile("kernel", kernel);
-    const userInitramfs = job.initramfs ? resolve(context.workspace, job.initramfs) : undefined;
-    if (userInitramfs) await requireFile("initramfs", userInitramfs);
-    const disk = job.disk ? resolve(context.workspace, job.disk) : undefined;
-    if (disk) await requireFile("disk", disk);
+    const host = await this.host(job.arch);
+    if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch), job.arch);
+    const inputs = { workspace: context.workspace, kind: "file" as const };
+    const kernel = await confinedInput("kernel", job.kernel!, inputs);
+    const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;
+    const disk = job.disk ? await confinedInput("disk", job.disk, inputs) : undefined;
+    const modules = job.modules ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
     const guestMode = !userInitramfs;
 
     const resultsDir = join(context.jobDir, "results");
@@ -63,25 +69,24 @@ export class QemuRunner implements Runner {
     const temp = await mkdtemp(join(tmpdir(), "kto-vm-"));
     try {
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "preparing" });
-      const boot = await this.chooseBoot(kernel, host);
+      const plan = await this.bootPlan(kernel, host);
       const nonce = randomBytes(8).toString("hex");
       let initrd = userInitramfs;
       if (guestMode) {
-        if (!host.busybox) throw new JobInputError("command", "busybox", "kto's guest mode needs busybox-static on the host");
-        const base = await baseInitramfs({
-          busybox: host.busybox,
-          modulesDir: await locateModules(kernel, job.modules ? resolve(context.workspace, job.modules) : undefined),
-          cacheDir: this.cacheDir,
-        });
+        if (!host.busybox) throw new JobInputError("arch", job.arch, `kto's guest mode needs a static busybox for ${job.arch} on the host (self-hosted/provision.sh installs it)`);
+        const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernel, modules), cacheDir: this.cacheDir });
         initrd = join(temp, "initramfs.cpio");
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command!, job.env, nonce)]));
       }
-      const invocation: QemuInvocation = {
-        accelerator: boot.accelerator,
-        boot: boot.path,
-        kernel: boot.kernel,
+      const machine = GUEST_MACHINES[job.arch];
+      const invocation = (accelerator: Accelerator, cpu: string | null): QemuInvocation => ({
+        accelerator,
+        machine: machine.machine,
+        cpu,
+        boot: plan.path,
+        kernel: plan.kernel,
         initrd,
-        append: kernelAppend({ guestMode, extra: job.append }),
+        append: kernelAppend({ guestMode, console: machine.console, extra: job.append }),
         memoryBytes: job.memoryBytes ?? DEFAULT_VM_MEMORY,
         cpus: job.cpus ?? 1,
         shares: guestMode
@@ -91,147 +96,56 @@ export class QemuRunner implements Runner {
             ]
           : [],
         disk,
-        qbootRom: host.qbootRom ?? undefined,
-      };
-      return await this.boot(job, context, host.qemuBinary, qemuArgs(invocation), boot.info, guestMode ? nonce : null, resultsDir);
+        qbootRom: plan.bios,
+      });
+      const boot = (choice: { accelerator: Accelerator; cpu: string | null; detail: string }, timeoutMs: number) =>
+        bootGuest({
+          job,
+          context,
+          binary: host.qemuBinary!,
+          args: qemuArgs(invocation(choice.accelerator, choice.cpu)),
+          boot: bootInfo(plan, machine.machine, choice),
+          accelerator: choice.accelerator,
+          nonce: guestMode ? nonce : null,
+          resultsDir,
+          timeoutMs,
+          kvmSilenceMs: this.options.kvmSilenceMs,
+        });
+      const started = Date.now();
+      const chosen = acceleratorOf(host);
+      try {
+        return await boot(chosen, job.timeoutMs);
+      } catch (error) {
+        // KVM that passed the probe can still fail a real guest: run this job under TCG now,
+        // and make TCG this host's choice until the probe's inputs change.
+        if (!(error instanceof QemuHostError) || error.accelerator !== "kvm" || !host.accelerator) throw error;
+        const demoted = await demoteToTcg(this.cacheDir, host.accelerator, error.message);
+        this.hosts.set(job.arch, Promise.resolve({ ...host, accelerator: demoted, kvm: false }));
+        return await boot(acceleratorOf({ accelerator: demoted }), Math.max(1, job.timeoutMs - (Date.now() - started)));
+      }
     } finally {
       await rm(temp, { recursive: true, force: true });
     }
   }
 
-  private async chooseBoot(kernel: string, host: HostCapabilities): Promise<{ path: "fast" | "standard"; kernel: string; accelerator: "kvm" | "tcg"; info: BootInfo }> {
-    const accelerator: "kvm" | "tcg" = host.kvm ? "kvm" : "tcg";
-    const standard = (detail: string) => ({
-      path: "standard" as const,
-      kernel,
-      accelerator,
-      info: { path: "standard" as const, accelerator, machine: "pc", detail } satisfies BootInfo,
-    });
+  /** x86's fast path: the ELF vmlinux through its PVH entry with qboot; arm64 Images load directly. */
+  private async bootPlan(kernel: string, host: HostCapabilities): Promise<BootPlan> {
+    if (host.arch !== "x86_64") return { path: "fast", kernel, detail: "kernel Image loaded directly" };
+    const standard = (detail: string): BootPlan => ({ path: "standard", kernel, detail });
     if (this.options.standardBoot) return standard("standard boot requested");
     if (!host.qbootRom) return standard("fast boot unavailable: qboot.rom not found (install qemu-system-data)");
-    const vmlinux = await extractVmlinux(kernel, join(this.cacheDir, "kernels")).catch(
-      (error: Error) => ({ ok: false, detail: error.message }) as const,
-    );
+    const vmlinux = await extractVmlinux(kernel, join(this.cacheDir, "kernels")).catch((error: Error) => ({ ok: false, detail: error.message }) as const);
     if (!vmlinux.ok) return standard(`fast boot unavailable: ${vmlinux.detail}`);
-    return {
-      path: "fast",
-      kernel: vmlinux.path,
-      accelerator,
-      info: { path: "fast", accelerator, machine: "pc", detail: `${vmlinux.detail}, PVH entry, qboot` },
-    };
-  }
-
-  private async boot(
-    job: JobSpec,
-    context: RunContext,
-    binary: string,
-    args: string[],
-    boot: BootInfo,
-    nonce: string | null,
-    resultsDir: string,
-  ): Promise<Execution> {
-    context.onProgress?.({ kind: "phase", jobId: job.id, phase: "booting" });
-    const initMarker = nonce ? `kto-init-${nonce}` : null;
-    let tail = "";
-    let bootMs: number | null = null;
-    let ending = "exit" as "exit" | "timeout" | "cancel" | "hang";
-    const started = Date.now();
-    let idleTimer: NodeJS.Timeout | undefined;
-    const child = spawnProcess(binary, args, {
-      streamCapBytes: context.streamCapBytes,
-      onStdout: (chunk) => {
-        armIdle();
-        context.onProgress?.({ kind: "output", jobId: job.id, bytes: chunk.length });
-        if (bootMs !== null) return;
-        tail = (tail + chunk.toString("latin1")).slice(-8192);
-        if (initMarker ? tail.includes(initMarker) : /Run \S+ as init process/.test(tail)) {
-          bootMs = Date.now() - started;
-          context.onProgress?.({ kind: "phase", jobId: job.id, phase: "running" });
-        }
-      },
-    });
-    const stop = (why: "timeout" | "cancel" | "hang") => {
-      if (ending !== "exit") return;
-      ending = why;
-      child.kill();
-    };
-    const armIdle = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => stop("hang"), job.idleTimeoutMs);
-    };
-    armIdle();
-    const timeout = setTimeout(() => stop("timeout"), job.timeoutMs);
-    const onAbort = () => stop("cancel");
-    if (context.signal?.aborted) onAbort();
-    context.signal?.addEventListener("abort", onAbort, { once: true });
-    const usage = new ProcessUsage(child.pid);
-    const result = await child.done.finally(() => {
-      clearTimeout(timeout);
-      clearTimeout(idleTimer);
-      usage.stop();
-      context.signal?.removeEventListener("abort", onAbort);
-    });
-
-    const consoleText = outputText(result.stdout);
-    const facts = readConsole(consoleText, nonce);
-    const named = vmOutcome(
-      facts,
-      { timedOut: ending === "timeout", cancelled: ending === "cancel", hung: ending === "hang", qemuExitCode: result.exitCode },
-      nonce !== null,
-    );
-    if (!named && result.exitCode !== 0 && facts.exitStatus === null && !facts.initSeen) {
-      throw new Error(`${binary} exited with ${result.exitCode}: ${outputText(result.stderr).trim().split("\n").slice(-3).join(" ")}`);
-    }
-    return {
-      exitCode: facts.exitStatus,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
-      stdout: result.stdout,
-      stderr: result.stderr,
-      console: result.stdout,
-      timedOut: ending === "timeout",
-      cancelled: ending === "cancel",
-      ...(named ? { outcome: named.outcome, reason: named.reason } : {}),
-      metrics: {
-        wallMs: result.finishedAt.getTime() - result.startedAt.getTime(),
-        cpuMs: usage.cpuMs,
-        memoryPeakBytes: usage.memoryPeakBytes,
-        bootMs,
-      },
-      boot,
-      resultsDir,
-    };
+    return { path: "fast", kernel: vmlinux.path, bios: host.qbootRom, detail: `${vmlinux.detail}, PVH entry, qboot` };
   }
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
+function acceleratorOf(host: { accelerator: AcceleratorChoice | null }): { accelerator: Accelerator; cpu: string | null; detail: string } {
+  const choice = host.accelerator;
+  if (!choice) return { accelerator: "tcg", cpu: null, detail: "tcg (accelerator not probed)" };
+  return { accelerator: choice.accelerator, cpu: choice.cpu, detail: choice.detail };
+}
 
-/** Samples /proc for a process's CPU time and peak RSS (VmHWM never goes down, so the last sample is the peak). */
-class ProcessUsage {
-  cpuMs: number | null = null;
-  memoryPeakBytes: number | null = null;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly pid: number) {
-    this.timer = setInterval(() => void this.sample(), 200);
-    void this.sample();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private async sample(): Promise<void> {
-    const [status, stat] = await Promise.all([
-      readFile(`/proc/${this.pid}/status`, "utf8").catch(() => null),
-      readFile(`/proc/${this.pid}/stat`, "utf8").catch(() => null),
-    ]);
-    const hwm = status ? /VmHWM:\s+(\d+) kB/.exec(status) : null;
-    if (hwm) this.memoryPeakBytes = Math.max(this.memoryPeakBytes ?? 0, Number(hwm[1]) * 1024);
-    if (stat) {
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-      if (Number.isFinite(ticks)) this.cpuMs = Math.max(this.cpuMs ?? 0, Math.round((ticks * 1000) / CLOCK_TICKS_PER_SECOND));
-    }
-  }
+function bootInfo(plan: BootPlan, machine: string, choice: { accelerator: Accelerator; cpu: string | null; detail: string }): BootInfo {
+  return { path: plan.path, accelerator: choice.accelerator, machine, detail: `${choice.detail}; ${plan.detail}` };
 }

@@ -12,7 +12,7 @@ const factory = new RunnerFactory();
 
 /** A user's own initramfs: busybox and an init script, no help from kto inside the guest. */
 async function userInitramfs(path: string, init: string): Promise<void> {
-  const host = await detectHost();
+  const host = await detectHost("x86_64", { probe: false });
   const busybox = await readFile(host.busybox!);
   await writeFile(
     path,

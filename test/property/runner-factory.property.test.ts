@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { QemuUnavailableError } from "../../src/runners/errors.js";
-import { RunnerFactory, UnsupportedJobError } from "../../src/runners/factory.js";
+import { QemuUnavailableError, UnsupportedJobError } from "../../src/runners/errors.js";
+import { RunnerFactory } from "../../src/runners/factory.js";
 import { detectHost } from "../../src/runners/host-capabilities.js";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { QemuRunner } from "../../src/runners/qemu-runner.js";
@@ -12,7 +12,7 @@ const docker = new DockerRunner();
 
 describe("RunnerFactory", () => {
   it("Property 10: environment type selection — the runner matches the suite's type, or the host's lack is named", async () => {
-    const detected = await detectHost();
+    const detected = await detectHost("x86_64", { probe: false });
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -25,7 +25,7 @@ describe("RunnerFactory", () => {
         async (wanted, host) => {
           const factory = new RunnerFactory({
             docker,
-            qemu: new QemuRunner({ host: { ...detected, kvm: host.kvm, qemuBinary: host.qemu ? detected.qemuBinary : null } }),
+            qemu: new QemuRunner({ hosts: { x86_64: { ...detected, kvm: host.kvm, qemuBinary: host.qemu ? detected.qemuBinary : null } } }),
             resources: { cpus: host.cpus, memoryBytes: host.memoryGiB * GiB },
           });
           const spec = job({ runner: wanted.runner, labels: wanted.labels, cpus: wanted.cpus, memoryBytes: wanted.memoryGiB ? wanted.memoryGiB * GiB : undefined });

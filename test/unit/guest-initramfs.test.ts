@@ -9,7 +9,7 @@ import { HOST_KERNEL, withTempDir } from "../helpers/job.js";
 
 describe("guest initramfs", () => {
   it("carries busybox, a syntactically valid init and the 9p modules in load order, cached by content", async () => {
-    const host = await detectHost();
+    const host = await detectHost("x86_64", { probe: false });
     await withTempDir(async (dir) => {
       const modulesDir = await locateModules(HOST_KERNEL);
       expect(modulesDir).not.toBeNull();

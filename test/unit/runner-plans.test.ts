@@ -34,7 +34,7 @@ describe("docker container options", () => {
 });
 
 describe("qemu invocation", () => {
-  const base = { accelerator: "tcg" as const, boot: "fast" as const, kernel: "/k", initrd: "/i", append: "console=ttyS0", memoryBytes: 512 * 1024 ** 2, cpus: 2, shares: [], qbootRom: "/q.rom" };
+  const base = { accelerator: "tcg" as const, machine: "pc", cpu: null, boot: "fast" as const, kernel: "/k", initrd: "/i", append: "console=ttyS0", memoryBytes: 512 * 1024 ** 2, cpus: 2, shares: [], qbootRom: "/q.rom" };
 
   it("boots fast with qboot, multi-threaded TCG and no defaults", () => {
     const args = qemuArgs(base);
@@ -46,7 +46,7 @@ describe("qemu invocation", () => {
   });
 
   it("uses KVM when told, SeaBIOS on the standard path, 9p shares and a snapshot disk", () => {
-    const args = qemuArgs({ ...base, accelerator: "kvm", boot: "standard", disk: "/d.qcow2", shares: [{ tag: "ws", path: "/w", readonly: true }] });
+    const args = qemuArgs({ ...base, accelerator: "kvm", cpu: "host", boot: "standard", disk: "/d.qcow2", shares: [{ tag: "ws", path: "/w", readonly: true }] });
     const line = args.join(" ");
     expect(line).toContain("-accel kvm -cpu host");
     expect(line).not.toContain("-bios");
@@ -55,15 +55,26 @@ describe("qemu invocation", () => {
     expect(line).toContain("file=/d.qcow2,format=qcow2,if=virtio,snapshot=on");
   });
 
-  it("keeps the kernel loud for a user's initramfs and quiet in guest mode", () => {
-    expect(kernelAppend({ guestMode: false, extra: "kunit.filter_glob=x" })).toBe("console=ttyS0 panic=-1 reboot=t kunit.filter_glob=x");
-    expect(kernelAppend({ guestMode: true })).toContain("quiet");
+  it("doubles commas in paths, so a file name cannot add QEMU options", () => {
+    const line = qemuArgs({ ...base, disk: "/w/a.img,file.locking=off,read-only=off", shares: [{ tag: "ws", path: "/w/x,readonly=off", readonly: true }] }).join(" ");
+    expect(line).toContain("file=/w/a.img,,file.locking=off,,read-only=off,format=raw");
+    expect(line).toContain("path=/w/x,,readonly=off,security_model=none,readonly=on");
+  });
+
+  it("boots arm64 on the virt machine with the CPU model it is given", () => {
+    const line = qemuArgs({ ...base, machine: "virt", cpu: "cortex-a57", qbootRom: undefined }).join(" ");
+    expect(line).toContain("-M virt -accel tcg,thread=multi -cpu cortex-a57");
+  });
+
+  it("keeps the kernel loud for a user's initramfs and quiet in guest mode, on the architecture's console", () => {
+    expect(kernelAppend({ guestMode: false, console: "ttyS0", extra: "kunit.filter_glob=x" })).toBe("console=ttyS0 panic=-1 reboot=t kunit.filter_glob=x");
+    expect(kernelAppend({ guestMode: true, console: "ttyAMA0" })).toMatch(/^console=ttyAMA0 .*quiet/);
   });
 });
 
 describe("guest console outcomes", () => {
   const nonce = "abc123";
-  const ending = { timedOut: false, cancelled: false, hung: false, qemuExitCode: 0 };
+  const ending = { timedOut: false, cancelled: false, hung: false, qemuExitCode: 0, printed: true };
 
   it("reads the init and exit markers of this job only", () => {
     const facts = readConsole(`noise\nkto-init-${nonce}\nkto-exit-ffff: 0\nkto-exit-${nonce}: 3\n`, nonce);
@@ -83,7 +94,8 @@ describe("guest console outcomes", () => {
     expect(vmOutcome(oops, ending, true)?.outcome).toBe("oops");
     expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), { ...ending, hung: true }, true)?.outcome).toBe("hang");
     expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), ending, true)?.outcome).toBe("failed");
-    expect(vmOutcome(readConsole("", nonce), ending, true)?.outcome).toBe("boot_failure");
+    expect(vmOutcome(readConsole("", nonce), ending, true)).toMatchObject({ outcome: "boot_failure", reason: expect.stringMatching(/never reached kto's init/) });
+    expect(vmOutcome(readConsole("", nonce), { ...ending, printed: false }, true)?.reason).toMatch(/printed nothing/);
   });
 });
 

@@ -7,7 +7,12 @@ import { EXIT, UsageError } from "../exit-codes.js";
 
 export async function hostLabelsCommand(options: { name?: string; json?: boolean }): Promise<number> {
   const host = labelsForHost(await readHostFacts(), { name: options.name });
-  process.stdout.write(options.json ? `${JSON.stringify(host, null, 2)}\n` : `${host.labels.join(",")}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify(host, null, 2)}\n`);
+  else {
+    // Labels on stdout for scripts; why a guest runs as it does on stderr, for people.
+    process.stdout.write(`${host.labels.join(",")}\n`);
+    for (const guest of host.guests) process.stderr.write(`kto: ${guest.arch} guests: ${guest.accelerator ? guest.detail : `cannot boot (${guest.detail})`}\n`);
+  }
   return EXIT.ok;
 }
 
