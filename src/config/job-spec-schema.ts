@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
 import { RESULT_FORMATS } from "./schema.js";
 import type { JobSpec } from "./job-spec.js";
 
@@ -23,6 +24,9 @@ export const jobSpecSchema = z
     artifacts: z.array(z.string()),
     image: z.string().optional(),
     network: z.boolean(),
+    user: z.string().regex(/^\d+:\d+$/).optional(),
+    capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
+    devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
     arch: z.literal("x86_64"),
     kernel: z.string().optional(),
     initramfs: z.string().optional(),

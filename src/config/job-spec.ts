@@ -1,3 +1,4 @@
+import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { ResultFormat } from "./schema.js";
 
 /** One job of a plan: a suite with one matrix combination applied, every default resolved. */
@@ -23,6 +24,14 @@ export interface JobSpec {
   // docker
   image?: string;
   network: boolean;
+  // Opt-ins beyond the isolation defaults, absent unless the suite asks, so a spec without them
+  // still parses in an Action that predates them.
+  /** Numeric `uid:gid`; absent means nobody (65534:65534). */
+  user?: string;
+  /** Added back after every capability is dropped. */
+  capabilities?: LinuxCapability[];
+  /** Host device nodes passed through. */
+  devices?: DockerDevice[];
   // qemu
   arch: "x86_64";
   kernel?: string;

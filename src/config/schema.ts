@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { DOCKER_DEVICES, isRootUser, normaliseCapability, parseUser } from "./docker-access.js";
 import { parseDuration } from "./duration.js";
 import { parseSize } from "./size.js";
 
 /** A string (or number) read by `parse`; null from it means malformed, reported with `message`. */
-function parsedWith(parse: (value: string | number) => number | null, message: string) {
+function parsedWith<T>(parse: (value: string | number) => T | null, message: string) {
   return z.union([z.string(), z.number()]).transform((value, ctx) => {
     const parsed = parse(value);
     if (parsed === null) {
@@ -16,6 +17,11 @@ function parsedWith(parse: (value: string | number) => number | null, message: s
 
 const duration = parsedWith(parseDuration, "expected a duration like 20m");
 const size = parsedWith(parseSize, "expected a size like 2G or 512M");
+const user = parsedWith(parseUser, "expected root, a uid or uid:gid (numbers)");
+const capability = parsedWith(
+  (value) => normaliseCapability(String(value)),
+  "expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN",
+);
 
 export const PRIORITIES = { low: 1, normal: 2, high: 3, urgent: 4 } as const;
 export type PriorityName = keyof typeof PRIORITIES;
@@ -61,6 +67,20 @@ const suiteFields = {
   // Docker
   image: z.string().min(1).optional(),
   network: z.boolean().default(false),
+  /** Default nobody (65534:65534). */
+  user: user.optional(),
+  /** Added back after every capability is dropped. */
+  capabilities: z
+    .array(capability)
+    .transform((list) => [...new Set(list)])
+    .optional(),
+  devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
+  /** Named so that asking for it gets the way out instead of an "unknown field". */
+  privileged: z
+    .custom<never>(() => false, {
+      message: "kto never runs privileged containers: list what the suite needs under capabilities (and devices) instead",
+    })
+    .optional(),
   // QEMU
   arch: z.enum(["x86_64"]).default("x86_64"),
   kernel: z.string().min(1).optional(),
@@ -82,6 +102,12 @@ export const suiteSchema = z
         if (suite[field] !== undefined)
           ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to qemu suites only` });
       }
+      if (suite.capabilities?.length && !(suite.user && isRootUser(suite.user)))
+        ctx.addIssue({
+          code: "custom",
+          path: ["capabilities"],
+          message: "capabilities reach only a job running as root: add user: root",
+        });
     } else {
       if (!suite.kernel) ctx.addIssue({ code: "custom", path: ["kernel"], message: "a qemu suite needs a kernel" });
       if (!suite.initramfs && !suite.command)
@@ -90,8 +116,10 @@ export const suiteSchema = z
           path: ["command"],
           message: "a qemu suite needs a command (kto's guest mode) or its own initramfs",
         });
-      if (suite.image !== undefined)
-        ctx.addIssue({ code: "custom", path: ["image"], message: "image applies to docker suites only" });
+      for (const field of ["image", "user", "capabilities", "devices"] as const) {
+        if (suite[field] !== undefined)
+          ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to docker suites only` });
+      }
     }
   });
 

@@ -3,7 +3,7 @@ import type { JobSpec } from "../config/job-spec.js";
 
 export const CONTAINER_WORKSPACE = "/work";
 export const CONTAINER_RESULTS = "/results";
-/** nobody:nogroup. Jobs never run as root unless an image insists through its own means. */
+/** nobody:nogroup: a job runs as root only when its suite says `user: root`. */
 export const CONTAINER_USER = "65534:65534";
 export const JOB_LABEL = "dev.kto.job";
 export const OWNER_LABEL = "dev.kto.owner";
@@ -22,15 +22,18 @@ export interface DockerMounts {
  * The container for a job, with DESIGN.md's isolation defaults: no network unless asked,
  * non-root, read-only root with a writable /tmp, no new privileges, no capabilities,
  * memory/CPU/pids limits, the workspace read-only and only the results dir writable.
+ * A suite may opt into a user, capabilities and devices; never into a privileged container.
  */
 export function dockerCreateOptions(job: JobSpec, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
   const memory = job.memoryBytes ?? 0;
+  const user = job.user ?? CONTAINER_USER;
+  const [uid, gid] = user.split(":") as [string, string];
   return {
     name,
     Image: job.image,
     Entrypoint: commandArgv(job.command),
     Cmd: [],
-    User: CONTAINER_USER,
+    User: user,
     WorkingDir: CONTAINER_WORKSPACE,
     Env: Object.entries({ ...job.env, KTO_RESULTS: CONTAINER_RESULTS, KTO_JOB: job.id, HOME: "/tmp" }).map(
       ([key, value]) => `${key}=${value}`,
@@ -44,9 +47,14 @@ export function dockerCreateOptions(job: JobSpec, name: string, mounts: DockerMo
     HostConfig: {
       NetworkMode: job.network ? "bridge" : "none",
       ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=268435456" },
+      // exec: tests build binaries in /tmp and run them. The job's user owns the tmpfs because
+      // runc before 1.1.8 ignores mode= and copies the mode of the image's /tmp (often 0755 root).
+      Tmpfs: { "/tmp": `rw,nosuid,nodev,exec,mode=1777,uid=${uid},gid=${gid},size=268435456` },
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
+      CapAdd: job.capabilities ?? [],
+      // rw without m: the job may use the node, not mknod another one through the same cgroup rule.
+      Devices: (job.devices ?? []).map((path) => ({ PathOnHost: path, PathInContainer: path, CgroupPermissions: "rw" })),
       Memory: memory,
       MemorySwap: memory > 0 ? memory : 0,
       NanoCpus: job.cpus ? job.cpus * 1e9 : 0,

@@ -1,6 +1,9 @@
+import { chmod, copyFile, mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
+import { execa } from "execa";
+import type { JobSpec } from "../../src/config/job-spec.js";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { JOB_LABEL, OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { DockerUnavailableError } from "../../src/runners/errors.js";
@@ -15,6 +18,38 @@ const REGISTRY_IMAGE = `${process.env.KTO_REGISTRY_ADDR ?? "127.0.0.1:5000"}/${B
 
 async function removeImage(name: string): Promise<void> {
   await docker.getImage(name).remove({ force: true }).catch(() => undefined);
+}
+
+/** Runs a job on the runner itself: exit code and output side by side, so a failed expectation shows why. */
+async function execute(overrides: Partial<JobSpec>): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  return withTempDir(async (dir) => {
+    const execution = await runner.execute(job(overrides), { workspace: dir, jobDir: join(dir, "job") });
+    return { exitCode: execution.exitCode, stdout: execution.stdout.data.toString(), stderr: execution.stderr.data.toString() };
+  });
+}
+
+/** kto/busybox:1 made the way self-hosted/provision.sh makes it, but with /tmp 0755 root:root as many images have it. */
+async function importImageWithRootOnlyTmp(name: string): Promise<void> {
+  await withTempDir(async (dir) => {
+    const rootfs = join(dir, "rootfs");
+    for (const sub of ["", "bin", "tmp", "proc", "sys", "dev", "etc", "work", "results"]) await mkdir(join(rootfs, sub), { recursive: true });
+    await chmod(rootfs, 0o755);
+    await chmod(join(rootfs, "tmp"), 0o755);
+    await copyFile("/bin/busybox", join(rootfs, "bin", "busybox"));
+    const applets = (await execa("/bin/busybox", ["--list"])).stdout.split("\n").filter((applet) => applet && applet !== "busybox");
+    await Promise.all(applets.map((applet) => symlink("busybox", join(rootfs, "bin", applet))));
+    const tarball = join(dir, "rootfs.tar");
+    await execa("tar", ["-C", rootfs, "--owner=0", "--group=0", "--numeric-owner", "-cf", tarball, "."]);
+    const [repo, tag] = name.split(":");
+    const progress = await docker.importImage(tarball, { repo, tag });
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(progress, (error: Error | null, events: { error?: string }[]) => {
+        const failed = error?.message ?? events.find((e) => e.error)?.error;
+        if (failed) reject(new Error(`docker import ${name}: ${failed}`));
+        else resolve();
+      }),
+    );
+  });
 }
 
 describe("DockerRunner against the local engine", () => {
@@ -87,5 +122,48 @@ describe("DockerRunner against the local engine", () => {
       expect(result.results?.counts).toEqual({ passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 });
       expect(result).toMatchObject({ status: "failed", exitCode: 0 });
     });
+  });
+});
+
+describe("a docker job's /tmp", () => {
+  const image = "kto-test/root-only-tmp:1";
+  beforeAll(() => importImageWithRootOnlyTmp(image));
+  afterAll(() => removeImage(image));
+
+  it("is writable by the job's user and runs binaries, even where the image's /tmp is 0755 root:root", async () => {
+    const ran = await execute({ image, command: "touch /tmp/x && cp /bin/busybox /tmp/busybox && /tmp/busybox echo ran-from-tmp" });
+    expect(ran).toEqual({ exitCode: 0, stdout: "ran-from-tmp\n", stderr: "" });
+  });
+
+  it("is writable by a chosen user too", async () => {
+    const ran = await execute({ image, user: "1000:1000", command: "touch /tmp/x && id -u" });
+    expect(ran).toEqual({ exitCode: 0, stdout: "1000\n", stderr: "" });
+  });
+});
+
+describe("a docker suite's opt-ins", () => {
+  const lowerLoopback = "ip link set lo down && echo lo-down";
+
+  it("lets a root job with NET_ADMIN configure its own network namespace", async () => {
+    const ran = await execute({ user: "0:0", capabilities: ["NET_ADMIN"], command: lowerLoopback });
+    expect(ran).toEqual({ exitCode: 0, stdout: "lo-down\n", stderr: "" });
+  });
+
+  it.each([
+    ["by default", {}],
+    ["as root without the capability", { user: "0:0" }],
+  ])("refuses the same %s", async (_, overrides: Partial<JobSpec>) => {
+    const ran = await execute({ ...overrides, command: lowerLoopback });
+    expect(ran.exitCode).not.toBe(0);
+    expect(ran.stdout).toBe("");
+    expect(ran.stderr).toMatch(/Operation not permitted/);
+  });
+
+  it("passes an allowed device through only when the suite lists it", async () => {
+    const open = "exec 3<>/dev/net/tun && echo opened";
+    expect(await execute({ user: "0:0", devices: ["/dev/net/tun"], command: open })).toEqual({ exitCode: 0, stdout: "opened\n", stderr: "" });
+    const without = await execute({ user: "0:0", command: open });
+    expect(without.exitCode).not.toBe(0);
+    expect(without.stderr).toContain("/dev/net/tun");
   });
 });

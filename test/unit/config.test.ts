@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { buildPlan, ConfigError, parseConfig, parseDuration, parseSize } from "../../src/config/index.js";
+import { jobSpecSchema } from "../../src/config/job-spec-schema.js";
 
 function issuesOf(text: string): string[] {
   try {
@@ -140,5 +141,99 @@ suites:
     const loaded = parseConfig(VALID);
     expect(buildPlan(loaded, { suites: ["kunit"] }).jobs.map((j) => j.id)).toEqual(["kunit"]);
     expect(() => buildPlan(loaded, { suites: ["nope"] })).toThrow(/no suite named "nope" \(have: kunit, selftests\)/);
+  });
+});
+
+describe("docker suite opt-ins", () => {
+  const OPTED_IN = `version: 1
+suites:
+  - name: net
+    runner: docker
+    image: i
+    command: x
+    user: root
+    capabilities: [net_admin, CAP_SYS_ADMIN, Net_Admin]
+    devices: [/dev/net/tun]
+  - { name: uid, runner: docker, image: i, command: x, user: 1000 }
+  - { name: pair, runner: docker, image: i, command: x, user: "1000:100" }
+  - { name: plain, runner: docker, image: i, command: x }
+`;
+
+  it("reads user, capabilities and devices, in Docker's spelling, and adds none by default", () => {
+    const [net, uid, pair, plain] = buildPlan(parseConfig(OPTED_IN)).jobs;
+    expect(net).toMatchObject({ user: "0:0", capabilities: ["NET_ADMIN", "SYS_ADMIN"], devices: ["/dev/net/tun"] });
+    expect(uid!.user).toBe("1000:1000");
+    expect(pair!.user).toBe("1000:100");
+    expect([plain!.user, plain!.capabilities, plain!.devices]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it("keeps them through the App's JSON to the Action, which refuses forged ones", () => {
+    for (const spec of buildPlan(parseConfig(OPTED_IN)).jobs) {
+      expect(jobSpecSchema.parse(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+    }
+    const net = JSON.parse(JSON.stringify(buildPlan(parseConfig(OPTED_IN)).jobs[0])) as Record<string, unknown>;
+    expect(jobSpecSchema.safeParse({ ...net, capabilities: ["ALL"] }).success).toBe(false);
+    expect(jobSpecSchema.safeParse({ ...net, user: "root" }).success).toBe(false);
+    expect(jobSpecSchema.safeParse({ ...net, devices: ["/dev/sda"] }).success).toBe(false);
+    expect(jobSpecSchema.safeParse({ ...net, privileged: true }).success).toBe(false);
+  });
+
+  it("names the line of each bad value, down to the list item", () => {
+    const text = `version: 1
+suites:
+  - name: a
+    runner: docker
+    image: i
+    command: x
+    user: bob
+    capabilities: [NET_ADMIN, CAP_FLY]
+    devices: [/dev/sda]
+`;
+    expect(issuesOf(text)).toEqual([
+      ".github/kto.yml:7:11: suites[0].user: expected root, a uid or uid:gid (numbers)",
+      ".github/kto.yml:8:31: suites[0].capabilities[1]: expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN",
+      '.github/kto.yml:9:15: suites[0].devices[0]: expected one of "/dev/net/tun", "/dev/fuse", got "/dev/sda"',
+    ]);
+  });
+
+  it("never runs privileged, and says what to use instead", () => {
+    const text = `version: 1
+suites:
+  - { name: a, runner: docker, image: i, command: x, privileged: false }
+`;
+    expect(issuesOf(text)).toEqual([
+      ".github/kto.yml:3:66: suites[0].privileged: kto never runs privileged containers: list what the suite needs under capabilities (and devices) instead",
+    ]);
+  });
+
+  it("refuses capabilities a non-root job could not use", () => {
+    const text = `version: 1
+suites:
+  - { name: a, runner: docker, image: i, command: x, capabilities: [NET_ADMIN] }
+  - { name: b, runner: docker, image: i, command: x, user: "1000", capabilities: [NET_ADMIN] }
+  - { name: c, runner: docker, image: i, command: x, user: "0:1000", capabilities: [NET_ADMIN] }
+`;
+    expect(issuesOf(text)).toEqual([
+      ".github/kto.yml:3:68: suites[0].capabilities: capabilities reach only a job running as root: add user: root",
+      ".github/kto.yml:4:82: suites[1].capabilities: capabilities reach only a job running as root: add user: root",
+    ]);
+  });
+
+  it("applies to docker suites only", () => {
+    const text = `version: 1
+suites:
+  - name: q
+    runner: qemu
+    kernel: k
+    command: x
+    user: root
+    capabilities: [NET_ADMIN]
+    devices: [/dev/fuse]
+`;
+    expect(issuesOf(text)).toEqual([
+      ".github/kto.yml:7:11: suites[0].user: user applies to docker suites only",
+      ".github/kto.yml:8:19: suites[0].capabilities: capabilities applies to docker suites only",
+      ".github/kto.yml:9:14: suites[0].devices: devices applies to docker suites only",
+    ]);
   });
 });
