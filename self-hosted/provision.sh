@@ -2,8 +2,10 @@
 # Prepares a Debian host to run kto jobs, exactly as a self-hosted runner host is prepared:
 # Docker, QEMU, busybox-static and cpio installed; containerd and dockerd running; and the
 # local assets kto's examples, tests and benchmarks use:
-#   $KTO_HOST_DIR/kernel/vmlinuz       Debian's distribution kernel
+#   $KTO_HOST_DIR/kernel/vmlinuz       Debian's x86_64 distribution kernel
 #   $KTO_HOST_DIR/kernel/modules/      its /lib/modules tree (virtio and 9p live there)
+#   $KTO_HOST_DIR/arm64/kernel/        the same for arm64, and
+#   $KTO_HOST_DIR/arm64/busybox        a static arm64 busybox, for arm64 guests in guest mode
 #   docker image kto/busybox:1         a busybox rootfs made with `docker import`
 #   a registry on 127.0.0.1:5000       holding kto/busybox:1, for the image-pull path
 # Idempotent; prints nothing when everything is already in place.
@@ -23,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v apt-get >/dev/null || die "this script provisions Debian-family hosts (apt-get not found)"
 
-packages=(docker.io containerd qemu-system-x86 qemu-system-data busybox-static cpio xz-utils docker-registry ca-certificates)
+packages=(docker.io containerd qemu-system-x86 qemu-system-arm qemu-system-data busybox-static cpio xz-utils docker-registry ca-certificates util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -99,21 +101,58 @@ if ! curl -fsS "http://$REGISTRY_ADDR/v2/kto/busybox/manifests/1" -H 'Accept: ap
   docker_cli rmi "$REGISTRY_ADDR/$BUSYBOX_IMAGE" >/dev/null
 fi
 
-# Debian's own kernel, the one linux-image-amd64 points at, with its modules.
-if [ ! -s "$KTO_HOST_DIR/kernel/vmlinuz" ]; then
-  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  if [ -z "$kpkg" ]; then apt-get update -qq >/dev/null; kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); fi
-  [ -n "$kpkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on"
-  say "extracting $kpkg"
-  dl=$(mktemp -d); chmod 755 "$dl"
-  (cd "$dl" && apt-get download -qq "$kpkg" >/dev/null)
-  dpkg-deb -x "$dl"/*.deb "$dl/root"
-  kver=$(ls "$dl/root/lib/modules" | head -n1)
-  rm -rf "$KTO_HOST_DIR/kernel.new"
-  mkdir -p "$KTO_HOST_DIR/kernel.new"
-  cp "$dl/root/boot/vmlinuz-$kver" "$KTO_HOST_DIR/kernel.new/vmlinuz"
-  mv "$dl/root/lib/modules/$kver" "$KTO_HOST_DIR/kernel.new/modules"
-  echo "$kver" > "$KTO_HOST_DIR/kernel.new/release"
-  rm -rf "$dl" "$KTO_HOST_DIR/kernel"
-  mv "$KTO_HOST_DIR/kernel.new" "$KTO_HOST_DIR/kernel"
-fi
+# Debian's own kernels, the ones linux-image-<arch> points at, with their modules; and
+# for the architecture that is not the host's, a static busybox of that architecture.
+native=$(dpkg --print-architecture)
+debian_arch() { case "$1" in x86_64) echo amd64 ;; arm64) echo arm64 ;; esac; }
+guest_dir() { if [ "$1" = x86_64 ]; then echo "$KTO_HOST_DIR"; else echo "$KTO_HOST_DIR/$1"; fi; }
+apt_updated=
+apt_update() { [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null; apt_updated=1; }; }
+
+# fetch_debs DIR PACKAGE...: the .debs alone, not installed (a kernel on the host is not wanted).
+fetch_debs() {
+  local dir=$1; shift
+  chmod 755 "$dir"
+  (cd "$dir" && apt-get download -qq "$@" >/dev/null 2>&1) || { apt_update; (cd "$dir" && apt-get download -qq "$@" >/dev/null); }
+}
+
+for guest in x86_64 arm64; do
+  darch=$(debian_arch "$guest")
+  dest=$(guest_dir "$guest")
+  qualifier=""
+  if [ "$darch" != "$native" ]; then
+    qualifier=":$darch"
+    if ! dpkg --print-foreign-architectures | grep -qx "$darch"; then
+      say "adding Debian's $darch packages (for $guest guests)"
+      dpkg --add-architecture "$darch"
+      apt_updated=; apt_update
+    fi
+  fi
+  if [ ! -s "$dest/kernel/vmlinuz" ]; then
+    kpkg=$(apt-cache depends "linux-image-$darch$qualifier" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    if [ -z "$kpkg" ]; then apt_update; kpkg=$(apt-cache depends "linux-image-$darch$qualifier" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); fi
+    [ -n "$kpkg" ] || die "cannot tell which kernel package linux-image-$darch depends on"
+    say "extracting $kpkg"
+    dl=$(mktemp -d)
+    fetch_debs "$dl" "$kpkg"
+    dpkg-deb -x "$dl"/*.deb "$dl/root"
+    kver=$(ls "$dl/root/lib/modules" | head -n1)
+    mkdir -p "$dest"
+    rm -rf "$dest/kernel.new"
+    mkdir -p "$dest/kernel.new"
+    cp "$dl/root/boot/vmlinuz-$kver" "$dest/kernel.new/vmlinuz"
+    mv "$dl/root/lib/modules/$kver" "$dest/kernel.new/modules"
+    echo "$kver" > "$dest/kernel.new/release"
+    rm -rf "$dl" "$dest/kernel"
+    mv "$dest/kernel.new" "$dest/kernel"
+  fi
+  if [ -n "$qualifier" ] && [ ! -s "$dest/busybox" ]; then
+    say "extracting busybox-static$qualifier"
+    dl=$(mktemp -d)
+    fetch_debs "$dl" "busybox-static$qualifier"
+    dpkg-deb -x "$dl"/*.deb "$dl/root"
+    install -m 755 "$dl/root/bin/busybox" "$dest/busybox.new"
+    mv "$dest/busybox.new" "$dest/busybox"
+    rm -rf "$dl"
+  fi
+done

@@ -34,6 +34,8 @@ export interface AcceleratorChoice {
 
 export interface ProbeKey {
   host: string;
+  /** The binary's path and its version line: KTO_QEMU pointing elsewhere is a different qemu. */
+  binary: string;
   qemu: string;
   hostKernel: string;
   /** The KVM device tried, or "off" when KTO_NO_KVM rules it out. */
@@ -50,7 +52,7 @@ const choiceSchema = z.object({
   measured: z.boolean(),
   bootable: z.boolean(),
   probedAt: z.string(),
-  key: z.object({ host: z.string(), qemu: z.string(), hostKernel: z.string(), kvm: z.string() }),
+  key: z.object({ host: z.string(), binary: z.string(), qemu: z.string(), hostKernel: z.string(), kvm: z.string() }),
 });
 
 export interface ProbeOptions {
@@ -75,6 +77,7 @@ export async function probeKey(qemuBinary: string, kvm: string): Promise<ProbeKe
   const version = await spawnProcess(qemuBinary, ["--version"]).done;
   return {
     host: `${hostname()}${machineId ? `/${machineId}` : ""}`,
+    binary: qemuBinary,
     qemu: outputText(version.stdout).split("\n")[0]?.trim() || `unknown (${qemuBinary})`,
     hostKernel: release(),
     kvm,
@@ -83,7 +86,7 @@ export async function probeKey(qemuBinary: string, kvm: string): Promise<ProbeKe
 
 /** One file per key, so a probe with KVM ruled out never overwrites the host's real answer. */
 function cachePath(cacheDir: string, arch: GuestArch, key: ProbeKey): string {
-  const digest = createHash("sha256").update(JSON.stringify([key.host, key.qemu, key.hostKernel, key.kvm])).digest("hex").slice(0, 16);
+  const digest = createHash("sha256").update(JSON.stringify([key.host, key.binary, key.qemu, key.hostKernel, key.kvm])).digest("hex").slice(0, 16);
   return join(cacheDir, `accelerator-${arch}-${digest}.json`);
 }
 

@@ -24,6 +24,8 @@ export interface QemuRunnerOptions {
   standardBoot?: boolean;
   /** How long a KVM guest may print nothing before KVM is judged broken. */
   kvmSilenceMs?: number;
+  /** Where KTO_QEMU, KTO_NO_KVM, KTO_KVM_DEVICE and the host's kernel directories are read from. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface BootPlan {
@@ -47,7 +49,7 @@ export class QemuRunner implements Runner {
   host(arch: GuestArch = "x86_64"): Promise<HostCapabilities> {
     let host = this.hosts.get(arch);
     if (!host) {
-      host = detectHost(arch, { cacheDir: this.cacheDir });
+      host = detectHost(arch, { cacheDir: this.cacheDir, env: this.options.env });
       this.hosts.set(arch, host);
       host.catch(() => this.hosts.delete(arch));
     }
@@ -56,7 +58,9 @@ export class QemuRunner implements Runner {
 
   async execute(job: JobSpec, context: RunContext): Promise<Execution> {
     const host = await this.host(job.arch);
-    if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch), job.arch);
+    if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch, this.options.env), job.arch);
+    // Said before the job pays for a boot: the probe already found that nothing runs here.
+    if (host.accelerator && !host.accelerator.bootable) throw new QemuHostError(`this host boots no ${job.arch} guest: ${host.accelerator.detail}`, "tcg");
     const inputs = { workspace: context.workspace, kind: "file" as const };
     const kernel = await confinedInput("kernel", job.kernel!, inputs);
     const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;

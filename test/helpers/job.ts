@@ -6,6 +6,8 @@ import type { JobSpec } from "../../src/config/job-spec.js";
 /** The image and kernel that self-hosted/provision.sh prepares. */
 export const BUSYBOX_IMAGE = "kto/busybox:1";
 export const HOST_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "kernel", "vmlinuz");
+export const ARM64_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "kernel", "vmlinuz");
+export const ARM64_BUSYBOX = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "busybox");
 
 export function job(overrides: Partial<JobSpec> = {}): JobSpec {
   const id = overrides.id ?? "job";

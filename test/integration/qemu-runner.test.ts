@@ -6,14 +6,13 @@ import { RunnerFactory } from "../../src/runners/factory.js";
 import { detectHost } from "../../src/runners/host-capabilities.js";
 import { QemuRunner } from "../../src/runners/qemu-runner.js";
 import { runJob } from "../../src/runners/run-job.js";
-import { qemuJob, withTempDir } from "../helpers/job.js";
+import { ARM64_BUSYBOX, ARM64_KERNEL, qemuJob, withTempDir } from "../helpers/job.js";
 
 const factory = new RunnerFactory();
 
 /** A user's own initramfs: busybox and an init script, no help from kto inside the guest. */
-async function userInitramfs(path: string, init: string): Promise<void> {
-  const host = await detectHost("x86_64", { probe: false });
-  const busybox = await readFile(host.busybox!);
+async function userInitramfs(path: string, init: string, busyboxPath?: string): Promise<void> {
+  const busybox = await readFile(busyboxPath ?? (await detectHost("x86_64", { probe: false })).busybox!);
   await writeFile(
     path,
     writeCpio([
@@ -76,8 +75,29 @@ describe("QemuRunner booting Debian's kernel", () => {
   it("errors with the path when the kernel is missing", async () => {
     await withTempDir(async (dir) => {
       const result = await runJob(qemuJob({ id: "nokernel", kernel: "out/bzImage" }), { factory, workspace: dir, jobDir: join(dir, "job") });
-      expect(result).toMatchObject({ status: "errored", outcome: "infrastructure" });
+      // The config's fault: no other runner would find the file either, so it is not retried.
+      expect(result).toMatchObject({ status: "errored", outcome: "config_error" });
       expect(result.reason).toBe(`kernel: ${join(dir, "out/bzImage")}: no such file`);
+    });
+  });
+
+  it("boots an arm64 Debian kernel on this host in kto's guest mode and reads its KTAP", async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, "marker.txt"), "from-the-host\n");
+      const command = 'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /work/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
+      const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, command }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "succeeded", exitCode: 0, boot: { machine: "virt" } });
+      expect(result.results?.tests.map((t) => t.name)).toEqual(["arch_is_aarch64", "workspace_mounted"]);
+      expect(result.boot?.detail).toMatch(/^(tcg|kvm)/);
+    });
+  });
+
+  it("boots an arm64 kernel with a user's own arm64 initramfs", async () => {
+    await withTempDir(async (dir) => {
+      await userInitramfs(join(dir, "initramfs.cpio"), 'echo "KTAP version 1"; echo "1..1"; echo "ok 1 arm64_boots"; poweroff -f', ARM64_BUSYBOX);
+      const result = await runJob(qemuJob({ id: "arm64-user", arch: "arm64", kernel: ARM64_KERNEL, initramfs: "initramfs.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "succeeded", results: { counts: { passed: 1, total: 1 } } });
+      expect(await readFile(join(dir, "job", "console.log"), "utf8")).toMatch(/Booting Linux on physical CPU/);
     });
   });
 });
