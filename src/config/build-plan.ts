@@ -86,7 +86,9 @@ function toJob(
     env: suite.env,
     results: suite.results,
     resultsFile: suite.results_file,
-    labels: [...new Set(suite.hardware.labels)].sort(),
+    // A qemu job needs a host that boots its architecture, natively or by emulation
+    // (`qemu-arm64`); `arm64` in hardware.labels is what asks for arm64 hardware.
+    labels: [...new Set([...suite.hardware.labels, ...(suite.runner === "qemu" ? [`qemu-${suite.arch}`] : [])])].sort(),
     memoryBytes: suite.hardware.memory,
     cpus: suite.hardware.cpus,
     timeoutMs: suite.timeout ?? defaults.timeout,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
-import { RESULT_FORMATS } from "./schema.js";
+import { GUEST_ARCHES, RESULT_FORMATS } from "./schema.js";
 import type { JobSpec } from "./job-spec.js";
 
 /** A JobSpec arriving from outside (the App's dispatch input): checked field by field. */
@@ -27,7 +27,7 @@ export const jobSpecSchema = z
     user: z.string().regex(/^\d+:\d+$/).optional(),
     capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
     devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
-    arch: z.literal("x86_64"),
+    arch: z.enum(GUEST_ARCHES),
     kernel: z.string().optional(),
     initramfs: z.string().optional(),
     modules: z.string().optional(),

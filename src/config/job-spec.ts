@@ -1,5 +1,5 @@
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
-import type { ResultFormat } from "./schema.js";
+import type { GuestArch, ResultFormat } from "./schema.js";
 
 /** One job of a plan: a suite with one matrix combination applied, every default resolved. */
 export interface JobSpec {
@@ -33,7 +33,7 @@ export interface JobSpec {
   /** Host device nodes passed through. */
   devices?: DockerDevice[];
   // qemu
-  arch: "x86_64";
+  arch: GuestArch;
   kernel?: string;
   initramfs?: string;
   modules?: string;

@@ -47,6 +47,13 @@ const hardware = z
   })
   .strict();
 
+/**
+ * Guest architectures kto boots. riscv64 waits for a Debian release that ships a riscv64
+ * kernel and busybox (Debian 12 has neither), so nothing here could test it.
+ */
+export const GUEST_ARCHES = ["x86_64", "arm64"] as const;
+export type GuestArch = (typeof GUEST_ARCHES)[number];
+
 export const RESULT_FORMATS = ["auto", "ktap", "tap", "junit", "none"] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
 
@@ -82,7 +89,7 @@ const suiteFields = {
     })
     .optional(),
   // QEMU
-  arch: z.enum(["x86_64"]).default("x86_64"),
+  arch: z.enum(GUEST_ARCHES).default("x86_64"),
   kernel: z.string().min(1).optional(),
   initramfs: z.string().min(1).optional(),
   modules: z.string().min(1).optional(),

@@ -1,8 +1,7 @@
 import { arch as nodeArch } from "node:os";
+import { GUEST_ARCHES, type GuestArch } from "../config/schema.js";
 
-/** Guest architectures kto boots. riscv64 is missing because Debian 12 ships no riscv64 kernel or busybox to test it with. */
-export const GUEST_ARCHES = ["x86_64", "arm64"] as const;
-export type GuestArch = (typeof GUEST_ARCHES)[number];
+export { GUEST_ARCHES, type GuestArch };
 
 export type Accelerator = "kvm" | "tcg";
 

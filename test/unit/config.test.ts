@@ -43,7 +43,23 @@ describe("config", () => {
     const kunit = plan.jobs[0]!;
     expect(kunit.memoryBytes).toBe(2 * 1024 ** 3);
     expect(kunit.timeoutMs).toBe(10 * 60_000);
-    expect(kunit.labels).toEqual(["kvm", "x86_64"]);
+    // A qemu suite also needs a host that boots its architecture.
+    expect(kunit.labels).toEqual(["kvm", "qemu-x86_64", "x86_64"]);
+  });
+
+  it("an arm64 qemu suite runs where arm64 guests boot; asking for the arm64 label asks for arm64 hardware", () => {
+    const plan = buildPlan(
+      parseConfig(`version: 1
+suites:
+  - { name: emulated, runner: qemu, arch: arm64, kernel: Image, command: "true" }
+  - { name: native, runner: qemu, arch: arm64, kernel: Image, command: "true", hardware: { labels: [arm64, kvm] } }
+`),
+    );
+    expect(plan.jobs.map((j) => [j.arch, j.labels])).toEqual([
+      ["arm64", ["qemu-arm64"]],
+      ["arm64", ["arm64", "kvm", "qemu-arm64"]],
+    ]);
+    expect(() => parseConfig(`version: 1\nsuites:\n  - { name: r, runner: qemu, arch: riscv64, kernel: Image, command: "true" }\n`)).toThrow(/:3:\d+: suites\[0\]\.arch: /);
   });
 
   it("names file, line, column and field for a bad duration", () => {
