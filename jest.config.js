@@ -11,6 +11,9 @@ export default {
   maxWorkers: 1,
   testTimeout: 120000,
   verbose: false,
+  // A failed end-to-end test can leave its App, servers or child processes behind; the
+  // run must still end, with its failures printed, rather than wait on them.
+  forceExit: true,
   globalSetup: "<rootDir>/test/setup/global-setup.mjs",
   reporters: ["default", "<rootDir>/test/reporters/plain-summary.cjs"],
 };
