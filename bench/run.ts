@@ -14,6 +14,7 @@ import { makespanBenchmark, memoryBenchmark, schedulingBenchmark } from "./orche
 const RUNS = Number(process.env.KTO_BENCH_RUNS ?? 5);
 const IMAGE = "kto/busybox:1";
 const KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "kernel", "vmlinuz");
+const ARM64_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "kernel", "vmlinuz");
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 function spec(overrides: Partial<JobSpec>): JobSpec {
@@ -37,19 +38,24 @@ async function dockerBench(dir: string): Promise<Comparison> {
   );
 }
 
-async function qemuBench(dir: string): Promise<Comparison[]> {
-  const host = await detectHost();
-  if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-x86_64 and busybox are needed: run self-hosted/provision.sh");
-  const initramfs = join(dir, "initramfs.cpio");
+/** A user's own initramfs: busybox and an init that prints one KTAP result and powers off. */
+async function bootsInitramfs(path: string, busybox: string): Promise<void> {
   await writeFile(
-    initramfs,
+    path,
     writeCpio([
       { kind: "dir", path: "bin" },
-      { kind: "file", path: "bin/busybox", data: await readFile(host.busybox), mode: 0o755 },
+      { kind: "file", path: "bin/busybox", data: await readFile(busybox), mode: 0o755 },
       ...["sh", "echo", "poweroff"].map((a) => ({ kind: "symlink" as const, path: `bin/${a}`, target: "busybox" })),
       { kind: "file", path: "init", data: Buffer.from("#!/bin/sh\necho 'KTAP version 1'; echo 1..1; echo ok 1 boots\npoweroff -f\n"), mode: 0o755 },
     ]),
   );
+}
+
+async function qemuBench(dir: string): Promise<Comparison[]> {
+  const host = await detectHost("x86_64");
+  if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-x86_64 and busybox are needed: run self-hosted/provision.sh");
+  const initramfs = join(dir, "initramfs.cpio");
+  await bootsInitramfs(initramfs, host.busybox);
   const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
   const bare = () =>
     execa(host.qemuBinary!, ["-kernel", KERNEL, "-initrd", initramfs, "-append", "console=ttyS0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-enable-kvm"] : [])]);
@@ -82,11 +88,33 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
   return [userMode, guestMode, overhead];
 }
 
+async function arm64Bench(dir: string): Promise<Comparison[]> {
+  const host = await detectHost("arm64");
+  if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-aarch64 and an arm64 busybox are needed: run self-hosted/provision.sh");
+  const initramfs = join(dir, "initramfs-arm64.cpio");
+  await bootsInitramfs(initramfs, host.busybox);
+  const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
+  const bare = (cpu: string) => () =>
+    execa(host.qemuBinary!, ["-M", "virt", "-cpu", cpu, "-kernel", ARM64_KERNEL, "-initrd", initramfs, "-append", "console=ttyAMA0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-accel", "kvm"] : [])]);
+  const job = () => runner.execute(spec({ runner: "qemu", arch: "arm64", kernel: ARM64_KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "arm64-job") });
+  const obvious = await compare("QemuRunner, arm64, the user's initramfs", "bare `qemu-system-aarch64 -M virt -cpu max -kernel Image -initrd …`", RUNS, job, bare(host.kvm ? "host" : "max"), progress);
+  const same = await compare("QemuRunner, arm64 (kto's own overhead)", `the same bare boot with kto's CPU model (${host.kvm ? "host" : "cortex-a57"})`, RUNS, job, bare(host.kvm ? "host" : "cortex-a57"), progress);
+  const guest = await compare(
+    "QemuRunner, arm64, kto's guest mode (9p workspace, command, exit status)",
+    "the same bare boot with kto's CPU model, which mounts nothing and runs no command",
+    RUNS,
+    () => runner.execute(spec({ runner: "qemu", arch: "arm64", kernel: ARM64_KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "arm64-guest-job") }),
+    bare(host.kvm ? "host" : "cortex-a57"),
+    progress,
+  );
+  return [obvious, same, guest];
+}
+
 async function runnerBenchmarks(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-"));
   await chmod(dir, 0o755);
   try {
-    const rows = [await dockerBench(dir), ...(await qemuBench(dir))];
+    const rows = [await dockerBench(dir), ...(await qemuBench(dir)), ...(await arm64Bench(dir))];
     return `## Runners (${RUNS} runs each, medians of wall time)\n\n${table(rows)}\n`;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -79,13 +79,17 @@ export class JobInputError extends JobError {
   }
 }
 
-/** The job asks for something this host does not have (CPUs, memory, a working KVM). */
+/**
+ * The job asks for something this host does not have. More CPUs or memory than the host has
+ * is the config's fault (no label asked for them); a `kvm` label that routed the job here
+ * while KVM no longer runs guests is the host's, and another runner may have it.
+ */
 export class UnsupportedJobError extends JobError {
   override readonly name = "UnsupportedJobError";
-  readonly fault = "config";
   constructor(
     readonly jobId: string,
     readonly requirement: string,
+    readonly fault: Fault = "config",
   ) {
     super(`${jobId}: this host cannot run it: ${requirement}`);
   }

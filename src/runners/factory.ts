@@ -53,7 +53,7 @@ export class RunnerFactory {
     const host: HostCapabilities = await this.qemu.host(job.arch);
     if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch), job.arch);
     if (job.labels.includes("kvm") && !host.kvm)
-      throw new UnsupportedJobError(job.id, `labels ask for kvm, and no KVM guest runs on this host (${host.accelerator?.detail ?? "not probed"})`);
+      throw new UnsupportedJobError(job.id, `labels ask for kvm, and no KVM guest runs on this host (${host.accelerator?.detail ?? "not probed"})`, "host");
     return this.qemu;
   }
 }

@@ -56,6 +56,21 @@ describe("kto CLI end to end (built bin, real Docker and QEMU)", () => {
     });
   });
 
+  it("a suite asking for what this host lacks ends at once as the config's fault, naming the field and why", async () => {
+    await withTempDir(async (dir) => {
+      const config = join(dir, "kvm.yml");
+      await writeFile(config, `version: 1\nsuites:\n  - { name: needs-kvm, runner: qemu, kernel: /var/lib/kto/kernel/vmlinuz, command: "true", hardware: { labels: [kvm] } }\n`);
+      const { code } = await promisify(execFile)(process.execPath, [KTO, "run", config, "--out", join(dir, "out")], { cwd: ROOT, env: { ...ENV, KTO_NO_KVM: "1" } }).then(
+        () => ({ code: 0 }),
+        (error: { code: number }) => ({ code: error.code }),
+      );
+      expect(code).toBe(1);
+      const report = JSON.parse(await readFile(join(dir, "out", "results.json"), "utf8")) as RunReport;
+      expect(report.jobs[0]).toMatchObject({ status: "errored", outcome: "config_error" });
+      expect(report.jobs[0]!.reason).toBe("hardware.labels: this host lacks kvm (x86_64: tcg, because kvm: KTO_NO_KVM is set)");
+    });
+  });
+
   it("validate: exit 0 with a summary, exit 2 with every positioned error", async () => {
     await withTempDir(async (dir) => {
       expect(await kto(["validate", "examples/kto.yml"])).toMatchObject({ code: 0, stdout: "examples/kto.yml: valid: 2 suites, 2 jobs\n" });

@@ -86,12 +86,12 @@ describe("QEMU on the hosts users have: KVM working, absent, or present and brok
     });
   });
 
-  it("a suite whose labels ask for kvm on a host without a working KVM is the config's fault, named, not retried", async () => {
+  it("a job sent here for its kvm label after this host's KVM stopped working is the host's fault: retried elsewhere", async () => {
     await withTempDir(async (dir) => {
       const broken = await brokenKvmHost(dir, "kvm-broken");
       const { factory } = runnerFor(dir, broken.env);
       const result = await runJob(qemuJob({ id: "wants-kvm", labels: ["kvm"] }), { factory, workspace: dir, jobDir: join(dir, "job") });
-      expect(result).toMatchObject({ status: "errored", outcome: "config_error" });
+      expect(result).toMatchObject({ status: "errored", outcome: "infrastructure" });
       expect(result.reason).toMatch(/labels ask for kvm, and no KVM guest runs on this host \(tcg, because kvm -cpu host/);
     });
   });
