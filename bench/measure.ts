@@ -5,6 +5,8 @@ export interface Comparison {
   baseline: string;
   kto: number[];
   bare: number[];
+  /** "—" where kto does more than the baseline (guest mode mounts and runs what a bare boot does not). */
+  goal?: string;
 }
 
 export function median(values: readonly number[]): number {
@@ -44,7 +46,7 @@ export function table(rows: readonly Comparison[]): string {
   for (const row of rows) {
     const k = median(row.kto);
     const b = median(row.bare);
-    lines.push(`| ${row.name} | ${row.baseline} | ${k.toFixed(0)} ms | ${b.toFixed(0)} ms | ${(k / b).toFixed(2)} | ≤ 1.10 |`);
+    lines.push(`| ${row.name} | ${row.baseline} | ${k.toFixed(0)} ms | ${b.toFixed(0)} ms | ${(k / b).toFixed(2)} | ${row.goal ?? "≤ 1.10"} |`);
   }
   return lines.join("\n");
 }
