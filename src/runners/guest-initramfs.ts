@@ -9,8 +9,9 @@ export const WORKSPACE_TAG = "kto_ws";
 export const RESULTS_TAG = "kto_out";
 
 /**
- * Modules a distribution kernel keeps outside the image for 9p over virtio-pci, in load
- * order (Debian 12's 6.1 has all of them as modules). Missing ones are taken as built in.
+ * Modules a distribution kernel keeps outside the image for 9p over virtio-pci and a
+ * suite's `disk` (virtio-blk), in load order (Debian 12's 6.1 has all of them as modules,
+ * on x86_64 and arm64). Missing ones are taken as built in.
  */
 export const GUEST_MODULES = [
   "virtio_ring",
@@ -18,6 +19,7 @@ export const GUEST_MODULES = [
   "virtio_pci_legacy_dev",
   "virtio_pci_modern_dev",
   "virtio_pci",
+  "virtio_blk",
   "netfs",
   "fscache",
   "9pnet",

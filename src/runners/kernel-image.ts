@@ -33,6 +33,14 @@ const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
+/**
+ * A stripped vmlinux is tens of MiB; the cap keeps a compression bomb passed off as a
+ * kernel from taking the host's memory. Checked on the input too, and on how many places
+ * that look like a compressed stream are tried.
+ */
+export const MAX_VMLINUX_BYTES = 256 * 1024 * 1024;
+const MAX_PAYLOAD_CANDIDATES = 16;
+
 export type VmlinuxResult = { ok: true; path: string; detail: string } | { ok: false; detail: string };
 
 /**
@@ -45,6 +53,8 @@ export async function extractVmlinux(bzImage: string, cacheDir: string): Promise
   const cached = join(cacheDir, `vmlinux-${hash.slice(0, 32)}`);
   if (await stat(cached).then((s) => s.size > 0).catch(() => false)) return { ok: true, path: cached, detail: "cached vmlinux" };
 
+  const size = (await stat(bzImage)).size;
+  if (size > MAX_VMLINUX_BYTES) return { ok: false, detail: `the kernel is ${size} bytes, over kto's ${MAX_VMLINUX_BYTES}-byte limit` };
   const image = await readFile(bzImage);
   if (image.subarray(0, 4).equals(ELF_MAGIC)) {
     return hasPvhNote(image) ? { ok: true, path: bzImage, detail: "kernel is already an ELF vmlinux" } : { ok: false, detail: "ELF kernel without a PVH entry note" };
@@ -70,7 +80,8 @@ const COMPRESSIONS = [
 /** The setup code does not say where the payload starts: try each magic where it occurs until one decompresses to an ELF. */
 async function findElfPayload(image: Buffer): Promise<{ elf: Buffer; method: string } | null> {
   for (const { method, magic } of COMPRESSIONS) {
-    for (let at = image.indexOf(magic); at >= 0; at = image.indexOf(magic, at + 1)) {
+    let tried = 0;
+    for (let at = image.indexOf(magic); at >= 0 && tried++ < MAX_PAYLOAD_CANDIDATES; at = image.indexOf(magic, at + 1)) {
       const elf = await decompress(method, image.subarray(at)).catch(() => null);
       if (elf?.subarray(0, 4).equals(ELF_MAGIC)) return { elf, method };
     }
@@ -79,10 +90,11 @@ async function findElfPayload(image: Buffer): Promise<{ elf: Buffer; method: str
 }
 
 async function decompress(method: (typeof COMPRESSIONS)[number]["method"], data: Buffer): Promise<Buffer> {
-  if (method === "gzip") return gunzipSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH }); // tolerate trailing bytes
+  // Z_SYNC_FLUSH tolerates the bytes that follow the stream in a bzImage.
+  if (method === "gzip") return gunzipSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_VMLINUX_BYTES });
   // --single-stream: stop at the end of the first stream and ignore what follows it.
   const [file, args] = method === "xz" ? ["xz", ["-dc", "--single-stream"]] : ["zstd", ["-dc"]];
-  const result = await execa(file, args, { input: data, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: 512 * 1024 * 1024 });
+  const result = await execa(file, args, { input: data, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: MAX_VMLINUX_BYTES });
   if (!result.stdout || result.stdout.length === 0) throw new Error(`${file} produced nothing`);
   return Buffer.from(result.stdout);
 }
