@@ -1,8 +1,9 @@
-import { readFile, writeFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { JobSpec } from "../config/job-spec.js";
 import { collectArtifacts } from "./artifacts.js";
 import { isInfrastructureError } from "./errors.js";
+import { readResultsFile } from "./results-file.js";
 import { outputText } from "./captured-output.js";
 import { parseResults } from "./results/detect.js";
 import type { ParsedResults } from "./results/types.js";
