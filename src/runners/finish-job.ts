@@ -82,11 +82,9 @@ async function readResults(job: JobSpec, execution: Execution): Promise<ParsedRe
   if (job.results === "none") return null;
   let text: string;
   if (job.resultsFile) {
-    const path = resolve(execution.resultsDir, job.resultsFile);
-    if (relative(execution.resultsDir, path).startsWith("..")) return null;
-    const content = await readFile(path, "utf8").catch(() => null);
-    if (content === null) return { format: job.results === "auto" ? "junit" : job.results, status: "errored", counts: { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 }, tests: [], errors: [`results file ${job.resultsFile} was not written`] };
-    text = content;
+    const read = await readResultsFile(execution.resultsDir, job.resultsFile);
+    if (!read.ok) return { format: job.results === "auto" ? "junit" : job.results, status: "errored", counts: { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 }, tests: [], errors: [read.problem] };
+    text = read.text;
   } else {
     text = outputText(execution.console ?? execution.stdout);
   }
