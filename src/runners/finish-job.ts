@@ -27,6 +27,7 @@ const STATUS_OF: Record<Outcome, JobStatus> = {
  * The job's outcome from what the runner saw and what the results say. A zero exit with
  * failing tests is a failure; a non-zero exit with all tests passing is a failure too
  * (the command said so). Without an exit status (a user's own initramfs), results decide.
+ * A run whose every test was skipped showed nothing passing: it is skipped, not passed.
  */
 export function decideOutcome(execution: Pick<Execution, "exitCode" | "timedOut" | "cancelled" | "outcome" | "reason">, results: ParsedResults | null): { status: JobStatus; outcome: Outcome; reason: string } {
   const named = (outcome: Outcome, reason: string) => ({ status: STATUS_OF[outcome], outcome, reason });
@@ -36,6 +37,7 @@ export function decideOutcome(execution: Pick<Execution, "exitCode" | "timedOut"
   if (results?.status === "failed") return named("failed", `${results.counts.failed + results.counts.errored} of ${results.counts.total} tests did not pass`);
   if (execution.exitCode !== null && execution.exitCode !== 0) return named("failed", `the command exited with ${execution.exitCode}`);
   if (results?.status === "errored") return named("failed", results.errors[0] ?? "the results were cut short");
+  if (results?.status === "skipped") return named("skipped", `all ${results.counts.total} tests were skipped`);
   if (execution.exitCode === null && (!results || results.status === "no_tests"))
     return named("failed", "no exit status and no test results: the guest did not report");
   return named("passed", results ? `${results.counts.passed} of ${results.counts.total} tests passed` : "the command exited with 0");

@@ -100,3 +100,101 @@ describe("result parsers", () => {
     );
   });
 });
+
+type Entry = { name: string; ok: boolean; directive: "SKIP" | "TODO" | null; children: Entry[] };
+
+const entries: fc.Arbitrary<Entry[]> = fc.letrec<{ entries: Entry[]; entry: Entry }>((tie) => ({
+  entry: fc.record({
+    name: fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/),
+    ok: fc.boolean(),
+    directive: fc.constantFrom(null, null, "SKIP" as const, "TODO" as const),
+    children: fc.oneof({ depthSize: "small" }, fc.constant<Entry[]>([]), tie("entries")),
+  }),
+  entries: fc.array(tie("entry"), { minLength: 1, maxLength: 4 }),
+})).entries;
+
+const result = (entry: Entry, number: number, name: string) =>
+  `${entry.ok ? "ok" : "not ok"} ${number} ${name}${entry.directive ? ` # ${entry.directive} why` : ""}`;
+
+/** The same tree as each kind of producer prints it, without its first (version) line. */
+const shapes = {
+  ktap: (es: Entry[], depth = 0): string[] => {
+    const pad = "    ".repeat(depth);
+    const nested = es.flatMap((e, i) => [...(e.children.length ? [`${pad}    KTAP version 1`, ...shapes.ktap(e.children, depth + 1)] : []), pad + result(e, i + 1, e.name)]);
+    return [`${pad}1..${es.length}`, ...nested];
+  },
+  tap14: (es: Entry[], depth = 0): string[] => {
+    const pad = "    ".repeat(depth);
+    const nested = es.flatMap((e, i) => [...(e.children.length ? [`${pad}# Subtest: ${e.name}`, ...shapes.tap14(e.children, depth + 1)] : []), pad + result(e, i + 1, `- ${e.name}`)]);
+    return [`${pad}1..${es.length}`, ...nested];
+  },
+  kselftest: (es: Entry[], depth = 0): string[] => {
+    const pad = "# ".repeat(depth);
+    const nested = es.flatMap((e, i) => [
+      ...(depth === 0 ? [`# selftests: suite: ${e.name}`] : []),
+      ...(e.children.length ? shapes.kselftest(e.children, depth + 1) : []),
+      pad + result(e, i + 1, depth === 0 ? `selftests: suite: ${e.name}` : e.name),
+    ]);
+    return [`${pad}1..${es.length}`, ...nested];
+  },
+};
+const versions = { ktap: "KTAP version 1", tap14: "TAP version 14", kselftest: "TAP version 13" };
+
+type Mutation =
+  | { kind: "drop"; at: number }
+  | { kind: "truncate"; at: number }
+  | { kind: "duplicate"; at: number; flip: boolean }
+  | { kind: "swap"; at: number; with: number }
+  | { kind: "cut"; at: number; keep: number };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant("drop" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("duplicate" as const), at: fc.nat(), flip: fc.boolean() }),
+  fc.record({ kind: fc.constant("swap" as const), at: fc.nat(), with: fc.nat() }),
+  fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), keep: fc.nat() }),
+);
+
+/** Mutates the lines after the version line, which stays: without it there is no document. */
+function mutate(lines: string[], mutations: Mutation[]): string[] {
+  const body = lines.slice(1);
+  for (const m of mutations) {
+    if (body.length === 0) break;
+    const at = m.at % body.length;
+    if (m.kind === "drop") body.splice(at, 1);
+    else if (m.kind === "truncate") body.splice(at);
+    else if (m.kind === "duplicate") {
+      const line = body[at]!;
+      const flipped = line.includes("not ok ") ? line.replace("not ok ", "ok ") : line.replace(/^([ #]*)ok /, "$1not ok ");
+      body.splice(at + 1, 0, m.flip ? flipped : line);
+    } else if (m.kind === "swap") {
+      const other = m.with % body.length;
+      [body[at], body[other]] = [body[other]!, body[at]!];
+    } else body[at] = body[at]!.slice(0, m.keep % (body[at]!.length + 1));
+  }
+  return [lines[0]!, ...body];
+}
+
+/** A result line that says `not ok` and carries no directive, however it was cut. */
+const PLAIN_NOT_OK = /^[ ]*(?:# )*not ok \d+(?: [^#]*)?$/;
+
+describe("parsers: a not-ok line is never hidden by trimming, duplication or reordering", () => {
+  it("fail or error any output that still holds a plain `not ok` line, in every reader", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("ktap" as const, "tap14" as const, "kselftest" as const),
+        entries,
+        fc.array(mutation, { maxLength: 6 }),
+        fc.boolean(),
+        (shape, tree, mutations, stamped) => {
+          const lines = mutate([versions[shape], ...shapes[shape](tree)], mutations);
+          fc.pre(lines.some((line) => PLAIN_NOT_OK.test(line)));
+          const text = lines.map((line, i) => (stamped ? `[${String(i).padStart(5)}.000000] ${line}` : line)).join("\n");
+          const readers = [parseResults(text), parseKtap(text), ...(stamped ? [] : [parseTap(text)])];
+          for (const parsed of readers) expect(parsed.status).toMatch(/^(failed|errored)$/);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,6 +1,9 @@
 import type { Directive, TestCase, TestStatus } from "./types.js";
 
-const RESULT = /^(ok|not ok)\s+(\d+)\b\s*(?:-\s*)?(.*)$/;
+// `s`: lines are split at \n only, and a `.*$` stopped by a U+2028 inside one would backtrack
+// through the `\s*` before it, quadratic in the line's length.
+const RESULT = /^(ok|not ok)\s+(\d+)\b\s*(?:-\s*)?(.*)$/s;
+const DIRECTIVE = /^(SKIP|TODO|XFAIL|TIMEOUT|ERROR)\b\S*\s*(.*)$/is;
 
 export interface ResultLine {
   ok: boolean;
@@ -20,7 +23,7 @@ export function parseResultLine(text: string): ResultLine | null {
   const line: ResultLine = { ok: match[1] === "ok", number: Number(match[2]), description };
   if (hash >= 0) {
     const comment = rest.slice(hash + 1).trim();
-    const directive = /^(SKIP|TODO|XFAIL|TIMEOUT|ERROR)\b\S*\s*(.*)$/i.exec(comment);
+    const directive = DIRECTIVE.exec(comment);
     if (directive) {
       line.directive = directive[1]!.toLowerCase() as Directive;
       if (directive[2]) line.reason = directive[2];

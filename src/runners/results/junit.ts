@@ -91,7 +91,7 @@ function caseToTest(node: XmlNode): TestCase {
   const line = Number(node["@line"]);
   if (typeof file === "string" && Number.isInteger(line) && line > 0) test.location = { file, line };
   for (const out of [...all(node["system-out"]), ...all(node["system-err"])]) {
-    test.log.push(...text(out).split("\n"));
+    for (const line of text(out).split("\n")) test.log.push(line);
   }
   return test;
 }

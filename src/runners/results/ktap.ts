@@ -1,10 +1,15 @@
+import { commentedSubtests } from "./commented.js";
 import { consoleLines } from "./console-text.js";
 import { parseResultLine, testFromResult } from "./directive.js";
-import { emptyTest, finish, type ParsedResults, type TestCase } from "./types.js";
+import { emptyTest, finish, MAX_NESTING, placeholderBudget, unreported, type ParsedResults, type TestCase } from "./types.js";
 
-const VERSION = /(K?TAP version \d+)\s*$/;
-const SUBTEST = /^\s*# Subtest: (.*)$/;
-const PLAN = /^\s*1\.\.(\d+)\s*(?:#.*)?$/;
+/** The first version line, behind whatever prefix the console puts before every line. */
+const FIRST_VERSION = /(K?TAP version \d+)\s*$/i;
+/** Later ones, prefix stripped: kselftest's relayed `# TAP version 13` is text, not a header. */
+const VERSION = /^\s*K?TAP version \d+\s*$/i;
+// `s` where a pattern ends in `.*$`: see directive.ts.
+const SUBTEST = /^\s*# Subtest: (.*)$/s;
+const PLAN = /^\s*1\.\.(\d+)\s*(?:#.*)?$/s;
 const TIMESTAMP_PREFIX = /^\s*\[\s*\d+\.\d+\](?:\[\s*[A-Z]?\d+\])?\s?/;
 const FAILURE_AT = /(?:EXPECTATION|ASSERTION) FAILED at (\S+?):(\d+)/;
 const CRASHED = /kunit test case crashed!/;
@@ -22,15 +27,16 @@ interface Line {
  */
 export function parseKtap(text: string): ParsedResults {
   const lines = consoleLines(text);
-  const start = lines.findIndex((line) => VERSION.test(line));
+  const start = lines.findIndex((line) => FIRST_VERSION.test(line));
   if (start < 0) return finish("ktap", [], []);
-  const versionLine = lines[start]!;
-  const prefix = versionLine.slice(0, VERSION.exec(versionLine)!.index);
-  const strip = prefixStripper(prefix);
-  const body = lines.slice(start).map((line) => {
+  const version = FIRST_VERSION.exec(lines[start]!)!;
+  const strip = prefixStripper(version.input.slice(0, version.index));
+  const body = lines.slice(start + 1).map((line) => {
     const text = strip(line);
     return { text, indent: indentOf(text) };
   });
+  // The document starts here whatever the stripper leaves of this line.
+  body.unshift({ text: version[1]!, indent: 0 });
   const parser = new KtapParser(body);
   return finish("ktap", parser.parseAll(), parser.errors);
 }
@@ -54,6 +60,9 @@ function indentOf(text: string): number {
 class KtapParser {
   readonly errors: string[] = [];
   private index = 0;
+  private depth = 0;
+  private tooDeep = false;
+  private readonly budget = placeholderBudget();
 
   constructor(private readonly lines: readonly Line[]) {}
 
@@ -62,8 +71,9 @@ class KtapParser {
     while (this.index < this.lines.length) {
       if (this.is(VERSION)) {
         this.index += 1;
-        const plan = this.takePlan([]);
-        tests.push(...this.parseChildren(plan, null, 0, []).children);
+        const head: string[] = [];
+        const plan = this.takePlan(head);
+        for (const test of this.parseChildren(plan, null, 0, [], head)) tests.push(test);
       } else this.index += 1;
     }
     return tests;
@@ -99,55 +109,85 @@ class KtapParser {
     return Number(match[1]);
   }
 
-  /** Children of one test, until its plan is met, its own result line shows, or output ends. */
+  /**
+   * Children of one test, until its plan is met, its own result line shows, or output ends.
+   * `head` marks the top level, which has no log or result line of its own: the lines above
+   * its plan go to its first test, and results past its plan are read too (and noted)
+   * rather than dropped, since a duplicated or extra `not ok` must still count.
+   */
   private parseChildren(
     plan: number | null,
     name: string | null,
     minIndent: number,
     log: string[],
-  ): { children: TestCase[]; trailing: string[] } {
+    head: string[] | null = null,
+  ): TestCase[] {
+    const topLevel = head !== null;
     const children: TestCase[] = [];
-    let pending: string[] = [];
+    let pending: string[] = head ?? [];
     let number = 1;
     for (;;) {
       this.takeLog(pending);
       const line = this.peek();
       if (!line) {
-        if (plan !== null && number <= plan) {
-          for (let missing = number; missing <= plan; missing++) {
-            const test = emptyTest(`(test ${missing} never reported)`, "errored");
-            test.reason = "output ended before this test reported a result";
-            test.log = missing === number ? pending : [];
-            children.push(test);
-          }
-          pending = [];
-          this.errors.push(`${name ?? "the run"}: expected ${plan} tests, output ended after ${number - 1}`);
-        }
+        if (this.endOfOutput(children, pending, plan, number, name)) pending = [];
         break;
       }
+      const beyondPlan = plan !== null && number > plan;
       const result = parseResultLine(line.text);
       if (result) {
-        if (plan !== null && number > plan) break;
+        if (beyondPlan && !topLevel) break;
         if (line.indent < minIndent) break;
         if (plan === null && name !== null && result.description === name) break;
         this.index += 1;
-        children.push(withFailureDetails(testFromResult(result, `test ${result.number}`, pending)));
+        const test = withFailureDetails(testFromResult(result, `test ${result.number}`, pending));
+        test.children = commentedSubtests(test, this.errors);
+        children.push(test);
         pending = [];
         number += 1;
-      } else if (VERSION.test(line.text) || SUBTEST.test(line.text)) {
-        if (plan !== null && number > plan) break;
+      } else if (this.opensGroup(line.text)) {
+        if (beyondPlan && !(topLevel && SUBTEST.test(line.text))) break;
         if (line.indent < minIndent) break;
+        this.depth += 1;
         children.push(this.parseGroup(pending, minIndent));
+        this.depth -= 1;
         pending = [];
         number += 1;
       } else {
-        // A second plan line: keep it as text, it says nothing new.
+        // A second plan line, or a group nested too deep: keep it as text.
         pending.push(line.text.trim());
         this.index += 1;
       }
     }
-    log.push(...pending);
-    return { children, trailing: pending };
+    if (topLevel && plan !== null && number - 1 > plan) this.errors.push(`the run: planned ${plan} tests, got ${number - 1}`);
+    for (const line of pending) log.push(line);
+    return children;
+  }
+
+  private opensGroup(text: string): boolean {
+    if (!VERSION.test(text) && !SUBTEST.test(text)) return false;
+    if (this.depth < MAX_NESTING) return true;
+    if (!this.tooDeep) this.errors.push(`tests nested deeper than ${MAX_NESTING} levels were read one level up`);
+    this.tooDeep = true;
+    return false;
+  }
+
+  /**
+   * Output ended: every planned test not yet seen is errored, and the first of them (or, with
+   * the plan met, a test of its own) keeps what the unfinished test printed, results relayed
+   * behind `# ` included. Says whether it took `pending`.
+   */
+  private endOfOutput(children: TestCase[], pending: string[], plan: number | null, number: number, name: string | null): boolean {
+    const running = emptyTest(`(test ${number} never reported)`, "errored");
+    running.reason = "output ended before this test reported a result";
+    running.log = pending;
+    running.children = commentedSubtests(running, this.errors);
+    const missing = plan === null ? 0 : plan - number + 1;
+    if (missing <= 0 && running.children.length === 0) return false;
+    children.push(running);
+    for (const test of unreported(number + 1, number + missing - 1, running.reason, this.budget)) children.push(test);
+    this.errors.push(`${name ?? "the run"}: ${missing > 0 ? `expected ${plan} tests, ` : ""}output ended after ${number - 1}`);
+    return true;
   }
 
   private parseGroup(log: string[], parentIndent: number): TestCase {
@@ -165,7 +205,7 @@ class KtapParser {
     const groupLog = [...log];
     const plan = this.takePlan(groupLog);
     const minIndent = headerIndent > parentIndent ? headerIndent : parentIndent;
-    const { children } = this.parseChildren(plan, name, minIndent, groupLog);
+    const children = this.parseChildren(plan, name, minIndent, groupLog);
     this.takeLog(groupLog);
     const resultText = this.peek()?.text;
     const result = resultText === undefined ? null : parseResultLine(resultText);
@@ -196,7 +236,7 @@ function withFailureDetails(test: TestCase): TestCase {
   if (at >= 0) {
     const match = FAILURE_AT.exec(test.log[at]!)!;
     test.location = { file: match[1]!, line: Number(match[2]) };
-    const details = [test.log[at]!.replace(/^#\s*[^:]*:\s*/, "")];
+    const details = [test.log[at]!.replace(/^#[^:]*:\s*/, "")];
     for (const line of test.log.slice(at + 1)) {
       if (line.startsWith("#")) break;
       details.push(line);

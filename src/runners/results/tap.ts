@@ -1,18 +1,21 @@
 import { parse as parseYaml } from "yaml";
+import { commentedSubtests } from "./commented.js";
 import { consoleLines } from "./console-text.js";
 import { parseResultLine, testFromResult } from "./directive.js";
-import { emptyTest, finish, type ParsedResults, type TestCase } from "./types.js";
+import { emptyTest, finish, MAX_NESTING, placeholderBudget, unreported, type Budget, type ParsedResults, type TestCase } from "./types.js";
 
-const PLAN = /^1\.\.(\d+)\s*(?:#\s*(.*))?$/;
-const BAIL_OUT = /^Bail out!\s*(.*)$/;
-const SUBTEST = /^# Subtest:?\s*(.*)$/;
+// `s` where a pattern ends in `.*$`: see directive.ts.
+const PLAN = /^1\.\.(\d+)\s*(?:#\s*(.*))?$/s;
+const BAIL_OUT = /^Bail out!\s*(.*)$/s;
+const SUBTEST = /^# Subtest:?\s*(.*)$/s;
+const IGNORED = /^(K?TAP version|pragma)\b/i;
 
 /**
  * Reads TAP 13 and TAP 14: subtests are indented four spaces (TAP 14), a YAML block
  * (`---` … `...`) after a result carries its details, `Bail out!` ends the run.
  */
 export function parseTap(text: string): ParsedResults {
-  const state: State = { lines: consoleLines(text), index: 0, errors: [], bailed: false };
+  const state: State = { lines: consoleLines(text), index: 0, errors: [], bailed: false, depth: 0, tooDeep: false, unclosedYaml: new Map(), budget: placeholderBudget() };
   const tests = parseBlock(state, 0, "the run");
   return finish("tap", tests, state.errors);
 }
@@ -22,6 +25,15 @@ interface State {
   index: number;
   errors: string[];
   bailed: boolean;
+  /** Blocks open around the current line. */
+  depth: number;
+  tooDeep: boolean;
+  /**
+   * For a YAML indentation, the earliest line from which no closing `...` follows: every
+   * result line after it would scan to the end again, quadratic in unclosed `---` lines.
+   */
+  unclosedYaml: Map<number, number>;
+  budget: Budget;
 }
 
 function indentOf(line: string): number {
@@ -44,8 +56,13 @@ function parseBlock(state: State, indent: number, owner: string): TestCase[] {
     }
     const lineIndent = indentOf(raw);
     if (lineIndent < indent) break;
-    if (lineIndent >= indent + 4 && !raw.trim().startsWith("---")) {
-      pendingChildren = parseBlock(state, lineIndent, subtestName ?? "a subtest");
+    if (lineIndent >= indent + 4 && !raw.trim().startsWith("---") && canNest(state)) {
+      state.depth += 1;
+      const block = parseBlock(state, lineIndent, subtestName ?? "a subtest");
+      state.depth -= 1;
+      // A block of only text (a wrapped, indented console line) is no subtest; and two blocks
+      // with no result line between them mean the first lost its line: keep its results.
+      if (block.length > 0) pendingChildren = pendingChildren ? pendingChildren.concat(block) : block;
       continue;
     }
     const line = raw.trim();
@@ -70,7 +87,7 @@ function parseBlock(state: State, indent: number, owner: string): TestCase[] {
     const result = parseResultLine(line);
     if (result) {
       const test = testFromResult(result, subtestName ?? `test ${result.number}`, pendingLog);
-      if (pendingChildren) test.children = pendingChildren;
+      test.children = pendingChildren ?? commentedSubtests(test, state.errors);
       readYamlBlock(state, indent, test);
       tests.push(test);
       pendingLog = [];
@@ -78,24 +95,23 @@ function parseBlock(state: State, indent: number, owner: string): TestCase[] {
       subtestName = null;
       continue;
     }
-    if (/^(K?TAP version|pragma)\b/.test(line)) continue;
+    if (IGNORED.test(line)) continue;
     pendingLog.push(line);
   }
 
-  if (pendingChildren) {
-    const test = emptyTest(subtestName ?? "(unnamed subtest)", "errored");
-    test.reason = "no result line: the subtest did not finish";
-    test.children = pendingChildren;
-    test.log = pendingLog;
-    tests.push(test);
-    state.errors.push(`${test.name}: no result line`);
+  if (plan !== null && tests.length > plan) state.errors.push(`${owner}: planned ${plan} tests, got ${tests.length}`);
+  // Output that ends inside a subtest still shows the results it printed, indented or behind `# `.
+  const unfinished = emptyTest(subtestName ?? `(test ${tests.length + 1} never reported)`, "errored");
+  unfinished.reason = "no result line: the subtest did not finish";
+  unfinished.log = pendingLog;
+  unfinished.children = pendingChildren ?? commentedSubtests(unfinished, state.errors);
+  if (pendingChildren || unfinished.children.length > 0) {
+    tests.push(unfinished);
+    state.errors.push(`${unfinished.name}: no result line`);
   }
   if (plan !== null && tests.length < plan) {
-    for (let missing = tests.length + 1; missing <= plan; missing++) {
-      const test = emptyTest(`(test ${missing} never reported)`, "errored");
-      test.reason = state.bailed ? "the run bailed out first" : "output ended before this test reported a result";
-      tests.push(test);
-    }
+    const reason = state.bailed ? "the run bailed out first" : "output ended before this test reported a result";
+    for (const test of unreported(tests.length + 1, plan, reason, state.budget)) tests.push(test);
     state.errors.push(`${owner}: planned ${plan} tests, got fewer`);
   }
   if (plan === 0 && skipAllReason !== null && tests.length === 0) {
@@ -111,6 +127,7 @@ function readYamlBlock(state: State, indent: number, test: TestCase): void {
   const start = state.lines[state.index];
   if (start === undefined || start.trim() !== "---" || indentOf(start) < indent) return;
   const yamlIndent = indentOf(start);
+  if ((state.unclosedYaml.get(yamlIndent) ?? Infinity) <= state.index) return;
   const body: string[] = [];
   let index = state.index + 1;
   for (; index < state.lines.length; index++) {
@@ -118,13 +135,16 @@ function readYamlBlock(state: State, indent: number, test: TestCase): void {
     if (line.trim() === "..." && indentOf(line) === yamlIndent) break;
     body.push(line.slice(Math.min(yamlIndent, indentOf(line))));
   }
-  if (index >= state.lines.length) return; // not a closed block: leave it as text
+  if (index >= state.lines.length) {
+    state.unclosedYaml.set(yamlIndent, state.index); // not a closed block: leave it as text
+    return;
+  }
   state.index = index + 1;
   let data: unknown;
   try {
     data = parseYaml(body.join("\n"));
   } catch {
-    test.log.push(...body);
+    for (const line of body) test.log.push(line);
     return;
   }
   if (!data || typeof data !== "object") return;
@@ -136,5 +156,12 @@ function readYamlBlock(state: State, indent: number, test: TestCase): void {
   const file = (at?.file ?? fields.file) as unknown;
   const line = (at?.line ?? fields.line) as unknown;
   if (typeof file === "string" && typeof line === "number") test.location = { file, line };
-  test.log.push(...body.map((l) => l.trimEnd()));
+  for (const line of body) test.log.push(line.trimEnd());
+}
+
+function canNest(state: State): boolean {
+  if (state.depth < MAX_NESTING) return true;
+  if (!state.tooDeep) state.errors.push(`tests nested deeper than ${MAX_NESTING} levels were read one level up`);
+  state.tooDeep = true;
+  return false;
 }
