@@ -144,7 +144,8 @@ async function bootOnce(options: ProbeOptions, accelerator: Accelerator, cpu: st
     streamCapBytes: 1024 * 1024,
     onStdout: (chunk) => {
       console = (console + chunk.toString("latin1")).slice(-16384);
-      if (/Kernel panic|Unable to mount root fs/.test(console) && ending === "exit") {
+      // A panic for want of a root, or a kernel that carries its own initramfs reaching init.
+      if (/Kernel panic|Unable to mount root fs|Run \S+ as init process/.test(console) && ending === "exit") {
         ending = "booted";
         child.kill();
       }

@@ -64,8 +64,9 @@ function busyboxCandidates(arch: GuestArch, env: NodeJS.ProcessEnv): string[] {
 /** A kernel of `arch` to probe accelerators with: the operator's, provision.sh's, or the host's own. */
 async function probeKernel(arch: GuestArch, env: NodeJS.ProcessEnv): Promise<string | null> {
   const own = arch === "x86_64" ? env.KTO_PROBE_KERNEL : env[`KTO_PROBE_KERNEL_${arch.toUpperCase()}`];
+  if (own) return firstExisting([own]); // the operator's choice, and only that
   const native = hostArch() === arch ? [`/boot/vmlinuz-${release()}`] : [];
-  return firstExisting([own ?? "", join(archDir(arch, env), "kernel", "vmlinuz"), ...native]);
+  return firstExisting([join(archDir(arch, env), "kernel", "vmlinuz"), ...native]);
 }
 
 export interface DetectOptions {
@@ -98,15 +99,23 @@ export async function detectHost(arch: GuestArch = "x86_64", options: DetectOpti
         bios = qbootRom;
       }
     }
-    accelerator = await acceleratorFor({
-      arch,
-      qemuBinary,
-      kernel,
-      bios,
-      kvmDevice: env.KTO_KVM_DEVICE ?? "/dev/kvm",
-      noKvm: Boolean(env.KTO_NO_KVM),
-      cacheDir,
-    });
+    accelerator = await acceleratorFor(probeOptions(arch, qemuBinary, kernel, bios, env, cacheDir));
   }
   return { arch, qemuBinary, accelerator, kvm: accelerator?.accelerator === "kvm", qbootRom, busybox };
+}
+
+function probeOptions(arch: GuestArch, qemuBinary: string, kernel: string | null, bios: string | null, env: NodeJS.ProcessEnv, cacheDir: string) {
+  return { arch, qemuBinary, kernel, bios, kvmDevice: env.KTO_KVM_DEVICE ?? "/dev/kvm", noKvm: Boolean(env.KTO_NO_KVM), cacheDir };
+}
+
+/**
+ * A host with no kernel of its own to probe with (not provisioned, or /boot unreadable)
+ * has its accelerator measured on the first job's kernel instead, booted the way the job
+ * boots; the answer is cached like any other.
+ */
+export async function measuredOn(host: HostCapabilities, kernel: string, bios: string | null, options: DetectOptions = {}): Promise<HostCapabilities> {
+  if (!host.qemuBinary || !host.accelerator || host.accelerator.measured) return host;
+  const env = options.env ?? process.env;
+  const accelerator = await acceleratorFor(probeOptions(host.arch, host.qemuBinary, kernel, bios, env, options.cacheDir ?? defaultCacheDir(env)));
+  return { ...host, accelerator, kvm: accelerator.accelerator === "kvm" };
 }

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { JobSpec } from "../config/job-spec.js";
 import { demoteToTcg, type AcceleratorChoice } from "./accelerator-probe.js";
-import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js";
+import { QemuHostError, QemuUnavailableError } from "./errors.js";
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
 import { GUEST_MACHINES, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
-import { defaultCacheDir, detectHost, type HostCapabilities } from "./host-capabilities.js";
+import { defaultCacheDir, detectHost, measuredOn, type HostCapabilities } from "./host-capabilities.js";
 import { extractVmlinux } from "./kernel-image.js";
 import { bootGuest } from "./qemu-boot.js";
 import { kernelAppend, qemuArgs, type QemuInvocation } from "./qemu-args.js";
@@ -57,10 +57,8 @@ export class QemuRunner implements Runner {
   }
 
   async execute(job: JobSpec, context: RunContext): Promise<Execution> {
-    const host = await this.host(job.arch);
+    let host = await this.host(job.arch);
     if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch, this.options.env), job.arch);
-    // Said before the job pays for a boot: the probe already found that nothing runs here.
-    if (host.accelerator && !host.accelerator.bootable) throw new QemuHostError(`this host boots no ${job.arch} guest: ${host.accelerator.detail}`, "tcg");
     const inputs = { workspace: context.workspace, kind: "file" as const };
     const kernel = await confinedInput("kernel", job.kernel!, inputs);
     const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;
@@ -74,10 +72,16 @@ export class QemuRunner implements Runner {
     try {
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "preparing" });
       const plan = await this.bootPlan(kernel, host);
+      if (host.accelerator?.measured === false) {
+        host = await measuredOn(host, plan.kernel, plan.bios ?? null, { cacheDir: this.cacheDir, env: this.options.env });
+        this.hosts.set(job.arch, Promise.resolve(host));
+      }
+      // Said before the job pays for a boot: the probe already found that nothing runs here.
+      if (host.accelerator && !host.accelerator.bootable) throw new QemuHostError(`this host boots no ${job.arch} guest: ${host.accelerator.detail}`, "tcg");
       const nonce = randomBytes(8).toString("hex");
       let initrd = userInitramfs;
       if (guestMode) {
-        if (!host.busybox) throw new JobInputError("arch", job.arch, `kto's guest mode needs a static busybox for ${job.arch} on the host (self-hosted/provision.sh installs it)`);
+        if (!host.busybox) throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
         const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernel, modules), cacheDir: this.cacheDir });
         initrd = join(temp, "initramfs.cpio");
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command!, job.env, nonce)]));

@@ -86,6 +86,18 @@ describe("QEMU on the hosts users have: KVM working, absent, or present and brok
     });
   });
 
+  it("a host with no kernel of its own to probe with measures its accelerator on the first job's kernel", async () => {
+    await withTempDir(async (dir) => {
+      const broken = await brokenKvmHost(dir, "kvm-broken");
+      const { qemu, factory } = runnerFor(dir, { ...broken.env, KTO_PROBE_KERNEL: join(dir, "no-such-kernel") });
+      expect((await qemu.host("x86_64")).accelerator).toMatchObject({ measured: false, accelerator: "tcg" });
+      const result = await runJob(qemuJob({ id: "measures", command: "echo ran" }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      expect(result).toMatchObject({ status: "succeeded", boot: { accelerator: "tcg" } });
+      expect(result.boot!.detail).toMatch(/^tcg, because kvm -cpu host: .*(failed to initialize kvm|Could not access KVM)/);
+      expect((await qemu.host("x86_64")).accelerator).toMatchObject({ measured: true, bootable: true });
+    });
+  });
+
   it("a job sent here for its kvm label after this host's KVM stopped working is the host's fault: retried elsewhere", async () => {
     await withTempDir(async (dir) => {
       const broken = await brokenKvmHost(dir, "kvm-broken");

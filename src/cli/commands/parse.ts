@@ -18,7 +18,8 @@ async function readInput(file: string): Promise<string> {
 /** Exit 0 when every test passed (or was skipped), 1 otherwise: usable as a check in scripts. */
 export async function parseCommand(file: string, options: { format: ResultsFormat | "auto"; json?: boolean; junit?: boolean }): Promise<number> {
   const parsed = parseResults(await readInput(file), options.format);
-  const code = parsed.status === "passed" ? EXIT.ok : EXIT.failed;
+  // Nothing failed when every test was skipped: the same exit as a pass.
+  const code = parsed.status === "passed" || parsed.status === "skipped" ? EXIT.ok : EXIT.failed;
   if (options.json) {
     const tests = leaves(parsed.tests).map(({ log: _log, ...test }) => test);
     process.stdout.write(`${JSON.stringify({ format: parsed.format, status: parsed.status, counts: parsed.counts, tests, errors: parsed.errors }, null, 2)}\n`);
