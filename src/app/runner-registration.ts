@@ -2,21 +2,31 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Octokit, OctokitFor } from "./github-api.js";
 import { splitRepo } from "./github-api.js";
-import { uniqueRunnerLabel, type GitHubRunnerPool } from "./github-runner-pool.js";
+import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool } from "./github-runner-pool.js";
+
+const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 /** What a runner host sends to register one ephemeral runner. */
 export const registrationSchema = z
   .object({
     /** Register for one repository (owner/name) or for an organisation. */
-    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "expected owner/name").optional(),
+    repository: z.string().regex(REPOSITORY, "expected owner/name").optional(),
     organization: z.string().min(1).optional(),
     name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected a runner name of letters, digits, '.', '_' and '-'"),
+    // generate-jitconfig takes at most 100 labels; the runner allows 256 characters, kto's are far shorter.
     labels: z.array(z.string().min(1).max(100)).min(1, "a runner needs its labels").max(100),
     runner_group_id: z.number().int().min(1).default(1),
     work_folder: z.string().default("_work"),
   })
   .refine((r) => Boolean(r.repository) !== Boolean(r.organization), { message: "give exactly one of repository and organization", path: ["repository"] })
-  .refine((r) => uniqueRunnerLabel(r.labels) !== undefined, { message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)", path: ["labels"] });
+  .refine((r) => uniqueRunnerLabel(r.labels) !== undefined, { message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)", path: ["labels"] })
+  .superRefine((r, context) => {
+    // The App leases a job to one runner by its unique label, and GitHub matches labels
+    // without regard to case: a runner with another's label could take that runner's jobs.
+    const own = `${RUNNER_LABEL_PREFIX}${r.name}`;
+    const foreign = r.labels.filter((label) => label.toLowerCase().startsWith(RUNNER_LABEL_PREFIX) && label.toLowerCase() !== own.toLowerCase());
+    if (foreign.length > 0) context.addIssue({ code: z.ZodIssueCode.custom, path: ["labels"], message: `${foreign.join(", ")}: a runner may carry no kto-runner-<name> label but its own, ${own}` });
+  });
 
 export type RegistrationRequest = z.output<typeof registrationSchema>;
 
@@ -24,7 +34,7 @@ export interface Registration {
   runnerId: number;
   name: string;
   labels: string[];
-  /** Passed to the Actions runner as `run.sh --jitconfig`; valid for one job. */
+  /** Given to the Actions runner (ACTIONS_RUNNER_INPUT_JITCONFIG, or `run.sh --jitconfig`); valid for one job. */
   encodedJitConfig: string;
 }
 
@@ -42,6 +52,43 @@ export function registrationSecretMatches(expected: string, given: string): bool
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * Where runner hosts may register runners. Every host holds the same registration secret,
+ * so the App, not the host, decides: a runner registered somewhere takes that
+ * repository's or organisation's jobs, and their secrets.
+ */
+interface RunnerScope {
+  repositories: Set<string>;
+  organizations: Set<string>;
+  groups: Set<number>;
+}
+
+function listSetting(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, expected: string): string[] {
+  const items = (env[name] ?? "").split(/[\s,]+/).filter(Boolean);
+  const bad = items.find((item) => !pattern.test(item));
+  // Fails closed: a list the App cannot read allows nothing rather than everything.
+  if (bad !== undefined) throw new RegistrationError(500, `${name}: "${bad}" is not ${expected} (a comma-separated list); the App registers no runner until it is fixed`);
+  return items;
+}
+
+/** The scope from the App's settings; unset, no repository, no organisation, and the default runner group (1) only. */
+function runnerScope(env: NodeJS.ProcessEnv): RunnerScope {
+  const groups = listSetting(env, "KTO_RUNNER_GROUPS", /^[1-9][0-9]*$/, "a runner group id").map(Number);
+  return {
+    // GitHub's owner, repository and organisation names are case-insensitive.
+    repositories: new Set(listSetting(env, "KTO_RUNNER_REPOSITORIES", REPOSITORY, "owner/name").map((r) => r.toLowerCase())),
+    organizations: new Set(listSetting(env, "KTO_RUNNER_ORGANIZATIONS", /^[A-Za-z0-9-]+$/, "an organisation name").map((o) => o.toLowerCase())),
+    groups: new Set(groups.length > 0 ? groups : [1]),
+  };
+}
+
+function checkScope(scope: RunnerScope, request: RegistrationRequest): void {
+  const refuse = (what: string, setting: string) => new RegistrationError(403, `the App does not register runners ${what}: add it to ${setting} in the App's settings to allow it`);
+  if (request.repository && !scope.repositories.has(request.repository.toLowerCase())) throw refuse(`for ${request.repository}`, "KTO_RUNNER_REPOSITORIES");
+  if (request.organization && !scope.organizations.has(request.organization.toLowerCase())) throw refuse(`for the organisation ${request.organization}`, "KTO_RUNNER_ORGANIZATIONS");
+  if (!scope.groups.has(request.runner_group_id)) throw refuse(`in runner group ${request.runner_group_id}`, "KTO_RUNNER_GROUPS");
+}
+
 export interface RegistrationDeps {
   /** The App itself (JWT), to find the installation of a repository or organisation. */
   appOctokit: () => Promise<Octokit>;
@@ -54,9 +101,12 @@ export interface RegistrationDeps {
 /**
  * Just-in-time runner configuration through the App: runner hosts hold no GitHub
  * credentials, only a registration secret; the App, as the installation, asks GitHub for
- * a single-use runner config with the host's labels.
+ * a single-use runner config with the host's labels, where the App's settings allow it.
+ * The settings come from the App's environment at each registration: startApp takes
+ * none of them.
  */
 export async function registerRunner(deps: RegistrationDeps, request: RegistrationRequest): Promise<Registration> {
+  checkScope(runnerScope(process.env), request);
   const app = await deps.appOctokit();
   const body = { name: request.name, labels: request.labels, runner_group_id: request.runner_group_id, work_folder: request.work_folder };
   const notInstalled = (where: string) => new RegistrationError(404, `the kto App is not installed on ${where}: install it there first`);

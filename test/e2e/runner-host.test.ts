@@ -22,8 +22,11 @@ describe("a runner host registers just-in-time runners through the App, and clea
   let app: RunningApp;
   let dispose: () => Promise<void>;
   let runnerDir: string;
+  const allowed = process.env.KTO_RUNNER_REPOSITORIES;
 
   beforeAll(async () => {
+    // The App registers only for listed repositories; someone/else is listed but has no installation.
+    process.env.KTO_RUNNER_REPOSITORIES = `${REPO},someone/else`;
     github = await startGitHubApiDouble();
     github.state.installations.set(REPO, 42);
     const fresh = await freshStore("sqlite");
@@ -31,11 +34,13 @@ describe("a runner host registers just-in-time runners through the App, and clea
     app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), { store: fresh.store, logLevel: "fatal", throttle: false });
     // Stands in for the Actions runner release: records how kto-runner-host.sh starts it.
     runnerDir = await mkdtemp(join(tmpdir(), "kto-actions-runner-"));
-    await writeFile(join(runnerDir, "run.sh"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${runnerDir}/args"\necho "$ACTIONS_RUNNER_HOOK_JOB_COMPLETED" > "${runnerDir}/hook"\n`);
+    await writeFile(join(runnerDir, "run.sh"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${runnerDir}/args"\necho "$ACTIONS_RUNNER_INPUT_JITCONFIG" > "${runnerDir}/jitconfig"\necho "$ACTIONS_RUNNER_HOOK_JOB_COMPLETED" > "${runnerDir}/hook"\n`);
     await chmod(join(runnerDir, "run.sh"), 0o755);
   });
 
   afterAll(async () => {
+    if (allowed === undefined) delete process.env.KTO_RUNNER_REPOSITORIES;
+    else process.env.KTO_RUNNER_REPOSITORIES = allowed;
     await app.close();
     await dispose();
     await github.close();
@@ -52,12 +57,13 @@ describe("a runner host registers just-in-time runners through the App, and clea
     });
     expect(result.stderr).toContain("registered runner");
     expect(result.exitCode).toBe(0);
-    const [flag, encoded] = (await readFile(join(runnerDir, "args"), "utf8")).trim().split("\n");
-    expect(flag).toBe("--jitconfig");
+    // No arguments (printf's one empty line): the JIT config is not on the command line.
+    expect(await readFile(join(runnerDir, "args"), "utf8")).toBe("\n");
+    const encoded = (await readFile(join(runnerDir, "jitconfig"), "utf8")).trim();
     const runners = github.state.runners.get(REPO)!;
     expect(runners).toHaveLength(1);
     const runner = runners[0]!;
-    expect(JSON.parse(Buffer.from(encoded!, "base64").toString())[".runner"]).toMatchObject({ agentId: runner.id, agentName: runner.name });
+    expect(JSON.parse(Buffer.from(encoded, "base64").toString())[".runner"]).toMatchObject({ agentId: runner.id, agentName: runner.name });
     expect(runner.name).toMatch(new RegExp(`^${hostname().split(".")[0]!.toLowerCase()}-3-[0-9a-f]{6}$`));
     const labels = runner.labels.map((l) => l.name);
     const host = labelsForHost(await readHostFacts(), { name: runner.name });

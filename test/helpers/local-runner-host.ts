@@ -82,7 +82,7 @@ export class LocalRunnerHost {
       const body = (await response.json()) as { runnerId?: number; message?: string };
       if (response.status !== 201) throw new Error(`registering ${name}: ${response.status} ${body.message}`);
       const record = this.options.github.state.runners.get(this.options.repo)!.find((r) => r.id === body.runnerId)!;
-      // run.sh --jitconfig connects: the runner is online.
+      // The runner connects with its JIT config: it is online.
       record.status = "online";
       this.runners.push({ record, busy: false, queue: [] });
       this.options.log(`${this.options.name}: runner ${name} online with labels ${labels.join(", ")}`);

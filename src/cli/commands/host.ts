@@ -26,9 +26,10 @@ interface RegisterOptions {
 }
 
 /**
- * Registers one ephemeral runner through the kto App and prints its just-in-time config
- * for `run.sh --jitconfig`. The secret comes from the environment, never the command
- * line, where other users of the host could read it.
+ * Registers one ephemeral runner through the kto App and prints its just-in-time config,
+ * which the Actions runner takes from ACTIONS_RUNNER_INPUT_JITCONFIG. The secret comes
+ * from the environment, never the command line, where other users of the host could
+ * read it.
  */
 export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const appUrl = options.appUrl ?? env.KTO_APP_URL;
