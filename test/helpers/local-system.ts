@@ -119,6 +119,7 @@ export class LocalSystem {
       KTO_OIDC_ISSUER: system.issuer.url,
       KTO_OIDC_JWKS_URL: system.issuer.jwksUrl,
       KTO_RUNNER_REGISTRATION_SECRET: system.registrationSecret,
+      KTO_RUNNER_REPOSITORIES: LOCAL_REPO,
       KTO_RUNNER_SYNC_SECONDS: "1",
       KTO_LEASE_SECONDS: "3",
       KTO_GITHUB_THROTTLE: "off",
