@@ -207,7 +207,8 @@ describe("OrchestratorService", () => {
           let stderr = "";
           proc.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
           const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-          const killAfter = kills < 25 ? 150 + random() * 600 : 60_000;
+          // Short lives, so that even a fast machine is killed mid-plan many times before it finishes.
+          const killAfter = kills < 25 ? 100 + random() * 400 : 60_000;
           const timer = setTimeout(() => proc.kill("SIGKILL"), killAfter);
           const code = await exited;
           clearTimeout(timer);
