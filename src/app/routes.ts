@@ -1,15 +1,20 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import client from "prom-client";
 import { z } from "zod";
+import { ACTIVE_STATES, type JobState } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
+import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import { jobReportSchema } from "./job-report-schema.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { dashboardData } from "./dashboard.js";
-import { UnauthorizedError, type ActionsClaims } from "./oidc.js";
+import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./oidc.js";
 import { RegistrationError, registrationSchema, registrationSecretMatches, type Registration, type RegistrationRequest } from "./runner-registration.js";
+import type { ReadAccess } from "./settings.js";
 
+// No run id in `started` (zod drops the one the action sends): that is the run's word for itself, and the App binds runs itself.
 const eventSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("started"), attempt: z.number().int().min(1), runId: z.string().optional() }),
+  z.object({ kind: z.literal("started"), attempt: z.number().int().min(1) }),
   z.object({ kind: z.literal("heartbeat"), attempt: z.number().int().min(1) }),
   z.object({
     kind: z.literal("finished"),
@@ -25,6 +30,15 @@ const eventSchema = z.discriminatedUnion("kind", [
 export interface RoutesDeps {
   service: OrchestratorService;
   verify: (token: string) => Promise<ActionsClaims>;
+  /** The runner workflow's file name in .github/workflows: only its runs report. */
+  runnerWorkflow: string;
+  /**
+   * The run GitHub started for a job's attempt, looked up by its run-name, or null while
+   * GitHub does not list it: for jobs whose dispatch answered without a run id.
+   */
+  findRun: (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
+  /** Who may read the App's state: every route under /kto but /kto/health and the runners' and hosts' POSTs. */
+  readAccess: ReadAccess;
   pollMs: number;
   now?: () => number;
   /** Serve the dashboard (/kto and /kto/api/dashboard). */
@@ -35,20 +49,92 @@ export interface RoutesDeps {
   registration?: { secret: string; register: (request: RegistrationRequest) => Promise<Registration> };
 }
 
-function send(response: ServerResponse, status: number, body: unknown, type = "application/json"): void {
-  response.writeHead(status, { "content-type": type });
+function send(response: ServerResponse, status: number, body: unknown, type = "application/json", headers: Record<string, string | string[]> = {}): void {
+  response.writeHead(status, { ...headers, "content-type": type });
   response.end(type === "application/json" ? JSON.stringify(body) : String(body));
 }
 
-async function readBody(request: IncomingMessage, limit = 5 * 1024 * 1024): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error("body too large");
-    chunks.push(chunk as Buffer);
+const MB = 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  override readonly name = "BodyTooLargeError";
+  constructor(readonly limit: number) {
+    super(`the body is larger than ${limit >= MB ? `${limit / MB} MB` : `${limit / 1024} KB`}, the most this route takes`);
   }
-  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Answers 413 and drops the connection: the rest of the body is never read. */
+export function refuseBody(response: ServerResponse, error: BodyTooLargeError): void {
+  send(response, 413, { message: error.message }, "application/json", { connection: "close" });
+}
+
+/**
+ * The body, if it is at most `limit` bytes: a larger Content-Length is refused before a
+ * byte is read, and a body without one (chunked) is counted as it arrives and dropped
+ * once it passes the limit, so a request holds at most `limit` bytes of memory.
+ */
+export function readBody(request: IncomingMessage, limit: number): Promise<string> {
+  if (Number(request.headers["content-length"] ?? 0) > limit) return Promise.reject(new BodyTooLargeError(limit));
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    let chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // Still flowing, to no one: the refusal can be sent while the client is mid-upload.
+      request.off("data", onData);
+      chunks = [];
+      reject(new BodyTooLargeError(limit));
+    };
+    request.on("data", onData);
+    request.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    request.once("error", reject);
+    request.once("close", () => {
+      chunks = [];
+      if (!request.complete) reject(new Error("the client closed the connection before the body ended"));
+    });
+  });
+}
+
+/** zod's issues as one line, each naming its field (`(body)` for the body as a whole). */
+function issuesOf(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: JSON.parse(text || "{}") };
+  } catch (error) {
+    return { ok: false, message: `the body is not JSON: ${(error as Error).message}` };
+  }
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/** The token a request presents: `Bearer <token>` (scrapers, scripts) or HTTP Basic with the token as the password (browsers). */
+function presentedToken(authorization: string | undefined): string | null {
+  const [scheme, value] = (authorization ?? "").split(" ", 2);
+  if (!value) return null;
+  if (scheme?.toLowerCase() === "bearer") return value;
+  if (scheme?.toLowerCase() !== "basic") return null;
+  const decoded = Buffer.from(value, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? null : decoded.slice(colon + 1);
+}
+
+/** Why this request may not read the App's state, or null when it may. */
+function readRefusal(access: ReadAccess, request: IncomingMessage): string | null {
+  if (access.kind === "public") return null;
+  if (access.token === null) return "reading the App's state is off: set KTO_READ_TOKEN on the App (openssl rand -hex 32) and send it as Authorization: Bearer <token>, or set KTO_READ_ACCESS=public where the App is not reachable from outside";
+  const given = presentedToken(request.headers.authorization);
+  // Digests are of equal length, so the comparison takes the same time whatever is given.
+  if (given !== null && timingSafeEqual(digest(given), digest(access.token))) return null;
+  return "reading the App's state needs its read token (KTO_READ_TOKEN): send Authorization: Bearer <token>, or HTTP Basic with the token as the password";
+}
+
+/** The ref GitHubDispatcher dispatches a plan's runner workflow at. */
+function dispatchRef(plan: PlanRecord): string {
+  return `refs/heads/${plan.defaultRef ?? "main"}`;
 }
 
 /** kto's own HTTP routes beside Probot's webhooks: health, status, metrics and the runners' reports. */
@@ -79,11 +165,23 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
     const url = new URL(request.url ?? "/", "http://kto");
     try {
       if (request.method === "GET" && url.pathname === "/kto/health") {
-        const health = await service.health();
+        // Public, for load balancers and probes: states and counts, never names or errors.
+        const health = await service.health().catch(() => null);
+        if (!health) {
+          send(response, 503, { store: "failing", ready: false });
+          return true;
+        }
         const ticking = health.lastTickAt !== null && now() - health.lastTickAt < deps.pollMs * 3 + 5_000;
         const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
         const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
         send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, github, ready });
+        return true;
+      }
+      // Everything but runners' and hosts' POSTs reads state, routes added later included.
+      const refusal = request.method === "POST" ? null : readRefusal(deps.readAccess, request);
+      if (refusal) {
+        const challenges = deps.readAccess.kind === "token" && deps.readAccess.token ? ['Basic realm="kto", charset="UTF-8"', 'Bearer realm="kto"'] : ['Bearer realm="kto"'];
+        send(response, 401, { message: refusal }, "application/json", { "www-authenticate": challenges });
         return true;
       }
       if (deps.dashboard === false && request.method === "GET" && ["/kto", "/kto/", "/kto/api/dashboard"].includes(url.pathname)) {
@@ -122,11 +220,22 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
       }
       const events = /^\/kto\/api\/jobs\/([^/]+)\/events$/.exec(url.pathname);
       if (request.method === "POST" && events) {
-        await handleReport(decodeURIComponent(events[1]!), request, response);
+        let jobId: string;
+        try {
+          jobId = decodeURIComponent(events[1]!);
+        } catch {
+          send(response, 400, { message: "the job id in the path is not properly percent-encoded" });
+          return true;
+        }
+        await handleReport(jobId, request, response);
         return true;
       }
       return false;
     } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        refuseBody(response, error);
+        return true;
+      }
       errors.inc({ route: url.pathname.startsWith("/kto/api/") ? "report" : url.pathname });
       send(response, 500, { message: (error as Error).message });
       return true;
@@ -138,14 +247,10 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
     if (!deps.registration) return send(response, 404, { message: "runner registration is off: set KTO_RUNNER_REGISTRATION_SECRET on the App" });
     const secret = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
     if (!secret || !registrationSecretMatches(deps.registration.secret, secret)) return send(response, 401, { message: "the runner registration secret is missing or wrong" });
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(request, 64 * 1024)) || "{}");
-    } catch {
-      return send(response, 400, { message: "the body is not JSON" });
-    }
-    const parsed = registrationSchema.safeParse(body);
-    if (!parsed.success) return send(response, 400, { message: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ") });
+    const body = parseJson(await readBody(request, 64 * 1024));
+    if (!body.ok) return send(response, 400, { message: body.message });
+    const parsed = registrationSchema.safeParse(body.value);
+    if (!parsed.success) return send(response, 400, { message: issuesOf(parsed.error) });
     try {
       send(response, 201, await deps.registration.register(parsed.data));
     } catch (error) {
@@ -169,17 +274,30 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
     }
     const job = await service.store.job(jobId);
     const plan = job ? await service.store.plan(job.planId) : null;
-    // The token must come from the very run this attempt was dispatched as.
-    if (!job || !plan || plan.repo !== claims.repository || (job.runId !== null && /^\d+$/.test(job.runId) && job.runId !== claims.run_id)) {
+    const refuse = (message: string) => {
       reports.inc({ result: "unauthorized" });
-      return send(response, 401, { message: "the token's repository and run do not match this job" });
+      send(response, 401, { message });
+    };
+    if (!job || !plan?.repo) return refuse("the token's repository and run do not match this job");
+    const foreign = notFromRunnerWorkflow(claims, { repository: plan.repo, workflowPath: `.github/workflows/${deps.runnerWorkflow}`, ref: dispatchRef(plan) });
+    if (foreign) return refuse(foreign);
+    // The token must come from the very run this attempt was dispatched as, whether or not the App knows that run's id yet.
+    let runId = job.runId !== null && /^\d+$/.test(job.runId) ? job.runId : null;
+    if (runId === null) {
+      if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return refuse(`job ${jobId} has no run dispatched (it is ${job.state})`);
+      runId = await deps.findRun(job, plan);
+      if (runId === null) {
+        reports.inc({ result: "retry" });
+        return send(response, 503, { message: `GitHub does not list the run of job ${jobId} attempt ${job.attempt} yet; retry` }, "application/json", { "retry-after": "5" });
+      }
+      await service.store.setRunId(job.id, job.attempt, runId);
     }
-    const parsed = eventSchema.safeParse(JSON.parse((await readBody(request)) || "{}"));
-    if (!parsed.success) return send(response, 400, { message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    if (runId !== claims.run_id) return refuse(`run ${claims.run_id} is not the run job ${jobId} attempt ${job.attempt} was dispatched as`);
+    const body = parseJson(await readBody(request, 5 * MB));
+    if (!body.ok) return send(response, 400, { message: body.message });
+    const parsed = eventSchema.safeParse(body.value);
+    if (!parsed.success) return send(response, 400, { message: issuesOf(parsed.error) });
     const { attempt, ...report } = parsed.data;
-    // Where the dispatch API gave no run id (older GHES answers 204), the run that reports
-    // first with a valid token for this repository is bound to the attempt.
-    if (report.kind === "started") report.runId = claims.run_id;
     const after = await service.report(jobId, attempt, report);
     reports.inc({ result: after ? "applied" : "ignored" });
     send(response, 200, { state: after?.state ?? job.state, applied: after !== null });

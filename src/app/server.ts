@@ -1,21 +1,67 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
 import { systemClock, type Clock } from "../orchestrator/clock.js";
 import { OrchestratorService, type OrchestratorOptions } from "../orchestrator/service.js";
 import { openStore } from "../orchestrator/store/open-store.js";
-import type { Store } from "../orchestrator/store/store.js";
+import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
-import type { Octokit } from "./github-api.js";
+import { splitRepo, type Octokit } from "./github-api.js";
 import { GitHubDispatcher } from "./github-dispatcher.js";
 import { GitHubRunnerPool } from "./github-runner-pool.js";
 import { ktoHandlers } from "./handlers.js";
 import { oidcVerifier } from "./oidc.js";
-import { ktoRoutes } from "./routes.js";
+import { BodyTooLargeError, ktoRoutes, readBody, refuseBody } from "./routes.js";
 import { registerRunner, type RegistrationRequest } from "./runner-registration.js";
 import { apiBaseUrl, jwksUrl, type AppSettings } from "./settings.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
+
+/** GitHub caps webhook payloads at 25 MB: it never delivers a larger one. */
+const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+
+/** The webhook path as @octokit/webhooks matches it, ignoring the URL's trailing slashes. */
+function isWebhookPath(url = "/"): boolean {
+  try {
+    return new URL(url.replace(/\/+$/, "") || "/", "http://kto").pathname === WEBHOOKS_PATH;
+  } catch {
+    return false;
+  }
+}
+
+function notFound(response: ServerResponse): void {
+  response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "not found" }));
+}
+
+/**
+ * An error as kto logs it: its message, stack and own fields, and its causes, but never
+ * the `event` that @octokit/webhooks attaches to it, whose payload is the whole delivery.
+ */
+function withoutPayload(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const fields: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack };
+  for (const [key, value] of Object.entries(error)) if (key !== "event") fields[key] = value instanceof Error ? withoutPayload(value) : value;
+  if (error instanceof AggregateError) fields.errors = error.errors.map(withoutPayload);
+  if (error.cause !== undefined) fields.cause = withoutPayload(error.cause);
+  return fields;
+}
+
+/** Probot logs a received `{ event }` whole (at debug); kto's handlers log an event's name. */
+function eventName(event: unknown): unknown {
+  if (typeof event !== "object" || event === null) return event;
+  const { id, name } = event as { id?: unknown; name?: unknown };
+  return { id, name };
+}
+
+/**
+ * Probot's logger (its format, level and output) with serializers that leave webhook
+ * payloads out of every line. Probot builds its logger only inside a Probot, so one is
+ * made to lend it.
+ */
+async function payloadFreeLog(settings: AppSettings, level: NonNullable<StartOptions["logLevel"]>): Promise<Probot["log"]> {
+  const lender = await new Probot({ appId: settings.APP_ID, privateKey: settings.PRIVATE_KEY, logLevel: level }).ready();
+  return lender.log.child({}, { serializers: { err: withoutPayload, event: eventName } });
+}
 
 export interface RunningApp {
   url: string;
@@ -49,7 +95,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     privateKey: settings.PRIVATE_KEY,
     secret: settings.WEBHOOK_SECRET,
     baseUrl: apiBaseUrl(settings),
-    logLevel: options.logLevel ?? "info",
+    log: await payloadFreeLog(settings, options.logLevel ?? "info"),
     // Retries of GitHub calls are the outbox's: one policy, with idempotency keys. The
     // function form runs after Probot's own defaults, so it has the last word.
     Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({
@@ -73,12 +119,29 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
       healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
       lockTtlMs: settings.KTO_LEASE_SECONDS * 1000,
+      // Hourly, as the CLI prunes; a retention shorter than that is pruned as often as it
+      // lasts (at most once a second), so nothing outlives it twice over.
+      retention: { maxAgeMs: settings.KTO_RETENTION, everyMs: Math.min(3_600_000, Math.max(1_000, settings.KTO_RETENTION)) },
       ...options.orchestrator,
     },
   });
+  const findRun = async (job: JobRecord, plan: PlanRecord): Promise<string | null> => {
+    if (!plan.installationId || !plan.repo) return null;
+    const octokit = await octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: settings.KTO_WORKFLOW, event: "workflow_dispatch", per_page: 100 });
+    // The runner workflow names its runs "kto <job> attempt <n>". Whoever may dispatch it
+    // can start a run of that name, but only after the App's, which showed them the name:
+    // the App's is the oldest (GitHub lists the newest first).
+    const named = data.workflow_runs.filter((run) => run.display_title === `kto ${job.id} attempt ${job.attempt}`);
+    return named.length ? String(named.at(-1)!.id) : null;
+  };
   const routes = ktoRoutes({
     service,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
+    runnerWorkflow: settings.KTO_WORKFLOW,
+    findRun,
+    readAccess: settings.readAccess,
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
     serverUrl,
@@ -94,18 +157,51 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       : {}),
   });
   const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
+
+  /**
+   * Reads a delivery (GitHub's 25 MB at most) and checks its signature before Probot sees
+   * it: Probot buffers a body of any size, and logs one that fails the check, whole.
+   * False when it has answered the request itself.
+   */
+  async function verifiedDelivery(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    const refuse = (message: string) => {
+      response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ message }));
+      return false;
+    };
+    const signature = request.headers["x-hub-signature-256"];
+    if (signature === undefined) return refuse("the webhook has no X-Hub-Signature-256: set the App's webhook secret to WEBHOOK_SECRET");
+    let body: string;
+    try {
+      body = await readBody(request, MAX_WEBHOOK_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      refuseBody(response, error);
+      return false;
+    }
+    if (!(await probot.webhooks.verify(body, String(signature)).catch(() => false))) return refuse("the webhook's X-Hub-Signature-256 does not match WEBHOOK_SECRET");
+    // @octokit/webhooks' middleware takes a body that was read before it as it is.
+    (request as IncomingMessage & { body?: string }).body = body;
+    return true;
+  }
+
   const server = createServer((request, response) => {
     void (async () => {
       if ((request.url === "/kto" || request.url?.startsWith("/kto/") || request.url?.startsWith("/kto?")) && (await routes(request, response))) return;
-      const handled = await webhooks(request, response, () => {
-        response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "not found" }));
-      });
+      // Probot reads whatever POST it is handed: it is handed checked deliveries only.
+      if (request.method === "POST") {
+        if (!isWebhookPath(request.url)) return notFound(response);
+        if (!(await verifiedDelivery(request, response))) return;
+      }
+      const handled = await webhooks(request, response, () => notFound(response));
       if (handled === false && !response.headersSent) response.writeHead(404).end();
     })().catch((error: Error) => {
       // An error handler can never crash the process.
       if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ message: error.message }));
     });
   });
+  if (settings.readAccess.kind === "token" && settings.readAccess.token === null) {
+    probot.log.warn("kto: the dashboard, /kto/status and /kto/metrics answer 401: set KTO_READ_TOKEN to read them (or KTO_READ_ACCESS=public where the App is not reachable from outside)");
+  }
   await service.start();
   await new Promise<void>((resolve) => server.listen(settings.PORT, settings.HOST, resolve));
   const address = server.address() as AddressInfo;

@@ -1,4 +1,13 @@
 import { z } from "zod";
+import { parseDuration } from "../config/duration.js";
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
+
+/**
+ * Who may read the App's state (dashboard, status, metrics): everyone who reaches it, or
+ * holders of the read token. `token: null` means no token is set, so nobody may.
+ */
+export type ReadAccess = { kind: "public" } | { kind: "token"; token: string | null };
 
 /** The App's settings: Probot's usual variables plus kto's, each checked at start. */
 const schema = z.object({
@@ -15,7 +24,8 @@ const schema = z.object({
   DATABASE_URL: z.string().optional(),
   KTO_OIDC_ISSUER: z.string().url().default("https://token.actions.githubusercontent.com"),
   KTO_OIDC_JWKS_URL: z.string().url().optional(),
-  KTO_WORKFLOW: z.string().default("kto-runner.yml"),
+  /** The file name, in .github/workflows, of the runner workflow: reports must come from a run of it. */
+  KTO_WORKFLOW: z.string().regex(/^[\w.-]+\.ya?ml$/, "the runner workflow's file name in .github/workflows (e.g. kto-runner.yml)").default("kto-runner.yml"),
   /** How often the runner pool is listed again besides workflow_job events. */
   KTO_RUNNER_SYNC_SECONDS: z.coerce.number().min(1).default(60),
   /** How long the queue leader's lease lasts: another replica (or a restart) takes over this long after a crash. */
@@ -24,11 +34,41 @@ const schema = z.object({
   KTO_GITHUB_THROTTLE: z.enum(["on", "off"]).default("on"),
   /** The dashboard at /kto lists repositories and job names: "off" where that must not be public. */
   KTO_DASHBOARD: z.enum(["on", "off"]).default("on"),
+  /** Read routes (dashboard, status, metrics) answer only `Authorization: Bearer <token>` (or HTTP Basic with it as the password). */
+  KTO_READ_TOKEN: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
+  /** "public" serves read routes to anyone who reaches the App, "token" to KTO_READ_TOKEN only; unset, a local-only App is public. */
+  KTO_READ_ACCESS: z.enum(["public", "token"]).optional(),
+  /** How long finished plans are kept in the store, as for the CLI. */
+  KTO_RETENTION: z
+    .string()
+    .default("30d")
+    .transform((text, context) => {
+      const ms = parseDuration(text);
+      if (ms !== null) return ms;
+      context.addIssue({ code: z.ZodIssueCode.custom, message: `a duration like 30d or 12h, not "${text}"` });
+      return z.NEVER;
+    }),
   /** Shared with runner hosts, which register just-in-time runners through the App; unset turns registration off. */
   KTO_RUNNER_REGISTRATION_SECRET: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
 });
 
-export type AppSettings = z.output<typeof schema>;
+const settingsSchema = schema
+  .refine((s) => !(s.KTO_READ_ACCESS === "public" && s.KTO_READ_TOKEN), { path: ["KTO_READ_ACCESS"], message: "public with KTO_READ_TOKEN set: unset one of them" })
+  .refine((s) => !(s.KTO_READ_ACCESS === "token" && !s.KTO_READ_TOKEN), { path: ["KTO_READ_ACCESS"], message: "token needs KTO_READ_TOKEN (openssl rand -hex 32)" })
+  .transform(({ KTO_READ_ACCESS, KTO_READ_TOKEN, ...settings }) => ({ ...settings, readAccess: readAccess(KTO_READ_ACCESS, KTO_READ_TOKEN, settings) }));
+
+/**
+ * Webhooks make the App reachable from the internet, so by default its state is read with
+ * the token only. An App that listens on loopback and is reached there by its runners
+ * too (a webhook proxy, a test bed) is reachable by this machine only: it reads openly.
+ */
+function readAccess(access: "public" | "token" | undefined, token: string | undefined, settings: { HOST: string; KTO_PUBLIC_URL: string }): ReadAccess {
+  if (token) return { kind: "token", token };
+  const localOnly = LOOPBACK.test(settings.HOST) && LOOPBACK.test(new URL(settings.KTO_PUBLIC_URL).hostname);
+  return access === "public" || localOnly ? { kind: "public" } : { kind: "token", token: null };
+}
+
+export type AppSettings = z.output<typeof settingsSchema>;
 
 export class SettingsError extends Error {
   override readonly name = "SettingsError";
@@ -37,7 +77,7 @@ export class SettingsError extends Error {
 export function readSettings(env: NodeJS.ProcessEnv, readFile: (path: string) => string): AppSettings {
   const values = { ...env };
   if (!values.PRIVATE_KEY && values.PRIVATE_KEY_PATH) values.PRIVATE_KEY = readFile(values.PRIVATE_KEY_PATH);
-  const parsed = schema.safeParse(values);
+  const parsed = settingsSchema.safeParse(values);
   if (!parsed.success) {
     throw new SettingsError(
       parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message === "Required" ? "not set" : issue.message}`).join("\n") +

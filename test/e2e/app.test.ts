@@ -13,6 +13,7 @@ import { parseConfig } from "../../src/config/load-config.js";
 import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import { runnerRunClaims } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
 import { until } from "../helpers/until.js";
 
@@ -88,7 +89,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
   }
 
   async function token(claims: Record<string, unknown>, key: KeyLike = oidcKey): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setAudience(new URL(publicUrl).origin).setIssuedAt().setExpirationTime("5m").sign(key);
+    return new SignJWT({ ...runnerRunClaims(String(claims.repository), String(claims.run_id)), ...claims }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setAudience(new URL(publicUrl).origin).setIssuedAt().setExpirationTime("5m").sign(key);
   }
 
   async function report(jobId: string, bearer: string, body: Record<string, unknown>): Promise<Response> {

@@ -17,6 +17,9 @@ export function doubleAppSettings(githubUrl: string, overrides: Partial<AppSetti
     KTO_LEASE_SECONDS: 30,
     KTO_GITHUB_THROTTLE: "on",
     KTO_DASHBOARD: "on",
+    KTO_RETENTION: 30 * 86_400_000,
+    // Tests read the App's status and dashboard as an operator on a private network would.
+    readAccess: { kind: "public" },
     ...overrides,
   };
 }

@@ -8,31 +8,41 @@ export interface OidcIssuer {
   url: string;
   jwksUrl: string;
   /** The token endpoint a run's action calls (ACTIONS_ID_TOKEN_REQUEST_URL), with its request token. */
-  tokenRequest(repository: string, runId: string): { url: string; token: string };
-  /** A signed token for a run, fetched as the action fetches it. */
-  token(repository: string, runId: string, audience: string): Promise<string>;
+  tokenRequest(repository: string, runId: string, claims?: Record<string, unknown>): { url: string; token: string };
+  /** A signed token for a run, fetched as the action fetches it; `claims` override the run's own (a forged or foreign run). */
+  token(repository: string, runId: string, audience: string, claims?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The branch the kto App dispatches its runner workflow at: the default branch of every repository the GitHub API double serves. */
+export const DISPATCH_REF = "refs/heads/master";
+
+/** The claims GitHub signs for a run of the kto runner workflow, dispatched by the App at the default branch. */
+export function runnerRunClaims(repository: string, runId: string): Record<string, unknown> {
+  const workflowRef = `${repository}/.github/workflows/kto-runner.yml@${DISPATCH_REF}`;
+  return { repository, run_id: runId, repository_owner: repository.split("/")[0], event_name: "workflow_dispatch", ref: DISPATCH_REF, workflow_ref: workflowRef, job_workflow_ref: workflowRef };
 }
 
 /**
  * GitHub Actions' OIDC issuer as a runner sees it: one signing key, a JWKS, and a token
- * endpoint per run that signs `repository` and `run_id` claims for the audience asked for.
+ * endpoint per run that signs a kto runner run's claims (`repository`, `run_id`, the
+ * workflow and the event) for the audience asked for.
  */
 export async function startOidcIssuer(): Promise<OidcIssuer> {
   const { privateKey, publicKey } = await generateKeyPair("RS256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "kto-local", alg: "RS256", use: "sig" };
-  const runs = new Map<string, { repository: string; runId: string }>();
+  const runs = new Map<string, Record<string, unknown>>();
   let url = "";
   const server = createServer((request, response) => {
     const address = new URL(request.url ?? "/", "http://x");
     if (address.pathname === "/.well-known/jwks") return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
     const run = runs.get((request.headers.authorization ?? "").replace(/^Bearer /, ""));
     if (address.pathname !== "/token" || !run) return void response.writeHead(401).end();
-    void new SignJWT({ repository: run.repository, run_id: run.runId, repository_owner: run.repository.split("/")[0] })
+    void new SignJWT(run)
       .setProtectedHeader({ alg: "RS256", kid: jwk.kid })
       .setIssuer(url)
       .setAudience(address.searchParams.get("audience") ?? url)
-      .setSubject(`repo:${run.repository}:ref:refs/heads/main`)
+      .setSubject(`repo:${String(run.repository)}:ref:${String(run.ref ?? DISPATCH_REF)}`)
       .setIssuedAt()
       .setExpirationTime("5m")
       .sign(privateKey)
@@ -40,17 +50,17 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const tokenRequest = (repository: string, runId: string) => {
+  const tokenRequest = (repository: string, runId: string, claims: Record<string, unknown> = {}) => {
     const token = randomBytes(16).toString("hex");
-    runs.set(token, { repository, runId });
+    runs.set(token, { ...runnerRunClaims(repository, runId), ...claims });
     return { url: `${url}/token?api-version=2.0`, token };
   };
   return {
     url,
     jwksUrl: `${url}/.well-known/jwks`,
     tokenRequest,
-    token: async (repository, runId, audience) => {
-      const request = tokenRequest(repository, runId);
+    token: async (repository, runId, audience, claims) => {
+      const request = tokenRequest(repository, runId, claims);
       const response = await fetch(`${request.url}&audience=${encodeURIComponent(audience)}`, { headers: { authorization: `Bearer ${request.token}` } });
       return ((await response.json()) as { value: string }).value;
     },

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
@@ -30,7 +30,9 @@ export async function openStore(location: StoreLocation = {}): Promise<Store> {
     engine = "sqlite";
     const dir = resolve(location.dataDir ?? process.env.KTO_DATA_DIR ?? ".kto");
     mkdirSync(dir, { recursive: true });
-    const sqlite = new BetterSqlite3(join(dir, "kto.db"));
+    const file = join(dir, "kto.db");
+    ownerOnly(file);
+    const sqlite = new BetterSqlite3(file);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = FULL"); // a transition the store acknowledged survives a crash
     sqlite.pragma("busy_timeout = 5000");
@@ -39,4 +41,27 @@ export async function openStore(location: StoreLocation = {}): Promise<Store> {
   }
   await migrate(db, engine);
   return new Store(db, engine);
+}
+
+const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code;
+
+/**
+ * The store holds every job's results and the App's queue: readable by its owner only.
+ * SQLite gives a database's -wal and -shm files the database file's mode, so a database
+ * created 0600, or made 0600 before it is opened, keeps them 0600 too.
+ */
+function ownerOnly(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    if (errorCode(error) !== "EEXIST") throw error;
+  }
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(path, 0o600);
+    } catch (error) {
+      // Not there yet (SQLite makes it with the database's mode), or another user's store that this process may only read.
+      if (errorCode(error) !== "ENOENT" && errorCode(error) !== "EPERM") throw error;
+    }
+  }
 }

@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sign } from "@octokit/webhooks-methods";
+import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { until } from "../helpers/until.js";
+
+const CLI = fileURLToPath(new URL("../../bin/kto.js", import.meta.url));
+
+/** Where the App says it is public; its reports' OIDC audience. */
+export const PUBLIC_URL = "https://kto.example.com";
+
+export interface AppProcess {
+  url: string;
+  pid: number;
+  dataDir: string;
+  github: GitHubApiDouble;
+  issuer: OidcIssuer;
+  webhookSecret: string;
+  /** POSTs a webhook signed as GitHub signs it; the status. */
+  deliver(event: string, payload: unknown): Promise<number>;
+  /** Whether the App's stdout and stderr so far hold `text` (read in pieces: a log can be large). */
+  logContains(text: string): Promise<boolean>;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `kto app` as an operator runs it, in its own process on a loopback port, against the
+ * GitHub API double and an OIDC issuer; `env` adds or overrides the App's settings.
+ */
+export async function startAppProcess(dir: string, env: Record<string, string> = {}): Promise<AppProcess> {
+  await mkdir(dir, { recursive: true });
+  const github = await startGitHubApiDouble();
+  const issuer = await startOidcIssuer();
+  const webhookSecret = randomBytes(12).toString("hex");
+  const dataDir = join(dir, "app-data");
+  const logFile = join(dir, "app.log");
+  const out = createWriteStream(logFile, { flags: "a" });
+  const child: ChildProcess = spawn(process.execPath, [CLI, "app", "--drain", "0"], {
+    env: {
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME ?? "/root",
+      APP_ID: "1",
+      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+      WEBHOOK_SECRET: webhookSecret,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      GHE_HOST: new URL(github.url).host,
+      GHE_PROTOCOL: "http",
+      KTO_PUBLIC_URL: PUBLIC_URL,
+      KTO_DATA_DIR: dataDir,
+      KTO_OIDC_ISSUER: issuer.url,
+      KTO_OIDC_JWKS_URL: issuer.jwksUrl,
+      KTO_RUNNER_SYNC_SECONDS: "1",
+      KTO_GITHUB_THROTTLE: "off",
+      ...env,
+    },
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const log = () => readFile(logFile, "utf8");
+  const listening = await Promise.race([
+    until(async () => /kto app: listening on (http:\/\/\S+)/.exec(await log().catch(() => ""))?.[1], "the App to listen", 30_000),
+    exited.then(async (code) => {
+      throw new Error(`kto app exited (${code}) before it listened:\n${await log()}`);
+    }),
+  ]);
+  return {
+    url: listening,
+    pid: child.pid!,
+    dataDir,
+    github,
+    issuer,
+    webhookSecret,
+    deliver: async (event, payload) => {
+      const body = JSON.stringify(payload);
+      const response = await fetch(`${listening}/api/github/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomBytes(8).toString("hex"), "x-hub-signature-256": await sign(webhookSecret, body) },
+        body,
+      });
+      return response.status;
+    },
+    logContains: (text) => fileContains(logFile, text),
+    log,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+      out.end();
+      await issuer.close();
+      await github.close();
+    },
+  };
+}
+
+async function fileContains(path: string, text: string): Promise<boolean> {
+  let carry = "";
+  for await (const chunk of createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 20 })) {
+    const window = carry + (chunk as string);
+    if (window.includes(text)) return true;
+    carry = window.slice(-text.length);
+  }
+  return false;
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * POSTs `chunks` one after another (a body far larger than memory needs only one chunk
+ * held), with a Content-Length when `contentLength` is given and chunked otherwise.
+ * Stops sending as soon as the server answers, as a client does when refused.
+ */
+export function postStream(url: string, headers: Record<string, string>, chunks: Iterable<Buffer>, contentLength?: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const request = httpRequest(url, { method: "POST", agent: false, headers: { ...headers, ...(contentLength === undefined ? {} : { "content-length": String(contentLength) }) } }, (response) => {
+      answered = true;
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (text: string) => (body += text));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      response.on("error", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    // The server may close the connection on a refused upload: that ends the upload, not the answer.
+    request.on("error", (error) => {
+      if (!answered) reject(error);
+    });
+    void (async () => {
+      for (const chunk of chunks) {
+        if (answered || request.destroyed) return;
+        if (!request.write(chunk)) await new Promise<void>((resume) => {
+          const go = () => {
+            request.off("drain", go).off("close", go);
+            resume();
+          };
+          request.once("drain", go).once("close", go);
+        });
+      }
+      if (!answered && !request.destroyed) request.end();
+    })();
+  });
+}

@@ -1,0 +1,168 @@
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { sign } from "@octokit/webhooks-methods";
+import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import { doubleAppSettings } from "../helpers/app-settings.js";
+import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
+import { freshStore } from "../helpers/stores.js";
+import { until } from "../helpers/until.js";
+import { postStream } from "./app-process.js";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+
+const REPO = "Codertocat/Hello-World";
+const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const SECRET = "webhook-secret";
+const AUDIENCE = "https://kto.example.com";
+const CONFIG = `version: 1
+suites:
+  - name: unit
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+`;
+
+describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
+  let github: GitHubApiDouble;
+  let issuer: OidcIssuer;
+  let app: RunningApp;
+  let dispose: () => Promise<void>;
+
+  beforeEach(async () => {
+    github = await startGitHubApiDouble();
+    issuer = await startOidcIssuer();
+    github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
+    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    const fresh = await freshStore("sqlite");
+    dispose = fresh.dispose;
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: AUDIENCE, KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+      runLookupDelayMs: 50,
+      orchestrator: { pollMs: 100, outboxPollMs: 100 },
+    });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await dispose();
+    await github.close();
+    await issuer.close();
+  });
+
+  /** A pull request's job, dispatched to rack-1 and bound to the run GitHub started for it. */
+  async function dispatchedJob(): Promise<{ jobId: string; runId: string }> {
+    const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
+    const body = JSON.stringify(opened[Math.min(1, opened.length - 1)]);
+    const delivered = await fetch(`${app.url}${WEBHOOKS_PATH}`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) }, body });
+    expect(delivered.status).toBe(200);
+    const dispatch = await until(async () => github.state.dispatches[0], "the job's dispatch");
+    const jobId = (JSON.parse(dispatch.inputs.job!) as { id: string }).id;
+    const runId = String(dispatch.runId);
+    await until(async () => (await app.store.job(jobId))?.runId === runId, "the run id recorded");
+    return { jobId, runId };
+  }
+
+  /** As the dispatcher leaves a job when GitHub gave no run id and the run-name lookup found none yet. */
+  async function forgetRunId(jobId: string, runId: string | null): Promise<void> {
+    await app.store.db.updateTable("jobs").set({ run_id: runId }).where("id", "=", jobId).execute();
+  }
+
+  function report(jobId: string, token: string, body: unknown): Promise<Response> {
+    return fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  const finished = { attempt: 1, kind: "finished", status: "succeeded", outcome: "passed", reason: "forged" };
+
+  it("takes a report for a job whose run id is unknown only from the run the App dispatched", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    // Another run of the runner workflow in the same repository: someone with write access dispatched it by hand.
+    const other = await issuer.token(REPO, "424242", AUDIENCE);
+    for (const unknown of ["pending:rack-1", null]) {
+      await forgetRunId(jobId, unknown);
+      const refused = await report(jobId, other, finished);
+      expect({ unknown, status: refused.status }).toEqual({ unknown, status: 401 });
+      expect(((await refused.json()) as { message: string }).message).toContain("run 424242 is not the run");
+      const job = await app.store.job(jobId);
+      expect(job).toMatchObject({ state: "dispatched" });
+      expect(job?.runId).not.toBe("424242");
+    }
+    const own = await issuer.token(REPO, runId, AUDIENCE);
+    expect((await report(jobId, own, { attempt: 1, kind: "started" })).status).toBe(200);
+    expect(await app.store.job(jobId)).toMatchObject({ state: "running", runId });
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("asks the run to retry while GitHub does not list the run the App dispatched yet, and takes it once it does", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    await forgetRunId(jobId, null);
+    const listed = github.state.dispatches.splice(0);
+    const own = await issuer.token(REPO, runId, AUDIENCE);
+    const early = await report(jobId, own, { attempt: 1, kind: "started" });
+    expect(early.status).toBe(503);
+    expect(early.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await app.store.job(jobId))?.state).toBe("dispatched");
+    github.state.dispatches.push(...listed);
+    expect((await report(jobId, own, { attempt: 1, kind: "started" })).status).toBe(200);
+    expect(await app.store.job(jobId)).toMatchObject({ state: "running", runId });
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("takes only tokens of a workflow_dispatch run of the kto runner workflow at the branch the App dispatched it on", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    const at = (workflow: string, ref = "refs/heads/master") => `${REPO}/.github/workflows/${workflow}@${ref}`;
+    const forged: [Record<string, unknown>, string][] = [
+      [{ workflow_ref: at("ci.yml"), job_workflow_ref: at("ci.yml") }, "workflow_ref"],
+      [{ workflow_ref: at("kto-runner.yml", "refs/heads/attacker"), job_workflow_ref: at("kto-runner.yml", "refs/heads/attacker"), ref: "refs/heads/attacker" }, "workflow_ref"],
+      [{ workflow_ref: at("kto-runner.yml", "refs/pull/9/merge"), job_workflow_ref: at("kto-runner.yml", "refs/pull/9/merge") }, "workflow_ref"],
+      [{ job_workflow_ref: "attacker/actions/.github/workflows/kto-runner.yml@refs/heads/master" }, "job_workflow_ref"],
+      [{ event_name: "push" }, "event_name"],
+      [{ event_name: "pull_request_target" }, "event_name"],
+      [{ workflow_ref: undefined }, "workflow_ref"],
+      [{ job_workflow_ref: undefined }, "job_workflow_ref"],
+      [{ event_name: undefined }, "event_name"],
+    ];
+    for (const [claims, named] of forged) {
+      const response = await report(jobId, await issuer.token(REPO, runId, AUDIENCE, claims), finished);
+      const message = String(((await response.json()) as { message?: string }).message);
+      expect({ claims, status: response.status, names: message.includes(named) }).toEqual({ claims, status: 401, names: true });
+    }
+    expect((await app.store.job(jobId))?.state).toBe("dispatched");
+    expect((await report(jobId, await issuer.token(REPO, runId, AUDIENCE), { attempt: 1, kind: "started" })).status).toBe(200);
+    expect((await app.store.job(jobId))?.state).toBe("running");
+  });
+
+  it("answers a malformed report with 400 naming what is wrong, and changes nothing", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    const token = await issuer.token(REPO, runId, AUDIENCE);
+    const malformed: [string, string][] = [
+      ['{"attempt": 1, "kind": ', "the body is not JSON"],
+      ["[1, 2]", "(body): Expected object, received array"],
+      ["null", "(body): Expected object, received null"],
+      ['{"kind": "started"}', "attempt: Required"],
+      ['{"attempt": 1, "kind": "done"}', "kind: Invalid discriminator value"],
+      ['{"attempt": 1, "kind": "finished", "status": "succeeded", "result": {"name": "unit"}}', "result.suite: Required"],
+    ];
+    for (const [body, named] of malformed) {
+      const response = await report(jobId, token, body);
+      const message = String(((await response.json()) as { message?: string }).message);
+      expect({ body, status: response.status, names: message.includes(named) }).toEqual({ body, status: 400, names: true });
+    }
+    const badPath = await fetch(`${app.url}/kto/api/jobs/%E0%A4%A/events`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+    expect(badPath.status).toBe(400);
+    expect(((await badPath.json()) as { message: string }).message).toContain("job id");
+    const huge = await postStream(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { authorization: `Bearer ${token}`, "content-type": "application/json" }, [Buffer.alloc(6 * 1024 * 1024, 0x20)], 6 * 1024 * 1024);
+    expect(huge.status).toBe(413);
+    expect((JSON.parse(huge.body) as { message: string }).message).toContain("larger than");
+    expect((await app.store.job(jobId))?.state).toBe("dispatched");
+  });
+});
