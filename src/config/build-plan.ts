@@ -1,5 +1,6 @@
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.js";
 import type { JobSpec, Plan } from "./job-spec.js";
+import { MAX_JOB_SPEC_CHARS, MAX_PLAN_SPEC_CHARS } from "./limits.js";
 import type { LoadedConfig } from "./load-config.js";
 import type { SuiteConfig } from "./schema.js";
 
@@ -10,10 +11,28 @@ export interface PlanOptions {
   suites?: readonly string[];
 }
 
-/** Suites × matrix → jobs, with `${{ matrix.x }}` substituted in every string of the suite. */
+type Path = (string | number)[];
+type MatrixValue = NonNullable<SuiteConfig["matrix"]>[string][number];
+type Combination = [key: string, value: MatrixValue][];
+
+/** Who made a job name or slug first, for the message when another job makes it too. */
+interface Maker {
+  suite: number;
+  combination: string;
+}
+
+const SLUG_RULE = "(a slug keeps letters, digits, '.', '_' and '-')";
+const GITHUB_INPUTS = "GitHub's limit on a dispatched workflow's inputs is 65,535 characters";
+
+/**
+ * Suites × matrix → jobs, with `${{ matrix.x }}` substituted in every string of the suite.
+ * Every suite's job count is known (a product, nothing built) and checked against the
+ * config's `limits` before any job is made.
+ */
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan {
   const { config, file, locate } = loaded;
   const issues: ConfigIssue[] = [];
+  const report = (path: Path, message: string) => issues.push({ file, ...locate(path), path: formatPath(path), message });
   const wanted = options.suites ? new Set(options.suites) : null;
   if (wanted) {
     for (const name of wanted) {
@@ -21,43 +40,145 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         issues.push({ file, line: 1, column: 1, path: "", message: `no suite named "${name}" (have: ${config.suites.map((s) => s.name).join(", ")})` });
     }
   }
+  const selected = config.suites.flatMap((suite, index) => (wanted && !wanted.has(suite.name) ? [] : [{ suite, index }]));
+  const where = (suite: SuiteConfig, index: number): Path => (suite.matrix ? ["suites", index, "matrix"] : ["suites", index]);
+
+  const { jobs_per_suite: perSuite, jobs_per_plan: perPlan } = config.limits;
+  let planned = 0;
+  for (const { suite, index } of selected) {
+    const counts = Object.values(suite.matrix ?? {}).map((values) => values.length);
+    const count = counts.reduce((product, n) => product * n, 1);
+    if (count > perSuite) {
+      const factors = counts.length > 1 ? ` (${counts.slice(0, 16).join(" × ")}${counts.length > 16 ? " × …" : ""})` : "";
+      report(where(suite, index), `makes ${formatCount(count)} jobs${factors}; at most ${perSuite} per suite (limits.jobs_per_suite)`);
+    } else if (planned <= perPlan && planned + count > perPlan) {
+      report(where(suite, index), `brings the plan to ${planned + count} jobs; at most ${perPlan} per plan (limits.jobs_per_plan)`);
+    }
+    planned += count;
+    for (const { path, key, reference } of unknownMatrixKeys(suite))
+      report(["suites", index, ...path], `unknown matrix key "${key}" in ${reference} (matrix has: ${Object.keys(suite.matrix ?? {}).join(", ") || "nothing"})`);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
 
   const jobs: JobSpec[] = [];
-  config.suites.forEach((suite, index) => {
-    if (wanted && !wanted.has(suite.name)) return;
-    for (const combination of matrixCombinations(suite.matrix)) {
-      const substituted = substitute(suite, combination, (path, message) => {
-        const fullPath = ["suites", index, ...path];
-        issues.push({ file, ...locate(fullPath), path: formatPath(fullPath), message });
-      });
-      jobs.push(toJob(substituted, combination, config.defaults));
+  const names = new Map<string, Maker>();
+  const slugs = new Map<string, Maker>();
+  let planChars = 0;
+  plan: for (const { suite, index } of selected) {
+    for (const combination of combinations(suite.matrix)) {
+      const described = combination.length ? `(${combination.map(([k, v]) => `${k}=${shown(v)}`).join(", ")})` : "";
+      const matrix = Object.fromEntries(combination.map(([k, v]) => [k, String(v)]));
+      const substituted = substitute(suite, matrix);
+      if ("overflowAt" in substituted) {
+        report(["suites", index, ...substituted.overflowAt], `takes the job ${described ? `${described} ` : ""}past ${kib(MAX_JOB_SPEC_CHARS)} as JSON, the most a job may be (${GITHUB_INPUTS})`);
+        break;
+      }
+      const job = toJob(substituted.suite, matrix, config.defaults);
+      const maker = { suite: index, combination: described };
+      const self = described || "the suite";
+      const madeBy = (other: Maker) => (other.suite === index ? other.combination : `suites[${other.suite}]${other.combination ? ` ${other.combination}` : ""}`);
+      const sameName = names.get(job.id);
+      const sameSlug = slugs.get(job.slug);
+      if (sameName) {
+        report(where(suite, index), `${self} makes the job "${job.id}" that ${madeBy(sameName)} makes; make the values differ`);
+        break;
+      }
+      if (sameSlug) {
+        report(where(suite, index), `${self} makes the job slug "${job.slug}" that ${madeBy(sameSlug)} makes ${SLUG_RULE}; make the values differ`);
+        break;
+      }
+      names.set(job.id, maker);
+      slugs.set(job.slug, maker);
+      const chars = JSON.stringify(job).length;
+      if (chars > MAX_JOB_SPEC_CHARS) {
+        report(["suites", index], `makes a job of ${kib(chars)} as JSON; at most ${kib(MAX_JOB_SPEC_CHARS)} (${GITHUB_INPUTS})`);
+        break;
+      }
+      planChars += chars;
+      if (planChars > MAX_PLAN_SPEC_CHARS) {
+        report(["suites", index], `brings the plan past ${MAX_PLAN_SPEC_CHARS / 1024 / 1024} MiB of job specs as JSON (at the plan's job ${jobs.length + 1}); make its jobs smaller or fewer`);
+        break plan;
+      }
+      jobs.push(job);
     }
-  });
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return { source: file, jobs };
 }
 
-function matrixCombinations(matrix: SuiteConfig["matrix"]): Record<string, string>[] {
-  let combinations: Record<string, string>[] = [{}];
-  for (const [key, values] of Object.entries(matrix ?? {})) {
-    combinations = combinations.flatMap((partial) => values.map((value) => ({ ...partial, [key]: String(value) })));
-  }
-  return combinations;
+function formatCount(count: number): string {
+  if (Number.isSafeInteger(count)) return String(count);
+  return Number.isFinite(count) ? `about ${count.toPrecision(3)}` : "more than 1e308";
 }
 
-function substitute(
-  suite: SuiteConfig,
-  matrix: Record<string, string>,
-  report: (path: (string | number)[], message: string) => void,
-): SuiteConfig {
-  const walk = (value: unknown, path: (string | number)[]): unknown => {
+/** A matrix value as a message shows it: typed (`1` is not `"1"`) and short. */
+function shown(value: MatrixValue): string {
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+function kib(chars: number): string {
+  return `${Number((chars / 1024).toFixed(1))} KiB`;
+}
+
+/** The matrix's combinations, first key slowest, one at a time: a plan holds only the jobs it keeps. */
+function* combinations(matrix: SuiteConfig["matrix"]): Generator<Combination> {
+  const keys = Object.entries(matrix ?? {});
+  const total = keys.reduce((product, [, values]) => product * values.length, 1);
+  for (let i = 0; i < total; i++) {
+    const combination: Combination = [];
+    let rest = i;
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const [key, values] = keys[k]!;
+      combination[k] = [key, values[rest % values.length]!];
+      rest = Math.floor(rest / values.length);
+    }
+    yield combination;
+  }
+}
+
+/** Each string of the suite (the matrix aside) that names a key the matrix lacks, once per key: the same in every combination. */
+function unknownMatrixKeys(suite: SuiteConfig): { path: Path; key: string; reference: string }[] {
+  const found: { path: Path; key: string; reference: string }[] = [];
+  const keys = suite.matrix ?? {};
+  forEachString(suite, [], (text, path) => {
+    const named = new Set<string>();
+    for (const [reference, key] of text.matchAll(MATRIX_REF)) {
+      if (Object.hasOwn(keys, key!) || named.has(key!)) continue;
+      named.add(key!);
+      found.push({ path, key: key!, reference });
+    }
+  });
+  return found;
+}
+
+function forEachString(value: unknown, path: Path, visit: (text: string, path: Path) => void): void {
+  if (typeof value === "string") visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, i) => forEachString(item, [...path, i], visit));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) if (k !== "matrix") forEachString(v, [...path, k], visit);
+  }
+}
+
+/**
+ * The suite with `matrix`'s values in place of its references; or, when its strings would
+ * add up to more than a job may be, the path of the string that crossed that line. Counted
+ * before each string is made, so no value repeated many times can make a string too big to hold.
+ */
+function substitute(suite: SuiteConfig, matrix: Record<string, string>): { suite: SuiteConfig } | { overflowAt: Path } {
+  const lookup = (key: string) => (Object.hasOwn(matrix, key) ? matrix[key] : undefined);
+  const state: { remaining: number; overflowAt: Path | null } = { remaining: MAX_JOB_SPEC_CHARS, overflowAt: null };
+  const walk = (value: unknown, path: Path): unknown => {
+    if (state.overflowAt) return value;
     if (typeof value === "string") {
-      return value.replace(MATRIX_REF, (whole, key: string) => {
-        const replacement = matrix[key];
-        if (replacement !== undefined) return replacement;
-        report(path, `unknown matrix key "${key}" in ${whole} (matrix has: ${Object.keys(matrix).join(", ") || "nothing"})`);
-        return whole;
-      });
+      let length = value.length;
+      for (const [whole, key] of value.matchAll(MATRIX_REF)) length += (lookup(key!) ?? whole).length - whole.length;
+      state.remaining -= length;
+      if (state.remaining < 0) {
+        state.overflowAt = path;
+        return value;
+      }
+      return value.replace(MATRIX_REF, (whole, key: string) => lookup(key) ?? whole);
     }
     if (Array.isArray(value)) return value.map((item, i) => walk(item, [...path, i]));
     if (value && typeof value === "object") {
@@ -65,7 +186,8 @@ function substitute(
     }
     return value;
   };
-  return walk(suite, []) as SuiteConfig;
+  const substituted = walk(suite, []) as SuiteConfig;
+  return state.overflowAt ? { overflowAt: state.overflowAt } : { suite: substituted };
 }
 
 function toJob(

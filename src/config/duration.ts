@@ -3,7 +3,10 @@ const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?
 
 /** Parses `20m`, `1h30m`, `90s`, `500ms`, `30d`; a bare number is seconds. Returns null when malformed. */
 export function parseDuration(text: string | number): number | null {
-  if (typeof text === "number") return Number.isFinite(text) && text > 0 ? Math.round(text * 1000) : null;
+  if (typeof text === "number") {
+    const ms = Math.round(text * 1000);
+    return Number.isFinite(ms) && ms > 0 ? ms : null;
+  }
   const match = DURATION.exec(text.trim());
   if (!match || match.slice(1).every((part) => part === undefined)) return null;
   const [, d, h, m, s, ms] = match;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, isRootUser, normaliseCapability, parseUser } from "./docker-access.js";
 import { parseDuration } from "./duration.js";
+import { JOB_LIMITS, MAX_IDLE_TIMEOUT_DAYS, MAX_TIMEOUT_DAYS } from "./limits.js";
 import { parseSize } from "./size.js";
 
 /** A string (or number) read by `parse`; null from it means malformed, reported with `message`. */
@@ -15,7 +16,22 @@ function parsedWith<T>(parse: (value: string | number) => T | null, message: str
   });
 }
 
-const duration = parsedWith(parseDuration, "expected a duration like 20m");
+/** A duration up to `maxDays` days. */
+function durationUpTo(maxDays: number) {
+  const maxMs = maxDays * 86_400_000;
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null || ms > maxMs) {
+      const given = typeof value === "number" ? `${value}s` : value.trim();
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: ms === null ? "expected a duration like 20m" : `at most ${maxDays}d, got ${given}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const timeout = durationUpTo(MAX_TIMEOUT_DAYS);
+const idleTimeout = durationUpTo(MAX_IDLE_TIMEOUT_DAYS);
 const size = parsedWith(parseSize, "expected a size like 2G or 512M");
 const user = parsedWith(parseUser, "expected root, a uid or uid:gid (numbers)");
 const capability = parsedWith(
@@ -65,11 +81,11 @@ const suiteFields = {
   /** A file under the results dir to parse instead of the output (JUnit XML usually). */
   results_file: z.string().min(1).optional(),
   hardware: hardware.default({}),
-  timeout: duration.optional(),
+  timeout: timeout.optional(),
   retries: z.number().int().min(0).max(10).optional(),
   priority: priority.optional(),
   artifacts: z.array(z.string().min(1)).default([]),
-  matrix: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/), z.array(matrixValue).min(1)).optional(),
+  matrix: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "expected a matrix key of letters, digits, '_' and '-'"), z.array(matrixValue).min(1)).optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string()).default({}),
   // Docker
   image: z.string().min(1).optional(),
@@ -95,7 +111,7 @@ const suiteFields = {
   modules: z.string().min(1).optional(),
   append: z.string().optional(),
   disk: z.string().min(1).optional(),
-  idle_timeout: duration.optional(),
+  idle_timeout: idleTimeout.optional(),
 };
 
 export const suiteSchema = z
@@ -130,6 +146,17 @@ export const suiteSchema = z
     }
   });
 
+/** A config may lower a job cap or raise it up to its ceiling: a pull request brings its own config, so only the ceiling bounds the App. */
+function jobLimit(name: keyof typeof JOB_LIMITS) {
+  const { default: byDefault, ceiling } = JOB_LIMITS[name];
+  return z
+    .number()
+    .int()
+    .min(1)
+    .max(ceiling, `at most ${ceiling}, kto's ceiling (a pull request's config cannot go past it)`)
+    .default(byDefault);
+}
+
 const suiteSelection = z.union([z.literal("all"), z.array(name)]);
 
 export const configSchema = z
@@ -137,16 +164,20 @@ export const configSchema = z
     version: z.literal(1, { errorMap: () => ({ message: "expected version: 1" }) }),
     defaults: z
       .object({
-        timeout: duration.default("20m"),
+        timeout: timeout.default("20m"),
         retries: z.number().int().min(0).max(10).default(0),
         priority: priority.default("normal"),
-        idle_timeout: duration.default("2m"),
+        idle_timeout: idleTimeout.default("2m"),
       })
       .strict()
       .default({}),
     suites: z.array(suiteSchema).min(1, "expected at least one suite"),
     triggers: z
       .object({ pull_request: suiteSelection.default("all"), dispatch: suiteSelection.default("all") })
+      .strict()
+      .default({}),
+    limits: z
+      .object({ jobs_per_suite: jobLimit("jobs_per_suite"), jobs_per_plan: jobLimit("jobs_per_plan") })
       .strict()
       .default({}),
     trust: z

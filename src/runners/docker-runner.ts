@@ -157,7 +157,8 @@ export class DockerRunner implements Runner {
       reason = why;
       container.kill({ signal: "SIGKILL" }).catch(() => undefined);
     };
-    const timer = setTimeout(() => kill("timeout"), timeoutMs);
+    // Node fires a timer of more than 2^31-1 ms at once; a spec need not come from a capped config.
+    const timer = setTimeout(() => kill("timeout"), Math.min(timeoutMs, 2 ** 31 - 1));
     const onAbort = () => kill("cancel");
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });

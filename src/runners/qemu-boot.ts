@@ -62,10 +62,11 @@ export async function bootGuest(request: BootRequest): Promise<Execution> {
   };
   const armIdle = () => {
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => stop("hang"), job.idleTimeoutMs);
+    // Node fires a timer of more than 2^31-1 ms at once; a spec need not come from a capped config.
+    idleTimer = setTimeout(() => stop("hang"), Math.min(job.idleTimeoutMs, 2 ** 31 - 1));
   };
   armIdle();
-  const timeout = setTimeout(() => stop("timeout"), request.timeoutMs);
+  const timeout = setTimeout(() => stop("timeout"), Math.min(request.timeoutMs, 2 ** 31 - 1));
   const silence =
     request.accelerator === "kvm"
       ? setTimeout(() => {

@@ -116,6 +116,21 @@ suites:
     ]);
   });
 
+  it("takes a matrix reference only from the matrix, never from what every object inherits", () => {
+    const text = `version: 1
+suites:
+  - name: s
+    runner: docker
+    image: i
+    command: "echo \${{ matrix.constructor }} \${{ matrix.toString }}"
+    matrix: { arch: [a] }
+`;
+    expect(issuesOf(text)).toEqual([
+      '.github/kto.yml:6:14: suites[0].command: unknown matrix key "constructor" in ${{ matrix.constructor }} (matrix has: arch)',
+      '.github/kto.yml:6:14: suites[0].command: unknown matrix key "toString" in ${{ matrix.toString }} (matrix has: arch)',
+    ]);
+  });
+
   it("reports YAML syntax errors with their position", () => {
     const issues = issuesOf("version: 1\nsuites:\n  - name: [unclosed\n");
     expect(issues[0]).toMatch(/^\.github\/kto\.yml:\d+:\d+: /);

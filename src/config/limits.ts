@@ -1,0 +1,42 @@
+/**
+ * Bounds on what a config can make kto do. The App reads the config of a pull request's
+ * head, forks included, before any trust gate: whatever the text, parsing and planning
+ * it must end quickly, in bounded memory, with a config error at worst.
+ */
+
+/** Larger than any honest kto.yml by two orders of magnitude. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** kto's schema is five levels deep: this is room to spare, and far short of where yaml's parser runs out of stack. */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * Values (scalars, keys and collections) a config may hold once every alias counts as a
+ * copy of its anchor's contents: an honest kto.yml holds a few thousand; an alias bomb, billions.
+ */
+export const MAX_CONFIG_VALUES = 250_000;
+
+/** Job caps a config may set under `limits:`; `ceiling` is what no config can raise them past. */
+export const JOB_LIMITS = {
+  // GitHub Actions caps a matrix at 256 jobs too.
+  jobs_per_suite: { default: 256, ceiling: 1024 },
+  // The ceiling is the most a fork's pull request can make the App store and report on:
+  // each job is a row, a check run and, once approved, a workflow dispatch.
+  jobs_per_plan: { default: 1024, ceiling: 4096 },
+} as const;
+
+/** Every job is dispatched as a workflow input, and GitHub caps all inputs together at 65,535 characters. */
+export const MAX_JOB_SPEC_CHARS = 60 * 1024;
+
+/** What the plan's specs may add up to, as JSON: the App stores each one, the CLI holds them all. */
+export const MAX_PLAN_SPEC_CHARS = 16 * 1024 * 1024;
+
+/**
+ * Duration caps. Node's timers hold at most 2^31-1 ms (about 24.8 days) and fire at once
+ * past that. These stay well inside it; a self-hosted GitHub runner ends a job after 5 days anyway.
+ */
+export const MAX_TIMEOUT_DAYS = 7;
+export const MAX_IDLE_TIMEOUT_DAYS = 1;
+
+/** Problems listed in one ConfigError; the rest are counted, so the App's check run stays postable. */
+export const MAX_LISTED_ISSUES = 100;
