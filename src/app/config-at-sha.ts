@@ -4,13 +4,14 @@ import type { Plan } from "../config/job-spec.js";
 import { DEFAULT_CONFIG_PATH, parseConfig, type LoadedConfig } from "../config/load-config.js";
 import type { Octokit } from "./github-api.js";
 
-export type ConfigAtSha = { kind: "missing" } | { kind: "invalid"; issues: readonly ConfigIssue[] } | { kind: "ok"; loaded: LoadedConfig; plan: Plan };
+export type ConfigAtRef = { kind: "missing" } | { kind: "invalid"; issues: readonly ConfigIssue[] } | { kind: "ok"; loaded: LoadedConfig };
+export type ConfigAtSha = Exclude<ConfigAtRef, { kind: "ok" }> | { kind: "ok"; loaded: LoadedConfig; plan: Plan };
 
-/** `.github/kto.yml` as it is at the commit under test. */
-export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, suites?: string[]): Promise<ConfigAtSha> {
+/** `.github/kto.yml` as it is at a commit, branch or tag. */
+export async function configAtRef(octokit: Octokit, owner: string, repo: string, ref: string): Promise<ConfigAtRef> {
   let text: string;
   try {
-    const { data } = await octokit.rest.repos.getContent({ owner, repo, path: DEFAULT_CONFIG_PATH, ref: sha });
+    const { data } = await octokit.rest.repos.getContent({ owner, repo, path: DEFAULT_CONFIG_PATH, ref });
     if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return { kind: "invalid", issues: [{ file: DEFAULT_CONFIG_PATH, line: 1, column: 1, path: "", message: "is not a file" }] };
     text = Buffer.from(data.content, "base64").toString("utf8");
   } catch (error) {
@@ -18,8 +19,19 @@ export async function configAtSha(octokit: Octokit, owner: string, repo: string,
     throw error;
   }
   try {
-    const loaded = parseConfig(text, DEFAULT_CONFIG_PATH);
-    return { kind: "ok", loaded, plan: buildPlan(loaded, { suites }) };
+    return { kind: "ok", loaded: parseConfig(text, DEFAULT_CONFIG_PATH) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: "invalid", issues: error.issues };
+    throw error;
+  }
+}
+
+/** `.github/kto.yml` at the commit under test, and the plan of its suites. */
+export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, suites?: string[]): Promise<ConfigAtSha> {
+  const config = await configAtRef(octokit, owner, repo, sha);
+  if (config.kind !== "ok") return config;
+  try {
+    return { ...config, plan: buildPlan(config.loaded, { suites }) };
   } catch (error) {
     if (error instanceof ConfigError) return { kind: "invalid", issues: error.issues };
     throw error;

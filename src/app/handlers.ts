@@ -4,13 +4,14 @@ import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { NewJob } from "../orchestrator/store/store.js";
+import type { JobRecord, NewJob } from "../orchestrator/store/store.js";
+import { planSeenBy, reportNotCovered } from "./approval.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import { openOnboardingPullRequest } from "./onboarding.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
-import { needsApproval } from "./trust.js";
+import { approvalNeeded, canWrite, policyAt, type SuiteSelection } from "./trust.js";
 
 export interface HandlerDeps {
   service: OrchestratorService;
@@ -19,8 +20,6 @@ export interface HandlerDeps {
   /** Counts a failed webhook in the metrics. */
   onError?: (event: string) => void;
 }
-
-const WRITE_ACCESS = ["OWNER", "MEMBER", "COLLABORATOR"];
 
 interface Target {
   octokit: Octokit;
@@ -52,6 +51,8 @@ function targetOf(context: EventContext, headSha: string, groupKey: string, defa
     groupKey,
   };
 }
+
+const groupOf = (repo: string, number: number) => `pr:${repo}#${number}`;
 
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
   return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
@@ -85,12 +86,14 @@ export function ktoHandlers(deps: HandlerDeps) {
     });
   }
 
-  /** Reads the config at the commit and submits its plan; untrusted work waits for approval. */
-  async function submit(target: Target, trigger: "pull_request" | "dispatch", approvalNeeded: string | null, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+  /**
+   * Reads the config at the commit and submits the plan of its suites that `selection` (the
+   * trigger's, from the base) names; untrusted work waits for approval.
+   */
+  async function submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
     const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);
-    const selection = config.loaded.config.triggers[trigger];
     const specs = config.plan.jobs
       .filter((spec) => selection === "all" || selection.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
@@ -117,17 +120,12 @@ export function ktoHandlers(deps: HandlerDeps) {
     });
   }
 
-  /** Approves the waiting jobs of a pull request's newest plan, for the commit the approval was given at. */
-  async function approve(repo: string, groupKey: string, headSha: string): Promise<number> {
-    let approved = 0;
-    for (const job of await store.jobs({ states: ["awaiting_approval"] })) {
-      const plan = await store.plan(job.planId);
-      if (plan?.repo !== repo || plan.groupKey !== groupKey || plan.headSha !== headSha) continue;
-      if (await service.lifecycle.approve(job)) approved += 1;
-    }
+  async function approve(jobs: readonly JobRecord[]): Promise<void> {
+    for (const job of jobs) await service.lifecycle.approve(job);
     service.monitor.wake();
-    return approved;
   }
+
+  const waitingJobs = (planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
   async function cancelGroup(repo: string, groupKey: string, reason: string): Promise<void> {
     for (const job of await store.jobs({ states: ["awaiting_approval", "queued", "dispatched", "running"] })) {
@@ -149,21 +147,33 @@ export function ktoHandlers(deps: HandlerDeps) {
       once(async (context) => {
         const pr = context.payload.pull_request;
         const repository = context.payload.repository;
-        const config = await configAtSha(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.head.sha);
-        const trust = config.kind === "ok" ? config.loaded.config.trust : { ok_to_test_label: "kto/ok-to-test", trusted_associations: WRITE_ACCESS };
-        const labelled = pr.labels.some((l) => l.name === trust.ok_to_test_label) && context.payload.action !== "synchronize";
-        const gate = labelled ? null : needsApproval({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, trust);
-        await submit(targetOf(context, pr.head.sha, `pr:${repository.full_name}#${pr.number}`), "pull_request", gate);
+        // The head's own config would let a pull request vouch for itself.
+        const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
+        // A label already on the pull request approved some earlier commit at most: only adding it approves.
+        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        await submit(targetOf(context, pr.head.sha, groupOf(repository.full_name, pr.number)), policy.triggers.pull_request, gate);
       }),
     );
 
     app.on(
       "pull_request.labeled",
       once(async (context) => {
-        const pr = context.payload.pull_request;
-        const repository = context.payload.repository;
-        if (!context.payload.label?.name.includes("ok-to-test")) return;
-        await approve(repository.full_name, `pr:${repository.full_name}#${pr.number}`, pr.head.sha);
+        const { pull_request: pr, repository, label, sender } = context.payload;
+        if (!label) return;
+        const octokit = context.octokit as unknown as Octokit;
+        // The label approves the head it was added at, and only while kto holds that head.
+        const latest = await store.latestPlan(groupOf(repository.full_name, pr.number));
+        if (latest?.headSha !== pr.head.sha) return;
+        const waiting = await waitingJobs(latest.id);
+        if (waiting.length === 0) return;
+        const policy = await policyAt(octokit, repository.owner.login, repository.name, pr.base.ref);
+        if (label.name !== policy.trust.ok_to_test_label) return;
+        // Triage can add labels too.
+        if (!(await canWrite(octokit, repository.owner.login, repository.name, sender.login))) {
+          context.log.info({ repo: repository.full_name, pull: pr.number, sender: sender.login }, `kto: ${label.name} added by @${sender.login}, who cannot write to ${repository.full_name}, approves nothing`);
+          return;
+        }
+        await approve(waiting);
       }),
     );
 
@@ -172,14 +182,29 @@ export function ktoHandlers(deps: HandlerDeps) {
       once(async (context) => {
         const { comment, issue, repository } = context.payload;
         const command = /^\/kto\s+(retest|ok-to-test|cancel)\b/m.exec(comment.body)?.[1];
-        if (!command || !issue.pull_request) return;
-        if (!WRITE_ACCESS.includes(comment.author_association)) return;
-        const groupKey = `pr:${repository.full_name}#${issue.number}`;
-        const { data: pr } = await context.octokit.rest.pulls.get({ owner: repository.owner.login, repo: repository.name, pull_number: issue.number });
-        if (command === "ok-to-test") await approve(repository.full_name, groupKey, pr.head.sha);
-        else if (command === "cancel") await cancelGroup(repository.full_name, groupKey, `cancelled by @${comment.user?.login ?? "a maintainer"}`);
-        else
-          await submit(targetOf(context, pr.head.sha, groupKey), "pull_request", null);
+        const login = comment.user?.login;
+        if (!command || !issue.pull_request || !login) return;
+        const octokit = context.octokit as unknown as Octokit;
+        const { owner: { login: owner }, name } = repository;
+        if (!(await canWrite(octokit, owner, name, login))) {
+          context.log.info({ repo: repository.full_name, pull: issue.number, commenter: login }, `kto: /kto ${command} from @${login}, who cannot write to ${repository.full_name}, ignored`);
+          return;
+        }
+        const groupKey = groupOf(repository.full_name, issue.number);
+        if (command === "cancel") return cancelGroup(repository.full_name, groupKey, `cancelled by @${login}`);
+        const { data: pr } = await octokit.rest.pulls.get({ owner, repo: name, pull_number: issue.number });
+        const latest = await store.latestPlan(groupKey);
+        const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
+        const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
+        if (command === "ok-to-test") return seen ? approve(await waitingJobs(seen.id)) : notCovered();
+        const policy = await policyAt(octokit, owner, name, pr.base.ref);
+        const target = targetOf(context, pr.head.sha, groupKey);
+        if (seen) return submit(target, policy.triggers.pull_request, null);
+        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        if (gate === null) return submit(target, policy.triggers.pull_request, null);
+        // A head kto has not planned waits like any other, so that an approval has a plan to name.
+        if (latest?.headSha !== pr.head.sha) await submit(target, policy.triggers.pull_request, gate);
+        await notCovered();
       }),
     );
 
@@ -196,7 +221,8 @@ export function ktoHandlers(deps: HandlerDeps) {
       const repository = context.payload.repository;
       const ref = shortRef(request.ref ?? repository.default_branch);
       const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
-      await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), "dispatch", null, { suites: request.suites, priority: request.priority });
+      const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
+      await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), policy.triggers.dispatch, null, { suites: request.suites, priority: request.priority });
     }
 
     app.on(
@@ -229,7 +255,9 @@ export function ktoHandlers(deps: HandlerDeps) {
         const action = context.payload.action === "requested_action" ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier : "rerun";
         if (action === "cancel") return cancelGroup(plan.repo, plan.groupKey, `cancelled by @${context.payload.sender.login}`);
         if (action !== "rerun" || !isTerminal(job.state)) return;
-        await submit(targetOf(context, plan.headSha, plan.groupKey, plan.defaultRef ?? undefined), "pull_request", null, { suites: [job.spec.suite] });
+        const target = targetOf(context, plan.headSha, plan.groupKey, plan.defaultRef ?? undefined);
+        const policy = await policyAt(target.octokit, target.owner, target.name, target.defaultRef);
+        await submit(target, policy.triggers.pull_request, null, { suites: [job.spec.suite] });
       }),
     );
 
@@ -239,8 +267,9 @@ export function ktoHandlers(deps: HandlerDeps) {
         const suite = context.payload.check_suite;
         const repository = context.payload.repository;
         const pull = suite.pull_requests[0];
-        const groupKey = pull ? `pr:${repository.full_name}#${pull.number}` : `suite:${repository.full_name}:${suite.head_sha}`;
-        await submit(targetOf(context, suite.head_sha, groupKey), "pull_request", null);
+        const groupKey = pull ? groupOf(repository.full_name, pull.number) : `suite:${repository.full_name}:${suite.head_sha}`;
+        const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pull?.base.ref ?? repository.default_branch);
+        await submit(targetOf(context, suite.head_sha, groupKey), policy.triggers.pull_request, null);
       }),
     );
 

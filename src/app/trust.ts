@@ -1,3 +1,8 @@
+import { DEFAULT_CONFIG_PATH } from "../config/load-config.js";
+import { configSchema, type KtoConfig } from "../config/schema.js";
+import { configAtRef } from "./config-at-sha.js";
+import type { Octokit } from "./github-api.js";
+
 /** What the trust gate reads of a pull request. */
 export interface PullRequestFacts {
   authorAssociation: string;
@@ -11,12 +16,65 @@ export interface TrustConfig {
   trusted_associations: readonly string[];
 }
 
+export type Triggers = KtoConfig["triggers"];
+export type SuiteSelection = Triggers["pull_request"];
+
+/**
+ * Who runs on the hardware without approval, and which suites each trigger runs. It is the
+ * base branch's word: a pull request that could set it would vouch for itself.
+ */
+export interface Policy {
+  trust: TrustConfig;
+  triggers: Triggers;
+  /** Set when the base's config cannot be read: then no author is trusted, and this says why. */
+  distrust?: string;
+}
+
 /**
  * A pull request runs on the hardware at once only when its author is trusted and it
  * does not come from a fork; otherwise it waits for a maintainer's ok-to-test.
  */
 export function needsApproval(pr: PullRequestFacts, trust: TrustConfig): string | null {
-  if (pr.headRepo !== null && pr.headRepo !== pr.baseRepo) return `it comes from the fork ${pr.headRepo}`;
-  if (!trust.trusted_associations.includes(pr.authorAssociation)) return `its author is ${pr.authorAssociation.toLowerCase().replace(/_/g, " ")}, not a trusted member`;
-  return null;
+  const reason =
+    pr.headRepo === null ? "its head repository was deleted"
+    : pr.headRepo !== pr.baseRepo ? `it comes from the fork ${pr.headRepo}`
+    : !trust.trusted_associations.includes(pr.authorAssociation) ? `its author is ${pr.authorAssociation.toLowerCase().replace(/_/g, " ")}, not a trusted member`
+    : null;
+  // The label stays on through pushes and reopens; the maintainers who see it need to know it no longer counts.
+  if (reason && pr.labels.includes(trust.ok_to_test_label)) return `${reason}; the label ${trust.ok_to_test_label} approves only the commit it is added to, so remove it and add it again to approve this one`;
+  return reason;
+}
+
+/** The gate of a pull request under the base's policy: null to run now, or why it waits. */
+export function approvalNeeded(pr: PullRequestFacts, policy: Policy): string | null {
+  return policy.distrust ?? needsApproval(pr, policy.trust);
+}
+
+// What a repository without a kto.yml on its base accepted by installing kto: the schema's own defaults.
+const DEFAULTS = configSchema.innerType().shape;
+
+/** The policy in `.github/kto.yml` on `ref`, a branch of the base repository. */
+export async function policyAt(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
+  const config = await configAtRef(octokit, owner, repo, ref);
+  if (config.kind === "ok") return { trust: config.loaded.config.trust, triggers: config.loaded.config.triggers };
+  const defaults = { trust: DEFAULTS.trust.parse(undefined), triggers: DEFAULTS.triggers.parse(undefined) };
+  if (config.kind === "missing") return defaults;
+  return { ...defaults, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
+}
+
+/**
+ * Whether `username` can write to the repository, as GitHub says now. A comment's
+ * author_association cannot tell: MEMBER is any member of the organisation, COLLABORATOR
+ * includes read-only collaborators. The legacy `permission` folds maintain into write and
+ * triage into read, so write and admin are the roles that qualify.
+ */
+export async function canWrite(octokit: Octokit, owner: string, repo: string, username: string): Promise<boolean> {
+  try {
+    const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username });
+    return data.permission === "write" || data.permission === "admin";
+  } catch (error) {
+    // GitHub's answer for a user it does not know.
+    if ((error as { status?: number }).status === 404) return false;
+    throw error;
+  }
 }

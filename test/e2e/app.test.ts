@@ -330,10 +330,12 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.state.dispatches).toHaveLength(0);
 
     github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA } });
-    const comment = example("issue_comment", "created") as { comment: { body: string; author_association: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+    const comment = example("issue_comment", "created") as { comment: { body: string; author_association: string; created_at: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
     comment.installation = (pr as { installation?: unknown }).installation;
     comment.comment.body = "/kto ok-to-test";
     comment.comment.author_association = "OWNER";
+    // Written after kto held the commit: a comment approves only a head pushed before it.
+    comment.comment.created_at = new Date().toISOString();
     comment.issue.number = pr.pull_request.number;
     comment.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${pr.pull_request.number}` };
     expect(await deliver("issue_comment", comment)).toBe(200);
@@ -354,22 +356,25 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", labeled)).toBe(200);
     await until(async () => github.state.dispatches.length === 1, "the labelled pull request dispatched");
 
-    github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA } });
-    const comment = (body: string, association: string) => {
-      const c = example("issue_comment", "created") as { comment: { body: string; author_association: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+    github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA }, base: { ref: "master" } });
+    github.state.permissions.set(REPO, new Map([["maintainer", "write"]]));
+    // Whether a commenter is a maintainer is the API's answer (write access), not the comment's author_association.
+    const comment = (body: string, login: string) => {
+      const c = example("issue_comment", "created") as { comment: { body: string; created_at: string; user: { login: string } }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
       c.comment.body = body;
-      c.comment.author_association = association;
+      c.comment.user.login = login;
+      c.comment.created_at = new Date().toISOString();
       c.issue.number = pr.pull_request.number;
       c.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${pr.pull_request.number}` };
       c.installation = pr.installation;
       return c;
     };
-    expect(await deliver("issue_comment", comment("/kto cancel", "NONE"))).toBe(200);
+    expect(await deliver("issue_comment", comment("/kto cancel", "passer-by"))).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(github.state.cancelled).toEqual([]); // not a maintainer: nothing happens
-    expect(await deliver("issue_comment", comment("/kto cancel", "MEMBER"))).toBe(200);
+    expect(await deliver("issue_comment", comment("/kto cancel", "maintainer"))).toBe(200);
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
-    expect(await deliver("issue_comment", comment("/kto retest", "COLLABORATOR"))).toBe(200);
+    expect(await deliver("issue_comment", comment("/kto retest", "maintainer"))).toBe(200);
     await until(async () => github.state.dispatches.length === 2, "the retest dispatched");
     await expectStatusMatchesStore();
     expect(github.rejected).toEqual([]);

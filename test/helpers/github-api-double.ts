@@ -113,6 +113,9 @@ export interface Runner {
   labels: { id: number; name: string; type: "read-only" | "custom" }[];
 }
 
+/** A collaborator's role, as GitHub names it in role_name. */
+export type RepositoryRole = "admin" | "maintain" | "write" | "triage" | "read";
+
 export interface GitHubState {
   checkRuns: Map<number, Record<string, unknown>>;
   nextId: number;
@@ -125,7 +128,13 @@ export interface GitHubState {
   dispatchFailures: number[];
   /** Statuses the next workflow dispatches answer with after starting the run anyway (a response lost on the way back). */
   dispatchLostResponses: number[];
-  pulls: Map<string, { number: number; head: { sha: string } }>;
+  /** What `pulls.get` answers; kto's /kto commands read the base, the author, the labels and the head repository when a test sets them. */
+  pulls: Map<string, { number: number; head: { sha: string; repo?: { full_name: string } | null }; base?: { ref: string }; author_association?: string; labels?: { name: string }[] }>;
+  /**
+   * `owner/repo` → user → their role there. Unlisted users can read (the repositories here are
+   * public), and a user-owned repository's owner is its admin.
+   */
+  permissions: Map<string, Map<string, RepositoryRole>>;
   /** Answer workflow dispatches with 204 and no run details, as older servers do. */
   noRunDetails: boolean;
   /** `owner/repo@ref` → commit sha. */
@@ -251,6 +260,14 @@ const HANDLERS: Record<string, Handler> = {
   },
   "actions/generate-runner-jitconfig-for-repo": (request, state) => jitconfig(request, state, `${request.params.owner}/${request.params.repo}`),
   "actions/generate-runner-jitconfig-for-org": (request, state) => jitconfig(request, state, `org:${request.params.org}`),
+  "repos/get-collaborator-permission-level": (request, state) => {
+    const { owner, repo, username } = request.params as { owner: string; repo: string; username: string };
+    const role = state.permissions.get(`${owner}/${repo}`)?.get(username) ?? (username === owner ? "admin" : "read");
+    // The legacy permission folds maintain into write and triage into read; role_name keeps the role.
+    const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
+    const user = { login: username, id: 1, node_id: "U_1", type: "User", site_admin: false, role_name: role, permissions: { admin: role === "admin", maintain: role === "admin" || role === "maintain", push: permission !== "read", triage: role !== "read", pull: true } };
+    return { status: 200, body: { permission, role_name: role, user } };
+  },
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -268,7 +285,7 @@ export interface GitHubApiDouble {
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {

@@ -552,6 +552,12 @@ export class Store {
       : null;
   }
 
+  /** The group's newest plan: for a pull request, the last push kto planned. */
+  async latestPlan(groupKey: string): Promise<PlanRecord | null> {
+    const row = await this.db.selectFrom("plans").select("id").where("group_key", "=", groupKey).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).executeTakeFirst();
+    return row ? this.plan(row.id) : null;
+  }
+
   async setCheckRunId(jobId: string, checkRunId: number): Promise<void> {
     await this.db.updateTable("jobs").set({ check_run_id: checkRunId }).where("id", "=", jobId).execute();
   }

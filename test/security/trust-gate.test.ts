@@ -1,0 +1,295 @@
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { sign } from "@octokit/webhooks-methods";
+import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import { needsApproval } from "../../src/app/trust.js";
+import { doubleAppSettings } from "../helpers/app-settings.js";
+import { startGitHubApiDouble, type GitHubApiDouble, type RepositoryRole } from "../helpers/github-api-double.js";
+import { freshStore } from "../helpers/stores.js";
+import { until } from "../helpers/until.js";
+
+/**
+ * The attacks of a fork's author on the trust gate, played against the running App: every
+ * way for an unapproved commit of a fork to reach the hardware must leave it waiting.
+ */
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+function example(event: string, action: string, index = 1): Record<string, unknown> {
+  const found = examples.find((e) => e.name === event)!.examples.filter((e) => (e.action ?? "") === action);
+  return structuredClone(found[Math.min(index, found.length - 1)]!);
+}
+
+const REPO = "Codertocat/Hello-World";
+const FORK = "stranger/Hello-World";
+const SECRET = "webhook-secret";
+const NUMBER = 2;
+const FIRST = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const SECOND = "2222222222222222222222222222222222222222";
+const UNIT = `version: 1
+suites:
+  - name: unit
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+`;
+const ROLES: [string, RepositoryRole][] = [
+  ["maintainer", "maintain"],
+  ["writer", "write"],
+  ["triager", "triage"],
+  ["org-member", "read"],
+  ["reader", "read"],
+];
+
+interface PullRequestPayload {
+  action: string;
+  number: number;
+  pull_request: { number: number; author_association: string; labels: { name: string }[]; head: { sha: string; repo: { full_name: string } }; base: { ref: string } };
+  label?: Record<string, unknown>;
+  sender: { login: string };
+}
+
+type CheckRunView = { name: string; head_sha: string; status: string; conclusion?: string; output: { title: string; summary: string } };
+
+/** GitHub stamps times in whole seconds. */
+function githubTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** A GitHub timestamp later than everything that happened before the call. */
+async function stampAfterNow(): Promise<string> {
+  const next = (Math.floor(Date.now() / 1000) + 1) * 1000;
+  await new Promise((resolve) => setTimeout(resolve, next - Date.now() + 5));
+  return githubTime(Date.now());
+}
+
+describe("the trust gate against a fork's author", () => {
+  let github: GitHubApiDouble;
+  let app: RunningApp;
+  let dispose: () => Promise<void>;
+
+  beforeEach(async () => {
+    github = await startGitHubApiDouble();
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, UNIT);
+    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, UNIT);
+    github.state.files.set(`${REPO}@${SECOND}:.github/kto.yml`, UNIT);
+    github.state.permissions.set(REPO, new Map(ROLES));
+    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    const fresh = await freshStore("sqlite");
+    dispose = fresh.dispose;
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET }), { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000 } });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await dispose();
+    await github.close();
+  });
+
+  async function deliver(event: string, payload: unknown): Promise<void> {
+    const body = JSON.stringify(payload);
+    const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) },
+      body,
+    });
+    expect(response.status).toBe(200);
+  }
+
+  /** A pull request event of the fork's pull request at `sha`, sent as GitHub sends it. */
+  function pullRequest(action: string, sha: string, labels: string[] = [], sender = "stranger"): PullRequestPayload {
+    const payload = example("pull_request", "opened") as unknown as PullRequestPayload;
+    payload.action = action;
+    payload.number = NUMBER;
+    payload.pull_request.number = NUMBER;
+    payload.pull_request.author_association = "NONE";
+    payload.pull_request.head.sha = sha;
+    payload.pull_request.head.repo.full_name = FORK;
+    payload.pull_request.labels = labels.map((name, i) => ({ id: i + 1, node_id: `L_${i}`, url: `https://api.github.com/repos/${REPO}/labels/${name}`, name, color: "00ff00", default: false, description: null }));
+    payload.sender.login = sender;
+    github.state.pulls.set(`${REPO}#${NUMBER}`, { number: NUMBER, head: { sha, repo: { full_name: FORK } }, base: { ref: "master" }, author_association: "NONE", labels: payload.pull_request.labels });
+    return payload;
+  }
+
+  /** `sender` adds `label` while the head is `sha`; the payload lists the labels the pull request has then. */
+  function labeled(sha: string, label: string, sender: string, others: string[] = []): PullRequestPayload {
+    const payload = pullRequest("labeled", sha, [...others, label], sender);
+    payload.label = payload.pull_request.labels.at(-1);
+    return payload;
+  }
+
+  function comment(body: string, login: string, association: string, createdAt: string): Record<string, unknown> {
+    const payload = example("issue_comment", "created", 3) as { comment: Record<string, unknown> & { user: { login: string } }; issue: Record<string, unknown>; sender: { login: string } };
+    payload.comment.body = body;
+    payload.comment.user.login = login;
+    payload.comment.author_association = association;
+    payload.comment.created_at = createdAt;
+    payload.comment.updated_at = createdAt;
+    payload.sender.login = login;
+    payload.issue.number = NUMBER;
+    payload.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${NUMBER}` };
+    return payload;
+  }
+
+  const checkRuns = () => [...github.state.checkRuns.values()] as unknown as CheckRunView[];
+  const dispatchedShas = () => github.state.dispatches.map((d) => d.inputs.sha);
+
+  /** The commit's kto / unit check run, once it waits for approval. */
+  async function held(sha: string): Promise<CheckRunView> {
+    return until(async () => checkRuns().find((c) => c.name === "kto / unit" && c.head_sha === sha && c.conclusion === "action_required"), `${sha.slice(0, 7)} held for approval`, 15_000);
+  }
+
+  /** Long enough for a queued job to reach the runner: the queue and the outbox poll every 100 ms. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 800));
+
+  it("reads the trust rules from the base branch: a fork that names `bug` its ok-to-test label and trusts everyone is held when reopened with that label", async () => {
+    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `${UNIT}trust:\n  ok_to_test_label: bug\n  trusted_associations: [OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, NONE]\n`);
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    // A maintainer triages it as a bug, as maintainers do every day; the author closes and reopens.
+    await deliver("pull_request", labeled(FIRST, "bug", "maintainer"));
+    await deliver("pull_request", pullRequest("closed", FIRST, ["bug"]));
+    await deliver("pull_request", pullRequest("reopened", FIRST, ["bug"]));
+    await until(async () => (await app.store.planIds()).length === 2, "the reopened pull request planned");
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("reads which suites a pull request runs from the base branch: a head that widens its triggers runs the base's suites only", async () => {
+    const suite = (name: string) => `  - name: ${name}\n    runner: docker\n    image: kto/busybox:1\n    command: "true"\n    hardware: { labels: [x86_64] }\n`;
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}${suite("stress")}triggers:\n  pull_request: [unit]\n`);
+    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}${suite("stress")}${suite("burn-in")}triggers:\n  pull_request: all\n`);
+    const trusted = pullRequest("opened", FIRST);
+    trusted.pull_request.head.repo.full_name = REPO;
+    trusted.pull_request.author_association = "MEMBER";
+    await deliver("pull_request", trusted);
+    await until(async () => github.state.dispatches.length > 0, "the trusted pull request dispatched");
+    await settle();
+    expect(checkRuns().map((c) => c.name)).toEqual(["kto / unit"]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("trusts no author while the base branch's kto.yml is invalid: a member's own branch waits too", async () => {
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}trust:\n  trusted_associations: everyone\n`);
+    const member = pullRequest("opened", FIRST);
+    member.pull_request.head.repo.full_name = REPO;
+    member.pull_request.author_association = "MEMBER";
+    await deliver("pull_request", member);
+    const run = await held(FIRST);
+    expect(run.output.summary).toContain(".github/kto.yml on master is invalid, so kto cannot tell whom it trusts");
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("takes a label as the approval of the commit it is added to: a later commit waits, even after a close and reopen with the label still on", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    await deliver("pull_request", labeled(FIRST, "kto/ok-to-test", "maintainer"));
+    await until(async () => github.state.dispatches.length === 1, "the labelled commit dispatched");
+    await deliver("pull_request", pullRequest("synchronize", SECOND, ["kto/ok-to-test"]));
+    await held(SECOND);
+    await deliver("pull_request", pullRequest("closed", SECOND, ["kto/ok-to-test"]));
+    await deliver("pull_request", pullRequest("reopened", SECOND, ["kto/ok-to-test"]));
+    await until(async () => (await app.store.planIds()).length === 3, "the reopened pull request planned");
+    await settle();
+    expect(dispatchedShas()).toEqual([FIRST]);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    const [reopened] = await app.store.jobs({ states: ["awaiting_approval"] });
+    expect(reopened?.reason).toContain("kto/ok-to-test approves only the commit it is added to");
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("approves on exactly the configured label, added by someone who can write to the repository", async () => {
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}trust:\n  ok_to_test_label: ci/approved\n`);
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    await deliver("pull_request", labeled(FIRST, "needs-ok-to-test", "maintainer"));
+    await deliver("pull_request", labeled(FIRST, "kto/ok-to-test", "maintainer", ["needs-ok-to-test"]));
+    // Triage can label but not write: its label is not an approval.
+    await deliver("pull_request", labeled(FIRST, "ci/approved", "triager", ["needs-ok-to-test", "kto/ok-to-test"]));
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    await deliver("pull_request", labeled(FIRST, "ci/approved", "writer", ["needs-ok-to-test", "kto/ok-to-test"]));
+    await until(async () => github.state.dispatches.length === 1, "the commit approved by a writer's label dispatched");
+    expect(dispatchedShas()).toEqual([FIRST]);
+    const asked = github.requests.filter((r) => r.operationId === "repos/get-collaborator-permission-level").map((r) => r.params.username);
+    expect(asked).toEqual(["triager", "writer"]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("takes /kto commands from those the API says can write, whatever the comment's author_association", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    const written = await stampAfterNow();
+    // MEMBER is any member of the organisation; COLLABORATOR includes read-only collaborators.
+    await deliver("issue_comment", comment("/kto ok-to-test", "org-member", "MEMBER", written));
+    await deliver("issue_comment", comment("/kto ok-to-test", "reader", "COLLABORATOR", written));
+    await deliver("issue_comment", comment("/kto retest", "reader", "COLLABORATOR", written));
+    await deliver("issue_comment", comment("/kto retest", "triager", "MEMBER", written));
+    await deliver("issue_comment", comment("/kto cancel", "org-member", "MEMBER", written));
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect(await app.store.planIds()).toHaveLength(1);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    // The maintain role reads as write in the API's legacy permission.
+    await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "CONTRIBUTOR", written));
+    await until(async () => github.state.dispatches.length === 1, "the commit approved by a maintainer dispatched");
+    expect(dispatchedShas()).toEqual([FIRST]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("binds /kto ok-to-test to the head the maintainer saw: a commit pushed after the comment waits, and says why", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    // The maintainer reviews the first commit and writes the comment; the author pushes
+    // again before kto reads it.
+    const written = await stampAfterNow();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await deliver("pull_request", pullRequest("synchronize", SECOND));
+    await held(SECOND);
+    await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", written));
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    const notice = checkRuns().find((c) => c.name === "kto / approval");
+    expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
+    expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);
+
+    // Reviewed and approved again, after the push: it runs.
+    await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", await stampAfterNow()));
+    await until(async () => github.state.dispatches.length === 1, "the second commit approved");
+    expect(dispatchedShas()).toEqual([SECOND]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("binds /kto retest to the head the maintainer saw: a commit pushed after the comment is not run", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    const written = await stampAfterNow();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await deliver("pull_request", pullRequest("synchronize", SECOND));
+    await held(SECOND);
+    await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", written));
+    await settle();
+    expect(dispatchedShas()).toEqual([]);
+    expect(checkRuns().find((c) => c.name === "kto / approval")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+
+    await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", await stampAfterNow()));
+    await until(async () => github.state.dispatches.length === 1, "the second commit retested");
+    expect(dispatchedShas()).toEqual([SECOND]);
+    expect(github.rejected).toEqual([]);
+  });
+});
+
+describe("needsApproval", () => {
+  const trust = { ok_to_test_label: "kto/ok-to-test", trusted_associations: ["OWNER", "MEMBER", "COLLABORATOR"] };
+  it("holds a pull request whose head repository is gone, whoever wrote it", () => {
+    expect(needsApproval({ authorAssociation: "OWNER", headRepo: null, baseRepo: REPO, labels: [] }, trust)).toBe("its head repository was deleted");
+  });
+});
