@@ -4,6 +4,7 @@ import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 
 /** How a finished job shows on GitHub: an errored job (kto could not run it) is neutral, not a failure. */
 export const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
@@ -83,7 +84,7 @@ export class CheckRunReporter implements Reporter {
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
     const annotations: Annotation[] = (report?.failures ?? [])
       .filter((f) => f.location)
-      .map((f) => ({ path: f.location!.file, start_line: f.location!.line, end_line: f.location!.line, annotation_level: "failure", title: [...f.path, f.name].join(" › ").slice(0, 255), message: (f.reason ?? f.status).slice(0, 64 * 1024) }));
+      .map((f) => ({ path: f.location!.file, start_line: f.location!.line, end_line: f.location!.line, annotation_level: "failure", title: annotationTitle([...f.path, f.name].join(" › ")), message: annotationMessage(f.reason ?? f.status) }));
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
     return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
   }
@@ -95,7 +96,7 @@ export class CheckRunReporter implements Reporter {
         ...(options.conclusion ? { conclusion: options.conclusion as "success" } : {}),
         ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
         ...(options.actions ? { actions: options.actions } : {}),
-        output: { title: options.title, summary: options.summary.slice(0, 65_535) },
+        output: { title: options.title, summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact") },
       },
       annotations: [] as Annotation[],
     };

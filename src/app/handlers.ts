@@ -6,6 +6,7 @@ import { isTerminal } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord, NewJob } from "../orchestrator/store/store.js";
 import { planSeenBy, reportNotCovered } from "./approval.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
@@ -80,8 +81,8 @@ export function ktoHandlers(deps: HandlerDeps) {
       conclusion: "failure",
       output: {
         title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
-        summary: issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
-        annotations: issues.slice(0, 50).map((i) => ({ path: i.file, start_line: i.line, end_line: i.line, annotation_level: "failure" as const, title: i.path || "kto.yml", message: i.message })),
+        summary: withinLimit(issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"), SUMMARY_LIMIT, "`kto validate` lists every problem"),
+        annotations: issues.slice(0, 50).map((i) => ({ path: i.file, start_line: i.line, end_line: i.line, annotation_level: "failure" as const, title: annotationTitle(i.path || "kto.yml"), message: annotationMessage(i.message) })),
       },
     });
   }

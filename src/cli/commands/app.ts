@@ -17,7 +17,7 @@ export async function appCommand(options: { drain: string }): Promise<number> {
     throw error;
   }
   const app = await startApp(settings);
-  process.stdout.write(`kto app: listening on ${app.url} (webhooks at /api/github/webhooks, status at /kto/status)\n`);
+  process.stdout.write(`kto app: listening on ${app.url} (webhooks at /api/github/webhooks, read routes under /kto, health at /kto/health)\n`);
   const drainMs = Number(options.drain) * 1000;
   await new Promise<void>((resolve) => {
     let signals = 0;

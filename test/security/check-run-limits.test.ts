@@ -1,0 +1,27 @@
+import { describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
+import { annotationMessage, annotationTitle, ANNOTATION_MESSAGE_LIMIT, ANNOTATION_TITLE_LIMIT, SUMMARY_LIMIT, withinLimit } from "../../src/app/check-run-limits.js";
+
+describe("check-run output stays within what GitHub accepts, however much a config or a test prints", () => {
+  it("a summary of any length fits in 65,535 characters and says it was cut", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300_000 }), fc.string({ minLength: 1, maxLength: 3 }), (length, unit) => {
+        const text = unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+        const cut = withinLimit(text, SUMMARY_LIMIT);
+        expect(cut.length).toBeLessThanOrEqual(SUMMARY_LIMIT);
+        if (text.length <= SUMMARY_LIMIT) expect(cut).toBe(text);
+        else expect(cut).toMatch(/… \d+ more characters cut \(GitHub's limit\)/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("an annotation's title fits in 255 characters and its message in 64 KB, multi-byte text included", () => {
+    expect(annotationTitle("t".repeat(1000))).toHaveLength(ANNOTATION_TITLE_LIMIT);
+    expect(annotationTitle("short")).toBe("short");
+    for (const message of ["x".repeat(200_000), "é".repeat(60_000), "🙂".repeat(30_000)]) {
+      expect(Buffer.byteLength(annotationMessage(message))).toBeLessThanOrEqual(ANNOTATION_MESSAGE_LIMIT);
+    }
+    expect(annotationMessage("fine")).toBe("fine");
+  });
+});
