@@ -9,6 +9,7 @@ import { detectHost } from "../src/runners/host-capabilities.js";
 import { QemuRunner } from "../src/runners/qemu-runner.js";
 import { compare, table, type Comparison } from "./measure.js";
 import { webhookBenchmark } from "./app-bench.js";
+import { parserScalingBenchmark } from "./parsers-bench.js";
 import { makespanBenchmark, memoryBenchmark, schedulingBenchmark } from "./orchestrator-bench.js";
 
 const RUNS = Number(process.env.KTO_BENCH_RUNS ?? 5);
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
   if (which === "all" || which === "runners") sections.push(await runnerBenchmarks());
   if (which === "all" || which === "orchestrator") sections.push(await orchestratorBenchmarks());
   if (which === "all" || which === "app") sections.push(await appBenchmarks());
-  if (sections.length === 0) throw new Error(`unknown benchmark group "${which}": use runners, orchestrator, app or all`);
+  if (which === "all" || which === "parsers") sections.push(parserScalingBenchmark(progress));
+  if (sections.length === 0) throw new Error(`unknown benchmark group "${which}": use runners, orchestrator, app, parsers or all`);
   process.stdout.write(`\n# kto benchmarks\n\n${sections.join("\n")}\n`);
 }
 
