@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { JobReport } from "../runners/report/run-report.js";
+import { JOB_STATUSES } from "../config/job-spec.js";
 
 const count = z.number().int().min(0);
 const location = z.object({ file: z.string().min(1), line: z.number().int().min(1) });
@@ -14,7 +15,7 @@ export const jobReportSchema = z
     suite: z.string(),
     matrix: z.record(z.string()),
     runner: z.enum(["docker", "qemu"]),
-    status: z.enum(["succeeded", "failed", "timed_out", "cancelled", "errored"]),
+    status: z.enum(JOB_STATUSES),
     outcome: z.enum(["passed", "failed", "timed_out", "cancelled", "kernel_panic", "oops", "hang", "boot_failure", "skipped", "config_error", "infrastructure"]),
     reason: z.string(),
     exitCode: z.number().int().nullable(),

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import client from "prom-client";
 import { z } from "zod";
+import { JOB_STATUSES } from "../config/job-spec.js";
 import { ACTIVE_STATES, type JobState } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
@@ -19,7 +20,7 @@ const eventSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("finished"),
     attempt: z.number().int().min(1),
-    status: z.enum(["succeeded", "failed", "timed_out", "cancelled", "errored"]),
+    status: z.enum(JOB_STATUSES),
     outcome: z.string().optional(),
     reason: z.string().optional(),
     infrastructure: z.boolean().optional(),

@@ -70,8 +70,4 @@ export class LocalDispatcher implements Dispatcher {
   async idle(): Promise<void> {
     await Promise.all([...this.runs.values()].map((r) => r.done));
   }
-
-  abortAll(): void {
-    for (const run of this.runs.values()) run.abort.abort();
-  }
 }

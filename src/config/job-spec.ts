@@ -2,6 +2,10 @@ import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
 /** One job of a plan: a suite with one matrix combination applied, every default resolved. */
+/** How a job can end: DESIGN.md's terminal states, shared by the runners, the orchestrator and the App. */
+export const JOB_STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
 export interface JobSpec {
   /** Unique within a plan: the suite name, then the matrix values, e.g. `selftests (arch=arm64)`. */
   id: string;

@@ -1,20 +1,11 @@
-export const JOB_STATES = [
-  "awaiting_approval",
-  "queued",
-  "dispatched",
-  "running",
-  "succeeded",
-  "failed",
-  "timed_out",
-  "cancelled",
-  "errored",
-] as const;
+import { JOB_STATUSES } from "../config/job-spec.js";
+
+export const JOB_STATES = ["awaiting_approval", "queued", "dispatched", "running", ...JOB_STATUSES] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const satisfies readonly JobState[];
+export const TERMINAL_STATES = JOB_STATUSES satisfies readonly JobState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 export const ACTIVE_STATES = ["dispatched", "running"] as const satisfies readonly JobState[];
-export const WAITING_STATES = ["awaiting_approval", "queued"] as const satisfies readonly JobState[];
 
 export function isTerminal(state: JobState): state is TerminalState {
   return (TERMINAL_STATES as readonly JobState[]).includes(state);
@@ -44,15 +35,4 @@ export function canTransition(from: JobState, to: JobState): boolean {
 /** The states a job may be in for a move to `to`. */
 export function sourcesOf(to: JobState): JobState[] {
   return JOB_STATES.filter((from) => ALLOWED[from].includes(to));
-}
-
-export class InvalidTransitionError extends Error {
-  override readonly name = "InvalidTransitionError";
-  constructor(
-    readonly jobId: string,
-    readonly from: JobState | null,
-    readonly to: JobState,
-  ) {
-    super(`job ${jobId}: cannot move from ${from ?? "(missing)"} to ${to}`);
-  }
 }

@@ -69,10 +69,6 @@ export class ResourceManager {
     }
   }
 
-  async drain(envId: string): Promise<void> {
-    await this.store.setEnvironmentState(envId, "draining", this.clock.now());
-  }
-
   /** Online environments and how many more jobs each can take. */
   async freeEnvironments(): Promise<FreeEnvironment[]> {
     const busy = await this.store.busyByEnvironment();

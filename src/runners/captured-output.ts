@@ -39,7 +39,3 @@ export function outputText(output: CapturedOutput): string {
   if (!output.truncated) return text;
   return `${text}\n[kto: output truncated: kept ${output.data.length} of ${output.totalBytes} bytes]\n`;
 }
-
-export function emptyOutput(): CapturedOutput {
-  return { data: Buffer.alloc(0), totalBytes: 0, truncated: false };
-}

@@ -1,10 +1,9 @@
-import type { JobSpec } from "../config/job-spec.js";
+import type { JobSpec, JobStatus } from "../config/job-spec.js";
 import type { CapturedOutput } from "./captured-output.js";
 import type { ArtifactEntry } from "./artifacts.js";
 import type { ParsedResults } from "./results/types.js";
 
-/** Terminal states of DESIGN.md's job state machine. */
-export type JobStatus = "succeeded" | "failed" | "timed_out" | "cancelled" | "errored";
+export type { JobStatus };
 
 /** What happened, finer than the status: a kernel panic and a failed assertion are both `failed`. */
 export type Outcome =

@@ -1,7 +1,7 @@
 import type { Generated } from "kysely";
 import type { JobState } from "../job-state.js";
 
-export type EnvironmentState = "online" | "offline" | "draining";
+export type EnvironmentState = "online" | "offline";
 export type OutboxKind = "dispatch" | "cancel" | "report";
 
 export interface PlansTable {

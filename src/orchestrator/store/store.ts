@@ -409,10 +409,6 @@ export class Store {
     await this.db.updateTable("environments").set({ state, last_seen: now }).where("id", "=", id).execute();
   }
 
-  async removeEnvironment(id: string): Promise<void> {
-    await this.db.deleteFrom("environments").where("id", "=", id).execute();
-  }
-
   async environments(pool?: string): Promise<EnvironmentRecord[]> {
     let query = this.db.selectFrom("environments").selectAll().orderBy("id");
     if (pool) query = query.where("pool", "=", pool);
