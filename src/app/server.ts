@@ -115,6 +115,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     reporter: new CheckRunReporter(store, octokitFor, serverUrl),
     pools: [pool],
     clock,
+    logger: probot.log,
     options: {
       owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
       healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,

@@ -3,6 +3,7 @@ import type { CancelRequest, DispatchRequest, Dispatcher, RunReport } from "../o
 import type { RunnerFactory } from "../runners/factory.js";
 import { runJob } from "../runners/run-job.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
+import { stderrLogger, type Logger } from "../orchestrator/logger.js";
 
 export interface LocalDispatcherOptions {
   factory: RunnerFactory;
@@ -13,6 +14,7 @@ export interface LocalDispatcherOptions {
   onStart?: (jobId: string) => void;
   onProgress?: (event: ProgressEvent) => void;
   onEnd?: (jobId: string, result: RunResult) => void;
+  logger?: Logger;
 }
 
 interface LocalRun {
@@ -24,7 +26,11 @@ interface LocalRun {
 export class LocalDispatcher implements Dispatcher {
   private readonly runs = new Map<string, LocalRun>();
 
-  constructor(private readonly options: LocalDispatcherOptions) {}
+  private readonly log: Logger;
+
+  constructor(private readonly options: LocalDispatcherOptions) {
+    this.log = options.logger ?? stderrLogger;
+  }
 
   async dispatch({ key, job }: DispatchRequest): Promise<{ runId: string }> {
     const runKey = `${job.id}#${job.attempt}`;
@@ -34,7 +40,10 @@ export class LocalDispatcher implements Dispatcher {
       const { report, heartbeatMs } = this.options;
       await report(job.id, job.attempt, { kind: "started", runId: key });
       this.options.onStart?.(job.spec.id);
-      const heartbeat = setInterval(() => void report(job.id, job.attempt, { kind: "heartbeat" }).catch(() => undefined), heartbeatMs);
+      const heartbeat = setInterval(
+        () => void report(job.id, job.attempt, { kind: "heartbeat" }).catch((err: unknown) => this.log.warn({ err, job: job.id }, "a heartbeat was not recorded; the lease runs on until the next")),
+        heartbeatMs,
+      );
       try {
         const dir = join("jobs", job.spec.slug);
         const result = await runJob(job.spec, {
@@ -57,7 +66,10 @@ export class LocalDispatcher implements Dispatcher {
       } finally {
         clearInterval(heartbeat);
       }
-    })().catch(() => undefined);
+    })().catch((err: unknown) =>
+      // runJob never throws, so this is the store refusing a report: the lease expires and the job is retried.
+      this.log.error({ err, job: job.id }, "a local job's report was not recorded; it will be retried when its lease runs out"),
+    );
     this.runs.set(runKey, { abort, done });
     return { runId: key };
   }

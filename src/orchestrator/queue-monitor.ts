@@ -4,6 +4,7 @@ import type { JobLifecycle } from "./job-lifecycle.js";
 import type { ResourceManager } from "./resource-manager.js";
 import { assignJobs } from "./scheduler.js";
 import type { Store } from "./store/store.js";
+import type { Logger } from "./logger.js";
 
 export interface QueueMonitorOptions {
   /** Identifies this process in the leader lock. */
@@ -12,6 +13,7 @@ export interface QueueMonitorOptions {
   /** The safety-net poll: new work and freed capacity wake the monitor sooner. */
   pollMs: number;
   repoCap?: number;
+  logger: Logger;
 }
 
 export const QUEUE_LOCK = "queue-monitor";
@@ -42,7 +44,7 @@ export class QueueMonitor {
     if (this.cancelPoll) return;
     const poll = () => {
       this.cancelPoll = this.clock.setTimer(poll, this.options.pollMs);
-      void this.tick().catch(() => undefined);
+      void this.tick().catch((err: unknown) => this.options.logger.error({ err }, "a queue pass failed; the next one tries again"));
     };
     this.cancelPoll = this.clock.setTimer(poll, 0);
   }
@@ -52,6 +54,7 @@ export class QueueMonitor {
     this.cancelPoll = null;
     this.cancelWake?.();
     this.cancelWake = null;
+    // A failed pass was told where it ran; stopping only waits for it to settle.
     await this.passes.current?.catch(() => undefined);
     if (this.leader) await this.store.releaseLock(QUEUE_LOCK, this.options.owner);
     this.leader = false;
@@ -66,7 +69,7 @@ export class QueueMonitor {
     if (!this.cancelPoll || this.cancelWake) return;
     this.cancelWake = this.clock.setTimer(() => {
       this.cancelWake = null;
-      void this.tick().catch(() => undefined);
+      void this.tick().catch((err: unknown) => this.options.logger.error({ err }, "a queue pass failed; the next one tries again"));
     }, 0);
   }
 

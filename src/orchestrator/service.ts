@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import { stderrLogger, type Logger } from "./logger.js";
 import type { Dispatcher, RunReport } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
@@ -47,6 +48,8 @@ export interface OrchestratorDeps {
   pools: readonly EnvironmentPool[];
   clock: Clock;
   options: Partial<OrchestratorOptions> & { owner: string };
+  /** Where background failures are told; stderr when none is given. */
+  logger?: Logger;
 }
 
 /**
@@ -63,6 +66,7 @@ export class OrchestratorService {
   readonly status: StatusTracker;
   private readonly clock: Clock;
   private readonly options: OrchestratorOptions;
+  private readonly log: Logger;
   private timers: (() => void)[] = [];
   private running = false;
   private starting: Promise<void> | null = null;
@@ -71,6 +75,7 @@ export class OrchestratorService {
     this.store = deps.store;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
+    this.log = deps.logger ?? stderrLogger;
     this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined);
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
     this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null);
@@ -79,8 +84,8 @@ export class OrchestratorService {
       this.lifecycle,
       this.resources,
       this.clock,
-      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap },
-      () => void this.outbox.deliver().catch(() => undefined),
+      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, logger: this.log },
+      () => void this.deliver(),
     );
     this.status = new StatusTracker(this.store);
   }
@@ -92,14 +97,14 @@ export class OrchestratorService {
       this.running = true;
       this.monitor.accepting = true;
       this.monitor.start();
-      this.every(this.options.outboxPollMs, () => this.outbox.deliver());
-      this.every(this.options.healthCheckMs, async () => {
+      this.every("delivering side effects", this.options.outboxPollMs, () => this.outbox.deliver());
+      this.every("checking environments", this.options.healthCheckMs, async () => {
         await this.resources.sync();
         const { failed } = await this.resources.checkHealth();
         if (failed.length) this.monitor.wake();
       });
       const retention = this.options.retention;
-      if (retention) this.every(retention.everyMs, () => this.store.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
+      if (retention) this.every("pruning finished plans", retention.everyMs, () => this.store.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
     })().finally(() => {
       this.starting = null;
     });
@@ -111,6 +116,7 @@ export class OrchestratorService {
    * rest back to the queue (another replica, or this one after a restart, runs them).
    */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
+    // A start that failed has told its caller; stopping only waits for it to settle.
     await this.starting?.catch(() => undefined);
     if (!this.running) {
       await this.monitor.stop(); // a pass run by hand may still hold the queue lock
@@ -122,7 +128,7 @@ export class OrchestratorService {
     for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
       if (job.envId && (await this.ownsEnvironment(job.envId))) await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
     }
-    await this.outbox.deliver().catch(() => undefined);
+    await this.deliver();
     for (const cancel of this.timers) cancel();
     this.timers = [];
     await this.monitor.stop();
@@ -141,7 +147,7 @@ export class OrchestratorService {
 
   async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
     const result = await this.store.submitPlan(plan);
-    if (result.cancelled.length || plan.report) void this.outbox.deliver().catch(() => undefined);
+    if (result.cancelled.length || plan.report) void this.deliver();
     this.monitor.wake();
     return result;
   }
@@ -150,7 +156,7 @@ export class OrchestratorService {
     const job = await this.lifecycle.report(jobId, attempt, report);
     if (report.kind === "finished") {
       this.monitor.wake(); // capacity freed
-      void this.outbox.deliver().catch(() => undefined);
+      void this.deliver();
     }
     return job;
   }
@@ -160,8 +166,13 @@ export class OrchestratorService {
     for (const job of await this.store.jobs({ planId })) {
       if (await this.lifecycle.cancel(job, reason)) cancelled += 1;
     }
-    await this.outbox.deliver().catch(() => undefined);
+    await this.deliver();
     return cancelled;
+  }
+
+  /** Delivers what is due now; a failure is told and left to the next poll, which retries it. */
+  private async deliver(): Promise<void> {
+    await this.outbox.deliver().catch((err: unknown) => this.log.warn({ err }, "delivering side effects failed; the next poll retries"));
   }
 
   private async ownsEnvironment(envId: string): Promise<boolean> {
@@ -172,7 +183,7 @@ export class OrchestratorService {
     const until = this.clock.now() + limitMs;
     return new Promise((resolve) => {
       const check = async () => {
-        const counts = await this.store.countsByState().catch(() => null);
+        const counts = await this.store.countsByState().catch((err: unknown) => (this.log.warn({ err }, "reading job counts while draining failed"), null));
         if (!counts || counts.dispatched + counts.running === 0 || this.clock.now() >= until) return resolve();
         this.clock.setTimer(() => void check(), 100);
       };
@@ -180,11 +191,11 @@ export class OrchestratorService {
     });
   }
 
-  private every(ms: number, fn: () => Promise<unknown>): void {
+  private every(what: string, ms: number, fn: () => Promise<unknown>): void {
     const loop = () => {
       const cancel = this.clock.setTimer(() => {
         this.timers = this.timers.filter((t) => t !== cancel);
-        void fn().catch(() => undefined);
+        void fn().catch((err: unknown) => this.log.error({ err }, `${what} failed; tried again in ${ms} ms`));
         if (this.running) loop();
       }, ms);
       this.timers.push(cancel);
