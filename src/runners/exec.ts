@@ -25,6 +25,8 @@ export interface SpawnOptions {
   cwd?: string;
   env?: Record<string, string>;
   streamCapBytes?: number;
+  /** Bytes written to the child's stdin, which is closed after them; none by default. */
+  input?: Buffer;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
 }
@@ -61,7 +63,7 @@ export function spawnProcess(file: string, args: readonly string[], options: Spa
     detached: true,
     reject: false,
     buffer: false,
-    stdin: "ignore",
+    ...(options.input ? { input: options.input } : { stdin: "ignore" as const }),
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -93,4 +95,11 @@ export function spawnProcess(file: string, args: readonly string[], options: Spa
     },
     done,
   };
+}
+
+/** Runs a short command to its end: its stdout when it exits 0, else null (not installed, or it failed). */
+export async function commandOutput(file: string, args: readonly string[], options: Pick<SpawnOptions, "env" | "input" | "streamCapBytes"> = {}): Promise<{ stdout: Buffer; truncated: boolean } | null> {
+  const result = await spawnProcess(file, args, options).done;
+  if (result.exitCode !== 0) return null;
+  return { stdout: result.stdout.data, truncated: result.stdout.truncated };
 }

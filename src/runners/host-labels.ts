@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { execa } from "execa";
+import { commandOutput } from "./exec.js";
 import type { ProbeAttempt } from "./accelerator-probe.js";
 import { bootLabel, GUEST_ARCHES, hostArch, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
 import { detectHost } from "./host-capabilities.js";
@@ -144,14 +144,13 @@ export async function probeGuests(env: NodeJS.ProcessEnv = process.env): Promise
 
 /** Reads this host's facts; lspci is optional (pciutils), /sys has the same. */
 export async function readHostFacts(): Promise<HostFacts> {
-  const lscpu = await execa("lscpu", { env: { LC_ALL: "C" } }).then((r) => r.stdout, (error: unknown) => {
-    throw new HostFactsError("lscpu", `could not run it (${(error as Error).message.split("\n")[0]}); install util-linux`);
-  });
-  const lspci = await execa("lspci", ["-n"]).then((r) => r.stdout, () => null);
+  const lscpu = await commandOutput("lscpu", [], { env: { ...process.env, LC_ALL: "C" } as Record<string, string> });
+  if (!lscpu) throw new HostFactsError("lscpu", "could not run it; install util-linux");
+  const lspci = await commandOutput("lspci", ["-n"]);
   return {
-    lscpu,
+    lscpu: lscpu.stdout.toString("utf8"),
     meminfo: await readFile("/proc/meminfo", "utf8"),
-    pci: lspci === null ? await pciDevicesFromSys("/") : parseLspci(lspci),
+    pci: lspci === null ? await pciDevicesFromSys("/") : parseLspci(lspci.stdout.toString("utf8")),
     guests: await probeGuests(),
     hostname: hostname(),
   };

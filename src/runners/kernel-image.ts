@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants as zlibConstants, gunzipSync } from "node:zlib";
-import { execa } from "execa";
+import { spawnProcess } from "./exec.js";
 
 /** The kernel's release string from a bzImage's setup header (`6.1.0-26-amd64`), or null. */
 export async function readKernelRelease(path: string): Promise<string | null> {
@@ -94,9 +94,11 @@ async function decompress(method: (typeof COMPRESSIONS)[number]["method"], data:
   if (method === "gzip") return gunzipSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_VMLINUX_BYTES });
   // --single-stream: stop at the end of the first stream and ignore what follows it.
   const [file, args] = method === "xz" ? ["xz", ["-dc", "--single-stream"]] : ["zstd", ["-dc"]];
-  const result = await execa(file, args, { input: data, encoding: "buffer", reject: false, stripFinalNewline: false, maxBuffer: MAX_VMLINUX_BYTES });
-  if (!result.stdout || result.stdout.length === 0) throw new Error(`${file} produced nothing`);
-  return Buffer.from(result.stdout);
+  // xz exits non-zero on the bzImage's trailing bytes after a good stream: the output decides.
+  const result = await spawnProcess(file, args, { input: data, streamCapBytes: MAX_VMLINUX_BYTES }).done;
+  if (result.stdout.truncated) throw new Error(`${file} output passed kto's ${MAX_VMLINUX_BYTES}-byte limit`);
+  if (result.stdout.data.length === 0) throw new Error(`${file} produced nothing`);
+  return result.stdout.data;
 }
 
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
