@@ -25,7 +25,7 @@ export const LABEL_SETS = [
 ];
 
 function spec(id: string, labels: string[], priority: number, timeoutMs = 3_600_000): JobSpec {
-  return { id, slug: id, suite: "bench", matrix: {}, runner: "docker", env: {}, results: "auto", labels, timeoutMs, retries: 0, priority, artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 60_000 };
+  return { id, slug: id, suite: "bench", matrix: {}, runner: "docker", image: "kto/busybox:1", command: "true", env: {}, results: "auto", labels, timeoutMs, retries: 0, priority, artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 60_000 };
 }
 
 function lcg(seed: number): () => number {

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import type { JobSpec } from "../src/config/job-spec.js";
+import type { DockerJob, QemuJob } from "../src/config/job-spec.js";
 import { writeCpio } from "../src/runners/cpio.js";
 import { DockerRunner } from "../src/runners/docker-runner.js";
 import { detectHost } from "../src/runners/host-capabilities.js";
@@ -18,12 +18,17 @@ const KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "kernel", "vmlin
 const ARM64_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "kernel", "vmlinuz");
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-function spec(overrides: Partial<JobSpec>): JobSpec {
-  return {
-    id: "bench", slug: "bench", suite: "bench", matrix: {}, runner: "docker", env: {}, results: "auto", labels: [],
-    timeoutMs: 300_000, retries: 0, priority: 2, artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 120_000,
-    ...overrides,
-  };
+const COMMON = {
+  id: "bench", slug: "bench", suite: "bench", matrix: {}, env: {}, results: "auto" as const, labels: [],
+  timeoutMs: 300_000, retries: 0, priority: 2, artifacts: [], network: false, arch: "x86_64" as const, idleTimeoutMs: 120_000,
+};
+
+function dockerSpec(overrides: Partial<DockerJob>): DockerJob {
+  return { ...COMMON, runner: "docker", image: IMAGE, command: "true", ...overrides };
+}
+
+function qemuSpec(overrides: Partial<QemuJob>): QemuJob {
+  return { ...COMMON, runner: "qemu", kernel: KERNEL, ...overrides };
 }
 
 async function dockerBench(dir: string): Promise<Comparison> {
@@ -33,7 +38,7 @@ async function dockerBench(dir: string): Promise<Comparison> {
     "DockerRunner",
     "`docker run --rm` of the same image and command",
     RUNS,
-    () => runner.execute(spec({ image: IMAGE, command }), { workspace: dir, jobDir: join(dir, "docker-job") }),
+    () => runner.execute(dockerSpec({ command }), { workspace: dir, jobDir: join(dir, "docker-job") }),
     () => execa("docker", ["run", "--rm", "--network", "none", IMAGE, "/bin/sh", "-c", command]),
     progress,
   );
@@ -64,7 +69,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner, the user's initramfs",
     "bare `qemu-system-x86_64 -kernel bzImage -initrd …` (the obvious invocation)",
     RUNS,
-    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "qemu-job") }),
+    () => runner.execute(qemuSpec({ kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "qemu-job") }),
     bare,
     progress,
   );
@@ -72,7 +77,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot, which mounts nothing and runs no command",
     RUNS,
-    () => runner.execute(spec({ runner: "qemu", kernel: KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "guest-job") }),
+    () => runner.execute(qemuSpec({ kernel: KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "guest-job") }),
     bare,
     progress,
   );
@@ -82,7 +87,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     "QemuRunner forced to the standard boot (kto's own overhead)",
     "the same bare boot",
     RUNS,
-    () => standard.execute(spec({ runner: "qemu", kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "standard-job") }),
+    () => standard.execute(qemuSpec({ kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "standard-job") }),
     bare,
     progress,
   );
@@ -97,14 +102,14 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
   const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
   const bare = (cpu: string) => () =>
     execa(host.qemuBinary!, ["-M", "virt", "-cpu", cpu, "-kernel", ARM64_KERNEL, "-initrd", initramfs, "-append", "console=ttyAMA0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-accel", "kvm"] : [])]);
-  const job = () => runner.execute(spec({ runner: "qemu", arch: "arm64", kernel: ARM64_KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "arm64-job") });
+  const job = () => runner.execute(qemuSpec({ arch: "arm64", kernel: ARM64_KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "arm64-job") });
   const obvious = await compare("QemuRunner, arm64, the user's initramfs", "bare `qemu-system-aarch64 -M virt -cpu max -kernel Image -initrd …`", RUNS, job, bare(host.kvm ? "host" : "max"), progress);
   const same = await compare("QemuRunner, arm64 (kto's own overhead)", `the same bare boot with kto's CPU model (${host.kvm ? "host" : "cortex-a57"})`, RUNS, job, bare(host.kvm ? "host" : "cortex-a57"), progress);
   const guest = await compare(
     "QemuRunner, arm64, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot with kto's CPU model, which mounts nothing and runs no command",
     RUNS,
-    () => runner.execute(spec({ runner: "qemu", arch: "arm64", kernel: ARM64_KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "arm64-guest-job") }),
+    () => runner.execute(qemuSpec({ arch: "arm64", kernel: ARM64_KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "arm64-guest-job") }),
     bare(host.kvm ? "host" : "cortex-a57"),
     progress,
   );

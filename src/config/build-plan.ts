@@ -198,13 +198,11 @@ function toJob(
   const entries = Object.entries(matrix);
   const id = entries.length ? `${suite.name} (${entries.map(([k, v]) => `${k}=${v}`).join(", ")})` : suite.name;
   const slug = [suite.name, ...entries.map(([k, v]) => `${k}-${v}`)].join("-").replace(/[^A-Za-z0-9._-]+/g, "_");
-  return {
+  const base = {
     id,
     slug,
     suite: suite.name,
     matrix,
-    runner: suite.runner,
-    command: suite.command,
     env: suite.env,
     results: suite.results,
     resultsFile: suite.results_file,
@@ -217,17 +215,15 @@ function toJob(
     retries: suite.retries ?? defaults.retries,
     priority: suite.priority ?? defaults.priority,
     artifacts: suite.artifacts,
-    image: suite.image,
     network: suite.network,
-    user: suite.user,
-    capabilities: suite.capabilities,
-    devices: suite.devices,
     arch: suite.arch,
-    kernel: suite.kernel,
-    initramfs: suite.initramfs,
-    modules: suite.modules,
-    append: suite.append,
-    disk: suite.disk,
     idleTimeoutMs: suite.idle_timeout ?? defaults.idle_timeout,
   };
+  // The schema has required these per runner; the checks only tell TypeScript so.
+  if (suite.runner === "docker") {
+    if (suite.image === undefined || suite.command === undefined) throw new Error(`suite ${suite.name}: a docker suite passed the schema without an image or command`);
+    return { ...base, runner: "docker", image: suite.image, command: suite.command, user: suite.user, capabilities: suite.capabilities, devices: suite.devices };
+  }
+  if (suite.kernel === undefined) throw new Error(`suite ${suite.name}: a qemu suite passed the schema without a kernel`);
+  return { ...base, runner: "qemu", kernel: suite.kernel, command: suite.command, initramfs: suite.initramfs, modules: suite.modules, append: suite.append, disk: suite.disk };
 }

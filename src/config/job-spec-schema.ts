@@ -3,39 +3,53 @@ import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
 import { GUEST_ARCHES, RESULT_FORMATS } from "./schema.js";
 import type { JobSpec } from "./job-spec.js";
 
-/** A JobSpec arriving from outside (the App's dispatch input): checked field by field. */
-export const jobSpecSchema = z
-  .object({
-    id: z.string().min(1),
-    slug: z.string().regex(/^[A-Za-z0-9._-]+$/),
-    suite: z.string().min(1),
-    matrix: z.record(z.string()),
-    runner: z.enum(["docker", "qemu"]),
-    command: z.union([z.string(), z.array(z.string())]).optional(),
-    env: z.record(z.string()),
-    results: z.enum(RESULT_FORMATS),
-    resultsFile: z.string().optional(),
-    labels: z.array(z.string()),
-    memoryBytes: z.number().int().positive().optional(),
-    cpus: z.number().int().positive().optional(),
-    timeoutMs: z.number().int().positive(),
-    retries: z.number().int().min(0),
-    priority: z.number().int(),
-    artifacts: z.array(z.string()),
-    image: z.string().optional(),
-    network: z.boolean(),
-    user: z.string().regex(/^\d+:\d+$/).optional(),
-    capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
-    devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
-    arch: z.enum(GUEST_ARCHES),
-    kernel: z.string().optional(),
-    initramfs: z.string().optional(),
-    modules: z.string().optional(),
-    append: z.string().optional(),
-    disk: z.string().optional(),
-    idleTimeoutMs: z.number().int().positive(),
-  })
-  .strict() satisfies z.ZodType<JobSpec>;
+const jobBase = {
+  id: z.string().min(1),
+  slug: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  suite: z.string().min(1),
+  matrix: z.record(z.string()),
+  env: z.record(z.string()),
+  results: z.enum(RESULT_FORMATS),
+  resultsFile: z.string().optional(),
+  labels: z.array(z.string()),
+  memoryBytes: z.number().int().positive().optional(),
+  cpus: z.number().int().positive().optional(),
+  timeoutMs: z.number().int().positive(),
+  retries: z.number().int().min(0),
+  priority: z.number().int(),
+  artifacts: z.array(z.string()),
+  network: z.boolean(),
+  arch: z.enum(GUEST_ARCHES),
+  idleTimeoutMs: z.number().int().positive(),
+};
+const command = z.union([z.string(), z.array(z.string())]);
+
+/** A JobSpec arriving from outside (the App's dispatch input): checked field by field, per runner. */
+export const jobSpecSchema = z.discriminatedUnion("runner", [
+  z
+    .object({
+      ...jobBase,
+      runner: z.literal("docker"),
+      image: z.string().min(1),
+      command,
+      user: z.string().regex(/^\d+:\d+$/).optional(),
+      capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
+      devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...jobBase,
+      runner: z.literal("qemu"),
+      kernel: z.string().min(1),
+      command: command.optional(),
+      initramfs: z.string().optional(),
+      modules: z.string().optional(),
+      append: z.string().optional(),
+      disk: z.string().optional(),
+    })
+    .strict(),
+]) satisfies z.ZodType<JobSpec>;
 
 /** What the App dispatches: its store's job id and attempt, and the spec to run. */
 export const dispatchedJobSchema = z.object({ id: z.string().min(1), attempt: z.number().int().min(1), spec: jobSpecSchema }).strict();

@@ -1,20 +1,18 @@
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
-/** One job of a plan: a suite with one matrix combination applied, every default resolved. */
 /** How a job can end: DESIGN.md's terminal states, shared by the runners, the orchestrator and the App. */
 export const JOB_STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export interface JobSpec {
+/** What every job has, whichever runner runs it. */
+interface JobBase {
   /** Unique within a plan: the suite name, then the matrix values, e.g. `selftests (arch=arm64)`. */
   id: string;
   /** Filesystem-safe form of `id`, used for directories and container names. */
   slug: string;
   suite: string;
   matrix: Record<string, string>;
-  runner: "docker" | "qemu";
-  command?: string | string[];
   env: Record<string, string>;
   results: ResultFormat;
   resultsFile?: string;
@@ -25,9 +23,16 @@ export interface JobSpec {
   retries: number;
   priority: number;
   artifacts: string[];
-  // docker
-  image?: string;
+  /** Docker's network switch; kept on every job so every spec has one shape on the wire. */
   network: boolean;
+  arch: GuestArch;
+  idleTimeoutMs: number;
+}
+
+export interface DockerJob extends JobBase {
+  runner: "docker";
+  image: string;
+  command: string | string[];
   // Opt-ins beyond the isolation defaults, absent unless the suite asks, so a spec without them
   // still parses in an Action that predates them.
   /** Numeric `uid:gid`; absent means nobody (65534:65534). */
@@ -36,15 +41,21 @@ export interface JobSpec {
   capabilities?: LinuxCapability[];
   /** Host device nodes passed through. */
   devices?: DockerDevice[];
-  // qemu
-  arch: GuestArch;
-  kernel?: string;
+}
+
+export interface QemuJob extends JobBase {
+  runner: "qemu";
+  kernel: string;
+  /** In kto's guest mode (no initramfs), what runs inside the guest. */
+  command?: string | string[];
   initramfs?: string;
   modules?: string;
   append?: string;
   disk?: string;
-  idleTimeoutMs: number;
 }
+
+/** One job of a plan: a suite with one matrix combination applied, every default resolved. */
+export type JobSpec = DockerJob | QemuJob;
 
 export interface Plan {
   /** The config file the plan was built from. */

@@ -1,5 +1,5 @@
 import type { ContainerCreateOptions } from "dockerode";
-import type { JobSpec } from "../config/job-spec.js";
+import type { DockerJob, JobSpec } from "../config/job-spec.js";
 
 export const CONTAINER_WORKSPACE = "/work";
 export const CONTAINER_RESULTS = "/results";
@@ -24,7 +24,7 @@ export interface DockerMounts {
  * memory/CPU/pids limits, the workspace read-only and only the results dir writable.
  * A suite may opt into a user, capabilities and devices; never into a privileged container.
  */
-export function dockerCreateOptions(job: JobSpec, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
+export function dockerCreateOptions(job: DockerJob, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
   const memory = job.memoryBytes ?? 0;
   const user = job.user ?? CONTAINER_USER;
   const [uid, gid] = user.split(":") as [string, string];

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
-import type { JobSpec } from "../config/job-spec.js";
+import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
 import { ownerIsGone } from "./leftovers.js";
@@ -22,7 +22,7 @@ interface StatsSample {
   memory_stats?: { usage?: number; max_usage?: number };
 }
 
-export class DockerRunner implements Runner {
+export class DockerRunner implements Runner<DockerJob> {
   readonly kind = "docker" as const;
   readonly docker: Docker;
   private readonly owner: string;
@@ -47,7 +47,7 @@ export class DockerRunner implements Runner {
     }
   }
 
-  async execute(job: JobSpec, context: RunContext): Promise<Execution> {
+  async execute(job: DockerJob, context: RunContext): Promise<Execution> {
     const resultsDir = join(context.jobDir, "results");
     await mkdir(resultsDir, { recursive: true });
     await chmod(resultsDir, 0o777); // written by the container's unprivileged user
@@ -106,8 +106,8 @@ export class DockerRunner implements Runner {
     return orphans.length;
   }
 
-  private async ensureImage(job: JobSpec, context: RunContext): Promise<boolean> {
-    const image = job.image!;
+  private async ensureImage(job: DockerJob, context: RunContext): Promise<boolean> {
+    const image = job.image;
     try {
       await this.docker.getImage(image).inspect();
       return false;

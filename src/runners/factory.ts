@@ -1,12 +1,12 @@
 import { cpus as hostCpus, totalmem } from "node:os";
-import type { JobSpec } from "../config/job-spec.js";
+import type { DockerJob, JobSpec, QemuJob } from "../config/job-spec.js";
 import { formatSize } from "../config/size.js";
 import { DockerRunner } from "./docker-runner.js";
 import { QemuUnavailableError, UnsupportedJobError } from "./errors.js";
 import { qemuBinaryName } from "./guest-arch.js";
 import { QemuRunner } from "./qemu-runner.js";
 import type { HostCapabilities } from "./host-capabilities.js";
-import type { Runner } from "./types.js";
+import type { Execution, RunContext, Runner } from "./types.js";
 
 export interface HostResources {
   cpus: number;
@@ -37,7 +37,13 @@ export class RunnerFactory {
     this.resources = options.resources ?? { cpus: hostCpus().length, memoryBytes: totalmem() };
   }
 
-  async forJob(job: JobSpec): Promise<Runner> {
+  /** Checks that this host can run `job`, then runs it with the runner of its kind. */
+  async execute(job: JobSpec, context: RunContext): Promise<Execution> {
+    await this.forJob(job);
+    return job.runner === "docker" ? this.docker.execute(job, context) : this.qemu.execute(job, context);
+  }
+
+  async forJob(job: JobSpec): Promise<Runner<DockerJob> | Runner<QemuJob>> {
     if (job.cpus && job.cpus > this.resources.cpus)
       throw new UnsupportedJobError(job.id, `needs ${job.cpus} CPUs, the host has ${this.resources.cpus}`);
     if (job.memoryBytes && job.memoryBytes > this.resources.memoryBytes)

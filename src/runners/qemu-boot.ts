@@ -1,4 +1,4 @@
-import type { JobSpec } from "../config/job-spec.js";
+import type { QemuJob } from "../config/job-spec.js";
 import { outputText } from "./captured-output.js";
 import { readConsole, vmOutcome } from "./console-outcome.js";
 import { spawnProcess } from "./exec.js";
@@ -12,7 +12,7 @@ import type { BootInfo, Execution, RunContext } from "./types.js";
 export const KVM_SILENCE_MS = 20_000;
 
 export interface BootRequest {
-  job: JobSpec;
+  job: QemuJob;
   context: RunContext;
   binary: string;
   args: string[];

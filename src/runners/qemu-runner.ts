@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { JobSpec } from "../config/job-spec.js";
+import type { QemuJob } from "../config/job-spec.js";
 import { demoteToTcg, type AcceleratorChoice } from "./accelerator-probe.js";
-import { QemuHostError, QemuUnavailableError } from "./errors.js";
+import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js";
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
 import { GUEST_MACHINES, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
 import { defaultCacheDir, detectHost, measuredOn, type HostCapabilities } from "./host-capabilities.js";
@@ -35,7 +35,7 @@ interface BootPlan {
   detail: string;
 }
 
-export class QemuRunner implements Runner {
+export class QemuRunner implements Runner<QemuJob> {
   readonly kind = "qemu" as const;
   private readonly hosts = new Map<GuestArch, Promise<HostCapabilities>>();
   private readonly cacheDir: string;
@@ -56,11 +56,11 @@ export class QemuRunner implements Runner {
     return host;
   }
 
-  async execute(job: JobSpec, context: RunContext): Promise<Execution> {
+  async execute(job: QemuJob, context: RunContext): Promise<Execution> {
     let host = await this.host(job.arch);
     if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch, this.options.env), job.arch);
     const inputs = { workspace: context.workspace, kind: "file" as const };
-    const kernel = await confinedInput("kernel", job.kernel!, inputs);
+    const kernel = await confinedInput("kernel", job.kernel, inputs);
     const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;
     const disk = job.disk ? await confinedInput("disk", job.disk, inputs) : undefined;
     const modules = job.modules ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
@@ -84,7 +84,8 @@ export class QemuRunner implements Runner {
         if (!host.busybox) throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
         const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernel, modules), cacheDir: this.cacheDir });
         initrd = join(temp, "initramfs.cpio");
-        await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command!, job.env, nonce)]));
+        if (job.command === undefined) throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
+        await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command, job.env, nonce)]));
       }
       const machine = GUEST_MACHINES[job.arch];
       const invocation = (accelerator: Accelerator, cpu: string | null): QemuInvocation => ({

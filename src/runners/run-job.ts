@@ -19,8 +19,7 @@ export async function runJob(job: JobSpec, options: RunJobOptions): Promise<RunR
   await mkdir(options.jobDir, { recursive: true });
   const startedAt = new Date();
   try {
-    const runner = await options.factory.forJob(job);
-    const execution = await runner.execute(job, {
+    const execution = await options.factory.execute(job, {
       workspace: options.workspace,
       jobDir: options.jobDir,
       signal: options.signal,

@@ -93,7 +93,7 @@ export interface RunContext {
   streamCapBytes?: number;
 }
 
-export interface Runner {
-  readonly kind: JobSpec["runner"];
-  execute(job: JobSpec, context: RunContext): Promise<Execution>;
+export interface Runner<J extends JobSpec = JobSpec> {
+  readonly kind: J["runner"];
+  execute(job: J, context: RunContext): Promise<Execution>;
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { JobSpec } from "../../src/config/job-spec.js";
+import type { DockerJob, QemuJob } from "../../src/config/job-spec.js";
 
 /** The image and kernel that self-hosted/provision.sh prepares. */
 export const BUSYBOX_IMAGE = "kto/busybox:1";
@@ -9,32 +9,31 @@ export const HOST_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "ker
 export const ARM64_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "kernel", "vmlinuz");
 export const ARM64_BUSYBOX = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "busybox");
 
-export function job(overrides: Partial<JobSpec> = {}): JobSpec {
-  const id = overrides.id ?? "job";
+function common(id: string) {
   return {
     id,
     slug: id.replace(/[^A-Za-z0-9._-]+/g, "_"),
     suite: id,
     matrix: {},
-    runner: "docker",
-    image: BUSYBOX_IMAGE,
-    command: "true",
     env: {},
-    results: "auto",
+    results: "auto" as const,
     labels: [],
     timeoutMs: 60_000,
     retries: 0,
     priority: 2,
     artifacts: [],
     network: false,
-    arch: "x86_64",
+    arch: "x86_64" as const,
     idleTimeoutMs: 60_000,
-    ...overrides,
   };
 }
 
-export function qemuJob(overrides: Partial<JobSpec> = {}): JobSpec {
-  return job({ runner: "qemu", image: undefined, kernel: HOST_KERNEL, memoryBytes: 256 * 1024 ** 2, ...overrides });
+export function job(overrides: Partial<DockerJob> = {}): DockerJob {
+  return { ...common(overrides.id ?? "job"), runner: "docker", image: BUSYBOX_IMAGE, command: "true", ...overrides };
+}
+
+export function qemuJob(overrides: Partial<QemuJob> = {}): QemuJob {
+  return { ...common(overrides.id ?? "job"), runner: "qemu", kernel: HOST_KERNEL, command: "true", memoryBytes: 256 * 1024 ** 2, ...overrides };
 }
 
 /** A fresh directory removed after the callback, whatever happens. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { execa } from "execa";
-import type { JobSpec } from "../../src/config/job-spec.js";
+import type { DockerJob } from "../../src/config/job-spec.js";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { JOB_LABEL, OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { DockerUnavailableError } from "../../src/runners/errors.js";
@@ -21,7 +21,7 @@ async function removeImage(name: string): Promise<void> {
 }
 
 /** Runs a job on the runner itself: exit code and output side by side, so a failed expectation shows why. */
-async function execute(overrides: Partial<JobSpec>): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+async function execute(overrides: Partial<DockerJob>): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
   return withTempDir(async (dir) => {
     const execution = await runner.execute(job(overrides), { workspace: dir, jobDir: join(dir, "job") });
     return { exitCode: execution.exitCode, stdout: execution.stdout.data.toString(), stderr: execution.stderr.data.toString() };
@@ -152,7 +152,7 @@ describe("a docker suite's opt-ins", () => {
   it.each([
     ["by default", {}],
     ["as root without the capability", { user: "0:0" }],
-  ])("refuses the same %s", async (_, overrides: Partial<JobSpec>) => {
+  ])("refuses the same %s", async (_, overrides: Partial<DockerJob>) => {
     const ran = await execute({ ...overrides, command: lowerLoopback });
     expect(ran.exitCode).not.toBe(0);
     expect(ran.stdout).toBe("");

@@ -5,7 +5,7 @@ import { RunnerFactory } from "../../src/runners/factory.js";
 import { detectHost } from "../../src/runners/host-capabilities.js";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { QemuRunner } from "../../src/runners/qemu-runner.js";
-import { job } from "../helpers/job.js";
+import { job, qemuJob } from "../helpers/job.js";
 
 const GiB = 1024 ** 3;
 const docker = new DockerRunner();
@@ -28,7 +28,8 @@ describe("RunnerFactory", () => {
             qemu: new QemuRunner({ hosts: { x86_64: { ...detected, kvm: host.kvm, qemuBinary: host.qemu ? detected.qemuBinary : null } } }),
             resources: { cpus: host.cpus, memoryBytes: host.memoryGiB * GiB },
           });
-          const spec = job({ runner: wanted.runner, labels: wanted.labels, cpus: wanted.cpus, memoryBytes: wanted.memoryGiB ? wanted.memoryGiB * GiB : undefined });
+          const needs = { labels: wanted.labels, cpus: wanted.cpus, memoryBytes: wanted.memoryGiB ? wanted.memoryGiB * GiB : undefined };
+          const spec = wanted.runner === "docker" ? job(needs) : qemuJob(needs);
           const tooBig = (wanted.cpus ?? 0) > host.cpus || (wanted.memoryGiB ?? 0) > host.memoryGiB;
           const missingQemu = wanted.runner === "qemu" && !host.qemu;
           const missingKvm = wanted.runner === "qemu" && wanted.labels.includes("kvm") && !host.kvm;

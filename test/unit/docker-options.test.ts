@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@jest/globals";
 import { dockerCreateOptions } from "../../src/runners/docker-options.js";
-import type { JobSpec } from "../../src/config/job-spec.js";
+import type { DockerJob } from "../../src/config/job-spec.js";
 import { job } from "../helpers/job.js";
 
-const optionsFor = (overrides: Partial<JobSpec>) => dockerCreateOptions(job(overrides), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+const optionsFor = (overrides: Partial<DockerJob>) => dockerCreateOptions(job(overrides), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
 
 /** The /tmp tmpfs options as a set: their order means nothing to Docker. */
-function tmpOptions(overrides: Partial<JobSpec>): string[] {
+function tmpOptions(overrides: Partial<DockerJob>): string[] {
   return (optionsFor(overrides).HostConfig?.Tmpfs?.["/tmp"] ?? "").split(",").sort();
 }
 
