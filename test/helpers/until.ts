@@ -8,3 +8,21 @@ export async function until<T>(probe: () => T | undefined | null | false | Promi
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Lets the promises that timers started settle. */
+export async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * `until` on a manual clock: steps it (`step`) and lets what the timers started settle,
+ * until `condition` holds or `limit` steps have passed; says whether it held.
+ */
+export async function advanceUntil(condition: () => Promise<boolean>, step: () => void, limit = 400): Promise<boolean> {
+  for (let i = 0; i < limit; i++) {
+    if (await condition()) return true;
+    step();
+    await settle();
+  }
+  return condition();
+}

@@ -42,8 +42,15 @@ async function checkInvariants(real: Real): Promise<void> {
   }
   for (const [envId, n] of busy) expect(n).toBeLessThanOrEqual(envs.get(envId)!.capacity);
   expect(await real.store.busyByEnvironment()).toEqual(busy);
-  // Property 3: active + waiting + finished always equals jobs submitted.
+  // Property 3: active + waiting + finished always equals jobs submitted. Each part is
+  // checked against the jobs themselves, so a job counted twice, in the wrong part, or
+  // lost fails here, not only a sum that is whole by construction.
   const status = await real.service.status.snapshot();
+  expect(jobs).toHaveLength(real.submitted);
+  const inStates = (...states: string[]) => jobs.filter((job) => states.includes(job.state)).length;
+  expect(status.waiting).toBe(inStates("awaiting_approval", "queued"));
+  expect(status.active).toBe(inStates("dispatched", "running"));
+  expect(status.finished).toBe(jobs.filter((job) => isTerminal(job.state)).length);
   expect(status.active + status.waiting + status.finished).toBe(real.submitted);
   expect(status.submitted).toBe(real.submitted);
 }

@@ -11,20 +11,7 @@ import { openStore } from "../../src/orchestrator/store/open-store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
 import { withTempDir } from "../helpers/job.js";
 import { freshStore } from "../helpers/stores.js";
-
-/** Lets the promises that timers started settle. */
-async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-async function until(condition: () => Promise<boolean>, step: () => void, limit = 400): Promise<boolean> {
-  for (let i = 0; i < limit; i++) {
-    if (await condition()) return true;
-    step();
-    await settle();
-  }
-  return condition();
-}
+import { advanceUntil, settle } from "../helpers/until.js";
 
 describe("OrchestratorService", () => {
   it("Property 1: start/stop consistency — any sequence of start, stop and health leaves no timer, lock or lease behind", async () => {
@@ -42,7 +29,7 @@ describe("OrchestratorService", () => {
             if (op === "stop") await service.stop();
             if (op === "drain-stop") {
               const stopping = service.stop({ drainMs: 500 });
-              await until(async () => (await service.health()).status === "stopped", () => clock.advance(100));
+              await advanceUntil(async () => (await service.health()).status === "stopped", () => clock.advance(100));
               await stopping;
             }
             if (op === "health") expect(["running", "stopped"]).toContain((await service.health()).status);
@@ -85,7 +72,7 @@ describe("OrchestratorService", () => {
             expected += size;
           }
           // Submitted straight into the store, never announced: only the monitor's own poll can find them.
-          const picked = await until(async () => dispatcher.dispatched.length === expected, () => clock.advance(250));
+          const picked = await advanceUntil(async () => dispatcher.dispatched.length === expected, () => clock.advance(250));
           expect(picked).toBe(true);
           expect(new Set(dispatcher.dispatched.map((d) => d.job.id)).size).toBe(expected);
         } finally {
