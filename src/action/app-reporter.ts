@@ -16,11 +16,13 @@ export interface AppReporterOptions {
   getToken?: (audience: string) => Promise<string>;
 }
 
-/** Sends a run's events to the App, authenticated with the job's GitHub Actions OIDC token. */
+/**
+ * Sends a run's events to the App, each authenticated with a GitHub Actions OIDC token of
+ * its own: a token lives minutes, a kernel test may run for hours.
+ */
 export class AppReporter {
   private readonly endpoint: string;
   private readonly audience: string;
-  private token: Promise<string> | null = null;
 
   constructor(private readonly options: AppReporterOptions) {
     const base = new URL(options.appUrl);
@@ -60,11 +62,9 @@ export class AppReporter {
     return false;
   }
 
-  private oidcToken(): Promise<string> {
-    this.token ??= (this.options.getToken ?? ((audience: string) => core.getIDToken(audience)))(this.audience).then((token) => {
-      core.setSecret(token);
-      return token;
-    });
-    return this.token;
+  private async oidcToken(): Promise<string> {
+    const token = await (this.options.getToken ?? ((audience: string) => core.getIDToken(audience)))(this.audience);
+    core.setSecret(token);
+    return token;
   }
 }
