@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { outputText } from "./captured-output.js";
 import { spawnProcess } from "./exec.js";
-import { GUEST_MACHINES, hostArch, type Accelerator, type GuestArch } from "./guest-arch.js";
+import { GUEST_MACHINES, hostArch, machineFor, type Accelerator, type GuestArch } from "./guest-arch.js";
 import { describeQemuEnd, guestPrinted } from "./qemu-failure.js";
 
 export interface ProbeAttempt {
@@ -132,7 +132,7 @@ function label(accelerator: Accelerator, cpu: string | null): string {
  */
 async function bootOnce(options: ProbeOptions, accelerator: Accelerator, cpu: string | null): Promise<ProbeAttempt> {
   const machine = GUEST_MACHINES[options.arch];
-  const args = ["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none", "-M", machine.machine];
+  const args = ["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none", "-M", machineFor(options.arch, accelerator)];
   args.push("-accel", accelerator);
   if (cpu) args.push("-cpu", cpu);
   if (options.bios) args.push("-bios", options.bios);

@@ -18,6 +18,11 @@ export interface GuestMachine {
    * and the PMU), so a guest still gets hardware speed where the first aborts.
    */
   kvmCpus: string[];
+  /**
+   * `-M` under KVM where it differs: arm64 hosts with only a GICv3 cannot give a guest the
+   * default GICv2, so KVM guests get the host's best GIC.
+   */
+  kvmMachine?: string;
   /** The CPU model under TCG; cortex-a57 because `max` emulates pointer authentication, which made an arm64 boot 6 times slower. */
   tcgCpu: string | null;
 }
@@ -35,6 +40,7 @@ export const GUEST_MACHINES: Record<GuestArch, GuestMachine> = {
     arch: "arm64",
     binary: "qemu-system-aarch64",
     machine: "virt",
+    kvmMachine: "virt,gic-version=max",
     console: "ttyAMA0",
     kvmCpus: ["host", "host,pmu=off"],
     tcgCpu: "cortex-a57",
@@ -46,6 +52,12 @@ export function hostArch(machine: string = nodeArch()): GuestArch | null {
   if (machine === "x64" || machine === "x86_64") return "x86_64";
   if (machine === "arm64" || machine === "aarch64") return "arm64";
   return null;
+}
+
+/** The `-M` value for a guest of `arch` under `accelerator`. */
+export function machineFor(arch: GuestArch, accelerator: Accelerator): string {
+  const machine = GUEST_MACHINES[arch];
+  return accelerator === "kvm" ? (machine.kvmMachine ?? machine.machine) : machine.machine;
 }
 
 /** The qemu binary for an arch, as the environment names it. */

@@ -6,7 +6,7 @@ import type { QemuJob } from "../config/job-spec.js";
 import { demoteToTcg, type AcceleratorChoice } from "./accelerator-probe.js";
 import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js";
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
-import { GUEST_MACHINES, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
+import { GUEST_MACHINES, machineFor, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
 import { defaultCacheDir, detectHost, measuredOn, type HostCapabilities } from "./host-capabilities.js";
 import { extractVmlinux } from "./kernel-image.js";
 import { bootGuest } from "./qemu-boot.js";
@@ -90,7 +90,7 @@ export class QemuRunner implements Runner<QemuJob> {
       const machine = GUEST_MACHINES[job.arch];
       const invocation = (accelerator: Accelerator, cpu: string | null): QemuInvocation => ({
         accelerator,
-        machine: machine.machine,
+        machine: machineFor(job.arch, accelerator),
         cpu,
         boot: plan.path,
         kernel: plan.kernel,
@@ -113,7 +113,7 @@ export class QemuRunner implements Runner<QemuJob> {
           context,
           binary: host.qemuBinary!,
           args: qemuArgs(invocation(choice.accelerator, choice.cpu)),
-          boot: bootInfo(plan, machine.machine, choice),
+          boot: bootInfo(plan, machineFor(job.arch, choice.accelerator), choice),
           accelerator: choice.accelerator,
           nonce: guestMode ? nonce : null,
           resultsDir,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { describeQemuEnd, guestPrinted, qemuStderrLine } from "../../src/runners/qemu-failure.js";
 import { isInfrastructureError, JobInputError, QemuHostError, UnsupportedJobError } from "../../src/runners/errors.js";
+import { machineFor } from "../../src/runners/guest-arch.js";
 
 // What qemu-system-x86_64 8.x prints on a nested host whose KVM cannot set IA32_ARCH_CAPABILITIES.
 const MSR_ABORT = [
@@ -40,5 +41,13 @@ describe("whose fault a job that could not run is", () => {
     expect(isInfrastructureError(new UnsupportedJobError("j", "labels ask for kvm", "host"))).toBe(true);
     expect(isInfrastructureError(new QemuHostError("qemu-system-x86_64 aborted (SIGABRT): …", "kvm"))).toBe(true);
     expect(isInfrastructureError(new Error("socket hang up"))).toBe(true);
+  });
+});
+
+describe("the machine a guest gets", () => {
+  it("an arm64 KVM guest gets the host's best GIC (GICv3-only hosts have no GICv2 to give); TCG and x86 keep their defaults", () => {
+    expect(machineFor("arm64", "kvm")).toBe("virt,gic-version=max");
+    expect(machineFor("arm64", "tcg")).toBe("virt");
+    expect(machineFor("x86_64", "kvm")).toBe("pc");
   });
 });
