@@ -10,7 +10,8 @@ import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "
 import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
-import { openOnboardingPullRequest } from "./onboarding.js";
+import { SETUP_CHECK_RUN, showOnboarding } from "./onboarding.js";
+import { RUNNER_WORKFLOW_PATH } from "./onboarding-files.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
 import { approvalNeeded, canWrite, policyAt, type SuiteSelection } from "./trust.js";
 
@@ -307,11 +308,25 @@ export function ktoHandlers(deps: HandlerDeps) {
       ["installation.created", "installation_repositories.added"],
       once(async (context) => {
         const payload = context.payload as { installation: { id: number }; repositories?: { full_name: string }[]; repositories_added?: { full_name: string }[] };
-        for (const repo of payload.repositories ?? payload.repositories_added ?? []) {
-          pool.track(repo.full_name, payload.installation.id);
-          await openOnboardingPullRequest(context.octokit as unknown as Octokit, repo.full_name);
+        const repos = (payload.repositories ?? payload.repositories_added ?? []).map((r) => r.full_name);
+        // One repository kto cannot read (archived, renamed meanwhile) must not keep the rest from being set up.
+        const failed: { repo: string; error: unknown }[] = [];
+        for (const repo of repos) {
+          pool.track(repo, payload.installation.id);
+          try {
+            const setup = await showOnboarding(context.octokit as unknown as Octokit, repo);
+            if (setup !== null) context.log.info({ repo }, `kto: ${repo} has no ${RUNNER_WORKFLOW_PATH}; the ${SETUP_CHECK_RUN} check run on its default branch shows what to add`);
+          } catch (error) {
+            failed.push({ repo, error });
+          }
         }
         await service.resources.sync();
+        if (failed.length > 0) {
+          throw new AggregateError(
+            failed.map((f) => f.error),
+            `kto: setting up ${failed.length} of ${repos.length} repositories failed (${failed.map((f) => f.repo).join(", ")}); the others are set up. Each one's error follows; redeliver the webhook once it is fixed`,
+          );
+        }
       }),
     );
   };

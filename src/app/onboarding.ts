@@ -1,7 +1,7 @@
 import { splitRepo, type Octokit } from "./github-api.js";
 import { CONFIG_PATH, RUNNER_WORKFLOW, RUNNER_WORKFLOW_PATH, STARTER_CONFIG } from "./onboarding-files.js";
 
-export const ONBOARDING_BRANCH = "kto/onboarding";
+export const SETUP_CHECK_RUN = "kto / setup";
 
 async function exists(octokit: Octokit, owner: string, repo: string, path: string, ref: string): Promise<boolean> {
   try {
@@ -13,44 +13,44 @@ async function exists(octokit: Octokit, owner: string, repo: string, path: strin
   }
 }
 
+const fenced = (path: string, text: string) => `\`${path}\`:\n\n\`\`\`yaml\n${text}\`\`\`\n`;
+
 /**
- * Installed on a repository without the runner workflow, kto opens one pull request that
- * adds it and a starter config. Nothing happens when the workflow is there, or when the
- * onboarding branch already exists (a pull request is open or was closed on purpose).
+ * Installed on a repository without the runner workflow, kto shows what to add: a neutral
+ * `kto / setup` check run on the default branch's head, with the workflow and, when the
+ * repository has no config, a starter config. The App reads code and never writes it
+ * (adding a workflow would take the contents and workflows write permissions), so a person
+ * adds the files. Returns the check run's id, or null when the workflow is there.
  */
-export async function openOnboardingPullRequest(octokit: Octokit, fullName: string): Promise<number | null> {
+export async function showOnboarding(octokit: Octokit, fullName: string): Promise<number | null> {
   const { owner, repo } = splitRepo(fullName);
   const { data: repository } = await octokit.rest.repos.get({ owner, repo });
-  const base = repository.default_branch;
-  if (await exists(octokit, owner, repo, RUNNER_WORKFLOW_PATH, base)) return null;
-  const { data: head } = await octokit.rest.git.getRef({ owner, repo, ref: `heads/${base}` });
-  try {
-    await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${ONBOARDING_BRANCH}`, sha: head.object.sha });
-  } catch (error) {
-    if ((error as { status?: number }).status === 422) return null; // the branch exists
-    throw error;
-  }
-  const files: [string, string, string][] = [[RUNNER_WORKFLOW_PATH, RUNNER_WORKFLOW, "Add the kto runner workflow"]];
-  if (!(await exists(octokit, owner, repo, CONFIG_PATH, base))) files.push([CONFIG_PATH, STARTER_CONFIG, "Add a starter kto config"]);
-  for (const [path, text, message] of files) {
-    await octokit.rest.repos.createOrUpdateFileContents({ owner, repo, path, message, content: Buffer.from(text).toString("base64"), branch: ONBOARDING_BRANCH });
-  }
-  const { data: pull } = await octokit.rest.pulls.create({
+  const branch = repository.default_branch;
+  if (await exists(octokit, owner, repo, RUNNER_WORKFLOW_PATH, branch)) return null;
+  const { data: head } = await octokit.rest.repos.getCommit({ owner, repo, ref: branch });
+  const files: [string, string][] = [[RUNNER_WORKFLOW_PATH, RUNNER_WORKFLOW]];
+  if (!(await exists(octokit, owner, repo, CONFIG_PATH, branch))) files.push([CONFIG_PATH, STARTER_CONFIG]);
+  const { data: run } = await octokit.rest.checks.create({
     owner,
     repo,
-    base,
-    head: ONBOARDING_BRANCH,
-    title: "Set up kto",
-    body: [
-      "kto runs this repository's kernel and system tests on your self-hosted runners and reports them as check runs.",
-      "",
-      `- \`${RUNNER_WORKFLOW_PATH}\`: the workflow kto dispatches, one run per test job, on the runner it leased.`,
-      files.length > 1 ? `- \`${CONFIG_PATH}\`: a starter config with one Docker suite; add your QEMU and Docker suites there.` : "",
-      "",
-      "Runners need `self-hosted/provision.sh` from kto and a unique `kto-runner-<name>` label.",
-    ]
-      .filter((line, i, all) => line !== "" || all[i - 1] !== "")
-      .join("\n"),
+    name: SETUP_CHECK_RUN,
+    head_sha: head.sha,
+    status: "completed",
+    conclusion: "neutral",
+    output: {
+      title: `Add ${files.map(([path]) => path).join(" and ")} to run kto here`,
+      summary: [
+        "kto runs this repository's kernel and system tests on your self-hosted runners and reports them as check runs.",
+        "",
+        `To start, commit ${files.length > 1 ? "these files" : "this file"} to \`${branch}\` (shown below; kto only reads code, so it does not add them itself):`,
+        "",
+        `- \`${RUNNER_WORKFLOW_PATH}\`: the workflow kto dispatches, one run per test job, on the runner it leased.`,
+        ...(files.length > 1 ? [`- \`${CONFIG_PATH}\`: a starter config with one Docker suite; add your QEMU and Docker suites there.`] : []),
+        "",
+        "Runners need `self-hosted/provision.sh` from kto and a unique `kto-runner-<name>` label.",
+      ].join("\n"),
+      text: files.map(([path, text]) => fenced(path, text)).join("\n"),
+    },
   });
-  return pull.number;
+  return run.id;
 }

@@ -291,20 +291,28 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
-  it("opens one onboarding pull request on installation when the runner workflow is missing", async () => {
+  it("shows the files to add in a kto / setup check run when the runner workflow is missing, and sets up every repository it can", async () => {
     const installed = example("installation", "created", 1) as { repositories: { full_name: string }[]; installation: { id: number } };
+    // The first repository's default branch cannot be read: the second is set up all the same.
+    installed.repositories = [{ ...installed.repositories[0]!, full_name: "Codertocat/unreadable" }, ...installed.repositories];
     github.state.refs.set(`${REPO}@master`, SHA);
-    expect(await deliver("installation", installed)).toBe(200);
-    const pull = await until(async () => github.state.opened[0], "the onboarding pull request");
-    expect(pull).toMatchObject({ repo: REPO, head: "kto/onboarding", base: "master", title: "Set up kto" });
-    expect(github.state.files.get(`${REPO}@kto/onboarding:.github/workflows/kto-runner.yml`)).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
-    const starter = github.state.files.get(`${REPO}@kto/onboarding:.github/kto.yml`)!;
-    expect(() => parseConfig(starter)).not.toThrow();
-    // Installed again (another delivery): the branch exists, so no second pull request.
-    expect(await deliver("installation", installed)).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(github.state.opened).toHaveLength(1);
+    expect(await deliver("installation", installed)).toBe(500);
+    const setup = await until(async () => checkRuns().find((c) => c.name === "kto / setup"), "the setup check run");
+    expect(setup).toMatchObject({ head_sha: SHA, status: "completed", conclusion: "neutral", output: { title: "Add .github/workflows/kto-runner.yml and .github/kto.yml to run kto here" } });
+    expect(setup.output.summary).toContain("commit these files to `master`");
+    const text = (setup as unknown as { output: { text: string } }).output.text;
+    const [workflow, starter] = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(workflow).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
+    expect(() => parseConfig(starter!)).not.toThrow();
+    // kto wrote nothing to the repository.
+    expect(github.requests.filter((r) => r.method !== "GET" && r.operationId !== "checks/create" && r.operationId !== "apps/create-installation-access-token")).toEqual([]);
     expect(github.requests.some((r) => r.operationId === "actions/list-self-hosted-runners-for-repo")).toBe(true);
+
+    // Installed again once the workflow is there: nothing more to show.
+    github.state.files.set(`${REPO}@master:.github/workflows/kto-runner.yml`, "name: kto runner\n");
+    expect(await deliver("installation", example("installation", "created", 1))).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(checkRuns()).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
 
