@@ -47,7 +47,9 @@ export class CheckRunReporter implements Reporter {
     if (id === null) {
       const { data } = await octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: plan.headSha, external_id: job.id, ...first });
       id = data.id;
-      await this.store.setCheckRunId(job.id, id);
+      // A job waiting for approval shows as completed (action_required), and GitHub never
+      // reopens a completed check run: approved, the job gets a new one.
+      if (job.state !== "awaiting_approval") await this.store.setCheckRunId(job.id, id);
     } else {
       await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
     }

@@ -6,6 +6,8 @@ import { runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
 export interface GitHubDispatcherOptions {
   workflow: string;
   appUrl: string;
+  /** Ask for the run's id in the dispatch's answer (github.com); GitHub Enterprise Server refuses the parameter. */
+  runDetails: boolean;
   /** Looking a run up by run-name: how often, and how long apart (the run appears after a moment). */
   lookupAttempts: number;
   lookupDelayMs: number;
@@ -41,7 +43,7 @@ export class GitHubDispatcher implements Dispatcher {
       repo,
       workflow_id: this.options.workflow,
       ref: plan.defaultRef ?? "main",
-      return_run_details: true,
+      ...(this.options.runDetails ? { return_run_details: true } : {}),
       inputs: {
         job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
         runs_on: JSON.stringify(unique ? ["self-hosted", unique] : env.labels),
@@ -51,7 +53,7 @@ export class GitHubDispatcher implements Dispatcher {
     });
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
     if (runId) return { runId: String(runId) };
-    // Older servers answer 204 without run details: find the run by its run-name, which
+    // Without run details (GitHub Enterprise Server) the answer is a 204: find the run by its run-name, which
     // the runner workflow sets to "kto <job> attempt <n>".
     const found = await this.findByRunName(octokit, owner, repo, runName, this.options.lookupAttempts);
     return { runId: found ?? `pending:${runnerOf(envId)}` };

@@ -180,6 +180,8 @@ describe("the bundled action, run as the Actions runner runs it", () => {
   it("creates its own check run with the workflow's token, as GitHub's API accepts it", async () => {
     await withTempDir(async (dir) => {
       const github = await startGitHubApiDouble();
+      // The workflow's GITHUB_TOKEN, with the permission its `permissions: checks: write` grants.
+      github.state.tokens.set("ghs_secret123", { checks: "write" });
       try {
         const files = await runnerEnv(dir, { config: "examples/kto.yml", suite: "busybox-tap", "github-token": "ghs_secret123" }, { GITHUB_API_URL: github.url, GITHUB_EVENT_NAME: "pull_request" });
         const headSha = "feedfacefeedfacefeedfacefeedfacefeedface";

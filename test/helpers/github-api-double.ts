@@ -1,106 +1,10 @@
-import { readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
-import { createServer, type IncomingMessage } from "node:http";
-import { createRequire } from "node:module";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-double/shape.js";
+import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
+import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 
-type Spec = { paths: Record<string, Record<string, Operation>> };
-interface Operation {
-  operationId: string;
-  parameters?: { name: string; in: string; required?: boolean; $ref?: string }[];
-  requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> };
-}
-
-const require = createRequire(import.meta.url);
-let loaded: { spec: Spec; ajv: Ajv } | null = null;
-
-/** GitHub's published REST description, once per process: the contract every request is checked against. */
-function openapi(): { spec: Spec; ajv: Ajv } {
-  if (loaded) return loaded;
-  const spec = JSON.parse(readFileSync(require.resolve("@octokit/openapi/generated/api.github.com.json"), "utf8")) as Spec;
-  const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
-  const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
-  (addFormats as unknown as (a: Ajv) => void)(ajv);
-  // GitHub's own format: owner/name.
-  ajv.addFormat("repo.nwo", /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/);
-  ajv.addSchema(spec as object, "github");
-  loaded = { spec, ajv };
-  return loaded;
-}
-
-function pointer(parts: string[]): string {
-  return parts.map((p) => encodeURIComponent(p.replace(/~/g, "~0").replace(/\//g, "~1"))).join("/");
-}
-
-interface Route {
-  method: string;
-  template: string;
-  pattern: RegExp;
-  names: string[];
-  operation: Operation;
-  body?: ValidateFunction;
-}
-
-const routes = new Map<string, Route[]>();
-
-function routesFor(method: string): Route[] {
-  let list = routes.get(method);
-  if (list) return list;
-  const { spec } = openapi();
-  list = [];
-  for (const [template, item] of Object.entries(spec.paths)) {
-    const operation = item[method];
-    if (!operation) continue;
-    const names: string[] = [];
-    const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{([^}]+)\\?\}/g, (_, name: string) => (names.push(name), "([^/]+)"))}$`);
-    list.push({ method, template, pattern, names, operation });
-  }
-  // Literal segments win over parameters, as a router would match them.
-  list.sort((a, b) => b.template.replace(/\{[^}]+\}/g, "").length - a.template.replace(/\{[^}]+\}/g, "").length);
-  routes.set(method, list);
-  return list;
-}
-
-export interface CheckedRequest {
-  operationId: string;
-  method: string;
-  path: string;
-  url: string;
-  params: Record<string, string>;
-  body: Record<string, unknown>;
-  /** When it arrived (performance.now()), for latency measurements. */
-  at: number;
-}
-
-/** Matches a request to its operation and checks it as GitHub would; throws with the reason GitHub would give. */
-export function checkRequest(method: string, url: string, headers: IncomingMessage["headers"], text: string): CheckedRequest {
-  // GitHub Enterprise Server serves the same API under /api/v3.
-  const path = new URL(url, "http://x").pathname.replace(/^\/api\/v3(?=\/)/, "");
-  const route = routesFor(method.toLowerCase()).find((r) => r.pattern.test(path));
-  if (!route) throw new Error(`404: no ${method} ${path} in GitHub's REST API`);
-  if (!headers.authorization) throw new Error("401: requires authentication");
-  const match = route.pattern.exec(path)!;
-  const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
-  const content = route.operation.requestBody?.content["application/json"];
-  let body: Record<string, unknown> = {};
-  if (text) {
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new Error("400: Problems parsing JSON");
-    }
-  }
-  if (content) {
-    route.body ??= openapi().ajv.compile({ $ref: `github#/${pointer(["paths", route.template, route.method, "requestBody", "content", "application/json", "schema"])}` });
-    if (!route.body(body)) {
-      const issues = (route.body.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`).join("; ");
-      throw new Error(`422: ${route.operation.operationId}: ${issues}`);
-    }
-  } else if (route.operation.requestBody?.required) throw new Error(`422: ${route.operation.operationId} needs a body`);
-  return { operationId: route.operation.operationId, method, path, url, params, body, at: performance.now() };
-}
+export { checkRequest, GHES_VERSIONS, type CheckedRequest };
 
 export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown };
 
@@ -146,6 +50,10 @@ export interface GitHubState {
   outage: number[];
   /** How many requests the outage answered. */
   outageServed: number;
+  /** What the App's installations may do: app.yml's default_permissions unless a test narrows them. */
+  appPermissions: Permissions;
+  /** Tokens GitHub would accept besides the App's (a workflow's GITHUB_TOKEN), and their permissions. */
+  tokens: Map<string, Permissions>;
 }
 
 function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
@@ -160,24 +68,40 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
   return { status: 201, body: { runner, encoded_jit_config: encoded } };
 }
 
+/**
+ * A check run after a create or update: a conclusion completes it, and annotations are
+ * appended to those it has, as GitHub does, where the other output fields are replaced.
+ */
+function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>): Record<string, unknown> {
+  const before = (run.output ?? {}) as { annotations?: unknown[] };
+  const output = body.output as { annotations?: unknown[] } | undefined;
+  Object.assign(run, body, body.conclusion ? { status: "completed" } : {});
+  if (output) run.output = { ...before, ...output, annotations: [...(before.annotations ?? []), ...(output.annotations ?? [])] };
+  return run;
+}
+
 const HANDLERS: Record<string, Handler> = {
   "checks/create": (request, state) => {
     const id = state.nextId++;
-    const run = { id, ...request.body, html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}` };
-    state.checkRuns.set(id, run);
+    const run = { id, status: "queued", html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}` };
+    state.checkRuns.set(id, withUpdate(run, request.body));
     return { status: 201, body: run };
   },
   "checks/update": (request, state) => {
     const id = Number(request.params.check_run_id);
     const run = state.checkRuns.get(id);
     if (!run) return { status: 404, body: { message: "Not Found" } };
-    Object.assign(run, request.body);
+    // GitHub keeps a completed check run completed; the double refuses instead, so that a test sees it.
+    const status = request.body.conclusion ? "completed" : request.body.status;
+    if (run.status === "completed" && status !== undefined && status !== "completed") return { status: 422, body: { message: "a completed check run cannot be reopened: create a new check run" } };
+    withUpdate(run, request.body);
     return { status: 200, body: run };
   },
-  "apps/create-installation-access-token": (request) => ({
-    status: 201,
-    body: { token: `ghs_installation${request.params.installation_id}`, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: { checks: "write", actions: "write", contents: "read" }, repository_selection: "all" },
-  }),
+  "apps/create-installation-access-token": (request, state) => {
+    const token = `ghs_installation${request.params.installation_id}`;
+    state.tokens.set(token, state.appPermissions);
+    return { status: 201, body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: state.appPermissions, repository_selection: "all" } };
+  },
   "repos/get-content": (request, state) => {
     const ref = new URL(request.url, "http://x").searchParams.get("ref") ?? "HEAD";
     const text = state.files.get(`${request.params.owner}/${request.params.repo}@${ref}:${request.params.path}`);
@@ -196,8 +120,11 @@ const HANDLERS: Record<string, Handler> = {
   "actions/create-workflow-dispatch": (request, state) => {
     const failure = state.dispatchFailures.shift();
     if (failure) return { status: failure, body: { message: failure === 429 ? "API rate limit exceeded" : "Server Error" } };
-    const runId = state.nextId++;
     const repo = `${request.params.owner}/${request.params.repo}`;
+    const workflow = state.files.get(`${repo}@${String(request.body.ref)}:.github/workflows/${request.params.workflow_id}`) ?? SHIPPED_RUNNER_WORKFLOW;
+    const refused = inputsRefusal(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
+    if (refused) return { status: 422, body: { message: refused } };
+    const runId = state.nextId++;
     state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
     const lost = state.dispatchLostResponses.shift();
     if (lost) return { status: lost, body: { message: "Server Error" } };
@@ -283,23 +210,60 @@ export interface GitHubApiDouble {
   close(): Promise<void>;
 }
 
+/** The App's JWT: three base64url parts, the first a JOSE header. */
+function isJwt(credential: string): boolean {
+  const [header, payload, signature, ...rest] = credential.split(".");
+  if (!header || !payload || !signature || rest.length > 0) return false;
+  try {
+    return typeof (JSON.parse(Buffer.from(header, "base64url").toString()) as { alg?: unknown }).alg === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** Who an Authorization header speaks for, or null when GitHub would not know the credential. */
+function callerOf(authorization: string, state: GitHubState): Caller | null {
+  const credential = authorization.replace(/^(token|bearer)\s+/i, "");
+  if (isJwt(credential)) return { kind: "app" };
+  const permissions = state.tokens.get(credential);
+  return permissions ? { kind: "installation", permissions } : null;
+}
+
+export interface GitHubApiDoubleOptions {
+  /** The GitHub Enterprise Server version requests under /api/v3 are checked as (default: the oldest described). */
+  ghesVersion?: string;
+}
+
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
-export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0 };
+export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {}): Promise<GitHubApiDouble> {
+  const ghesVersion = options.ghesVersion ?? GHES_VERSIONS[0]!;
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0, appPermissions: appManifest().default_permissions, tokens: new Map() };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
     let text = "";
     request.on("data", (c: Buffer) => (text += c.toString()));
     request.on("end", () => {
-      const send = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      // GitHub Enterprise Server names its version on every response.
+      const server = request.url?.startsWith("/api/v3/") ? { "x-github-enterprise-version": `${ghesVersion}.0` } : {};
+      const send = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json", ...server }).end(JSON.stringify(body));
       let checked: CheckedRequest;
       try {
-        checked = checkRequest(request.method ?? "GET", request.url ?? "/", request.headers, text);
+        checked = checkRequest(request.method ?? "GET", request.url ?? "/", request.headers, text, ghesVersion);
       } catch (error) {
         const message = (error as Error).message;
         rejected.push(`${request.method} ${request.url}: ${message}`);
         return send(Number(message.slice(0, 3)) || 400, { message });
+      }
+      const caller = callerOf(request.headers.authorization!, state);
+      if (!caller) {
+        rejected.push(`${checked.method} ${checked.path}: 401: Bad credentials`);
+        return send(401, { message: "Bad credentials" });
+      }
+      const refused = refusal(checked.operationId, caller);
+      if (refused) {
+        rejected.push(`${checked.method} ${checked.path}: ${refused.status}: ${checked.operationId}: ${refused.message}`);
+        return send(refused.status, { message: refused.message });
       }
       requests.push(checked);
       const outage = state.outage.shift();
@@ -311,7 +275,9 @@ export async function startGitHubApiDouble(): Promise<GitHubApiDouble> {
         return send(501, { message: `not served: ${checked.operationId}` });
       }
       const { status, body } = handler(checked, state);
-      if (body === null) return response.writeHead(status).end();
+      // A request GitHub finds invalid for the state it is in: as much a contract break as a malformed one.
+      if (status === 422) rejected.push(`${checked.method} ${checked.path}: 422: ${(body as { message?: string }).message}`);
+      if (body === null) return response.writeHead(status, server).end();
       send(status, body);
     });
   });

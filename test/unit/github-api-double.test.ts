@@ -1,18 +1,159 @@
 import { describe, expect, it } from "@jest/globals";
-import { checkRequest } from "../helpers/github-api-double.js";
+import { checkRequest, GHES_VERSIONS } from "../helpers/github-api-double.js";
+import { refusal } from "../helpers/github-double/permissions.js";
+import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
 
 const auth = { authorization: "token t" };
+const checkRun = (output: Record<string, unknown>) =>
+  JSON.stringify({ name: "kto / unit", head_sha: "a".repeat(40), output: { title: "t", summary: "s", ...output } });
+const annotation = (fields: Record<string, unknown> = {}) => ({
+  path: "a.c",
+  start_line: 1,
+  end_line: 1,
+  annotation_level: "failure",
+  message: "m",
+  ...fields,
+});
 
 describe("the GitHub API double's contract check (GitHub's OpenAPI description)", () => {
   it("accepts a well-formed check run and names its operation and parameters", () => {
-    const checked = checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ name: "kto / unit", head_sha: "a".repeat(40), status: "completed", conclusion: "success" }));
-    expect(checked).toMatchObject({ operationId: "checks/create", params: { owner: "o", repo: "r" } });
+    const checked = checkRequest(
+      "POST",
+      "/repos/o/r/check-runs",
+      auth,
+      JSON.stringify({ name: "kto / unit", head_sha: "a".repeat(40), status: "completed", conclusion: "success" }),
+    );
+    expect(checked).toMatchObject({ operationId: "checks/create", params: { owner: "o", repo: "r" }, server: { kind: "github.com" } });
   });
 
   it("rejects what GitHub would reject", () => {
-    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ head_sha: "abc" }))).toThrow(/^422: checks\/create: .*must have required property 'name'/);
-    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ name: "x", head_sha: "a", conclusion: "great" }))).toThrow(/^422: .*conclusion must be equal to one of the allowed values/);
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ head_sha: "abc" }))).toThrow(
+      /^422: checks\/create: .*must have required property 'name'/,
+    );
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ name: "x", head_sha: "a", conclusion: "great" }))).toThrow(
+      /^422: .*conclusion must be equal to one of the allowed values/,
+    );
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", {}, "{}")).toThrow(/^401/);
     expect(() => checkRequest("POST", "/repos/o/r/no-such-thing", auth, "{}")).toThrow(/^404/);
+  });
+
+  it("checks path and query parameters against their types and enums", () => {
+    expect(checkRequest("PATCH", "/repos/o/r/check-runs/12", auth, JSON.stringify({ status: "in_progress" })).params).toEqual({
+      owner: "o",
+      repo: "r",
+      check_run_id: "12",
+    });
+    expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/twelve", auth, JSON.stringify({ status: "in_progress" }))).toThrow(
+      /^404: checks\/update: check_run_id must be integer/,
+    );
+    expect(() => checkRequest("GET", "/repos/o/r/actions/workflows/kto-runner.yml/runs?per_page=many", auth, "")).toThrow(
+      /^422: actions\/list-workflow-runs: \?per_page must be integer/,
+    );
+    expect(() => checkRequest("GET", "/repos/o/r/actions/workflows/kto-runner.yml/runs?status=finished", auth, "")).toThrow(
+      /^422: .*\?status must be equal to one of the allowed values/,
+    );
+    expect(checkRequest("GET", "/repos/o/r/actions/workflows/kto-runner.yml/runs?per_page=50&event=workflow_dispatch", auth, "").operationId).toBe(
+      "actions/list-workflow-runs",
+    );
+    // A file's path spans segments.
+    expect(checkRequest("GET", "/repos/o/r/contents/.github/workflows/kto-runner.yml?ref=main", auth, "").params.path).toBe(".github/workflows/kto-runner.yml");
+  });
+
+  it("refuses a body key its schema does not name, in GitHub's words", () => {
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, JSON.stringify({ name: "x", head_sha: "a", colour: "red" }))).toThrow(
+      '422: "colour" is not a permitted key.',
+    );
+  });
+
+  it("holds check runs, runners and dispatches to the limits GitHub states only in prose", () => {
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ summary: "x".repeat(65_536) }))).toThrow(/^422: .*summary/);
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ text: "x".repeat(65_536) }))).toThrow(/^422: .*text/);
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: Array.from({ length: 51 }, () => annotation()) }))).toThrow(
+      /^422: .*annotations must NOT have more than 50 items/,
+    );
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "t".repeat(256) })] }))).toThrow(
+      "/output/annotations/0/title is 256 characters; at most 255",
+    );
+    // 64 KB in bytes: 22,000 three-byte characters are 66,000 bytes.
+    expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/1", auth, checkRun({ annotations: [annotation({ message: "€".repeat(22_000) })] }))).toThrow(
+      "/output/annotations/0/message is 66000 bytes; at most 64 KB",
+    );
+    expect(
+      checkRequest(
+        "POST",
+        "/repos/o/r/check-runs",
+        auth,
+        checkRun({ summary: "x".repeat(65_535), annotations: [annotation({ title: "t".repeat(255), message: "m".repeat(65_536) })] }),
+      ).operationId,
+    ).toBe("checks/create");
+
+    const runner = (name: string) => JSON.stringify({ name, runner_group_id: 1, labels: ["kto-runner-x"] });
+    expect(() => checkRequest("POST", "/repos/o/r/actions/runners/generate-jitconfig", auth, runner("r".repeat(65)))).toThrow(
+      "/name is 65 characters; a runner name is at most 64",
+    );
+    expect(checkRequest("POST", "/orgs/o/actions/runners/generate-jitconfig", auth, runner("r".repeat(64))).operationId).toBe(
+      "actions/generate-runner-jitconfig-for-org",
+    );
+
+    const dispatch = (inputs: Record<string, string>) => JSON.stringify({ ref: "main", inputs });
+    expect(() => checkRequest("POST", "/repos/o/r/actions/workflows/w.yml/dispatches", auth, dispatch({ job: "j".repeat(65_530) }))).toThrow(
+      /^422: .*inputs are 65540 characters as JSON/,
+    );
+    expect(() =>
+      checkRequest(
+        "POST",
+        "/repos/o/r/actions/workflows/w.yml/dispatches",
+        auth,
+        dispatch(Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`i${i}`, "v"]))),
+      ),
+    ).toThrow(/inputs must NOT have more than 25 properties/);
+  });
+
+  it("checks /api/v3 against the GitHub Enterprise Server description of the version under test", () => {
+    expect(GHES_VERSIONS.length).toBeGreaterThan(0);
+    const body = JSON.stringify({ ref: "main", inputs: { job: "{}" }, return_run_details: true });
+    expect(checkRequest("POST", "/repos/o/r/actions/workflows/w.yml/dispatches", auth, body).operationId).toBe("actions/create-workflow-dispatch");
+    for (const version of GHES_VERSIONS) {
+      expect(() => checkRequest("POST", "/api/v3/repos/o/r/actions/workflows/w.yml/dispatches", auth, body, version)).toThrow(
+        '422: "return_run_details" is not a permitted key.',
+      );
+      const ten = JSON.stringify({ ref: "main", inputs: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`i${i}`, "v"])) });
+      expect(() => checkRequest("POST", "/api/v3/repos/o/r/actions/workflows/w.yml/dispatches", auth, ten, version)).toThrow(
+        /inputs must NOT have more than 10 properties/,
+      );
+      expect(checkRequest("GET", "/api/v3/repos/o/r", auth, "", version).server).toEqual({ kind: "ghes", version });
+    }
+  });
+});
+
+describe("the GitHub API double's permission check", () => {
+  const installation = (permissions: Record<string, "read" | "write">) => ({ kind: "installation" as const, permissions });
+
+  it("refuses an operation whose permission the token lacks or has only at read level", () => {
+    expect(refusal("checks/create", installation({ checks: "write" }))).toBeNull();
+    expect(refusal("checks/create", installation({ checks: "read" }))).toEqual({ status: 403, message: "Resource not accessible by integration" });
+    expect(refusal("checks/create", installation({}))).toEqual({ status: 403, message: "Resource not accessible by integration" });
+    expect(refusal("repos/get-content", installation({ contents: "write" }))).toBeNull();
+  });
+
+  it("lets the App's JWT call only the App's own endpoints, and names an operation it has no entry for", () => {
+    expect(refusal("apps/get-repo-installation", { kind: "app" })).toBeNull();
+    expect(refusal("apps/get-repo-installation", installation({ administration: "write" }))?.status).toBe(403);
+    expect(refusal("checks/create", { kind: "app" })?.status).toBe(403);
+    expect(refusal("repos/delete", installation({ administration: "write" }))).toEqual({
+      status: 501,
+      message: "the double has no required permission for repos/delete: add GitHub's to REQUIRED",
+    });
+  });
+});
+
+describe("the GitHub API double's workflow inputs check", () => {
+  const inputs = { job: "{}", runs_on: "[]", sha: "a".repeat(40), app_url: "https://kto.example.com" };
+
+  it("takes the inputs the runner workflow declares, and refuses others as GitHub does", () => {
+    expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, inputs)).toBeNull();
+    expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { ...inputs, debug: "1" })).toBe('Unexpected inputs provided: ["debug"]');
+    expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { job: "{}", runs_on: "[]", app_url: "x" })).toBe("Required input 'sha' not provided");
+    expect(inputsRefusal("on: push\njobs: {}\n", inputs)).toBe("Workflow does not have 'workflow_dispatch' trigger");
   });
 });
