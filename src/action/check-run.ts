@@ -1,8 +1,9 @@
 import * as core from "@actions/core";
 import * as github from "@actions/github";
+import { CONCLUSION } from "../app/check-run-conclusion.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../app/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
 
-const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "failure" } as const;
 const MAX_ANNOTATIONS = 50; // per request, as the checks API takes them
 
 /** Standalone use: the action reports its own check run with the workflow's token. */
@@ -19,8 +20,8 @@ export async function createCheckRun(token: string, name: string, report: RunRep
       start_line: f.location!.line,
       end_line: f.location!.line,
       annotation_level: "failure" as const,
-      title: `${job.name}: ${[...f.path, f.name].join(" › ")}`,
-      message: (f.reason ?? f.status).slice(0, 64 * 1024),
+      title: annotationTitle(`${job.name}: ${[...f.path, f.name].join(" › ")}`),
+      message: annotationMessage(f.reason ?? f.status),
     }));
   await octokit.rest.checks.create({
     owner,
@@ -32,7 +33,7 @@ export async function createCheckRun(token: string, name: string, report: RunRep
     ...(detailsUrl ? { details_url: detailsUrl } : {}),
     output: {
       title: `${t.passed} passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped`,
-      summary: summary.slice(0, 65_535),
+      summary: withinLimit(summary, SUMMARY_LIMIT, "the full summary is in the job summary and the results artifact"),
       annotations,
     },
   });

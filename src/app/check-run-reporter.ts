@@ -4,10 +4,8 @@ import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
+import { CONCLUSION } from "./check-run-conclusion.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
-
-/** How a finished job shows on GitHub: an errored job (kto could not run it) is neutral, not a failure. */
-export const CONCLUSION = { succeeded: "success", failed: "failure", timed_out: "timed_out", cancelled: "cancelled", errored: "neutral" } as const;
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -24,7 +22,7 @@ type Annotation = { path: string; start_line: number; end_line: number; annotati
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
  * it waits for, in progress with a link to the workflow run, then completed with the
- * summary, annotations (50 per request) and buttons to re-run or cancel.
+ * summary, annotations (50 per request) and a button to re-run it.
  */
 export class CheckRunReporter implements Reporter {
   constructor(
@@ -39,7 +37,9 @@ export class CheckRunReporter implements Reporter {
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     const detailsUrl = job.runId && /^\d+$/.test(job.runId) ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
-    const body = await this.describe(job, detailsUrl);
+    // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
+    const cancel = plan.groupKey?.startsWith("pr:") ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
+    const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
     const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
@@ -60,18 +60,17 @@ export class CheckRunReporter implements Reporter {
     }
   }
 
-  private async describe(job: JobRecord, detailsUrl: string | undefined) {
+  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
-    const cancel = [{ label: "Cancel", identifier: "cancel", description: "Cancel this job" }];
     if (job.state === "awaiting_approval") {
       return this.fields({ status: "completed", conclusion: "action_required", title: "Waiting for approval", summary: `${job.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label.` });
     }
     if (job.state === "queued") {
       const position = job.notBefore <= Date.now() ? await this.store.queuePosition(job, Date.now()) : null;
-      return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}`, actions: cancel });
+      return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}${cancel}` });
     }
-    if (job.state === "dispatched") return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.`, actions: cancel, detailsUrl });
-    if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.envId}.`, actions: cancel, detailsUrl });
+    if (job.state === "dispatched") return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.${cancel}`, detailsUrl });
+    if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.envId}.${cancel}`, detailsUrl });
     if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
 
     const report = job.result as (JobReport & { artifactUrl?: string | null }) | null;

@@ -1,6 +1,7 @@
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport } from "../runners/report/run-report.js";
-import { CONCLUSION, testCountsTitle } from "./check-run-reporter.js";
+import { CONCLUSION } from "./check-run-conclusion.js";
+import { testCountsTitle } from "./check-run-reporter.js";
 import { RUNNER_LABEL_PREFIX, runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
 
 export interface DashboardData {

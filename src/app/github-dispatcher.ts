@@ -1,13 +1,33 @@
-import type { CancelRequest, DispatchRequest, Dispatcher } from "../orchestrator/dispatcher.js";
+import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 import { runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
+
+/** GitHub's limit on a dispatch's inputs, all of them together, counted here as the JSON they are sent as. */
+export const INPUTS_CHARS = 65_535;
+
+/**
+ * Refuses, before anything is sent, a dispatch GitHub would refuse whatever the retry: its
+ * job could never run, so it fails at once, saying why.
+ */
+function checkInputs(inputs: Record<string, string>, maxInputs: number): void {
+  const count = Object.keys(inputs).length;
+  if (count > maxInputs) throw new DispatchRefusedError(`kto cannot dispatch this job: the runner workflow takes ${count} inputs and this GitHub at most ${maxInputs}`);
+  const chars = JSON.stringify(inputs).length;
+  if (chars > INPUTS_CHARS) {
+    throw new DispatchRefusedError(
+      `kto cannot dispatch this job: its workflow inputs come to ${chars} characters as JSON; GitHub takes at most 65,535. Make the suite's command, env or matrix values shorter (quotes and backslashes count twice, as the job's JSON is sent inside the inputs' JSON)`,
+    );
+  }
+}
 
 export interface GitHubDispatcherOptions {
   workflow: string;
   appUrl: string;
   /** Ask for the run's id in the dispatch's answer (github.com); GitHub Enterprise Server refuses the parameter. */
   runDetails: boolean;
+  /** How many inputs a dispatch may carry: 25 on github.com, 10 on GitHub Enterprise Server. */
+  maxInputs: number;
   /** Looking a run up by run-name: how often, and how long apart (the run appears after a moment). */
   lookupAttempts: number;
   lookupDelayMs: number;
@@ -38,18 +58,20 @@ export class GitHubDispatcher implements Dispatcher {
       if (existing) return { runId: existing };
     }
     const unique = uniqueRunnerLabel(env.labels);
+    const inputs = {
+      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
+      runs_on: JSON.stringify(unique ? ["self-hosted", unique] : env.labels),
+      sha: plan.headSha,
+      app_url: this.options.appUrl,
+    };
+    checkInputs(inputs, this.options.maxInputs);
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
       owner,
       repo,
       workflow_id: this.options.workflow,
       ref: plan.defaultRef ?? "main",
       ...(this.options.runDetails ? { return_run_details: true } : {}),
-      inputs: {
-        job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
-        runs_on: JSON.stringify(unique ? ["self-hosted", unique] : env.labels),
-        sha: plan.headSha,
-        app_url: this.options.appUrl,
-      },
+      inputs,
     });
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
     if (runId) return { runId: String(runId) };

@@ -4,7 +4,7 @@ import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, NewJob } from "../orchestrator/store/store.js";
+import type { JobRecord, NewJob, PlanRecord } from "../orchestrator/store/store.js";
 import { planSeenBy, reportNotCovered } from "./approval.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
@@ -56,6 +56,20 @@ function targetOf(context: EventContext, headSha: string, groupKey: string, defa
 
 const groupOf = (repo: string, number: number) => `pr:${repo}#${number}`;
 
+/**
+ * A job re-run on its own is a plan in a group of its own, under its plan's group: so it
+ * cancels neither its siblings nor, re-run from an older commit, the head's plan (a plan
+ * cancels its group's older plans). A push cancels it with the rest of the pull request's
+ * older work, and `/kto cancel` reaches it.
+ */
+const RERUN = " rerun ";
+const rerunGroupOf = (groupKey: string, headSha: string, jobName: string) => `${groupKey.split(RERUN)[0]}${RERUN}${headSha} ${jobName}`;
+const inGroup = (planGroup: string | null, groupKey: string) => planGroup === groupKey || planGroup?.startsWith(`${groupKey}${RERUN}`) === true;
+const UNFINISHED = ["awaiting_approval", "queued", "dispatched", "running"] as const;
+
+/** `/kto <command> [argument]` on a line of its own. */
+const COMMAND = /^\/kto\s+(retest|ok-to-test|cancel)\b[ \t]*(.*)$/m;
+
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
   return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
 }
@@ -99,6 +113,10 @@ export function ktoHandlers(deps: HandlerDeps) {
     const specs = config.plan.jobs
       .filter((spec) => selection === "all" || selection.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    await submitSpecs(target, specs, approvalNeeded);
+  }
+
+  async function submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void> {
     if (specs.length === 0) return;
     // Unique even for two events on one commit in the same millisecond.
     const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
@@ -129,12 +147,55 @@ export function ktoHandlers(deps: HandlerDeps) {
 
   const waitingJobs = (planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
-  async function cancelGroup(repo: string, groupKey: string, reason: string): Promise<void> {
-    for (const job of await store.jobs({ states: ["awaiting_approval", "queued", "dispatched", "running"] })) {
-      const plan = await store.plan(job.planId);
-      if (plan?.repo === repo && plan.groupKey === groupKey) await service.lifecycle.cancel(job, reason);
+  /** Cancels `repo`'s unfinished jobs that `which` picks; the names of those cancelled. */
+  async function cancelWhere(repo: string, which: (plan: PlanRecord, job: JobRecord) => boolean, reason: string): Promise<string[]> {
+    const cancelled: string[] = [];
+    const plans = new Map<string, Promise<PlanRecord | null>>();
+    for (const job of await store.jobs({ states: [...UNFINISHED] })) {
+      if (!plans.has(job.planId)) plans.set(job.planId, store.plan(job.planId));
+      const plan = await plans.get(job.planId)!;
+      if (plan?.repo === repo && which(plan, job) && (await service.lifecycle.cancel(job, reason))) cancelled.push(job.name);
     }
-    await service.outbox.deliver();
+    if (cancelled.length > 0) await service.outbox.deliver();
+    return cancelled;
+  }
+
+  const cancelGroup = (repo: string, groupKey: string, reason: string) => cancelWhere(repo, (plan) => inGroup(plan.groupKey, groupKey), reason);
+
+  /**
+   * `/kto cancel <job>`: that job of the pull request (its check run's name, with or
+   * without "kto / "), wherever it is in its life. A name that matches nothing is
+   * answered on the pull request's checks with the names that would.
+   */
+  async function cancelJob(octokit: Octokit, repository: { full_name: string; name: string; owner: { login: string } }, groupKey: string, name: string, login: string): Promise<void> {
+    const wanted = name.replace(/^[`'"]|[`'"]$/g, "").replace(/^kto \/ /, "");
+    const cancelled = await cancelWhere(repository.full_name, (plan, job) => inGroup(plan.groupKey, groupKey) && job.name === wanted, `cancelled by @${login}`);
+    if (cancelled.length > 0) return;
+    const latest = await store.latestPlan(groupKey);
+    if (!latest?.headSha) return;
+    const names = new Set<string>();
+    for (const job of await store.jobs({ states: [...UNFINISHED] })) if (inGroup((await store.plan(job.planId))?.groupKey ?? null, groupKey)) names.add(job.name);
+    await octokit.rest.checks.create({
+      owner: repository.owner.login,
+      repo: repository.name,
+      name: "kto / cancel",
+      head_sha: latest.headSha,
+      status: "completed",
+      conclusion: "neutral",
+      output: {
+        title: `/kto cancel ${wanted} by @${login}: no waiting or running job of that name`.slice(0, 200),
+        summary: withinLimit(
+          names.size > 0 ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- \`${n}\``).join("\n")}\n\n\`/kto cancel\` alone cancels them all.` : "No job of this pull request is waiting or running.",
+          SUMMARY_LIMIT,
+          "the dashboard lists every job",
+        ),
+      },
+    });
+  }
+
+  /** A finished job run again on its own, at its commit, as it was planned there. */
+  async function rerunJob(context: EventContext, job: JobRecord, plan: PlanRecord & { groupKey: string; headSha: string }): Promise<void> {
+    await submitSpecs(targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, job.name), plan.defaultRef ?? undefined), [job.spec], null);
   }
 
   return (app: Probot) => {
@@ -153,7 +214,10 @@ export function ktoHandlers(deps: HandlerDeps) {
         const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
         const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
-        await submit(targetOf(context, pr.head.sha, groupOf(repository.full_name, pr.number)), policy.triggers.pull_request, gate);
+        const groupKey = groupOf(repository.full_name, pr.number);
+        await submit(targetOf(context, pr.head.sha, groupKey), policy.triggers.pull_request, gate);
+        // The new plan cancelled the older one; a job re-run at an older commit goes with it.
+        if (context.payload.action === "synchronize") await cancelWhere(repository.full_name, (plan) => plan.groupKey?.startsWith(`${groupKey}${RERUN}`) === true && plan.headSha !== pr.head.sha, `superseded by ${pr.head.sha.slice(0, 7)}`);
       }),
     );
 
@@ -183,7 +247,7 @@ export function ktoHandlers(deps: HandlerDeps) {
       "issue_comment.created",
       once(async (context) => {
         const { comment, issue, repository } = context.payload;
-        const command = /^\/kto\s+(retest|ok-to-test|cancel)\b/m.exec(comment.body)?.[1];
+        const [, command, argument = ""] = COMMAND.exec(comment.body) ?? [];
         const login = comment.user?.login;
         if (!command || !issue.pull_request || !login) return;
         const octokit = context.octokit as unknown as Octokit;
@@ -193,7 +257,11 @@ export function ktoHandlers(deps: HandlerDeps) {
           return;
         }
         const groupKey = groupOf(repository.full_name, issue.number);
-        if (command === "cancel") return cancelGroup(repository.full_name, groupKey, `cancelled by @${login}`);
+        if (command === "cancel") {
+          if (argument.trim()) return cancelJob(octokit, repository, groupKey, argument.trim(), login);
+          await cancelGroup(repository.full_name, groupKey, `cancelled by @${login}`);
+          return;
+        }
         const { data: pr } = await octokit.rest.pulls.get({ owner, repo: name, pull_number: issue.number });
         const latest = await store.latestPlan(groupKey);
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
@@ -254,12 +322,10 @@ export function ktoHandlers(deps: HandlerDeps) {
         if (!job) return;
         const plan = await store.plan(job.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha) return;
+        // A check run's only button is "Re-run failed": GitHub shows buttons on completed check runs only.
         const action = context.payload.action === "requested_action" ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier : "rerun";
-        if (action === "cancel") return cancelGroup(plan.repo, plan.groupKey, `cancelled by @${context.payload.sender.login}`);
         if (action !== "rerun" || !isTerminal(job.state)) return;
-        const target = targetOf(context, plan.headSha, plan.groupKey, plan.defaultRef ?? undefined);
-        const policy = await policyAt(target.octokit, target.owner, target.name, target.defaultRef);
-        await submit(target, policy.triggers.pull_request, null, { suites: [job.spec.suite] });
+        await rerunJob(context, job, { ...plan, groupKey: plan.groupKey, headSha: plan.headSha });
       }),
     );
 

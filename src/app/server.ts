@@ -111,7 +111,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const serverUrl = settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
   const service = new OrchestratorService({
     store,
-    dispatcher: new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, runDetails: !settings.GHE_HOST, lookupAttempts: 5, lookupDelayMs: options.runLookupDelayMs ?? 2_000 }),
+    dispatcher: new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, runDetails: !settings.GHE_HOST, maxInputs: settings.GHE_HOST ? 10 : 25, lookupAttempts: 5, lookupDelayMs: options.runLookupDelayMs ?? 2_000 }),
     reporter: new CheckRunReporter(store, octokitFor, serverUrl),
     pools: [pool],
     clock,

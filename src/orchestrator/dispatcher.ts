@@ -21,6 +21,14 @@ export interface CancelRequest {
   envId: string | null;
 }
 
+/**
+ * A dispatch the far side would refuse whatever the retry (a job too large for it): nothing
+ * was sent, and the job ends errored with this message, which says what to change.
+ */
+export class DispatchRefusedError extends Error {
+  override readonly name = "DispatchRefusedError";
+}
+
 /** How the orchestrator starts and stops runs; GitHub, the local host and tests each have one. */
 export interface Dispatcher {
   dispatch(request: DispatchRequest): Promise<{ runId: string }>;

@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.js";
 import { CoalescedPass } from "./coalesced-pass.js";
-import type { Dispatcher } from "./dispatcher.js";
+import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { OutboxRecord, Store } from "./store/store.js";
@@ -98,6 +98,13 @@ export class OutboxWorker {
       return true;
     } catch (error) {
       const message = (error as Error).message;
+      // Not the far side failing: nothing was sent, and no retry would change the answer.
+      if (error instanceof DispatchRefusedError) {
+        await this.store.markFailed(item.id, this.clock.now(), message);
+        const job = await this.store.job(item.jobId);
+        if (job && job.attempt === payload.attempt) await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config", reason: message });
+        return true;
+      }
       this.consecutiveFailures += 1;
       this.totalFailures += 1;
       if (item.attempts + 1 >= this.options.maxAttempts) {

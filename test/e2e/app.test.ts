@@ -202,7 +202,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
-  it("runs chosen suites on a repository_dispatch, and cancels and re-runs from check run buttons", async () => {
+  it("runs chosen suites on a repository_dispatch, and re-runs a finished job from its check run's button", async () => {
     const dispatch = example("repository_dispatch", "on-demand-test", 0) as { action: string; client_payload: unknown; repository: { full_name: string; name: string; owner: { login: string }; default_branch: string }; installation: { id: number } };
     dispatch.action = "kto-run";
     dispatch.client_payload = { ref: "master", suites: ["unit"], priority: 4 };
@@ -218,16 +218,17 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const run = checkRuns()[0]!;
     const action = example("check_run", "requested_action", 0) as { check_run: Record<string, unknown>; requested_action?: unknown; repository: Record<string, unknown> & { owner: Record<string, unknown> }; installation?: unknown };
     action.check_run = { ...action.check_run, id: run.id, external_id: run.external_id, name: run.name, head_sha: SHA };
-    action.requested_action = { identifier: "cancel" };
+    action.requested_action = { identifier: "rerun" };
     action.repository = { ...action.repository, full_name: REPO, name: "Hello-World", owner: { ...action.repository.owner, login: "Codertocat" } };
     action.installation = { id: dispatch.installation.id };
+    // GitHub shows the button on a completed check run only.
+    const job = JSON.parse(sent.inputs.job!) as { id: string };
+    const bearer = await token({ repository: REPO, run_id: String(sent.runId) });
+    await until(async () => (await app.store.job(job.id))?.runId === String(sent.runId), "the run id");
+    expect((await report(job.id, bearer, { attempt: 1, kind: "finished", status: "failed", reason: "1 test failed" })).status).toBe(200);
+    await until(async () => run.conclusion === "failure", "the check run failed");
+    expect(run).toMatchObject({ actions: [{ identifier: "rerun" }] });
     expect(await deliver("check_run", action)).toBe(200);
-    await until(async () => run.conclusion === "cancelled", "the check run cancelled");
-    expect(github.state.cancelled).toEqual([sent.runId]);
-
-    const rerun = structuredClone(action);
-    rerun.requested_action = { identifier: "rerun" };
-    expect(await deliver("check_run", rerun)).toBe(200);
     const again = await until(async () => github.state.dispatches[1], "the re-run dispatched");
     expect(JSON.parse(again.inputs.job!)).toMatchObject({ spec: { suite: "unit" } });
     await expectStatusMatchesStore();
