@@ -405,8 +405,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
-  it("finds the run by its run-name when the dispatch answers without run details", async () => {
-    github.state.noRunDetails = true;
+  it("finds the run by its run-name, GHES answering the dispatch without run details", async () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "the dispatch");
     const job = JSON.parse(sent.inputs.job!) as { id: string };

@@ -39,11 +39,8 @@ export interface GitHubState {
    * public), and a user-owned repository's owner is its admin.
    */
   permissions: Map<string, Map<string, RepositoryRole>>;
-  /** Answer workflow dispatches with 204 and no run details, as older servers do. */
-  noRunDetails: boolean;
   /** `owner/repo@ref` → commit sha. */
   refs: Map<string, string>;
-  opened: { repo: string; number: number; head: string; base: string; title: string; body: string }[];
   /** `owner/repo` or `org:name` → the App's installation id there; absent means not installed (404). */
   installations: Map<string, number>;
   /** Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each. */
@@ -128,8 +125,8 @@ const HANDLERS: Record<string, Handler> = {
     state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
     const lost = state.dispatchLostResponses.shift();
     if (lost) return { status: lost, body: { message: "Server Error" } };
-    // Older servers ignore return_run_details and answer 204.
-    if (state.noRunDetails || !request.body.return_run_details) return { status: 204, body: null };
+    // Unasked (and on GHES, which has no return_run_details), no run details: a 204.
+    if (!request.body.return_run_details) return { status: 204, body: null };
     return { status: 200, body: { workflow_run_id: runId, run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`, html_url: `https://github.com/${repo}/actions/runs/${runId}` } };
   },
   "actions/list-workflow-runs": (request, state) => {
@@ -153,26 +150,6 @@ const HANDLERS: Record<string, Handler> = {
     return sha ? { status: 200, body: { sha } } : { status: 404, body: { message: "No commit found" } };
   },
   "repos/get": (request) => ({ status: 200, body: { id: 1, name: request.params.repo, full_name: `${request.params.owner}/${request.params.repo}`, default_branch: "master", owner: { login: request.params.owner } } }),
-  "git/get-ref": (request, state) => {
-    const sha = state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref!.replace(/^heads\//, "")}`);
-    return sha ? { status: 200, body: { ref: `refs/${request.params.ref}`, object: { sha, type: "commit" } } } : { status: 404, body: { message: "Not Found" } };
-  },
-  "git/create-ref": (request, state) => {
-    const key = `${request.params.owner}/${request.params.repo}@${String(request.body.ref).replace(/^refs\/heads\//, "")}`;
-    if (state.refs.has(key)) return { status: 422, body: { message: "Reference already exists" } };
-    state.refs.set(key, String(request.body.sha));
-    return { status: 201, body: { ref: request.body.ref, object: { sha: request.body.sha, type: "commit" } } };
-  },
-  "repos/create-or-update-file-contents": (request, state) => {
-    const key = `${request.params.owner}/${request.params.repo}@${request.body.branch}:${request.params.path}`;
-    state.files.set(key, Buffer.from(String(request.body.content), "base64").toString("utf8"));
-    return { status: 201, body: { content: { path: request.params.path }, commit: { sha: "c".repeat(40) } } };
-  },
-  "pulls/create": (request, state) => {
-    const number = state.nextId++;
-    state.opened.push({ repo: `${request.params.owner}/${request.params.repo}`, number, head: String(request.body.head), base: String(request.body.base), title: String(request.body.title), body: String(request.body.body ?? "") });
-    return { status: 201, body: { number, html_url: `https://github.com/${request.params.owner}/${request.params.repo}/pull/${number}` } };
-  },
   "pulls/get": (request, state) => {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
@@ -237,7 +214,7 @@ export interface GitHubApiDoubleOptions {
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {}): Promise<GitHubApiDouble> {
   const ghesVersion = options.ghesVersion ?? GHES_VERSIONS[0]!;
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), opened: [], noRunDetails: false, installations: new Map(), outage: [], outageServed: 0, appPermissions: appManifest().default_permissions, tokens: new Map() };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), installations: new Map(), outage: [], outageServed: 0, appPermissions: appManifest().default_permissions, tokens: new Map() };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const server = createServer((request, response) => {
