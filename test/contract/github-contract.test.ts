@@ -31,7 +31,15 @@ const PUBLIC_URL = "https://kto.example.com";
 const suite = (name: string, extra = "") => `  - name: ${name}\n    runner: docker\n    image: kto/busybox:1\n    command: "true"\n${extra}`;
 const TWO = `version: 1\nsuites:\n${suite("unit")}${suite("board")}`;
 
-type CheckRun = { id: number; name: string; head_sha: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] } };
+type CheckRun = {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion?: string;
+  external_id?: string;
+  output: { title: string; summary: string; annotations?: unknown[] };
+};
 
 interface System {
   github: GitHubApiDouble;
@@ -61,7 +69,12 @@ async function start(options: { ghesVersion?: string; runners?: number } = {}): 
   );
   const issuer = await startOidcIssuer();
   const fresh = await freshStore("sqlite");
-  const settings = doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: PUBLIC_URL, KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl });
+  const settings = doubleAppSettings(github.url, {
+    WEBHOOK_SECRET: SECRET,
+    KTO_PUBLIC_URL: PUBLIC_URL,
+    KTO_OIDC_ISSUER: issuer.url,
+    KTO_OIDC_JWKS_URL: issuer.jwksUrl,
+  });
   const app = await startApp(settings, {
     store: fresh.store,
     logLevel: "fatal",
@@ -87,7 +100,12 @@ async function deliver(s: System, event: string, payload: Record<string, unknown
   const body = JSON.stringify(payload);
   const response = await fetch(`${s.app.url}${WEBHOOKS_PATH}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": await sign(SECRET, body),
+    },
     body,
   });
   return response.status;
@@ -105,7 +123,10 @@ async function push(s: System, sha: string, config = TWO, action = "opened"): Pr
 }
 
 function comment(body: string, login = "maintainer"): Record<string, unknown> {
-  const c = example("issue_comment", "created") as { comment: { body: string; created_at: string; user: { login: string } }; issue: { number: number; pull_request?: unknown } };
+  const c = example("issue_comment", "created") as {
+    comment: { body: string; created_at: string; user: { login: string } };
+    issue: { number: number; pull_request?: unknown };
+  };
   c.comment.body = body;
   c.comment.user.login = login;
   c.comment.created_at = new Date(Date.now() + 1_000).toISOString();
@@ -116,15 +137,22 @@ function comment(body: string, login = "maintainer"): Record<string, unknown> {
 
 /** A check run's button or GitHub's Re-run link pressed on `run`. */
 function rerun(run: CheckRun): Record<string, unknown> {
-  const payload = example("check_run", "rerequested", 0) as { check_run: Record<string, unknown>; repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+  const payload = example("check_run", "rerequested", 0) as {
+    check_run: Record<string, unknown>;
+    repository: Record<string, unknown> & { owner: Record<string, unknown> };
+  };
   payload.check_run = { ...payload.check_run, id: run.id, external_id: run.external_id, name: run.name, head_sha: run.head_sha };
   payload.repository = { ...payload.repository, full_name: REPO, name: "Hello-World", owner: { ...payload.repository.owner, login: "Codertocat" } };
   return { ...payload, installation: { id: 1 } };
 }
 
 const checkRuns = (s: System, sha?: string) => ([...s.github.state.checkRuns.values()] as unknown as CheckRun[]).filter((c) => !sha || c.head_sha === sha);
-const runOf = (s: System, name: string, sha = HEAD) => checkRuns(s, sha).filter((c) => c.name === `kto / ${name}`).at(-1);
-const dispatchedJob = (s: System, index: number) => JSON.parse(s.github.state.dispatches[index]!.inputs.job!) as { id: string; attempt: number; spec: { suite: string } };
+const runOf = (s: System, name: string, sha = HEAD) =>
+  checkRuns(s, sha)
+    .filter((c) => c.name === `kto / ${name}`)
+    .at(-1);
+const dispatchedJob = (s: System, index: number) =>
+  JSON.parse(s.github.state.dispatches[index]!.inputs.job!) as { id: string; attempt: number; spec: { suite: string } };
 
 /** The job's run reports as the runner workflow does, with its OIDC token. */
 async function report(s: System, jobId: string, body: Record<string, unknown>): Promise<void> {
@@ -133,7 +161,11 @@ async function report(s: System, jobId: string, body: Record<string, unknown>): 
     return found?.runId && /^\d+$/.test(found.runId) ? found : null;
   }, `${jobId}'s run id`);
   const bearer = await s.issuer.token(REPO, job.runId!, new URL(PUBLIC_URL).origin);
-  const response = await fetch(`${s.app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify({ attempt: job.attempt, ...body }) });
+  const response = await fetch(`${s.app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+    body: JSON.stringify({ attempt: job.attempt, ...body }),
+  });
   expect(response.status).toBe(200);
 }
 
@@ -168,8 +200,16 @@ describe("kto's check runs as GitHub keeps them", () => {
     const s = await start();
     s.github.state.permissions.set(REPO, new Map([["maintainer", "write"]]));
     s.github.state.files.set(`${REPO}@${HEAD}:.github/kto.yml`, TWO);
-    s.github.state.pulls.set(`${REPO}#1`, { number: 1, head: { sha: HEAD, repo: { full_name: "stranger/Hello-World" } }, base: { ref: "master" }, author_association: "NONE" });
-    const payload = example("pull_request", "opened") as { number: number; pull_request: { number: number; author_association: string; head: { sha: string; repo: { full_name: string } } } };
+    s.github.state.pulls.set(`${REPO}#1`, {
+      number: 1,
+      head: { sha: HEAD, repo: { full_name: "stranger/Hello-World" } },
+      base: { ref: "master" },
+      author_association: "NONE",
+    });
+    const payload = example("pull_request", "opened") as {
+      number: number;
+      pull_request: { number: number; author_association: string; head: { sha: string; repo: { full_name: string } } };
+    };
     payload.number = payload.pull_request.number = 1;
     payload.pull_request.author_association = "NONE";
     payload.pull_request.head.repo.full_name = "stranger/Hello-World";
@@ -187,12 +227,35 @@ describe("kto's check runs as GitHub keeps them", () => {
     const s = await start();
     await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
     const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
-    const failures = Array.from({ length: 120 }, (_, i) => ({ name: `case ${i}`, path: ["math"], status: "failed", reason: `case ${i} failed`, location: { file: "lib/math.c", line: i + 1 } }));
+    const failures = Array.from({ length: 120 }, (_, i) => ({
+      name: `case ${i}`,
+      path: ["math"],
+      status: "failed",
+      reason: `case ${i} failed`,
+      location: { file: "lib/math.c", line: i + 1 },
+    }));
     const now = new Date().toISOString();
     const result = {
-      ...{ name: "unit", suite: "unit", matrix: {}, runner: "docker", status: "failed", outcome: "failed", reason: "120 of 120 tests failed", exitCode: 1, resultsFormat: "tap" },
+      ...{
+        name: "unit",
+        suite: "unit",
+        matrix: {},
+        runner: "docker",
+        status: "failed",
+        outcome: "failed",
+        reason: "120 of 120 tests failed",
+        exitCode: 1,
+        resultsFormat: "tap",
+      },
       ...{ tests: { passed: 0, failed: 120, skipped: 0, errored: 0, total: 120 }, failures, slowest: [], startedAt: now, finishedAt: now, durationMs: 10 },
-      ...{ metrics: { wallMs: 10, cpuMs: 1, memoryPeakBytes: 1 }, dir: "jobs/unit", logs: { stdout: "stdout.log", stderr: "stderr.log" }, artifacts: [], stdoutTruncated: false, stderrTruncated: false },
+      ...{
+        metrics: { wallMs: 10, cpuMs: 1, memoryPeakBytes: 1 },
+        dir: "jobs/unit",
+        logs: { stdout: "stdout.log", stderr: "stderr.log" },
+        artifacts: [],
+        stdoutTruncated: false,
+        stderrTruncated: false,
+      },
     };
     await report(s, job.id, { kind: "started" });
     await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "120 of 120 tests failed", result });
@@ -231,7 +294,11 @@ describe("one job of a pull request", () => {
     expect(runOf(s, "unit")?.status).not.toBe("completed");
     expect(await deliver(s, "issue_comment", comment("/kto cancel bored"))).toBe(200);
     const answer = await until(async () => checkRuns(s).find((c) => c.name === "kto / cancel"), "the answer to an unknown name");
-    expect(answer).toMatchObject({ head_sha: HEAD, conclusion: "neutral", output: { title: "/kto cancel bored by @maintainer: no waiting or running job of that name" } });
+    expect(answer).toMatchObject({
+      head_sha: HEAD,
+      conclusion: "neutral",
+      output: { title: "/kto cancel bored by @maintainer: no waiting or running job of that name" },
+    });
     expect(answer.output.summary).toContain("`unit`");
     expect(runOf(s, "unit")?.status).not.toBe("completed");
     expect(s.github.rejected).toEqual([]);
@@ -272,7 +339,13 @@ describe("one job of a pull request", () => {
     // A push supersedes that re-run too, with the rest of the pull request's older work.
     const third = "3333333333333333333333333333333333333333";
     await push(s, third, TWO, "synchronize");
-    await until(async () => checkRuns(s, HEAD).filter((c) => c.name === "kto / unit").at(-1)?.conclusion === "cancelled", "the re-run superseded");
+    await until(
+      async () =>
+        checkRuns(s, HEAD)
+          .filter((c) => c.name === "kto / unit")
+          .at(-1)?.conclusion === "cancelled",
+      "the re-run superseded",
+    );
     expect(s.github.rejected).toEqual([]);
   });
 });
