@@ -123,15 +123,16 @@ describe("the bundled action, run as the Actions runner runs it", () => {
           expect(zip.includes(Buffer.from(name))).toBe(true);
         }
 
-        expect(tokens.audiences).toEqual([new URL(app.url).origin]);
         expect(app.events.map((e) => e.body.kind)).toEqual(["started", "finished"]);
-        for (const event of app.events) {
+        // A fresh token for each report: a token lives minutes, and a job can run for hours.
+        expect(tokens.audiences).toEqual(app.events.map(() => new URL(app.url).origin));
+        for (const [i, event] of app.events.entries()) {
           expect(event.path).toBe("/kto/api/jobs/plan-1%2Fbusybox-tap/events");
-          expect(event.authorization).toBe(`Bearer ${tokens.issued[0]}`);
+          expect(event.authorization).toBe(`Bearer ${tokens.issued[i]}`);
           expect(event.body.attempt).toBe(2);
         }
         expect(app.events[1]!.body).toMatchObject({ status: "failed", outcome: "failed", infrastructure: false, result: { artifactId: 1, tests: { passed: 2, failed: 1 } } });
-        expectMasked(stdout, tokens.issued[0]!);
+        for (const token of tokens.issued) expectMasked(stdout, token);
         const kept = JSON.parse(await readFile(join(outputs["results-path"]!, "kto-report.json"), "utf8"));
         expect(kept).toMatchObject({ jobId: "plan-1/busybox-tap", attempt: 2, kind: "finished", status: "failed" });
       } finally {
