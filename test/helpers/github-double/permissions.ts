@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { PROJECT_ROOT_URL } from "../project-root.js";
 
 export type Level = "read" | "write";
 /** A GitHub App's permissions, as app.yml's default_permissions and an installation token name them. */
@@ -55,7 +56,7 @@ export function satisfies(granted: Level | undefined, level: Level): boolean {
 
 /** app.yml, the manifest the App is created from. */
 export function appManifest(): { default_permissions: Permissions; default_events: string[] } {
-  return parse(readFileSync(new URL("../../../app.yml", import.meta.url), "utf8")) as { default_permissions: Permissions; default_events: string[] };
+  return parse(readFileSync(new URL("app.yml", PROJECT_ROOT_URL), "utf8")) as { default_permissions: Permissions; default_events: string[] };
 }
 
 /** A caller: an installation token's permissions, or the App's JWT. */

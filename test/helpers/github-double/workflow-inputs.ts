@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { PROJECT_ROOT_URL } from "../project-root.js";
 
 /** The workflow kto ships; a repository in the double's state without its own file has this one. */
-export const SHIPPED_RUNNER_WORKFLOW = readFileSync(new URL("../../../self-hosted/kto-runner.yml", import.meta.url), "utf8");
+export const SHIPPED_RUNNER_WORKFLOW = readFileSync(new URL("self-hosted/kto-runner.yml", PROJECT_ROOT_URL), "utf8");
 
 interface DeclaredInput {
   required?: boolean;
