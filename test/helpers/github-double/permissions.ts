@@ -18,7 +18,6 @@ const need = (permission: string, level: Level): Requirement => ({ permission, l
 const APP: Requirement = { app: true };
 
 export const REQUIRED: Readonly<Record<string, Requirement>> = {
-  "apps/get-authenticated": APP,
   "apps/create-installation-access-token": APP,
   "apps/get-repo-installation": APP,
   "apps/get-org-installation": APP,
