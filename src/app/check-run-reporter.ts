@@ -17,7 +17,12 @@ export function checkRunName(job: Pick<JobRecord, "name">): string {
   return `kto / ${job.name}`;
 }
 
+/** The one check run of a plan whose jobs wait for approval: a plan may have thousands. */
+export const APPROVAL_CHECK_RUN = "kto / approval";
+
 type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
+
+const annotationKey = (a: { path: string; start_line: number; title?: string | null; message: string | null }) => JSON.stringify([a.path, a.start_line, a.title ?? "", a.message ?? ""]);
 
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
@@ -32,6 +37,8 @@ export class CheckRunReporter implements Reporter {
   ) {}
 
   async report(job: JobRecord): Promise<void> {
+    // Until it is approved, a job shows only in its plan's approval check run.
+    if (job.state === "awaiting_approval") return this.reportPlan(job.planId);
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
@@ -41,15 +48,20 @@ export class CheckRunReporter implements Reporter {
     const cancel = plan.groupKey?.startsWith("pr:") ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
+    // GitHub appends annotations: an update sent before whose answer was lost (a 502, a
+    // crash) must not add them twice, so those already there are left out.
+    if (job.checkRunId !== null && annotations.length > 0) {
+      const there = await octokit.paginate(octokit.rest.checks.listAnnotations, { owner, repo, check_run_id: job.checkRunId, per_page: 100 });
+      const seen = new Set(there.map(annotationKey));
+      annotations = annotations.filter((a) => !seen.has(annotationKey(a)));
+    }
     const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
     let id = job.checkRunId;
     if (id === null) {
       const { data } = await octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: plan.headSha, external_id: job.id, ...first });
       id = data.id;
-      // A job waiting for approval shows as completed (action_required), and GitHub never
-      // reopens a completed check run: approved, the job gets a new one.
-      if (job.state !== "awaiting_approval") await this.store.setCheckRunId(job.id, id);
+      await this.store.setCheckRunId(job.id, id);
     } else {
       await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
     }
@@ -60,11 +72,45 @@ export class CheckRunReporter implements Reporter {
     }
   }
 
+  /**
+   * A plan whose jobs wait for approval shows as one check run listing them, action
+   * required; approved, it says so (each job then gets a check run of its own, a new one);
+   * ended unapproved (superseded, cancelled), it says that. A plan approved or ended before
+   * it was shown needs none.
+   */
+  async reportPlan(planId: string): Promise<void> {
+    const plan = await this.store.plan(planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const jobs = await this.store.jobs({ planId });
+    const waiting = jobs.filter((j) => j.state === "awaiting_approval");
+    if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const fields = this.approvalFields(jobs, waiting);
+    if (plan.approvalCheckRunId === null) {
+      const { data } = await octokit.rest.checks.create({ owner, repo, name: APPROVAL_CHECK_RUN, head_sha: plan.headSha, external_id: `plan:${plan.id}`, ...fields });
+      await this.store.setApprovalCheckRunId(plan.id, data.id);
+    } else {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: plan.approvalCheckRunId, ...fields });
+    }
+  }
+
+  private approvalFields(jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
+    const list = (of: readonly JobRecord[]) => of.map((j) => `- \`${checkRunName(j)}\` (labels: ${j.labels.length ? j.labels.join(", ") : "any"})`).join("\n");
+    const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
+    if (waiting.length > 0) {
+      const summary = withinLimit(`${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`, SUMMARY_LIMIT, "the dashboard lists every job");
+      return this.fields({ status: "completed", conclusion: "action_required", title: `Waiting for approval: ${count(waiting.length)}`, summary }).fields;
+    }
+    // A job that left the wait other than by being cancelled in it was approved.
+    const approved = jobs.filter((j) => j.state !== "cancelled" || j.checkRunId !== null);
+    if (approved.length > 0) return this.fields({ status: "completed", conclusion: "success", title: `Approved: ${count(approved.length)}`, summary: withinLimit(`Approved; each job runs as a check run of its own:\n\n${list(approved)}`, SUMMARY_LIMIT, "the dashboard lists every job") }).fields;
+    const reason = jobs.find((j) => j.reason)?.reason ?? "cancelled";
+    return this.fields({ status: "completed", conclusion: CONCLUSION.cancelled, title: `Not run: ${reason}`.slice(0, 200), summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job") }).fields;
+  }
+
   private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
-    if (job.state === "awaiting_approval") {
-      return this.fields({ status: "completed", conclusion: "action_required", title: "Waiting for approval", summary: `${job.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label.` });
-    }
     if (job.state === "queued") {
       const position = job.notBefore <= Date.now() ? await this.store.queuePosition(job, Date.now()) : null;
       return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}${cancel}` });

@@ -1,7 +1,17 @@
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
-import type { Store } from "../orchestrator/store/store.js";
-import { splitRepo, type OctokitFor } from "./github-api.js";
+import { DeferredError } from "../orchestrator/outbox-worker.js";
+import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
+import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
 import { runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
+
+/**
+ * How a job's attempt runs as a run of the runner workflow: dispatched at `ref` (the
+ * repository's default branch), it names itself `runName`. The dispatcher starts it, and
+ * the report route checks a run's OIDC token against it.
+ */
+export function runnerRun(plan: Pick<PlanRecord, "defaultRef">, job: Pick<JobRecord, "id" | "attempt">): { ref: string; runName: string } {
+  return { ref: plan.defaultRef ?? "main", runName: `kto ${job.id} attempt ${job.attempt}` };
+}
 
 /** GitHub's limit on a dispatch's inputs, all of them together, counted here as the JSON they are sent as. */
 export const INPUTS_CHARS = 65_535;
@@ -21,6 +31,13 @@ function checkInputs(inputs: Record<string, string>, maxInputs: number): void {
   }
 }
 
+/**
+ * GitHub's clock and kto's may differ: a run listed as created up to this long before kto
+ * sent its dispatch may still be its. (The App's host keeps its clock in sync, as approvals
+ * by comment already need.)
+ */
+const CLOCK_SKEW_MS = 60_000;
+
 export interface GitHubDispatcherOptions {
   workflow: string;
   appUrl: string;
@@ -28,9 +45,16 @@ export interface GitHubDispatcherOptions {
   runDetails: boolean;
   /** How many inputs a dispatch may carry: 25 on github.com, 10 on GitHub Enterprise Server. */
   maxInputs: number;
-  /** Looking a run up by run-name: how often, and how long apart (the run appears after a moment). */
-  lookupAttempts: number;
+  /** The user the App's installations act as (`<slug>[bot]`): only runs it started are kto's. */
+  botLogin: () => Promise<string>;
+  /**
+   * After a try that may have started the run (its answer was lost), how long GitHub may
+   * take to list the run before kto takes it as not started and dispatches again.
+   */
+  lookupWindowMs: number;
+  /** How long apart the lookups go within that window. */
   lookupDelayMs: number;
+  now: () => number;
 }
 
 /**
@@ -44,18 +68,20 @@ export class GitHubDispatcher implements Dispatcher {
     private readonly options: GitHubDispatcherOptions,
   ) {}
 
-  async dispatch({ job, envId, maybeSent }: DispatchRequest): Promise<{ runId: string }> {
+  async dispatch({ job, envId, sentAt }: DispatchRequest): Promise<{ runId: string }> {
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
     const env = (await this.store.environments()).find((e) => e.id === envId);
     if (!env) throw new Error(`environment ${envId} is gone`);
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
-    const runName = `kto ${job.id} attempt ${job.attempt}`;
+    const { ref, runName } = runnerRun(plan, job);
     // The dispatch API has no idempotency key: a run that an earlier try started is found by its run-name.
-    if (maybeSent) {
-      const existing = await this.findByRunName(octokit, owner, repo, runName, 1);
+    if (sentAt !== null) {
+      const existing = await this.lookUp(octokit, owner, repo, runName, sentAt);
       if (existing) return { runId: existing };
+      const now = this.options.now();
+      if (now < sentAt + this.options.lookupWindowMs) throw new DeferredError(`the run "${runName}" may have started and is not listed yet; looking again before dispatching`, now + this.options.lookupDelayMs);
     }
     const unique = uniqueRunnerLabel(env.labels);
     const inputs = {
@@ -69,37 +95,56 @@ export class GitHubDispatcher implements Dispatcher {
       owner,
       repo,
       workflow_id: this.options.workflow,
-      ref: plan.defaultRef ?? "main",
+      ref,
       ...(this.options.runDetails ? { return_run_details: true } : {}),
       inputs,
     });
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
     if (runId) return { runId: String(runId) };
-    // Without run details (GitHub Enterprise Server) the answer is a 204: find the run by its run-name, which
-    // the runner workflow sets to "kto <job> attempt <n>".
-    const found = await this.findByRunName(octokit, owner, repo, runName, this.options.lookupAttempts);
+    // Without run details (GitHub Enterprise Server) the answer is a 204: the run is looked
+    // up by its run-name now; one GitHub does not list yet is looked up when it first
+    // reports, or is cancelled.
+    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now());
     return { runId: found ?? `pending:${runnerOf(envId)}` };
   }
 
-  private async findByRunName(octokit: Awaited<ReturnType<OctokitFor>>, owner: string, repo: string, name: string, attempts: number): Promise<string | null> {
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: this.options.workflow, event: "workflow_dispatch", per_page: 50 });
-      const run = data.workflow_runs.find((r) => r.display_title === name);
-      if (run) return String(run.id);
-      if (attempt + 1 < attempts) await new Promise((resolve) => setTimeout(resolve, this.options.lookupDelayMs));
+  /** The run GitHub started for a job's attempt, or null while GitHub does not list it. */
+  async findRun(job: JobRecord, plan: PlanRecord): Promise<string | null> {
+    if (!plan.installationId || !plan.repo) return null;
+    const { owner, repo } = splitRepo(plan.repo);
+    return this.lookUp(await this.octokitFor(plan.installationId), owner, repo, runnerRun(plan, job).runName, job.dispatchedAt ?? job.createdAt);
+  }
+
+  /**
+   * The run named `runName` that the App's bot started: whoever else may dispatch the
+   * workflow can start a run of that name too, so the name alone proves nothing. GitHub
+   * lists the newest first: the pages end at the first that has the run (of the bot's
+   * runs of that name on it, a dispatch sent twice, the oldest is taken), or at runs
+   * created before `since` (the first try), which cannot be it.
+   */
+  private async lookUp(octokit: Octokit, owner: string, repo: string, runName: string, since: number): Promise<string | null> {
+    const bot = await this.options.botLogin();
+    for await (const { data } of octokit.paginate.iterator(octokit.rest.actions.listWorkflowRuns, { owner, repo, workflow_id: this.options.workflow, event: "workflow_dispatch", per_page: 100 })) {
+      const ours = data.filter((run) => run.display_title === runName && (run.triggering_actor ?? run.actor)?.login === bot);
+      if (ours.length > 0) return String(ours.at(-1)!.id);
+      const last = data.at(-1);
+      if (!last || Date.parse(last.created_at) < since - CLOCK_SKEW_MS) return null;
     }
     return null;
   }
 
-  async cancel({ jobId, runId }: CancelRequest): Promise<void> {
-    if (!runId || !/^\d+$/.test(runId)) return;
+  async cancel({ jobId, attempt, runId }: CancelRequest): Promise<void> {
+    if (!runId) return;
     const job = await this.store.job(jobId);
     const plan = job ? await this.store.plan(job.planId) : null;
-    if (!plan?.installationId || !plan.repo) return;
+    if (!job || !plan?.installationId || !plan.repo) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
+    // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
+    const id = /^\d+$/.test(runId) ? runId : await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt);
+    if (id === null) return;
     try {
-      await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(runId) });
+      await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });
     } catch (error) {
       // 409: the run already finished; nothing to cancel.
       if ((error as { status?: number }).status !== 409) throw error;

@@ -18,13 +18,45 @@ export function runnerOf(envId: string): string {
 }
 
 /**
+ * A just-in-time runner is offline until its process connects, which takes a moment after
+ * kto registered it: until then a listing that shows it offline does not take it away.
+ */
+export const CONNECT_GRACE_MS = 120_000;
+
+interface GitHubRunner {
+  id: number;
+  status: string;
+  busy: boolean;
+  labels: { name: string }[];
+  /** Takes one job and is gone (a just-in-time runner). */
+  ephemeral?: boolean;
+}
+
+/** What a workflow_job event says about one of the pool's runners. */
+export interface RunnerEvent {
+  repo: string;
+  action: string;
+  runnerId: number;
+  /** The job is one of kto's: it asked for a kto-runner-<name> label. */
+  ours: boolean;
+}
+
+/** What the pool's store needs after an event: a runner that cannot take work any more. */
+export type RunnerChange = { gone: string; reason: string } | null;
+
+/**
  * The self-hosted runners of the repositories kto is installed on, as environments: online
  * ones with their labels, one job each. A runner busy with work kto did not give it is
  * left alone; one that goes offline gives its job back (the resource manager does that).
+ * Listing them costs a request per repository and organisation, so it happens at start,
+ * for a repository seen for the first time and on the periodic sync; in between the pool
+ * learns from registrations and workflow_job events, whose payloads name the runner.
  */
 export class GitHubRunnerPool implements EnvironmentPool {
   readonly name = "github";
   private readonly repos = new Map<string, number>();
+  /** Runners kto has seen, by environment id. */
+  private readonly known = new Map<string, { ephemeral: boolean; registeredAt?: number }>();
 
   constructor(
     private readonly store: Store,
@@ -43,16 +75,67 @@ export class GitHubRunnerPool implements EnvironmentPool {
     this.repos.delete(repo);
   }
 
+  /** The environment of runner `runnerId` of `repo` (its own or its organisation's), if kto knows it. */
+  environmentOf(repo: string, runnerId: number): string | null {
+    const { owner } = splitRepo(repo);
+    return [runnerEnvironmentId(repo, runnerId), runnerEnvironmentId(`org:${owner}`, runnerId)].find((id) => this.known.has(id)) ?? null;
+  }
+
+  /**
+   * A runner kto just registered: in the pool at once, without a listing. It is online as
+   * far as kto is concerned, since a job bound to its label waits for it to connect.
+   */
+  async registered(scope: string, runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }): Promise<void> {
+    const id = runnerEnvironmentId(scope, runner.id);
+    this.known.set(id, { ephemeral: runner.ephemeral === true, registeredAt: this.now() });
+    await this.store.upsertEnvironments([{ id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() }]);
+  }
+
+  /**
+   * A workflow_job event on one of the pool's runners. A job of another workflow takes the
+   * runner away from kto until it ends; one of kto's on a runner that takes one job leaves
+   * it no room for another; when that job ends the runner is gone.
+   */
+  async observe(event: RunnerEvent): Promise<RunnerChange> {
+    const id = this.environmentOf(event.repo, event.runnerId);
+    if (!id) return null;
+    const { ephemeral } = this.known.get(id)!;
+    const env = (await this.store.environments(this.name)).find((e) => e.id === id);
+    if (!env) return null;
+    if (event.action === "in_progress") {
+      // It has connected: from now on a listing that shows it offline means it is gone.
+      this.known.set(id, { ephemeral });
+      if (!event.ours) await this.store.setEnvironmentState(id, "offline", this.now());
+      else if (ephemeral) await this.store.upsertEnvironments([{ ...env, capacity: 0, lastSeen: this.now() }]);
+      return null;
+    }
+    if (event.action !== "completed") return null;
+    if (ephemeral) return { gone: id, reason: "took its one job (an ephemeral runner)" };
+    if (!event.ours) await this.store.setEnvironmentState(id, "online", this.now());
+    return null;
+  }
+
   async list(): Promise<EnvironmentRecord[]> {
     // After a restart the memory of tracked repositories is empty; the store still knows
     // which repositories have work waiting or running.
     for (const { repo, installationId } of await this.store.reposWithOpenWork()) if (!this.repos.has(repo)) this.repos.set(repo, installationId);
-    const leased = new Set((await this.store.jobs({ states: ["dispatched", "running"] })).map((j) => j.envId));
+    const active = await this.store.jobs({ states: ["dispatched", "running"] });
+    const leased = new Set(active.map((j) => j.envId));
+    // A runner that started a job had connected: offline now, it is gone, not still connecting.
+    const started = new Set(active.filter((j) => j.state === "running").map((j) => j.envId));
     const out = new Map<string, EnvironmentRecord>();
-    const add = (scope: string, runner: { id: number; status: string; busy: boolean; labels: { name: string }[] }) => {
+    const listed = new Set<string>();
+    const now = this.now();
+    const add = (scope: string, runner: GitHubRunner) => {
       const id = runnerEnvironmentId(scope, runner.id);
-      if (runner.status !== "online" || (runner.busy && !leased.has(id))) return;
-      out.set(id, { id, pool: this.name, labels: runner.labels.map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() });
+      listed.add(id);
+      const registeredAt = this.known.get(id)?.registeredAt;
+      const connecting = runner.status !== "online" && registeredAt !== undefined && !started.has(id) && now - registeredAt < CONNECT_GRACE_MS;
+      // Seen online, or offline after it started a job: it is not connecting any more.
+      this.known.set(id, { ephemeral: runner.ephemeral === true, ...(connecting ? { registeredAt } : {}) });
+      if ((runner.status !== "online" && !connecting) || (runner.busy && !leased.has(id))) return;
+      // An ephemeral runner at work has no room for another job, not even after this one.
+      out.set(id, { id, pool: this.name, labels: runner.labels.map((l) => l.name), capacity: runner.ephemeral && runner.busy ? 0 : 1, state: "online", lastSeen: now });
     };
     const orgsSeen = new Set<string>();
     for (const [fullName, installationId] of this.repos) {
@@ -70,6 +153,8 @@ export class GitHubRunnerPool implements EnvironmentPool {
         if (status !== 404 && status !== 403) throw error;
       }
     }
+    // Runners GitHub no longer lists are forgotten, but for one registered a moment ago.
+    for (const [id, { registeredAt }] of this.known) if (!listed.has(id) && (registeredAt === undefined || now - registeredAt >= CONNECT_GRACE_MS)) this.known.delete(id);
     return [...out.values()];
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Context, Probot } from "probot";
 import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
+import { CoalescedPass } from "../orchestrator/coalesced-pass.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord, NewJob, PlanRecord } from "../orchestrator/store/store.js";
@@ -9,19 +10,30 @@ import { planSeenBy, reportNotCovered } from "./approval.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
-import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import { retryReads } from "./github-limits.js";
+import { RUNNER_LABEL_PREFIX, type GitHubRunnerPool } from "./github-runner-pool.js";
 import { SETUP_CHECK_RUN, showOnboarding } from "./onboarding.js";
 import { RUNNER_WORKFLOW_PATH } from "./onboarding-files.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
-import { approvalNeeded, canWrite, policyAt, type SuiteSelection } from "./trust.js";
+import { approvalNeeded, canWrite, policyAt, type Policy, type SuiteSelection } from "./trust.js";
 
 export interface HandlerDeps {
   service: OrchestratorService;
   pool: GitHubRunnerPool;
   now?: () => number;
+  /** Waits on the App's clock: a webhook's read that failed waits this long to try again. */
+  sleep?: (ms: number) => Promise<void>;
   /** Counts a failed webhook in the metrics. */
   onError?: (event: string) => void;
 }
+
+/**
+ * How long the base branch's policy (trust rules, triggers) is taken as read: a busy
+ * repository's events share one read of it a minute, and a change to it on the base takes
+ * effect within that minute.
+ */
+export const POLICY_TTL_MS = 60_000;
+const POLICIES_CACHED = 1_000;
 
 interface Target {
   octokit: Octokit;
@@ -32,9 +44,12 @@ interface Target {
   headSha: string;
   defaultRef: string;
   groupKey: string;
+  /** The webhook delivery that asks for the plan. */
+  deliveryId: string;
 }
 
 interface EventContext {
+  id: string;
   octokit: unknown;
   payload: { installation?: { id: number }; repository?: { full_name: string; name: string; owner: { login: string }; default_branch: string } };
 }
@@ -51,6 +66,7 @@ function targetOf(context: EventContext, headSha: string, groupKey: string, defa
     headSha,
     defaultRef: defaultRef ?? repository.default_branch,
     groupKey,
+    deliveryId: context.id,
   };
 }
 
@@ -78,13 +94,42 @@ function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
 export function ktoHandlers(deps: HandlerDeps) {
   const { service, pool } = deps;
   const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const store = service.store;
 
-  /** A redelivered webhook (same delivery id) changes nothing. */
+  /**
+   * A delivery handled to the end, or whose plan was made (submitPlan records it with the
+   * plan), is not handled again when GitHub redelivers it (same id); one that failed before
+   * that is. A webhook has no outbox behind it, so its reads are retried.
+   */
   const once = <E extends Context>(handler: (context: E) => Promise<void>) => async (context: E) => {
-    if (!(await store.recordDelivery(context.id, now()))) return;
+    if (await store.deliverySeen(context.id)) return;
+    retryReads(context.octokit as unknown as Octokit, { attempts: 4, baseDelayMs: 500, maxWaitMs: 120_000, now, sleep });
     await handler(context);
+    await store.recordDelivery(context.id, now());
   };
+
+  const policies = new Map<string, { at: number; policy: Promise<Policy> }>();
+  /** The base's policy at `ref`, read at most once per POLICY_TTL_MS (a read that fails is not kept). */
+  function basePolicy(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
+    const key = `${owner}/${repo}@${ref}`;
+    const cached = policies.get(key);
+    if (cached && now() - cached.at < POLICY_TTL_MS) return cached.policy;
+    const entry = { at: now(), policy: policyAt(octokit, owner, repo, ref) };
+    policies.delete(key);
+    policies.set(key, entry);
+    entry.policy.catch(() => policies.get(key) === entry && policies.delete(key));
+    if (policies.size > POLICIES_CACHED) policies.delete(policies.keys().next().value!);
+    return entry.policy;
+  }
+
+  // A run that ended without reporting may have lost its runner: the pool is listed again,
+  // once for however many such events arrive together.
+  const resync = new CoalescedPass(async () => {
+    await service.resources.sync();
+    service.monitor.wake();
+    return 0;
+  });
 
   async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
     await target.octokit.rest.checks.create({
@@ -135,6 +180,7 @@ export function ktoHandlers(deps: HandlerDeps) {
       approved: approvalNeeded === null,
       ...(approvalNeeded ? { approvalReason: `Waiting for approval: ${approvalNeeded}.` } : {}),
       report: true,
+      deliveryId: target.deliveryId,
       now: now(),
       jobs: jobsOf(planId, specs),
     });
@@ -211,7 +257,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         const pr = context.payload.pull_request;
         const repository = context.payload.repository;
         // The head's own config would let a pull request vouch for itself.
-        const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
+        const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
         const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
         const groupKey = groupOf(repository.full_name, pr.number);
@@ -232,7 +278,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         if (latest?.headSha !== pr.head.sha) return;
         const waiting = await waitingJobs(latest.id);
         if (waiting.length === 0) return;
-        const policy = await policyAt(octokit, repository.owner.login, repository.name, pr.base.ref);
+        const policy = await basePolicy(octokit, repository.owner.login, repository.name, pr.base.ref);
         if (label.name !== policy.trust.ok_to_test_label) return;
         // Triage can add labels too.
         if (!(await canWrite(octokit, repository.owner.login, repository.name, sender.login))) {
@@ -267,7 +313,7 @@ export function ktoHandlers(deps: HandlerDeps) {
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
         if (command === "ok-to-test") return seen ? approve(await waitingJobs(seen.id)) : notCovered();
-        const policy = await policyAt(octokit, owner, name, pr.base.ref);
+        const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
         if (seen) return submit(target, policy.triggers.pull_request, null);
         const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
@@ -291,7 +337,7 @@ export function ktoHandlers(deps: HandlerDeps) {
       const repository = context.payload.repository;
       const ref = shortRef(request.ref ?? repository.default_branch);
       const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
-      const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
+      const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
       await submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), policy.triggers.dispatch, null, { suites: request.suites, priority: request.priority });
     }
 
@@ -335,8 +381,13 @@ export function ktoHandlers(deps: HandlerDeps) {
         const suite = context.payload.check_suite;
         const repository = context.payload.repository;
         const pull = suite.pull_requests[0];
-        const groupKey = pull ? groupOf(repository.full_name, pull.number) : `suite:${repository.full_name}:${suite.head_sha}`;
-        const policy = await policyAt(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pull?.base.ref ?? repository.default_branch);
+        const prGroup = pull ? groupOf(repository.full_name, pull.number) : null;
+        const latest = prGroup ? await store.latestPlan(prGroup) : null;
+        // An older commit's suite re-run goes in a group of its own, as a re-run job does: it
+        // must not cancel the plan of the pull request's head.
+        const stale = latest?.headSha != null && latest.headSha !== suite.head_sha;
+        const groupKey = !prGroup ? `suite:${repository.full_name}:${suite.head_sha}` : stale ? rerunGroupOf(prGroup, suite.head_sha, "(check suite)") : prGroup;
+        const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pull?.base.ref ?? repository.default_branch);
         await submit(targetOf(context, suite.head_sha, groupKey), policy.triggers.pull_request, null);
       }),
     );
@@ -344,13 +395,26 @@ export function ktoHandlers(deps: HandlerDeps) {
     app.on(
       "workflow_job",
       once(async (context) => {
-        await service.resources.sync();
         const wj = context.payload.workflow_job;
-        if (context.payload.action === "completed") {
+        const repo = context.payload.repository.full_name;
+        // kto's runs ask for a kto-runner-<name> label; another workflow's job matters only
+        // on one of kto's runners, which the payload names. Neither needs a listing.
+        const ours = wj.labels.some((label) => label.startsWith(RUNNER_LABEL_PREFIX));
+        const runnerId = wj.runner_id ?? null;
+        if (!ours && (runnerId === null || pool.environmentOf(repo, runnerId) === null)) return;
+        if (ours && context.payload.action === "completed") {
           // A run that ended without a finished report lost its job: an infrastructure failure.
+          let lost = false;
           for (const job of await store.jobs({ states: ["dispatched", "running"] })) {
-            if (job.runId === String(wj.run_id)) await service.lifecycle.infrastructureFailure(job, `the workflow run ended (${wj.conclusion}) without a report`);
+            if (job.runId !== String(wj.run_id)) continue;
+            lost = true;
+            await service.lifecycle.infrastructureFailure(job, `the workflow run ended (${wj.conclusion}) without a report`);
           }
+          if (lost) void resync.run().catch((err: unknown) => context.log.warn({ err }, "kto: listing the runners after a lost run failed; the periodic sync tries again"));
+        }
+        if (runnerId !== null) {
+          const change = await pool.observe({ repo, action: context.payload.action, runnerId, ours });
+          if (change) await service.resources.takeOffline(change.gone, change.reason);
         }
         service.monitor.wake();
       }),

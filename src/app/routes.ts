@@ -8,6 +8,7 @@ import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import { jobReportSchema } from "./job-report-schema.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
+import { runnerRun } from "./github-dispatcher.js";
 import { dashboardData } from "./dashboard.js";
 import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./oidc.js";
 import { RegistrationError, registrationSchema, registrationSecretMatches, type Registration, type RegistrationRequest } from "./runner-registration.js";
@@ -46,6 +47,8 @@ export interface RoutesDeps {
   dashboard?: boolean;
   /** Where links to repositories, check runs and workflow runs point (https://github.com, or GHES). */
   serverUrl?: string;
+  /** Installations whose GitHub requests wait for a rate limit now. */
+  rateLimited?: () => number;
   /** Just-in-time runner registration; absent when no registration secret is set. */
   registration?: { secret: string; register: (request: RegistrationRequest) => Promise<Registration> };
 }
@@ -133,11 +136,6 @@ function readRefusal(access: ReadAccess, request: IncomingMessage): string | nul
   return "reading the App's state needs its read token (KTO_READ_TOKEN): send Authorization: Bearer <token>, or HTTP Basic with the token as the password";
 }
 
-/** The ref GitHubDispatcher dispatches a plan's runner workflow at. */
-function dispatchRef(plan: PlanRecord): string {
-  return `refs/heads/${plan.defaultRef ?? "main"}`;
-}
-
 /** kto's own HTTP routes beside Probot's webhooks: health, status, metrics and the runners' reports. */
 export interface KtoRoutes {
   (request: IncomingMessage, response: ServerResponse): Promise<boolean>;
@@ -155,6 +153,11 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
   const errors = new client.Counter({ name: "kto_errors_total", help: "Errors handling requests and webhooks", labelNames: ["route"], registers: [registry] });
   const deliveryFailures = new client.Counter({ name: "kto_outbox_delivery_failures_total", help: "Side effects (GitHub calls) that failed and were retried", registers: [registry] });
   const pending = new client.Gauge({ name: "kto_outbox_pending", help: "Side effects not yet delivered", registers: [registry] });
+  const backlog = new client.Gauge({ name: "kto_final_check_runs_pending", help: "Finished jobs whose last check run update has not landed yet", registers: [registry] });
+  const backlogAge = new client.Gauge({ name: "kto_final_check_runs_oldest_seconds", help: "How long the oldest of those updates has waited (0 when none)", registers: [registry] });
+  const limited = new client.Gauge({ name: "kto_github_rate_limited_installations", help: "Installations whose GitHub requests wait for a rate limit", registers: [registry] });
+  const deferrals = new client.Counter({ name: "kto_outbox_deferrals_total", help: "Side effects put off because GitHub asked to wait (rate limits)", registers: [registry] });
+  let countedDeferrals = 0;
   let countedFailures = 0;
   const histograms = {
     queueWaitMs: new client.Gauge({ name: "kto_queue_wait_ms_bucket", help: "Queue wait (ms), cumulative buckets", labelNames: ["le"], registers: [registry] }),
@@ -175,7 +178,18 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         const ticking = health.lastTickAt !== null && now() - health.lastTickAt < deps.pollMs * 3 + 5_000;
         const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
         const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
-        send(response, ready ? 200 : 503, { ...health, store: "ok", monitorTicking: ticking, github, ready });
+        // A rate limit is not unreadiness: the updates wait, are counted here, and land later.
+        const finals = await service.store.finalReportBacklog();
+        send(response, ready ? 200 : 503, {
+          ...health,
+          store: "ok",
+          monitorTicking: ticking,
+          github,
+          githubRateLimited: deps.rateLimited?.() ?? 0,
+          finalCheckRunsPending: finals.count,
+          finalCheckRunsOldestMs: finals.oldestAt === null ? null : Math.max(0, now() - finals.oldestAt),
+          ready,
+        });
         return true;
       }
       // Everything but runners' and hosts' POSTs reads state, routes added later included.
@@ -210,6 +224,12 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         deliveryFailures.inc(service.outbox.totalFailures - countedFailures);
         countedFailures = service.outbox.totalFailures;
         pending.set((await service.health()).outboxPending);
+        const finals = await service.store.finalReportBacklog();
+        backlog.set(finals.count);
+        backlogAge.set(finals.oldestAt === null ? 0 : Math.max(0, now() - finals.oldestAt) / 1000);
+        limited.set(deps.rateLimited?.() ?? 0);
+        deferrals.inc(service.outbox.totalDeferrals - countedDeferrals);
+        countedDeferrals = service.outbox.totalDeferrals;
         const h = await service.status.histograms();
         for (const [key, gauge] of Object.entries(histograms)) for (const bucket of h[key as keyof typeof h].buckets) gauge.set({ le: String(bucket.le) }, bucket.count);
         send(response, 200, await registry.metrics(), registry.contentType);
@@ -280,7 +300,7 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
       send(response, 401, { message });
     };
     if (!job || !plan?.repo) return refuse("the token's repository and run do not match this job");
-    const foreign = notFromRunnerWorkflow(claims, { repository: plan.repo, workflowPath: `.github/workflows/${deps.runnerWorkflow}`, ref: dispatchRef(plan) });
+    const foreign = notFromRunnerWorkflow(claims, { repository: plan.repo, workflowPath: `.github/workflows/${deps.runnerWorkflow}`, ref: `refs/heads/${runnerRun(plan, job).ref}` });
     if (foreign) return refuse(foreign);
     // The token must come from the very run this attempt was dispatched as, whether or not the App knows that run's id yet.
     let runId = job.runId !== null && /^\d+$/.test(job.runId) ? job.runId : null;

@@ -94,8 +94,8 @@ export interface RegistrationDeps {
   appOctokit: () => Promise<Octokit>;
   octokitFor: OctokitFor;
   pool: GitHubRunnerPool;
-  /** Called once the runner exists, so the pool lists it without waiting for the periodic sync. */
-  onRegistered?: () => Promise<void>;
+  /** Called once the runner exists (with its scope: owner/name or org:name), so the pool has it without waiting for the periodic sync. */
+  onRegistered?: (scope: string, runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }) => Promise<void>;
 }
 
 /**
@@ -110,7 +110,7 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
   const app = await deps.appOctokit();
   const body = { name: request.name, labels: request.labels, runner_group_id: request.runner_group_id, work_folder: request.work_folder };
   const notInstalled = (where: string) => new RegistrationError(404, `the kto App is not installed on ${where}: install it there first`);
-  let data: { runner: { id: number; name: string; labels?: { name: string }[] }; encoded_jit_config: string };
+  let data: { runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }; encoded_jit_config: string };
   try {
     if (request.repository) {
       const { owner, repo } = splitRepo(request.repository);
@@ -136,6 +136,6 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
     if (status === 403) throw new RegistrationError(403, "GitHub refused: the App needs the Administration (repository) or Self-hosted runners (organisation) write permission");
     throw error;
   }
-  await deps.onRegistered?.();
+  await deps.onRegistered?.(request.repository ?? `org:${request.organization!}`, data.runner);
   return { runnerId: data.runner.id, name: data.runner.name, labels: (data.runner.labels ?? []).map((l) => l.name), encodedJitConfig: data.encoded_jit_config };
 }

@@ -3,11 +3,13 @@ import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
 import { systemClock, type Clock } from "../orchestrator/clock.js";
 import { OrchestratorService, type OrchestratorOptions } from "../orchestrator/service.js";
+import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
-import { splitRepo, type Octokit } from "./github-api.js";
+import type { Octokit } from "./github-api.js";
 import { GitHubDispatcher } from "./github-dispatcher.js";
+import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { GitHubRunnerPool } from "./github-runner-pool.js";
 import { ktoHandlers } from "./handlers.js";
 import { oidcVerifier } from "./oidc.js";
@@ -83,35 +85,64 @@ export interface StartOptions {
    * apart, per installation. Off only against a local double, in tests and benchmarks.
    */
   throttle?: boolean;
-  /** Delay between run-name lookups when a dispatch returns no run id. */
+  /** After a dispatch whose answer was lost: how long apart kto looks for its run, and for how long before dispatching again. */
   runLookupDelayMs?: number;
+  runLookupWindowMs?: number;
 }
 
 /** The App on one HTTP server: Probot's webhooks at /api/github/webhooks, kto's routes under /kto. */
 export async function startApp(settings: AppSettings, options: StartOptions = {}): Promise<RunningApp> {
   const store = options.store ?? (await openStore({ dataDir: settings.KTO_DATA_DIR, databaseUrl: settings.DATABASE_URL }));
+  const clock = options.clock ?? systemClock;
+  const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
+  // GitHub's answers are honoured always; kto's own budget only where GitHub's limits apply.
+  const limits = new GitHubLimits({ now: () => clock.now(), budget: throttled ? KTO_BUDGET : null, log: { warn: (fields, message) => probot.log.warn(fields, message) } });
   const probot = new Probot({
     appId: settings.APP_ID,
     privateKey: settings.PRIVATE_KEY,
     secret: settings.WEBHOOK_SECRET,
     baseUrl: apiBaseUrl(settings),
     log: await payloadFreeLog(settings, options.logLevel ?? "info"),
-    // Retries of GitHub calls are the outbox's: one policy, with idempotency keys. The
+    // Retries of GitHub calls are the outbox's (with idempotency keys) or, for a webhook's
+    // reads, retryReads'; rate limits are kto's (limitsPlugin): Octokit's throttling only
+    // paces writes, a second apart per installation, and retries nothing itself. The
     // function form runs after Probot's own defaults, so it has the last word.
-    Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({
-      ...instance,
-      retry: { enabled: false },
-      ...(options.throttle === false || settings.KTO_GITHUB_THROTTLE === "off" ? { throttle: { enabled: false } } : {}),
-    })),
+    Octokit: ProbotOctokit.plugin(limitsPlugin(limits) as Parameters<typeof ProbotOctokit.plugin>[0]).defaults((instance: Record<string, unknown>) => {
+      const installationId = (instance.auth as { installationId?: unknown } | undefined)?.installationId;
+      return {
+        ...instance,
+        retry: { enabled: false },
+        throttle: throttled
+          ? {
+              ...(instance.throttle as object | undefined),
+              enabled: true,
+              // Probot keys only probot.auth()'s octokits by installation; a webhook's would share one queue with every other installation's.
+              ...(installationId ? { id: String(installationId) } : {}),
+              onRateLimit: () => false,
+              onSecondaryRateLimit: () => false,
+            }
+          : { enabled: false },
+      };
+    }) as typeof ProbotOctokit,
   });
   const octokitFor = async (installationId: number) => (await probot.auth(installationId)) as unknown as Octokit;
-  const clock = options.clock ?? systemClock;
   const pool = new GitHubRunnerPool(store, octokitFor, () => clock.now());
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
+  let bot: Promise<string> | null = null;
+  // The App's own user, whose runs are the only ones kto takes for its dispatches.
+  const botLogin = () =>
+    (bot ??= (async () => {
+      const { data } = await ((await probot.auth()) as unknown as Octokit).rest.apps.getAuthenticated();
+      return `${data?.slug}[bot]`;
+    })().catch((error: unknown) => {
+      bot = null;
+      throw error;
+    }));
+  const dispatcher = new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, runDetails: !settings.GHE_HOST, maxInputs: settings.GHE_HOST ? 10 : 25, botLogin, lookupDelayMs: options.runLookupDelayMs ?? 3_000, lookupWindowMs: options.runLookupWindowMs ?? 15_000, now: () => clock.now() });
   const serverUrl = settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
   const service = new OrchestratorService({
     store,
-    dispatcher: new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, runDetails: !settings.GHE_HOST, maxInputs: settings.GHE_HOST ? 10 : 25, lookupAttempts: 5, lookupDelayMs: options.runLookupDelayMs ?? 2_000 }),
+    dispatcher,
     reporter: new CheckRunReporter(store, octokitFor, serverUrl),
     pools: [pool],
     clock,
@@ -124,25 +155,18 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       // lasts (at most once a second), so nothing outlives it twice over.
       retention: { maxAgeMs: settings.KTO_RETENTION, everyMs: Math.min(3_600_000, Math.max(1_000, settings.KTO_RETENTION)) },
       ...options.orchestrator,
+      // GitHub takes an installation's writes a second apart: they go one job at a time, in
+      // priority order, rather than one per outbox worker in the order they queued.
+      outbox: { ...DEFAULT_OUTBOX, ...(throttled ? { lanesPerInstallation: 1 } : {}), ...options.orchestrator?.outbox },
     },
   });
-  const findRun = async (job: JobRecord, plan: PlanRecord): Promise<string | null> => {
-    if (!plan.installationId || !plan.repo) return null;
-    const octokit = await octokitFor(plan.installationId);
-    const { owner, repo } = splitRepo(plan.repo);
-    const { data } = await octokit.rest.actions.listWorkflowRuns({ owner, repo, workflow_id: settings.KTO_WORKFLOW, event: "workflow_dispatch", per_page: 100 });
-    // The runner workflow names its runs "kto <job> attempt <n>". Whoever may dispatch it
-    // can start a run of that name, but only after the App's, which showed them the name:
-    // the App's is the oldest (GitHub lists the newest first).
-    const named = data.workflow_runs.filter((run) => run.display_title === `kto ${job.id} attempt ${job.attempt}`);
-    return named.length ? String(named.at(-1)!.id) : null;
-  };
   const routes = ktoRoutes({
     service,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     runnerWorkflow: settings.KTO_WORKFLOW,
-    findRun,
+    findRun: (job: JobRecord, plan: PlanRecord) => dispatcher.findRun(job, plan),
     readAccess: settings.readAccess,
+    rateLimited: () => limits.paused(),
     pollMs: options.orchestrator?.pollMs ?? 5_000,
     now: () => clock.now(),
     serverUrl,
@@ -152,12 +176,23 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
           registration: {
             secret: settings.KTO_RUNNER_REGISTRATION_SECRET,
             register: (request: RegistrationRequest) =>
-              registerRunner({ appOctokit: async () => (await probot.auth()) as unknown as Octokit, octokitFor, pool, onRegistered: () => service.resources.sync() }, request),
+              registerRunner(
+                {
+                  appOctokit: async () => (await probot.auth()) as unknown as Octokit,
+                  octokitFor,
+                  pool,
+                  onRegistered: async (scope, runner) => {
+                    await pool.registered(scope, runner);
+                    service.monitor.wake();
+                  },
+                },
+                request,
+              ),
           },
         }
       : {}),
   });
-  const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
+  const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), sleep: (ms) => new Promise<void>((resolve) => clock.setTimer(resolve, ms)), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
 
   /**
    * Reads a delivery (GitHub's 25 MB at most) and checks its signature before Probot sees

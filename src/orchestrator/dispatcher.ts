@@ -6,11 +6,11 @@ export interface DispatchRequest {
   job: JobRecord;
   envId: string;
   /**
-   * An earlier try of this key may have reached the far side (the process died before
-   * recording the outcome, or an error came back after the request was sent): look for
-   * the run it started before starting another.
+   * When an earlier try of this key may first have reached the far side (the process died
+   * before recording the outcome, or an error came back after the request was sent), or
+   * null: look for the run it started before starting another.
    */
-  maybeSent: boolean;
+  sentAt: number | null;
 }
 
 export interface CancelRequest {

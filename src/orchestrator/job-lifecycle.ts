@@ -1,6 +1,7 @@
 import type { Clock } from "./clock.js";
 import type { RunReport } from "./dispatcher.js";
-import { ACTIVE_STATES, type JobState } from "./job-state.js";
+import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
+import type { OutboxKind } from "./store/schema.js";
 import type { Effect, JobRecord, Store, TransitionRequest } from "./store/store.js";
 
 export interface LifecycleOptions {
@@ -19,9 +20,33 @@ export function dispatchKey(job: Pick<JobRecord, "id" | "attempt">): string {
   return `dispatch:${job.id}#${job.attempt}`;
 }
 
-function cancelEffect(job: JobRecord, why: string): Effect[] {
+/**
+ * The order effects go out in, highest first, when more are due than GitHub takes at once:
+ * a dispatch or cancel puts hardware to work or frees it; a conclusion (a job's last check
+ * run update, a plan's approval) is what merges wait for; the rest is for people to read.
+ */
+export function effectPriority(kind: OutboxKind, to?: JobState): number {
+  if (kind === "dispatch" || kind === "cancel") return 2;
+  if (kind === "approval" || (to !== undefined && isTerminal(to))) return 1;
+  return 0;
+}
+
+function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "envId">, why: string): Effect[] {
   if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
-  return [{ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why } }];
+  return [{ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why }, priority: effectPriority("cancel") }];
+}
+
+const unique = () => Math.random().toString(36).slice(2, 8);
+
+/** The plan's approval check run shows the plan as it is now (its job_id is the plan's id). */
+export function approvalEffect(planId: string, now: number): Effect {
+  return { kind: "approval", key: `approval:${planId}:${now}:${unique()}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
+}
+
+/** What a transition shows: the job's own check run, the plan's approval check run, both or neither. */
+interface Shown {
+  job: boolean;
+  approvalOf?: string;
 }
 
 /**
@@ -38,28 +63,33 @@ export class JobLifecycle {
     private readonly reporting = false,
   ) {}
 
-  /** Every transition goes through here, so a reporter hears of each one. */
-  private transition(request: TransitionRequest): Promise<JobRecord | null> {
+  /** Every transition goes through here, so a reporter hears of each one it shows. */
+  private transition(request: TransitionRequest, shown: Shown = { job: true }): Promise<JobRecord | null> {
     if (!this.reporting) return this.store.transition(request);
-    return this.store.transition({
-      ...request,
-      effects: [...(request.effects ?? []), { kind: "report", key: `report:${request.jobId}:${request.now}:${request.to}:${Math.random().toString(36).slice(2, 8)}`, payload: { to: request.to } }],
-    });
+    const effects = [...(request.effects ?? [])];
+    if (shown.job) effects.push({ kind: "report", key: `report:${request.jobId}:${request.now}:${request.to}:${unique()}`, payload: { to: request.to }, priority: effectPriority("report", request.to) });
+    if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, request.now));
+    return this.store.transition({ ...request, effects });
   }
 
   async dispatch(job: JobRecord, envId: string): Promise<JobRecord | null> {
     const now = this.clock.now();
-    return this.transition({
-      jobId: job.id,
-      from: ["queued"],
-      to: "dispatched",
-      attempt: job.attempt,
-      set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
-      reason: `leased to ${envId}`,
-      effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId } }],
-      skipLocked: true,
-      now,
-    });
+    // Not shown on its own: the run's start follows in seconds and shows it running, which
+    // saves a check run update per job; a check run created after this shows it dispatched.
+    return this.transition(
+      {
+        jobId: job.id,
+        from: ["queued"],
+        to: "dispatched",
+        attempt: job.attempt,
+        set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
+        reason: `leased to ${envId}`,
+        effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId }, priority: effectPriority("dispatch") }],
+        skipLocked: true,
+        now,
+      },
+      { job: false },
+    );
   }
 
   /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
@@ -105,18 +135,23 @@ export class JobLifecycle {
   }
 
   async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
-    return this.transition({
-      jobId: job.id,
-      to: "cancelled",
-      set: { outcome: "cancelled", reason },
-      reason,
-      effects: cancelEffect(job, reason),
-      now: this.clock.now(),
-    });
+    return this.transition(
+      {
+        jobId: job.id,
+        to: "cancelled",
+        set: { outcome: "cancelled", reason },
+        reason,
+        effects: cancelEffect(job, reason),
+        now: this.clock.now(),
+      },
+      // A job still waiting for approval has no check run of its own, only its plan's.
+      job.state === "awaiting_approval" ? { job: false, approvalOf: job.planId } : { job: true },
+    );
   }
 
+  /** An approved job gets a check run of its own, and its plan's approval check run says so. */
   async approve(job: JobRecord): Promise<JobRecord | null> {
-    return this.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() });
+    return this.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() }, { job: true, approvalOf: job.planId });
   }
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */

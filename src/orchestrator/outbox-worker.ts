@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import { isTerminal } from "./job-state.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
@@ -6,6 +7,11 @@ import type { JobLifecycle } from "./job-lifecycle.js";
 import type { OutboxRecord, Store } from "./store/store.js";
 
 export interface OutboxOptions {
+  /**
+   * Tries before an effect is given up: a dispatch (its attempt then fails) or a check run
+   * update of a job still under way (a later one shows it). A finished job's last update is
+   * never given up: only an answer that cannot change (a 4xx) ends it.
+   */
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
@@ -14,9 +20,39 @@ export interface OutboxOptions {
    * github.com Octokit's throttling still sends writes one at a time per installation.
    */
   concurrency: number;
+  /**
+   * How many jobs' effects of one installation go out at once (unset: as many as
+   * `concurrency`). Where GitHub takes an installation's writes a second apart anyway, one
+   * sends them in priority order: a dispatch waits behind the one write in flight, not
+   * behind every worker's.
+   */
+  lanesPerInstallation?: number;
 }
 
+/** Effects read from the store at once. */
+const BATCH = 100;
+
 export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000, concurrency: 4 };
+
+/**
+ * The far side asked to wait (GitHub's rate limits) or is not ready to answer yet: nothing
+ * was done, and the effect goes again at `retryAt` without that counting as a try.
+ */
+export class DeferredError extends Error {
+  override readonly name: string = "DeferredError";
+  constructor(
+    message: string,
+    readonly retryAt: number,
+  ) {
+    super(message);
+  }
+}
+
+/** An answer a retry cannot change: a 4xx other than "too many requests". */
+function isPermanent(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === "number" && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
 
 /**
  * Delivers the side effects transitions recorded: each with its idempotency key, retried
@@ -28,6 +64,8 @@ export class OutboxWorker {
   /** Deliveries that failed in a row: the far side (GitHub) is unreachable or refusing. */
   consecutiveFailures = 0;
   totalFailures = 0;
+  /** Deliveries put off because the far side asked to wait: not failures. */
+  totalDeferrals = 0;
 
   constructor(
     private readonly store: Store,
@@ -44,19 +82,58 @@ export class OutboxWorker {
    * effects recorded meanwhile go out now, not at the next poll.
    */
   deliver(): Promise<number> {
+    this.recorded = true;
     return this.passes.run();
   }
 
+  /** Something was recorded since the batch in hand was read: it may outrank what the batch has left. */
+  private recorded = false;
+
+  /**
+   * A batch at a time, in priority order, until what is due fits in one: a backlog drains
+   * now, not a batch per poll. Where an installation has lanes, one that has delivered in
+   * this batch takes no more once something new was recorded: the batch is read again, so
+   * a dispatch decided meanwhile goes next, not after the batch.
+   */
   private async pass(): Promise<number> {
-    const byJob = new Map<string, OutboxRecord[]>();
-    for (const item of await this.store.dueOutbox(this.clock.now())) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
-    const groups = [...byJob.values()];
     let delivered = 0;
-    const worker = async () => {
-      for (let group = groups.shift(); group; group = groups.shift()) delivered += await this.deliverInOrder(group);
-    };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
-    return delivered;
+    const lanes = this.options.lanesPerInstallation ?? Infinity;
+    for (;;) {
+      this.recorded = false;
+      const due = await this.store.dueOutbox(this.clock.now(), BATCH);
+      const byJob = new Map<string, OutboxRecord[]>();
+      for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
+      const groups = [...byJob.values()];
+      let sent = 0;
+      const busy = new Map<number, number>();
+      const done = new Set<number>();
+      const laneFree = (installationId: number) => (busy.get(installationId) ?? 0) < lanes && !(lanes !== Infinity && this.recorded && done.has(installationId));
+      /** The next group that may go now: the first in priority order whose installation has a lane free. */
+      const next = (): OutboxRecord[] | undefined => {
+        const at = groups.findIndex((g) => g[0]!.installationId === null || laneFree(g[0]!.installationId));
+        return at < 0 ? undefined : groups.splice(at, 1)[0];
+      };
+      // A worker with nothing it may take ends; the worker holding an installation's lane takes that installation's next group.
+      const worker = async () => {
+        for (let group = next(); group; group = next()) {
+          const lane = group[0]!.installationId;
+          if (lane !== null) busy.set(lane, (busy.get(lane) ?? 0) + 1);
+          try {
+            sent += await this.deliverInOrder(group);
+          } finally {
+            if (lane !== null) {
+              busy.set(lane, busy.get(lane)! - 1);
+              done.add(lane);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
+      delivered += sent;
+      // A full batch, or one left for what was recorded meanwhile, is read again; one of
+      // which nothing went out (GitHub refusing, asking to wait) waits for the next poll.
+      if (sent === 0 || (due.length < BATCH && groups.length === 0)) return delivered;
+    }
   }
 
   /** One job's due effects in the order they were decided; a failure holds back the rest until its retry. */
@@ -64,9 +141,9 @@ export class OutboxWorker {
     let delivered = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      // A report shows the job as it is now, so a run of reports needs only one delivery.
+      // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one delivery.
       let covered = 0;
-      while (item.kind === "report" && items[i + covered + 1]?.kind === "report") covered += 1;
+      while ((item.kind === "report" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
       if (!(await this.deliverOne(item, items.slice(i + 1, i + 1 + covered)))) return delivered;
       delivered += 1 + covered;
       i += covered;
@@ -83,12 +160,14 @@ export class OutboxWorker {
         // Obsolete: the attempt was cancelled or given back before the dispatch went out.
         if (job && job.attempt === payload.attempt && job.state === "dispatched") {
           await this.store.markSending(item.id, this.clock.now());
-          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, maybeSent: item.tried });
+          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, sentAt: item.sentAt });
           await this.store.setRunId(job.id, job.attempt, runId);
         }
       } else if (item.kind === "report") {
         const job = await this.store.job(item.jobId);
         if (job && this.reporter) await this.reporter.report(job);
+      } else if (item.kind === "approval") {
+        await this.reporter?.reportPlan(item.jobId);
       } else {
         const job = await this.store.job(item.jobId);
         await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
@@ -98,6 +177,11 @@ export class OutboxWorker {
       return true;
     } catch (error) {
       const message = (error as Error).message;
+      if (error instanceof DeferredError) {
+        this.totalDeferrals += 1;
+        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
+        return false;
+      }
       // Not the far side failing: nothing was sent, and no retry would change the answer.
       if (error instanceof DispatchRefusedError) {
         await this.store.markFailed(item.id, this.clock.now(), message);
@@ -107,12 +191,11 @@ export class OutboxWorker {
       }
       this.consecutiveFailures += 1;
       this.totalFailures += 1;
-      if (item.attempts + 1 >= this.options.maxAttempts) {
+      const job = item.kind === "approval" ? null : await this.store.job(item.jobId);
+      const lastWord = item.kind === "report" && job !== null && isTerminal(job.state);
+      if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
         await this.store.markFailed(item.id, this.clock.now(), message);
-        if (item.kind === "dispatch") {
-          const job = await this.store.job(item.jobId);
-          if (job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
-        }
+        if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
         await this.store.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);

@@ -7,6 +7,7 @@ import { doubleAppSettings } from "../helpers/app-settings.js";
 import { GHES_VERSIONS, startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
+import { jobReport } from "../helpers/job-report.js";
 import { until } from "../helpers/until.js";
 
 /**
@@ -266,6 +267,30 @@ describe("kto's check runs as GitHub keeps them", () => {
   });
 });
 
+describe("a final check-run update GitHub applied but whose answer was lost", () => {
+  it("is sent again without adding its annotations twice", async () => {
+    const s = await start();
+    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
+    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
+    await report(s, job.id, { kind: "started" });
+    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    const updates = () => s.github.requests.filter((r) => r.operationId === "checks/update").length;
+    const before = updates();
+    s.github.state.lostAnswers.set("checks/update", [502]);
+    const result = jobReport("unit", "failed", {
+      failures: [1, 2, 3].map((line) => ({ name: `case ${line}`, path: [], status: "failed" as const, reason: "expected 4, got 3", location: { file: "lib/math.c", line } })),
+    });
+    await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "3 tests failed", result });
+    await until(async () => updates() >= before + 2, "the final update sent again after its lost answer");
+    const run = runOf(s, "unit")!;
+    expect(run).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect((run.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual([1, 2, 3]);
+    // Each try reads what the check run has: the lost one and the one after it.
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(2);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
+
 describe("a dispatch GitHub would refuse is not sent", () => {
   it("fails the job, naming the size, when its inputs come to more than GitHub's 65,535 characters", async () => {
     const s = await start();
@@ -346,6 +371,26 @@ describe("one job of a pull request", () => {
           .at(-1)?.conclusion === "cancelled",
       "the re-run superseded",
     );
+    expect(s.github.rejected).toEqual([]);
+  });
+
+  it("re-runs an older commit's check suite beside the head's plan, cancelling none of it", async () => {
+    const s = await start({ runners: 4 });
+    await push(s, HEAD);
+    await until(async () => s.github.state.dispatches.length === 2, "the first commit's jobs dispatched");
+    await push(s, NEXT, TWO, "synchronize");
+    await until(async () => s.github.state.dispatches.length === 4, "the head's jobs dispatched");
+    const cancelled = s.github.state.cancelled.length;
+    const payload = example("check_suite", "rerequested", 0) as { check_suite: { head_sha: string; pull_requests: { number: number; head: { sha: string } }[] } };
+    payload.check_suite.head_sha = HEAD;
+    payload.check_suite.pull_requests[0]!.number = 1;
+    payload.check_suite.pull_requests[0]!.head.sha = NEXT;
+    expect(await deliver(s, "check_suite", { ...payload, installation: { id: 1 } })).toBe(200);
+    await until(async () => s.github.state.dispatches.length === 6, "the old commit's suite dispatched again");
+    expect(s.github.state.dispatches.slice(4).map((d) => d.inputs.sha)).toEqual([HEAD, HEAD]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(s.github.state.cancelled).toHaveLength(cancelled);
+    expect(checkRuns(s, NEXT).every((c) => c.status !== "completed")).toBe(true);
     expect(s.github.rejected).toEqual([]);
   });
 });

@@ -3,10 +3,15 @@ import type { AddressInfo } from "node:net";
 import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-double/shape.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
+import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
 
-export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown };
+export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown; headers?: Record<string, string> };
+
+/** The App's slug, as GET /app names it; its installations act as the user `kto[bot]`. */
+export const APP_SLUG = "kto";
+export const APP_BOT = `${APP_SLUG}[bot]`;
 
 export interface Runner {
   id: number;
@@ -26,9 +31,18 @@ export interface GitHubState {
   /** `owner/repo@ref:path` → file text. */
   files: Map<string, string>;
   runners: Map<string, Runner[]>;
-  dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, string>; runId: number }[];
+  /** Workflow runs started by a dispatch: the App's (its bot is the actor), or a test's stand-in for someone else's. */
+  dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, string>; runId: number; actor?: string; createdAt?: number; unlistedFor?: number }[];
+  /** How many run listings a new run is left out of: GitHub lists a dispatched run only after a moment. */
+  unlistedFor: number;
+  /** Called as a dispatch starts its run: a test's moment to make something else happen then (another run). */
+  onDispatch?: (dispatch: GitHubState["dispatches"][number]) => void;
+  /** operationId → what its next requests answer with, one each, as `outage` answers. */
+  failures: Map<string, GitHubState["outage"]>;
+  /** operationId → statuses its next requests answer with after doing what they ask (an answer lost on the way back). */
+  lostAnswers: Map<string, number[]>;
   cancelled: number[];
-  /** Statuses the next workflow dispatches answer with before one goes through (502, 429…). */
+  /** Statuses the next workflow dispatches answer with before one goes through (502, 429…; a 429 as `outage` makes it). */
   dispatchFailures: number[];
   /** Statuses the next workflow dispatches answer with after starting the run anyway (a response lost on the way back). */
   dispatchLostResponses: number[];
@@ -43,8 +57,12 @@ export interface GitHubState {
   refs: Map<string, string>;
   /** `owner/repo` or `org:name` → the App's installation id there; absent means not installed (404). */
   installations: Map<string, number>;
-  /** Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each. */
-  outage: number[];
+  /**
+   * Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each.
+   * A 429 is the primary limit running out a second before it resets, with GitHub's headers;
+   * a limit names the answer exactly.
+   */
+  outage: (number | { limit: Limit; status?: 403 | 429; retryAfterS?: number; resetInS?: number })[];
   /** How many requests the outage answered. */
   outageServed: number;
   /** What the App's installations may do: app.yml's default_permissions unless a test narrows them. */
@@ -116,13 +134,14 @@ const HANDLERS: Record<string, Handler> = {
   },
   "actions/create-workflow-dispatch": (request, state) => {
     const failure = state.dispatchFailures.shift();
-    if (failure) return { status: failure, body: { message: failure === 429 ? "API rate limit exceeded" : "Server Error" } };
+    if (failure) return { status: failure, body: { message: "Server Error" } };
     const repo = `${request.params.owner}/${request.params.repo}`;
     const workflow = state.files.get(`${repo}@${String(request.body.ref)}:.github/workflows/${request.params.workflow_id}`) ?? SHIPPED_RUNNER_WORKFLOW;
     const refused = inputsRefusal(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
     if (refused) return { status: 422, body: { message: refused } };
     const runId = state.nextId++;
-    state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId });
+    state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId, actor: APP_BOT, createdAt: Date.now(), unlistedFor: state.unlistedFor });
+    state.onDispatch?.(state.dispatches.at(-1)!);
     const lost = state.dispatchLostResponses.shift();
     if (lost) return { status: lost, body: { message: "Server Error" } };
     // Unasked (and on GHES, which has no return_run_details), no run details: a 204.
@@ -131,16 +150,25 @@ const HANDLERS: Record<string, Handler> = {
   },
   "actions/list-workflow-runs": (request, state) => {
     const repo = `${request.params.owner}/${request.params.repo}`;
-    // The runner workflow's run-name: "kto <job> attempt <n>".
-    const runs = state.dispatches
-      .filter((d) => d.repo === repo && d.workflow === request.params.workflow_id)
-      .map((d) => {
-        const job = JSON.parse(d.inputs.job ?? "{}") as { id?: string; attempt?: number };
-        return { id: d.runId, name: "kto runner", display_title: `kto ${job.id} attempt ${job.attempt}`, event: "workflow_dispatch", status: "queued" };
-      })
-      .reverse();
-    return { status: 200, body: { total_count: runs.length, workflow_runs: runs } };
+    // The runner workflow's run-name: "kto <job> attempt <n>". Newest first, a page at a time.
+    const mine = state.dispatches.filter((d) => d.repo === repo && d.workflow === request.params.workflow_id);
+    const listed = mine.filter((d) => !d.unlistedFor).sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.runId - a.runId);
+    for (const d of mine) if (d.unlistedFor) d.unlistedFor -= 1;
+    const query = new URL(request.url, "http://x").searchParams;
+    const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
+    const page = Number(query.get("page") ?? 1);
+    const last = Math.max(1, Math.ceil(listed.length / perPage));
+    const runs = listed.slice((page - 1) * perPage, page * perPage).map((d) => {
+      const job = JSON.parse(d.inputs.job ?? "{}") as { id?: string; attempt?: number };
+      const actor = { login: d.actor ?? APP_BOT, type: (d.actor ?? APP_BOT).endsWith("[bot]") ? "Bot" : "User" };
+      return { id: d.runId, name: "kto runner", display_title: `kto ${job.id} attempt ${job.attempt}`, event: "workflow_dispatch", status: "queued", created_at: new Date(d.createdAt ?? 0).toISOString(), actor, triggering_actor: actor };
+    });
+    // Relative to this server; the server makes it absolute, as GitHub's links are.
+    const link = (n: number, rel: string) => `<${request.path}?per_page=${perPage}&page=${n}>; rel="${rel}"`;
+    const headers: Record<string, string> = page < last ? { link: [link(page + 1, "next"), link(last, "last")].join(", ") } : {};
+    return { status: 200, body: { total_count: listed.length, workflow_runs: runs }, headers };
   },
+  "apps/get-authenticated": () => ({ status: 200, body: { id: 1, slug: APP_SLUG, name: APP_SLUG, owner: { login: "kto-ci" } } }),
   "actions/cancel-workflow-run": (request, state) => {
     state.cancelled.push(Number(request.params.run_id));
     return { status: 202, body: {} };
@@ -172,6 +200,18 @@ const HANDLERS: Record<string, Handler> = {
     const user = { login: username, id: 1, node_id: "U_1", type: "User", site_admin: false, role_name: role, permissions: { admin: role === "admin", maintain: role === "admin" || role === "maintain", push: permission !== "read", triage: role !== "read", pull: true } };
     return { status: 200, body: { permission, role_name: role, user } };
   },
+  "checks/list-annotations": (request, state) => {
+    const run = state.checkRuns.get(Number(request.params.check_run_id));
+    if (!run) return { status: 404, body: { message: "Not Found" } };
+    const all = ((run.output as { annotations?: Record<string, unknown>[] } | undefined)?.annotations ?? []).map((a) => ({ blob_href: "", start_column: null, end_column: null, raw_details: null, ...a }));
+    const query = new URL(request.url, "http://x").searchParams;
+    const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
+    const page = Number(query.get("page") ?? 1);
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const link = (n: number, rel: string) => `<${request.path}?per_page=${perPage}&page=${n}>; rel="${rel}"`;
+    const headers: Record<string, string> = page < last ? { link: [link(page + 1, "next"), link(last, "last")].join(", ") } : {};
+    return { status: 200, body: all.slice((page - 1) * perPage, page * perPage), headers };
+  },
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -184,6 +224,8 @@ export interface GitHubApiDouble {
   /** Requests the real API would have rejected (or that no handler here serves): a test fails on any. */
   rejected: string[];
   requests: CheckedRequest[];
+  /** In "real limits" mode, what the limits refused and how often kto kept sending after being asked to wait. */
+  limiter: RateLimiter | null;
   close(): Promise<void>;
 }
 
@@ -209,21 +251,41 @@ function callerOf(authorization: string, state: GitHubState): Caller | null {
 export interface GitHubApiDoubleOptions {
   /** The GitHub Enterprise Server version requests under /api/v3 are checked as (default: the oldest described). */
   ghesVersion?: string;
+  /**
+   * "Real limits": GitHub's primary and secondary rate limits per token (GITHUB_LIMITS, or
+   * these), answered as GitHub answers them. Off, the double answers everything at once.
+   */
+  limits?: true | Partial<RateLimits>;
+  /** How long each answer takes, as GitHub's do: what makes concurrent requests concurrent. */
+  latencyMs?: number;
+  /** The limits' clock. */
+  now?: () => number;
 }
 
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {}): Promise<GitHubApiDouble> {
   const ghesVersion = options.ghesVersion ?? GHES_VERSIONS[0]!;
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), installations: new Map(), outage: [], outageServed: 0, appPermissions: appManifest().default_permissions, tokens: new Map() };
+  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), installations: new Map(), outage: [], outageServed: 0, unlistedFor: 0, failures: new Map(), lostAnswers: new Map(), appPermissions: appManifest().default_permissions, tokens: new Map() };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
+  const now = options.now ?? Date.now;
+  const limiter = options.limits ? new RateLimiter({ ...GITHUB_LIMITS, ...(options.limits === true ? {} : options.limits) }, now) : null;
   const server = createServer((request, response) => {
     let text = "";
     request.on("data", (c: Buffer) => (text += c.toString()));
     request.on("end", () => {
       // GitHub Enterprise Server names its version on every response.
       const server = request.url?.startsWith("/api/v3/") ? { "x-github-enterprise-version": `${ghesVersion}.0` } : {};
-      const send = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json", ...server }).end(JSON.stringify(body));
+      let finished = () => undefined as void;
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        const answer = () => {
+          finished();
+          if (body === null) return response.writeHead(status, { ...server, ...headers }).end();
+          response.writeHead(status, { "content-type": "application/json", ...server, ...headers }).end(JSON.stringify(body));
+        };
+        if (options.latencyMs) setTimeout(answer, options.latencyMs);
+        else answer();
+      };
       let checked: CheckedRequest;
       try {
         checked = checkRequest(request.method ?? "GET", request.url ?? "/", request.headers, text, ghesVersion);
@@ -243,22 +305,39 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
         return send(refused.status, { message: refused.message });
       }
       requests.push(checked);
-      const outage = state.outage.shift();
+      const token = request.headers.authorization!;
+      const who = caller.kind === "app" ? "the App" : `installation ID ${/installation(\d+)/.exec(token)?.[1] ?? "?"}`;
+      const injected = (limit: Limit, status: 403 | 429, retryAfterS?: number, resetInS = 1) => {
+        const window = limiter?.window(token) ?? { limit: GITHUB_LIMITS.perHour, used: GITHUB_LIMITS.perHour, resetAt: now() + resetInS * 1000 };
+        const answer = limitAnswer(limit, limit === "primary" ? { ...window, resetAt: now() + resetInS * 1000 } : window, { who, status, ...(retryAfterS === undefined ? {} : { retryAfterS }) });
+        return send(answer.status, answer.body, answer.headers);
+      };
+      const outage = state.failures.get(checked.operationId)?.shift() ?? state.outage.shift();
       if (outage) state.outageServed += 1;
-      if (outage) return send(outage, { message: outage === 429 ? "API rate limit exceeded" : "Server Error" });
+      if (outage === 429) return injected("primary", 429, 1);
+      if (typeof outage === "object") return injected(outage.limit, outage.status ?? 403, outage.retryAfterS, outage.resetInS);
+      if (outage) return send(outage, { message: "Server Error" });
+      const admitted = limiter?.admit(token, checked, who);
+      if (admitted && !admitted.ok) return send(admitted.answer.status, admitted.answer.body, admitted.answer.headers);
+      if (admitted) finished = admitted.done;
+      const limitHeaders = admitted?.headers ?? {};
       const handler = HANDLERS[checked.operationId];
       if (!handler) {
         rejected.push(`${checked.method} ${checked.path}: the double does not serve ${checked.operationId}`);
         return send(501, { message: `not served: ${checked.operationId}` });
       }
-      const { status, body } = handler(checked, state);
+      const { status, body, headers = {} } = handler(checked, state);
       // A request GitHub finds invalid for the state it is in: as much a contract break as a malformed one.
       if (status === 422) rejected.push(`${checked.method} ${checked.path}: 422: ${(body as { message?: string }).message}`);
-      if (body === null) return response.writeHead(status, server).end();
-      send(status, body);
+      // A handler's 429 (an injected dispatch failure) is the primary limit's, with its headers.
+      if (status === 429) return injected("primary", 429, 1);
+      const lost = state.lostAnswers.get(checked.operationId)?.shift();
+      if (lost) return send(lost, { message: "Server Error" });
+      if (headers.link) headers.link = headers.link.replace(/<\//g, `<http://${request.headers.host}${request.url?.startsWith("/api/v3/") ? "/api/v3" : ""}/`);
+      send(status, body, { ...limitHeaders, ...headers });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, state, rejected, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url, state, rejected, requests, limiter, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }

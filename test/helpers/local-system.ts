@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sign } from "@octokit/webhooks-methods";
 import { startAzurite, startResultsService, type ResultsServiceDouble } from "./actions-runtime.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "./github-api-double.js";
+import { startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoubleOptions } from "./github-api-double.js";
 import { LocalRunnerHost } from "./local-runner-host.js";
 import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
 
@@ -19,7 +19,7 @@ const examples = require("@octokit/webhooks-examples/api.github.com/index.json")
 export const PROJECT_ROOT = fileURLToPath(new URL(existsSync(new URL("../../package.json", import.meta.url)) ? "../../" : "../../../", import.meta.url));
 
 export const LOCAL_REPO = "octo-org/linux";
-const INSTALLATION_ID = 7;
+export const INSTALLATION_ID = 7;
 
 /** A config with one passing and two failing suites, on Docker and QEMU, each with results a person reads. */
 export const DEMO_CONFIG = `version: 1
@@ -74,6 +74,8 @@ export interface LocalSystemOptions {
   log?: (line: string) => void;
   /** Extra App settings (KTO_*), e.g. a PostgreSQL DATABASE_URL. */
   appEnv?: Record<string, string>;
+  /** How the GitHub double behaves (its real rate limits, its latency). */
+  github?: GitHubApiDoubleOptions;
 }
 
 /**
@@ -102,7 +104,7 @@ export class LocalSystem {
   static async start(options: LocalSystemOptions): Promise<LocalSystem> {
     await mkdir(join(options.dir, "azurite"), { recursive: true });
     const azurite = await startAzurite(join(options.dir, "azurite"));
-    const system = new LocalSystem(await startGitHubApiDouble(), await startOidcIssuer(), await startResultsService(azurite.url), azurite, options);
+    const system = new LocalSystem(await startGitHubApiDouble(options.github), await startOidcIssuer(), await startResultsService(azurite.url), azurite, options);
     system.github.state.installations.set(LOCAL_REPO, INSTALLATION_ID);
     const port = await freePort();
     system.appUrl = `http://127.0.0.1:${port}`;

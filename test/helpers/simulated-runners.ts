@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { jobReport } from "./job-report.js";
 import type { GitHubApiDouble, Runner } from "./github-api-double.js";
 import type { OidcIssuer } from "./oidc-issuer.js";
@@ -9,11 +10,20 @@ export interface SimulatedRunnersOptions {
   appUrl: string;
   /** The audience the App expects: its public origin. */
   audience: string;
+  installationId: number;
   /** How long a job "runs" before it reports finished. */
   runMs: (jobId: string) => number;
   /** What a job's finished report says. */
   status: (jobId: string) => "succeeded" | "failed";
+  /**
+   * Sends GitHub's workflow_job events for each run (in progress on its runner, completed),
+   * and as many of another workflow's jobs on GitHub's own runners, as a busy repository has.
+   */
+  webhook?: (event: string, payload: Record<string, unknown>, id: string) => Promise<unknown>;
 }
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
 
 /**
  * Runners for load tests: registered in the GitHub double with their labels, they take
@@ -69,12 +79,30 @@ export class SimulatedRunners {
     const record: (typeof this.runs)[number] = { runId, jobId: job.id, attempt: job.attempt, runner: runner.name, startedAt: Date.now() };
     this.runs.push(record);
     const token = await this.options.issuer.token(this.options.repo, String(runId), this.options.audience);
+    const labels = ["self-hosted", runner.labels.find((l) => l.name.startsWith("kto-runner-"))!.name];
+    await this.workflowJob("in_progress", { runId, labels, runnerId: runner.id, runnerName: runner.name });
+    await this.workflowJob("in_progress", { runId: runId + 1_000_000, labels: ["ubuntu-latest"], runnerId: 1, runnerName: "GitHub Actions 1" });
     await this.report(job, token, { kind: "started" });
     await new Promise((resolve) => setTimeout(resolve, this.options.runMs(job.id)));
     const status = this.options.status(job.id);
     record.finishedAt = Date.now();
     runner.busy = false;
     await this.report(job, token, { kind: "finished", status, result: jobReport(job.id, status) });
+    await this.workflowJob("completed", { runId, labels, runnerId: runner.id, runnerName: runner.name, conclusion: status === "succeeded" ? "success" : "failure" });
+    await this.workflowJob("completed", { runId: runId + 1_000_000, labels: ["ubuntu-latest"], runnerId: 1, runnerName: "GitHub Actions 1", conclusion: "success" });
+  }
+
+  private async workflowJob(action: "in_progress" | "completed", job: { runId: number; labels: string[]; runnerId: number; runnerName: string; conclusion?: string }): Promise<void> {
+    if (!this.options.webhook) return;
+    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & { workflow_job: Record<string, unknown>; repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+    const [owner, name] = this.options.repo.split("/");
+    const payload = {
+      ...base,
+      workflow_job: { ...base.workflow_job, id: job.runId * 10, run_id: job.runId, status: action, conclusion: job.conclusion ?? null, runner_id: job.runnerId, runner_name: job.runnerName, labels: job.labels },
+      repository: { ...base.repository, full_name: this.options.repo, name, owner: { ...base.repository.owner, login: owner } },
+      installation: { id: this.options.installationId },
+    };
+    await this.options.webhook("workflow_job", payload, `wj-${job.runId}-${action}`);
   }
 
   private async report(job: { id: string; attempt: number }, token: string, body: Record<string, unknown>): Promise<void> {

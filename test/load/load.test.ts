@@ -5,8 +5,9 @@ import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import type { JobRecord } from "../../src/orchestrator/store/store.js";
-import { LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
+import { INSTALLATION_ID, LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
+import { callsTable } from "./calls.js";
 
 // The seed's load test (9.2): 500 pull-request events, 2,000 jobs, 50 runners over 6
 // label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.
@@ -48,6 +49,8 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
       repo: LOCAL_REPO,
       appUrl: system.appUrl,
       audience: system.appUrl,
+      installationId: INSTALLATION_ID,
+      webhook: (event, payload, id) => system.deliver(event, payload, id),
       runMs: () => 20 + Math.floor(Math.random() * 60),
       status: (jobId) => (jobId.endsWith("/s3") ? "failed" : "succeeded"),
     });
@@ -147,6 +150,8 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
         `| webhook → queued check run | ${ms(percentile(webhookToQueued, 50))} | ${ms(percentile(webhookToQueued, 99))} |`,
         `| queued → dispatched | ${ms(percentile(queuedToDispatched, 50))} | ${ms(percentile(queuedToDispatched, 99))} |`,
         `throughput: ${(total / elapsedS).toFixed(1)} jobs/s (${elapsedS.toFixed(1)} s for all ${total}); App peak RSS ${(peakKiB / 1024).toFixed(0)} MiB; ${system.github.requests.length} GitHub API calls`,
+        "",
+        callsTable(system.github.requests, total),
         "",
       ].join("\n"),
     );

@@ -112,7 +112,7 @@ describe("signed webhook payloads", () => {
 });
 
 describe("read routes on an App with a public URL", () => {
-  const health = ["deliveryFailuresInARow", "github", "lastTickAt", "leader", "monitorTicking", "outboxPending", "ready", "status", "store"];
+  const health = ["deliveryFailuresInARow", "finalCheckRunsOldestMs", "finalCheckRunsPending", "github", "githubRateLimited", "lastTickAt", "leader", "monitorTicking", "outboxPending", "ready", "status", "store"];
 
   it("answers nothing that reads state without KTO_READ_TOKEN, dashboard off or not; /kto/health stays public and names nothing", async () => {
     const app = await startAppProcess(join(scratch, "no-token"), { KTO_DASHBOARD: "off" });

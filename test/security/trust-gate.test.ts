@@ -136,9 +136,9 @@ describe("the trust gate against a fork's author", () => {
   const checkRuns = () => [...github.state.checkRuns.values()] as unknown as CheckRunView[];
   const dispatchedShas = () => github.state.dispatches.map((d) => d.inputs.sha);
 
-  /** The commit's kto / unit check run, once it waits for approval. */
+  /** The commit's approval check run (one for the plan's jobs), once it waits for approval. */
   async function held(sha: string): Promise<CheckRunView> {
-    return until(async () => checkRuns().find((c) => c.name === "kto / unit" && c.head_sha === sha && c.conclusion === "action_required"), `${sha.slice(0, 7)} held for approval`, 15_000);
+    return until(async () => checkRuns().find((c) => c.name === "kto / approval" && c.head_sha === sha && c.conclusion === "action_required"), `${sha.slice(0, 7)} held for approval`, 15_000);
   }
 
   /** Long enough for a queued job to reach the runner: the queue and the outbox poll every 100 ms. */
@@ -257,7 +257,7 @@ describe("the trust gate against a fork's author", () => {
     await settle();
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
-    const notice = checkRuns().find((c) => c.name === "kto / approval");
+    const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
     expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
     expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);
 
@@ -278,7 +278,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", written));
     await settle();
     expect(dispatchedShas()).toEqual([]);
-    expect(checkRuns().find((c) => c.name === "kto / approval")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+    expect(checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
 
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit retested");

@@ -129,6 +129,19 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("outbox_job").on("outbox").columns(["job_id", "id"]).execute();
     },
   },
+  {
+    name: "004-outbox-priority",
+    async up(db, engine) {
+      const big = engine === "postgres" ? "bigint" : "integer";
+      // Effects that put hardware to work (dispatch, cancel) go before check-run updates.
+      await db.schema.alterTable("outbox").addColumn("priority", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      // When a try of the effect may first have reached GitHub: a dispatch looks for its run that long.
+      await db.schema.alterTable("outbox").addColumn("sent_at", big).execute();
+      await db.schema.createIndex("outbox_due_priority").on("outbox").columns(["delivered_at", "failed_at", "priority", "id"]).execute();
+      // A plan waiting for approval shows as one check run, not one per job.
+      await db.schema.alterTable("plans").addColumn("approval_check_run_id", big).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -2,7 +2,8 @@ import type { Generated } from "kysely";
 import type { JobState } from "../job-state.js";
 
 export type EnvironmentState = "online" | "offline";
-export type OutboxKind = "dispatch" | "cancel" | "report";
+/** "approval" is a plan's: its job_id is the plan's id. */
+export type OutboxKind = "dispatch" | "cancel" | "report" | "approval";
 
 export interface PlansTable {
   id: string;
@@ -18,6 +19,8 @@ export interface PlansTable {
   head_sha: string | null;
   default_ref: string | null;
   created_at: number;
+  /** The one check run a plan waiting for approval shows as. */
+  approval_check_run_id: number | null;
 }
 
 export interface JobsTable {
@@ -71,6 +74,10 @@ export interface OutboxTable {
   payload: string;
   attempts: number;
   next_attempt_at: number;
+  /** Higher goes first: what unblocks hardware before what people read. */
+  priority: Generated<number>;
+  /** When a try may first have reached the far side. */
+  sent_at: number | null;
   delivered_at: number | null;
   failed_at: number | null;
   last_error: string | null;

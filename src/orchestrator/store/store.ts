@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from "kysely";
 import type { JobSpec } from "../../config/job-spec.js";
 import { canTransition, isTerminal, sourcesOf, type JobState, JOB_STATES, ACTIVE_STATES, TERMINAL_STATES } from "../job-state.js";
+import { approvalEffect, effectPriority } from "../job-lifecycle.js";
 import type { Engine } from "./migrations.js";
 import type { Database, EnvironmentState, JobsTable, OutboxKind } from "./schema.js";
 
@@ -45,6 +46,7 @@ export interface PlanRecord {
   headSha: string | null;
   defaultRef: string | null;
   createdAt: number;
+  approvalCheckRunId: number | null;
 }
 
 export interface EnvironmentRecord {
@@ -64,8 +66,12 @@ export interface OutboxRecord {
   payload: unknown;
   attempts: number;
   nextAttemptAt: number;
-  /** An earlier try was sent, or may have been (a crash before its outcome was recorded). */
-  tried: boolean;
+  priority: number;
+  /** When an earlier try was sent, or may have been (a crash before its outcome was recorded); null if none was. */
+  sentAt: number | null;
+  createdAt: number;
+  /** The GitHub installation it acts as (App plans); null locally. */
+  installationId: number | null;
 }
 
 export interface Effect {
@@ -73,6 +79,10 @@ export interface Effect {
   /** Unique per side effect: a redelivery carries the same key, so the receiver can drop it. */
   key: string;
   payload: unknown;
+  /** Higher goes out first (effectPriority); 0 when not given. */
+  priority?: number;
+  /** Whose effect it is, when not the transitioning job's: a plan's approval check run. */
+  jobId?: string;
 }
 
 export type JobPatch = Omit<Updateable<JobsTable>, "seq" | "id" | "state" | "plan_id">;
@@ -119,6 +129,8 @@ export interface NewPlan {
   approved: boolean;
   /** Why they wait, shown to the people who can approve. */
   approvalReason?: string;
+  /** The webhook delivery the plan answers: recorded with it, so a redelivery makes no second plan. */
+  deliveryId?: string;
   now: number;
 }
 
@@ -171,24 +183,35 @@ export class Store {
    * Inserts a plan and its jobs. A plan in the same group (a newer push to the same pull
    * request) cancels the older plan's unfinished jobs in the same transaction.
    */
-  async submitPlan(plan: NewPlan): Promise<{ cancelled: string[] }> {
+  async submitPlan(plan: NewPlan): Promise<{ cancelled: string[]; duplicate: boolean }> {
     return this.db.transaction().execute(async (trx) => {
       const cancelled: string[] = [];
+      if (plan.deliveryId !== undefined) {
+        // Two deliveries with one id (GitHub's redelivery racing the first): the second plans nothing.
+        const recorded = await trx.insertInto("deliveries").values({ id: plan.deliveryId, at: plan.now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+        if (Number(recorded.numInsertedOrUpdatedRows ?? 0) !== 1) return { cancelled, duplicate: true };
+      }
       if (plan.groupKey) {
         const older = await trx
           .selectFrom("jobs")
           .innerJoin("plans", "plans.id", "jobs.plan_id")
-          .select(["jobs.id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.env_id"])
+          .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.env_id"])
           .where("plans.group_key", "=", plan.groupKey)
           .where("plans.id", "!=", plan.id)
           .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"])
           .execute();
+        const approvals = new Set<string>();
         for (const job of older) {
           const effects: Effect[] = [];
           if (job.state === "dispatched" || job.state === "running") {
-            effects.push({ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.run_id, envId: job.env_id, why: "superseded" } });
+            effects.push({ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.run_id, envId: job.env_id, why: "superseded" }, priority: effectPriority("cancel") });
           }
-          if (plan.report) effects.push({ kind: "report", key: `report:${job.id}:${plan.now}:superseded`, payload: { to: "cancelled" } });
+          // A job that was waiting for approval shows only in its plan's approval check run, once per plan.
+          if (plan.report && job.state !== "awaiting_approval") effects.push({ kind: "report", key: `report:${job.id}:${plan.now}:superseded`, payload: { to: "cancelled" }, priority: effectPriority("report", "cancelled") });
+          if (plan.report && job.state === "awaiting_approval" && !approvals.has(job.plan_id)) {
+            approvals.add(job.plan_id);
+            effects.push(approvalEffect(job.plan_id, plan.now));
+          }
           const done = await this.transitionIn(trx, { jobId: job.id, to: "cancelled", set: { outcome: "cancelled", reason: `superseded by plan ${plan.id}` }, reason: `superseded by plan ${plan.id}`, effects, now: plan.now });
           if (done) cancelled.push(job.id);
         }
@@ -232,14 +255,22 @@ export class Store {
           })
           .execute();
         await trx.insertInto("transitions").values({ job_id: job.id, attempt: 1, from_state: null, to_state: state, at: plan.now, reason: "submitted" }).execute();
-        if (plan.report) {
+        if (plan.report && plan.approved) {
           await trx
             .insertInto("outbox")
             .values({ job_id: job.id, kind: "report", idempotency_key: `report:${job.id}:1:${state}`, payload: JSON.stringify({ attempt: 1 }), attempts: 0, next_attempt_at: plan.now, created_at: plan.now })
             .execute();
         }
       }
-      return { cancelled };
+      // However many jobs wait, one check run asks for the approval.
+      if (plan.report && !plan.approved && plan.jobs.length > 0) {
+        const effect = approvalEffect(plan.id, plan.now);
+        await trx
+          .insertInto("outbox")
+          .values({ job_id: plan.id, kind: effect.kind, idempotency_key: effect.key, payload: JSON.stringify(effect.payload), attempts: 0, next_attempt_at: plan.now, created_at: plan.now, priority: effect.priority ?? 0 })
+          .execute();
+      }
+      return { cancelled, duplicate: false };
     });
   }
 
@@ -278,16 +309,21 @@ export class Store {
       .values({ job_id: request.jobId, attempt: updated.attempt, from_state: row.state, to_state: request.to, at: request.now, reason: request.reason ?? null })
       .execute();
     for (const effect of request.effects ?? []) {
+      const jobId = effect.jobId ?? request.jobId;
+      const priority = effect.priority ?? 0;
+      // The owner's earlier effects go no later than this one, so ordering by priority keeps each owner's effects in order.
+      if (priority > 0) await trx.updateTable("outbox").set({ priority }).where("job_id", "=", jobId).where("delivered_at", "is", null).where("failed_at", "is", null).where("priority", "<", priority).execute();
       await trx
         .insertInto("outbox")
         .values({
-          job_id: request.jobId,
+          job_id: jobId,
           kind: effect.kind,
           idempotency_key: effect.key,
           payload: JSON.stringify(effect.payload),
           attempts: 0,
           next_attempt_at: request.now,
           created_at: request.now,
+          priority,
         })
         .onConflict((oc) => oc.column("idempotency_key").doNothing())
         .execute();
@@ -416,14 +452,18 @@ export class Store {
   }
 
   /**
-   * Effects due now, in the order they were decided. A job's effect waits while an earlier
-   * one of the same job waits for its retry: a cancel never overtakes its dispatch, and an
-   * old report never lands after a newer one.
+   * Effects due now, highest priority first (effectPriority: what puts hardware to work
+   * before what people read), then in the order they were decided. A job's effect waits
+   * while an earlier one of the same job waits for its retry, and an earlier one never has
+   * a lower priority (transitionIn raises it): a cancel never overtakes its dispatch, and
+   * an old report never lands after a newer one.
    */
   async dueOutbox(now: number, limit = 100): Promise<OutboxRecord[]> {
     const rows = await this.db
       .selectFrom("outbox")
       .selectAll()
+      // The installation it acts as: its job's plan's, or its plan's (a plan's own effect carries the plan's id).
+      .select(sql<number | null>`(select p.installation_id from plans p where p.id = coalesce((select j.plan_id from jobs j where j.id = outbox.job_id), outbox.job_id))`.as("installation_id"))
       .where("delivered_at", "is", null)
       .where("failed_at", "is", null)
       .where("next_attempt_at", "<=", now)
@@ -440,10 +480,37 @@ export class Store {
           ),
         ),
       )
+      .orderBy("priority", "desc")
       .orderBy("id")
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ id: Number(r.id), jobId: r.job_id, kind: r.kind, key: r.idempotency_key, payload: JSON.parse(r.payload), attempts: r.attempts, nextAttemptAt: r.next_attempt_at, tried: r.last_error !== null }));
+    return rows.map((r) => ({
+      id: Number(r.id),
+      jobId: r.job_id,
+      kind: r.kind,
+      key: r.idempotency_key,
+      payload: JSON.parse(r.payload),
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+      priority: r.priority,
+      sentAt: r.sent_at,
+      createdAt: r.created_at,
+      installationId: r.installation_id === null ? null : Number(r.installation_id),
+    }));
+  }
+
+  /** Check run updates still to land for jobs that have finished: how many, and since when the oldest waits. */
+  async finalReportBacklog(): Promise<{ count: number; oldestAt: number | null }> {
+    const row = await this.db
+      .selectFrom("outbox")
+      .innerJoin("jobs", "jobs.id", "outbox.job_id")
+      .select([sql<number>`count(*)`.as("n"), sql<number | null>`min(outbox.created_at)`.as("oldest")])
+      .where("outbox.kind", "=", "report")
+      .where("outbox.delivered_at", "is", null)
+      .where("outbox.failed_at", "is", null)
+      .where("jobs.state", "in", [...TERMINAL_STATES])
+      .executeTakeFirst();
+    return { count: Number(row?.n ?? 0), oldestAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
   }
 
   async outboxPending(): Promise<number> {
@@ -457,13 +524,23 @@ export class Store {
 
   /** Recorded before an effect that must not happen twice is sent: a redelivery then checks first. */
   async markSending(id: number, now: number): Promise<void> {
-    await this.db.updateTable("outbox").set({ last_error: `sent at ${new Date(now).toISOString()}, outcome not recorded` }).where("id", "=", id).execute();
-  }
-
-  async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
     await this.db
       .updateTable("outbox")
-      .set((eb) => ({ attempts: eb("attempts", "+", 1), next_attempt_at: nextAttemptAt, last_error: error }))
+      .set((eb) => ({ sent_at: eb.fn.coalesce("sent_at", eb.val(now)), last_error: `sent at ${new Date(now).toISOString()}, outcome not recorded` }))
+      .where("id", "=", id)
+      .execute();
+  }
+
+  /**
+   * Tries the effect again at `nextAttemptAt`. A deferral (GitHub asked to wait) is not an
+   * attempt; `notSent` says this try certainly did not reach the far side, and no earlier
+   * one did either.
+   */
+  async markRetry(id: number, nextAttemptAt: number, error: string, options: { attempt?: boolean; notSent?: boolean } = {}): Promise<void> {
+    const attempt = options.attempt ?? true;
+    await this.db
+      .updateTable("outbox")
+      .set((eb) => ({ attempts: attempt ? eb("attempts", "+", 1) : eb.ref("attempts"), next_attempt_at: nextAttemptAt, last_error: error, ...(options.notSent ? { sent_at: null } : {}) }))
       .where("id", "=", id)
       .execute();
   }
@@ -522,9 +599,10 @@ export class Store {
       const jobIds = (await trx.selectFrom("jobs").select("id").where("plan_id", "in", ids).execute()).map((j) => j.id);
       if (jobIds.length) {
         await trx.deleteFrom("transitions").where("job_id", "in", jobIds).execute();
-        await trx.deleteFrom("outbox").where("job_id", "in", jobIds).execute();
         await trx.deleteFrom("jobs").where("id", "in", jobIds).execute();
       }
+      // A plan's own effects (its approval check run) carry its id.
+      await trx.deleteFrom("outbox").where("job_id", "in", [...jobIds, ...ids]).execute();
       await trx.deleteFrom("plans").where("id", "in", ids).execute();
       return ids;
     });
@@ -544,6 +622,7 @@ export class Store {
           headSha: row.head_sha,
           defaultRef: row.default_ref,
           createdAt: row.created_at,
+          approvalCheckRunId: row.approval_check_run_id === null ? null : Number(row.approval_check_run_id),
         }
       : null;
   }
@@ -558,10 +637,19 @@ export class Store {
     await this.db.updateTable("jobs").set({ check_run_id: checkRunId }).where("id", "=", jobId).execute();
   }
 
-  /** True the first time a webhook delivery id is seen: a redelivery changes nothing. */
+  async setApprovalCheckRunId(planId: string, checkRunId: number): Promise<void> {
+    await this.db.updateTable("plans").set({ approval_check_run_id: checkRunId }).where("id", "=", planId).execute();
+  }
+
+  /** True the first time a webhook delivery id is recorded: a redelivery changes nothing. */
   async recordDelivery(id: string, now: number): Promise<boolean> {
     const result = await this.db.insertInto("deliveries").values({ id, at: now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  /** Whether a webhook delivery was handled to the end (or made its plan). */
+  async deliverySeen(id: string): Promise<boolean> {
+    return (await this.db.selectFrom("deliveries").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
   }
 
   async planIds(): Promise<string[]> {

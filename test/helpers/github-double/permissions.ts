@@ -18,11 +18,13 @@ const need = (permission: string, level: Level): Requirement => ({ permission, l
 const APP: Requirement = { app: true };
 
 export const REQUIRED: Readonly<Record<string, Requirement>> = {
+  "apps/get-authenticated": APP,
   "apps/create-installation-access-token": APP,
   "apps/get-repo-installation": APP,
   "apps/get-org-installation": APP,
   "checks/create": need("checks", "write"),
   "checks/update": need("checks", "write"),
+  "checks/list-annotations": need("checks", "read"),
   "repos/get": need("metadata", "read"),
   "repos/get-collaborator-permission-level": need("metadata", "read"),
   "repos/get-content": need("contents", "read"),
