@@ -1,3 +1,4 @@
+import { planEffects } from "../src/orchestrator/job-lifecycle.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ if (mode === "kto") {
   const envs = syntheticEnvironments(500).map((e) => ({ ...e, capacity: 0 }));
   const service = new OrchestratorService({ store, dispatcher: { dispatch: async () => ({ runId: "r" }), cancel: async () => undefined }, pools: [{ name: "bench", list: async () => envs }], clock: new ManualClock(0), options: { owner: "mem" } });
   await service.resources.sync();
-  await store.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs });
+  await store.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
   await service.monitor.tick();
   await service.status.snapshot();
   await store.close();

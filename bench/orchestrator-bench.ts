@@ -1,3 +1,4 @@
+import { planEffects } from "../src/orchestrator/job-lifecycle.js";
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -74,7 +75,7 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
     const pool: EnvironmentPool = { name: "bench", list: async () => envs };
     const service = new OrchestratorService({ store, dispatcher: new NullDispatcher(), pools: [pool], clock, options: { owner: "bench" } });
     await service.resources.sync();
-    await store.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs });
+    await store.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
     const latencies: number[] = [];
     let decisions = 0;
     while (decisions < jobs.length) {
@@ -196,7 +197,7 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
         const a = arrivals[next++]!;
         batch.push({ id: a.id, name: a.id, spec: spec(a.id, a.labels, a.priority, 3_600_000), labels: a.labels, priority: a.priority, maxAttempts: 1, retries: 0 });
       }
-      if (batch.length) await store.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch });
+      if (batch.length) await store.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
       for (const done of running.filter((r) => r.at <= at)) {
         running.splice(running.indexOf(done), 1);
         await service.lifecycle.report(done.id, done.attempt, { kind: "started" });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { parseDuration } from "../config/duration.js";
 import type { Plan } from "../config/job-spec.js";
 import { systemClock } from "../orchestrator/clock.js";
+import { planEffects } from "../orchestrator/job-lifecycle.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import { labelsFit } from "../orchestrator/labels.js";
 import { OrchestratorService } from "../orchestrator/service.js";
@@ -43,7 +44,8 @@ export function newPlanId(): string {
 export async function runPlanLocally(plan: Plan, workspace: string, outDir: string, options: LocalRunOptions, planId = newPlanId()): Promise<RunReport & { planId: string }> {
   await mkdir(outDir, { recursive: true });
   await rm(join(outDir, "jobs"), { recursive: true, force: true });
-  await options.store.submitPlan({
+  await options.store.submitPlan(
+    {
     id: planId,
     source: plan.source,
     workspace,
@@ -59,7 +61,9 @@ export async function runPlanLocally(plan: Plan, workspace: string, outDir: stri
       maxAttempts: LOCAL_ATTEMPTS,
       retries: spec.retries,
     })),
-  });
+    },
+    planEffects(false),
+  );
   return resumePlan(planId, options);
 }
 
@@ -114,7 +118,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     const why = guests.filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch())).map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
     const reason = `hardware.labels: this host lacks ${missing.join(", ")}${why.length ? ` (${why.join("; ")})` : ""}`;
     // No retry can grow the host a label: the config has to change, or the job has to go where the label is.
-    await store.transition({ jobId: job.id, from: ["queued"], to: "errored", set: { outcome: "config_error", reason }, reason: "no environment fits", now: Date.now() });
+    await service.lifecycle.configError(job, reason);
   }
   service.monitor.wake();
 

@@ -2,7 +2,7 @@ import type { Clock } from "./clock.js";
 import type { RunReport } from "./dispatcher.js";
 import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
 import type { OutboxKind } from "./store/schema.js";
-import type { Effect, JobRecord, Store, TransitionRequest } from "./store/store.js";
+import type { Effect, JobRecord, NewPlan, PlanEffects, Store, TransitionRequest } from "./store/store.js";
 
 export interface LifecycleOptions {
   /** A dispatched or running job with no heartbeat for this long is given back. */
@@ -36,11 +36,34 @@ function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" 
   return [{ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why }, priority: effectPriority("cancel") }];
 }
 
-const unique = () => Math.random().toString(36).slice(2, 8);
+/**
+ * A job's check run shows the job as it is now. A job enters a state at most once per
+ * attempt, so the job, attempt and state it moved to make a key no other report has.
+ */
+function reportEffect(jobId: string, attempt: number, to: JobState): Effect {
+  return { kind: "report", key: `report:${jobId}#${attempt}:${to}`, payload: { to }, jobId, priority: effectPriority("report", to) };
+}
 
-/** The plan's approval check run shows the plan as it is now (its job_id is the plan's id). */
-export function approvalEffect(planId: string, now: number): Effect {
-  return { kind: "approval", key: `approval:${planId}:${now}:${unique()}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
+/** The plan's approval check run shows the plan as it is now (its job_id is the plan's id); `cause` is what changed it. */
+function approvalEffect(planId: string, cause: string): Effect {
+  return { kind: "approval", key: `approval:${planId}:${cause}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
+}
+
+/** What submitting a plan implies: cancels of the older plans' active jobs, and, shown, check runs. */
+export function planEffects(shown: boolean): PlanEffects {
+  return {
+    superseded(job, planId) {
+      const effects = cancelEffect(job, "superseded");
+      // A job waiting for approval shows only in its plan's approval check run.
+      if (shown) effects.push(job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : reportEffect(job.id, job.attempt, "cancelled"));
+      return effects;
+    },
+    submitted(job) {
+      if (!shown) return [];
+      // However many jobs wait, one check run asks for the approval.
+      return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : reportEffect(job.id, 1, job.state)];
+    },
+  };
 }
 
 /** What a transition shows: the job's own check run, the plan's approval check run, both or neither. */
@@ -61,35 +84,62 @@ export class JobLifecycle {
     private readonly options: LifecycleOptions = DEFAULT_LIFECYCLE,
     /** Record a report effect with every transition (the App's check runs). */
     private readonly reporting = false,
+    /** Hears of every job this lifecycle moved, as it is now (the metrics' histograms). */
+    private readonly onMoved: (job: JobRecord) => void = () => undefined,
   ) {}
 
+  private moved<T extends JobRecord | null>(job: T): T {
+    if (job) this.onMoved(job);
+    return job;
+  }
+
   /** Every transition goes through here, so a reporter hears of each one it shows. */
-  private transition(request: TransitionRequest, shown: Shown = { job: true }): Promise<JobRecord | null> {
-    if (!this.reporting) return this.store.transition(request);
+  private async transition(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown = { job: true }): Promise<JobRecord | null> {
+    return this.moved(await this.store.transition(this.shown(job, request, shown)));
+  }
+
+  /** The request with the report effects of what it shows added, when this lifecycle reports. */
+  private shown(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown): TransitionRequest {
+    if (!this.reporting) return request;
+    const attempt = Number(request.set?.attempt ?? job.attempt);
     const effects = [...(request.effects ?? [])];
-    if (shown.job) effects.push({ kind: "report", key: `report:${request.jobId}:${request.now}:${request.to}:${unique()}`, payload: { to: request.to }, priority: effectPriority("report", request.to) });
-    if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, request.now));
-    return this.store.transition({ ...request, effects });
+    if (shown.job) effects.push(reportEffect(request.jobId, attempt, request.to));
+    if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, `${request.jobId}#${attempt}:${request.to}`));
+    return { ...request, effects };
   }
 
   async dispatch(job: JobRecord, envId: string): Promise<JobRecord | null> {
+    return (await this.dispatchAll([{ job, envId }]))[0]!;
+  }
+
+  /** A scheduling pass's leases in one transaction, so one commit: a null for each job another replica or report moved first. */
+  async dispatchAll(leases: readonly { job: JobRecord; envId: string }[]): Promise<(JobRecord | null)[]> {
     const now = this.clock.now();
     // Not shown on its own: the run's start follows in seconds and shows it running, which
     // saves a check run update per job; a check run created after this shows it dispatched.
-    return this.transition(
-      {
-        jobId: job.id,
-        from: ["queued"],
-        to: "dispatched",
-        attempt: job.attempt,
-        set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
-        reason: `leased to ${envId}`,
-        effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId }, priority: effectPriority("dispatch") }],
-        skipLocked: true,
-        now,
-      },
-      { job: false },
+    const requests = leases.map(({ job, envId }) =>
+      this.shown(
+        job,
+        {
+          jobId: job.id,
+          from: ["queued"],
+          to: "dispatched",
+          attempt: job.attempt,
+          set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
+          reason: `leased to ${envId}`,
+          effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId }, priority: effectPriority("dispatch") }],
+          skipLocked: true,
+          now,
+        },
+        { job: false },
+      ),
     );
+    return (await this.store.transitionAll(requests)).map((job) => this.moved(job));
+  }
+
+  /** A new plan with its jobs; in its transaction, its group's older plans are cancelled. */
+  async submit(plan: NewPlan): Promise<{ cancelled: string[]; duplicate: boolean }> {
+    return this.store.submitPlan(plan, planEffects(plan.report === true));
   }
 
   /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
@@ -98,7 +148,7 @@ export class JobLifecycle {
     const cancel = cancelEffect(job, reason);
     if (job.attempt < job.maxAttempts) {
       const backoff = Math.min(this.options.maxBackoffMs, this.options.retryBackoffMs * 2 ** (job.attempt - 1));
-      return this.transition({
+      return this.transition(job, {
         jobId: job.id,
         from: ACTIVE_STATES,
         to: "queued",
@@ -109,7 +159,7 @@ export class JobLifecycle {
         now,
       });
     }
-    return this.transition({
+    return this.transition(job, {
       jobId: job.id,
       from: ACTIVE_STATES,
       to: "errored",
@@ -121,8 +171,13 @@ export class JobLifecycle {
     });
   }
 
+  /** A job no retry can help, because its config asks for what cannot be had here: errored, naming the field. */
+  async configError(job: JobRecord, reason: string): Promise<JobRecord | null> {
+    return this.transition(job, { jobId: job.id, from: ["queued"], to: "errored", attempt: job.attempt, set: { outcome: "config_error", reason }, reason: "no environment fits", now: this.clock.now() });
+  }
+
   async timeOut(job: JobRecord): Promise<JobRecord | null> {
-    return this.transition({
+    return this.transition(job, {
       jobId: job.id,
       from: ACTIVE_STATES,
       to: "timed_out",
@@ -136,6 +191,7 @@ export class JobLifecycle {
 
   async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
     return this.transition(
+      job,
       {
         jobId: job.id,
         to: "cancelled",
@@ -151,7 +207,7 @@ export class JobLifecycle {
 
   /** An approved job gets a check run of its own, and its plan's approval check run says so. */
   async approve(job: JobRecord): Promise<JobRecord | null> {
-    return this.transition({ jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() }, { job: true, approvalOf: job.planId });
+    return this.transition(job, { jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() }, { job: true, approvalOf: job.planId });
   }
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
@@ -161,7 +217,7 @@ export class JobLifecycle {
     const now = this.clock.now();
     switch (report.kind) {
       case "started":
-        return this.transition({
+        return this.transition(job, {
           jobId,
           from: ["dispatched"],
           to: "running",
@@ -183,18 +239,18 @@ export class JobLifecycle {
     const common = { outcome: report.outcome ?? report.status, reason: report.reason ?? null, result: report.result === undefined ? null : JSON.stringify(report.result) };
     if (report.status === "failed" && job.retriesLeft > 0) {
       // The suite asked for retries: run the test again; a later pass is recorded as flaky.
-      return this.transition({
+      return this.transition(job, {
         jobId: job.id,
         from: ACTIVE_STATES,
         to: "queued",
         attempt: job.attempt,
-        set: { ...common, attempt: job.attempt + 1, retries_left: job.retriesLeft - 1, max_attempts: job.maxAttempts + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now },
+        set: { ...common, attempt: job.attempt + 1, retries_left: job.retriesLeft - 1, failed_attempts: job.failedAttempts + 1, max_attempts: job.maxAttempts + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now },
         reason: `test failure, retrying (${job.retriesLeft - 1} retries left)`,
         now,
       });
     }
-    const retried = report.status === "succeeded" && (await this.store.transitions(job.id)).some((t) => t.reason?.startsWith("test failure, retrying"));
-    return this.transition({
+    const retried = report.status === "succeeded" && job.failedAttempts > 0;
+    return this.transition(job, {
       jobId: job.id,
       from: ACTIVE_STATES,
       to: report.status,

@@ -2,6 +2,7 @@ import type { Clock } from "./clock.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { ResourceManager } from "./resource-manager.js";
+import { capMayHaveSkipped, queueHead } from "./queue-head.js";
 import { assignJobs } from "./scheduler.js";
 import type { Store } from "./store/store.js";
 import type { Logger } from "./logger.js";
@@ -84,26 +85,25 @@ export class QueueMonitor {
     this.lastTickAt = now;
     if (!this.leader) return 0;
 
-    for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+    for (const job of await this.store.expired(now)) {
       if (job.deadline !== null && job.deadline <= now) await this.lifecycle.timeOut(job);
-      else if (job.leaseExpires !== null && job.leaseExpires <= now) await this.lifecycle.infrastructureFailure(job, "no heartbeat before the lease ran out");
+      else await this.lifecycle.infrastructureFailure(job, "no heartbeat before the lease ran out");
     }
     if (!this.accepting) return 0;
 
-    const free = await this.resources.freeEnvironments();
-    if (!free.some((env) => env.free > 0)) return 0;
-    const queued = await this.store.dispatchable(now);
+    const free = (await this.resources.freeEnvironments()).filter((env) => env.free > 0);
+    if (free.length === 0) return 0;
+    const repoCap = this.options.repoCap;
+    const activeByRepo = repoCap === undefined ? new Map<string, number>() : await this.store.activeByRepo();
+    let queued = await queueHead(this.store, free, now);
+    let assignments = assignJobs(queued, free, { repoCap, activeByRepo });
+    if (repoCap !== undefined && capMayHaveSkipped(queued, new Set(assignments.map((a) => a.jobId)), repoCap, activeByRepo)) {
+      queued = await this.store.dispatchable(now);
+      assignments = assignJobs(queued, free, { repoCap, activeByRepo });
+    }
     const byId = new Map(queued.map((job) => [job.id, job]));
-    const activeByRepo = new Map<string, number>();
-    if (this.options.repoCap !== undefined) {
-      for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
-        if (job.repo) activeByRepo.set(job.repo, (activeByRepo.get(job.repo) ?? 0) + 1);
-      }
-    }
-    let dispatched = 0;
-    for (const { jobId, envId } of assignJobs(queued, free, { repoCap: this.options.repoCap, activeByRepo })) {
-      if (await this.lifecycle.dispatch(byId.get(jobId)!, envId)) dispatched += 1;
-    }
+    const leases = assignments.map(({ jobId, envId }) => ({ job: byId.get(jobId)!, envId }));
+    const dispatched = (await this.lifecycle.dispatchAll(leases)).filter((job) => job !== null).length;
     if (dispatched > 0) this.onDispatched();
     return dispatched;
   }

@@ -76,7 +76,8 @@ export class OrchestratorService {
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
     this.log = deps.logger ?? stderrLogger;
-    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined);
+    this.status = new StatusTracker(this.store);
+    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
     this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null);
     this.monitor = new QueueMonitor(
@@ -87,7 +88,6 @@ export class OrchestratorService {
       { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, logger: this.log },
       () => void this.deliver(),
     );
-    this.status = new StatusTracker(this.store);
   }
 
   async start(): Promise<void> {
@@ -146,7 +146,7 @@ export class OrchestratorService {
   }
 
   async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
-    const result = await this.store.submitPlan(plan);
+    const result = await this.lifecycle.submit(plan);
     if (result.cancelled.length || plan.report) void this.deliver();
     this.monitor.wake();
     return result;

@@ -1,6 +1,7 @@
+import client from "prom-client";
 import { labelKey } from "./labels.js";
-import { JOB_STATES, type JobState } from "./job-state.js";
-import type { Store } from "./store/store.js";
+import { JOB_STATES, isTerminal, type JobState } from "./job-state.js";
+import type { JobRecord, Store } from "./store/store.js";
 
 export interface StatusSnapshot {
   counts: Record<JobState, number>;
@@ -18,19 +19,31 @@ export interface Histogram {
   sum: number;
 }
 
-const BUCKETS_MS = [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
+export const BUCKETS_MS = [100, 500, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
 
-function histogram(values: number[]): Histogram {
-  return {
-    buckets: BUCKETS_MS.map((le) => ({ le, count: values.filter((v) => v <= le).length })),
-    count: values.length,
-    sum: values.reduce((a, b) => a + b, 0),
-  };
-}
-
-/** Live counts, per-label depth and utilisation, and the wait/start/run histograms, read from the store. */
+/**
+ * Live counts, per-label depth and utilisation, read from the store with aggregates (no
+ * job is loaded); and the wait, start and run histograms, observed as jobs move.
+ */
 export class StatusTracker {
+  /** prom-client's registry of the histograms: the App's metrics route serves it. */
+  readonly registry = new client.Registry();
+  private readonly queueWait = this.histogram("kto_queue_wait_seconds", "Time from queued to dispatched");
+  private readonly startup = this.histogram("kto_startup_seconds", "Time from dispatched to the run's start");
+  private readonly run = this.histogram("kto_run_seconds", "Time from the run's start to the job's end");
+
   constructor(private readonly store: Store) {}
+
+  private histogram(name: string, help: string): client.Histogram {
+    return new client.Histogram({ name, help, buckets: BUCKETS_MS.map((ms) => ms / 1000), registers: [this.registry] });
+  }
+
+  /** A job the lifecycle just moved, as it is now: the step it finished is observed. */
+  observe(job: JobRecord): void {
+    if (job.state === "dispatched" && job.dispatchedAt !== null) this.queueWait.observe((job.dispatchedAt - job.queuedAt) / 1000);
+    else if (job.state === "running" && job.startedAt !== null && job.dispatchedAt !== null) this.startup.observe((job.startedAt - job.dispatchedAt) / 1000);
+    else if (isTerminal(job.state) && job.finishedAt !== null && job.startedAt !== null) this.run.observe((job.finishedAt - job.startedAt) / 1000);
+  }
 
   async snapshot(): Promise<StatusSnapshot> {
     const counts = await this.store.countsByState();
@@ -46,10 +59,10 @@ export class StatusTracker {
       if (!e) perLabel.set(key, (e = { queued: 0, running: 0, capacity: 0 }));
       return e;
     };
-    for (const job of await this.store.jobs({ states: ["queued", "dispatched", "running"] })) {
-      const e = entry(labelKey(job.labels));
-      if (job.state === "queued") e.queued += 1;
-      else e.running += 1;
+    for (const depth of await this.store.depthByLabels()) {
+      const e = entry(labelKey(JSON.parse(depth.labels) as string[]));
+      e.queued += depth.queued;
+      e.running += depth.active;
     }
     for (const env of envs) if (env.state === "online") entry(labelKey(env.labels)).capacity += env.capacity;
     return {
@@ -63,16 +76,12 @@ export class StatusTracker {
     };
   }
 
+  /** The same three distributions over every job the store holds, counted by the database: for `kto status`. */
   async histograms(): Promise<{ queueWaitMs: Histogram; startupMs: Histogram; runMs: Histogram }> {
-    const jobs = await this.store.jobs();
-    const wait: number[] = [];
-    const startup: number[] = [];
-    const run: number[] = [];
-    for (const job of jobs) {
-      if (job.dispatchedAt !== null) wait.push(job.dispatchedAt - job.queuedAt);
-      if (job.startedAt !== null && job.dispatchedAt !== null) startup.push(job.startedAt - job.dispatchedAt);
-      if (job.finishedAt !== null && job.startedAt !== null) run.push(job.finishedAt - job.startedAt);
-    }
-    return { queueWaitMs: histogram(wait), startupMs: histogram(startup), runMs: histogram(run) };
+    return {
+      queueWaitMs: await this.store.durationHistogram("queued_at", "dispatched_at", BUCKETS_MS),
+      startupMs: await this.store.durationHistogram("dispatched_at", "started_at", BUCKETS_MS),
+      runMs: await this.store.durationHistogram("started_at", "finished_at", BUCKETS_MS),
+    };
   }
 }

@@ -16,7 +16,7 @@ import { APP_BOT, startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoub
 import { jobReport } from "../helpers/job-report.js";
 import { runnerRunClaims } from "../helpers/oidc-issuer.js";
 import { RecordingDispatcher, storeJob } from "../helpers/orchestrator.js";
-import { ENGINES, freshStore, withStore } from "../helpers/stores.js";
+import { ENGINES, freshStore, withStore, submitPlan } from "../helpers/stores.js";
 import { until } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
@@ -156,7 +156,7 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
         cancel: async (r: Parameters<RecordingDispatcher["cancel"]>[0]) => (calls.push(`cancel ${r.jobId}`), dispatcher.cancel(r)),
       };
       const outbox = new OutboxWorker(store, recording, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 1 }, reporter);
-      await store.submitPlan({
+      await submitPlan(store, {
         id: "p",
         source: "s",
         workspace: "/w",
@@ -180,7 +180,7 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
       ]);
       // A cancel frees hardware: it goes before check runs decided earlier, and its job's conclusion right after it.
       calls.length = 0;
-      await store.submitPlan({
+      await submitPlan(store, {
         id: "q",
         source: "s",
         workspace: "/w",
@@ -220,7 +220,7 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
       const reporter = { report: async (job: JobRecord) => slow(`report ${job.id}`), reportPlan: async () => undefined };
       const dispatcher = { dispatch: async (r: { job: JobRecord }) => (await slow(`dispatch ${r.job.id}`), { runId: "1" }), cancel: async () => undefined };
       const outbox = new OutboxWorker(store, dispatcher, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 4, lanesPerInstallation: 1 }, reporter);
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", installationId: 7, repo: "o/r", headSha: shaOf(1), approved: true, report: true, now: 1_000, jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)) });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", installationId: 7, repo: "o/r", headSha: shaOf(1), approved: true, report: true, now: 1_000, jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)) });
       await store.upsertEnvironments(["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
       await lifecycle.dispatch((await store.job("j7"))!, "e");
       await outbox.deliver();
@@ -245,7 +245,7 @@ describe("the runner pool between listings", () => {
       await pool.registered("o/r", { id: 5, name: "r5", labels: runners[0]!.labels });
       // GitHub lists a just-in-time runner offline until its process connects.
       expect((await pool.list()).map((e) => e.id)).toEqual(["github:o/r:5"]);
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "github:o/r:5" }, now: 1_000 });
       await store.transition({ jobId: "j", to: "running", now: 1_000 });
       runners = [{ ...runners[0]!, status: "offline", busy: true }];

@@ -40,7 +40,7 @@ if ((await store.planIds()).length === 0) {
     const id = `job-${String(i).padStart(3, "0")}`;
     return { id, name: id, labels, priority: 1 + (i % 4), maxAttempts: 3, retries: 0, spec: { id, slug: id, suite: "crash", matrix: {}, runner: "docker", env: {}, results: "auto", labels, timeoutMs: 600_000, retries: 0, priority: 1 + (i % 4), artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 60_000 } };
   });
-  await service.store.submitPlan({ id: "crash-plan", source: "crash", workspace: "/", approved: true, now: Date.now(), jobs });
+  await service.submit({ id: "crash-plan", source: "crash", workspace: "/", approved: true, now: Date.now(), jobs });
 }
 await service.start();
 

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
-import type { Store } from "../../src/orchestrator/store/store.js";
+import { planEffects } from "../../src/orchestrator/job-lifecycle.js";
+import type { NewPlan, Store } from "../../src/orchestrator/store/store.js";
 
 export type EngineName = "sqlite" | "postgres";
 export const ENGINES: EngineName[] = ["sqlite", "postgres"];
@@ -50,4 +51,9 @@ export async function withStore<T>(engine: EngineName, fn: (store: Store) => Pro
   } finally {
     await dispose();
   }
+}
+
+/** Submits a plan straight to the store, with the effects the job lifecycle gives a plan (check runs when `report`). */
+export function submitPlan(store: Store, plan: NewPlan): ReturnType<Store["submitPlan"]> {
+  return store.submitPlan(plan, planEffects(plan.report === true));
 }

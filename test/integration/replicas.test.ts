@@ -3,7 +3,7 @@ import { ManualClock } from "../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
-import { freshStore } from "../helpers/stores.js";
+import { freshStore, submitPlan } from "../helpers/stores.js";
 
 describe("several App replicas on one PostgreSQL queue", () => {
   it("lets one replica run the queue, and another take over when it dies", async () => {
@@ -19,9 +19,9 @@ describe("several App replicas on one PostgreSQL queue", () => {
       const bDispatcher = new RecordingDispatcher();
       const b = make(second, "replica-b", bDispatcher);
       await a.resources.sync();
-      await first.submitPlan({ id: "p1", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j1", [], 2)] });
+      await submitPlan(first, { id: "p1", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j1", [], 2)] });
       expect(await a.monitor.tick()).toBe(1);
-      await second.submitPlan({ id: "p2", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j2", [], 2)] });
+      await submitPlan(second, { id: "p2", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j2", [], 2)] });
       expect(await b.monitor.tick()).toBe(0); // a holds the queue
       expect(b.monitor.leader).toBe(false);
       clock.advance(10_001); // a stops renewing: it died
@@ -45,7 +45,7 @@ describe("resource manager", () => {
       pool.add("board-1", ["arm64"], 1);
       const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
       await service.resources.sync();
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
       await service.monitor.tick();
       expect((await store.job("j"))?.envId).toBe("board-1");
       pool.healthy.delete("board-1");
@@ -66,8 +66,8 @@ describe("resource manager", () => {
       pool.add("e", [], 4);
       const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock: new ManualClock(0), options: { owner: "o", repoCap: 2 } });
       await service.resources.sync();
-      await store.submitPlan({ id: "busy", source: "s", workspace: "/w", repo: "big/repo", approved: true, now: 0, jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)) });
-      await store.submitPlan({ id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
+      await submitPlan(store, { id: "busy", source: "s", workspace: "/w", repo: "big/repo", approved: true, now: 0, jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)) });
+      await submitPlan(store, { id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
       expect(await service.monitor.tick()).toBe(3);
       expect((await store.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
     } finally {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
-import { ENGINES, withStore } from "../helpers/stores.js";
+import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
 import { storeJob } from "../helpers/orchestrator.js";
 
 describe.each(ENGINES)("Store on %s", (engine) => {
   it("submits a plan and orders the queue by priority, then arrival", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "p1", source: "kto.yml", workspace: "/w", approved: true, now: 1, jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)] });
+      await submitPlan(store, { id: "p1", source: "kto.yml", workspace: "/w", approved: true, now: 1, jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)] });
       expect((await store.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
       const a = (await store.job("a"))!;
       expect(a).toMatchObject({ state: "queued", attempt: 1, planId: "p1", labels: [] });
@@ -16,7 +16,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("places a queued job among the jobs waiting for the same labels, by priority then arrival", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("x1", ["x86_64"], 2), storeJob("arm", ["arm64"], 4), storeJob("x2", ["kvm", "x86_64"], 2), storeJob("x3", ["x86_64"], 3), storeJob("x4", ["x86_64"], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("x1", ["x86_64"], 2), storeJob("arm", ["arm64"], 4), storeJob("x2", ["kvm", "x86_64"], 2), storeJob("x3", ["x86_64"], 3), storeJob("x4", ["x86_64"], 2)] });
       const position = async (id: string) => store.queuePosition((await store.job(id))!, 1);
       expect(await Promise.all(["x3", "x1", "x4", "arm", "x2"].map(position))).toEqual([1, 2, 3, 1, 1]);
     });
@@ -24,7 +24,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("applies a transition only from an allowed state and attempt, with its audit row and outbox entry", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       const effect = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } };
       expect(await store.transition({ jobId: "j", to: "running", now: 2 })).toBeNull(); // queued → running is not a move
       expect(await store.transition({ jobId: "j", to: "dispatched", attempt: 2, now: 2 })).toBeNull();
@@ -42,7 +42,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("holds a job's later effects back while an earlier one waits for its retry; other jobs' go on", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2), storeJob("k", [], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2), storeJob("k", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e" }, effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }], now: 2 });
       const [dispatch] = await store.dueOutbox(2);
       await store.markRetry(dispatch!.id, 100, "502 Bad Gateway");
@@ -56,9 +56,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("cancels an older plan of the same group when a newer one arrives", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "old", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 1, jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)] });
+      await submitPlan(store, { id: "old", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 1, jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)] });
       await store.transition({ jobId: "o2", to: "dispatched", set: { env_id: "e" }, now: 2 });
-      const { cancelled } = await store.submitPlan({ id: "new", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 3, jobs: [storeJob("n1", [], 2)] });
+      const { cancelled } = await submitPlan(store, { id: "new", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 3, jobs: [storeJob("n1", [], 2)] });
       expect(cancelled.sort()).toEqual(["o1", "o2"]);
       expect((await store.job("o2"))?.state).toBe("cancelled");
       expect((await store.job("n1"))?.state).toBe("queued");
@@ -78,8 +78,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("prunes finished plans older than the cut, never one still running", async () => {
     await withStore(engine, async (store) => {
-      await store.submitPlan({ id: "done", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("d", [], 2)] });
-      await store.submitPlan({ id: "busy", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("b", [], 2)] });
+      await submitPlan(store, { id: "done", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("d", [], 2)] });
+      await submitPlan(store, { id: "busy", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("b", [], 2)] });
       await store.transition({ jobId: "d", to: "cancelled", now: 2 });
       await store.transition({ jobId: "b", to: "dispatched", now: 2 });
       expect(await store.pruneFinishedPlans(100)).toEqual(["done"]);
@@ -91,7 +91,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
   it("keeps environments and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
       await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 }]);
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
       expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
       expect((await store.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });

@@ -10,7 +10,7 @@ import { OrchestratorService } from "../../src/orchestrator/service.js";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
 import { withTempDir } from "../helpers/job.js";
-import { freshStore } from "../helpers/stores.js";
+import { freshStore, submitPlan } from "../helpers/stores.js";
 import { advanceUntil, settle } from "../helpers/until.js";
 
 describe("OrchestratorService", () => {
@@ -68,7 +68,7 @@ describe("OrchestratorService", () => {
             clock.advance(delay);
             await settle();
             const plan = `p${expected}`;
-            await store.submitPlan({ id: plan, source: "s", workspace: "/w", approved: true, now: clock.now(), jobs: Array.from({ length: size }, (_, i) => storeJob(`${plan}-${i}`, ["x86_64"], 2)) });
+            await submitPlan(store, { id: plan, source: "s", workspace: "/w", approved: true, now: clock.now(), jobs: Array.from({ length: size }, (_, i) => storeJob(`${plan}-${i}`, ["x86_64"], 2)) });
             expected += size;
           }
           // Submitted straight into the store, never announced: only the monitor's own poll can find them.
@@ -93,7 +93,7 @@ describe("OrchestratorService", () => {
     const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", lifecycle: { leaseMs: 10_000_000, deadlineGraceMs: 5_000, retryBackoffMs: 1, maxBackoffMs: 1 } } });
     try {
       await service.resources.sync();
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("slow", [], 2)] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("slow", [], 2)] });
       await service.monitor.tick();
       await service.outbox.deliver();
       await service.report("slow", 1, { kind: "started" });
@@ -120,7 +120,7 @@ describe("OrchestratorService", () => {
     const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", lifecycle: { leaseMs: 1_000_000, deadlineGraceMs: 1_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } } });
     try {
       await service.resources.sync();
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
       await service.monitor.tick();
       const first = (await store.job("j"))!;
       await service.resources.takeOffline(first.envId!, "went away");
@@ -147,7 +147,7 @@ describe("OrchestratorService", () => {
     const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
     try {
       await service.resources.sync();
-      await store.submitPlan({ id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { retries: 1 })] });
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { retries: 1 })] });
       await service.monitor.tick();
       await service.report("j", 1, { kind: "finished", status: "failed" });
       expect(await store.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });

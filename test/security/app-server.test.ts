@@ -1,3 +1,4 @@
+import { submitPlan } from "../helpers/stores.js";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -218,7 +219,7 @@ describe("retention in App mode", () => {
     const store = await storeOf(app);
     try {
       const seed = async (id: string, at: number) => {
-        await store.submitPlan({ id, source: ".github/kto.yml", workspace: "", repo: REPO, installationId: 7, headSha: SHA, defaultRef: "master", approved: true, now: at, jobs: [{ id: `${id}/unit`, name: "unit", spec: job({ id: "unit" }), labels: [], priority: 2, maxAttempts: 1, retries: 0 }] });
+        await submitPlan(store, { id, source: ".github/kto.yml", workspace: "", repo: REPO, installationId: 7, headSha: SHA, defaultRef: "master", approved: true, now: at, jobs: [{ id: `${id}/unit`, name: "unit", spec: job({ id: "unit" }), labels: [], priority: 2, maxAttempts: 1, retries: 0 }] });
         await store.transition({ jobId: `${id}/unit`, to: "cancelled", reason: "seeded", now: at });
       };
       await seed("old-plan", Date.now() - 3_600_000);

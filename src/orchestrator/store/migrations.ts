@@ -142,6 +142,16 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable("plans").addColumn("approval_check_run_id", big).execute();
     },
   },
+  {
+    name: "005-queue-order",
+    async up(db) {
+      // A scheduling pass reads, per label set, only the head of the queue, in dispatch order.
+      await db.schema.createIndex("jobs_queue").on("jobs").columns(["state", "labels", "priority desc", "seq"]).execute();
+      // Attempts whose tests failed and were retried: a later pass is flaky (no reason string to match).
+      await db.schema.alterTable("jobs").addColumn("failed_attempts", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await sql`update jobs set failed_attempts = (select count(*) from transitions t where t.job_id = jobs.id and t.reason like 'test failure, retrying%')`.execute(db);
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from "kysely";
 import pg from "pg";
 import { migrate, type Engine } from "./migrations.js";
 import type { Database } from "./schema.js";
@@ -37,10 +37,36 @@ export async function openStore(location: StoreLocation = {}): Promise<Store> {
     sqlite.pragma("synchronous = FULL"); // a transition the store acknowledged survives a crash
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedOnce(sqlite) }) });
   }
   await migrate(db, engine);
   return new Store(db, engine);
+}
+
+/** Statements kept prepared: Kysely sends the same SQL text for the same query shape. */
+const STATEMENTS_CACHED = 256;
+
+/**
+ * The database as Kysely's SQLite driver uses it, preparing each distinct statement once:
+ * SQLite compiles a statement in about as long as it takes to run a small one, and a
+ * scheduling pass runs the same few hundred times.
+ */
+function preparedOnce(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) {
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= STATEMENTS_CACHED) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, statement);
+      return statement;
+    },
+  };
 }
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code;

@@ -40,6 +40,7 @@ export interface JobsTable {
   max_attempts: number;
   /** Test-failure retries still allowed (the suite's `retries`). */
   retries_left: number;
+  failed_attempts: Generated<number>;
   flaky: number;
   not_before: number;
   env_id: string | null;

@@ -1,0 +1,149 @@
+import type { Insertable, Kysely } from "kysely";
+import type { JobState } from "../job-state.js";
+import type { Engine } from "./migrations.js";
+import { toPlan, type NewPlan, type PlanEffects, type PlanRecord, type TransitionRequest } from "./records.js";
+import type { Database, JobsTable, TransitionsTable } from "./schema.js";
+import { applyTransitions, recordEffects } from "./transitions.js";
+
+/** Plans: submitted with their jobs, superseding their group's older plans, and pruned when long finished. */
+export class PlanRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine,
+  ) {}
+
+  /**
+   * Inserts a plan and its jobs. A plan in the same group (a newer push to the same pull
+   * request) cancels the older plan's unfinished jobs in the same transaction; `effects`
+   * says what each of those, and each new job, implies.
+   */
+  async submitPlan(plan: NewPlan, effects: PlanEffects): Promise<{ cancelled: string[]; duplicate: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const cancelled: string[] = [];
+      if (plan.deliveryId !== undefined) {
+        // Two deliveries with one id (GitHub's redelivery racing the first): the second plans nothing.
+        const recorded = await trx.insertInto("deliveries").values({ id: plan.deliveryId, at: plan.now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+        if (Number(recorded.numInsertedOrUpdatedRows ?? 0) !== 1) return { cancelled, duplicate: true };
+      }
+      if (plan.groupKey) {
+        const older = await trx
+          .selectFrom("jobs")
+          .innerJoin("plans", "plans.id", "jobs.plan_id")
+          .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.env_id"])
+          .where("plans.group_key", "=", plan.groupKey)
+          .where("plans.id", "!=", plan.id)
+          .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"])
+          .execute();
+        const requests: TransitionRequest[] = older.map((job) => ({
+          jobId: job.id,
+          from: [job.state],
+          to: "cancelled",
+          set: { outcome: "cancelled", reason: `superseded by plan ${plan.id}` },
+          reason: `superseded by plan ${plan.id}`,
+          effects: effects.superseded({ id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, envId: job.env_id }, plan.id),
+          now: plan.now,
+        }));
+        const done = await applyTransitions(trx, this.engine, requests);
+        done.forEach((job, i) => job && cancelled.push(requests[i]!.jobId));
+      }
+      await trx
+        .insertInto("plans")
+        .values({
+          id: plan.id,
+          source: plan.source,
+          group_key: plan.groupKey ?? null,
+          repo: plan.repo ?? null,
+          workspace: plan.workspace,
+          out_dir: plan.outDir ?? null,
+          installation_id: plan.installationId ?? null,
+          head_sha: plan.headSha ?? null,
+          default_ref: plan.defaultRef ?? null,
+          created_at: plan.now,
+        })
+        .execute();
+      const state: JobState = plan.approved ? "queued" : "awaiting_approval";
+      const jobs: Insertable<JobsTable>[] = plan.jobs.map((job) => ({
+        id: job.id,
+        plan_id: plan.id,
+        name: job.name,
+        repo: plan.repo ?? null,
+        spec: JSON.stringify(job.spec),
+        labels: JSON.stringify([...job.labels].sort()),
+        priority: job.priority,
+        state,
+        attempt: 1,
+        max_attempts: job.maxAttempts,
+        retries_left: job.retries,
+        flaky: 0,
+        not_before: plan.now,
+        reason: plan.approved ? null : (plan.approvalReason ?? null),
+        created_at: plan.now,
+        queued_at: plan.now,
+      }));
+      const audit: Insertable<TransitionsTable>[] = plan.jobs.map((job) => ({ job_id: job.id, attempt: 1, from_state: null, to_state: state, at: plan.now, reason: "submitted" }));
+      // Many jobs in few statements: a plan of thousands commits in one go.
+      for (let i = 0; i < jobs.length; i += 200) {
+        await trx.insertInto("jobs").values(jobs.slice(i, i + 200)).execute();
+        await trx.insertInto("transitions").values(audit.slice(i, i + 200)).execute();
+      }
+      await recordEffects(
+        trx,
+        plan.id,
+        plan.jobs.flatMap((job) => effects.submitted({ id: job.id, planId: plan.id, state })),
+        plan.now,
+      );
+      return { cancelled, duplicate: false };
+    });
+  }
+
+  async plan(id: string): Promise<PlanRecord | null> {
+    const row = await this.db.selectFrom("plans").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toPlan(row) : null;
+  }
+
+  /** The group's newest plan: for a pull request, the last push kto planned. */
+  async latestPlan(groupKey: string): Promise<PlanRecord | null> {
+    const row = await this.db.selectFrom("plans").selectAll().where("group_key", "=", groupKey).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).executeTakeFirst();
+    return row ? toPlan(row) : null;
+  }
+
+  async setApprovalCheckRunId(planId: string, checkRunId: number): Promise<void> {
+    await this.db.updateTable("plans").set({ approval_check_run_id: checkRunId }).where("id", "=", planId).execute();
+  }
+
+  async planIds(): Promise<string[]> {
+    return (await this.db.selectFrom("plans").select("id").orderBy("created_at").orderBy("id").execute()).map((p) => p.id);
+  }
+
+  /** Deletes plans whose every job finished before `before`; running plans are never touched. */
+  async pruneFinishedPlans(before: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const candidates = await trx
+        .selectFrom("plans")
+        .select("id")
+        .where("created_at", "<", before)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("jobs")
+                .select("jobs.id")
+                .whereRef("jobs.plan_id", "=", "plans.id")
+                .where((eb) => eb.or([eb("jobs.finished_at", "is", null), eb("jobs.finished_at", ">=", before)])),
+            ),
+          ),
+        )
+        .execute();
+      const ids = candidates.map((c) => c.id);
+      if (ids.length === 0) return [];
+      const jobIds = (await trx.selectFrom("jobs").select("id").where("plan_id", "in", ids).execute()).map((j) => j.id);
+      if (jobIds.length) {
+        await trx.deleteFrom("transitions").where("job_id", "in", jobIds).execute();
+        await trx.deleteFrom("jobs").where("id", "in", jobIds).execute();
+      }
+      // A plan's own effects (its approval check run) carry its id.
+      await trx.deleteFrom("outbox").where("job_id", "in", [...jobIds, ...ids]).execute();
+      await trx.deleteFrom("plans").where("id", "in", ids).execute();
+      return ids;
+    });
+  }
+}

@@ -1,0 +1,204 @@
+import type { Kysely, Selectable, Transaction, Updateable } from "kysely";
+import type { JobSpec } from "../../config/job-spec.js";
+import type { JobState } from "../job-state.js";
+import type { Database, EnvironmentsTable, EnvironmentState, JobsTable, OutboxKind, PlansTable } from "./schema.js";
+
+export interface JobRecord {
+  seq: number;
+  id: string;
+  planId: string;
+  name: string;
+  repo: string | null;
+  spec: JobSpec;
+  labels: string[];
+  priority: number;
+  state: JobState;
+  attempt: number;
+  maxAttempts: number;
+  retriesLeft: number;
+  /** Attempts whose tests failed and that the suite's retries ran again: a later pass is flaky. */
+  failedAttempts: number;
+  flaky: boolean;
+  notBefore: number;
+  envId: string | null;
+  leaseExpires: number | null;
+  deadline: number | null;
+  runId: string | null;
+  outcome: string | null;
+  reason: string | null;
+  result: unknown;
+  createdAt: number;
+  queuedAt: number;
+  dispatchedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  checkRunId: number | null;
+}
+
+export interface PlanRecord {
+  id: string;
+  source: string;
+  workspace: string;
+  outDir: string | null;
+  repo: string | null;
+  groupKey: string | null;
+  installationId: number | null;
+  headSha: string | null;
+  defaultRef: string | null;
+  createdAt: number;
+  approvalCheckRunId: number | null;
+}
+
+export interface EnvironmentRecord {
+  id: string;
+  pool: string;
+  labels: string[];
+  capacity: number;
+  state: EnvironmentState;
+  lastSeen: number;
+}
+
+export interface OutboxRecord {
+  id: number;
+  jobId: string;
+  kind: OutboxKind;
+  key: string;
+  payload: unknown;
+  attempts: number;
+  nextAttemptAt: number;
+  priority: number;
+  /** When an earlier try was sent, or may have been (a crash before its outcome was recorded); null if none was. */
+  sentAt: number | null;
+  createdAt: number;
+  /** The GitHub installation it acts as (App plans); null locally. */
+  installationId: number | null;
+}
+
+export interface Effect {
+  kind: OutboxKind;
+  /** Unique per side effect: a redelivery carries the same key, so the receiver can drop it. */
+  key: string;
+  payload: unknown;
+  /** Higher goes out first (effectPriority); 0 when not given. */
+  priority?: number;
+  /** Whose effect it is, when not the transitioning job's: a plan's approval check run. */
+  jobId?: string;
+}
+
+export type JobPatch = Omit<Updateable<JobsTable>, "seq" | "id" | "state" | "plan_id">;
+
+export interface TransitionRequest {
+  jobId: string;
+  to: JobState;
+  /** Apply only from these states (default: every state the machine allows). */
+  from?: readonly JobState[];
+  /** Apply only at this attempt: a late report from an older attempt changes nothing. */
+  attempt?: number;
+  set?: JobPatch;
+  reason?: string;
+  effects?: Effect[];
+  /** PostgreSQL: skip a job another transaction holds instead of waiting for it (claims). */
+  skipLocked?: boolean;
+  now: number;
+}
+
+export interface NewJob {
+  id: string;
+  name: string;
+  spec: JobSpec;
+  labels: string[];
+  priority: number;
+  maxAttempts: number;
+  retries: number;
+}
+
+export interface NewPlan {
+  id: string;
+  source: string;
+  workspace: string;
+  groupKey?: string;
+  repo?: string;
+  outDir?: string;
+  installationId?: number;
+  headSha?: string;
+  defaultRef?: string;
+  /** Its jobs are shown where people look (the App's check runs): each transition records a report effect. */
+  report?: boolean;
+  jobs: NewJob[];
+  /** Jobs of untrusted plans wait in awaiting_approval. */
+  approved: boolean;
+  /** Why they wait, shown to the people who can approve. */
+  approvalReason?: string;
+  /** The webhook delivery the plan answers: recorded with it, so a redelivery makes no second plan. */
+  deliveryId?: string;
+  now: number;
+}
+
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export function toJob(row: Selectable<JobsTable>): JobRecord {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    planId: row.plan_id,
+    name: row.name,
+    repo: row.repo,
+    spec: JSON.parse(row.spec) as JobSpec,
+    labels: JSON.parse(row.labels) as string[],
+    priority: row.priority,
+    state: row.state,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    retriesLeft: row.retries_left,
+    failedAttempts: row.failed_attempts,
+    flaky: row.flaky === 1,
+    notBefore: row.not_before,
+    envId: row.env_id,
+    leaseExpires: row.lease_expires,
+    deadline: row.deadline,
+    runId: row.run_id,
+    outcome: row.outcome,
+    reason: row.reason,
+    result: row.result === null ? null : JSON.parse(row.result),
+    createdAt: row.created_at,
+    queuedAt: row.queued_at,
+    dispatchedAt: row.dispatched_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    checkRunId: row.check_run_id === null ? null : Number(row.check_run_id),
+  };
+}
+
+export function toPlan(row: Selectable<PlansTable>): PlanRecord {
+  return {
+    id: row.id,
+    source: row.source,
+    workspace: row.workspace,
+    outDir: row.out_dir,
+    repo: row.repo,
+    groupKey: row.group_key,
+    installationId: row.installation_id === null ? null : Number(row.installation_id),
+    headSha: row.head_sha,
+    defaultRef: row.default_ref,
+    createdAt: row.created_at,
+    approvalCheckRunId: row.approval_check_run_id === null ? null : Number(row.approval_check_run_id),
+  };
+}
+
+export function toEnvironment(row: Selectable<EnvironmentsTable>): EnvironmentRecord {
+  return { id: row.id, pool: row.pool, labels: JSON.parse(row.labels) as string[], capacity: row.capacity, state: row.state, lastSeen: row.last_seen };
+}
+
+/** What an older plan's job looks like to the plan that supersedes it. */
+export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt" | "runId" | "envId">;
+
+/**
+ * The side effects a submitted plan implies, built by the job lifecycle (the one place
+ * effects are made) and recorded by the store in the plan's transaction.
+ */
+export interface PlanEffects {
+  /** For a job of an older plan in the group, cancelled by `planId`. */
+  superseded(job: SupersededJob, planId: string): Effect[];
+  /** For each new job, queued or waiting for approval. */
+  submitted(job: { id: string; planId: string; state: JobState }): Effect[];
+}
