@@ -15,7 +15,7 @@ import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { runnerRunClaims } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -312,7 +312,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     // Installed again once the workflow is there: nothing more to show.
     github.state.files.set(`${REPO}@master:.github/workflows/kto-runner.yml`, "name: kto runner\n");
     expect(await deliver("installation", example("installation", "created", 1))).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -323,7 +323,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const run = await until(async () => checkRuns()[0], "the config check run");
     expect(run).toMatchObject({ name: "kto / config", status: "completed", conclusion: "failure" });
     expect(run.output.annotations).toEqual([{ path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" }]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
     expect(await app.store.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
     expect(github.rejected).toEqual([]);
@@ -380,7 +380,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
       return c;
     };
     expect(await deliver("issue_comment", comment("/kto cancel", "passer-by"))).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled({ app, github });
     expect(github.state.cancelled).toEqual([]); // not a maintainer: nothing happens
     expect(await deliver("issue_comment", comment("/kto cancel", "maintainer"))).toBe(200);
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
@@ -428,7 +428,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(metrics).toMatch(/^kto_jobs\{state="dispatched"\} 1$/m);
     const calls = github.requests.filter((r) => r.operationId === "actions/create-workflow-dispatch");
     expect(calls).toHaveLength(3);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -440,7 +440,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const jobId = (JSON.parse(sent.inputs.job!) as { id: string }).id;
     await until(async () => (await app.store.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
     expect(github.requests.filter((r) => r.operationId === "actions/list-workflow-runs").length).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
