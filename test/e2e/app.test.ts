@@ -42,6 +42,34 @@ suites:
     hardware: { labels: [arm64] }
 `;
 
+/** The unit job's result as the action reports it: one of two tests failed. */
+function unitResult() {
+  return {
+    name: "unit",
+    tests: { passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 },
+    failures: [{ name: "adds", path: ["math"], status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: 12 } }],
+    slowest: [],
+    status: "failed",
+    outcome: "failed",
+    reason: "1 of 2 tests did not pass",
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: 1200,
+    metrics: { wallMs: 1200, cpuMs: 100, memoryPeakBytes: 1_000_000 },
+    dir: "jobs/unit",
+    logs: { stdout: "stdout.log", stderr: "stderr.log" },
+    artifacts: [],
+    suite: "unit",
+    matrix: {},
+    runner: "docker",
+    exitCode: 1,
+    resultsFormat: "ktap",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
+  };
+}
+
 describe("the kto GitHub App against a GitHub API double", () => {
   let github: GitHubApiDouble;
   let app: RunningApp;
@@ -106,6 +134,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect([JSON.stringify(before), JSON.stringify(after)]).toContain(JSON.stringify(status.counts));
   }
 
+  /** Reports forged (another key), for another run, or from another repository: 401, and nothing changes. */
+  async function expectForgedReportsRefused(jobId: string, runId: string): Promise<void> {
+    const other = await generateKeyPair("RS256");
+    const finished = { attempt: 1, kind: "finished", status: "succeeded" };
+    expect((await report(jobId, await token({ repository: REPO, run_id: runId }, other.privateKey), finished)).status).toBe(401);
+    expect((await report(jobId, await token({ repository: REPO, run_id: "999" }), finished)).status).toBe(401);
+    expect((await report(jobId, await token({ repository: "evil/fork", run_id: runId }), finished)).status).toBe(401);
+    expect((await app.store.job(jobId))?.state).toBe("running");
+  }
+
   const checkRuns = () => [...github.state.checkRuns.values()] as { id: number; name: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] }; details_url?: string }[];
 
   it("turns a pull request into queued check runs, dispatches to the matching runner, and completes from OIDC-authenticated reports", async () => {
@@ -134,37 +172,9 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(unit.details_url).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
     await expectStatusMatchesStore();
 
-    // Forged (another key), for another run, or with no token: 401, and nothing changes.
-    const other = await generateKeyPair("RS256");
-    expect((await report(sent.id, await token({ repository: REPO, run_id: String(dispatch.runId) }, other.privateKey), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await report(sent.id, await token({ repository: REPO, run_id: "999" }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await report(sent.id, await token({ repository: "evil/fork", run_id: String(dispatch.runId) }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await app.store.job(sent.id))?.state).toBe("running");
+    await expectForgedReportsRefused(sent.id, String(dispatch.runId));
 
-    const result = {
-      name: "unit",
-      tests: { passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 },
-      failures: [{ name: "adds", path: ["math"], status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: 12 } }],
-      slowest: [],
-      status: "failed",
-      outcome: "failed",
-      reason: "1 of 2 tests did not pass",
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: 1200,
-      metrics: { wallMs: 1200, cpuMs: 100, memoryPeakBytes: 1_000_000 },
-      dir: "jobs/unit",
-      logs: { stdout: "stdout.log", stderr: "stderr.log" },
-      artifacts: [],
-      suite: "unit",
-      matrix: {},
-      runner: "docker",
-      exitCode: 1,
-      resultsFormat: "ktap",
-      stdoutTruncated: false,
-      stderrTruncated: false,
-      artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
-    };
+    const result = unitResult();
     // A result the check run cannot be built from is refused, naming the field, and changes nothing.
     const partial = await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", result: { ...result, tests: { passed: "1" } } });
     expect(partial.status).toBe(400);
