@@ -1,4 +1,5 @@
-import type { PlanRecord } from "../orchestrator/store/store.js";
+import type { OrchestratorService } from "../orchestrator/service.js";
+import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import type { Octokit } from "./github-api.js";
 
 /**
@@ -34,4 +35,12 @@ export async function reportNotCovered(octokit: Octokit, owner: string, repo: st
       summary: `@${login} wrote \`/kto ${command}\` at ${writtenAt}. Commit ${headSha} was pushed after that, or kto had not seen it yet, and a comment approves only the commit its author saw. To run it, review it and comment \`/kto ${command}\` again.`,
     },
   });
+}
+
+/** The jobs of a plan that wait for approval. */
+export const waitingJobs = (store: Store, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
+
+export async function approveJobs(service: OrchestratorService, jobs: readonly JobRecord[]): Promise<void> {
+  for (const job of jobs) await service.lifecycle.approve(job);
+  service.monitor.wake();
 }

@@ -8,7 +8,7 @@ import { GHES_VERSIONS, startGitHubApiDouble, type GitHubApiDouble } from "../he
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
 import { jobReport } from "../helpers/job-report.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 
 /**
  * kto against the parts of GitHub's contract no schema states: the GitHub Enterprise Server
@@ -340,7 +340,7 @@ describe("one job of a pull request", () => {
     expect(await deliver(s, "check_run", rerun(failed))).toBe(200);
     await until(async () => s.github.state.dispatches.length === 3, "the unit job dispatched again");
     expect(dispatchedJob(s, 2).spec.suite).toBe("unit");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled(s);
     expect(s.github.state.cancelled).toEqual([]);
     expect(runOf(s, "board")?.conclusion).toBeUndefined();
     expect(s.github.rejected).toEqual([]);
@@ -357,7 +357,7 @@ describe("one job of a pull request", () => {
     expect(await deliver(s, "check_run", rerun(runOf(s, "unit", HEAD)!))).toBe(200);
     await until(async () => s.github.state.dispatches.length === 5, "the old commit's job dispatched again");
     expect(s.github.state.dispatches[4]!.inputs.sha).toBe(HEAD);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled(s);
     expect(s.github.state.cancelled).toHaveLength(cancelled);
     expect(checkRuns(s, NEXT).every((c) => c.status !== "completed")).toBe(true);
 
@@ -388,7 +388,7 @@ describe("one job of a pull request", () => {
     expect(await deliver(s, "check_suite", { ...payload, installation: { id: 1 } })).toBe(200);
     await until(async () => s.github.state.dispatches.length === 6, "the old commit's suite dispatched again");
     expect(s.github.state.dispatches.slice(4).map((d) => d.inputs.sha)).toEqual([HEAD, HEAD]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled(s);
     expect(s.github.state.cancelled).toHaveLength(cancelled);
     expect(checkRuns(s, NEXT).every((c) => c.status !== "completed")).toBe(true);
     expect(s.github.rejected).toEqual([]);

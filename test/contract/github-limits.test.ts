@@ -17,7 +17,7 @@ import { jobReport } from "../helpers/job-report.js";
 import { runnerRunClaims } from "../helpers/oidc-issuer.js";
 import { RecordingDispatcher, storeJob } from "../helpers/orchestrator.js";
 import { ENGINES, freshStore, withStore, submitPlan } from "../helpers/stores.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -668,8 +668,8 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
       const all = await h.app.store.jobs();
       return all.length === 2 && all.every((j) => j.state === "dispatched" && j.runId && /^\d+$/.test(j.runId)) && all;
     }, "both jobs bound to their runs");
-    // Dispatched once each, lookups having had the time a second dispatch would have taken.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Dispatched once each, with nothing left that could dispatch them again.
+    await untilSettled(h);
     const attempts = h.github.state.dispatches.filter((d) => d.inputs.runs_on).map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
     expect(attempts.map((a) => `${a.id}#${a.attempt}`).sort()).toEqual(jobs.map((j) => `${j.id}#1`).sort());
     const first = h.github.state.dispatches.find((d) => d.inputs.runs_on)!;
@@ -729,7 +729,7 @@ describe("a plan waiting for approval", () => {
     const pr = h.pullRequest(1, shaOf(1), { fork: true });
     expect(await h.deliver("pull_request", pr)).toBe(200);
     const approval = await until(() => h.checkRuns().find((c) => c.name === "kto / approval"), "the approval check run");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled(h);
     expect(h.checkRuns()).toHaveLength(1);
     expect(approval).toMatchObject({ status: "completed", conclusion: "action_required", head_sha: shaOf(1) });
     expect(approval.output.summary).toContain("`kto / unit`");

@@ -15,7 +15,7 @@ import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { runnerRunClaims } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -41,6 +41,34 @@ suites:
     command: "true"
     hardware: { labels: [arm64] }
 `;
+
+/** The unit job's result as the action reports it: one of two tests failed. */
+function unitResult() {
+  return {
+    name: "unit",
+    tests: { passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 },
+    failures: [{ name: "adds", path: ["math"], status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: 12 } }],
+    slowest: [],
+    status: "failed",
+    outcome: "failed",
+    reason: "1 of 2 tests did not pass",
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: 1200,
+    metrics: { wallMs: 1200, cpuMs: 100, memoryPeakBytes: 1_000_000 },
+    dir: "jobs/unit",
+    logs: { stdout: "stdout.log", stderr: "stderr.log" },
+    artifacts: [],
+    suite: "unit",
+    matrix: {},
+    runner: "docker",
+    exitCode: 1,
+    resultsFormat: "ktap",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
+  };
+}
 
 describe("the kto GitHub App against a GitHub API double", () => {
   let github: GitHubApiDouble;
@@ -106,6 +134,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect([JSON.stringify(before), JSON.stringify(after)]).toContain(JSON.stringify(status.counts));
   }
 
+  /** Reports forged (another key), for another run, or from another repository: 401, and nothing changes. */
+  async function expectForgedReportsRefused(jobId: string, runId: string): Promise<void> {
+    const other = await generateKeyPair("RS256");
+    const finished = { attempt: 1, kind: "finished", status: "succeeded" };
+    expect((await report(jobId, await token({ repository: REPO, run_id: runId }, other.privateKey), finished)).status).toBe(401);
+    expect((await report(jobId, await token({ repository: REPO, run_id: "999" }), finished)).status).toBe(401);
+    expect((await report(jobId, await token({ repository: "evil/fork", run_id: runId }), finished)).status).toBe(401);
+    expect((await app.store.job(jobId))?.state).toBe("running");
+  }
+
   const checkRuns = () => [...github.state.checkRuns.values()] as { id: number; name: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] }; details_url?: string }[];
 
   it("turns a pull request into queued check runs, dispatches to the matching runner, and completes from OIDC-authenticated reports", async () => {
@@ -134,37 +172,9 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(unit.details_url).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
     await expectStatusMatchesStore();
 
-    // Forged (another key), for another run, or with no token: 401, and nothing changes.
-    const other = await generateKeyPair("RS256");
-    expect((await report(sent.id, await token({ repository: REPO, run_id: String(dispatch.runId) }, other.privateKey), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await report(sent.id, await token({ repository: REPO, run_id: "999" }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await report(sent.id, await token({ repository: "evil/fork", run_id: String(dispatch.runId) }), { attempt: 1, kind: "finished", status: "succeeded" })).status).toBe(401);
-    expect((await app.store.job(sent.id))?.state).toBe("running");
+    await expectForgedReportsRefused(sent.id, String(dispatch.runId));
 
-    const result = {
-      name: "unit",
-      tests: { passed: 1, failed: 1, skipped: 0, errored: 0, total: 2 },
-      failures: [{ name: "adds", path: ["math"], status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: 12 } }],
-      slowest: [],
-      status: "failed",
-      outcome: "failed",
-      reason: "1 of 2 tests did not pass",
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: 1200,
-      metrics: { wallMs: 1200, cpuMs: 100, memoryPeakBytes: 1_000_000 },
-      dir: "jobs/unit",
-      logs: { stdout: "stdout.log", stderr: "stderr.log" },
-      artifacts: [],
-      suite: "unit",
-      matrix: {},
-      runner: "docker",
-      exitCode: 1,
-      resultsFormat: "ktap",
-      stdoutTruncated: false,
-      stderrTruncated: false,
-      artifactUrl: "https://github.com/o/r/actions/runs/1/artifacts/9",
-    };
+    const result = unitResult();
     // A result the check run cannot be built from is refused, naming the field, and changes nothing.
     const partial = await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", result: { ...result, tests: { passed: "1" } } });
     expect(partial.status).toBe(400);
@@ -312,7 +322,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     // Installed again once the workflow is there: nothing more to show.
     github.state.files.set(`${REPO}@master:.github/workflows/kto-runner.yml`, "name: kto runner\n");
     expect(await deliver("installation", example("installation", "created", 1))).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -323,7 +333,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const run = await until(async () => checkRuns()[0], "the config check run");
     expect(run).toMatchObject({ name: "kto / config", status: "completed", conclusion: "failure" });
     expect(run.output.annotations).toEqual([{ path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" }]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
     expect(await app.store.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
     expect(github.rejected).toEqual([]);
@@ -380,7 +390,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
       return c;
     };
     expect(await deliver("issue_comment", comment("/kto cancel", "passer-by"))).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilSettled({ app, github });
     expect(github.state.cancelled).toEqual([]); // not a maintainer: nothing happens
     expect(await deliver("issue_comment", comment("/kto cancel", "maintainer"))).toBe(200);
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
@@ -426,9 +436,14 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(metrics).toMatch(/^kto_outbox_delivery_failures_total 1$/m);
     expect(metrics).toMatch(/^kto_outbox_deferrals_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^kto_jobs\{state="dispatched"\} 1$/m);
+    // The job's wait in the queue was observed once, as it was dispatched: a histogram with its count and sum.
+    expect(metrics).toMatch(/^# TYPE kto_queue_wait_seconds histogram$/m);
+    expect(metrics).toMatch(/^kto_queue_wait_seconds_count 1$/m);
+    expect(metrics).toMatch(/^kto_queue_wait_seconds_bucket\{le="\+Inf"\} 1$/m);
+    expect(metrics).toMatch(/^kto_startup_seconds_count 0$/m);
     const calls = github.requests.filter((r) => r.operationId === "actions/create-workflow-dispatch");
     expect(calls).toHaveLength(3);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -440,7 +455,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const jobId = (JSON.parse(sent.inputs.job!) as { id: string }).id;
     await until(async () => (await app.store.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
     expect(github.requests.filter((r) => r.operationId === "actions/list-workflow-runs").length).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });

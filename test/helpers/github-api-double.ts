@@ -224,6 +224,8 @@ export interface GitHubApiDouble {
   /** Requests the real API would have rejected (or that no handler here serves): a test fails on any. */
   rejected: string[];
   requests: CheckedRequest[];
+  /** Requests received and not answered yet. */
+  readonly unanswered: number;
   /** In "real limits" mode, what the limits refused and how often kto kept sending after being asked to wait. */
   limiter: RateLimiter | null;
   close(): Promise<void>;
@@ -270,7 +272,9 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
   const requests: CheckedRequest[] = [];
   const now = options.now ?? Date.now;
   const limiter = options.limits ? new RateLimiter({ ...GITHUB_LIMITS, ...(options.limits === true ? {} : options.limits) }, now) : null;
+  let unanswered = 0;
   const server = createServer((request, response) => {
+    unanswered += 1;
     let text = "";
     request.on("data", (c: Buffer) => (text += c.toString()));
     request.on("end", () => {
@@ -279,6 +283,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
       let finished = () => undefined as void;
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const answer = () => {
+          unanswered -= 1;
           finished();
           if (body === null) return response.writeHead(status, { ...server, ...headers }).end();
           response.writeHead(status, { "content-type": "application/json", ...server, ...headers }).end(JSON.stringify(body));
@@ -339,5 +344,15 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, state, rejected, requests, limiter, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url,
+    state,
+    rejected,
+    requests,
+    get unanswered() {
+      return unanswered;
+    },
+    limiter,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -35,6 +35,98 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
+/** Opens EVENTS pull requests, paced at RATE per second as GitHub delivers a busy organisation's events; when each was sent. */
+async function sendPacedEvents(system: LocalSystem): Promise<{ start: number; sentAt: Map<string, number> }> {
+  const sentAt = new Map<string, number>();
+  const start = performance.now();
+  for (let pr = 1; pr <= EVENTS; pr++) {
+    const due = start + ((pr - 1) * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    sentAt.set(shaOf(pr), performance.now());
+    void system.openPullRequest(pr, shaOf(pr), configFor(pr));
+  }
+  return { start, sentAt };
+}
+
+/** Polls until `total` check runs have completed; the App's peak RSS meanwhile. */
+async function untilAllCompleted(system: LocalSystem, runners: SimulatedRunners, total: number, start: number): Promise<{ peakKiB: number }> {
+  const deadline = Date.now() + 15 * 60_000;
+  let peakKiB = 0;
+  for (;;) {
+    const status = await readFile(`/proc/${system.appPid}/status`, "utf8");
+    peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const done = system.checkRuns().filter((c) => c.status === "completed").length;
+    if (done >= total) return { peakKiB };
+    if (process.env.KTO_LOAD_TRACE) process.stderr.write(`load: ${((performance.now() - start) / 1000).toFixed(0)}s completed ${done}, check runs ${system.checkRuns().length}, dispatches ${system.github.state.dispatches.length}, finished ${runners.runs.filter((r) => r.finishedAt).length}, requests ${system.github.requests.length}\n`);
+    if (Date.now() > deadline) throw new Error(`only ${done} of ${total} check runs completed`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Latencies as GitHub sees them: webhook sent → queued check run created → workflow dispatched. */
+function latencies(system: LocalSystem, checkRuns: ReturnType<LocalSystem["checkRuns"]>, sentAt: Map<string, number>): { webhookToQueued: number[]; queuedToDispatched: number[] } {
+  const created = new Map<string, number>();
+  const dispatchAt = new Map<string, number>();
+  for (const request of system.github.requests) {
+    if (request.operationId === "checks/create") created.set(String(request.body.external_id), request.at);
+    if (request.operationId === "actions/create-workflow-dispatch") dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
+  }
+  const webhookToQueued: number[] = [];
+  const queuedToDispatched: number[] = [];
+  for (const run of checkRuns) {
+    const id = run.external_id!;
+    webhookToQueued.push(created.get(id)! - sentAt.get(run.head_sha)!);
+    queuedToDispatched.push(dispatchAt.get(id)! - created.get(id)!);
+  }
+  return { webhookToQueued, queuedToDispatched };
+}
+
+/** The jobs as the stopped App's store holds them. */
+async function storedJobs(dir: string): Promise<JobRecord[]> {
+  const store = await openStore({ dataDir: join(dir, "app-data") });
+  try {
+    return await store.jobs();
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Priority order within each label set: each job passed over by a lower-priority job of
+ * its set that it had been waiting for.
+ */
+function priorityInversions(jobs: readonly JobRecord[]): string[] {
+  const inversions: string[] = [];
+  for (const set of LABEL_SETS) {
+    const key = [...set].sort().join(",");
+    const mine = jobs.filter((j) => j.labels.join(",") === key);
+    for (const later of mine) {
+      for (const earlier of mine) {
+        if (earlier.priority > later.priority && earlier.queuedAt < later.dispatchedAt! && earlier.dispatchedAt! > later.dispatchedAt!) inversions.push(`${later.id} (p${later.priority}) before ${earlier.id} (p${earlier.priority})`);
+      }
+    }
+  }
+  return inversions;
+}
+
+function summary(system: LocalSystem, total: number, measured: { webhookToQueued: number[]; queuedToDispatched: number[]; elapsedS: number; peakKiB: number }): string {
+  const { webhookToQueued, queuedToDispatched, elapsedS, peakKiB } = measured;
+  const ms = (v: number) => `${v.toFixed(0)} ms`;
+  return [
+    "",
+    `load: ${EVENTS} pull_request events at ${RATE}/s, ${total} jobs, 50 runners in 6 label sets`,
+    "| measure | p50 | p99 |",
+    "|---|---|---|",
+    `| webhook → queued check run | ${ms(percentile(webhookToQueued, 50))} | ${ms(percentile(webhookToQueued, 99))} |`,
+    `| queued → dispatched | ${ms(percentile(queuedToDispatched, 50))} | ${ms(percentile(queuedToDispatched, 99))} |`,
+    `throughput: ${(total / elapsedS).toFixed(1)} jobs/s (${elapsedS.toFixed(1)} s for all ${total}); App peak RSS ${(peakKiB / 1024).toFixed(0)} MiB; ${system.github.requests.length} GitHub API calls`,
+    "",
+    callsTable(system.github.requests, total),
+    "",
+  ].join("\n");
+}
+
 describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 50 runners over 6 label sets`, () => {
   let dir: string;
   let system: LocalSystem;
@@ -65,28 +157,9 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
   });
 
   it("loses nothing, holds priority order within each label set, and ends every check run", async () => {
-    const sentAt = new Map<string, number>();
-    const start = performance.now();
-    for (let pr = 1; pr <= EVENTS; pr++) {
-      // Paced at RATE per second, as GitHub delivers a busy organisation's events.
-      const due = start + ((pr - 1) * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      sentAt.set(shaOf(pr), performance.now());
-      void system.openPullRequest(pr, shaOf(pr), configFor(pr));
-    }
+    const { start, sentAt } = await sendPacedEvents(system);
     const total = EVENTS * JOBS_PER_EVENT;
-    const deadline = Date.now() + 15 * 60_000;
-    let peakKiB = 0;
-    for (;;) {
-      const status = await readFile(`/proc/${system.appPid}/status`, "utf8");
-      peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const done = system.checkRuns().filter((c) => c.status === "completed").length;
-      if (done >= total) break;
-      if (process.env.KTO_LOAD_TRACE) process.stderr.write(`load: ${((performance.now() - start) / 1000).toFixed(0)}s completed ${done}, check runs ${system.checkRuns().length}, dispatches ${system.github.state.dispatches.length}, finished ${runners.runs.filter((r) => r.finishedAt).length}, requests ${system.github.requests.length}\n`);
-      if (Date.now() > deadline) throw new Error(`only ${done} of ${total} check runs completed`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const { peakKiB } = await untilAllCompleted(system, runners, total, start);
     const elapsedS = (performance.now() - start) / 1000;
     await runners.stop();
 
@@ -100,60 +173,14 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
     expect(dispatched).toHaveLength(total);
     expect(runners.reportFailures).toEqual([]);
     expect(system.github.rejected).toEqual([]);
-
-    // Latencies as GitHub sees them: webhook sent → queued check run created → workflow dispatched.
-    const created = new Map<string, number>();
-    const dispatchAt = new Map<string, number>();
-    for (const request of system.github.requests) {
-      if (request.operationId === "checks/create") created.set(String(request.body.external_id), request.at);
-      if (request.operationId === "actions/create-workflow-dispatch") dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
-    }
-    const webhookToQueued: number[] = [];
-    const queuedToDispatched: number[] = [];
-    for (const run of checkRuns) {
-      const id = run.external_id!;
-      webhookToQueued.push(created.get(id)! - sentAt.get(run.head_sha)!);
-      queuedToDispatched.push(dispatchAt.get(id)! - created.get(id)!);
-    }
+    const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
 
     await system.stopApp();
-    const store = await openStore({ dataDir: join(dir, "app-data") });
-    let jobs: JobRecord[];
-    try {
-      jobs = await store.jobs();
-    } finally {
-      await store.close();
-    }
+    const jobs = await storedJobs(dir);
     expect(jobs).toHaveLength(total);
     expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
-    // Priority order within each label set: no job was passed over by a lower-priority
-    // job of its set that it had been waiting for.
-    const inversions: string[] = [];
-    for (const set of LABEL_SETS) {
-      const key = [...set].sort().join(",");
-      const mine = jobs.filter((j) => j.labels.join(",") === key);
-      for (const later of mine) {
-        for (const earlier of mine) {
-          if (earlier.priority > later.priority && earlier.queuedAt < later.dispatchedAt! && earlier.dispatchedAt! > later.dispatchedAt!) inversions.push(`${later.id} (p${later.priority}) before ${earlier.id} (p${earlier.priority})`);
-        }
-      }
-    }
-    expect(inversions).toEqual([]);
+    expect(priorityInversions(jobs)).toEqual([]);
 
-    const ms = (v: number) => `${v.toFixed(0)} ms`;
-    process.stdout.write(
-      [
-        "",
-        `load: ${EVENTS} pull_request events at ${RATE}/s, ${total} jobs, 50 runners in 6 label sets`,
-        "| measure | p50 | p99 |",
-        "|---|---|---|",
-        `| webhook → queued check run | ${ms(percentile(webhookToQueued, 50))} | ${ms(percentile(webhookToQueued, 99))} |`,
-        `| queued → dispatched | ${ms(percentile(queuedToDispatched, 50))} | ${ms(percentile(queuedToDispatched, 99))} |`,
-        `throughput: ${(total / elapsedS).toFixed(1)} jobs/s (${elapsedS.toFixed(1)} s for all ${total}); App peak RSS ${(peakKiB / 1024).toFixed(0)} MiB; ${system.github.requests.length} GitHub API calls`,
-        "",
-        callsTable(system.github.requests, total),
-        "",
-      ].join("\n"),
-    );
+    process.stdout.write(summary(system, total, measured));
   }, 20 * 60_000);
 });

@@ -7,7 +7,7 @@ import { needsApproval } from "../../src/app/trust.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type RepositoryRole } from "../helpers/github-api-double.js";
 import { freshStore } from "../helpers/stores.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 
 /**
  * The attacks of a fork's author on the trust gate, played against the running App: every
@@ -141,9 +141,6 @@ describe("the trust gate against a fork's author", () => {
     return until(async () => checkRuns().find((c) => c.name === "kto / approval" && c.head_sha === sha && c.conclusion === "action_required"), `${sha.slice(0, 7)} held for approval`, 15_000);
   }
 
-  /** Long enough for a queued job to reach the runner: the queue and the outbox poll every 100 ms. */
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 800));
-
   it("reads the trust rules from the base branch: a fork that names `bug` its ok-to-test label and trusts everyone is held when reopened with that label", async () => {
     github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `${UNIT}trust:\n  ok_to_test_label: bug\n  trusted_associations: [OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, NONE]\n`);
     await deliver("pull_request", pullRequest("opened", FIRST));
@@ -153,7 +150,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", pullRequest("closed", FIRST, ["bug"]));
     await deliver("pull_request", pullRequest("reopened", FIRST, ["bug"]));
     await until(async () => (await app.store.planIds()).length === 2, "the reopened pull request planned");
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
     expect(github.rejected).toEqual([]);
@@ -168,7 +165,7 @@ describe("the trust gate against a fork's author", () => {
     trusted.pull_request.author_association = "MEMBER";
     await deliver("pull_request", trusted);
     await until(async () => github.state.dispatches.length > 0, "the trusted pull request dispatched");
-    await settle();
+    await untilSettled({ app, github });
     expect(checkRuns().map((c) => c.name)).toEqual(["kto / unit"]);
     expect(github.rejected).toEqual([]);
   });
@@ -181,7 +178,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", member);
     const run = await held(FIRST);
     expect(run.output.summary).toContain(".github/kto.yml on master is invalid, so kto cannot tell whom it trusts");
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect(github.rejected).toEqual([]);
   });
@@ -196,7 +193,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", pullRequest("closed", SECOND, ["kto/ok-to-test"]));
     await deliver("pull_request", pullRequest("reopened", SECOND, ["kto/ok-to-test"]));
     await until(async () => (await app.store.planIds()).length === 3, "the reopened pull request planned");
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([FIRST]);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
     const [reopened] = await app.store.jobs({ states: ["awaiting_approval"] });
@@ -212,7 +209,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", labeled(FIRST, "kto/ok-to-test", "maintainer", ["needs-ok-to-test"]));
     // Triage can label but not write: its label is not an approval.
     await deliver("pull_request", labeled(FIRST, "ci/approved", "triager", ["needs-ok-to-test", "kto/ok-to-test"]));
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
     await deliver("pull_request", labeled(FIRST, "ci/approved", "writer", ["needs-ok-to-test", "kto/ok-to-test"]));
@@ -233,7 +230,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto retest", "reader", "COLLABORATOR", written));
     await deliver("issue_comment", comment("/kto retest", "triager", "MEMBER", written));
     await deliver("issue_comment", comment("/kto cancel", "org-member", "MEMBER", written));
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect(await app.store.planIds()).toHaveLength(1);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
@@ -254,7 +251,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", pullRequest("synchronize", SECOND));
     await held(SECOND);
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", written));
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
     const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
@@ -276,7 +273,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", pullRequest("synchronize", SECOND));
     await held(SECOND);
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", written));
-    await settle();
+    await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect(checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
 

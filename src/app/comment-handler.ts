@@ -1,0 +1,51 @@
+import type { Probot } from "probot";
+import { approveJobs, planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
+import type { Octokit } from "./github-api.js";
+import { groupOf, targetOf } from "./plan-target.js";
+import { approvalNeeded, canWrite } from "./trust.js";
+import type { WebhookKit } from "./webhook-kit.js";
+
+/** `/kto <command> [argument]` on a line of its own. */
+const COMMAND = /^\/kto\s+(retest|ok-to-test|cancel)\b[ \t]*(.*)$/m;
+
+/** A maintainer's `/kto retest`, `/kto ok-to-test` or `/kto cancel [job]` on a pull request. */
+export function commentHandler(kit: WebhookKit) {
+  const { service, store, once, basePolicy, plans, cancellation } = kit;
+
+  return (app: Probot) => {
+    app.on(
+      "issue_comment.created",
+      once(async (context) => {
+        const { comment, issue, repository } = context.payload;
+        const [, command, argument = ""] = COMMAND.exec(comment.body) ?? [];
+        const login = comment.user?.login;
+        if (!command || !issue.pull_request || !login) return;
+        const octokit = context.octokit as unknown as Octokit;
+        const { owner: { login: owner }, name } = repository;
+        if (!(await canWrite(octokit, owner, name, login))) {
+          context.log.info({ repo: repository.full_name, pull: issue.number, commenter: login }, `kto: /kto ${command} from @${login}, who cannot write to ${repository.full_name}, ignored`);
+          return;
+        }
+        const groupKey = groupOf(repository.full_name, issue.number);
+        if (command === "cancel") {
+          if (argument.trim()) return cancellation.cancelJob(octokit, repository, groupKey, argument.trim(), login);
+          await cancellation.cancelGroup(repository.full_name, groupKey, `cancelled by @${login}`);
+          return;
+        }
+        const { data: pr } = await octokit.rest.pulls.get({ owner, repo: name, pull_number: issue.number });
+        const latest = await store.latestPlan(groupKey);
+        const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
+        const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
+        if (command === "ok-to-test") return seen ? approveJobs(service, await waitingJobs(store, seen.id)) : notCovered();
+        const policy = await basePolicy(octokit, owner, name, pr.base.ref);
+        const target = targetOf(context, pr.head.sha, groupKey);
+        if (seen) return plans.submit(target, policy.triggers.pull_request, null);
+        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        if (gate === null) return plans.submit(target, policy.triggers.pull_request, null);
+        // A head kto has not planned waits like any other, so that an approval has a plan to name.
+        if (latest?.headSha !== pr.head.sha) await plans.submit(target, policy.triggers.pull_request, gate);
+        await notCovered();
+      }),
+    );
+  };
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import type { ConfigIssue } from "../config/errors.js";
+import type { JobSpec } from "../config/job-spec.js";
+import type { OrchestratorService } from "../orchestrator/service.js";
+import type { NewJob } from "../orchestrator/store/store.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+import { configAtSha } from "./config-at-sha.js";
+import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import type { Target } from "./plan-target.js";
+import type { SuiteSelection } from "./trust.js";
+
+export interface PlanSubmitter {
+  /**
+   * Reads the config at the commit and submits the plan of its suites that `selection` (the
+   * trigger's, from the base) names; untrusted work waits for approval.
+   */
+  submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void>;
+}
+
+function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
+  return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
+}
+
+async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
+  await target.octokit.rest.checks.create({
+    owner: target.owner,
+    repo: target.name,
+    name: "kto / config",
+    head_sha: target.headSha,
+    status: "completed",
+    conclusion: "failure",
+    output: {
+      title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
+      summary: withinLimit(issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"), SUMMARY_LIMIT, "`kto validate` lists every problem"),
+      annotations: issues.slice(0, 50).map((i) => ({ path: i.file, start_line: i.line, end_line: i.line, annotation_level: "failure" as const, title: annotationTitle(i.path || "kto.yml"), message: annotationMessage(i.message) })),
+    },
+  });
+}
+
+export function planSubmitter(deps: { service: OrchestratorService; pool: GitHubRunnerPool; now: () => number }): PlanSubmitter {
+  const { service, pool, now } = deps;
+
+  async function submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void> {
+    if (specs.length === 0) return;
+    // Unique even for two events on one commit in the same millisecond.
+    const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
+    // A repository seen for the first time brings its runners in now; later, workflow_job
+    // events and the periodic sync keep the pool true.
+    if (pool.track(target.repo, target.installationId)) await service.resources.sync();
+    await service.submit({
+      id: planId,
+      source: ".github/kto.yml",
+      workspace: target.repo,
+      repo: target.repo,
+      groupKey: target.groupKey,
+      installationId: target.installationId,
+      headSha: target.headSha,
+      defaultRef: target.defaultRef,
+      approved: approvalNeeded === null,
+      ...(approvalNeeded ? { approvalReason: `Waiting for approval: ${approvalNeeded}.` } : {}),
+      report: true,
+      deliveryId: target.deliveryId,
+      now: now(),
+      jobs: jobsOf(planId, specs),
+    });
+  }
+
+  async function submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
+    if (config.kind === "missing") return;
+    if (config.kind === "invalid") return configFailure(target, config.issues);
+    const specs = config.plan.jobs
+      .filter((spec) => selection === "all" || selection.includes(spec.suite))
+      .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    await submitSpecs(target, specs, approvalNeeded);
+  }
+
+  return { submit, submitSpecs };
+}

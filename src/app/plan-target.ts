@@ -1,0 +1,48 @@
+import type { Octokit } from "./github-api.js";
+
+/** Where a plan for an event goes: the repository, its installation, the commit and the group it replaces within. */
+export interface Target {
+  octokit: Octokit;
+  installationId: number;
+  repo: string;
+  owner: string;
+  name: string;
+  headSha: string;
+  defaultRef: string;
+  groupKey: string;
+  /** The webhook delivery that asks for the plan. */
+  deliveryId: string;
+}
+
+export interface EventContext {
+  id: string;
+  octokit: unknown;
+  payload: { installation?: { id: number }; repository?: { full_name: string; name: string; owner: { login: string }; default_branch: string } };
+}
+
+export function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string): Target {
+  const repository = context.payload.repository!;
+  return {
+    octokit: context.octokit as Octokit,
+    installationId: context.payload.installation!.id,
+    repo: repository.full_name,
+    owner: repository.owner.login,
+    name: repository.name,
+    headSha,
+    defaultRef: defaultRef ?? repository.default_branch,
+    groupKey,
+    deliveryId: context.id,
+  };
+}
+
+export const groupOf = (repo: string, number: number) => `pr:${repo}#${number}`;
+
+/**
+ * A job re-run on its own is a plan in a group of its own, under its plan's group: so it
+ * cancels neither its siblings nor, re-run from an older commit, the head's plan (a plan
+ * cancels its group's older plans). A push cancels it with the rest of the pull request's
+ * older work, and `/kto cancel` reaches it.
+ */
+export const RERUN = " rerun ";
+export const rerunGroupOf = (groupKey: string, headSha: string, jobName: string) => `${groupKey.split(RERUN)[0]}${RERUN}${headSha} ${jobName}`;
+export const inGroup = (planGroup: string | null, groupKey: string) => planGroup === groupKey || planGroup?.startsWith(`${groupKey}${RERUN}`) === true;

@@ -1,0 +1,51 @@
+import type { Probot } from "probot";
+import { approveJobs, waitingJobs } from "./approval.js";
+import type { Octokit } from "./github-api.js";
+import { groupOf, RERUN, targetOf } from "./plan-target.js";
+import { approvalNeeded, canWrite } from "./trust.js";
+import type { WebhookKit } from "./webhook-kit.js";
+
+/** A pull request's pushes plan its head; its ok-to-test label approves the head's waiting jobs. */
+export function pullRequestHandlers(kit: WebhookKit) {
+  const { service, store, once, basePolicy, plans, cancellation } = kit;
+
+  return (app: Probot) => {
+    app.on(
+      ["pull_request.opened", "pull_request.synchronize", "pull_request.reopened"],
+      once(async (context) => {
+        const pr = context.payload.pull_request;
+        const repository = context.payload.repository;
+        // The head's own config would let a pull request vouch for itself.
+        const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
+        // A label already on the pull request approved some earlier commit at most: only adding it approves.
+        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        const groupKey = groupOf(repository.full_name, pr.number);
+        await plans.submit(targetOf(context, pr.head.sha, groupKey), policy.triggers.pull_request, gate);
+        // The new plan cancelled the older one; a job re-run at an older commit goes with it.
+        if (context.payload.action === "synchronize") await cancellation.cancelWhere(repository.full_name, (plan) => plan.groupKey?.startsWith(`${groupKey}${RERUN}`) === true && plan.headSha !== pr.head.sha, `superseded by ${pr.head.sha.slice(0, 7)}`);
+      }),
+    );
+
+    app.on(
+      "pull_request.labeled",
+      once(async (context) => {
+        const { pull_request: pr, repository, label, sender } = context.payload;
+        if (!label) return;
+        const octokit = context.octokit as unknown as Octokit;
+        // The label approves the head it was added at, and only while kto holds that head.
+        const latest = await store.latestPlan(groupOf(repository.full_name, pr.number));
+        if (latest?.headSha !== pr.head.sha) return;
+        const waiting = await waitingJobs(store, latest.id);
+        if (waiting.length === 0) return;
+        const policy = await basePolicy(octokit, repository.owner.login, repository.name, pr.base.ref);
+        if (label.name !== policy.trust.ok_to_test_label) return;
+        // Triage can add labels too.
+        if (!(await canWrite(octokit, repository.owner.login, repository.name, sender.login))) {
+          context.log.info({ repo: repository.full_name, pull: pr.number, sender: sender.login }, `kto: ${label.name} added by @${sender.login}, who cannot write to ${repository.full_name}, approves nothing`);
+          return;
+        }
+        await approveJobs(service, waiting);
+      }),
+    );
+  };
+}
