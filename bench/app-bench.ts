@@ -12,7 +12,7 @@ import { startGitHubApiDouble, type GitHubApiDouble } from "../test/helpers/gith
 
 const require = createRequire(import.meta.url);
 const SECRET = "bench-secret";
-const CONFIG = "version: 1\nsuites:\n  - { name: unit, runner: docker, image: kto/busybox:1, command: \"true\", hardware: { labels: [x86_64] } }\n";
+const CONFIG = 'version: 1\nsuites:\n  - { name: unit, runner: docker, image: kto/busybox:1, command: "true", hardware: { labels: [x86_64] } }\n';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -30,7 +30,12 @@ async function send(url: string, event: string, payload: object): Promise<void> 
   const body = JSON.stringify(payload);
   const response = await fetch(`${url}${WEBHOOKS_PATH}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomBytes(8).toString("hex"), "x-hub-signature-256": await sign(SECRET, body) },
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": randomBytes(8).toString("hex"),
+      "x-hub-signature-256": await sign(SECRET, body),
+    },
     body,
   });
   if (!response.ok) throw new Error(`webhook answered ${response.status}`);
@@ -40,7 +45,10 @@ async function send(url: string, event: string, payload: object): Promise<void> 
 async function measure(url: string, github: GitHubApiDouble, rate: number, events: number, base: number): Promise<WebhookFigures> {
   const template = (require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: { action: string }[] }[])
     .find((e) => e.name === "pull_request")!
-    .examples.filter((e) => e.action === "opened")[1] as unknown as { pull_request: { number: number; head: { sha: string } }; repository: { full_name: string } };
+    .examples.filter((e) => e.action === "opened")[1] as unknown as {
+    pull_request: { number: number; head: { sha: string } };
+    repository: { full_name: string };
+  };
   const sentAt = new Map<string, number>();
   const sends: Promise<void>[] = [];
   for (let i = 0; i < events; i++) {
@@ -66,7 +74,8 @@ async function measure(url: string, github: GitHubApiDouble, rate: number, event
     if (latencies.length === events) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  if (latencies.length < events) throw new Error(`only ${latencies.length} of ${events} check runs were requested; GitHub double rejected: ${github.rejected.slice(0, 3).join(" | ")}`);
+  if (latencies.length < events)
+    throw new Error(`only ${latencies.length} of ${events} check runs were requested; GitHub double rejected: ${github.rejected.slice(0, 3).join(" | ")}`);
   return { rate, events, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
@@ -76,11 +85,19 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   const github = await startGitHubApiDouble();
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
   const settings = doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET });
-  const app = await startApp(settings, { store, logLevel: "fatal", throttle: false, orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500, concurrency: 4 } } });
+  const app = await startApp(settings, {
+    store,
+    logLevel: "fatal",
+    throttle: false,
+    orchestrator: { pollMs: 1_000, outboxPollMs: 50, outbox: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 500, concurrency: 4 } },
+  });
   const kto: WebhookFigures[] = [];
   const baseline: WebhookFigures[] = [];
   try {
-    for (const [rate, events] of [[50, 200], [500, 500]] as const) {
+    for (const [rate, events] of [
+      [50, 200],
+      [500, 500],
+    ] as const) {
       progress(`webhooks: kto at ${rate}/s (${events} events)`);
       kto.push(await measure(app.url, github, rate, events, 10_000 * rate));
     }
@@ -91,7 +108,14 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   // Baseline: the same Probot and double, a handler that only creates the check run.
   const { Probot, ProbotOctokit, createNodeMiddleware } = await import("probot");
   const { createServer } = await import("node:http");
-  const probot = new Probot({ appId: "1", privateKey: settings.PRIVATE_KEY, secret: SECRET, baseUrl: `http://${settings.GHE_HOST}/api/v3`, logLevel: "fatal", Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({ ...instance, retry: { enabled: false }, throttle: { enabled: false } })) });
+  const probot = new Probot({
+    appId: "1",
+    privateKey: settings.PRIVATE_KEY,
+    secret: SECRET,
+    baseUrl: `http://${settings.GHE_HOST}/api/v3`,
+    logLevel: "fatal",
+    Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({ ...instance, retry: { enabled: false }, throttle: { enabled: false } })),
+  });
   const middleware = await createNodeMiddleware(
     (bare) => {
       bare.on("pull_request.opened", async (context) => {
@@ -104,7 +128,10 @@ export async function webhookBenchmark(progress: (line: string) => void): Promis
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const bareUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
-    for (const [rate, events] of [[50, 200], [500, 500]] as const) {
+    for (const [rate, events] of [
+      [50, 200],
+      [500, 500],
+    ] as const) {
       progress(`webhooks: bare Probot handler at ${rate}/s (${events} events)`);
       baseline.push(await measure(bareUrl, github, rate, events, 20_000_000 + 10_000 * rate));
     }

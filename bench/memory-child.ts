@@ -14,7 +14,13 @@ if (mode === "kto") {
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-mem-"));
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
   const envs = syntheticEnvironments(500).map((e) => ({ ...e, capacity: 0 }));
-  const service = new OrchestratorService({ store, dispatcher: { dispatch: async () => ({ runId: "r" }), cancel: async () => undefined }, pools: [{ name: "bench", list: async () => envs }], clock: new ManualClock(0), options: { owner: "mem" } });
+  const service = new OrchestratorService({
+    store,
+    dispatcher: { dispatch: async () => ({ runId: "r" }), cancel: async () => undefined },
+    pools: [{ name: "bench", list: async () => envs }],
+    clock: new ManualClock(0),
+    options: { owner: "mem" },
+  });
   await service.resources.sync();
   await store.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
   await service.monitor.tick();

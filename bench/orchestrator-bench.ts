@@ -14,19 +14,28 @@ import { OrchestratorService } from "../src/orchestrator/service.js";
 import { openStore } from "../src/orchestrator/store/open-store.js";
 import type { EnvironmentRecord, NewJob } from "../src/orchestrator/store/store.js";
 
-export const LABEL_SETS = [
-  ["x86_64"],
-  ["x86_64", "kvm"],
-  ["x86_64", "kvm", "large"],
-  ["arm64"],
-  ["arm64", "kvm"],
-  ["riscv64"],
-  ["x86_64", "gpu"],
-  ["s390x"],
-];
+export const LABEL_SETS = [["x86_64"], ["x86_64", "kvm"], ["x86_64", "kvm", "large"], ["arm64"], ["arm64", "kvm"], ["riscv64"], ["x86_64", "gpu"], ["s390x"]];
 
 function spec(id: string, labels: string[], priority: number, timeoutMs = 3_600_000): JobSpec {
-  return { id, slug: id, suite: "bench", matrix: {}, runner: "docker", image: "kto/busybox:1", command: "true", env: {}, results: "auto", labels, timeoutMs, retries: 0, priority, artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 60_000 };
+  return {
+    id,
+    slug: id,
+    suite: "bench",
+    matrix: {},
+    runner: "docker",
+    image: "kto/busybox:1",
+    command: "true",
+    env: {},
+    results: "auto",
+    labels,
+    timeoutMs,
+    retries: 0,
+    priority,
+    artifacts: [],
+    network: false,
+    arch: "x86_64",
+    idleTimeoutMs: 60_000,
+  };
 }
 
 function lcg(seed: number): () => number {
@@ -45,7 +54,14 @@ export function syntheticJobs(count: number, seed = 1): NewJob[] {
 }
 
 export function syntheticEnvironments(count: number): EnvironmentRecord[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `env-${i}`, pool: "bench", labels: LABEL_SETS[i % LABEL_SETS.length]!, capacity: 1, state: "online" as const, lastSeen: 0 }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `env-${i}`,
+    pool: "bench",
+    labels: LABEL_SETS[i % LABEL_SETS.length]!,
+    capacity: 1,
+    state: "online" as const,
+    lastSeen: 0,
+  }));
 }
 
 function percentile(values: number[], p: number): number {
@@ -85,7 +101,8 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
       if (dispatched === 0) break;
       for (let i = 0; i < dispatched; i++) latencies.push(elapsed / dispatched);
       decisions += dispatched;
-      for (const job of await store.jobs({ states: ["dispatched"] })) await service.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+      for (const job of await store.jobs({ states: ["dispatched"] }))
+        await service.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
     }
     const schedulingMs = latencies.reduce((a, b) => a + b, 0);
     return { decisions, perSecond: decisions / (schedulingMs / 1000), p99Ms: percentile(latencies, 99) };
@@ -181,7 +198,13 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
       },
       async cancel() {},
     };
-    const service = new OrchestratorService({ store, dispatcher, pools: [{ name: "sim", list: async () => envs }], clock, options: { owner: "sim", lifecycle: { leaseMs: 10 * 3_600_000, deadlineGraceMs: 3_600_000, retryBackoffMs: 1_000, maxBackoffMs: 1_000 } } });
+    const service = new OrchestratorService({
+      store,
+      dispatcher,
+      pools: [{ name: "sim", list: async () => envs }],
+      clock,
+      options: { owner: "sim", lifecycle: { leaseMs: 10 * 3_600_000, deadlineGraceMs: 3_600_000, retryBackoffMs: 1_000, maxBackoffMs: 1_000 } },
+    });
     await service.resources.sync();
     let next = 0;
     let finished = 0;
@@ -195,9 +218,18 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
       const batch: NewJob[] = [];
       while (next < arrivals.length && arrivals[next]!.at <= at) {
         const a = arrivals[next++]!;
-        batch.push({ id: a.id, name: a.id, spec: spec(a.id, a.labels, a.priority, 3_600_000), labels: a.labels, priority: a.priority, maxAttempts: 1, retries: 0 });
+        batch.push({
+          id: a.id,
+          name: a.id,
+          spec: spec(a.id, a.labels, a.priority, 3_600_000),
+          labels: a.labels,
+          priority: a.priority,
+          maxAttempts: 1,
+          retries: 0,
+        });
       }
-      if (batch.length) await store.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
+      if (batch.length)
+        await store.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
       for (const done of running.filter((r) => r.at <= at)) {
         running.splice(running.indexOf(done), 1);
         await service.lifecycle.report(done.id, done.attempt, { kind: "started" });

@@ -19,8 +19,20 @@ const ARM64_KERNEL = join(process.env.KTO_HOST_DIR ?? "/var/lib/kto", "arm64", "
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 const COMMON = {
-  id: "bench", slug: "bench", suite: "bench", matrix: {}, env: {}, results: "auto" as const, labels: [],
-  timeoutMs: 300_000, retries: 0, priority: 2, artifacts: [], network: false, arch: "x86_64" as const, idleTimeoutMs: 120_000,
+  id: "bench",
+  slug: "bench",
+  suite: "bench",
+  matrix: {},
+  env: {},
+  results: "auto" as const,
+  labels: [],
+  timeoutMs: 300_000,
+  retries: 0,
+  priority: 2,
+  artifacts: [],
+  network: false,
+  arch: "x86_64" as const,
+  idleTimeoutMs: 120_000,
 };
 
 function dockerSpec(overrides: Partial<DockerJob>): DockerJob {
@@ -64,7 +76,19 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
   await bootsInitramfs(initramfs, host.busybox);
   const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
   const bare = () =>
-    execa(host.qemuBinary!, ["-kernel", KERNEL, "-initrd", initramfs, "-append", "console=ttyS0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-enable-kvm"] : [])]);
+    execa(host.qemuBinary!, [
+      "-kernel",
+      KERNEL,
+      "-initrd",
+      initramfs,
+      "-append",
+      "console=ttyS0 panic=-1",
+      "-nographic",
+      "-no-reboot",
+      "-m",
+      "512M",
+      ...(host.kvm ? ["-enable-kvm"] : []),
+    ]);
   const userMode = await compare(
     "QemuRunner, the user's initramfs",
     "bare `qemu-system-x86_64 -kernel bzImage -initrd …` (the obvious invocation)",
@@ -101,10 +125,40 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
   await bootsInitramfs(initramfs, host.busybox);
   const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
   const bare = (cpu: string) => () =>
-    execa(host.qemuBinary!, ["-M", "virt", "-cpu", cpu, "-kernel", ARM64_KERNEL, "-initrd", initramfs, "-append", "console=ttyAMA0 panic=-1", "-nographic", "-no-reboot", "-m", "512M", ...(host.kvm ? ["-accel", "kvm"] : [])]);
+    execa(host.qemuBinary!, [
+      "-M",
+      "virt",
+      "-cpu",
+      cpu,
+      "-kernel",
+      ARM64_KERNEL,
+      "-initrd",
+      initramfs,
+      "-append",
+      "console=ttyAMA0 panic=-1",
+      "-nographic",
+      "-no-reboot",
+      "-m",
+      "512M",
+      ...(host.kvm ? ["-accel", "kvm"] : []),
+    ]);
   const job = () => runner.execute(qemuSpec({ arch: "arm64", kernel: ARM64_KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "arm64-job") });
-  const obvious = await compare("QemuRunner, arm64, the user's initramfs", "bare `qemu-system-aarch64 -M virt -cpu max -kernel Image -initrd …`", RUNS, job, bare(host.kvm ? "host" : "max"), progress);
-  const same = await compare("QemuRunner, arm64 (kto's own overhead)", `the same bare boot with kto's CPU model (${host.kvm ? "host" : "cortex-a57"})`, RUNS, job, bare(host.kvm ? "host" : "cortex-a57"), progress);
+  const obvious = await compare(
+    "QemuRunner, arm64, the user's initramfs",
+    "bare `qemu-system-aarch64 -M virt -cpu max -kernel Image -initrd …`",
+    RUNS,
+    job,
+    bare(host.kvm ? "host" : "max"),
+    progress,
+  );
+  const same = await compare(
+    "QemuRunner, arm64 (kto's own overhead)",
+    `the same bare boot with kto's CPU model (${host.kvm ? "host" : "cortex-a57"})`,
+    RUNS,
+    job,
+    bare(host.kvm ? "host" : "cortex-a57"),
+    progress,
+  );
   const guest = await compare(
     "QemuRunner, arm64, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot with kto's CPU model, which mounts nothing and runs no command",
@@ -155,7 +209,16 @@ async function appBenchmarks(): Promise<string> {
     const b = baseline[i]!;
     return `| webhook → queued check run request, ${k.rate} events/s (${k.events} events) | p50 ${k.p50Ms.toFixed(1)} ms, p99 ${k.p99Ms.toFixed(1)} ms | p50 ${b.p50Ms.toFixed(1)} ms, p99 ${b.p99Ms.toFixed(1)} ms (bare Probot handler) | ${(k.p50Ms / b.p50Ms).toFixed(2)} |`;
   });
-  return ["## GitHub App", "", "| benchmark | kto | baseline | ratio (p50) |", "|---|---|---|---|", ...rows, "", `Peak RSS of the benchmark process (App, double and load together): ${(peakRssBytes / 1024 / 1024).toFixed(0)} MiB.`, ""].join("\n");
+  return [
+    "## GitHub App",
+    "",
+    "| benchmark | kto | baseline | ratio (p50) |",
+    "|---|---|---|---|",
+    ...rows,
+    "",
+    `Peak RSS of the benchmark process (App, double and load together): ${(peakRssBytes / 1024 / 1024).toFixed(0)} MiB.`,
+    "",
+  ].join("\n");
 }
 
 async function main(): Promise<void> {

@@ -17,10 +17,37 @@ const say = (line: string) => process.stdout.write(`[${((Date.now() - started) /
 
 async function preflight(): Promise<string[]> {
   const problems: string[] = [];
-  if (!(await new Docker().ping().then(() => true, () => false))) problems.push("Docker is not reachable (start dockerd, or run bash self-hosted/provision.sh)");
-  else if (!(await new Docker().getImage("kto/busybox:1").inspect().then(() => true, () => false))) problems.push("the image kto/busybox:1 is missing (bash self-hosted/provision.sh builds it)");
-  if (!(await access(KERNEL).then(() => true, () => false))) problems.push(`no kernel at ${KERNEL} (bash self-hosted/provision.sh lays out Debian's)`);
-  if (!(await access(join(PROJECT_ROOT, "dist", "index.js")).then(() => true, () => false))) problems.push("the action bundle dist/index.js is missing (npm run build:action)");
+  if (
+    !(await new Docker().ping().then(
+      () => true,
+      () => false,
+    ))
+  )
+    problems.push("Docker is not reachable (start dockerd, or run bash self-hosted/provision.sh)");
+  else if (
+    !(await new Docker()
+      .getImage("kto/busybox:1")
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      ))
+  )
+    problems.push("the image kto/busybox:1 is missing (bash self-hosted/provision.sh builds it)");
+  if (
+    !(await access(KERNEL).then(
+      () => true,
+      () => false,
+    ))
+  )
+    problems.push(`no kernel at ${KERNEL} (bash self-hosted/provision.sh lays out Debian's)`);
+  if (
+    !(await access(join(PROJECT_ROOT, "dist", "index.js")).then(
+      () => true,
+      () => false,
+    ))
+  )
+    problems.push("the action bundle dist/index.js is missing (npm run build:action)");
   return problems;
 }
 
@@ -46,9 +73,19 @@ function asPersonSeesIt(runs: CheckRunView[]): string {
  * cannot run QEMU) is the demo failing, however red it looks.
  */
 const STORY: { name: string; conclusion: string; title: RegExp; annotation?: { path: string; line: number; message: RegExp } }[] = [
-  { name: "kto / kunit-guest", conclusion: "failure", title: /^1 passed, 1 failed/, annotation: { path: "examples/tests/guest.sh", line: 16, message: /EXPECTATION FAILED at examples\/tests\/guest\.sh:16/ } },
+  {
+    name: "kto / kunit-guest",
+    conclusion: "failure",
+    title: /^1 passed, 1 failed/,
+    annotation: { path: "examples/tests/guest.sh", line: 16, message: /EXPECTATION FAILED at examples\/tests\/guest\.sh:16/ },
+  },
   { name: "kto / smoke", conclusion: "success", title: /^2 passed, 0 failed/ },
-  { name: "kto / userspace", conclusion: "failure", title: /^2 passed, 1 failed/, annotation: { path: "examples/tests/userspace.sh", line: 9, message: /expected 4, got 3/ } },
+  {
+    name: "kto / userspace",
+    conclusion: "failure",
+    title: /^2 passed, 1 failed/,
+    annotation: { path: "examples/tests/userspace.sh", line: 9, message: /expected 4, got 3/ },
+  },
 ];
 
 function storyProblems(runs: CheckRunView[]): string[] {
@@ -59,7 +96,8 @@ function storyProblems(runs: CheckRunView[]): string[] {
       problems.push(`${want.name}: no check run`);
       continue;
     }
-    if (run.conclusion !== want.conclusion || !want.title.test(run.output.title)) problems.push(`${want.name}: ${run.conclusion} — ${run.output.title} (expected ${want.conclusion}, ${want.title.source})`);
+    if (run.conclusion !== want.conclusion || !want.title.test(run.output.title))
+      problems.push(`${want.name}: ${run.conclusion} — ${run.output.title} (expected ${want.conclusion}, ${want.title.source})`);
     if (want.annotation) {
       const { path, line, message } = want.annotation;
       const found = (run.output.annotations ?? []).some((a) => a.path === path && a.start_line === line && message.test(`${a.title} ${a.message}`));
@@ -78,7 +116,14 @@ async function main(): Promise<number> {
   await rm(OUT, { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
   say(`starting the App, a GitHub API double and two runner hosts (files in ${OUT})`);
-  const system = await LocalSystem.start({ dir: OUT, hosts: [{ name: "host-a", runners: 1 }, { name: "host-b", runners: 1 }], log: say });
+  const system = await LocalSystem.start({
+    dir: OUT,
+    hosts: [
+      { name: "host-a", runners: 1 },
+      { name: "host-b", runners: 1 },
+    ],
+    log: say,
+  });
   try {
     say(`dashboard: ${system.appUrl}/kto   status: ${system.appUrl}/kto/status`);
     const seen = new Map<number, string>();
@@ -103,7 +148,9 @@ async function main(): Promise<number> {
       if (link) process.stdout.write(`      artifacts: ${link}\n`);
     }
     const dispatched = system.github.state.dispatches.length;
-    process.stdout.write(`\n${runs.length} jobs, ${dispatched} dispatches to ${LOCAL_REPO}'s runners, ${system.github.requests.length} GitHub API calls checked against GitHub's OpenAPI description, ${system.github.rejected.length} rejected.\n`);
+    process.stdout.write(
+      `\n${runs.length} jobs, ${dispatched} dispatches to ${LOCAL_REPO}'s runners, ${system.github.requests.length} GitHub API calls checked against GitHub's OpenAPI description, ${system.github.rejected.length} rejected.\n`,
+    );
     if (system.github.rejected.length) process.stdout.write(`${system.github.rejected.join("\n")}\n`);
     const wrong = storyProblems(runs);
     if (wrong.length || system.github.rejected.length) {

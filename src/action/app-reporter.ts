@@ -31,7 +31,8 @@ export class AppReporter {
   }
 
   async send(report: RunReport): Promise<boolean> {
-    if (report.kind === "finished") await writeFile(this.options.reportFile, `${JSON.stringify({ jobId: this.options.jobId, attempt: this.options.attempt, ...report }, null, 2)}\n`);
+    if (report.kind === "finished")
+      await writeFile(this.options.reportFile, `${JSON.stringify({ jobId: this.options.jobId, attempt: this.options.attempt, ...report }, null, 2)}\n`);
     const body = JSON.stringify({ attempt: this.options.attempt, ...report });
     const attempts = this.options.attempts ?? 5;
     const doFetch = this.options.fetch ?? fetch;

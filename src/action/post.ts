@@ -13,7 +13,10 @@ export async function post(): Promise<void> {
     const docker = new Docker();
     const containers = await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
     for (const c of containers) {
-      await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
       removed += 1;
     }
   } catch {

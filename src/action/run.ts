@@ -91,8 +91,17 @@ async function runAction(): Promise<void> {
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
 
-  const report = runReport(inputs.job ? inputs.job.spec.id : inputs.config, results.map((r) => jobReport(r.spec, r.result, r.dir)), startedAt, new Date());
-  await writeResultsFolder(outDir, report, results.map((r) => ({ name: r.spec.id, result: r.result })));
+  const report = runReport(
+    inputs.job ? inputs.job.spec.id : inputs.config,
+    results.map((r) => jobReport(r.spec, r.result, r.dir)),
+    startedAt,
+    new Date(),
+  );
+  await writeResultsFolder(
+    outDir,
+    report,
+    results.map((r) => ({ name: r.spec.id, result: r.result })),
+  );
 
   const artifactName = `${inputs.artifactName ?? `kto-${label}`}-attempt-${attempt}`;
   const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays));
@@ -103,7 +112,10 @@ async function runAction(): Promise<void> {
 
   annotateFailures(report.jobs);
   const summary = summaryMarkdown(report, { linkBase: "" });
-  await core.summary.addRaw(summary).addRaw(uploaded ? `\n[Download the results](${uploaded.url})\n` : "").write();
+  await core.summary
+    .addRaw(summary)
+    .addRaw(uploaded ? `\n[Download the results](${uploaded.url})\n` : "")
+    .write();
   core.setOutput("conclusion", report.status);
 
   if (reporter) {
@@ -118,9 +130,19 @@ async function runAction(): Promise<void> {
     });
   } else if (!inputs.job) {
     if (inputs.githubToken) {
-      const runUrl = process.env.GITHUB_RUN_ID ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}` : null;
-      await createCheckRun(inputs.githubToken, `kto / ${label}`, report, summary, runUrl).catch((error: Error) => core.warning(`could not create the check run: ${error.message}`));
+      const runUrl = process.env.GITHUB_RUN_ID
+        ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}`
+        : null;
+      await createCheckRun(inputs.githubToken, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
+        core.warning(`could not create the check run: ${error.message}`),
+      );
     } else core.notice("kto: no github-token given, so no check run was created; the results are in the job summary");
   }
-  if (report.status !== "succeeded") core.setFailed(`kto: ${report.status}: ${report.jobs.filter((j) => j.status !== "succeeded").map((j) => `${j.name} ${j.status}`).join(", ")}`);
+  if (report.status !== "succeeded")
+    core.setFailed(
+      `kto: ${report.status}: ${report.jobs
+        .filter((j) => j.status !== "succeeded")
+        .map((j) => `${j.name} ${j.status}`)
+        .join(", ")}`,
+    );
 }

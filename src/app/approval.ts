@@ -21,7 +21,12 @@ export function planSeenBy(latest: PlanRecord | null, headSha: string, writtenAt
 }
 
 /** Tells the pull request, on the commit's checks, that a comment did not cover its head. */
-export async function reportNotCovered(octokit: Octokit, owner: string, repo: string, comment: { command: string; login: string; writtenAt: string; headSha: string }): Promise<void> {
+export async function reportNotCovered(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  comment: { command: string; login: string; writtenAt: string; headSha: string },
+): Promise<void> {
   const { command, login, writtenAt, headSha } = comment;
   await octokit.rest.checks.create({
     owner,

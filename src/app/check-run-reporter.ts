@@ -22,7 +22,8 @@ export const APPROVAL_CHECK_RUN = "kto / approval";
 
 type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
 
-const annotationKey = (a: { path: string; start_line: number; title?: string | null; message: string | null }) => JSON.stringify([a.path, a.start_line, a.title ?? "", a.message ?? ""]);
+const annotationKey = (a: { path: string; start_line: number; title?: string | null; message: string | null }) =>
+  JSON.stringify([a.path, a.start_line, a.title ?? "", a.message ?? ""]);
 
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
@@ -67,7 +68,12 @@ export class CheckRunReporter implements Reporter {
     }
     // GitHub adds annotations across updates: the rest go 50 at a time.
     while (annotations.length > 0) {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: id, output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } });
+      await octokit.rest.checks.update({
+        owner,
+        repo,
+        check_run_id: id,
+        output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
+      });
       annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
     }
   }
@@ -88,7 +94,14 @@ export class CheckRunReporter implements Reporter {
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(jobs, waiting);
     if (plan.approvalCheckRunId === null) {
-      const { data } = await octokit.rest.checks.create({ owner, repo, name: APPROVAL_CHECK_RUN, head_sha: plan.headSha, external_id: `plan:${plan.id}`, ...fields });
+      const { data } = await octokit.rest.checks.create({
+        owner,
+        repo,
+        name: APPROVAL_CHECK_RUN,
+        head_sha: plan.headSha,
+        external_id: `plan:${plan.id}`,
+        ...fields,
+      });
       await this.store.setApprovalCheckRunId(plan.id, data.id);
     } else {
       await octokit.rest.checks.update({ owner, repo, check_run_id: plan.approvalCheckRunId, ...fields });
@@ -99,23 +112,43 @@ export class CheckRunReporter implements Reporter {
     const list = (of: readonly JobRecord[]) => of.map((j) => `- \`${checkRunName(j)}\` (labels: ${j.labels.length ? j.labels.join(", ") : "any"})`).join("\n");
     const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
     if (waiting.length > 0) {
-      const summary = withinLimit(`${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`, SUMMARY_LIMIT, "the dashboard lists every job");
+      const summary = withinLimit(
+        `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`,
+        SUMMARY_LIMIT,
+        "the dashboard lists every job",
+      );
       return this.fields({ status: "completed", conclusion: "action_required", title: `Waiting for approval: ${count(waiting.length)}`, summary }).fields;
     }
     // A job that left the wait other than by being cancelled in it was approved.
     const approved = jobs.filter((j) => j.state !== "cancelled" || j.checkRunId !== null);
-    if (approved.length > 0) return this.fields({ status: "completed", conclusion: "success", title: `Approved: ${count(approved.length)}`, summary: withinLimit(`Approved; each job runs as a check run of its own:\n\n${list(approved)}`, SUMMARY_LIMIT, "the dashboard lists every job") }).fields;
+    if (approved.length > 0)
+      return this.fields({
+        status: "completed",
+        conclusion: "success",
+        title: `Approved: ${count(approved.length)}`,
+        summary: withinLimit(`Approved; each job runs as a check run of its own:\n\n${list(approved)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+      }).fields;
     const reason = jobs.find((j) => j.reason)?.reason ?? "cancelled";
-    return this.fields({ status: "completed", conclusion: CONCLUSION.cancelled, title: `Not run: ${reason}`.slice(0, 200), summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job") }).fields;
+    return this.fields({
+      status: "completed",
+      conclusion: CONCLUSION.cancelled,
+      title: `Not run: ${reason}`.slice(0, 200),
+      summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+    }).fields;
   }
 
   private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
     if (job.state === "queued") {
       const position = job.notBefore <= Date.now() ? await this.store.queuePosition(job, Date.now()) : null;
-      return this.fields({ status: "queued", title: position ? `Queued, position ${position}` : "Queued", summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}${cancel}` });
+      return this.fields({
+        status: "queued",
+        title: position ? `Queued, position ${position}` : "Queued",
+        summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}${cancel}`,
+      });
     }
-    if (job.state === "dispatched") return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.${cancel}`, detailsUrl });
+    if (job.state === "dispatched")
+      return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.envId}, waiting for it to start.${cancel}`, detailsUrl });
     if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.envId}.${cancel}`, detailsUrl });
     if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
 
@@ -124,19 +157,42 @@ export class CheckRunReporter implements Reporter {
     const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
     let summary = job.reason ?? job.state;
     if (report?.name) {
-      const run: RunReport = { schema: "kto.results/v1", config: ".github/kto.yml", status: job.state, startedAt: report.startedAt, finishedAt: report.finishedAt, durationMs: report.durationMs, jobs: [report], totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests } };
+      const run: RunReport = {
+        schema: "kto.results/v1",
+        config: ".github/kto.yml",
+        status: job.state,
+        startedAt: report.startedAt,
+        finishedAt: report.finishedAt,
+        durationMs: report.durationMs,
+        jobs: [report],
+        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests },
+      };
       summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
       if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
     }
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
     const annotations: Annotation[] = (report?.failures ?? [])
       .filter((f) => f.location)
-      .map((f) => ({ path: f.location!.file, start_line: f.location!.line, end_line: f.location!.line, annotation_level: "failure", title: annotationTitle([...f.path, f.name].join(" › ")), message: annotationMessage(f.reason ?? f.status) }));
+      .map((f) => ({
+        path: f.location!.file,
+        start_line: f.location!.line,
+        end_line: f.location!.line,
+        annotation_level: "failure",
+        title: annotationTitle([...f.path, f.name].join(" › ")),
+        message: annotationMessage(f.reason ?? f.status),
+      }));
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
     return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
   }
 
-  private fields(options: { status: "queued" | "in_progress" | "completed"; conclusion?: string; title: string; summary: string; actions?: { label: string; identifier: string; description: string }[]; detailsUrl?: string }) {
+  private fields(options: {
+    status: "queued" | "in_progress" | "completed";
+    conclusion?: string;
+    title: string;
+    summary: string;
+    actions?: { label: string; identifier: string; description: string }[];
+    detailsUrl?: string;
+  }) {
     return {
       fields: {
         status: options.status,

@@ -21,9 +21,15 @@ export function commentHandler(kit: WebhookKit) {
         const login = comment.user?.login;
         if (!command || !issue.pull_request || !login) return;
         const octokit = context.octokit as unknown as Octokit;
-        const { owner: { login: owner }, name } = repository;
+        const {
+          owner: { login: owner },
+          name,
+        } = repository;
         if (!(await canWrite(octokit, owner, name, login))) {
-          context.log.info({ repo: repository.full_name, pull: issue.number, commenter: login }, `kto: /kto ${command} from @${login}, who cannot write to ${repository.full_name}, ignored`);
+          context.log.info(
+            { repo: repository.full_name, pull: issue.number, commenter: login },
+            `kto: /kto ${command} from @${login}, who cannot write to ${repository.full_name}, ignored`,
+          );
           return;
         }
         const groupKey = groupOf(repository.full_name, issue.number);
@@ -40,7 +46,15 @@ export function commentHandler(kit: WebhookKit) {
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
         if (seen) return plans.submit(target, policy.triggers.pull_request, null);
-        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        const gate = approvalNeeded(
+          {
+            authorAssociation: pr.author_association,
+            headRepo: pr.head.repo?.full_name ?? null,
+            baseRepo: repository.full_name,
+            labels: pr.labels.map((l) => l.name),
+          },
+          policy,
+        );
         if (gate === null) return plans.submit(target, policy.triggers.pull_request, null);
         // A head kto has not planned waits like any other, so that an approval has a plan to name.
         if (latest?.headSha !== pr.head.sha) await plans.submit(target, policy.triggers.pull_request, gate);

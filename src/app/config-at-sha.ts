@@ -12,7 +12,8 @@ export async function configAtRef(octokit: Octokit, owner: string, repo: string,
   let text: string;
   try {
     const { data } = await octokit.rest.repos.getContent({ owner, repo, path: DEFAULT_CONFIG_PATH, ref });
-    if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return { kind: "invalid", issues: [{ file: DEFAULT_CONFIG_PATH, line: 1, column: 1, path: "", message: "is not a file" }] };
+    if (Array.isArray(data) || data.type !== "file" || !("content" in data))
+      return { kind: "invalid", issues: [{ file: DEFAULT_CONFIG_PATH, line: 1, column: 1, path: "", message: "is not a file" }] };
     text = Buffer.from(data.content, "base64").toString("utf8");
   } catch (error) {
     if ((error as { status?: number }).status === 404) return { kind: "missing" };

@@ -11,7 +11,18 @@ export interface DashboardData {
   queue: { id: string; name: string; repo: string | null; priority: number; labels: string[]; attempt: number; queuedAt: number; approval: boolean }[];
   runners: { id: string; name: string; labels: string[]; state: string; busy: boolean; job: string | null }[];
   running: { id: string; name: string; repo: string | null; state: string; runner: string | null; since: number; runUrl: string | null }[];
-  recent: { id: string; name: string; repo: string | null; state: string; conclusion: string; title: string; finishedAt: number | null; durationMs: number | null; checkRunUrl: string | null; runUrl: string | null }[];
+  recent: {
+    id: string;
+    name: string;
+    repo: string | null;
+    state: string;
+    conclusion: string;
+    title: string;
+    finishedAt: number | null;
+    durationMs: number | null;
+    checkRunUrl: string | null;
+    runUrl: string | null;
+  }[];
 }
 
 /** What the dashboard shows, read from the store in one pass; links point at GitHub (or GHES). */
@@ -49,9 +60,33 @@ export async function dashboardData(store: Store, serverUrl: string, now: number
   return {
     generatedAt: now,
     counts: await store.countsByState(),
-    queue: queued.map((j) => ({ id: j.id, name: j.name, repo: j.repo, priority: j.priority, labels: j.labels, attempt: j.attempt, queuedAt: j.queuedAt, approval: j.state === "awaiting_approval" })),
-    runners: environments.map((e) => ({ id: e.id, name: nameOf(e.id), labels: e.labels, state: e.state, busy: jobOnEnv.has(e.id), job: jobOnEnv.get(e.id) ?? null })),
-    running: active.map((j) => ({ id: j.id, name: j.name, repo: j.repo, state: j.state, runner: j.envId ? nameOf(j.envId) : null, since: j.startedAt ?? j.dispatchedAt ?? j.queuedAt, runUrl: runUrl(j) })),
+    queue: queued.map((j) => ({
+      id: j.id,
+      name: j.name,
+      repo: j.repo,
+      priority: j.priority,
+      labels: j.labels,
+      attempt: j.attempt,
+      queuedAt: j.queuedAt,
+      approval: j.state === "awaiting_approval",
+    })),
+    runners: environments.map((e) => ({
+      id: e.id,
+      name: nameOf(e.id),
+      labels: e.labels,
+      state: e.state,
+      busy: jobOnEnv.has(e.id),
+      job: jobOnEnv.get(e.id) ?? null,
+    })),
+    running: active.map((j) => ({
+      id: j.id,
+      name: j.name,
+      repo: j.repo,
+      state: j.state,
+      runner: j.envId ? nameOf(j.envId) : null,
+      since: j.startedAt ?? j.dispatchedAt ?? j.queuedAt,
+      runUrl: runUrl(j),
+    })),
     recent: recentRows,
   };
 }

@@ -22,7 +22,8 @@ export const INPUTS_CHARS = 65_535;
  */
 function checkInputs(inputs: Record<string, string>, maxInputs: number): void {
   const count = Object.keys(inputs).length;
-  if (count > maxInputs) throw new DispatchRefusedError(`kto cannot dispatch this job: the runner workflow takes ${count} inputs and this GitHub at most ${maxInputs}`);
+  if (count > maxInputs)
+    throw new DispatchRefusedError(`kto cannot dispatch this job: the runner workflow takes ${count} inputs and this GitHub at most ${maxInputs}`);
   const chars = JSON.stringify(inputs).length;
   if (chars > INPUTS_CHARS) {
     throw new DispatchRefusedError(
@@ -81,7 +82,11 @@ export class GitHubDispatcher implements Dispatcher {
       const existing = await this.lookUp(octokit, owner, repo, runName, sentAt);
       if (existing) return { runId: existing };
       const now = this.options.now();
-      if (now < sentAt + this.options.lookupWindowMs) throw new DeferredError(`the run "${runName}" may have started and is not listed yet; looking again before dispatching`, now + this.options.lookupDelayMs);
+      if (now < sentAt + this.options.lookupWindowMs)
+        throw new DeferredError(
+          `the run "${runName}" may have started and is not listed yet; looking again before dispatching`,
+          now + this.options.lookupDelayMs,
+        );
     }
     const unique = uniqueRunnerLabel(env.labels);
     const inputs = {
@@ -124,7 +129,13 @@ export class GitHubDispatcher implements Dispatcher {
    */
   private async lookUp(octokit: Octokit, owner: string, repo: string, runName: string, since: number): Promise<string | null> {
     const bot = await this.options.botLogin();
-    for await (const { data } of octokit.paginate.iterator(octokit.rest.actions.listWorkflowRuns, { owner, repo, workflow_id: this.options.workflow, event: "workflow_dispatch", per_page: 100 })) {
+    for await (const { data } of octokit.paginate.iterator(octokit.rest.actions.listWorkflowRuns, {
+      owner,
+      repo,
+      workflow_id: this.options.workflow,
+      event: "workflow_dispatch",
+      per_page: 100,
+    })) {
       const ours = data.filter((run) => run.display_title === runName && (run.triggering_actor ?? run.actor)?.login === bot);
       if (ours.length > 0) return String(ours.at(-1)!.id);
       const last = data.at(-1);
@@ -141,7 +152,9 @@ export class GitHubDispatcher implements Dispatcher {
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
-    const id = /^\d+$/.test(runId) ? runId : await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt);
+    const id = /^\d+$/.test(runId)
+      ? runId
+      : await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt);
     if (id === null) return;
     try {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });

@@ -88,7 +88,9 @@ export class GitHubRunnerPool implements EnvironmentPool {
   async registered(scope: string, runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }): Promise<void> {
     const id = runnerEnvironmentId(scope, runner.id);
     this.known.set(id, { ephemeral: runner.ephemeral === true, registeredAt: this.now() });
-    await this.store.upsertEnvironments([{ id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() }]);
+    await this.store.upsertEnvironments([
+      { id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() },
+    ]);
   }
 
   /**
@@ -135,7 +137,14 @@ export class GitHubRunnerPool implements EnvironmentPool {
       this.known.set(id, { ephemeral: runner.ephemeral === true, ...(connecting ? { registeredAt } : {}) });
       if ((runner.status !== "online" && !connecting) || (runner.busy && !leased.has(id))) return;
       // An ephemeral runner at work has no room for another job, not even after this one.
-      out.set(id, { id, pool: this.name, labels: runner.labels.map((l) => l.name), capacity: runner.ephemeral && runner.busy ? 0 : 1, state: "online", lastSeen: now });
+      out.set(id, {
+        id,
+        pool: this.name,
+        labels: runner.labels.map((l) => l.name),
+        capacity: runner.ephemeral && runner.busy ? 0 : 1,
+        state: "online",
+        lastSeen: now,
+      });
     };
     const orgsSeen = new Set<string>();
     for (const [fullName, installationId] of this.repos) {
@@ -147,14 +156,16 @@ export class GitHubRunnerPool implements EnvironmentPool {
       // An organisation's runners serve its repositories too; a user account has none (404),
       // and an installation without the organisation permission gets 403: both mean none.
       try {
-        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 })) add(`org:${owner}`, runner);
+        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 }))
+          add(`org:${owner}`, runner);
       } catch (error) {
         const status = (error as { status?: number }).status;
         if (status !== 404 && status !== 403) throw error;
       }
     }
     // Runners GitHub no longer lists are forgotten, but for one registered a moment ago.
-    for (const [id, { registeredAt }] of this.known) if (!listed.has(id) && (registeredAt === undefined || now - registeredAt >= CONNECT_GRACE_MS)) this.known.delete(id);
+    for (const [id, { registeredAt }] of this.known)
+      if (!listed.has(id) && (registeredAt === undefined || now - registeredAt >= CONNECT_GRACE_MS)) this.known.delete(id);
     return [...out.values()];
   }
 }

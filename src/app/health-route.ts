@@ -3,7 +3,11 @@ import type { OrchestratorService } from "../orchestrator/service.js";
 import { send } from "./http-json.js";
 
 /** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors. */
-export async function serveHealth(service: OrchestratorService, deps: { pollMs: number; now: () => number; rateLimited?: () => number }, response: ServerResponse): Promise<void> {
+export async function serveHealth(
+  service: OrchestratorService,
+  deps: { pollMs: number; now: () => number; rateLimited?: () => number },
+  response: ServerResponse,
+): Promise<void> {
   const { now } = deps;
   const health = await service.health().catch(() => null);
   if (!health) return send(response, 503, { store: "failing", ready: false });

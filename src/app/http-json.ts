@@ -1,7 +1,13 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 
-export function send(response: ServerResponse, status: number, body: unknown, type = "application/json", headers: Record<string, string | string[]> = {}): void {
+export function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  type = "application/json",
+  headers: Record<string, string | string[]> = {},
+): void {
   response.writeHead(status, { ...headers, "content-type": type });
   response.end(type === "application/json" ? JSON.stringify(body) : String(body));
 }

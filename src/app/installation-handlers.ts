@@ -26,7 +26,11 @@ export function installationHandlers(kit: WebhookKit) {
     app.on(
       ["installation.created", "installation_repositories.added"],
       once(async (context) => {
-        const payload = context.payload as { installation: { id: number }; repositories?: { full_name: string }[]; repositories_added?: { full_name: string }[] };
+        const payload = context.payload as {
+          installation: { id: number };
+          repositories?: { full_name: string }[];
+          repositories_added?: { full_name: string }[];
+        };
         const repos = (payload.repositories ?? payload.repositories_added ?? []).map((r) => r.full_name);
         // One repository kto cannot read (archived, renamed meanwhile) must not keep the rest from being set up.
         const failed: { repo: string; error: unknown }[] = [];
@@ -34,7 +38,11 @@ export function installationHandlers(kit: WebhookKit) {
           pool.track(repo, payload.installation.id);
           try {
             const setup = await showOnboarding(context.octokit as unknown as Octokit, repo);
-            if (setup !== null) context.log.info({ repo }, `kto: ${repo} has no ${RUNNER_WORKFLOW_PATH}; the ${SETUP_CHECK_RUN} check run on its default branch shows what to add`);
+            if (setup !== null)
+              context.log.info(
+                { repo },
+                `kto: ${repo} has no ${RUNNER_WORKFLOW_PATH}; the ${SETUP_CHECK_RUN} check run on its default branch shows what to add`,
+              );
           } catch (error) {
             failed.push({ repo, error });
           }

@@ -15,7 +15,13 @@ export interface JobCancellation {
    * without "kto / "), wherever it is in its life. A name that matches nothing is
    * answered on the pull request's checks with the names that would.
    */
-  cancelJob(octokit: Octokit, repository: { full_name: string; name: string; owner: { login: string } }, groupKey: string, name: string, login: string): Promise<void>;
+  cancelJob(
+    octokit: Octokit,
+    repository: { full_name: string; name: string; owner: { login: string } },
+    groupKey: string,
+    name: string,
+    login: string,
+  ): Promise<void>;
 }
 
 export function jobCancellation(service: OrchestratorService): JobCancellation {
@@ -35,14 +41,21 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
 
   const cancelGroup = (repo: string, groupKey: string, reason: string) => cancelWhere(repo, (plan) => inGroup(plan.groupKey, groupKey), reason);
 
-  async function cancelJob(octokit: Octokit, repository: { full_name: string; name: string; owner: { login: string } }, groupKey: string, name: string, login: string): Promise<void> {
+  async function cancelJob(
+    octokit: Octokit,
+    repository: { full_name: string; name: string; owner: { login: string } },
+    groupKey: string,
+    name: string,
+    login: string,
+  ): Promise<void> {
     const wanted = name.replace(/^[`'"]|[`'"]$/g, "").replace(/^kto \/ /, "");
     const cancelled = await cancelWhere(repository.full_name, (plan, job) => inGroup(plan.groupKey, groupKey) && job.name === wanted, `cancelled by @${login}`);
     if (cancelled.length > 0) return;
     const latest = await store.latestPlan(groupKey);
     if (!latest?.headSha) return;
     const names = new Set<string>();
-    for (const job of await store.jobs({ states: [...UNFINISHED] })) if (inGroup((await store.plan(job.planId))?.groupKey ?? null, groupKey)) names.add(job.name);
+    for (const job of await store.jobs({ states: [...UNFINISHED] }))
+      if (inGroup((await store.plan(job.planId))?.groupKey ?? null, groupKey)) names.add(job.name);
     await octokit.rest.checks.create({
       owner: repository.owner.login,
       repo: repository.name,
@@ -53,7 +66,9 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
       output: {
         title: `/kto cancel ${wanted} by @${login}: no waiting or running job of that name`.slice(0, 200),
         summary: withinLimit(
-          names.size > 0 ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- \`${n}\``).join("\n")}\n\n\`/kto cancel\` alone cancels them all.` : "No job of this pull request is waiting or running.",
+          names.size > 0
+            ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- \`${n}\``).join("\n")}\n\n\`/kto cancel\` alone cancels them all.`
+            : "No job of this pull request is waiting or running.",
           SUMMARY_LIMIT,
           "the dashboard lists every job",
         ),

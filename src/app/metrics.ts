@@ -19,20 +19,46 @@ export function ktoMetrics(service: OrchestratorService, deps: { now: () => numb
   const capacity = new client.Gauge({ name: "kto_environment_slots", help: "Environment slots by state", labelNames: ["kind"], registers: [registry] });
   const reports = new client.Counter({ name: "kto_reports_total", help: "Reports received from runners", labelNames: ["result"], registers: [registry] });
   const errors = new client.Counter({ name: "kto_errors_total", help: "Errors handling requests and webhooks", labelNames: ["route"], registers: [registry] });
-  const deliveryFailures = new client.Counter({ name: "kto_outbox_delivery_failures_total", help: "Side effects (GitHub calls) that failed and were retried", registers: [registry] });
+  const deliveryFailures = new client.Counter({
+    name: "kto_outbox_delivery_failures_total",
+    help: "Side effects (GitHub calls) that failed and were retried",
+    registers: [registry],
+  });
   const pending = new client.Gauge({ name: "kto_outbox_pending", help: "Side effects not yet delivered", registers: [registry] });
-  const backlog = new client.Gauge({ name: "kto_final_check_runs_pending", help: "Finished jobs whose last check run update has not landed yet", registers: [registry] });
-  const backlogAge = new client.Gauge({ name: "kto_final_check_runs_oldest_seconds", help: "How long the oldest of those updates has waited (0 when none)", registers: [registry] });
-  const limited = new client.Gauge({ name: "kto_github_rate_limited_installations", help: "Installations whose GitHub requests wait for a rate limit", registers: [registry] });
-  const deferrals = new client.Counter({ name: "kto_outbox_deferrals_total", help: "Side effects put off because GitHub asked to wait (rate limits)", registers: [registry] });
+  const backlog = new client.Gauge({
+    name: "kto_final_check_runs_pending",
+    help: "Finished jobs whose last check run update has not landed yet",
+    registers: [registry],
+  });
+  const backlogAge = new client.Gauge({
+    name: "kto_final_check_runs_oldest_seconds",
+    help: "How long the oldest of those updates has waited (0 when none)",
+    registers: [registry],
+  });
+  const limited = new client.Gauge({
+    name: "kto_github_rate_limited_installations",
+    help: "Installations whose GitHub requests wait for a rate limit",
+    registers: [registry],
+  });
+  const deferrals = new client.Counter({
+    name: "kto_outbox_deferrals_total",
+    help: "Side effects put off because GitHub asked to wait (rate limits)",
+    registers: [registry],
+  });
   const merged = client.Registry.merge([registry, service.status.registry]);
   let countedDeferrals = 0;
   let countedFailures = 0;
   async function serve(response: ServerResponse): Promise<void> {
     const snapshot = await service.status.snapshot();
     for (const [state, n] of Object.entries(snapshot.counts)) jobs.set({ state }, n);
-    capacity.set({ kind: "total" }, snapshot.environments.reduce((sum, e) => sum + e.capacity, 0));
-    capacity.set({ kind: "busy" }, snapshot.environments.reduce((sum, e) => sum + e.busy, 0));
+    capacity.set(
+      { kind: "total" },
+      snapshot.environments.reduce((sum, e) => sum + e.capacity, 0),
+    );
+    capacity.set(
+      { kind: "busy" },
+      snapshot.environments.reduce((sum, e) => sum + e.busy, 0),
+    );
     deliveryFailures.inc(service.outbox.totalFailures - countedFailures);
     countedFailures = service.outbox.totalFailures;
     pending.set((await service.health()).outboxPending);

@@ -19,7 +19,15 @@ export interface PlanSubmitter {
 }
 
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
-  return specs.map((spec) => ({ id: `${planId}/${spec.slug}`, name: spec.id, spec, labels: spec.labels, priority: spec.priority, maxAttempts: 3, retries: spec.retries }));
+  return specs.map((spec) => ({
+    id: `${planId}/${spec.slug}`,
+    name: spec.id,
+    spec,
+    labels: spec.labels,
+    priority: spec.priority,
+    maxAttempts: 3,
+    retries: spec.retries,
+  }));
 }
 
 async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
@@ -32,8 +40,19 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
     conclusion: "failure",
     output: {
       title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
-      summary: withinLimit(issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"), SUMMARY_LIMIT, "`kto validate` lists every problem"),
-      annotations: issues.slice(0, 50).map((i) => ({ path: i.file, start_line: i.line, end_line: i.line, annotation_level: "failure" as const, title: annotationTitle(i.path || "kto.yml"), message: annotationMessage(i.message) })),
+      summary: withinLimit(
+        issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+        SUMMARY_LIMIT,
+        "`kto validate` lists every problem",
+      ),
+      annotations: issues.slice(0, 50).map((i) => ({
+        path: i.file,
+        start_line: i.line,
+        end_line: i.line,
+        annotation_level: "failure" as const,
+        title: annotationTitle(i.path || "kto.yml"),
+        message: annotationMessage(i.message),
+      })),
     },
   });
 }
@@ -66,7 +85,12 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     });
   }
 
-  async function submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+  async function submit(
+    target: Target,
+    selection: SuiteSelection,
+    approvalNeeded: string | null,
+    options: { suites?: string[]; priority?: number } = {},
+  ): Promise<void> {
     const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);

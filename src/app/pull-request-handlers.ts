@@ -18,11 +18,24 @@ export function pullRequestHandlers(kit: WebhookKit) {
         // The head's own config would let a pull request vouch for itself.
         const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
-        const gate = approvalNeeded({ authorAssociation: pr.author_association, headRepo: pr.head.repo?.full_name ?? null, baseRepo: repository.full_name, labels: pr.labels.map((l) => l.name) }, policy);
+        const gate = approvalNeeded(
+          {
+            authorAssociation: pr.author_association,
+            headRepo: pr.head.repo?.full_name ?? null,
+            baseRepo: repository.full_name,
+            labels: pr.labels.map((l) => l.name),
+          },
+          policy,
+        );
         const groupKey = groupOf(repository.full_name, pr.number);
         await plans.submit(targetOf(context, pr.head.sha, groupKey), policy.triggers.pull_request, gate);
         // The new plan cancelled the older one; a job re-run at an older commit goes with it.
-        if (context.payload.action === "synchronize") await cancellation.cancelWhere(repository.full_name, (plan) => plan.groupKey?.startsWith(`${groupKey}${RERUN}`) === true && plan.headSha !== pr.head.sha, `superseded by ${pr.head.sha.slice(0, 7)}`);
+        if (context.payload.action === "synchronize")
+          await cancellation.cancelWhere(
+            repository.full_name,
+            (plan) => plan.groupKey?.startsWith(`${groupKey}${RERUN}`) === true && plan.headSha !== pr.head.sha,
+            `superseded by ${pr.head.sha.slice(0, 7)}`,
+          );
       }),
     );
 
@@ -41,7 +54,10 @@ export function pullRequestHandlers(kit: WebhookKit) {
         if (label.name !== policy.trust.ok_to_test_label) return;
         // Triage can add labels too.
         if (!(await canWrite(octokit, repository.owner.login, repository.name, sender.login))) {
-          context.log.info({ repo: repository.full_name, pull: pr.number, sender: sender.login }, `kto: ${label.name} added by @${sender.login}, who cannot write to ${repository.full_name}, approves nothing`);
+          context.log.info(
+            { repo: repository.full_name, pull: pr.number, sender: sender.login },
+            `kto: ${label.name} added by @${sender.login}, who cannot write to ${repository.full_name}, approves nothing`,
+          );
           return;
         }
         await approveJobs(service, waiting);

@@ -19,7 +19,8 @@ function presentedToken(authorization: string | undefined): string | null {
 /** Why this request may not read the App's state, or null when it may. */
 function readRefusal(access: ReadAccess, request: IncomingMessage): string | null {
   if (access.kind === "public") return null;
-  if (access.token === null) return "reading the App's state is off: set KTO_READ_TOKEN on the App (openssl rand -hex 32) and send it as Authorization: Bearer <token>, or set KTO_READ_ACCESS=public where the App is not reachable from outside";
+  if (access.token === null)
+    return "reading the App's state is off: set KTO_READ_TOKEN on the App (openssl rand -hex 32) and send it as Authorization: Bearer <token>, or set KTO_READ_ACCESS=public where the App is not reachable from outside";
   const given = presentedToken(request.headers.authorization);
   // Digests are of equal length, so the comparison takes the same time whatever is given.
   if (given !== null && timingSafeEqual(digest(given), digest(access.token))) return null;

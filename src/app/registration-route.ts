@@ -13,7 +13,8 @@ export interface RegistrationDeps {
 export async function serveRegistration(registration: RegistrationDeps | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (!registration) return send(response, 404, { message: "runner registration is off: set KTO_RUNNER_REGISTRATION_SECRET on the App" });
   const secret = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
-  if (!secret || !registrationSecretMatches(registration.secret, secret)) return send(response, 401, { message: "the runner registration secret is missing or wrong" });
+  if (!secret || !registrationSecretMatches(registration.secret, secret))
+    return send(response, 401, { message: "the runner registration secret is missing or wrong" });
   const body = parseJson(await readBody(request, 64 * 1024));
   if (!body.ok) return send(response, 400, { message: body.message });
   const parsed = registrationSchema.safeParse(body.value);

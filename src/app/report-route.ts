@@ -57,7 +57,11 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
     send(response, 401, { message });
   };
   if (!job || !plan?.repo) return refuse("the token's repository and run do not match this job");
-  const foreign = notFromRunnerWorkflow(claims, { repository: plan.repo, workflowPath: `.github/workflows/${deps.runnerWorkflow}`, ref: `refs/heads/${runnerRun(plan, job).ref}` });
+  const foreign = notFromRunnerWorkflow(claims, {
+    repository: plan.repo,
+    workflowPath: `.github/workflows/${deps.runnerWorkflow}`,
+    ref: `refs/heads/${runnerRun(plan, job).ref}`,
+  });
   if (foreign) return refuse(foreign);
   // The token must come from the very run this attempt was dispatched as, whether or not the App knows that run's id yet.
   let runId = job.runId !== null && /^\d+$/.test(job.runId) ? job.runId : null;
@@ -66,7 +70,9 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
     runId = await deps.findRun(job, plan);
     if (runId === null) {
       reports.inc({ result: "retry" });
-      return send(response, 503, { message: `GitHub does not list the run of job ${jobId} attempt ${job.attempt} yet; retry` }, "application/json", { "retry-after": "5" });
+      return send(response, 503, { message: `GitHub does not list the run of job ${jobId} attempt ${job.attempt} yet; retry` }, "application/json", {
+        "retry-after": "5",
+      });
     }
     await service.store.setRunId(job.id, job.attempt, runId);
   }

@@ -18,10 +18,17 @@ export function rerunHandlers(kit: WebhookKit) {
         const plan = await store.plan(job.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha) return;
         // A check run's only button is "Re-run failed": GitHub shows buttons on completed check runs only.
-        const action = context.payload.action === "requested_action" ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier : "rerun";
+        const action =
+          context.payload.action === "requested_action"
+            ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier
+            : "rerun";
         if (action !== "rerun" || !isTerminal(job.state)) return;
         // A finished job runs again on its own, at its commit, as it was planned there.
-        await plans.submitSpecs(targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, job.name), plan.defaultRef ?? undefined), [job.spec], null);
+        await plans.submitSpecs(
+          targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, job.name), plan.defaultRef ?? undefined),
+          [job.spec],
+          null,
+        );
       }),
     );
 
@@ -36,8 +43,17 @@ export function rerunHandlers(kit: WebhookKit) {
         // An older commit's suite re-run goes in a group of its own, as a re-run job does: it
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== suite.head_sha;
-        const groupKey = !prGroup ? `suite:${repository.full_name}:${suite.head_sha}` : stale ? rerunGroupOf(prGroup, suite.head_sha, "(check suite)") : prGroup;
-        const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pull?.base.ref ?? repository.default_branch);
+        const groupKey = !prGroup
+          ? `suite:${repository.full_name}:${suite.head_sha}`
+          : stale
+            ? rerunGroupOf(prGroup, suite.head_sha, "(check suite)")
+            : prGroup;
+        const policy = await basePolicy(
+          context.octokit as unknown as Octokit,
+          repository.owner.login,
+          repository.name,
+          pull?.base.ref ?? repository.default_branch,
+        );
         await plans.submit(targetOf(context, suite.head_sha, groupKey), policy.triggers.pull_request, null);
       }),
     );

@@ -67,7 +67,10 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         return true;
       }
       if (request.method === "GET" && (url.pathname === "/kto" || url.pathname === "/kto/")) {
-        response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" });
+        response.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        });
         response.end(DASHBOARD_HTML);
         return true;
       }

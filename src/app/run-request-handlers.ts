@@ -22,7 +22,10 @@ export function runRequestHandlers(kit: WebhookKit) {
     const ref = shortRef(request.ref ?? repository.default_branch);
     const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
     const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
-    await plans.submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), policy.triggers.dispatch, null, { suites: request.suites, priority: request.priority });
+    await plans.submit(targetOf(context, commit.sha, `dispatch:${repository.full_name}:${ref}`), policy.triggers.dispatch, null, {
+      suites: request.suites,
+      priority: request.priority,
+    });
   }
 
   return (app: Probot) => {

@@ -19,11 +19,7 @@ const priority = z.union([
   z.number().int().min(0).max(100),
   z.enum(["low", "normal", "high", "urgent"]).transform((name) => PRIORITIES[name]),
   // workflow_dispatch inputs are always strings
-  z
-    .string()
-    .regex(/^\d+$/, "expected low, normal, high, urgent or a number 0-100")
-    .transform(Number)
-    .pipe(z.number().int().max(100)),
+  z.string().regex(/^\d+$/, "expected low, normal, high, urgent or a number 0-100").transform(Number).pipe(z.number().int().max(100)),
 ]);
 
 /** Suites as a list, or as the comma/space separated text a workflow input holds; empty means all. */
@@ -41,7 +37,10 @@ const runRequestSchema = z
   .passthrough();
 
 export class RunRequestError extends Error {
-  constructor(readonly source: string, readonly issues: string[]) {
+  constructor(
+    readonly source: string,
+    readonly issues: string[],
+  ) {
     super(`${source}: ${issues.join("; ")}`);
     this.name = "RunRequestError";
   }
@@ -50,7 +49,11 @@ export class RunRequestError extends Error {
 /** Parses `client_payload` of a `kto-run` repository_dispatch or the inputs of a kto-run.yml workflow_dispatch. */
 export function parseRunRequest(source: string, value: unknown): RunRequest {
   const parsed = runRequestSchema.safeParse(value ?? {});
-  if (!parsed.success) throw new RunRequestError(source, parsed.error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`));
+  if (!parsed.success)
+    throw new RunRequestError(
+      source,
+      parsed.error.issues.map((i) => `${i.path.join(".") || "(payload)"}: ${i.message}`),
+    );
   const { ref, suites: chosen, priority: level } = parsed.data;
   return { ...(ref ? { ref } : {}), ...(chosen ? { suites: chosen } : {}), ...(level === undefined ? {} : { priority: level }) };
 }

@@ -19,13 +19,21 @@ export const registrationSchema = z
     work_folder: z.string().default("_work"),
   })
   .refine((r) => Boolean(r.repository) !== Boolean(r.organization), { message: "give exactly one of repository and organization", path: ["repository"] })
-  .refine((r) => uniqueRunnerLabel(r.labels) !== undefined, { message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)", path: ["labels"] })
+  .refine((r) => uniqueRunnerLabel(r.labels) !== undefined, {
+    message: "one label must be the runner's unique kto-runner-<name> label (kto host labels prints it)",
+    path: ["labels"],
+  })
   .superRefine((r, context) => {
     // The App leases a job to one runner by its unique label, and GitHub matches labels
     // without regard to case: a runner with another's label could take that runner's jobs.
     const own = `${RUNNER_LABEL_PREFIX}${r.name}`;
     const foreign = r.labels.filter((label) => label.toLowerCase().startsWith(RUNNER_LABEL_PREFIX) && label.toLowerCase() !== own.toLowerCase());
-    if (foreign.length > 0) context.addIssue({ code: z.ZodIssueCode.custom, path: ["labels"], message: `${foreign.join(", ")}: a runner may carry no kto-runner-<name> label but its own, ${own}` });
+    if (foreign.length > 0)
+      context.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["labels"],
+        message: `${foreign.join(", ")}: a runner may carry no kto-runner-<name> label but its own, ${own}`,
+      });
   });
 
 export type RegistrationRequest = z.output<typeof registrationSchema>;
@@ -39,7 +47,10 @@ export interface Registration {
 }
 
 export class RegistrationError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = "RegistrationError";
   }
@@ -67,7 +78,8 @@ function listSetting(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, expe
   const items = (env[name] ?? "").split(/[\s,]+/).filter(Boolean);
   const bad = items.find((item) => !pattern.test(item));
   // Fails closed: a list the App cannot read allows nothing rather than everything.
-  if (bad !== undefined) throw new RegistrationError(500, `${name}: "${bad}" is not ${expected} (a comma-separated list); the App registers no runner until it is fixed`);
+  if (bad !== undefined)
+    throw new RegistrationError(500, `${name}: "${bad}" is not ${expected} (a comma-separated list); the App registers no runner until it is fixed`);
   return items;
 }
 
@@ -83,9 +95,11 @@ function runnerScope(env: NodeJS.ProcessEnv): RunnerScope {
 }
 
 function checkScope(scope: RunnerScope, request: RegistrationRequest): void {
-  const refuse = (what: string, setting: string) => new RegistrationError(403, `the App does not register runners ${what}: add it to ${setting} in the App's settings to allow it`);
+  const refuse = (what: string, setting: string) =>
+    new RegistrationError(403, `the App does not register runners ${what}: add it to ${setting} in the App's settings to allow it`);
   if (request.repository && !scope.repositories.has(request.repository.toLowerCase())) throw refuse(`for ${request.repository}`, "KTO_RUNNER_REPOSITORIES");
-  if (request.organization && !scope.organizations.has(request.organization.toLowerCase())) throw refuse(`for the organisation ${request.organization}`, "KTO_RUNNER_ORGANIZATIONS");
+  if (request.organization && !scope.organizations.has(request.organization.toLowerCase()))
+    throw refuse(`for the organisation ${request.organization}`, "KTO_RUNNER_ORGANIZATIONS");
   if (!scope.groups.has(request.runner_group_id)) throw refuse(`in runner group ${request.runner_group_id}`, "KTO_RUNNER_GROUPS");
 }
 
@@ -132,8 +146,13 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
     if (error instanceof RegistrationError) throw error;
     const status = (error as { status?: number }).status;
     // 409: a runner of that name exists (a host restarted before its old runner was removed).
-    if (status === 409) throw new RegistrationError(409, `a runner named ${request.name} is already registered: remove it in the repository's Actions settings, or use another name`);
-    if (status === 403) throw new RegistrationError(403, "GitHub refused: the App needs the Administration (repository) or Self-hosted runners (organisation) write permission");
+    if (status === 409)
+      throw new RegistrationError(
+        409,
+        `a runner named ${request.name} is already registered: remove it in the repository's Actions settings, or use another name`,
+      );
+    if (status === 403)
+      throw new RegistrationError(403, "GitHub refused: the App needs the Administration (repository) or Self-hosted runners (organisation) write permission");
     throw error;
   }
   await deps.onRegistered?.(request.repository ?? `org:${request.organization!}`, data.runner);

@@ -96,7 +96,11 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
   // GitHub's answers are honoured always; kto's own budget only where GitHub's limits apply.
-  const limits = new GitHubLimits({ now: () => clock.now(), budget: throttled ? KTO_BUDGET : null, log: { warn: (fields, message) => probot.log.warn(fields, message) } });
+  const limits = new GitHubLimits({
+    now: () => clock.now(),
+    budget: throttled ? KTO_BUDGET : null,
+    log: { warn: (fields, message) => probot.log.warn(fields, message) },
+  });
   const probot = new Probot({
     appId: settings.APP_ID,
     privateKey: settings.PRIVATE_KEY,
@@ -138,7 +142,16 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       bot = null;
       throw error;
     }));
-  const dispatcher = new GitHubDispatcher(store, octokitFor, { workflow: settings.KTO_WORKFLOW, appUrl: publicUrl, runDetails: !settings.GHE_HOST, maxInputs: settings.GHE_HOST ? 10 : 25, botLogin, lookupDelayMs: options.runLookupDelayMs ?? 3_000, lookupWindowMs: options.runLookupWindowMs ?? 15_000, now: () => clock.now() });
+  const dispatcher = new GitHubDispatcher(store, octokitFor, {
+    workflow: settings.KTO_WORKFLOW,
+    appUrl: publicUrl,
+    runDetails: !settings.GHE_HOST,
+    maxInputs: settings.GHE_HOST ? 10 : 25,
+    botLogin,
+    lookupDelayMs: options.runLookupDelayMs ?? 3_000,
+    lookupWindowMs: options.runLookupWindowMs ?? 15_000,
+    now: () => clock.now(),
+  });
   const serverUrl = settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
   const service = new OrchestratorService({
     store,
@@ -192,7 +205,16 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
         }
       : {}),
   });
-  const webhooks = await createNodeMiddleware(ktoHandlers({ service, pool, now: () => clock.now(), sleep: (ms) => new Promise<void>((resolve) => clock.setTimer(resolve, ms)), onError: (event) => routes.countError(`webhook:${event}`) }), { probot, webhooksPath: WEBHOOKS_PATH });
+  const webhooks = await createNodeMiddleware(
+    ktoHandlers({
+      service,
+      pool,
+      now: () => clock.now(),
+      sleep: (ms) => new Promise<void>((resolve) => clock.setTimer(resolve, ms)),
+      onError: (event) => routes.countError(`webhook:${event}`),
+    }),
+    { probot, webhooksPath: WEBHOOKS_PATH },
+  );
 
   /**
    * Reads a delivery (GitHub's 25 MB at most) and checks its signature before Probot sees
@@ -214,7 +236,8 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       refuseBody(response, error);
       return false;
     }
-    if (!(await probot.webhooks.verify(body, String(signature)).catch(() => false))) return refuse("the webhook's X-Hub-Signature-256 does not match WEBHOOK_SECRET");
+    if (!(await probot.webhooks.verify(body, String(signature)).catch(() => false)))
+      return refuse("the webhook's X-Hub-Signature-256 does not match WEBHOOK_SECRET");
     // @octokit/webhooks' middleware takes a body that was read before it as it is.
     (request as IncomingMessage & { body?: string }).body = body;
     return true;
@@ -236,7 +259,9 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     });
   });
   if (settings.readAccess.kind === "token" && settings.readAccess.token === null) {
-    probot.log.warn("kto: the dashboard, /kto/status and /kto/metrics answer 401: set KTO_READ_TOKEN to read them (or KTO_READ_ACCESS=public where the App is not reachable from outside)");
+    probot.log.warn(
+      "kto: the dashboard, /kto/status and /kto/metrics answer 401: set KTO_READ_TOKEN to read them (or KTO_READ_ACCESS=public where the App is not reachable from outside)",
+    );
   }
   await service.start();
   await new Promise<void>((resolve) => server.listen(settings.PORT, settings.HOST, resolve));

@@ -25,7 +25,10 @@ const schema = z.object({
   KTO_OIDC_ISSUER: z.string().url().default("https://token.actions.githubusercontent.com"),
   KTO_OIDC_JWKS_URL: z.string().url().optional(),
   /** The file name, in .github/workflows, of the runner workflow: reports must come from a run of it. */
-  KTO_WORKFLOW: z.string().regex(/^[\w.-]+\.ya?ml$/, "the runner workflow's file name in .github/workflows (e.g. kto-runner.yml)").default("kto-runner.yml"),
+  KTO_WORKFLOW: z
+    .string()
+    .regex(/^[\w.-]+\.ya?ml$/, "the runner workflow's file name in .github/workflows (e.g. kto-runner.yml)")
+    .default("kto-runner.yml"),
   /** How often the runner pool is listed again besides workflow_job events. */
   KTO_RUNNER_SYNC_SECONDS: z.coerce.number().min(1).default(60),
   /** How long the queue leader's lease lasts: another replica (or a restart) takes over this long after a crash. */
@@ -53,8 +56,14 @@ const schema = z.object({
 });
 
 const settingsSchema = schema
-  .refine((s) => !(s.KTO_READ_ACCESS === "public" && s.KTO_READ_TOKEN), { path: ["KTO_READ_ACCESS"], message: "public with KTO_READ_TOKEN set: unset one of them" })
-  .refine((s) => !(s.KTO_READ_ACCESS === "token" && !s.KTO_READ_TOKEN), { path: ["KTO_READ_ACCESS"], message: "token needs KTO_READ_TOKEN (openssl rand -hex 32)" })
+  .refine((s) => !(s.KTO_READ_ACCESS === "public" && s.KTO_READ_TOKEN), {
+    path: ["KTO_READ_ACCESS"],
+    message: "public with KTO_READ_TOKEN set: unset one of them",
+  })
+  .refine((s) => !(s.KTO_READ_ACCESS === "token" && !s.KTO_READ_TOKEN), {
+    path: ["KTO_READ_ACCESS"],
+    message: "token needs KTO_READ_TOKEN (openssl rand -hex 32)",
+  })
   .transform(({ KTO_READ_ACCESS, KTO_READ_TOKEN, ...settings }) => ({ ...settings, readAccess: readAccess(KTO_READ_ACCESS, KTO_READ_TOKEN, settings) }));
 
 /**

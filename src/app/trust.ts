@@ -36,12 +36,16 @@ export interface Policy {
  */
 export function needsApproval(pr: PullRequestFacts, trust: TrustConfig): string | null {
   const reason =
-    pr.headRepo === null ? "its head repository was deleted"
-    : pr.headRepo !== pr.baseRepo ? `it comes from the fork ${pr.headRepo}`
-    : !trust.trusted_associations.includes(pr.authorAssociation) ? `its author is ${pr.authorAssociation.toLowerCase().replace(/_/g, " ")}, not a trusted member`
-    : null;
+    pr.headRepo === null
+      ? "its head repository was deleted"
+      : pr.headRepo !== pr.baseRepo
+        ? `it comes from the fork ${pr.headRepo}`
+        : !trust.trusted_associations.includes(pr.authorAssociation)
+          ? `its author is ${pr.authorAssociation.toLowerCase().replace(/_/g, " ")}, not a trusted member`
+          : null;
   // The label stays on through pushes and reopens; the maintainers who see it need to know it no longer counts.
-  if (reason && pr.labels.includes(trust.ok_to_test_label)) return `${reason}; the label ${trust.ok_to_test_label} approves only the commit it is added to, so remove it and add it again to approve this one`;
+  if (reason && pr.labels.includes(trust.ok_to_test_label))
+    return `${reason}; the label ${trust.ok_to_test_label} approves only the commit it is added to, so remove it and add it again to approve this one`;
   return reason;
 }
 

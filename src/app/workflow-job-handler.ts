@@ -34,7 +34,10 @@ export function workflowJobHandler(kit: WebhookKit) {
             lost = true;
             await service.lifecycle.infrastructureFailure(job, `the workflow run ended (${wj.conclusion}) without a report`);
           }
-          if (lost) void resync.run().catch((err: unknown) => context.log.warn({ err }, "kto: listing the runners after a lost run failed; the periodic sync tries again"));
+          if (lost)
+            void resync
+              .run()
+              .catch((err: unknown) => context.log.warn({ err }, "kto: listing the runners after a lost run failed; the periodic sync tries again"));
         }
         if (runnerId !== null) {
           const change = await pool.observe({ repo, action: context.payload.action, runnerId, ours });

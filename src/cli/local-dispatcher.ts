@@ -41,7 +41,10 @@ export class LocalDispatcher implements Dispatcher {
       await report(job.id, job.attempt, { kind: "started", runId: key });
       this.options.onStart?.(job.spec.id);
       const heartbeat = setInterval(
-        () => void report(job.id, job.attempt, { kind: "heartbeat" }).catch((err: unknown) => this.log.warn({ err, job: job.id }, "a heartbeat was not recorded; the lease runs on until the next")),
+        () =>
+          void report(job.id, job.attempt, { kind: "heartbeat" }).catch((err: unknown) =>
+            this.log.warn({ err, job: job.id }, "a heartbeat was not recorded; the lease runs on until the next"),
+          ),
         heartbeatMs,
       );
       try {

@@ -41,26 +41,32 @@ export function newPlanId(): string {
 }
 
 /** Submits a plan to the local orchestrator, runs it to the end and writes the results folder. */
-export async function runPlanLocally(plan: Plan, workspace: string, outDir: string, options: LocalRunOptions, planId = newPlanId()): Promise<RunReport & { planId: string }> {
+export async function runPlanLocally(
+  plan: Plan,
+  workspace: string,
+  outDir: string,
+  options: LocalRunOptions,
+  planId = newPlanId(),
+): Promise<RunReport & { planId: string }> {
   await mkdir(outDir, { recursive: true });
   await rm(join(outDir, "jobs"), { recursive: true, force: true });
   await options.store.submitPlan(
     {
-    id: planId,
-    source: plan.source,
-    workspace,
-    outDir,
-    approved: true,
-    now: Date.now(),
-    jobs: plan.jobs.map((spec) => ({
-      id: `${planId}/${spec.slug}`,
-      name: spec.id,
-      spec,
-      labels: localJobLabels(spec.labels, spec.runner),
-      priority: spec.priority,
-      maxAttempts: LOCAL_ATTEMPTS,
-      retries: spec.retries,
-    })),
+      id: planId,
+      source: plan.source,
+      workspace,
+      outDir,
+      approved: true,
+      now: Date.now(),
+      jobs: plan.jobs.map((spec) => ({
+        id: `${planId}/${spec.slug}`,
+        name: spec.id,
+        spec,
+        labels: localJobLabels(spec.labels, spec.runner),
+        priority: spec.priority,
+        maxAttempts: LOCAL_ATTEMPTS,
+        retries: spec.retries,
+      })),
     },
     planEffects(false),
   );
@@ -115,7 +121,9 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
   for (const job of queued) {
     if (labelsFit(job.labels, local!.labels)) continue;
     const missing = job.labels.filter((l) => !local!.labels.includes(l));
-    const why = guests.filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch())).map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
+    const why = guests
+      .filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch()))
+      .map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
     const reason = `hardware.labels: this host lacks ${missing.join(", ")}${why.length ? ` (${why.join("; ")})` : ""}`;
     // No retry can grow the host a label: the config has to change, or the job has to go where the label is.
     await service.lifecycle.configError(job, reason);
@@ -133,8 +141,18 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     await service.stop();
   }
   const jobs = await store.jobs({ planId });
-  const report = runReport(plan.source, jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))), startedAt, new Date(), planId);
-  await writeResultsFolder(outDir, report, jobs.map((job) => ({ name: job.spec.id, result: resultOf(job) })));
+  const report = runReport(
+    plan.source,
+    jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))),
+    startedAt,
+    new Date(),
+    planId,
+  );
+  await writeResultsFolder(
+    outDir,
+    report,
+    jobs.map((job) => ({ name: job.spec.id, result: resultOf(job) })),
+  );
   return { ...report, planId };
 }
 
@@ -150,7 +168,9 @@ export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.
   for (const id of plans) {
     const dir = outDirs.get(id);
     if (!dir) continue;
-    const report = await readFile(join(dir, "results.json"), "utf8").then((t) => JSON.parse(t) as { run?: string }).catch(() => null);
+    const report = await readFile(join(dir, "results.json"), "utf8")
+      .then((t) => JSON.parse(t) as { run?: string })
+      .catch(() => null);
     if (report?.run !== id) continue;
     await rm(dir, { recursive: true, force: true });
     folders.push(dir);
@@ -182,7 +202,8 @@ function resultOf(job: JobRecord): RunResult {
   return {
     jobId: job.spec.id,
     status: job.state as JobStatus,
-    outcome: job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : job.outcome === "config_error" ? "config_error" : "infrastructure",
+    outcome:
+      job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : job.outcome === "config_error" ? "config_error" : "infrastructure",
     reason: job.reason ?? job.state,
     exitCode: null,
     startedAt: at,

@@ -75,7 +75,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   host
     .command("register")
-    .description("register one ephemeral runner through the kto App; prints its just-in-time config (kto-runner-host.sh hands it to the runner in ACTIONS_RUNNER_INPUT_JITCONFIG) (secret: KTO_RUNNER_REGISTRATION_SECRET)")
+    .description(
+      "register one ephemeral runner through the kto App; prints its just-in-time config (kto-runner-host.sh hands it to the runner in ACTIONS_RUNNER_INPUT_JITCONFIG) (secret: KTO_RUNNER_REGISTRATION_SECRET)",
+    )
     .option("--app-url <url>", "the App's public URL (default KTO_APP_URL)")
     .option("--repository <owner/name>", "register for a repository (default KTO_RUNNER_REPOSITORY)")
     .option("--organization <name>", "register for an organisation (default KTO_RUNNER_ORGANIZATION)")

@@ -56,7 +56,10 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
     }
     planned += count;
     for (const { path, key, reference } of unknownMatrixKeys(suite))
-      report(["suites", index, ...path], `unknown matrix key "${key}" in ${reference} (matrix has: ${Object.keys(suite.matrix ?? {}).join(", ") || "nothing"})`);
+      report(
+        ["suites", index, ...path],
+        `unknown matrix key "${key}" in ${reference} (matrix has: ${Object.keys(suite.matrix ?? {}).join(", ") || "nothing"})`,
+      );
   }
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -70,13 +73,17 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       const matrix = Object.fromEntries(combination.map(([k, v]) => [k, String(v)]));
       const substituted = substitute(suite, matrix);
       if ("overflowAt" in substituted) {
-        report(["suites", index, ...substituted.overflowAt], `takes the job ${described ? `${described} ` : ""}past ${kib(MAX_JOB_SPEC_CHARS)} as JSON, the most a job may be (${GITHUB_INPUTS})`);
+        report(
+          ["suites", index, ...substituted.overflowAt],
+          `takes the job ${described ? `${described} ` : ""}past ${kib(MAX_JOB_SPEC_CHARS)} as JSON, the most a job may be (${GITHUB_INPUTS})`,
+        );
         break;
       }
       const job = toJob(substituted.suite, matrix, config.defaults);
       const maker = { suite: index, combination: described };
       const self = described || "the suite";
-      const madeBy = (other: Maker) => (other.suite === index ? other.combination : `suites[${other.suite}]${other.combination ? ` ${other.combination}` : ""}`);
+      const madeBy = (other: Maker) =>
+        other.suite === index ? other.combination : `suites[${other.suite}]${other.combination ? ` ${other.combination}` : ""}`;
       const sameName = names.get(job.id);
       const sameSlug = slugs.get(job.slug);
       if (sameName) {
@@ -96,7 +103,10 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       }
       planChars += chars;
       if (planChars > MAX_PLAN_SPEC_CHARS) {
-        report(["suites", index], `brings the plan past ${MAX_PLAN_SPEC_CHARS / 1024 / 1024} MiB of job specs as JSON (at the plan's job ${jobs.length + 1}); make its jobs smaller or fewer`);
+        report(
+          ["suites", index],
+          `brings the plan past ${MAX_PLAN_SPEC_CHARS / 1024 / 1024} MiB of job specs as JSON (at the plan's job ${jobs.length + 1}); make its jobs smaller or fewer`,
+        );
         break plan;
       }
       jobs.push(job);
@@ -190,11 +200,7 @@ function substitute(suite: SuiteConfig, matrix: Record<string, string>): { suite
   return state.overflowAt ? { overflowAt: state.overflowAt } : { suite: substituted };
 }
 
-function toJob(
-  suite: SuiteConfig,
-  matrix: Record<string, string>,
-  defaults: LoadedConfig["config"]["defaults"],
-): JobSpec {
+function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: LoadedConfig["config"]["defaults"]): JobSpec {
   const entries = Object.entries(matrix);
   const id = entries.length ? `${suite.name} (${entries.map(([k, v]) => `${k}=${v}`).join(", ")})` : suite.name;
   const slug = [suite.name, ...entries.map(([k, v]) => `${k}-${v}`)].join("-").replace(/[^A-Za-z0-9._-]+/g, "_");
@@ -221,9 +227,27 @@ function toJob(
   };
   // The schema has required these per runner; the checks only tell TypeScript so.
   if (suite.runner === "docker") {
-    if (suite.image === undefined || suite.command === undefined) throw new Error(`suite ${suite.name}: a docker suite passed the schema without an image or command`);
-    return { ...base, runner: "docker", image: suite.image, command: suite.command, user: suite.user, capabilities: suite.capabilities, devices: suite.devices };
+    if (suite.image === undefined || suite.command === undefined)
+      throw new Error(`suite ${suite.name}: a docker suite passed the schema without an image or command`);
+    return {
+      ...base,
+      runner: "docker",
+      image: suite.image,
+      command: suite.command,
+      user: suite.user,
+      capabilities: suite.capabilities,
+      devices: suite.devices,
+    };
   }
   if (suite.kernel === undefined) throw new Error(`suite ${suite.name}: a qemu suite passed the schema without a kernel`);
-  return { ...base, runner: "qemu", kernel: suite.kernel, command: suite.command, initramfs: suite.initramfs, modules: suite.modules, append: suite.append, disk: suite.disk };
+  return {
+    ...base,
+    runner: "qemu",
+    kernel: suite.kernel,
+    command: suite.command,
+    initramfs: suite.initramfs,
+    modules: suite.modules,
+    append: suite.append,
+    disk: suite.disk,
+  };
 }

@@ -32,7 +32,10 @@ export const jobSpecSchema = z.discriminatedUnion("runner", [
       runner: z.literal("docker"),
       image: z.string().min(1),
       command,
-      user: z.string().regex(/^\d+:\d+$/).optional(),
+      user: z
+        .string()
+        .regex(/^\d+:\d+$/)
+        .optional(),
       capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
       devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
     })

@@ -138,7 +138,11 @@ function plainData(doc: Document, issueAt: IssueAt): unknown {
   const count = (node: YamlNode, path: Path, n: number, alias?: string) => {
     values += n;
     if (values <= MAX_CONFIG_VALUES) return;
-    refuse(node, path, alias ? `alias *${alias} takes the document past ${MAX_CONFIG_VALUES} values, an alias counting as a copy of its anchor (an alias bomb?)` : TOO_MANY);
+    refuse(
+      node,
+      path,
+      alias ? `alias *${alias} takes the document past ${MAX_CONFIG_VALUES} values, an alias counting as a copy of its anchor (an alias bomb?)` : TOO_MANY,
+    );
   };
   const convert = (node: unknown, path: Path, depth: number): unknown => {
     if (!isNode(node)) return null;

@@ -34,21 +34,13 @@ const timeout = durationUpTo(MAX_TIMEOUT_DAYS);
 const idleTimeout = durationUpTo(MAX_IDLE_TIMEOUT_DAYS);
 const size = parsedWith(parseSize, "expected a size like 2G or 512M");
 const user = parsedWith(parseUser, "expected root, a uid or uid:gid (numbers)");
-const capability = parsedWith(
-  (value) => normaliseCapability(String(value)),
-  "expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN",
-);
+const capability = parsedWith((value) => normaliseCapability(String(value)), "expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN");
 
 export const PRIORITIES = { low: 1, normal: 2, high: 3, urgent: 4 } as const;
 export type PriorityName = keyof typeof PRIORITIES;
-const priority = z.union([
-  z.enum(["low", "normal", "high", "urgent"]).transform((name) => PRIORITIES[name]),
-  z.number().int().min(0).max(100),
-]);
+const priority = z.union([z.enum(["low", "normal", "high", "urgent"]).transform((name) => PRIORITIES[name]), z.number().int().min(0).max(100)]);
 
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a name of letters, digits, '.', '_' and '-'");
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a name of letters, digits, '.', '_' and '-'");
 
 /** A string run with /bin/sh -c (like a workflow's `run:`), or an argv list run as it is. */
 const command = z.union([z.string().min(1, "expected a non-empty command"), z.array(z.string()).min(1)]);
@@ -85,7 +77,9 @@ const suiteFields = {
   retries: z.number().int().min(0).max(10).optional(),
   priority: priority.optional(),
   artifacts: z.array(z.string().min(1)).default([]),
-  matrix: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "expected a matrix key of letters, digits, '_' and '-'"), z.array(matrixValue).min(1)).optional(),
+  matrix: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "expected a matrix key of letters, digits, '_' and '-'"), z.array(matrixValue).min(1))
+    .optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string()).default({}),
   // Docker
   image: z.string().min(1).optional(),
@@ -122,8 +116,7 @@ export const suiteSchema = z
       if (!suite.image) ctx.addIssue({ code: "custom", path: ["image"], message: "a docker suite needs an image" });
       if (!suite.command) ctx.addIssue({ code: "custom", path: ["command"], message: "a docker suite needs a command" });
       for (const field of ["kernel", "initramfs", "modules", "append", "disk", "idle_timeout"] as const) {
-        if (suite[field] !== undefined)
-          ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to qemu suites only` });
+        if (suite[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to qemu suites only` });
       }
       if (suite.capabilities?.length && !(suite.user && isRootUser(suite.user)))
         ctx.addIssue({
@@ -140,8 +133,7 @@ export const suiteSchema = z
           message: "a qemu suite needs a command (kto's guest mode) or its own initramfs",
         });
       for (const field of ["image", "user", "capabilities", "devices"] as const) {
-        if (suite[field] !== undefined)
-          ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to docker suites only` });
+        if (suite[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to docker suites only` });
       }
     }
   });
@@ -149,12 +141,7 @@ export const suiteSchema = z
 /** A config may lower a job cap or raise it up to its ceiling: a pull request brings its own config, so only the ceiling bounds the App. */
 function jobLimit(name: keyof typeof JOB_LIMITS) {
   const { default: byDefault, ceiling } = JOB_LIMITS[name];
-  return z
-    .number()
-    .int()
-    .min(1)
-    .max(ceiling, `at most ${ceiling}, kto's ceiling (a pull request's config cannot go past it)`)
-    .default(byDefault);
+  return z.number().int().min(1).max(ceiling, `at most ${ceiling}, kto's ceiling (a pull request's config cannot go past it)`).default(byDefault);
 }
 
 const suiteSelection = z.union([z.literal("all"), z.array(name)]);

@@ -1,8 +1,10 @@
 import type { Clock } from "./clock.js";
 import type { RunReport } from "./dispatcher.js";
-import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
-import type { OutboxKind } from "./store/schema.js";
-import type { Effect, JobRecord, NewPlan, PlanEffects, Store, TransitionRequest } from "./store/store.js";
+import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, reportEffect } from "./job-effects.js";
+import { ACTIVE_STATES } from "./job-state.js";
+import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
+
+export { planEffects } from "./job-effects.js";
 
 export interface LifecycleOptions {
   /** A dispatched or running job with no heartbeat for this long is given back. */
@@ -15,56 +17,6 @@ export interface LifecycleOptions {
 }
 
 export const DEFAULT_LIFECYCLE: LifecycleOptions = { leaseMs: 120_000, deadlineGraceMs: 60_000, retryBackoffMs: 5_000, maxBackoffMs: 300_000 };
-
-export function dispatchKey(job: Pick<JobRecord, "id" | "attempt">): string {
-  return `dispatch:${job.id}#${job.attempt}`;
-}
-
-/**
- * The order effects go out in, highest first, when more are due than GitHub takes at once:
- * a dispatch or cancel puts hardware to work or frees it; a conclusion (a job's last check
- * run update, a plan's approval) is what merges wait for; the rest is for people to read.
- */
-export function effectPriority(kind: OutboxKind, to?: JobState): number {
-  if (kind === "dispatch" || kind === "cancel") return 2;
-  if (kind === "approval" || (to !== undefined && isTerminal(to))) return 1;
-  return 0;
-}
-
-function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "envId">, why: string): Effect[] {
-  if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
-  return [{ kind: "cancel", key: `cancel:${job.id}#${job.attempt}`, payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why }, priority: effectPriority("cancel") }];
-}
-
-/**
- * A job's check run shows the job as it is now. A job enters a state at most once per
- * attempt, so the job, attempt and state it moved to make a key no other report has.
- */
-function reportEffect(jobId: string, attempt: number, to: JobState): Effect {
-  return { kind: "report", key: `report:${jobId}#${attempt}:${to}`, payload: { to }, jobId, priority: effectPriority("report", to) };
-}
-
-/** The plan's approval check run shows the plan as it is now (its job_id is the plan's id); `cause` is what changed it. */
-function approvalEffect(planId: string, cause: string): Effect {
-  return { kind: "approval", key: `approval:${planId}:${cause}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
-}
-
-/** What submitting a plan implies: cancels of the older plans' active jobs, and, shown, check runs. */
-export function planEffects(shown: boolean): PlanEffects {
-  return {
-    superseded(job, planId) {
-      const effects = cancelEffect(job, "superseded");
-      // A job waiting for approval shows only in its plan's approval check run.
-      if (shown) effects.push(job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : reportEffect(job.id, job.attempt, "cancelled"));
-      return effects;
-    },
-    submitted(job) {
-      if (!shown) return [];
-      // However many jobs wait, one check run asks for the approval.
-      return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : reportEffect(job.id, 1, job.state)];
-    },
-  };
-}
 
 /** What a transition shows: the job's own check run, the plan's approval check run, both or neither. */
 interface Shown {
@@ -164,7 +116,11 @@ export class JobLifecycle {
       from: ACTIVE_STATES,
       to: "errored",
       attempt: job.attempt,
-      set: { outcome: "infrastructure", reason: `${reason} (after ${job.attempt} attempts)`, ...(result === undefined ? {} : { result: JSON.stringify(result) }) },
+      set: {
+        outcome: "infrastructure",
+        reason: `${reason} (after ${job.attempt} attempts)`,
+        ...(result === undefined ? {} : { result: JSON.stringify(result) }),
+      },
       reason,
       effects: cancel,
       now,
@@ -173,7 +129,15 @@ export class JobLifecycle {
 
   /** A job no retry can help, because its config asks for what cannot be had here: errored, naming the field. */
   async configError(job: JobRecord, reason: string): Promise<JobRecord | null> {
-    return this.transition(job, { jobId: job.id, from: ["queued"], to: "errored", attempt: job.attempt, set: { outcome: "config_error", reason }, reason: "no environment fits", now: this.clock.now() });
+    return this.transition(job, {
+      jobId: job.id,
+      from: ["queued"],
+      to: "errored",
+      attempt: job.attempt,
+      set: { outcome: "config_error", reason },
+      reason: "no environment fits",
+      now: this.clock.now(),
+    });
   }
 
   async timeOut(job: JobRecord): Promise<JobRecord | null> {
@@ -207,7 +171,11 @@ export class JobLifecycle {
 
   /** An approved job gets a check run of its own, and its plan's approval check run says so. */
   async approve(job: JobRecord): Promise<JobRecord | null> {
-    return this.transition(job, { jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() }, { job: true, approvalOf: job.planId });
+    return this.transition(
+      job,
+      { jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() },
+      { job: true, approvalOf: job.planId },
+    );
   }
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
@@ -236,7 +204,11 @@ export class JobLifecycle {
 
   private async finish(job: JobRecord, report: Extract<RunReport, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
     if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed", report.result);
-    const common = { outcome: report.outcome ?? report.status, reason: report.reason ?? null, result: report.result === undefined ? null : JSON.stringify(report.result) };
+    const common = {
+      outcome: report.outcome ?? report.status,
+      reason: report.reason ?? null,
+      result: report.result === undefined ? null : JSON.stringify(report.result),
+    };
     if (report.status === "failed" && job.retriesLeft > 0) {
       // The suite asked for retries: run the test again; a later pass is recorded as flaky.
       return this.transition(job, {
@@ -244,7 +216,18 @@ export class JobLifecycle {
         from: ACTIVE_STATES,
         to: "queued",
         attempt: job.attempt,
-        set: { ...common, attempt: job.attempt + 1, retries_left: job.retriesLeft - 1, failed_attempts: job.failedAttempts + 1, max_attempts: job.maxAttempts + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now },
+        set: {
+          ...common,
+          attempt: job.attempt + 1,
+          retries_left: job.retriesLeft - 1,
+          failed_attempts: job.failedAttempts + 1,
+          max_attempts: job.maxAttempts + 1,
+          env_id: null,
+          lease_expires: null,
+          deadline: null,
+          run_id: null,
+          not_before: now,
+        },
         reason: `test failure, retrying (${job.retriesLeft - 1} retries left)`,
         now,
       });

@@ -107,7 +107,8 @@ export class OutboxWorker {
       let sent = 0;
       const busy = new Map<number, number>();
       const done = new Set<number>();
-      const laneFree = (installationId: number) => (busy.get(installationId) ?? 0) < lanes && !(lanes !== Infinity && this.recorded && done.has(installationId));
+      const laneFree = (installationId: number) =>
+        (busy.get(installationId) ?? 0) < lanes && !(lanes !== Infinity && this.recorded && done.has(installationId));
       /** The next group that may go now: the first in priority order whose installation has a lane free. */
       const next = (): OutboxRecord[] | undefined => {
         const at = groups.findIndex((g) => g[0]!.installationId === null || laneFree(g[0]!.installationId));
@@ -170,7 +171,13 @@ export class OutboxWorker {
         await this.reporter?.reportPlan(item.jobId);
       } else {
         const job = await this.store.job(item.jobId);
-        await this.dispatcher.cancel({ key: item.key, jobId: item.jobId, attempt: payload.attempt, runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null), envId: payload.envId ?? null });
+        await this.dispatcher.cancel({
+          key: item.key,
+          jobId: item.jobId,
+          attempt: payload.attempt,
+          runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null),
+          envId: payload.envId ?? null,
+        });
       }
       await this.store.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
       this.consecutiveFailures = 0;
@@ -186,7 +193,8 @@ export class OutboxWorker {
       if (error instanceof DispatchRefusedError) {
         await this.store.markFailed(item.id, this.clock.now(), message);
         const job = await this.store.job(item.jobId);
-        if (job && job.attempt === payload.attempt) await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config", reason: message });
+        if (job && job.attempt === payload.attempt)
+          await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config", reason: message });
         return true;
       }
       this.consecutiveFailures += 1;

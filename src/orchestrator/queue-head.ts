@@ -24,7 +24,12 @@ export async function queueHead(store: Store, free: readonly FreeEnvironment[], 
  * unassigned whose repository ends the pass at its cap. Then a job further back, of
  * another repository, might have taken that slot, and the pass must see the whole queue.
  */
-export function capMayHaveSkipped(head: readonly JobRecord[], assigned: ReadonlySet<string>, repoCap: number, activeByRepo: ReadonlyMap<string, number>): boolean {
+export function capMayHaveSkipped(
+  head: readonly JobRecord[],
+  assigned: ReadonlySet<string>,
+  repoCap: number,
+  activeByRepo: ReadonlyMap<string, number>,
+): boolean {
   const holding = new Map(activeByRepo);
   for (const job of head) if (assigned.has(job.id) && job.repo !== null) holding.set(job.repo, (holding.get(job.repo) ?? 0) + 1);
   return head.some((job) => !assigned.has(job.id) && job.repo !== null && (holding.get(job.repo) ?? 0) >= repoCap);

@@ -126,7 +126,8 @@ export class OrchestratorService {
     const drainMs = options.drainMs ?? 0;
     if (drainMs > 0) await this.waitForIdle(drainMs);
     for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
-      if (job.envId && (await this.ownsEnvironment(job.envId))) await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
+      if (job.envId && (await this.ownsEnvironment(job.envId)))
+        await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
     }
     await this.deliver();
     for (const cancel of this.timers) cancel();

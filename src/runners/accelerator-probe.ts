@@ -73,7 +73,10 @@ export interface ProbeOptions {
 
 /** The cache is keyed by what changes the answer: the machine, its qemu and its kernel (KVM lives there). */
 export async function probeKey(qemuBinary: string, kvm: string): Promise<ProbeKey> {
-  const machineId = await readFile("/etc/machine-id", "utf8").then((text) => text.trim(), () => "");
+  const machineId = await readFile("/etc/machine-id", "utf8").then(
+    (text) => text.trim(),
+    () => "",
+  );
   const version = await spawnProcess(qemuBinary, ["--version"]).done;
   return {
     host: `${hostname()}${machineId ? `/${machineId}` : ""}`,
@@ -86,7 +89,10 @@ export async function probeKey(qemuBinary: string, kvm: string): Promise<ProbeKe
 
 /** One file per key, so a probe with KVM ruled out never overwrites the host's real answer. */
 function cachePath(cacheDir: string, arch: GuestArch, key: ProbeKey): string {
-  const digest = createHash("sha256").update(JSON.stringify([key.host, key.binary, key.qemu, key.hostKernel, key.kvm])).digest("hex").slice(0, 16);
+  const digest = createHash("sha256")
+    .update(JSON.stringify([key.host, key.binary, key.qemu, key.hostKernel, key.kvm]))
+    .digest("hex")
+    .slice(0, 16);
   return join(cacheDir, `accelerator-${arch}-${digest}.json`);
 }
 
@@ -173,7 +179,13 @@ async function bootOnce(options: ProbeOptions, accelerator: Accelerator, cpu: st
   if (ending === "booted") return { accelerator, cpu, ok: true, ms, detail: `booted a kernel in ${seconds}` };
   if (ending === "silent") return { accelerator, cpu, ok: false, ms, detail: `the guest printed nothing in ${seconds}` };
   if (ending === "limit") return { accelerator, cpu, ok: false, ms, detail: `the kernel did not finish booting in ${seconds}` };
-  return { accelerator, cpu, ok: false, ms, detail: describeQemuEnd(options.qemuBinary, { exitCode: result.exitCode, signal: result.signal, stderr: outputText(result.stderr) }) };
+  return {
+    accelerator,
+    cpu,
+    ok: false,
+    ms,
+    detail: describeQemuEnd(options.qemuBinary, { exitCode: result.exitCode, signal: result.signal, stderr: outputText(result.stderr) }),
+  };
 }
 
 /** Tries KVM with the host's CPU, then with troublesome features off, then TCG; the first that boots wins. */
@@ -184,7 +196,14 @@ export async function probeAccelerator(options: ProbeOptions, key: ProbeKey): Pr
   if (native) {
     const problem = options.noKvm ? "KTO_NO_KVM is set" : await kvmDeviceProblem(options.kvmDevice ?? "/dev/kvm");
     if (problem) attempts.push({ accelerator: "kvm", cpu: null, ok: false, ms: 0, detail: problem });
-    else if (!options.kernel) attempts.push({ accelerator: "kvm", cpu: null, ok: false, ms: 0, detail: "no kernel to probe with (self-hosted/provision.sh installs one, or set KTO_PROBE_KERNEL)" });
+    else if (!options.kernel)
+      attempts.push({
+        accelerator: "kvm",
+        cpu: null,
+        ok: false,
+        ms: 0,
+        detail: "no kernel to probe with (self-hosted/provision.sh installs one, or set KTO_PROBE_KERNEL)",
+      });
     else {
       for (const cpu of machine.kvmCpus) {
         const attempt = await bootOnce(options, "kvm", cpu);
@@ -193,7 +212,13 @@ export async function probeAccelerator(options: ProbeOptions, key: ProbeKey): Pr
       }
     }
   } else {
-    attempts.push({ accelerator: "kvm", cpu: null, ok: false, ms: 0, detail: `KVM runs only guests of the host's own architecture (${hostArch() ?? "unknown"})` });
+    attempts.push({
+      accelerator: "kvm",
+      cpu: null,
+      ok: false,
+      ms: 0,
+      detail: `KVM runs only guests of the host's own architecture (${hostArch() ?? "unknown"})`,
+    });
   }
   const kvm = attempts.find((a) => a.ok);
   const measured = Boolean(options.kernel);
@@ -207,7 +232,17 @@ export async function probeAccelerator(options: ProbeOptions, key: ProbeKey): Pr
       ? `no accelerator booted a guest: ${failures.join("; ")}`
       : `tcg, because ${failures.join("; ") || "KVM is not available"}`;
   const bootable = Boolean(kvm) || !tcgAttempt || tcgAttempt.ok;
-  return { arch: options.arch, accelerator: chosen.accelerator, cpu: chosen.cpu, detail, attempts, measured, bootable, probedAt: new Date().toISOString(), key };
+  return {
+    arch: options.arch,
+    accelerator: chosen.accelerator,
+    cpu: chosen.cpu,
+    detail,
+    attempts,
+    measured,
+    bootable,
+    probedAt: new Date().toISOString(),
+    key,
+  };
 }
 
 /** The cached answer when nothing it depends on changed, else a new probe (cached when it measured something). */

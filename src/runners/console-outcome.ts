@@ -22,8 +22,7 @@ export function readConsole(text: string, nonce: string | null): ConsoleFacts {
     if (exit) facts.exitStatus = Number(exit[1]);
     if (!facts.panic && PANIC.test(line)) facts.panic = line.slice(line.search(PANIC)).trim();
     if (!facts.oops && OOPS.test(line)) facts.oops = line.trim();
-    if (nonce && !facts.setupFailure && line.includes(`kto-setup-failed-${nonce}:`))
-      facts.setupFailure = line.slice(line.indexOf(":") + 1).trim();
+    if (nonce && !facts.setupFailure && line.includes(`kto-setup-failed-${nonce}:`)) facts.setupFailure = line.slice(line.indexOf(":") + 1).trim();
   }
   return facts;
 }

@@ -35,9 +35,7 @@ export function dockerCreateOptions(job: DockerJob, name: string, mounts: Docker
     Cmd: [],
     User: user,
     WorkingDir: CONTAINER_WORKSPACE,
-    Env: Object.entries({ ...job.env, KTO_RESULTS: CONTAINER_RESULTS, KTO_JOB: job.id, HOME: "/tmp" }).map(
-      ([key, value]) => `${key}=${value}`,
-    ),
+    Env: Object.entries({ ...job.env, KTO_RESULTS: CONTAINER_RESULTS, KTO_JOB: job.id, HOME: "/tmp" }).map(([key, value]) => `${key}=${value}`),
     Labels: { [JOB_LABEL]: job.id, [OWNER_LABEL]: owner },
     AttachStdout: true,
     AttachStderr: true,

@@ -61,9 +61,7 @@ export class DockerRunner implements Runner<DockerJob> {
     const stderr = new OutputCapture(context.streamCapBytes);
     let container: Docker.Container | undefined;
     try {
-      container = await this.docker.createContainer(
-        dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner),
-      );
+      container = await this.docker.createContainer(dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner));
       const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
       const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
       const stats = new StatsWatcher(container);
@@ -102,7 +100,14 @@ export class DockerRunner implements Runner<DockerJob> {
   async sweepOrphans(): Promise<number> {
     const all = await this.docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
     const orphans = all.filter((c) => ownerIsGone(c.Labels[OWNER_LABEL] ?? ""));
-    await Promise.all(orphans.map((c) => this.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    await Promise.all(
+      orphans.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined),
+      ),
+    );
     return orphans.length;
   }
 

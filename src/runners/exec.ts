@@ -98,7 +98,11 @@ export function spawnProcess(file: string, args: readonly string[], options: Spa
 }
 
 /** Runs a short command to its end: its stdout when it exits 0, else null (not installed, or it failed). */
-export async function commandOutput(file: string, args: readonly string[], options: Pick<SpawnOptions, "env" | "input" | "streamCapBytes"> = {}): Promise<{ stdout: Buffer; truncated: boolean } | null> {
+export async function commandOutput(
+  file: string,
+  args: readonly string[],
+  options: Pick<SpawnOptions, "env" | "input" | "streamCapBytes"> = {},
+): Promise<{ stdout: Buffer; truncated: boolean } | null> {
   const result = await spawnProcess(file, args, options).done;
   if (result.exitCode !== 0) return null;
   return { stdout: result.stdout.data, truncated: result.stdout.truncated };

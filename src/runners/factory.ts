@@ -44,8 +44,7 @@ export class RunnerFactory {
   }
 
   async forJob(job: JobSpec): Promise<Runner<DockerJob> | Runner<QemuJob>> {
-    if (job.cpus && job.cpus > this.resources.cpus)
-      throw new UnsupportedJobError(job.id, `needs ${job.cpus} CPUs, the host has ${this.resources.cpus}`);
+    if (job.cpus && job.cpus > this.resources.cpus) throw new UnsupportedJobError(job.id, `needs ${job.cpus} CPUs, the host has ${this.resources.cpus}`);
     if (job.memoryBytes && job.memoryBytes > this.resources.memoryBytes)
       throw new UnsupportedJobError(job.id, `needs ${formatSize(job.memoryBytes)} of memory, the host has ${formatSize(this.resources.memoryBytes)}`);
     if (job.runner === "docker") {

@@ -29,7 +29,10 @@ const STATUS_OF: Record<Outcome, JobStatus> = {
  * (the command said so). Without an exit status (a user's own initramfs), results decide.
  * A run whose every test was skipped showed nothing passing: it is skipped, not passed.
  */
-export function decideOutcome(execution: Pick<Execution, "exitCode" | "timedOut" | "cancelled" | "outcome" | "reason">, results: ParsedResults | null): { status: JobStatus; outcome: Outcome; reason: string } {
+export function decideOutcome(
+  execution: Pick<Execution, "exitCode" | "timedOut" | "cancelled" | "outcome" | "reason">,
+  results: ParsedResults | null,
+): { status: JobStatus; outcome: Outcome; reason: string } {
   const named = (outcome: Outcome, reason: string) => ({ status: STATUS_OF[outcome], outcome, reason });
   if (execution.cancelled) return named("cancelled", "cancelled");
   if (execution.outcome) return named(execution.outcome, execution.reason ?? execution.outcome);
@@ -85,7 +88,14 @@ async function readResults(job: JobSpec, execution: Execution): Promise<ParsedRe
   let text: string;
   if (job.resultsFile) {
     const read = await readResultsFile(execution.resultsDir, job.resultsFile);
-    if (!read.ok) return { format: job.results === "auto" ? "junit" : job.results, status: "errored", counts: { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 }, tests: [], errors: [read.problem] };
+    if (!read.ok)
+      return {
+        format: job.results === "auto" ? "junit" : job.results,
+        status: "errored",
+        counts: { passed: 0, failed: 0, skipped: 0, errored: 0, total: 0 },
+        tests: [],
+        errors: [read.problem],
+      };
     text = read.text;
   } else {
     text = outputText(execution.console ?? execution.stdout);

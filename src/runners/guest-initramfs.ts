@@ -56,7 +56,10 @@ poweroff -f
 `;
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A module file under `root`; a symlink counts only when it stays inside (a config could point one at any host file). */
@@ -134,10 +137,61 @@ export async function baseInitramfs(options: { busybox: string; modulesDir: stri
 
 /** Applets the init and typical test scripts use; `busybox --install` needs a mounted /proc first. */
 const BUSYBOX_APPLETS = [
-  "awk", "basename", "cat", "chmod", "cp", "cut", "date", "dd", "dirname", "dmesg", "echo", "env", "false", "find",
-  "grep", "head", "insmod", "kill", "ln", "ls", "lsmod", "mkdir", "mknod", "modprobe", "mount", "mv", "poweroff",
-  "printf", "ps", "pwd", "readlink", "rm", "rmdir", "sed", "seq", "sleep", "sort", "stat", "stty", "sync", "tail", "tee",
-  "test", "timeout", "touch", "tr", "true", "umount", "uname", "uniq", "wc", "xargs", "yes", "[", "[[",
+  "awk",
+  "basename",
+  "cat",
+  "chmod",
+  "cp",
+  "cut",
+  "date",
+  "dd",
+  "dirname",
+  "dmesg",
+  "echo",
+  "env",
+  "false",
+  "find",
+  "grep",
+  "head",
+  "insmod",
+  "kill",
+  "ln",
+  "ls",
+  "lsmod",
+  "mkdir",
+  "mknod",
+  "modprobe",
+  "mount",
+  "mv",
+  "poweroff",
+  "printf",
+  "ps",
+  "pwd",
+  "readlink",
+  "rm",
+  "rmdir",
+  "sed",
+  "seq",
+  "sleep",
+  "sort",
+  "stat",
+  "stty",
+  "sync",
+  "tail",
+  "tee",
+  "test",
+  "timeout",
+  "touch",
+  "tr",
+  "true",
+  "umount",
+  "uname",
+  "uniq",
+  "wc",
+  "xargs",
+  "yes",
+  "[",
+  "[[",
 ];
 
 function shellQuote(arg: string): string {

@@ -35,7 +35,13 @@ async function isExecutable(path: string): Promise<boolean> {
 
 async function firstExisting(paths: string[]): Promise<string | null> {
   for (const path of paths.filter(Boolean)) {
-    if (await access(path, constants.R_OK).then(() => true, () => false)) return path;
+    if (
+      await access(path, constants.R_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
   }
   return null;
 }

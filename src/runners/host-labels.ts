@@ -45,14 +45,27 @@ export interface HostLabels {
 }
 
 export class HostFactsError extends Error {
-  constructor(readonly source: string, message: string) {
+  constructor(
+    readonly source: string,
+    message: string,
+  ) {
     super(`${source}: ${message}`);
     this.name = "HostFactsError";
   }
 }
 
 /** GitHub's and the kernel's names for one architecture differ; kto uses the kernel's, except arm64. */
-const ARCH_NAMES: Record<string, string> = { x86_64: "x86_64", amd64: "x86_64", aarch64: "arm64", arm64: "arm64", riscv64: "riscv64", ppc64le: "ppc64le", s390x: "s390x", armv7l: "arm", i686: "i386" };
+const ARCH_NAMES: Record<string, string> = {
+  x86_64: "x86_64",
+  amd64: "x86_64",
+  aarch64: "arm64",
+  arm64: "arm64",
+  riscv64: "riscv64",
+  ppc64le: "ppc64le",
+  s390x: "s390x",
+  armv7l: "arm",
+  i686: "i386",
+};
 
 /** Display controllers (PCI class 03xx) from vendors whose GPUs run compute or display tests; emulated ones are left out. */
 const GPU_VENDORS: Record<string, string> = { "10de": "nvidia", "1002": "amd", "8086": "intel" };
@@ -72,7 +85,10 @@ function classesUpTo(value: number, from: number): number[] {
 
 /** Lower-case letters, digits and dashes, as a runner label and name can carry. */
 export function runnerNameOf(text: string): string {
-  const name = text.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  const name = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return name || "runner";
 }
 

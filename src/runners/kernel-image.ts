@@ -51,13 +51,20 @@ export type VmlinuxResult = { ok: true; path: string; detail: string } | { ok: f
 export async function extractVmlinux(bzImage: string, cacheDir: string): Promise<VmlinuxResult> {
   const hash = await fileHash(bzImage);
   const cached = join(cacheDir, `vmlinux-${hash.slice(0, 32)}`);
-  if (await stat(cached).then((s) => s.size > 0).catch(() => false)) return { ok: true, path: cached, detail: "cached vmlinux" };
+  if (
+    await stat(cached)
+      .then((s) => s.size > 0)
+      .catch(() => false)
+  )
+    return { ok: true, path: cached, detail: "cached vmlinux" };
 
   const size = (await stat(bzImage)).size;
   if (size > MAX_VMLINUX_BYTES) return { ok: false, detail: `the kernel is ${size} bytes, over kto's ${MAX_VMLINUX_BYTES}-byte limit` };
   const image = await readFile(bzImage);
   if (image.subarray(0, 4).equals(ELF_MAGIC)) {
-    return hasPvhNote(image) ? { ok: true, path: bzImage, detail: "kernel is already an ELF vmlinux" } : { ok: false, detail: "ELF kernel without a PVH entry note" };
+    return hasPvhNote(image)
+      ? { ok: true, path: bzImage, detail: "kernel is already an ELF vmlinux" }
+      : { ok: false, detail: "ELF kernel without a PVH entry note" };
   }
   const payload = await findElfPayload(image);
   if (!payload) return { ok: false, detail: "no decompressible ELF payload found in the bzImage" };
@@ -126,4 +133,3 @@ export function hasPvhNote(elf: Buffer): boolean {
   }
   return false;
 }
-

@@ -27,7 +27,10 @@ export async function killMarkedProcesses(matches: (owner: string) => boolean): 
   for (const pid of await readdir("/proc").catch(() => [] as string[])) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-    const owner = environ.split("\0").find((v) => v.startsWith("KTO_OWNER="))?.slice("KTO_OWNER=".length);
+    const owner = environ
+      .split("\0")
+      .find((v) => v.startsWith("KTO_OWNER="))
+      ?.slice("KTO_OWNER=".length);
     if (!owner || !matches(owner)) continue;
     try {
       process.kill(Number(pid), "SIGKILL");

@@ -103,7 +103,13 @@ export async function bootGuest(request: BootRequest): Promise<Execution> {
   }
   const named = vmOutcome(
     facts,
-    { timedOut: ending === "timeout", cancelled: ending === "cancel", hung: ending === "hang", qemuExitCode: result.exitCode, printed: guestPrinted(consoleText) },
+    {
+      timedOut: ending === "timeout",
+      cancelled: ending === "cancel",
+      hung: ending === "hang",
+      qemuExitCode: result.exitCode,
+      printed: guestPrinted(consoleText),
+    },
     request.nonce !== null,
   );
   return {

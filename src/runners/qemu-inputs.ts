@@ -22,7 +22,11 @@ function inside(root: string, path: string): boolean {
  * The real path of a job input, after every symlink: refused when it leaves the allowed
  * roots or is not the kind of file the field needs. Errors name the field and the path.
  */
-export async function confinedInput(field: string, path: string, options: { workspace: string; kind: "file" | "directory"; roots?: string[] }): Promise<string> {
+export async function confinedInput(
+  field: string,
+  path: string,
+  options: { workspace: string; kind: "file" | "directory"; roots?: string[] },
+): Promise<string> {
   const requested = resolve(options.workspace, path);
   const real = await realpath(requested).catch(() => null);
   if (real === null) throw new JobInputError(field, requested, "no such file");

@@ -81,10 +81,12 @@ export class QemuRunner implements Runner<QemuJob> {
       const nonce = randomBytes(8).toString("hex");
       let initrd = userInitramfs;
       if (guestMode) {
-        if (!host.busybox) throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
+        if (!host.busybox)
+          throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
         const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernel, modules), cacheDir: this.cacheDir });
         initrd = join(temp, "initramfs.cpio");
-        if (job.command === undefined) throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
+        if (job.command === undefined)
+          throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command, job.env, nonce)]));
       }
       const machine = GUEST_MACHINES[job.arch];

@@ -37,7 +37,8 @@ export async function readResultsFile(resultsDir: string, name: string): Promise
   try {
     const info = await handle.stat();
     if (!info.isFile()) return { ok: false, problem: `results file ${name} is not a regular file` };
-    if (info.size > MAX_RESULTS_FILE_BYTES) return { ok: false, problem: `results file ${name} is ${info.size} bytes, over kto's ${MAX_RESULTS_FILE_BYTES}-byte limit` };
+    if (info.size > MAX_RESULTS_FILE_BYTES)
+      return { ok: false, problem: `results file ${name} is ${info.size} bytes, over kto's ${MAX_RESULTS_FILE_BYTES}-byte limit` };
     const buffer = Buffer.alloc(info.size);
     const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
     return { ok: true, text: buffer.subarray(0, bytesRead).toString("utf8") };

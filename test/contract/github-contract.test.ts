@@ -278,7 +278,13 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
     const before = updates();
     s.github.state.lostAnswers.set("checks/update", [502]);
     const result = jobReport("unit", "failed", {
-      failures: [1, 2, 3].map((line) => ({ name: `case ${line}`, path: [], status: "failed" as const, reason: "expected 4, got 3", location: { file: "lib/math.c", line } })),
+      failures: [1, 2, 3].map((line) => ({
+        name: `case ${line}`,
+        path: [],
+        status: "failed" as const,
+        reason: "expected 4, got 3",
+        location: { file: "lib/math.c", line },
+      })),
     });
     await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "3 tests failed", result });
     await until(async () => updates() >= before + 2, "the final update sent again after its lost answer");
@@ -381,7 +387,9 @@ describe("one job of a pull request", () => {
     await push(s, NEXT, TWO, "synchronize");
     await until(async () => s.github.state.dispatches.length === 4, "the head's jobs dispatched");
     const cancelled = s.github.state.cancelled.length;
-    const payload = example("check_suite", "rerequested", 0) as { check_suite: { head_sha: string; pull_requests: { number: number; head: { sha: string } }[] } };
+    const payload = example("check_suite", "rerequested", 0) as {
+      check_suite: { head_sha: string; pull_requests: { number: number; head: { sha: string } }[] };
+    };
     payload.check_suite.head_sha = HEAD;
     payload.check_suite.pull_requests[0]!.number = 1;
     payload.check_suite.pull_requests[0]!.head.sha = NEXT;

@@ -219,8 +219,26 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
       };
       const reporter = { report: async (job: JobRecord) => slow(`report ${job.id}`), reportPlan: async () => undefined };
       const dispatcher = { dispatch: async (r: { job: JobRecord }) => (await slow(`dispatch ${r.job.id}`), { runId: "1" }), cancel: async () => undefined };
-      const outbox = new OutboxWorker(store, dispatcher, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 4, lanesPerInstallation: 1 }, reporter);
-      await submitPlan(store, { id: "p", source: "s", workspace: "/w", installationId: 7, repo: "o/r", headSha: shaOf(1), approved: true, report: true, now: 1_000, jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)) });
+      const outbox = new OutboxWorker(
+        store,
+        dispatcher,
+        lifecycle,
+        clock,
+        { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 4, lanesPerInstallation: 1 },
+        reporter,
+      );
+      await submitPlan(store, {
+        id: "p",
+        source: "s",
+        workspace: "/w",
+        installationId: 7,
+        repo: "o/r",
+        headSha: shaOf(1),
+        approved: true,
+        report: true,
+        now: 1_000,
+        jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)),
+      });
       await store.upsertEnvironments(["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
       await lifecycle.dispatch((await store.job("j7"))!, "e");
       await outbox.deliver();
@@ -228,7 +246,18 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
       expect(most).toBe(1);
       // j7's check run (its own earlier effect) and dispatch, then the others' check runs,
       // but j3's go next once it is dispatched.
-      expect(started).toEqual(["report j7", "dispatch j7", "report j0", "report j3", "dispatch j3", "report j1", "report j2", "report j4", "report j5", "report j6"]);
+      expect(started).toEqual([
+        "report j7",
+        "dispatch j7",
+        "report j0",
+        "report j3",
+        "dispatch j3",
+        "report j1",
+        "report j2",
+        "report j4",
+        "report j5",
+        "report j6",
+      ]);
     });
   });
 });
@@ -239,8 +268,15 @@ describe("the runner pool between listings", () => {
       let runners = [{ id: 5, name: "r5", status: "offline", busy: false, labels: [{ name: "x86_64" }, { name: "kto-runner-r5" }] }];
       const listRepo = async () => runners;
       const listOrg = async () => Promise.reject(Object.assign(new Error("Not Found"), { status: 404 }));
-      const octokit = { paginate: (list: () => Promise<unknown>) => list(), rest: { actions: { listSelfHostedRunnersForRepo: listRepo, listSelfHostedRunnersForOrg: listOrg } } };
-      const pool = new GitHubRunnerPool(store, async () => octokit as never, () => 1_000);
+      const octokit = {
+        paginate: (list: () => Promise<unknown>) => list(),
+        rest: { actions: { listSelfHostedRunnersForRepo: listRepo, listSelfHostedRunnersForOrg: listOrg } },
+      };
+      const pool = new GitHubRunnerPool(
+        store,
+        async () => octokit as never,
+        () => 1_000,
+      );
       pool.track("o/r", 7);
       await pool.registered("o/r", { id: 5, name: "r5", labels: runners[0]!.labels });
       // GitHub lists a just-in-time runner offline until its process connects.

@@ -23,7 +23,10 @@ const dispatcher = {
 const pool = {
   name: "fleet",
   async list() {
-    return [{ id: "fleet-a", pool: "fleet", labels: ["x86_64"], capacity: 8, state: "online", lastSeen: Date.now() }, { id: "fleet-b", pool: "fleet", labels: ["x86_64", "kvm"], capacity: 4, state: "online", lastSeen: Date.now() }];
+    return [
+      { id: "fleet-a", pool: "fleet", labels: ["x86_64"], capacity: 8, state: "online", lastSeen: Date.now() },
+      { id: "fleet-b", pool: "fleet", labels: ["x86_64", "kvm"], capacity: 4, state: "online", lastSeen: Date.now() },
+    ];
   },
 };
 const service = new OrchestratorService({
@@ -31,14 +34,44 @@ const service = new OrchestratorService({
   dispatcher,
   pools: [pool],
   clock: systemClock,
-  options: { owner: `crash-${process.pid}`, pollMs: 20, outboxPollMs: 20, lockTtlMs: 300, lifecycle: { leaseMs: 60_000, deadlineGraceMs: 60_000, retryBackoffMs: 10, maxBackoffMs: 50 } },
+  options: {
+    owner: `crash-${process.pid}`,
+    pollMs: 20,
+    outboxPollMs: 20,
+    lockTtlMs: 300,
+    lifecycle: { leaseMs: 60_000, deadlineGraceMs: 60_000, retryBackoffMs: 10, maxBackoffMs: 50 },
+  },
 });
 
 if ((await store.planIds()).length === 0) {
   const jobs = Array.from({ length: jobCount }, (_, i) => {
     const labels = i % 3 === 0 ? ["x86_64", "kvm"] : ["x86_64"];
     const id = `job-${String(i).padStart(3, "0")}`;
-    return { id, name: id, labels, priority: 1 + (i % 4), maxAttempts: 3, retries: 0, spec: { id, slug: id, suite: "crash", matrix: {}, runner: "docker", env: {}, results: "auto", labels, timeoutMs: 600_000, retries: 0, priority: 1 + (i % 4), artifacts: [], network: false, arch: "x86_64", idleTimeoutMs: 60_000 } };
+    return {
+      id,
+      name: id,
+      labels,
+      priority: 1 + (i % 4),
+      maxAttempts: 3,
+      retries: 0,
+      spec: {
+        id,
+        slug: id,
+        suite: "crash",
+        matrix: {},
+        runner: "docker",
+        env: {},
+        results: "auto",
+        labels,
+        timeoutMs: 600_000,
+        retries: 0,
+        priority: 1 + (i % 4),
+        artifacts: [],
+        network: false,
+        arch: "x86_64",
+        idleTimeoutMs: 60_000,
+      },
+    };
   });
   await service.submit({ id: "crash-plan", source: "crash", workspace: "/", approved: true, now: Date.now(), jobs });
 }

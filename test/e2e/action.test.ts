@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { job, withTempDir } from "../helpers/job.js";
-import { actionsRunnerEnv, startAppDouble, startAzurite, startResultsService, startTokenEndpoint, type ResultsServiceDouble } from "../helpers/actions-runtime.js";
+import {
+  actionsRunnerEnv,
+  startAppDouble,
+  startAzurite,
+  startResultsService,
+  startTokenEndpoint,
+  type ResultsServiceDouble,
+} from "../helpers/actions-runtime.js";
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -94,12 +101,16 @@ describe("the bundled action, run as the Actions runner runs it", () => {
       const tokens = await startTokenEndpoint();
       const app = await startAppDouble();
       try {
-        const files = await runnerEnv(dir, { job: dispatched(), "app-url": app.url, "retention-days": "5" }, {
-          ACTIONS_RUNTIME_TOKEN: results.runtimeToken,
-          ACTIONS_RESULTS_URL: `${results.url}/`,
-          ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
-          ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
-        });
+        const files = await runnerEnv(
+          dir,
+          { job: dispatched(), "app-url": app.url, "retention-days": "5" },
+          {
+            ACTIONS_RUNTIME_TOKEN: results.runtimeToken,
+            ACTIONS_RESULTS_URL: `${results.url}/`,
+            ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
+          },
+        );
         const { code, stdout } = await runAction(files);
         expect(stdout).not.toContain("::warning::");
         expect(code).toBe(1); // the example has a failing test on purpose
@@ -131,7 +142,12 @@ describe("the bundled action, run as the Actions runner runs it", () => {
           expect(event.authorization).toBe(`Bearer ${tokens.issued[i]}`);
           expect(event.body.attempt).toBe(2);
         }
-        expect(app.events[1]!.body).toMatchObject({ status: "failed", outcome: "failed", infrastructure: false, result: { artifactId: 1, tests: { passed: 2, failed: 1 } } });
+        expect(app.events[1]!.body).toMatchObject({
+          status: "failed",
+          outcome: "failed",
+          infrastructure: false,
+          result: { artifactId: 1, tests: { passed: 2, failed: 1 } },
+        });
         for (const token of tokens.issued) expectMasked(stdout, token);
         const kept = JSON.parse(await readFile(join(outputs["results-path"]!, "kto-report.json"), "utf8"));
         expect(kept).toMatchObject({ jobId: "plan-1/busybox-tap", attempt: 2, kind: "finished", status: "failed" });
@@ -146,12 +162,16 @@ describe("the bundled action, run as the Actions runner runs it", () => {
     await withTempDir(async (dir) => {
       const tokens = await startTokenEndpoint();
       try {
-        const files = await runnerEnv(dir, { job: dispatched({ command: "echo TAP version 13; echo 1..1; echo ok 1 - fine" }), "app-url": "http://127.0.0.1:9/" }, {
-          ACTIONS_RUNTIME_TOKEN: results.runtimeToken,
-          ACTIONS_RESULTS_URL: "http://127.0.0.1:9/",
-          ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
-          ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
-        });
+        const files = await runnerEnv(
+          dir,
+          { job: dispatched({ command: "echo TAP version 13; echo 1..1; echo ok 1 - fine" }), "app-url": "http://127.0.0.1:9/" },
+          {
+            ACTIONS_RUNTIME_TOKEN: results.runtimeToken,
+            ACTIONS_RESULTS_URL: "http://127.0.0.1:9/",
+            ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
+          },
+        );
         files.env.KTO_REPORT_BASE_DELAY_MS = "10";
         const { code, stdout } = await runAction(files);
         expect(code).toBe(0);
@@ -184,7 +204,11 @@ describe("the bundled action, run as the Actions runner runs it", () => {
       // The workflow's GITHUB_TOKEN, with the permission its `permissions: checks: write` grants.
       github.state.tokens.set("ghs_secret123", { checks: "write" });
       try {
-        const files = await runnerEnv(dir, { config: "examples/kto.yml", suite: "busybox-tap", "github-token": "ghs_secret123" }, { GITHUB_API_URL: github.url, GITHUB_EVENT_NAME: "pull_request" });
+        const files = await runnerEnv(
+          dir,
+          { config: "examples/kto.yml", suite: "busybox-tap", "github-token": "ghs_secret123" },
+          { GITHUB_API_URL: github.url, GITHUB_EVENT_NAME: "pull_request" },
+        );
         const headSha = "feedfacefeedfacefeedfacefeedfacefeedface";
         await writeFile(join(dir, "event.json"), JSON.stringify({ pull_request: { number: 7, head: { sha: headSha } } }));
         const { code, stdout } = await runAction(files);
@@ -192,10 +216,23 @@ describe("the bundled action, run as the Actions runner runs it", () => {
         expect(github.rejected).toEqual([]);
         expect(stdout).toContain('check run "kto / busybox-tap" created');
         const [run] = [...github.state.checkRuns.values()] as { output: { title: string; annotations: unknown[] } }[];
-        expect(run).toMatchObject({ name: "kto / busybox-tap", head_sha: headSha, status: "completed", conclusion: "failure", details_url: "https://github.com/o/r/actions/runs/42" });
+        expect(run).toMatchObject({
+          name: "kto / busybox-tap",
+          head_sha: headSha,
+          status: "completed",
+          conclusion: "failure",
+          details_url: "https://github.com/o/r/actions/runs/42",
+        });
         expect(run!.output.title).toBe("2 passed, 1 failed, 0 errored, 0 skipped");
         expect(run!.output.annotations).toEqual([
-          { path: "examples/tests/userspace.sh", start_line: 9, end_line: 9, annotation_level: "failure", title: "busybox-tap: arithmetic", message: "expected 4, got 3" },
+          {
+            path: "examples/tests/userspace.sh",
+            start_line: 9,
+            end_line: 9,
+            annotation_level: "failure",
+            title: "busybox-tap: arithmetic",
+            message: "expected 4, got 3",
+          },
         ]);
         expectMasked(stdout, "ghs_secret123");
       } finally {

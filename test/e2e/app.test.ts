@@ -81,7 +81,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
   beforeEach(async () => {
     github = await startGitHubApiDouble();
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
-    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    github.state.runners.set(REPO, [
+      {
+        id: 7,
+        name: "rack-1",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
     const pair = await generateKeyPair("RS256");
     oidcKey = pair.privateKey;
     const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
@@ -96,7 +105,14 @@ describe("the kto GitHub App against a GitHub API double", () => {
       KTO_OIDC_ISSUER: ISSUER,
       KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
     });
-    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, runLookupWindowMs: 500, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } } });
+    app = await startApp(settings, {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+      runLookupDelayMs: 50,
+      runLookupWindowMs: 500,
+      orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } },
+    });
   });
 
   afterEach(async () => {
@@ -117,11 +133,21 @@ describe("the kto GitHub App against a GitHub API double", () => {
   }
 
   async function token(claims: Record<string, unknown>, key: KeyLike = oidcKey): Promise<string> {
-    return new SignJWT({ ...runnerRunClaims(String(claims.repository), String(claims.run_id)), ...claims }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setAudience(new URL(publicUrl).origin).setIssuedAt().setExpirationTime("5m").sign(key);
+    return new SignJWT({ ...runnerRunClaims(String(claims.repository), String(claims.run_id)), ...claims })
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setIssuer(ISSUER)
+      .setAudience(new URL(publicUrl).origin)
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(key);
   }
 
   async function report(jobId: string, bearer: string, body: Record<string, unknown>): Promise<Response> {
-    return fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   }
 
   /** Property 4: real-time status accuracy — /kto/status equals the store's truth. */
@@ -144,7 +170,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect((await app.store.job(jobId))?.state).toBe("running");
   }
 
-  const checkRuns = () => [...github.state.checkRuns.values()] as { id: number; name: string; status: string; conclusion?: string; external_id?: string; output: { title: string; summary: string; annotations?: unknown[] }; details_url?: string }[];
+  const checkRuns = () =>
+    [...github.state.checkRuns.values()] as {
+      id: number;
+      name: string;
+      status: string;
+      conclusion?: string;
+      external_id?: string;
+      output: { title: string; summary: string; annotations?: unknown[] };
+      details_url?: string;
+    }[];
 
   it("turns a pull request into queued check runs, dispatches to the matching runner, and completes from OIDC-authenticated reports", async () => {
     const pr = example("pull_request", "opened");
@@ -180,11 +215,15 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(partial.status).toBe(400);
     expect(((await partial.json()) as { message: string }).message).toContain("result.tests.passed: Expected number, received string");
     expect((await app.store.job(sent.id))?.state).toBe("running");
-    expect((await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status).toBe(200);
+    expect(
+      (await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status,
+    ).toBe(200);
     await until(async () => unit.status === "completed", "completed");
     expect(unit).toMatchObject({ conclusion: "failure", output: { title: "1 passed, 1 failed, 0 errored, 0 skipped" } });
     expect(unit.output.summary).toContain("[Download the logs and results](https://github.com/o/r/actions/runs/1/artifacts/9)");
-    expect(unit.output.annotations).toEqual([{ path: "lib/math.c", start_line: 12, end_line: 12, annotation_level: "failure", title: "math › adds", message: "expected 4, got 3" }]);
+    expect(unit.output.annotations).toEqual([
+      { path: "lib/math.c", start_line: 12, end_line: 12, annotation_level: "failure", title: "math › adds", message: "expected 4, got 3" },
+    ]);
     // Replaying the finished report changes nothing.
     const replay = await report(sent.id, good, { attempt: 1, kind: "finished", status: "succeeded" });
     expect(await replay.json()).toMatchObject({ applied: false, state: "failed" });
@@ -213,7 +252,12 @@ describe("the kto GitHub App against a GitHub API double", () => {
   });
 
   it("runs chosen suites on a repository_dispatch, and re-runs a finished job from its check run's button", async () => {
-    const dispatch = example("repository_dispatch", "on-demand-test", 0) as { action: string; client_payload: unknown; repository: { full_name: string; name: string; owner: { login: string }; default_branch: string }; installation: { id: number } };
+    const dispatch = example("repository_dispatch", "on-demand-test", 0) as {
+      action: string;
+      client_payload: unknown;
+      repository: { full_name: string; name: string; owner: { login: string }; default_branch: string };
+      installation: { id: number };
+    };
     dispatch.action = "kto-run";
     dispatch.client_payload = { ref: "master", suites: ["unit"], priority: 4 };
     dispatch.repository.full_name = REPO;
@@ -226,7 +270,12 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(checkRuns().map((c) => c.name)).toEqual(["kto / unit"]);
 
     const run = checkRuns()[0]!;
-    const action = example("check_run", "requested_action", 0) as { check_run: Record<string, unknown>; requested_action?: unknown; repository: Record<string, unknown> & { owner: Record<string, unknown> }; installation?: unknown };
+    const action = example("check_run", "requested_action", 0) as {
+      check_run: Record<string, unknown>;
+      requested_action?: unknown;
+      repository: Record<string, unknown> & { owner: Record<string, unknown> };
+      installation?: unknown;
+    };
     action.check_run = { ...action.check_run, id: run.id, external_id: run.external_id, name: run.name, head_sha: SHA };
     action.requested_action = { identifier: "rerun" };
     action.repository = { ...action.repository, full_name: REPO, name: "Hello-World", owner: { ...action.repository.owner, login: "Codertocat" } };
@@ -290,7 +339,10 @@ describe("the kto GitHub App against a GitHub API double", () => {
             const job = active[s.pick % Math.max(1, active.length)];
             if (job?.runId) {
               const bearer = await token({ repository: REPO, run_id: job.runId });
-              const body = s.status === "started" ? { attempt: job.attempt, kind: "started" } : { attempt: job.attempt, kind: "finished", status: s.status, infrastructure: s.status === "errored" };
+              const body =
+                s.status === "started"
+                  ? { attempt: job.attempt, kind: "started" }
+                  : { attempt: job.attempt, kind: "finished", status: s.status, infrastructure: s.status === "errored" };
               expect((await report(job.id, bearer, body)).status).toBe(200);
             }
           }
@@ -309,14 +361,21 @@ describe("the kto GitHub App against a GitHub API double", () => {
     github.state.refs.set(`${REPO}@master`, SHA);
     expect(await deliver("installation", installed)).toBe(500);
     const setup = await until(async () => checkRuns().find((c) => c.name === "kto / setup"), "the setup check run");
-    expect(setup).toMatchObject({ head_sha: SHA, status: "completed", conclusion: "neutral", output: { title: "Add .github/workflows/kto-runner.yml and .github/kto.yml to run kto here" } });
+    expect(setup).toMatchObject({
+      head_sha: SHA,
+      status: "completed",
+      conclusion: "neutral",
+      output: { title: "Add .github/workflows/kto-runner.yml and .github/kto.yml to run kto here" },
+    });
     expect(setup.output.summary).toContain("commit these files to `master`");
     const text = (setup as unknown as { output: { text: string } }).output.text;
     const [workflow, starter] = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(workflow).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
     expect(() => parseConfig(starter!)).not.toThrow();
     // kto wrote nothing to the repository.
-    expect(github.requests.filter((r) => r.method !== "GET" && r.operationId !== "checks/create" && r.operationId !== "apps/create-installation-access-token")).toEqual([]);
+    expect(
+      github.requests.filter((r) => r.method !== "GET" && r.operationId !== "checks/create" && r.operationId !== "apps/create-installation-access-token"),
+    ).toEqual([]);
     expect(github.requests.some((r) => r.operationId === "actions/list-self-hosted-runners-for-repo")).toBe(true);
 
     // Installed again once the workflow is there: nothing more to show.
@@ -328,11 +387,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
   });
 
   it("answers an invalid config with one failed kto / config check run pointing at the line", async () => {
-    github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n");
+    github.state.files.set(
+      `${REPO}@${SHA}:.github/kto.yml`,
+      "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n",
+    );
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const run = await until(async () => checkRuns()[0], "the config check run");
     expect(run).toMatchObject({ name: "kto / config", status: "completed", conclusion: "failure" });
-    expect(run.output.annotations).toEqual([{ path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" }]);
+    expect(run.output.annotations).toEqual([
+      { path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" },
+    ]);
     await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
     expect(await app.store.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
@@ -340,17 +404,27 @@ describe("the kto GitHub App against a GitHub API double", () => {
   });
 
   it("holds a fork's pull request until a maintainer comments /kto ok-to-test", async () => {
-    const pr = example("pull_request", "opened") as { pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number }; installation?: unknown };
+    const pr = example("pull_request", "opened") as {
+      pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number };
+      installation?: unknown;
+    };
     pr.pull_request.head.repo.full_name = "stranger/Hello-World";
     pr.pull_request.author_association = "CONTRIBUTOR";
     expect(await deliver("pull_request", pr)).toBe(200);
     // One check run asks for the plan's approval, however many jobs wait.
-    await until(async () => checkRuns().length === 1 && checkRuns()[0]!.name === "kto / approval" && checkRuns()[0]!.conclusion === "action_required", "the action_required approval check run");
+    await until(
+      async () => checkRuns().length === 1 && checkRuns()[0]!.name === "kto / approval" && checkRuns()[0]!.conclusion === "action_required",
+      "the action_required approval check run",
+    );
     expect(checkRuns()[0]!.output.summary).toContain("it comes from the fork stranger/Hello-World");
     expect(github.state.dispatches).toHaveLength(0);
 
     github.state.pulls.set(`${REPO}#${pr.pull_request.number}`, { number: pr.pull_request.number, head: { sha: SHA } });
-    const comment = example("issue_comment", "created") as { comment: { body: string; author_association: string; created_at: string }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+    const comment = example("issue_comment", "created") as {
+      comment: { body: string; author_association: string; created_at: string };
+      issue: { number: number; pull_request?: unknown };
+      installation?: unknown;
+    };
     comment.installation = (pr as { installation?: unknown }).installation;
     comment.comment.body = "/kto ok-to-test";
     comment.comment.author_association = "OWNER";
@@ -365,7 +439,11 @@ describe("the kto GitHub App against a GitHub API double", () => {
   });
 
   it("approves a fork's pull request by label, and takes /kto retest and /kto cancel from maintainers only", async () => {
-    const pr = example("pull_request", "opened") as { pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number; labels: { name: string }[] }; installation?: unknown; label?: unknown };
+    const pr = example("pull_request", "opened") as {
+      pull_request: { head: { repo: { full_name: string } }; author_association: string; number: number; labels: { name: string }[] };
+      installation?: unknown;
+      label?: unknown;
+    };
     pr.pull_request.head.repo.full_name = "stranger/Hello-World";
     pr.pull_request.author_association = "NONE";
     expect(await deliver("pull_request", pr)).toBe(200);
@@ -380,7 +458,11 @@ describe("the kto GitHub App against a GitHub API double", () => {
     github.state.permissions.set(REPO, new Map([["maintainer", "write"]]));
     // Whether a commenter is a maintainer is the API's answer (write access), not the comment's author_association.
     const comment = (body: string, login: string) => {
-      const c = example("issue_comment", "created") as { comment: { body: string; created_at: string; user: { login: string } }; issue: { number: number; pull_request?: unknown }; installation?: unknown };
+      const c = example("issue_comment", "created") as {
+        comment: { body: string; created_at: string; user: { login: string } };
+        issue: { number: number; pull_request?: unknown };
+        installation?: unknown;
+      };
       c.comment.body = body;
       c.comment.user.login = login;
       c.comment.created_at = new Date().toISOString();
@@ -402,7 +484,16 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
   it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
     github.state.runners.set(REPO, []);
-    github.state.runners.set("org:Codertocat", [{ id: 70, name: "org-rack", os: "linux", status: "online", busy: false, labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    github.state.runners.set("org:Codertocat", [
+      {
+        id: 70,
+        name: "org-rack",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
     const opened = example("pull_request", "opened") as { installation: { id: number } };
     expect(await deliver("pull_request", opened)).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "a dispatch to the organisation's runner");
@@ -464,12 +555,43 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const first = await until(async () => github.state.dispatches[0], "the first dispatch");
     github.state.runners.set(REPO, [
-      { id: 7, name: "rack-1", os: "linux", status: "offline", busy: false, labels: [{ id: 1, name: "x86_64", type: "custom" }, { id: 2, name: "kto-runner-rack-1", type: "custom" }] },
-      { id: 8, name: "rack-2", os: "linux", status: "online", busy: false, labels: [{ id: 1, name: "x86_64", type: "custom" }, { id: 3, name: "kto-runner-rack-2", type: "custom" }] },
+      {
+        id: 7,
+        name: "rack-1",
+        os: "linux",
+        status: "offline",
+        busy: false,
+        labels: [
+          { id: 1, name: "x86_64", type: "custom" },
+          { id: 2, name: "kto-runner-rack-1", type: "custom" },
+        ],
+      },
+      {
+        id: 8,
+        name: "rack-2",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: [
+          { id: 1, name: "x86_64", type: "custom" },
+          { id: 3, name: "kto-runner-rack-2", type: "custom" },
+        ],
+      },
     ]);
     // GitHub ends the run when it loses its runner; the payload names the runner.
-    const wj = example("workflow_job", "completed", 0) as { workflow_job: Record<string, unknown>; repository: Record<string, unknown>; installation?: unknown };
-    wj.workflow_job = { ...wj.workflow_job, run_id: first.runId, conclusion: "failure", labels: JSON.parse(first.inputs.runs_on!) as string[], runner_id: 7, runner_name: "rack-1" };
+    const wj = example("workflow_job", "completed", 0) as {
+      workflow_job: Record<string, unknown>;
+      repository: Record<string, unknown>;
+      installation?: unknown;
+    };
+    wj.workflow_job = {
+      ...wj.workflow_job,
+      run_id: first.runId,
+      conclusion: "failure",
+      labels: JSON.parse(first.inputs.runs_on!) as string[],
+      runner_id: 7,
+      runner_name: "rack-1",
+    };
     wj.repository = (example("pull_request", "opened") as { repository: Record<string, unknown> }).repository;
     wj.installation = { id: 1 };
     expect(await deliver("workflow_job", wj)).toBe(200);

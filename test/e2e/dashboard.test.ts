@@ -20,10 +20,12 @@ const SCREENSHOTS = fileURLToPath(new URL("../../test-results/", import.meta.url
 const REPO = "Codertocat/Hello-World";
 const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const SECRET = "webhook-secret";
-const suite = (name: string, priority: string, label: string) => `  - { name: ${name}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${label}] } }\n`;
+const suite = (name: string, priority: string, label: string) =>
+  `  - { name: ${name}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${label}] } }\n`;
 const CONFIG = `version: 1\nsuites:\n${suite("boot-x86", "high", "x86_64")}${suite("board-low", "low", "arm64")}${suite("board-urgent", "urgent", "arm64")}${suite("board-normal", "normal", "arm64")}`;
 
-const column = (page: Page, table: string, index: number) => page.$$eval(`#${table} tbody tr`, (rows, i) => rows.map((r) => r.children[i]?.textContent ?? ""), index);
+const column = (page: Page, table: string, index: number) =>
+  page.$$eval(`#${table} tbody tr`, (rows, i) => rows.map((r) => r.children[i]?.textContent ?? ""), index);
 
 describe("the dashboard at /kto, in headless Chromium", () => {
   let github: GitHubApiDouble;
@@ -36,15 +38,32 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     github = await startGitHubApiDouble();
     issuer = await startOidcIssuer();
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
-    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    github.state.runners.set(REPO, [
+      {
+        id: 7,
+        name: "rack-1",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: "https://kto.example.com", KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-      orchestrator: { pollMs: 100, outboxPollMs: 100 },
-    });
+    app = await startApp(
+      doubleAppSettings(github.url, {
+        WEBHOOK_SECRET: SECRET,
+        KTO_PUBLIC_URL: "https://kto.example.com",
+        KTO_OIDC_ISSUER: issuer.url,
+        KTO_OIDC_JWKS_URL: issuer.jwksUrl,
+      }),
+      {
+        store: fresh.store,
+        logLevel: "fatal",
+        throttle: false,
+        orchestrator: { pollMs: 100, outboxPollMs: 100 },
+      },
+    );
     browser = await chromium.launch({ executablePath: process.env.KTO_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
   });
 
@@ -58,7 +77,11 @@ describe("the dashboard at /kto, in headless Chromium", () => {
 
   async function report(jobId: string, runId: number, body: Record<string, unknown>): Promise<number> {
     const value = await issuer.token(REPO, String(runId), "https://kto.example.com");
-    const response = await fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { method: "POST", headers: { authorization: `Bearer ${value}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     return response.status;
   }
 
@@ -67,7 +90,16 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     // The example whose repository and head commit the double serves, from a trusted author.
     const pr = structuredClone(opened[Math.min(1, opened.length - 1)]!);
     const body = JSON.stringify(pr);
-    await fetch(`${app.url}${WEBHOOKS_PATH}`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) }, body });
+    await fetch(`${app.url}${WEBHOOKS_PATH}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(SECRET, body),
+      },
+      body,
+    });
     const dispatch = await until(async () => github.state.dispatches[0], "the x86 job's dispatch");
     const job = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number };
     expect(await report(job.id, dispatch.runId, { attempt: 1, kind: "started" })).toBe(200);
@@ -81,7 +113,9 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     expect(await column(page, "runners", 1)).toEqual(["busy"]);
     expect((await column(page, "runners", 2))[0]).toContain("kto-runner-rack-1");
     expect(await column(page, "running", 0)).toEqual(["boot-x86"]);
-    expect(await page.$eval("#running a", (a) => (a as HTMLAnchorElement).href)).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
+    expect(await page.$eval("#running a", (a) => (a as HTMLAnchorElement).href)).toBe(
+      `http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`,
+    );
     const elapsed = (await column(page, "running", 4))[0];
     await page.waitForFunction((before) => document.querySelector("#running td.elapsed")?.textContent !== before, elapsed, { timeout: 5_000 });
 
@@ -105,7 +139,11 @@ describe("the dashboard at /kto, in headless Chromium", () => {
 
   it("is off with KTO_DASHBOARD=off, where names must not be public", async () => {
     const fresh = await freshStore("sqlite");
-    const hidden = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_DASHBOARD: "off" }), { store: fresh.store, logLevel: "fatal", throttle: false });
+    const hidden = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_DASHBOARD: "off" }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+    });
     try {
       for (const path of ["/kto", "/kto/api/dashboard"]) {
         const response = await fetch(`${hidden.url}${path}`);

@@ -55,7 +55,8 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     const concluded = new Map<number, Set<string>>();
     for (const request of system.github.requests) {
       if (!["checks/create", "checks/update"].includes(request.operationId) || request.body.status !== "completed") continue;
-      const id = request.operationId === "checks/create" ? runs.find((r) => r.external_id === request.body.external_id)?.id : Number(request.params.check_run_id);
+      const id =
+        request.operationId === "checks/create" ? runs.find((r) => r.external_id === request.body.external_id)?.id : Number(request.params.check_run_id);
       if (id !== undefined) concluded.set(id, new Set([...(concluded.get(id) ?? []), String(request.body.conclusion)]));
     }
     for (const conclusions of concluded.values()) expect(conclusions.size).toBe(1);
@@ -65,7 +66,11 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     expect(system.github.rejected).toEqual([]);
 
     // No container or VM is left (the runners' own cleanup may take a moment after the report).
-    await until(async () => (await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } })).length === 0, "kto's containers to be removed", 20_000);
+    await until(
+      async () => (await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } })).length === 0,
+      "kto's containers to be removed",
+      20_000,
+    );
     await until(async () => (await runningQemus()).length === 0, "QEMU to exit", 20_000);
     for (const host of system.hosts) await host.stop();
 
@@ -81,7 +86,9 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
       expect(await store.acquireLock("queue-monitor", "checker", 1_000, Date.now())).toBe(true);
       const retried = system.github.state.dispatches.length - jobs.length;
       const failedCalls = system.github.state.outageServed;
-      process.stdout.write(`faults: ${fault}: ${jobs.length} jobs ended once, ${system.github.state.dispatches.length} dispatches (${retried} re-run after the fault), ${system.github.requests.length} GitHub calls${failedCalls ? ` (${failedCalls} failed)` : ""}, settled ${settledS.toFixed(1)} s after the pull request\n`);
+      process.stdout.write(
+        `faults: ${fault}: ${jobs.length} jobs ended once, ${system.github.state.dispatches.length} dispatches (${retried} re-run after the fault), ${system.github.requests.length} GitHub calls${failedCalls ? ` (${failedCalls} failed)` : ""}, settled ${settledS.toFixed(1)} s after the pull request\n`,
+      );
     } finally {
       await store.close();
     }
@@ -106,7 +113,11 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     const victim = system.hosts[0]!;
     await until(() => victim.started.length > 0, "host-a to start a run");
     // Let the container or VM come up, then the host loses power.
-    await until(async () => (await new Docker().listContainers({ filters: { label: [OWNER_LABEL] } })).length > 0 || (await runningQemus()).length > 0, "the job's container or VM", 30_000);
+    await until(
+      async () => (await new Docker().listContainers({ filters: { label: [OWNER_LABEL] } })).length > 0 || (await runningQemus()).length > 0,
+      "the job's container or VM",
+      30_000,
+    );
     await victim.kill();
     // systemd starts the runner service again on a healthy host; its first act is the cleanup.
     await system.addHost({ name: "host-b", runners: 1 });

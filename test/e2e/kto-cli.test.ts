@@ -59,8 +59,14 @@ describe("kto CLI end to end (built bin, real Docker and QEMU)", () => {
   it("a suite asking for what this host lacks ends at once as the config's fault, naming the field and why", async () => {
     await withTempDir(async (dir) => {
       const config = join(dir, "kvm.yml");
-      await writeFile(config, `version: 1\nsuites:\n  - { name: needs-kvm, runner: qemu, kernel: /var/lib/kto/kernel/vmlinuz, command: "true", hardware: { labels: [kvm] } }\n`);
-      const { code } = await promisify(execFile)(process.execPath, [KTO, "run", config, "--out", join(dir, "out")], { cwd: ROOT, env: { ...ENV, KTO_NO_KVM: "1" } }).then(
+      await writeFile(
+        config,
+        `version: 1\nsuites:\n  - { name: needs-kvm, runner: qemu, kernel: /var/lib/kto/kernel/vmlinuz, command: "true", hardware: { labels: [kvm] } }\n`,
+      );
+      const { code } = await promisify(execFile)(process.execPath, [KTO, "run", config, "--out", join(dir, "out")], {
+        cwd: ROOT,
+        env: { ...ENV, KTO_NO_KVM: "1" },
+      }).then(
         () => ({ code: 0 }),
         (error: { code: number }) => ({ code: error.code }),
       );
@@ -169,7 +175,9 @@ suites:
 
       // The first job's config changes before resuming: the stored plan, not the file, is what resumes.
       await writeFile(config, "version: 1\nsuites: []\n");
-      const resumed = await promisify(execFile)(process.execPath, [KTO, "run", "--resume"], { cwd: ROOT, env }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+      const resumed = await promisify(execFile)(process.execPath, [KTO, "run", "--resume"], { cwd: ROOT, env }).catch(
+        (e: { stdout: string; stderr: string; code: number }) => e,
+      );
       expect(resumed.stderr).toContain("kto: second: started");
       const report = JSON.parse(await readFile(join(dir, "out", "results.json"), "utf8")) as RunReport;
       expect(report.jobs.map((j) => [j.name, j.status])).toEqual([

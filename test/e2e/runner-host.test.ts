@@ -31,10 +31,17 @@ describe("a runner host registers just-in-time runners through the App, and clea
     github.state.installations.set(REPO, 42);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), { store: fresh.store, logLevel: "fatal", throttle: false });
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+    });
     // Stands in for the Actions runner release: records how kto-runner-host.sh starts it.
     runnerDir = await mkdtemp(join(tmpdir(), "kto-actions-runner-"));
-    await writeFile(join(runnerDir, "run.sh"), `#!/bin/sh\nprintf '%s\\n' "$@" > "${runnerDir}/args"\necho "$ACTIONS_RUNNER_INPUT_JITCONFIG" > "${runnerDir}/jitconfig"\necho "$ACTIONS_RUNNER_HOOK_JOB_COMPLETED" > "${runnerDir}/hook"\n`);
+    await writeFile(
+      join(runnerDir, "run.sh"),
+      `#!/bin/sh\nprintf '%s\\n' "$@" > "${runnerDir}/args"\necho "$ACTIONS_RUNNER_INPUT_JITCONFIG" > "${runnerDir}/jitconfig"\necho "$ACTIONS_RUNNER_HOOK_JOB_COMPLETED" > "${runnerDir}/hook"\n`,
+    );
     await chmod(join(runnerDir, "run.sh"), 0o755);
   });
 
@@ -48,11 +55,21 @@ describe("a runner host registers just-in-time runners through the App, and clea
   });
 
   const register = (body: unknown, secret = SECRET) =>
-    fetch(`${app.url}/kto/api/runners/jitconfig`, { method: "POST", headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    fetch(`${app.url}/kto/api/runners/jitconfig`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   it("kto-runner-host.sh registers one runner with this host's labels and starts it with its JIT config and the cleanup hook", async () => {
     const result = await execa("bash", [join(ROOT, "self-hosted/kto-runner-host.sh"), "3"], {
-      env: { KTO_APP_URL: app.url, KTO_RUNNER_REGISTRATION_SECRET: SECRET, KTO_RUNNER_REPOSITORY: REPO, KTO_RUNNER_DIR: runnerDir, KTO_RUNNER_LABELS: "lab-a,rack-7" },
+      env: {
+        KTO_APP_URL: app.url,
+        KTO_RUNNER_REGISTRATION_SECRET: SECRET,
+        KTO_RUNNER_REPOSITORY: REPO,
+        KTO_RUNNER_DIR: runnerDir,
+        KTO_RUNNER_LABELS: "lab-a,rack-7",
+      },
       reject: false,
     });
     expect(result.stderr).toContain("registered runner");
@@ -92,11 +109,17 @@ describe("a runner host registers just-in-time runners through the App, and clea
   });
 
   it("kto host register says why the App refused, and exits 1; without a secret it is a usage error", async () => {
-    const refused = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", "someone/else", "--app-url", app.url], { env: { KTO_RUNNER_REGISTRATION_SECRET: SECRET }, reject: false });
+    const refused = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", "someone/else", "--app-url", app.url], {
+      env: { KTO_RUNNER_REGISTRATION_SECRET: SECRET },
+      reject: false,
+    });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("the App refused the registration (404): the kto App is not installed on someone/else: install it there first");
     expect(refused.stdout).toBe("");
-    const noSecret = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", REPO, "--app-url", app.url], { env: { KTO_RUNNER_REGISTRATION_SECRET: "" }, reject: false });
+    const noSecret = await execa("node", [join(ROOT, "bin/kto.js"), "host", "register", "--repository", REPO, "--app-url", app.url], {
+      env: { KTO_RUNNER_REGISTRATION_SECRET: "" },
+      reject: false,
+    });
     expect(noSecret.exitCode).toBe(2);
     expect(noSecret.stderr).toContain("KTO_RUNNER_REGISTRATION_SECRET");
   });
@@ -132,7 +155,10 @@ describe("a runner host registers just-in-time runners through the App, and clea
     } finally {
       leftover.kill("SIGKILL");
       await docker.getContainer(kept).remove({ force: true });
-      await docker.getContainer(orphan).remove({ force: true }).catch(() => undefined);
+      await docker
+        .getContainer(orphan)
+        .remove({ force: true })
+        .catch(() => undefined);
       await rm(workspace, { recursive: true, force: true });
     }
   });

@@ -31,16 +31,22 @@ describe("end to end: a pull request in, check runs out, on real Docker and QEMU
 
     expect(byName["kto / smoke"]).toMatchObject({ conclusion: "success", output: { title: "2 passed, 0 failed, 0 errored, 0 skipped" } });
     expect(byName["kto / userspace"]).toMatchObject({ conclusion: "failure", output: { title: "2 passed, 1 failed, 0 errored, 0 skipped" } });
-    expect(byName["kto / userspace"]!.output.annotations).toEqual([expect.objectContaining({ path: "examples/tests/userspace.sh", start_line: 9, title: "arithmetic" })]);
+    expect(byName["kto / userspace"]!.output.annotations).toEqual([
+      expect.objectContaining({ path: "examples/tests/userspace.sh", start_line: 9, title: "arithmetic" }),
+    ]);
     expect(byName["kto / kunit-guest"]).toMatchObject({ conclusion: "failure", output: { title: "1 passed, 1 failed, 0 errored, 0 skipped" } });
-    expect(byName["kto / kunit-guest"]!.output.annotations).toEqual([expect.objectContaining({ path: "examples/tests/guest.sh", start_line: 16, title: "guest › kernel_release" })]);
+    expect(byName["kto / kunit-guest"]!.output.annotations).toEqual([
+      expect.objectContaining({ path: "examples/tests/guest.sh", start_line: 16, title: "guest › kernel_release" }),
+    ]);
 
     const dispatches = system.github.state.dispatches;
     for (const run of runs) {
       const dispatch = dispatches.find((d) => JSON.parse(d.inputs.job!).id === run.external_id)!;
       expect(run.details_url).toBe(`http://${new URL(system.github.url).host}/${LOCAL_REPO}/actions/runs/${dispatch.runId}`);
       // Each job's results, uploaded by the action and linked from its check run.
-      expect(run.output.summary).toMatch(new RegExp(`\\[Download the logs and results\\]\\(https://github\\.com/${LOCAL_REPO}/actions/runs/${dispatch.runId}/artifacts/\\d+\\)`));
+      expect(run.output.summary).toMatch(
+        new RegExp(`\\[Download the logs and results\\]\\(https://github\\.com/${LOCAL_REPO}/actions/runs/${dispatch.runId}/artifacts/\\d+\\)`),
+      );
     }
     const artifacts = system.results.artifacts.map((a) => a.name);
     expect(artifacts).toHaveLength(3);

@@ -37,11 +37,18 @@ export async function startAzurite(dir: string): Promise<{ url: string; stop: ()
   const port = 20000 + Math.floor(Math.random() * 20000);
   const azurite = require.resolve("azurite/package.json");
   const bin = join(dirname(azurite), (JSON.parse(readFileSync(azurite, "utf8")) as { bin: Record<string, string> }).bin["azurite-blob"]!);
-  const child: ChildProcess = spawn(process.execPath, [bin, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", dir, "--silent", "--loose", "--skipApiVersionCheck"], { stdio: "ignore" });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bin, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", dir, "--silent", "--loose", "--skipApiVersionCheck"],
+    { stdio: "ignore" },
+  );
   const url = `http://127.0.0.1:${port}/${ACCOUNT}`;
   let up = false;
   for (let i = 0; i < 150 && !up; i++) {
-    up = await fetch(`${url}?comp=list`).then(() => true, () => false);
+    up = await fetch(`${url}?comp=list`).then(
+      () => true,
+      () => false,
+    );
     if (!up) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   if (!up) throw new Error(`azurite-blob did not answer on ${url}`);
@@ -88,7 +95,8 @@ export async function startResultsService(blobUrl: string): Promise<ResultsServi
     // Twirp's JSON carries the proto field names (snake_case); camelCase is accepted too.
     const raw = JSON.parse((await body(request)) || "{}") as Record<string, unknown>;
     const payload = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
-    if (payload.workflowRunBackendId !== runId || payload.workflowJobRunBackendId !== jobRunId) return reply(400, { code: "invalid_argument", msg: "backend ids do not match the token" });
+    if (payload.workflowRunBackendId !== runId || payload.workflowJobRunBackendId !== jobRunId)
+      return reply(400, { code: "invalid_argument", msg: "backend ids do not match the token" });
     if (method === "CreateArtifact") {
       const name = String(payload.name);
       const blob = `${runId}/${name}.zip`;
@@ -104,7 +112,8 @@ export async function startResultsService(blobUrl: string): Promise<ResultsServi
       const created = pending.get(name);
       if (!created) return reply(404, { code: "not_found", msg: "no such artifact" });
       const properties = await container.getBlockBlobClient(created.blob).getProperties();
-      if (String(properties.contentLength) !== String(payload.size)) return reply(400, { code: "invalid_argument", msg: "size does not match the uploaded blob" });
+      if (String(properties.contentLength) !== String(payload.size))
+        return reply(400, { code: "invalid_argument", msg: "size does not match the uploaded blob" });
       const id = artifacts.length + 1;
       artifacts.push({ id, name, size: Number(payload.size), blob: created.blob, ...(created.expiresAt ? { expiresAt: created.expiresAt } : {}) });
       return reply(200, { ok: true, artifact_id: String(id) });
@@ -142,10 +151,16 @@ export async function startTokenEndpoint(): Promise<{ url: string; requestToken:
 }
 
 /** The App's report endpoint: records each event and the token it came with. */
-export async function startAppDouble(status = 200): Promise<{ url: string; events: { path: string; authorization: string; body: Record<string, unknown> }[]; close: () => Promise<void> }> {
+export async function startAppDouble(
+  status = 200,
+): Promise<{ url: string; events: { path: string; authorization: string; body: Record<string, unknown> }[]; close: () => Promise<void> }> {
   const events: { path: string; authorization: string; body: Record<string, unknown> }[] = [];
   const server = createServer(async (request, response) => {
-    events.push({ path: request.url ?? "", authorization: String(request.headers.authorization ?? ""), body: JSON.parse((await body(request)) || "{}") as Record<string, unknown> });
+    events.push({
+      path: request.url ?? "",
+      authorization: String(request.headers.authorization ?? ""),
+      body: JSON.parse((await body(request)) || "{}") as Record<string, unknown>,
+    });
     response.writeHead(status, { "content-type": "application/json" }).end("{}");
   });
   const url = await listen(server);

@@ -32,7 +32,16 @@ export interface GitHubState {
   files: Map<string, string>;
   runners: Map<string, Runner[]>;
   /** Workflow runs started by a dispatch: the App's (its bot is the actor), or a test's stand-in for someone else's. */
-  dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, string>; runId: number; actor?: string; createdAt?: number; unlistedFor?: number }[];
+  dispatches: {
+    repo: string;
+    workflow: string;
+    ref: string;
+    inputs: Record<string, string>;
+    runId: number;
+    actor?: string;
+    createdAt?: number;
+    unlistedFor?: number;
+  }[];
   /** How many run listings a new run is left out of: GitHub lists a dispatched run only after a moment. */
   unlistedFor: number;
   /** Called as a dispatch starts its run: a test's moment to make something else happen then (another run). */
@@ -47,7 +56,16 @@ export interface GitHubState {
   /** Statuses the next workflow dispatches answer with after starting the run anyway (a response lost on the way back). */
   dispatchLostResponses: number[];
   /** What `pulls.get` answers; kto's /kto commands read the base, the author, the labels and the head repository when a test sets them. */
-  pulls: Map<string, { number: number; head: { sha: string; repo?: { full_name: string } | null }; base?: { ref: string }; author_association?: string; labels?: { name: string }[] }>;
+  pulls: Map<
+    string,
+    {
+      number: number;
+      head: { sha: string; repo?: { full_name: string } | null };
+      base?: { ref: string };
+      author_association?: string;
+      labels?: { name: string }[];
+    }
+  >;
   /**
    * `owner/repo` → user → their role there. Unlisted users can read (the repositories here are
    * public), and a user-owned repository's owner is its admin.
@@ -76,10 +94,16 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
   if (runners.some((r) => r.name === request.body.name)) return { status: 409, body: { message: "Already exists - A runner with the name already exists." } };
   const id = state.nextId++;
   // GitHub adds the read-only default labels; a JIT runner is offline until its process connects.
-  const labels = ["self-hosted", "Linux", "X64", ...(request.body.labels as string[])].map((name, i) => ({ id: i + 1, name, type: i < 3 ? ("read-only" as const) : ("custom" as const) }));
+  const labels = ["self-hosted", "Linux", "X64", ...(request.body.labels as string[])].map((name, i) => ({
+    id: i + 1,
+    name,
+    type: i < 3 ? ("read-only" as const) : ("custom" as const),
+  }));
   const runner: Runner = { id, name: String(request.body.name), os: "Linux", status: "offline", busy: false, labels };
   state.runners.set(scope, [...runners, runner]);
-  const encoded = Buffer.from(JSON.stringify({ ".runner": { agentId: id, agentName: runner.name, scope, workFolder: request.body.work_folder ?? "_work" } })).toString("base64");
+  const encoded = Buffer.from(
+    JSON.stringify({ ".runner": { agentId: id, agentName: runner.name, scope, workFolder: request.body.work_folder ?? "_work" } }),
+  ).toString("base64");
   return { status: 201, body: { runner, encoded_jit_config: encoded } };
 }
 
@@ -108,20 +132,35 @@ const HANDLERS: Record<string, Handler> = {
     if (!run) return { status: 404, body: { message: "Not Found" } };
     // GitHub keeps a completed check run completed; the double refuses instead, so that a test sees it.
     const status = request.body.conclusion ? "completed" : request.body.status;
-    if (run.status === "completed" && status !== undefined && status !== "completed") return { status: 422, body: { message: "a completed check run cannot be reopened: create a new check run" } };
+    if (run.status === "completed" && status !== undefined && status !== "completed")
+      return { status: 422, body: { message: "a completed check run cannot be reopened: create a new check run" } };
     withUpdate(run, request.body);
     return { status: 200, body: run };
   },
   "apps/create-installation-access-token": (request, state) => {
     const token = `ghs_installation${request.params.installation_id}`;
     state.tokens.set(token, state.appPermissions);
-    return { status: 201, body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: state.appPermissions, repository_selection: "all" } };
+    return {
+      status: 201,
+      body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: state.appPermissions, repository_selection: "all" },
+    };
   },
   "repos/get-content": (request, state) => {
     const ref = new URL(request.url, "http://x").searchParams.get("ref") ?? "HEAD";
     const text = state.files.get(`${request.params.owner}/${request.params.repo}@${ref}:${request.params.path}`);
     if (text === undefined) return { status: 404, body: { message: "Not Found" } };
-    return { status: 200, body: { type: "file", encoding: "base64", size: text.length, name: request.params.path!.split("/").pop(), path: request.params.path, content: Buffer.from(text).toString("base64"), sha: "0".repeat(40) } };
+    return {
+      status: 200,
+      body: {
+        type: "file",
+        encoding: "base64",
+        size: text.length,
+        name: request.params.path!.split("/").pop(),
+        path: request.params.path,
+        content: Buffer.from(text).toString("base64"),
+        sha: "0".repeat(40),
+      },
+    };
   },
   "actions/list-self-hosted-runners-for-repo": (request, state) => {
     const runners = state.runners.get(`${request.params.owner}/${request.params.repo}`) ?? [];
@@ -140,13 +179,29 @@ const HANDLERS: Record<string, Handler> = {
     const refused = inputsRefusal(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
     if (refused) return { status: 422, body: { message: refused } };
     const runId = state.nextId++;
-    state.dispatches.push({ repo, workflow: request.params.workflow_id!, ref: String(request.body.ref), inputs: request.body.inputs as Record<string, string>, runId, actor: APP_BOT, createdAt: Date.now(), unlistedFor: state.unlistedFor });
+    state.dispatches.push({
+      repo,
+      workflow: request.params.workflow_id!,
+      ref: String(request.body.ref),
+      inputs: request.body.inputs as Record<string, string>,
+      runId,
+      actor: APP_BOT,
+      createdAt: Date.now(),
+      unlistedFor: state.unlistedFor,
+    });
     state.onDispatch?.(state.dispatches.at(-1)!);
     const lost = state.dispatchLostResponses.shift();
     if (lost) return { status: lost, body: { message: "Server Error" } };
     // Unasked (and on GHES, which has no return_run_details), no run details: a 204.
     if (!request.body.return_run_details) return { status: 204, body: null };
-    return { status: 200, body: { workflow_run_id: runId, run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`, html_url: `https://github.com/${repo}/actions/runs/${runId}` } };
+    return {
+      status: 200,
+      body: {
+        workflow_run_id: runId,
+        run_url: `https://api.github.com/repos/${repo}/actions/runs/${runId}`,
+        html_url: `https://github.com/${repo}/actions/runs/${runId}`,
+      },
+    };
   },
   "actions/list-workflow-runs": (request, state) => {
     const repo = `${request.params.owner}/${request.params.repo}`;
@@ -161,7 +216,16 @@ const HANDLERS: Record<string, Handler> = {
     const runs = listed.slice((page - 1) * perPage, page * perPage).map((d) => {
       const job = JSON.parse(d.inputs.job ?? "{}") as { id?: string; attempt?: number };
       const actor = { login: d.actor ?? APP_BOT, type: (d.actor ?? APP_BOT).endsWith("[bot]") ? "Bot" : "User" };
-      return { id: d.runId, name: "kto runner", display_title: `kto ${job.id} attempt ${job.attempt}`, event: "workflow_dispatch", status: "queued", created_at: new Date(d.createdAt ?? 0).toISOString(), actor, triggering_actor: actor };
+      return {
+        id: d.runId,
+        name: "kto runner",
+        display_title: `kto ${job.id} attempt ${job.attempt}`,
+        event: "workflow_dispatch",
+        status: "queued",
+        created_at: new Date(d.createdAt ?? 0).toISOString(),
+        actor,
+        triggering_actor: actor,
+      };
     });
     // Relative to this server; the server makes it absolute, as GitHub's links are.
     const link = (n: number, rel: string) => `<${request.path}?per_page=${perPage}&page=${n}>; rel="${rel}"`;
@@ -174,21 +238,36 @@ const HANDLERS: Record<string, Handler> = {
     return { status: 202, body: {} };
   },
   "repos/get-commit": (request, state) => {
-    const sha = state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref}`) ?? (/^[0-9a-f]{40}$/.test(request.params.ref!) ? request.params.ref : undefined);
+    const sha =
+      state.refs.get(`${request.params.owner}/${request.params.repo}@${request.params.ref}`) ??
+      (/^[0-9a-f]{40}$/.test(request.params.ref!) ? request.params.ref : undefined);
     return sha ? { status: 200, body: { sha } } : { status: 404, body: { message: "No commit found" } };
   },
-  "repos/get": (request) => ({ status: 200, body: { id: 1, name: request.params.repo, full_name: `${request.params.owner}/${request.params.repo}`, default_branch: "master", owner: { login: request.params.owner } } }),
+  "repos/get": (request) => ({
+    status: 200,
+    body: {
+      id: 1,
+      name: request.params.repo,
+      full_name: `${request.params.owner}/${request.params.repo}`,
+      default_branch: "master",
+      owner: { login: request.params.owner },
+    },
+  }),
   "pulls/get": (request, state) => {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
   },
   "apps/get-repo-installation": (request, state) => {
     const id = state.installations.get(`${request.params.owner}/${request.params.repo}`);
-    return id ? { status: 200, body: { id, account: { login: request.params.owner }, app_id: 1, target_type: "Organization" } } : { status: 404, body: { message: "Not Found" } };
+    return id
+      ? { status: 200, body: { id, account: { login: request.params.owner }, app_id: 1, target_type: "Organization" } }
+      : { status: 404, body: { message: "Not Found" } };
   },
   "apps/get-org-installation": (request, state) => {
     const id = state.installations.get(`org:${request.params.org}`);
-    return id ? { status: 200, body: { id, account: { login: request.params.org }, app_id: 1, target_type: "Organization" } } : { status: 404, body: { message: "Not Found" } };
+    return id
+      ? { status: 200, body: { id, account: { login: request.params.org }, app_id: 1, target_type: "Organization" } }
+      : { status: 404, body: { message: "Not Found" } };
   },
   "actions/generate-runner-jitconfig-for-repo": (request, state) => jitconfig(request, state, `${request.params.owner}/${request.params.repo}`),
   "actions/generate-runner-jitconfig-for-org": (request, state) => jitconfig(request, state, `org:${request.params.org}`),
@@ -197,13 +276,33 @@ const HANDLERS: Record<string, Handler> = {
     const role = state.permissions.get(`${owner}/${repo}`)?.get(username) ?? (username === owner ? "admin" : "read");
     // The legacy permission folds maintain into write and triage into read; role_name keeps the role.
     const permission = role === "maintain" ? "write" : role === "triage" ? "read" : role;
-    const user = { login: username, id: 1, node_id: "U_1", type: "User", site_admin: false, role_name: role, permissions: { admin: role === "admin", maintain: role === "admin" || role === "maintain", push: permission !== "read", triage: role !== "read", pull: true } };
+    const user = {
+      login: username,
+      id: 1,
+      node_id: "U_1",
+      type: "User",
+      site_admin: false,
+      role_name: role,
+      permissions: {
+        admin: role === "admin",
+        maintain: role === "admin" || role === "maintain",
+        push: permission !== "read",
+        triage: role !== "read",
+        pull: true,
+      },
+    };
     return { status: 200, body: { permission, role_name: role, user } };
   },
   "checks/list-annotations": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     if (!run) return { status: 404, body: { message: "Not Found" } };
-    const all = ((run.output as { annotations?: Record<string, unknown>[] } | undefined)?.annotations ?? []).map((a) => ({ blob_href: "", start_column: null, end_column: null, raw_details: null, ...a }));
+    const all = ((run.output as { annotations?: Record<string, unknown>[] } | undefined)?.annotations ?? []).map((a) => ({
+      blob_href: "",
+      start_column: null,
+      end_column: null,
+      raw_details: null,
+      ...a,
+    }));
     const query = new URL(request.url, "http://x").searchParams;
     const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
     const page = Number(query.get("page") ?? 1);
@@ -267,7 +366,27 @@ export interface GitHubApiDoubleOptions {
 /** GitHub's REST API over real HTTP, stateful for the endpoints kto uses, strict about everything it is sent. */
 export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {}): Promise<GitHubApiDouble> {
   const ghesVersion = options.ghesVersion ?? GHES_VERSIONS[0]!;
-  const state: GitHubState = { checkRuns: new Map(), nextId: 1000, files: new Map(), runners: new Map(), dispatches: [], cancelled: [], dispatchFailures: [], dispatchLostResponses: [], pulls: new Map(), permissions: new Map(), refs: new Map(), installations: new Map(), outage: [], outageServed: 0, unlistedFor: 0, failures: new Map(), lostAnswers: new Map(), appPermissions: appManifest().default_permissions, tokens: new Map() };
+  const state: GitHubState = {
+    checkRuns: new Map(),
+    nextId: 1000,
+    files: new Map(),
+    runners: new Map(),
+    dispatches: [],
+    cancelled: [],
+    dispatchFailures: [],
+    dispatchLostResponses: [],
+    pulls: new Map(),
+    permissions: new Map(),
+    refs: new Map(),
+    installations: new Map(),
+    outage: [],
+    outageServed: 0,
+    unlistedFor: 0,
+    failures: new Map(),
+    lostAnswers: new Map(),
+    appPermissions: appManifest().default_permissions,
+    tokens: new Map(),
+  };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
   const now = options.now ?? Date.now;
@@ -314,7 +433,11 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
       const who = caller.kind === "app" ? "the App" : `installation ID ${/installation(\d+)/.exec(token)?.[1] ?? "?"}`;
       const injected = (limit: Limit, status: 403 | 429, retryAfterS?: number, resetInS = 1) => {
         const window = limiter?.window(token) ?? { limit: GITHUB_LIMITS.perHour, used: GITHUB_LIMITS.perHour, resetAt: now() + resetInS * 1000 };
-        const answer = limitAnswer(limit, limit === "primary" ? { ...window, resetAt: now() + resetInS * 1000 } : window, { who, status, ...(retryAfterS === undefined ? {} : { retryAfterS }) });
+        const answer = limitAnswer(limit, limit === "primary" ? { ...window, resetAt: now() + resetInS * 1000 } : window, {
+          who,
+          status,
+          ...(retryAfterS === undefined ? {} : { retryAfterS }),
+        });
         return send(answer.status, answer.body, answer.headers);
       };
       const outage = state.failures.get(checked.operationId)?.shift() ?? state.outage.shift();

@@ -107,7 +107,9 @@ export class LocalRunnerHost {
     this.alive = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const exits = [...this.children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))));
+    const exits = [...this.children.values()].map(
+      (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))),
+    );
     if (signal) for (const child of this.children.values()) child.kill(signal);
     await Promise.all(exits);
     for (const runner of this.runners) runner.record.status = "offline";
@@ -180,11 +182,23 @@ export class LocalRunnerHost {
 
   /** The webhook GitHub sends when a job of a workflow run starts or ends on a runner. */
   private async workflowJob(action: "in_progress" | "completed", runner: LocalRunner, runId: number, conclusion?: string): Promise<void> {
-    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & { workflow_job: Record<string, unknown>; repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & {
+      workflow_job: Record<string, unknown>;
+      repository: Record<string, unknown> & { owner: Record<string, unknown> };
+    };
     const [owner, name] = this.options.repo.split("/");
     const payload = {
       ...base,
-      workflow_job: { ...base.workflow_job, id: runId * 10, run_id: runId, status: action, conclusion: conclusion ?? null, runner_id: runner.record.id, runner_name: runner.record.name, labels: runner.record.labels.map((l) => l.name) },
+      workflow_job: {
+        ...base.workflow_job,
+        id: runId * 10,
+        run_id: runId,
+        status: action,
+        conclusion: conclusion ?? null,
+        runner_id: runner.record.id,
+        runner_name: runner.record.name,
+        labels: runner.record.labels.map((l) => l.name),
+      },
       repository: { ...base.repository, full_name: this.options.repo, name, owner: { ...base.repository.owner, login: owner } },
       installation: { id: this.options.installationId },
     };
@@ -192,7 +206,12 @@ export class LocalRunnerHost {
     try {
       await fetch(`${this.options.appUrl()}/api/github/webhooks`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": "workflow_job", "x-github-delivery": `wj-${runId}-${action}`, "x-hub-signature-256": await sign(this.options.webhookSecret, body) },
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "workflow_job",
+          "x-github-delivery": `wj-${runId}-${action}`,
+          "x-hub-signature-256": await sign(this.options.webhookSecret, body),
+        },
         body,
       });
     } catch {

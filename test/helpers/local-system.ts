@@ -104,7 +104,13 @@ export class LocalSystem {
   static async start(options: LocalSystemOptions): Promise<LocalSystem> {
     await mkdir(join(options.dir, "azurite"), { recursive: true });
     const azurite = await startAzurite(join(options.dir, "azurite"));
-    const system = new LocalSystem(await startGitHubApiDouble(options.github), await startOidcIssuer(), await startResultsService(azurite.url), azurite, options);
+    const system = new LocalSystem(
+      await startGitHubApiDouble(options.github),
+      await startOidcIssuer(),
+      await startResultsService(azurite.url),
+      azurite,
+      options,
+    );
     system.github.state.installations.set(LOCAL_REPO, INSTALLATION_ID);
     const port = await freePort();
     system.appUrl = `http://127.0.0.1:${port}`;
@@ -145,14 +151,24 @@ export class LocalSystem {
   async startApp(): Promise<void> {
     const cli = join(PROJECT_ROOT, "bin", "kto.js");
     const out = createWriteStream(join(this.options.dir, "app.log"), { flags: "a" });
-    const child = spawn(process.execPath, [cli, "app", "--drain", "5"], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv }, cwd: this.options.dir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "app", "--drain", "5"], {
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv },
+      cwd: this.options.dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     this.app = child;
     const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`kto app exited (${code}) before answering; see app.log`))));
     const up = (async () => {
       for (;;) {
-        if (await fetch(`${this.appUrl}/kto/status`).then((r) => r.ok, () => false)) return;
+        if (
+          await fetch(`${this.appUrl}/kto/status`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
@@ -208,9 +224,17 @@ export class LocalSystem {
     const body = JSON.stringify(payload);
     return fetch(`${this.appUrl}/api/github/webhooks`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": id, "x-hub-signature-256": await sign(this.webhookSecret, body) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": id,
+        "x-hub-signature-256": await sign(this.webhookSecret, body),
+      },
       body,
-    }).then((r) => r.status, () => null);
+    }).then(
+      (r) => r.status,
+      () => null,
+    );
   }
 
   /** A maintainer opens pull request `number` at commit `sha` carrying `config` as .github/kto.yml. */
@@ -226,7 +250,14 @@ export class LocalSystem {
     const payload = {
       ...base,
       number,
-      pull_request: { ...base.pull_request, number, author_association: "MEMBER", labels: [], head: { ...base.pull_request.head, sha, repo: repository }, base: { ...base.pull_request.base, repo: repository } },
+      pull_request: {
+        ...base.pull_request,
+        number,
+        author_association: "MEMBER",
+        labels: [],
+        head: { ...base.pull_request.head, sha, repo: repository },
+        base: { ...base.pull_request.base, repo: repository },
+      },
       repository,
       installation: { id: INSTALLATION_ID },
     };
@@ -244,7 +275,10 @@ export class LocalSystem {
     for (;;) {
       const runs = this.checkRuns(sha).filter((c) => c.name !== "kto / config");
       if (runs.length >= count && runs.every((c) => c.status === "completed")) return runs;
-      if (Date.now() - start > limitMs) throw new Error(`check runs on ${sha.slice(0, 7)} not completed after ${limitMs} ms: ${runs.map((c) => `${c.name}=${c.status}/${c.output.title}`).join(", ")}`);
+      if (Date.now() - start > limitMs)
+        throw new Error(
+          `check runs on ${sha.slice(0, 7)} not completed after ${limitMs} ms: ${runs.map((c) => `${c.name}=${c.status}/${c.output.title}`).join(", ")}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -20,7 +20,15 @@ export const DISPATCH_REF = "refs/heads/master";
 /** The claims GitHub signs for a run of the kto runner workflow, dispatched by the App at the default branch. */
 export function runnerRunClaims(repository: string, runId: string): Record<string, unknown> {
   const workflowRef = `${repository}/.github/workflows/kto-runner.yml@${DISPATCH_REF}`;
-  return { repository, run_id: runId, repository_owner: repository.split("/")[0], event_name: "workflow_dispatch", ref: DISPATCH_REF, workflow_ref: workflowRef, job_workflow_ref: workflowRef };
+  return {
+    repository,
+    run_id: runId,
+    repository_owner: repository.split("/")[0],
+    event_name: "workflow_dispatch",
+    ref: DISPATCH_REF,
+    workflow_ref: workflowRef,
+    job_workflow_ref: workflowRef,
+  };
 }
 
 /**
@@ -35,7 +43,8 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   let url = "";
   const server = createServer((request, response) => {
     const address = new URL(request.url ?? "/", "http://x");
-    if (address.pathname === "/.well-known/jwks") return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
+    if (address.pathname === "/.well-known/jwks")
+      return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
     const run = runs.get((request.headers.authorization ?? "").replace(/^Bearer /, ""));
     if (address.pathname !== "/token" || !run) return void response.writeHead(401).end();
     void new SignJWT(run)

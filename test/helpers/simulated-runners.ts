@@ -45,7 +45,14 @@ export class SimulatedRunners {
     const list = this.options.github.state.runners.get(this.options.repo) ?? [];
     for (let i = 0; i < count; i++) {
       const name = `${prefix}-${i + 1}`;
-      const runner: Runner = { id: this.options.github.state.nextId++, name, os: "Linux", status: "online", busy: false, labels: ["self-hosted", ...labels, `kto-runner-${name}`].map((label, n) => ({ id: n + 1, name: label, type: "custom" as const })) };
+      const runner: Runner = {
+        id: this.options.github.state.nextId++,
+        name,
+        os: "Linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", ...labels, `kto-runner-${name}`].map((label, n) => ({ id: n + 1, name: label, type: "custom" as const })),
+      };
       list.push(runner);
     }
     this.options.github.state.runners.set(this.options.repo, list);
@@ -88,17 +95,44 @@ export class SimulatedRunners {
     record.finishedAt = Date.now();
     runner.busy = false;
     await this.report(job, token, { kind: "finished", status, result: jobReport(job.id, status) });
-    await this.workflowJob("completed", { runId, labels, runnerId: runner.id, runnerName: runner.name, conclusion: status === "succeeded" ? "success" : "failure" });
-    await this.workflowJob("completed", { runId: runId + 1_000_000, labels: ["ubuntu-latest"], runnerId: 1, runnerName: "GitHub Actions 1", conclusion: "success" });
+    await this.workflowJob("completed", {
+      runId,
+      labels,
+      runnerId: runner.id,
+      runnerName: runner.name,
+      conclusion: status === "succeeded" ? "success" : "failure",
+    });
+    await this.workflowJob("completed", {
+      runId: runId + 1_000_000,
+      labels: ["ubuntu-latest"],
+      runnerId: 1,
+      runnerName: "GitHub Actions 1",
+      conclusion: "success",
+    });
   }
 
-  private async workflowJob(action: "in_progress" | "completed", job: { runId: number; labels: string[]; runnerId: number; runnerName: string; conclusion?: string }): Promise<void> {
+  private async workflowJob(
+    action: "in_progress" | "completed",
+    job: { runId: number; labels: string[]; runnerId: number; runnerName: string; conclusion?: string },
+  ): Promise<void> {
     if (!this.options.webhook) return;
-    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & { workflow_job: Record<string, unknown>; repository: Record<string, unknown> & { owner: Record<string, unknown> } };
+    const base = structuredClone(examples.find((e) => e.name === "workflow_job")!.examples.find((e) => e.action === action)!) as Record<string, unknown> & {
+      workflow_job: Record<string, unknown>;
+      repository: Record<string, unknown> & { owner: Record<string, unknown> };
+    };
     const [owner, name] = this.options.repo.split("/");
     const payload = {
       ...base,
-      workflow_job: { ...base.workflow_job, id: job.runId * 10, run_id: job.runId, status: action, conclusion: job.conclusion ?? null, runner_id: job.runnerId, runner_name: job.runnerName, labels: job.labels },
+      workflow_job: {
+        ...base.workflow_job,
+        id: job.runId * 10,
+        run_id: job.runId,
+        status: action,
+        conclusion: job.conclusion ?? null,
+        runner_id: job.runnerId,
+        runner_name: job.runnerName,
+        labels: job.labels,
+      },
       repository: { ...base.repository, full_name: this.options.repo, name, owner: { ...base.repository.owner, login: owner } },
       installation: { id: this.options.installationId },
     };
@@ -111,7 +145,10 @@ export class SimulatedRunners {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify({ attempt: job.attempt, ...body }),
-      }).then((r) => r.status, () => 0);
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) return;
       if (attempt === 5) {
         this.reportFailures.push(`${job.id}#${job.attempt} ${String(body.kind)}: ${status}`);

@@ -17,11 +17,20 @@ function adminUrl(): string {
 }
 
 /** A fresh, migrated store on the engine: a new SQLite file, or a new PostgreSQL database. */
-export async function freshStore(engine: EngineName): Promise<{ store: Store; dispose: () => Promise<void>; location: { dataDir?: string; databaseUrl?: string } }> {
+export async function freshStore(
+  engine: EngineName,
+): Promise<{ store: Store; dispose: () => Promise<void>; location: { dataDir?: string; databaseUrl?: string } }> {
   if (engine === "sqlite") {
     const dataDir = await mkdtemp(join(tmpdir(), "kto-store-"));
     const store = await openStore({ dataDir, databaseUrl: "" });
-    return { store, location: { dataDir }, dispose: async () => { await store.close(); await rm(dataDir, { recursive: true, force: true }); } };
+    return {
+      store,
+      location: { dataDir },
+      dispose: async () => {
+        await store.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   const name = `kto_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl() });

@@ -17,7 +17,10 @@ const factory = new RunnerFactory({ docker: runner });
 const REGISTRY_IMAGE = `${process.env.KTO_REGISTRY_ADDR ?? "127.0.0.1:5000"}/${BUSYBOX_IMAGE}`;
 
 async function removeImage(name: string): Promise<void> {
-  await docker.getImage(name).remove({ force: true }).catch(() => undefined);
+  await docker
+    .getImage(name)
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 /** Runs a job on the runner itself: exit code and output side by side, so a failed expectation shows why. */

@@ -49,7 +49,9 @@ describe("QEMU on the hosts users have: KVM working, absent, or present and brok
       expect((await qemu.host("x86_64")).accelerator).toMatchObject({ bootable: false });
       const result = await runJob(qemuJob({ id: "nowhere" }), { factory, workspace: dir, jobDir: join(dir, "job") });
       expect(result).toMatchObject({ status: "errored", outcome: "infrastructure" });
-      expect(result.reason).toMatch(/^this host boots no x86_64 guest: no accelerator booted a guest: .*exited with status 1: .*failed to initialize kvm|Could not access KVM/);
+      expect(result.reason).toMatch(
+        /^this host boots no x86_64 guest: no accelerator booted a guest: .*exited with status 1: .*failed to initialize kvm|Could not access KVM/,
+      );
       expect(result.reason).not.toMatch(/exited with null/);
       expect(result.metrics.bootMs).toBeUndefined();
     });

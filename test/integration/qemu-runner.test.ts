@@ -28,8 +28,15 @@ async function userInitramfs(path: string, init: string, busyboxPath?: string): 
 describe("QemuRunner booting Debian's kernel", () => {
   it("reads KTAP from a user's own initramfs that powers off by itself", async () => {
     await withTempDir(async (dir) => {
-      await userInitramfs(join(dir, "initramfs.cpio"), 'echo "KTAP version 1"; echo "1..2"; echo "ok 1 boots"; echo "not ok 2 feature # SKIP not here"; poweroff -f');
-      const result = await runJob(qemuJob({ id: "user-initramfs", initramfs: "initramfs.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      await userInitramfs(
+        join(dir, "initramfs.cpio"),
+        'echo "KTAP version 1"; echo "1..2"; echo "ok 1 boots"; echo "not ok 2 feature # SKIP not here"; poweroff -f',
+      );
+      const result = await runJob(qemuJob({ id: "user-initramfs", initramfs: "initramfs.cpio", command: undefined }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "succeeded", exitCode: null });
       expect(result.results?.counts).toEqual({ passed: 1, failed: 0, skipped: 1, errored: 0, total: 2 });
       expect(result.metrics.bootMs).toBeGreaterThan(0);
@@ -39,7 +46,11 @@ describe("QemuRunner booting Debian's kernel", () => {
   it("names a hang when the guest goes silent for the idle limit", async () => {
     await withTempDir(async (dir) => {
       await userInitramfs(join(dir, "initramfs.cpio"), "echo about to hang; sleep 1000");
-      const result = await runJob(qemuJob({ id: "hang", initramfs: "initramfs.cpio", command: undefined, idleTimeoutMs: 3000 }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      const result = await runJob(qemuJob({ id: "hang", initramfs: "initramfs.cpio", command: undefined, idleTimeoutMs: 3000 }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "failed", outcome: "hang" });
     });
   });
@@ -56,7 +67,11 @@ describe("QemuRunner booting Debian's kernel", () => {
   it("names a boot that never reaches init", async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, "broken.cpio"), Buffer.from("this is not an initramfs"));
-      const result = await runJob(qemuJob({ id: "no-init", initramfs: "broken.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      const result = await runJob(qemuJob({ id: "no-init", initramfs: "broken.cpio", command: undefined }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "failed", outcome: "boot_failure" });
     });
   });
@@ -86,8 +101,13 @@ describe("QemuRunner booting Debian's kernel", () => {
   it("boots an arm64 Debian kernel on this host in kto's guest mode and reads its KTAP", async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, "marker.txt"), "from-the-host\n");
-      const command = 'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /work/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
-      const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, command }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      const command =
+        'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /work/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
+      const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, command }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "succeeded", exitCode: 0, boot: { machine: "virt" } });
       expect(result.results?.tests.map((t) => t.name)).toEqual(["arch_is_aarch64", "workspace_mounted"]);
       expect(result.boot?.detail).toMatch(/^(tcg|kvm)/);
@@ -97,7 +117,11 @@ describe("QemuRunner booting Debian's kernel", () => {
   it("boots an arm64 kernel with a user's own arm64 initramfs", async () => {
     await withTempDir(async (dir) => {
       await userInitramfs(join(dir, "initramfs.cpio"), 'echo "KTAP version 1"; echo "1..1"; echo "ok 1 arm64_boots"; poweroff -f', ARM64_BUSYBOX);
-      const result = await runJob(qemuJob({ id: "arm64-user", arch: "arm64", kernel: ARM64_KERNEL, initramfs: "initramfs.cpio", command: undefined }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      const result = await runJob(qemuJob({ id: "arm64-user", arch: "arm64", kernel: ARM64_KERNEL, initramfs: "initramfs.cpio", command: undefined }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "succeeded", results: { counts: { passed: 1, total: 1 } } });
       expect(await readFile(join(dir, "job", "console.log"), "utf8")).toMatch(/Booting Linux on physical CPU/);
     });

@@ -64,9 +64,23 @@ describe("resource manager", () => {
     try {
       const pool = new StaticPool();
       pool.add("e", [], 4);
-      const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock: new ManualClock(0), options: { owner: "o", repoCap: 2 } });
+      const service = new OrchestratorService({
+        store,
+        dispatcher: new RecordingDispatcher(),
+        pools: [pool],
+        clock: new ManualClock(0),
+        options: { owner: "o", repoCap: 2 },
+      });
       await service.resources.sync();
-      await submitPlan(store, { id: "busy", source: "s", workspace: "/w", repo: "big/repo", approved: true, now: 0, jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)) });
+      await submitPlan(store, {
+        id: "busy",
+        source: "s",
+        workspace: "/w",
+        repo: "big/repo",
+        approved: true,
+        now: 0,
+        jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)),
+      });
       await submitPlan(store, { id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
       expect(await service.monitor.tick()).toBe(3);
       expect((await store.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);

@@ -5,7 +5,14 @@ import { storeJob } from "../helpers/orchestrator.js";
 describe.each(ENGINES)("Store on %s", (engine) => {
   it("submits a plan and orders the queue by priority, then arrival", async () => {
     await withStore(engine, async (store) => {
-      await submitPlan(store, { id: "p1", source: "kto.yml", workspace: "/w", approved: true, now: 1, jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)] });
+      await submitPlan(store, {
+        id: "p1",
+        source: "kto.yml",
+        workspace: "/w",
+        approved: true,
+        now: 1,
+        jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)],
+      });
       expect((await store.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
       const a = (await store.job("a"))!;
       expect(a).toMatchObject({ state: "queued", attempt: 1, planId: "p1", labels: [] });
@@ -16,7 +23,20 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("places a queued job among the jobs waiting for the same labels, by priority then arrival", async () => {
     await withStore(engine, async (store) => {
-      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("x1", ["x86_64"], 2), storeJob("arm", ["arm64"], 4), storeJob("x2", ["kvm", "x86_64"], 2), storeJob("x3", ["x86_64"], 3), storeJob("x4", ["x86_64"], 2)] });
+      await submitPlan(store, {
+        id: "p",
+        source: "s",
+        workspace: "/w",
+        approved: true,
+        now: 1,
+        jobs: [
+          storeJob("x1", ["x86_64"], 2),
+          storeJob("arm", ["arm64"], 4),
+          storeJob("x2", ["kvm", "x86_64"], 2),
+          storeJob("x3", ["x86_64"], 3),
+          storeJob("x4", ["x86_64"], 2),
+        ],
+      });
       const position = async (id: string) => store.queuePosition((await store.job(id))!, 1);
       expect(await Promise.all(["x3", "x1", "x4", "arm", "x2"].map(position))).toEqual([1, 2, 3, 1, 1]);
     });
@@ -33,7 +53,11 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       // The same effect key twice is one outbox row: redelivery is by key, never by a second row.
       await store.transition({ jobId: "j", to: "queued", effects: [effect], now: 4 });
       expect((await store.dueOutbox(10)).map((o) => o.key)).toEqual(["dispatch:j#1"]);
-      expect((await store.transitions("j")).map((t) => [t.from, t.to])).toEqual([[null, "queued"], ["queued", "dispatched"], ["dispatched", "queued"]]);
+      expect((await store.transitions("j")).map((t) => [t.from, t.to])).toEqual([
+        [null, "queued"],
+        ["queued", "dispatched"],
+        ["dispatched", "queued"],
+      ]);
       const done = await store.transition({ jobId: "j", to: "cancelled", now: 5 });
       expect(done).toMatchObject({ state: "cancelled", finishedAt: 5 });
       expect(await store.transition({ jobId: "j", to: "queued", now: 6 })).toBeNull(); // terminal stays terminal
@@ -43,11 +67,23 @@ describe.each(ENGINES)("Store on %s", (engine) => {
   it("holds a job's later effects back while an earlier one waits for its retry; other jobs' go on", async () => {
     await withStore(engine, async (store) => {
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2), storeJob("k", [], 2)] });
-      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e" }, effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }], now: 2 });
+      await store.transition({
+        jobId: "j",
+        to: "dispatched",
+        set: { env_id: "e" },
+        effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }],
+        now: 2,
+      });
       const [dispatch] = await store.dueOutbox(2);
       await store.markRetry(dispatch!.id, 100, "502 Bad Gateway");
       await store.transition({ jobId: "j", to: "cancelled", effects: [{ kind: "cancel", key: "cancel:j#1", payload: { attempt: 1, envId: "e" } }], now: 3 });
-      await store.transition({ jobId: "k", to: "dispatched", set: { env_id: "e" }, effects: [{ kind: "dispatch", key: "dispatch:k#1", payload: { attempt: 1, envId: "e" } }], now: 4 });
+      await store.transition({
+        jobId: "k",
+        to: "dispatched",
+        set: { env_id: "e" },
+        effects: [{ kind: "dispatch", key: "dispatch:k#1", payload: { attempt: 1, envId: "e" } }],
+        now: 4,
+      });
       // The cancel must not overtake the dispatch it cancels.
       expect((await store.dueOutbox(50)).map((o) => o.key)).toEqual(["dispatch:k#1"]);
       expect((await store.dueOutbox(100)).map((o) => o.key)).toEqual(["dispatch:j#1", "cancel:j#1", "dispatch:k#1"]);
@@ -56,9 +92,25 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("cancels an older plan of the same group when a newer one arrives", async () => {
     await withStore(engine, async (store) => {
-      await submitPlan(store, { id: "old", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 1, jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)] });
+      await submitPlan(store, {
+        id: "old",
+        source: "s",
+        workspace: "/w",
+        groupKey: "pr-7",
+        approved: true,
+        now: 1,
+        jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)],
+      });
       await store.transition({ jobId: "o2", to: "dispatched", set: { env_id: "e" }, now: 2 });
-      const { cancelled } = await submitPlan(store, { id: "new", source: "s", workspace: "/w", groupKey: "pr-7", approved: true, now: 3, jobs: [storeJob("n1", [], 2)] });
+      const { cancelled } = await submitPlan(store, {
+        id: "new",
+        source: "s",
+        workspace: "/w",
+        groupKey: "pr-7",
+        approved: true,
+        now: 3,
+        jobs: [storeJob("n1", [], 2)],
+      });
       expect(cancelled.sort()).toEqual(["o1", "o2"]);
       expect((await store.job("o2"))?.state).toBe("cancelled");
       expect((await store.job("n1"))?.state).toBe("queued");

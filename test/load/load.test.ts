@@ -58,19 +58,27 @@ async function untilAllCompleted(system: LocalSystem, runners: SimulatedRunners,
     peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
     const done = system.checkRuns().filter((c) => c.status === "completed").length;
     if (done >= total) return { peakKiB };
-    if (process.env.KTO_LOAD_TRACE) process.stderr.write(`load: ${((performance.now() - start) / 1000).toFixed(0)}s completed ${done}, check runs ${system.checkRuns().length}, dispatches ${system.github.state.dispatches.length}, finished ${runners.runs.filter((r) => r.finishedAt).length}, requests ${system.github.requests.length}\n`);
+    if (process.env.KTO_LOAD_TRACE)
+      process.stderr.write(
+        `load: ${((performance.now() - start) / 1000).toFixed(0)}s completed ${done}, check runs ${system.checkRuns().length}, dispatches ${system.github.state.dispatches.length}, finished ${runners.runs.filter((r) => r.finishedAt).length}, requests ${system.github.requests.length}\n`,
+      );
     if (Date.now() > deadline) throw new Error(`only ${done} of ${total} check runs completed`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
 /** Latencies as GitHub sees them: webhook sent → queued check run created → workflow dispatched. */
-function latencies(system: LocalSystem, checkRuns: ReturnType<LocalSystem["checkRuns"]>, sentAt: Map<string, number>): { webhookToQueued: number[]; queuedToDispatched: number[] } {
+function latencies(
+  system: LocalSystem,
+  checkRuns: ReturnType<LocalSystem["checkRuns"]>,
+  sentAt: Map<string, number>,
+): { webhookToQueued: number[]; queuedToDispatched: number[] } {
   const created = new Map<string, number>();
   const dispatchAt = new Map<string, number>();
   for (const request of system.github.requests) {
     if (request.operationId === "checks/create") created.set(String(request.body.external_id), request.at);
-    if (request.operationId === "actions/create-workflow-dispatch") dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
+    if (request.operationId === "actions/create-workflow-dispatch")
+      dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
   }
   const webhookToQueued: number[] = [];
   const queuedToDispatched: number[] = [];
@@ -103,14 +111,19 @@ function priorityInversions(jobs: readonly JobRecord[]): string[] {
     const mine = jobs.filter((j) => j.labels.join(",") === key);
     for (const later of mine) {
       for (const earlier of mine) {
-        if (earlier.priority > later.priority && earlier.queuedAt < later.dispatchedAt! && earlier.dispatchedAt! > later.dispatchedAt!) inversions.push(`${later.id} (p${later.priority}) before ${earlier.id} (p${earlier.priority})`);
+        if (earlier.priority > later.priority && earlier.queuedAt < later.dispatchedAt! && earlier.dispatchedAt! > later.dispatchedAt!)
+          inversions.push(`${later.id} (p${later.priority}) before ${earlier.id} (p${earlier.priority})`);
       }
     }
   }
   return inversions;
 }
 
-function summary(system: LocalSystem, total: number, measured: { webhookToQueued: number[]; queuedToDispatched: number[]; elapsedS: number; peakKiB: number }): string {
+function summary(
+  system: LocalSystem,
+  total: number,
+  measured: { webhookToQueued: number[]; queuedToDispatched: number[]; elapsedS: number; peakKiB: number },
+): string {
   const { webhookToQueued, queuedToDispatched, elapsedS, peakKiB } = measured;
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   return [
@@ -156,31 +169,35 @@ describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("loses nothing, holds priority order within each label set, and ends every check run", async () => {
-    const { start, sentAt } = await sendPacedEvents(system);
-    const total = EVENTS * JOBS_PER_EVENT;
-    const { peakKiB } = await untilAllCompleted(system, runners, total, start);
-    const elapsedS = (performance.now() - start) / 1000;
-    await runners.stop();
+  it(
+    "loses nothing, holds priority order within each label set, and ends every check run",
+    async () => {
+      const { start, sentAt } = await sendPacedEvents(system);
+      const total = EVENTS * JOBS_PER_EVENT;
+      const { peakKiB } = await untilAllCompleted(system, runners, total, start);
+      const elapsedS = (performance.now() - start) / 1000;
+      await runners.stop();
 
-    // Every check run terminal, with the conclusion its job's report carried.
-    const checkRuns = system.checkRuns();
-    expect(checkRuns).toHaveLength(total);
-    for (const run of checkRuns) expect(run.conclusion).toBe(run.external_id!.endsWith("/s3") ? "failure" : "success");
-    // Nothing dispatched twice, nothing lost.
-    const dispatched = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
-    expect(new Set(dispatched.map((d) => `${d.id}#${d.attempt}`)).size).toBe(dispatched.length);
-    expect(dispatched).toHaveLength(total);
-    expect(runners.reportFailures).toEqual([]);
-    expect(system.github.rejected).toEqual([]);
-    const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
+      // Every check run terminal, with the conclusion its job's report carried.
+      const checkRuns = system.checkRuns();
+      expect(checkRuns).toHaveLength(total);
+      for (const run of checkRuns) expect(run.conclusion).toBe(run.external_id!.endsWith("/s3") ? "failure" : "success");
+      // Nothing dispatched twice, nothing lost.
+      const dispatched = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
+      expect(new Set(dispatched.map((d) => `${d.id}#${d.attempt}`)).size).toBe(dispatched.length);
+      expect(dispatched).toHaveLength(total);
+      expect(runners.reportFailures).toEqual([]);
+      expect(system.github.rejected).toEqual([]);
+      const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
 
-    await system.stopApp();
-    const jobs = await storedJobs(dir);
-    expect(jobs).toHaveLength(total);
-    expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
-    expect(priorityInversions(jobs)).toEqual([]);
+      await system.stopApp();
+      const jobs = await storedJobs(dir);
+      expect(jobs).toHaveLength(total);
+      expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
+      expect(priorityInversions(jobs)).toEqual([]);
 
-    process.stdout.write(summary(system, total, measured));
-  }, 20 * 60_000);
+      process.stdout.write(summary(system, total, measured));
+    },
+    20 * 60_000,
+  );
 });

@@ -94,7 +94,8 @@ describe(`load under GitHub's real limits: ${EVENTS} pull-request events, ${EVEN
       });
 
       const requests = system.github.requests;
-    if (process.env.KTO_LOAD_TRACE) for (const r of requests.slice(0, 40)) process.stderr.write(`${((r.at - start) / 1000).toFixed(2)} ${r.method} ${r.operationId}\n`);
+      if (process.env.KTO_LOAD_TRACE)
+        for (const r of requests.slice(0, 40)) process.stderr.write(`${((r.at - start) / 1000).toFixed(2)} ${r.method} ${r.operationId}\n`);
       const firstDispatchS = (requests.find((r) => r.operationId === "actions/create-workflow-dispatch")!.at - start) / 1000;
       const installation = requests.filter((r) => !r.operationId.startsWith("apps/"));
       const { boundS, content, points } = lowerBoundS(installation);

@@ -29,7 +29,10 @@ async function regularFiles(root: string, prefix = ""): Promise<string[]> {
 async function plant(root: string, paths: string[], content: (p: string) => string): Promise<void> {
   for (const path of paths) {
     const target = join(root, path);
-    const parentOk = await mkdir(dirname(target), { recursive: true }).then(() => true, () => false);
+    const parentOk = await mkdir(dirname(target), { recursive: true }).then(
+      () => true,
+      () => false,
+    );
     if (!parentOk || (await lstat(target).catch(() => null))) continue;
     await writeFile(target, content(path));
   }

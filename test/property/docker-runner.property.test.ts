@@ -36,30 +36,38 @@ async function containersOf(jobId: string): Promise<number> {
 describe("DockerRunner", () => {
   it("Property 6: complete result capture — stdout, stderr, exit code and times, whatever the bytes and size", async () => {
     await fc.assert(
-      fc.asyncProperty(payload, payload, fc.integer({ min: 0, max: 255 }), fc.option(fc.integer({ min: 1, max: 200_000 }), { nil: undefined }), async (out, err, code, cap) =>
-        withTempDir(async (dir) => {
-          await chmod(dir, 0o755);
-          await writeFile(join(dir, "out.bin"), out);
-          await writeFile(join(dir, "err.bin"), err);
-          await chmod(join(dir, "out.bin"), 0o644);
-          await chmod(join(dir, "err.bin"), 0o644);
-          const before = Date.now();
-          const execution = await runner.execute(job({ id: "p6", command: `cat out.bin; cat err.bin >&2; exit ${code}` }), {
-            workspace: dir,
-            jobDir: join(dir, "job"),
-            streamCapBytes: cap,
-          });
-          expect(execution.exitCode).toBe(code);
-          for (const [captured, sent] of [[execution.stdout, out], [execution.stderr, err]] as const) {
-            const kept = cap === undefined ? sent : sent.subarray(0, cap);
-            expect(captured.totalBytes).toBe(sent.length);
-            expect(captured.truncated).toBe(kept.length < sent.length);
-            expect(captured.data.equals(kept)).toBe(true);
-          }
-          expect(execution.startedAt.getTime()).toBeGreaterThanOrEqual(before);
-          expect(execution.finishedAt.getTime()).toBeGreaterThanOrEqual(execution.startedAt.getTime());
-          expect(execution.metrics.wallMs).toBe(execution.finishedAt.getTime() - execution.startedAt.getTime());
-        }),
+      fc.asyncProperty(
+        payload,
+        payload,
+        fc.integer({ min: 0, max: 255 }),
+        fc.option(fc.integer({ min: 1, max: 200_000 }), { nil: undefined }),
+        async (out, err, code, cap) =>
+          withTempDir(async (dir) => {
+            await chmod(dir, 0o755);
+            await writeFile(join(dir, "out.bin"), out);
+            await writeFile(join(dir, "err.bin"), err);
+            await chmod(join(dir, "out.bin"), 0o644);
+            await chmod(join(dir, "err.bin"), 0o644);
+            const before = Date.now();
+            const execution = await runner.execute(job({ id: "p6", command: `cat out.bin; cat err.bin >&2; exit ${code}` }), {
+              workspace: dir,
+              jobDir: join(dir, "job"),
+              streamCapBytes: cap,
+            });
+            expect(execution.exitCode).toBe(code);
+            for (const [captured, sent] of [
+              [execution.stdout, out],
+              [execution.stderr, err],
+            ] as const) {
+              const kept = cap === undefined ? sent : sent.subarray(0, cap);
+              expect(captured.totalBytes).toBe(sent.length);
+              expect(captured.truncated).toBe(kept.length < sent.length);
+              expect(captured.data.equals(kept)).toBe(true);
+            }
+            expect(execution.startedAt.getTime()).toBeGreaterThanOrEqual(before);
+            expect(execution.finishedAt.getTime()).toBeGreaterThanOrEqual(execution.startedAt.getTime());
+            expect(execution.metrics.wallMs).toBe(execution.finishedAt.getTime() - execution.startedAt.getTime());
+          }),
       ),
       { numRuns: 12 },
     );
@@ -93,7 +101,10 @@ describe("DockerRunner", () => {
           expect(held.stdout.data.toString()).toContain(nonce); // the holder did write its secret
           expect(seen).not.toContain(nonce);
           expect(seen).not.toContain("NETWORK-2-REACHED");
-          const interfaces = seen.split("\n").filter((l) => /^\s*\w+:\s+\d/.test(l)).map((l) => l.trim().split(":")[0]);
+          const interfaces = seen
+            .split("\n")
+            .filter((l) => /^\s*\w+:\s+\d/.test(l))
+            .map((l) => l.trim().split(":")[0]);
           expect(interfaces).toEqual(["lo"]);
         }),
       ),

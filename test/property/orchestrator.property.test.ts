@@ -76,7 +76,10 @@ class Submit implements fc.AsyncCommand<Model, Real> {
 }
 
 class AddEnvironment implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly labels: string[], readonly capacity: number) {}
+  constructor(
+    readonly labels: string[],
+    readonly capacity: number,
+  ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     real.pool.add(`env${real.pool.envs.length}-${real.clock.now()}`, this.labels, this.capacity);
@@ -117,14 +120,18 @@ class Tick implements fc.AsyncCommand<Model, Real> {
 }
 
 class Report implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly pick: number, readonly outcome: "started" | "succeeded" | "failed" | "infrastructure") {}
+  constructor(
+    readonly pick: number,
+    readonly outcome: "started" | "succeeded" | "failed" | "infrastructure",
+  ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     const active = await real.store.jobs({ states: ["dispatched", "running"] });
     if (active.length === 0) return;
     const job = active[this.pick % active.length]!;
     if (this.outcome === "started") await real.service.report(job.id, job.attempt, { kind: "started" });
-    else if (this.outcome === "infrastructure") await real.service.report(job.id, job.attempt, { kind: "finished", status: "errored", infrastructure: true, reason: "runner lost" });
+    else if (this.outcome === "infrastructure")
+      await real.service.report(job.id, job.attempt, { kind: "finished", status: "errored", infrastructure: true, reason: "runner lost" });
     else await real.service.report(job.id, job.attempt, { kind: "finished", status: this.outcome });
     await checkInvariants(real);
   }
@@ -168,7 +175,9 @@ class Cancel implements fc.AsyncCommand<Model, Real> {
 }
 
 const commands = [
-  fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 }).map((jobs) => new Submit(jobs)),
+  fc
+    .array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 })
+    .map((jobs) => new Submit(jobs)),
   fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 })).map(([labels, capacity]) => new AddEnvironment(labels, capacity)),
   fc.constant(new Tick()),
   fc.tuple(fc.nat(), fc.constantFrom("started" as const, "succeeded" as const, "failed" as const, "infrastructure" as const)).map(([p, o]) => new Report(p, o)),

@@ -8,7 +8,11 @@ import { countLeaves } from "../../src/runners/results/types.js";
 type Node = { name: string; ok: boolean; children: Node[] };
 
 const tree: fc.Arbitrary<Node[]> = fc.letrec<{ nodes: Node[]; node: Node }>((tie) => ({
-  node: fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/), ok: fc.boolean(), children: fc.oneof({ depthSize: "small" }, fc.constant<Node[]>([]), tie("nodes")) }),
+  node: fc.record({
+    name: fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/),
+    ok: fc.boolean(),
+    children: fc.oneof({ depthSize: "small" }, fc.constant<Node[]>([]), tie("nodes")),
+  }),
   nodes: fc.array(tie("node"), { minLength: 1, maxLength: 4 }),
 })).nodes;
 
@@ -38,7 +42,26 @@ function leafCounts(nodes: Node[]): { passed: number; failed: number } {
 
 const garbage = fc.oneof(
   fc.string({ unit: "binary", maxLength: 400 }),
-  fc.array(fc.constantFrom("KTAP version 1", "TAP version 14", "1..3", "ok 1 a", "not ok 2 b # SKIP", "    KTAP version 1", "# Subtest: x", "  ---", "  ...", "Bail out!", "<testsuite>", "\x1b[2J", "\t1..2"), { maxLength: 40 }).map((l) => l.join("\n")),
+  fc
+    .array(
+      fc.constantFrom(
+        "KTAP version 1",
+        "TAP version 14",
+        "1..3",
+        "ok 1 a",
+        "not ok 2 b # SKIP",
+        "    KTAP version 1",
+        "# Subtest: x",
+        "  ---",
+        "  ...",
+        "Bail out!",
+        "<testsuite>",
+        "\x1b[2J",
+        "\t1..2",
+      ),
+      { maxLength: 40 },
+    )
+    .map((l) => l.join("\n")),
 );
 
 describe("result parsers", () => {
@@ -120,12 +143,18 @@ const result = (entry: Entry, number: number, name: string) =>
 const shapes = {
   ktap: (es: Entry[], depth = 0): string[] => {
     const pad = "    ".repeat(depth);
-    const nested = es.flatMap((e, i) => [...(e.children.length ? [`${pad}    KTAP version 1`, ...shapes.ktap(e.children, depth + 1)] : []), pad + result(e, i + 1, e.name)]);
+    const nested = es.flatMap((e, i) => [
+      ...(e.children.length ? [`${pad}    KTAP version 1`, ...shapes.ktap(e.children, depth + 1)] : []),
+      pad + result(e, i + 1, e.name),
+    ]);
     return [`${pad}1..${es.length}`, ...nested];
   },
   tap14: (es: Entry[], depth = 0): string[] => {
     const pad = "    ".repeat(depth);
-    const nested = es.flatMap((e, i) => [...(e.children.length ? [`${pad}# Subtest: ${e.name}`, ...shapes.tap14(e.children, depth + 1)] : []), pad + result(e, i + 1, `- ${e.name}`)]);
+    const nested = es.flatMap((e, i) => [
+      ...(e.children.length ? [`${pad}# Subtest: ${e.name}`, ...shapes.tap14(e.children, depth + 1)] : []),
+      pad + result(e, i + 1, `- ${e.name}`),
+    ]);
     return [`${pad}1..${es.length}`, ...nested];
   },
   kselftest: (es: Entry[], depth = 0): string[] => {

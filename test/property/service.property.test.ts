@@ -21,7 +21,13 @@ describe("OrchestratorService", () => {
         const clock = new ManualClock(0);
         const pool = new StaticPool();
         pool.add(`local@owner-1`, ["x86_64"], 2);
-        const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "owner-1", pollMs: 100 } });
+        const service = new OrchestratorService({
+          store,
+          dispatcher: new RecordingDispatcher(),
+          pools: [pool],
+          clock,
+          options: { owner: "owner-1", pollMs: 100 },
+        });
         try {
           let plans = 0;
           for (const op of ops) {
@@ -29,11 +35,22 @@ describe("OrchestratorService", () => {
             if (op === "stop") await service.stop();
             if (op === "drain-stop") {
               const stopping = service.stop({ drainMs: 500 });
-              await advanceUntil(async () => (await service.health()).status === "stopped", () => clock.advance(100));
+              await advanceUntil(
+                async () => (await service.health()).status === "stopped",
+                () => clock.advance(100),
+              );
               await stopping;
             }
             if (op === "health") expect(["running", "stopped"]).toContain((await service.health()).status);
-            if (op === "submit") await service.submit({ id: `p${plans++}`, source: "s", workspace: "/w", approved: true, now: clock.now(), jobs: [storeJob(`j${plans}`, ["x86_64"], 2)] });
+            if (op === "submit")
+              await service.submit({
+                id: `p${plans++}`,
+                source: "s",
+                workspace: "/w",
+                approved: true,
+                now: clock.now(),
+                jobs: [storeJob(`j${plans}`, ["x86_64"], 2)],
+              });
             if (op === "tick") await service.monitor.tick();
           }
           await service.stop();
@@ -54,32 +71,45 @@ describe("OrchestratorService", () => {
 
   it("Property 1: automatic plan processing — every plan submitted is picked up by the running service without a call from outside", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 6 }), async (arrivals) => {
-        const { store, dispose } = await freshStore("sqlite");
-        const clock = new ManualClock(0);
-        const pool = new StaticPool();
-        pool.add("e1", ["x86_64"], 50);
-        const dispatcher = new RecordingDispatcher();
-        const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", pollMs: 1_000, outboxPollMs: 500 } });
-        try {
-          await service.start();
-          let expected = 0;
-          for (const [delay, size] of arrivals) {
-            clock.advance(delay);
-            await settle();
-            const plan = `p${expected}`;
-            await submitPlan(store, { id: plan, source: "s", workspace: "/w", approved: true, now: clock.now(), jobs: Array.from({ length: size }, (_, i) => storeJob(`${plan}-${i}`, ["x86_64"], 2)) });
-            expected += size;
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 6 }),
+        async (arrivals) => {
+          const { store, dispose } = await freshStore("sqlite");
+          const clock = new ManualClock(0);
+          const pool = new StaticPool();
+          pool.add("e1", ["x86_64"], 50);
+          const dispatcher = new RecordingDispatcher();
+          const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", pollMs: 1_000, outboxPollMs: 500 } });
+          try {
+            await service.start();
+            let expected = 0;
+            for (const [delay, size] of arrivals) {
+              clock.advance(delay);
+              await settle();
+              const plan = `p${expected}`;
+              await submitPlan(store, {
+                id: plan,
+                source: "s",
+                workspace: "/w",
+                approved: true,
+                now: clock.now(),
+                jobs: Array.from({ length: size }, (_, i) => storeJob(`${plan}-${i}`, ["x86_64"], 2)),
+              });
+              expected += size;
+            }
+            // Submitted straight into the store, never announced: only the monitor's own poll can find them.
+            const picked = await advanceUntil(
+              async () => dispatcher.dispatched.length === expected,
+              () => clock.advance(250),
+            );
+            expect(picked).toBe(true);
+            expect(new Set(dispatcher.dispatched.map((d) => d.job.id)).size).toBe(expected);
+          } finally {
+            await service.stop();
+            await dispose();
           }
-          // Submitted straight into the store, never announced: only the monitor's own poll can find them.
-          const picked = await advanceUntil(async () => dispatcher.dispatched.length === expected, () => clock.advance(250));
-          expect(picked).toBe(true);
-          expect(new Set(dispatcher.dispatched.map((d) => d.job.id)).size).toBe(expected);
-        } finally {
-          await service.stop();
-          await dispose();
-        }
-      }),
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -90,7 +120,13 @@ describe("OrchestratorService", () => {
     const pool = new StaticPool();
     pool.add("e1", [], 1);
     const dispatcher = new RecordingDispatcher();
-    const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", lifecycle: { leaseMs: 10_000_000, deadlineGraceMs: 5_000, retryBackoffMs: 1, maxBackoffMs: 1 } } });
+    const service = new OrchestratorService({
+      store,
+      dispatcher,
+      pools: [pool],
+      clock,
+      options: { owner: "o", lifecycle: { leaseMs: 10_000_000, deadlineGraceMs: 5_000, retryBackoffMs: 1, maxBackoffMs: 1 } },
+    });
     try {
       await service.resources.sync();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("slow", [], 2)] });
@@ -117,7 +153,13 @@ describe("OrchestratorService", () => {
     pool.add("e1", [], 1);
     pool.add("e2", [], 1);
     const dispatcher = new RecordingDispatcher();
-    const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "o", lifecycle: { leaseMs: 1_000_000, deadlineGraceMs: 1_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } } });
+    const service = new OrchestratorService({
+      store,
+      dispatcher,
+      pools: [pool],
+      clock,
+      options: { owner: "o", lifecycle: { leaseMs: 1_000_000, deadlineGraceMs: 1_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } },
+    });
     try {
       await service.resources.sync();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
@@ -165,7 +207,7 @@ describe("OrchestratorService", () => {
       const deliveries = new Map<string, number>();
       const events: { key: string; jobId: string; attempt: number; status: string; infrastructure: boolean }[] = [];
       let seed = 7;
-      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       const fleet = createServer((request, response) => {
         let body = "";
         request.on("data", (c: Buffer) => (body += c.toString()));
@@ -177,7 +219,10 @@ describe("OrchestratorService", () => {
               runs.set(key, 1);
               // Some runs lose their machine: the orchestrator must retry those elsewhere.
               const infrastructure = random() < 0.1;
-              setTimeout(() => events.push({ key, jobId, attempt, status: infrastructure ? "errored" : random() < 0.8 ? "succeeded" : "failed", infrastructure }), 5 + random() * 40);
+              setTimeout(
+                () => events.push({ key, jobId, attempt, status: infrastructure ? "errored" : random() < 0.8 ? "succeeded" : "failed", infrastructure }),
+                5 + random() * 40,
+              );
             }
             response.end(JSON.stringify({ runId: key }));
           } else if (request.url === "/events") response.end(JSON.stringify(events));
@@ -190,7 +235,10 @@ describe("OrchestratorService", () => {
       let kills = 0;
       try {
         for (let life = 0; life < 60; life++) {
-          const proc = spawn(process.execPath, [child], { env: { ...process.env, KTO_CRASH_FLEET: url, KTO_CRASH_DATA: dir, KTO_CRASH_JOBS: "200" }, stdio: ["ignore", "ignore", "pipe"] });
+          const proc = spawn(process.execPath, [child], {
+            env: { ...process.env, KTO_CRASH_FLEET: url, KTO_CRASH_DATA: dir, KTO_CRASH_JOBS: "200" },
+            stdio: ["ignore", "ignore", "pipe"],
+          });
           let stderr = "";
           proc.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
           const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));

@@ -85,7 +85,12 @@ export async function startAppProcess(dir: string, env: Record<string, string> =
       const body = JSON.stringify(payload);
       const response = await fetch(`${listening}/api/github/webhooks`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomBytes(8).toString("hex"), "x-hub-signature-256": await sign(webhookSecret, body) },
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": randomBytes(8).toString("hex"),
+          "x-hub-signature-256": await sign(webhookSecret, body),
+        },
         body,
       });
       return response.status;
@@ -128,14 +133,18 @@ export interface Answer {
 export function postStream(url: string, headers: Record<string, string>, chunks: Iterable<Buffer>, contentLength?: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const request = httpRequest(url, { method: "POST", agent: false, headers: { ...headers, ...(contentLength === undefined ? {} : { "content-length": String(contentLength) }) } }, (response) => {
-      answered = true;
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (text: string) => (body += text));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-      response.on("error", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const request = httpRequest(
+      url,
+      { method: "POST", agent: false, headers: { ...headers, ...(contentLength === undefined ? {} : { "content-length": String(contentLength) }) } },
+      (response) => {
+        answered = true;
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (text: string) => (body += text));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        response.on("error", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     // The server may close the connection on a refused upload: that ends the upload, not the answer.
     request.on("error", (error) => {
       if (!answered) reject(error);
@@ -143,13 +152,14 @@ export function postStream(url: string, headers: Record<string, string>, chunks:
     void (async () => {
       for (const chunk of chunks) {
         if (answered || request.destroyed) return;
-        if (!request.write(chunk)) await new Promise<void>((resume) => {
-          const go = () => {
-            request.off("drain", go).off("close", go);
-            resume();
-          };
-          request.once("drain", go).once("close", go);
-        });
+        if (!request.write(chunk))
+          await new Promise<void>((resume) => {
+            const go = () => {
+              request.off("drain", go).off("close", go);
+              resume();
+            };
+            request.once("drain", go).once("close", go);
+          });
       }
       if (!answered && !request.destroyed) request.end();
     })();

@@ -38,12 +38,29 @@ function* body(mark: string, total: number): Generator<Buffer> {
   for (let sent = head.length; sent < total; sent += MB) yield sent + MB <= total ? filler : filler.subarray(0, total - sent);
 }
 
-const unsignedHeaders = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": "attack-1", "x-hub-signature-256": `sha256=${"0".repeat(64)}` };
+const unsignedHeaders = {
+  "content-type": "application/json",
+  "x-github-event": "pull_request",
+  "x-github-delivery": "attack-1",
+  "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+};
 
 /** A pull request whose job waits for a label no runner has: the App lists the repository's runners, so its state names them. */
 async function queueWork(app: AppProcess): Promise<void> {
-  app.github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, `version: 1\nsuites:\n  - { name: board, runner: docker, image: kto/busybox:1, command: "true", hardware: { labels: [arm64] } }\n`);
-  app.github.state.runners.set(REPO, [{ id: 7, name: RUNNER, os: "linux", status: "online", busy: false, labels: ["self-hosted", "x86_64", `kto-runner-${RUNNER}`].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+  app.github.state.files.set(
+    `${REPO}@${SHA}:.github/kto.yml`,
+    `version: 1\nsuites:\n  - { name: board, runner: docker, image: kto/busybox:1, command: "true", hardware: { labels: [arm64] } }\n`,
+  );
+  app.github.state.runners.set(REPO, [
+    {
+      id: 7,
+      name: RUNNER,
+      os: "linux",
+      status: "online",
+      busy: false,
+      labels: ["self-hosted", "x86_64", `kto-runner-${RUNNER}`].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+    },
+  ]);
   const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
   expect(await app.deliver("pull_request", opened[Math.min(1, opened.length - 1)])).toBe(200);
 }
@@ -56,7 +73,11 @@ async function storeOf(app: AppProcess): Promise<Store> {
 async function runnerListed(app: AppProcess): Promise<void> {
   const store = await storeOf(app);
   try {
-    await until(async () => (await store.environments()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)), "the App to list the repository's runner", 30_000);
+    await until(
+      async () => (await store.environments()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)),
+      "the App to list the repository's runner",
+      30_000,
+    );
   } finally {
     await store.close();
   }
@@ -103,7 +124,13 @@ describe("signed webhook payloads", () => {
     try {
       const mark = marker();
       // Signed, so it is handled, but with no head commit: the handler throws.
-      await app.deliver("pull_request", { action: "opened", number: 1, pull_request: { number: 1, title: mark, labels: [] }, repository: { full_name: REPO, name: "Hello-World", owner: { login: "Codertocat" }, default_branch: "master" }, installation: { id: 7 } });
+      await app.deliver("pull_request", {
+        action: "opened",
+        number: 1,
+        pull_request: { number: 1, title: mark, labels: [] },
+        repository: { full_name: REPO, name: "Hello-World", owner: { login: "Codertocat" }, default_branch: "master" },
+        installation: { id: 7 },
+      });
       await until(async () => (await app.logContains("kto: handling pull_request failed")) || null, "the failure to be logged", 15_000);
       expect(await app.logContains(mark)).toBe(false);
     } finally {
@@ -113,7 +140,20 @@ describe("signed webhook payloads", () => {
 });
 
 describe("read routes on an App with a public URL", () => {
-  const health = ["deliveryFailuresInARow", "finalCheckRunsOldestMs", "finalCheckRunsPending", "github", "githubRateLimited", "lastTickAt", "leader", "monitorTicking", "outboxPending", "ready", "status", "store"];
+  const health = [
+    "deliveryFailuresInARow",
+    "finalCheckRunsOldestMs",
+    "finalCheckRunsPending",
+    "github",
+    "githubRateLimited",
+    "lastTickAt",
+    "leader",
+    "monitorTicking",
+    "outboxPending",
+    "ready",
+    "status",
+    "store",
+  ];
 
   it("answers nothing that reads state without KTO_READ_TOKEN, dashboard off or not; /kto/health stays public and names nothing", async () => {
     const app = await startAppProcess(join(scratch, "no-token"), { KTO_DASHBOARD: "off" });
@@ -144,7 +184,13 @@ describe("read routes on an App with a public URL", () => {
     try {
       await queueWork(app);
       await runnerListed(app);
-      for (const authorization of [undefined, "Bearer wrong-token", `Bearer ${token}x`, `Basic ${Buffer.from(`kto:${token.slice(1)}`).toString("base64")}`, token]) {
+      for (const authorization of [
+        undefined,
+        "Bearer wrong-token",
+        `Bearer ${token}x`,
+        `Basic ${Buffer.from(`kto:${token.slice(1)}`).toString("base64")}`,
+        token,
+      ]) {
         const response = await fetch(`${app.url}/kto/status`, { headers: authorization ? { authorization } : {} });
         expect({ authorization, status: response.status }).toEqual({ authorization, status: 401 });
         expect(response.headers.get("www-authenticate")).toContain("Basic");
@@ -170,15 +216,27 @@ describe("read routes on an App with a public URL", () => {
   it("reads are open without a token only for an App that is local-only (loopback HOST and KTO_PUBLIC_URL), and a read token must be long", () => {
     const base = { APP_ID: "1", PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n", WEBHOOK_SECRET: "s" };
     expect(readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com" }, () => "").readAccess).toEqual({ kind: "token", token: null });
-    expect(readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", HOST: "127.0.0.1" }, () => "").readAccess).toEqual({ kind: "token", token: null });
+    expect(readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", HOST: "127.0.0.1" }, () => "").readAccess).toEqual({
+      kind: "token",
+      token: null,
+    });
     expect(readSettings({ ...base, KTO_PUBLIC_URL: "http://127.0.0.1:3000" }, () => "").readAccess).toEqual({ kind: "token", token: null });
     expect(readSettings({ ...base, KTO_PUBLIC_URL: "http://127.0.0.1:3000", HOST: "127.0.0.1" }, () => "").readAccess).toEqual({ kind: "public" });
     expect(readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", KTO_READ_ACCESS: "public" }, () => "").readAccess).toEqual({ kind: "public" });
     const token = "t".repeat(32);
-    expect(readSettings({ ...base, KTO_PUBLIC_URL: "http://localhost:3000", HOST: "localhost", KTO_READ_TOKEN: token }, () => "").readAccess).toEqual({ kind: "token", token });
-    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", KTO_READ_TOKEN: "short" }, () => "")).toThrow(/KTO_READ_TOKEN: at least 32 characters/);
-    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", KTO_READ_TOKEN: token, KTO_READ_ACCESS: "public" }, () => "")).toThrow(SettingsError);
-    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "http://127.0.0.1:3000", HOST: "127.0.0.1", KTO_READ_ACCESS: "token" }, () => "")).toThrow(/KTO_READ_ACCESS: token needs KTO_READ_TOKEN/);
+    expect(readSettings({ ...base, KTO_PUBLIC_URL: "http://localhost:3000", HOST: "localhost", KTO_READ_TOKEN: token }, () => "").readAccess).toEqual({
+      kind: "token",
+      token,
+    });
+    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", KTO_READ_TOKEN: "short" }, () => "")).toThrow(
+      /KTO_READ_TOKEN: at least 32 characters/,
+    );
+    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "https://kto.example.com", KTO_READ_TOKEN: token, KTO_READ_ACCESS: "public" }, () => "")).toThrow(
+      SettingsError,
+    );
+    expect(() => readSettings({ ...base, KTO_PUBLIC_URL: "http://127.0.0.1:3000", HOST: "127.0.0.1", KTO_READ_ACCESS: "token" }, () => "")).toThrow(
+      /KTO_READ_ACCESS: token needs KTO_READ_TOKEN/,
+    );
   });
 });
 
@@ -219,7 +277,18 @@ describe("retention in App mode", () => {
     const store = await storeOf(app);
     try {
       const seed = async (id: string, at: number) => {
-        await submitPlan(store, { id, source: ".github/kto.yml", workspace: "", repo: REPO, installationId: 7, headSha: SHA, defaultRef: "master", approved: true, now: at, jobs: [{ id: `${id}/unit`, name: "unit", spec: job({ id: "unit" }), labels: [], priority: 2, maxAttempts: 1, retries: 0 }] });
+        await submitPlan(store, {
+          id,
+          source: ".github/kto.yml",
+          workspace: "",
+          repo: REPO,
+          installationId: 7,
+          headSha: SHA,
+          defaultRef: "master",
+          approved: true,
+          now: at,
+          jobs: [{ id: `${id}/unit`, name: "unit", spec: job({ id: "unit" }), labels: [], priority: 2, maxAttempts: 1, retries: 0 }],
+        });
         await store.transition({ jobId: `${id}/unit`, to: "cancelled", reason: "seeded", now: at });
       };
       await seed("old-plan", Date.now() - 3_600_000);
@@ -233,7 +302,12 @@ describe("retention in App mode", () => {
   });
 
   it("keeps 30 days by default, and a malformed KTO_RETENTION stops the App at start naming it", () => {
-    const base = { APP_ID: "1", PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n", WEBHOOK_SECRET: "s", KTO_PUBLIC_URL: "https://kto.example.com" };
+    const base = {
+      APP_ID: "1",
+      PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n",
+      WEBHOOK_SECRET: "s",
+      KTO_PUBLIC_URL: "https://kto.example.com",
+    };
     expect(readSettings(base, () => "").KTO_RETENTION).toBe(30 * 86_400_000);
     expect(readSettings({ ...base, KTO_RETENTION: "12h" }, () => "").KTO_RETENTION).toBe(12 * 3_600_000);
     expect(() => readSettings({ ...base, KTO_RETENTION: "soon" }, () => "")).toThrow(/KTO_RETENTION: a duration like 30d or 12h/);

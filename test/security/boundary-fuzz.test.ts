@@ -81,11 +81,28 @@ describe("no input takes the App down", () => {
     jwks = createServer((_, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
     await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
     sign256 = (claims) =>
-      new SignJWT({ ...runnerRunClaims(REPO, "1"), ...claims }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setAudience(new URL(publicUrl).origin).setIssuedAt().setExpirationTime("5m").sign(pair.privateKey);
+      new SignJWT({ ...runnerRunClaims(REPO, "1"), ...claims })
+        .setProtectedHeader({ alg: "RS256", kid: "k1" })
+        .setIssuer(ISSUER)
+        .setAudience(new URL(publicUrl).origin)
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .sign(pair.privateKey);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    const settings = doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: publicUrl, KTO_OIDC_ISSUER: ISSUER, KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks` });
-    app = await startApp(settings, { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50, concurrency: 4 } } });
+    const settings = doubleAppSettings(github.url, {
+      WEBHOOK_SECRET: SECRET,
+      KTO_PUBLIC_URL: publicUrl,
+      KTO_OIDC_ISSUER: ISSUER,
+      KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
+    });
+    app = await startApp(settings, {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+      runLookupDelayMs: 50,
+      orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50, concurrency: 4 } },
+    });
   });
 
   afterAll(async () => {
@@ -99,7 +116,12 @@ describe("no input takes the App down", () => {
     const body = JSON.stringify(payload);
     const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(SECRET, body),
+      },
       body,
     });
     await response.arrayBuffer();
@@ -116,13 +138,26 @@ describe("no input takes the App down", () => {
   }
 
   it("signed webhooks of every event kto handles, mutated at random, leave it answering with a consistent store", async () => {
-    const handled = ["pull_request", "issue_comment", "check_run", "check_suite", "repository_dispatch", "workflow_dispatch", "workflow_job", "installation", "installation_repositories"];
+    const handled = [
+      "pull_request",
+      "issue_comment",
+      "check_run",
+      "check_suite",
+      "repository_dispatch",
+      "workflow_dispatch",
+      "workflow_job",
+      "installation",
+      "installation_repositories",
+    ];
     const payloads = examples.filter((e) => handled.includes(e.name)).flatMap((e) => e.examples.map((payload) => ({ event: e.name, payload })));
     expect(payloads.length).toBeGreaterThan(30);
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: payloads.length - 1 }),
-        fc.array(fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), value: hostileValue, drop: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), value: hostileValue, drop: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
         async (index, edits) => {
           const { event, payload } = payloads[index]!;
           const status = await deliver(event, mutate(payload, edits));
@@ -151,7 +186,15 @@ describe("no input takes the App down", () => {
       fc.asyncProperty(
         fc.oneof(
           hostileValue,
-          fc.record({ attempt: hostileValue, kind: fc.oneof(fc.constantFrom("started", "heartbeat", "finished", "exploded"), hostileValue), status: hostileValue, result: hostileValue }, { requiredKeys: [] }),
+          fc.record(
+            {
+              attempt: hostileValue,
+              kind: fc.oneof(fc.constantFrom("started", "heartbeat", "finished", "exploded"), hostileValue),
+              status: hostileValue,
+              result: hostileValue,
+            },
+            { requiredKeys: [] },
+          ),
         ),
         fc.constantFrom(job.id, "no-such-job", "../../kto/status", "%E0%A4%A"),
         async (body, id) => {

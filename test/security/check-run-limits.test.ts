@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { annotationMessage, annotationTitle, ANNOTATION_MESSAGE_LIMIT, ANNOTATION_TITLE_LIMIT, SUMMARY_LIMIT, withinLimit } from "../../src/app/check-run-limits.js";
+import {
+  annotationMessage,
+  annotationTitle,
+  ANNOTATION_MESSAGE_LIMIT,
+  ANNOTATION_TITLE_LIMIT,
+  SUMMARY_LIMIT,
+  withinLimit,
+} from "../../src/app/check-run-limits.js";
 
 describe("check-run output stays within what GitHub accepts, however much a config or a test prints", () => {
   it("a summary of any length fits in 65,535 characters and says it was cut", () => {

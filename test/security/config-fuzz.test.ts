@@ -5,20 +5,104 @@ import { buildPlan, ConfigError, parseConfig } from "../../src/config/index.js";
 const FILE = ".github/kto.yml";
 
 const KEYS = [
-  "version", "defaults", "suites", "triggers", "trust", "limits", "jobs_per_suite", "jobs_per_plan",
-  "name", "runner", "image", "command", "matrix", "timeout", "idle_timeout", "retries", "priority",
-  "env", "hardware", "labels", "memory", "cpus", "artifacts", "results", "results_file", "network",
-  "user", "capabilities", "devices", "privileged", "arch", "kernel", "initramfs", "modules", "append",
-  "disk", "pull_request", "dispatch", "ok_to_test_label", "trusted_associations",
-  "__proto__", "constructor", "toString", "<<", "k", "arch2",
+  "version",
+  "defaults",
+  "suites",
+  "triggers",
+  "trust",
+  "limits",
+  "jobs_per_suite",
+  "jobs_per_plan",
+  "name",
+  "runner",
+  "image",
+  "command",
+  "matrix",
+  "timeout",
+  "idle_timeout",
+  "retries",
+  "priority",
+  "env",
+  "hardware",
+  "labels",
+  "memory",
+  "cpus",
+  "artifacts",
+  "results",
+  "results_file",
+  "network",
+  "user",
+  "capabilities",
+  "devices",
+  "privileged",
+  "arch",
+  "kernel",
+  "initramfs",
+  "modules",
+  "append",
+  "disk",
+  "pull_request",
+  "dispatch",
+  "ok_to_test_label",
+  "trusted_associations",
+  "__proto__",
+  "constructor",
+  "toString",
+  "<<",
+  "k",
+  "arch2",
 ];
 
 const SCALARS = [
-  "1", "2", "0", "-1", "1e400", "-0", ".inf", ".nan", "0x1F", "0o17", "~", "null", "true", "false", "yes",
-  "docker", "qemu", "x86_64", "arm64", "root", "1000:100", "NET_ADMIN", "/dev/fuse", "all", "high",
-  "20m", "30d", "7d", "0s", "0.0001", "99999999999999999999d", "2G", "1.5GiB", "0B",
-  '"${{ matrix.k }}"', '"${{ matrix.constructor }}"', '"${{ matrix.__proto__ }}"', '"a b"', "a_b", "a-b",
-  '"1"', "''", '""', '"\\u0000"', "!!str 5", "!!binary aGk=", "!unknown x", "|\n  block\n", "'quoted ''x'''",
+  "1",
+  "2",
+  "0",
+  "-1",
+  "1e400",
+  "-0",
+  ".inf",
+  ".nan",
+  "0x1F",
+  "0o17",
+  "~",
+  "null",
+  "true",
+  "false",
+  "yes",
+  "docker",
+  "qemu",
+  "x86_64",
+  "arm64",
+  "root",
+  "1000:100",
+  "NET_ADMIN",
+  "/dev/fuse",
+  "all",
+  "high",
+  "20m",
+  "30d",
+  "7d",
+  "0s",
+  "0.0001",
+  "99999999999999999999d",
+  "2G",
+  "1.5GiB",
+  "0B",
+  '"${{ matrix.k }}"',
+  '"${{ matrix.constructor }}"',
+  '"${{ matrix.__proto__ }}"',
+  '"a b"',
+  "a_b",
+  "a-b",
+  '"1"',
+  "''",
+  '""',
+  '"\\u0000"',
+  "!!str 5",
+  "!!binary aGk=",
+  "!unknown x",
+  "|\n  block\n",
+  "'quoted ''x'''",
 ];
 
 /** Builds flow-style YAML, with anchors on some collections and aliases to earlier (or missing) anchors. */
@@ -39,14 +123,19 @@ function emitter(anchorSeed: number, aliasOneIn: number) {
     }
     if (typeof value === "string") return value;
     if (Array.isArray(value)) return `${anchor()}[${value.map(emit).join(", ")}]`;
-    return `${anchor()}{ ${Object.entries(value).map(([k, v]) => `${k}: ${emit(v)}`).join(", ")} }`;
+    return `${anchor()}{ ${Object.entries(value)
+      .map(([k, v]) => `${k}: ${emit(v)}`)
+      .join(", ")} }`;
   };
   return emit;
 }
 
 type Tree = string | Tree[] | { [key: string]: Tree };
 
-const scalar = fc.oneof(fc.constantFrom(...SCALARS), fc.stringMatching(/^[a-z0-9_.${}() -]{0,12}$/).map((s) => JSON.stringify(s)));
+const scalar = fc.oneof(
+  fc.constantFrom(...SCALARS),
+  fc.stringMatching(/^[a-z0-9_.${}() -]{0,12}$/).map((s) => JSON.stringify(s)),
+);
 const tree: fc.Arbitrary<Tree> = fc.letrec<{ tree: Tree }>((tie) => ({
   tree: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
@@ -67,9 +156,9 @@ const suite = fc.record(
     matrix: fc.oneof(
       fc.dictionary(fc.constantFrom("k", "v", "arch", "constructor", "1"), fc.array(scalar, { minLength: 1, maxLength: 4 }), { maxKeys: 3 }),
       // Huge, but only ever counted.
-      fc.tuple(fc.integer({ min: 1, max: 14 }), fc.integer({ min: 1, max: 14 })).map(([keys, values]) =>
-        Object.fromEntries(Array.from({ length: keys }, (_, k) => [`m${k}`, Array.from({ length: values }, (_, v) => String(v))])),
-      ),
+      fc
+        .tuple(fc.integer({ min: 1, max: 14 }), fc.integer({ min: 1, max: 14 }))
+        .map(([keys, values]) => Object.fromEntries(Array.from({ length: keys }, (_, k) => [`m${k}`, Array.from({ length: values }, (_, v) => String(v))]))),
     ),
     timeout: scalar,
     idle_timeout: scalar,
@@ -86,7 +175,9 @@ const config = fc.record(
     version: fc.constantFrom("1", "2", '"1"'),
     suites: fc.array(suite, { maxLength: 3 }),
     defaults: tree,
-    limits: fc.dictionary(fc.constantFrom("jobs_per_suite", "jobs_per_plan", "x"), fc.constantFrom("1", "3", "256", "1024", "5000", "-1", "1.5", "a"), { maxKeys: 2 }),
+    limits: fc.dictionary(fc.constantFrom("jobs_per_suite", "jobs_per_plan", "x"), fc.constantFrom("1", "3", "256", "1024", "5000", "-1", "1.5", "a"), {
+      maxKeys: 2,
+    }),
     triggers: tree,
     trust: tree,
   },
@@ -109,7 +200,10 @@ const plausible = fc.record({
         Object.fromEntries(
           ["v", "k", "constructor"].map((key) => [
             key,
-            fc.uniqueArray(fc.constantFrom("1", '"1"', "1.0", "true", '"a b"', "a_b", "x", "y", "z", '""', `"${"w".repeat(2000)}"`), { minLength: 1, maxLength: 5 }),
+            fc.uniqueArray(fc.constantFrom("1", '"1"', "1.0", "true", '"a b"', "a_b", "x", "y", "z", '""', `"${"w".repeat(2000)}"`), {
+              minLength: 1,
+              maxLength: 5,
+            }),
           ]),
         ),
         { requiredKeys: ["v"] },
@@ -127,7 +221,13 @@ function text(value: Record<string, unknown>, seed: number, aliasOneIn = 7): str
 }
 
 /** Characters that change YAML's structure, spliced anywhere. */
-const mutation = fc.array(fc.tuple(fc.nat(), fc.constantFrom(":", "- ", "{", "}", "[", "]", "&", "*", "!", "%YAML 1.1\n", "\t", "\n", "? ", "<<: *a0\n", "#", '"', "'", "---\n", "...\n", " ".repeat(7))), { maxLength: 4 });
+const mutation = fc.array(
+  fc.tuple(
+    fc.nat(),
+    fc.constantFrom(":", "- ", "{", "}", "[", "]", "&", "*", "!", "%YAML 1.1\n", "\t", "\n", "? ", "<<: *a0\n", "#", '"', "'", "---\n", "...\n", " ".repeat(7)),
+  ),
+  { maxLength: 4 },
+);
 
 function mutate(source: string, edits: [number, string][]): string {
   let out = source;
@@ -146,7 +246,12 @@ const deep = fc.tuple(fc.integer({ min: 1, max: 3000 }), fc.constantFrom("[", "{
 
 const laughs = fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 2, max: 12 })).map(([levels, width]) => {
   const lines = ["version: 1", `l0: &l0 [${Array(width).fill("lol").join(", ")}]`];
-  for (let i = 1; i <= levels; i++) lines.push(`l${i}: &l${i} [${Array(width).fill(`*l${i - 1}`).join(", ")}]`);
+  for (let i = 1; i <= levels; i++)
+    lines.push(
+      `l${i}: &l${i} [${Array(width)
+        .fill(`*l${i - 1}`)
+        .join(", ")}]`,
+    );
   lines.push(`suites: [{ name: s, runner: docker, image: i, command: x, artifacts: *l${levels}, env: { A: *l${levels} } }]`);
   return `${lines.join("\n")}\n`;
 });

@@ -125,7 +125,9 @@ suites:
     const listed = `version: 1\nsuites:\n  - { name: s, runner: docker, image: i, command: [${Array(25_000).fill('""').join(", ")}] }\n`;
     const [overhead] = issuesOf(listed);
     expect(overhead).toMatchObject({ line: 3, column: 5, path: "suites[0]" });
-    expect(overhead!.message).toMatch(/^makes a job of 7\d\.\d KiB as JSON; at most 60 KiB \(GitHub's limit on a dispatched workflow's inputs is 65,535 characters\)$/);
+    expect(overhead!.message).toMatch(
+      /^makes a job of 7\d\.\d KiB as JSON; at most 60 KiB \(GitHub's limit on a dispatched workflow's inputs is 65,535 characters\)$/,
+    );
     const wide = `version: 1\nlimits: { jobs_per_suite: 1024 }\nsuites:\n${suiteWithMatrix("s", matrixOf(2, 32), `    env: { BIG: "${"y".repeat(20_000)}" }\n`)}`;
     const [issue] = issuesOf(wide);
     expect(issue).toMatchObject({ line: 4, column: 5, path: "suites[0]" });
@@ -136,7 +138,12 @@ suites:
 /** Each anchor nine aliases of the one before: 9^(depth+1) copies of one scalar in a few hundred bytes. */
 function billionLaughs(depth: number): string {
   const lines = ["version: 1", 'l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
-  for (let i = 1; i <= depth; i++) lines.push(`l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(", ")}]`);
+  for (let i = 1; i <= depth; i++)
+    lines.push(
+      `l${i}: &l${i} [${Array(9)
+        .fill(`*l${i - 1}`)
+        .join(", ")}]`,
+    );
   lines.push("suites:", `  - { name: s, runner: docker, image: i, command: x, artifacts: *l${depth} }`);
   return `${lines.join("\n")}\n`;
 }

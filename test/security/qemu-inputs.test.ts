@@ -51,7 +51,11 @@ describe("a pull request's config cannot make QEMU read the host's files", () =>
       // Unescaped, QEMU would read `file=x.img,snapshot=off,...` as a second option, writing to the image.
       const name = "x.img,snapshot=off";
       await writeFile(join(dir, name), Buffer.alloc(1024 * 1024));
-      const result = await runJob(qemuJob({ id: "comma-disk", disk: name, command: "cat /sys/block/vda/size" }), { factory, workspace: dir, jobDir: join(dir, "job") });
+      const result = await runJob(qemuJob({ id: "comma-disk", disk: name, command: "cat /sys/block/vda/size" }), {
+        factory,
+        workspace: dir,
+        jobDir: join(dir, "job"),
+      });
       expect(result).toMatchObject({ status: "succeeded" });
       expect(await readFile(join(dir, "job", "console.log"), "utf8")).toMatch(/^2048\r?$/m);
       expect((await readFile(join(dir, name))).every((byte) => byte === 0)).toBe(true);

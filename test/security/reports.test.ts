@@ -36,16 +36,28 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     github = await startGitHubApiDouble();
     issuer = await startOidcIssuer();
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
-    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    github.state.runners.set(REPO, [
+      {
+        id: 7,
+        name: "rack-1",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: AUDIENCE, KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-      runLookupDelayMs: 50,
-      orchestrator: { pollMs: 100, outboxPollMs: 100 },
-    });
+    app = await startApp(
+      doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: AUDIENCE, KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }),
+      {
+        store: fresh.store,
+        logLevel: "fatal",
+        throttle: false,
+        runLookupDelayMs: 50,
+        orchestrator: { pollMs: 100, outboxPollMs: 100 },
+      },
+    );
   });
 
   afterEach(async () => {
@@ -59,7 +71,16 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
   async function dispatchedJob(): Promise<{ jobId: string; runId: string }> {
     const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
     const body = JSON.stringify(opened[Math.min(1, opened.length - 1)]);
-    const delivered = await fetch(`${app.url}${WEBHOOKS_PATH}`, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) }, body });
+    const delivered = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "pull_request",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(SECRET, body),
+      },
+      body,
+    });
     expect(delivered.status).toBe(200);
     const dispatch = await until(async () => github.state.dispatches[0], "the job's dispatch");
     const jobId = (JSON.parse(dispatch.inputs.job!) as { id: string }).id;
@@ -122,7 +143,14 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const at = (workflow: string, ref = "refs/heads/master") => `${REPO}/.github/workflows/${workflow}@${ref}`;
     const forged: [Record<string, unknown>, string][] = [
       [{ workflow_ref: at("ci.yml"), job_workflow_ref: at("ci.yml") }, "workflow_ref"],
-      [{ workflow_ref: at("kto-runner.yml", "refs/heads/attacker"), job_workflow_ref: at("kto-runner.yml", "refs/heads/attacker"), ref: "refs/heads/attacker" }, "workflow_ref"],
+      [
+        {
+          workflow_ref: at("kto-runner.yml", "refs/heads/attacker"),
+          job_workflow_ref: at("kto-runner.yml", "refs/heads/attacker"),
+          ref: "refs/heads/attacker",
+        },
+        "workflow_ref",
+      ],
       [{ workflow_ref: at("kto-runner.yml", "refs/pull/9/merge"), job_workflow_ref: at("kto-runner.yml", "refs/pull/9/merge") }, "workflow_ref"],
       [{ job_workflow_ref: "attacker/actions/.github/workflows/kto-runner.yml@refs/heads/master" }, "job_workflow_ref"],
       [{ event_name: "push" }, "event_name"],
@@ -160,7 +188,12 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const badPath = await fetch(`${app.url}/kto/api/jobs/%E0%A4%A/events`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
     expect(badPath.status).toBe(400);
     expect(((await badPath.json()) as { message: string }).message).toContain("job id");
-    const huge = await postStream(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, { authorization: `Bearer ${token}`, "content-type": "application/json" }, [Buffer.alloc(6 * 1024 * 1024, 0x20)], 6 * 1024 * 1024);
+    const huge = await postStream(
+      `${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`,
+      { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      [Buffer.alloc(6 * 1024 * 1024, 0x20)],
+      6 * 1024 * 1024,
+    );
     expect(huge.status).toBe(413);
     expect((JSON.parse(huge.body) as { message: string }).message).toContain("larger than");
     expect((await app.store.job(jobId))?.state).toBe("dispatched");

@@ -16,7 +16,13 @@ const SECRET = "r".repeat(40);
 const SCOPE_SETTINGS = ["KTO_RUNNER_REPOSITORIES", "KTO_RUNNER_ORGANIZATIONS", "KTO_RUNNER_GROUPS"] as const;
 
 /** A process's environment as the kernel shows it in /proc/<pid>/environ: what it was started with. */
-const environOf = (raw: string) => Object.fromEntries(raw.split("\0").filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+const environOf = (raw: string) =>
+  Object.fromEntries(
+    raw
+      .split("\0")
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
 
 describe("runner hosts: what a job can reach, and where the App lets hosts register", () => {
   let github: GitHubApiDouble;
@@ -30,7 +36,11 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
     github.state.installations.set(`org:${ORG}`, 43);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), { store: fresh.store, logLevel: "fatal", throttle: false });
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+    });
   });
 
   // The App reads where hosts may register from its environment at each registration.
@@ -95,7 +105,11 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
   });
 
   const register = async (body: Record<string, unknown>) => {
-    const response = await fetch(`${app.url}/kto/api/runners/jitconfig`, { method: "POST", headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const response = await fetch(`${app.url}/kto/api/runners/jitconfig`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     return { status: response.status, message: ((await response.json()) as { message?: string }).message };
   };
   const asked = () => github.requests.filter((r) => r.operationId.startsWith("actions/generate-runner-jitconfig")).length;
@@ -122,7 +136,10 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
     it("registers for a listed repository, whatever the case of its name, and a listed one must still have the App installed", async () => {
       process.env.KTO_RUNNER_REPOSITORIES = "Octo-Org/Kernel, someone/uninstalled";
       expect((await register(runner("scope-3", { repository: REPO }))).status).toBe(201);
-      expect(await register(runner("scope-4", { repository: "someone/uninstalled" }))).toEqual({ status: 404, message: "the kto App is not installed on someone/uninstalled: install it there first" });
+      expect(await register(runner("scope-4", { repository: "someone/uninstalled" }))).toEqual({
+        status: 404,
+        message: "the kto App is not installed on someone/uninstalled: install it there first",
+      });
     });
 
     it("registers for an organisation only if KTO_RUNNER_ORGANIZATIONS lists it, though the App is installed there", async () => {
@@ -159,11 +176,7 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
   describe("the App refuses labels that would take another runner's jobs", () => {
     it("refuses another runner's unique kto-runner-<name> label, in any case, beside or instead of the runner's own", async () => {
       const before = asked();
-      for (const labels of [
-        ["kto-runner-thief-1", "kto-runner-victim-1"],
-        ["kto-runner-thief-1", "KTO-Runner-victim-1"],
-        ["kto-runner-victim-1"],
-      ]) {
+      for (const labels of [["kto-runner-thief-1", "kto-runner-victim-1"], ["kto-runner-thief-1", "KTO-Runner-victim-1"], ["kto-runner-victim-1"]]) {
         const refused = await register({ repository: REPO, name: "thief-1", labels });
         expect(refused.status).toBe(400);
         expect(refused.message).toMatch(/^labels: .*victim-1.*kto-runner-thief-1/i);

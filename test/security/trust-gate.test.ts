@@ -46,7 +46,13 @@ const ROLES: [string, RepositoryRole][] = [
 interface PullRequestPayload {
   action: string;
   number: number;
-  pull_request: { number: number; author_association: string; labels: { name: string }[]; head: { sha: string; repo: { full_name: string } }; base: { ref: string } };
+  pull_request: {
+    number: number;
+    author_association: string;
+    labels: { name: string }[];
+    head: { sha: string; repo: { full_name: string } };
+    base: { ref: string };
+  };
   label?: Record<string, unknown>;
   sender: { login: string };
 }
@@ -76,10 +82,25 @@ describe("the trust gate against a fork's author", () => {
     github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, UNIT);
     github.state.files.set(`${REPO}@${SECOND}:.github/kto.yml`, UNIT);
     github.state.permissions.set(REPO, new Map(ROLES));
-    github.state.runners.set(REPO, [{ id: 7, name: "rack-1", os: "linux", status: "online", busy: false, labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })) }]);
+    github.state.runners.set(REPO, [
+      {
+        id: 7,
+        name: "rack-1",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET }), { store: fresh.store, logLevel: "fatal", throttle: false, runLookupDelayMs: 50, orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000 } });
+    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET }), {
+      store: fresh.store,
+      logLevel: "fatal",
+      throttle: false,
+      runLookupDelayMs: 50,
+      orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000 },
+    });
   });
 
   afterEach(async () => {
@@ -92,7 +113,12 @@ describe("the trust gate against a fork's author", () => {
     const body = JSON.stringify(payload);
     const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(SECRET, body) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": await sign(SECRET, body),
+      },
       body,
     });
     expect(response.status).toBe(200);
@@ -107,9 +133,23 @@ describe("the trust gate against a fork's author", () => {
     payload.pull_request.author_association = "NONE";
     payload.pull_request.head.sha = sha;
     payload.pull_request.head.repo.full_name = FORK;
-    payload.pull_request.labels = labels.map((name, i) => ({ id: i + 1, node_id: `L_${i}`, url: `https://api.github.com/repos/${REPO}/labels/${name}`, name, color: "00ff00", default: false, description: null }));
+    payload.pull_request.labels = labels.map((name, i) => ({
+      id: i + 1,
+      node_id: `L_${i}`,
+      url: `https://api.github.com/repos/${REPO}/labels/${name}`,
+      name,
+      color: "00ff00",
+      default: false,
+      description: null,
+    }));
     payload.sender.login = sender;
-    github.state.pulls.set(`${REPO}#${NUMBER}`, { number: NUMBER, head: { sha, repo: { full_name: FORK } }, base: { ref: "master" }, author_association: "NONE", labels: payload.pull_request.labels });
+    github.state.pulls.set(`${REPO}#${NUMBER}`, {
+      number: NUMBER,
+      head: { sha, repo: { full_name: FORK } },
+      base: { ref: "master" },
+      author_association: "NONE",
+      labels: payload.pull_request.labels,
+    });
     return payload;
   }
 
@@ -121,7 +161,11 @@ describe("the trust gate against a fork's author", () => {
   }
 
   function comment(body: string, login: string, association: string, createdAt: string): Record<string, unknown> {
-    const payload = example("issue_comment", "created", 3) as { comment: Record<string, unknown> & { user: { login: string } }; issue: Record<string, unknown>; sender: { login: string } };
+    const payload = example("issue_comment", "created", 3) as {
+      comment: Record<string, unknown> & { user: { login: string } };
+      issue: Record<string, unknown>;
+      sender: { login: string };
+    };
     payload.comment.body = body;
     payload.comment.user.login = login;
     payload.comment.author_association = association;
@@ -138,11 +182,18 @@ describe("the trust gate against a fork's author", () => {
 
   /** The commit's approval check run (one for the plan's jobs), once it waits for approval. */
   async function held(sha: string): Promise<CheckRunView> {
-    return until(async () => checkRuns().find((c) => c.name === "kto / approval" && c.head_sha === sha && c.conclusion === "action_required"), `${sha.slice(0, 7)} held for approval`, 15_000);
+    return until(
+      async () => checkRuns().find((c) => c.name === "kto / approval" && c.head_sha === sha && c.conclusion === "action_required"),
+      `${sha.slice(0, 7)} held for approval`,
+      15_000,
+    );
   }
 
   it("reads the trust rules from the base branch: a fork that names `bug` its ok-to-test label and trusts everyone is held when reopened with that label", async () => {
-    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `${UNIT}trust:\n  ok_to_test_label: bug\n  trusted_associations: [OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, NONE]\n`);
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `${UNIT}trust:\n  ok_to_test_label: bug\n  trusted_associations: [OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, NONE]\n`,
+    );
     await deliver("pull_request", pullRequest("opened", FIRST));
     await held(FIRST);
     // A maintainer triages it as a bug, as maintainers do every day; the author closes and reopens.
@@ -157,9 +208,13 @@ describe("the trust gate against a fork's author", () => {
   });
 
   it("reads which suites a pull request runs from the base branch: a head that widens its triggers runs the base's suites only", async () => {
-    const suite = (name: string) => `  - name: ${name}\n    runner: docker\n    image: kto/busybox:1\n    command: "true"\n    hardware: { labels: [x86_64] }\n`;
+    const suite = (name: string) =>
+      `  - name: ${name}\n    runner: docker\n    image: kto/busybox:1\n    command: "true"\n    hardware: { labels: [x86_64] }\n`;
     github.state.files.set(`${REPO}@master:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}${suite("stress")}triggers:\n  pull_request: [unit]\n`);
-    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}${suite("stress")}${suite("burn-in")}triggers:\n  pull_request: all\n`);
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `version: 1\nsuites:\n${suite("unit")}${suite("stress")}${suite("burn-in")}triggers:\n  pull_request: all\n`,
+    );
     const trusted = pullRequest("opened", FIRST);
     trusted.pull_request.head.repo.full_name = REPO;
     trusted.pull_request.author_association = "MEMBER";

@@ -27,7 +27,9 @@ async function shippedWorkflows(): Promise<string[]> {
 
 describe("the workflows kto ships", () => {
   it("spot an expression in a run: script", () => {
-    const workflow = parse("jobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n      - run: echo ok\n      - env: { X: '${{ inputs.x }}' }\n        run: echo \"$X\" ${{ inputs.y }}\n") as Workflow;
+    const workflow = parse(
+      "jobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n      - run: echo ok\n      - env: { X: '${{ inputs.x }}' }\n        run: echo \"$X\" ${{ inputs.y }}\n",
+    ) as Workflow;
     expect(expressionsInScripts(workflow)).toEqual(['jobs.a.steps[2].run: echo "$X" ${{ inputs.y }}']);
   });
 

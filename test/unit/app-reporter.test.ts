@@ -28,7 +28,15 @@ describe("the action's reports to the App", () => {
       answers.push(status);
       return new Response("{}", { status });
     };
-    const reporter = new AppReporter({ appUrl: "https://kto.example.com", jobId: "o/r@abc/unit", attempt: 1, reportFile: join(dir, "report.json"), baseDelayMs: 0, fetch: app, getToken });
+    const reporter = new AppReporter({
+      appUrl: "https://kto.example.com",
+      jobId: "o/r@abc/unit",
+      attempt: 1,
+      reportFile: join(dir, "report.json"),
+      baseDelayMs: 0,
+      fetch: app,
+      getToken,
+    });
     expect(await reporter.send({ kind: "started" })).toBe(true);
     now += 2 * 60_000;
     expect(await reporter.send({ kind: "heartbeat" })).toBe(true);

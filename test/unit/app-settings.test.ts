@@ -21,7 +21,10 @@ describe("App settings", () => {
   });
 
   it("reads the key from PRIVATE_KEY_PATH and derives GHES and OIDC addresses", () => {
-    const settings = readSettings({ APP_ID: "7", PRIVATE_KEY_PATH: "/k.pem", WEBHOOK_SECRET: "s", KTO_PUBLIC_URL: "https://kto.example.com", GHE_HOST: "ghe.example.com" }, (path) => (path === "/k.pem" ? PEM : ""));
+    const settings = readSettings(
+      { APP_ID: "7", PRIVATE_KEY_PATH: "/k.pem", WEBHOOK_SECRET: "s", KTO_PUBLIC_URL: "https://kto.example.com", GHE_HOST: "ghe.example.com" },
+      (path) => (path === "/k.pem" ? PEM : ""),
+    );
     expect(settings.PRIVATE_KEY).toBe(PEM);
     expect(settings.PORT).toBe(3000);
     expect(apiBaseUrl(settings)).toBe("https://ghe.example.com/api/v3");
@@ -34,7 +37,9 @@ describe("trust gate", () => {
   it("lets members' branches through and holds forks and outsiders", () => {
     expect(needsApproval({ authorAssociation: "MEMBER", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBeNull();
     expect(needsApproval({ authorAssociation: "OWNER", headRepo: "x/r", baseRepo: "o/r", labels: [] }, trust)).toBe("it comes from the fork x/r");
-    expect(needsApproval({ authorAssociation: "FIRST_TIME_CONTRIBUTOR", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBe("its author is first time contributor, not a trusted member");
+    expect(needsApproval({ authorAssociation: "FIRST_TIME_CONTRIBUTOR", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBe(
+      "its author is first time contributor, not a trusted member",
+    );
   });
 });
 

@@ -59,7 +59,9 @@ suites:
       ["arm64", ["qemu-arm64"]],
       ["arm64", ["arm64", "kvm", "qemu-arm64"]],
     ]);
-    expect(() => parseConfig(`version: 1\nsuites:\n  - { name: r, runner: qemu, arch: riscv64, kernel: Image, command: "true" }\n`)).toThrow(/:3:\d+: suites\[0\]\.arch: /);
+    expect(() => parseConfig(`version: 1\nsuites:\n  - { name: r, runner: qemu, arch: riscv64, kernel: Image, command: "true" }\n`)).toThrow(
+      /:3:\d+: suites\[0\]\.arch: /,
+    );
   });
 
   it("names file, line, column and field for a bad duration", () => {
@@ -111,9 +113,7 @@ suites:
     command: x
     matrix: { arch: [a] }
 `;
-    expect(issuesOf(text)).toEqual([
-      '.github/kto.yml:5:12: suites[0].image: unknown matrix key "distro" in ${{ matrix.distro }} (matrix has: arch)',
-    ]);
+    expect(issuesOf(text)).toEqual(['.github/kto.yml:5:12: suites[0].image: unknown matrix key "distro" in ${{ matrix.distro }} (matrix has: arch)']);
   });
 
   it("takes a matrix reference only from the matrix, never from what every object inherits", () => {

@@ -20,13 +20,34 @@ describe("hardware detection turns a recorded host into runner labels", () => {
 
   it("an arm64 server: aarch64 is called arm64, KVM, 80 CPUs reach cpu-64, 251 GiB reach mem-256g, the NVIDIA 3D controller but not the BMC's display", async () => {
     const host = labelsForHost(await recorded("ampere-altra-nvidia"), { name: "altra-01-a" });
-    expect(host.labels).toEqual(["arm64", "kvm", "qemu-x86_64", "qemu-arm64", ...upTo("cpu-", "", 64), ...upTo("mem-", "g", 256), "gpu-nvidia", "kto-runner-altra-01-a"]);
+    expect(host.labels).toEqual([
+      "arm64",
+      "kvm",
+      "qemu-x86_64",
+      "qemu-arm64",
+      ...upTo("cpu-", "", 64),
+      ...upTo("mem-", "g", 256),
+      "gpu-nvidia",
+      "kto-runner-altra-01-a",
+    ]);
     expect(host.gpus).toEqual(["nvidia"]);
   });
 
   it("a workstation: a 32 GiB host reporting 31.1 GiB is still mem-32g; both GPU vendors; the hostname made a label", async () => {
     const host = labelsForHost(await recorded("intel-workstation"));
-    expect(host.labels).toEqual(["x86_64", "kvm", "qemu-x86_64", "qemu-arm64", "cpu-2", "cpu-4", "cpu-8", ...upTo("mem-", "g", 32), "gpu-amd", "gpu-intel", "kto-runner-dev-box"]);
+    expect(host.labels).toEqual([
+      "x86_64",
+      "kvm",
+      "qemu-x86_64",
+      "qemu-arm64",
+      "cpu-2",
+      "cpu-4",
+      "cpu-8",
+      ...upTo("mem-", "g", 32),
+      "gpu-amd",
+      "gpu-intel",
+      "kto-runner-dev-box",
+    ]);
   });
 
   it("a nested VM whose /dev/kvm opens but runs no guest: no kvm label, and the labels say it boots x86_64 and arm64 guests by emulation", async () => {

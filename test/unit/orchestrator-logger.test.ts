@@ -24,7 +24,14 @@ describe("the orchestrator's background work fails out loud", () => {
       pool.add("env-a", ["x86_64"], 1);
       const dispatcher = new RecordingDispatcher();
       const logger = new RecordingLogger();
-      const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, logger, options: { owner: "t", pollMs: 100, outboxPollMs: 100, healthCheckMs: 100, lockTtlMs: 1_000 } });
+      const service = new OrchestratorService({
+        store,
+        dispatcher,
+        pools: [pool],
+        clock,
+        logger,
+        options: { owner: "t", pollMs: 100, outboxPollMs: 100, healthCheckMs: 100, lockTtlMs: 1_000 },
+      });
       await service.start();
       // The pool's host stops answering: the periodic sync and health check fail.
       pool.list = async () => {
@@ -32,7 +39,10 @@ describe("the orchestrator's background work fails out loud", () => {
       };
       clock.advance(100);
       await until(async () => logger.lines.some((l) => l.message.startsWith("checking environments failed")), "the health check's failure logged");
-      expect(logger.lines.find((l) => l.message.startsWith("checking environments failed"))).toMatchObject({ level: "error", err: new Error("pool unreachable") });
+      expect(logger.lines.find((l) => l.message.startsWith("checking environments failed"))).toMatchObject({
+        level: "error",
+        err: new Error("pool unreachable"),
+      });
 
       // A dispatch that fails for ever: the outbox's pass fails, is logged, and is retried.
       const failing = store.dueOutbox.bind(store);

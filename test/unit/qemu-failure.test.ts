@@ -15,16 +15,22 @@ describe("qemu's end, in its own words", () => {
     expect(describeQemuEnd("/usr/bin/qemu-system-x86_64", { exitCode: null, signal: "SIGABRT", stderr: MSR_ABORT })).toBe(
       "qemu-system-x86_64 aborted (SIGABRT): failed to set MSR 0x10a to 0x69",
     );
-    expect(describeQemuEnd("qemu-system-x86_64", { exitCode: null, signal: 9, stderr: "" })).toBe("qemu-system-x86_64 was killed (SIGKILL) and printed nothing on stderr");
-    expect(describeQemuEnd("qemu-system-aarch64", { exitCode: 1, signal: null, stderr: "qemu-system-aarch64: -accel kvm: failed to initialize kvm: Inappropriate ioctl for device\n" })).toBe(
-      "qemu-system-aarch64 exited with status 1: -accel kvm: failed to initialize kvm: Inappropriate ioctl for device",
+    expect(describeQemuEnd("qemu-system-x86_64", { exitCode: null, signal: 9, stderr: "" })).toBe(
+      "qemu-system-x86_64 was killed (SIGKILL) and printed nothing on stderr",
     );
+    expect(
+      describeQemuEnd("qemu-system-aarch64", {
+        exitCode: 1,
+        signal: null,
+        stderr: "qemu-system-aarch64: -accel kvm: failed to initialize kvm: Inappropriate ioctl for device\n",
+      }),
+    ).toBe("qemu-system-aarch64 exited with status 1: -accel kvm: failed to initialize kvm: Inappropriate ioctl for device");
   });
 
   it("takes the last line when there is no error line, and skips qemu's note about the signal kto sent", () => {
-    expect(qemuStderrLine("qemu-system-x86_64: warning: host doesn't support requested feature\nqemu-system-x86_64: terminating on signal 15 from pid 7\n")).toBe(
-      "warning: host doesn't support requested feature",
-    );
+    expect(
+      qemuStderrLine("qemu-system-x86_64: warning: host doesn't support requested feature\nqemu-system-x86_64: terminating on signal 15 from pid 7\n"),
+    ).toBe("warning: host doesn't support requested feature");
     expect(qemuStderrLine("\n\n")).toBeNull();
   });
 

@@ -127,7 +127,9 @@ describe("format detection", () => {
 
 describe("KTAP parser on unusual but real console output", () => {
   it("reads a version line in any letter case", () => {
-    const parsed = parseKtap("[    1.0] KTAP VERSION 1\n[    1.1] 1..1\n[    1.2]     ktap version 1\n[    1.3]     1..1\n[    1.4]     not ok 1 inner\n[    1.5] not ok 1 outer\n");
+    const parsed = parseKtap(
+      "[    1.0] KTAP VERSION 1\n[    1.1] 1..1\n[    1.2]     ktap version 1\n[    1.3]     1..1\n[    1.4]     not ok 1 inner\n[    1.5] not ok 1 outer\n",
+    );
     expect(parsed).toMatchObject({ status: "failed", errors: [] });
     expect(leaves(parsed.tests).map((t) => [...t.path, t.name])).toEqual([["outer", "inner"]]);
   });

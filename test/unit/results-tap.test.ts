@@ -118,7 +118,11 @@ describe("kselftest output, where each program's own results are relayed behind 
     const parsed = parseResults(fixture("kselftest-sgx-harness.log"));
     expect(parsed.status).toBe("failed");
     expect(parsed.counts).toEqual({ passed: 0, failed: 3, skipped: 3, errored: 0, total: 6 });
-    expect(leaves(parsed.tests).filter((t) => t.status === "failed").map(named)).toEqual([
+    expect(
+      leaves(parsed.tests)
+        .filter((t) => t.status === "failed")
+        .map(named),
+    ).toEqual([
       "selftests: sgx: test_sgx › enclave.unclobbered_vdso",
       "selftests: sgx: test_sgx › enclave.clobbered_vdso",
       "selftests: sgx: test_sgx › enclave.clobbered_vdso_and_user_function",

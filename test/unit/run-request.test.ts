@@ -3,11 +3,19 @@ import { parseRunRequest, RunRequestError, shortRef } from "../../src/app/run-re
 
 describe("run requests from repository_dispatch and the Run kto workflow", () => {
   it("takes a client payload's list and number as they are", () => {
-    expect(parseRunRequest("payload", { ref: "main", suites: ["unit", "kunit"], priority: 4 })).toEqual({ ref: "main", suites: ["unit", "kunit"], priority: 4 });
+    expect(parseRunRequest("payload", { ref: "main", suites: ["unit", "kunit"], priority: 4 })).toEqual({
+      ref: "main",
+      suites: ["unit", "kunit"],
+      priority: 4,
+    });
   });
 
   it("reads workflow inputs, which are always strings", () => {
-    expect(parseRunRequest("inputs", { suites: "unit, kunit  boot", priority: "urgent", ref: "refs/heads/next" })).toEqual({ ref: "refs/heads/next", suites: ["unit", "kunit", "boot"], priority: 4 });
+    expect(parseRunRequest("inputs", { suites: "unit, kunit  boot", priority: "urgent", ref: "refs/heads/next" })).toEqual({
+      ref: "refs/heads/next",
+      suites: ["unit", "kunit", "boot"],
+      priority: 4,
+    });
     expect(parseRunRequest("inputs", { suites: "", priority: "7" })).toEqual({ priority: 7 });
     expect(parseRunRequest("inputs", { suites: "", priority: "" })).toEqual({});
     expect(parseRunRequest("inputs", undefined)).toEqual({});

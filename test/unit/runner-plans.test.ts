@@ -34,7 +34,19 @@ describe("docker container options", () => {
 });
 
 describe("qemu invocation", () => {
-  const base = { accelerator: "tcg" as const, machine: "pc", cpu: null, boot: "fast" as const, kernel: "/k", initrd: "/i", append: "console=ttyS0", memoryBytes: 512 * 1024 ** 2, cpus: 2, shares: [], qbootRom: "/q.rom" };
+  const base = {
+    accelerator: "tcg" as const,
+    machine: "pc",
+    cpu: null,
+    boot: "fast" as const,
+    kernel: "/k",
+    initrd: "/i",
+    append: "console=ttyS0",
+    memoryBytes: 512 * 1024 ** 2,
+    cpus: 2,
+    shares: [],
+    qbootRom: "/q.rom",
+  };
 
   it("boots fast with qboot, multi-threaded TCG and no defaults", () => {
     const args = qemuArgs(base);
@@ -46,7 +58,14 @@ describe("qemu invocation", () => {
   });
 
   it("uses KVM when told, SeaBIOS on the standard path, 9p shares and a snapshot disk", () => {
-    const args = qemuArgs({ ...base, accelerator: "kvm", cpu: "host", boot: "standard", disk: "/d.qcow2", shares: [{ tag: "ws", path: "/w", readonly: true }] });
+    const args = qemuArgs({
+      ...base,
+      accelerator: "kvm",
+      cpu: "host",
+      boot: "standard",
+      disk: "/d.qcow2",
+      shares: [{ tag: "ws", path: "/w", readonly: true }],
+    });
     const line = args.join(" ");
     expect(line).toContain("-accel kvm -cpu host");
     expect(line).not.toContain("-bios");
@@ -56,7 +75,11 @@ describe("qemu invocation", () => {
   });
 
   it("doubles commas in paths, so a file name cannot add QEMU options", () => {
-    const line = qemuArgs({ ...base, disk: "/w/a.img,file.locking=off,read-only=off", shares: [{ tag: "ws", path: "/w/x,readonly=off", readonly: true }] }).join(" ");
+    const line = qemuArgs({
+      ...base,
+      disk: "/w/a.img,file.locking=off,read-only=off",
+      shares: [{ tag: "ws", path: "/w/x,readonly=off", readonly: true }],
+    }).join(" ");
     expect(line).toContain("file=/w/a.img,,file.locking=off,,read-only=off,format=raw");
     expect(line).toContain("path=/w/x,,readonly=off,security_model=none,readonly=on");
   });
@@ -94,7 +117,10 @@ describe("guest console outcomes", () => {
     expect(vmOutcome(oops, ending, true)?.outcome).toBe("oops");
     expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), { ...ending, hung: true }, true)?.outcome).toBe("hang");
     expect(vmOutcome(readConsole(`kto-init-${nonce}\n`, nonce), ending, true)?.outcome).toBe("failed");
-    expect(vmOutcome(readConsole("", nonce), ending, true)).toMatchObject({ outcome: "boot_failure", reason: expect.stringMatching(/never reached kto's init/) });
+    expect(vmOutcome(readConsole("", nonce), ending, true)).toMatchObject({
+      outcome: "boot_failure",
+      reason: expect.stringMatching(/never reached kto's init/),
+    });
     expect(vmOutcome(readConsole("", nonce), { ...ending, printed: false }, true)?.reason).toMatch(/printed nothing/);
   });
 });
@@ -142,12 +168,35 @@ describe("run summary", () => {
     const { jobReport, runReport } = await import("../../src/runners/report/run-report.js");
     const { summaryMarkdown } = await import("../../src/runners/report/summary-markdown.js");
     const { parseTap } = await import("../../src/runners/results/tap.js");
-    const results = parseTap("TAP version 13\n1..3\nok 1 - quick\n  ---\n  duration_ms: 5\n  ...\nok 2 - slow\n  ---\n  duration_ms: 4000\n  ...\nok 3 - untimed\n");
+    const results = parseTap(
+      "TAP version 13\n1..3\nok 1 - quick\n  ---\n  duration_ms: 5\n  ...\nok 2 - slow\n  ---\n  duration_ms: 4000\n  ...\nok 3 - untimed\n",
+    );
     const spec = job({ id: "timed" });
     const at = new Date(0).toISOString();
     const report = runReport(
       "kto.yml",
-      [jobReport(spec, { jobId: "timed", status: "succeeded", outcome: "passed", reason: "ok", exitCode: 0, startedAt: at, finishedAt: at, durationMs: 4100, results, metrics: { wallMs: 4100, cpuMs: null, memoryPeakBytes: null }, artifacts: [], logs: { stdout: "stdout.log", stderr: "stderr.log" }, stdoutTruncated: false, stderrTruncated: false }, "jobs/timed")],
+      [
+        jobReport(
+          spec,
+          {
+            jobId: "timed",
+            status: "succeeded",
+            outcome: "passed",
+            reason: "ok",
+            exitCode: 0,
+            startedAt: at,
+            finishedAt: at,
+            durationMs: 4100,
+            results,
+            metrics: { wallMs: 4100, cpuMs: null, memoryPeakBytes: null },
+            artifacts: [],
+            logs: { stdout: "stdout.log", stderr: "stderr.log" },
+            stdoutTruncated: false,
+            stderrTruncated: false,
+          },
+          "jobs/timed",
+        ),
+      ],
       new Date(0),
       new Date(4100),
     );

@@ -10,7 +10,9 @@ export async function gcCommand(options: { olderThan?: string }): Promise<number
   const store = await openStore({ dataDir: dataDir() });
   try {
     const { plans, folders } = await collectGarbage(store, maxAge);
-    process.stdout.write(`kto: pruned ${plans.length} finished run${plans.length === 1 ? "" : "s"} and ${folders.length} results folder${folders.length === 1 ? "" : "s"}\n`);
+    process.stdout.write(
+      `kto: pruned ${plans.length} finished run${plans.length === 1 ? "" : "s"} and ${folders.length} results folder${folders.length === 1 ? "" : "s"}\n`,
+    );
     return EXIT.ok;
   } finally {
     await store.close();

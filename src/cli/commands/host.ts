@@ -38,7 +38,8 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
   const organization = options.organization ?? env.KTO_RUNNER_ORGANIZATION;
   if (!appUrl) throw new UsageError("--app-url (or KTO_APP_URL): the kto App's public URL");
   if (!secret) throw new UsageError("KTO_RUNNER_REGISTRATION_SECRET: the secret set on the App");
-  if (!repository === !organization) throw new UsageError("give --repository owner/name or --organization name (or KTO_RUNNER_REPOSITORY / KTO_RUNNER_ORGANIZATION)");
+  if (!repository === !organization)
+    throw new UsageError("give --repository owner/name or --organization name (or KTO_RUNNER_REPOSITORY / KTO_RUNNER_ORGANIZATION)");
   // A fresh name per registration: a host that died mid-job leaves its old runner behind.
   const name = runnerNameOf(options.name ?? `${hostname()}-${randomBytes(3).toString("hex")}`);
   const host = labelsForHost(await readHostFacts(), { name });
@@ -67,6 +68,8 @@ export async function hostCleanupCommand(): Promise<number> {
     // no Docker engine on this host: nothing of kto's can be left there
   }
   const processes = await killMarkedProcesses(ownerIsGone);
-  process.stdout.write(`kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`);
+  process.stdout.write(
+    `kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`,
+  );
   return EXIT.ok;
 }

@@ -30,7 +30,9 @@ export async function parseCommand(file: string, options: { format: ResultsForma
     return code;
   }
   const c = parsed.counts;
-  process.stdout.write(`${file}: ${parsed.format}: ${parsed.status}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped, ${c.errored} errored, ${c.total} total\n`);
+  process.stdout.write(
+    `${file}: ${parsed.format}: ${parsed.status}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped, ${c.errored} errored, ${c.total} total\n`,
+  );
   for (const test of leaves(parsed.tests).filter((t) => t.status === "failed" || t.status === "errored")) {
     const where = test.location ? ` (${test.location.file}:${test.location.line})` : "";
     process.stdout.write(`  ${test.status}: ${[...test.path, test.name].join(" › ")}${where}${test.reason ? `: ${test.reason.split("\n")[0]}` : ""}\n`);

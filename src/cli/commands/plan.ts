@@ -12,6 +12,12 @@ export async function planCommand(file: string, options: { suite: string[]; json
   const rows = plan.jobs.map((job) => [job.id, job.runner, String(job.priority), formatDuration(job.timeoutMs), job.labels.join(",") || "-"]);
   const header = ["job", "runner", "priority", "timeout", "labels"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows]) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()}\n`);
+  for (const row of [header, ...rows])
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd()}\n`,
+    );
   return EXIT.ok;
 }

@@ -11,7 +11,11 @@ export class Coordination {
    */
   async acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      await trx.insertInto("locks").values({ name, owner, expires_at: now + ttlMs }).onConflict((oc) => oc.column("name").doNothing()).execute();
+      await trx
+        .insertInto("locks")
+        .values({ name, owner, expires_at: now + ttlMs })
+        .onConflict((oc) => oc.column("name").doNothing())
+        .execute();
       const result = await trx
         .updateTable("locks")
         .set({ owner, expires_at: now + ttlMs })
@@ -28,7 +32,11 @@ export class Coordination {
 
   /** True the first time a webhook delivery id is recorded: a redelivery changes nothing. */
   async recordDelivery(id: string, now: number): Promise<boolean> {
-    const result = await this.db.insertInto("deliveries").values({ id, at: now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+    const result = await this.db
+      .insertInto("deliveries")
+      .values({ id, at: now })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 

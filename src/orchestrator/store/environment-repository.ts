@@ -11,11 +11,22 @@ export class EnvironmentRepository {
     if (envs.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
       for (const env of envs) {
-        const values = { id: env.id, pool: env.pool, labels: JSON.stringify([...env.labels].sort()), capacity: env.capacity, state: env.state, last_seen: env.lastSeen };
+        const values = {
+          id: env.id,
+          pool: env.pool,
+          labels: JSON.stringify([...env.labels].sort()),
+          capacity: env.capacity,
+          state: env.state,
+          last_seen: env.lastSeen,
+        };
         await trx
           .insertInto("environments")
           .values(values)
-          .onConflict((oc) => oc.column("id").doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }))
+          .onConflict((oc) =>
+            oc
+              .column("id")
+              .doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }),
+          )
           .execute();
       }
     });

@@ -104,7 +104,14 @@ export class JobQueries {
 
   /** The last `limit` jobs to finish, newest first. */
   async recentlyFinished(limit: number): Promise<JobRecord[]> {
-    const rows = await this.db.selectFrom("jobs").selectAll().where("state", "in", [...TERMINAL_STATES]).orderBy("finished_at", "desc").orderBy("seq", "desc").limit(limit).execute();
+    const rows = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("state", "in", [...TERMINAL_STATES])
+      .orderBy("finished_at", "desc")
+      .orderBy("seq", "desc")
+      .limit(limit)
+      .execute();
     return rows.map(toJob);
   }
 
@@ -123,7 +130,11 @@ export class JobQueries {
   }
 
   async countsByState(): Promise<Record<JobState, number>> {
-    const rows = await this.db.selectFrom("jobs").select(["state", sql<number>`count(*)`.as("n")]).groupBy("state").execute();
+    const rows = await this.db
+      .selectFrom("jobs")
+      .select(["state", sql<number>`count(*)`.as("n")])
+      .groupBy("state")
+      .execute();
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const row of rows) counts[row.state] = Number(row.n);
     return counts;
@@ -148,11 +159,19 @@ export class JobQueries {
   }
 
   /** How long jobs took from one stamp to another, as cumulative bucket counts with their count and sum (jobs with both stamps). */
-  async durationHistogram(from: "queued_at" | "dispatched_at" | "started_at", to: "dispatched_at" | "started_at" | "finished_at", bucketsMs: readonly number[]): Promise<{ buckets: { le: number; count: number }[]; count: number; sum: number }> {
+  async durationHistogram(
+    from: "queued_at" | "dispatched_at" | "started_at",
+    to: "dispatched_at" | "started_at" | "finished_at",
+    bucketsMs: readonly number[],
+  ): Promise<{ buckets: { le: number; count: number }[]; count: number; sum: number }> {
     const span = sql<number>`${sql.ref(to)} - ${sql.ref(from)}`;
     const row = await this.db
       .selectFrom("jobs")
-      .select([sql<number>`count(*)`.as("n"), sql<number>`coalesce(sum(${span}), 0)`.as("total"), ...bucketsMs.map((le, i) => sql<number>`sum(case when ${span} <= ${le} then 1 else 0 end)`.as(`b${i}`))])
+      .select([
+        sql<number>`count(*)`.as("n"),
+        sql<number>`coalesce(sum(${span}), 0)`.as("total"),
+        ...bucketsMs.map((le, i) => sql<number>`sum(case when ${span} <= ${le} then 1 else 0 end)`.as(`b${i}`)),
+      ])
       .where(from, "is not", null)
       .where(to, "is not", null)
       .executeTakeFirstOrThrow();

@@ -134,7 +134,10 @@ export const MIGRATIONS: Migration[] = [
     async up(db, engine) {
       const big = engine === "postgres" ? "bigint" : "integer";
       // Effects that put hardware to work (dispatch, cancel) go before check-run updates.
-      await db.schema.alterTable("outbox").addColumn("priority", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable("outbox")
+        .addColumn("priority", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
       // When a try of the effect may first have reached GitHub: a dispatch looks for its run that long.
       await db.schema.alterTable("outbox").addColumn("sent_at", big).execute();
       await db.schema.createIndex("outbox_due_priority").on("outbox").columns(["delivered_at", "failed_at", "priority", "id"]).execute();
@@ -148,8 +151,13 @@ export const MIGRATIONS: Migration[] = [
       // A scheduling pass reads, per label set, only the head of the queue, in dispatch order.
       await db.schema.createIndex("jobs_queue").on("jobs").columns(["state", "labels", "priority desc", "seq"]).execute();
       // Attempts whose tests failed and were retried: a later pass is flaky (no reason string to match).
-      await db.schema.alterTable("jobs").addColumn("failed_attempts", "integer", (c) => c.notNull().defaultTo(0)).execute();
-      await sql`update jobs set failed_attempts = (select count(*) from transitions t where t.job_id = jobs.id and t.reason like 'test failure, retrying%')`.execute(db);
+      await db.schema
+        .alterTable("jobs")
+        .addColumn("failed_attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update jobs set failed_attempts = (select count(*) from transitions t where t.job_id = jobs.id and t.reason like 'test failure, retrying%')`.execute(
+        db,
+      );
     },
   },
 ];
@@ -159,7 +167,9 @@ export async function migrate(db: Kysely<Database>, engine: Engine): Promise<str
   // One pinned connection: PostgreSQL's advisory lock belongs to the session that took it,
   // so replicas starting together migrate one at a time.
   return db.connection().execute(async (conn) => {
-    await sql`create table if not exists kto_migrations (name text primary key, applied_at ${sql.raw(engine === "postgres" ? "bigint" : "integer")} not null)`.execute(conn);
+    await sql`create table if not exists kto_migrations (name text primary key, applied_at ${sql.raw(engine === "postgres" ? "bigint" : "integer")} not null)`.execute(
+      conn,
+    );
     if (engine === "postgres") await sql`select pg_advisory_lock(7305001)`.execute(conn);
     try {
       const done = new Set((await sql<{ name: string }>`select name from kto_migrations`.execute(conn)).rows.map((r) => r.name));

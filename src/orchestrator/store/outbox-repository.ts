@@ -19,7 +19,13 @@ export class OutboxRepository {
       .selectFrom("outbox")
       .selectAll()
       // The installation it acts as: its job's plan's, or its plan's (a plan's own effect carries the plan's id).
-      .select(sql<number | null>`(select p.installation_id from plans p where p.id = coalesce((select j.plan_id from jobs j where j.id = outbox.job_id), outbox.job_id))`.as("installation_id"))
+      .select(
+        sql<
+          number | null
+        >`(select p.installation_id from plans p where p.id = coalesce((select j.plan_id from jobs j where j.id = outbox.job_id), outbox.job_id))`.as(
+          "installation_id",
+        ),
+      )
       .where("delivered_at", "is", null)
       .where("failed_at", "is", null)
       .where("next_attempt_at", "<=", now)
@@ -70,12 +76,21 @@ export class OutboxRepository {
   }
 
   async outboxPending(): Promise<number> {
-    const row = await this.db.selectFrom("outbox").select(sql<number>`count(*)`.as("n")).where("delivered_at", "is", null).where("failed_at", "is", null).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("outbox")
+      .select(sql<number>`count(*)`.as("n"))
+      .where("delivered_at", "is", null)
+      .where("failed_at", "is", null)
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
   async markDelivered(ids: readonly number[], now: number): Promise<void> {
-    await this.db.updateTable("outbox").set({ delivered_at: now }).where("id", "in", [...ids]).execute();
+    await this.db
+      .updateTable("outbox")
+      .set({ delivered_at: now })
+      .where("id", "in", [...ids])
+      .execute();
   }
 
   /** Recorded before an effect that must not happen twice is sent: a redelivery then checks first. */
@@ -96,7 +111,12 @@ export class OutboxRepository {
     const attempt = options.attempt ?? true;
     await this.db
       .updateTable("outbox")
-      .set((eb) => ({ attempts: attempt ? eb("attempts", "+", 1) : eb.ref("attempts"), next_attempt_at: nextAttemptAt, last_error: error, ...(options.notSent ? { sent_at: null } : {}) }))
+      .set((eb) => ({
+        attempts: attempt ? eb("attempts", "+", 1) : eb.ref("attempts"),
+        next_attempt_at: nextAttemptAt,
+        last_error: error,
+        ...(options.notSent ? { sent_at: null } : {}),
+      }))
       .where("id", "=", id)
       .execute();
   }

@@ -22,7 +22,11 @@ export class PlanRepository {
       const cancelled: string[] = [];
       if (plan.deliveryId !== undefined) {
         // Two deliveries with one id (GitHub's redelivery racing the first): the second plans nothing.
-        const recorded = await trx.insertInto("deliveries").values({ id: plan.deliveryId, at: plan.now }).onConflict((oc) => oc.column("id").doNothing()).executeTakeFirst();
+        const recorded = await trx
+          .insertInto("deliveries")
+          .values({ id: plan.deliveryId, at: plan.now })
+          .onConflict((oc) => oc.column("id").doNothing())
+          .executeTakeFirst();
         if (Number(recorded.numInsertedOrUpdatedRows ?? 0) !== 1) return { cancelled, duplicate: true };
       }
       if (plan.groupKey) {
@@ -40,7 +44,10 @@ export class PlanRepository {
           to: "cancelled",
           set: { outcome: "cancelled", reason: `superseded by plan ${plan.id}` },
           reason: `superseded by plan ${plan.id}`,
-          effects: effects.superseded({ id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, envId: job.env_id }, plan.id),
+          effects: effects.superseded(
+            { id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, envId: job.env_id },
+            plan.id,
+          ),
           now: plan.now,
         }));
         const done = await applyTransitions(trx, this.engine, requests);
@@ -80,11 +87,24 @@ export class PlanRepository {
         created_at: plan.now,
         queued_at: plan.now,
       }));
-      const audit: Insertable<TransitionsTable>[] = plan.jobs.map((job) => ({ job_id: job.id, attempt: 1, from_state: null, to_state: state, at: plan.now, reason: "submitted" }));
+      const audit: Insertable<TransitionsTable>[] = plan.jobs.map((job) => ({
+        job_id: job.id,
+        attempt: 1,
+        from_state: null,
+        to_state: state,
+        at: plan.now,
+        reason: "submitted",
+      }));
       // Many jobs in few statements: a plan of thousands commits in one go.
       for (let i = 0; i < jobs.length; i += 200) {
-        await trx.insertInto("jobs").values(jobs.slice(i, i + 200)).execute();
-        await trx.insertInto("transitions").values(audit.slice(i, i + 200)).execute();
+        await trx
+          .insertInto("jobs")
+          .values(jobs.slice(i, i + 200))
+          .execute();
+        await trx
+          .insertInto("transitions")
+          .values(audit.slice(i, i + 200))
+          .execute();
       }
       await recordEffects(
         trx,
@@ -103,7 +123,14 @@ export class PlanRepository {
 
   /** The group's newest plan: for a pull request, the last push kto planned. */
   async latestPlan(groupKey: string): Promise<PlanRecord | null> {
-    const row = await this.db.selectFrom("plans").selectAll().where("group_key", "=", groupKey).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("plans")
+      .selectAll()
+      .where("group_key", "=", groupKey)
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
     return row ? toPlan(row) : null;
   }
 
@@ -141,7 +168,10 @@ export class PlanRepository {
         await trx.deleteFrom("jobs").where("id", "in", jobIds).execute();
       }
       // A plan's own effects (its approval check run) carry its id.
-      await trx.deleteFrom("outbox").where("job_id", "in", [...jobIds, ...ids]).execute();
+      await trx
+        .deleteFrom("outbox")
+        .where("job_id", "in", [...jobIds, ...ids])
+        .execute();
       await trx.deleteFrom("plans").where("id", "in", ids).execute();
       return ids;
     });

@@ -49,7 +49,14 @@ class PendingWrites {
     for (const [owner, priority] of highest) if (priority > 0) owners.set(priority, [...(owners.get(priority) ?? []), owner]);
     for (const [priority, ids] of owners) {
       for (const chunk of chunks(ids)) {
-        await trx.updateTable("outbox").set({ priority }).where("job_id", "in", chunk).where("delivered_at", "is", null).where("failed_at", "is", null).where("priority", "<", priority).execute();
+        await trx
+          .updateTable("outbox")
+          .set({ priority })
+          .where("job_id", "in", chunk)
+          .where("delivered_at", "is", null)
+          .where("failed_at", "is", null)
+          .where("priority", "<", priority)
+          .execute();
       }
     }
     for (const chunk of chunks(this.audit)) await trx.insertInto("transitions").values(chunk).execute();
@@ -103,7 +110,14 @@ async function applyOne(trx: Transaction<Database>, engine: Engine, request: Tra
   if (request.attempt !== undefined) update = update.where("attempt", "=", request.attempt);
   const updated = await update.returningAll().executeTakeFirst();
   if (!updated) return null;
-  writes.audit.push({ job_id: request.jobId, attempt: updated.attempt, from_state: fromState, to_state: request.to, at: request.now, reason: request.reason ?? null });
+  writes.audit.push({
+    job_id: request.jobId,
+    attempt: updated.attempt,
+    from_state: fromState,
+    to_state: request.to,
+    at: request.now,
+    reason: request.reason ?? null,
+  });
   writes.addEffects(request.jobId, request.effects ?? [], request.now);
   return toJob(updated);
 }

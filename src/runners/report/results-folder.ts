@@ -10,7 +10,9 @@ export async function writeResultsFolder(outDir: string, report: RunReport, resu
   await writeFile(join(outDir, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(
     join(outDir, "junit.xml"),
-    writeJunit(results.map(({ name, result }) => ({ name, results: result.results, status: result.status, reason: result.reason, durationMs: result.durationMs }))),
+    writeJunit(
+      results.map(({ name, result }) => ({ name, results: result.results, status: result.status, reason: result.reason, durationMs: result.durationMs })),
+    ),
   );
   await writeFile(join(outDir, "summary.md"), summaryMarkdown(report));
 }

@@ -68,10 +68,14 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
       lines.push("");
     }
   }
-  const timed = report.jobs.flatMap((job) => job.slowest.map((t) => ({ job, t }))).sort((a, b) => b.t.durationMs - a.t.durationMs).slice(0, 10);
+  const timed = report.jobs
+    .flatMap((job) => job.slowest.map((t) => ({ job, t })))
+    .sort((a, b) => b.t.durationMs - a.t.durationMs)
+    .slice(0, 10);
   if (timed.length > 0) {
     lines.push("", "## Slowest tests", "", "| test | job | duration |", "|---|---|---|");
-    for (const { job, t } of timed) lines.push(`| ${escapeCell([...t.path, t.name].join(" › "))} | ${escapeCell(job.name)} | ${formatDuration(t.durationMs)} |`);
+    for (const { job, t } of timed)
+      lines.push(`| ${escapeCell([...t.path, t.name].join(" › "))} | ${escapeCell(job.name)} | ${formatDuration(t.durationMs)} |`);
   }
   const withArtifacts = report.jobs.filter((job) => job.artifacts.length > 0);
   if (withArtifacts.length > 0) {

@@ -6,7 +6,5 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 /** Splits console output into clean lines: escapes, carriage returns and stray control bytes removed. */
 export function consoleLines(text: string): string[] {
-  return text
-    .split("\n")
-    .map((line) => line.replace(ESCAPES, "").replace(/\r/g, "").replace(CONTROL, ""));
+  return text.split("\n").map((line) => line.replace(ESCAPES, "").replace(/\r/g, "").replace(CONTROL, ""));
 }

@@ -115,13 +115,7 @@ class KtapParser {
    * its plan go to its first test, and results past its plan are read too (and noted)
    * rather than dropped, since a duplicated or extra `not ok` must still count.
    */
-  private parseChildren(
-    plan: number | null,
-    name: string | null,
-    minIndent: number,
-    log: string[],
-    head: string[] | null = null,
-  ): TestCase[] {
+  private parseChildren(plan: number | null, name: string | null, minIndent: number, log: string[], head: string[] | null = null): TestCase[] {
     const topLevel = head !== null;
     const children: TestCase[] = [];
     let pending: string[] = head ?? [];

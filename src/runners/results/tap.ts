@@ -15,7 +15,16 @@ const IGNORED = /^(K?TAP version|pragma)\b/i;
  * (`---` … `...`) after a result carries its details, `Bail out!` ends the run.
  */
 export function parseTap(text: string): ParsedResults {
-  const state: State = { lines: consoleLines(text), index: 0, errors: [], bailed: false, depth: 0, tooDeep: false, unclosedYaml: new Map(), budget: placeholderBudget() };
+  const state: State = {
+    lines: consoleLines(text),
+    index: 0,
+    errors: [],
+    bailed: false,
+    depth: 0,
+    tooDeep: false,
+    unclosedYaml: new Map(),
+    budget: placeholderBudget(),
+  };
   const tests = parseBlock(state, 0, "the run");
   return finish("tap", tests, state.errors);
 }

@@ -1,0 +1,66 @@
+import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
+import type { OutboxKind } from "./store/schema.js";
+import type { Effect, JobRecord, PlanEffects } from "./store/store.js";
+
+// The side effects job moves imply, as the outbox records them: made here for the job
+// lifecycle, and nowhere else.
+
+export function dispatchKey(job: Pick<JobRecord, "id" | "attempt">): string {
+  return `dispatch:${job.id}#${job.attempt}`;
+}
+
+/**
+ * The order effects go out in, highest first, when more are due than GitHub takes at once:
+ * a dispatch or cancel puts hardware to work or frees it; a conclusion (a job's last check
+ * run update, a plan's approval) is what merges wait for; the rest is for people to read.
+ */
+export function effectPriority(kind: OutboxKind, to?: JobState): number {
+  if (kind === "dispatch" || kind === "cancel") return 2;
+  if (kind === "approval" || (to !== undefined && isTerminal(to))) return 1;
+  return 0;
+}
+
+export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "envId">, why: string): Effect[] {
+  if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
+  return [
+    {
+      kind: "cancel",
+      key: `cancel:${job.id}#${job.attempt}`,
+      payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why },
+      priority: effectPriority("cancel"),
+    },
+  ];
+}
+
+/**
+ * A job's check run shows the job as it is now. A job enters a state at most once per
+ * attempt, so the job, attempt and state it moved to make a key no other report has.
+ */
+export function reportEffect(jobId: string, attempt: number, to: JobState): Effect {
+  return { kind: "report", key: `report:${jobId}#${attempt}:${to}`, payload: { to }, jobId, priority: effectPriority("report", to) };
+}
+
+/** The plan's approval check run shows the plan as it is now (its job_id is the plan's id); `cause` is what changed it. */
+export function approvalEffect(planId: string, cause: string): Effect {
+  return { kind: "approval", key: `approval:${planId}:${cause}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
+}
+
+/** What submitting a plan implies: cancels of the older plans' active jobs, and, shown, check runs. */
+export function planEffects(shown: boolean): PlanEffects {
+  return {
+    superseded(job, planId) {
+      const effects = cancelEffect(job, "superseded");
+      // A job waiting for approval shows only in its plan's approval check run.
+      if (shown)
+        effects.push(
+          job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : reportEffect(job.id, job.attempt, "cancelled"),
+        );
+      return effects;
+    },
+    submitted(job) {
+      if (!shown) return [];
+      // However many jobs wait, one check run asks for the approval.
+      return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : reportEffect(job.id, 1, job.state)];
+    },
+  };
+}
