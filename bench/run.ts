@@ -193,12 +193,12 @@ async function orchestratorBenchmarks(): Promise<string> {
     "",
     "| benchmark | kto | baseline | ratio | goal |",
     "|---|---|---|---|---|",
-    `| scheduling: decisions per second (10,000 jobs, 500 environments, 8 label sets) | ${kto.perSecond.toFixed(0)}/s | ${naive.perSecond.toFixed(0)}/s (naive in-memory scan) | ${(kto.perSecond / naive.perSecond).toFixed(2)} | — |`,
-    `| scheduling: p99 decision latency | ${kto.p99Ms.toFixed(3)} ms | ${naive.p99Ms.toFixed(3)} ms | ${(kto.p99Ms / naive.p99Ms).toFixed(2)} | — |`,
-    `| makespan of a simulated day (${makespan.jobs} jobs) | ${hours(makespan.makespanMs)} | ${hours(makespan.lowerBoundMs)} (lower bound: work per label set / capacity) | ${(makespan.makespanMs / makespan.lowerBoundMs).toFixed(3)} | ≤ 1.05 |`,
-    `| peak RSS with 10,000 queued jobs | ${mib(memory.ktoBytes)} | ${mib(memory.naiveBytes)} (the jobs in an array) | ${(memory.ktoBytes / memory.naiveBytes).toFixed(2)} | — |`,
+    `| scheduling: decisions per second (10,000 jobs, 500 environments, 8 label sets) | ${kto.perSecond.toFixed(0)}/s | ${naive.perSecond.toFixed(0)}/s (naive in-memory scan) | ${(kto.perSecond / naive.perSecond).toFixed(2)} | ≥ 10,000/s |`,
+    `| scheduling: p99 decision latency | ${kto.p99Ms.toFixed(3)} ms | ${naive.p99Ms.toFixed(3)} ms | ${(kto.p99Ms / naive.p99Ms).toFixed(2)} | ≤ 0.5 ms |`,
+    `| makespan of a simulated day (${makespan.jobs} jobs) | ${hours(makespan.makespanMs)} | ${hours(makespan.lowerBoundMs)} (lower bound: work per label set / capacity) | ${(makespan.makespanMs / makespan.lowerBoundMs).toFixed(3)} | ≤ 1.01 |`,
+    `| peak RSS with 10,000 queued jobs | ${mib(memory.ktoBytes)} | ${mib(memory.naiveBytes)} (the jobs in an array) | ${(memory.ktoBytes / memory.naiveBytes).toFixed(2)} | ≤ 128 MiB |`,
     "",
-    `kto decided ${kto.decisions} dispatches, the baseline ${naive.decisions}; kto's figure includes a durable store transaction per decision.`,
+    `kto decided ${kto.decisions} dispatches, the baseline ${naive.decisions}; kto's figure includes the durable store transaction each scheduling pass commits its decisions in.`,
     "",
   ].join("\n");
 }
