@@ -10,9 +10,21 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Answers 413 and drops the connection: the rest of the body is never read. */
+/** How long a refused upload is read and dropped, so that its client reads the answer. */
+const LINGER_MS = 5_000;
+
+/**
+ * Answers 413 and closes the connection. Closing a socket with the upload's bytes still
+ * unread resets it, and a client still sending may then lose the answer; so, as web
+ * servers' lingering close does, the rest is read and dropped (never kept) until the
+ * client stops sending or LINGER_MS pass.
+ */
 export function refuseBody(response: ServerResponse, error: BodyTooLargeError): void {
   send(response, 413, { message: error.message }, "application/json", { connection: "close" });
+  const request = response.req;
+  request.resume();
+  const linger = setTimeout(() => request.socket.destroy(), LINGER_MS).unref();
+  request.socket.once("close", () => clearTimeout(linger));
 }
 
 /**
