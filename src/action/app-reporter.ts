@@ -1,6 +1,6 @@
 import * as core from "@actions/core";
 import { writeFile } from "node:fs/promises";
-import type { RunReport } from "../orchestrator/dispatcher.js";
+import type { RunEvent } from "../orchestrator/dispatcher.js";
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 
@@ -30,7 +30,7 @@ export class AppReporter {
     this.audience = base.origin;
   }
 
-  async send(report: RunReport): Promise<boolean> {
+  async send(report: RunEvent): Promise<boolean> {
     if (report.kind === "finished")
       await writeFile(this.options.reportFile, `${JSON.stringify({ jobId: this.options.jobId, attempt: this.options.attempt, ...report }, null, 2)}\n`);
     const body = JSON.stringify({ attempt: this.options.attempt, ...report });

@@ -46,6 +46,5 @@ export async function reportNotCovered(
 export const waitingJobs = (store: Store, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
 export async function approveJobs(service: OrchestratorService, jobs: readonly JobRecord[]): Promise<void> {
-  for (const job of jobs) await service.lifecycle.approve(job);
-  service.monitor.wake();
+  await service.approve(jobs);
 }

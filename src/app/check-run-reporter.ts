@@ -44,7 +44,7 @@ export class CheckRunReporter implements Reporter {
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
-    const detailsUrl = job.runId && /^\d+$/.test(job.runId) ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
+    const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = plan.groupKey?.startsWith("pr:") ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);

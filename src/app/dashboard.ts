@@ -32,7 +32,7 @@ export async function dashboardData(store: Store, serverUrl: string, now: number
     if (!plans.has(job.planId)) plans.set(job.planId, await store.plan(job.planId));
     return plans.get(job.planId) ?? null;
   };
-  const runUrl = (job: JobRecord) => (job.repo && job.runId && /^\d+$/.test(job.runId) ? `${serverUrl}/${job.repo}/actions/runs/${job.runId}` : null);
+  const runUrl = (job: JobRecord) => (job.repo && job.runId !== null ? `${serverUrl}/${job.repo}/actions/runs/${job.runId}` : null);
   const queued = await store.jobs({ states: ["queued", "awaiting_approval"] });
   queued.sort((a, b) => Number(a.state === "awaiting_approval") - Number(b.state === "awaiting_approval") || b.priority - a.priority || a.seq - b.seq);
   const active = await store.jobs({ states: ["dispatched", "running"] });

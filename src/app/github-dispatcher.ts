@@ -2,7 +2,7 @@ import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Di
 import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
 import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
-import { runnerOf, uniqueRunnerLabel } from "./github-runner-pool.js";
+import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
 /**
  * How a job's attempt runs as a run of the runner workflow: dispatched at `ref` (the
@@ -69,7 +69,7 @@ export class GitHubDispatcher implements Dispatcher {
     private readonly options: GitHubDispatcherOptions,
   ) {}
 
-  async dispatch({ job, envId, sentAt }: DispatchRequest): Promise<{ runId: string }> {
+  async dispatch({ job, envId, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
     const env = (await this.store.environments()).find((e) => e.id === envId);
@@ -110,7 +110,7 @@ export class GitHubDispatcher implements Dispatcher {
     // up by its run-name now; one GitHub does not list yet is looked up when it first
     // reports, or is cancelled.
     const found = await this.lookUp(octokit, owner, repo, runName, this.options.now());
-    return { runId: found ?? `pending:${runnerOf(envId)}` };
+    return { runId: found };
   }
 
   /** The run GitHub started for a job's attempt, or null while GitHub does not list it. */
@@ -145,16 +145,13 @@ export class GitHubDispatcher implements Dispatcher {
   }
 
   async cancel({ jobId, attempt, runId }: CancelRequest): Promise<void> {
-    if (!runId) return;
     const job = await this.store.job(jobId);
     const plan = job ? await this.store.plan(job.planId) : null;
     if (!job || !plan?.installationId || !plan.repo) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
-    const id = /^\d+$/.test(runId)
-      ? runId
-      : await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt);
+    const id = runId ?? (await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt));
     if (id === null) return;
     try {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });

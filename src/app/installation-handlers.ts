@@ -16,10 +16,8 @@ export function installationHandlers(kit: WebhookKit) {
         const gone = new Set((payload.repositories ?? payload.repositories_removed ?? []).map((r) => r.full_name));
         for (const repo of gone) pool.untrack(repo);
         // kto can no longer act there: its waiting and running jobs end.
-        for (const job of await store.jobs({ states: ["awaiting_approval", "queued", "dispatched", "running"] })) {
-          if (job.repo && gone.has(job.repo)) await service.lifecycle.cancel(job, "kto was uninstalled from the repository");
-        }
-        await service.resources.sync();
+        for (const repo of gone) await service.cancelJobs(await store.unfinishedJobsOf(repo), "kto was uninstalled from the repository");
+        await service.syncEnvironments();
       }),
     );
 
@@ -47,7 +45,7 @@ export function installationHandlers(kit: WebhookKit) {
             failed.push({ repo, error });
           }
         }
-        await service.resources.sync();
+        await service.syncEnvironments();
         if (failed.length > 0) {
           throw new AggregateError(
             failed.map((f) => f.error),

@@ -1,14 +1,15 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
+import type { JobRecord } from "../orchestrator/store/store.js";
 import { SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import type { Octokit } from "./github-api.js";
 import { inGroup } from "./plan-target.js";
 
-const UNFINISHED = ["awaiting_approval", "queued", "dispatched", "running"] as const;
+/** What a cancellation looks at of a job's plan. */
+type PlanOfJob = { groupKey: string | null; headSha: string | null };
 
 export interface JobCancellation {
   /** Cancels `repo`'s unfinished jobs that `which` picks; the names of those cancelled. */
-  cancelWhere(repo: string, which: (plan: PlanRecord, job: JobRecord) => boolean, reason: string): Promise<string[]>;
+  cancelWhere(repo: string, which: (plan: PlanOfJob, job: JobRecord) => boolean, reason: string): Promise<string[]>;
   cancelGroup(repo: string, groupKey: string, reason: string): Promise<string[]>;
   /**
    * `/kto cancel <job>`: that job of the pull request (its check run's name, with or
@@ -27,16 +28,9 @@ export interface JobCancellation {
 export function jobCancellation(service: OrchestratorService): JobCancellation {
   const store = service.store;
 
-  async function cancelWhere(repo: string, which: (plan: PlanRecord, job: JobRecord) => boolean, reason: string): Promise<string[]> {
-    const cancelled: string[] = [];
-    const plans = new Map<string, Promise<PlanRecord | null>>();
-    for (const job of await store.jobs({ states: [...UNFINISHED] })) {
-      if (!plans.has(job.planId)) plans.set(job.planId, store.plan(job.planId));
-      const plan = await plans.get(job.planId)!;
-      if (plan?.repo === repo && which(plan, job) && (await service.lifecycle.cancel(job, reason))) cancelled.push(job.name);
-    }
-    if (cancelled.length > 0) await service.outbox.deliver();
-    return cancelled;
+  async function cancelWhere(repo: string, which: (plan: PlanOfJob, job: JobRecord) => boolean, reason: string): Promise<string[]> {
+    const picked = (await store.unfinishedJobsOf(repo)).filter((job) => which(job.plan, job));
+    return (await service.cancelJobs(picked, reason)).map((job) => job.name);
   }
 
   const cancelGroup = (repo: string, groupKey: string, reason: string) => cancelWhere(repo, (plan) => inGroup(plan.groupKey, groupKey), reason);
@@ -54,8 +48,7 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
     const latest = await store.latestPlan(groupKey);
     if (!latest?.headSha) return;
     const names = new Set<string>();
-    for (const job of await store.jobs({ states: [...UNFINISHED] }))
-      if (inGroup((await store.plan(job.planId))?.groupKey ?? null, groupKey)) names.add(job.name);
+    for (const job of await store.unfinishedJobsOf(repository.full_name)) if (inGroup(job.plan.groupKey, groupKey)) names.add(job.name);
     await octokit.rest.checks.create({
       owner: repository.owner.login,
       repo: repository.name,

@@ -59,15 +59,16 @@ export function ktoMetrics(service: OrchestratorService, deps: { now: () => numb
       { kind: "busy" },
       snapshot.environments.reduce((sum, e) => sum + e.busy, 0),
     );
-    deliveryFailures.inc(service.outbox.totalFailures - countedFailures);
-    countedFailures = service.outbox.totalFailures;
+    const totals = service.deliveryTotals();
+    deliveryFailures.inc(totals.failures - countedFailures);
+    countedFailures = totals.failures;
     pending.set((await service.health()).outboxPending);
     const finals = await service.store.finalReportBacklog();
     backlog.set(finals.count);
     backlogAge.set(finals.oldestAt === null ? 0 : Math.max(0, now() - finals.oldestAt) / 1000);
     limited.set(deps.rateLimited?.() ?? 0);
-    deferrals.inc(service.outbox.totalDeferrals - countedDeferrals);
-    countedDeferrals = service.outbox.totalDeferrals;
+    deferrals.inc(totals.deferrals - countedDeferrals);
+    countedDeferrals = totals.deferrals;
     // The wait, start and run histograms are observed by the orchestrator as jobs move.
     send(response, 200, await merged.metrics(), merged.contentType);
   }

@@ -66,7 +66,7 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
     // A repository seen for the first time brings its runners in now; later, workflow_job
     // events and the periodic sync keep the pool true.
-    if (pool.track(target.repo, target.installationId)) await service.resources.sync();
+    if (pool.track(target.repo, target.installationId)) await service.syncEnvironments();
     await service.submit({
       id: planId,
       source: ".github/kto.yml",

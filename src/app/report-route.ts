@@ -64,7 +64,7 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
   });
   if (foreign) return refuse(foreign);
   // The token must come from the very run this attempt was dispatched as, whether or not the App knows that run's id yet.
-  let runId = job.runId !== null && /^\d+$/.test(job.runId) ? job.runId : null;
+  let runId = job.runId;
   if (runId === null) {
     if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return refuse(`job ${jobId} has no run dispatched (it is ${job.state})`);
     runId = await deps.findRun(job, plan);

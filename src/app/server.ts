@@ -196,7 +196,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
                   pool,
                   onRegistered: async (scope, runner) => {
                     await pool.registered(scope, runner);
-                    service.monitor.wake();
+                    service.wake();
                   },
                 },
                 request,

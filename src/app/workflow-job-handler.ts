@@ -5,13 +5,12 @@ import type { WebhookKit } from "./webhook-kit.js";
 
 /** workflow_job events: a kto run that ended without reporting, and runners coming and going. */
 export function workflowJobHandler(kit: WebhookKit) {
-  const { service, pool, store, once } = kit;
+  const { service, pool, once } = kit;
 
   // A run that ended without reporting may have lost its runner: the pool is listed again,
   // once for however many such events arrive together.
   const resync = new CoalescedPass(async () => {
-    await service.resources.sync();
-    service.monitor.wake();
+    await service.syncEnvironments();
     return 0;
   });
 
@@ -28,22 +27,17 @@ export function workflowJobHandler(kit: WebhookKit) {
         if (!ours && (runnerId === null || pool.environmentOf(repo, runnerId) === null)) return;
         if (ours && context.payload.action === "completed") {
           // A run that ended without a finished report lost its job: an infrastructure failure.
-          let lost = false;
-          for (const job of await store.jobs({ states: ["dispatched", "running"] })) {
-            if (job.runId !== String(wj.run_id)) continue;
-            lost = true;
-            await service.lifecycle.infrastructureFailure(job, `the workflow run ended (${wj.conclusion}) without a report`);
-          }
-          if (lost)
+          const lost = await service.failRun(String(wj.run_id), `the workflow run ended (${wj.conclusion}) without a report`);
+          if (lost > 0)
             void resync
               .run()
               .catch((err: unknown) => context.log.warn({ err }, "kto: listing the runners after a lost run failed; the periodic sync tries again"));
         }
         if (runnerId !== null) {
           const change = await pool.observe({ repo, action: context.payload.action, runnerId, ours });
-          if (change) await service.resources.takeOffline(change.gone, change.reason);
+          if (change) await service.takeOffline(change.gone, change.reason);
         }
-        service.monitor.wake();
+        service.wake();
       }),
     );
   };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { CancelRequest, DispatchRequest, Dispatcher, RunReport } from "../orchestrator/dispatcher.js";
+import type { CancelRequest, DispatchRequest, Dispatcher, RunEvent } from "../orchestrator/dispatcher.js";
 import type { RunnerFactory } from "../runners/factory.js";
 import { runJob } from "../runners/run-job.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
@@ -9,7 +9,7 @@ export interface LocalDispatcherOptions {
   factory: RunnerFactory;
   workspace: string;
   outDir: string;
-  report: (jobId: string, attempt: number, report: RunReport) => Promise<unknown>;
+  report: (jobId: string, attempt: number, report: RunEvent) => Promise<unknown>;
   heartbeatMs: number;
   onStart?: (jobId: string) => void;
   onProgress?: (event: ProgressEvent) => void;

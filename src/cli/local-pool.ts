@@ -4,20 +4,21 @@ import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentRecord } from "../orchestrator/store/store.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
 
-export const RUNNER_LABEL_PREFIX = "kto.runner=";
+/** The label that says which of kto's runners (docker, qemu) a local job needs: not a GitHub runner's kto-runner-<name>. */
+export const RUNNER_KIND_LABEL_PREFIX = "kto.runner=";
 
 /** The labels a job needs locally: its own plus its runner kind, so a Docker job never lands on a QEMU-only host. */
 export function localJobLabels(labels: readonly string[], runner: "docker" | "qemu"): string[] {
-  return [...new Set([...labels, `${RUNNER_LABEL_PREFIX}${runner}`])].sort();
+  return [...new Set([...labels, `${RUNNER_KIND_LABEL_PREFIX}${runner}`])].sort();
 }
 
 /** This machine's labels, from what was probed: `kvm` only when a KVM guest really ran, `qemu-<arch>` per bootable architecture. */
 export function hostLabels(guests: HostCapabilities[], dockerReachable: boolean): string[] {
   const machine = hostArch() ?? arch();
   const labels = [machine, "linux", "local"];
-  if (dockerReachable) labels.push(`${RUNNER_LABEL_PREFIX}docker`, "docker");
+  if (dockerReachable) labels.push(`${RUNNER_KIND_LABEL_PREFIX}docker`, "docker");
   const bootable = guests.filter((host) => host.qemuBinary && host.accelerator?.bootable !== false);
-  if (bootable.length) labels.push(`${RUNNER_LABEL_PREFIX}qemu`, "qemu", ...bootable.map((host) => bootLabel(host.arch)));
+  if (bootable.length) labels.push(`${RUNNER_KIND_LABEL_PREFIX}qemu`, "qemu", ...bootable.map((host) => bootLabel(host.arch)));
   if (guests.some((host) => host.arch === hostArch() && host.kvm)) labels.push("kvm");
   return [...new Set(labels)].sort();
 }
@@ -38,6 +39,6 @@ export class LocalPool implements EnvironmentPool {
   }
 
   async list(): Promise<EnvironmentRecord[]> {
-    return [{ id: this.environmentId, pool: this.name, labels: this.labels, capacity: this.slots, state: "online", lastSeen: this.now() }];
+    return [{ id: this.environmentId, pool: this.name, labels: this.labels, capacity: this.slots, state: "online", lastSeen: this.now(), owner: this.owner }];
   }
 }

@@ -31,12 +31,13 @@ export class DispatchRefusedError extends Error {
 
 /** How the orchestrator starts and stops runs; GitHub, the local host and tests each have one. */
 export interface Dispatcher {
-  dispatch(request: DispatchRequest): Promise<{ runId: string }>;
+  /** The run it started, or a null runId when the far side does not say yet (found later, by the run's name). */
+  dispatch(request: DispatchRequest): Promise<{ runId: string | null }>;
   cancel(request: CancelRequest): Promise<void>;
 }
 
-/** What a run reports back, through the App's endpoint or in-process. */
-export type RunReport =
+/** What a run tells of itself as it goes (started, alive, finished), through the App's endpoint or in-process; not the results report of a whole run. */
+export type RunEvent =
   | { kind: "started"; runId?: string }
   | { kind: "heartbeat" }
   | {

@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.js";
-import type { RunReport } from "./dispatcher.js";
+import type { RunEvent } from "./dispatcher.js";
 import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, reportEffect } from "./job-effects.js";
 import { ACTIVE_STATES } from "./job-state.js";
 import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
@@ -179,7 +179,7 @@ export class JobLifecycle {
   }
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
-  async report(jobId: string, attempt: number, report: RunReport): Promise<JobRecord | null> {
+  async report(jobId: string, attempt: number, report: RunEvent): Promise<JobRecord | null> {
     const job = await this.store.job(jobId);
     if (!job || job.attempt !== attempt) return null;
     const now = this.clock.now();
@@ -202,7 +202,7 @@ export class JobLifecycle {
     }
   }
 
-  private async finish(job: JobRecord, report: Extract<RunReport, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
+  private async finish(job: JobRecord, report: Extract<RunEvent, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
     if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed", report.result);
     const common = {
       outcome: report.outcome ?? report.status,

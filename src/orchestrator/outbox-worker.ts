@@ -162,7 +162,7 @@ export class OutboxWorker {
         if (job && job.attempt === payload.attempt && job.state === "dispatched") {
           await this.store.markSending(item.id, this.clock.now());
           const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, sentAt: item.sentAt });
-          await this.store.setRunId(job.id, job.attempt, runId);
+          if (runId !== null) await this.store.setRunId(job.id, job.attempt, runId);
         }
       } else if (item.kind === "report") {
         const job = await this.store.job(item.jobId);

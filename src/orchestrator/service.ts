@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.js";
 import { stderrLogger, type Logger } from "./logger.js";
-import type { Dispatcher, RunReport } from "./dispatcher.js";
+import type { Dispatcher, RunEvent } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
 import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
@@ -153,7 +153,7 @@ export class OrchestratorService {
     return result;
   }
 
-  async report(jobId: string, attempt: number, report: Parameters<JobLifecycle["report"]>[2] & RunReport): Promise<JobRecord | null> {
+  async report(jobId: string, attempt: number, report: Parameters<JobLifecycle["report"]>[2] & RunEvent): Promise<JobRecord | null> {
     const job = await this.lifecycle.report(jobId, attempt, report);
     if (report.kind === "finished") {
       this.monitor.wake(); // capacity freed
@@ -163,12 +163,52 @@ export class OrchestratorService {
   }
 
   async cancelPlan(planId: string, reason: string): Promise<number> {
-    let cancelled = 0;
-    for (const job of await this.store.jobs({ planId })) {
-      if (await this.lifecycle.cancel(job, reason)) cancelled += 1;
-    }
-    await this.deliver();
+    return (await this.cancelJobs(await this.store.jobs({ planId }), reason)).length;
+  }
+
+  /** Cancels those of `jobs` not yet finished and sends what that implies; the jobs cancelled. */
+  async cancelJobs(jobs: readonly JobRecord[], reason: string): Promise<JobRecord[]> {
+    const cancelled: JobRecord[] = [];
+    for (const job of jobs) if (await this.lifecycle.cancel(job, reason)) cancelled.push(job);
+    if (cancelled.length > 0) await this.deliver();
     return cancelled;
+  }
+
+  /** Lets jobs waiting for approval into the queue. */
+  async approve(jobs: readonly JobRecord[]): Promise<void> {
+    for (const job of jobs) await this.lifecycle.approve(job);
+    this.monitor.wake();
+    void this.deliver();
+  }
+
+  /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
+  async failRun(runId: string, reason: string): Promise<number> {
+    let failed = 0;
+    for (const job of await this.store.activeJobsOfRun(runId)) if (await this.lifecycle.infrastructureFailure(job, reason)) failed += 1;
+    if (failed > 0) void this.deliver();
+    return failed;
+  }
+
+  /** Lists the pools again, and schedules for what changed. */
+  async syncEnvironments(): Promise<void> {
+    await this.resources.sync();
+    this.monitor.wake();
+  }
+
+  /** An environment that is gone: its jobs go back to the queue. */
+  async takeOffline(envId: string, reason: string): Promise<void> {
+    await this.resources.takeOffline(envId, reason);
+    this.monitor.wake();
+  }
+
+  /** Something changed that may let a queued job run: a pass soon. */
+  wake(): void {
+    this.monitor.wake();
+  }
+
+  /** Side effects that failed and were retried, and those put off because the far side asked to wait, since start. */
+  deliveryTotals(): { failures: number; deferrals: number } {
+    return { failures: this.outbox.totalFailures, deferrals: this.outbox.totalDeferrals };
   }
 
   /** Delivers what is due now; a failure is told and left to the next poll, which retries it. */
@@ -177,7 +217,7 @@ export class OrchestratorService {
   }
 
   private async ownsEnvironment(envId: string): Promise<boolean> {
-    return (await this.store.environments()).some((env) => env.id === envId && env.id.endsWith(`@${this.options.owner}`));
+    return (await this.store.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
   }
 
   private waitForIdle(limitMs: number): Promise<void> {

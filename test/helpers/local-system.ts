@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +66,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A TCP balancer on `port` handing each connection to the next of `backends`, as a load balancer in front of replicas does. */
+async function roundRobin(port: number, backends: readonly number[]): Promise<Server> {
+  let next = 0;
+  const server = createServer((client) => {
+    const upstream = connect(backends[next++ % backends.length]!, "127.0.0.1");
+    client.pipe(upstream).pipe(client);
+    const close = () => (client.destroy(), upstream.destroy());
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return server;
+}
+
 export interface LocalSystemOptions {
   /** Scratch space: the App's store, Azurite's blobs, each run's files. */
   dir: string;
@@ -76,6 +90,11 @@ export interface LocalSystemOptions {
   appEnv?: Record<string, string>;
   /** How the GitHub double behaves (its real rate limits, its latency). */
   github?: GitHubApiDoubleOptions;
+  /**
+   * App processes sharing one queue (default 1), behind a round-robin TCP balancer at
+   * `appUrl`, as a deployment puts them; more than one needs a PostgreSQL DATABASE_URL.
+   */
+  replicas?: number;
 }
 
 /**
@@ -88,7 +107,9 @@ export class LocalSystem {
   readonly registrationSecret = randomBytes(24).toString("hex");
   readonly hosts: LocalRunnerHost[] = [];
   appUrl = "";
-  private app: ChildProcess | null = null;
+  private apps: ChildProcess[] = [];
+  private replicaPorts: number[] = [];
+  private balancer: Server | null = null;
   private appEnv: Record<string, string> = {};
   private readonly privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
   private nextDelivery = 1;
@@ -114,6 +135,9 @@ export class LocalSystem {
     system.github.state.installations.set(LOCAL_REPO, INSTALLATION_ID);
     const port = await freePort();
     system.appUrl = `http://127.0.0.1:${port}`;
+    const replicas = options.replicas ?? 1;
+    system.replicaPorts = replicas === 1 ? [port] : await Promise.all(Array.from({ length: replicas }, () => freePort()));
+    if (replicas > 1) system.balancer = await roundRobin(port, system.replicaPorts);
     system.appEnv = {
       APP_ID: "1",
       PRIVATE_KEY: system.privateKey,
@@ -138,32 +162,42 @@ export class LocalSystem {
     return system;
   }
 
-  /** The App process's pid while it runs. */
+  /** The (first) App process's pid while it runs. */
   get appPid(): number | null {
-    return this.app?.pid ?? null;
+    return this.apps[0]?.pid ?? null;
+  }
+
+  /** Every App process's pid while it runs. */
+  get appPids(): number[] {
+    return this.apps.flatMap((app) => (app.pid === undefined ? [] : [app.pid]));
   }
 
   log(line: string): void {
     this.options.log?.(line);
   }
 
-  /** `kto app` in its own process, as a user runs it; resolves once it answers. */
+  /** `kto app` in its own process (one per replica), as a user runs it; resolves once each answers. */
   async startApp(): Promise<void> {
+    this.apps = [];
+    for (const [n, port] of this.replicaPorts.entries()) await this.startReplica(n, port);
+  }
+
+  private async startReplica(n: number, port: number): Promise<void> {
     const cli = join(PROJECT_ROOT, "bin", "kto.js");
-    const out = createWriteStream(join(this.options.dir, "app.log"), { flags: "a" });
+    const out = createWriteStream(join(this.options.dir, n === 0 ? "app.log" : `app-${n + 1}.log`), { flags: "a" });
     const child = spawn(process.execPath, [cli, "app", "--drain", "5"], {
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv },
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv, PORT: String(port) },
       cwd: this.options.dir,
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
-    this.app = child;
+    this.apps.push(child);
     const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`kto app exited (${code}) before answering; see app.log`))));
     const up = (async () => {
       for (;;) {
         if (
-          await fetch(`${this.appUrl}/kto/status`).then(
+          await fetch(`http://127.0.0.1:${port}/kto/status`).then(
             (r) => r.ok,
             () => false,
           )
@@ -173,7 +207,7 @@ export class LocalSystem {
       }
     })();
     await Promise.race([up, exited]);
-    this.log(`app: listening on ${this.appUrl} (pid ${child.pid})`);
+    this.log(`app: listening on port ${port} (pid ${child.pid})`);
   }
 
   /** SIGKILL: the App dies mid-flow, with no chance to drain. */
@@ -187,13 +221,16 @@ export class LocalSystem {
   }
 
   private async signalApp(signal: NodeJS.Signals): Promise<boolean> {
-    const child = this.app;
-    if (!child || child.exitCode !== null) return false;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill(signal);
-    await exited;
-    this.app = null;
-    return true;
+    const running = this.apps.filter((child) => child.exitCode === null && child.signalCode === null);
+    await Promise.all(
+      running.map((child) => {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill(signal);
+        return exited;
+      }),
+    );
+    this.apps = [];
+    return running.length > 0;
   }
 
   async addHost(host: { name: string; runners: number; extraLabels?: string[] }): Promise<LocalRunnerHost> {
@@ -290,6 +327,7 @@ export class LocalSystem {
   async close(): Promise<void> {
     for (const host of this.hosts) await host.stop();
     await this.stopApp();
+    await new Promise((resolve) => (this.balancer ? this.balancer.close(resolve) : resolve(undefined)));
     await this.results.close();
     await this.azurite.stop();
     await this.issuer.close();

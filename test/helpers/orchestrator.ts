@@ -34,8 +34,9 @@ export class StaticPool implements EnvironmentPool {
   healthy = new Set<string>();
   replacements = 0;
 
-  add(id: string, labels: string[], capacity: number): void {
-    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0 });
+  /** An environment; `owner` makes it that kto process's, whose jobs it gives back when it stops. */
+  add(id: string, labels: string[], capacity: number, owner?: string): void {
+    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0, owner: owner ?? null });
     this.healthy.add(id);
   }
 

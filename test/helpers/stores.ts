@@ -47,6 +47,14 @@ export async function freshStore(
       await store.close();
       const again = new pg.Client({ connectionString: adminUrl() });
       await again.connect();
+      // pg's pool ends its idle connections without waiting for them to close: dropping the
+      // database at once would kill one still closing, and its pool has nobody to tell. Wait
+      // (a while) for them to go; the drop then forces only what a test left open.
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await again.query<{ n: string }>("select count(*) as n from pg_stat_activity where datname = $1", [name]);
+        if (Number(rows[0]!.n) === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await again.query(`drop database if exists ${name} with (force)`);
       await again.end();
     },

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import type { JobRecord } from "../../src/orchestrator/store/store.js";
 import { INSTALLATION_ID, LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
+import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
 import { callsTable } from "./calls.js";
 
@@ -49,13 +50,15 @@ async function sendPacedEvents(system: LocalSystem): Promise<{ start: number; se
   return { start, sentAt };
 }
 
-/** Polls until `total` check runs have completed; the App's peak RSS meanwhile. */
+/** Polls until `total` check runs have completed; the App's peak RSS meanwhile (the largest replica's). */
 async function untilAllCompleted(system: LocalSystem, runners: SimulatedRunners, total: number, start: number): Promise<{ peakKiB: number }> {
   const deadline = Date.now() + 15 * 60_000;
   let peakKiB = 0;
   for (;;) {
-    const status = await readFile(`/proc/${system.appPid}/status`, "utf8");
-    peakKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    for (const pid of system.appPids) {
+      const status = await readFile(`/proc/${pid}/status`, "utf8");
+      peakKiB = Math.max(peakKiB, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    }
     const done = system.checkRuns().filter((c) => c.status === "completed").length;
     if (done >= total) return { peakKiB };
     if (process.env.KTO_LOAD_TRACE)
@@ -91,8 +94,8 @@ function latencies(
 }
 
 /** The jobs as the stopped App's store holds them. */
-async function storedJobs(dir: string): Promise<JobRecord[]> {
-  const store = await openStore({ dataDir: join(dir, "app-data") });
+async function storedJobs(dir: string, databaseUrl: string): Promise<JobRecord[]> {
+  const store = await openStore({ dataDir: join(dir, "app-data"), databaseUrl });
   try {
     return await store.jobs();
   } finally {
@@ -121,6 +124,7 @@ function priorityInversions(jobs: readonly JobRecord[]): string[] {
 
 function summary(
   system: LocalSystem,
+  setup: string,
   total: number,
   measured: { webhookToQueued: number[]; queuedToDispatched: number[]; elapsedS: number; peakKiB: number },
 ): string {
@@ -128,7 +132,7 @@ function summary(
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   return [
     "",
-    `load: ${EVENTS} pull_request events at ${RATE}/s, ${total} jobs, 50 runners in 6 label sets`,
+    `load (${setup}): ${EVENTS} pull_request events at ${RATE}/s, ${total} jobs, 50 runners in 6 label sets`,
     "| measure | p50 | p99 |",
     "|---|---|---|",
     `| webhook → queued check run | ${ms(percentile(webhookToQueued, 50))} | ${ms(percentile(webhookToQueued, 99))} |`,
@@ -140,64 +144,80 @@ function summary(
   ].join("\n");
 }
 
-describe(`load: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 50 runners over 6 label sets`, () => {
-  let dir: string;
-  let system: LocalSystem;
-  let runners: SimulatedRunners;
+// SQLite with one App, and PostgreSQL with two App replicas sharing the queue behind a balancer.
+const SETUPS = [
+  { engine: "sqlite" as const, replicas: 1, name: "SQLite, one App" },
+  { engine: "postgres" as const, replicas: 2, name: "PostgreSQL, two App replicas" },
+];
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "kto-load-"));
-    system = await LocalSystem.start({ dir, hosts: [] });
-    runners = new SimulatedRunners({
-      github: system.github,
-      issuer: system.issuer,
-      repo: LOCAL_REPO,
-      appUrl: system.appUrl,
-      audience: system.appUrl,
-      installationId: INSTALLATION_ID,
-      webhook: (event, payload, id) => system.deliver(event, payload, id),
-      runMs: () => 20 + Math.floor(Math.random() * 60),
-      status: (jobId) => (jobId.endsWith("/s3") ? "failed" : "succeeded"),
+describe.each(SETUPS)(
+  `load on $name: ${EVENTS} pull-request events, ${EVENTS * JOBS_PER_EVENT} jobs, 50 runners over 6 label sets`,
+  ({ engine, replicas, name }) => {
+    let dir: string;
+    let system: LocalSystem;
+    let runners: SimulatedRunners;
+    let database: { url: string; dispose: () => Promise<void> } | null = null;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "kto-load-"));
+      if (engine === "postgres") {
+        // A database of its own; the App replicas use it (this handle only made it, and drops it).
+        const fresh = await freshStore("postgres");
+        database = { url: fresh.location.databaseUrl!, dispose: fresh.dispose };
+      }
+      system = await LocalSystem.start({ dir, hosts: [], replicas, appEnv: database ? { DATABASE_URL: database.url } : {} });
+      runners = new SimulatedRunners({
+        github: system.github,
+        issuer: system.issuer,
+        repo: LOCAL_REPO,
+        appUrl: system.appUrl,
+        audience: system.appUrl,
+        installationId: INSTALLATION_ID,
+        webhook: (event, payload, id) => system.deliver(event, payload, id),
+        runMs: () => 20 + Math.floor(Math.random() * 60),
+        status: (jobId) => (jobId.endsWith("/s3") ? "failed" : "succeeded"),
+      });
+      LABEL_SETS.forEach((labels, i) => runners.add(RUNNERS[i]!, labels, `r${i}`));
+      runners.start();
     });
-    LABEL_SETS.forEach((labels, i) => runners.add(RUNNERS[i]!, labels, `r${i}`));
-    runners.start();
-  });
 
-  afterAll(async () => {
-    await runners?.stop();
-    await system?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      await runners?.stop();
+      await system?.close();
+      await database?.dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
 
-  it(
-    "loses nothing, holds priority order within each label set, and ends every check run",
-    async () => {
-      const { start, sentAt } = await sendPacedEvents(system);
-      const total = EVENTS * JOBS_PER_EVENT;
-      const { peakKiB } = await untilAllCompleted(system, runners, total, start);
-      const elapsedS = (performance.now() - start) / 1000;
-      await runners.stop();
+    it(
+      "loses nothing, holds priority order within each label set, and ends every check run",
+      async () => {
+        const { start, sentAt } = await sendPacedEvents(system);
+        const total = EVENTS * JOBS_PER_EVENT;
+        const { peakKiB } = await untilAllCompleted(system, runners, total, start);
+        const elapsedS = (performance.now() - start) / 1000;
+        await runners.stop();
 
-      // Every check run terminal, with the conclusion its job's report carried.
-      const checkRuns = system.checkRuns();
-      expect(checkRuns).toHaveLength(total);
-      for (const run of checkRuns) expect(run.conclusion).toBe(run.external_id!.endsWith("/s3") ? "failure" : "success");
-      // Nothing dispatched twice, nothing lost.
-      const dispatched = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
-      expect(new Set(dispatched.map((d) => `${d.id}#${d.attempt}`)).size).toBe(dispatched.length);
-      expect(dispatched).toHaveLength(total);
-      expect(runners.reportFailures).toEqual([]);
-      expect(system.github.rejected).toEqual([]);
-      const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
+        // Every check run terminal, with the conclusion its job's report carried.
+        const checkRuns = system.checkRuns();
+        expect(checkRuns).toHaveLength(total);
+        for (const run of checkRuns) expect(run.conclusion).toBe(run.external_id!.endsWith("/s3") ? "failure" : "success");
+        // Nothing dispatched twice, nothing lost.
+        const dispatched = system.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number });
+        expect(new Set(dispatched.map((d) => `${d.id}#${d.attempt}`)).size).toBe(dispatched.length);
+        expect(dispatched).toHaveLength(total);
+        expect(runners.reportFailures).toEqual([]);
+        expect(system.github.rejected).toEqual([]);
+        const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
 
-      await system.stopApp();
-      const jobs = await storedJobs(dir);
-      expect(jobs).toHaveLength(total);
-      expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
-      expect(priorityInversions(jobs)).toEqual([]);
+        await system.stopApp();
+        const jobs = await storedJobs(dir, database?.url ?? "");
+        expect(jobs).toHaveLength(total);
+        expect(jobs.every((j) => j.state === "succeeded" || j.state === "failed")).toBe(true);
+        expect(priorityInversions(jobs)).toEqual([]);
 
-      process.stdout.write(summary(system, total, measured));
-    },
-    20 * 60_000,
-  );
-});
+        process.stdout.write(summary(system, name, total, measured));
+      },
+      20 * 60_000,
+    );
+  },
+);

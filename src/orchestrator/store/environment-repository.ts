@@ -18,14 +18,20 @@ export class EnvironmentRepository {
           capacity: env.capacity,
           state: env.state,
           last_seen: env.lastSeen,
+          owner: env.owner ?? null,
         };
         await trx
           .insertInto("environments")
           .values(values)
           .onConflict((oc) =>
-            oc
-              .column("id")
-              .doUpdateSet({ pool: values.pool, labels: values.labels, capacity: values.capacity, state: values.state, last_seen: values.last_seen }),
+            oc.column("id").doUpdateSet({
+              pool: values.pool,
+              labels: values.labels,
+              capacity: values.capacity,
+              state: values.state,
+              last_seen: values.last_seen,
+              owner: values.owner,
+            }),
           )
           .execute();
       }

@@ -64,6 +64,31 @@ export class JobQueries {
     return rows.map(toJob);
   }
 
+  /** The active jobs whose attempt runs as `runId`. */
+  async activeJobsOfRun(runId: string): Promise<JobRecord[]> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .where("state", "in", [...ACTIVE_STATES])
+      .execute();
+    return rows.map(toJob);
+  }
+
+  /** A repository's jobs not yet finished, with their plan's group: one query, whatever the number of plans. */
+  async unfinishedJobsOf(repo: string): Promise<(JobRecord & { plan: { groupKey: string | null; headSha: string | null } })[]> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .innerJoin("plans", "plans.id", "jobs.plan_id")
+      .selectAll("jobs")
+      .select(["plans.group_key", "plans.head_sha"])
+      .where("jobs.repo", "=", repo)
+      .where("jobs.state", "not in", [...TERMINAL_STATES])
+      .orderBy("jobs.seq")
+      .execute();
+    return rows.map((row) => ({ ...toJob(row), plan: { groupKey: row.group_key, headSha: row.head_sha } }));
+  }
+
   /** Active jobs whose deadline or lease has passed: what a pass gives back before it assigns. */
   async expired(now: number): Promise<JobRecord[]> {
     const rows = await this.db

@@ -155,6 +155,14 @@ export const MIGRATIONS: Migration[] = [
         .alterTable("jobs")
         .addColumn("failed_attempts", "integer", (c) => c.notNull().defaultTo(0))
         .execute();
+      // A run's jobs, and a repository's unfinished jobs, by index.
+      await db.schema.createIndex("jobs_run").on("jobs").column("run_id").execute();
+      await db.schema.createIndex("jobs_repo_state").on("jobs").columns(["repo", "state"]).execute();
+      // Which process owns an environment is a column, not a suffix of its id.
+      await db.schema.alterTable("environments").addColumn("owner", "text").execute();
+      await sql`update environments set owner = substr(id, 7) where id like 'local@%'`.execute(db);
+      // A run id not known yet is null, no longer a "pending:" string.
+      await sql`update jobs set run_id = null where run_id like 'pending:%'`.execute(db);
       await sql`update jobs set failed_attempts = (select count(*) from transitions t where t.job_id = jobs.id and t.reason like 'test failure, retrying%')`.execute(
         db,
       );

@@ -56,6 +56,8 @@ export interface EnvironmentRecord {
   capacity: number;
   state: EnvironmentState;
   lastSeen: number;
+  /** The kto process whose environment it is (a local run's machine): its jobs are given back when that process stops. */
+  owner?: string | null;
 }
 
 export interface OutboxRecord {
@@ -186,7 +188,15 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
 }
 
 export function toEnvironment(row: Selectable<EnvironmentsTable>): EnvironmentRecord {
-  return { id: row.id, pool: row.pool, labels: JSON.parse(row.labels) as string[], capacity: row.capacity, state: row.state, lastSeen: row.last_seen };
+  return {
+    id: row.id,
+    pool: row.pool,
+    labels: JSON.parse(row.labels) as string[],
+    capacity: row.capacity,
+    state: row.state,
+    lastSeen: row.last_seen,
+    owner: row.owner,
+  };
 }
 
 /** What an older plan's job looks like to the plan that supersedes it. */

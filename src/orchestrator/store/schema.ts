@@ -65,6 +65,7 @@ export interface EnvironmentsTable {
   capacity: number;
   state: EnvironmentState;
   last_seen: number;
+  owner: string | null;
 }
 
 export interface OutboxTable {

@@ -64,6 +64,8 @@ export class Store {
   dispatchable: JobQueries["dispatchable"] = (now, limit) => this.jobsRepo.dispatchable(now, limit);
   queuedLabelSets: JobQueries["queuedLabelSets"] = () => this.jobsRepo.queuedLabelSets();
   dispatchableWith: JobQueries["dispatchableWith"] = (labels, now, limit, offset) => this.jobsRepo.dispatchableWith(labels, now, limit, offset);
+  activeJobsOfRun: JobQueries["activeJobsOfRun"] = (runId) => this.jobsRepo.activeJobsOfRun(runId);
+  unfinishedJobsOf: JobQueries["unfinishedJobsOf"] = (repo) => this.jobsRepo.unfinishedJobsOf(repo);
   expired: JobQueries["expired"] = (now) => this.jobsRepo.expired(now);
   activeByRepo: JobQueries["activeByRepo"] = () => this.jobsRepo.activeByRepo();
   reposWithOpenWork: JobQueries["reposWithOpenWork"] = () => this.jobsRepo.reposWithOpenWork();
