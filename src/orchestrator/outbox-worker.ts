@@ -75,6 +75,11 @@ export class OutboxWorker {
     private readonly options: OutboxOptions = DEFAULT_OUTBOX,
     private readonly reporter: Reporter | null = null,
     private readonly random: () => number = Math.random,
+    /**
+     * Whether this process delivers now. Replicas sharing a queue let one of them (the
+     * queue's leader) deliver, so no effect goes out twice, from two of them at once.
+     */
+    private readonly mayDeliver: () => boolean = () => true,
   ) {}
 
   /**
@@ -96,6 +101,7 @@ export class OutboxWorker {
    * a dispatch decided meanwhile goes next, not after the batch.
    */
   private async pass(): Promise<number> {
+    if (!this.mayDeliver()) return 0;
     let delivered = 0;
     const lanes = this.options.lanesPerInstallation ?? Infinity;
     for (;;) {

@@ -79,7 +79,9 @@ export class OrchestratorService {
     this.status = new StatusTracker(this.store);
     this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
-    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null);
+    // On a queue other replicas may share (PostgreSQL), the one leading it delivers the outbox.
+    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.leader : () => true;
+    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null, Math.random, mayDeliver);
     this.monitor = new QueueMonitor(
       this.store,
       this.lifecycle,
