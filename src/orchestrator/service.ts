@@ -81,7 +81,16 @@ export class OrchestratorService {
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
     // On a queue other replicas may share (PostgreSQL), the one leading it delivers the outbox.
     const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.leader : () => true;
-    this.outbox = new OutboxWorker(this.store, deps.dispatcher, this.lifecycle, this.clock, this.options.outbox, deps.reporter ?? null, Math.random, mayDeliver);
+    this.outbox = new OutboxWorker(
+      this.store,
+      deps.dispatcher,
+      this.lifecycle,
+      this.clock,
+      this.options.outbox,
+      deps.reporter ?? null,
+      Math.random,
+      mayDeliver,
+    );
     this.monitor = new QueueMonitor(
       this.store,
       this.lifecycle,
