@@ -5,6 +5,7 @@ import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
+import { isPullRequestGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
@@ -46,7 +47,7 @@ export class CheckRunReporter implements Reporter {
     const { owner, repo } = splitRepo(plan.repo);
     const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
-    const cancel = plan.groupKey?.startsWith("pr:") ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
+    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
     // GitHub appends annotations: an update sent before whose answer was lost (a 502, a

@@ -35,7 +35,17 @@ export function targetOf(context: EventContext, headSha: string, groupKey: strin
   };
 }
 
-export const groupOf = (repo: string, number: number) => `pr:${repo}#${number}`;
+// A plan's group: a newer plan cancels its group's older ones. Each kind is built here only.
+const PULL_REQUEST_GROUP = "pr:";
+
+/** A pull request's pushes. */
+export const groupOf = (repo: string, number: number) => `${PULL_REQUEST_GROUP}${repo}#${number}`;
+/** A check suite's commit outside any pull request. */
+export const suiteGroupOf = (repo: string, sha: string) => `suite:${repo}:${sha}`;
+/** Runs asked for by a dispatch, per branch or tag. */
+export const dispatchGroupOf = (repo: string, ref: string) => `dispatch:${repo}:${ref}`;
+/** Whether the group is a pull request's (its re-runs included): where `/kto` comments can reach it. */
+export const isPullRequestGroup = (groupKey: string | null) => groupKey?.startsWith(PULL_REQUEST_GROUP) === true;
 
 /**
  * A job re-run on its own is a plan in a group of its own, under its plan's group: so it

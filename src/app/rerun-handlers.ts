@@ -1,7 +1,7 @@
 import type { Probot } from "probot";
 import { isTerminal } from "../orchestrator/job-state.js";
 import type { Octokit } from "./github-api.js";
-import { groupOf, rerunGroupOf, targetOf } from "./plan-target.js";
+import { groupOf, rerunGroupOf, suiteGroupOf, targetOf } from "./plan-target.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** GitHub's re-run buttons: one check run's, or a whole check suite's. */
@@ -44,7 +44,7 @@ export function rerunHandlers(kit: WebhookKit) {
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== suite.head_sha;
         const groupKey = !prGroup
-          ? `suite:${repository.full_name}:${suite.head_sha}`
+          ? suiteGroupOf(repository.full_name, suite.head_sha)
           : stale
             ? rerunGroupOf(prGroup, suite.head_sha, "(check suite)")
             : prGroup;
