@@ -1,7 +1,7 @@
 import type { Clock } from "./clock.js";
 import type { RunEvent } from "./dispatcher.js";
 import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, reportEffect } from "./job-effects.js";
-import { ACTIVE_STATES } from "./job-state.js";
+import { ACTIVE_STATES, isTerminal } from "./job-state.js";
 import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
 
 export { planEffects } from "./job-effects.js";
@@ -153,20 +153,33 @@ export class JobLifecycle {
     });
   }
 
+  /**
+   * Cancels the job as it is now. The effects (which run to cancel) are built from the
+   * copy given, so the transition holds only while the job is still in that state and
+   * attempt; a job that moved meanwhile is read again and cancelled as it is.
+   */
   async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
-    return this.transition(
-      job,
-      {
-        jobId: job.id,
-        to: "cancelled",
-        set: { outcome: "cancelled", reason },
-        reason,
-        effects: cancelEffect(job, reason),
-        now: this.clock.now(),
-      },
-      // A job still waiting for approval has no check run of its own, only its plan's.
-      job.state === "awaiting_approval" ? { job: false, approvalOf: job.planId } : { job: true },
-    );
+    let current: JobRecord | null = job;
+    for (let tries = 0; current && !isTerminal(current.state) && tries < 5; tries++) {
+      const done = await this.transition(
+        current,
+        {
+          jobId: current.id,
+          from: [current.state],
+          attempt: current.attempt,
+          to: "cancelled",
+          set: { outcome: "cancelled", reason },
+          reason,
+          effects: cancelEffect(current, reason),
+          now: this.clock.now(),
+        },
+        // A job still waiting for approval has no check run of its own, only its plan's.
+        current.state === "awaiting_approval" ? { job: false, approvalOf: current.planId } : { job: true },
+      );
+      if (done) return done;
+      current = await this.store.job(job.id);
+    }
+    return null;
   }
 
   /** An approved job gets a check run of its own, and its plan's approval check run says so. */

@@ -31,6 +31,8 @@ export class QueueMonitor {
   accepting = true;
   lastTickAt: number | null = null;
   leader = false;
+  /** When this process's hold on the queue lock runs out unless a pass renews it. */
+  private leaderUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -44,7 +46,8 @@ export class QueueMonitor {
   start(): void {
     if (this.cancelPoll) return;
     const poll = () => {
-      this.cancelPoll = this.clock.setTimer(poll, this.options.pollMs);
+      // Often enough, too, that the leader renews its lock well before it runs out.
+      this.cancelPoll = this.clock.setTimer(poll, Math.min(this.options.pollMs, this.options.lockTtlMs / 3));
       void this.tick().catch((err: unknown) => this.options.logger.error({ err }, "a queue pass failed; the next one tries again"));
     };
     this.cancelPoll = this.clock.setTimer(poll, 0);
@@ -59,6 +62,14 @@ export class QueueMonitor {
     await this.passes.current?.catch(() => undefined);
     if (this.leader) await this.store.releaseLock(QUEUE_LOCK, this.options.owner);
     this.leader = false;
+  }
+
+  /**
+   * Whether this process leads the queue at `now`: it took the lock and the lock has not run
+   * out since (a stalled process may not know another has taken it over).
+   */
+  leads(now: number): boolean {
+    return this.leader && now < this.leaderUntil;
   }
 
   get started(): boolean {
@@ -82,6 +93,7 @@ export class QueueMonitor {
   private async pass(): Promise<number> {
     const now = this.clock.now();
     this.leader = await this.store.acquireLock(QUEUE_LOCK, this.options.owner, this.options.lockTtlMs, now);
+    this.leaderUntil = this.leader ? now + this.options.lockTtlMs : 0;
     this.lastTickAt = now;
     if (!this.leader) return 0;
 

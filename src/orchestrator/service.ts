@@ -80,7 +80,7 @@ export class OrchestratorService {
     this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
     // On a queue other replicas may share (PostgreSQL), the one leading it delivers the outbox.
-    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.leader : () => true;
+    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.leads(this.clock.now()) : () => true;
     this.outbox = new OutboxWorker(
       this.store,
       deps.dispatcher,

@@ -1,8 +1,34 @@
 import { describe, expect, it } from "@jest/globals";
+import { ManualClock } from "../../src/orchestrator/clock.js";
+import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
 import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
 import { storeJob } from "../helpers/orchestrator.js";
 
 describe.each(ENGINES)("Store on %s", (engine) => {
+  it("cancels a job as it is now, though the copy it was given is of an earlier attempt: the run cancelled is the current one", async () => {
+    await withStore(engine, async (store) => {
+      const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
+      await store.upsertEnvironments(["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
+      await lifecycle.dispatch((await store.job("j"))!, "e1");
+      await store.setRunId("j", 1, "101");
+      const stale = (await lifecycle.report("j", 1, { kind: "started" }))!;
+      // The host dies: attempt 1 is given back, and attempt 2 goes to another runner.
+      await lifecycle.infrastructureFailure(stale, "host lost");
+      await lifecycle.dispatch((await store.job("j"))!, "e2");
+      await store.setRunId("j", 2, "202");
+      // A /kto cancel read the job before all that.
+      expect(await lifecycle.cancel(stale, "cancelled by a maintainer")).toMatchObject({ state: "cancelled", attempt: 2 });
+      const cancels = (await store.db.selectFrom("outbox").select(["idempotency_key", "payload"]).where("kind", "=", "cancel").orderBy("id").execute()).map(
+        (r) => [r.idempotency_key, (JSON.parse(r.payload) as { runId: string | null }).runId],
+      );
+      expect(cancels).toEqual([
+        ["cancel:j#1", "101"],
+        ["cancel:j#2", "202"],
+      ]);
+    });
+  });
+
   it("submits a plan and orders the queue by priority, then arrival", async () => {
     await withStore(engine, async (store) => {
       await submitPlan(store, {

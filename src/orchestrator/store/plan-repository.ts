@@ -30,14 +30,17 @@ export class PlanRepository {
         if (Number(recorded.numInsertedOrUpdatedRows ?? 0) !== 1) return { cancelled, duplicate: true };
       }
       if (plan.groupKey) {
-        const older = await trx
+        let olderQuery = trx
           .selectFrom("jobs")
           .innerJoin("plans", "plans.id", "jobs.plan_id")
           .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.env_id"])
           .where("plans.group_key", "=", plan.groupKey)
           .where("plans.id", "!=", plan.id)
-          .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"])
-          .execute();
+          .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"]);
+        // Locked as read (PostgreSQL): a report or a dispatch committing meanwhile would make
+        // this read stale, and its state and the effects built from it wrong.
+        if (this.engine === "postgres") olderQuery = olderQuery.forUpdate(["jobs"]);
+        const older = await olderQuery.execute();
         const requests: TransitionRequest[] = older.map((job) => ({
           jobId: job.id,
           from: [job.state],
