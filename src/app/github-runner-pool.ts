@@ -52,6 +52,12 @@ export type RunnerChange = { gone: string; reason: string } | null;
  * for a repository seen for the first time and on the periodic sync; in between the pool
  * learns from registrations and workflow_job events, whose payloads name the runner.
  */
+/** A 4xx that says the scope cannot be listed, not that GitHub asks kto to wait. */
+function unlistable(error: unknown): boolean {
+  const { status, message } = error as { status?: number; message?: string };
+  return status !== undefined && status >= 400 && status < 500 && !(status === 403 && /rate limit/i.test(message ?? ""));
+}
+
 export class GitHubRunnerPool implements EnvironmentPool {
   readonly name = "github";
   private readonly repos = new Map<string, number>();
@@ -150,7 +156,17 @@ export class GitHubRunnerPool implements EnvironmentPool {
     for (const [fullName, installationId] of this.repos) {
       const octokit = await this.octokitFor(installationId);
       const { owner, repo } = splitRepo(fullName);
-      for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 })) add(fullName, runner);
+      try {
+        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 })) add(fullName, runner);
+      } catch (error) {
+        // A repository GitHub will not list (gone, renamed, not this installation's, or a name
+        // no repository has) has no runners for kto: the others are still listed. A failure
+        // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
+        const status = (error as { status?: number }).status;
+        if (status === undefined || status >= 500 || status === 429 || !unlistable(error)) throw error;
+        if (status === 404) this.repos.delete(fullName);
+        continue;
+      }
       if (orgsSeen.has(owner)) continue;
       orgsSeen.add(owner);
       // An organisation's runners serve its repositories too; a user account has none (404),

@@ -263,6 +263,29 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
 });
 
 describe("the runner pool between listings", () => {
+  it("lists every other repository's runners when GitHub will not list one, and forgets one that is gone", async () => {
+    await withStore("sqlite", async (store) => {
+      const runner = { id: 5, name: "r5", status: "online", busy: false, labels: [{ name: "x86_64" }, { name: "kto-runner-r5" }] };
+      const refused = (status: number, message: string) => Promise.reject(Object.assign(new Error(message), { status }));
+      const listRepo = async ({ repo }: { repo: string }) =>
+        repo === "gone" ? refused(404, "Not Found") : repo === "odd name" ? refused(422, "Validation Failed") : [runner];
+      const octokit = {
+        paginate: (list: (p: unknown) => Promise<unknown>, params: unknown) => list(params),
+        rest: { actions: { listSelfHostedRunnersForRepo: listRepo, listSelfHostedRunnersForOrg: async () => refused(404, "Not Found") } },
+      };
+      const pool = new GitHubRunnerPool(
+        store,
+        async () => octokit as never,
+        () => 1_000,
+      );
+      for (const repo of ["o/gone", "o/odd name", "o/r"]) pool.track(repo, 7);
+      expect((await pool.list()).map((e) => e.id)).toEqual(["github:o/r:5"]);
+      // The one that is gone is no longer asked for; the others still are.
+      expect(pool.track("o/gone", 7)).toBe(true);
+      expect(pool.track("o/odd name", 7)).toBe(false);
+    });
+  });
+
   it("keeps a just-registered runner while it connects, and lets it go once it started a job and went offline", async () => {
     await withStore("sqlite", async (store) => {
       let runners = [{ id: 5, name: "r5", status: "offline", busy: false, labels: [{ name: "x86_64" }, { name: "kto-runner-r5" }] }];
