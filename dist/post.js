@@ -264,9 +264,9 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 nonce=$(cat /kto/nonce)
 echo "kto-init-$nonce"
 for m in $(cat /kto/modules); do insmod "/lib/kto-modules/$m.ko" 2>/dev/null; done
-mkdir -p /work /results /tmp
+mkdir -p /workspace /results /tmp
 mount -t tmpfs tmpfs /tmp
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro ${KOe} /work; then
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro ${KOe} /workspace; then
   echo "kto-setup-failed-$nonce: cannot mount the workspace over 9p"
 fi
 mount -t 9p -o trans=virtio,version=9p2000.L ${XOe} /results 2>/dev/null
@@ -274,7 +274,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L ${XOe} /results 2>/dev/null
 stty -onlcr </dev/console 2>/dev/null
 export HOME=/tmp KTO_RESULTS=/results
 [ -f /kto/env ] && . /kto/env
-cd /work 2>/dev/null || cd /
+cd /workspace 2>/dev/null || cd /
 /bin/sh /kto/command </dev/null >/dev/console 2>&1
 echo "kto-exit-$nonce: $?"
 cd /

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs inside kto's guest (busybox initramfs, workspace mounted read-only at /work) and
+# Runs inside kto's guest (busybox initramfs, workspace mounted read-only at /workspace) and
 # prints KTAP the way KUnit does. The second case fails on purpose.
 echo "KTAP version 1"
 echo "1..1"

@@ -31,7 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("-s, --suite <name>", "run only this suite (repeatable)", collect, [])
     .option("-o, --out <dir>", "results folder", "kto-results")
     .option("-j, --jobs <n>", "jobs at once", "1")
-    .option("-w, --workspace <dir>", "directory the jobs see at /work", ".")
+    .option("-w, --workspace <dir>", "directory the jobs see at /workspace", ".")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "live", "plain"]).default("auto"))
     .option("--resume [run]", "continue an interrupted run (the last one, or this run id) from the store")
     .action(async (file: string, options) => {

@@ -1,7 +1,7 @@
 import type { ContainerCreateOptions } from "dockerode";
 import type { DockerJob, JobSpec } from "../config/job-spec.js";
 
-export const CONTAINER_WORKSPACE = "/work";
+export const CONTAINER_WORKSPACE = "/workspace";
 export const CONTAINER_RESULTS = "/results";
 /** nobody:nogroup: a job runs as root only when its suite says `user: root`. */
 export const CONTAINER_USER = "65534:65534";

@@ -83,7 +83,7 @@ export type ProgressEvent =
   { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "booting" | "running" | "collecting" } | { kind: "output"; jobId: string; bytes: number };
 
 export interface RunContext {
-  /** Host directory the job sees read-only at /work. */
+  /** Host directory the job sees read-only at /workspace. */
   workspace: string;
   /** The job's own directory: the runner puts its results dir here; logs and artifacts follow. */
   jobDir: string;

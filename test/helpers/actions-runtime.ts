@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -189,7 +190,7 @@ export async function actionsRunnerEnv(options: RunnerEnvOptions): Promise<Recor
   await writeFile(join(dir, "event.json"), JSON.stringify(options.event ?? {}));
   const env: Record<string, string> = {
     PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? "/root",
+    HOME: process.env.HOME ?? homedir(),
     GITHUB_ACTIONS: "true",
     CI: "true",
     GITHUB_WORKSPACE: options.workspace,

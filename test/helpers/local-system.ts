@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
@@ -186,7 +187,7 @@ export class LocalSystem {
     const cli = join(PROJECT_ROOT, "bin", "kto.js");
     const out = createWriteStream(join(this.options.dir, n === 0 ? "app.log" : `app-${n + 1}.log`), { flags: "a" });
     const child = spawn(process.execPath, [cli, "app", "--drain", "5"], {
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root", ...this.appEnv, PORT: String(port) },
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? homedir(), ...this.appEnv, PORT: String(port) },
       cwd: this.options.dir,
       stdio: ["ignore", "pipe", "pipe"],
     });

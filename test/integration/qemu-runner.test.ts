@@ -102,7 +102,7 @@ describe("QemuRunner booting Debian's kernel", () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, "marker.txt"), "from-the-host\n");
       const command =
-        'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /work/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
+        'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /workspace/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
       const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, command }), {
         factory,
         workspace: dir,

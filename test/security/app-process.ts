@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -45,7 +46,7 @@ export async function startAppProcess(dir: string, env: Record<string, string> =
   const child: ChildProcess = spawn(process.execPath, [CLI, "app", "--drain", "0"], {
     env: {
       PATH: process.env.PATH!,
-      HOME: process.env.HOME ?? "/root",
+      HOME: process.env.HOME ?? homedir(),
       APP_ID: "1",
       PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
       WEBHOOK_SECRET: webhookSecret,

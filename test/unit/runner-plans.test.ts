@@ -21,7 +21,7 @@ describe("docker container options", () => {
       CapDrop: ["ALL"],
       Memory: 256 * 1024 ** 2,
       NanoCpus: 2e9,
-      Binds: ["/ws:/work:ro", "/out:/results:rw"],
+      Binds: ["/ws:/workspace:ro", "/out:/results:rw"],
     });
     expect(options.HostConfig?.Tmpfs).toHaveProperty("/tmp");
   });
