@@ -52,10 +52,14 @@ export type RunnerChange = { gone: string; reason: string } | null;
  * for a repository seen for the first time and on the periodic sync; in between the pool
  * learns from registrations and workflow_job events, whose payloads name the runner.
  */
-/** A 4xx that says the scope cannot be listed, not that GitHub asks kto to wait. */
+/**
+ * A 4xx that says the scope cannot be listed (gone, renamed, a user account without an
+ * organisation's runners, a permission not granted), not that GitHub asks kto to wait (429,
+ * a rate limit's 403): the scope has no runners for kto, and the others are still listed.
+ */
 function unlistable(error: unknown): boolean {
   const { status, message } = error as { status?: number; message?: string };
-  return status !== undefined && status >= 400 && status < 500 && !(status === 403 && /rate limit/i.test(message ?? ""));
+  return status !== undefined && status >= 400 && status < 500 && status !== 429 && !(status === 403 && /rate limit/i.test(message ?? ""));
 }
 
 export class GitHubRunnerPool implements EnvironmentPool {
@@ -162,9 +166,8 @@ export class GitHubRunnerPool implements EnvironmentPool {
         // A repository GitHub will not list (gone, renamed, not this installation's, or a name
         // no repository has) has no runners for kto: the others are still listed. A failure
         // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
-        const status = (error as { status?: number }).status;
-        if (status === undefined || status >= 500 || status === 429 || !unlistable(error)) throw error;
-        if (status === 404) this.repos.delete(fullName);
+        if (!unlistable(error)) throw error;
+        if ((error as { status?: number }).status === 404) this.repos.delete(fullName);
         continue;
       }
       if (orgsSeen.has(owner)) continue;
@@ -175,8 +178,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
         for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 }))
           add(`org:${owner}`, runner);
       } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status !== 404 && status !== 403) throw error;
+        if (!unlistable(error)) throw error;
       }
     }
     // Runners GitHub no longer lists are forgotten, but for one registered a moment ago.

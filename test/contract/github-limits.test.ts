@@ -593,6 +593,16 @@ describe("kto under GitHub's rate limits", () => {
     await h?.close();
   });
 
+  /** Until the injected limit has been answered and the outbox has put an effect off for it. */
+  const untilHeldBack = () =>
+    h.until(
+      () => h.github.state.failures.get("checks/create")!.length === 0 && h.app.service.deliveryTotals().deferrals >= 1,
+      "the limit answered and an effect held back",
+      {
+        stepMs: 0,
+      },
+    );
+
   async function opened(n = 1): Promise<number> {
     expect(await h.deliver("pull_request", h.pullRequest(n, shaOf(n)))).toBe(200);
     return h.github.requests.length;
@@ -603,11 +613,7 @@ describe("kto under GitHub's rate limits", () => {
     h.github.state.failures.set("checks/create", [{ limit: "secondary", retryAfterS: 5 }]);
     await opened();
     // Requests already on their way when the answer came are GitHub's to count; none goes after it.
-    await h.until(
-      () => h.github.state.failures.get("checks/create")!.length === 0 && h.app.service.outbox.totalDeferrals >= 1,
-      "the limit answered and an effect held back",
-      { stepMs: 0 },
-    );
+    await untilHeldBack();
     const refusedAt = h.github.requests.length;
     // A minute of polls, less a second: the queue dispatches, the outbox tries, nothing goes to GitHub.
     await h.pass(59_000);
@@ -621,11 +627,7 @@ describe("kto under GitHub's rate limits", () => {
     h = await Harness.start({ clock: new ManualClock(Date.now()) });
     h.github.state.failures.set("checks/create", [{ limit: "primary", status: 429, resetInS: 120 }]);
     await opened();
-    await h.until(
-      () => h.github.state.failures.get("checks/create")!.length === 0 && h.app.service.outbox.totalDeferrals >= 1,
-      "the limit answered and an effect held back",
-      { stepMs: 0 },
-    );
+    await untilHeldBack();
     const refusedAt = h.github.requests.length;
     await h.pass(119_000);
     expect(h.installationRequests(refusedAt)).toEqual([]);

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { jobReport } from "./job-report.js";
 import type { GitHubApiDouble, Runner } from "./github-api-double.js";
+import { INSTALLATION_ID, LOCAL_REPO, type LocalSystem } from "./local-system.js";
 import type { OidcIssuer } from "./oidc-issuer.js";
 
 export interface SimulatedRunnersOptions {
@@ -39,6 +40,20 @@ export class SimulatedRunners {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: SimulatedRunnersOptions) {}
+
+  /** Runners for the local system's repository, reporting to its App and sending its webhooks. */
+  static for(system: LocalSystem, behaviour: Pick<SimulatedRunnersOptions, "runMs" | "status">): SimulatedRunners {
+    return new SimulatedRunners({
+      github: system.github,
+      issuer: system.issuer,
+      repo: LOCAL_REPO,
+      appUrl: system.appUrl,
+      audience: system.appUrl,
+      installationId: INSTALLATION_ID,
+      webhook: (event, payload, id) => system.deliver(event, payload, id),
+      ...behaviour,
+    });
+  }
 
   /** Adds `count` online runners carrying `labels` and a unique kto-runner label each. */
   add(count: number, labels: string[], prefix: string): void {

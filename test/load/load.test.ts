@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import type { JobRecord } from "../../src/orchestrator/store/store.js";
-import { INSTALLATION_ID, LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
+import { LocalSystem } from "../helpers/local-system.js";
 import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
 import { callsTable } from "./calls.js";
@@ -173,14 +173,7 @@ describe.each(SETUPS)(
         database = { url: fresh.location.databaseUrl!, dispose: fresh.dispose };
       }
       system = await LocalSystem.start({ dir, hosts: [], replicas, appEnv: database ? { DATABASE_URL: database.url } : {} });
-      runners = new SimulatedRunners({
-        github: system.github,
-        issuer: system.issuer,
-        repo: LOCAL_REPO,
-        appUrl: system.appUrl,
-        audience: system.appUrl,
-        installationId: INSTALLATION_ID,
-        webhook: (event, payload, id) => system.deliver(event, payload, id),
+      runners = SimulatedRunners.for(system, {
         runMs: () => 20 + Math.floor(Math.random() * 60),
         status: (jobId) => (jobId.endsWith("/s3") ? "failed" : "succeeded"),
       });

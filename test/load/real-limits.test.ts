@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createsContent, GITHUB_LIMITS, pointsOf } from "../helpers/github-double/limits.js";
-import { INSTALLATION_ID, LocalSystem, LOCAL_REPO } from "../helpers/local-system.js";
+import { LocalSystem } from "../helpers/local-system.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
 import { callsTable } from "./calls.js";
 
@@ -45,17 +45,7 @@ describe(`load under GitHub's real limits: ${EVENTS} pull-request events, ${EVEN
       github: { limits: true, latencyMs: LATENCY_MS },
       appEnv: { KTO_GITHUB_THROTTLE: "on", KTO_RUNNER_SYNC_SECONDS: "60" },
     });
-    runners = new SimulatedRunners({
-      github: system.github,
-      issuer: system.issuer,
-      repo: LOCAL_REPO,
-      appUrl: system.appUrl,
-      audience: system.appUrl,
-      installationId: INSTALLATION_ID,
-      webhook: (event, payload, id) => system.deliver(event, payload, id),
-      runMs: () => 500,
-      status: () => "succeeded",
-    });
+    runners = SimulatedRunners.for(system, { runMs: () => 500, status: () => "succeeded" });
     runners.add(RUNNERS, ["x86_64"], "r");
     runners.start();
   });

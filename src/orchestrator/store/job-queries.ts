@@ -30,16 +30,18 @@ export class JobQueries {
 
   /** Queued jobs whose backoff has passed, in dispatch order: priority, then arrival. */
   async dispatchable(now: number, limit = 10_000): Promise<JobRecord[]> {
-    const rows = await this.db
+    return (await this.inDispatchOrder(now).limit(limit).execute()).map(toJob);
+  }
+
+  /** Queued jobs whose backoff has passed, highest priority first, then by arrival (the queue index's order). */
+  private inDispatchOrder(now: number) {
+    return this.db
       .selectFrom("jobs")
       .selectAll()
       .where("state", "=", "queued")
       .where("not_before", "<=", now)
       .orderBy("priority", "desc")
-      .orderBy("seq", "asc")
-      .limit(limit)
-      .execute();
-    return rows.map(toJob);
+      .orderBy("seq", "asc");
   }
 
   /** The label sets queued jobs ask for (each as stored: a sorted JSON array), read from the queue index alone. */
@@ -48,20 +50,9 @@ export class JobQueries {
     return rows.map((r) => r.labels);
   }
 
-  /** The first `limit` dispatchable jobs asking for exactly `labels` (a stored label set), after skipping `offset`. */
-  async dispatchableWith(labels: string, now: number, limit: number, offset = 0): Promise<JobRecord[]> {
-    const rows = await this.db
-      .selectFrom("jobs")
-      .selectAll()
-      .where("state", "=", "queued")
-      .where("labels", "=", labels)
-      .where("not_before", "<=", now)
-      .orderBy("priority", "desc")
-      .orderBy("seq", "asc")
-      .limit(limit)
-      .offset(offset)
-      .execute();
-    return rows.map(toJob);
+  /** The first `limit` dispatchable jobs asking for exactly `labels` (a stored label set), in dispatch order. */
+  async dispatchableWith(labels: string, now: number, limit: number): Promise<JobRecord[]> {
+    return (await this.inDispatchOrder(now).where("labels", "=", labels).limit(limit).execute()).map(toJob);
   }
 
   /** The active jobs whose attempt runs as `runId`. */

@@ -63,7 +63,7 @@ export class Store {
   jobs: JobQueries["jobs"] = (filter) => this.jobsRepo.jobs(filter);
   dispatchable: JobQueries["dispatchable"] = (now, limit) => this.jobsRepo.dispatchable(now, limit);
   queuedLabelSets: JobQueries["queuedLabelSets"] = () => this.jobsRepo.queuedLabelSets();
-  dispatchableWith: JobQueries["dispatchableWith"] = (labels, now, limit, offset) => this.jobsRepo.dispatchableWith(labels, now, limit, offset);
+  dispatchableWith: JobQueries["dispatchableWith"] = (labels, now, limit) => this.jobsRepo.dispatchableWith(labels, now, limit);
   activeJobsOfRun: JobQueries["activeJobsOfRun"] = (runId) => this.jobsRepo.activeJobsOfRun(runId);
   unfinishedJobsOf: JobQueries["unfinishedJobsOf"] = (repo) => this.jobsRepo.unfinishedJobsOf(repo);
   expired: JobQueries["expired"] = (now) => this.jobsRepo.expired(now);
