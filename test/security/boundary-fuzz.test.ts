@@ -137,6 +137,18 @@ describe("no input takes the App down", () => {
     expect((await fetch(`${app.url}/kto/health`)).status).toBe(200);
   }
 
+  it("ignores a signed webhook whose repository is not an owner/name, and goes on planning real ones", async () => {
+    const before = github.state.checkRuns.size;
+    for (const fullName of [42, "no-slash", "../../etc", { a: 1 }]) {
+      const odd = openedPullRequest() as { repository: Record<string, unknown> };
+      odd.repository = { ...odd.repository, full_name: fullName };
+      expect(await deliver("pull_request", odd)).toBe(200);
+    }
+    expect(await deliver("pull_request", openedPullRequest())).toBe(200);
+    await until(async () => github.state.checkRuns.size > before, "a check run for the real pull request");
+    expect(github.rejected).toEqual([]);
+  });
+
   it("signed webhooks of every event kto handles, mutated at random, leave it answering with a consistent store", async () => {
     const handled = [
       "pull_request",
