@@ -153,6 +153,8 @@ async function main(): Promise<number> {
     );
     if (system.github.rejected.length) process.stdout.write(`${system.github.rejected.join("\n")}\n`);
     const wrong = storyProblems(runs);
+    const hung = await system.runsEnded();
+    if (hung.length) wrong.push(`runs ${hung.join(", ")} reported but their action had not exited 30 s later`);
     if (wrong.length || system.github.rejected.length) {
       process.stderr.write(`kto demo: the checks do not tell the story it announces:\n${wrong.map((w) => `  - ${w}`).join("\n")}\n`);
       return 1;

@@ -1,3 +1,5 @@
+import { exitWhenDone } from "./exit-when-done.js";
 import { run } from "./run.js";
 
 await run();
+exitWhenDone();

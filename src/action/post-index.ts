@@ -1,3 +1,5 @@
+import { exitWhenDone } from "./exit-when-done.js";
 import { post } from "./post.js";
 
 await post();
+exitWhenDone();

@@ -72,8 +72,10 @@ export class DockerRunner implements Runner<DockerJob> {
       stats.start();
       const ending = await this.waitWithLimits(container, job.timeoutMs, context.signal);
       const finishedAt = new Date();
-      await withTimeout(streamEnded, 10_000, "log stream did not end").catch(() => undefined);
       stats.stop();
+      // The engine ends the log stream as the container exits; one that has not ended in 10 s
+      // is closed here, so that it cannot hold the process open.
+      await withTimeout(streamEnded, 10_000, "log stream did not end").catch(() => stream.destroy());
 
       return {
         exitCode: ending.exitCode,
@@ -177,19 +179,32 @@ export class DockerRunner implements Runner<DockerJob> {
   }
 }
 
-/** Samples the engine's stats stream; the last sample before exit is the job's CPU time and peak memory. */
-class StatsWatcher {
+/**
+ * Samples the engine's stats stream; the last sample before exit is the job's CPU time and
+ * peak memory. The stream is requested as the job starts and may answer after a short job
+ * has already ended: `stop()` aborts the request too, since an answer that arrives after it
+ * would otherwise stay open (the engine keeps a stream for a container it is removing) and
+ * keep the whole action alive after its report.
+ */
+export class StatsWatcher {
   cpuMs: number | null = null;
   memoryPeakBytes: number | null = null;
+  private readonly abort = new AbortController();
   private stream: Readable | undefined;
 
   constructor(private readonly container: Docker.Container) {}
 
   start(): void {
+    // dockerode passes abortSignal on to the request; its type declarations omit it.
+    const options = { stream: true, abortSignal: this.abort.signal } as { stream: true };
     this.container
-      .stats({ stream: true })
+      .stats(options)
       .then((stream) => {
         this.stream = stream as unknown as Readable;
+        if (this.abort.signal.aborted) {
+          this.stream.destroy();
+          return;
+        }
         let buffered = "";
         this.stream.on("data", (chunk: Buffer) => {
           buffered += chunk.toString("utf8");
@@ -202,10 +217,11 @@ class StatsWatcher {
         });
         this.stream.on("error", () => undefined);
       })
-      .catch(() => undefined);
+      .catch(() => undefined); // no samples: the metrics stay null
   }
 
   stop(): void {
+    this.abort.abort();
     this.stream?.destroy();
   }
 

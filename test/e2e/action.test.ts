@@ -45,9 +45,9 @@ async function runnerEnv(dir: string, inputs: Record<string, string>, extra: Rec
   return { dir, env: await actionsRunnerEnv({ dir, workspace: ROOT, inputs, extra }) };
 }
 
-function runAction(files: RunnerFiles, script = DIST): Promise<{ code: number; stdout: string }> {
+function runAction(files: RunnerFiles, script = DIST, timeout = 0): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [script], { env: files.env, cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
+    execFile(process.execPath, [script], { env: files.env, cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout }, (error, stdout) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout });
     });
   });
@@ -195,6 +195,17 @@ describe("the bundled action, run as the Actions runner runs it", () => {
       expect(code).toBe(1);
       expect(stdout).toContain("::notice::kto: no github-token given, so no check run was created");
       expect(parseOutputs(await readFile(join(dir, "output"), "utf8")).conclusion).toBe("failed");
+    });
+  });
+
+  it("exits once its work is done, even when something it loaded leaves a handle open", async () => {
+    await withTempDir(async (dir) => {
+      const leak = join(dir, "leak.mjs");
+      await writeFile(leak, "setInterval(() => undefined, 1000);\n");
+      const files = await runnerEnv(dir, { config: "examples/kto.yml", suite: "busybox-tap" }, { NODE_OPTIONS: `--import=${leak}`, KTO_EXIT_GRACE_MS: "300" });
+      const { code, stdout } = await runAction(files, DIST, 60_000);
+      expect(code).toBe(1); // the suite's own failure, kept through the exit
+      expect(stdout).toMatch(/::warning::kto: the job is done but .* still held the action open after 300 ms; exiting/);
     });
   });
 

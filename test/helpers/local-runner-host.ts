@@ -98,20 +98,37 @@ export class LocalRunnerHost {
     this.options.log(`${this.options.name}: host killed`);
   }
 
-  /** Waits for the runs in hand, then takes its runners offline. */
-  async stop(): Promise<void> {
-    await this.shutDown(null);
+  /** The runs whose action is still running. */
+  running(): number[] {
+    return [...this.children.keys()];
   }
 
-  private async shutDown(signal: NodeJS.Signals | null): Promise<void> {
+  /**
+   * Waits for the runs in hand, then takes its runners offline. A run still going after
+   * `limitMs` is killed, and named in the log, so that a hung action fails its test rather
+   * than holding it open.
+   */
+  async stop(limitMs = 60_000): Promise<void> {
+    await this.shutDown(null, limitMs);
+  }
+
+  private async shutDown(signal: NodeJS.Signals | null, limitMs = 0): Promise<void> {
     this.alive = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     const exits = [...this.children.values()].map(
       (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))),
     );
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (deadline = setTimeout(() => resolve("late"), limitMs)));
     if (signal) for (const child of this.children.values()) child.kill(signal);
+    else if ((await Promise.race([Promise.all(exits), late])) === "late")
+      for (const [runId, child] of this.children) {
+        this.options.log(`${this.options.name}: run ${runId} still running ${limitMs} ms after the host began to stop; killed`);
+        child.kill("SIGKILL");
+      }
     await Promise.all(exits);
+    clearTimeout(deadline);
     for (const runner of this.runners) runner.record.status = "offline";
   }
 
@@ -213,6 +230,7 @@ export class LocalRunnerHost {
           "x-hub-signature-256": await sign(this.options.webhookSecret, body),
         },
         body,
+        signal: AbortSignal.timeout(10_000), // GitHub gives up on a delivery after 10 s
       });
     } catch {
       // the App is down: GitHub's delivery fails the same way, and is not retried by itself

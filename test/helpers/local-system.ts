@@ -321,6 +321,20 @@ export class LocalSystem {
     }
   }
 
+  /**
+   * Waits up to `limitMs` for every run the hosts started to end, as the runner waits for the
+   * action's process; returns the runs still going then. A run that reported but never ends
+   * holds its runner on GitHub while kto counts it free.
+   */
+  async runsEnded(limitMs = 30_000): Promise<number[]> {
+    const start = Date.now();
+    for (;;) {
+      const running = this.hosts.flatMap((host) => host.running());
+      if (!running.length || Date.now() - start > limitMs) return running;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   async status(): Promise<{ counts: Record<string, number> }> {
     return (await (await fetch(`${this.appUrl}/kto/status`)).json()) as { counts: Record<string, number> };
   }
