@@ -15,6 +15,20 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    // Outside the orchestrator its service is a facade: changes go through its verbs, and
+    // the store is read through `service.reads`.
+    files: ["src/app/**", "src/cli/**"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "MemberExpression[object.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
+          message: "use the service's verbs, or service.reads to read",
+        },
+      ],
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },

@@ -1,5 +1,5 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
+import type { JobReads, JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import type { Octokit } from "./github-api.js";
 
 /**
@@ -43,7 +43,7 @@ export async function reportNotCovered(
 }
 
 /** The jobs of a plan that wait for approval. */
-export const waitingJobs = (store: Store, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
+export const waitingJobs = (store: JobReads, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
 export async function approveJobs(service: OrchestratorService, jobs: readonly JobRecord[]): Promise<void> {
   await service.approve(jobs);

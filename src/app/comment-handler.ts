@@ -10,7 +10,7 @@ const COMMAND = /^\/kto\s+(retest|ok-to-test|cancel)\b[ \t]*(.*)$/m;
 
 /** A maintainer's `/kto retest`, `/kto ok-to-test` or `/kto cancel [job]` on a pull request. */
 export function commentHandler(kit: WebhookKit) {
-  const { service, store, once, basePolicy, plans, cancellation } = kit;
+  const { service, reads, once, basePolicy, plans, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -39,10 +39,10 @@ export function commentHandler(kit: WebhookKit) {
           return;
         }
         const { data: pr } = await octokit.rest.pulls.get({ owner, repo: name, pull_number: issue.number });
-        const latest = await store.latestPlan(groupKey);
+        const latest = await reads.latestPlan(groupKey);
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
-        if (command === "ok-to-test") return seen ? approveJobs(service, await waitingJobs(store, seen.id)) : notCovered();
+        if (command === "ok-to-test") return seen ? approveJobs(service, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
         if (seen) return plans.submit(target, policy.triggers.pull_request, null);

@@ -1,4 +1,4 @@
-import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
+import type { JobReads, JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import type { JobReport } from "../runners/report/run-report.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { testCountsTitle } from "./check-run-reporter.js";
@@ -26,7 +26,7 @@ export interface DashboardData {
 }
 
 /** What the dashboard shows, read from the store in one pass; links point at GitHub (or GHES). */
-export async function dashboardData(store: Store, serverUrl: string, now: number, recentLimit = 25): Promise<DashboardData> {
+export async function dashboardData(store: JobReads, serverUrl: string, now: number, recentLimit = 25): Promise<DashboardData> {
   const plans = new Map<string, PlanRecord | null>();
   const planOf = async (job: JobRecord) => {
     if (!plans.has(job.planId)) plans.set(job.planId, await store.plan(job.planId));

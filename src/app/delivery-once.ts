@@ -1,6 +1,6 @@
 import type { Context } from "probot";
 import { z } from "zod";
-import type { Store } from "../orchestrator/store/store.js";
+import type { DeliveryLog } from "../orchestrator/store/store.js";
 import type { Octokit } from "./github-api.js";
 import { retryReads } from "./github-limits.js";
 
@@ -29,7 +29,7 @@ export type Once = <E extends Context>(handler: (context: E) => Promise<void>) =
  * plan), is not handled again when GitHub redelivers it (same id); one that failed before
  * that is. A webhook has no outbox behind it, so its reads are retried.
  */
-export function oncePerDelivery(store: Store, clock: { now: () => number; sleep: (ms: number) => Promise<void> }): Once {
+export function oncePerDelivery(store: DeliveryLog, clock: { now: () => number; sleep: (ms: number) => Promise<void> }): Once {
   const { now, sleep } = clock;
   return (handler) => async (context) => {
     const fields = TRUSTED_FIELDS.safeParse(context.payload);

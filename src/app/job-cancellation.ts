@@ -26,7 +26,7 @@ export interface JobCancellation {
 }
 
 export function jobCancellation(service: OrchestratorService): JobCancellation {
-  const store = service.store;
+  const store = service.reads;
 
   async function cancelWhere(repo: string, which: (plan: PlanOfJob, job: JobRecord) => boolean, reason: string): Promise<string[]> {
     const picked = (await store.unfinishedJobsOf(repo)).filter((job) => which(job.plan, job));

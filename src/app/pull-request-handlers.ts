@@ -7,7 +7,7 @@ import type { WebhookKit } from "./webhook-kit.js";
 
 /** A pull request's pushes plan its head; its ok-to-test label approves the head's waiting jobs. */
 export function pullRequestHandlers(kit: WebhookKit) {
-  const { service, store, once, basePolicy, plans, cancellation } = kit;
+  const { service, reads, once, basePolicy, plans, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -46,9 +46,9 @@ export function pullRequestHandlers(kit: WebhookKit) {
         if (!label) return;
         const octokit = context.octokit as unknown as Octokit;
         // The label approves the head it was added at, and only while kto holds that head.
-        const latest = await store.latestPlan(groupOf(repository.full_name, pr.number));
+        const latest = await reads.latestPlan(groupOf(repository.full_name, pr.number));
         if (latest?.headSha !== pr.head.sha) return;
-        const waiting = await waitingJobs(store, latest.id);
+        const waiting = await waitingJobs(reads, latest.id);
         if (waiting.length === 0) return;
         const policy = await basePolicy(octokit, repository.owner.login, repository.name, pr.base.ref);
         if (label.name !== policy.trust.ok_to_test_label) return;

@@ -50,8 +50,8 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
     reports.inc({ result: "unauthorized" });
     return send(response, 401, { message: error instanceof UnauthorizedError ? `invalid token: ${error.message}` : "invalid token" });
   }
-  const job = await service.store.job(jobId);
-  const plan = job ? await service.store.plan(job.planId) : null;
+  const job = await service.reads.job(jobId);
+  const plan = job ? await service.reads.plan(job.planId) : null;
   const refuse = (message: string) => {
     reports.inc({ result: "unauthorized" });
     send(response, 401, { message });
@@ -74,7 +74,7 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
         "retry-after": "5",
       });
     }
-    await service.store.setRunId(job.id, job.attempt, runId);
+    await service.recordRunId(job.id, job.attempt, runId);
   }
   if (runId !== claims.run_id) return refuse(`run ${claims.run_id} is not the run job ${jobId} attempt ${job.attempt} was dispatched as`);
   const body = parseJson(await readBody(request, 5 * MB));

@@ -6,16 +6,16 @@ import type { WebhookKit } from "./webhook-kit.js";
 
 /** GitHub's re-run buttons: one check run's, or a whole check suite's. */
 export function rerunHandlers(kit: WebhookKit) {
-  const { store, once, basePolicy, plans } = kit;
+  const { reads, once, basePolicy, plans } = kit;
 
   return (app: Probot) => {
     app.on(
       ["check_run.rerequested", "check_run.requested_action"],
       once(async (context) => {
         const run = context.payload.check_run;
-        const job = run.external_id ? await store.job(run.external_id) : null;
+        const job = run.external_id ? await reads.job(run.external_id) : null;
         if (!job) return;
-        const plan = await store.plan(job.planId);
+        const plan = await reads.plan(job.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha) return;
         // A check run's only button is "Re-run failed": GitHub shows buttons on completed check runs only.
         const action =
@@ -39,7 +39,7 @@ export function rerunHandlers(kit: WebhookKit) {
         const repository = context.payload.repository;
         const pull = suite.pull_requests[0];
         const prGroup = pull ? groupOf(repository.full_name, pull.number) : null;
-        const latest = prGroup ? await store.latestPlan(prGroup) : null;
+        const latest = prGroup ? await reads.latestPlan(prGroup) : null;
         // An older commit's suite re-run goes in a group of its own, as a re-run job does: it
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== suite.head_sha;

@@ -75,7 +75,7 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         return true;
       }
       if (request.method === "GET" && url.pathname === "/kto/api/dashboard") {
-        send(response, 200, await dashboardData(service.store, deps.serverUrl ?? "https://github.com", now()));
+        send(response, 200, await dashboardData(service.reads, deps.serverUrl ?? "https://github.com", now()));
         return true;
       }
       if (request.method === "GET" && url.pathname === "/kto/status") {

@@ -1,5 +1,5 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { Store } from "../orchestrator/store/store.js";
+import type { JobReads } from "../orchestrator/store/store.js";
 import { basePolicyCache, type BasePolicy } from "./base-policy.js";
 import { oncePerDelivery, type Once } from "./delivery-once.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
@@ -20,7 +20,8 @@ export interface HandlerDeps {
 export interface WebhookKit {
   service: OrchestratorService;
   pool: GitHubRunnerPool;
-  store: Store;
+  /** Jobs and plans, to read: every change goes through the service. */
+  reads: JobReads;
   now: () => number;
   once: Once;
   basePolicy: BasePolicy;
@@ -35,9 +36,9 @@ export function webhookKit(deps: HandlerDeps): WebhookKit {
   return {
     service,
     pool,
-    store: service.store,
+    reads: service.reads,
     now,
-    once: oncePerDelivery(service.store, { now, sleep }),
+    once: oncePerDelivery(service.deliveries, { now, sleep }),
     basePolicy: basePolicyCache(now),
     plans: planSubmitter({ service, pool, now }),
     cancellation: jobCancellation(service),

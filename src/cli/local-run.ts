@@ -126,9 +126,9 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
       .map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
     const reason = `hardware.labels: this host lacks ${missing.join(", ")}${why.length ? ` (${why.join("; ")})` : ""}`;
     // No retry can grow the host a label: the config has to change, or the job has to go where the label is.
-    await service.lifecycle.configError(job, reason);
+    await service.configError(job, reason);
   }
-  service.monitor.wake();
+  service.wake();
 
   const onAbort = () => void service.cancelPlan(planId, "cancelled");
   if (options.signal?.aborted) onAbort();

@@ -7,7 +7,7 @@ import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worke
 import { QueueMonitor } from "./queue-monitor.js";
 import { ResourceManager, type EnvironmentPool } from "./resource-manager.js";
 import { StatusTracker } from "./status-tracker.js";
-import type { JobRecord, NewPlan, Store } from "./store/store.js";
+import type { DeliveryLog, JobReads, JobRecord, NewPlan, Store } from "./store/store.js";
 
 export interface OrchestratorOptions {
   owner: string;
@@ -59,6 +59,9 @@ export interface OrchestratorDeps {
  */
 export class OrchestratorService {
   readonly store: Store;
+  /** The store as its callers outside the orchestrator see it: for reading only. */
+  readonly reads: JobReads;
+  readonly deliveries: DeliveryLog;
   readonly lifecycle: JobLifecycle;
   readonly resources: ResourceManager;
   readonly monitor: QueueMonitor;
@@ -73,6 +76,8 @@ export class OrchestratorService {
 
   constructor(deps: OrchestratorDeps) {
     this.store = deps.store;
+    this.reads = deps.store;
+    this.deliveries = deps.store;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
     this.log = deps.logger ?? stderrLogger;
@@ -198,6 +203,17 @@ export class OrchestratorService {
     for (const job of await this.store.activeJobsOfRun(runId)) if (await this.lifecycle.infrastructureFailure(job, reason)) failed += 1;
     if (failed > 0) void this.deliver();
     return failed;
+  }
+
+  /** A job its config keeps from running anywhere: it ends as errored, with no retry. */
+  async configError(job: JobRecord, reason: string): Promise<void> {
+    await this.lifecycle.configError(job, reason);
+    void this.deliver();
+  }
+
+  /** The workflow run an attempt was dispatched as, once GitHub names it. */
+  async recordRunId(jobId: string, attempt: number, runId: string): Promise<void> {
+    await this.store.setRunId(jobId, attempt, runId);
   }
 
   /** Lists the pools again, and schedules for what changed. */

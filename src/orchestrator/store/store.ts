@@ -12,6 +12,15 @@ import { applyTransitions } from "./transitions.js";
 export type * from "./records.js";
 export type { TransitionEntry } from "./job-queries.js";
 
+/** What the App reads of jobs, plans and environments; nothing here changes them. */
+export type JobReads = Pick<
+  Store,
+  "job" | "jobs" | "plan" | "latestPlan" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState" | "environments" | "finalReportBacklog"
+>;
+
+/** The webhook deliveries already handled, so that a redelivery is handled once. */
+export type DeliveryLog = Pick<Store, "deliverySeen" | "recordDelivery">;
+
 /**
  * The orchestrator's persistence: one schema and one set of queries for SQLite and
  * PostgreSQL, over one Kysely handle. Each concern is a repository of its own (jobs,
