@@ -76,10 +76,11 @@ export class OutboxWorker {
     private readonly reporter: Reporter | null = null,
     private readonly random: () => number = Math.random,
     /**
-     * Whether this process delivers now. Replicas sharing a queue let one of them (the
-     * queue's leader) deliver, so no effect goes out twice, from two of them at once.
+     * Whether this process delivers now, asked before each effect. Replicas sharing a queue
+     * let one of them (the queue's leader) deliver, so no effect goes out twice, from two of
+     * them at once; a leader that stalled past its lease stops where it is.
      */
-    private readonly mayDeliver: () => boolean = () => true,
+    private readonly mayDeliver: () => Promise<boolean> = () => Promise.resolve(true),
   ) {}
 
   /**
@@ -93,6 +94,8 @@ export class OutboxWorker {
 
   /** Something was recorded since the batch in hand was read: it may outrank what the batch has left. */
   private recorded = false;
+  /** False once this pass was told it may not deliver: what is left waits for a leader. */
+  private mayGoOn = true;
 
   /**
    * A batch at a time, in priority order, until what is due fits in one: a backlog drains
@@ -101,11 +104,12 @@ export class OutboxWorker {
    * a dispatch decided meanwhile goes next, not after the batch.
    */
   private async pass(): Promise<number> {
-    if (!this.mayDeliver()) return 0;
     let delivered = 0;
+    this.mayGoOn = true;
     const lanes = this.options.lanesPerInstallation ?? Infinity;
     for (;;) {
       this.recorded = false;
+      if (!(await this.mayDeliver())) return delivered;
       const due = await this.store.dueOutbox(this.clock.now(), BATCH);
       const byJob = new Map<string, OutboxRecord[]>();
       for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
@@ -117,6 +121,7 @@ export class OutboxWorker {
         (busy.get(installationId) ?? 0) < lanes && !(lanes !== Infinity && this.recorded && done.has(installationId));
       /** The next group that may go now: the first in priority order whose installation has a lane free. */
       const next = (): OutboxRecord[] | undefined => {
+        if (!this.mayGoOn) return undefined;
         const at = groups.findIndex((g) => g[0]!.installationId === null || laneFree(g[0]!.installationId));
         return at < 0 ? undefined : groups.splice(at, 1)[0];
       };
@@ -139,7 +144,7 @@ export class OutboxWorker {
       delivered += sent;
       // A full batch, or one left for what was recorded meanwhile, is read again; one of
       // which nothing went out (GitHub refusing, asking to wait) waits for the next poll.
-      if (sent === 0 || (due.length < BATCH && groups.length === 0)) return delivered;
+      if (sent === 0 || !this.mayGoOn || (due.length < BATCH && groups.length === 0)) return delivered;
     }
   }
 
@@ -148,6 +153,7 @@ export class OutboxWorker {
     let delivered = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
+      if (!(this.mayGoOn &&= await this.mayDeliver())) return delivered;
       // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one delivery.
       let covered = 0;
       while ((item.kind === "report" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;

@@ -72,6 +72,16 @@ export class QueueMonitor {
     return this.leader && now < this.leaderUntil;
   }
 
+  /**
+   * Whether this process still leads the queue `marginMs` from now, by its own lease and by
+   * the lock itself: a replica whose clock runs ahead may have taken a lock this one thinks
+   * it holds. What the leader does alone (deliver the outbox) asks before each step.
+   */
+  async holdsLease(marginMs: number): Promise<boolean> {
+    const until = Math.ceil(this.clock.now() + marginMs);
+    return this.leads(until) && (await this.store.holdsLock(QUEUE_LOCK, this.options.owner, until));
+  }
+
   get started(): boolean {
     return this.cancelPoll !== null;
   }

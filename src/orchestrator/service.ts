@@ -84,8 +84,10 @@ export class OrchestratorService {
     this.status = new StatusTracker(this.store);
     this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
     this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
-    // On a queue other replicas may share (PostgreSQL), the one leading it delivers the outbox.
-    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.leads(this.clock.now()) : () => true;
+    // On a queue other replicas may share (PostgreSQL), the one leading it delivers the
+    // outbox, and only while a third of its lease is left: a send that starts then ends
+    // before another replica can take over, unless it outlasts that third.
+    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.holdsLease(this.options.lockTtlMs / 3) : () => Promise.resolve(true);
     this.outbox = new OutboxWorker(
       this.store,
       deps.dispatcher,

@@ -2,6 +2,8 @@ import { describe, expect, it } from "@jest/globals";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
+import { DEFAULT_OUTBOX } from "../../src/orchestrator/outbox-worker.js";
+import type { DispatchRequest } from "../../src/orchestrator/dispatcher.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
 import { freshStore, submitPlan } from "../helpers/stores.js";
 
@@ -29,6 +31,82 @@ describe("several App replicas on one PostgreSQL queue", () => {
       expect(b.monitor.leader).toBe(true);
       await b.outbox.deliver();
       expect(bDispatcher.dispatched.map((d) => d.job.id)).toEqual(["j2"]);
+    } finally {
+      await second.close();
+      await dispose();
+    }
+  });
+});
+
+/** A dispatcher whose first dispatch hangs until released: the leader stalls mid-delivery. */
+class StallingDispatcher extends RecordingDispatcher {
+  private release: () => void = () => undefined;
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+  private stalled: () => void = () => undefined;
+  readonly stalledOnce = new Promise<void>((resolve) => (this.stalled = resolve));
+
+  override async dispatch(request: DispatchRequest): Promise<{ runId: string }> {
+    const result = await super.dispatch(request);
+    if (this.dispatched.length === 1) {
+      this.stalled();
+      await this.gate;
+    }
+    return result;
+  }
+
+  resume(): void {
+    this.release();
+  }
+}
+
+describe("a queue leader that loses its lease while delivering", () => {
+  // Each case: how the second replica comes to hold the queue while the first is stalled in a send.
+  const cases: [string, (clocks: { a: ManualClock; b: ManualClock }) => void][] = [
+    ["it stalls past its lease", ({ a, b }) => [a, b].forEach((clock) => clock.advance(10_001))],
+    ["the other replica's clock runs ahead", ({ b }) => b.advance(10_001)],
+  ];
+
+  it.each(cases)("sends nothing more once another replica leads: %s", async (_, overtake) => {
+    const { store: first, location, dispose } = await freshStore("postgres");
+    const second = await openStore(location);
+    try {
+      const clocks = { a: new ManualClock(0), b: new ManualClock(0) };
+      const pool = new StaticPool();
+      pool.add("e1", [], 10);
+      const outbox = { ...DEFAULT_OUTBOX, concurrency: 1 };
+      const aDispatcher = new StallingDispatcher();
+      const bDispatcher = new RecordingDispatcher();
+      const a = new OrchestratorService({
+        store: first,
+        dispatcher: aDispatcher,
+        pools: [pool],
+        clock: clocks.a,
+        options: { owner: "a", lockTtlMs: 10_000, outbox },
+      });
+      const b = new OrchestratorService({
+        store: second,
+        dispatcher: bDispatcher,
+        pools: [pool],
+        clock: clocks.b,
+        options: { owner: "b", lockTtlMs: 10_000, outbox },
+      });
+      await a.resources.sync();
+      const jobs = ["j1", "j2", "j3"].map((id) => storeJob(id, [], 2));
+      await submitPlan(first, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs });
+      expect(await a.monitor.tick()).toBe(3); // its outbox pass starts, and hangs in the first send
+      await aDispatcher.stalledOnce;
+      overtake(clocks);
+      await b.monitor.tick();
+      expect(b.monitor.leader).toBe(true);
+      await b.outbox.deliver();
+      aDispatcher.resume();
+      await a.outbox.deliver();
+
+      const stalledOn = aDispatcher.dispatched[0]!.job.id;
+      expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn]);
+      // The one in flight when the lease ran out may go twice (its lookup finds the run); no other does.
+      const others = bDispatcher.dispatched.map((d) => d.job.id).filter((id) => id !== stalledOn);
+      expect(others.sort()).toEqual(["j1", "j2", "j3"].filter((id) => id !== stalledOn));
     } finally {
       await second.close();
       await dispose();

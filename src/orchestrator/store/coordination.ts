@@ -26,6 +26,18 @@ export class Coordination {
     });
   }
 
+  /** Whether `owner` still holds the lock until at least `until`: no other replica has taken it. */
+  async holdsLock(name: string, owner: string, until: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("locks")
+      .select("name")
+      .where("name", "=", name)
+      .where("owner", "=", owner)
+      .where("expires_at", ">=", until)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async releaseLock(name: string, owner: string): Promise<void> {
     await this.db.deleteFrom("locks").where("name", "=", name).where("owner", "=", owner).execute();
   }

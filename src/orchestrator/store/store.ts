@@ -102,6 +102,7 @@ export class Store {
   markFailed: OutboxRepository["markFailed"] = (id, now, error) => this.outbox.markFailed(id, now, error);
 
   acquireLock: Coordination["acquireLock"] = (name, owner, ttlMs, now) => this.coordination.acquireLock(name, owner, ttlMs, now);
+  holdsLock: Coordination["holdsLock"] = (name, owner, until) => this.coordination.holdsLock(name, owner, until);
   releaseLock: Coordination["releaseLock"] = (name, owner) => this.coordination.releaseLock(name, owner);
   recordDelivery: Coordination["recordDelivery"] = (id, now) => this.coordination.recordDelivery(id, now);
   deliverySeen: Coordination["deliverySeen"] = (id) => this.coordination.deliverySeen(id);
