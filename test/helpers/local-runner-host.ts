@@ -149,6 +149,9 @@ export class LocalRunnerHost {
 
   private next(runner: LocalRunner): void {
     if (runner.busy || !this.alive) return;
+    // A run cancelled while it waited for the runner never starts, as on GitHub.
+    const cancelled = this.options.github.state.cancelled;
+    while (runner.queue.length && cancelled.includes(runner.queue[0]!.runId)) runner.queue.shift();
     const run = runner.queue.shift();
     if (!run) return;
     runner.busy = true;
