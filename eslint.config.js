@@ -21,10 +21,13 @@ export default tseslint.config(
     rules: {
       "no-restricted-syntax": [
         "error",
-        {
-          selector: "MemberExpression[object.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
-          message: "use the service's verbs, or service.reads to read",
-        },
+        ...[
+          "MemberExpression[object.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
+          "MemberExpression[object.property.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
+          "MemberExpression[object.name='service'][property.value=/^(store|lifecycle|monitor|outbox|resources)$/]",
+          "VariableDeclarator[init.name='service'] > ObjectPattern > Property[key.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
+          "VariableDeclarator[init.property.name='service'] > ObjectPattern > Property[key.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
+        ].map((selector) => ({ selector, message: "use the service's verbs, or service.reads to read" })),
       ],
     },
   },

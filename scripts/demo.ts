@@ -154,7 +154,9 @@ async function main(): Promise<number> {
     if (system.github.rejected.length) process.stdout.write(`${system.github.rejected.join("\n")}\n`);
     const wrong = storyProblems(runs);
     const hung = await system.runsEnded();
-    if (hung.length) wrong.push(`runs ${hung.join(", ")} reported but their action had not exited 30 s later`);
+    if (hung.length) wrong.push(`runs ${hung.join(", ")}: their action had not exited 30 s after the last check run completed`);
+    const leaked = system.leakedRuns();
+    if (leaked.length) wrong.push(`runs ${leaked.join(", ")}: something held the action open after its work was done (it said so, and left)`);
     if (wrong.length || system.github.rejected.length) {
       process.stderr.write(`kto demo: the checks do not tell the story it announces:\n${wrong.map((w) => `  - ${w}`).join("\n")}\n`);
       return 1;

@@ -1,9 +1,9 @@
 import { isTerminal } from "../orchestrator/job-state.js";
-import type { Reporter } from "../orchestrator/reporter.js";
+import type { ReportDelivery, Reporter } from "../orchestrator/reporter.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
-import { splitRepo, type OctokitFor } from "./github-api.js";
+import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { isPullRequestGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
@@ -26,6 +26,8 @@ type Annotation = { path: string; start_line: number; end_line: number; annotati
 const annotationKey = (a: { path: string; start_line: number; title?: string | null; message: string | null }) =>
   JSON.stringify([a.path, a.start_line, a.title ?? "", a.message ?? ""]);
 
+const FIRST_TRY: ReportDelivery = { mayHaveLanded: false };
+
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
  * it waits for, in progress with a link to the workflow run, then completed with the
@@ -38,9 +40,9 @@ export class CheckRunReporter implements Reporter {
     private readonly serverUrl = "https://github.com",
   ) {}
 
-  async report(job: JobRecord): Promise<void> {
+  async report(job: JobRecord, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
     // Until it is approved, a job shows only in its plan's approval check run.
-    if (job.state === "awaiting_approval") return this.reportPlan(job.planId);
+    if (job.state === "awaiting_approval") return this.reportPlan(job.planId, delivery);
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
@@ -50,16 +52,22 @@ export class CheckRunReporter implements Reporter {
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
+    let id = job.checkRunId;
+    // A create that GitHub applied but whose answer was lost made the check run: it is found
+    // by its external id rather than made twice.
+    if (id === null && delivery.mayHaveLanded) {
+      id = await this.existing(octokit, { owner, repo }, plan.headSha, checkRunName(job), job.id);
+      if (id !== null) await this.store.setCheckRunId(job.id, id);
+    }
     // GitHub appends annotations: an update sent before whose answer was lost (a 502, a
     // crash) must not add them twice, so those already there are left out.
-    if (job.checkRunId !== null && annotations.length > 0) {
-      const there = await octokit.paginate(octokit.rest.checks.listAnnotations, { owner, repo, check_run_id: job.checkRunId, per_page: 100 });
+    if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) {
+      const there = await octokit.paginate(octokit.rest.checks.listAnnotations, { owner, repo, check_run_id: id, per_page: 100 });
       const seen = new Set(there.map(annotationKey));
       annotations = annotations.filter((a) => !seen.has(annotationKey(a)));
     }
     const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
-    let id = job.checkRunId;
     if (id === null) {
       const { data } = await octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: plan.headSha, external_id: job.id, ...first });
       id = data.id;
@@ -85,7 +93,7 @@ export class CheckRunReporter implements Reporter {
    * ended unapproved (superseded, cancelled), it says that. A plan approved or ended before
    * it was shown needs none.
    */
-  async reportPlan(planId: string): Promise<void> {
+  async reportPlan(planId: string, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
     const plan = await this.store.plan(planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const jobs = await this.store.jobs({ planId });
@@ -94,7 +102,12 @@ export class CheckRunReporter implements Reporter {
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(jobs, waiting);
-    if (plan.approvalCheckRunId === null) {
+    let id = plan.approvalCheckRunId;
+    if (id === null && delivery.mayHaveLanded) {
+      id = await this.existing(octokit, { owner, repo }, plan.headSha, APPROVAL_CHECK_RUN, `plan:${plan.id}`);
+      if (id !== null) await this.store.setApprovalCheckRunId(plan.id, id);
+    }
+    if (id === null) {
       const { data } = await octokit.rest.checks.create({
         owner,
         repo,
@@ -105,8 +118,15 @@ export class CheckRunReporter implements Reporter {
       });
       await this.store.setApprovalCheckRunId(plan.id, data.id);
     } else {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: plan.approvalCheckRunId, ...fields });
+      await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
     }
+  }
+
+  /** kto's check run of that name and external id on the commit, if GitHub has one. */
+  private async existing(octokit: Octokit, where: { owner: string; repo: string }, sha: string, name: string, externalId: string): Promise<number | null> {
+    const { data } = await octokit.rest.checks.listForRef({ ...where, ref: sha, check_name: name, filter: "all", per_page: 100 });
+    const ours = data.check_runs.filter((run) => run.external_id === externalId);
+    return ours.length ? Math.max(...ours.map((run) => run.id)) : null;
   }
 
   private approvalFields(jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {

@@ -20,7 +20,7 @@ export interface HandlerDeps {
 export interface WebhookKit {
   service: OrchestratorService;
   pool: GitHubRunnerPool;
-  /** Jobs and plans, to read: every change goes through the service. */
+  /** Jobs and plans, to read: a handler changes a job only through the service. */
   reads: JobReads;
   now: () => number;
   once: Once;

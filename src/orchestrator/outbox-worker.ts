@@ -2,7 +2,7 @@ import type { Clock } from "./clock.js";
 import { isTerminal } from "./job-state.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
-import type { Reporter } from "./reporter.js";
+import type { ReportDelivery, Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { OutboxRecord, Store } from "./store/store.js";
 
@@ -81,7 +81,9 @@ export class OutboxWorker {
      * them at once; a leader that stalled past its lease stops where it is.
      */
     private readonly mayDeliver: () => Promise<boolean> = () => Promise.resolve(true),
-  ) {}
+  ) {
+    this.since = clock.now();
+  }
 
   /**
    * Delivers what is due. Calls during a pass share it, and it runs once more at its end:
@@ -96,6 +98,8 @@ export class OutboxWorker {
   private recorded = false;
   /** False once this pass was told it may not deliver: what is left waits for a leader. */
   private mayGoOn = true;
+  /** When this process began to deliver: what was recorded before it may have been sent already. */
+  private readonly since: number;
 
   /**
    * A batch at a time, in priority order, until what is due fits in one: a backlog drains
@@ -109,7 +113,7 @@ export class OutboxWorker {
     const lanes = this.options.lanesPerInstallation ?? Infinity;
     for (;;) {
       this.recorded = false;
-      if (!(await this.mayDeliver())) return delivered;
+      if (!(await this.stillMayDeliver())) return delivered;
       const due = await this.store.dueOutbox(this.clock.now(), BATCH);
       const byJob = new Map<string, OutboxRecord[]>();
       for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
@@ -140,7 +144,11 @@ export class OutboxWorker {
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
+      // Every worker ends before the pass does, even when one fails: a pass that ended with
+      // sends still in flight would let the next one read them as due and send them again.
+      const ended = await Promise.allSettled(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
+      const failed = ended.find((result) => result.status === "rejected");
+      if (failed) throw failed.reason;
       delivered += sent;
       // A full batch, or one left for what was recorded meanwhile, is read again; one of
       // which nothing went out (GitHub refusing, asking to wait) waits for the next poll.
@@ -148,12 +156,32 @@ export class OutboxWorker {
     }
   }
 
+  /**
+   * A report tried before and failed may have been applied with its answer lost; one
+   * recorded before this process started may have been sent by the process before it (or
+   * the replica that led the queue) as it died. Any other is on its first try.
+   */
+  private reportDelivery(item: OutboxRecord): ReportDelivery {
+    return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since };
+  }
+
+  /**
+   * Asks before each effect; once told no, the rest of the pass sends nothing (a worker's
+   * late yes does not undo another's no). A question that fails is a no.
+   */
+  private async stillMayDeliver(): Promise<boolean> {
+    if (!this.mayGoOn) return false;
+    const may = await this.mayDeliver().catch(() => false);
+    if (!may) this.mayGoOn = false;
+    return this.mayGoOn;
+  }
+
   /** One job's due effects in the order they were decided; a failure holds back the rest until its retry. */
   private async deliverInOrder(items: OutboxRecord[]): Promise<number> {
     let delivered = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      if (!(this.mayGoOn &&= await this.mayDeliver())) return delivered;
+      if (!(await this.stillMayDeliver())) return delivered;
       // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one delivery.
       let covered = 0;
       while ((item.kind === "report" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
@@ -178,9 +206,9 @@ export class OutboxWorker {
         }
       } else if (item.kind === "report") {
         const job = await this.store.job(item.jobId);
-        if (job && this.reporter) await this.reporter.report(job);
+        if (job && this.reporter) await this.reporter.report(job, this.reportDelivery(item));
       } else if (item.kind === "approval") {
-        await this.reporter?.reportPlan(item.jobId);
+        await this.reporter?.reportPlan(item.jobId, this.reportDelivery(item));
       } else {
         const job = await this.store.job(item.jobId);
         await this.dispatcher.cancel({

@@ -1,8 +1,17 @@
 import type { JobRecord } from "./store/store.js";
 
+/** What the outbox knows of a report's earlier tries. */
+export interface ReportDelivery {
+  /**
+   * An earlier try may have reached the far side: its answer was lost, or the process that
+   * sent it died. What it created or appended may be there already: look before doing it again.
+   */
+  mayHaveLanded: boolean;
+}
+
 /** Shows a job's state where its users look (GitHub check runs); called after each transition, with the job as it is now. */
 export interface Reporter {
-  report(job: JobRecord): Promise<void>;
+  report(job: JobRecord, delivery?: ReportDelivery): Promise<void>;
   /** Shows a plan's jobs that wait for approval, together (one check run), as they are now. */
-  reportPlan(planId: string): Promise<void>;
+  reportPlan(planId: string, delivery?: ReportDelivery): Promise<void>;
 }

@@ -60,11 +60,13 @@ export class DockerRunner implements Runner<DockerJob> {
     const stdout = new OutputCapture(context.streamCapBytes);
     const stderr = new OutputCapture(context.streamCapBytes);
     let container: Docker.Container | undefined;
+    let stream: Readable | undefined;
+    let stats: StatsWatcher | undefined;
     try {
       container = await this.docker.createContainer(dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner));
-      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+      stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
       const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
-      const stats = new StatsWatcher(container);
+      stats = new StatsWatcher(container);
 
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "running" });
       const startedAt = new Date();
@@ -75,7 +77,7 @@ export class DockerRunner implements Runner<DockerJob> {
       stats.stop();
       // The engine ends the log stream as the container exits; one that has not ended in 10 s
       // is closed here, so that it cannot hold the process open.
-      await withTimeout(streamEnded, 10_000, "log stream did not end").catch(() => stream.destroy());
+      await withTimeout(streamEnded, 10_000, "log stream did not end").catch(() => stream?.destroy());
 
       return {
         exitCode: ending.exitCode,
@@ -94,6 +96,9 @@ export class DockerRunner implements Runner<DockerJob> {
         resultsDir,
       };
     } finally {
+      // Whatever failed (the engine restarting mid-wait), no stream of this job outlives it.
+      stats?.stop();
+      stream?.destroy();
       if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
@@ -212,7 +217,7 @@ export class StatsWatcher {
           while ((newline = buffered.indexOf("\n")) >= 0) {
             const line = buffered.slice(0, newline);
             buffered = buffered.slice(newline + 1);
-            if (line.trim()) this.take(JSON.parse(line) as StatsSample);
+            if (line.trim()) this.take(line);
           }
         });
         this.stream.on("error", () => undefined);
@@ -225,7 +230,13 @@ export class StatsWatcher {
     this.stream?.destroy();
   }
 
-  private take(sample: StatsSample): void {
+  private take(line: string): void {
+    let sample: StatsSample;
+    try {
+      sample = JSON.parse(line) as StatsSample;
+    } catch {
+      return; // not a sample: the metrics are a best effort, the job's result is not
+    }
     const cpu = sample.cpu_stats?.cpu_usage?.total_usage;
     if (cpu) this.cpuMs = Math.max(this.cpuMs ?? 0, Math.round(cpu / 1e6));
     const memory = Math.max(sample.memory_stats?.max_usage ?? 0, sample.memory_stats?.usage ?? 0);

@@ -291,8 +291,23 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
     const run = runOf(s, "unit")!;
     expect(run).toMatchObject({ status: "completed", conclusion: "failure" });
     expect((run.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual([1, 2, 3]);
-    // Each try reads what the check run has: the lost one and the one after it.
-    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(2);
+    // Only the try after the lost one reads what the check run has: a first try has nothing to look for.
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(1);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
+
+describe("a check run GitHub created but whose answer was lost", () => {
+  it("is found by its external id on the next try, not created twice", async () => {
+    const s = await start();
+    s.github.state.lostAnswers.set("checks/create", [502]);
+    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
+    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
+    await report(s, job.id, { kind: "started" });
+    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    expect(checkRuns(s, HEAD).filter((c) => c.name === "kto / unit")).toHaveLength(1);
+    expect(s.github.requests.filter((r) => r.operationId === "checks/create")).toHaveLength(1);
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-for-ref")).toHaveLength(1);
     expect(s.github.rejected).toEqual([]);
   });
 });

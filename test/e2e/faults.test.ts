@@ -51,6 +51,8 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     const runs = await system.checkRunsCompleted(sha, Object.keys(expected).length, 120_000);
     const settledS = (Date.now() - startedAt) / 1000;
     expect(Object.fromEntries(runs.map((r) => [r.name, r.conclusion]))).toEqual(expected);
+    // One check run per job: none created twice.
+    expect(runs.map((r) => r.name).sort()).toEqual(Object.keys(expected).sort());
     // GitHub never saw two conclusions for one check run.
     const concluded = new Map<number, Set<string>>();
     for (const request of system.github.requests) {

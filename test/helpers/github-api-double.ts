@@ -311,6 +311,25 @@ const HANDLERS: Record<string, Handler> = {
     const headers: Record<string, string> = page < last ? { link: [link(page + 1, "next"), link(last, "last")].join(", ") } : {};
     return { status: 200, body: all.slice((page - 1) * perPage, page * perPage), headers };
   },
+  "checks/list-for-ref": (request, state) => {
+    const { owner, repo, ref } = request.params as { owner: string; repo: string; ref: string };
+    const query = new URL(request.url, "http://x").searchParams;
+    const sha = state.refs.get(`${owner}/${repo}@${ref}`) ?? ref;
+    const name = query.get("check_name");
+    const ofRepo = `https://github.com/${owner}/${repo}/runs/`;
+    let runs = [...state.checkRuns.values()].filter(
+      (run) => String(run.html_url).startsWith(ofRepo) && run.head_sha === sha && (name === null || run.name === name),
+    );
+    // GitHub's default, filter=latest, keeps each name's most recent check run.
+    if ((query.get("filter") ?? "latest") === "latest") {
+      const latest = new Map<unknown, Record<string, unknown>>();
+      for (const run of runs) if (Number(run.id) > Number(latest.get(run.name)?.id ?? -1)) latest.set(run.name, run);
+      runs = [...latest.values()];
+    }
+    const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
+    const page = Number(query.get("page") ?? 1);
+    return { status: 200, body: { total_count: runs.length, check_runs: runs.slice((page - 1) * perPage, page * perPage) } };
+  },
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };

@@ -10,6 +10,8 @@ import type { GitHubApiDouble, Runner } from "./github-api-double.js";
 import type { OidcIssuer } from "./oidc-issuer.js";
 
 const require = createRequire(import.meta.url);
+/** What the action prints when something kept it alive after its work was done. */
+const HELD_OPEN = "::warning::kto: the job is done but";
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
 
 export interface RunnerHostOptions {
@@ -58,8 +60,13 @@ interface LocalRunner {
 export class LocalRunnerHost {
   readonly finished: FinishedRun[] = [];
   readonly started: number[] = [];
+  /** Runs whose action said something held it open after its work was done (and left anyway). */
+  readonly leaked: number[] = [];
+  /** Runs still going when the host's stop ran out of time, and killed. */
+  readonly hung: number[] = [];
   private readonly runners: LocalRunner[] = [];
   private readonly children = new Map<number, ChildProcess>();
+  private readonly executing = new Map<number, Promise<void>>();
   private cursor = 0;
   private timer: NodeJS.Timeout | null = null;
   private alive = false;
@@ -98,9 +105,9 @@ export class LocalRunnerHost {
     this.options.log(`${this.options.name}: host killed`);
   }
 
-  /** The runs whose action is still running. */
+  /** The runs taken and not yet over: setting up, or their action still running. */
   running(): number[] {
-    return [...this.children.keys()];
+    return [...this.executing.keys()];
   }
 
   /**
@@ -116,18 +123,18 @@ export class LocalRunnerHost {
     this.alive = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const exits = [...this.children.values()].map(
-      (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve))),
-    );
+    // A run still setting up starts no action now; one whose action runs is waited for.
+    const over = Promise.all(this.executing.values());
     let deadline: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((resolve) => (deadline = setTimeout(() => resolve("late"), limitMs)));
     if (signal) for (const child of this.children.values()) child.kill(signal);
-    else if ((await Promise.race([Promise.all(exits), late])) === "late")
+    else if ((await Promise.race([over, late])) === "late")
       for (const [runId, child] of this.children) {
         this.options.log(`${this.options.name}: run ${runId} still running ${limitMs} ms after the host began to stop; killed`);
+        this.hung.push(runId);
         child.kill("SIGKILL");
       }
-    await Promise.all(exits);
+    await over;
     clearTimeout(deadline);
     for (const runner of this.runners) runner.record.status = "offline";
   }
@@ -156,14 +163,16 @@ export class LocalRunnerHost {
     if (!run) return;
     runner.busy = true;
     runner.record.busy = true;
-    void this.execute(runner, run.runId, run.inputs)
+    const over = this.execute(runner, run.runId, run.inputs)
       .catch((error: Error) => this.options.log(`${this.options.name}: run ${run.runId} failed to start: ${error.message}`))
       .finally(() => {
+        this.executing.delete(run.runId);
         if (!this.alive) return;
         runner.busy = false;
         runner.record.busy = false;
         this.next(runner);
       });
+    this.executing.set(run.runId, over);
   }
 
   private async execute(runner: LocalRunner, runId: number, inputs: Record<string, string>): Promise<void> {
@@ -185,12 +194,19 @@ export class LocalRunnerHost {
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.token,
       },
     });
+    if (!this.alive) return;
     this.started.push(runId);
     await this.workflowJob("in_progress", runner, runId);
+    if (!this.alive) return;
     this.options.log(`${this.options.name}: ${runner.record.name} runs ${job.id} (attempt ${job.attempt}, run ${runId})`);
     const child = spawn(process.execPath, [this.options.action], { env, cwd: this.options.workspace, stdio: ["ignore", "pipe", "pipe"] });
     this.children.set(runId, child);
-    child.stdout!.resume();
+    // The runner shows the action's log; what matters here is whether it said it was held open.
+    let tail = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      tail = (tail + chunk.toString("utf8")).slice(-4096);
+      if (tail.includes(HELD_OPEN) && !this.leaked.includes(runId)) this.leaked.push(runId);
+    });
     child.stderr!.resume();
     const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     this.children.delete(runId);

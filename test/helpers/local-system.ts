@@ -335,6 +335,11 @@ export class LocalSystem {
     }
   }
 
+  /** Runs whose action said something held it open after its work was done. */
+  leakedRuns(): number[] {
+    return this.hosts.flatMap((host) => host.leaked);
+  }
+
   async status(): Promise<{ counts: Record<string, number> }> {
     return (await (await fetch(`${this.appUrl}/kto/status`)).json()) as { counts: Record<string, number> };
   }

@@ -107,6 +107,13 @@ describe("a queue leader that loses its lease while delivering", () => {
       // The one in flight when the lease ran out may go twice (its lookup finds the run); no other does.
       const others = bDispatcher.dispatched.map((d) => d.job.id).filter((id) => id !== stalledOn);
       expect(others.sort()).toEqual(["j1", "j2", "j3"].filter((id) => id !== stalledOn));
+
+      // The second replica dies in turn: the first leads again, and delivers again.
+      clocks.a.advance(20_002);
+      await submitPlan(first, { id: "p2", source: "s", workspace: "/w", approved: true, now: clocks.a.now(), jobs: [storeJob("j4", [], 2)] });
+      expect(await a.monitor.tick()).toBe(1);
+      await a.outbox.deliver();
+      expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn, "j4"]);
     } finally {
       await second.close();
       await dispose();

@@ -8,7 +8,7 @@ const KINDS: [string, (operationId: string) => boolean][] = [
   ["run lookups", (op) => op === "actions/list-workflow-runs"],
   ["runner listings", (op) => op.startsWith("actions/list-self-hosted-runners")],
   ["config reads", (op) => op === "repos/get-content"],
-  ["annotation reads (failed jobs' last updates)", (op) => op === "checks/list-annotations"],
+  ["lookups after a lost answer (check runs, annotations)", (op) => op === "checks/list-for-ref" || op === "checks/list-annotations"],
   ["the App's own (tokens, GET /app)", (op) => op.startsWith("apps/")],
 ];
 

@@ -25,6 +25,7 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "checks/create": need("checks", "write"),
   "checks/update": need("checks", "write"),
   "checks/list-annotations": need("checks", "read"),
+  "checks/list-for-ref": need("checks", "read"),
   "repos/get": need("metadata", "read"),
   "repos/get-collaborator-permission-level": need("metadata", "read"),
   "repos/get-content": need("contents", "read"),
