@@ -38,6 +38,8 @@ export class CheckRunReporter implements Reporter {
     private readonly store: Store,
     private readonly octokitFor: OctokitFor,
     private readonly serverUrl = "https://github.com",
+    /** The App's id: a check run another App made with the same name and external id is not kto's. */
+    private readonly appId: number | null = null,
   ) {}
 
   async report(job: JobRecord, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
@@ -124,8 +126,15 @@ export class CheckRunReporter implements Reporter {
 
   /** kto's check run of that name and external id on the commit, if GitHub has one. */
   private async existing(octokit: Octokit, where: { owner: string; repo: string }, sha: string, name: string, externalId: string): Promise<number | null> {
-    const { data } = await octokit.rest.checks.listForRef({ ...where, ref: sha, check_name: name, filter: "all", per_page: 100 });
-    const ours = data.check_runs.filter((run) => run.external_id === externalId);
+    const { data } = await octokit.rest.checks.listForRef({
+      ...where,
+      ref: sha,
+      check_name: name,
+      filter: "all",
+      per_page: 100,
+      ...(this.appId !== null ? { app_id: this.appId } : {}),
+    });
+    const ours = data.check_runs.filter((run) => run.external_id === externalId && (this.appId === null || run.app?.id === this.appId));
     return ours.length ? Math.max(...ours.map((run) => run.id)) : null;
   }
 

@@ -307,7 +307,10 @@ describe("a check run GitHub created but whose answer was lost", () => {
     await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
     expect(checkRuns(s, HEAD).filter((c) => c.name === "kto / unit")).toHaveLength(1);
     expect(s.github.requests.filter((r) => r.operationId === "checks/create")).toHaveLength(1);
-    expect(s.github.requests.filter((r) => r.operationId === "checks/list-for-ref")).toHaveLength(1);
+    const lookups = s.github.requests.filter((r) => r.operationId === "checks/list-for-ref");
+    expect(lookups).toHaveLength(1);
+    // Only kto's own: another App's check run of the same name and external id is not adopted.
+    expect(new URL(lookups[0]!.url, "http://x").searchParams.get("app_id")).toBe("1");
     expect(s.github.rejected).toEqual([]);
   });
 });

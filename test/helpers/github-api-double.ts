@@ -11,6 +11,8 @@ export type Handler = (request: CheckedRequest, state: GitHubState) => { status:
 
 /** The App's slug, as GET /app names it; its installations act as the user `kto[bot]`. */
 export const APP_SLUG = "kto";
+/** The App's id, as the settings of the Apps under test give it (APP_ID). */
+export const APP_ID = 1;
 export const APP_BOT = `${APP_SLUG}[bot]`;
 
 export interface Runner {
@@ -122,7 +124,12 @@ function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>)
 const HANDLERS: Record<string, Handler> = {
   "checks/create": (request, state) => {
     const id = state.nextId++;
-    const run = { id, status: "queued", html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}` };
+    const run = {
+      id,
+      status: "queued",
+      html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}`,
+      app: { id: APP_ID, slug: APP_SLUG },
+    };
     state.checkRuns.set(id, withUpdate(run, request.body));
     return { status: 201, body: run };
   },
@@ -232,7 +239,7 @@ const HANDLERS: Record<string, Handler> = {
     const headers: Record<string, string> = page < last ? { link: [link(page + 1, "next"), link(last, "last")].join(", ") } : {};
     return { status: 200, body: { total_count: listed.length, workflow_runs: runs }, headers };
   },
-  "apps/get-authenticated": () => ({ status: 200, body: { id: 1, slug: APP_SLUG, name: APP_SLUG, owner: { login: "kto-ci" } } }),
+  "apps/get-authenticated": () => ({ status: 200, body: { id: APP_ID, slug: APP_SLUG, name: APP_SLUG, owner: { login: "kto-ci" } } }),
   "actions/cancel-workflow-run": (request, state) => {
     state.cancelled.push(Number(request.params.run_id));
     return { status: 202, body: {} };
@@ -316,9 +323,14 @@ const HANDLERS: Record<string, Handler> = {
     const query = new URL(request.url, "http://x").searchParams;
     const sha = state.refs.get(`${owner}/${repo}@${ref}`) ?? ref;
     const name = query.get("check_name");
+    const appId = query.get("app_id");
     const ofRepo = `https://github.com/${owner}/${repo}/runs/`;
     let runs = [...state.checkRuns.values()].filter(
-      (run) => String(run.html_url).startsWith(ofRepo) && run.head_sha === sha && (name === null || run.name === name),
+      (run) =>
+        String(run.html_url).startsWith(ofRepo) &&
+        run.head_sha === sha &&
+        (name === null || run.name === name) &&
+        (appId === null || (run.app as { id: number }).id === Number(appId)),
     );
     // GitHub's default, filter=latest, keeps each name's most recent check run.
     if ((query.get("filter") ?? "latest") === "latest") {
