@@ -1,9 +1,11 @@
 import { isTerminal } from "../orchestrator/job-state.js";
+import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { ReportDelivery, Reporter } from "../orchestrator/reporter.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
-import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
+import { splitRepo, type OctokitFor } from "./github-api.js";
+import { annotationsNotThere, findCheckRun, type Annotation } from "./check-runs-on-github.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { isPullRequestGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
@@ -21,12 +23,23 @@ export function checkRunName(job: Pick<JobRecord, "name">): string {
 /** The one check run of a plan whose jobs wait for approval: a plan may have thousands. */
 export const APPROVAL_CHECK_RUN = "kto / approval";
 
-type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
-
-const annotationKey = (a: { path: string; start_line: number; title?: string | null; message: string | null }) =>
-  JSON.stringify([a.path, a.start_line, a.title ?? "", a.message ?? ""]);
-
 const FIRST_TRY: ReportDelivery = { mayHaveLanded: false };
+
+/**
+ * Sends a check run's create with its request recorded first (`mark`), so that whichever
+ * try or process comes next looks for it before creating another. A create that certainly
+ * did not go out (put off for a rate limit) takes the record back, unless an earlier one
+ * was already sent.
+ */
+async function requested<T>(before: boolean, mark: (at: number | null) => Promise<void>, create: () => Promise<T>): Promise<T> {
+  if (!before) await mark(Date.now());
+  try {
+    return await create();
+  } catch (error) {
+    if (!before && error instanceof DeferredError) await mark(null);
+    throw error;
+  }
+}
 
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
@@ -44,9 +57,10 @@ export class CheckRunReporter implements Reporter {
 
   async report(job: JobRecord, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
     // Until it is approved, a job shows only in its plan's approval check run.
-    if (job.state === "awaiting_approval") return this.reportPlan(job.planId, delivery);
+    if (job.state === "awaiting_approval") return this.reportPlan(job.planId);
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const sha = plan.headSha;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
@@ -55,37 +69,40 @@ export class CheckRunReporter implements Reporter {
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
     let id = job.checkRunId;
-    // A create that GitHub applied but whose answer was lost made the check run: it is found
-    // by its external id rather than made twice.
-    if (id === null && delivery.mayHaveLanded) {
-      id = await this.existing(octokit, { owner, repo }, plan.headSha, checkRunName(job), job.id);
+    // A create sent before (by any try or process) whose answer never came may have made the
+    // check run: it is found by its external id rather than made twice.
+    if (id === null && job.checkRunRequested) {
+      id = await findCheckRun(octokit, { owner, repo }, sha, checkRunName(job), job.id, this.appId);
       if (id !== null) await this.store.setCheckRunId(job.id, id);
     }
-    // GitHub appends annotations: an update sent before whose answer was lost (a 502, a
-    // crash) must not add them twice, so those already there are left out.
-    if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) {
-      const there = await octokit.paginate(octokit.rest.checks.listAnnotations, { owner, repo, check_run_id: id, per_page: 100 });
-      const seen = new Set(there.map(annotationKey));
-      annotations = annotations.filter((a) => !seen.has(annotationKey(a)));
-    }
+    // An update sent before whose answer was lost may have added its annotations already.
+    if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
     const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
     if (id === null) {
-      const { data } = await octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: plan.headSha, external_id: job.id, ...first });
+      const mark = (at: number | null) => this.store.markCheckRunRequested(job.id, at);
+      const { data } = await requested(job.checkRunRequested, mark, () =>
+        octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: sha, external_id: job.id, ...first }),
+      );
       id = data.id;
       await this.store.setCheckRunId(job.id, id);
     } else {
       await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
     }
-    // GitHub adds annotations across updates: the rest go 50 at a time.
-    while (annotations.length > 0) {
-      await octokit.rest.checks.update({
-        owner,
-        repo,
-        check_run_id: id,
-        output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
-      });
-      annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
+    // GitHub adds annotations across updates: the rest go 50 at a time. Put off partway, the
+    // report is tried again as one that may have landed, so what went out is not sent twice.
+    try {
+      while (annotations.length > 0) {
+        await octokit.rest.checks.update({
+          owner,
+          repo,
+          check_run_id: id,
+          output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
+        });
+        annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
+      }
+    } catch (error) {
+      throw error instanceof DeferredError ? new DeferredError(error.message, error.retryAt, true) : error;
     }
   }
 
@@ -95,9 +112,10 @@ export class CheckRunReporter implements Reporter {
    * ended unapproved (superseded, cancelled), it says that. A plan approved or ended before
    * it was shown needs none.
    */
-  async reportPlan(planId: string, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
+  async reportPlan(planId: string): Promise<void> {
     const plan = await this.store.plan(planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const sha = plan.headSha;
     const jobs = await this.store.jobs({ planId });
     const waiting = jobs.filter((j) => j.state === "awaiting_approval");
     if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
@@ -105,37 +123,19 @@ export class CheckRunReporter implements Reporter {
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(jobs, waiting);
     let id = plan.approvalCheckRunId;
-    if (id === null && delivery.mayHaveLanded) {
-      id = await this.existing(octokit, { owner, repo }, plan.headSha, APPROVAL_CHECK_RUN, `plan:${plan.id}`);
+    if (id === null && plan.approvalCheckRunRequested) {
+      id = await findCheckRun(octokit, { owner, repo }, sha, APPROVAL_CHECK_RUN, `plan:${plan.id}`, this.appId);
       if (id !== null) await this.store.setApprovalCheckRunId(plan.id, id);
     }
     if (id === null) {
-      const { data } = await octokit.rest.checks.create({
-        owner,
-        repo,
-        name: APPROVAL_CHECK_RUN,
-        head_sha: plan.headSha,
-        external_id: `plan:${plan.id}`,
-        ...fields,
-      });
+      const mark = (at: number | null) => this.store.markApprovalCheckRunRequested(plan.id, at);
+      const { data } = await requested(plan.approvalCheckRunRequested, mark, () =>
+        octokit.rest.checks.create({ owner, repo, name: APPROVAL_CHECK_RUN, head_sha: sha, external_id: `plan:${plan.id}`, ...fields }),
+      );
       await this.store.setApprovalCheckRunId(plan.id, data.id);
     } else {
       await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
     }
-  }
-
-  /** kto's check run of that name and external id on the commit, if GitHub has one. */
-  private async existing(octokit: Octokit, where: { owner: string; repo: string }, sha: string, name: string, externalId: string): Promise<number | null> {
-    const { data } = await octokit.rest.checks.listForRef({
-      ...where,
-      ref: sha,
-      check_name: name,
-      filter: "all",
-      per_page: 100,
-      ...(this.appId !== null ? { app_id: this.appId } : {}),
-    });
-    const ours = data.check_runs.filter((run) => run.external_id === externalId && (this.appId === null || run.app?.id === this.appId));
-    return ours.length ? Math.max(...ours.map((run) => run.id)) : null;
   }
 
   private approvalFields(jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {

@@ -43,6 +43,8 @@ export class DeferredError extends Error {
   constructor(
     message: string,
     readonly retryAt: number,
+    /** Put off after part of the effect went out (a report's later requests): its next try may find that part there. */
+    readonly afterSending = false,
   ) {
     super(message);
   }
@@ -157,9 +159,9 @@ export class OutboxWorker {
   }
 
   /**
-   * A report tried before and failed may have been applied with its answer lost; one
-   * recorded before this process started may have been sent by the process before it (or
-   * the replica that led the queue) as it died. Any other is on its first try.
+   * A report tried before may have been applied (its answer lost) or put off partway (a
+   * rate limit after its first request); one recorded before this process started may have
+   * been sent by the process before it as it died. Any other is on its first try.
    */
   private reportDelivery(item: OutboxRecord): ReportDelivery {
     return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since };
@@ -208,7 +210,7 @@ export class OutboxWorker {
         const job = await this.store.job(item.jobId);
         if (job && this.reporter) await this.reporter.report(job, this.reportDelivery(item));
       } else if (item.kind === "approval") {
-        await this.reporter?.reportPlan(item.jobId, this.reportDelivery(item));
+        await this.reporter?.reportPlan(item.jobId);
       } else {
         const job = await this.store.job(item.jobId);
         await this.dispatcher.cancel({
@@ -226,7 +228,11 @@ export class OutboxWorker {
       const message = (error as Error).message;
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
-        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
+        if (error.afterSending) await this.store.markSending(item.id, this.clock.now());
+        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, {
+          attempt: false,
+          notSent: item.sentAt === null && !error.afterSending,
+        });
         return false;
       }
       // Not the far side failing: nothing was sent, and no retry would change the answer.

@@ -3,8 +3,8 @@ import type { JobRecord } from "./store/store.js";
 /** What the outbox knows of a report's earlier tries. */
 export interface ReportDelivery {
   /**
-   * An earlier try may have reached the far side: its answer was lost, or the process that
-   * sent it died. What it created or appended may be there already: look before doing it again.
+   * An earlier try may have reached the far side: its answer was lost, it was put off
+   * partway, or the process that sent it died. What it appended may be there already.
    */
   mayHaveLanded: boolean;
 }
@@ -13,5 +13,5 @@ export interface ReportDelivery {
 export interface Reporter {
   report(job: JobRecord, delivery?: ReportDelivery): Promise<void>;
   /** Shows a plan's jobs that wait for approval, together (one check run), as they are now. */
-  reportPlan(planId: string, delivery?: ReportDelivery): Promise<void>;
+  reportPlan(planId: string): Promise<void>;
 }

@@ -297,6 +297,34 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
   });
 });
 
+describe("a final check-run update put off by a rate limit partway", () => {
+  it("sends the rest on its next try, and none of its annotations twice", async () => {
+    const s = await start();
+    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
+    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
+    await report(s, job.id, { kind: "started" });
+    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    // 60 annotations go in two updates; GitHub takes the first and answers the second with its limit.
+    s.github.state.failures.set("checks/update", [0, 429]);
+    const lines = Array.from({ length: 60 }, (_, i) => i + 1);
+    const result = jobReport("unit", "failed", {
+      failures: lines.map((line) => ({
+        name: `case ${line}`,
+        path: [],
+        status: "failed" as const,
+        reason: "expected 4, got 3",
+        location: { file: "lib/math.c", line },
+      })),
+    });
+    await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "60 tests failed", result });
+    await until(async () => (runOf(s, "unit")?.output.annotations as unknown[] | undefined)?.length === 60, "all 60 annotations");
+    await untilSettled(s);
+    expect((runOf(s, "unit")!.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(lines);
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(1);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
+
 describe("a check run GitHub created but whose answer was lost", () => {
   it("is found by its external id on the next try, not created twice", async () => {
     const s = await start();
@@ -307,10 +335,12 @@ describe("a check run GitHub created but whose answer was lost", () => {
     await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
     expect(checkRuns(s, HEAD).filter((c) => c.name === "kto / unit")).toHaveLength(1);
     expect(s.github.requests.filter((r) => r.operationId === "checks/create")).toHaveLength(1);
-    const lookups = s.github.requests.filter((r) => r.operationId === "checks/list-for-ref");
-    expect(lookups).toHaveLength(1);
-    // Only kto's own: another App's check run of the same name and external id is not adopted.
-    expect(new URL(lookups[0]!.url, "http://x").searchParams.get("app_id")).toBe("1");
+    // Looked for in kto's own check suite on the commit: another App's check run of the same
+    // name and external id is not adopted, and the commit's other suites do not hide it.
+    const suites = s.github.requests.filter((r) => r.operationId === "checks/list-suites-for-ref");
+    expect(suites).toHaveLength(1);
+    expect(new URL(suites[0]!.url, "http://x").searchParams.get("app_id")).toBe("1");
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-for-suite")).toHaveLength(1);
     expect(s.github.rejected).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-double/shape.js";
+import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
@@ -29,6 +30,8 @@ export type RepositoryRole = "admin" | "maintain" | "write" | "triage" | "read";
 
 export interface GitHubState {
   checkRuns: Map<number, Record<string, unknown>>;
+  /** `owner/repo@sha#appId` → the id of that App's check suite on the commit. */
+  checkSuites: Map<string, number>;
   nextId: number;
   /** `owner/repo@ref:path` → file text. */
   files: Map<string, string>;
@@ -124,11 +127,13 @@ function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>)
 const HANDLERS: Record<string, Handler> = {
   "checks/create": (request, state) => {
     const id = state.nextId++;
+    const app = { id: APP_ID, slug: APP_SLUG };
     const run = {
       id,
       status: "queued",
       html_url: `https://github.com/${request.params.owner}/${request.params.repo}/runs/${id}`,
-      app: { id: APP_ID, slug: APP_SLUG },
+      app,
+      check_suite: suiteOf(state, `${request.params.owner}/${request.params.repo}`, String(request.body.head_sha), app),
     };
     state.checkRuns.set(id, withUpdate(run, request.body));
     return { status: 201, body: run };
@@ -318,30 +323,7 @@ const HANDLERS: Record<string, Handler> = {
     const headers: Record<string, string> = page < last ? { link: [link(page + 1, "next"), link(last, "last")].join(", ") } : {};
     return { status: 200, body: all.slice((page - 1) * perPage, page * perPage), headers };
   },
-  "checks/list-for-ref": (request, state) => {
-    const { owner, repo, ref } = request.params as { owner: string; repo: string; ref: string };
-    const query = new URL(request.url, "http://x").searchParams;
-    const sha = state.refs.get(`${owner}/${repo}@${ref}`) ?? ref;
-    const name = query.get("check_name");
-    const appId = query.get("app_id");
-    const ofRepo = `https://github.com/${owner}/${repo}/runs/`;
-    let runs = [...state.checkRuns.values()].filter(
-      (run) =>
-        String(run.html_url).startsWith(ofRepo) &&
-        run.head_sha === sha &&
-        (name === null || run.name === name) &&
-        (appId === null || (run.app as { id: number }).id === Number(appId)),
-    );
-    // GitHub's default, filter=latest, keeps each name's most recent check run.
-    if ((query.get("filter") ?? "latest") === "latest") {
-      const latest = new Map<unknown, Record<string, unknown>>();
-      for (const run of runs) if (Number(run.id) > Number(latest.get(run.name)?.id ?? -1)) latest.set(run.name, run);
-      runs = [...latest.values()];
-    }
-    const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
-    const page = Number(query.get("page") ?? 1);
-    return { status: 200, body: { total_count: runs.length, check_runs: runs.slice((page - 1) * perPage, page * perPage) } };
-  },
+  ...CHECK_SUITE_HANDLERS,
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -399,6 +381,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
   const ghesVersion = options.ghesVersion ?? GHES_VERSIONS[0]!;
   const state: GitHubState = {
     checkRuns: new Map(),
+    checkSuites: new Map(),
     nextId: 1000,
     files: new Map(),
     runners: new Map(),

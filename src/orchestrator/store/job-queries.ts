@@ -229,6 +229,11 @@ export class JobQueries {
     await this.db.updateTable("jobs").set({ run_id: runId }).where("id", "=", jobId).where("attempt", "=", attempt).execute();
   }
 
+  /** Recorded before the create is sent; `null` takes it back when that create certainly did not go out. */
+  async markCheckRunRequested(jobId: string, now: number | null): Promise<void> {
+    await this.db.updateTable("jobs").set({ check_run_requested_at: now }).where("id", "=", jobId).execute();
+  }
+
   async setCheckRunId(jobId: string, checkRunId: number): Promise<void> {
     await this.db.updateTable("jobs").set({ check_run_id: checkRunId }).where("id", "=", jobId).execute();
   }

@@ -168,6 +168,16 @@ export const MIGRATIONS: Migration[] = [
       );
     },
   },
+  {
+    name: "006-check-run-requests",
+    async up(db, engine) {
+      // A check run's create that was sent, so that one GitHub made with its answer lost is
+      // looked up rather than made again, whichever try or process sends next.
+      const big = engine === "postgres" ? "bigint" : "integer";
+      await db.schema.alterTable("jobs").addColumn("check_run_requested_at", big).execute();
+      await db.schema.alterTable("plans").addColumn("approval_check_run_requested_at", big).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -137,6 +137,10 @@ export class PlanRepository {
     return row ? toPlan(row) : null;
   }
 
+  async markApprovalCheckRunRequested(planId: string, now: number | null): Promise<void> {
+    await this.db.updateTable("plans").set({ approval_check_run_requested_at: now }).where("id", "=", planId).execute();
+  }
+
   async setApprovalCheckRunId(planId: string, checkRunId: number): Promise<void> {
     await this.db.updateTable("plans").set({ approval_check_run_id: checkRunId }).where("id", "=", planId).execute();
   }

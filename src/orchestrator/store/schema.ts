@@ -21,6 +21,7 @@ export interface PlansTable {
   created_at: number;
   /** The one check run a plan waiting for approval shows as. */
   approval_check_run_id: number | null;
+  approval_check_run_requested_at: number | null;
 }
 
 export interface JobsTable {
@@ -56,6 +57,8 @@ export interface JobsTable {
   started_at: number | null;
   finished_at: number | null;
   check_run_id: number | null;
+  /** When its check run's create was first sent: from then on a missing id may be GitHub's answer lost. */
+  check_run_requested_at: number | null;
 }
 
 export interface EnvironmentsTable {

@@ -66,6 +66,7 @@ export class Store {
   latestPlan: PlanRepository["latestPlan"] = (groupKey) => this.plans.latestPlan(groupKey);
   planIds: PlanRepository["planIds"] = () => this.plans.planIds();
   pruneFinishedPlans: PlanRepository["pruneFinishedPlans"] = (before) => this.plans.pruneFinishedPlans(before);
+  markApprovalCheckRunRequested: PlanRepository["markApprovalCheckRunRequested"] = (planId, now) => this.plans.markApprovalCheckRunRequested(planId, now);
   setApprovalCheckRunId: PlanRepository["setApprovalCheckRunId"] = (planId, id) => this.plans.setApprovalCheckRunId(planId, id);
 
   job: JobQueries["job"] = (id) => this.jobsRepo.job(id);
@@ -87,6 +88,7 @@ export class Store {
   transitions: JobQueries["transitions"] = (jobId) => this.jobsRepo.transitions(jobId);
   renewLease: JobQueries["renewLease"] = (jobId, attempt, until) => this.jobsRepo.renewLease(jobId, attempt, until);
   setRunId: JobQueries["setRunId"] = (jobId, attempt, runId) => this.jobsRepo.setRunId(jobId, attempt, runId);
+  markCheckRunRequested: JobQueries["markCheckRunRequested"] = (jobId, now) => this.jobsRepo.markCheckRunRequested(jobId, now);
   setCheckRunId: JobQueries["setCheckRunId"] = (jobId, id) => this.jobsRepo.setCheckRunId(jobId, id);
 
   upsertEnvironments: EnvironmentRepository["upsertEnvironments"] = (envs) => this.environmentsRepo.upsertEnvironments(envs);
