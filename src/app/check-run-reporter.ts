@@ -5,7 +5,7 @@ import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
-import { annotationsNotThere, findCheckRun, type Annotation } from "./check-runs-on-github.js";
+import { annotationsNotThere, earlierCreate, findCheckRun, requested, type Annotation } from "./check-runs-on-github.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { isPullRequestGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
@@ -24,22 +24,6 @@ export function checkRunName(job: Pick<JobRecord, "name">): string {
 export const APPROVAL_CHECK_RUN = "kto / approval";
 
 const FIRST_TRY: ReportDelivery = { mayHaveLanded: false };
-
-/**
- * Sends a check run's create with its request recorded first (`mark`), so that whichever
- * try or process comes next looks for it before creating another. A create that certainly
- * did not go out (put off for a rate limit) takes the record back, unless an earlier one
- * was already sent.
- */
-async function requested<T>(before: boolean, mark: (at: number | null) => Promise<void>, create: () => Promise<T>): Promise<T> {
-  if (!before) await mark(Date.now());
-  try {
-    return await create();
-  } catch (error) {
-    if (!before && error instanceof DeferredError) await mark(null);
-    throw error;
-  }
-}
 
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
@@ -71,8 +55,8 @@ export class CheckRunReporter implements Reporter {
     let id = job.checkRunId;
     // A create sent before (by any try or process) whose answer never came may have made the
     // check run: it is found by its external id rather than made twice.
-    if (id === null && job.checkRunRequested) {
-      id = await findCheckRun(octokit, { owner, repo }, sha, checkRunName(job), job.id, this.appId);
+    if (id === null) {
+      id = await earlierCreate(job.checkRunRequestedAt, () => findCheckRun(octokit, { owner, repo }, sha, checkRunName(job), job.id, this.appId));
       if (id !== null) await this.store.setCheckRunId(job.id, id);
     }
     // An update sent before whose answer was lost may have added its annotations already.
@@ -81,7 +65,7 @@ export class CheckRunReporter implements Reporter {
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
     if (id === null) {
       const mark = (at: number | null) => this.store.markCheckRunRequested(job.id, at);
-      const { data } = await requested(job.checkRunRequested, mark, () =>
+      const { data } = await requested(job.checkRunRequestedAt !== null, mark, () =>
         octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: sha, external_id: job.id, ...first }),
       );
       id = data.id;
@@ -123,13 +107,15 @@ export class CheckRunReporter implements Reporter {
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(jobs, waiting);
     let id = plan.approvalCheckRunId;
-    if (id === null && plan.approvalCheckRunRequested) {
-      id = await findCheckRun(octokit, { owner, repo }, sha, APPROVAL_CHECK_RUN, `plan:${plan.id}`, this.appId);
+    if (id === null) {
+      id = await earlierCreate(plan.approvalCheckRunRequestedAt, () =>
+        findCheckRun(octokit, { owner, repo }, sha, APPROVAL_CHECK_RUN, `plan:${plan.id}`, this.appId),
+      );
       if (id !== null) await this.store.setApprovalCheckRunId(plan.id, id);
     }
     if (id === null) {
       const mark = (at: number | null) => this.store.markApprovalCheckRunRequested(plan.id, at);
-      const { data } = await requested(plan.approvalCheckRunRequested, mark, () =>
+      const { data } = await requested(plan.approvalCheckRunRequestedAt !== null, mark, () =>
         octokit.rest.checks.create({ owner, repo, name: APPROVAL_CHECK_RUN, head_sha: sha, external_id: `plan:${plan.id}`, ...fields }),
       );
       await this.store.setApprovalCheckRunId(plan.id, data.id);

@@ -1,3 +1,4 @@
+import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { Octokit } from "./github-api.js";
 
 // What GitHub already has of kto's check runs, read before an effect that may have landed
@@ -40,6 +41,43 @@ export async function findCheckRun(
     for (const run of runs) if (run.external_id === externalId) found = Math.max(found ?? 0, run.id);
   }
   return found;
+}
+
+/** How long after a create GitHub may still not list the check run it made. */
+export const LISTING_LAG_MS = 10_000;
+const LOOK_AGAIN_MS = 2_000;
+
+/**
+ * Sends a check run's create with its request recorded first (`mark`), so that whichever
+ * try or process comes next looks for it before creating another. A create that certainly
+ * did not go out (put off for a rate limit) takes the record back, unless an earlier one
+ * was already sent.
+ */
+export async function requested<T>(before: boolean, mark: (at: number | null) => Promise<void>, create: () => Promise<T>): Promise<T> {
+  if (!before) await mark(Date.now());
+  try {
+    return await create();
+  } catch (error) {
+    if (!before && error instanceof DeferredError) await mark(null);
+    throw error;
+  }
+}
+
+/**
+ * The check run an earlier create (sent at `requestedAt`) made, found by `find`; null when
+ * none was sent, or none is listed a while after. Until then an unlisted one may just be
+ * late to show, and the report waits rather than creating a second.
+ */
+export async function earlierCreate(requestedAt: number | null, find: () => Promise<number | null>): Promise<number | null> {
+  if (requestedAt === null) return null;
+  const id = await find();
+  const now = Date.now();
+  if (id === null && now - requestedAt < LISTING_LAG_MS)
+    throw new DeferredError(
+      "GitHub does not list the check run an earlier create may have made yet; looking again",
+      Math.min(now + LOOK_AGAIN_MS, requestedAt + LISTING_LAG_MS),
+    );
+  return id;
 }
 
 /** Those of `annotations` the check run does not have yet: each one there accounts for one copy. */

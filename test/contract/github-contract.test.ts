@@ -170,6 +170,15 @@ async function report(s: System, jobId: string, body: Record<string, unknown>): 
   expect(response.status).toBe(200);
 }
 
+/** One suite, "unit", pushed, dispatched and started: its check run is in progress. */
+async function unitRunning(s: System): Promise<{ id: string }> {
+  await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
+  const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
+  await report(s, job.id, { kind: "started" });
+  await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+  return job;
+}
+
 describe("kto on GitHub Enterprise Server", () => {
   it.each(GHES_VERSIONS)("on GHES %s dispatches without return_run_details, finds each run by its run-name and reports it", async (version) => {
     const s = await start({ ghesVersion: version });
@@ -270,10 +279,7 @@ describe("kto's check runs as GitHub keeps them", () => {
 describe("a final check-run update GitHub applied but whose answer was lost", () => {
   it("is sent again without adding its annotations twice", async () => {
     const s = await start();
-    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
-    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
-    await report(s, job.id, { kind: "started" });
-    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    const job = await unitRunning(s);
     const updates = () => s.github.requests.filter((r) => r.operationId === "checks/update").length;
     const before = updates();
     s.github.state.lostAnswers.set("checks/update", [502]);
@@ -300,10 +306,7 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
 describe("a final check-run update put off by a rate limit partway", () => {
   it("sends the rest on its next try, and none of its annotations twice", async () => {
     const s = await start();
-    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
-    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
-    await report(s, job.id, { kind: "started" });
-    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    const job = await unitRunning(s);
     // 60 annotations go in two updates; GitHub takes the first and answers the second with its limit.
     s.github.state.failures.set("checks/update", [0, 429]);
     const lines = Array.from({ length: 60 }, (_, i) => i + 1);
@@ -326,21 +329,23 @@ describe("a final check-run update put off by a rate limit partway", () => {
 });
 
 describe("a check run GitHub created but whose answer was lost", () => {
-  it("is found by its external id on the next try, not created twice", async () => {
+  // How many listings GitHub leaves the new check run out of, and so how often kto looks.
+  it.each([
+    ["listed at once", 0, 1],
+    ["listed only after a moment", 2, 3],
+  ])("is found by its external id, not created twice: %s", async (_, unlistedFor, lookups) => {
     const s = await start();
     s.github.state.lostAnswers.set("checks/create", [502]);
-    await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
-    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
-    await report(s, job.id, { kind: "started" });
-    await until(async () => runOf(s, "unit")?.status === "in_progress", "the check run in progress");
+    s.github.state.checkRunsUnlistedFor = unlistedFor;
+    await unitRunning(s);
     expect(checkRuns(s, HEAD).filter((c) => c.name === "kto / unit")).toHaveLength(1);
     expect(s.github.requests.filter((r) => r.operationId === "checks/create")).toHaveLength(1);
     // Looked for in kto's own check suite on the commit: another App's check run of the same
     // name and external id is not adopted, and the commit's other suites do not hide it.
     const suites = s.github.requests.filter((r) => r.operationId === "checks/list-suites-for-ref");
-    expect(suites).toHaveLength(1);
+    expect(suites).toHaveLength(lookups);
     expect(new URL(suites[0]!.url, "http://x").searchParams.get("app_id")).toBe("1");
-    expect(s.github.requests.filter((r) => r.operationId === "checks/list-for-suite")).toHaveLength(1);
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-for-suite")).toHaveLength(lookups);
     expect(s.github.rejected).toEqual([]);
   });
 });

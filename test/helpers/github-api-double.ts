@@ -32,6 +32,10 @@ export interface GitHubState {
   checkRuns: Map<number, Record<string, unknown>>;
   /** `owner/repo@sha#appId` → the id of that App's check suite on the commit. */
   checkSuites: Map<string, number>;
+  /** How many check-suite listings a new check run is left out of: GitHub lists one only after a moment. */
+  checkRunsUnlistedFor: number;
+  /** Check run id → the listings it is still left out of. */
+  unlistedCheckRuns: Map<number, number>;
   nextId: number;
   /** `owner/repo@ref:path` → file text. */
   files: Map<string, string>;
@@ -136,6 +140,7 @@ const HANDLERS: Record<string, Handler> = {
       check_suite: suiteOf(state, `${request.params.owner}/${request.params.repo}`, String(request.body.head_sha), app),
     };
     state.checkRuns.set(id, withUpdate(run, request.body));
+    if (state.checkRunsUnlistedFor > 0) state.unlistedCheckRuns.set(id, state.checkRunsUnlistedFor);
     return { status: 201, body: run };
   },
   "checks/update": (request, state) => {
@@ -382,6 +387,8 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
   const state: GitHubState = {
     checkRuns: new Map(),
     checkSuites: new Map(),
+    checkRunsUnlistedFor: 0,
+    unlistedCheckRuns: new Map(),
     nextId: 1000,
     files: new Map(),
     runners: new Map(),

@@ -33,8 +33,8 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   checkRunId: number | null;
-  /** Its check run's create was sent: with no id known, GitHub may have made it and the answer been lost. */
-  checkRunRequested: boolean;
+  /** When its check run's create was sent: with no id known, GitHub may have made it and the answer been lost. */
+  checkRunRequestedAt: number | null;
 }
 
 export interface PlanRecord {
@@ -49,7 +49,7 @@ export interface PlanRecord {
   defaultRef: string | null;
   createdAt: number;
   approvalCheckRunId: number | null;
-  approvalCheckRunRequested: boolean;
+  approvalCheckRunRequestedAt: number | null;
 }
 
 export interface EnvironmentRecord {
@@ -171,7 +171,7 @@ export function toJob(row: Selectable<JobsTable>): JobRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     checkRunId: row.check_run_id === null ? null : Number(row.check_run_id),
-    checkRunRequested: row.check_run_requested_at !== null,
+    checkRunRequestedAt: row.check_run_requested_at === null ? null : Number(row.check_run_requested_at),
   };
 }
 
@@ -188,7 +188,7 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
     defaultRef: row.default_ref,
     createdAt: row.created_at,
     approvalCheckRunId: row.approval_check_run_id === null ? null : Number(row.approval_check_run_id),
-    approvalCheckRunRequested: row.approval_check_run_requested_at !== null,
+    approvalCheckRunRequestedAt: row.approval_check_run_requested_at === null ? null : Number(row.approval_check_run_requested_at),
   };
 }
 

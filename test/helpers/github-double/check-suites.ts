@@ -60,9 +60,12 @@ export const CHECK_SUITE_HANDLERS: Record<string, Handler> = {
     const suiteId = Number(request.params.check_suite_id);
     const query = new URL(request.url, "http://x").searchParams;
     const name = query.get("check_name");
-    let runs = [...state.checkRuns.values()].filter(
-      (run) => (run.check_suite as { id: number } | undefined)?.id === suiteId && (name === null || run.name === name),
-    );
+    let runs = [...state.checkRuns.values()].filter((run) => {
+      if ((run.check_suite as { id: number } | undefined)?.id !== suiteId || (name !== null && run.name !== name)) return false;
+      const unlisted = state.unlistedCheckRuns.get(Number(run.id)) ?? 0;
+      if (unlisted > 0) state.unlistedCheckRuns.set(Number(run.id), unlisted - 1);
+      return unlisted === 0;
+    });
     // GitHub's default, filter=latest, keeps each name's most recent check run.
     if ((query.get("filter") ?? "latest") === "latest") {
       const latest = new Map<unknown, Record<string, unknown>>();
