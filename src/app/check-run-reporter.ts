@@ -5,7 +5,7 @@ import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
-import { annotationsNotThere, earlierCreate, findCheckRun, requested, type Annotation } from "./check-runs-on-github.js";
+import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { isPullRequestGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
@@ -44,35 +44,27 @@ export class CheckRunReporter implements Reporter {
     if (job.state === "awaiting_approval") return this.reportPlan(job.planId);
     const plan = await this.store.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
-    const sha = plan.headSha;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
+    const at = { owner, repo, sha: plan.headSha, name: checkRunName(job), externalId: job.id, appId: this.appId };
+    const record: CheckRunRecord = {
+      id: job.checkRunId,
+      requestedAt: job.checkRunRequestedAt,
+      setId: (id) => this.store.setCheckRunId(job.id, id),
+      markRequested: (when) => this.store.markCheckRunRequested(job.id, when),
+    };
     const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
-    let id = job.checkRunId;
-    // A create sent before (by any try or process) whose answer never came may have made the
-    // check run: it is found by its external id rather than made twice.
-    if (id === null) {
-      id = await earlierCreate(job.checkRunRequestedAt, () => findCheckRun(octokit, { owner, repo }, sha, checkRunName(job), job.id, this.appId));
-      if (id !== null) await this.store.setCheckRunId(job.id, id);
-    }
+    let id = await knownCheckRun(octokit, at, record);
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
     const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
     annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
-    if (id === null) {
-      const mark = (at: number | null) => this.store.markCheckRunRequested(job.id, at);
-      const { data } = await requested(job.checkRunRequestedAt !== null, mark, () =>
-        octokit.rest.checks.create({ owner, repo, name: checkRunName(job), head_sha: sha, external_id: job.id, ...first }),
-      );
-      id = data.id;
-      await this.store.setCheckRunId(job.id, id);
-    } else {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
-    }
+    if (id === null) id = await createCheckRun(octokit, at, record, first);
+    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
     // GitHub adds annotations across updates: the rest go 50 at a time. Put off partway, the
     // report is tried again as one that may have landed, so what went out is not sent twice.
     try {
@@ -99,29 +91,22 @@ export class CheckRunReporter implements Reporter {
   async reportPlan(planId: string): Promise<void> {
     const plan = await this.store.plan(planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
-    const sha = plan.headSha;
     const jobs = await this.store.jobs({ planId });
     const waiting = jobs.filter((j) => j.state === "awaiting_approval");
     if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(jobs, waiting);
-    let id = plan.approvalCheckRunId;
-    if (id === null) {
-      id = await earlierCreate(plan.approvalCheckRunRequestedAt, () =>
-        findCheckRun(octokit, { owner, repo }, sha, APPROVAL_CHECK_RUN, `plan:${plan.id}`, this.appId),
-      );
-      if (id !== null) await this.store.setApprovalCheckRunId(plan.id, id);
-    }
-    if (id === null) {
-      const mark = (at: number | null) => this.store.markApprovalCheckRunRequested(plan.id, at);
-      const { data } = await requested(plan.approvalCheckRunRequestedAt !== null, mark, () =>
-        octokit.rest.checks.create({ owner, repo, name: APPROVAL_CHECK_RUN, head_sha: sha, external_id: `plan:${plan.id}`, ...fields }),
-      );
-      await this.store.setApprovalCheckRunId(plan.id, data.id);
-    } else {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
-    }
+    const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.appId };
+    const record: CheckRunRecord = {
+      id: plan.approvalCheckRunId,
+      requestedAt: plan.approvalCheckRunRequestedAt,
+      setId: (id) => this.store.setApprovalCheckRunId(plan.id, id),
+      markRequested: (when) => this.store.markApprovalCheckRunRequested(plan.id, when),
+    };
+    const id = await knownCheckRun(octokit, at, record);
+    if (id === null) await createCheckRun(octokit, at, record, fields);
+    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
   }
 
   private approvalFields(jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {

@@ -7,81 +7,112 @@ import type { Octokit } from "./github-api.js";
 
 export type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
 
-type Where = { owner: string; repo: string };
-
-/**
- * kto's check run of that name and external id on the commit, if GitHub has one. It is
- * looked for in kto's own check suite rather than among the commit's check runs, which
- * GitHub lists from only the latest 1,000 check suites (every workflow run adds one).
- */
-export async function findCheckRun(
-  octokit: Octokit,
-  where: Where,
-  sha: string,
-  name: string,
-  externalId: string,
-  appId: number | null,
-): Promise<number | null> {
-  const suites = await octokit.paginate(octokit.rest.checks.listSuitesForRef, {
-    ...where,
-    ref: sha,
-    per_page: 100,
-    ...(appId !== null ? { app_id: appId } : {}),
-  });
-  let found: number | null = null;
-  for (const suite of suites) {
-    if (appId !== null && suite.app?.id !== appId) continue;
-    const runs = await octokit.paginate(octokit.rest.checks.listForSuite, {
-      ...where,
-      check_suite_id: suite.id,
-      check_name: name,
-      filter: "all",
-      per_page: 100,
-    });
-    for (const run of runs) if (run.external_id === externalId) found = Math.max(found ?? 0, run.id);
-  }
-  return found;
+/** One of kto's check runs on a commit, as GitHub knows it: by name and external id, made by kto's App. */
+export interface CheckRunAt {
+  owner: string;
+  repo: string;
+  sha: string;
+  name: string;
+  externalId: string;
+  /** Another App's check run of the same name and external id is not kto's. */
+  appId: number | null;
 }
+
+/** Where the store keeps a check run's id, and when its create was sent: a job's, or a plan's approval. */
+export interface CheckRunRecord {
+  id: number | null;
+  requestedAt: number | null;
+  setId(id: number): Promise<void>;
+  markRequested(at: number | null): Promise<void>;
+}
+
+/** What a create sends besides where the check run is and what it is called. */
+type CheckRunFields = Omit<NonNullable<Parameters<Octokit["rest"]["checks"]["create"]>[0]>, "owner" | "repo" | "name" | "head_sha" | "external_id">;
 
 /** How long after a create GitHub may still not list the check run it made. */
 export const LISTING_LAG_MS = 10_000;
 const LOOK_AGAIN_MS = 2_000;
 
 /**
- * Sends a check run's create with its request recorded first (`mark`), so that whichever
- * try or process comes next looks for it before creating another. A create that certainly
- * did not go out (put off for a rate limit) takes the record back, unless an earlier one
- * was already sent.
+ * The check run's id: the one the store has, or the one an earlier create made (its answer
+ * lost, or its sender dead), found on GitHub and then recorded; null when there is none.
+ * A create sent a moment ago may not be listed yet: until a while after it, the report
+ * waits rather than creating a second.
  */
-export async function requested<T>(before: boolean, mark: (at: number | null) => Promise<void>, create: () => Promise<T>): Promise<T> {
-  if (!before) await mark(Date.now());
+export async function knownCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord): Promise<number | null> {
+  if (record.id !== null) return record.id;
+  if (record.requestedAt === null) return null;
+  const id = await findCheckRun(octokit, at);
+  const now = Date.now();
+  if (id === null && now - record.requestedAt < LISTING_LAG_MS)
+    throw new DeferredError(
+      "GitHub does not list the check run an earlier create may have made yet; looking again",
+      Math.min(now + LOOK_AGAIN_MS, record.requestedAt + LISTING_LAG_MS),
+    );
+  if (id !== null) await record.setId(id);
+  return id;
+}
+
+/**
+ * Creates the check run with its request recorded first, so that whichever try or process
+ * comes next looks for it before creating another. A create that certainly did not go out
+ * (put off for a rate limit) takes the record back, unless an earlier one was already sent.
+ */
+export async function createCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord, fields: CheckRunFields): Promise<number> {
+  const first = record.requestedAt === null;
+  if (first) await record.markRequested(Date.now());
   try {
-    return await create();
+    const { data } = await octokit.rest.checks.create({
+      owner: at.owner,
+      repo: at.repo,
+      name: at.name,
+      head_sha: at.sha,
+      external_id: at.externalId,
+      ...fields,
+    });
+    await record.setId(data.id);
+    return data.id;
   } catch (error) {
-    if (!before && error instanceof DeferredError) await mark(null);
+    if (first && error instanceof DeferredError) await record.markRequested(null);
     throw error;
   }
 }
 
 /**
- * The check run an earlier create (sent at `requestedAt`) made, found by `find`; null when
- * none was sent, or none is listed a while after. Until then an unlisted one may just be
- * late to show, and the report waits rather than creating a second.
+ * kto's check run at `at`, if GitHub has one. It is looked for in kto's own check suite
+ * rather than among the commit's check runs, which GitHub lists from only the latest 1,000
+ * check suites (every workflow run adds one).
  */
-export async function earlierCreate(requestedAt: number | null, find: () => Promise<number | null>): Promise<number | null> {
-  if (requestedAt === null) return null;
-  const id = await find();
-  const now = Date.now();
-  if (id === null && now - requestedAt < LISTING_LAG_MS)
-    throw new DeferredError(
-      "GitHub does not list the check run an earlier create may have made yet; looking again",
-      Math.min(now + LOOK_AGAIN_MS, requestedAt + LISTING_LAG_MS),
-    );
-  return id;
+async function findCheckRun(octokit: Octokit, at: CheckRunAt): Promise<number | null> {
+  const where = { owner: at.owner, repo: at.repo };
+  const suites = await octokit.paginate(octokit.rest.checks.listSuitesForRef, {
+    ...where,
+    ref: at.sha,
+    per_page: 100,
+    ...(at.appId !== null ? { app_id: at.appId } : {}),
+  });
+  let found: number | null = null;
+  for (const suite of suites) {
+    if (at.appId !== null && suite.app?.id !== at.appId) continue;
+    const runs = await octokit.paginate(octokit.rest.checks.listForSuite, {
+      ...where,
+      check_suite_id: suite.id,
+      check_name: at.name,
+      filter: "all",
+      per_page: 100,
+    });
+    for (const run of runs) if (run.external_id === at.externalId) found = Math.max(found ?? 0, run.id);
+  }
+  return found;
 }
 
 /** Those of `annotations` the check run does not have yet: each one there accounts for one copy. */
-export async function annotationsNotThere(octokit: Octokit, where: Where, checkRunId: number, annotations: readonly Annotation[]): Promise<Annotation[]> {
+export async function annotationsNotThere(
+  octokit: Octokit,
+  where: { owner: string; repo: string },
+  checkRunId: number,
+  annotations: readonly Annotation[],
+): Promise<Annotation[]> {
   const there = await octokit.paginate(octokit.rest.checks.listAnnotations, { ...where, check_run_id: checkRunId, per_page: 100 });
   const copies = new Map<string, number>();
   for (const a of there) copies.set(annotationKey(a), (copies.get(annotationKey(a)) ?? 0) + 1);

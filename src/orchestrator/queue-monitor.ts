@@ -68,7 +68,7 @@ export class QueueMonitor {
    * Whether this process leads the queue at `now`: it took the lock and the lock has not run
    * out since (a stalled process may not know another has taken it over).
    */
-  leads(now: number): boolean {
+  private leads(now: number): boolean {
     return this.leader && now < this.leaderUntil;
   }
 

@@ -170,6 +170,18 @@ async function report(s: System, jobId: string, body: Record<string, unknown>): 
   expect(response.status).toBe(200);
 }
 
+/** The finished report of "unit" with a test failing at each of `lines` of lib/math.c: an annotation each. */
+function failedAtLines(lines: number[]): Record<string, unknown> {
+  const failures = lines.map((line) => ({
+    name: `case ${line}`,
+    path: [],
+    status: "failed" as const,
+    reason: "expected 4, got 3",
+    location: { file: "lib/math.c", line },
+  }));
+  return { kind: "finished", status: "failed", outcome: "failed", reason: `${lines.length} tests failed`, result: jobReport("unit", "failed", { failures }) };
+}
+
 /** One suite, "unit", pushed, dispatched and started: its check run is in progress. */
 async function unitRunning(s: System): Promise<{ id: string }> {
   await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
@@ -283,16 +295,7 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
     const updates = () => s.github.requests.filter((r) => r.operationId === "checks/update").length;
     const before = updates();
     s.github.state.lostAnswers.set("checks/update", [502]);
-    const result = jobReport("unit", "failed", {
-      failures: [1, 2, 3].map((line) => ({
-        name: `case ${line}`,
-        path: [],
-        status: "failed" as const,
-        reason: "expected 4, got 3",
-        location: { file: "lib/math.c", line },
-      })),
-    });
-    await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "3 tests failed", result });
+    await report(s, job.id, failedAtLines([1, 2, 3]));
     await until(async () => updates() >= before + 2, "the final update sent again after its lost answer");
     const run = runOf(s, "unit")!;
     expect(run).toMatchObject({ status: "completed", conclusion: "failure" });
@@ -310,16 +313,7 @@ describe("a final check-run update put off by a rate limit partway", () => {
     // 60 annotations go in two updates; GitHub takes the first and answers the second with its limit.
     s.github.state.failures.set("checks/update", [0, 429]);
     const lines = Array.from({ length: 60 }, (_, i) => i + 1);
-    const result = jobReport("unit", "failed", {
-      failures: lines.map((line) => ({
-        name: `case ${line}`,
-        path: [],
-        status: "failed" as const,
-        reason: "expected 4, got 3",
-        location: { file: "lib/math.c", line },
-      })),
-    });
-    await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "60 tests failed", result });
+    await report(s, job.id, failedAtLines(lines));
     await until(async () => (runOf(s, "unit")?.output.annotations as unknown[] | undefined)?.length === 60, "all 60 annotations");
     await untilSettled(s);
     expect((runOf(s, "unit")!.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(lines);

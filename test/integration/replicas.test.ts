@@ -76,20 +76,10 @@ describe("a queue leader that loses its lease while delivering", () => {
       const outbox = { ...DEFAULT_OUTBOX, concurrency: 1 };
       const aDispatcher = new StallingDispatcher();
       const bDispatcher = new RecordingDispatcher();
-      const a = new OrchestratorService({
-        store: first,
-        dispatcher: aDispatcher,
-        pools: [pool],
-        clock: clocks.a,
-        options: { owner: "a", lockTtlMs: 10_000, outbox },
-      });
-      const b = new OrchestratorService({
-        store: second,
-        dispatcher: bDispatcher,
-        pools: [pool],
-        clock: clocks.b,
-        options: { owner: "b", lockTtlMs: 10_000, outbox },
-      });
+      const replica = (owner: "a" | "b", store: typeof first, dispatcher: RecordingDispatcher) =>
+        new OrchestratorService({ store, dispatcher, pools: [pool], clock: clocks[owner], options: { owner, lockTtlMs: 10_000, outbox } });
+      const a = replica("a", first, aDispatcher);
+      const b = replica("b", second, bDispatcher);
       await a.resources.sync();
       const jobs = ["j1", "j2", "j3"].map((id) => storeJob(id, [], 2));
       await submitPlan(first, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs });

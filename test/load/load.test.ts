@@ -8,7 +8,7 @@ import type { JobRecord } from "../../src/orchestrator/store/store.js";
 import { LocalSystem } from "../helpers/local-system.js";
 import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
-import { callsTable } from "./calls.js";
+import { callsTable } from "../helpers/api-calls.js";
 
 // The seed's load test (9.2): 500 pull-request events, 2,000 jobs, 50 runners over 6
 // label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.

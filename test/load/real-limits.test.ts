@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createsContent, GITHUB_LIMITS, pointsOf } from "../helpers/github-double/limits.js";
 import { LocalSystem } from "../helpers/local-system.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
-import { callsTable } from "./calls.js";
+import { callsTable } from "../helpers/api-calls.js";
 
 // The load test against GitHub's real limits: the double enforces the primary and secondary
 // rate limits, the App paces itself as it does against github.com (throttling on). Small

@@ -10,7 +10,7 @@ import { openStore } from "../../src/orchestrator/store/open-store.js";
 import type { Store } from "../../src/orchestrator/store/store.js";
 import { job } from "../helpers/job.js";
 import { until } from "../helpers/until.js";
-import { postStream, startAppProcess, type AppProcess } from "./app-process.js";
+import { postStream, startAppProcess, type AppProcess } from "../helpers/app-process.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];

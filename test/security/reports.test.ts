@@ -8,7 +8,7 @@ import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-ap
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
 import { until } from "../helpers/until.js";
-import { postStream } from "./app-process.js";
+import { postStream } from "../helpers/app-process.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];

@@ -1,4 +1,4 @@
-import type { CheckedRequest } from "../helpers/github-api-double.js";
+import type { CheckedRequest } from "./github-api-double.js";
 
 /** What kto asks GitHub for, by what it is for. */
 const KINDS: [string, (operationId: string) => boolean][] = [

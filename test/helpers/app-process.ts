@@ -7,9 +7,9 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sign } from "@octokit/webhooks-methods";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { until } from "../helpers/until.js";
+import { startGitHubApiDouble, type GitHubApiDouble } from "./github-api-double.js";
+import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
+import { until } from "./until.js";
 
 const CLI = fileURLToPath(new URL("../../bin/kto.js", import.meta.url));
 
