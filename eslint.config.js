@@ -32,6 +32,26 @@ export default tseslint.config(
     },
   },
   {
+    // Imports go one way (docs/architecture.md, "Which way imports go"): the config, the
+    // orchestrator and the executor code know nothing of GitHub, of what runs them, or of
+    // each other beyond the config.
+    files: ["src/config/**", "src/orchestrator/**", "src/runners/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["probot", "probot/*", "@octokit/*", "@actions/*"], message: "GitHub belongs in src/app and src/action" },
+            {
+              regex: "^(\\.\\./)+(orchestrator|runners|app|action|cli)/",
+              message: "src/config, src/orchestrator and src/runners import no other folder but src/config",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },

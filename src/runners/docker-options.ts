@@ -19,10 +19,11 @@ export interface DockerMounts {
 }
 
 /**
- * The container for a job, with DESIGN.md's isolation defaults: no network unless asked,
- * non-root, read-only root with a writable /tmp, no new privileges, no capabilities,
- * memory/CPU/pids limits, the workspace read-only and only the results dir writable.
- * A suite may opt into a user, capabilities and devices; never into a privileged container.
+ * The container for a job, with the isolation defaults (docs/architecture.md, "Docker
+ * isolation defaults"): no network unless asked, non-root, read-only root with a writable
+ * /tmp, no new privileges, no capabilities, memory/CPU/pids limits, the workspace read-only
+ * and only the results dir writable. A suite may opt into a user, capabilities and devices;
+ * never into a privileged container.
  */
 export function dockerCreateOptions(job: DockerJob, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
   const memory = job.memoryBytes ?? 0;
