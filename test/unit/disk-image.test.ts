@@ -70,9 +70,7 @@ describe("a disk image kto cannot vouch for is the config's fault, named by fiel
     await withTempDir(async (dir) => {
       const path = join(dir, "disk.qcow2");
       await writeFile(path, Buffer.concat([Buffer.from("QFI\xfb", "latin1"), Buffer.alloc(40)]));
-      expect((await refusal(path)).message).toBe(
-        `disk: ${path}: a qcow2 header kto cannot read: truncated: 44 bytes, where a qcow2 header has at least 72`,
-      );
+      expect((await refusal(path)).message).toBe(`disk: ${path}: a qcow2 header kto cannot read: truncated: 44 bytes, where a qcow2 header has at least 72`);
     });
   });
 
