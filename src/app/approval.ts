@@ -48,6 +48,7 @@ export const waitingJobs = (store: JobReads, planId: string) => store.jobs({ pla
 
 /** Lets held jobs run: only someone GitHub says can write to the repository approves. */
 export async function approveJobs(service: OrchestratorService, approver: Writer, jobs: readonly JobRecord[]): Promise<void> {
-  if (jobs.some((job) => job.repo !== approver.repo)) throw new Error(`@${approver.login} can write to ${approver.repo}, not to every repository of these jobs`);
+  if (jobs.some((job) => job.repo !== approver.repo))
+    throw new Error(`@${approver.login} can write to ${approver.repo}, not to every repository of these jobs`);
   await service.approve(jobs);
 }

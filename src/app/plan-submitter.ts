@@ -90,12 +90,7 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     });
   }
 
-  async function submit(
-    target: Target,
-    selection: SuiteSelection,
-    gate: GateDecision,
-    options: { suites?: string[]; priority?: number } = {},
-  ): Promise<void> {
+  async function submit(target: Target, selection: SuiteSelection, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
     const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
       ...(options.suites ? { suites: options.suites } : {}),
       ...(gate.imposed ? { imposed: gate.imposed } : {}),

@@ -93,7 +93,11 @@ export function unknownCommitGate(sha: string, policy: Policy): GateDecision {
  * `standing`. A trusted commit runs again. A held one runs only when the one who pressed can
  * write to the repository: the button names its commit, so that press approves exactly it.
  */
-export async function rerunGate(standing: GateDecision, asker: { octokit: Octokit; owner: string; repo: string; login: string }, sha: string): Promise<GateDecision> {
+export async function rerunGate(
+  standing: GateDecision,
+  asker: { octokit: Octokit; owner: string; repo: string; login: string },
+  sha: string,
+): Promise<GateDecision> {
   if (standing.trusted) return standing;
   const writer = await writerOf(asker.octokit, asker.owner, asker.repo, asker.login);
   if (writer) return askedByWriter(writer, `re-ran ${sha.slice(0, 7)}`);

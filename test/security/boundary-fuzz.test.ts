@@ -213,7 +213,11 @@ describe("no input takes the App down", () => {
 
     const example = (event: string, action: string) => structuredClone(examples.find((e) => e.name === event)!.examples.find((e) => e.action === action)!);
     const bySomeoneWhoCannotWrite = (payload: Record<string, unknown>) => {
-      Object.assign(payload, { repository: opened.repository, installation: opened.installation, sender: { ...(payload.sender as object), login: "stranger" } });
+      Object.assign(payload, {
+        repository: opened.repository,
+        installation: opened.installation,
+        sender: { ...(payload.sender as object), login: "stranger" },
+      });
       return payload;
     };
     const suite = example("check_suite", "rerequested") as { check_suite: Record<string, unknown> };

@@ -393,9 +393,7 @@ describe("the trust gate against a fork's author", () => {
     expect((await app.store.countsByState()).awaiting_approval).toBe(1);
     // Found through kto's plan of the commit: the re-run is the pull request's, and waits as its head does.
     const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
-    expect(waiting?.reason).toBe(
-      `Waiting for approval: it comes from the fork ${FORK}; @stranger, who asked for the re-run, cannot write to ${REPO}.`,
-    );
+    expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @stranger, who asked for the re-run, cannot write to ${REPO}.`);
     expect((await app.store.plan(waiting!.planId))?.groupKey).toBe(`pr:${REPO}#${NUMBER}`);
 
     await deliver("check_suite", suiteRerequested(FIRST, "writer"));
@@ -445,7 +443,8 @@ describe("the trust gate against a fork's author", () => {
       `Waiting for approval: kto's plan of ${FIRST.slice(0, 7)} was not trusted: it comes from the fork ${FORK}; @reader, who asked for the re-run, cannot write to ${REPO}.`,
     );
     await until(
-      async () => checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "action_required" && c.output.summary.includes("the same Re-run button")),
+      async () =>
+        checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "action_required" && c.output.summary.includes("the same Re-run button")),
       "the held re-run's approval check run",
     );
 
@@ -514,7 +513,12 @@ suites:
     github.state.refs.set(`${REPO}@master`, FIRST);
     const dispatch = example("repository_dispatch", "on-demand-test", 0) as Record<string, unknown> & { sender: { login: string } };
     const pullRequestEvent = example("pull_request", "opened") as { repository: unknown; installation: unknown };
-    Object.assign(dispatch, { action: "kto-run", client_payload: { ref: "master" }, repository: pullRequestEvent.repository, installation: pullRequestEvent.installation });
+    Object.assign(dispatch, {
+      action: "kto-run",
+      client_payload: { ref: "master" },
+      repository: pullRequestEvent.repository,
+      installation: pullRequestEvent.installation,
+    });
     dispatch.sender.login = "release-bot";
     await deliver("repository_dispatch", dispatch);
     await until(async () => github.state.dispatches.length === 1, "the requested run dispatched");
