@@ -47,7 +47,7 @@ export async function reportNotCovered(
 export const waitingJobs = (store: JobReads, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
 /** Lets held jobs run: only someone GitHub says can write to the repository approves. */
-export async function approveJobs(service: OrchestratorService, approver: Writer, jobs: readonly JobRecord[]): Promise<void> {
+export async function approveJobs(service: Pick<OrchestratorService, "approve">, approver: Writer, jobs: readonly JobRecord[]): Promise<void> {
   if (jobs.some((job) => job.repo !== approver.repo))
     throw new Error(`@${approver.login} can write to ${approver.repo}, not to every repository of these jobs`);
   await service.approve(jobs);

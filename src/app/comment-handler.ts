@@ -1,5 +1,5 @@
 import type { Probot } from "probot";
-import { approveJobs, planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
+import { planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, targetOf } from "./plan-target.js";
 import { pullRequestFacts } from "./trust.js";
@@ -11,7 +11,7 @@ const COMMAND = /^\/kto\s+(retest|ok-to-test|cancel)\b[ \t]*(.*)$/m;
 
 /** A maintainer's `/kto retest`, `/kto ok-to-test` or `/kto cancel [job]` on a pull request. */
 export function commentHandler(kit: WebhookKit) {
-  const { service, reads, once, basePolicy, plans, cancellation } = kit;
+  const { reads, once, basePolicy, plans, approve, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -44,7 +44,7 @@ export function commentHandler(kit: WebhookKit) {
         const latest = await reads.latestPlan(groupKey);
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
-        if (command === "ok-to-test") return seen ? approveJobs(service, writer, await waitingJobs(reads, seen.id)) : notCovered();
+        if (command === "ok-to-test") return seen ? approve(writer, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
         if (seen)

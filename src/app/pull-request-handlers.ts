@@ -1,5 +1,5 @@
 import type { Probot } from "probot";
-import { approveJobs, waitingJobs } from "./approval.js";
+import { waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, RERUN, targetOf } from "./plan-target.js";
 import { pullRequestFacts } from "./trust.js";
@@ -8,7 +8,7 @@ import type { WebhookKit } from "./webhook-kit.js";
 
 /** A pull request's pushes plan its head; its ok-to-test label approves the head's waiting jobs. */
 export function pullRequestHandlers(kit: WebhookKit) {
-  const { service, reads, once, basePolicy, plans, cancellation } = kit;
+  const { reads, once, basePolicy, plans, approve, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -54,7 +54,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
           );
           return;
         }
-        await approveJobs(service, writer, waiting);
+        await approve(writer, waiting);
       }),
     );
   };

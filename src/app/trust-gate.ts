@@ -85,7 +85,7 @@ export function plannedGate(plan: Pick<PlanRecord, "trusted" | "gateReason" | "h
 
 /** A commit neither a pull request nor a plan of kto's vouches for. */
 export function unknownCommitGate(sha: string, policy: Policy): GateDecision {
-  return waits(`kto knows of no pull request or plan of ${sha.slice(0, 7)} that it trusts`, policy.limits);
+  return waits(`kto knows of no pull request or plan of ${sha.slice(0, 7)}`, policy.limits);
 }
 
 /**

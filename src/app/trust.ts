@@ -85,7 +85,7 @@ export async function policyAt(octokit: Octokit, owner: string, repo: string, re
   const defaults = {
     trust: DEFAULTS.trust.parse(undefined),
     triggers: DEFAULTS.triggers.parse(undefined),
-    limits: { caps: DEFAULTS.limits.parse(undefined), setOn: `kto's default, which bounds a plan that is not trusted while ${ref} sets none` },
+    limits: { caps: DEFAULTS.limits.parse(undefined), setOn: `by default, as the base branch ${ref} sets none: it bounds a plan that is not trusted` },
   };
   if (config.kind === "missing") return defaults;
   return { ...defaults, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
