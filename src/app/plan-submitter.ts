@@ -8,14 +8,18 @@ import { configAtSha } from "./config-at-sha.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import type { Target } from "./plan-target.js";
 import type { SuiteSelection } from "./trust.js";
+import type { GateDecision } from "./trust-gate.js";
 
+/** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
 export interface PlanSubmitter {
   /**
    * Reads the config at the commit and submits the plan of its suites that `selection` (the
-   * trigger's, from the base) names; untrusted work waits for approval.
+   * trigger's, from the base) names; a plan the gate holds waits for approval, bounded by the
+   * base branch's job caps.
    */
-  submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options?: { suites?: string[]; priority?: number }): Promise<void>;
-  submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void>;
+  submit(target: Target, selection: SuiteSelection, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  /** Submits jobs already planned (a re-run's), as the gate decided. */
+  submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void>;
 }
 
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
@@ -60,7 +64,7 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
 export function planSubmitter(deps: { service: OrchestratorService; pool: GitHubRunnerPool; now: () => number }): PlanSubmitter {
   const { service, pool, now } = deps;
 
-  async function submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void> {
+  async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void> {
     if (specs.length === 0) return;
     // Unique even for two events on one commit in the same millisecond.
     const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
@@ -76,8 +80,9 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
       installationId: target.installationId,
       headSha: target.headSha,
       defaultRef: target.defaultRef,
-      approved: approvalNeeded === null,
-      ...(approvalNeeded ? { approvalReason: `Waiting for approval: ${approvalNeeded}.` } : {}),
+      approved: gate.trusted,
+      ...(gate.trusted ? {} : { approvalReason: `Waiting for approval: ${gate.reason}.` }),
+      gateReason: gate.reason,
       report: true,
       deliveryId: target.deliveryId,
       now: now(),
@@ -85,19 +90,17 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     });
   }
 
-  async function submit(
-    target: Target,
-    selection: SuiteSelection,
-    approvalNeeded: string | null,
-    options: { suites?: string[]; priority?: number } = {},
-  ): Promise<void> {
-    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
+  async function submit(target: Target, selection: SuiteSelection, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
+      ...(options.suites ? { suites: options.suites } : {}),
+      ...(gate.imposed ? { imposed: gate.imposed } : {}),
+    });
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);
     const specs = config.plan.jobs
       .filter((spec) => selection === "all" || selection.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
-    await submitSpecs(target, specs, approvalNeeded);
+    await submitSpecs(target, specs, gate);
   }
 
   return { submit, submitSpecs };
