@@ -32,6 +32,20 @@ export default tseslint.config(
     },
   },
   {
+    // What the CLI prints may hold a test's or a config's escape sequences: it prints through
+    // src/cli/terminal.ts, which makes them inert.
+    files: ["src/cli/**"],
+    ignores: ["src/cli/terminal.ts"],
+    rules: {
+      "no-console": "error",
+      "no-restricted-properties": [
+        "error",
+        ...["stdout", "stderr"].map((property) => ({ object: "process", property, message: "print through src/cli/terminal.ts" })),
+      ],
+      "no-restricted-imports": ["error", { paths: [{ name: "log-update", message: "use liveRegion from src/cli/terminal.ts" }] }],
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },

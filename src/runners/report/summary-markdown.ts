@@ -2,6 +2,7 @@ import { formatDuration } from "../../config/duration.js";
 import { formatSize } from "../../config/size.js";
 import { codeSpan, fencedBlock, inlineText, pathLink, tableCell } from "./markdown.js";
 import type { JobReport, RunReport } from "./run-report.js";
+import { terminalText } from "./terminal-text.js";
 
 const ICON: Record<JobReport["status"], string> = {
   succeeded: "✅",
@@ -82,5 +83,6 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
       );
     }
   }
-  return `${lines.join("\n").trimEnd()}\n`;
+  // Read in a terminal as often as on GitHub (`cat summary.md`): a job's escape sequences are shown, not run.
+  return terminalText(`${lines.join("\n").trimEnd()}\n`);
 }
