@@ -46,6 +46,21 @@ export default tseslint.config(
     },
   },
   {
+    // A line the action prints that holds `::` or `##[` can be a workflow command to the
+    // runner: text goes to the log through src/action/workflow-log.ts. Runners print nothing:
+    // they report through their events, and run under the action as well as the CLI.
+    files: ["src/action/**", "src/runners/**"],
+    ignores: ["src/action/workflow-log.ts"],
+    rules: {
+      "no-console": "error",
+      "no-restricted-properties": [
+        "error",
+        ...["stdout", "stderr"].map((property) => ({ object: "process", property, message: "print through src/action/workflow-log.ts" })),
+        { object: "core", property: "info", message: "print through src/action/workflow-log.ts" },
+      ],
+    },
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", ignoreRestSiblings: true }],
     },

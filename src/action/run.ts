@@ -17,6 +17,7 @@ import { AppReporter } from "./app-reporter.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
 import { uploadResults } from "./upload.js";
+import { printLog } from "./workflow-log.js";
 
 export const OWNER_STATE = "kto-owner";
 
@@ -78,14 +79,14 @@ async function runAction(): Promise<void> {
           jobDir: join(outDir, dir),
           signal: abort.signal,
           onProgress: (event) => {
-            if (event.kind === "phase") core.info(`kto: ${spec.id}: ${event.phase}`);
+            if (event.kind === "phase") printLog(`kto: ${spec.id}: ${event.phase}`);
           },
         });
       } finally {
         if (heartbeat) clearInterval(heartbeat);
       }
     });
-    core.info(`kto: ${spec.id}: ${result.status}: ${result.reason}`);
+    printLog(`kto: ${spec.id}: ${result.status}: ${result.reason}`);
     results.push({ spec, result, dir });
   }
   process.off("SIGINT", onSignal);
