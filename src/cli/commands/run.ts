@@ -6,6 +6,7 @@ import { loadConfigFile } from "../../config/load-config.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
 import { DockerRunner } from "../../runners/docker-runner.js";
 import { RunnerFactory } from "../../runners/factory.js";
+import { ownerMark } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { newPlanId, resumePlan, runPlanLocally } from "../local-run.js";
 import { ProgressView } from "../progress.js";
@@ -46,7 +47,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
       if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);
     }
 
-    const docker = new DockerRunner({ owner: DockerRunner.ownerId() });
+    const docker = new DockerRunner({ owner: ownerMark() });
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
     const factory = new RunnerFactory({ docker });
 
