@@ -3,6 +3,7 @@ import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { ReportDelivery, Reporter } from "../orchestrator/reporter.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
+import { codeSpan, inlineText } from "../runners/report/markdown.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
@@ -56,7 +57,7 @@ export class CheckRunReporter implements Reporter {
     };
     const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
-    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
+    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
     let id = await knownCheckRun(octokit, at, record);
@@ -112,7 +113,11 @@ export class CheckRunReporter implements Reporter {
 
   private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
     const list = (of: readonly JobRecord[]) =>
-      of.map((j) => `- \`${checkRunName(j)}\` (labels: ${[j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; ")})`).join("\n");
+      of
+        .map(
+          (j) => `- ${codeSpan(checkRunName(j))} (labels: ${inlineText([j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; "))})`,
+        )
+        .join("\n");
     const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
     if (waiting.length > 0) {
       // A pull request's label and comments approve its head's plan; a re-run's, only a writer's re-run.

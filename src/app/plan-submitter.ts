@@ -3,6 +3,7 @@ import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { NewJob } from "../orchestrator/store/store.js";
+import { codeSpan, inlineText } from "../runners/report/markdown.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
@@ -45,7 +46,7 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
     output: {
       title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
       summary: withinLimit(
-        issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+        issues.map((i) => `- ${codeSpan(`${i.file}:${i.line}:${i.column}`)} ${inlineText(`${i.path ? `${i.path}: ` : ""}${i.message}`)}`).join("\n"),
         SUMMARY_LIMIT,
         "`kto validate` lists every problem",
       ),

@@ -1,3 +1,5 @@
+import { terminalText } from "../runners/report/terminal-text.js";
+
 /**
  * Where the orchestrator says that something it does in the background failed: a queue
  * pass, a delivery, a health check. Probot's logger (pino) is one; `kto run` writes to
@@ -10,7 +12,8 @@ export interface Logger {
 
 function line(level: string, fields: { err?: unknown }, message: string): string {
   const cause = fields.err instanceof Error ? fields.err.message : fields.err === undefined ? "" : String(fields.err);
-  return `kto: ${level}: ${message}${cause ? `: ${cause}` : ""}\n`;
+  // A job's name or a runner's message may hold escape sequences for the terminal that shows this.
+  return terminalText(`kto: ${level}: ${message}${cause ? `: ${cause}` : ""}\n`);
 }
 
 export const stderrLogger: Logger = {

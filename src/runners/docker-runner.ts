@@ -1,5 +1,4 @@
 import { mkdir, chmod } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
@@ -7,7 +6,7 @@ import Docker from "dockerode";
 import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
-import { ownerIsGone } from "./leftovers.js";
+import { ownerIsGone, ownerMark } from "./leftovers.js";
 import { DockerUnavailableError, ImagePullError } from "./errors.js";
 import type { Execution, RunContext, Runner } from "./types.js";
 
@@ -29,12 +28,7 @@ export class DockerRunner implements Runner<DockerJob> {
 
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker();
-    this.owner = options.owner ?? DockerRunner.ownerId();
-  }
-
-  /** `host:pid` of this process: what its containers are labelled with. */
-  static ownerId(): string {
-    return `${hostname()}:${process.pid}`;
+    this.owner = options.owner ?? ownerMark();
   }
 
   /** Fails fast with DockerUnavailableError when no engine answers. */
