@@ -1,4 +1,5 @@
 import { createLogUpdate } from "log-update";
+import { logLine, type Logger } from "../orchestrator/logger.js";
 import { terminalText } from "../runners/report/terminal-text.js";
 
 /*
@@ -31,3 +32,9 @@ export function liveRegion(): LiveRegion {
   const logUpdate = createLogUpdate(process.stderr);
   return { update: (text) => logUpdate(terminalText(text)), done: () => logUpdate.done() };
 }
+
+/** The orchestrator's background failures, on stderr, made inert like everything else printed. */
+export const terminalLogger: Logger = {
+  warn: (fields, message) => printErr(logLine("warning", fields, message)),
+  error: (fields, message) => printErr(logLine("error", fields, message)),
+};
