@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
+import { UNRESTRICTED } from "../../src/orchestrator/scope.js";
 import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
 import { storeJob } from "../helpers/orchestrator.js";
 
@@ -9,7 +10,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     await withStore(engine, async (store) => {
       const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
-      await store.upsertEnvironments(["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
+      await store.upsertEnvironments(
+        ["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
+      );
       await lifecycle.dispatch((await store.job("j"))!, "e1");
       await store.setRunId("j", 1, "101");
       const stale = (await lifecycle.report("j", 1, { kind: "started" }))!;
@@ -168,7 +171,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("keeps environments and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
-      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 }]);
+      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
       expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
