@@ -168,7 +168,8 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
   const capacity = [4, 4, 4, 4, 4, 4, 4, 4];
   const envs: EnvironmentRecord[] = [];
   LABEL_SETS.forEach((labels, s) => {
-    for (let i = 0; i < capacity[s]!; i++) envs.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED });
+    for (let i = 0; i < capacity[s]!; i++)
+      envs.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED });
   });
   const arrivals = Array.from({ length: 1_500 }, (_, i) => {
     const set = Math.floor(random() * LABEL_SETS.length);

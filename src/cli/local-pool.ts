@@ -45,7 +45,16 @@ export class LocalPool implements EnvironmentPool {
    */
   async list(): Promise<EnvironmentRecord[]> {
     return [
-      { id: this.environmentId, pool: this.name, labels: this.labels, capacity: this.slots, state: "online", lastSeen: this.now(), owner: this.owner, scope: UNRESTRICTED },
+      {
+        id: this.environmentId,
+        pool: this.name,
+        labels: this.labels,
+        capacity: this.slots,
+        state: "online",
+        lastSeen: this.now(),
+        owner: this.owner,
+        scope: UNRESTRICTED,
+      },
     ];
   }
 }
