@@ -12,9 +12,9 @@ export interface ListedRunnerGroup {
 /**
  * The scope of an organisation's runner group, as GitHub routes runs to it: `all`, every
  * repository of the organisation; `private`, its private (and internal) ones; `selected`,
- * the repositories listed for it. Public repositories only where the group
- * allows them (and the enterprise, for a group it passes down). A visibility kto does not
- * know admits no repository.
+ * the repositories listed for it. Public repositories only where the group allows them
+ * (and the enterprise, for a group it passes down). A visibility kto does not know admits
+ * no repository.
  */
 export function runnerGroupScope(organization: string, group: ListedRunnerGroup, selected?: readonly string[]): EnvironmentScope {
   const publicRepositories = group.allows_public_repositories && group.inherited_allows_public_repositories !== false && group.visibility !== "private";
