@@ -10,6 +10,7 @@ import { ManualClock } from "../src/orchestrator/clock.js";
 import type { Dispatcher } from "../src/orchestrator/dispatcher.js";
 import { labelsFit } from "../src/orchestrator/labels.js";
 import type { EnvironmentPool } from "../src/orchestrator/resource-manager.js";
+import { UNRESTRICTED } from "../src/orchestrator/scope.js";
 import { OrchestratorService } from "../src/orchestrator/service.js";
 import { openStore } from "../src/orchestrator/store/open-store.js";
 import type { EnvironmentRecord, NewJob } from "../src/orchestrator/store/store.js";
@@ -61,6 +62,8 @@ export function syntheticEnvironments(count: number): EnvironmentRecord[] {
     capacity: 1,
     state: "online" as const,
     lastSeen: 0,
+    // The benchmark's jobs come from no repository.
+    scope: UNRESTRICTED,
   }));
 }
 
@@ -165,7 +168,8 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
   const capacity = [4, 4, 4, 4, 4, 4, 4, 4];
   const envs: EnvironmentRecord[] = [];
   LABEL_SETS.forEach((labels, s) => {
-    for (let i = 0; i < capacity[s]!; i++) envs.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0 });
+    for (let i = 0; i < capacity[s]!; i++)
+      envs.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED });
   });
   const arrivals = Array.from({ length: 1_500 }, (_, i) => {
     const set = Math.floor(random() * LABEL_SETS.length);

@@ -9,3 +9,13 @@ export function splitRepo(fullName: string): { owner: string; repo: string } {
   const [owner, repo] = fullName.split("/");
   return { owner: owner!, repo: repo! };
 }
+
+/**
+ * A 4xx that says a scope cannot be listed (gone, renamed, a user account without an
+ * organisation's runners, a permission not granted), not that GitHub asks kto to wait (429,
+ * a rate limit's 403): the scope has no runners for kto, and the others are still listed.
+ */
+export function unlistable(error: unknown): boolean {
+  const { status, message } = error as { status?: number; message?: string };
+  return status !== undefined && status >= 400 && status < 500 && status !== 429 && !(status === 403 && /rate limit/i.test(message ?? ""));
+}

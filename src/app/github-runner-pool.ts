@@ -1,6 +1,8 @@
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
+import type { EnvironmentScope } from "../orchestrator/scope.js";
 import type { EnvironmentRecord, Store } from "../orchestrator/store/store.js";
-import { splitRepo, type OctokitFor } from "./github-api.js";
+import { splitRepo, unlistable, type OctokitFor } from "./github-api.js";
+import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function runnerEnvironmentId(repo: string, runnerId: number): string {
   return `github:${repo}:${runnerId}`;
@@ -30,7 +32,21 @@ interface GitHubRunner {
   labels: { name: string }[];
   /** Takes one job and is gone (a just-in-time runner). */
   ephemeral?: boolean;
+  /** An organisation's runner's group: which of its repositories may use it. */
+  runner_group_id?: number;
 }
+
+/** A runner as registering it answers. */
+export interface RegisteredRunner {
+  id: number;
+  name: string;
+  labels?: { name: string }[];
+  ephemeral?: boolean;
+  runner_group_id?: number;
+}
+
+/** Where a runner is registered: `owner/name` for a repository's, `org:name` for an organisation's. */
+const ORGANIZATION_HOME = "org:";
 
 /** What a workflow_job event says about one of the pool's runners. */
 export interface RunnerEvent {
@@ -48,25 +64,19 @@ export type RunnerChange = { gone: string; reason: string } | null;
  * The self-hosted runners of the repositories kto is installed on, as environments: online
  * ones with their labels, one job each. A runner busy with work kto did not give it is
  * left alone; one that goes offline gives its job back (the resource manager does that).
- * Listing them costs a request per repository and organisation, so it happens at start,
- * for a repository seen for the first time and on the periodic sync; in between the pool
- * learns from registrations and workflow_job events, whose payloads name the runner.
+ * Each has the scope GitHub gives it: its repository, or the repositories of its
+ * organisation that its runner group admits. Listing them costs a request per repository
+ * and organisation (and, for an organisation with runners, one for its runner groups and
+ * one per `selected` group in use), so it happens at start, for a repository seen for the
+ * first time and on the periodic sync; in between the pool learns from registrations and
+ * workflow_job events, whose payloads name the runner.
  */
-/**
- * A 4xx that says the scope cannot be listed (gone, renamed, a user account without an
- * organisation's runners, a permission not granted), not that GitHub asks kto to wait (429,
- * a rate limit's 403): the scope has no runners for kto, and the others are still listed.
- */
-function unlistable(error: unknown): boolean {
-  const { status, message } = error as { status?: number; message?: string };
-  return status !== undefined && status >= 400 && status < 500 && status !== 429 && !(status === 403 && /rate limit/i.test(message ?? ""));
-}
-
 export class GitHubRunnerPool implements EnvironmentPool {
   readonly name = "github";
   private readonly repos = new Map<string, number>();
   /** Runners kto has seen, by environment id. */
   private readonly known = new Map<string, { ephemeral: boolean; registeredAt?: number }>();
+  private readonly groups = new RunnerGroupScopes();
 
   constructor(
     private readonly store: Store,
@@ -88,18 +98,33 @@ export class GitHubRunnerPool implements EnvironmentPool {
   /** The environment of runner `runnerId` of `repo` (its own or its organisation's), if kto knows it. */
   environmentOf(repo: string, runnerId: number): string | null {
     const { owner } = splitRepo(repo);
-    return [runnerEnvironmentId(repo, runnerId), runnerEnvironmentId(`org:${owner}`, runnerId)].find((id) => this.known.has(id)) ?? null;
+    return [runnerEnvironmentId(repo, runnerId), runnerEnvironmentId(`${ORGANIZATION_HOME}${owner}`, runnerId)].find((id) => this.known.has(id)) ?? null;
   }
 
   /**
-   * A runner kto just registered: in the pool at once, without a listing. It is online as
-   * far as kto is concerned, since a job bound to its label waits for it to connect.
+   * A runner kto just registered at `home` (owner/name or org:name), through installation
+   * `installationId`: in the pool at once, without a listing. It is online as far as kto is
+   * concerned, since a job bound to its label waits for it to connect. An organisation's
+   * runner group is read here only when no listing has read it yet.
    */
-  async registered(scope: string, runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }): Promise<void> {
-    const id = runnerEnvironmentId(scope, runner.id);
+  async registered(home: string, runner: RegisteredRunner, installationId: number): Promise<void> {
+    const id = runnerEnvironmentId(home, runner.id);
+    let scope: EnvironmentScope = { kind: "repository", repository: home };
+    if (home.startsWith(ORGANIZATION_HOME)) {
+      const organization = home.slice(ORGANIZATION_HOME.length);
+      const group = runner.runner_group_id;
+      if (group !== undefined && !this.groups.knows(organization, group)) {
+        try {
+          await this.groups.read(await this.octokitFor(installationId), organization, [group], { replace: false });
+        } catch {
+          // GitHub did not answer now: the runner takes no job until the next listing reads its group.
+        }
+      }
+      scope = this.groups.scopeOf(organization, group);
+    }
     this.known.set(id, { ephemeral: runner.ephemeral === true, registeredAt: this.now() });
     await this.store.upsertEnvironments([
-      { id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now() },
+      { id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now(), scope },
     ]);
   }
 
@@ -138,8 +163,8 @@ export class GitHubRunnerPool implements EnvironmentPool {
     const out = new Map<string, EnvironmentRecord>();
     const listed = new Set<string>();
     const now = this.now();
-    const add = (scope: string, runner: GitHubRunner) => {
-      const id = runnerEnvironmentId(scope, runner.id);
+    const add = (home: string, runner: GitHubRunner, scope: EnvironmentScope) => {
+      const id = runnerEnvironmentId(home, runner.id);
       listed.add(id);
       const registeredAt = this.known.get(id)?.registeredAt;
       const connecting = runner.status !== "online" && registeredAt !== undefined && !started.has(id) && now - registeredAt < CONNECT_GRACE_MS;
@@ -154,6 +179,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
         capacity: runner.ephemeral && runner.busy ? 0 : 1,
         state: "online",
         lastSeen: now,
+        scope,
       });
     };
     const orgsSeen = new Set<string>();
@@ -161,7 +187,9 @@ export class GitHubRunnerPool implements EnvironmentPool {
       const octokit = await this.octokitFor(installationId);
       const { owner, repo } = splitRepo(fullName);
       try {
-        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 })) add(fullName, runner);
+        const scope: EnvironmentScope = { kind: "repository", repository: fullName };
+        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 }))
+          add(fullName, runner, scope);
       } catch (error) {
         // A repository GitHub will not list (gone, renamed, not this installation's, or a name
         // no repository has) has no runners for kto: the others are still listed. A failure
@@ -172,14 +200,19 @@ export class GitHubRunnerPool implements EnvironmentPool {
       }
       if (orgsSeen.has(owner)) continue;
       orgsSeen.add(owner);
-      // An organisation's runners serve its repositories too; a user account has none (404),
-      // and an installation without the organisation permission gets 403: both mean none.
+      // An organisation's runners serve those of its repositories their runner group admits;
+      // a user account has none (404), and an installation without the organisation
+      // permission gets 403: both mean none.
+      let runners: GitHubRunner[];
       try {
-        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 }))
-          add(`org:${owner}`, runner);
+        runners = await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 });
       } catch (error) {
         if (!unlistable(error)) throw error;
+        continue;
       }
+      const home = `${ORGANIZATION_HOME}${owner}`;
+      await this.groups.read(octokit, owner, new Set(runners.flatMap((r) => r.runner_group_id ?? [])), { replace: true });
+      for (const runner of runners) add(home, runner, this.groups.scopeOf(owner, runner.runner_group_id));
     }
     // Runners GitHub no longer lists are forgotten, but for one registered a moment ago.
     for (const [id, { registeredAt }] of this.known)

@@ -77,6 +77,7 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
       source: ".github/kto.yml",
       workspace: target.repo,
       repo: target.repo,
+      repoPrivate: target.repoPrivate,
       groupKey: target.groupKey,
       installationId: target.installationId,
       headSha: target.headSha,

@@ -5,6 +5,8 @@ export interface Target {
   octokit: Octokit;
   installationId: number;
   repo: string;
+  /** Whether the repository is private (or internal), as the event says: a runner group may keep public ones out. */
+  repoPrivate: boolean | null;
   owner: string;
   name: string;
   headSha: string;
@@ -17,7 +19,10 @@ export interface Target {
 export interface EventContext {
   id: string;
   octokit: unknown;
-  payload: { installation?: { id: number }; repository?: { full_name: string; name: string; owner: { login: string }; default_branch: string } };
+  payload: {
+    installation?: { id: number };
+    repository?: { full_name: string; name: string; owner: { login: string }; default_branch: string; private?: boolean };
+  };
 }
 
 export function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string): Target {
@@ -26,6 +31,7 @@ export function targetOf(context: EventContext, headSha: string, groupKey: strin
     octokit: context.octokit as Octokit,
     installationId: context.payload.installation!.id,
     repo: repository.full_name,
+    repoPrivate: repository.private ?? null,
     owner: repository.owner.login,
     name: repository.name,
     headSha,

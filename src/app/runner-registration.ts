@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Octokit, OctokitFor } from "./github-api.js";
 import { splitRepo } from "./github-api.js";
-import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool } from "./github-runner-pool.js";
+import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool, type RegisteredRunner } from "./github-runner-pool.js";
 
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
@@ -108,8 +108,11 @@ export interface RegistrationDeps {
   appOctokit: () => Promise<Octokit>;
   octokitFor: OctokitFor;
   pool: GitHubRunnerPool;
-  /** Called once the runner exists (with its scope: owner/name or org:name), so the pool has it without waiting for the periodic sync. */
-  onRegistered?: (scope: string, runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }) => Promise<void>;
+  /**
+   * Called once the runner exists (with where: owner/name or org:name, and the installation
+   * that registered it), so the pool has it without waiting for the periodic sync.
+   */
+  onRegistered?: (home: string, runner: RegisteredRunner, installationId: number) => Promise<void>;
 }
 
 /**
@@ -124,14 +127,16 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
   const app = await deps.appOctokit();
   const body = { name: request.name, labels: request.labels, runner_group_id: request.runner_group_id, work_folder: request.work_folder };
   const notInstalled = (where: string) => new RegistrationError(404, `the kto App is not installed on ${where}: install it there first`);
-  let data: { runner: { id: number; name: string; labels?: { name: string }[]; ephemeral?: boolean }; encoded_jit_config: string };
+  let data: { runner: RegisteredRunner; encoded_jit_config: string };
+  let installationId: number;
   try {
     if (request.repository) {
       const { owner, repo } = splitRepo(request.repository);
       const installation = await app.rest.apps.getRepoInstallation({ owner, repo }).catch((error: { status?: number }) => {
         throw error.status === 404 ? notInstalled(request.repository!) : error;
       });
-      const octokit = await deps.octokitFor(installation.data.id);
+      installationId = installation.data.id;
+      const octokit = await deps.octokitFor(installationId);
       ({ data } = await octokit.rest.actions.generateRunnerJitconfigForRepo({ owner, repo, ...body }));
       deps.pool.track(request.repository, installation.data.id);
     } else {
@@ -139,7 +144,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
       const installation = await app.rest.apps.getOrgInstallation({ org }).catch((error: { status?: number }) => {
         throw error.status === 404 ? notInstalled(org) : error;
       });
-      const octokit = await deps.octokitFor(installation.data.id);
+      installationId = installation.data.id;
+      const octokit = await deps.octokitFor(installationId);
       ({ data } = await octokit.rest.actions.generateRunnerJitconfigForOrg({ org, ...body }));
     }
   } catch (error) {
@@ -155,6 +161,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
       throw new RegistrationError(403, "GitHub refused: the App needs the Administration (repository) or Self-hosted runners (organisation) write permission");
     throw error;
   }
-  await deps.onRegistered?.(request.repository ?? `org:${request.organization!}`, data.runner);
+  // The group is the one asked for, should GitHub's answer not name it: it decides the runner's scope.
+  const runner = { ...data.runner, runner_group_id: data.runner.runner_group_id ?? request.runner_group_id };
+  await deps.onRegistered?.(request.repository ?? `org:${request.organization!}`, runner, installationId);
   return { runnerId: data.runner.id, name: data.runner.name, labels: (data.runner.labels ?? []).map((l) => l.name), encodedJitConfig: data.encoded_jit_config };
 }

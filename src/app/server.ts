@@ -194,8 +194,8 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
                   appOctokit: async () => (await probot.auth()) as unknown as Octokit,
                   octokitFor,
                   pool,
-                  onRegistered: async (scope, runner) => {
-                    await pool.registered(scope, runner);
+                  onRegistered: async (home, runner, installationId) => {
+                    await pool.registered(home, runner, installationId);
                     service.wake();
                   },
                 },

@@ -1,6 +1,7 @@
 import { arch } from "node:os";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
+import { UNRESTRICTED } from "../orchestrator/scope.js";
 import type { EnvironmentRecord } from "../orchestrator/store/store.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
 
@@ -38,7 +39,22 @@ export class LocalPool implements EnvironmentPool {
     return `local@${this.owner}`;
   }
 
+  /**
+   * Unrestricted in scope: a `kto run` runs the plan of one local checkout in a store of its
+   * own, so there are no repositories whose jobs this machine must keep apart.
+   */
   async list(): Promise<EnvironmentRecord[]> {
-    return [{ id: this.environmentId, pool: this.name, labels: this.labels, capacity: this.slots, state: "online", lastSeen: this.now(), owner: this.owner }];
+    return [
+      {
+        id: this.environmentId,
+        pool: this.name,
+        labels: this.labels,
+        capacity: this.slots,
+        state: "online",
+        lastSeen: this.now(),
+        owner: this.owner,
+        scope: UNRESTRICTED,
+      },
+    ];
   }
 }

@@ -69,11 +69,11 @@ export class ResourceManager {
     }
   }
 
-  /** Online environments and how many more jobs each can take. */
+  /** Online environments, which repositories' jobs each may take, and how many more it can take. */
   async freeEnvironments(): Promise<FreeEnvironment[]> {
     const busy = await this.store.busyByEnvironment();
     return (await this.store.environments())
       .filter((env) => env.state === "online")
-      .map((env) => ({ id: env.id, labels: env.labels, free: env.capacity - (busy.get(env.id) ?? 0) }));
+      .map((env) => ({ id: env.id, labels: env.labels, scope: env.scope, free: env.capacity - (busy.get(env.id) ?? 0) }));
   }
 }

@@ -1,14 +1,15 @@
 import { labelKey } from "./labels.js";
+import { fits, type Placeable } from "./placement.js";
+import type { EnvironmentScope } from "./scope.js";
 
-export interface SchedulableJob {
+export interface SchedulableJob extends Placeable {
   id: string;
-  labels: readonly string[];
-  repo: string | null;
 }
 
 export interface FreeEnvironment {
   id: string;
   labels: readonly string[];
+  scope: EnvironmentScope;
   free: number;
 }
 
@@ -24,28 +25,35 @@ export interface ScheduleOptions {
   activeByRepo?: ReadonlyMap<string, number>;
 }
 
-interface LabelGroup {
+/** Free environments that take the same jobs: the same labels and the same scope. */
+interface EnvironmentGroup {
   labels: Set<string>;
+  scope: EnvironmentScope;
   size: number;
   envs: FreeEnvironment[];
   free: number;
 }
 
+/** Jobs that fit the same environments get the same key. */
+const placeableKey = (job: Placeable) => `${labelKey(job.labels)}|${job.repo?.toLowerCase() ?? ""}|${String(job.repoPrivate)}`;
+
 /**
  * Assigns jobs, already in dispatch order (priority, then arrival), to free environment
- * slots. A job no free environment fits is passed over, never waited for: a job for a busy
- * arm64 board does not hold back an x86 job behind it. Among fitting environments the one
- * with the fewest labels wins, so special hardware stays free for jobs that need it.
+ * slots they fit (labels and scope). A job no free environment fits is passed over, never
+ * waited for: a job for a busy arm64 board does not hold back an x86 job behind it, nor a
+ * job no runner of its repository can take one of another repository. Among fitting
+ * environments the one with the fewest labels wins, so special hardware stays free for
+ * jobs that need it.
  */
 export function assignJobs(jobs: readonly SchedulableJob[], environments: readonly FreeEnvironment[], options: ScheduleOptions = {}): Assignment[] {
-  const groups = new Map<string, LabelGroup>();
+  const groups = new Map<string, EnvironmentGroup>();
   let totalFree = 0;
   for (const env of environments) {
     if (env.free <= 0) continue;
-    const key = labelKey(env.labels);
+    const key = `${labelKey(env.labels)}|${JSON.stringify(env.scope)}`;
     let group = groups.get(key);
     if (!group) {
-      group = { labels: new Set(env.labels), size: env.labels.length, envs: [], free: 0 };
+      group = { labels: new Set(env.labels), scope: env.scope, size: env.labels.length, envs: [], free: 0 };
       groups.set(key, group);
     }
     group.envs.push({ ...env });
@@ -53,17 +61,17 @@ export function assignJobs(jobs: readonly SchedulableJob[], environments: readon
     totalFree += env.free;
   }
   const ordered = [...groups.values()].sort((a, b) => a.size - b.size);
-  const fitting = new Map<string, LabelGroup[]>();
+  const fitting = new Map<string, EnvironmentGroup[]>();
   const activeByRepo = new Map(options.activeByRepo ?? []);
   const assignments: Assignment[] = [];
 
   for (const job of jobs) {
     if (totalFree === 0) break;
     if (options.repoCap !== undefined && job.repo !== null && (activeByRepo.get(job.repo) ?? 0) >= options.repoCap) continue;
-    const key = labelKey(job.labels);
+    const key = placeableKey(job);
     let candidates = fitting.get(key);
     if (!candidates) {
-      candidates = ordered.filter((g) => job.labels.every((l) => g.labels.has(l)));
+      candidates = ordered.filter((group) => fits(job, group));
       fitting.set(key, candidates);
     }
     const group = candidates.find((g) => g.free > 0);

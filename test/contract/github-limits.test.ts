@@ -10,6 +10,7 @@ import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.j
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
 import { OutboxWorker } from "../../src/orchestrator/outbox-worker.js";
+import { UNRESTRICTED } from "../../src/orchestrator/scope.js";
 import type { JobRecord } from "../../src/orchestrator/store/store.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { APP_BOT, startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoubleOptions, type GitHubState } from "../helpers/github-api-double.js";
@@ -165,7 +166,7 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
         now: 1_000,
         jobs: Array.from({ length: 6 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000 }]);
+      await store.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
       await lifecycle.dispatch((await store.job("j5"))!, "e");
       await outbox.deliver();
       // j5's check run is created first (its own earlier effect, shown as it is now), then its dispatch, then everyone else's check runs.
@@ -239,7 +240,9 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         now: 1_000,
         jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.upsertEnvironments(["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
+      await store.upsertEnvironments(
+        ["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
+      );
       await lifecycle.dispatch((await store.job("j7"))!, "e");
       await outbox.deliver();
       await until(() => started.length === 10, "every effect delivered");
@@ -301,7 +304,7 @@ describe("the runner pool between listings", () => {
         () => 1_000,
       );
       pool.track("o/r", 7);
-      await pool.registered("o/r", { id: 5, name: "r5", labels: runners[0]!.labels });
+      await pool.registered("o/r", { id: 5, name: "r5", labels: runners[0]!.labels }, 7);
       // GitHub lists a just-in-time runner offline until its process connects.
       expect((await pool.list()).map((e) => e.id)).toEqual(["github:o/r:5"]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });

@@ -20,12 +20,14 @@ const dispatcher = {
     await fetch(`${fleet}/cancel`, { method: "POST", body: JSON.stringify({ key, jobId, attempt }) });
   },
 };
+// The test's jobs come from no repository: the fleet takes any.
+const scope = { kind: "unrestricted" };
 const pool = {
   name: "fleet",
   async list() {
     return [
-      { id: "fleet-a", pool: "fleet", labels: ["x86_64"], capacity: 8, state: "online", lastSeen: Date.now() },
-      { id: "fleet-b", pool: "fleet", labels: ["x86_64", "kvm"], capacity: 4, state: "online", lastSeen: Date.now() },
+      { id: "fleet-a", pool: "fleet", labels: ["x86_64"], capacity: 8, state: "online", lastSeen: Date.now(), scope },
+      { id: "fleet-b", pool: "fleet", labels: ["x86_64", "kvm"], capacity: 4, state: "online", lastSeen: Date.now(), scope },
     ];
   },
 };

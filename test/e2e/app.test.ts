@@ -494,7 +494,9 @@ describe("the kto GitHub App against a GitHub API double", () => {
         labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
       },
     ]);
-    const opened = example("pull_request", "opened") as { installation: { id: number } };
+    // The runner is in the organisation's Default group, which keeps public repositories out: the repository is private.
+    const opened = example("pull_request", "opened") as { installation: { id: number }; repository: { private: boolean } };
+    opened.repository.private = true;
     expect(await deliver("pull_request", opened)).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "a dispatch to the organisation's runner");
     expect(JSON.parse(sent.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-org-rack"]);

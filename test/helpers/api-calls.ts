@@ -6,7 +6,7 @@ const KINDS: [string, (operationId: string) => boolean][] = [
   ["dispatches", (op) => op === "actions/create-workflow-dispatch"],
   ["cancels", (op) => op === "actions/cancel-workflow-run"],
   ["run lookups", (op) => op === "actions/list-workflow-runs"],
-  ["runner listings", (op) => op.startsWith("actions/list-self-hosted-runners")],
+  ["runner listings", (op) => op.startsWith("actions/list-self-hosted-runner") || op === "actions/list-repo-access-to-self-hosted-runner-group-in-org"],
   ["config reads", (op) => op === "repos/get-content"],
   ["lookups after a lost answer (check runs, annotations)", (op) => op === "checks/list-for-ref" || op === "checks/list-annotations"],
   ["the App's own (tokens, GET /app)", (op) => op.startsWith("apps/")],

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-double/shape.js";
 import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
+import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-groups.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
@@ -23,7 +24,11 @@ export interface Runner {
   status: "online" | "offline";
   busy: boolean;
   labels: { id: number; name: string; type: "read-only" | "custom" }[];
+  /** Its runner group; GitHub puts a runner in the Default group (1) unless it is registered in another. */
+  runner_group_id?: number;
 }
+
+export type { RunnerGroup };
 
 /** A collaborator's role, as GitHub names it in role_name. */
 export type RepositoryRole = "admin" | "maintain" | "write" | "triage" | "read";
@@ -40,6 +45,8 @@ export interface GitHubState {
   /** `owner/repo@ref:path` → file text. */
   files: Map<string, string>;
   runners: Map<string, Runner[]>;
+  /** Organisation → its runner groups; an organisation with runners and none given has GitHub's Default group. */
+  runnerGroups: Map<string, RunnerGroup[]>;
   /** Workflow runs started by a dispatch: the App's (its bot is the actor), or a test's stand-in for someone else's. */
   dispatches: {
     repo: string;
@@ -108,7 +115,15 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
     name,
     type: i < 3 ? ("read-only" as const) : ("custom" as const),
   }));
-  const runner: Runner = { id, name: String(request.body.name), os: "Linux", status: "offline", busy: false, labels };
+  const runner: Runner = {
+    id,
+    name: String(request.body.name),
+    os: "Linux",
+    status: "offline",
+    busy: false,
+    labels,
+    runner_group_id: Number(request.body.runner_group_id ?? 1),
+  };
   state.runners.set(scope, [...runners, runner]);
   const encoded = Buffer.from(
     JSON.stringify({ ".runner": { agentId: id, agentName: runner.name, scope, workFolder: request.body.work_folder ?? "_work" } }),
@@ -127,6 +142,9 @@ function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>)
   if (output) run.output = { ...before, ...output, annotations: [...(before.annotations ?? []), ...(output.annotations ?? [])] };
   return run;
 }
+
+/** A runner as GitHub lists it: always with its group. */
+const inGroup = (runner: Runner): Runner => ({ ...runner, runner_group_id: runner.runner_group_id ?? 1 });
 
 const HANDLERS: Record<string, Handler> = {
   "checks/create": (request, state) => {
@@ -180,14 +198,15 @@ const HANDLERS: Record<string, Handler> = {
     };
   },
   "actions/list-self-hosted-runners-for-repo": (request, state) => {
-    const runners = state.runners.get(`${request.params.owner}/${request.params.repo}`) ?? [];
+    const runners = (state.runners.get(`${request.params.owner}/${request.params.repo}`) ?? []).map(inGroup);
     return { status: 200, body: { total_count: runners.length, runners } };
   },
   "actions/list-self-hosted-runners-for-org": (request, state) => {
-    const runners = state.runners.get(`org:${request.params.org}`);
+    const runners = state.runners.get(`org:${request.params.org}`)?.map(inGroup);
     if (!runners) return { status: 404, body: { message: "Not Found" } };
     return { status: 200, body: { total_count: runners.length, runners } };
   },
+  ...RUNNER_GROUP_HANDLERS,
   "actions/create-workflow-dispatch": (request, state) => {
     const failure = state.dispatchFailures.shift();
     if (failure) return { status: failure, body: { message: "Server Error" } };
@@ -392,6 +411,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     nextId: 1000,
     files: new Map(),
     runners: new Map(),
+    runnerGroups: new Map(),
     dispatches: [],
     cancelled: [],
     dispatchFailures: [],

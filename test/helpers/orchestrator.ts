@@ -1,5 +1,6 @@
 import type { CancelRequest, DispatchRequest, Dispatcher } from "../../src/orchestrator/dispatcher.js";
 import type { EnvironmentPool } from "../../src/orchestrator/resource-manager.js";
+import { UNRESTRICTED, type EnvironmentScope } from "../../src/orchestrator/scope.js";
 import type { EnvironmentRecord, NewJob } from "../../src/orchestrator/store/store.js";
 import { job } from "./job.js";
 
@@ -34,9 +35,12 @@ export class StaticPool implements EnvironmentPool {
   healthy = new Set<string>();
   replacements = 0;
 
-  /** An environment; `owner` makes it that kto process's, whose jobs it gives back when it stops. */
-  add(id: string, labels: string[], capacity: number, owner?: string): void {
-    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0, owner: owner ?? null });
+  /**
+   * An environment; `owner` makes it that kto process's, whose jobs it gives back when it
+   * stops. Unrestricted in scope unless `scope` says otherwise: most tests' jobs come from no repository.
+   */
+  add(id: string, labels: string[], capacity: number, options: { owner?: string; scope?: EnvironmentScope } = {}): void {
+    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0, owner: options.owner ?? null, scope: options.scope ?? UNRESTRICTED });
     this.healthy.add(id);
   }
 

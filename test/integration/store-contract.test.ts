@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
+import { sql } from "kysely";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
+import { UNRESTRICTED, type EnvironmentScope } from "../../src/orchestrator/scope.js";
+import { migrate } from "../../src/orchestrator/store/migrations.js";
 import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
 import { storeJob } from "../helpers/orchestrator.js";
 
@@ -9,7 +12,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     await withStore(engine, async (store) => {
       const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
-      await store.upsertEnvironments(["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000 })));
+      await store.upsertEnvironments(
+        ["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
+      );
       await lifecycle.dispatch((await store.job("j"))!, "e1");
       await store.setRunId("j", 1, "101");
       const stale = (await lifecycle.report("j", 1, { kind: "started" }))!;
@@ -183,11 +188,62 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("keeps environments and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
-      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1 }]);
+      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
       expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
       expect((await store.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
+    });
+  });
+
+  it("keeps each environment's scope, each job's repository and whether it is private, and reads the queue lane by lane", async () => {
+    await withStore(engine, async (store) => {
+      const scopes: EnvironmentScope[] = [
+        { kind: "repository", repository: "victim/kernel" },
+        { kind: "organization", organization: "acme", repositories: ["acme/kernel"], publicRepositories: false },
+        { kind: "organization", organization: "acme", repositories: "all", publicRepositories: true },
+        UNRESTRICTED,
+      ];
+      await store.upsertEnvironments(scopes.map((scope, i) => ({ id: `e${i}`, pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope })));
+      expect((await store.environments()).map((env) => env.scope)).toEqual(scopes);
+
+      const plan = (id: string, repo: { repo: string; repoPrivate: boolean } | null, jobs: ReturnType<typeof storeJob>[]) =>
+        submitPlan(store, { id, source: "s", workspace: "/w", approved: true, now: 1, ...(repo ?? {}), jobs });
+      await plan("m", { repo: "mallory/anything", repoPrivate: false }, [storeJob("m1", ["a100"], 4), storeJob("m2", ["a100"], 4)]);
+      await plan("v", { repo: "victim/kernel", repoPrivate: true }, [storeJob("v1", ["a100"], 1), storeJob("v2", ["a100"], 3)]);
+      await plan("local", null, [storeJob("l1", ["a100"], 2)]);
+      expect(await store.job("m1")).toMatchObject({ repo: "mallory/anything", repoPrivate: false });
+      expect(await store.job("v1")).toMatchObject({ repo: "victim/kernel", repoPrivate: true });
+      expect(await store.job("l1")).toMatchObject({ repo: null, repoPrivate: null });
+
+      const lanes = await store.queuedLanes();
+      const byRepo = (repo: string | null) => lanes.find((lane) => lane.repo === repo)!;
+      expect(lanes).toHaveLength(3);
+      expect(byRepo("victim/kernel")).toEqual({ labels: '["a100"]', repo: "victim/kernel", repoPrivate: true });
+      // A lane's head, in dispatch order, holds none of another repository's jobs of the same labels.
+      expect((await store.dispatchableWith(byRepo("victim/kernel"), 1, 1)).map((j) => j.id)).toEqual(["v2"]);
+      expect((await store.dispatchableWith(byRepo("victim/kernel"), 1, 5)).map((j) => j.id)).toEqual(["v2", "v1"]);
+      expect((await store.dispatchableWith(byRepo(null), 1, 5)).map((j) => j.id)).toEqual(["l1"]);
+      expect((await store.dispatchableWith(byRepo("mallory/anything"), 1, 5)).map((j) => j.id)).toEqual(["m1", "m2"]);
+    });
+  });
+
+  it("migrates a store from before scopes: its environments take no job until their pool lists them again, its jobs' privacy is not known", async () => {
+    await withStore(engine, async (store) => {
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", repo: "victim/kernel", approved: true, now: 1, jobs: [storeJob("j", ["a100"], 2)] });
+      // The store as 007 left it.
+      await sql`drop index jobs_queue_lane`.execute(store.db);
+      await sql`alter table jobs drop column repo_private`.execute(store.db);
+      await sql`alter table environments drop column scope`.execute(store.db);
+      await sql`delete from kto_migrations where name = '008-lease-scopes'`.execute(store.db);
+      await sql`insert into environments (id, pool, labels, capacity, state, last_seen) values ('github:victim/kernel:11', 'github', '["a100"]', 1, 'online', 1)`.execute(
+        store.db,
+      );
+
+      expect(await migrate(store.db, store.engine)).toEqual(["008-lease-scopes"]);
+      expect((await store.environments())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
+      expect(await store.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
+      expect(await store.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
     });
   });
 });

@@ -4,12 +4,15 @@ import { ManualClock } from "../../src/orchestrator/clock.js";
 import { isTerminal } from "../../src/orchestrator/job-state.js";
 import { labelsFit } from "../../src/orchestrator/labels.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
-import type { Store } from "../../src/orchestrator/store/store.js";
+import type { EnvironmentRecord, JobRecord, Store } from "../../src/orchestrator/store/store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
+import { githubRoutes, homes, ORIGINS, scopeOf, type Home } from "../helpers/runner-homes.js";
 import { ENGINES, freshStore, type EngineName } from "../helpers/stores.js";
 
 const LABEL_SETS = [[], ["x86_64"], ["x86_64", "kvm"], ["arm64"], ["gpu"]];
 const ENV_LABELS = [["x86_64"], ["x86_64", "kvm"], ["arm64"], ["x86_64", "kvm", "gpu"]];
+/** A replacement keeps its environment's home: `env3-1000-r1-r2` is where `env3-1000` was. */
+const homeOf = (real: Real, envId: string) => real.homes.get(envId.replace(/(-r\d+)+$/, ""))!;
 
 interface Real {
   store: Store;
@@ -19,11 +22,13 @@ interface Real {
   dispatcher: RecordingDispatcher;
   submitted: number;
   plans: number;
+  /** Each environment's home, by the id it was added with. */
+  homes: Map<string, Home>;
 }
 
 type Model = { submitted: number };
 
-/** Invariants that hold after every command: Properties 2, 3 and 11. */
+/** Invariants that hold after every command: Properties 2, 2b, 3 and 11. */
 async function checkInvariants(real: Real): Promise<void> {
   const jobs = await real.store.jobs();
   const envs = new Map((await real.store.environments()).map((e) => [e.id, e]));
@@ -34,6 +39,8 @@ async function checkInvariants(real: Real): Promise<void> {
       const env = envs.get(job.envId!);
       expect(env).toBeDefined();
       expect(labelsFit(job.labels, env!.labels)).toBe(true);
+      // Property 2b: no lease ever crosses a scope: GitHub would give the job's repository that runner.
+      expect({ job: job.id, repo: job.repo, env: job.envId, routed: githubRoutes(homeOf(real, job.envId!), job) }).toMatchObject({ routed: true });
       busy.set(job.envId!, (busy.get(job.envId!) ?? 0) + 1);
       expect(job.leaseExpires).not.toBeNull();
     }
@@ -56,7 +63,10 @@ async function checkInvariants(real: Real): Promise<void> {
 }
 
 class Submit implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly jobs: { labels: string[]; priority: number }[]) {}
+  constructor(
+    readonly origin: (typeof ORIGINS)[number],
+    readonly jobs: { labels: string[]; priority: number }[],
+  ) {}
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const plan = `p${real.plans++}`;
@@ -64,6 +74,7 @@ class Submit implements fc.AsyncCommand<Model, Real> {
       id: plan,
       source: "kto.yml",
       workspace: "/w",
+      ...(this.origin.repo === null ? {} : { repo: this.origin.repo, repoPrivate: this.origin.repoPrivate }),
       approved: true,
       now: real.clock.now(),
       jobs: this.jobs.map((j, i) => storeJob(`${plan}-${i}`, j.labels, j.priority)),
@@ -72,21 +83,24 @@ class Submit implements fc.AsyncCommand<Model, Real> {
     model.submitted += this.jobs.length;
     await checkInvariants(real);
   }
-  toString = () => `submit(${JSON.stringify(this.jobs)})`;
+  toString = () => `submit(${this.origin.repo ?? "local"}, ${JSON.stringify(this.jobs)})`;
 }
 
 class AddEnvironment implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly labels: string[],
     readonly capacity: number,
+    readonly home: Home,
   ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    real.pool.add(`env${real.pool.envs.length}-${real.clock.now()}`, this.labels, this.capacity);
+    const id = `env${real.pool.envs.length}-${real.clock.now()}`;
+    real.homes.set(id, this.home);
+    real.pool.add(id, this.labels, this.capacity, { scope: scopeOf(this.home) });
     await real.service.resources.sync();
     await checkInvariants(real);
   }
-  toString = () => `addEnv(${this.labels},${this.capacity})`;
+  toString = () => `addEnv(${this.labels},${this.capacity},${JSON.stringify(this.home)})`;
 }
 
 /** Properties 8 and 9 are checked on each scheduling pass. */
@@ -101,13 +115,14 @@ class Tick implements fc.AsyncCommand<Model, Real> {
     const now = jobs.filter((j) => before.has(j.id) && j.state === "dispatched");
     const envs = await real.store.environments();
     const busy = await real.store.busyByEnvironment();
+    const fits = (job: JobRecord, env: EnvironmentRecord) => labelsFit(job.labels, env.labels) && githubRoutes(homeOf(real, env.id), job);
     for (const waiting of stillQueued) {
-      // Work-conserving: nothing that fits a free environment is left waiting.
-      const free = envs.filter((e) => e.state === "online" && e.capacity > (busy.get(e.id) ?? 0) && labelsFit(waiting.labels, e.labels));
+      // Work-conserving: nothing that fits a free environment is left waiting, whatever waits for other repositories' runners ahead of it.
+      const free = envs.filter((e) => e.state === "online" && e.capacity > (busy.get(e.id) ?? 0) && fits(waiting, e));
       expect(free.map((e) => e.id)).toEqual([]);
       for (const taken of now) {
         const env = envs.find((e) => e.id === taken.envId)!;
-        if (!labelsFit(waiting.labels, env.labels)) continue;
+        if (!fits(waiting, env)) continue;
         // Property 8: never a lower priority over a higher one that fit the same environment.
         expect(taken.priority).toBeGreaterThanOrEqual(waiting.priority);
         // Property 9: among equal priorities, arrival order.
@@ -176,9 +191,12 @@ class Cancel implements fc.AsyncCommand<Model, Real> {
 
 const commands = [
   fc
-    .array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 })
-    .map((jobs) => new Submit(jobs)),
-  fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 })).map(([labels, capacity]) => new AddEnvironment(labels, capacity)),
+    .tuple(
+      fc.constantFrom(...ORIGINS),
+      fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 }),
+    )
+    .map(([origin, jobs]) => new Submit(origin, jobs)),
+  fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 }), homes).map(([labels, capacity, home]) => new AddEnvironment(labels, capacity, home)),
   fc.constant(new Tick()),
   fc.tuple(fc.nat(), fc.constantFrom("started" as const, "succeeded" as const, "failed" as const, "infrastructure" as const)).map(([p, o]) => new Report(p, o)),
   fc.integer({ min: 1_000, max: 400_000 }).map((ms) => new Advance(ms)),
@@ -198,14 +216,14 @@ async function setup(engine: EngineName) {
     clock,
     options: { owner: "test", lifecycle: { leaseMs: 120_000, deadlineGraceMs: 30_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } },
   });
-  const real: Real = { store: fresh.store, service, clock, pool, dispatcher, submitted: 0, plans: 0 };
+  const real: Real = { store: fresh.store, service, clock, pool, dispatcher, submitted: 0, plans: 0, homes: new Map() };
   return { real, dispose: fresh.dispose };
 }
 
 describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
   const runs = engine === "sqlite" ? 40 : 15;
 
-  it("Property 2: allocation matching, Property 3: status consistency, Property 8: priority ordering, Property 9: FIFO among equal priorities, Property 11: resource recovery — over any command sequence", async () => {
+  it("Property 2: allocation matching, Property 2b: no lease ever crosses a scope, Property 3: status consistency, Property 8: priority ordering, Property 9: FIFO among equal priorities, Property 11: resource recovery — over any command sequence", async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
         const { real, dispose } = await setup(engine);
@@ -229,6 +247,30 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
         }
       }),
       { numRuns: runs },
+    );
+  });
+
+  it("Property 2b: no lease ever crosses a scope — one pass over random repositories, runners, runner groups and label sets", async () => {
+    const jobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom(...ORIGINS), jobs), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 2 }), homes), { minLength: 1, maxLength: 5 }),
+        async (plans, envs) => {
+          const { real, dispose } = await setup(engine);
+          const model = { submitted: 0 };
+          try {
+            for (const [labels, capacity, home] of envs) await new AddEnvironment(labels, capacity, home).run(model, real);
+            for (const [origin, planJobs] of plans) await new Submit(origin, planJobs).run(model, real);
+            // The pass leases; the checks after it are Property 2b's (every lease), 8 and 9, and work conservation.
+            await new Tick().run(model, real);
+          } finally {
+            await real.service.outbox.deliver();
+            await dispose();
+          }
+        },
+      ),
+      { numRuns: runs * 2 },
     );
   });
 });

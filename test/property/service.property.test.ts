@@ -20,7 +20,7 @@ describe("OrchestratorService", () => {
         const { store, dispose } = await freshStore("sqlite");
         const clock = new ManualClock(0);
         const pool = new StaticPool();
-        pool.add(`local@owner-1`, ["x86_64"], 2, "owner-1");
+        pool.add(`local@owner-1`, ["x86_64"], 2, { owner: "owner-1" });
         const service = new OrchestratorService({
           store,
           dispatcher: new RecordingDispatcher(),

@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url);
 const spec = require("@octokit/openapi/generated/api.github.com.json") as { paths: Record<string, Record<string, { operationId: string }>> };
 const APP_SOURCE = new URL("../../src/app/", import.meta.url);
 
-/** Every operation kto's App code calls, by operationId: `octokit.rest.<scope>.<method>` and `octokit.request("<METHOD> <path>")`. */
+/** Every operation kto's App code calls, by operationId: `octokit.rest.<scope>.<method>`, and `octokit.request("<METHOD> <path>")` or `octokit.paginate(…)` of one. */
 function operationsCalled(): Set<string> {
   const byMethod = new Map<string, string>();
   const byRoute = new Map<string, string>();
@@ -22,7 +22,7 @@ function operationsCalled(): Set<string> {
   for (const file of readdirSync(APP_SOURCE).filter((f) => f.endsWith(".ts"))) {
     const text = readFileSync(new URL(file, APP_SOURCE), "utf8");
     for (const [, method] of text.matchAll(/\.rest\.(\w+\.\w+)/g)) called.add(byMethod.get(method!) ?? `unknown octokit method ${method} in ${file}`);
-    for (const [, route] of text.matchAll(/\.request\("((?:GET|POST|PATCH|PUT|DELETE) [^"]+)"/g))
+    for (const [, route] of text.matchAll(/\.(?:request|paginate)\(\s*"((?:GET|POST|PATCH|PUT|DELETE) [^"]+)"/g))
       called.add(byRoute.get(route!) ?? `unknown route ${route} in ${file}`);
   }
   return called;

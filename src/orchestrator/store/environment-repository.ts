@@ -19,6 +19,7 @@ export class EnvironmentRepository {
           state: env.state,
           last_seen: env.lastSeen,
           owner: env.owner ?? null,
+          scope: JSON.stringify(env.scope),
         };
         await trx
           .insertInto("environments")
@@ -31,6 +32,7 @@ export class EnvironmentRepository {
               state: values.state,
               last_seen: values.last_seen,
               owner: values.owner,
+              scope: values.scope,
             }),
           )
           .execute();

@@ -3,6 +3,16 @@ import { ACTIVE_STATES, JOB_STATES, TERMINAL_STATES, type JobState } from "../jo
 import { toJob, type JobRecord } from "./records.js";
 import type { Database } from "./schema.js";
 
+/**
+ * Queued jobs that fit exactly the same environments: the same labels (a stored, sorted
+ * label set) from the same repository.
+ */
+export interface QueueLane {
+  labels: string;
+  repo: string | null;
+  repoPrivate: boolean | null;
+}
+
 export interface TransitionEntry {
   jobId: string;
   attempt: number;
@@ -44,15 +54,21 @@ export class JobQueries {
       .orderBy("seq", "asc");
   }
 
-  /** The label sets queued jobs ask for (each as stored: a sorted JSON array), read from the queue index alone. */
-  async queuedLabelSets(): Promise<string[]> {
-    const rows = await this.db.selectFrom("jobs").select("labels").distinct().where("state", "=", "queued").execute();
-    return rows.map((r) => r.labels);
+  /** Each lane of the queue that has queued jobs, read from the queue index alone. */
+  async queuedLanes(): Promise<QueueLane[]> {
+    const rows = await this.db.selectFrom("jobs").select(["labels", "repo", "repo_private"]).distinct().where("state", "=", "queued").execute();
+    return rows.map((r) => ({ labels: r.labels, repo: r.repo, repoPrivate: r.repo_private === null ? null : r.repo_private === 1 }));
   }
 
-  /** The first `limit` dispatchable jobs asking for exactly `labels` (a stored label set), in dispatch order. */
-  async dispatchableWith(labels: string, now: number, limit: number): Promise<JobRecord[]> {
-    return (await this.inDispatchOrder(now).where("labels", "=", labels).limit(limit).execute()).map(toJob);
+  /** The first `limit` dispatchable jobs of a lane, in dispatch order. */
+  async dispatchableWith(lane: QueueLane, now: number, limit: number): Promise<JobRecord[]> {
+    const rows = await this.inDispatchOrder(now)
+      .where("labels", "=", lane.labels)
+      .where("repo", lane.repo === null ? "is" : "=", lane.repo)
+      .where("repo_private", lane.repoPrivate === null ? "is" : "=", lane.repoPrivate === null ? null : Number(lane.repoPrivate))
+      .limit(limit)
+      .execute();
+    return rows.map(toJob);
   }
 
   /** The active jobs whose attempt runs as `runId`. */

@@ -192,6 +192,24 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("plans_repo_head").on("plans").columns(["repo", "head_sha"]).execute();
     },
   },
+  {
+    name: "008-lease-scopes",
+    async up(db) {
+      // Whether a job's repository is private: a runner group may keep public repositories out.
+      // Jobs from before are not known, and count as public.
+      await db.schema.alterTable("jobs").addColumn("repo_private", "integer").execute();
+      // Which repositories' jobs an environment may take. Every pool lists its environments,
+      // with their scopes, before a pass leases anything (start syncs first): until then an
+      // environment from before has the scope that takes no job. Written out, not imported,
+      // so that this migration stays as it was released.
+      await db.schema
+        .alterTable("environments")
+        .addColumn("scope", "text", (c) => c.notNull().defaultTo('{"kind":"none"}'))
+        .execute();
+      // A pass reads the head of each lane: queued jobs of one label set and one repository.
+      await db.schema.createIndex("jobs_queue_lane").on("jobs").columns(["state", "labels", "repo", "repo_private", "priority desc", "seq"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

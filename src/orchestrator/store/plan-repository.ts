@@ -79,6 +79,7 @@ export class PlanRepository {
         plan_id: plan.id,
         name: job.name,
         repo: plan.repo ?? null,
+        repo_private: plan.repoPrivate === undefined || plan.repoPrivate === null ? null : Number(plan.repoPrivate),
         spec: JSON.stringify(job.spec),
         labels: JSON.stringify([...job.labels].sort()),
         priority: job.priority,

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable, Transaction, Updateable } from "kysely";
 import type { JobSpec } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
+import type { EnvironmentScope } from "../scope.js";
 import type { Database, EnvironmentsTable, EnvironmentState, JobsTable, OutboxKind, PlansTable } from "./schema.js";
 
 export interface JobRecord {
@@ -9,6 +10,8 @@ export interface JobRecord {
   planId: string;
   name: string;
   repo: string | null;
+  /** Whether its repository is private (or internal): null where kto does not know, which counts as public. */
+  repoPrivate: boolean | null;
   spec: JobSpec;
   labels: string[];
   priority: number;
@@ -65,6 +68,8 @@ export interface EnvironmentRecord {
   lastSeen: number;
   /** The kto process whose environment it is (a local run's machine): its jobs are given back when that process stops. */
   owner?: string | null;
+  /** Which repositories' jobs it may take: every pool says, there is no default. */
+  scope: EnvironmentScope;
 }
 
 export interface OutboxRecord {
@@ -127,6 +132,8 @@ export interface NewPlan {
   workspace: string;
   groupKey?: string;
   repo?: string;
+  /** Whether `repo` is private (or internal), as the event that asked for the plan says. */
+  repoPrivate?: boolean | null;
   outDir?: string;
   installationId?: number;
   headSha?: string;
@@ -154,6 +161,7 @@ export function toJob(row: Selectable<JobsTable>): JobRecord {
     planId: row.plan_id,
     name: row.name,
     repo: row.repo,
+    repoPrivate: row.repo_private === null ? null : row.repo_private === 1,
     spec: JSON.parse(row.spec) as JobSpec,
     labels: JSON.parse(row.labels) as string[],
     priority: row.priority,
@@ -209,6 +217,7 @@ export function toEnvironment(row: Selectable<EnvironmentsTable>): EnvironmentRe
     state: row.state,
     lastSeen: row.last_seen,
     owner: row.owner,
+    scope: JSON.parse(row.scope) as EnvironmentScope,
   };
 }
 

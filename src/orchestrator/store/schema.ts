@@ -34,6 +34,8 @@ export interface JobsTable {
   plan_id: string;
   name: string;
   repo: string | null;
+  /** 1 for a private (or internal) repository, 0 for a public one, null where kto does not know (local plans, jobs from before it asked). */
+  repo_private: number | null;
   /** The JobSpec as JSON. */
   spec: string;
   /** Sorted JSON array of the labels an environment must have. */
@@ -73,6 +75,8 @@ export interface EnvironmentsTable {
   state: EnvironmentState;
   last_seen: number;
   owner: string | null;
+  /** The EnvironmentScope as JSON: which repositories' jobs it may take. */
+  scope: string;
 }
 
 export interface OutboxTable {

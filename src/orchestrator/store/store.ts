@@ -10,7 +10,7 @@ import type { Database } from "./schema.js";
 import { applyTransitions } from "./transitions.js";
 
 export type * from "./records.js";
-export type { TransitionEntry } from "./job-queries.js";
+export type { QueueLane, TransitionEntry } from "./job-queries.js";
 
 /** What the App reads of jobs, plans and environments; nothing here changes them. */
 export type JobReads = Pick<
@@ -73,8 +73,8 @@ export class Store {
   job: JobQueries["job"] = (id) => this.jobsRepo.job(id);
   jobs: JobQueries["jobs"] = (filter) => this.jobsRepo.jobs(filter);
   dispatchable: JobQueries["dispatchable"] = (now, limit) => this.jobsRepo.dispatchable(now, limit);
-  queuedLabelSets: JobQueries["queuedLabelSets"] = () => this.jobsRepo.queuedLabelSets();
-  dispatchableWith: JobQueries["dispatchableWith"] = (labels, now, limit) => this.jobsRepo.dispatchableWith(labels, now, limit);
+  queuedLanes: JobQueries["queuedLanes"] = () => this.jobsRepo.queuedLanes();
+  dispatchableWith: JobQueries["dispatchableWith"] = (lane, now, limit) => this.jobsRepo.dispatchableWith(lane, now, limit);
   activeJobsOfRun: JobQueries["activeJobsOfRun"] = (runId) => this.jobsRepo.activeJobsOfRun(runId);
   unfinishedJobsOf: JobQueries["unfinishedJobsOf"] = (repo) => this.jobsRepo.unfinishedJobsOf(repo);
   expired: JobQueries["expired"] = (now) => this.jobsRepo.expired(now);

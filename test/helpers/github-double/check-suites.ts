@@ -1,5 +1,5 @@
-import type { CheckedRequest } from "./shape.js";
 import type { GitHubState, Handler } from "../github-api-double.js";
+import { page } from "./pages.js";
 
 /**
  * GitHub keeps an App's check runs on a commit in that App's check suite (one per App and
@@ -13,20 +13,6 @@ export function suiteOf(state: GitHubState, repo: string, sha: string, app: { id
     state.checkSuites.set(key, id);
   }
   return { id };
-}
-
-/** One page of `all`, with the Link header GitHub sends (the request's query kept, its page moved). */
-function page<T>(request: CheckedRequest, all: readonly T[]): { items: T[]; headers: Record<string, string> } {
-  const url = new URL(request.url, "http://x");
-  const perPage = Math.min(100, Number(url.searchParams.get("per_page") ?? 30));
-  const at = Number(url.searchParams.get("page") ?? 1);
-  const last = Math.max(1, Math.ceil(all.length / perPage));
-  const link = (n: number, rel: string) => {
-    url.searchParams.set("page", String(n));
-    return `<${request.path}?${url.searchParams}>; rel="${rel}"`;
-  };
-  const headers: Record<string, string> = at < last ? { link: [link(at + 1, "next"), link(last, "last")].join(", ") } : {};
-  return { items: all.slice((at - 1) * perPage, at * perPage), headers };
 }
 
 /** A check run as GitHub lists it: its output's annotations are counted, not included. */

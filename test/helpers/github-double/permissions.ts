@@ -39,6 +39,8 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "actions/generate-runner-jitconfig-for-repo": need("administration", "write"),
   "actions/list-self-hosted-runners-for-org": need("organization_self_hosted_runners", "read"),
   "actions/generate-runner-jitconfig-for-org": need("organization_self_hosted_runners", "write"),
+  "actions/list-self-hosted-runner-groups-for-org": need("organization_self_hosted_runners", "read"),
+  "actions/list-repo-access-to-self-hosted-runner-group-in-org": need("organization_self_hosted_runners", "read"),
 };
 
 /** What an App must hold to be sent each webhook event it subscribes to (installation events need nothing). */
