@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { sign } from "@octokit/webhooks-methods";
-import { DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
+import { clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
 import { startApp, WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
 import { postStream, type Answer } from "../helpers/app-process.js";
@@ -174,5 +174,16 @@ describe("a body that trickles in", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     await until(() => s.held() === 0, "the slow body's bytes given back");
     never.open();
+  });
+});
+
+describe("who a client is, for its limit", () => {
+  it("is an IPv4 address, or an IPv6 /64 (one host commonly has all of it), however it is written", () => {
+    expect(clientOf("::ffff:192.0.2.7")).toBe(clientOf("192.0.2.7"));
+    expect(clientOf("192.0.2.7")).not.toBe(clientOf("192.0.2.8"));
+    expect(clientOf("2001:db8:1:2:aaaa::1")).toBe(clientOf("2001:0db8:0001:0002:bbbb:cccc:dddd:2"));
+    expect(clientOf("2001:db8:1:2::1")).toBe(clientOf("2001:DB8:1:2:ffff:ffff:ffff:ffff"));
+    expect(clientOf("2001:db8:1:3::1")).not.toBe(clientOf("2001:db8:1:2::1"));
+    expect(clientOf("2001:db8::1")).toBe(clientOf("2001:db8:0:0:1::"));
   });
 });
