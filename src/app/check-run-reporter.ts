@@ -1,9 +1,9 @@
 import { isTerminal } from "../orchestrator/job-state.js";
-import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { ReportDelivery, Reporter } from "../orchestrator/reporter.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
 import { codeSpan, inlineText } from "../runners/report/markdown.js";
+import { STORED_FAILURES, type StoredReport } from "./stored-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
@@ -16,7 +16,13 @@ import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
   return tests && tests.total > 0 ? `${tests.passed} passed, ${tests.failed} failed, ${tests.errored} errored, ${tests.skipped} skipped` : null;
 }
-const ANNOTATIONS_PER_REQUEST = 50;
+/**
+ * GitHub takes 50 annotations per request and adds up those of several; kto sends at most
+ * 50 per check run, with its final update, so that one report costs one request however
+ * many failures it has (GitHub Actions, too, shows at most 50 per job). The rest are
+ * counted in the summary and listed in the results artifact.
+ */
+const ANNOTATIONS_PER_CHECK_RUN = 50;
 
 export function checkRunName(job: Pick<JobRecord, "name">): string {
   return `kto / ${job.name}`;
@@ -60,28 +66,12 @@ export class CheckRunReporter implements Reporter {
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
-    let id = await knownCheckRun(octokit, at, record);
+    const id = await knownCheckRun(octokit, at, record);
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
-    const first = { ...body.fields, output: { ...body.fields.output, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) } };
-    annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
-    if (id === null) id = await createCheckRun(octokit, at, record, first);
-    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...first });
-    // GitHub adds annotations across updates: the rest go 50 at a time. Put off partway, the
-    // report is tried again as one that may have landed, so what went out is not sent twice.
-    try {
-      while (annotations.length > 0) {
-        await octokit.rest.checks.update({
-          owner,
-          repo,
-          check_run_id: id,
-          output: { title: body.fields.output.title, summary: body.fields.output.summary, annotations: annotations.slice(0, ANNOTATIONS_PER_REQUEST) },
-        });
-        annotations = annotations.slice(ANNOTATIONS_PER_REQUEST);
-      }
-    } catch (error) {
-      throw error instanceof DeferredError ? new DeferredError(error.message, error.retryAt, true) : error;
-    }
+    const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
+    if (id === null) await createCheckRun(octokit, at, record, fields);
+    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
   }
 
   /**
@@ -164,10 +154,14 @@ export class CheckRunReporter implements Reporter {
     if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.envId}.${cancel}`, detailsUrl });
     if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
 
-    const report = job.result as (JobReport & { artifactUrl?: string | null }) | null;
+    const report = job.result as StoredReport | null;
     const conclusion = CONCLUSION[job.state];
     const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
     let summary = job.reason ?? job.state;
+    // A report stored before reports were bounded may list more than a check run shows.
+    const failures = report?.failures ?? [];
+    const listed = failures.slice(0, STORED_FAILURES);
+    const unlisted = (report?.failuresOmitted ?? 0) + failures.length - listed.length;
     if (report?.name) {
       const run: RunReport = {
         schema: "kto.results/v1",
@@ -176,15 +170,19 @@ export class CheckRunReporter implements Reporter {
         startedAt: report.startedAt,
         finishedAt: report.finishedAt,
         durationMs: report.durationMs,
-        jobs: [report],
+        jobs: [{ ...report, failures: listed }],
         totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests },
       };
       summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
       if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
+      // First, where no cut of a long summary can reach it.
+      if (unlisted > 0)
+        summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
     }
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
-    const annotations: Annotation[] = (report?.failures ?? [])
+    const annotations: Annotation[] = failures
       .filter((f) => f.location)
+      .slice(0, ANNOTATIONS_PER_CHECK_RUN)
       .map((f) => ({
         path: f.location!.file,
         start_line: f.location!.line,

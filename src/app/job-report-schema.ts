@@ -1,13 +1,14 @@
 import { z } from "zod";
-import type { JobReport } from "../runners/report/run-report.js";
 import { JOB_STATUSES } from "../config/job-spec.js";
+import { storedReport, type ReceivedReport } from "./stored-report.js";
 
 const count = z.number().int().min(0);
 const location = z.object({ file: z.string().min(1), line: z.number().int().min(1) });
 
 /**
  * A finished report's `result`, as the action writes it (src/runners/report/run-report.ts).
- * Checked when it arrives, so a check run is never built from a partial one.
+ * Checked when it arrives, so a check run is never built from a partial one; what is kept
+ * of it is its stored, bounded form, fields the App does not know left out.
  */
 export const jobReportSchema = z
   .object({
@@ -56,4 +57,4 @@ export const jobReportSchema = z
     /** Added by the action once the upload is done. */
     artifactUrl: z.string().url().nullable().optional(),
   })
-  .passthrough() satisfies z.ZodType<JobReport & { artifactUrl?: string | null }, z.ZodTypeDef, unknown>;
+  .transform((report: ReceivedReport) => storedReport(report));

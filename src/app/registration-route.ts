@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { issuesOf, parseJson, send } from "./http-json.js";
-import { readBody } from "./request-body.js";
+import type { BodyIntake } from "./request-body.js";
 import { RegistrationError, registrationSchema, registrationSecretMatches, type Registration, type RegistrationRequest } from "./runner-registration.js";
 
 /** Just-in-time runner registration; absent when no registration secret is set. */
@@ -10,12 +10,13 @@ export interface RegistrationDeps {
 }
 
 /** Answers POST /kto/api/runners/jitconfig: a runner host with the registration secret gets a runner's just-in-time config. */
-export async function serveRegistration(registration: RegistrationDeps | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
+export async function serveRegistration(registration: RegistrationDeps | undefined, intake: BodyIntake, response: ServerResponse): Promise<void> {
+  const request = response.req;
   if (!registration) return send(response, 404, { message: "runner registration is off: set KTO_RUNNER_REGISTRATION_SECRET on the App" });
   const secret = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
   if (!secret || !registrationSecretMatches(registration.secret, secret))
     return send(response, 401, { message: "the runner registration secret is missing or wrong" });
-  const body = parseJson(await readBody(request, 64 * 1024));
+  const body = parseJson((await intake.read(response, 64 * 1024)).text());
   if (!body.ok) return send(response, 400, { message: body.message });
   const parsed = registrationSchema.safeParse(body.value);
   if (!parsed.success) return send(response, 400, { message: issuesOf(parsed.error) });

@@ -8,8 +8,9 @@ import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import { runnerRun } from "./github-dispatcher.js";
 import { issuesOf, parseJson, send } from "./http-json.js";
 import { jobReportSchema } from "./job-report-schema.js";
+import { storedReason } from "./stored-report.js";
 import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./oidc.js";
-import { MB, readBody } from "./request-body.js";
+import { MB, type BodyIntake } from "./request-body.js";
 
 // No run id in `started` (zod drops the one the action sends): that is the run's word for itself, and the App binds runs itself.
 const eventSchema = z.discriminatedUnion("kind", [
@@ -19,8 +20,8 @@ const eventSchema = z.discriminatedUnion("kind", [
     kind: z.literal("finished"),
     attempt: z.number().int().min(1),
     status: z.enum(JOB_STATUSES),
-    outcome: z.string().optional(),
-    reason: z.string().optional(),
+    outcome: z.string().max(64).optional(),
+    reason: z.string().transform(storedReason).optional(),
     infrastructure: z.boolean().optional(),
     result: jobReportSchema.optional(),
   }),
@@ -28,6 +29,7 @@ const eventSchema = z.discriminatedUnion("kind", [
 
 export interface ReportDeps {
   service: OrchestratorService;
+  intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   runnerWorkflow: string;
   findRun: (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
@@ -77,7 +79,7 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
     await service.recordRunId(job.id, job.attempt, runId);
   }
   if (runId !== claims.run_id) return refuse(`run ${claims.run_id} is not the run job ${jobId} attempt ${job.attempt} was dispatched as`);
-  const body = parseJson(await readBody(request, 5 * MB));
+  const body = parseJson((await deps.intake.read(response, 5 * MB)).text());
   if (!body.ok) return send(response, 400, { message: body.message });
   const parsed = eventSchema.safeParse(body.value);
   if (!parsed.success) return send(response, 400, { message: issuesOf(parsed.error) });

@@ -10,13 +10,13 @@ import type { ActionsClaims } from "./oidc.js";
 import { refusedRead } from "./read-access.js";
 import { serveRegistration, type RegistrationDeps } from "./registration-route.js";
 import { serveReport } from "./report-route.js";
-import { BodyTooLargeError, refuseBody } from "./request-body.js";
+import { BodyRefusedError, refuseBody, type BodyIntake } from "./request-body.js";
 import type { ReadAccess } from "./settings.js";
-
-export { BodyTooLargeError, readBody, refuseBody } from "./request-body.js";
 
 export interface RoutesDeps {
   service: OrchestratorService;
+  /** Reads every body a route takes, within the App's body budget. */
+  intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   /** The runner workflow's file name in .github/workflows: only its runs report. */
   runnerWorkflow: string;
@@ -87,7 +87,7 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
         return true;
       }
       if (request.method === "POST" && url.pathname === "/kto/api/runners/jitconfig") {
-        await serveRegistration(deps.registration, request, response);
+        await serveRegistration(deps.registration, deps.intake, response);
         return true;
       }
       const events = /^\/kto\/api\/jobs\/([^/]+)\/events$/.exec(url.pathname);
@@ -104,7 +104,7 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
       }
       return false;
     } catch (error) {
-      if (error instanceof BodyTooLargeError) {
+      if (error instanceof BodyRefusedError) {
         refuseBody(response, error);
         return true;
       }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, Probot, ProbotOctokit } from "probot";
 import { systemClock, type Clock } from "../orchestrator/clock.js";
@@ -13,14 +13,14 @@ import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { GitHubRunnerPool } from "./github-runner-pool.js";
 import { ktoHandlers } from "./handlers.js";
 import { oidcVerifier } from "./oidc.js";
-import { BodyTooLargeError, ktoRoutes, readBody, refuseBody } from "./routes.js";
+import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-budget.js";
+import { BodyIntake } from "./request-body.js";
+import { ktoRoutes } from "./routes.js";
 import { registerRunner, type RegistrationRequest } from "./runner-registration.js";
 import { apiBaseUrl, jwksUrl, type AppSettings } from "./settings.js";
+import { verifiedDelivery } from "./verified-delivery.js";
 
 export const WEBHOOKS_PATH = "/api/github/webhooks";
-
-/** GitHub caps webhook payloads at 25 MB: it never delivers a larger one. */
-const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
 
 /** The webhook path as @octokit/webhooks matches it, ignoring the URL's trailing slashes. */
 function isWebhookPath(url = "/"): boolean {
@@ -88,6 +88,8 @@ export interface StartOptions {
   /** After a dispatch whose answer was lost: how long apart kto looks for its run, and for how long before dispatching again. */
   runLookupDelayMs?: number;
   runLookupWindowMs?: number;
+  /** What request bodies may hold (DEFAULT_BODY_LIMITS), and who hears how much they hold. */
+  bodies?: Partial<BodyLimits> & { onHeld?: (bytes: number) => void };
 }
 
 /** The App on one HTTP server: Probot's webhooks at /api/github/webhooks, kto's routes under /kto. */
@@ -173,8 +175,10 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       outbox: { ...DEFAULT_OUTBOX, ...(throttled ? { lanesPerInstallation: 1 } : {}), ...options.orchestrator?.outbox },
     },
   });
+  const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
   const routes = ktoRoutes({
     service,
+    intake,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     runnerWorkflow: settings.KTO_WORKFLOW,
     findRun: (job: JobRecord, plan: PlanRecord) => dispatcher.findRun(job, plan),
@@ -216,40 +220,13 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     { probot, webhooksPath: WEBHOOKS_PATH },
   );
 
-  /**
-   * Reads a delivery (GitHub's 25 MB at most) and checks its signature before Probot sees
-   * it: Probot buffers a body of any size, and logs one that fails the check, whole.
-   * False when it has answered the request itself.
-   */
-  async function verifiedDelivery(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
-    const refuse = (message: string) => {
-      response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ message }));
-      return false;
-    };
-    const signature = request.headers["x-hub-signature-256"];
-    if (signature === undefined) return refuse("the webhook has no X-Hub-Signature-256: set the App's webhook secret to WEBHOOK_SECRET");
-    let body: string;
-    try {
-      body = await readBody(request, MAX_WEBHOOK_BYTES);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      refuseBody(response, error);
-      return false;
-    }
-    if (!(await probot.webhooks.verify(body, String(signature)).catch(() => false)))
-      return refuse("the webhook's X-Hub-Signature-256 does not match WEBHOOK_SECRET");
-    // @octokit/webhooks' middleware takes a body that was read before it as it is.
-    (request as IncomingMessage & { body?: string }).body = body;
-    return true;
-  }
-
   const server = createServer((request, response) => {
     void (async () => {
       if ((request.url === "/kto" || request.url?.startsWith("/kto/") || request.url?.startsWith("/kto?")) && (await routes(request, response))) return;
       // Probot reads whatever POST it is handed: it is handed checked deliveries only.
       if (request.method === "POST") {
         if (!isWebhookPath(request.url)) return notFound(response);
-        if (!(await verifiedDelivery(request, response))) return;
+        if (!(await verifiedDelivery(intake, settings.WEBHOOK_SECRET, response))) return;
       }
       const handled = await webhooks(request, response, () => notFound(response));
       if (handled === false && !response.headersSent) response.writeHead(404).end();

@@ -43,8 +43,6 @@ export class DeferredError extends Error {
   constructor(
     message: string,
     readonly retryAt: number,
-    /** Put off after part of the effect went out (a report's later requests): its next try may find that part there. */
-    readonly afterSending = false,
   ) {
     super(message);
   }
@@ -159,9 +157,9 @@ export class OutboxWorker {
   }
 
   /**
-   * A report tried before may have been applied (its answer lost) or put off partway (a
-   * rate limit after its first request); one recorded before this process started may have
-   * been sent by the process before it as it died. Any other is on its first try.
+   * A report tried before may have been applied (its answer lost); one recorded before this
+   * process started may have been sent by the process before it as it died. Any other is
+   * on its first try.
    */
   private reportDelivery(item: OutboxRecord): ReportDelivery {
     return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since };
@@ -228,11 +226,7 @@ export class OutboxWorker {
       const message = (error as Error).message;
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
-        if (error.afterSending) await this.store.markSending(item.id, this.clock.now());
-        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, {
-          attempt: false,
-          notSent: item.sentAt === null && !error.afterSending,
-        });
+        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
         return false;
       }
       // Not the far side failing: nothing was sent, and no retry would change the answer.

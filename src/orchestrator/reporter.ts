@@ -3,8 +3,8 @@ import type { JobRecord } from "./store/store.js";
 /** What the outbox knows of a report's earlier tries. */
 export interface ReportDelivery {
   /**
-   * An earlier try may have reached the far side: its answer was lost, it was put off
-   * partway, or the process that sent it died. What it appended may be there already.
+   * An earlier try may have reached the far side: its answer was lost, or the process that
+   * sent it died. What it appended may be there already.
    */
   mayHaveLanded: boolean;
 }

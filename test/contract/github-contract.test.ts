@@ -246,7 +246,7 @@ describe("kto's check runs as GitHub keeps them", () => {
     expect(s.github.rejected).toEqual([]);
   });
 
-  it("sends a job's failures as annotations 50 to a request, which GitHub adds up", async () => {
+  it("sends the first 50 of a job's failures as annotations with its final update, and counts the rest in the summary", async () => {
     const s = await start();
     await push(s, HEAD, `version: 1\nsuites:\n${suite("unit")}`);
     const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the dispatch");
@@ -282,9 +282,15 @@ describe("kto's check runs as GitHub keeps them", () => {
     };
     await report(s, job.id, { kind: "started" });
     await report(s, job.id, { kind: "finished", status: "failed", outcome: "failed", reason: "120 of 120 tests failed", result });
-    const run = await until(async () => (runOf(s, "unit")?.output.annotations?.length === 120 ? runOf(s, "unit") : null), "all 120 annotations");
-    expect(run).toMatchObject({ status: "completed", conclusion: "failure" });
-    expect((run.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(failures.map((f) => f.location.line));
+    const run = await until(async () => (runOf(s, "unit")?.status === "completed" ? runOf(s, "unit") : null), "the check run completed");
+    await untilSettled(s);
+    expect(run).toMatchObject({ conclusion: "failure" });
+    expect((run.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(failures.slice(0, 50).map((f) => f.location.line));
+    expect(run.output.summary).toContain("**70 more failures** than listed here: see the results artifact.");
+    const annotated = s.github.requests.filter(
+      (r) => r.operationId === "checks/update" && (r.body.output as { annotations?: unknown[] } | undefined)?.annotations?.length,
+    );
+    expect(annotated).toHaveLength(1);
     expect(s.github.rejected).toEqual([]);
   });
 });
@@ -307,18 +313,19 @@ describe("a final check-run update GitHub applied but whose answer was lost", ()
   });
 });
 
-describe("a final check-run update put off by a rate limit partway", () => {
-  it("sends the rest on its next try, and none of its annotations twice", async () => {
+describe("a final check-run update put off by a rate limit", () => {
+  it("is sent again whole on its next try, its annotations once, with no lookup", async () => {
     const s = await start();
     const job = await unitRunning(s);
-    // 60 annotations go in two updates; GitHub takes the first and answers the second with its limit.
-    s.github.state.failures.set("checks/update", [0, 429]);
+    s.github.state.failures.set("checks/update", [429]);
     const lines = Array.from({ length: 60 }, (_, i) => i + 1);
     await report(s, job.id, failedAtLines(lines));
-    await until(async () => (runOf(s, "unit")?.output.annotations as unknown[] | undefined)?.length === 60, "all 60 annotations");
+    await until(async () => runOf(s, "unit")?.status === "completed", "the check run completed");
     await untilSettled(s);
-    expect((runOf(s, "unit")!.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(lines);
-    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(1);
+    expect(s.github.state.outageServed).toBe(1);
+    expect((runOf(s, "unit")!.output.annotations as { start_line: number }[]).map((a) => a.start_line)).toEqual(lines.slice(0, 50));
+    // Put off, nothing of it went out: its next try has nothing to look for.
+    expect(s.github.requests.filter((r) => r.operationId === "checks/list-annotations")).toHaveLength(0);
     expect(s.github.rejected).toEqual([]);
   });
 });

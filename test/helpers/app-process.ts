@@ -128,21 +128,38 @@ export interface Answer {
 
 /**
  * POSTs `chunks` one after another (a body far larger than memory needs only one chunk
- * held), with a Content-Length when `contentLength` is given and chunked otherwise.
- * Stops sending as soon as the server answers, as a client does when refused.
+ * held), with a Content-Length when `contentLength` is given and chunked otherwise; an
+ * async `chunks` may pause between them, as a slow client does. `from` is the local
+ * address to send from (any of 127.0.0.0/8 stands for another client). Stops sending as
+ * soon as the server answers, as a client does when refused.
  */
-export function postStream(url: string, headers: Record<string, string>, chunks: Iterable<Buffer>, contentLength?: number): Promise<Answer> {
+export function postStream(
+  url: string,
+  headers: Record<string, string>,
+  chunks: Iterable<Buffer> | AsyncIterable<Buffer>,
+  contentLength?: number,
+  from?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let answered = false;
     const request = httpRequest(
       url,
-      { method: "POST", agent: false, headers: { ...headers, ...(contentLength === undefined ? {} : { "content-length": String(contentLength) }) } },
+      {
+        method: "POST",
+        agent: false,
+        ...(from ? { localAddress: from } : {}),
+        headers: { ...headers, ...(contentLength === undefined ? {} : { "content-length": String(contentLength) }) },
+      },
       (response) => {
         answered = true;
         let body = "";
         response.setEncoding("utf8");
         response.on("data", (text: string) => (body += text));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        response.on("end", () => {
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body });
+          // Answered, a client refused mid-upload hangs up rather than leave the server waiting for the rest.
+          if (!request.writableFinished) request.destroy();
+        });
         response.on("error", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
       },
     );
@@ -151,7 +168,7 @@ export function postStream(url: string, headers: Record<string, string>, chunks:
       if (!answered) reject(error);
     });
     void (async () => {
-      for (const chunk of chunks) {
+      for await (const chunk of chunks) {
         if (answered || request.destroyed) return;
         if (!request.write(chunk))
           await new Promise<void>((resume) => {

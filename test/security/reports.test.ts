@@ -7,8 +7,10 @@ import { doubleAppSettings } from "../helpers/app-settings.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
 import { freshStore } from "../helpers/stores.js";
-import { until } from "../helpers/until.js";
+import { until, untilSettled } from "../helpers/until.js";
 import { postStream } from "../helpers/app-process.js";
+import { STORED_FAILURES, STORED_REPORT_BYTES, type StoredReport } from "../../src/app/stored-report.js";
+import { jobReport } from "../helpers/job-report.js";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
@@ -17,6 +19,9 @@ const REPO = "Codertocat/Hello-World";
 const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const SECRET = "webhook-secret";
 const AUDIENCE = "https://kto.example.com";
+const MB = 1024 * 1024;
+/** Small body limits, so that one client's room is easy to fill and a slow body is cut off soon. */
+const BODIES = { perClientBytes: 8 * MB, timeoutMs: 1_000 };
 const CONFIG = `version: 1
 suites:
   - name: unit
@@ -31,6 +36,8 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
   let issuer: OidcIssuer;
   let app: RunningApp;
   let dispose: () => Promise<void>;
+  /** The bytes the App's bodies hold now. */
+  let heldBytes = 0;
 
   beforeEach(async () => {
     github = await startGitHubApiDouble();
@@ -56,6 +63,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
         throttle: false,
         runLookupDelayMs: 50,
         orchestrator: { pollMs: 100, outboxPollMs: 100 },
+        bodies: { ...BODIES, onHeld: (bytes) => (heldBytes = bytes) },
       },
     );
   });
@@ -195,5 +203,79 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     expect(huge.status).toBe(413);
     expect((JSON.parse(huge.body) as { message: string }).message).toContain("larger than");
     expect((await app.store.job(jobId))?.state).toBe("dispatched");
+  });
+
+  /** A body of `total` bytes: its first kilobyte, then the rest once `go` resolves. */
+  async function* trickle(total: number, go: Promise<void>): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(1024, 0x20);
+    await go;
+    yield Buffer.alloc(total - 1024, 0x20);
+  }
+
+  it("reads a report's body within the App's body limits: 429 while its client's room is taken, 408 when it trickles", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    const token = await issuer.token(REPO, runId, AUDIENCE);
+    const events = `${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`;
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // A webhook from the same client, stalled, takes 7 MB of its 8.
+    const stalled = postStream(
+      `${app.url}${WEBHOOKS_PATH}`,
+      { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "1", "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
+      trickle(7 * MB, held),
+      7 * MB,
+    );
+    await until(() => heldBytes === 7 * MB, "the stalled webhook holding 7 MB");
+    const crowded = await postStream(events, headers, [Buffer.alloc(2 * MB, 0x20)], 2 * MB);
+    expect(crowded.status).toBe(429);
+    expect(crowded.headers["retry-after"]).toBe("1");
+    // The stalled webhook is cut off when its second is up, and gives its room back.
+    expect((await stalled).status).toBe(408);
+    const slow = await postStream(events, headers, trickle(2 * MB, held), 2 * MB);
+    expect(slow.status).toBe(408);
+    release();
+    expect((await app.store.job(jobId))?.state).toBe("dispatched");
+    expect((await report(jobId, token, { attempt: 1, kind: "started" })).status).toBe(200);
+  });
+
+  it("turns a report of 20,000 located failures into one check-run update of 50 annotations, and stores a few kilobytes of it", async () => {
+    const { jobId, runId } = await dispatchedJob();
+    const token = await issuer.token(REPO, runId, AUDIENCE);
+    expect((await report(jobId, token, { attempt: 1, kind: "started" })).status).toBe(200);
+    const checkRunId = await until(async () => (await app.store.job(jobId))?.checkRunId, "the job's check run");
+    await until(() => github.state.checkRuns.get(checkRunId)?.status === "in_progress", "the check run in progress");
+    const writesBefore = github.requests.filter((r) => r.operationId === "checks/update" && Number(r.params.check_run_id) === checkRunId).length;
+    const failures = Array.from({ length: 20_000 }, (_, i) => ({
+      name: `case ${i}`,
+      path: ["math", "add"],
+      status: "failed",
+      reason: `expected ${i}, got ${i + 1}`,
+      location: { file: "lib/math.c", line: i + 1 },
+    }));
+    const result = jobReport("unit", "failed", { failures, tests: { total: 20_000, passed: 0, failed: 20_000, errored: 0, skipped: 0 } });
+    const body = JSON.stringify({ ...finished, status: "failed", outcome: "failed", reason: "20000 tests failed", result });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(1.5 * MB);
+    expect((await report(jobId, token, body)).status).toBe(200);
+    const run = await until(
+      async () => (github.state.checkRuns.get(checkRunId)?.status === "completed" ? github.state.checkRuns.get(checkRunId) : null),
+      "the check run completed",
+    );
+    await untilSettled({ app, github });
+    const writes = github.requests.filter((r) => r.operationId === "checks/update" && Number(r.params.check_run_id) === checkRunId).length - writesBefore;
+    expect(writes).toBe(1);
+    const output = run.output as { summary: string; annotations: { start_line: number }[] };
+    expect(output.annotations.map((a) => a.start_line)).toEqual(failures.slice(0, 50).map((f) => f.location.line));
+    expect(output.summary).toContain("**19950 more failures** than listed here: see the results artifact.");
+    const row = await app.store.db.selectFrom("jobs").select("result").where("id", "=", jobId).executeTakeFirstOrThrow();
+    expect(Buffer.byteLength(row.result!)).toBeLessThanOrEqual(STORED_REPORT_BYTES);
+    const stored = JSON.parse(row.result!) as StoredReport;
+    expect({ tests: stored.tests, kept: stored.failures.length, omitted: stored.failuresOmitted }).toEqual({
+      tests: result.tests,
+      kept: STORED_FAILURES,
+      omitted: 20_000 - STORED_FAILURES,
+    });
+    expect(stored.failures).toEqual(failures.slice(0, STORED_FAILURES));
+    expect(github.rejected).toEqual([]);
   });
 });

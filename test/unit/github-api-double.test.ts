@@ -68,6 +68,10 @@ describe("the GitHub API double's contract check (GitHub's OpenAPI description)"
   it("holds check runs, runners and dispatches to the limits GitHub states only in prose", () => {
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ summary: "x".repeat(65_536) }))).toThrow(/^422: .*summary/);
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ text: "x".repeat(65_536) }))).toThrow(/^422: .*text/);
+    // Counted in bytes: 22,000 three-byte characters are 66,000 bytes.
+    expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/1", auth, checkRun({ summary: "€".repeat(22_000) }))).toThrow(
+      "/output/summary is 66000 bytes; exceeds a maximum bytesize of 65535",
+    );
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: Array.from({ length: 51 }, () => annotation()) }))).toThrow(
       /^422: .*annotations must NOT have more than 50 items/,
     );

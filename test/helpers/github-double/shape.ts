@@ -149,7 +149,9 @@ function checkRunOutput(body: Body): string[] {
   const problems: string[] = [];
   for (const field of ["summary", "text"] as const) {
     const value = output[field];
-    if (typeof value === "string" && value.length > TEXT_LIMIT) problems.push(`/output/${field} is ${value.length} characters; at most ${TEXT_LIMIT}`);
+    // GitHub: "Only 65535 characters are allowed; exceeds a maximum bytesize of 65535", counted in UTF-8.
+    if (typeof value === "string" && Buffer.byteLength(value) > TEXT_LIMIT)
+      problems.push(`/output/${field} is ${Buffer.byteLength(value)} bytes; exceeds a maximum bytesize of ${TEXT_LIMIT}`);
   }
   const annotations = Array.isArray(output.annotations) ? (output.annotations as Annotation[]) : [];
   annotations.forEach((a, i) => {
