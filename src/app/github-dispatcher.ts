@@ -13,6 +13,19 @@ export function runnerRun(plan: Pick<PlanRecord, "defaultRef">, job: Pick<JobRec
   return { ref: plan.defaultRef ?? "main", runName: `kto ${job.id} attempt ${job.attempt}` };
 }
 
+/**
+ * The run GitHub started for a job's attempt, looked up by its run-name, or null while
+ * GitHub does not list it: for attempts whose dispatch answer had no run id (GHES), or has
+ * not come back yet.
+ */
+export type FindRun = (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
+
+/** The `runs-on` a job leased to an environment with `labels` is dispatched with: that runner's own label where it has one. */
+export function runsOn(labels: readonly string[]): string[] {
+  const unique = uniqueRunnerLabel(labels);
+  return unique ? ["self-hosted", unique] : [...labels];
+}
+
 /** GitHub's limit on a dispatch's inputs, all of them together, counted here as the JSON they are sent as. */
 export const INPUTS_CHARS = 65_535;
 
@@ -88,10 +101,9 @@ export class GitHubDispatcher implements Dispatcher {
           now + this.options.lookupDelayMs,
         );
     }
-    const unique = uniqueRunnerLabel(env.labels);
     const inputs = {
       job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
-      runs_on: JSON.stringify(unique ? ["self-hosted", unique] : env.labels),
+      runs_on: JSON.stringify(runsOn(env.labels)),
       sha: plan.headSha,
       app_url: this.options.appUrl,
     };

@@ -4,8 +4,7 @@ import { z } from "zod";
 import { JOB_STATUSES } from "../config/job-spec.js";
 import { ACTIVE_STATES, type JobState } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
-import { runnerRun } from "./github-dispatcher.js";
+import { runnerRun, type FindRun } from "./github-dispatcher.js";
 import { issuesOf, parseJson, send } from "./http-json.js";
 import { jobReportSchema } from "./job-report-schema.js";
 import { storedReason } from "./stored-report.js";
@@ -32,7 +31,7 @@ export interface ReportDeps {
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   runnerWorkflow: string;
-  findRun: (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
+  findRun: FindRun;
   /** Counts each report by what became of it. */
   reports: client.Counter<"result">;
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { dashboardData } from "./dashboard.js";
+import type { FindRun } from "./github-dispatcher.js";
 import { serveHealth } from "./health-route.js";
 import { send } from "./http-json.js";
 import { ktoMetrics } from "./metrics.js";
@@ -20,11 +20,7 @@ export interface RoutesDeps {
   verify: (token: string) => Promise<ActionsClaims>;
   /** The runner workflow's file name in .github/workflows: only its runs report. */
   runnerWorkflow: string;
-  /**
-   * The run GitHub started for a job's attempt, looked up by its run-name, or null while
-   * GitHub does not list it: for jobs whose dispatch answered without a run id.
-   */
-  findRun: (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
+  findRun: FindRun;
   /** Who may read the App's state: every route under /kto but /kto/health and the runners' and hosts' POSTs. */
   readAccess: ReadAccess;
   pollMs: number;

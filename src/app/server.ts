@@ -5,10 +5,10 @@ import { systemClock, type Clock } from "../orchestrator/clock.js";
 import { OrchestratorService, type OrchestratorOptions } from "../orchestrator/service.js";
 import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { openStore } from "../orchestrator/store/open-store.js";
-import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
+import type { Store } from "../orchestrator/store/store.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
 import type { Octokit } from "./github-api.js";
-import { GitHubDispatcher } from "./github-dispatcher.js";
+import { GitHubDispatcher, type FindRun } from "./github-dispatcher.js";
 import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { GitHubRunnerPool } from "./github-runner-pool.js";
 import { ktoHandlers } from "./handlers.js";
@@ -154,6 +154,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     lookupWindowMs: options.runLookupWindowMs ?? 15_000,
     now: () => clock.now(),
   });
+  const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const serverUrl = settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
   const service = new OrchestratorService({
     store,
@@ -181,7 +182,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     intake,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     runnerWorkflow: settings.KTO_WORKFLOW,
-    findRun: (job: JobRecord, plan: PlanRecord) => dispatcher.findRun(job, plan),
+    findRun,
     readAccess: settings.readAccess,
     rateLimited: () => limits.paused(),
     pollMs: options.orchestrator?.pollMs ?? 5_000,
@@ -213,6 +214,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     ktoHandlers({
       service,
       pool,
+      findRun,
       now: () => clock.now(),
       sleep: (ms) => new Promise<void>((resolve) => clock.setTimer(resolve, ms)),
       onError: (event) => routes.countError(`webhook:${event}`),

@@ -3,14 +3,18 @@ import type { JobReads, JobRecord } from "../orchestrator/store/store.js";
 import { approveJobs } from "./approval.js";
 import { basePolicyCache, type BasePolicy } from "./base-policy.js";
 import { oncePerDelivery, type Once } from "./delivery-once.js";
+import type { FindRun } from "./github-dispatcher.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import { jobCancellation, type JobCancellation } from "./job-cancellation.js";
+import { lostRunFailer, type FailLostRun } from "./lost-run.js";
 import { planSubmitter, type PlanSubmitter } from "./plan-submitter.js";
 import type { Writer } from "./trust-gate.js";
 
 export interface HandlerDeps {
   service: OrchestratorService;
   pool: GitHubRunnerPool;
+  /** Finds a run kto has not bound to its attempt yet, by run-name. */
+  findRun: FindRun;
   now?: () => number;
   /** Waits on the App's clock: a webhook's read that failed waits this long to try again. */
   sleep?: (ms: number) => Promise<void>;
@@ -37,6 +41,8 @@ export interface WebhookKit {
   /** Lets held jobs run, on the word of someone GitHub says can write to their repository. */
   approve: (approver: Writer, jobs: readonly JobRecord[]) => Promise<void>;
   cancellation: JobCancellation;
+  /** A run of kto's that ended without its final report: its attempt fails, bound to the run first if it was not. */
+  failLostRun: FailLostRun;
 }
 
 export function webhookKit(deps: HandlerDeps): WebhookKit {
@@ -53,5 +59,6 @@ export function webhookKit(deps: HandlerDeps): WebhookKit {
     plans: planSubmitter({ service, pool, now }),
     approve: (approver, jobs) => approveJobs(service, approver, jobs),
     cancellation: jobCancellation(service),
+    failLostRun: lostRunFailer(service, deps.findRun),
   };
 }

@@ -5,7 +5,7 @@ import type { WebhookKit } from "./webhook-kit.js";
 
 /** workflow_job events: a kto run that ended without reporting, and runners coming and going. */
 export function workflowJobHandler(kit: WebhookKit) {
-  const { service, pool, once } = kit;
+  const { service, pool, once, failLostRun } = kit;
 
   // A run that ended without reporting may have lost its runner: the pool is listed again,
   // once for however many such events arrive together.
@@ -27,7 +27,12 @@ export function workflowJobHandler(kit: WebhookKit) {
         if (!ours && (runnerId === null || pool.environmentOf(repo, runnerId) === null)) return;
         if (ours && context.payload.action === "completed") {
           // A run that ended without a finished report lost its job: an infrastructure failure.
-          const lost = await service.failRun(String(wj.run_id), `the workflow run ended (${wj.conclusion}) without a report`);
+          const lost = await failLostRun({
+            repo,
+            runId: String(wj.run_id),
+            labels: wj.labels,
+            reason: `the workflow run ended (${wj.conclusion}) without a report`,
+          });
           if (lost > 0)
             void resync
               .run()
