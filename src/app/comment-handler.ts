@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { approveJobs, planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, targetOf } from "./plan-target.js";
-import { approvalNeeded, canWrite } from "./trust.js";
+import { allowanceOf, approvalNeeded, canWrite } from "./trust.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** `/kto <command> [argument]` on a line of its own. */
@@ -45,7 +45,7 @@ export function commentHandler(kit: WebhookKit) {
         if (command === "ok-to-test") return seen ? approveJobs(service, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
-        if (seen) return plans.submit(target, policy.triggers.pull_request, null);
+        if (seen) return plans.submit(target, allowanceOf(policy, "pull_request"), null);
         const gate = approvalNeeded(
           {
             authorAssociation: pr.author_association,
@@ -55,9 +55,9 @@ export function commentHandler(kit: WebhookKit) {
           },
           policy,
         );
-        if (gate === null) return plans.submit(target, policy.triggers.pull_request, null);
+        if (gate === null) return plans.submit(target, allowanceOf(policy, "pull_request"), null);
         // A head kto has not planned waits like any other, so that an approval has a plan to name.
-        if (latest?.headSha !== pr.head.sha) await plans.submit(target, policy.triggers.pull_request, gate);
+        if (latest?.headSha !== pr.head.sha) await plans.submit(target, allowanceOf(policy, "pull_request"), gate);
         await notCovered();
       }),
     );

@@ -1,20 +1,21 @@
 import { randomBytes } from "node:crypto";
 import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
+import { narrowToBase } from "../config/narrow-to-base.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { NewJob } from "../orchestrator/store/store.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import type { Target } from "./plan-target.js";
-import type { SuiteSelection } from "./trust.js";
+import type { BaseAllowance } from "./trust.js";
 
 export interface PlanSubmitter {
   /**
-   * Reads the config at the commit and submits the plan of its suites that `selection` (the
-   * trigger's, from the base) names; untrusted work waits for approval.
+   * Reads the config at the commit and submits the plan of its suites that `allowed` (the
+   * trigger's, from the base) names and lets have what they ask for; untrusted work waits for approval.
    */
-  submit(target: Target, selection: SuiteSelection, approvalNeeded: string | null, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  submit(target: Target, allowed: BaseAllowance, approvalNeeded: string | null, options?: { suites?: string[]; priority?: number }): Promise<void>;
   submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void>;
 }
 
@@ -87,16 +88,19 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
 
   async function submit(
     target: Target,
-    selection: SuiteSelection,
+    allowed: BaseAllowance,
     approvalNeeded: string | null,
     options: { suites?: string[]; priority?: number } = {},
   ): Promise<void> {
     const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);
-    const specs = config.plan.jobs
-      .filter((spec) => selection === "all" || selection.includes(spec.suite))
+    const selected = config.plan.jobs
+      .filter((spec) => allowed.suites === "all" || allowed.suites.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    // A suite asking for more than the base allows is a config error of its own, and never dispatched.
+    const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
+    if (refused.length > 0) await configFailure(target, refused);
     await submitSpecs(target, specs, approvalNeeded);
   }
 

@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { approveJobs, waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, RERUN, targetOf } from "./plan-target.js";
-import { approvalNeeded, canWrite } from "./trust.js";
+import { allowanceOf, approvalNeeded, canWrite } from "./trust.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** A pull request's pushes plan its head; its ok-to-test label approves the head's waiting jobs. */
@@ -28,7 +28,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
           policy,
         );
         const groupKey = groupOf(repository.full_name, pr.number);
-        await plans.submit(targetOf(context, pr.head.sha, groupKey), policy.triggers.pull_request, gate);
+        await plans.submit(targetOf(context, pr.head.sha, groupKey), allowanceOf(policy, "pull_request"), gate);
         // The new plan cancelled the older one; a job re-run at an older commit goes with it.
         if (context.payload.action === "synchronize")
           await cancellation.cancelWhere(

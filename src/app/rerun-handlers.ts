@@ -2,6 +2,7 @@ import type { Probot } from "probot";
 import { isTerminal } from "../orchestrator/job-state.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, rerunGroupOf, suiteGroupOf, targetOf } from "./plan-target.js";
+import { allowanceOf } from "./trust.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** GitHub's re-run buttons: one check run's, or a whole check suite's. */
@@ -54,7 +55,7 @@ export function rerunHandlers(kit: WebhookKit) {
           repository.name,
           pull?.base.ref ?? repository.default_branch,
         );
-        await plans.submit(targetOf(context, suite.head_sha, groupKey), policy.triggers.pull_request, null);
+        await plans.submit(targetOf(context, suite.head_sha, groupKey), allowanceOf(policy, "pull_request"), null);
       }),
     );
   };

@@ -1,4 +1,5 @@
 import { DEFAULT_CONFIG_PATH } from "../config/load-config.js";
+import { NO_PRIVILEGES, type PrivilegeAllowance } from "../config/privileges.js";
 import { configSchema, type KtoConfig } from "../config/schema.js";
 import { configAtRef } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
@@ -20,12 +21,15 @@ export type Triggers = KtoConfig["triggers"];
 export type SuiteSelection = Triggers["pull_request"];
 
 /**
- * Who runs on the hardware without approval, and which suites each trigger runs. It is the
- * base branch's word: a pull request that could set it would vouch for itself.
+ * Who runs on the hardware without approval, which suites each trigger runs, and what
+ * privileges they may ask for. It is the base branch's word: a pull request that could
+ * set it would vouch for itself.
  */
 export interface Policy {
   trust: TrustConfig;
   triggers: Triggers;
+  /** Narrows each runner host's policy; undefined when the base does not say, and the hosts alone decide. */
+  privileges: PrivilegeAllowance | undefined;
   /** Set when the base's config cannot be read: then no author is trusted, and this says why. */
   distrust?: string;
 }
@@ -49,6 +53,16 @@ export function needsApproval(pr: PullRequestFacts, trust: TrustConfig): string 
   return reason;
 }
 
+/** What the base lets a trigger's plan run: which suites, and what privileges they may ask for. */
+export interface BaseAllowance {
+  suites: SuiteSelection;
+  privileges: PrivilegeAllowance | undefined;
+}
+
+export function allowanceOf(policy: Policy, trigger: keyof Triggers): BaseAllowance {
+  return { suites: policy.triggers[trigger], privileges: policy.privileges };
+}
+
 /** The gate of a pull request under the base's policy: null to run now, or why it waits. */
 export function approvalNeeded(pr: PullRequestFacts, policy: Policy): string | null {
   return policy.distrust ?? needsApproval(pr, policy.trust);
@@ -60,10 +74,14 @@ const DEFAULTS = configSchema.innerType().shape;
 /** The policy in `.github/kto.yml` on `ref`, a branch of the base repository. */
 export async function policyAt(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
   const config = await configAtRef(octokit, owner, repo, ref);
-  if (config.kind === "ok") return { trust: config.loaded.config.trust, triggers: config.loaded.config.triggers };
+  if (config.kind === "ok") {
+    const { trust, triggers, privileges } = config.loaded.config;
+    return { trust, triggers, privileges };
+  }
   const defaults = { trust: DEFAULTS.trust.parse(undefined), triggers: DEFAULTS.triggers.parse(undefined) };
-  if (config.kind === "missing") return defaults;
-  return { ...defaults, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
+  if (config.kind === "missing") return { ...defaults, privileges: undefined };
+  // Nor what it allows: nothing, until the base's config is valid again.
+  return { ...defaults, privileges: NO_PRIVILEGES, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
 }
 
 /**
