@@ -89,7 +89,13 @@ describe("privileges on a runner host", () => {
 
   it.each<[string, Partial<DockerJob>, string, string, string]>([
     ["a network", { network: true, command: "ls /sys/class/net" }, "network: true", "network: a network is not allowed", "eth0"],
-    ["a device", { user: "0:0", devices: ["/dev/net/tun"], command: "exec 3<>/dev/net/tun && echo opened" }, "user: root\n  devices: [/dev/net/tun]", "devices[0]: /dev/net/tun is not granted", "opened"],
+    [
+      "a device",
+      { user: "0:0", devices: ["/dev/net/tun"], command: "exec 3<>/dev/net/tun && echo opened" },
+      "user: root\n  devices: [/dev/net/tun]",
+      "devices[0]: /dev/net/tun is not granted",
+      "opened",
+    ],
   ])("gives %s only when the policy grants it", async (_, asks, grant, refusal, seen) => {
     const refused = await runUnder(null, asks);
     expect(refused.result).toMatchObject({ status: "errored", outcome: "config_error" });
@@ -103,7 +109,9 @@ describe("privileges on a runner host", () => {
   it("stops every docker job on a host whose policy file is invalid, as the host's fault naming the file, line and field", async () => {
     const { file, result, events } = await runUnder("version: 1\nprivileges:\n  capabilities: [NET_ADMIN, CAP_FLY]\n", {});
     expect(result).toMatchObject({ status: "errored", outcome: "infrastructure" });
-    expect(result.reason).toContain(`this host's privilege policy is invalid, so it runs no docker job: ${file}:3:29: privileges.capabilities[1]: expected a Linux capability`);
+    expect(result.reason).toContain(
+      `this host's privilege policy is invalid, so it runs no docker job: ${file}:3:29: privileges.capabilities[1]: expected a Linux capability`,
+    );
     expect(events).toEqual([]);
   });
 });
