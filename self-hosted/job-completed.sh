@@ -5,7 +5,13 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 node "${KTO_DIR:-$(dirname "$here")}/bin/kto.js" host cleanup
-if [ -n "${GITHUB_WORKSPACE:-}" ] && [ -d "$GITHUB_WORKSPACE" ]; then
-  find "$GITHUB_WORKSPACE" -mindepth 1 -delete 2>/dev/null || true
+# Only a workspace of this runner instance: several instances share the host, and a
+# workspace named from elsewhere (a job's environment) must not empty another's checkout.
+workspace=$(realpath -e "${GITHUB_WORKSPACE:-}" 2>/dev/null || true)
+root=$(realpath -e "${KTO_RUNNER_ROOT:-}" 2>/dev/null || true)
+if [ -n "$workspace" ] && [ -n "$root" ] && [[ $workspace == "$root"/_work/?* ]]; then
+  find "$workspace" -mindepth 1 -delete 2>/dev/null || true
+elif [ -n "${GITHUB_WORKSPACE:-}" ]; then
+  echo "kto: $GITHUB_WORKSPACE is not in this runner's work directory (${KTO_RUNNER_ROOT:-unset}/_work): left as it is" >&2
 fi
 exit 0

@@ -8,7 +8,10 @@
 #   KTO_APP_URL                      the App's public URL
 #   KTO_RUNNER_REGISTRATION_SECRET   the same secret as on the App
 #   KTO_RUNNER_REPOSITORY=owner/name or KTO_RUNNER_ORGANIZATION=name
-#   KTO_RUNNER_DIR                   the unpacked actions/runner release (default /opt/actions-runner)
+#   KTO_RUNNER_DIR                   the unpacked actions/runner release (default /opt/actions-runner),
+#                                    never written: each instance runs a copy of its own
+#   KTO_RUNNER_HOME                  where the instances' copies live, one directory each
+#                                    (default /var/lib/kto-runner; the unit's StateDirectory)
 #   KTO_RUNNER_LABELS                extra labels, comma separated (optional)
 set -euo pipefail
 
@@ -22,10 +25,30 @@ kto_dir=${KTO_DIR:-$(dirname "$here")}
 runner_dir=${KTO_RUNNER_DIR:-/opt/actions-runner}
 instance=${1:-1}
 
+if [[ ! $instance =~ ^[A-Za-z0-9_-]{1,32}$ ]]; then
+  echo "kto: instance \"$instance\": expected 1 to 32 letters, digits, '_' or '-' (kto-runner@<instance>)" >&2
+  exit 2
+fi
 if [ ! -x "$runner_dir/run.sh" ]; then
   echo "kto: no Actions runner at $runner_dir (set KTO_RUNNER_DIR, or unpack actions-runner-linux-*.tar.gz there)" >&2
   exit 2
 fi
+
+# The runner keeps its registration and credentials (.runner, .credentials,
+# .credentials_rsaparams), its work directory (_work: checkouts, RUNNER_TEMP) and its logs
+# in the directory it runs from. Instances sharing one would take each other's
+# credentials, check out into each other's workspace, and the job-completed hook of one
+# would empty another's running job: each instance runs its own copy of the release, in a
+# directory named after the instance, made again when the release changes.
+instance_root=${KTO_RUNNER_HOME:-/var/lib/kto-runner}/$instance
+release=$(cd "$runner_dir" && find . -maxdepth 2 -printf '%p %s %T@\n' | LC_ALL=C sort | cksum)
+if [ "$(cat "$instance_root/.kto-release" 2>/dev/null)" != "$release" ]; then
+  mkdir -p "$instance_root"
+  cp -R --preserve=mode,timestamps "$runner_dir/." "$instance_root/"
+  echo "$release" > "$instance_root/.kto-release"
+fi
+# Its credentials are in there: for the runner user alone (the copy took the release's mode).
+chmod 0700 "$instance_root"
 
 extra=()
 IFS=',' read -ra wanted <<< "${KTO_RUNNER_LABELS:-}"
@@ -39,9 +62,11 @@ jitconfig=$(KTO_RUNNER_REGISTRATION_SECRET=$registration_secret node "$kto_dir/b
 # Every job ends with the hook, whatever ended it.
 export ACTIONS_RUNNER_HOOK_JOB_COMPLETED="$here/job-completed.sh"
 export KTO_DIR="$kto_dir"
+# The hook empties only a workspace inside this instance's directory.
+export KTO_RUNNER_ROOT="$instance_root"
 # The JIT config holds the runner's credentials. A command line is world-readable
 # (/proc/<pid>/cmdline); an environment only to its user and root. The runner takes
 # every option from ACTIONS_RUNNER_INPUT_<OPTION> as well, and Runner.Listener drops
 # those variables from its environment before it starts a job.
 export ACTIONS_RUNNER_INPUT_JITCONFIG="$jitconfig"
-exec "$runner_dir/run.sh"
+exec "$instance_root/run.sh"

@@ -1,8 +1,8 @@
-import * as core from "@actions/core";
 import * as github from "@actions/github";
 import { CONCLUSION } from "../app/check-run-conclusion.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../app/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
+import { printLog } from "./workflow-log.js";
 
 const MAX_ANNOTATIONS = 50; // per request, as the checks API takes them
 
@@ -37,5 +37,5 @@ export async function createCheckRun(token: string, name: string, report: RunRep
       annotations,
     },
   });
-  core.info(`check run "${name}" created`);
+  printLog(`check run "${name}" created`);
 }

@@ -3,6 +3,7 @@ import Docker from "dockerode";
 import { OWNER_LABEL } from "../runners/docker-options.js";
 import { killMarkedProcesses } from "../runners/leftovers.js";
 import { OWNER_STATE } from "./run.js";
+import { printLog } from "./workflow-log.js";
 
 /** Removes whatever a killed job left: its containers, and processes (QEMU) that carry its owner mark. */
 export async function post(): Promise<void> {
@@ -23,5 +24,5 @@ export async function post(): Promise<void> {
     // no engine: nothing of ours can be left there
   }
   removed += await killMarkedProcesses((mark) => mark === owner);
-  if (removed > 0) core.info(`kto: removed ${removed} leftovers of the job`);
+  if (removed > 0) printLog(`kto: removed ${removed} leftovers of the job`);
 }

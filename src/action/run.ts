@@ -1,12 +1,13 @@
 import * as core from "@actions/core";
 import { mkdir } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../config/build-plan.js";
 import type { JobSpec } from "../config/job-spec.js";
 import { loadConfigFile } from "../config/load-config.js";
 import { DockerRunner } from "../runners/docker-runner.js";
 import { RunnerFactory } from "../runners/factory.js";
+import { ownerMark } from "../runners/leftovers.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
@@ -17,6 +18,7 @@ import { AppReporter } from "./app-reporter.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
 import { uploadResults } from "./upload.js";
+import { printLog } from "./workflow-log.js";
 
 export const OWNER_STATE = "kto-owner";
 
@@ -31,7 +33,7 @@ export async function run(): Promise<void> {
 
 async function runAction(): Promise<void> {
   const inputs = getInputs();
-  const owner = `${hostname()}:${process.pid}`;
+  const owner = ownerMark();
   core.saveState(OWNER_STATE, owner);
   process.env.KTO_OWNER = owner; // inherited by every child, so the post step finds leftovers
 
@@ -79,14 +81,14 @@ async function runAction(): Promise<void> {
           jobDir: join(outDir, dir),
           signal: abort.signal,
           onProgress: (event) => {
-            if (event.kind === "phase") core.info(`kto: ${spec.id}: ${event.phase}`);
+            if (event.kind === "phase") printLog(`kto: ${spec.id}: ${event.phase}`);
           },
         });
       } finally {
         if (heartbeat) clearInterval(heartbeat);
       }
     });
-    core.info(`kto: ${spec.id}: ${result.status}: ${result.reason}`);
+    printLog(`kto: ${spec.id}: ${result.status}: ${result.reason}`);
     results.push({ spec, result, dir });
   }
   process.off("SIGINT", onSignal);

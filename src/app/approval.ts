@@ -1,6 +1,7 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobReads, JobRecord, PlanRecord } from "../orchestrator/store/store.js";
 import type { Octokit } from "./github-api.js";
+import type { Writer } from "./trust-gate.js";
 
 /**
  * The plan a maintainer's `/kto ok-to-test` or `/kto retest` speaks for, or null. A comment
@@ -45,6 +46,9 @@ export async function reportNotCovered(
 /** The jobs of a plan that wait for approval. */
 export const waitingJobs = (store: JobReads, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
 
-export async function approveJobs(service: OrchestratorService, jobs: readonly JobRecord[]): Promise<void> {
+/** Lets held jobs run: only someone GitHub says can write to the repository approves. */
+export async function approveJobs(service: Pick<OrchestratorService, "approve">, approver: Writer, jobs: readonly JobRecord[]): Promise<void> {
+  if (jobs.some((job) => job.repo !== approver.repo))
+    throw new Error(`@${approver.login} can write to ${approver.repo}, not to every repository of these jobs`);
   await service.approve(jobs);
 }

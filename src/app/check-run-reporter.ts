@@ -3,11 +3,13 @@ import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { ReportDelivery, Reporter } from "../orchestrator/reporter.js";
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../runners/report/run-report.js";
+import { codeSpan, inlineText } from "../runners/report/markdown.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
 import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
-import { isPullRequestGroup } from "./plan-target.js";
+import { privilegesOf, privilegesParagraph } from "./job-privileges.js";
+import { isPullRequestGroup, isPullRequestHeadGroup } from "./plan-target.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
@@ -55,7 +57,7 @@ export class CheckRunReporter implements Reporter {
     };
     const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
-    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment \`/kto cancel ${job.name}\` on the pull request.` : "";
+    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
     let id = await knownCheckRun(octokit, at, record);
@@ -96,7 +98,7 @@ export class CheckRunReporter implements Reporter {
     if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
-    const fields = this.approvalFields(jobs, waiting);
+    const fields = this.approvalFields(plan.groupKey, jobs, waiting);
     const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.appId };
     const record: CheckRunRecord = {
       id: plan.approvalCheckRunId,
@@ -109,12 +111,21 @@ export class CheckRunReporter implements Reporter {
     else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
   }
 
-  private approvalFields(jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
-    const list = (of: readonly JobRecord[]) => of.map((j) => `- \`${checkRunName(j)}\` (labels: ${j.labels.length ? j.labels.join(", ") : "any"})`).join("\n");
+  private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
+    const list = (of: readonly JobRecord[]) =>
+      of
+        .map(
+          (j) => `- ${codeSpan(checkRunName(j))} (labels: ${inlineText([j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; "))})`,
+        )
+        .join("\n");
     const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
     if (waiting.length > 0) {
+      // A pull request's label and comments approve its head's plan; a re-run's, only a writer's re-run.
+      const how = isPullRequestHeadGroup(groupKey)
+        ? "A maintainer can comment `/kto ok-to-test` or add the ok-to-test label"
+        : "Someone who can write to the repository can run it by pressing the same Re-run button";
       const summary = withinLimit(
-        `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\nA maintainer can comment \`/kto ok-to-test\` or add the ok-to-test label; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`,
+        `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\n${privilegesParagraph(waiting.map((j) => j.spec))}\n\n${how}; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`,
         SUMMARY_LIMIT,
         "the dashboard lists every job",
       );

@@ -1,8 +1,9 @@
 import type { Probot } from "probot";
-import { approveJobs, planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
+import { planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, targetOf } from "./plan-target.js";
-import { allowanceOf, approvalNeeded, canWrite } from "./trust.js";
+import { allowanceOf, pullRequestFacts } from "./trust.js";
+import { askedByWriter, pullRequestGate, writerOf } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** `/kto <command> [argument]` on a line of its own. */
@@ -10,7 +11,7 @@ const COMMAND = /^\/kto\s+(retest|ok-to-test|cancel)\b[ \t]*(.*)$/m;
 
 /** A maintainer's `/kto retest`, `/kto ok-to-test` or `/kto cancel [job]` on a pull request. */
 export function commentHandler(kit: WebhookKit) {
-  const { service, reads, once, basePolicy, plans, cancellation } = kit;
+  const { reads, once, basePolicy, plans, approve, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -25,7 +26,8 @@ export function commentHandler(kit: WebhookKit) {
           owner: { login: owner },
           name,
         } = repository;
-        if (!(await canWrite(octokit, owner, name, login))) {
+        const writer = await writerOf(octokit, owner, name, login);
+        if (!writer) {
           context.log.info(
             { repo: repository.full_name, pull: issue.number, commenter: login },
             `kto: /kto ${command} from @${login}, who cannot write to ${repository.full_name}, ignored`,
@@ -42,22 +44,20 @@ export function commentHandler(kit: WebhookKit) {
         const latest = await reads.latestPlan(groupKey);
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
-        if (command === "ok-to-test") return seen ? approveJobs(service, await waitingJobs(reads, seen.id)) : notCovered();
+        if (command === "ok-to-test") return seen ? approve(writer, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
-        if (seen) return plans.submit(target, allowanceOf(policy, "pull_request"), null);
-        const gate = approvalNeeded(
-          {
-            authorAssociation: pr.author_association,
-            headRepo: pr.head.repo?.full_name ?? null,
-            baseRepo: repository.full_name,
-            labels: pr.labels.map((l) => l.name),
-          },
-          policy,
-        );
-        if (gate === null) return plans.submit(target, allowanceOf(policy, "pull_request"), null);
+        const allowed = allowanceOf(policy, "pull_request");
+        if (seen)
+          return plans.submit(
+            target,
+            allowed,
+            askedByWriter(writer, `asked for /kto retest of ${pr.head.sha.slice(0, 7)}, a head kto had planned before the comment`),
+          );
+        const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
+        if (gate.trusted) return plans.submit(target, allowed, gate);
         // A head kto has not planned waits like any other, so that an approval has a plan to name.
-        if (latest?.headSha !== pr.head.sha) await plans.submit(target, allowanceOf(policy, "pull_request"), gate);
+        if (latest?.headSha !== pr.head.sha) await plans.submit(target, allowed, gate);
         await notCovered();
       }),
     );

@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigIssue } from "../config/errors.js";
-import { buildPlan } from "../config/build-plan.js";
+import { buildPlan, type PlanOptions } from "../config/build-plan.js";
 import type { Plan } from "../config/job-spec.js";
 import { DEFAULT_CONFIG_PATH, parseConfig, type LoadedConfig } from "../config/load-config.js";
 import type { Octokit } from "./github-api.js";
@@ -27,12 +27,12 @@ export async function configAtRef(octokit: Octokit, owner: string, repo: string,
   }
 }
 
-/** `.github/kto.yml` at the commit under test, and the plan of its suites. */
-export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, suites?: string[]): Promise<ConfigAtSha> {
+/** `.github/kto.yml` at the commit under test, and the plan of its suites (`options` as buildPlan takes them). */
+export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, options: PlanOptions = {}): Promise<ConfigAtSha> {
   const config = await configAtRef(octokit, owner, repo, sha);
   if (config.kind !== "ok") return config;
   try {
-    return { ...config, plan: buildPlan(config.loaded, { suites }) };
+    return { ...config, plan: buildPlan(config.loaded, options) };
   } catch (error) {
     if (error instanceof ConfigError) return { kind: "invalid", issues: error.issues };
     throw error;

@@ -1,5 +1,6 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { JobRecord } from "../orchestrator/store/store.js";
+import { codeSpan } from "../runners/report/markdown.js";
 import { SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import type { Octokit } from "./github-api.js";
 import { inGroup } from "./plan-target.js";
@@ -60,7 +61,7 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
         title: `/kto cancel ${wanted} by @${login}: no waiting or running job of that name`.slice(0, 200),
         summary: withinLimit(
           names.size > 0
-            ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- \`${n}\``).join("\n")}\n\n\`/kto cancel\` alone cancels them all.`
+            ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- ${codeSpan(n)}`).join("\n")}\n\n\`/kto cancel\` alone cancels them all.`
             : "No job of this pull request is waiting or running.",
           SUMMARY_LIMIT,
           "the dashboard lists every job",

@@ -1,3 +1,4 @@
+import { codeSpan } from "../runners/report/markdown.js";
 import { splitRepo, type Octokit } from "./github-api.js";
 import { CONFIG_PATH, RUNNER_WORKFLOW, RUNNER_WORKFLOW_PATH, STARTER_CONFIG } from "./onboarding-files.js";
 
@@ -42,7 +43,7 @@ export async function showOnboarding(octokit: Octokit, fullName: string): Promis
       summary: [
         "kto runs this repository's kernel and system tests on your self-hosted runners and reports them as check runs.",
         "",
-        `To start, commit ${files.length > 1 ? "these files" : "this file"} to \`${branch}\` (shown below; kto only reads code, so it does not add them itself):`,
+        `To start, commit ${files.length > 1 ? "these files" : "this file"} to ${codeSpan(branch)} (shown below; kto only reads code, so it does not add them itself):`,
         "",
         `- \`${RUNNER_WORKFLOW_PATH}\`: the workflow kto dispatches, one run per test job, on the runner it leased.`,
         ...(files.length > 1 ? [`- \`${CONFIG_PATH}\`: a starter config with one Docker suite; add your QEMU and Docker suites there.`] : []),

@@ -4,19 +4,24 @@ import type { JobSpec } from "../config/job-spec.js";
 import { narrowToBase } from "../config/narrow-to-base.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { NewJob } from "../orchestrator/store/store.js";
+import { codeSpan, inlineText } from "../runners/report/markdown.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { configAtSha } from "./config-at-sha.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import type { Target } from "./plan-target.js";
 import type { BaseAllowance } from "./trust.js";
+import type { GateDecision } from "./trust-gate.js";
 
+/** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
 export interface PlanSubmitter {
   /**
    * Reads the config at the commit and submits the plan of its suites that `allowed` (the
-   * trigger's, from the base) names and lets have what they ask for; untrusted work waits for approval.
+   * trigger's, from the base) names and lets have what they ask for; a plan the gate holds
+   * waits for approval, bounded by the base branch's job caps.
    */
-  submit(target: Target, allowed: BaseAllowance, approvalNeeded: string | null, options?: { suites?: string[]; priority?: number }): Promise<void>;
-  submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void>;
+  submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  /** Submits jobs already planned (a re-run's), as the gate decided. */
+  submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void>;
 }
 
 function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
@@ -42,7 +47,7 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
     output: {
       title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
       summary: withinLimit(
-        issues.map((i) => `- \`${i.file}:${i.line}:${i.column}\` ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+        issues.map((i) => `- ${codeSpan(`${i.file}:${i.line}:${i.column}`)} ${inlineText(`${i.path ? `${i.path}: ` : ""}${i.message}`)}`).join("\n"),
         SUMMARY_LIMIT,
         "`kto validate` lists every problem",
       ),
@@ -61,7 +66,7 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
 export function planSubmitter(deps: { service: OrchestratorService; pool: GitHubRunnerPool; now: () => number }): PlanSubmitter {
   const { service, pool, now } = deps;
 
-  async function submitSpecs(target: Target, specs: JobSpec[], approvalNeeded: string | null): Promise<void> {
+  async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void> {
     if (specs.length === 0) return;
     // Unique even for two events on one commit in the same millisecond.
     const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
@@ -77,8 +82,9 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
       installationId: target.installationId,
       headSha: target.headSha,
       defaultRef: target.defaultRef,
-      approved: approvalNeeded === null,
-      ...(approvalNeeded ? { approvalReason: `Waiting for approval: ${approvalNeeded}.` } : {}),
+      approved: gate.trusted,
+      ...(gate.trusted ? {} : { approvalReason: `Waiting for approval: ${gate.reason}.` }),
+      gateReason: gate.reason,
       report: true,
       deliveryId: target.deliveryId,
       now: now(),
@@ -86,13 +92,11 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     });
   }
 
-  async function submit(
-    target: Target,
-    allowed: BaseAllowance,
-    approvalNeeded: string | null,
-    options: { suites?: string[]; priority?: number } = {},
-  ): Promise<void> {
-    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, options.suites);
+  async function submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
+      ...(options.suites ? { suites: options.suites } : {}),
+      ...(gate.imposed ? { imposed: gate.imposed } : {}),
+    });
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);
     const selected = config.plan.jobs
@@ -101,7 +105,7 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     // A suite asking for more than the base allows is a config error of its own, and never dispatched.
     const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
     if (refused.length > 0) await configFailure(target, refused);
-    await submitSpecs(target, specs, approvalNeeded);
+    await submitSpecs(target, specs, gate);
   }
 
   return { submit, submitSpecs };

@@ -56,3 +56,13 @@ export const isPullRequestGroup = (groupKey: string | null) => groupKey?.startsW
 export const RERUN = " rerun ";
 export const rerunGroupOf = (groupKey: string, headSha: string, jobName: string) => `${groupKey.split(RERUN)[0]}${RERUN}${headSha} ${jobName}`;
 export const inGroup = (planGroup: string | null, groupKey: string) => planGroup === groupKey || planGroup?.startsWith(`${groupKey}${RERUN}`) === true;
+/** Whether the group is a pull request's own, not a re-run's: the plans its ok-to-test label and comments approve. */
+export const isPullRequestHeadGroup = (groupKey: string | null) => groupKey !== null && isPullRequestGroup(groupKey) && !groupKey.includes(RERUN);
+
+/** The number of the pull request of `repo` whose group (or re-run's group) `groupKey` is; null for any other group. */
+export function pullRequestOf(repo: string, groupKey: string | null): number | null {
+  const prefix = `${PULL_REQUEST_GROUP}${repo}#`;
+  if (!groupKey?.startsWith(prefix)) return null;
+  const number = groupKey.slice(prefix.length).split(RERUN)[0]!;
+  return /^[1-9]\d*$/.test(number) ? Number(number) : null;
+}

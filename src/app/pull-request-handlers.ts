@@ -1,13 +1,14 @@
 import type { Probot } from "probot";
-import { approveJobs, waitingJobs } from "./approval.js";
+import { waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, RERUN, targetOf } from "./plan-target.js";
-import { allowanceOf, approvalNeeded, canWrite } from "./trust.js";
+import { allowanceOf, pullRequestFacts } from "./trust.js";
+import { pullRequestGate, writerOf } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** A pull request's pushes plan its head; its ok-to-test label approves the head's waiting jobs. */
 export function pullRequestHandlers(kit: WebhookKit) {
-  const { service, reads, once, basePolicy, plans, cancellation } = kit;
+  const { reads, once, basePolicy, plans, approve, cancellation } = kit;
 
   return (app: Probot) => {
     app.on(
@@ -18,15 +19,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
         // The head's own config would let a pull request vouch for itself.
         const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
-        const gate = approvalNeeded(
-          {
-            authorAssociation: pr.author_association,
-            headRepo: pr.head.repo?.full_name ?? null,
-            baseRepo: repository.full_name,
-            labels: pr.labels.map((l) => l.name),
-          },
-          policy,
-        );
+        const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
         const groupKey = groupOf(repository.full_name, pr.number);
         await plans.submit(targetOf(context, pr.head.sha, groupKey), allowanceOf(policy, "pull_request"), gate);
         // The new plan cancelled the older one; a job re-run at an older commit goes with it.
@@ -53,14 +46,15 @@ export function pullRequestHandlers(kit: WebhookKit) {
         const policy = await basePolicy(octokit, repository.owner.login, repository.name, pr.base.ref);
         if (label.name !== policy.trust.ok_to_test_label) return;
         // Triage can add labels too.
-        if (!(await canWrite(octokit, repository.owner.login, repository.name, sender.login))) {
+        const writer = await writerOf(octokit, repository.owner.login, repository.name, sender.login);
+        if (!writer) {
           context.log.info(
             { repo: repository.full_name, pull: pr.number, sender: sender.login },
             `kto: ${label.name} added by @${sender.login}, who cannot write to ${repository.full_name}, approves nothing`,
           );
           return;
         }
-        await approveJobs(service, waiting);
+        await approve(writer, waiting);
       }),
     );
   };

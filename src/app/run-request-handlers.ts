@@ -3,6 +3,7 @@ import type { Octokit } from "./github-api.js";
 import { dispatchGroupOf, targetOf } from "./plan-target.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
 import { allowanceOf } from "./trust.js";
+import { dispatchGate } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 /** Runs asked for by repository_dispatch or by the "Run kto" workflow's workflow_dispatch. */
@@ -10,7 +11,12 @@ export function runRequestHandlers(kit: WebhookKit) {
   const { once, basePolicy, plans } = kit;
 
   /** A run request names a ref, suites and a priority; a malformed one is logged and changes nothing. */
-  async function runRequested(context: Context<"repository_dispatch" | "workflow_dispatch">, source: string, value: unknown): Promise<void> {
+  async function runRequested(
+    context: Context<"repository_dispatch" | "workflow_dispatch">,
+    event: "repository_dispatch" | "workflow_dispatch",
+    source: string,
+    value: unknown,
+  ): Promise<void> {
     let request: RunRequest;
     try {
       request = parseRunRequest(source, value);
@@ -23,7 +29,8 @@ export function runRequestHandlers(kit: WebhookKit) {
     const ref = shortRef(request.ref ?? repository.default_branch);
     const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
     const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
-    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), allowanceOf(policy, "dispatch"), null, {
+    const gate = dispatchGate(event, context.payload.sender.login);
+    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), allowanceOf(policy, "dispatch"), gate, {
       suites: request.suites,
       priority: request.priority,
     });
@@ -34,7 +41,7 @@ export function runRequestHandlers(kit: WebhookKit) {
       "repository_dispatch",
       once(async (context) => {
         if (context.payload.action !== "kto-run") return;
-        await runRequested(context, "repository_dispatch client_payload", context.payload.client_payload);
+        await runRequested(context, "repository_dispatch", "repository_dispatch client_payload", context.payload.client_payload);
       }),
     );
 
@@ -45,7 +52,7 @@ export function runRequestHandlers(kit: WebhookKit) {
         if (context.payload.workflow !== RUN_REQUEST_WORKFLOW_PATH) return;
         // An input named ref tests another branch or tag than the one the workflow ran from.
         const inputs = (context.payload.inputs ?? {}) as Record<string, unknown>;
-        await runRequested(context, `${RUN_REQUEST_WORKFLOW_PATH} inputs`, { ...inputs, ref: inputs.ref || context.payload.ref });
+        await runRequested(context, "workflow_dispatch", `${RUN_REQUEST_WORKFLOW_PATH} inputs`, { ...inputs, ref: inputs.ref || context.payload.ref });
       }),
     );
   };

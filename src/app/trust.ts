@@ -1,3 +1,4 @@
+import type { ImposedCaps } from "../config/limits.js";
 import { DEFAULT_CONFIG_PATH } from "../config/load-config.js";
 import { NO_PRIVILEGES, type PrivilegeAllowance } from "../config/privileges.js";
 import { configSchema, type KtoConfig } from "../config/schema.js";
@@ -12,6 +13,20 @@ export interface PullRequestFacts {
   labels: string[];
 }
 
+/** A pull request as a webhook or the pulls API gives it, read as the gate reads it. */
+export function pullRequestFacts(
+  pr: { author_association?: string; head: { repo?: { full_name: string } | null }; labels?: { name?: string }[] },
+  baseRepo: string,
+): PullRequestFacts {
+  return {
+    // An association GitHub left out trusts nobody.
+    authorAssociation: pr.author_association ?? "NONE",
+    headRepo: pr.head.repo?.full_name ?? null,
+    baseRepo,
+    labels: (pr.labels ?? []).flatMap((label) => (label.name ? [label.name] : [])),
+  };
+}
+
 export interface TrustConfig {
   ok_to_test_label: string;
   trusted_associations: readonly string[];
@@ -21,15 +36,17 @@ export type Triggers = KtoConfig["triggers"];
 export type SuiteSelection = Triggers["pull_request"];
 
 /**
- * Who runs on the hardware without approval, which suites each trigger runs, and what
- * privileges they may ask for. It is the base branch's word: a pull request that could
- * set it would vouch for itself.
+ * Who runs on the hardware without approval, which suites each trigger runs, what privileges
+ * they may ask for, and how many jobs a plan that is not trusted may have. It is the base
+ * branch's word: a pull request that could set it would vouch for itself.
  */
 export interface Policy {
   trust: TrustConfig;
   triggers: Triggers;
   /** Narrows each runner host's policy; undefined when the base does not say, and the hosts alone decide. */
   privileges: PrivilegeAllowance | undefined;
+  /** The job caps a plan that is not trusted is held to, whatever its own config says. */
+  limits: ImposedCaps;
   /** Set when the base's config cannot be read: then no author is trusted, and this says why. */
   distrust?: string;
 }
@@ -75,28 +92,15 @@ const DEFAULTS = configSchema.innerType().shape;
 export async function policyAt(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
   const config = await configAtRef(octokit, owner, repo, ref);
   if (config.kind === "ok") {
-    const { trust, triggers, privileges } = config.loaded.config;
-    return { trust, triggers, privileges };
+    const { trust, triggers, privileges, limits } = config.loaded.config;
+    return { trust, triggers, privileges, limits: { caps: limits, setOn: `on the base branch ${ref}, which bounds a plan that is not trusted` } };
   }
-  const defaults = { trust: DEFAULTS.trust.parse(undefined), triggers: DEFAULTS.triggers.parse(undefined) };
+  const defaults = {
+    trust: DEFAULTS.trust.parse(undefined),
+    triggers: DEFAULTS.triggers.parse(undefined),
+    limits: { caps: DEFAULTS.limits.parse(undefined), setOn: `by default, as the base branch ${ref} sets none: it bounds a plan that is not trusted` },
+  };
   if (config.kind === "missing") return { ...defaults, privileges: undefined };
   // Nor what it allows: nothing, until the base's config is valid again.
   return { ...defaults, privileges: NO_PRIVILEGES, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
-}
-
-/**
- * Whether `username` can write to the repository, as GitHub says now. A comment's
- * author_association cannot tell: MEMBER is any member of the organisation, COLLABORATOR
- * includes read-only collaborators. The legacy `permission` folds maintain into write and
- * triage into read, so write and admin are the roles that qualify.
- */
-export async function canWrite(octokit: Octokit, owner: string, repo: string, username: string): Promise<boolean> {
-  try {
-    const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username });
-    return data.permission === "write" || data.permission === "admin";
-  } catch (error) {
-    // GitHub's answer for a user it does not know.
-    if ((error as { status?: number }).status === 404) return false;
-    throw error;
-  }
 }

@@ -1,10 +1,12 @@
 import type { OrchestratorService } from "../orchestrator/service.js";
-import type { JobReads } from "../orchestrator/store/store.js";
+import type { JobReads, JobRecord } from "../orchestrator/store/store.js";
+import { approveJobs } from "./approval.js";
 import { basePolicyCache, type BasePolicy } from "./base-policy.js";
 import { oncePerDelivery, type Once } from "./delivery-once.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import { jobCancellation, type JobCancellation } from "./job-cancellation.js";
 import { planSubmitter, type PlanSubmitter } from "./plan-submitter.js";
+import type { Writer } from "./trust-gate.js";
 
 export interface HandlerDeps {
   service: OrchestratorService;
@@ -16,9 +18,15 @@ export interface HandlerDeps {
   onError?: (event: string) => void;
 }
 
+/**
+ * The orchestrator as a webhook handler has it: a plan goes in only through `plans`, with the
+ * trust gate's decision, and held jobs are let out only through `approve`, by a writer.
+ */
+export type HandlerService = Omit<OrchestratorService, "submit" | "approve">;
+
 /** What every webhook handler works with; one per ktoHandlers, so its handlers share the policy cache. */
 export interface WebhookKit {
-  service: OrchestratorService;
+  service: HandlerService;
   pool: GitHubRunnerPool;
   /** Jobs and plans, to read: a handler changes a job only through the service. */
   reads: JobReads;
@@ -26,6 +34,8 @@ export interface WebhookKit {
   once: Once;
   basePolicy: BasePolicy;
   plans: PlanSubmitter;
+  /** Lets held jobs run, on the word of someone GitHub says can write to their repository. */
+  approve: (approver: Writer, jobs: readonly JobRecord[]) => Promise<void>;
   cancellation: JobCancellation;
 }
 
@@ -41,6 +51,7 @@ export function webhookKit(deps: HandlerDeps): WebhookKit {
     once: oncePerDelivery(service.deliveries, { now, sleep }),
     basePolicy: basePolicyCache(now),
     plans: planSubmitter({ service, pool, now }),
+    approve: (approver, jobs) => approveJobs(service, approver, jobs),
     cancellation: jobCancellation(service),
   };
 }

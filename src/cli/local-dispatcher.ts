@@ -3,7 +3,8 @@ import type { CancelRequest, DispatchRequest, Dispatcher, RunEvent } from "../or
 import type { RunnerFactory } from "../runners/factory.js";
 import { runJob } from "../runners/run-job.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
-import { stderrLogger, type Logger } from "../orchestrator/logger.js";
+import type { Logger } from "../orchestrator/logger.js";
+import { terminalLogger } from "./terminal.js";
 
 export interface LocalDispatcherOptions {
   factory: RunnerFactory;
@@ -29,7 +30,7 @@ export class LocalDispatcher implements Dispatcher {
   private readonly log: Logger;
 
   constructor(private readonly options: LocalDispatcherOptions) {
-    this.log = options.logger ?? stderrLogger;
+    this.log = options.logger ?? terminalLogger;
   }
 
   async dispatch({ key, job }: DispatchRequest): Promise<{ runId: string }> {

@@ -16,6 +16,7 @@ import { jobReport, runReport, type RunReport } from "../runners/report/run-repo
 import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
+import { terminalLogger } from "./terminal.js";
 import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
 
 export interface LocalRunOptions {
@@ -105,6 +106,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     dispatcher,
     pools: [pool],
     clock: systemClock,
+    logger: terminalLogger,
     options: {
       owner,
       pollMs: 1_000,

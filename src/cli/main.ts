@@ -9,6 +9,7 @@ import { gcCommand } from "./commands/gc.js";
 import { appCommand } from "./commands/app.js";
 import { hostCleanupCommand, hostLabelsCommand, hostRegisterCommand } from "./commands/host.js";
 import { EXIT, UsageError } from "./exit-codes.js";
+import { printErr, printOut } from "./terminal.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -21,7 +22,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .name("kto")
     .description("Kernel test orchestrator: run kernel and system tests in Docker or QEMU")
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .configureOutput({ writeOut: (text) => printOut(text), writeErr: (text) => printErr(text) })
     .showHelpAfterError("(run kto --help for usage)");
 
   program
@@ -129,14 +130,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
+      printErr(`${error.message}\n`);
       return EXIT.usage;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`kto: ${error.message}\n`);
+      printErr(`kto: ${error.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`kto: ${(error as Error).stack ?? String(error)}\n`);
+    printErr(`kto: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT.failed;
   }
 }

@@ -1,7 +1,8 @@
-import { createLogUpdate } from "log-update";
 import { formatDuration } from "../config/duration.js";
 import type { JobSpec } from "../config/job-spec.js";
+import { oneLine } from "../runners/report/terminal-text.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
+import { liveRegion, printErr } from "./terminal.js";
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠" };
@@ -16,7 +17,7 @@ interface Row {
 function resultLine(result: RunResult): string {
   const tests = result.results ? `, ${result.results.counts.passed}/${result.results.counts.total} tests passed` : "";
   const boot = result.boot ? `, ${result.boot.path} boot` : "";
-  return `${result.status} in ${formatDuration(result.durationMs)}${tests}${boot}${result.status === "succeeded" ? "" : `: ${result.reason.split("\n")[0]}`}`;
+  return `${result.status} in ${formatDuration(result.durationMs)}${tests}${boot}${result.status === "succeeded" ? "" : `: ${oneLine(result.reason.split("\n")[0]!)}`}`;
 }
 
 /** Live job table on a terminal; one plain line per change everywhere else (CI logs, pipes). */
@@ -25,12 +26,12 @@ export class ProgressView {
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
   private stopped = false;
-  private readonly logUpdate = createLogUpdate(process.stderr);
+  private readonly region = liveRegion();
 
   constructor(
     jobs: readonly JobSpec[],
     private readonly live: boolean,
-    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    private readonly write: (line: string) => void = (line) => printErr(`${line}\n`),
   ) {
     for (const job of jobs) this.rows.set(job.id, { job, phase: "queued" });
     if (live) this.timer = setInterval(() => this.render(), 100);
@@ -42,7 +43,7 @@ export class ProgressView {
     row.phase = "starting";
     row.started = Date.now();
     row.result = undefined;
-    if (!this.live) this.write(`kto: ${jobId}: started (${row.job.runner})`);
+    if (!this.live) this.write(`kto: ${oneLine(jobId)}: started (${row.job.runner})`);
   }
 
   event(event: ProgressEvent): void {
@@ -50,14 +51,14 @@ export class ProgressView {
     const row = this.rows.get(event.jobId);
     if (!row || row.phase === event.phase) return;
     row.phase = event.phase;
-    if (!this.live) this.write(`kto: ${row.job.id}: ${event.phase}`);
+    if (!this.live) this.write(`kto: ${oneLine(row.job.id)}: ${event.phase}`);
   }
 
   finished(jobId: string, result: RunResult): void {
     const row = this.rows.get(jobId);
     if (!row) return;
     row.result = result;
-    if (!this.live) this.write(`kto: ${jobId}: ${resultLine(result)}`);
+    if (!this.live) this.write(`kto: ${oneLine(jobId)}: ${resultLine(result)}`);
   }
 
   stop(): void {
@@ -66,20 +67,20 @@ export class ProgressView {
     if (this.timer) clearInterval(this.timer);
     if (this.live) {
       this.render();
-      this.logUpdate.done();
+      this.region.done();
     }
   }
 
   private render(): void {
     this.frame += 1;
-    const width = Math.max(...[...this.rows.values()].map((r) => r.job.id.length));
+    const width = Math.max(...[...this.rows.values()].map((r) => oneLine(r.job.id).length));
     const lines = [...this.rows.values()].map((row) => {
-      const name = row.job.id.padEnd(width);
+      const name = oneLine(row.job.id).padEnd(width);
       if (row.result) return `${MARK[row.result.status]} ${name}  ${resultLine(row.result)}`;
       if (!row.started) return `· ${name}  queued`;
       const spinner = SPINNER[this.frame % SPINNER.length];
       return `${spinner} ${name}  ${row.phase} ${formatDuration(Date.now() - row.started)}`;
     });
-    this.logUpdate(lines.join("\n"));
+    this.region.update(lines.join("\n"));
   }
 }

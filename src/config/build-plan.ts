@@ -1,6 +1,6 @@
 import { ConfigError, formatPath, type ConfigIssue } from "./errors.js";
 import type { JobSpec, Plan } from "./job-spec.js";
-import { MAX_JOB_SPEC_CHARS, MAX_PLAN_SPEC_CHARS } from "./limits.js";
+import { MAX_JOB_SPEC_CHARS, MAX_PLAN_SPEC_CHARS, type ImposedCaps } from "./limits.js";
 import type { LoadedConfig } from "./load-config.js";
 import type { SuiteConfig } from "./schema.js";
 
@@ -9,6 +9,8 @@ const MATRIX_REF = /\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}/g;
 export interface PlanOptions {
   /** Only these suites, in config order; unknown names are an error. */
   suites?: readonly string[];
+  /** Job caps in place of the config's own `limits`: the base branch's, for a config that is not trusted. */
+  imposed?: ImposedCaps;
 }
 
 type Path = (string | number)[];
@@ -43,16 +45,17 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   const selected = config.suites.flatMap((suite, index) => (wanted && !wanted.has(suite.name) ? [] : [{ suite, index }]));
   const where = (suite: SuiteConfig, index: number): Path => (suite.matrix ? ["suites", index, "matrix"] : ["suites", index]);
 
-  const { jobs_per_suite: perSuite, jobs_per_plan: perPlan } = config.limits;
+  const { jobs_per_suite: perSuite, jobs_per_plan: perPlan } = options.imposed?.caps ?? config.limits;
+  const setOn = options.imposed ? ` ${options.imposed.setOn}` : "";
   let planned = 0;
   for (const { suite, index } of selected) {
     const counts = Object.values(suite.matrix ?? {}).map((values) => values.length);
     const count = counts.reduce((product, n) => product * n, 1);
     if (count > perSuite) {
       const factors = counts.length > 1 ? ` (${counts.slice(0, 16).join(" × ")}${counts.length > 16 ? " × …" : ""})` : "";
-      report(where(suite, index), `makes ${formatCount(count)} jobs${factors}; at most ${perSuite} per suite (limits.jobs_per_suite)`);
+      report(where(suite, index), `makes ${formatCount(count)} jobs${factors}; at most ${perSuite} per suite (limits.jobs_per_suite${setOn})`);
     } else if (planned <= perPlan && planned + count > perPlan) {
-      report(where(suite, index), `brings the plan to ${planned + count} jobs; at most ${perPlan} per plan (limits.jobs_per_plan)`);
+      report(where(suite, index), `brings the plan to ${planned + count} jobs; at most ${perPlan} per plan (limits.jobs_per_plan${setOn})`);
     }
     planned += count;
     for (const { path, key, reference } of unknownMatrixKeys(suite))

@@ -1,7 +1,7 @@
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
-/** How a job can end: DESIGN.md's terminal states, shared by the runners, the orchestrator and the App. */
+/** How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the runners, the orchestrator and the App. */
 export const JOB_STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 

@@ -20,10 +20,24 @@ export const MAX_CONFIG_VALUES = 250_000;
 export const JOB_LIMITS = {
   // GitHub Actions caps a matrix at 256 jobs too.
   jobs_per_suite: { default: 256, ceiling: 1024 },
-  // The ceiling is the most a fork's pull request can make the App store and report on:
-  // each job is a row, a check run and, once approved, a workflow dispatch.
+  // The ceiling is the most any config can make the App store and report on: each job is a
+  // row, a check run and, once approved, a workflow dispatch. A plan that is not trusted (a
+  // fork's) is held to its base branch's caps instead of its own.
   jobs_per_plan: { default: 1024, ceiling: 4096 },
 } as const;
+
+/** The job caps in force for a plan, as `limits:` sets them. */
+export type JobCaps = { [name in keyof typeof JOB_LIMITS]: number };
+
+/**
+ * Job caps that bound a plan in place of its own config's, and where they were set: a
+ * config that is not trusted (a fork's) cannot raise the caps its plan is held to.
+ */
+export interface ImposedCaps {
+  caps: JobCaps;
+  /** Where the caps come from, as the message of a plan past them says it, e.g. "on the base branch main". */
+  setOn: string;
+}
 
 /** Every job is dispatched as a workflow input, and GitHub caps all inputs together at 65,535 characters. */
 export const MAX_JOB_SPEC_CHARS = 60 * 1024;

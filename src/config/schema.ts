@@ -139,7 +139,7 @@ export const suiteSchema = z
     }
   });
 
-/** A config may lower a job cap or raise it up to its ceiling: a pull request brings its own config, so only the ceiling bounds the App. */
+/** A config may lower a job cap or raise it up to its ceiling, the bound on any config: the App holds a plan that is not trusted to its base branch's caps. */
 function jobLimit(name: keyof typeof JOB_LIMITS) {
   const { default: byDefault, ceiling } = JOB_LIMITS[name];
   return z.number().int().min(1).max(ceiling, `at most ${ceiling}, kto's ceiling (a pull request's config cannot go past it)`).default(byDefault);

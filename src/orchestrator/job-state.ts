@@ -12,8 +12,9 @@ export function isTerminal(state: JobState): state is TerminalState {
 }
 
 /**
- * DESIGN.md's state machine. `dispatched/running → queued` is the infrastructure-failure
- * path (attempts remain); every waiting or active state may be cancelled.
+ * The job state machine; docs/architecture.md, "Job states", says who causes each move.
+ * `dispatched/running → queued` is the infrastructure-failure path (attempts remain); every
+ * waiting or active state may be cancelled.
  */
 const ALLOWED: Record<JobState, readonly JobState[]> = {
   awaiting_approval: ["queued", "cancelled"],

@@ -8,12 +8,18 @@ export interface Logger {
   error(fields: { err?: unknown; [key: string]: unknown }, message: string): void;
 }
 
-function line(level: string, fields: { err?: unknown }, message: string): string {
+/** A log line as a terminal shows it; a caller that prints it to a terminal makes it inert first. */
+export function logLine(level: string, fields: { err?: unknown }, message: string): string {
   const cause = fields.err instanceof Error ? fields.err.message : fields.err === undefined ? "" : String(fields.err);
   return `kto: ${level}: ${message}${cause ? `: ${cause}` : ""}\n`;
 }
 
+/**
+ * For a service built without a logger (tests, benchmarks). What the App and `kto run`
+ * build pass their own: Probot's, and the CLI's, which makes a job name's escape sequences
+ * inert before a terminal sees them.
+ */
 export const stderrLogger: Logger = {
-  warn: (fields, message) => void process.stderr.write(line("warning", fields, message)),
-  error: (fields, message) => void process.stderr.write(line("error", fields, message)),
+  warn: (fields, message) => void process.stderr.write(logLine("warning", fields, message)),
+  error: (fields, message) => void process.stderr.write(logLine("error", fields, message)),
 };

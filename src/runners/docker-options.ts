@@ -18,11 +18,11 @@ export interface DockerMounts {
 }
 
 /**
- * The container for a job, with DESIGN.md's isolation defaults: no network, nobody,
- * read-only root with a writable /tmp, no new privileges, no capabilities,
- * memory/CPU/pids limits, the workspace read-only and only the results dir writable.
- * Beyond them only what the host's policy `granted` (a user, a network, capabilities,
- * devices), taken from nowhere else; never a privileged container.
+ * The container for a job, with the isolation defaults (docs/architecture.md, "Docker
+ * isolation defaults"): no network, nobody, read-only root with a writable /tmp, no new
+ * privileges, no capabilities, memory/CPU/pids limits, the workspace read-only and only the
+ * results dir writable. Beyond them only what the host's policy `granted` (a user, a
+ * network, capabilities, devices), taken from nowhere else; never a privileged container.
  */
 export function dockerCreateOptions(job: DockerJob, granted: GrantedPrivileges, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
   const memory = job.memoryBytes ?? 0;

@@ -1,5 +1,4 @@
 import { mkdir, chmod } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
@@ -9,7 +8,7 @@ import { hostPolicyPath, loadHostPolicy, RUNNER_DEFAULT, type HostPolicy } from 
 import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
-import { ownerIsGone } from "./leftovers.js";
+import { ownerIsGone, ownerMark } from "./leftovers.js";
 import { DockerUnavailableError, HostPolicyError, ImagePullError } from "./errors.js";
 import { grantPrivileges } from "./privilege-grant.js";
 import type { Execution, RunContext, Runner } from "./types.js";
@@ -38,13 +37,8 @@ export class DockerRunner implements Runner<DockerJob> {
 
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker();
-    this.owner = options.owner ?? DockerRunner.ownerId();
+    this.owner = options.owner ?? ownerMark();
     this.policy = options.policy ?? (() => loadHostPolicy(hostPolicyPath(), RUNNER_DEFAULT));
-  }
-
-  /** `host:pid` of this process: what its containers are labelled with. */
-  static ownerId(): string {
-    return `${hostname()}:${process.pid}`;
   }
 
   /** Fails fast with DockerUnavailableError when no engine answers. */

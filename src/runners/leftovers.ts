@@ -1,5 +1,17 @@
+import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+
+/**
+ * The mark a kto process puts on its containers (a label) and its processes (KTO_OWNER):
+ * `host:pid:nonce`. The pid tells whether the process is gone; the nonce keeps two
+ * processes apart that had the same pid, one after the other (pids come round again,
+ * after 32,768 on many hosts) or side by side in two pid namespaces: a post step removing
+ * its dead job's leftovers by mark never takes another runner instance's running job.
+ */
+export function ownerMark(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(8).toString("hex")}`;
+}
 
 /** True while a process exists (EPERM: it exists but belongs to someone else). */
 export function processAlive(pid: number): boolean {
@@ -11,7 +23,7 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** An owner mark (`host:pid`) of a kto process on this host that no longer exists. */
+/** An owner mark (`host:pid:nonce`, or an older `host:pid`) of a kto process on this host that no longer exists. */
 export function ownerIsGone(owner: string): boolean {
   const [host, pid] = owner.split(":");
   return host === hostname() && pid !== undefined && /^\d+$/.test(pid) && !processAlive(Number(pid));

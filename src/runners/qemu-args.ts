@@ -1,3 +1,5 @@
+import type { CheckedDisk } from "./disk-image.js";
+
 export interface QemuShare {
   tag: string;
   path: string;
@@ -18,7 +20,8 @@ export interface QemuInvocation {
   memoryBytes: number;
   cpus: number;
   shares: QemuShare[];
-  disk?: string;
+  /** The suite's disk, read-only, under a throwaway overlay (see writeDiskOverlay) that takes the guest's writes. */
+  disk?: { image: CheckedDisk; overlay: string };
   qbootRom?: string;
 }
 
@@ -51,12 +54,27 @@ export function qemuArgs(vm: QemuInvocation): string[] {
       `virtio-9p-pci,fsdev=fs${index},mount_tag=${share.tag}`,
     );
   });
-  if (vm.disk) {
-    const format = /\.qcow2$/i.test(vm.disk) ? "qcow2" : "raw";
-    // snapshot=on: the job writes to a throwaway overlay, never to the user's image.
-    args.push("-drive", `file=${optionValue(vm.disk)},format=${format},if=virtio,snapshot=on`);
-  }
+  if (vm.disk) args.push(...diskArgs(vm.disk.image, vm.disk.overlay), "-device", "virtio-blk-pci,drive=disk");
   return args;
+}
+
+/**
+ * The disk as a graph of explicit block nodes, in QEMU's JSON form (no option syntax to
+ * escape): each file opened by its path, never as a protocol name (`nbd:`, `json:`), each
+ * format named so QEMU probes none, and nothing opened that an image names (`backing`
+ * null; checkDiskImage refuses data files). The image is read-only; the overlay kto made
+ * backs onto it by node name.
+ */
+function diskArgs(image: CheckedDisk, overlay: string): string[] {
+  const nodes = [
+    { driver: "file", "node-name": "disk-image-file", filename: image.path, "read-only": true },
+    image.format === "qcow2"
+      ? { driver: "qcow2", "node-name": "disk-image", file: "disk-image-file", "read-only": true, backing: null }
+      : { driver: "raw", "node-name": "disk-image", file: "disk-image-file", "read-only": true },
+    { driver: "file", "node-name": "disk-overlay-file", filename: overlay },
+    { driver: "qcow2", "node-name": "disk", file: "disk-overlay-file", backing: "disk-image" },
+  ];
+  return nodes.flatMap((node) => ["-blockdev", JSON.stringify(node)]);
 }
 
 /** Kernel command line: serial console, reboot (so QEMU exits) at once on panic, then the suite's own. */

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { QemuJob } from "../config/job-spec.js";
 import { demoteToTcg, type AcceleratorChoice } from "./accelerator-probe.js";
+import { checkDiskImage, writeDiskOverlay } from "./disk-image.js";
 import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js";
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
 import { GUEST_MACHINES, machineFor, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
@@ -62,7 +63,7 @@ export class QemuRunner implements Runner<QemuJob> {
     const inputs = { workspace: context.workspace, kind: "file" as const };
     const kernel = await confinedInput("kernel", job.kernel, inputs);
     const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;
-    const disk = job.disk ? await confinedInput("disk", job.disk, inputs) : undefined;
+    const disk = job.disk ? await checkDiskImage(await confinedInput("disk", job.disk, inputs)) : undefined;
     const modules = job.modules ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
     const guestMode = !userInitramfs;
 
@@ -89,6 +90,7 @@ export class QemuRunner implements Runner<QemuJob> {
           throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command, job.env, nonce)]));
       }
+      const attachedDisk = disk ? { image: disk, overlay: await writeDiskOverlay(disk, temp) } : undefined;
       const machine = GUEST_MACHINES[job.arch];
       const invocation = (accelerator: Accelerator, cpu: string | null): QemuInvocation => ({
         accelerator,
@@ -106,7 +108,7 @@ export class QemuRunner implements Runner<QemuJob> {
               { tag: RESULTS_TAG, path: resultsDir, readonly: false },
             ]
           : [],
-        disk,
+        disk: attachedDisk,
         qbootRom: plan.bios,
       });
       const boot = (choice: { accelerator: Accelerator; cpu: string | null; detail: string }, timeoutMs: number) =>

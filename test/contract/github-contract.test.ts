@@ -115,7 +115,8 @@ async function deliver(s: System, event: string, payload: Record<string, unknown
 /** Pull request #1 of REPO opened, or pushed to, at `sha` with `config`. */
 async function push(s: System, sha: string, config = TWO, action = "opened"): Promise<void> {
   s.github.state.files.set(`${REPO}@${sha}:.github/kto.yml`, config);
-  s.github.state.pulls.set(`${REPO}#1`, { number: 1, head: { sha }, base: { ref: "master" } });
+  // As the payload has it: the owner's own branch.
+  s.github.state.pulls.set(`${REPO}#1`, { number: 1, head: { sha, repo: { full_name: REPO } }, base: { ref: "master" }, author_association: "OWNER" });
   const payload = example("pull_request", "opened") as { action: string; number: number; pull_request: { number: number; head: { sha: string } } };
   payload.action = action;
   payload.number = payload.pull_request.number = 1;

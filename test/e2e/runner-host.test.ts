@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,7 @@ describe("a runner host registers just-in-time runners through the App, and clea
     await dispose();
     await github.close();
     await rm(runnerDir, { recursive: true, force: true });
+    await rm(`${runnerDir}-instances`, { recursive: true, force: true });
   });
 
   const register = (body: unknown, secret = SECRET) =>
@@ -68,6 +69,7 @@ describe("a runner host registers just-in-time runners through the App, and clea
         KTO_RUNNER_REGISTRATION_SECRET: SECRET,
         KTO_RUNNER_REPOSITORY: REPO,
         KTO_RUNNER_DIR: runnerDir,
+        KTO_RUNNER_HOME: `${runnerDir}-instances`,
         KTO_RUNNER_LABELS: "lab-a,rack-7",
       },
       reject: false,
@@ -143,10 +145,13 @@ describe("a runner host registers just-in-time runners through the App, and clea
     const [orphan, kept] = [await make(dead), await make(live)];
     const leftover = spawn("sleep", ["300"], { env: { ...process.env, KTO_OWNER: dead }, stdio: "ignore" });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
-    const workspace = await mkdtemp(join(tmpdir(), "kto-ws-"));
+    // The runner's directory, with the job's checkout under its _work, as the runner lays them out.
+    const runnerRoot = await mkdtemp(join(tmpdir(), "kto-runner-root-"));
+    const workspace = join(runnerRoot, "_work", "kernel", "kernel");
+    await mkdir(workspace, { recursive: true });
     await writeFile(join(workspace, "left.txt"), "x");
     try {
-      const hook = await execa("bash", [join(ROOT, "self-hosted/job-completed.sh")], { env: { GITHUB_WORKSPACE: workspace } });
+      const hook = await execa("bash", [join(ROOT, "self-hosted/job-completed.sh")], { env: { GITHUB_WORKSPACE: workspace, KTO_RUNNER_ROOT: runnerRoot } });
       expect(hook.stdout).toContain("removed 1 leftover container and 1 leftover process");
       expect(await exited).toBe("SIGKILL");
       await expect(docker.getContainer(orphan).inspect()).rejects.toMatchObject({ statusCode: 404 });
@@ -159,7 +164,7 @@ describe("a runner host registers just-in-time runners through the App, and clea
         .getContainer(orphan)
         .remove({ force: true })
         .catch(() => undefined);
-      await rm(workspace, { recursive: true, force: true });
+      await rm(runnerRoot, { recursive: true, force: true });
     }
   });
 });

@@ -7,6 +7,7 @@ import type { DockerJob } from "../../src/config/job-spec.js";
 import { DockerRunner } from "../../src/runners/docker-runner.js";
 import { JOB_LABEL, OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { DockerUnavailableError } from "../../src/runners/errors.js";
+import { ownerMark } from "../../src/runners/leftovers.js";
 import { RunnerFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { BUSYBOX_IMAGE, GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
@@ -104,7 +105,7 @@ describe("DockerRunner against the local engine", () => {
   it("sweeps containers left by a kto process that no longer exists", async () => {
     const dead = `${(await import("node:os")).hostname()}:999999`;
     const orphan = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["true"], Labels: { [OWNER_LABEL]: dead } });
-    const mine = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["true"], Labels: { [OWNER_LABEL]: DockerRunner.ownerId() } });
+    const mine = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["true"], Labels: { [OWNER_LABEL]: ownerMark() } });
     try {
       expect(await runner.sweepOrphans()).toBeGreaterThanOrEqual(1);
       await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });

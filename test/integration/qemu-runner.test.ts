@@ -6,6 +6,7 @@ import { RunnerFactory } from "../../src/runners/factory.js";
 import { detectHost } from "../../src/runners/host-capabilities.js";
 import { QemuRunner } from "../../src/runners/qemu-runner.js";
 import { runJob } from "../../src/runners/run-job.js";
+import { paddedText, qemuImg } from "../helpers/disk-images.js";
 import { ARM64_BUSYBOX, ARM64_KERNEL, qemuJob, withTempDir } from "../helpers/job.js";
 
 const factory = new RunnerFactory();
@@ -89,6 +90,28 @@ describe("QemuRunner booting Debian's kernel", () => {
     });
   });
 
+  it("attaches a disk by what it holds, not its name: the guest reads it, and what it writes is thrown away", async () => {
+    await withTempDir(async (dir) => {
+      await writeFile(join(dir, "content.raw"), paddedText("kto-disk-content"));
+      // Named the other way round on purpose: a name says nothing about the format.
+      await qemuImg("convert", "-f", "raw", "-O", "qcow2", join(dir, "content.raw"), join(dir, "qcow2.img"));
+      await writeFile(join(dir, "raw.qcow2"), paddedText("kto-disk-content"));
+      const written = "echo overwritten | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches";
+      for (const disk of ["qcow2.img", "raw.qcow2"]) {
+        const before = await readFile(join(dir, disk));
+        const jobDir = join(dir, `job-${disk}`);
+        const command = `echo "read=$(head -c 16 /dev/vda)"; ${written}; echo "reread=$(head -c 11 /dev/vda)"; cat /sys/block/vda/size`;
+        const result = await runJob(qemuJob({ id: `disk-${disk}`, disk, command }), { factory, workspace: dir, jobDir });
+        expect(result).toMatchObject({ status: "succeeded" });
+        const guestConsole = await readFile(join(jobDir, "console.log"), "utf8");
+        expect(guestConsole).toMatch(/^read=kto-disk-content\r?$/m);
+        expect(guestConsole).toMatch(/^reread=overwritten\r?$/m);
+        expect(guestConsole).toMatch(/^2048\r?$/m);
+        expect((await readFile(join(dir, disk))).equals(before)).toBe(true);
+      }
+    });
+  });
+
   it("errors with the path when the kernel is missing", async () => {
     await withTempDir(async (dir) => {
       const result = await runJob(qemuJob({ id: "nokernel", kernel: "out/bzImage" }), { factory, workspace: dir, jobDir: join(dir, "job") });
@@ -98,18 +121,22 @@ describe("QemuRunner booting Debian's kernel", () => {
     });
   });
 
-  it("boots an arm64 Debian kernel on this host in kto's guest mode and reads its KTAP", async () => {
+  it("boots an arm64 Debian kernel on this host in kto's guest mode, with its workspace and disk, and reads its KTAP", async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, "marker.txt"), "from-the-host\n");
+      await writeFile(join(dir, "content.raw"), paddedText("kto-disk-content"));
+      await qemuImg("convert", "-f", "raw", "-O", "qcow2", join(dir, "content.raw"), join(dir, "disk.qcow2"));
       const command =
-        'echo "KTAP version 1"; echo "1..2"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /workspace/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"';
-      const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, command }), {
+        'echo "KTAP version 1"; echo "1..3"; echo "ok 1 arch_is_$(uname -m)"; [ "$(cat /workspace/marker.txt)" = from-the-host ] && echo "ok 2 workspace_mounted" || echo "not ok 2 workspace_mounted"; ' +
+        '[ "$(head -c 16 /dev/vda)" = kto-disk-content ] && echo "ok 3 disk_attached" || echo "not ok 3 disk_attached"';
+      const result = await runJob(qemuJob({ id: "arm64-guest", arch: "arm64", kernel: ARM64_KERNEL, disk: "disk.qcow2", command }), {
         factory,
         workspace: dir,
         jobDir: join(dir, "job"),
       });
       expect(result).toMatchObject({ status: "succeeded", exitCode: 0, boot: { machine: "virt" } });
-      expect(result.results?.tests.map((t) => t.name)).toEqual(["arch_is_aarch64", "workspace_mounted"]);
+      expect(result.results?.tests.map((t) => t.name)).toEqual(["arch_is_aarch64", "workspace_mounted", "disk_attached"]);
+      expect(result.results?.counts).toMatchObject({ passed: 3, total: 3 });
       expect(result.boot?.detail).toMatch(/^(tcg|kvm)/);
     });
   });

@@ -143,6 +143,21 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     });
   });
 
+  it("keeps the trust gate's decision with each plan, and finds a repository's plans of a commit, newest first", async () => {
+    await withStore(engine, async (store) => {
+      const plan = (id: string, repo: string, headSha: string, now: number, approved: boolean) =>
+        submitPlan(store, { id, source: "s", workspace: "/w", repo, headSha, approved, gateReason: `${id}'s reason`, now, jobs: [storeJob(`${id}-j`, [], 2)] });
+      await plan("held", "o/r", "a".repeat(40), 1, false);
+      await plan("trusted", "o/r", "a".repeat(40), 2, true);
+      await plan("other-commit", "o/r", "b".repeat(40), 3, true);
+      await plan("other-repo", "o/fork", "a".repeat(40), 4, true);
+      expect((await store.plansAt("o/r", "a".repeat(40))).map((p) => [p.id, p.trusted, p.gateReason])).toEqual([
+        ["trusted", true, "trusted's reason"],
+        ["held", false, "held's reason"],
+      ]);
+    });
+  });
+
   it("holds a named lock for one owner until it expires", async () => {
     await withStore(engine, async (store) => {
       expect(await store.acquireLock("q", "a", 1000, 0)).toBe(true);

@@ -10,7 +10,7 @@ import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
 import { callsTable } from "../helpers/api-calls.js";
 
-// The seed's load test (9.2): 500 pull-request events, 2,000 jobs, 50 runners over 6
+// kto's load test: 500 pull-request events, 2,000 jobs, 50 runners over 6
 // label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.
 const SCALE = Number(process.env.KTO_LOAD_SCALE ?? 1);
 const EVENTS = Math.max(6, Math.round(500 * SCALE));

@@ -8,6 +8,7 @@ import { detectHost } from "../../src/runners/host-capabilities.js";
 import { extractVmlinux, MAX_VMLINUX_BYTES } from "../../src/runners/kernel-image.js";
 import { readCpio } from "../../src/runners/cpio.js";
 import { runJob } from "../../src/runners/run-job.js";
+import { paddedText, qcow2NamingBacking, qemuImg } from "../helpers/disk-images.js";
 import { HOST_KERNEL, qemuJob, withTempDir } from "../helpers/job.js";
 
 const factory = new RunnerFactory();
@@ -60,6 +61,57 @@ describe("a pull request's config cannot make QEMU read the host's files", () =>
       expect(await readFile(join(dir, "job", "console.log"), "utf8")).toMatch(/^2048\r?$/m);
       expect((await readFile(join(dir, name))).every((byte) => byte === 0)).toBe(true);
     });
+  });
+});
+
+describe("a disk image cannot make QEMU read a host file it names", () => {
+  const SECRET = "kto-host-secret-7c1d";
+
+  /** Boots a job that prints the start of its disk, an image `make` left in the workspace that names a file outside it. */
+  async function diskNaming(make: (image: string, outside: string) => Promise<void>) {
+    return withTempDir(async (dir) => {
+      const workspace = join(dir, "ws");
+      const outside = join(dir, "outside.raw");
+      await mkdir(workspace);
+      await make(join(workspace, "disk.qcow2"), outside);
+      const result = await runJob(qemuJob({ id: "disk-names-a-file", disk: "disk.qcow2", command: "head -c 64 /dev/vda" }), {
+        factory,
+        workspace,
+        jobDir: join(dir, "job"),
+      });
+      const guestConsole = await readFile(join(dir, "job", "console.log"), "utf8").catch(() => "");
+      return { result, guestConsole };
+    });
+  }
+
+  it("refuses a qcow2 that names a backing file, as the config's fault naming `disk`", async () => {
+    const { result, guestConsole } = await diskNaming(async (image, outside) => {
+      await writeFile(outside, paddedText(SECRET));
+      await qemuImg("create", "-q", "-f", "qcow2", "-b", outside, "-F", "raw", image);
+    });
+    expect(guestConsole).not.toContain(SECRET);
+    expect(result).toMatchObject({ status: "errored", outcome: "config_error" });
+    expect(result.reason).toMatch(/^disk: \S+\/ws\/disk\.qcow2: a qcow2 image that names a backing file \(".*outside\.raw"\)/);
+  });
+
+  it("refuses a qcow2 that names an external data file", async () => {
+    const { result, guestConsole } = await diskNaming(async (image, outside) => {
+      await qemuImg("create", "-q", "-f", "qcow2", "-o", `data_file=${outside},data_file_raw=on`, image, "1M");
+      await writeFile(outside, paddedText(SECRET));
+    });
+    expect(guestConsole).not.toContain(SECRET);
+    expect(result).toMatchObject({ status: "errored", outcome: "config_error" });
+    expect(result.reason).toMatch(/^disk: \S+: a qcow2 image that names an external data file \(".*outside\.raw"\)/);
+  });
+
+  it("refuses a hand-made qcow2 whose backing file is a json: description of a host file", async () => {
+    const { result, guestConsole } = await diskNaming(async (image, outside) => {
+      await writeFile(outside, paddedText(SECRET));
+      await qcow2NamingBacking(image, `json:${JSON.stringify({ driver: "raw", file: { driver: "file", filename: outside } })}`);
+    });
+    expect(guestConsole).not.toContain(SECRET);
+    expect(result).toMatchObject({ status: "errored", outcome: "config_error" });
+    expect(result.reason).toMatch(/^disk: \S+: a qcow2 image that names a backing file \("json:/);
   });
 });
 

@@ -76,7 +76,13 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
       );
       await chmod(join(runnerDir, "run.sh"), 0o755);
       const result = await execa("bash", [join(ROOT, "self-hosted/kto-runner-host.sh"), "5"], {
-        env: { KTO_APP_URL: app.url, KTO_RUNNER_REGISTRATION_SECRET: SECRET, KTO_RUNNER_REPOSITORY: REPO, KTO_RUNNER_DIR: runnerDir },
+        env: {
+          KTO_APP_URL: app.url,
+          KTO_RUNNER_REGISTRATION_SECRET: SECRET,
+          KTO_RUNNER_REPOSITORY: REPO,
+          KTO_RUNNER_DIR: runnerDir,
+          KTO_RUNNER_HOME: `${runnerDir}-instances`,
+        },
         reject: false,
       });
       exitCode = result.exitCode;
@@ -85,7 +91,10 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
       environ = environOf(await readFile(join(runnerDir, "environ"), "utf8"));
     });
 
-    afterAll(() => rm(runnerDir, { recursive: true, force: true }));
+    afterAll(async () => {
+      await rm(runnerDir, { recursive: true, force: true });
+      await rm(`${runnerDir}-instances`, { recursive: true, force: true });
+    });
 
     it("without the registration secret anywhere in its environment, so its jobs cannot register runners of their own", () => {
       expect(exitCode).toBe(0);

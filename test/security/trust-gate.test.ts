@@ -57,7 +57,15 @@ interface PullRequestPayload {
   sender: { login: string };
 }
 
-type CheckRunView = { name: string; head_sha: string; status: string; conclusion?: string; output: { title: string; summary: string } };
+type CheckRunView = {
+  id: number;
+  name: string;
+  external_id?: string;
+  head_sha: string;
+  status: string;
+  conclusion?: string;
+  output: { title: string; summary: string };
+};
 
 /** GitHub stamps times in whole seconds. */
 function githubTime(ms: number): string {
@@ -174,6 +182,43 @@ describe("the trust gate against a fork's author", () => {
     payload.sender.login = login;
     payload.issue.number = NUMBER;
     payload.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${NUMBER}` };
+    return payload;
+  }
+
+  /** "Re-run all checks" on `sha`, pressed by `sender`: for a fork's commit GitHub names no pull request and no branch. */
+  function suiteRerequested(sha: string, sender: string): Record<string, unknown> {
+    const payload = example("check_suite", "rerequested", 0) as { check_suite: Record<string, unknown>; sender: { login: string } };
+    payload.check_suite.head_sha = sha;
+    payload.check_suite.head_branch = null;
+    payload.check_suite.pull_requests = [];
+    payload.sender.login = sender;
+    return payload;
+  }
+
+  /** `sender` presses a job's check run's "Re-run" (rerequested) or its "Re-run failed" button (requested_action). */
+  function checkRunPressed(action: "rerequested" | "requested_action", run: CheckRunView, sender: string): Record<string, unknown> {
+    const payload = example("check_run", action, 0) as {
+      check_run: Record<string, unknown> & { check_suite: Record<string, unknown> };
+      requested_action?: unknown;
+      repository: unknown;
+      installation: unknown;
+      organization?: unknown;
+      sender: { login: string };
+    };
+    const pullRequestEvent = example("pull_request", "opened") as { repository: unknown; installation: unknown };
+    payload.check_run = {
+      ...payload.check_run,
+      id: run.id,
+      external_id: run.external_id,
+      name: run.name,
+      head_sha: run.head_sha,
+      check_suite: { ...payload.check_run.check_suite, head_sha: run.head_sha, pull_requests: [] },
+    };
+    if (action === "requested_action") payload.requested_action = { identifier: "rerun" };
+    payload.repository = pullRequestEvent.repository;
+    payload.installation = pullRequestEvent.installation;
+    delete payload.organization;
+    payload.sender.login = sender;
     return payload;
   }
 
@@ -363,6 +408,176 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit retested");
     expect(dispatchedShas()).toEqual([SECOND]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("gates Re-run all checks on a fork's held commit: pressed by someone who cannot write it waits, by a writer it runs", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    await deliver("check_suite", suiteRerequested(FIRST, "stranger"));
+    await until(async () => (await app.store.planIds()).length === 2, "the re-run planned");
+    await untilSettled({ app, github });
+    expect(dispatchedShas()).toEqual([]);
+    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    // Found through kto's plan of the commit: the re-run is the pull request's, and waits as its head does.
+    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @stranger, who asked for the re-run, cannot write to ${REPO}.`);
+    expect((await app.store.plan(waiting!.planId))?.groupKey).toBe(`pr:${REPO}#${NUMBER}`);
+
+    await deliver("check_suite", suiteRerequested(FIRST, "writer"));
+    await until(async () => github.state.dispatches.length === 1, "the writer's re-run dispatched");
+    expect(dispatchedShas()).toEqual([FIRST]);
+    const asked = github.requests.filter((r) => r.operationId === "repos/get-collaborator-permission-level").map((r) => r.params.username);
+    expect(asked).toEqual(["stranger", "writer"]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("gates Re-run all checks on a commit kto knows nothing of: only a writer's press runs it", async () => {
+    await deliver("check_suite", suiteRerequested(SECOND, "reader"));
+    await until(async () => (await app.store.planIds()).length === 1, "the re-run planned");
+    await untilSettled({ app, github });
+    expect(dispatchedShas()).toEqual([]);
+    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    expect(waiting?.reason).toContain(`kto knows of no pull request or plan of ${SECOND.slice(0, 7)}`);
+    await deliver("check_suite", suiteRerequested(SECOND, "maintainer"));
+    await until(async () => github.state.dispatches.length === 1, "the maintainer's re-run dispatched");
+    expect(dispatchedShas()).toEqual([SECOND]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("gates a job's Re-run of a fork's approved plan again: pressed by someone who cannot write, the job waits for approval", async () => {
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    await held(FIRST);
+    await deliver("pull_request", labeled(FIRST, "kto/ok-to-test", "maintainer"));
+    await until(async () => github.state.dispatches.length === 1, "the labelled commit dispatched");
+    await deliver("issue_comment", comment("/kto cancel", "maintainer", "MEMBER", await stampAfterNow()));
+    const run = await until(
+      async () => checkRuns().find((c) => c.name === "kto / unit" && c.conclusion === "cancelled"),
+      "the job's check run completed as cancelled",
+    );
+    let planned = (await app.store.planIds()).length;
+    for (const [action, sender] of [
+      ["rerequested", "stranger"],
+      ["requested_action", "reader"],
+    ] as const) {
+      await deliver("check_run", checkRunPressed(action, run, sender));
+      planned += 1;
+      await until(async () => (await app.store.planIds()).length === planned, `the re-run ${action} by ${sender} planned`);
+    }
+    await untilSettled({ app, github });
+    expect(dispatchedShas()).toEqual([FIRST]);
+    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @reader, who asked for the re-run, cannot write to ${REPO}.`);
+    await until(
+      async () =>
+        checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "action_required" && c.output.summary.includes("the same Re-run button")),
+      "the held re-run's approval check run",
+    );
+
+    await deliver("check_run", checkRunPressed("rerequested", run, "writer"));
+    await until(async () => github.state.dispatches.length === 2, "the writer's re-run dispatched");
+    expect(dispatchedShas()).toEqual([FIRST, FIRST]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("holds a fork's plan to the base branch's job caps: a head config that raises limits.jobs_per_plan does not raise them", async () => {
+    const threeJobs = `version: 1
+suites:
+  - name: unit
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+    matrix: { n: [1, 2, 3] }
+`;
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}limits:\n  jobs_per_plan: 2\n`);
+    github.state.files.set(`${REPO}@${FIRST}:.github/kto.yml`, `${threeJobs}limits:\n  jobs_per_plan: 4096\n`);
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    const failed = await until(async () => checkRuns().find((c) => c.name === "kto / config"), "the config check run");
+    expect(failed).toMatchObject({ head_sha: FIRST, conclusion: "failure" });
+    expect(failed.output.summary).toContain("brings the plan to 3 jobs; at most 2 per plan (limits.jobs_per_plan on the base branch master");
+    expect(await app.store.planIds()).toEqual([]);
+
+    // A trusted head's config sets its own caps.
+    github.state.files.set(`${REPO}@${SECOND}:.github/kto.yml`, `${threeJobs}limits:\n  jobs_per_plan: 4096\n`);
+    const member = pullRequest("opened", SECOND);
+    member.pull_request.head.repo.full_name = REPO;
+    member.pull_request.author_association = "MEMBER";
+    await deliver("pull_request", member);
+    await until(async () => (await app.store.jobs()).length === 3, "the member's three jobs");
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("lists in the approval check run what the held jobs ask of the runner host: root, capabilities, devices, network", async () => {
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `${UNIT}    user: root
+    capabilities: [NET_ADMIN, CAP_SYS_PTRACE]
+    devices: [/dev/net/tun]
+    network: true
+  - name: plain
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+`,
+    );
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    const run = await held(FIRST);
+    expect(run.output.summary).toContain(
+      "They ask the runner host for more than kto's isolation defaults; approve only if the code may have it:\n\n" +
+        "- `user: root`: 1 of 2 jobs\n- `capability: NET_ADMIN`: 1 of 2 jobs\n- `capability: SYS_PTRACE`: 1 of 2 jobs\n" +
+        "- `device: /dev/net/tun`: 1 of 2 jobs\n- `network`: 1 of 2 jobs",
+    );
+    expect(run.output.summary).toContain(
+      "- `kto / unit` (labels: x86_64; user: root; capability: NET_ADMIN; capability: SYS_PTRACE; device: /dev/net/tun; network)\n- `kto / plain` (labels: x86_64)",
+    );
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("narrows a fork's held plan to the base branch's privileges: a suite asking for more is a config error, and the approval lists only what the others ask", async () => {
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}privileges:\n  network: true\n`);
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `${UNIT}    network: true
+  - name: escape
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+    user: root
+`,
+    );
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    const run = await held(FIRST);
+    const config = await until(async () => checkRuns().find((c) => c.name === "kto / config" && c.head_sha === FIRST), "the config check run");
+    expect(config).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(config.output.summary).toContain("suites[1].user: root is not allowed by privileges in the base branch's .github/kto.yml");
+    expect(run.output.summary).toContain("approve only if the code may have it:\n\n- `network`: every job");
+    expect(run.output.summary).not.toContain("escape");
+    expect((await app.store.jobs()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
+    expect(github.state.dispatches).toEqual([]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("records why a run request passes the gate: GitHub sends one only for someone who can write", async () => {
+    github.state.refs.set(`${REPO}@master`, FIRST);
+    const dispatch = example("repository_dispatch", "on-demand-test", 0) as Record<string, unknown> & { sender: { login: string } };
+    const pullRequestEvent = example("pull_request", "opened") as { repository: unknown; installation: unknown };
+    Object.assign(dispatch, {
+      action: "kto-run",
+      client_payload: { ref: "master" },
+      repository: pullRequestEvent.repository,
+      installation: pullRequestEvent.installation,
+    });
+    dispatch.sender.login = "release-bot";
+    await deliver("repository_dispatch", dispatch);
+    await until(async () => github.state.dispatches.length === 1, "the requested run dispatched");
+    const [planId] = await app.store.planIds();
+    expect(await app.store.plan(planId!)).toMatchObject({
+      trusted: true,
+      gateReason: "@release-bot asked by repository_dispatch, and GitHub accepts a repository_dispatch only from a token that can write to the repository",
+    });
     expect(github.rejected).toEqual([]);
   });
 });

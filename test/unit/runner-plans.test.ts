@@ -1,13 +1,16 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { readCpio, writeCpio } from "../../src/runners/cpio.js";
 import { readConsole, vmOutcome } from "../../src/runners/console-outcome.js";
+import { checkDiskImage } from "../../src/runners/disk-image.js";
 import { dockerCreateOptions } from "../../src/runners/docker-options.js";
 import { decideOutcome } from "../../src/runners/finish-job.js";
 import { jobInitramfs } from "../../src/runners/guest-initramfs.js";
 import { kernelAppend, qemuArgs } from "../../src/runners/qemu-args.js";
 import { parseKtap } from "../../src/runners/results/ktap.js";
 import { grantPrivileges } from "../../src/runners/privilege-grant.js";
-import { GRANTS_EVERYTHING, job } from "../helpers/job.js";
+import { GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
 
 describe("docker container options", () => {
   it("applies the isolation defaults", () => {
@@ -60,13 +63,12 @@ describe("qemu invocation", () => {
     expect(args).toContain("-no-reboot");
   });
 
-  it("uses KVM when told, SeaBIOS on the standard path, 9p shares and a snapshot disk", () => {
+  it("uses KVM when told, SeaBIOS on the standard path, and 9p shares", () => {
     const args = qemuArgs({
       ...base,
       accelerator: "kvm",
       cpu: "host",
       boot: "standard",
-      disk: "/d.qcow2",
       shares: [{ tag: "ws", path: "/w", readonly: true }],
     });
     const line = args.join(" ");
@@ -74,16 +76,29 @@ describe("qemu invocation", () => {
     expect(line).not.toContain("-bios");
     expect(line).toContain("local,id=fs0,path=/w,security_model=none,readonly=on");
     expect(line).toContain("virtio-9p-pci,fsdev=fs0,mount_tag=ws");
-    expect(line).toContain("file=/d.qcow2,format=qcow2,if=virtio,snapshot=on");
   });
 
-  it("doubles commas in paths, so a file name cannot add QEMU options", () => {
-    const line = qemuArgs({
-      ...base,
-      disk: "/w/a.img,file.locking=off,read-only=off",
-      shares: [{ tag: "ws", path: "/w/x,readonly=off", readonly: true }],
-    }).join(" ");
-    expect(line).toContain("file=/w/a.img,,file.locking=off,,read-only=off,format=raw");
+  it("opens a disk as explicit block nodes: its format named, no backing file followed, writes to kto's overlay", async () => {
+    await withTempDir(async (dir) => {
+      // A comma in a name would add an option in QEMU's key=value syntax; the disk goes as JSON.
+      const path = join(dir, "a.img,file.locking=off,read-only=off");
+      await writeFile(path, Buffer.alloc(4096));
+      const image = await checkDiskImage(path);
+      const args = qemuArgs({ ...base, disk: { image, overlay: "/tmp/o.qcow2" } });
+      const blockdevs = args.flatMap((arg, index) => (args[index - 1] === "-blockdev" ? [JSON.parse(arg) as unknown] : []));
+      expect(blockdevs).toEqual([
+        { driver: "file", "node-name": "disk-image-file", filename: path, "read-only": true },
+        { driver: "raw", "node-name": "disk-image", file: "disk-image-file", "read-only": true },
+        { driver: "file", "node-name": "disk-overlay-file", filename: "/tmp/o.qcow2" },
+        { driver: "qcow2", "node-name": "disk", file: "disk-overlay-file", backing: "disk-image" },
+      ]);
+      expect(args.join(" ")).toContain("-device virtio-blk-pci,drive=disk");
+      expect(args).not.toContain("-drive");
+    });
+  });
+
+  it("doubles commas in share paths, so a directory name cannot add QEMU options", () => {
+    const line = qemuArgs({ ...base, shares: [{ tag: "ws", path: "/w/x,readonly=off", readonly: true }] }).join(" ");
     expect(line).toContain("path=/w/x,,readonly=off,security_model=none,readonly=on");
   });
 

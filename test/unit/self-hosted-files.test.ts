@@ -42,6 +42,9 @@ describe("the runner host files in self-hosted/", () => {
     expect(value("Restart")).toBe("always");
     expect(value("EnvironmentFile")).toBe("/etc/kto/runner.env");
     expect(value("SupplementaryGroups")?.split(" ")).toEqual(expect.arrayContaining(["docker", "kvm"]));
+    // Each instance's copy of the runner, with its credentials, in a directory of its own for the runner user alone.
+    expect(value("StateDirectory")).toBe("kto-runner/%i");
+    expect(value("StateDirectoryMode")).toBe("0700");
   });
 
   it("the actions-runner-controller example keeps runners waiting, runs Docker in Docker and calls the job-completed hook", async () => {

@@ -4,14 +4,15 @@ import { DockerRunner } from "../../runners/docker-runner.js";
 import { labelsForHost, readHostFacts, runnerNameOf } from "../../runners/host-labels.js";
 import { killMarkedProcesses, ownerIsGone } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
+import { printErr, printOut } from "../terminal.js";
 
 export async function hostLabelsCommand(options: { name?: string; json?: boolean }): Promise<number> {
   const host = labelsForHost(await readHostFacts(), { name: options.name });
-  if (options.json) process.stdout.write(`${JSON.stringify(host, null, 2)}\n`);
+  if (options.json) printOut(`${JSON.stringify(host, null, 2)}\n`);
   else {
     // Labels on stdout for scripts; why a guest runs as it does on stderr, for people.
-    process.stdout.write(`${host.labels.join(",")}\n`);
-    for (const guest of host.guests) process.stderr.write(`kto: ${guest.arch} guests: ${guest.accelerator ? guest.detail : `cannot boot (${guest.detail})`}\n`);
+    printOut(`${host.labels.join(",")}\n`);
+    for (const guest of host.guests) printErr(`kto: ${guest.arch} guests: ${guest.accelerator ? guest.detail : `cannot boot (${guest.detail})`}\n`);
   }
   return EXIT.ok;
 }
@@ -51,11 +52,11 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
   });
   const body = (await response.json().catch(() => ({}))) as { message?: string; encodedJitConfig?: string; runnerId?: number };
   if (!response.ok || !body.encodedJitConfig) {
-    process.stderr.write(`kto: the App refused the registration (${response.status}): ${body.message ?? "no message"}\n`);
+    printErr(`kto: the App refused the registration (${response.status}): ${body.message ?? "no message"}\n`);
     return EXIT.failed;
   }
-  process.stderr.write(`kto: registered runner ${name} (id ${body.runnerId}) with labels ${labels.join(",")}\n`);
-  process.stdout.write(`${body.encodedJitConfig}\n`);
+  printErr(`kto: registered runner ${name} (id ${body.runnerId}) with labels ${labels.join(",")}\n`);
+  printOut(`${body.encodedJitConfig}\n`);
   return EXIT.ok;
 }
 
@@ -68,8 +69,6 @@ export async function hostCleanupCommand(): Promise<number> {
     // no Docker engine on this host: nothing of kto's can be left there
   }
   const processes = await killMarkedProcesses(ownerIsGone);
-  process.stdout.write(
-    `kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`,
-  );
+  printOut(`kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`);
   return EXIT.ok;
 }

@@ -2,7 +2,9 @@ import { readFile } from "node:fs/promises";
 import { parseResults } from "../../runners/results/detect.js";
 import { leaves, type ResultsFormat } from "../../runners/results/types.js";
 import { writeJunit } from "../../runners/report/junit-writer.js";
+import { oneLine } from "../../runners/report/terminal-text.js";
 import { EXIT, UsageError } from "../exit-codes.js";
+import { printOut } from "../terminal.js";
 
 async function readInput(file: string): Promise<string> {
   if (file === "-") {
@@ -22,21 +24,21 @@ export async function parseCommand(file: string, options: { format: ResultsForma
   const code = parsed.status === "passed" || parsed.status === "skipped" ? EXIT.ok : EXIT.failed;
   if (options.json) {
     const tests = leaves(parsed.tests).map(({ log: _log, ...test }) => test);
-    process.stdout.write(`${JSON.stringify({ format: parsed.format, status: parsed.status, counts: parsed.counts, tests, errors: parsed.errors }, null, 2)}\n`);
+    printOut(`${JSON.stringify({ format: parsed.format, status: parsed.status, counts: parsed.counts, tests, errors: parsed.errors }, null, 2)}\n`);
     return code;
   }
   if (options.junit) {
-    process.stdout.write(writeJunit([{ name: file, results: parsed, status: parsed.status, reason: parsed.errors[0] ?? "", durationMs: 0 }]));
+    printOut(writeJunit([{ name: file, results: parsed, status: parsed.status, reason: parsed.errors[0] ?? "", durationMs: 0 }]));
     return code;
   }
   const c = parsed.counts;
-  process.stdout.write(
+  printOut(
     `${file}: ${parsed.format}: ${parsed.status}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped, ${c.errored} errored, ${c.total} total\n`,
   );
   for (const test of leaves(parsed.tests).filter((t) => t.status === "failed" || t.status === "errored")) {
-    const where = test.location ? ` (${test.location.file}:${test.location.line})` : "";
-    process.stdout.write(`  ${test.status}: ${[...test.path, test.name].join(" › ")}${where}${test.reason ? `: ${test.reason.split("\n")[0]}` : ""}\n`);
+    const where = test.location ? ` (${oneLine(test.location.file)}:${test.location.line})` : "";
+    printOut(`  ${test.status}: ${oneLine([...test.path, test.name].join(" › "))}${where}${test.reason ? `: ${oneLine(test.reason.split("\n")[0]!)}` : ""}\n`);
   }
-  for (const error of parsed.errors) process.stdout.write(`  note: ${error}\n`);
+  for (const error of parsed.errors) printOut(`  note: ${oneLine(error)}\n`);
   return code;
 }

@@ -7,9 +7,11 @@ import { loadConfigFile } from "../../config/load-config.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
 import { DockerRunner } from "../../runners/docker-runner.js";
 import { RunnerFactory } from "../../runners/factory.js";
+import { ownerMark } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { newPlanId, resumePlan, runPlanLocally } from "../local-run.js";
 import { ProgressView } from "../progress.js";
+import { printErr, printOut, stderrIsTerminal } from "../terminal.js";
 
 export interface RunOptions {
   suite: string[];
@@ -47,7 +49,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     }
 
     // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
-    const docker = new DockerRunner({ owner: DockerRunner.ownerId(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
+    const docker = new DockerRunner({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
     const factory = new RunnerFactory({ docker });
 
@@ -58,14 +60,14 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     const onSignal = () => {
       interrupts += 1;
       if (interrupts === 1) {
-        process.stderr.write("\nkto: cancelling; press Ctrl-C again to quit at once\n");
+        printErr("\nkto: cancelling; press Ctrl-C again to quit at once\n");
         abort.abort();
       } else process.exit(130);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
 
-    const live = options.progress === "live" || (options.progress === "auto" && process.stderr.isTTY === true && !process.env.CI);
+    const live = options.progress === "live" || (options.progress === "auto" && stderrIsTerminal() && !process.env.CI);
     const view = new ProgressView(specs, live);
     try {
       const runOptions = {
@@ -83,7 +85,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
       view.stop();
       const t = report.totals.tests;
       const outDir = (await store.plan(planId))?.outDir ?? options.out;
-      process.stdout.write(
+      printOut(
         `kto: ${report.status}: ${report.jobs.length} jobs, ${t.passed} tests passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped\n` +
           `kto: results in ${outDir}/summary.md (run ${planId})\n`,
       );

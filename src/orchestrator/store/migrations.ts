@@ -178,6 +178,20 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable("plans").addColumn("approval_check_run_requested_at", big).execute();
     },
   },
+  {
+    name: "007-plan-trust",
+    async up(db) {
+      // What the trust gate decided for a plan, so that a re-run of it is gated as the plan
+      // was; a plan from before is taken as untrusted, and only a writer's re-run runs it.
+      await db.schema
+        .alterTable("plans")
+        .addColumn("trusted", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("plans").addColumn("gate_reason", "text").execute();
+      // A check suite's re-run finds the plans kto made of its commit.
+      await db.schema.createIndex("plans_repo_head").on("plans").columns(["repo", "head_sha"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -69,6 +69,8 @@ export class PlanRepository {
           head_sha: plan.headSha ?? null,
           default_ref: plan.defaultRef ?? null,
           created_at: plan.now,
+          trusted: plan.approved ? 1 : 0,
+          gate_reason: plan.gateReason ?? null,
         })
         .execute();
       const state: JobState = plan.approved ? "queued" : "awaiting_approval";
@@ -135,6 +137,19 @@ export class PlanRepository {
       .limit(1)
       .executeTakeFirst();
     return row ? toPlan(row) : null;
+  }
+
+  /** The plans of a repository's commit, newest first: what kto knows of where the commit came from. */
+  async plansAt(repo: string, headSha: string): Promise<PlanRecord[]> {
+    const rows = await this.db
+      .selectFrom("plans")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where("head_sha", "=", headSha)
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map(toPlan);
   }
 
   async markApprovalCheckRunRequested(planId: string, now: number | null): Promise<void> {

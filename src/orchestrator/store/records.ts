@@ -50,6 +50,10 @@ export interface PlanRecord {
   createdAt: number;
   approvalCheckRunId: number | null;
   approvalCheckRunRequestedAt: number | null;
+  /** Whether the App's trust gate let it run without a maintainer's approval. */
+  trusted: boolean;
+  /** Why the gate let it run or held it; null for a plan the gate did not see (a local run's). */
+  gateReason: string | null;
 }
 
 export interface EnvironmentRecord {
@@ -134,6 +138,8 @@ export interface NewPlan {
   approved: boolean;
   /** Why they wait, shown to the people who can approve. */
   approvalReason?: string;
+  /** Why the App's trust gate let the plan run or held it: kept with the plan, so that a re-run is gated as the plan was. */
+  gateReason?: string;
   /** The webhook delivery the plan answers: recorded with it, so a redelivery makes no second plan. */
   deliveryId?: string;
   now: number;
@@ -189,6 +195,8 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
     createdAt: row.created_at,
     approvalCheckRunId: row.approval_check_run_id === null ? null : Number(row.approval_check_run_id),
     approvalCheckRunRequestedAt: row.approval_check_run_requested_at === null ? null : Number(row.approval_check_run_requested_at),
+    trusted: row.trusted === 1,
+    gateReason: row.gate_reason,
   };
 }
 

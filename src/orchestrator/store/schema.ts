@@ -22,6 +22,10 @@ export interface PlansTable {
   /** The one check run a plan waiting for approval shows as. */
   approval_check_run_id: number | null;
   approval_check_run_requested_at: number | null;
+  /** 1 when the App's trust gate let the plan run without a maintainer's approval. */
+  trusted: number;
+  /** Why the gate let it run or held it. */
+  gate_reason: string | null;
 }
 
 export interface JobsTable {

@@ -15,7 +15,7 @@ export type { TransitionEntry } from "./job-queries.js";
 /** What the App reads of jobs, plans and environments; nothing here changes them. */
 export type JobReads = Pick<
   Store,
-  "job" | "jobs" | "plan" | "latestPlan" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState" | "environments" | "finalReportBacklog"
+  "job" | "jobs" | "plan" | "latestPlan" | "plansAt" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState" | "environments" | "finalReportBacklog"
 >;
 
 /** The webhook deliveries already handled, so that a redelivery is handled once. */
@@ -64,6 +64,7 @@ export class Store {
   submitPlan: PlanRepository["submitPlan"] = (plan, effects) => this.plans.submitPlan(plan, effects);
   plan: PlanRepository["plan"] = (id) => this.plans.plan(id);
   latestPlan: PlanRepository["latestPlan"] = (groupKey) => this.plans.latestPlan(groupKey);
+  plansAt: PlanRepository["plansAt"] = (repo, headSha) => this.plans.plansAt(repo, headSha);
   planIds: PlanRepository["planIds"] = () => this.plans.planIds();
   pruneFinishedPlans: PlanRepository["pruneFinishedPlans"] = (before) => this.plans.pruneFinishedPlans(before);
   markApprovalCheckRunRequested: PlanRepository["markApprovalCheckRunRequested"] = (planId, now) => this.plans.markApprovalCheckRunRequested(planId, now);

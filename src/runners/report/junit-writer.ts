@@ -1,6 +1,7 @@
 import { XMLBuilder } from "fast-xml-parser";
 import type { ParsedResults, TestCase } from "../results/types.js";
 import { leaves } from "../results/types.js";
+import { terminalText } from "./terminal-text.js";
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: "@", format: true, suppressEmptyNode: true });
 
@@ -53,5 +54,6 @@ export function writeJunit(suites: readonly JunitSuite[]): string {
       testcase: cases,
     };
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ testsuites: { testsuite } })}`;
+  // XML 1.0 has no place for most control characters, and a terminal obeys them: they are shown as escapes.
+  return terminalText(`<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ testsuites: { testsuite } })}`);
 }

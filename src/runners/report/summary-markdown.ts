@@ -1,6 +1,8 @@
 import { formatDuration } from "../../config/duration.js";
 import { formatSize } from "../../config/size.js";
+import { codeSpan, fencedBlock, inlineText, pathLink, tableCell } from "./markdown.js";
 import type { JobReport, RunReport } from "./run-report.js";
+import { terminalText } from "./terminal-text.js";
 
 const ICON: Record<JobReport["status"], string> = {
   succeeded: "✅",
@@ -9,10 +11,6 @@ const ICON: Record<JobReport["status"], string> = {
   cancelled: "🚫",
   errored: "⚠️",
 };
-
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
 
 function testsCell(job: JobReport): string {
   const t = job.tests;
@@ -37,7 +35,7 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
   const lines = [
     `# kto: ${ICON[report.status]} ${report.status}`,
     "",
-    `${report.jobs.length} job${report.jobs.length === 1 ? "" : "s"} from \`${report.config}\` in ${formatDuration(report.durationMs)}: ` +
+    `${report.jobs.length} job${report.jobs.length === 1 ? "" : "s"} from ${codeSpan(report.config)} in ${formatDuration(report.durationMs)}: ` +
       Object.entries(totals.jobs)
         .filter(([, n]) => n > 0)
         .map(([status, n]) => `${n} ${status}`)
@@ -48,21 +46,21 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const job of report.jobs) {
-    const logs = [`[stdout](${link(`${job.dir}/${job.logs.stdout}`)})`, `[stderr](${link(`${job.dir}/${job.logs.stderr}`)})`];
-    if (job.logs.console) logs.push(`[console](${link(`${job.dir}/${job.logs.console}`)})`);
+    const logs = [pathLink("stdout", link(`${job.dir}/${job.logs.stdout}`)), pathLink("stderr", link(`${job.dir}/${job.logs.stderr}`))];
+    if (job.logs.console) logs.push(pathLink("console", link(`${job.dir}/${job.logs.console}`)));
     lines.push(
-      `| ${escapeCell(job.name)} | ${ICON[job.status]} ${job.status}${job.outcome !== "passed" && job.outcome !== job.status ? ` (${job.outcome})` : ""} | ${testsCell(job)} | ${formatDuration(job.durationMs)} | ${bootCell(job)} | ${job.metrics.cpuMs != null ? formatDuration(job.metrics.cpuMs) : "—"} | ${job.metrics.memoryPeakBytes != null ? formatSize(job.metrics.memoryPeakBytes) : "—"} | ${logs.join(" ")} |`,
+      `| ${tableCell(job.name)} | ${ICON[job.status]} ${job.status}${job.outcome !== "passed" && job.outcome !== job.status ? ` (${job.outcome})` : ""} | ${testsCell(job)} | ${formatDuration(job.durationMs)} | ${bootCell(job)} | ${job.metrics.cpuMs != null ? formatDuration(job.metrics.cpuMs) : "—"} | ${job.metrics.memoryPeakBytes != null ? formatSize(job.metrics.memoryPeakBytes) : "—"} | ${logs.join(" ")} |`,
     );
   }
   const troubled = report.jobs.filter((job) => job.status !== "succeeded");
   if (troubled.length > 0) {
     lines.push("", "## What went wrong", "");
     for (const job of troubled) {
-      lines.push(`### ${job.name}: ${job.status}`, "", escapeBlock(job.reason), "");
+      lines.push(`### ${inlineText(job.name)}: ${job.status}`, "", /[\r\n]/.test(job.reason) ? fencedBlock(job.reason) : job.reason, "");
       for (const failure of job.failures.slice(0, 50)) {
-        const where = failure.location ? ` at \`${failure.location.file}:${failure.location.line}\`` : "";
-        lines.push(`- **${[...failure.path, failure.name].join(" › ")}** ${failure.status}${where}`);
-        if (failure.reason) lines.push("", "  ```", ...failure.reason.split("\n").map((l) => `  ${l}`), "  ```");
+        const where = failure.location ? ` at ${codeSpan(`${failure.location.file}:${failure.location.line}`)}` : "";
+        lines.push(`- **${inlineText([...failure.path, failure.name].join(" › "))}** ${failure.status}${where}`);
+        if (failure.reason) lines.push("", fencedBlock(failure.reason, "  "));
       }
       if (job.failures.length > 50) lines.push(`- … and ${job.failures.length - 50} more in ${job.dir}/result.json`);
       lines.push("");
@@ -74,19 +72,17 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
     .slice(0, 10);
   if (timed.length > 0) {
     lines.push("", "## Slowest tests", "", "| test | job | duration |", "|---|---|---|");
-    for (const { job, t } of timed)
-      lines.push(`| ${escapeCell([...t.path, t.name].join(" › "))} | ${escapeCell(job.name)} | ${formatDuration(t.durationMs)} |`);
+    for (const { job, t } of timed) lines.push(`| ${tableCell([...t.path, t.name].join(" › "))} | ${tableCell(job.name)} | ${formatDuration(t.durationMs)} |`);
   }
   const withArtifacts = report.jobs.filter((job) => job.artifacts.length > 0);
   if (withArtifacts.length > 0) {
     lines.push("", "## Artifacts", "");
     for (const job of withArtifacts) {
-      lines.push(`- ${job.name}: ${job.artifacts.map((a) => `[${a.path}](${link(`${job.dir}/${a.path}`)}) (${formatSize(a.size)})`).join(", ")}`);
+      lines.push(
+        `- ${inlineText(job.name)}: ${job.artifacts.map((a) => `${pathLink(a.path, link(`${job.dir}/${a.path}`))} (${formatSize(a.size)})`).join(", ")}`,
+      );
     }
   }
-  return `${lines.join("\n").trimEnd()}\n`;
-}
-
-function escapeBlock(text: string): string {
-  return text.includes("\n") ? ["```", text, "```"].join("\n") : text;
+  // Read in a terminal as often as on GitHub (`cat summary.md`): a job's escape sequences are shown, not run.
+  return terminalText(`${lines.join("\n").trimEnd()}\n`);
 }
