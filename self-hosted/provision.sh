@@ -8,6 +8,7 @@
 #   $KTO_HOST_DIR/arm64/busybox        a static arm64 busybox, for arm64 guests in guest mode
 #   docker image kto/busybox:1         a busybox rootfs made with `docker import`
 #   a registry on 127.0.0.1:5000       holding kto/busybox:1, for the image-pull path
+#   /etc/kto/policy.yml                what jobs may have beyond kto's isolation: nothing
 # Idempotent; prints nothing when everything is already in place.
 set -euo pipefail
 
@@ -38,6 +39,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$KTO_HOST_DIR" "$LOG_DIR"
+
+# The host owner's word on the privileges jobs may have; as installed, none. One already
+# there is the owner's, and is left as it is.
+POLICY_FILE=${KTO_HOST_POLICY:-/etc/kto/policy.yml}
+if [ ! -e "$POLICY_FILE" ]; then
+  say "installing $POLICY_FILE, which grants jobs no privileges"
+  install -D -m 644 "$(dirname "$0")/policy.yml" "$POLICY_FILE"
+fi
 
 # Hosts without systemd (containers, CI sandboxes) need the daemons started by hand.
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...

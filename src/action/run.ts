@@ -65,6 +65,7 @@ async function runAction(): Promise<void> {
           baseDelayMs: Number(process.env.KTO_REPORT_BASE_DELAY_MS ?? 1000),
         })
       : null;
+  // Its docker jobs get what this runner host's policy file grants (DockerRunner's default), and nothing without one.
   const factory = new RunnerFactory({ docker: new DockerRunner({ owner }) });
   const startedAt = new Date();
   const results: { spec: JobSpec; result: RunResult; dir: string }[] = [];

@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, targetOf } from "./plan-target.js";
-import { pullRequestFacts } from "./trust.js";
+import { allowanceOf, pullRequestFacts } from "./trust.js";
 import { askedByWriter, pullRequestGate, writerOf } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
@@ -47,16 +47,17 @@ export function commentHandler(kit: WebhookKit) {
         if (command === "ok-to-test") return seen ? approve(writer, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey);
+        const allowed = allowanceOf(policy, "pull_request");
         if (seen)
           return plans.submit(
             target,
-            policy.triggers.pull_request,
+            allowed,
             askedByWriter(writer, `asked for /kto retest of ${pr.head.sha.slice(0, 7)}, a head kto had planned before the comment`),
           );
         const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
-        if (gate.trusted) return plans.submit(target, policy.triggers.pull_request, gate);
+        if (gate.trusted) return plans.submit(target, allowed, gate);
         // A head kto has not planned waits like any other, so that an approval has a plan to name.
-        if (latest?.headSha !== pr.head.sha) await plans.submit(target, policy.triggers.pull_request, gate);
+        if (latest?.headSha !== pr.head.sha) await plans.submit(target, allowed, gate);
         await notCovered();
       }),
     );

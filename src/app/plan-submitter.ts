@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ConfigIssue } from "../config/errors.js";
 import type { JobSpec } from "../config/job-spec.js";
+import { narrowToBase } from "../config/narrow-to-base.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import type { NewJob } from "../orchestrator/store/store.js";
 import { codeSpan, inlineText } from "../runners/report/markdown.js";
@@ -8,17 +9,17 @@ import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "
 import { configAtSha } from "./config-at-sha.js";
 import type { GitHubRunnerPool } from "./github-runner-pool.js";
 import type { Target } from "./plan-target.js";
-import type { SuiteSelection } from "./trust.js";
+import type { BaseAllowance } from "./trust.js";
 import type { GateDecision } from "./trust-gate.js";
 
 /** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
 export interface PlanSubmitter {
   /**
-   * Reads the config at the commit and submits the plan of its suites that `selection` (the
-   * trigger's, from the base) names; a plan the gate holds waits for approval, bounded by the
-   * base branch's job caps.
+   * Reads the config at the commit and submits the plan of its suites that `allowed` (the
+   * trigger's, from the base) names and lets have what they ask for; a plan the gate holds
+   * waits for approval, bounded by the base branch's job caps.
    */
-  submit(target: Target, selection: SuiteSelection, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
   /** Submits jobs already planned (a re-run's), as the gate decided. */
   submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void>;
 }
@@ -92,16 +93,19 @@ export function planSubmitter(deps: { service: OrchestratorService; pool: GitHub
     });
   }
 
-  async function submit(target: Target, selection: SuiteSelection, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+  async function submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
     const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
       ...(options.suites ? { suites: options.suites } : {}),
       ...(gate.imposed ? { imposed: gate.imposed } : {}),
     });
     if (config.kind === "missing") return;
     if (config.kind === "invalid") return configFailure(target, config.issues);
-    const specs = config.plan.jobs
-      .filter((spec) => selection === "all" || selection.includes(spec.suite))
+    const selected = config.plan.jobs
+      .filter((spec) => allowed.suites === "all" || allowed.suites.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    // A suite asking for more than the base allows is a config error of its own, and never dispatched.
+    const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
+    if (refused.length > 0) await configFailure(target, refused);
     await submitSpecs(target, specs, gate);
   }
 

@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { waitingJobs } from "./approval.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, RERUN, targetOf } from "./plan-target.js";
-import { pullRequestFacts } from "./trust.js";
+import { allowanceOf, pullRequestFacts } from "./trust.js";
 import { pullRequestGate, writerOf } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
@@ -21,7 +21,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
         const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
         const groupKey = groupOf(repository.full_name, pr.number);
-        await plans.submit(targetOf(context, pr.head.sha, groupKey), policy.triggers.pull_request, gate);
+        await plans.submit(targetOf(context, pr.head.sha, groupKey), allowanceOf(policy, "pull_request"), gate);
         // The new plan cancelled the older one; a job re-run at an older commit goes with it.
         if (context.payload.action === "synchronize")
           await cancellation.cancelWhere(

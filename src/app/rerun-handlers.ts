@@ -3,6 +3,7 @@ import { isTerminal } from "../orchestrator/job-state.js";
 import { commitStanding } from "./commit-standing.js";
 import type { Octokit } from "./github-api.js";
 import { groupOf, pullRequestOf, rerunGroupOf, suiteGroupOf, targetOf } from "./plan-target.js";
+import { allowanceOf } from "./trust.js";
 import { rerunGate } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
@@ -53,7 +54,7 @@ export function rerunHandlers(kit: WebhookKit) {
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== sha;
         const groupKey = !prGroup ? suiteGroupOf(repository.full_name, sha) : stale ? rerunGroupOf(prGroup, sha, "(check suite)") : prGroup;
-        await plans.submit(targetOf(context, sha, groupKey), policy.triggers.pull_request, gate);
+        await plans.submit(targetOf(context, sha, groupKey), allowanceOf(policy, "pull_request"), gate);
       }),
     );
   };

@@ -2,6 +2,7 @@ import type { Context, Probot } from "probot";
 import type { Octokit } from "./github-api.js";
 import { dispatchGroupOf, targetOf } from "./plan-target.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
+import { allowanceOf } from "./trust.js";
 import { dispatchGate } from "./trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
@@ -29,7 +30,7 @@ export function runRequestHandlers(kit: WebhookKit) {
     const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
     const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
     const gate = dispatchGate(event, context.payload.sender.login);
-    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), policy.triggers.dispatch, gate, {
+    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), allowanceOf(policy, "dispatch"), gate, {
       suites: request.suites,
       priority: request.priority,
     });

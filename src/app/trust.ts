@@ -1,5 +1,6 @@
 import type { ImposedCaps } from "../config/limits.js";
 import { DEFAULT_CONFIG_PATH } from "../config/load-config.js";
+import { NO_PRIVILEGES, type PrivilegeAllowance } from "../config/privileges.js";
 import { configSchema, type KtoConfig } from "../config/schema.js";
 import { configAtRef } from "./config-at-sha.js";
 import type { Octokit } from "./github-api.js";
@@ -35,13 +36,15 @@ export type Triggers = KtoConfig["triggers"];
 export type SuiteSelection = Triggers["pull_request"];
 
 /**
- * Who runs on the hardware without approval, which suites each trigger runs, and how many
- * jobs a plan that is not trusted may have. It is the base branch's word: a pull request
- * that could set it would vouch for itself.
+ * Who runs on the hardware without approval, which suites each trigger runs, what privileges
+ * they may ask for, and how many jobs a plan that is not trusted may have. It is the base
+ * branch's word: a pull request that could set it would vouch for itself.
  */
 export interface Policy {
   trust: TrustConfig;
   triggers: Triggers;
+  /** Narrows each runner host's policy; undefined when the base does not say, and the hosts alone decide. */
+  privileges: PrivilegeAllowance | undefined;
   /** The job caps a plan that is not trusted is held to, whatever its own config says. */
   limits: ImposedCaps;
   /** Set when the base's config cannot be read: then no author is trusted, and this says why. */
@@ -67,6 +70,16 @@ export function needsApproval(pr: PullRequestFacts, trust: TrustConfig): string 
   return reason;
 }
 
+/** What the base lets a trigger's plan run: which suites, and what privileges they may ask for. */
+export interface BaseAllowance {
+  suites: SuiteSelection;
+  privileges: PrivilegeAllowance | undefined;
+}
+
+export function allowanceOf(policy: Policy, trigger: keyof Triggers): BaseAllowance {
+  return { suites: policy.triggers[trigger], privileges: policy.privileges };
+}
+
 /** The gate of a pull request under the base's policy: null to run now, or why it waits. */
 export function approvalNeeded(pr: PullRequestFacts, policy: Policy): string | null {
   return policy.distrust ?? needsApproval(pr, policy.trust);
@@ -79,14 +92,15 @@ const DEFAULTS = configSchema.innerType().shape;
 export async function policyAt(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
   const config = await configAtRef(octokit, owner, repo, ref);
   if (config.kind === "ok") {
-    const { trust, triggers, limits } = config.loaded.config;
-    return { trust, triggers, limits: { caps: limits, setOn: `on the base branch ${ref}, which bounds a plan that is not trusted` } };
+    const { trust, triggers, privileges, limits } = config.loaded.config;
+    return { trust, triggers, privileges, limits: { caps: limits, setOn: `on the base branch ${ref}, which bounds a plan that is not trusted` } };
   }
   const defaults = {
     trust: DEFAULTS.trust.parse(undefined),
     triggers: DEFAULTS.triggers.parse(undefined),
     limits: { caps: DEFAULTS.limits.parse(undefined), setOn: `by default, as the base branch ${ref} sets none: it bounds a plan that is not trusted` },
   };
-  if (config.kind === "missing") return defaults;
-  return { ...defaults, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
+  if (config.kind === "missing") return { ...defaults, privileges: undefined };
+  // Nor what it allows: nothing, until the base's config is valid again.
+  return { ...defaults, privileges: NO_PRIVILEGES, distrust: `${DEFAULT_CONFIG_PATH} on ${ref} is invalid, so kto cannot tell whom it trusts` };
 }

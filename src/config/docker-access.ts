@@ -63,6 +63,9 @@ export function normaliseCapability(name: string): LinuxCapability | null {
 export const DOCKER_DEVICES = ["/dev/net/tun", "/dev/fuse"] as const;
 export type DockerDevice = (typeof DOCKER_DEVICES)[number];
 
+/** nobody:nogroup, the user of a job whose suite does not say `user`. */
+export const NOBODY_USER = "65534:65534";
+
 const MAX_ID = 4_294_967_294; // (uid_t)-1 means "no change" to the kernel, so it is never an id
 
 /**

@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
-import type { ZodIssue } from "zod";
+import type { z, ZodIssue, ZodTypeAny } from "zod";
 import { ConfigError, configErrorOf, formatPath, type ConfigIssue } from "./errors.js";
 import { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES } from "./limits.js";
 import { configSchema, type KtoConfig } from "./schema.js";
@@ -23,16 +23,22 @@ const TOO_DEEP = `nested too deeply: kto reads at most ${MAX_CONFIG_DEPTH} level
 const TOO_MANY = `is value ${MAX_CONFIG_VALUES + 1} of the document; kto reads at most ${MAX_CONFIG_VALUES}`;
 
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  const text = await readYamlText(file);
+  if (text === null) throw new ConfigError([{ file, line: 1, column: 1, path: "", message: "file not found" }]);
+  return parseConfig(text, file);
+}
+
+/** A YAML file's text, or null when there is no such file; a ConfigError when it cannot be read or is too large. */
+export async function readYamlText(file: string): Promise<string | null> {
   let text: string | null;
   try {
     text = await readUpTo(file, MAX_CONFIG_BYTES);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const message = code === "ENOENT" ? "file not found" : `cannot read: ${(error as Error).message}`;
-    throw new ConfigError([{ file, line: 1, column: 1, path: "", message }]);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new ConfigError([{ file, line: 1, column: 1, path: "", message: `cannot read: ${(error as Error).message}` }]);
   }
   if (text === null) throw new ConfigError([{ file, line: 1, column: 1, path: "", message: TOO_LARGE }]);
-  return parseConfig(text, file);
+  return text;
 }
 
 /** The file's text, or null when it is longer than `max` bytes: never more than that is read. */
@@ -54,6 +60,15 @@ async function readUpTo(file: string, max: number): Promise<string | null> {
 
 /** Parses and validates a kto.yml text. Throws ConfigError listing every problem, each positioned. */
 export function parseConfig(text: string, file: string = DEFAULT_CONFIG_PATH): LoadedConfig {
+  const { data, locate } = parseYaml(configSchema, text, file);
+  return { file, config: data, locate };
+}
+
+/**
+ * Parses a YAML text of kto's (a kto.yml, a host's policy) and validates it with `schema`,
+ * within kto's bounds on size, depth and aliases. Throws ConfigError listing every problem, each positioned.
+ */
+export function parseYaml<S extends ZodTypeAny>(schema: S, text: string, file: string): { data: z.output<S>; locate: Locate } {
   if (Buffer.byteLength(text, "utf8") > MAX_CONFIG_BYTES) throw new ConfigError([{ file, line: 1, column: 1, path: "", message: TOO_LARGE }]);
   const lineCounter = new LineCounter();
   // kto's keys are field names: a collection as a key is an error, not an object turned into a string.
@@ -64,9 +79,9 @@ export function parseConfig(text: string, file: string = DEFAULT_CONFIG_PATH): L
   };
   if (doc.errors.length > 0) throw yamlErrors(doc, issueAt);
   const locate = locator(doc, lineCounter);
-  const result = configSchema.safeParse(plainData(doc, issueAt) ?? {});
+  const result = schema.safeParse(plainData(doc, issueAt) ?? {});
   if (!result.success) throw configErrorOf(result.error.issues, (issue) => toConfigIssue(issue, file, locate));
-  return { file, config: result.data, locate };
+  return { data: result.data as z.output<S>, locate };
 }
 
 type IssueAt = (offset: number, path: Path, message: string) => ConfigIssue;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, isRootUser, normaliseCapability, parseUser } from "./docker-access.js";
 import { parseDuration } from "./duration.js";
+import { privilegeAllowanceSchema } from "./privileges.js";
 import { JOB_LIMITS, MAX_IDLE_TIMEOUT_DAYS, MAX_TIMEOUT_DAYS } from "./limits.js";
 import { parseSize } from "./size.js";
 
@@ -176,6 +177,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Read by the App from the base branch: what the head's suites may ask for, within each runner host's policy. */
+    privileges: privilegeAllowanceSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

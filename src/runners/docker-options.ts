@@ -1,10 +1,9 @@
 import type { ContainerCreateOptions } from "dockerode";
 import type { DockerJob, JobSpec } from "../config/job-spec.js";
+import type { GrantedPrivileges } from "./privilege-grant.js";
 
 export const CONTAINER_WORKSPACE = "/workspace";
 export const CONTAINER_RESULTS = "/results";
-/** nobody:nogroup: a job runs as root only when its suite says `user: root`. */
-export const CONTAINER_USER = "65534:65534";
 export const JOB_LABEL = "dev.kto.job";
 export const OWNER_LABEL = "dev.kto.owner";
 
@@ -20,14 +19,14 @@ export interface DockerMounts {
 
 /**
  * The container for a job, with the isolation defaults (docs/architecture.md, "Docker
- * isolation defaults"): no network unless asked, non-root, read-only root with a writable
- * /tmp, no new privileges, no capabilities, memory/CPU/pids limits, the workspace read-only
- * and only the results dir writable. A suite may opt into a user, capabilities and devices;
- * never into a privileged container.
+ * isolation defaults"): no network, nobody, read-only root with a writable /tmp, no new
+ * privileges, no capabilities, memory/CPU/pids limits, the workspace read-only and only the
+ * results dir writable. Beyond them only what the host's policy `granted` (a user, a
+ * network, capabilities, devices), taken from nowhere else; never a privileged container.
  */
-export function dockerCreateOptions(job: DockerJob, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
+export function dockerCreateOptions(job: DockerJob, granted: GrantedPrivileges, name: string, mounts: DockerMounts, owner: string): ContainerCreateOptions {
   const memory = job.memoryBytes ?? 0;
-  const user = job.user ?? CONTAINER_USER;
+  const { user, network } = granted;
   const [uid, gid] = user.split(":") as [string, string];
   return {
     name,
@@ -42,18 +41,18 @@ export function dockerCreateOptions(job: DockerJob, name: string, mounts: Docker
     AttachStderr: true,
     Tty: false,
     OpenStdin: false,
-    NetworkDisabled: !job.network,
+    NetworkDisabled: !network,
     HostConfig: {
-      NetworkMode: job.network ? "bridge" : "none",
+      NetworkMode: network ? "bridge" : "none",
       ReadonlyRootfs: true,
       // exec: tests build binaries in /tmp and run them. The job's user owns the tmpfs because
       // runc before 1.1.8 ignores mode= and copies the mode of the image's /tmp (often 0755 root).
       Tmpfs: { "/tmp": `rw,nosuid,nodev,exec,mode=1777,uid=${uid},gid=${gid},size=268435456` },
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
-      CapAdd: job.capabilities ?? [],
+      CapAdd: [...granted.capabilities],
       // rw without m: the job may use the node, not mknod another one through the same cgroup rule.
-      Devices: (job.devices ?? []).map((path) => ({ PathOnHost: path, PathInContainer: path, CgroupPermissions: "rw" })),
+      Devices: granted.devices.map((path) => ({ PathOnHost: path, PathInContainer: path, CgroupPermissions: "rw" })),
       Memory: memory,
       MemorySwap: memory > 0 ? memory : 0,
       NanoCpus: job.cpus ? job.cpus * 1e9 : 0,

@@ -3,17 +3,25 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
+import { ConfigError } from "../config/errors.js";
+import { hostPolicyPath, loadHostPolicy, RUNNER_DEFAULT, type HostPolicy } from "../config/host-policy.js";
 import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
 import { ownerIsGone, ownerMark } from "./leftovers.js";
-import { DockerUnavailableError, ImagePullError } from "./errors.js";
+import { DockerUnavailableError, HostPolicyError, ImagePullError } from "./errors.js";
+import { grantPrivileges } from "./privilege-grant.js";
 import type { Execution, RunContext, Runner } from "./types.js";
 
 export interface DockerRunnerOptions {
   docker?: Docker;
   /** Identifies this kto process on its containers, so leftovers can be swept. */
   owner?: string;
+  /**
+   * What this host lets a job have, read as each job starts. By default the runner host's
+   * policy file, and nothing at all without one.
+   */
+  policy?: () => Promise<HostPolicy>;
 }
 
 interface StatsSample {
@@ -25,10 +33,12 @@ export class DockerRunner implements Runner<DockerJob> {
   readonly kind = "docker" as const;
   readonly docker: Docker;
   private readonly owner: string;
+  private readonly policy: () => Promise<HostPolicy>;
 
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker();
     this.owner = options.owner ?? ownerMark();
+    this.policy = options.policy ?? (() => loadHostPolicy(hostPolicyPath(), RUNNER_DEFAULT));
   }
 
   /** Fails fast with DockerUnavailableError when no engine answers. */
@@ -42,6 +52,8 @@ export class DockerRunner implements Runner<DockerJob> {
   }
 
   async execute(job: DockerJob, context: RunContext): Promise<Execution> {
+    // Before anything is pulled or created: a job the host does not grant leaves no trace on it.
+    const granted = grantPrivileges(job, await this.hostPolicy());
     const resultsDir = join(context.jobDir, "results");
     await mkdir(resultsDir, { recursive: true });
     await chmod(resultsDir, 0o777); // written by the container's unprivileged user
@@ -57,7 +69,7 @@ export class DockerRunner implements Runner<DockerJob> {
     let stream: Readable | undefined;
     let stats: StatsWatcher | undefined;
     try {
-      container = await this.docker.createContainer(dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner));
+      container = await this.docker.createContainer(dockerCreateOptions(job, granted, name, { workspace: context.workspace, resultsDir }, this.owner));
       stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
       const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
       stats = new StatsWatcher(container);
@@ -94,6 +106,15 @@ export class DockerRunner implements Runner<DockerJob> {
       stats?.stop();
       stream?.destroy();
       if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
+  private async hostPolicy(): Promise<HostPolicy> {
+    try {
+      return await this.policy();
+    } catch (error) {
+      if (error instanceof ConfigError) throw new HostPolicyError(error.message);
+      throw error;
     }
   }
 

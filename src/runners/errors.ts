@@ -103,3 +103,28 @@ export class UnsupportedJobError extends JobError {
 export function isInfrastructureError(error: unknown): boolean {
   return !(error instanceof JobError) || error.fault === "host";
 }
+
+/** The job asks for privileges this host's policy does not grant; nothing of it was started. */
+export class PrivilegeRefusedError extends JobError {
+  override readonly name = "PrivilegeRefusedError";
+  readonly fault = "config";
+  constructor(
+    readonly jobId: string,
+    readonly refusals: readonly string[],
+    readonly policyFile: string,
+  ) {
+    super(
+      `${jobId}: asks for what this host does not grant, so nothing was started: ${refusals.join("; ")} ` +
+        `(a host's owner grants privileges in ${policyFile}; see kto's README, "Security model")`,
+    );
+  }
+}
+
+/** This host's policy file cannot be read or is invalid: no docker job runs here until it is fixed, and another host may run it. */
+export class HostPolicyError extends JobError {
+  override readonly name = "HostPolicyError";
+  readonly fault = "host";
+  constructor(detail: string) {
+    super(`this host's privilege policy is invalid, so it runs no docker job: ${detail}`);
+  }
+}

@@ -77,6 +77,42 @@ describe("kto CLI end to end (built bin, real Docker and QEMU)", () => {
     });
   });
 
+  it("on a developer's machine without a policy file, runs what stays inside the container and refuses what reaches past it; a policy file there decides instead", async () => {
+    await withTempDir(async (dir) => {
+      const config = join(dir, "kto.yml");
+      await writeFile(
+        config,
+        `version: 1
+suites:
+  - { name: contained, runner: docker, image: kto/busybox:1, command: "touch /tmp/f && chown 1:1 /tmp/f", user: root, capabilities: [CHOWN], network: true }
+  - { name: escape, runner: docker, image: kto/busybox:1, command: "true", user: root, capabilities: [DAC_READ_SEARCH] }
+`,
+      );
+      const runUnder = async (policy: string) => {
+        const out = join(dir, "out");
+        await promisify(execFile)(process.execPath, [KTO, "run", config, "--out", out], { cwd: ROOT, env: { ...ENV, KTO_HOST_POLICY: policy } }).catch(
+          () => undefined,
+        );
+        const report = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as RunReport;
+        return Object.fromEntries(report.jobs.map((job) => [job.name, job]));
+      };
+      const absent = join(dir, "absent.yml");
+      const byDefault = await runUnder(absent);
+      expect(byDefault.contained).toMatchObject({ status: "succeeded" });
+      expect(byDefault.escape).toMatchObject({ status: "errored", outcome: "config_error" });
+      expect(byDefault.escape!.reason).toContain(`capabilities[0]: DAC_READ_SEARCH is not granted by this host's default (no policy file at ${absent})`);
+
+      const policy = join(dir, "policy.yml");
+      await writeFile(policy, "version: 1\nprivileges:\n  user: root\n  capabilities: [DAC_READ_SEARCH]\n");
+      const named = await runUnder(policy);
+      expect(named.escape).toMatchObject({ status: "succeeded" });
+      expect(named.contained).toMatchObject({ status: "errored", outcome: "config_error" });
+      expect(named.contained!.reason).toContain(
+        `capabilities[0]: CHOWN is not granted by this host's policy (${policy}); network: a network is not allowed by`,
+      );
+    });
+  });
+
   it("validate: exit 0 with a summary, exit 2 with every positioned error", async () => {
     await withTempDir(async (dir) => {
       expect(await kto(["validate", "examples/kto.yml"])).toMatchObject({ code: 0, stdout: "examples/kto.yml: valid: 2 suites, 2 jobs\n" });

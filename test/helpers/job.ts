@@ -1,7 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "../../src/config/docker-access.js";
+import type { HostPolicy } from "../../src/config/host-policy.js";
 import type { DockerJob, QemuJob } from "../../src/config/job-spec.js";
+import { NO_PRIVILEGES, type PrivilegeAllowance } from "../../src/config/privileges.js";
 
 /** The image and kernel that self-hosted/provision.sh prepares. */
 export const BUSYBOX_IMAGE = "kto/busybox:1";
@@ -35,6 +38,14 @@ export function job(overrides: Partial<DockerJob> = {}): DockerJob {
 export function qemuJob(overrides: Partial<QemuJob> = {}): QemuJob {
   return { ...common(overrides.id ?? "job"), runner: "qemu", kernel: HOST_KERNEL, command: "true", memoryBytes: 256 * 1024 ** 2, ...overrides };
 }
+
+/** A host policy granting `privileges` and nothing else, as if read from `file`. */
+export function hostPolicy(privileges: Partial<PrivilegeAllowance> = {}, file = "/etc/kto/policy.yml"): HostPolicy {
+  return { file, present: true, privileges: { ...NO_PRIVILEGES, ...privileges } };
+}
+
+/** A host whose owner granted every privilege a docker job can ask for, each by name. */
+export const GRANTS_EVERYTHING = hostPolicy({ user: "root", capabilities: LINUX_CAPABILITIES, devices: DOCKER_DEVICES, network: true });
 
 /** A fresh directory removed after the callback, whatever happens. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -10,10 +10,11 @@ import { DockerUnavailableError } from "../../src/runners/errors.js";
 import { ownerMark } from "../../src/runners/leftovers.js";
 import { RunnerFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
-import { BUSYBOX_IMAGE, job, withTempDir } from "../helpers/job.js";
+import { BUSYBOX_IMAGE, GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
 
 const docker = new Docker();
-const runner = new DockerRunner({ docker });
+// What these tests use of the opt-ins is granted here; what a host's policy refuses is test/security/host-policy.test.ts's.
+const runner = new DockerRunner({ docker, policy: async () => GRANTS_EVERYTHING });
 const factory = new RunnerFactory({ docker: runner });
 const REGISTRY_IMAGE = `${process.env.KTO_REGISTRY_ADDR ?? "127.0.0.1:5000"}/${BUSYBOX_IMAGE}`;
 

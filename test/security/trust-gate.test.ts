@@ -270,6 +270,34 @@ describe("the trust gate against a fork's author", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("reads which privileges a pull request's suites may have from the base branch: a suite asking for more is a config error at its field, and only the others run", async () => {
+    const suite = (name: string, asks = "") =>
+      `  - name: ${name}\n    runner: docker\n    image: kto/busybox:1\n    command: "true"\n    hardware: { labels: [x86_64] }\n${asks}`;
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}privileges:\n  capabilities: [contained]\n`);
+    // The head widens its own privileges too, which is the base's word and so counts for nothing.
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `version: 1\nsuites:\n${suite("unit")}${suite("escape", "    user: root\n    capabilities: [DAC_READ_SEARCH]\n")}privileges:\n  user: root\n  capabilities: [DAC_READ_SEARCH]\n`,
+    );
+    const trusted = pullRequest("opened", FIRST);
+    trusted.pull_request.head.repo.full_name = REPO;
+    trusted.pull_request.author_association = "MEMBER";
+    await deliver("pull_request", trusted);
+    await until(async () => github.state.dispatches.length > 0, "the trusted pull request dispatched");
+    await untilSettled({ app, github });
+    const config = checkRuns().find((c) => c.name === "kto / config");
+    expect(config).toMatchObject({ head_sha: FIRST, status: "completed", conclusion: "failure" });
+    expect(config!.output.summary.split("\n")).toEqual([
+      "- `.github/kto.yml:13:11` suites[1].user: root is not allowed by privileges in the base branch's .github/kto.yml, which has user: non-root",
+      expect.stringMatching(
+        /^- `\.github\/kto\.yml:14:20` suites\[1\]\.capabilities\[0\]: DAC_READ_SEARCH is not granted by privileges in the base branch's \.github\/kto\.yml: open_by_handle_at /,
+      ),
+    ]);
+    expect((await app.store.jobs()).map((job) => job.name)).toEqual(["unit"]);
+    expect(github.state.dispatches).toHaveLength(1);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("trusts no author while the base branch's kto.yml is invalid: a member's own branch waits too", async () => {
     github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}trust:\n  trusted_associations: everyone\n`);
     const member = pullRequest("opened", FIRST);
@@ -504,6 +532,31 @@ suites:
     expect(run.output.summary).toContain(
       "- `kto / unit` (labels: x86_64; user: root; capability: NET_ADMIN; capability: SYS_PTRACE; device: /dev/net/tun; network)\n- `kto / plain` (labels: x86_64)",
     );
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("narrows a fork's held plan to the base branch's privileges: a suite asking for more is a config error, and the approval lists only what the others ask", async () => {
+    github.state.files.set(`${REPO}@master:.github/kto.yml`, `${UNIT}privileges:\n  network: true\n`);
+    github.state.files.set(
+      `${REPO}@${FIRST}:.github/kto.yml`,
+      `${UNIT}    network: true
+  - name: escape
+    runner: docker
+    image: kto/busybox:1
+    command: "true"
+    hardware: { labels: [x86_64] }
+    user: root
+`,
+    );
+    await deliver("pull_request", pullRequest("opened", FIRST));
+    const run = await held(FIRST);
+    const config = await until(async () => checkRuns().find((c) => c.name === "kto / config" && c.head_sha === FIRST), "the config check run");
+    expect(config).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(config.output.summary).toContain("suites[1].user: root is not allowed by privileges in the base branch's .github/kto.yml");
+    expect(run.output.summary).toContain("approve only if the code may have it:\n\n- `network`: every job");
+    expect(run.output.summary).not.toContain("escape");
+    expect((await app.store.jobs()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
+    expect(github.state.dispatches).toEqual([]);
     expect(github.rejected).toEqual([]);
   });
 

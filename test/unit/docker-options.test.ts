@@ -1,9 +1,15 @@
 import { describe, expect, it } from "@jest/globals";
 import { dockerCreateOptions } from "../../src/runners/docker-options.js";
 import type { DockerJob } from "../../src/config/job-spec.js";
-import { job } from "../helpers/job.js";
+import type { HostPolicy } from "../../src/config/host-policy.js";
+import { PrivilegeRefusedError } from "../../src/runners/errors.js";
+import { grantPrivileges } from "../../src/runners/privilege-grant.js";
+import { GRANTS_EVERYTHING, hostPolicy, job } from "../helpers/job.js";
 
-const optionsFor = (overrides: Partial<DockerJob>) => dockerCreateOptions(job(overrides), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+const optionsFor = (overrides: Partial<DockerJob>, policy: HostPolicy = GRANTS_EVERYTHING) => {
+  const spec = job(overrides);
+  return dockerCreateOptions(spec, grantPrivileges(spec, policy), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+};
 
 /** The /tmp tmpfs options as a set: their order means nothing to Docker. */
 function tmpOptions(overrides: Partial<DockerJob>): string[] {
@@ -36,5 +42,12 @@ describe("docker container options for a suite's opt-ins", () => {
     });
     expect(options.HostConfig?.Privileged).toBeUndefined();
     expect(tmpOptions({ user: "0:0" })).toEqual(expect.arrayContaining(["uid=0", "gid=0"]));
+  });
+
+  it("runs a job under a host that grants nothing only as it would run by default", () => {
+    expect(optionsFor({ user: "1000:100" }, hostPolicy()).User).toBe("1000:100");
+    for (const asks of [{ user: "0:0" }, { network: true }, { devices: ["/dev/fuse" as const] }, { user: "0:0", capabilities: ["CHOWN" as const] }]) {
+      expect(() => optionsFor(asks, hostPolicy())).toThrow(PrivilegeRefusedError);
+    }
   });
 });

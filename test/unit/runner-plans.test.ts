@@ -9,11 +9,13 @@ import { decideOutcome } from "../../src/runners/finish-job.js";
 import { jobInitramfs } from "../../src/runners/guest-initramfs.js";
 import { kernelAppend, qemuArgs } from "../../src/runners/qemu-args.js";
 import { parseKtap } from "../../src/runners/results/ktap.js";
-import { job, withTempDir } from "../helpers/job.js";
+import { grantPrivileges } from "../../src/runners/privilege-grant.js";
+import { GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
 
 describe("docker container options", () => {
   it("applies the isolation defaults", () => {
-    const options = dockerCreateOptions(job({ memoryBytes: 256 * 1024 ** 2, cpus: 2, env: { A: "1" } }), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+    const spec = job({ memoryBytes: 256 * 1024 ** 2, cpus: 2, env: { A: "1" } });
+    const options = dockerCreateOptions(spec, grantPrivileges(spec, GRANTS_EVERYTHING), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
     expect(options.User).toBe("65534:65534");
     expect(options.Entrypoint).toEqual(["/bin/sh", "-c", "true"]);
     expect(options.Env).toEqual(expect.arrayContaining(["A=1", "KTO_RESULTS=/results"]));
@@ -30,7 +32,8 @@ describe("docker container options", () => {
   });
 
   it("gives a network only when the suite asks, and runs argv commands as they are", () => {
-    const options = dockerCreateOptions(job({ network: true, command: ["make", "a b"] }), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
+    const spec = job({ network: true, command: ["make", "a b"] });
+    const options = dockerCreateOptions(spec, grantPrivileges(spec, GRANTS_EVERYTHING), "c", { workspace: "/ws", resultsDir: "/out" }, "me");
     expect(options.HostConfig?.NetworkMode).toBe("bridge");
     expect(options.Entrypoint).toEqual(["make", "a b"]);
   });

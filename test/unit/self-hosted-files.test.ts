@@ -1,8 +1,12 @@
-import { access, constants, readFile } from "node:fs/promises";
+import { access, constants, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "@jest/globals";
 import { execa } from "execa";
 import { parse } from "yaml";
+import { parseHostPolicy } from "../../src/config/host-policy.js";
+import { NO_PRIVILEGES } from "../../src/config/privileges.js";
+import { withTempDir } from "../helpers/job.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const read = (path: string) => readFile(`${ROOT}${path}`, "utf8");
@@ -13,6 +17,22 @@ describe("the runner host files in self-hosted/", () => {
       await execa("bash", ["-n", `${ROOT}${script}`]);
       if (script !== "self-hosted/provision.sh") await access(`${ROOT}${script}`, constants.X_OK);
     }
+  });
+
+  it("the policy file provision.sh installs grants jobs nothing, and provision.sh keeps one the owner has", async () => {
+    expect(parseHostPolicy(await read("self-hosted/policy.yml"), "self-hosted/policy.yml").privileges).toEqual(NO_PRIVILEGES);
+    // provision.sh's own lines for it, run as provision.sh runs them, into a directory of the test's.
+    const provision = await read("self-hosted/provision.sh");
+    const block = /^POLICY_FILE=.*?^fi$/ms.exec(provision)![0];
+    await withTempDir(async (dir) => {
+      const file = join(dir, "etc", "kto", "policy.yml");
+      const install = () => execa("bash", ["-c", `say() { :; }\n${block}`, `${ROOT}self-hosted/provision.sh`], { env: { KTO_HOST_POLICY: file } });
+      await install();
+      expect(await readFile(file, "utf8")).toBe(await read("self-hosted/policy.yml"));
+      await writeFile(file, "version: 1\nprivileges: { network: true }\n");
+      await install();
+      expect(await readFile(file, "utf8")).toBe("version: 1\nprivileges: { network: true }\n");
+    });
   });
 
   it("the service unit starts kto-runner-host.sh per instance and restarts it after every job", async () => {

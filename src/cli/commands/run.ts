@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../../config/build-plan.js";
+import { hostPolicyPath, loadHostPolicy, LOCAL_DEFAULT } from "../../config/host-policy.js";
 import type { JobSpec } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
@@ -47,7 +48,8 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
       if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);
     }
 
-    const docker = new DockerRunner({ owner: ownerMark() });
+    // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
+    const docker = new DockerRunner({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
     const factory = new RunnerFactory({ docker });
 
