@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Clock } from "../orchestrator/clock.js";
-import { BodyBudget, clientOf, type BodyLimits } from "./body-budget.js";
+import { BodyBudget, clientOf, type BodyLimits, type BudgetRefusal } from "./body-budget.js";
 import { send } from "./http-json.js";
 
 export const MB = 1024 * 1024;
@@ -56,10 +56,11 @@ export interface Body {
 
 /**
  * The one way the App reads a request body: every byte is taken from a budget shared by
- * all requests and by each client's (refused with 503 or 429 when it has no room, before a
- * byte is read when the body declares its length), no body is larger than its route takes
- * (413), and a body still arriving after the limits' timeout is cut off (408). A refused
- * body's bytes are dropped at once.
+ * all requests and by each client's as it arrives, never before (refused with 503 or 429
+ * when there is no room), a client has at most a few bodies arriving at once (429), no
+ * body is larger than its route takes (413, before a byte is read when it declares its
+ * length), and a body that arrives too slowly or is still arriving after the limits'
+ * timeout is cut off (408). A refused body's bytes are given back at once.
  */
 export class BodyIntake {
   private readonly budget: BodyBudget;
@@ -75,65 +76,46 @@ export class BodyIntake {
   /** Reads the body of `response.req`, at most `maxBytes`; `inspect` sees each chunk as it arrives. */
   read(response: ServerResponse, maxBytes: number, inspect: (chunk: Buffer) => void = () => undefined): Promise<Body> {
     const request: IncomingMessage = response.req;
-    const client = clientOf(request.socket.remoteAddress);
     const declared = request.headers["content-length"] === undefined ? null : Number(request.headers["content-length"]);
-    let taken = 0;
-    const give = () => {
-      this.budget.give(client, taken);
-      taken = 0;
-    };
-    const refusal = (room: "total" | "client") => {
-      const retryAfterS = Math.ceil(this.limits.timeoutMs / 1000);
-      return room === "client"
-        ? new BodyRefusedError(
-            429,
-            `this client's bodies would hold more than ${size(this.limits.perClientBytes)} at once, the most one client's may; retry later`,
-            retryAfterS,
-          )
-        : new BodyRefusedError(
-            503,
-            `the App's bodies would hold more than ${size(this.limits.totalBytes)} at once, the most it holds; retry later`,
-            retryAfterS,
-          );
-    };
     if (declared !== null && declared > maxBytes) return Promise.reject(new BodyTooLargeError(maxBytes));
-    // A declared length is taken whole up front: once started, such a body is never refused for room.
-    if (declared !== null) {
-      const refused = this.budget.take(client, declared);
-      if (refused) return Promise.reject(refusal(refused));
-      taken = declared;
-    }
+    // A declared length is only a claim: it reserves nothing, or a client could hold the
+    // budget with bodies it never sends.
+    const account = this.budget.open(clientOf(request.socket.remoteAddress));
+    if (typeof account === "string") return Promise.reject(this.refusal(account));
     // Handed on, the body's text and what is made of it live until its response is done.
-    response.once("close", give);
+    response.once("close", () => account.close());
     return new Promise((resolve, reject) => {
       let received = 0;
       let chunks: Buffer[] = [];
       const stop = (error: Error) => {
         request.off("data", onData);
-        cancelTimer();
+        cancelTimers();
         chunks = [];
-        give();
+        account.close();
         reject(error);
       };
-      const cancelTimer = this.clock.setTimer(
+      const cancelTimeout = this.clock.setTimer(
         () => stop(new BodyRefusedError(408, `the body did not arrive within ${this.limits.timeoutMs / 1000} s`)),
         this.limits.timeoutMs,
       );
+      const cancelPace = this.keepPace(() => received, stop);
+      const cancelTimers = () => {
+        cancelTimeout();
+        cancelPace();
+      };
       const onData = (chunk: Buffer) => {
         received += chunk.length;
         // Still flowing, to no one: the refusal can be sent while the client is mid-upload.
         if (received > maxBytes) return stop(new BodyTooLargeError(maxBytes));
-        if (received > taken) {
-          const refused = this.budget.take(client, received - taken);
-          if (refused) return stop(refusal(refused));
-          taken = received;
-        }
+        const refused = account.take(chunk.length);
+        if (refused) return stop(this.refusal(refused));
         inspect(chunk);
         chunks.push(chunk);
       };
       request.on("data", onData);
       request.once("end", () => {
-        cancelTimer();
+        cancelTimers();
+        account.arrived();
         const whole = chunks;
         chunks = [];
         resolve({ text: () => Buffer.concat(whole).toString("utf8") });
@@ -143,5 +125,46 @@ export class BodyIntake {
         if (!request.complete) stop(new Error("the client closed the connection before the body ended"));
       });
     });
+  }
+
+  /** Checks, window after window, that a body's bytes keep coming fast enough; returns a cancel function. */
+  private keepPace(received: () => number, stop: (error: Error) => void): () => void {
+    const { minBytesPerSecond, rateWindowMs } = this.limits;
+    const least = (minBytesPerSecond * rateWindowMs) / 1000;
+    let before = 0;
+    let cancel = () => undefined as void;
+    const check = () => {
+      if (received() - before < least) {
+        return stop(new BodyRefusedError(408, `the body arrived slower than ${size(minBytesPerSecond)}/s, the least the App takes`));
+      }
+      before = received();
+      cancel = this.clock.setTimer(check, rateWindowMs);
+    };
+    cancel = this.clock.setTimer(check, rateWindowMs);
+    return () => cancel();
+  }
+
+  private refusal(room: BudgetRefusal): BodyRefusedError {
+    const retryAfterS = Math.ceil(this.limits.timeoutMs / 1000);
+    switch (room) {
+      case "bodies":
+        return new BodyRefusedError(
+          429,
+          `this client has ${this.limits.bodiesPerClient} bodies arriving at once, the most one client may; retry later`,
+          retryAfterS,
+        );
+      case "client":
+        return new BodyRefusedError(
+          429,
+          `this client's bodies would hold more than ${size(this.limits.perClientBytes)} at once, the most one client's may; retry later`,
+          retryAfterS,
+        );
+      case "total":
+        return new BodyRefusedError(
+          503,
+          `the App's bodies would hold more than ${size(this.limits.totalBytes)} at once, the most it holds; retry later`,
+          retryAfterS,
+        );
+    }
   }
 }

@@ -205,11 +205,11 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     expect((await app.store.job(jobId))?.state).toBe("dispatched");
   });
 
-  /** A body of `total` bytes: its first kilobyte, then the rest once `go` resolves. */
-  async function* trickle(total: number, go: Promise<void>): AsyncGenerator<Buffer> {
-    yield Buffer.alloc(1024, 0x20);
+  /** A body of `total` bytes: its first `first` bytes, then the rest once `go` resolves. */
+  async function* trickle(total: number, go: Promise<void>, first = 1024): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(first, 0x20);
     await go;
-    yield Buffer.alloc(total - 1024, 0x20);
+    yield Buffer.alloc(total - first, 0x20);
   }
 
   it("reads a report's body within the App's body limits: 429 while its client's room is taken, 408 when it trickles", async () => {
@@ -219,15 +219,16 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     let release = () => undefined as void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    // A webhook from the same client, stalled, takes 7 MB of its 8.
+    // A webhook from the same client sends all but the last kilobyte of its 8 MB, and stalls:
+    // a body holds what has arrived, so the client's room left is that kilobyte.
     const stalled = postStream(
       `${app.url}${WEBHOOKS_PATH}`,
       { "content-type": "application/json", "x-github-event": "ping", "x-github-delivery": "1", "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
-      trickle(7 * MB, held),
-      7 * MB,
+      trickle(8 * MB, held, 8 * MB - 1024),
+      8 * MB,
     );
-    await until(() => heldBytes === 7 * MB, "the stalled webhook holding 7 MB");
-    const crowded = await postStream(events, headers, [Buffer.alloc(2 * MB, 0x20)], 2 * MB);
+    await until(() => heldBytes === 8 * MB - 1024, "the stalled webhook holding 8 MB but a kilobyte");
+    const crowded = await postStream(events, headers, [Buffer.alloc(2 * 1024, 0x20)], 2 * 1024);
     expect(crowded.status).toBe(429);
     expect(crowded.headers["retry-after"]).toBe("1");
     // The stalled webhook is cut off when its second is up, and gives its room back.

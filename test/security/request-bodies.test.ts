@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { sign } from "@octokit/webhooks-methods";
-import { clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
+import { BodyBudget, clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
 import { startApp, WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
 import { doubleAppSettings } from "../helpers/app-settings.js";
-import { postStream, type Answer } from "../helpers/app-process.js";
+import { postStream } from "../helpers/app-process.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { freshStore } from "../helpers/stores.js";
 import { until } from "../helpers/until.js";
@@ -65,17 +65,22 @@ function gate(): { wait: Promise<void>; open(): void } {
   return { wait, open };
 }
 
+/** `bytes` of padding, a megabyte at a time. */
+function* padding(bytes: number): Generator<Buffer> {
+  const filler = Buffer.alloc(MB, 0x61);
+  for (; bytes > 0; bytes -= MB) yield filler.subarray(0, Math.min(bytes, MB));
+}
+
 /** `total` bytes of a JSON object: its first `first` bytes, then (once `go` resolves) the rest, a megabyte at a time. */
 async function* jsonBody(total: number, first = MB, go: Promise<void> = Promise.resolve()): AsyncGenerator<Buffer> {
   const head = Buffer.from('{"zen":"Keep it logically awesome.","hook_id":1,"pad":"');
   const tail = Buffer.from('"}');
-  const filler = Buffer.alloc(MB, 0x61);
-  let pad = total - head.length - tail.length;
+  const pad = total - head.length - tail.length;
   const early = Math.min(pad, first - head.length);
-  yield Buffer.concat([head, filler.subarray(0, early)]);
-  pad -= early;
+  yield head;
+  yield* padding(early);
   await go;
-  for (; pad > 0; pad -= MB) yield filler.subarray(0, Math.min(pad, MB));
+  yield* padding(pad - early);
   yield tail;
 }
 
@@ -101,52 +106,87 @@ async function signed(total: number): Promise<{ headers: Record<string, string>;
   };
 }
 
-const count = (answers: readonly Answer[], status: number) => answers.filter((a) => a.status === status).length;
+/** Gives one byte of a body, then nothing until `go` resolves: a client that holds its connection open. */
+async function* stalled(go: Promise<void>): AsyncGenerator<Buffer> {
+  yield Buffer.from("{");
+  await go;
+}
+
+/** `chunks` chunks of `bytes` each, `everyMs` apart: a body that keeps coming, slowly. */
+async function* trickle(bytes: number, chunks: number, everyMs: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < chunks; i++) {
+    yield Buffer.alloc(bytes, 0x61);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
 
 describe("webhook bodies with a bad signature, many at once", () => {
-  it("hold at most the App's budget: 40 bodies of 25 MB from 8 clients take 125 MB, the rest are refused before they are read", async () => {
+  it("hold only what has arrived: 40 bodies declaring 25 MB from 8 clients hold the 40 MB they sent, and once stalled are dropped with 408", async () => {
     const s = await start();
-    const go = gate();
+    const never = gate();
     const url = `${s.app.url}${WEBHOOKS_PATH}`;
-    const answers: Answer[] = [];
-    // Each sends its first megabyte and waits: all 40 are in flight at once, as an attack's are.
+    // Each sends its first megabyte and stops: all 40 are in flight at once, as an attack's are.
     const sent = Array.from({ length: 40 }, (_, i) =>
-      postStream(url, badlySigned, jsonBody(WEBHOOK_MAX, MB, go.wait), WEBHOOK_MAX, `127.0.0.${2 + (i % 8)}`).then((answer) => {
-        answers.push(answer);
-        return answer;
-      }),
+      postStream(url, badlySigned, jsonBody(WEBHOOK_MAX, MB, never.wait), WEBHOOK_MAX, `127.0.0.${2 + (i % 8)}`),
     );
-    // 128 MB holds five 25 MB bodies, and 32 MB a client one: five clients get one in each;
-    // their other four get 429, and the three clients left 503 for all five of theirs.
-    await until(() => answers.length === 35, "35 bodies refused before they were read", 30_000);
-    expect({ 429: count(answers, 429), 503: count(answers, 503) }).toEqual({ 429: 20, 503: 15 });
-    expect(s.held()).toBe(5 * WEBHOOK_MAX);
-    for (const refused of answers) {
-      expect(refused.headers["retry-after"]).toBe(String(DEFAULT_BODY_LIMITS.timeoutMs / 1000));
-      expect(refused.headers.connection).toBe("close");
-    }
-    go.open();
+    await until(() => s.held() === 40 * MB, "40 bodies holding a megabyte each");
     const all = await Promise.all(sent);
-    expect(count(all, 401)).toBe(5);
-    expect(s.peak()).toBe(5 * WEBHOOK_MAX);
-    expect(s.peak()).toBeLessThanOrEqual(DEFAULT_BODY_LIMITS.totalBytes);
+    expect(all.map((a) => a.status)).toEqual(Array(40).fill(408));
+    expect(s.peak()).toBe(40 * MB);
     await until(() => s.held() === 0, "every body's bytes given back");
+    never.open();
   });
 
-  it("do not keep out a signed delivery from another client: per-client limits leave it room", async () => {
-    const s = await start();
+  it("do not keep out a signed delivery from another client: per-client limits leave it room beside three that flood", async () => {
+    // About bytes held, not pace: the flood waits at its gate for as long as the test needs.
+    const s = await start({ rateWindowMs: 60_000 });
     const go = gate();
     const url = `${s.app.url}${WEBHOOKS_PATH}`;
-    // Four clients hold 100 MB of the 128, each as much as it may; more from them gets 429.
-    const flood = Array.from({ length: 12 }, (_, i) => postStream(url, badlySigned, jsonBody(WEBHOOK_MAX, MB, go.wait), WEBHOOK_MAX, `127.0.0.${2 + (i % 4)}`));
-    await until(() => s.held() === 4 * WEBHOOK_MAX, "the flood holding 100 MB");
+    // Three clients send all but the last kilobyte of a 25 MB body each, and wait.
+    const first = WEBHOOK_MAX - 1024;
+    const flood = Array.from({ length: 3 }, (_, i) => postStream(url, badlySigned, jsonBody(WEBHOOK_MAX, first, go.wait), WEBHOOK_MAX, `127.0.0.${2 + i}`));
+    await until(() => s.held() === 3 * first, "the flood holding 75 MB");
     const delivery = await signed(20 * MB);
     const answer = await postStream(url, delivery.headers, delivery.chunks, 20 * MB, "127.0.0.9");
     expect(answer.status).toBe(200);
+    expect(s.peak()).toBe(3 * first + 20 * MB);
     go.open();
-    const refused = await Promise.all(flood);
-    expect({ 401: count(refused, 401), 429: count(refused, 429) }).toEqual({ 401: 4, 429: 8 });
-    expect(s.peak()).toBe(4 * WEBHOOK_MAX + 20 * MB);
+    expect((await Promise.all(flood)).map((a) => a.status)).toEqual([401, 401, 401]);
+  });
+
+  it("that declare 25 MB and send nothing more hold nothing more: six such clients leave room for a signed delivery, and are dropped soon", async () => {
+    const s = await start();
+    const never = gate();
+    const url = `${s.app.url}${WEBHOOKS_PATH}`;
+    const idle = Array.from({ length: 6 }, (_, i) => postStream(url, badlySigned, stalled(never.wait), WEBHOOK_MAX, `127.0.0.${2 + i}`));
+    await until(() => s.held() === 6, "six idle bodies holding the byte each sent", 5_000);
+    const delivery = await signed(20 * MB);
+    const answer = await postStream(url, delivery.headers, delivery.chunks, 20 * MB, "127.0.0.9");
+    expect(answer.status).toBe(200);
+    for (const dropped of await Promise.all(idle)) {
+      expect(dropped.status).toBe(408);
+      expect(dropped.headers.connection).toBe("close");
+      expect(JSON.parse(dropped.body)).toEqual({ message: "the body arrived slower than 64 KB/s, the least the App takes" });
+    }
+    await until(() => s.held() === 0, "the idle bodies' bytes given back");
+    never.open();
+  });
+
+  it("from one client are at most 8 arriving at once: a ninth is refused with 429 before it is read", async () => {
+    const s = await start();
+    const never = gate();
+    const url = `${s.app.url}${WEBHOOKS_PATH}`;
+    const idle = Array.from({ length: 8 }, () => postStream(url, badlySigned, stalled(never.wait), WEBHOOK_MAX, "127.0.0.2"));
+    await until(() => s.held() === 8, "eight bodies arriving", 5_000);
+    const ninth = await postStream(url, badlySigned, jsonBody(MB), MB, "127.0.0.2");
+    expect(ninth.status).toBe(429);
+    expect(ninth.headers["retry-after"]).toBe(String(DEFAULT_BODY_LIMITS.timeoutMs / 1000));
+    expect(JSON.parse(ninth.body)).toEqual({ message: "this client has 8 bodies arriving at once, the most one client may; retry later" });
+    expect(s.held()).toBe(8);
+    const other = await postStream(url, badlySigned, jsonBody(MB), MB, "127.0.0.3");
+    expect(other.status).toBe(401);
+    expect((await Promise.all(idle)).map((a) => a.status)).toEqual(Array(8).fill(408));
+    never.open();
   });
 
   it("a signed 20 MB delivery alone passes, and gives its bytes back once answered", async () => {
@@ -156,6 +196,21 @@ describe("webhook bodies with a bad signature, many at once", () => {
     expect(answer.status).toBe(200);
     expect(s.peak()).toBe(20 * MB);
     await until(() => s.held() === 0, "the delivery's bytes given back");
+  });
+
+  it("a signed 25 MB delivery, GitHub's largest, passes", async () => {
+    const s = await start();
+    const delivery = await signed(WEBHOOK_MAX);
+    const answer = await postStream(`${s.app.url}${WEBHOOKS_PATH}`, delivery.headers, delivery.chunks, WEBHOOK_MAX);
+    expect(answer.status).toBe(200);
+    expect(s.peak()).toBe(WEBHOOK_MAX);
+  });
+
+  it("declaring more than 25 MB is refused with 413 before a byte is read", async () => {
+    const s = await start();
+    const answer = await postStream(`${s.app.url}${WEBHOOKS_PATH}`, badlySigned, jsonBody(MB), WEBHOOK_MAX + 1);
+    expect(answer.status).toBe(413);
+    expect(s.peak()).toBe(0);
   });
 });
 
@@ -174,6 +229,51 @@ describe("a body that trickles in", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     await until(() => s.held() === 0, "the slow body's bytes given back");
     never.open();
+  });
+
+  it.each([
+    ["with a Content-Length", WEBHOOK_MAX],
+    ["chunked", undefined],
+  ])("slower than the least pace is cut off with 408 within a window, %s, and its bytes are given back", async (_, length) => {
+    // 16 KB a second at least, checked every 200 ms; the body sends 256 bytes every 50 ms, 5 KB/s at best.
+    const s = await start({ minBytesPerSecond: 16 * 1024, rateWindowMs: 200 });
+    const started = Date.now();
+    const answer = await postStream(`${s.app.url}${WEBHOOKS_PATH}`, badlySigned, trickle(256, 400, 50), length);
+    expect(answer.status).toBe(408);
+    expect(answer.headers.connection).toBe("close");
+    expect(JSON.parse(answer.body)).toEqual({ message: "the body arrived slower than 16 KB/s, the least the App takes" });
+    expect(Date.now() - started).toBeLessThan(DEFAULT_BODY_LIMITS.timeoutMs);
+    expect(s.held()).toBeLessThan(16 * 1024);
+    await until(() => s.held() === 0, "the slow body's bytes given back");
+  });
+});
+
+describe("the body budget", () => {
+  it("takes bytes only while the App's and the client's room last, and gives back exactly what a body took", () => {
+    const heard: number[] = [];
+    const budget = new BodyBudget({ ...DEFAULT_BODY_LIMITS, totalBytes: 10, perClientBytes: 6, bodiesPerClient: 2 }, (bytes) => heard.push(bytes));
+    const a = budget.open("a");
+    const b = budget.open("b");
+    if (typeof a === "string" || typeof b === "string") throw new Error(`refused: ${String(a)}, ${String(b)}`);
+    expect(a.take(6)).toBeNull();
+    expect(a.take(1)).toBe("client");
+    expect(b.take(5)).toBe("total");
+    expect(b.take(4)).toBeNull();
+    a.close();
+    a.close();
+    expect(b.take(6)).toBe("client");
+    expect(b.take(2)).toBeNull();
+    expect(heard).toEqual([6, 10, 4, 6]);
+  });
+
+  it("counts a client's bodies while they arrive, not after", () => {
+    const budget = new BodyBudget({ ...DEFAULT_BODY_LIMITS, bodiesPerClient: 1 });
+    const first = budget.open("a");
+    if (typeof first === "string") throw new Error(`refused: ${first}`);
+    expect(budget.open("a")).toBe("bodies");
+    expect(typeof budget.open("b")).toBe("object");
+    first.arrived();
+    expect(typeof budget.open("a")).toBe("object");
   });
 });
 
