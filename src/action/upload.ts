@@ -1,17 +1,7 @@
 import * as core from "@actions/core";
 import { DefaultArtifactClient } from "@actions/artifact";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else if (entry.isFile()) out.push(path);
-  }
-  return out;
-}
+import { uploadableFiles } from "./uploadable-files.js";
+import { printLog } from "./workflow-log.js";
 
 export interface Uploaded {
   id: number;
@@ -25,7 +15,11 @@ export interface Uploaded {
 export async function uploadResults(name: string, dir: string, retentionDays: number | null): Promise<Uploaded | null> {
   try {
     const client = new DefaultArtifactClient();
-    const files = await filesUnder(dir);
+    const { files, refused } = await uploadableFiles(dir);
+    if (refused.length > 0) {
+      printLog(`kto: left out of the artifact:\n${refused.map((r) => `  ${JSON.stringify(r.path)}: ${r.why}`).join("\n")}`);
+      core.warning(`${refused.length} file(s) in the results were left out of the artifact; the step's log lists them`);
+    }
     const { id } = await client.uploadArtifact(name, files, dir, retentionDays ? { retentionDays } : {});
     if (id === undefined) throw new Error("the artifact service returned no id");
     const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";

@@ -9,10 +9,10 @@ import { JobInputError, QemuHostError, QemuUnavailableError } from "./errors.js"
 import { baseInitramfs, jobInitramfs, locateModules, RESULTS_TAG, WORKSPACE_TAG } from "./guest-initramfs.js";
 import { GUEST_MACHINES, machineFor, qemuBinaryName, type Accelerator, type GuestArch } from "./guest-arch.js";
 import { defaultCacheDir, detectHost, measuredOn, type HostCapabilities } from "./host-capabilities.js";
-import { extractVmlinux } from "./kernel-image.js";
+import { extractVmlinux, MAX_VMLINUX_BYTES } from "./kernel-image.js";
 import { bootGuest } from "./qemu-boot.js";
 import { kernelAppend, qemuArgs, type QemuInvocation } from "./qemu-args.js";
-import { confinedInput } from "./qemu-inputs.js";
+import { confinedInput, stagedInput } from "./qemu-inputs.js";
 import type { BootInfo, Execution, RunContext, Runner } from "./types.js";
 
 export const DEFAULT_VM_MEMORY = 512 * 1024 * 1024;
@@ -61,16 +61,25 @@ export class QemuRunner implements Runner<QemuJob> {
     let host = await this.host(job.arch);
     if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch, this.options.env), job.arch);
     const inputs = { workspace: context.workspace, kind: "file" as const };
-    const kernel = await confinedInput("kernel", job.kernel, inputs);
-    const userInitramfs = job.initramfs ? await confinedInput("initramfs", job.initramfs, inputs) : undefined;
     const disk = job.disk ? await checkDiskImage(await confinedInput("disk", job.disk, inputs)) : undefined;
     const modules = job.modules ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
-    const guestMode = !userInitramfs;
+    const guestMode = !job.initramfs;
+    const memoryBytes = job.memoryBytes ?? DEFAULT_VM_MEMORY;
 
     const resultsDir = join(context.jobDir, "results");
     await mkdir(resultsDir, { recursive: true });
     const temp = await mkdtemp(join(tmpdir(), "kto-vm-"));
     try {
+      // QEMU gets kto's copies under fixed names, never a path from the config (see stagedInput).
+      const { source: kernelSource, copy: kernel } = await stagedInput("kernel", job.kernel, {
+        ...inputs,
+        maxBytes: MAX_VMLINUX_BYTES,
+        destination: join(temp, "kernel"),
+      });
+      // An initramfs larger than the guest's memory could never boot.
+      const userInitramfs = job.initramfs
+        ? (await stagedInput("initramfs", job.initramfs, { ...inputs, maxBytes: memoryBytes, destination: join(temp, "initrd.img") })).copy
+        : undefined;
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "preparing" });
       const plan = await this.bootPlan(kernel, host);
       if (host.accelerator?.measured === false) {
@@ -84,7 +93,7 @@ export class QemuRunner implements Runner<QemuJob> {
       if (guestMode) {
         if (!host.busybox)
           throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
-        const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernel, modules), cacheDir: this.cacheDir });
+        const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernelSource, modules), cacheDir: this.cacheDir });
         initrd = join(temp, "initramfs.cpio");
         if (job.command === undefined)
           throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
@@ -100,7 +109,7 @@ export class QemuRunner implements Runner<QemuJob> {
         kernel: plan.kernel,
         initrd,
         append: kernelAppend({ guestMode, console: machine.console, extra: job.append }),
-        memoryBytes: job.memoryBytes ?? DEFAULT_VM_MEMORY,
+        memoryBytes,
         cpus: job.cpus ?? 1,
         shares: guestMode
           ? [

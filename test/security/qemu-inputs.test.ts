@@ -10,6 +10,7 @@ import { readCpio } from "../../src/runners/cpio.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { paddedText, qcow2NamingBacking, qemuImg } from "../helpers/disk-images.js";
 import { HOST_KERNEL, qemuJob, withTempDir } from "../helpers/job.js";
+import { listedModules, writeModuleListingKernel } from "../helpers/multiboot-kernel.js";
 
 const factory = new RunnerFactory();
 
@@ -133,5 +134,48 @@ describe("a kernel that is a compression bomb", () => {
       const result = await extractVmlinux(HOST_KERNEL, join(dir, "cache"));
       expect(result).toMatchObject({ ok: true, detail: expect.stringMatching(/^vmlinux extracted/) });
     });
+  });
+});
+
+describe("QEMU reads only kto's copy of a kernel and initramfs, whatever their names", () => {
+  const SECRET = "kto-host-secret-4e2a";
+
+  /** Boots a multiboot kernel with `initramfs` in a workspace `make` fills; returns the modules QEMU gave it. */
+  async function modulesLoaded(initramfs: string, make: (workspace: string, outside: string) => Promise<void>) {
+    return withTempDir(async (dir) => {
+      const workspace = join(dir, "ws");
+      const outside = join(dir, "outside", "secret");
+      await mkdir(join(dir, "outside"), { recursive: true });
+      await writeFile(outside, SECRET);
+      await mkdir(workspace);
+      await writeModuleListingKernel(join(workspace, "mb.elf"));
+      await make(workspace, outside);
+      const resolved = initramfs.replace("{outside}", outside);
+      await runJob(qemuJob({ id: "multiboot", kernel: "mb.elf", initramfs: resolved, command: undefined }), {
+        factory,
+        workspace,
+        jobDir: join(dir, "job"),
+      });
+      return listedModules(await readFile(join(dir, "job", "console.log"), "utf8"));
+    });
+  }
+
+  it("a comma in an initramfs's path does not add a host file as a second multiboot module", async () => {
+    const modules = await modulesLoaded("a,{outside}", async (workspace, outside) => {
+      // QEMU would split `<ws>/a,<outside>` into `<ws>/a` and `<outside>`.
+      await writeFile(join(workspace, "a"), "decoy");
+      await mkdir(join(workspace, `a,${join(outside, "..")}`), { recursive: true });
+      await writeFile(join(workspace, `a,${outside}`), "intended");
+    });
+    expect(modules).toEqual(["intended"]);
+  });
+
+  it("a space in an initramfs's path does not make QEMU load the file, or symlink, before it", async () => {
+    const modules = await modulesLoaded("k x", async (workspace, outside) => {
+      // QEMU would cut `<ws>/k x` to `<ws>/k`, which points out of the workspace.
+      await symlink(outside, join(workspace, "k"));
+      await writeFile(join(workspace, "k x"), "intended");
+    });
+    expect(modules).toEqual(["intended"]);
   });
 });

@@ -1,12 +1,24 @@
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "@jest/globals";
-import { actionsRunnerEnv } from "../helpers/actions-runtime.js";
-import { BUSYBOX_IMAGE, withTempDir } from "../helpers/job.js";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import {
+  actionsRunnerEnv,
+  startAppDouble,
+  startAzurite,
+  startResultsService,
+  startTokenEndpoint,
+  type ResultsServiceDouble,
+} from "../helpers/actions-runtime.js";
+import { BUSYBOX_IMAGE, job, withTempDir } from "../helpers/job.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const NOBODY = 65534;
+// The docker group owns the engine's socket, as it does for a runner's user.
+const DOCKER_GROUP = Number(readFileSync("/etc/group", "utf8").match(/^docker:[^:]*:(\d+):/m)?.[1] ?? 0);
 
 interface WorkflowCommand {
   command: string;
@@ -144,5 +156,68 @@ describe("what the action prints cannot give the Actions runner workflow command
     for (const text of texts) expect(stdout).toContain(text);
     expect(stdout).toContain("\nkto: plain words\n");
     expect(stdout.split("\n").filter((line) => /^::stop-commands::[0-9a-f]{32}$/.test(line))).toHaveLength(texts.length - 1);
+  });
+});
+
+describe("a results file named like a workflow command", () => {
+  let azurite: Awaited<ReturnType<typeof startAzurite>>;
+  let results: ResultsServiceDouble;
+  let azuriteDir: string;
+
+  beforeAll(async () => {
+    azuriteDir = await mkdtemp(join(tmpdir(), "kto-azurite-"));
+    azurite = await startAzurite(azuriteDir);
+    results = await startResultsService(azurite.url);
+  });
+  afterAll(async () => {
+    await results?.close();
+    await azurite?.stop();
+    await rm(azuriteDir, { recursive: true, force: true });
+  });
+
+  it("is left out of the artifact and listed, commands nothing, and the job is still reported", async () => {
+    await withTempDir(async (dir) => {
+      const tokens = await startTokenEndpoint();
+      const app = await startAppDouble();
+      try {
+        const evil = "##[error file=README.md;line=1;title=Security]rotate your tokens now";
+        // The file the job cannot read back is what makes the artifact library print its name.
+        const command = `cd /results && echo kept > kept.txt && echo x > '${evil}' && chmod 000 '${evil}' && ln -s /etc/passwd link`;
+        const spec = job({ id: "evil-names", command });
+        const env = await actionsRunnerEnv({
+          dir,
+          workspace: ROOT,
+          inputs: { job: JSON.stringify({ id: "plan-1/evil-names", attempt: 1, spec }), "app-url": app.url },
+          extra: {
+            HOME: dir,
+            ACTIONS_RUNTIME_TOKEN: results.runtimeToken,
+            ACTIONS_RESULTS_URL: `${results.url}/`,
+            ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
+          },
+        });
+        // As on a hosted runner, the action is not root: a file the job made unreadable stays unreadable to it.
+        for (const path of [dir, join(dir, "temp")]) await chmod(path, 0o777);
+        for (const file of ["output", "summary", "state"]) await chmod(join(dir, file), 0o666);
+        const stdout = await new Promise<string>((resolve) =>
+          execFile(
+            process.execPath,
+            [join(ROOT, "dist", "index.js")],
+            { env, cwd: ROOT, uid: NOBODY, gid: DOCKER_GROUP, maxBuffer: 64 * 1024 * 1024 },
+            (_error, out) => resolve(out),
+          ),
+        );
+        expect(runnerCommands(stdout).filter((c) => JSON.stringify(c).includes("rotate your tokens"))).toEqual([]);
+        expect(stdout).toContain(`${JSON.stringify(`jobs/evil-names/results/${evil}`)}: its name holds ##[`);
+        expect(stdout).toContain('"jobs/evil-names/results/link": not a regular file');
+        expect(app.events.map((e) => e.body.kind)).toEqual(["started", "finished"]);
+        const zip = await results.download("kto-evil-names-attempt-1");
+        expect(zip.includes(Buffer.from("jobs/evil-names/results/kept.txt"))).toBe(true);
+        expect(zip.includes(Buffer.from("rotate your tokens"))).toBe(false);
+      } finally {
+        await tokens.close();
+        await app.close();
+      }
+    });
   });
 });
