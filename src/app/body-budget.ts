@@ -31,19 +31,19 @@ export interface BodyLimits {
  * not GitHub's, nor is one that stalls for 2 s: GitHub has to send 25 MB at 2.5 MB/s to be
  * answered in time, and 64 KB/s is a slow link's pace. As bytes are taken only as they
  * arrive, a body costs what its client has sent, and a stalled one is dropped within two
- * windows; what one client can still make the App hold by trickling is at most its bodies
- * times 64 KB/s times 30 s (15 MB), under its 32 MB.
+ * windows; what one client can still make the App hold by trickling is capped by its 32 MB.
  *
- * Eight bodies at once per client: connections cost a client nothing to open, and each
- * body being read costs the App a socket and its timers, whether or not a byte of it has
- * arrived; GitHub delivers from a pool of addresses and answers come within seconds, and a
- * runner's reports go one at a time (retried on 429), so eight is a burst no honest client
- * reaches from one address.
+ * 32 bodies at once per client: connections cost a client nothing to open, and each body
+ * being read costs the App a socket and its timers, whether or not a byte of it has
+ * arrived. GitHub delivers from a pool of addresses and does not deliver again after a
+ * refusal, and an App whose event loop was busy for a moment starts reading a burst of
+ * deliveries together: the cap is set well above such a burst from one address (a tighter
+ * one refused deliveries in kto's own load test), and the byte caps bound the rest.
  */
 export const DEFAULT_BODY_LIMITS: Readonly<BodyLimits> = {
   totalBytes: 128 * MB,
   perClientBytes: 32 * MB,
-  bodiesPerClient: 8,
+  bodiesPerClient: 32,
   timeoutMs: 30_000,
   minBytesPerSecond: 64 * 1024,
   rateWindowMs: 2_000,

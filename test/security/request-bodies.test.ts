@@ -172,20 +172,20 @@ describe("webhook bodies with a bad signature, many at once", () => {
     never.open();
   });
 
-  it("from one client are at most 8 arriving at once: a ninth is refused with 429 before it is read", async () => {
+  it("from one client are at most 32 arriving at once: one more is refused with 429 before it is read", async () => {
     const s = await start();
     const never = gate();
     const url = `${s.app.url}${WEBHOOKS_PATH}`;
-    const idle = Array.from({ length: 8 }, () => postStream(url, badlySigned, stalled(never.wait), WEBHOOK_MAX, "127.0.0.2"));
-    await until(() => s.held() === 8, "eight bodies arriving", 5_000);
+    const idle = Array.from({ length: DEFAULT_BODY_LIMITS.bodiesPerClient }, () => postStream(url, badlySigned, stalled(never.wait), WEBHOOK_MAX, "127.0.0.2"));
+    await until(() => s.held() === DEFAULT_BODY_LIMITS.bodiesPerClient, "32 bodies arriving", 5_000);
     const ninth = await postStream(url, badlySigned, jsonBody(MB), MB, "127.0.0.2");
     expect(ninth.status).toBe(429);
     expect(ninth.headers["retry-after"]).toBe(String(DEFAULT_BODY_LIMITS.timeoutMs / 1000));
-    expect(JSON.parse(ninth.body)).toEqual({ message: "this client has 8 bodies arriving at once, the most one client may; retry later" });
-    expect(s.held()).toBe(8);
+    expect(JSON.parse(ninth.body)).toEqual({ message: "this client has 32 bodies arriving at once, the most one client may; retry later" });
+    expect(s.held()).toBe(DEFAULT_BODY_LIMITS.bodiesPerClient);
     const other = await postStream(url, badlySigned, jsonBody(MB), MB, "127.0.0.3");
     expect(other.status).toBe(401);
-    expect((await Promise.all(idle)).map((a) => a.status)).toEqual(Array(8).fill(408));
+    expect((await Promise.all(idle)).map((a) => a.status)).toEqual(Array(DEFAULT_BODY_LIMITS.bodiesPerClient).fill(408));
     never.open();
   });
 
