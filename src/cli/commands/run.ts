@@ -48,6 +48,8 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     }
 
     const docker = new DockerRunner({ owner: ownerMark() });
+    // Leftovers of runs killed before their cleanup go when Docker answers; without it the
+    // docker jobs themselves fail, saying why.
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
     const factory = new RunnerFactory({ docker });
 
