@@ -1,17 +1,10 @@
-import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { sign } from "@octokit/webhooks-methods";
 import fc from "fast-check";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import type { RunningApp } from "../../src/app/server.js";
 import { isTerminal, JOB_STATES } from "../../src/orchestrator/job-state.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { runnerRunClaims } from "../helpers/oidc-issuer.js";
-import { freshStore } from "../helpers/stores.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
+import { PUBLIC_URL, startTestApp, type TestApp } from "../helpers/test-app.js";
 import { until } from "../helpers/until.js";
 
 const require = createRequire(import.meta.url);
@@ -19,8 +12,6 @@ const examples = require("@octokit/webhooks-examples/api.github.com/index.json")
 
 const REPO = "Codertocat/Hello-World";
 const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
-const SECRET = "webhook-secret";
-const ISSUER = "https://token.actions.example";
 const CONFIG = `version: 1\nsuites:\n  - { name: unit, runner: docker, image: kto/busybox:1, command: "true", hardware: { labels: [x86_64] } }\n`;
 
 /** A real pull_request.opened, from an installation (some examples carry none). */
@@ -67,65 +58,23 @@ function mutate(payload: Record<string, unknown>, edits: { path: number[]; value
 describe("no input takes the App down", () => {
   let github: GitHubApiDouble;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
-  let jwks: ReturnType<typeof createServer>;
+  let running: TestApp;
   let sign256: (claims: Record<string, unknown>) => Promise<string>;
-  const publicUrl = "https://kto.example.com";
 
   beforeAll(async () => {
-    github = await startGitHubApiDouble();
+    running = await startTestApp({ start: { orchestrator: { outbox: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50, concurrency: 4 } } } });
+    ({ github, app } = running);
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
     github.state.files.set(`${REPO}@master:.github/kto.yml`, CONFIG);
-    const pair = await generateKeyPair("RS256");
-    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
-    jwks = createServer((_, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })));
-    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
-    sign256 = (claims) =>
-      new SignJWT({ ...runnerRunClaims(REPO, "1"), ...claims })
-        .setProtectedHeader({ alg: "RS256", kid: "k1" })
-        .setIssuer(ISSUER)
-        .setAudience(new URL(publicUrl).origin)
-        .setIssuedAt()
-        .setExpirationTime("5m")
-        .sign(pair.privateKey);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    const settings = doubleAppSettings(github.url, {
-      WEBHOOK_SECRET: SECRET,
-      KTO_PUBLIC_URL: publicUrl,
-      KTO_OIDC_ISSUER: ISSUER,
-      KTO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
-    });
-    app = await startApp(settings, {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-      runLookupDelayMs: 50,
-      orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, outbox: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50, concurrency: 4 } },
-    });
+    sign256 = (claims) => running.issuer.token(REPO, "1", new URL(PUBLIC_URL).origin, claims);
   });
 
   afterAll(async () => {
-    await app.close();
-    await dispose();
-    await github.close();
-    await new Promise((resolve) => jwks.close(resolve));
+    await running.close();
   });
 
-  async function deliver(event: string, payload: unknown): Promise<number> {
-    const body = JSON.stringify(payload);
-    const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": event,
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-      body,
-    });
-    await response.arrayBuffer();
-    return response.status;
+  function deliver(event: string, payload: unknown): Promise<number> {
+    return running.deliver(event, payload);
   }
 
   /** The store after any input: every job in a known state, every finished one with an outcome. */
