@@ -16,7 +16,7 @@ import {
   suite,
   TWO,
   unitRunning,
-} from "../../helpers/contract-system.js";
+} from "./system.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /**

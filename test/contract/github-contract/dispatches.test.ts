@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { GHES_VERSIONS } from "../../helpers/github-api-double.js";
-import { closeSystemAfterEach, dispatchedJob, HEAD, push, report, runOf, start } from "../../helpers/contract-system.js";
+import { closeSystemAfterEach, dispatchedJob, HEAD, push, report, runOf, start } from "./system.js";
 import { until } from "../../helpers/until.js";
 
 /**

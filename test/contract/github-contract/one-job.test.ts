@@ -15,7 +15,7 @@ import {
   runOf,
   start,
   TWO,
-} from "../../helpers/contract-system.js";
+} from "./system.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /**

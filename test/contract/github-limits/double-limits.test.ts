@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoubleOptions } from "../../helpers/github-api-double.js";
-import { CONFIG, REPO, shaOf } from "../../helpers/limits-harness.js";
+import { CONFIG, REPO, shaOf } from "./harness.js";
 
 /** The GitHub API double in real limits mode: the primary and secondary rate limits as GitHub answers them. */
 

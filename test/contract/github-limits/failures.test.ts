@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { APP_BOT, type GitHubState } from "../../helpers/github-api-double.js";
-import { Harness, shaOf } from "../../helpers/limits-harness.js";
+import { Harness, shaOf } from "./harness.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** GitHub's failures kto outlives: a read that failed, a delivery that failed and is redelivered, a dispatch whose answer was lost; and a plan waiting for approval kept to one check run. */

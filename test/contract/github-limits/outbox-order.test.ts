@@ -4,7 +4,7 @@ import { JobLifecycle } from "../../../src/orchestrator/job-lifecycle.js";
 import { OutboxWorker } from "../../../src/orchestrator/outbox-worker.js";
 import { UNRESTRICTED } from "../../../src/orchestrator/scope.js";
 import type { JobRecord } from "../../../src/orchestrator/store/store.js";
-import { shaOf } from "../../helpers/limits-harness.js";
+import { shaOf } from "./harness.js";
 import { RecordingDispatcher, storeJob } from "../../helpers/orchestrator.js";
 import { ENGINES, submitPlan, withStore } from "../../helpers/stores.js";
 import { until } from "../../helpers/until.js";

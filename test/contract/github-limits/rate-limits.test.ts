@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { jobReport } from "../../helpers/job-report.js";
-import { Harness, shaOf } from "../../helpers/limits-harness.js";
+import { Harness, shaOf } from "./harness.js";
 import { until } from "../../helpers/until.js";
 
 /** kto within GitHub's request budget, and under its primary and secondary rate limits. */

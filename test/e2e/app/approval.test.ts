@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { app, checkRuns, deliver, example, expectStatusMatchesStore, github, REPO, SHA, useAppUnderTest } from "../../helpers/app-e2e.js";
+import { app, checkRuns, deliver, example, expectStatusMatchesStore, github, REPO, SHA, useAppUnderTest } from "./app-under-test.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** A fork's pull request held until a maintainer approves it, by comment or label; /kto commands from maintainers only. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { app, deliver, example, expectStatusMatchesStore, github, REPO, useAppUnderTest } from "../../helpers/app-e2e.js";
+import { app, deliver, example, expectStatusMatchesStore, github, REPO, useAppUnderTest } from "./app-under-test.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** Dispatches against GitHub's failures: no run details (GHES), 502 and 429 answers, a lost answer, a runner going offline mid-job. */

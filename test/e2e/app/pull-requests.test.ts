@@ -15,7 +15,7 @@ import {
   token,
   unitResult,
   useAppUnderTest,
-} from "../../helpers/app-e2e.js";
+} from "./app-under-test.js";
 import { until } from "../../helpers/until.js";
 
 /** A pull request end to end: its plan, its check runs, its dispatch to the matching runner, its run's reports, and a push that replaces it. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { readFile } from "node:fs/promises";
 import { parseConfig } from "../../../src/config/load-config.js";
-import { app, checkRuns, deliver, example, github, REPO, SHA, useAppUnderTest } from "../../helpers/app-e2e.js";
+import { app, checkRuns, deliver, example, github, REPO, SHA, useAppUnderTest } from "./app-under-test.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** What the App does for a repository: the setup check run on installation, an invalid config answered, the organisation's runners, and an uninstall. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { app, checkRuns, deliver, example, expectStatusMatchesStore, github, REPO, report, SHA, token, useAppUnderTest } from "../../helpers/app-e2e.js";
+import { app, checkRuns, deliver, example, expectStatusMatchesStore, github, REPO, report, SHA, token, useAppUnderTest } from "./app-under-test.js";
 import { until } from "../../helpers/until.js";
 
 /** Runs asked for by repository_dispatch and workflow_dispatch, and a job re-run from its check run's button. */

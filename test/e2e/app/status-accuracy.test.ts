@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { app, CONFIG, deliver, example, expectStatusMatchesStore, github, REPO, report, token, useAppUnderTest } from "../../helpers/app-e2e.js";
+import { app, CONFIG, deliver, example, expectStatusMatchesStore, github, REPO, report, token, useAppUnderTest } from "./app-under-test.js";
 
 describe("the kto GitHub App against a GitHub API double", () => {
   useAppUnderTest();

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { readSettings, SettingsError } from "../../../src/app/settings.js";
 import { startAppProcess } from "../../helpers/app-process.js";
-import { queueWork, REPO, RUNNER, runnerListed, scratch, useScratch } from "../../helpers/app-server-attacks.js";
+import { queueWork, REPO, RUNNER, runnerListed, scratch, useScratch } from "./app-processes.js";
 
 /** Who may read the App's state: nothing that names a repository or runner without KTO_READ_TOKEN, on an App others can reach. */
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@jest/globals";
 import { readSettings } from "../../../src/app/settings.js";
 import { openStore } from "../../../src/orchestrator/store/open-store.js";
 import { startAppProcess } from "../../helpers/app-process.js";
-import { queueWork, REPO, scratch, SHA, storeOf, useScratch } from "../../helpers/app-server-attacks.js";
+import { queueWork, REPO, scratch, SHA, storeOf, useScratch } from "./app-processes.js";
 import { job } from "../../helpers/job.js";
 import { submitPlan } from "../../helpers/stores.js";
 import { until } from "../../helpers/until.js";

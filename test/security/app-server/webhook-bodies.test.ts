@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { postStream, startAppProcess, type AppProcess } from "../../helpers/app-process.js";
-import { REPO, scratch, useScratch } from "../../helpers/app-server-attacks.js";
+import { REPO, scratch, useScratch } from "./app-processes.js";
 import { until } from "../../helpers/until.js";
 
 /** What the App does with a webhook's body: a large or unsigned one refused before it is read whole, and none of any logged. */

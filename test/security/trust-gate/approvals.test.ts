@@ -15,7 +15,7 @@ import {
   stampAfterNow,
   UNIT,
   useAppUnderAttack,
-} from "../../helpers/trust-gate-attacks.js";
+} from "./attacks.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** Approval by label and by /kto command: only from those who can write, and only of the commit they saw. */

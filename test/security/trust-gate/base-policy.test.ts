@@ -1,20 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { needsApproval } from "../../../src/app/trust.js";
-import {
-  app,
-  checkRuns,
-  deliver,
-  dispatchedShas,
-  FIRST,
-  github,
-  held,
-  labeled,
-  pullRequest,
-  REPO,
-  SECOND,
-  UNIT,
-  useAppUnderAttack,
-} from "../../helpers/trust-gate-attacks.js";
+import { app, checkRuns, deliver, dispatchedShas, FIRST, github, held, labeled, pullRequest, REPO, SECOND, UNIT, useAppUnderAttack } from "./attacks.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** What a fork's author cannot change from its head: the trust rules, triggers and job caps are the base branch's; what held jobs ask of the host is shown to who approves them. */

@@ -19,7 +19,7 @@ import {
   stampAfterNow,
   suiteRerequested,
   useAppUnderAttack,
-} from "../../helpers/trust-gate-attacks.js";
+} from "./attacks.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** Re-runs and run requests through the gate: a held commit runs again only when a writer asks. */

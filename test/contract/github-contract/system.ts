@@ -1,8 +1,8 @@
 import { afterEach, expect } from "@jest/globals";
-import { jobReport } from "./job-report.js";
-import { PUBLIC_URL, startTestApp, type TestApp } from "./test-app.js";
-import { until } from "./until.js";
-import { example } from "./webhook-examples.js";
+import { jobReport } from "../../helpers/job-report.js";
+import { PUBLIC_URL, startTestApp, type TestApp } from "../../helpers/test-app.js";
+import { until } from "../../helpers/until.js";
+import { example } from "../../helpers/webhook-examples.js";
 
 /**
  * The world of the contract tests (test/contract/github-contract/): an App against a GitHub

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect } from "@jest/globals";
-import type { RunningApp } from "../../src/app/server.js";
-import type { GitHubApiDouble } from "./github-api-double.js";
-import { PUBLIC_URL, startTestApp, type TestApp } from "./test-app.js";
+import type { RunningApp } from "../../../src/app/server.js";
+import type { GitHubApiDouble } from "../../helpers/github-api-double.js";
+import { PUBLIC_URL, startTestApp, type TestApp } from "../../helpers/test-app.js";
 
 /**
  * The world of the App's end-to-end tests (test/e2e/app/): before each test a fresh App
@@ -9,7 +9,7 @@ import { PUBLIC_URL, startTestApp, type TestApp } from "./test-app.js";
  * and the checks those tests make of it. `app` and `github` are the current test's.
  */
 
-export { example } from "./webhook-examples.js";
+export { example } from "../../helpers/webhook-examples.js";
 
 export const REPO = "Codertocat/Hello-World";
 export const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";

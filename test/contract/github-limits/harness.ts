@@ -1,11 +1,11 @@
 import { expect } from "@jest/globals";
-import type { RunningApp } from "../../src/app/server.js";
-import type { ManualClock } from "../../src/orchestrator/clock.js";
-import type { GitHubApiDouble, GitHubApiDoubleOptions } from "./github-api-double.js";
-import { jobReport } from "./job-report.js";
-import { PUBLIC_URL, startTestApp, type TestApp } from "./test-app.js";
-import { until } from "./until.js";
-import { example } from "./webhook-examples.js";
+import type { RunningApp } from "../../../src/app/server.js";
+import type { ManualClock } from "../../../src/orchestrator/clock.js";
+import type { GitHubApiDouble, GitHubApiDoubleOptions } from "../../helpers/github-api-double.js";
+import { jobReport } from "../../helpers/job-report.js";
+import { PUBLIC_URL, startTestApp, type TestApp } from "../../helpers/test-app.js";
+import { until } from "../../helpers/until.js";
+import { example } from "../../helpers/webhook-examples.js";
 
 /**
  * The App of the tests of GitHub's limits (test/contract/github-limits/), on the system

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "@jest/globals";
-import { openStore } from "../../src/orchestrator/store/open-store.js";
-import type { Store } from "../../src/orchestrator/store/store.js";
-import type { AppProcess } from "./app-process.js";
-import { until } from "./until.js";
-import { example } from "./webhook-examples.js";
+import { openStore } from "../../../src/orchestrator/store/open-store.js";
+import type { Store } from "../../../src/orchestrator/store/store.js";
+import type { AppProcess } from "../../helpers/app-process.js";
+import { until } from "../../helpers/until.js";
+import { example } from "../../helpers/webhook-examples.js";
 
 /**
  * The world of the App server's security tests (test/security/app-server/): `kto app`

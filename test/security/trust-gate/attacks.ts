@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, expect } from "@jest/globals";
-import type { RunningApp } from "../../src/app/server.js";
-import type { GitHubApiDouble, RepositoryRole } from "./github-api-double.js";
-import { startTestApp, type TestApp } from "./test-app.js";
-import { until } from "./until.js";
-import { example } from "./webhook-examples.js";
+import type { RunningApp } from "../../../src/app/server.js";
+import type { GitHubApiDouble, RepositoryRole } from "../../helpers/github-api-double.js";
+import { startTestApp, type TestApp } from "../../helpers/test-app.js";
+import { until } from "../../helpers/until.js";
+import { example } from "../../helpers/webhook-examples.js";
 
 /**
  * The world of the trust gate's attack tests (test/security/trust-gate/): before each test
