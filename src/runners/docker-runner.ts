@@ -2,13 +2,14 @@ import { mkdir, chmod } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import Docker from "dockerode";
 import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
 import { ownerIsGone } from "./leftovers.js";
-import { DockerUnavailableError, ImagePullError } from "./errors.js";
+import { demuxStreams, ensureImage, waitWithLimits, withTimeout } from "./container-run.js";
+import { DockerUnavailableError } from "./errors.js";
 import type { Execution, RunContext, Runner } from "./types.js";
 
 export interface DockerRunnerOptions {
@@ -53,7 +54,7 @@ export class DockerRunner implements Runner<DockerJob> {
     await chmod(resultsDir, 0o777); // written by the container's unprivileged user
 
     const pullStarted = Date.now();
-    const pulled = await this.ensureImage(job, context);
+    const pulled = await ensureImage(this.docker, job.image, () => context.onProgress?.({ kind: "phase", jobId: job.id, phase: "pulling" }));
     const imagePullMs = pulled ? Date.now() - pullStarted : undefined;
 
     const name = `kto-${job.slug.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
@@ -65,14 +66,22 @@ export class DockerRunner implements Runner<DockerJob> {
     try {
       container = await this.docker.createContainer(dockerCreateOptions(job, name, { workspace: context.workspace, resultsDir }, this.owner));
       stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
-      const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
+      const streamEnded = demuxStreams(
+        this.docker,
+        stream,
+        (chunk) => {
+          stdout.write(chunk);
+          context.onProgress?.({ kind: "output", jobId: job.id, bytes: stdout.bytesSeen });
+        },
+        (chunk) => stderr.write(chunk),
+      );
       stats = new StatsWatcher(container);
 
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "running" });
       const startedAt = new Date();
       await container.start();
       stats.start();
-      const ending = await this.waitWithLimits(container, job.timeoutMs, context.signal);
+      const ending = await waitWithLimits(container, job.timeoutMs, context.signal);
       const finishedAt = new Date();
       stats.stop();
       // The engine ends the log stream as the container exits; one that has not ended in 10 s
@@ -116,71 +125,6 @@ export class DockerRunner implements Runner<DockerJob> {
       ),
     );
     return orphans.length;
-  }
-
-  private async ensureImage(job: DockerJob, context: RunContext): Promise<boolean> {
-    const image = job.image;
-    try {
-      await this.docker.getImage(image).inspect();
-      return false;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-    }
-    context.onProgress?.({ kind: "phase", jobId: job.id, phase: "pulling" });
-    try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
-          const failed = error?.message ?? events.find((e) => e.error)?.error;
-          if (failed) reject(new Error(failed));
-          else resolve();
-        });
-      });
-    } catch (error) {
-      throw new ImagePullError(image, (error as Error).message);
-    }
-    return true;
-  }
-
-  private demux(stream: Readable, stdout: OutputCapture, stderr: OutputCapture, jobId: string, context: RunContext): Promise<void> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    out.on("data", (chunk: Buffer) => {
-      stdout.write(chunk);
-      context.onProgress?.({ kind: "output", jobId, bytes: stdout.bytesSeen });
-    });
-    err.on("data", (chunk: Buffer) => stderr.write(chunk));
-    this.docker.modem.demuxStream(stream, out, err);
-    return new Promise((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-    });
-  }
-
-  private async waitWithLimits(
-    container: Docker.Container,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<{ exitCode: number | null; reason: "exit" | "timeout" | "cancel" }> {
-    let reason: "exit" | "timeout" | "cancel" = "exit";
-    const kill = (why: "timeout" | "cancel") => {
-      if (reason !== "exit") return;
-      reason = why;
-      container.kill({ signal: "SIGKILL" }).catch(() => undefined);
-    };
-    // Node fires a timer of more than 2^31-1 ms at once; a spec need not come from a capped config.
-    const timer = setTimeout(() => kill("timeout"), Math.min(timeoutMs, 2 ** 31 - 1));
-    const onAbort = () => kill("cancel");
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const status = (await container.wait()) as { StatusCode: number };
-      return { exitCode: reason === "exit" ? status.StatusCode : null, reason };
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
   }
 }
 
@@ -242,14 +186,4 @@ export class StatsWatcher {
     const memory = Math.max(sample.memory_stats?.max_usage ?? 0, sample.memory_stats?.usage ?? 0);
     if (memory) this.memoryPeakBytes = Math.max(this.memoryPeakBytes ?? 0, memory);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
