@@ -18,7 +18,7 @@ const BUILD_TMP_BYTES = 1024 * 1024 * 1024;
  * counters are read before and after, since the cache is shared with other builds.
  */
 export const BUILD_SCRIPT = `set -eu
-mk() { make -C ${TREE_MOUNT} O=${OUT_MOUNT} "CC=$KTO_CC" "$@"; }
+mk() { make -C ${TREE_MOUNT} O=${OUT_MOUNT} "CC=$KTO_CC" "HOSTCC=$KTO_HOSTCC" "$@"; }
 stage=${OUT_MOUNT}/${STAGING}
 mk "$KTO_BASE"
 if [ $# -gt 0 ]; then (cd ${OUT_MOUNT} && ${TREE_MOUNT}/scripts/kconfig/merge_config.sh -m -O ${OUT_MOUNT} ${OUT_MOUNT}/.config "$@"); fi
@@ -69,6 +69,8 @@ export function buildContainerOptions(request: BuildContainerRequest): Container
     ARCH: facts.kernelArch,
     ...(clang ? { LLVM: "1" } : facts.crossCompile ? { CROSS_COMPILE: facts.crossCompile } : {}),
     KTO_CC: clang ? "ccache clang" : `ccache ${facts.crossCompile}gcc`,
+    // The host tools (objtool, fixdep, Kconfig's conf) are rebuilt in every fresh output dir too.
+    KTO_HOSTCC: clang ? "ccache clang" : "ccache gcc",
     KTO_BASE: spec.config.base,
     KTO_JOBS: String(request.jobs),
     KTO_GOALS: makeGoals(spec).join(" "),

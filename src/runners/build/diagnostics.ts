@@ -32,7 +32,7 @@ export interface BuildAnnotation {
 export interface BuildDiagnostics {
   annotations: BuildAnnotation[];
   counts: { errors: number; warnings: number };
-  /** More diagnostics were seen than are kept as annotations. */
+  /** More diagnostics were seen than are kept as annotations (the same one printed again is counted once). */
   truncated: boolean;
   /** The build said a disk was full. */
   diskFull: boolean;
@@ -56,14 +56,17 @@ const LINKER = /^(?:\S*-)?ld(?:\.lld|\.bfd)?: (?:(?<severity>error|warning): )?(
 /** GNU ld's second line of an undefined reference: `file:line: undefined reference to ...` or `file:(.text+0x5): ...`. */
 const LINKER_AT = /^(?<file>[^\s:][^:]*):(?:(?<line>\d+)|\([^)]*\)): (?<message>(?:undefined reference to|multiple definition of) .*)$/;
 const DISK_FULL = /No space left on device/;
+const KCONFIG_FILE = /(^|\/)Kconfig[^/]*$/;
 
 /**
  * A build path as the repository knows it: the container's tree mount stripped, a
- * relative path read from the output dir (where make runs with O=). Paths outside the tree
- * (generated headers, objects) keep their place under the output dir.
+ * relative path read from `base`: the output dir, where make runs with O= (the compiler
+ * names sources by absolute path, so a relative one is a generated file), or the tree, for
+ * the Kconfig files Kconfig names relative to it. Paths outside the tree (generated
+ * headers, objects, .config) keep their place under the output dir.
  */
-export function sourcePlace(raw: string, line: number | null): SourcePlace {
-  const absolute = posix.resolve(OUT_MOUNT, raw);
+export function sourcePlace(raw: string, line: number | null, base: string = OUT_MOUNT): SourcePlace {
+  const absolute = posix.resolve(base, raw);
   const inTree = absolute.startsWith(`${TREE_MOUNT}/`);
   const path = inTree ? absolute.slice(TREE_MOUNT.length + 1) : absolute.startsWith(`${OUT_MOUNT}/`) ? absolute.slice(OUT_MOUNT.length + 1) : raw;
   return { path, line, inTree };
@@ -87,6 +90,8 @@ export class DiagnosticsParser {
   /** The annotation that indented detail lines and `note:`s belong to. */
   private last: BuildAnnotation | null = null;
   private kconfigDetail = false;
+  /** Annotations already made: a warning in a header is printed once for every file that includes it. */
+  private readonly seen = new Set<string>();
 
   push(line: string): void {
     if (DISK_FULL.test(line)) this.diskFull = true;
@@ -109,10 +114,11 @@ export class DiagnosticsParser {
     } else if ((match = COMPILER.exec(line))) {
       this.compiler(match.groups!);
     } else if ((match = KCONFIG_AT.exec(line))) {
-      const place = { ...sourcePlace(match.groups!.file!, Number(match.groups!.line)), column: null };
+      const file = match.groups!.file!;
+      const place = { ...sourcePlace(file, Number(match.groups!.line), KCONFIG_FILE.test(file) ? TREE_MOUNT : OUT_MOUNT), column: null };
       this.add(severityOf(match.groups!.severity!), "kconfig", place, match.groups!.message!);
     } else if ((match = KCONFIG_DEFINED_AT.exec(line))) {
-      const place = { ...sourcePlace(match.groups!.file!, Number(match.groups!.line)), column: null };
+      const place = { ...sourcePlace(match.groups!.file!, Number(match.groups!.line), TREE_MOUNT), column: null };
       this.add("warning", "kconfig", place, match.groups!.message!);
       this.kconfigDetail = true;
     } else if ((match = LINKER_AT.exec(line))) {
@@ -155,11 +161,17 @@ export class DiagnosticsParser {
     flag: string | null = null,
     inFunction: string | null = null,
   ): BuildAnnotation | null {
+    const key = JSON.stringify([severity, tool, place, message]);
+    if (this.seen.has(key)) {
+      this.last = null;
+      return null;
+    }
     this.counts[severity === "error" ? "errors" : "warnings"] += 1;
     if (this.annotations.length >= MAX_ANNOTATIONS) {
       this.last = null;
       return null;
     }
+    this.seen.add(key);
     const annotation: BuildAnnotation = { severity, tool, place, message, flag, function: inFunction, includedFrom: [], notes: [] };
     this.annotations.push(annotation);
     this.last = annotation;
