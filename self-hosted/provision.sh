@@ -8,6 +8,9 @@
 #   $KTO_HOST_DIR/arm64/busybox        a static arm64 busybox, for arm64 guests in guest mode
 #   docker image kto/busybox:1         a busybox rootfs made with `docker import`
 #   a registry on 127.0.0.1:5000       holding kto/busybox:1, for the image-pull path
+#   docker image kto/builder:1         Debian's kernel build tools, gcc, clang/LLVM and the
+#                                      arm64 cross gcc, made with mmdebstrap and `docker import`
+#   /usr/src/linux-source-6.1.tar.xz   Debian's kernel tree, which the kernel-build tests build
 # Idempotent; prints nothing when everything is already in place.
 set -euo pipefail
 

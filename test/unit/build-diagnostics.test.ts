@@ -31,6 +31,24 @@ describe("reading a kernel build's log into annotations", () => {
     expect(parsed.counts).toEqual({ errors: 0, warnings: 3 });
   });
 
+  it("reads gcc's errors and warnings with their include chain, function, note and option, paths relative to the tree", () => {
+    const parsed = parseBuildLog(log("gcc-planted-error.log"));
+    const compiler = parsed.annotations.filter((a) => a.tool === "compiler");
+    expect(compiler.map((a) => [a.severity, `${a.place?.path}:${a.place?.line}:${a.place?.column}`, a.function, a.flag, a.message])).toEqual([
+      ["error", "lib/kunit/kto_planted.h:3:16", "kto_header_broken", null, "‘kto_missing_in_header’ undeclared (first use in this function)"],
+      ["error", "lib/kunit/kunit-example-test.c:184:16", "kto_planted", null, "‘kto_undeclared’ undeclared (first use in this function)"],
+      ["warning", "lib/kunit/kunit-example-test.c:183:13", "kto_planted", "-Wunused-variable", "unused variable ‘kto_unused’"],
+      ["error", "lib/kunit/kunit-example-test.c:185:1", "kto_planted", "-Werror=return-type", "control reaches end of non-void function"],
+    ]);
+    expect(compiler[0]).toMatchObject({
+      includedFrom: [{ path: "lib/kunit/kunit-example-test.c", line: 180, inTree: true }],
+      notes: ["lib/kunit/kto_planted.h:3: each undeclared identifier is reported only once for each function it appears in"],
+    });
+    expect(compiler.slice(1).map((a) => a.includedFrom)).toEqual([[], [], []]);
+    expect(parsed.counts).toEqual({ errors: 3, warnings: 2 });
+    expect(parsed.diskFull).toBe(false);
+  });
+
   // In the formats of 6.1's scripts/mod/modpost.c (modpost_log), tools/objtool/include/objtool/warn.h
   // (WARN, WARN_FUNC) and GNU ld; seeing them for real takes a modules build of a broken tree.
   it("reads modpost, objtool and linker messages, objects named by their place in the output dir", () => {
