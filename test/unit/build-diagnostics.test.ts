@@ -49,6 +49,16 @@ describe("reading a kernel build's log into annotations", () => {
     expect(parsed.diskFull).toBe(false);
   });
 
+  it("reads clang's errors, with the include chain it prints the way gcc does", () => {
+    const parsed = parseBuildLog(log("clang-planted-error.log"));
+    expect(parsed.annotations.map((a) => [a.severity, a.tool, `${a.place?.path}:${a.place?.line}:${a.place?.column}`, a.message])).toEqual([
+      ["warning", "kconfig", ".config:1307:null", "override: UNWINDER_GUESS changes choice state"],
+      ["error", "compiler", "lib/kunit/kto_planted.h:3:9", "use of undeclared identifier 'kto_missing_in_header'"],
+      ["error", "compiler", "lib/kunit/kunit-example-test.c:184:9", "use of undeclared identifier 'kto_undeclared'"],
+    ]);
+    expect(parsed.annotations.map((a) => a.includedFrom)).toEqual([[], [{ path: "lib/kunit/kunit-example-test.c", line: 180, inTree: true }], []]);
+  });
+
   // In the formats of 6.1's scripts/mod/modpost.c (modpost_log), tools/objtool/include/objtool/warn.h
   // (WARN, WARN_FUNC) and GNU ld; seeing them for real takes a modules build of a broken tree.
   it("reads modpost, objtool and linker messages, objects named by their place in the output dir", () => {
