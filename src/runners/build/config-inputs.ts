@@ -1,5 +1,5 @@
 import { mkdir, open, realpath, stat, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import type { KernelConfigRecipe } from "../../config/build-schema.js";
 import { JobInputError } from "../errors.js";
 import { within } from "../qemu-inputs.js";
@@ -77,7 +77,9 @@ export async function stageConfigInputs(spec: KernelBuildSpec, tree: string, obj
     await flush();
     const real = await confinedFragment(realTree, layer.path, field);
     for (const [name, value] of readKconfig(await readBounded(real, field))) requested.push({ name, value, source: layer.path });
-    fragments.push(`${TREE_MOUNT}/${relative(realTree, real)}`);
+    // The path as the config wrote it, which the schema checked character by character;
+    // inside the container it resolves within the same tree.
+    fragments.push(`${TREE_MOUNT}/${layer.path}`);
   }
   await flush();
   return { fragments, requested };
