@@ -111,6 +111,14 @@ export async function buildKernel(options: BuildKernelOptions): Promise<BuildRes
   } catch (error) {
     decided = erroredBuild(error);
   }
+  try {
+    // Written whatever happened, even empty: the manifest always names a log that exists.
+    await log.writeTo(join(outDir, BUILD_LOG));
+    partial.log = { path: BUILD_LOG, bytes: log.bytesSeen, truncated: log.truncated };
+    partial.files.push(await describeFile(outDir, BUILD_LOG, "log"));
+  } catch (error) {
+    decided = erroredBuild(error);
+  }
   const result: BuildResult = { ...partial, ...decided, durationMs: clock.now() - started };
   try {
     await writeBuildRecord(outDir, result);
@@ -155,8 +163,6 @@ async function runBuild(
   options.onProgress?.({ kind: "phase", build: spec.name, phase: "collecting" });
   partial.exitCode = ending.exitCode;
   partial.diagnostics = parser.result();
-  await log.writeTo(join(outDir, BUILD_LOG));
-  partial.log = { path: BUILD_LOG, bytes: log.bytesSeen, truncated: log.truncated };
 
   const finalConfig = await readBuiltFile(objDir, ".config", MAX_CONFIG_BYTES);
   if (finalConfig !== null) partial.configWarnings = unmetOptions(inputs.requested, finalConfig);
@@ -164,7 +170,7 @@ async function runBuild(
   const after = await readBuiltFile(objDir, `${STAGING}/ccache-after.tsv`, MAX_STATS_BYTES);
   if (before !== null && after !== null) partial.ccache = ccacheUse(readCcacheStats(before), readCcacheStats(after));
   const { files, missing } = ending.exitCode === 0 ? await collectOutputs(spec, objDir, outDir) : { files: [], missing: [] };
-  partial.files = [...files, await describeFile(outDir, BUILD_LOG, "log")];
+  partial.files = files;
   const diskFull = partial.diagnostics.diskFull ? await lowOnSpace([outDir, ccacheDir], minFree) : null;
   return decideBuild(spec, ending, partial.diagnostics, missing, diskFull);
 }
