@@ -59,6 +59,21 @@ describe("reading a kernel build's log into annotations", () => {
     expect(parsed.annotations.map((a) => a.includedFrom)).toEqual([[], [{ path: "lib/kunit/kunit-example-test.c", line: 180, inTree: true }], []]);
   });
 
+  it("names the function only for what gcc says is in it", () => {
+    const parsed = parseBuildLog(
+      [
+        "/src/init/main.c: In function ‘start_kernel’:",
+        "/src/init/main.c:900:6: warning: unused variable ‘x’ [-Wunused-variable]",
+        "/src/init/main.c: At top level:",
+        "/src/init/main.c:1200:13: warning: ‘kto_helper’ defined but not used [-Wunused-function]",
+      ].join("\n"),
+    );
+    expect(parsed.annotations.map((a) => [a.place?.line, a.function])).toEqual([
+      [900, "start_kernel"],
+      [1200, null],
+    ]);
+  });
+
   // In the formats of 6.1's scripts/mod/modpost.c (modpost_log), tools/objtool/include/objtool/warn.h
   // (WARN, WARN_FUNC) and GNU ld; seeing them for real takes a modules build of a broken tree.
   it("reads modpost, objtool and linker messages, objects named by their place in the output dir", () => {

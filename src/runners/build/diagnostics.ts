@@ -45,6 +45,7 @@ const MAX_NOTES = 20;
 const COMPILER = /^(?<file>[^\s:][^:]*):(?<line>\d+):(?:(?<column>\d+):)? (?<severity>fatal error|error|warning|note): (?<message>.*)$/;
 const FLAG = / \[(?<flag>-W[^\]]+)\]$/;
 const IN_FUNCTION = /^(?<file>[^\s:][^:]*): In (?:member )?function ['‘`](?<name>[^'’`]+)['’`]:$/;
+const AT_TOP_LEVEL = /^[^\s:][^:]*: At top level:$/;
 const INCLUDED_FIRST = /^In file included from (?<file>[^:]+):(?<line>\d+)(?::\d+)?[,:]$/;
 const INCLUDED_MORE = /^\s+from (?<file>[^:]+):(?<line>\d+)(?::\d+)?[,:]$/;
 const MODPOST = /^(?<severity>WARNING|ERROR): modpost: (?<message>.*)$/;
@@ -104,6 +105,8 @@ export class DiagnosticsParser {
       this.includes.push(sourcePlace(match.groups!.file!, Number(match.groups!.line)));
     } else if ((match = IN_FUNCTION.exec(line))) {
       this.currentFunction = { file: match.groups!.file!, name: match.groups!.name! };
+    } else if (AT_TOP_LEVEL.test(line)) {
+      this.currentFunction = null;
     } else if ((match = KCONFIG_UNMET.exec(line))) {
       this.add("warning", "kconfig", null, match.groups!.message!);
       this.kconfigDetail = true;
