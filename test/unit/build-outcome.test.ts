@@ -6,7 +6,9 @@ import { parseBuildLog } from "../../src/runners/build/diagnostics.js";
 
 const spec = kernelBuildSpec(buildSchema.parse({ name: "b", config: ["tinyconfig"], timeout: "30m" }));
 const exit = (exitCode: number | null, reason: "exit" | "timeout" | "cancel" = "exit", oomKilled = false) => ({ exitCode, reason, oomKilled });
-const enospc = parseBuildLog("/src/scripts/Makefile.build:250: recipe for target 'init/main.o' failed\ncc1: fatal error: /out/init/.main.o.d: No space left on device");
+const enospc = parseBuildLog(
+  "/src/scripts/Makefile.build:250: recipe for target 'init/main.o' failed\ncc1: fatal error: /out/init/.main.o.d: No space left on device",
+);
 
 describe("whose fault a build's end is", () => {
   it("blames a full disk on the host only when the build said so and the disk is nearly full", () => {
@@ -39,6 +41,15 @@ describe("whose fault a build's end is", () => {
       reason: "the build ran out of its 2.0 GiB of memory: raise hardware.memory",
     });
     expect(decideBuild(spec, exit(137, "exit", true), noDiagnostics(), [], null)).toMatchObject({ outcome: "infrastructure" });
+  });
+
+  it("blames the host when the container was killed by something other than kto", () => {
+    expect(decideBuild(spec, exit(137), noDiagnostics(), [], null)).toEqual({
+      status: "errored",
+      outcome: "infrastructure",
+      reason: "the build container was killed from outside (exit 137) before make finished",
+    });
+    expect(decideBuild(spec, exit(143), noDiagnostics(), [], null)).toMatchObject({ outcome: "infrastructure" });
   });
 
   it("fails a build that exits 0 without the outputs its targets make", () => {

@@ -103,6 +103,10 @@ export function decideBuild(
       ? named("config_error", `the build ran out of its ${formatSize(spec.memoryBytes)} of memory: raise hardware.memory`)
       : named("infrastructure", "the build ran out of the host's memory");
   }
+  // The container's first process ignores a kill from inside it: SIGKILL or SIGTERM came from outside (an engine stopping, a cleanup).
+  if (ending.exitCode === 128 + 9 || ending.exitCode === 128 + 15) {
+    return named("infrastructure", `the build container was killed from outside (exit ${ending.exitCode}) before make finished`);
+  }
   if (ending.exitCode !== 0 && diskFull) return named("infrastructure", `the disk is full: ${diskFull}`);
   if (ending.exitCode !== 0) {
     const first = diagnostics.annotations.find((a) => a.severity === "error");
