@@ -127,7 +127,7 @@ describe("building a real kernel in the builder image", () => {
       expect(broken).toMatchObject({ status: "failed", outcome: "failed" });
       expect(broken.exitCode).not.toBe(0);
       expect(broken.reason).toBe(
-        "the build failed (make exited with 2): 3 errors; the first: lib/kunit/kto_planted.h:3: ‘kto_missing_in_header’ undeclared (first use in this function)",
+        "the build failed (exit 2): 3 errors; the first: lib/kunit/kto_planted.h:3: ‘kto_missing_in_header’ undeclared (first use in this function)",
       );
       const byMessage = (text: string) => broken.diagnostics.annotations.find((a) => a.message.includes(text));
       expect(byMessage("kto_missing_in_header")).toMatchObject({

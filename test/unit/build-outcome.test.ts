@@ -26,7 +26,7 @@ describe("whose fault a build's end is", () => {
       "/src/init/main.c:12:5: error: 'x' undeclared (first use in this function)\n/src/init/main.c:20:1: error: expected ';' before '}' token",
     );
     expect(decideBuild(spec, exit(2), diagnostics, [], null).reason).toBe(
-      "the build failed (make exited with 2): 2 errors; the first: init/main.c:12: 'x' undeclared (first use in this function)",
+      "the build failed (exit 2): 2 errors; the first: init/main.c:12: 'x' undeclared (first use in this function)",
     );
   });
 

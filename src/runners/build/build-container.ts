@@ -10,30 +10,37 @@ export const STAGING = ".kto";
 /** A kernel build's temporary files (gcc without -pipe, merge_config.sh) fit in far less. */
 const BUILD_TMP_BYTES = 1024 * 1024 * 1024;
 
+/** What the build script exits with when a step fails, whatever that step's own status was. */
+export const BUILD_FAILED_STATUS = 2;
+
 /**
  * What runs in the container, as a fixed script: every value it uses comes in as an
  * argument or a variable, never spliced into its text, so no option or path can become a
  * command. The base target writes .config, merge_config.sh lays the fragments over it in
  * order, olddefconfig settles what they leave open, then the targets build. ccache's
- * counters are read before and after, since the cache is shared with other builds.
+ * counters are read before and after, since the cache is shared with other builds. A failed
+ * step exits with BUILD_FAILED_STATUS, so a status of a signal (137, 143) can only mean the
+ * container itself was killed from outside.
  */
-export const BUILD_SCRIPT = `set -eu
+export const BUILD_SCRIPT = `set -u
+fail() { exit ${BUILD_FAILED_STATUS}; }
 mk() { make -C ${TREE_MOUNT} O=${OUT_MOUNT} "CC=$KTO_CC" "HOSTCC=$KTO_HOSTCC" "$@"; }
 stage=${OUT_MOUNT}/${STAGING}
-mk "$KTO_BASE"
-if [ $# -gt 0 ]; then (cd ${OUT_MOUNT} && ${TREE_MOUNT}/scripts/kconfig/merge_config.sh -m -O ${OUT_MOUNT} ${OUT_MOUNT}/.config "$@"); fi
-mk olddefconfig
+mk "$KTO_BASE" || fail
+if [ $# -gt 0 ]; then (cd ${OUT_MOUNT} && ${TREE_MOUNT}/scripts/kconfig/merge_config.sh -m -O ${OUT_MOUNT} ${OUT_MOUNT}/.config "$@") || fail; fi
+mk olddefconfig || fail
 ccache --print-stats > "$stage/ccache-before.tsv"
 status=0
-if [ -n "$KTO_GOALS" ]; then mk -j"$KTO_JOBS" $KTO_GOALS || status=$?; fi
-if [ "$status" = 0 ] && [ -n "$KTO_KSELFTEST" ]; then mk -j"$KTO_JOBS" KSFT_INSTALL_PATH="$stage/kselftest" kselftest-install || status=$?; fi
+if [ -n "$KTO_GOALS" ]; then mk -j"$KTO_JOBS" $KTO_GOALS || status=1; fi
+if [ "$status" = 0 ] && [ -n "$KTO_KSELFTEST" ]; then mk -j"$KTO_JOBS" KSFT_INSTALL_PATH="$stage/kselftest" kselftest-install || status=1; fi
 ccache --print-stats > "$stage/ccache-after.tsv"
-[ "$status" = 0 ] || exit "$status"
+[ "$status" = 0 ] || fail
 if [ -n "$KTO_MODULES" ]; then
-  mk INSTALL_MOD_PATH="$stage/modules" INSTALL_MOD_STRIP=1 modules_install
-  tar -C "$stage/modules" -czf "$stage/modules.tar.gz" lib
+  mk INSTALL_MOD_PATH="$stage/modules" INSTALL_MOD_STRIP=1 modules_install || fail
+  tar -C "$stage/modules" -czf "$stage/modules.tar.gz" lib || fail
 fi
-if [ -n "$KTO_KSELFTEST" ]; then tar -C "$stage/kselftest" -czf "$stage/kselftest.tar.gz" .; fi
+if [ -n "$KTO_KSELFTEST" ]; then tar -C "$stage/kselftest" -czf "$stage/kselftest.tar.gz" . || fail; fi
+exit 0
 `;
 
 export interface BuildContainerRequest {

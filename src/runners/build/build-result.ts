@@ -103,7 +103,7 @@ export function decideBuild(
       ? named("config_error", `the build ran out of its ${formatSize(spec.memoryBytes)} of memory: raise hardware.memory`)
       : named("infrastructure", "the build ran out of the host's memory");
   }
-  // The container's first process ignores a kill from inside it: SIGKILL or SIGTERM came from outside (an engine stopping, a cleanup).
+  // The build script exits 0 or BUILD_FAILED_STATUS; a signal's status is the container killed from outside (an engine stopping, a cleanup).
   if (ending.exitCode === 128 + 9 || ending.exitCode === 128 + 15) {
     return named("infrastructure", `the build container was killed from outside (exit ${ending.exitCode}) before make finished`);
   }
@@ -112,7 +112,7 @@ export function decideBuild(
     const first = diagnostics.annotations.find((a) => a.severity === "error");
     const count = diagnostics.counts.errors;
     const summary = first ? `${count} error${count === 1 ? "" : "s"}; the first: ${where(first)}${first.message}` : "see build.log";
-    return named("failed", `the build failed (make exited with ${ending.exitCode}): ${summary}`);
+    return named("failed", `the build failed (exit ${ending.exitCode}): ${summary}`);
   }
   if (missing.length > 0) return named("failed", `the build succeeded but made no ${missing.join(", ")}`);
   const warnings = diagnostics.counts.warnings;
