@@ -172,11 +172,15 @@ if ! docker_cli image inspect "$BUILDER_IMAGE" >/dev/null 2>&1; then
   suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   key=$(printf '%s %s %s' "$suite" "$builder_mirror" "$builder_packages" | sha256sum | cut -c1-16)
   tarball="$KTO_HOST_DIR/builder/rootfs-$key.tar"
+  # Not a regular file (a directory, say, left by a run that was cut short): made again.
+  [ -f "$tarball" ] || rm -rf "$tarball"
   if [ ! -s "$tarball" ]; then
     command -v mmdebstrap >/dev/null || { apt_update; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null; }
     say "building the $BUILDER_IMAGE rootfs from Debian $suite (several minutes, once)"
     mkdir -p "$KTO_HOST_DIR/builder"
-    mmdebstrap --quiet --variant=minbase --include="$builder_packages" \
+    rm -rf "$tarball.new"
+    # --format: mmdebstrap would take a name not ending in .tar for a directory to fill.
+    mmdebstrap --quiet --variant=minbase --format=tar --include="$builder_packages" \
       --aptopt='Acquire::Languages "none"' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
       "$suite" "$tarball.new" "$builder_mirror" >>"$LOG_DIR/builder-rootfs.log" 2>&1 || die "mmdebstrap failed; see $LOG_DIR/builder-rootfs.log"
