@@ -1,6 +1,7 @@
 import * as core from "@actions/core";
 import Docker from "dockerode";
 import { OWNER_LABEL } from "../runners/docker-options.js";
+import { removeContainer } from "../runners/container-removal.js";
 import { killMarkedProcesses } from "../runners/leftovers.js";
 import { OWNER_STATE } from "./run.js";
 import { printLog } from "./workflow-log.js";
@@ -14,11 +15,7 @@ export async function post(): Promise<void> {
     const docker = new Docker();
     const containers = await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${owner}`] } });
     for (const c of containers) {
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined);
-      removed += 1;
+      if (await removeContainer(docker.getContainer(c.Id))) removed += 1;
     }
   } catch {
     // no engine: nothing of ours can be left there

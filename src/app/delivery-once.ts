@@ -15,7 +15,9 @@ const REPOSITORIES = z.array(z.object({ full_name: FULL_NAME })).optional();
  */
 const TRUSTED_FIELDS = z.object({
   repository: z.object({ full_name: FULL_NAME, name: z.string(), owner: z.object({ login: z.string() }) }).optional(),
-  installation: z.object({ id: z.number().int().positive() }).optional(),
+  // An App's deliveries always name the installation; without one, Probot's octokit would call
+  // GitHub unauthenticated, which GitHub refuses (or answers from a public repository's view).
+  installation: z.object({ id: z.number().int().positive() }),
   repositories: REPOSITORIES,
   repositories_added: REPOSITORIES,
   repositories_removed: REPOSITORIES,

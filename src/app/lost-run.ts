@@ -22,6 +22,14 @@ export type FailLostRun = (run: EndedRun) => Promise<number>;
  * runs out. So an id kto has not bound is looked for among the attempts leased to the runner
  * the run asked for and not bound to a run yet, by run-name, as a report's run is.
  */
+/**
+ * How many unbound attempts one ended run is looked for among. A runner holds one job at a
+ * time, so the run's own attempt is among the first few leased to it; the cap keeps a burst
+ * of events from turning into a burst of listings, and an attempt it misses still ends when
+ * its lease does.
+ */
+const MAX_LOOKUPS = 3;
+
 export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "recordRunId" | "reads">, findRun: FindRun): FailLostRun {
   const { reads } = service;
 
@@ -36,9 +44,12 @@ export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "re
   }
 
   return async ({ repo, runId, labels, reason }) => {
-    const failed = await service.failRun(runId, reason);
-    if (failed > 0) return failed;
-    for (const job of await unboundOn(repo, labels)) {
+    // A run kto knows (almost every run: its report or the dispatcher bound it) is looked up
+    // by id alone; only a run no job names is looked for among the unbound attempts.
+    if ((await reads.jobsOfRun(runId)).length > 0) return service.failRun(runId, reason);
+    // The attempts dispatched longest ago first: a run that ended came from an early dispatch.
+    const candidates = (await unboundOn(repo, labels)).sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0));
+    for (const job of candidates.slice(0, MAX_LOOKUPS)) {
       const plan = await reads.plan(job.planId);
       // Another attempt on the same runner (the next job, a retry) has a run of its own name.
       if (!plan || (await findRun(job, plan)) !== runId) continue;

@@ -29,6 +29,10 @@ const ALLOWED: Record<JobState, readonly JobState[]> = {
   errored: [],
 };
 
+export function isActive(state: JobState): state is (typeof ACTIVE_STATES)[number] {
+  return (ACTIVE_STATES as readonly JobState[]).includes(state);
+}
+
 export function canTransition(from: JobState, to: JobState): boolean {
   return ALLOWED[from].includes(to);
 }

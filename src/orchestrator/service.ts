@@ -4,6 +4,7 @@ import type { Dispatcher, RunEvent } from "./dispatcher.js";
 import type { Reporter } from "./reporter.js";
 import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
 import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
+import { isActive } from "./job-state.js";
 import { QueueMonitor } from "./queue-monitor.js";
 import { ResourceManager, type EnvironmentPool } from "./resource-manager.js";
 import { StatusTracker } from "./status-tracker.js";
@@ -202,7 +203,9 @@ export class OrchestratorService {
   /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
   async failRun(runId: string, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.store.activeJobsOfRun(runId)) if (await this.lifecycle.infrastructureFailure(job, reason)) failed += 1;
+    for (const job of await this.store.jobsOfRun(runId)) {
+      if (isActive(job.state) && (await this.lifecycle.infrastructureFailure(job, reason))) failed += 1;
+    }
     if (failed > 0) void this.deliver();
     return failed;
   }

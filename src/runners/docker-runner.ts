@@ -1,3 +1,4 @@
+import { removeContainer } from "./container-removal.js";
 import { mkdir, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -105,7 +106,7 @@ export class DockerRunner implements Runner<DockerJob> {
       // Whatever failed (the engine restarting mid-wait), no stream of this job outlives it.
       stats?.stop();
       stream?.destroy();
-      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+      if (container) await removeContainer(container);
     }
   }
 
@@ -122,14 +123,7 @@ export class DockerRunner implements Runner<DockerJob> {
   async sweepOrphans(): Promise<number> {
     const all = await this.docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
     const orphans = all.filter((c) => ownerIsGone(c.Labels[OWNER_LABEL] ?? ""));
-    await Promise.all(
-      orphans.map((c) =>
-        this.docker
-          .getContainer(c.Id)
-          .remove({ force: true, v: true })
-          .catch(() => undefined),
-      ),
-    );
+    await Promise.all(orphans.map((c) => removeContainer(this.docker.getContainer(c.Id))));
     return orphans.length;
   }
 

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import { isTerminal } from "../../src/orchestrator/job-state.js";
-import { OWNER_LABEL } from "../../src/runners/docker-options.js";
+import { JOB_LABEL, OWNER_LABEL } from "../../src/runners/docker-options.js";
+import { ownerIsGone } from "../../src/runners/leftovers.js";
 import { LocalSystem, type CheckRunView } from "../helpers/local-system.js";
 import { runningQemus } from "../helpers/processes.js";
 import { until } from "../helpers/until.js";
@@ -68,11 +69,15 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     expect(system.github.rejected).toEqual([]);
 
     // No container or VM is left (the runners' own cleanup may take a moment after the report).
-    await until(
-      async () => (await new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } })).length === 0,
-      "kto's containers to be removed",
-      20_000,
-    );
+    const left = () => new Docker().listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
+    await until(async () => (await left()).length === 0, "kto's containers to be removed", 60_000).catch(async (error: Error) => {
+      // Which container, whose and in what state: the one thing to know when this fails.
+      const seen = (await left()).map((c) => {
+        const owner = c.Labels[OWNER_LABEL] ?? "";
+        return `${c.Names.join(",")} (${c.State}, ${c.Status}, job ${c.Labels[JOB_LABEL]}, owner ${owner} ${ownerIsGone(owner) ? "gone" : "alive"})`;
+      });
+      throw new Error(`${error.message}: left ${seen.join("; ")}`);
+    });
     await until(async () => (await runningQemus()).length === 0, "QEMU to exit", 20_000);
     for (const host of system.hosts) await host.stop();
 

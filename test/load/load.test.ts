@@ -8,7 +8,7 @@ import type { JobRecord } from "../../src/orchestrator/store/store.js";
 import { LocalSystem } from "../helpers/local-system.js";
 import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
-import { callsTable } from "../helpers/api-calls.js";
+import { callsPerJob, callsTable } from "../helpers/api-calls.js";
 
 // kto's load test: 500 pull-request events, 2,000 jobs, 50 runners over 6
 // label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.
@@ -207,6 +207,9 @@ describe.each(SETUPS)(
         expect(dispatched).toHaveLength(total);
         expect(runners.reportFailures).toEqual([]);
         expect(system.github.rejected).toEqual([]);
+        // A run is looked for by name once, as it is dispatched: the runs that end as they
+        // should (all of them here) are not looked for again.
+        expect(callsPerJob(system.github.requests, total).find((c) => c.kind === "run lookups")!.perJob).toBeLessThanOrEqual(1.1);
         const measured = { ...latencies(system, checkRuns, sentAt), elapsedS, peakKiB };
 
         await system.stopApp();

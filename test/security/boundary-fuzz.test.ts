@@ -185,6 +185,19 @@ describe("no input takes the App down", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("a signed webhook that names no installation makes no call to GitHub: without one, each call would go unauthenticated", async () => {
+    const kinds = ["pull_request", "check_suite", "check_run", "issue_comment", "workflow_dispatch", "repository_dispatch", "workflow_job"];
+    const deliveries = examples
+      .filter((e) => kinds.includes(e.name))
+      .flatMap((e) => e.examples.map((payload) => ({ event: e.name, payload: { ...payload, installation: undefined } })));
+    expect(deliveries.length).toBeGreaterThan(10);
+    const before = github.requests.length;
+    for (const { event, payload } of deliveries) expect(await deliver(event, payload)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(github.requests.slice(before)).toEqual([]);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("signed webhooks of every event kto handles, mutated at random, leave it answering with a consistent store", async () => {
     const handled = [
       "pull_request",

@@ -71,14 +71,9 @@ export class JobQueries {
     return rows.map(toJob);
   }
 
-  /** The active jobs whose attempt runs as `runId`. */
-  async activeJobsOfRun(runId: string): Promise<JobRecord[]> {
-    const rows = await this.db
-      .selectFrom("jobs")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .where("state", "in", [...ACTIVE_STATES])
-      .execute();
+  /** The jobs whose latest attempt ran as `runId`, finished or not. */
+  async jobsOfRun(runId: string): Promise<JobRecord[]> {
+    const rows = await this.db.selectFrom("jobs").selectAll().where("run_id", "=", runId).execute();
     return rows.map(toJob);
   }
 

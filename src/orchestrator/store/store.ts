@@ -15,7 +15,17 @@ export type { QueueLane, TransitionEntry } from "./job-queries.js";
 /** What the App reads of jobs, plans and environments; nothing here changes them. */
 export type JobReads = Pick<
   Store,
-  "job" | "jobs" | "plan" | "latestPlan" | "plansAt" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState" | "environments" | "finalReportBacklog"
+  | "job"
+  | "jobs"
+  | "jobsOfRun"
+  | "plan"
+  | "latestPlan"
+  | "plansAt"
+  | "unfinishedJobsOf"
+  | "recentlyFinished"
+  | "countsByState"
+  | "environments"
+  | "finalReportBacklog"
 >;
 
 /** The webhook deliveries already handled, so that a redelivery is handled once. */
@@ -75,7 +85,7 @@ export class Store {
   dispatchable: JobQueries["dispatchable"] = (now, limit) => this.jobsRepo.dispatchable(now, limit);
   queuedLanes: JobQueries["queuedLanes"] = () => this.jobsRepo.queuedLanes();
   dispatchableWith: JobQueries["dispatchableWith"] = (lane, now, limit) => this.jobsRepo.dispatchableWith(lane, now, limit);
-  activeJobsOfRun: JobQueries["activeJobsOfRun"] = (runId) => this.jobsRepo.activeJobsOfRun(runId);
+  jobsOfRun: JobQueries["jobsOfRun"] = (runId) => this.jobsRepo.jobsOfRun(runId);
   unfinishedJobsOf: JobQueries["unfinishedJobsOf"] = (repo) => this.jobsRepo.unfinishedJobsOf(repo);
   expired: JobQueries["expired"] = (now) => this.jobsRepo.expired(now);
   activeByRepo: JobQueries["activeByRepo"] = () => this.jobsRepo.activeByRepo();
