@@ -1,3 +1,4 @@
+import { runTimeoutMinutes } from "../config/limits.js";
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
 import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
@@ -102,7 +103,8 @@ export class GitHubDispatcher implements Dispatcher {
         );
     }
     const inputs = {
-      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec }),
+      // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
+      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec, timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs) }),
       runs_on: JSON.stringify(runsOn(env.labels)),
       sha: plan.headSha,
       app_url: this.options.appUrl,

@@ -22,3 +22,14 @@ export function formatDuration(ms: number): string {
   const seconds = Math.round((ms % 60_000) / 1000);
   return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
 }
+
+/** A duration as the config writes one (`4d23h30m`, `1d`, `20m`), to the minute. */
+export function durationText(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const parts: [number, string][] = [
+    [Math.floor(minutes / 1440), "d"],
+    [Math.floor((minutes % 1440) / 60), "h"],
+    [minutes % 60, "m"],
+  ];
+  return parts.map(([n, unit]) => (n ? `${n}${unit}` : "")).join("") || "0m";
+}

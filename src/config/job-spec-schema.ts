@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
+import { GITHUB_JOB_MINUTES } from "./limits.js";
 import { GUEST_ARCHES, RESULT_FORMATS } from "./schema.js";
 import type { JobSpec } from "./job-spec.js";
 
@@ -55,5 +56,13 @@ export const jobSpecSchema = z.discriminatedUnion("runner", [
 ]) satisfies z.ZodType<JobSpec>;
 
 /** What the App dispatches: its store's job id and attempt, and the spec to run. */
-export const dispatchedJobSchema = z.object({ id: z.string().min(1), attempt: z.number().int().min(1), spec: jobSpecSchema }).strict();
+export const dispatchedJobSchema = z
+  .object({
+    id: z.string().min(1),
+    attempt: z.number().int().min(1),
+    spec: jobSpecSchema,
+    /** The run's own timeout, for the runner workflow; absent from an App that predates it. */
+    timeoutMinutes: z.number().int().min(1).max(GITHUB_JOB_MINUTES).optional(),
+  })
+  .strict();
 export type DispatchedJob = z.infer<typeof dispatchedJobSchema>;

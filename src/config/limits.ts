@@ -45,12 +45,27 @@ export const MAX_JOB_SPEC_CHARS = 60 * 1024;
 /** What the plan's specs may add up to, as JSON: the App stores each one, the CLI holds them all. */
 export const MAX_PLAN_SPEC_CHARS = 16 * 1024 * 1024;
 
+/** GitHub ends a job on a self-hosted runner after 5 days, whatever its workflow asks. */
+export const GITHUB_JOB_MINUTES = 5 * 24 * 60;
+
 /**
- * Duration caps. Node's timers hold at most 2^31-1 ms (about 24.8 days) and fire at once
- * past that. These stay well inside it; a self-hosted GitHub runner ends a job after 5 days anyway.
+ * What a run needs beyond its job's own timeout: the checkout, an image pull, the kernel's
+ * copy, the upload of results and the final report. The runner workflow's timeout is the
+ * job's plus this, so GitHub never stops a run that kto's own timeout would still let run.
  */
-export const MAX_TIMEOUT_DAYS = 7;
-export const MAX_IDLE_TIMEOUT_DAYS = 1;
+export const RUN_OVERHEAD_MINUTES = 30;
+
+/**
+ * Duration caps. A job's timeout leaves its run's overhead inside GitHub's 5 days; Node's
+ * timers (at most 2^31-1 ms, about 24.8 days) hold both well.
+ */
+export const MAX_TIMEOUT_MS = (GITHUB_JOB_MINUTES - RUN_OVERHEAD_MINUTES) * 60_000;
+export const MAX_IDLE_TIMEOUT_MS = 86_400_000;
+
+/** The `timeout-minutes` of the run a job with `timeoutMs` is dispatched as. */
+export function runTimeoutMinutes(timeoutMs: number): number {
+  return Math.min(GITHUB_JOB_MINUTES, Math.ceil(timeoutMs / 60_000) + RUN_OVERHEAD_MINUTES);
+}
 
 /** Problems listed in one ConfigError; the rest are counted, so the App's check run stays postable. */
 export const MAX_LISTED_ISSUES = 100;

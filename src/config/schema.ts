@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, isRootUser, normaliseCapability, parseUser } from "./docker-access.js";
-import { parseDuration } from "./duration.js";
+import { durationText, parseDuration } from "./duration.js";
 import { privilegeAllowanceSchema } from "./privileges.js";
-import { JOB_LIMITS, MAX_IDLE_TIMEOUT_DAYS, MAX_TIMEOUT_DAYS } from "./limits.js";
+import { JOB_LIMITS, MAX_IDLE_TIMEOUT_MS, MAX_TIMEOUT_MS } from "./limits.js";
 import { parseSize } from "./size.js";
 
 /** A string (or number) read by `parse`; null from it means malformed, reported with `message`. */
@@ -17,22 +17,21 @@ function parsedWith<T>(parse: (value: string | number) => T | null, message: str
   });
 }
 
-/** A duration up to `maxDays` days. */
-function durationUpTo(maxDays: number) {
-  const maxMs = maxDays * 86_400_000;
+/** A duration up to `maxMs`. */
+function durationUpTo(maxMs: number) {
   return z.union([z.string(), z.number()]).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === null || ms > maxMs) {
       const given = typeof value === "number" ? `${value}s` : value.trim();
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: ms === null ? "expected a duration like 20m" : `at most ${maxDays}d, got ${given}` });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: ms === null ? "expected a duration like 20m" : `at most ${durationText(maxMs)}, got ${given}` });
       return z.NEVER;
     }
     return ms;
   });
 }
 
-const timeout = durationUpTo(MAX_TIMEOUT_DAYS);
-const idleTimeout = durationUpTo(MAX_IDLE_TIMEOUT_DAYS);
+const timeout = durationUpTo(MAX_TIMEOUT_MS);
+const idleTimeout = durationUpTo(MAX_IDLE_TIMEOUT_MS);
 const size = parsedWith(parseSize, "expected a size like 2G or 512M");
 const user = parsedWith(parseUser, "expected root, a uid or uid:gid (numbers)");
 const capability = parsedWith((value) => normaliseCapability(String(value)), "expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN");

@@ -189,8 +189,10 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const dispatch = await until(async () => github.state.dispatches[0], "a workflow dispatch");
     expect(dispatch).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
     expect(JSON.parse(dispatch.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-rack-1"]);
-    const sent = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number; spec: { suite: string } };
+    const sent = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number; spec: { suite: string; timeoutMs: number } };
     expect(sent).toMatchObject({ attempt: 1, spec: { suite: "unit" } });
+    // GitHub gives the run the job's own timeout and the run's overhead, never GitHub's 5 days.
+    expect(dispatch.timeoutMinutes).toBe(Math.ceil(sent.spec.timeoutMs / 60_000) + 30);
     expect(dispatch.inputs).toMatchObject({ sha: SHA, app_url: publicUrl });
     const board = checkRuns().find((c) => c.name === "kto / board")!;
     await until(async () => board.output.title.startsWith("Queued"), "the board job's queue position");

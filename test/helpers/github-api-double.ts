@@ -4,7 +4,7 @@ import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-doubl
 import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
 import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-groups.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
-import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
+import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
@@ -54,6 +54,8 @@ export interface GitHubState {
     ref: string;
     inputs: Record<string, string>;
     runId: number;
+    /** What GitHub lets the run take before it cancels it. */
+    timeoutMinutes?: number;
     actor?: string;
     createdAt?: number;
     unlistedFor?: number;
@@ -214,6 +216,8 @@ const HANDLERS: Record<string, Handler> = {
     const workflow = state.files.get(`${repo}@${String(request.body.ref)}:.github/workflows/${request.params.workflow_id}`) ?? SHIPPED_RUNNER_WORKFLOW;
     const refused = inputsRefusal(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
     if (refused) return { status: 422, body: { message: refused } };
+    const timeout = runTimeoutMinutes(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
+    if ("refusal" in timeout) return { status: 422, body: { message: timeout.refusal } };
     const runId = state.nextId++;
     state.dispatches.push({
       repo,
@@ -221,6 +225,7 @@ const HANDLERS: Record<string, Handler> = {
       ref: String(request.body.ref),
       inputs: request.body.inputs as Record<string, string>,
       runId,
+      timeoutMinutes: timeout.minutes,
       actor: APP_BOT,
       createdAt: Date.now(),
       unlistedFor: state.unlistedFor,

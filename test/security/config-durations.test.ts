@@ -17,20 +17,20 @@ function messagesOf(text: string): string[] {
   throw new Error("expected the config to be rejected");
 }
 
-describe("durations a timer can hold", () => {
-  it("refuses a timeout over 7d and an idle_timeout over 1d, in a suite or the defaults, at the value", () => {
+describe("durations a timer and GitHub's 5-day job limit can hold", () => {
+  it("refuses a timeout that leaves its run's 30 minutes outside 5 days, and an idle_timeout over 1d, in a suite or the defaults, at the value", () => {
     const text = `version: 1
 defaults: { timeout: 8d, idle_timeout: 25h }
 suites:
   - { name: d, runner: docker, image: i, command: x, timeout: 30d }
-  - { name: q, runner: qemu, kernel: k, command: x, timeout: 7d1s, idle_timeout: 2d }
+  - { name: q, runner: qemu, kernel: k, command: x, timeout: 4d23h31m, idle_timeout: 2d }
 `;
     expect(messagesOf(text)).toEqual([
-      ".github/kto.yml:2:22: defaults.timeout: at most 7d, got 8d",
+      ".github/kto.yml:2:22: defaults.timeout: at most 4d23h30m, got 8d",
       ".github/kto.yml:2:40: defaults.idle_timeout: at most 1d, got 25h",
-      ".github/kto.yml:4:63: suites[0].timeout: at most 7d, got 30d",
-      ".github/kto.yml:5:62: suites[1].timeout: at most 7d, got 7d1s",
-      ".github/kto.yml:5:82: suites[1].idle_timeout: at most 1d, got 2d",
+      ".github/kto.yml:4:63: suites[0].timeout: at most 4d23h30m, got 30d",
+      ".github/kto.yml:5:62: suites[1].timeout: at most 4d23h30m, got 4d23h31m",
+      ".github/kto.yml:5:86: suites[1].idle_timeout: at most 1d, got 2d",
     ]);
   });
 
@@ -38,10 +38,10 @@ suites:
     const plan = buildPlan(
       parseConfig(`version: 1
 suites:
-  - { name: q, runner: qemu, kernel: k, command: x, timeout: 168h, idle_timeout: 86400 }
+  - { name: q, runner: qemu, kernel: k, command: x, timeout: 119h30m, idle_timeout: 86400 }
 `),
     );
-    expect(plan.jobs[0]).toMatchObject({ timeoutMs: 7 * 86_400_000, idleTimeoutMs: 86_400_000 });
+    expect(plan.jobs[0]).toMatchObject({ timeoutMs: (5 * 24 * 60 - 30) * 60_000, idleTimeoutMs: 86_400_000 });
   });
 
   it("refuses a duration that rounds to no time at all", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { checkRequest, GHES_VERSIONS } from "../helpers/github-api-double.js";
 import { refusal } from "../helpers/github-double/permissions.js";
-import { inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
+import { MAX_TIMEOUT_MS, runTimeoutMinutes as runTimeoutMinutesOf } from "../../src/config/limits.js";
+import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
 
 const auth = { authorization: "token t" };
 const checkRun = (output: Record<string, unknown>) =>
@@ -159,5 +160,25 @@ describe("the GitHub API double's workflow inputs check", () => {
     expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { ...inputs, debug: "1" })).toBe('Unexpected inputs provided: ["debug"]');
     expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { job: "{}", runs_on: "[]", app_url: "x" })).toBe("Required input 'sha' not provided");
     expect(inputsRefusal("on: push\njobs: {}\n", inputs)).toBe("Workflow does not have 'workflow_dispatch' trigger");
+  });
+});
+
+describe("the runner workflow's timeout, as GitHub evaluates it", () => {
+  const inputs = (job: Record<string, unknown>) => ({ job: JSON.stringify(job), runs_on: "[]", sha: "a".repeat(40), app_url: "https://kto" });
+
+  it("takes the shipped workflow's timeout-minutes from the job the App dispatches, covering the job's own timeout and capped at 5 days", () => {
+    const spec = { timeoutMs: 7 * 3_600_000 };
+    const minutes = runTimeoutMinutesOf(spec.timeoutMs);
+    expect(runTimeoutMinutes(SHIPPED_RUNNER_WORKFLOW, inputs({ id: "j", attempt: 1, timeoutMinutes: minutes }))).toEqual({ minutes: 7 * 60 + 30 });
+    expect(runTimeoutMinutesOf(MAX_TIMEOUT_MS)).toBe(5 * 24 * 60);
+    expect(runTimeoutMinutesOf(1_000)).toBe(31);
+  });
+
+  it("refuses a run whose timeout the template cannot give: a job without one, or an expression the double does not know", () => {
+    expect(runTimeoutMinutes(SHIPPED_RUNNER_WORKFLOW, inputs({ id: "j", attempt: 1 }))).toEqual({
+      refusal: "The template is not valid: timeout-minutes evaluates to undefined",
+    });
+    const other = SHIPPED_RUNNER_WORKFLOW.replace(/timeout-minutes: .*/, "timeout-minutes: ${{ inputs.minutes }}");
+    expect(runTimeoutMinutes(other, inputs({}))).toMatchObject({ refusal: expect.stringContaining("cannot evaluate") });
   });
 });

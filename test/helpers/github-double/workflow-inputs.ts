@@ -31,3 +31,32 @@ export function inputsRefusal(workflow: string, inputs: Record<string, unknown>)
   const missing = Object.entries(declared).find(([name, input]) => input?.required && input.default === undefined && inputs[name] === undefined);
   return missing ? `Required input '${missing[0]}' not provided` : null;
 }
+
+/** GitHub ends a self-hosted runner's job after 5 days, whatever timeout-minutes says. */
+const GITHUB_JOB_MINUTES = 5 * 24 * 60;
+const FROM_JSON_FIELD = /^\$\{\{\s*fromJSON\(inputs\.(\w+)\)\.(\w+)\s*\}\}$/;
+
+/**
+ * The `timeout-minutes` of the workflow's one job as GitHub would evaluate it for `inputs`:
+ * a number, or `${{ fromJSON(inputs.X).field }}` (the only expression kto's workflow uses;
+ * anything else is refused so that a new one is taught here first). A value that is not a
+ * positive whole number is what GitHub fails the run for at once ("The template is not
+ * valid"); the double refuses the dispatch for it, so the test sees it.
+ */
+export function runTimeoutMinutes(workflow: string, inputs: Record<string, unknown>): { minutes: number } | { refusal: string } {
+  const jobs = (parse(workflow) as { jobs?: Record<string, { "timeout-minutes"?: unknown }> }).jobs ?? {};
+  const declared = Object.values(jobs)[0]?.["timeout-minutes"];
+  let value: unknown = declared ?? 360;
+  if (typeof declared === "string") {
+    const match = FROM_JSON_FIELD.exec(declared.trim());
+    if (!match) return { refusal: `the double cannot evaluate timeout-minutes: ${declared}` };
+    try {
+      value = (JSON.parse(String(inputs[match[1]!])) as Record<string, unknown>)[match[2]!];
+    } catch {
+      return { refusal: `The template is not valid: timeout-minutes: fromJSON(inputs.${match[1]}) is not JSON` };
+    }
+  }
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0)
+    return { refusal: `The template is not valid: timeout-minutes evaluates to ${JSON.stringify(value)}` };
+  return { minutes: Math.min(value, GITHUB_JOB_MINUTES) };
+}
