@@ -1,15 +1,19 @@
 import type { ServerResponse } from "node:http";
+import type { Logger } from "../orchestrator/logger.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import { send } from "./http-json.js";
 
-/** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors. */
+/** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors (those go to the log). */
 export async function serveHealth(
   service: OrchestratorService,
-  deps: { pollMs: number; now: () => number; rateLimited?: () => number },
+  deps: { pollMs: number; now: () => number; rateLimited?: () => number; log: Logger },
   response: ServerResponse,
 ): Promise<void> {
   const { now } = deps;
-  const health = await service.health().catch(() => null);
+  const health = await service.health().catch((err: unknown) => {
+    deps.log.error({ err }, "reading the orchestrator's health failed; /kto/health answers 503");
+    return null;
+  });
   if (!health) return send(response, 503, { store: "failing", ready: false });
   const ticking = health.lastTickAt !== null && now() - health.lastTickAt < deps.pollMs * 3 + 5_000;
   const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../orchestrator/logger.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { dashboardData } from "./dashboard.js";
@@ -33,6 +34,8 @@ export interface RoutesDeps {
   rateLimited?: () => number;
   /** Just-in-time runner registration; absent when no registration secret is set. */
   registration?: RegistrationDeps;
+  /** Where a route says what failed that its answer does not name (Probot's logger). */
+  log: Logger;
 }
 
 /** kto's own HTTP routes beside Probot's webhooks: health, status, metrics and the runners' reports. */
@@ -53,7 +56,7 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
     const url = new URL(request.url ?? "/", "http://kto");
     try {
       if (request.method === "GET" && url.pathname === "/kto/health") {
-        await serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited }, response);
+        await serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, log: deps.log }, response);
         return true;
       }
       // Everything but runners' and hosts' POSTs reads state, routes added later included.

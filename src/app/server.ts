@@ -189,6 +189,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     now: () => clock.now(),
     serverUrl,
     dashboard: settings.KTO_DASHBOARD === "on",
+    log: probot.log,
     ...(settings.KTO_RUNNER_REGISTRATION_SECRET
       ? {
           registration: {

@@ -4,6 +4,7 @@ import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
 import type { ReportDelivery, Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
+import { stderrLogger, type Logger } from "./logger.js";
 import type { OutboxRecord, Store } from "./store/store.js";
 
 export interface OutboxOptions {
@@ -81,6 +82,7 @@ export class OutboxWorker {
      * them at once; a leader that stalled past its lease stops where it is.
      */
     private readonly mayDeliver: () => Promise<boolean> = () => Promise.resolve(true),
+    private readonly log: Logger = stderrLogger,
   ) {
     this.since = clock.now();
   }
@@ -167,11 +169,14 @@ export class OutboxWorker {
 
   /**
    * Asks before each effect; once told no, the rest of the pass sends nothing (a worker's
-   * late yes does not undo another's no). A question that fails is a no.
+   * late yes does not undo another's no). A question that fails is a no, and is logged.
    */
   private async stillMayDeliver(): Promise<boolean> {
     if (!this.mayGoOn) return false;
-    const may = await this.mayDeliver().catch(() => false);
+    const may = await this.mayDeliver().catch((err: unknown) => {
+      this.log.warn({ err }, "asking whether this process may deliver side effects failed; the rest wait for the next pass");
+      return false;
+    });
     if (!may) this.mayGoOn = false;
     return this.mayGoOn;
   }

@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
+import type { Logger } from "./logger.js";
 import type { FreeEnvironment } from "./scheduler.js";
 import type { EnvironmentRecord, Store } from "./store/store.js";
 
@@ -25,6 +26,7 @@ export class ResourceManager {
     private readonly lifecycle: JobLifecycle,
     private readonly clock: Clock,
     private readonly pools: readonly EnvironmentPool[],
+    private readonly log: Logger,
   ) {}
 
   /** Brings the store's view in line with each pool's; environments a pool no longer lists go offline. */
@@ -48,10 +50,18 @@ export class ResourceManager {
       if (!pool.check) continue;
       for (const env of await this.store.environments(pool.name)) {
         if (env.state === "offline") continue;
-        if (await pool.check(env).catch(() => false)) continue;
+        let failure: string;
+        try {
+          if (await pool.check(env)) continue;
+          failure = "failed its health check";
+        } catch (err) {
+          // A check that cannot tell fails the environment too, and says why.
+          this.log.warn({ err, envId: env.id }, `the health check of environment ${env.id} failed; it goes offline`);
+          failure = `failed its health check: ${err instanceof Error ? err.message : String(err)}`;
+        }
         failed.push(env.id);
-        await this.takeOffline(env.id, "failed its health check");
-        const fresh = await pool.replace?.(env).catch(() => null);
+        await this.takeOffline(env.id, failure);
+        const fresh = await this.replacement(pool, env);
         if (fresh) {
           await this.store.upsertEnvironments([{ ...fresh, pool: pool.name, lastSeen: this.clock.now() }]);
           replaced.push(fresh.id);
@@ -59,6 +69,16 @@ export class ResourceManager {
       }
     }
     return { failed, replaced };
+  }
+
+  /** A fresh environment in place of a failed one, or null; one the pool failed to make is logged, and the failed one stays offline. */
+  private async replacement(pool: EnvironmentPool, env: EnvironmentRecord): Promise<EnvironmentRecord | null> {
+    try {
+      return (await pool.replace?.(env)) ?? null;
+    } catch (err) {
+      this.log.warn({ err, envId: env.id }, `replacing environment ${env.id} failed; it stays offline with nothing in its place`);
+      return null;
+    }
   }
 
   /** An environment went away: every job it held is given back as an infrastructure failure. */

@@ -84,7 +84,7 @@ export class OrchestratorService {
     this.log = deps.logger ?? stderrLogger;
     this.status = new StatusTracker(this.store);
     this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
-    this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools);
+    this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools, this.log);
     // On a queue other replicas may share (PostgreSQL), the one leading it delivers the
     // outbox, and only while a third of its lease is left: a send that starts then ends
     // before another replica can take over, unless it outlasts that third.
@@ -98,6 +98,7 @@ export class OrchestratorService {
       deps.reporter ?? null,
       Math.random,
       mayDeliver,
+      this.log,
     );
     this.monitor = new QueueMonitor(
       this.store,

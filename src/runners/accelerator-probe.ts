@@ -251,6 +251,7 @@ export async function acceleratorFor(options: ProbeOptions): Promise<Accelerator
   const cached = await readCachedChoice(options.cacheDir, options.arch, key);
   if (cached) return cached;
   const choice = await probeAccelerator(options, key);
+  // A cache that cannot be written only means the next process probes again.
   if (choice.measured) await writeCachedChoice(options.cacheDir, choice).catch(() => undefined);
   return choice;
 }
@@ -267,6 +268,7 @@ export async function demoteToTcg(cacheDir: string, choice: AcceleratorChoice, w
     detail: `tcg, because ${label("kvm", choice.cpu)}: ${attempt.detail}`,
     probedAt: new Date().toISOString(),
   };
+  // Unwritten, the cache still says KVM: the next process's first KVM boot fails and demotes again.
   if (choice.measured) await writeCachedChoice(cacheDir, demoted).catch(() => undefined);
   return demoted;
 }

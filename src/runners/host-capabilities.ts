@@ -99,6 +99,7 @@ export async function detectHost(arch: GuestArch = "x86_64", options: DetectOpti
     let bios: string | null = null;
     // Probe the way x86 jobs boot: the extracted vmlinux through qboot, when that path exists.
     if (kernel && arch === "x86_64" && qbootRom) {
+      // A kernel that will not extract is probed as it is, without qboot.
       const vmlinux = await extractVmlinux(kernel, join(cacheDir, "kernels")).catch(() => null);
       if (vmlinux?.ok) {
         kernel = vmlinux.path;

@@ -52,6 +52,7 @@ export class QemuRunner implements Runner<QemuJob> {
     if (!host) {
       host = detectHost(arch, { cacheDir: this.cacheDir, env: this.options.env });
       this.hosts.set(arch, host);
+      // A probe that failed is not kept: its callers get the error, and the next job probes again.
       host.catch(() => this.hosts.delete(arch));
     }
     return host;

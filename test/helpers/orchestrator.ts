@@ -33,6 +33,10 @@ export class StaticPool implements EnvironmentPool {
   readonly name = "static";
   envs: EnvironmentRecord[] = [];
   healthy = new Set<string>();
+  /** Environments whose host cannot be asked: their check throws this. */
+  unreachable = new Map<string, Error>();
+  /** What `replace` throws while the pool cannot make another environment. */
+  replaceFailure: Error | null = null;
   replacements = 0;
 
   /**
@@ -49,10 +53,13 @@ export class StaticPool implements EnvironmentPool {
   }
 
   async check(env: EnvironmentRecord): Promise<boolean> {
+    const unreachable = this.unreachable.get(env.id);
+    if (unreachable) throw unreachable;
     return this.healthy.has(env.id);
   }
 
   async replace(env: EnvironmentRecord): Promise<EnvironmentRecord | null> {
+    if (this.replaceFailure) throw this.replaceFailure;
     this.replacements += 1;
     const fresh = { ...env, id: `${env.id}-r${this.replacements}`, state: "online" as const };
     this.envs = this.envs.filter((e) => e.id !== env.id).concat(fresh);

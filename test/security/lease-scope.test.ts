@@ -1,13 +1,11 @@
-import { generateKeyPairSync } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { Probot, ProbotOctokit } from "probot";
-import type { Octokit } from "../../src/app/github-api.js";
 import { GitHubRunnerPool } from "../../src/app/github-runner-pool.js";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import type { JobRecord, NewJob, Store } from "../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type Runner } from "../helpers/github-api-double.js";
 import { DEFAULT_RUNNER_GROUP } from "../helpers/github-double/runner-groups.js";
+import { installationOctokits } from "../helpers/installation-octokits.js";
 import { RecordingDispatcher, storeJob } from "../helpers/orchestrator.js";
 import { ENGINES, freshStore } from "../helpers/stores.js";
 
@@ -44,20 +42,8 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     const fresh = await freshStore(engine);
     store = fresh.store;
     dispose = fresh.dispose;
-    // The App's installations, as it makes them: a JWT for the App, a token per installation.
-    const probot = new Probot({
-      appId: 1,
-      privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
-      baseUrl: `${github.url}/api/v3`,
-      logLevel: "fatal",
-      Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) as typeof ProbotOctokit,
-    });
     clock = new ManualClock(1_000_000);
-    pool = new GitHubRunnerPool(
-      store,
-      async (id) => (await probot.auth(id)) as unknown as Octokit,
-      () => clock.now(),
-    );
+    pool = new GitHubRunnerPool(store, installationOctokits(github), () => clock.now());
     dispatcher = new RecordingDispatcher();
     service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "test" } });
   });

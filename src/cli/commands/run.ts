@@ -50,6 +50,8 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
 
     // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
     const docker = new DockerRunner({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
+    // Leftovers of runs killed before their cleanup go when Docker answers; without it the
+    // docker jobs themselves fail, saying why.
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
     const factory = new RunnerFactory({ docker });
 
