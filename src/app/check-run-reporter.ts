@@ -33,6 +33,15 @@ export const APPROVAL_CHECK_RUN = "kto / approval";
 
 const FIRST_TRY: ReportDelivery = { mayHaveLanded: false };
 
+export interface CheckRunReporterOptions {
+  /** The orchestrator's clock: when a create was sent, how long GitHub may take to list it, a queued job's position. */
+  now: () => number;
+  /** Where links to workflow runs point: https://github.com, or a GitHub Enterprise Server. */
+  serverUrl: string;
+  /** The App's id: a check run another App made with the same name and external id is not kto's. */
+  appId: number | null;
+}
+
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
  * it waits for, in progress with a link to the workflow run, then completed with the
@@ -42,9 +51,7 @@ export class CheckRunReporter implements Reporter {
   constructor(
     private readonly store: Store,
     private readonly octokitFor: OctokitFor,
-    private readonly serverUrl = "https://github.com",
-    /** The App's id: a check run another App made with the same name and external id is not kto's. */
-    private readonly appId: number | null = null,
+    private readonly options: CheckRunReporterOptions,
   ) {}
 
   async report(job: JobRecord, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
@@ -54,23 +61,23 @@ export class CheckRunReporter implements Reporter {
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
-    const at = { owner, repo, sha: plan.headSha, name: checkRunName(job), externalId: job.id, appId: this.appId };
+    const at = { owner, repo, sha: plan.headSha, name: checkRunName(job), externalId: job.id, appId: this.options.appId };
     const record: CheckRunRecord = {
       id: job.checkRunId,
       requestedAt: job.checkRunRequestedAt,
       setId: (id) => this.store.setCheckRunId(job.id, id),
       markRequested: (when) => this.store.markCheckRunRequested(job.id, when),
     };
-    const detailsUrl = job.runId !== null ? `${this.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
+    const detailsUrl = job.runId !== null ? `${this.options.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel);
     let annotations = body.annotations;
-    const id = await knownCheckRun(octokit, at, record);
+    const id = await knownCheckRun(octokit, at, record, this.options.now);
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && delivery.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
     const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
-    if (id === null) await createCheckRun(octokit, at, record, fields);
+    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
     else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
   }
 
@@ -89,15 +96,15 @@ export class CheckRunReporter implements Reporter {
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     const fields = this.approvalFields(plan.groupKey, jobs, waiting);
-    const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.appId };
+    const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.options.appId };
     const record: CheckRunRecord = {
       id: plan.approvalCheckRunId,
       requestedAt: plan.approvalCheckRunRequestedAt,
       setId: (id) => this.store.setApprovalCheckRunId(plan.id, id),
       markRequested: (when) => this.store.markApprovalCheckRunRequested(plan.id, when),
     };
-    const id = await knownCheckRun(octokit, at, record);
-    if (id === null) await createCheckRun(octokit, at, record, fields);
+    const id = await knownCheckRun(octokit, at, record, this.options.now);
+    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
     else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
   }
 
@@ -142,7 +149,8 @@ export class CheckRunReporter implements Reporter {
   private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
     if (job.state === "queued") {
-      const position = job.notBefore <= Date.now() ? await this.store.queuePosition(job, Date.now()) : null;
+      const now = this.options.now();
+      const position = job.notBefore <= now ? await this.store.queuePosition(job, now) : null;
       return this.fields({
         status: "queued",
         title: position ? `Queued, position ${position}` : "Queued",

@@ -36,18 +36,18 @@ const LOOK_AGAIN_MS = 2_000;
 /**
  * The check run's id: the one the store has, or the one an earlier create made (its answer
  * lost, or its sender dead), found on GitHub and then recorded; null when there is none.
- * A create sent a moment ago may not be listed yet: until a while after it, the report
- * waits rather than creating a second.
+ * A create sent a moment ago may not be listed yet: until a while after it (by the
+ * orchestrator's clock, `now`), the report waits rather than creating a second.
  */
-export async function knownCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord): Promise<number | null> {
+export async function knownCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord, now: () => number): Promise<number | null> {
   if (record.id !== null) return record.id;
   if (record.requestedAt === null) return null;
   const id = await findCheckRun(octokit, at);
-  const now = Date.now();
-  if (id === null && now - record.requestedAt < LISTING_LAG_MS)
+  const lookedAt = now();
+  if (id === null && lookedAt - record.requestedAt < LISTING_LAG_MS)
     throw new DeferredError(
       "GitHub does not list the check run an earlier create may have made yet; looking again",
-      Math.min(now + LOOK_AGAIN_MS, record.requestedAt + LISTING_LAG_MS),
+      Math.min(lookedAt + LOOK_AGAIN_MS, record.requestedAt + LISTING_LAG_MS),
     );
   if (id !== null) await record.setId(id);
   return id;
@@ -58,9 +58,9 @@ export async function knownCheckRun(octokit: Octokit, at: CheckRunAt, record: Ch
  * comes next looks for it before creating another. A create that certainly did not go out
  * (put off for a rate limit) takes the record back, unless an earlier one was already sent.
  */
-export async function createCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord, fields: CheckRunFields): Promise<number> {
+export async function createCheckRun(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord, fields: CheckRunFields, now: () => number): Promise<number> {
   const first = record.requestedAt === null;
-  if (first) await record.markRequested(Date.now());
+  if (first) await record.markRequested(now());
   try {
     const { data } = await octokit.rest.checks.create({
       owner: at.owner,

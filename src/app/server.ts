@@ -159,7 +159,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const service = new OrchestratorService({
     store,
     dispatcher,
-    reporter: new CheckRunReporter(store, octokitFor, serverUrl, Number(settings.APP_ID)),
+    reporter: new CheckRunReporter(store, octokitFor, { now: () => clock.now(), serverUrl, appId: Number(settings.APP_ID) }),
     pools: [pool],
     clock,
     logger: probot.log,

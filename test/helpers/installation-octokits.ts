@@ -3,6 +3,9 @@ import { Probot, ProbotOctokit } from "probot";
 import type { Octokit, OctokitFor } from "../../src/app/github-api.js";
 import type { GitHubApiDouble } from "./github-api-double.js";
 
+/** The App's private key: the double checks no signature, so one serves every test in the file. */
+let appKey: string | undefined;
+
 /**
  * The App's installations against the GitHub API double, as the App makes them: a JWT for
  * the App, a token per installation. Octokit neither retries nor throttles: what a test
@@ -11,10 +14,15 @@ import type { GitHubApiDouble } from "./github-api-double.js";
 export function installationOctokits(github: GitHubApiDouble): OctokitFor {
   const probot = new Probot({
     appId: 1,
-    privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    privateKey: (appKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()),
     baseUrl: `${github.url}/api/v3`,
     logLevel: "fatal",
-    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }) as typeof ProbotOctokit,
+    // The function form runs after Probot's own defaults, which would pace writes a second apart.
+    Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({
+      ...instance,
+      retry: { enabled: false },
+      throttle: { enabled: false },
+    })) as typeof ProbotOctokit,
   });
   return async (installationId) => (await probot.auth(installationId)) as unknown as Octokit;
 }
