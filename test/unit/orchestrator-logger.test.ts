@@ -45,14 +45,14 @@ describe("the orchestrator's background work fails out loud", () => {
       });
 
       // A dispatch that fails for ever: the outbox's pass fails, is logged, and is retried.
-      const failing = store.dueOutbox.bind(store);
-      store.dueOutbox = async () => {
+      const failing = store.outbox.dueOutbox.bind(store.outbox);
+      store.outbox.dueOutbox = async () => {
         throw new Error("database is locked");
       };
       await service.submit({ id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", ["x86_64"], 2)] });
       clock.advance(100);
       await until(async () => logger.lines.some((l) => l.message.startsWith("delivering side effects failed")), "the delivery's failure logged");
-      store.dueOutbox = failing;
+      store.outbox.dueOutbox = failing;
       clock.advance(100);
       await until(async () => dispatcher.dispatched.length === 1, "the dispatch, once the store answers again");
       await service.stop();
