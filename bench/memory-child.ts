@@ -22,7 +22,7 @@ if (mode === "kto") {
     options: { owner: "mem" },
   });
   await service.resources.sync();
-  await store.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
+  await store.plans.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
   await service.monitor.tick();
   await service.status.snapshot();
   await store.close();

@@ -94,7 +94,7 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
     const pool: EnvironmentPool = { name: "bench", list: async () => envs };
     const service = new OrchestratorService({ store, dispatcher: new NullDispatcher(), pools: [pool], clock, options: { owner: "bench" } });
     await service.resources.sync();
-    await store.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
+    await store.plans.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
     const latencies: number[] = [];
     let decisions = 0;
     while (decisions < jobs.length) {
@@ -104,7 +104,7 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
       if (dispatched === 0) break;
       for (let i = 0; i < dispatched; i++) latencies.push(elapsed / dispatched);
       decisions += dispatched;
-      for (const job of await store.jobs({ states: ["dispatched"] }))
+      for (const job of await store.jobsRepo.jobs({ states: ["dispatched"] }))
         await service.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
     }
     const schedulingMs = latencies.reduce((a, b) => a + b, 0);
@@ -233,7 +233,7 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
         });
       }
       if (batch.length)
-        await store.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
+        await store.plans.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
       for (const done of running.filter((r) => r.at <= at)) {
         running.splice(running.indexOf(done), 1);
         await service.lifecycle.report(done.id, done.attempt, { kind: "started" });

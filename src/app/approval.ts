@@ -44,7 +44,7 @@ export async function reportNotCovered(
 }
 
 /** The jobs of a plan that wait for approval. */
-export const waitingJobs = (store: JobReads, planId: string) => store.jobs({ planId, states: ["awaiting_approval"] });
+export const waitingJobs = (store: JobReads, planId: string) => store.jobsRepo.jobs({ planId, states: ["awaiting_approval"] });
 
 /** Lets held jobs run: only someone GitHub says can write to the repository approves. */
 export async function approveJobs(service: Pick<OrchestratorService, "approve">, approver: Writer, jobs: readonly JobRecord[]): Promise<void> {

@@ -57,7 +57,7 @@ export class CheckRunReporter implements Reporter {
   async report(job: JobRecord, delivery: ReportDelivery = FIRST_TRY): Promise<void> {
     // Until it is approved, a job shows only in its plan's approval check run.
     if (job.state === "awaiting_approval") return this.reportPlan(job.planId);
-    const plan = await this.store.plan(job.planId);
+    const plan = await this.store.plans.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
@@ -65,8 +65,8 @@ export class CheckRunReporter implements Reporter {
     const record: CheckRunRecord = {
       id: job.checkRunId,
       requestedAt: job.checkRunRequestedAt,
-      setId: (id) => this.store.setCheckRunId(job.id, id),
-      markRequested: (when) => this.store.markCheckRunRequested(job.id, when),
+      setId: (id) => this.store.jobsRepo.setCheckRunId(job.id, id),
+      markRequested: (when) => this.store.jobsRepo.markCheckRunRequested(job.id, when),
     };
     const detailsUrl = job.runId !== null ? `${this.options.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
@@ -88,9 +88,9 @@ export class CheckRunReporter implements Reporter {
    * it was shown needs none.
    */
   async reportPlan(planId: string): Promise<void> {
-    const plan = await this.store.plan(planId);
+    const plan = await this.store.plans.plan(planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
-    const jobs = await this.store.jobs({ planId });
+    const jobs = await this.store.jobsRepo.jobs({ planId });
     const waiting = jobs.filter((j) => j.state === "awaiting_approval");
     if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
     const octokit = await this.octokitFor(plan.installationId);
@@ -100,8 +100,8 @@ export class CheckRunReporter implements Reporter {
     const record: CheckRunRecord = {
       id: plan.approvalCheckRunId,
       requestedAt: plan.approvalCheckRunRequestedAt,
-      setId: (id) => this.store.setApprovalCheckRunId(plan.id, id),
-      markRequested: (when) => this.store.markApprovalCheckRunRequested(plan.id, when),
+      setId: (id) => this.store.plans.setApprovalCheckRunId(plan.id, id),
+      markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
     };
     const id = await knownCheckRun(octokit, at, record, this.options.now);
     if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
@@ -150,7 +150,7 @@ export class CheckRunReporter implements Reporter {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
     if (job.state === "queued") {
       const now = this.options.now();
-      const position = job.notBefore <= now ? await this.store.queuePosition(job, now) : null;
+      const position = job.notBefore <= now ? await this.store.jobsRepo.queuePosition(job, now) : null;
       return this.fields({
         status: "queued",
         title: position ? `Queued, position ${position}` : "Queued",

@@ -41,7 +41,7 @@ export function commentHandler(kit: WebhookKit) {
           return;
         }
         const { data: pr } = await octokit.rest.pulls.get({ owner, repo: name, pull_number: issue.number });
-        const latest = await reads.latestPlan(groupKey);
+        const latest = await reads.plans.latestPlan(groupKey);
         const seen = planSeenBy(latest, pr.head.sha, comment.created_at);
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
         if (command === "ok-to-test") return seen ? approve(writer, await waitingJobs(reads, seen.id)) : notCovered();

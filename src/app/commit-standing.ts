@@ -27,7 +27,7 @@ export async function commitStanding(
   named: number | null,
 ): Promise<CommitStanding> {
   const owner = repository.owner.login;
-  const known = await deps.reads.plansAt(repository.full_name, sha);
+  const known = await deps.reads.plans.plansAt(repository.full_name, sha);
   const number = named ?? known.map((plan) => pullRequestOf(repository.full_name, plan.groupKey)).find((n) => n !== null) ?? null;
   if (number !== null) {
     const { data: pull } = await octokit.rest.pulls.get({ owner, repo: repository.name, pull_number: number });

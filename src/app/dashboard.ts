@@ -29,15 +29,15 @@ export interface DashboardData {
 export async function dashboardData(store: JobReads, serverUrl: string, now: number, recentLimit = 25): Promise<DashboardData> {
   const plans = new Map<string, PlanRecord | null>();
   const planOf = async (job: JobRecord) => {
-    if (!plans.has(job.planId)) plans.set(job.planId, await store.plan(job.planId));
+    if (!plans.has(job.planId)) plans.set(job.planId, await store.plans.plan(job.planId));
     return plans.get(job.planId) ?? null;
   };
   const runUrl = (job: JobRecord) => (job.repo && job.runId !== null ? `${serverUrl}/${job.repo}/actions/runs/${job.runId}` : null);
-  const queued = await store.jobs({ states: ["queued", "awaiting_approval"] });
+  const queued = await store.jobsRepo.jobs({ states: ["queued", "awaiting_approval"] });
   queued.sort((a, b) => Number(a.state === "awaiting_approval") - Number(b.state === "awaiting_approval") || b.priority - a.priority || a.seq - b.seq);
-  const active = await store.jobs({ states: ["dispatched", "running"] });
+  const active = await store.jobsRepo.jobs({ states: ["dispatched", "running"] });
   const jobOnEnv = new Map(active.map((j) => [j.envId, j.id]));
-  const recent = await store.recentlyFinished(recentLimit);
+  const recent = await store.jobsRepo.recentlyFinished(recentLimit);
   const recentRows: DashboardData["recent"] = [];
   for (const job of recent) {
     const plan = await planOf(job);
@@ -55,11 +55,11 @@ export async function dashboardData(store: JobReads, serverUrl: string, now: num
       runUrl: runUrl(job),
     });
   }
-  const environments = await store.environments();
+  const environments = await store.environmentsRepo.environments();
   const nameOf = (envId: string) => runnerName(environments.find((e) => e.id === envId)?.labels ?? []) ?? runnerOf(envId);
   return {
     generatedAt: now,
-    counts: await store.countsByState(),
+    counts: await store.jobsRepo.countsByState(),
     queue: queued.map((j) => ({
       id: j.id,
       name: j.name,

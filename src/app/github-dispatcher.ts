@@ -84,9 +84,9 @@ export class GitHubDispatcher implements Dispatcher {
   ) {}
 
   async dispatch({ job, envId, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
-    const plan = await this.store.plan(job.planId);
+    const plan = await this.store.plans.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
-    const env = (await this.store.environments()).find((e) => e.id === envId);
+    const env = (await this.store.environmentsRepo.environments()).find((e) => e.id === envId);
     if (!env) throw new Error(`environment ${envId} is gone`);
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
@@ -159,8 +159,8 @@ export class GitHubDispatcher implements Dispatcher {
   }
 
   async cancel({ jobId, attempt, runId }: CancelRequest): Promise<void> {
-    const job = await this.store.job(jobId);
-    const plan = job ? await this.store.plan(job.planId) : null;
+    const job = await this.store.jobsRepo.job(jobId);
+    const plan = job ? await this.store.plans.plan(job.planId) : null;
     if (!job || !plan?.installationId || !plan.repo) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);

@@ -123,7 +123,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
       scope = this.groups.scopeOf(organization, group);
     }
     this.known.set(id, { ephemeral: runner.ephemeral === true, registeredAt: this.now() });
-    await this.store.upsertEnvironments([
+    await this.store.environmentsRepo.upsertEnvironments([
       { id, pool: this.name, labels: (runner.labels ?? []).map((l) => l.name), capacity: 1, state: "online", lastSeen: this.now(), scope },
     ]);
   }
@@ -137,26 +137,26 @@ export class GitHubRunnerPool implements EnvironmentPool {
     const id = this.environmentOf(event.repo, event.runnerId);
     if (!id) return null;
     const { ephemeral } = this.known.get(id)!;
-    const env = (await this.store.environments(this.name)).find((e) => e.id === id);
+    const env = (await this.store.environmentsRepo.environments(this.name)).find((e) => e.id === id);
     if (!env) return null;
     if (event.action === "in_progress") {
       // It has connected: from now on a listing that shows it offline means it is gone.
       this.known.set(id, { ephemeral });
-      if (!event.ours) await this.store.setEnvironmentState(id, "offline", this.now());
-      else if (ephemeral) await this.store.upsertEnvironments([{ ...env, capacity: 0, lastSeen: this.now() }]);
+      if (!event.ours) await this.store.environmentsRepo.setEnvironmentState(id, "offline", this.now());
+      else if (ephemeral) await this.store.environmentsRepo.upsertEnvironments([{ ...env, capacity: 0, lastSeen: this.now() }]);
       return null;
     }
     if (event.action !== "completed") return null;
     if (ephemeral) return { gone: id, reason: "took its one job (an ephemeral runner)" };
-    if (!event.ours) await this.store.setEnvironmentState(id, "online", this.now());
+    if (!event.ours) await this.store.environmentsRepo.setEnvironmentState(id, "online", this.now());
     return null;
   }
 
   async list(): Promise<EnvironmentRecord[]> {
     // After a restart the memory of tracked repositories is empty; the store still knows
     // which repositories have work waiting or running.
-    for (const { repo, installationId } of await this.store.reposWithOpenWork()) if (!this.repos.has(repo)) this.repos.set(repo, installationId);
-    const active = await this.store.jobs({ states: ["dispatched", "running"] });
+    for (const { repo, installationId } of await this.store.jobsRepo.reposWithOpenWork()) if (!this.repos.has(repo)) this.repos.set(repo, installationId);
+    const active = await this.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
     const leased = new Set(active.map((j) => j.envId));
     // A runner that started a job had connected: offline now, it is gone, not still connecting.
     const started = new Set(active.filter((j) => j.state === "running").map((j) => j.envId));

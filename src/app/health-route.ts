@@ -19,7 +19,7 @@ export async function serveHealth(
   const github = health.deliveryFailuresInARow >= 3 ? "failing" : "ok";
   const ready = health.status === "running" && (ticking || !health.leader) && github === "ok";
   // A rate limit is not unreadiness: the updates wait, are counted here, and land later.
-  const finals = await service.reads.finalReportBacklog();
+  const finals = await service.reads.outbox.finalReportBacklog();
   send(response, ready ? 200 : 503, {
     ...health,
     store: "ok",

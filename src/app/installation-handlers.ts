@@ -16,7 +16,7 @@ export function installationHandlers(kit: WebhookKit) {
         const gone = new Set((payload.repositories ?? payload.repositories_removed ?? []).map((r) => r.full_name));
         for (const repo of gone) pool.untrack(repo);
         // kto can no longer act there: its waiting and running jobs end.
-        for (const repo of gone) await service.cancelJobs(await reads.unfinishedJobsOf(repo), "kto was uninstalled from the repository");
+        for (const repo of gone) await service.cancelJobs(await reads.jobsRepo.unfinishedJobsOf(repo), "kto was uninstalled from the repository");
         await service.syncEnvironments();
       }),
     );

@@ -30,7 +30,7 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
   const store = service.reads;
 
   async function cancelWhere(repo: string, which: (plan: PlanOfJob, job: JobRecord) => boolean, reason: string): Promise<string[]> {
-    const picked = (await store.unfinishedJobsOf(repo)).filter((job) => which(job.plan, job));
+    const picked = (await store.jobsRepo.unfinishedJobsOf(repo)).filter((job) => which(job.plan, job));
     return (await service.cancelJobs(picked, reason)).map((job) => job.name);
   }
 
@@ -46,10 +46,10 @@ export function jobCancellation(service: OrchestratorService): JobCancellation {
     const wanted = name.replace(/^[`'"]|[`'"]$/g, "").replace(/^kto \/ /, "");
     const cancelled = await cancelWhere(repository.full_name, (plan, job) => inGroup(plan.groupKey, groupKey) && job.name === wanted, `cancelled by @${login}`);
     if (cancelled.length > 0) return;
-    const latest = await store.latestPlan(groupKey);
+    const latest = await store.plans.latestPlan(groupKey);
     if (!latest?.headSha) return;
     const names = new Set<string>();
-    for (const job of await store.unfinishedJobsOf(repository.full_name)) if (inGroup(job.plan.groupKey, groupKey)) names.add(job.name);
+    for (const job of await store.jobsRepo.unfinishedJobsOf(repository.full_name)) if (inGroup(job.plan.groupKey, groupKey)) names.add(job.name);
     await octokit.rest.checks.create({
       owner: repository.owner.login,
       repo: repository.name,

@@ -36,21 +36,23 @@ export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "re
   /** The repository's active attempts, leased to an environment the labels name, whose run kto does not know yet. */
   async function unboundOn(repo: string, labels: readonly string[]): Promise<JobRecord[]> {
     const named = new Set<string>();
-    for (const env of await reads.environments()) {
+    for (const env of await reads.environmentsRepo.environments()) {
       const asked = runsOn(env.labels);
       if (asked.length > 0 && asked.every((label) => labels.includes(label))) named.add(env.id);
     }
-    return (await reads.jobs({ states: ACTIVE_STATES })).filter((job) => job.repo === repo && job.runId === null && job.envId !== null && named.has(job.envId));
+    return (await reads.jobsRepo.jobs({ states: ACTIVE_STATES })).filter(
+      (job) => job.repo === repo && job.runId === null && job.envId !== null && named.has(job.envId),
+    );
   }
 
   return async ({ repo, runId, labels, reason }) => {
     // A run kto knows (almost every run: its report or the dispatcher bound it) is looked up
     // by id alone; only a run no job names is looked for among the unbound attempts.
-    if ((await reads.jobsOfRun(runId)).length > 0) return service.failRun(runId, reason);
+    if ((await reads.jobsRepo.jobsOfRun(runId)).length > 0) return service.failRun(runId, reason);
     // The attempts dispatched longest ago first: a run that ended came from an early dispatch.
     const candidates = (await unboundOn(repo, labels)).sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0));
     for (const job of candidates.slice(0, MAX_LOOKUPS)) {
-      const plan = await reads.plan(job.planId);
+      const plan = await reads.plans.plan(job.planId);
       // Another attempt on the same runner (the next job, a retry) has a run of its own name.
       if (!plan || (await findRun(job, plan)) !== runId) continue;
       await service.recordRunId(job.id, job.attempt, runId);

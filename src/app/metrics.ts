@@ -63,7 +63,7 @@ export function ktoMetrics(service: OrchestratorService, deps: { now: () => numb
     deliveryFailures.inc(totals.failures - countedFailures);
     countedFailures = totals.failures;
     pending.set((await service.health()).outboxPending);
-    const finals = await service.reads.finalReportBacklog();
+    const finals = await service.reads.outbox.finalReportBacklog();
     backlog.set(finals.count);
     backlogAge.set(finals.oldestAt === null ? 0 : Math.max(0, now() - finals.oldestAt) / 1000);
     limited.set(deps.rateLimited?.() ?? 0);

@@ -39,7 +39,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
         if (!label) return;
         const octokit = context.octokit as unknown as Octokit;
         // The label approves the head it was added at, and only while kto holds that head.
-        const latest = await reads.latestPlan(groupOf(repository.full_name, pr.number));
+        const latest = await reads.plans.latestPlan(groupOf(repository.full_name, pr.number));
         if (latest?.headSha !== pr.head.sha) return;
         const waiting = await waitingJobs(reads, latest.id);
         if (waiting.length === 0) return;

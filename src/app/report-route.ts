@@ -51,8 +51,8 @@ export async function serveReport(deps: ReportDeps, jobId: string, request: Inco
     reports.inc({ result: "unauthorized" });
     return send(response, 401, { message: error instanceof UnauthorizedError ? `invalid token: ${error.message}` : "invalid token" });
   }
-  const job = await service.reads.job(jobId);
-  const plan = job ? await service.reads.plan(job.planId) : null;
+  const job = await service.reads.jobsRepo.job(jobId);
+  const plan = job ? await service.reads.plans.plan(job.planId) : null;
   const refuse = (message: string) => {
     reports.inc({ result: "unauthorized" });
     send(response, 401, { message });

@@ -16,9 +16,9 @@ export function rerunHandlers(kit: WebhookKit) {
       ["check_run.rerequested", "check_run.requested_action"],
       once(async (context) => {
         const { check_run: run, repository, sender } = context.payload;
-        const job = run.external_id ? await reads.job(run.external_id) : null;
+        const job = run.external_id ? await reads.jobsRepo.job(run.external_id) : null;
         if (!job) return;
-        const plan = await reads.plan(job.planId);
+        const plan = await reads.plans.plan(job.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha || plan.repo !== repository.full_name) return;
         // A check run's only button is "Re-run failed": GitHub shows buttons on completed check runs only.
         const action =
@@ -49,7 +49,7 @@ export function rerunHandlers(kit: WebhookKit) {
         const { standing, policy, pull } = await commitStanding(kit, octokit, repository, sha, named);
         const gate = await rerunGate(standing, { octokit, owner: repository.owner.login, repo: repository.name, login: sender.login }, sha);
         const prGroup = pull === null ? null : groupOf(repository.full_name, pull);
-        const latest = prGroup ? await reads.latestPlan(prGroup) : null;
+        const latest = prGroup ? await reads.plans.latestPlan(prGroup) : null;
         // An older commit's suite re-run goes in a group of its own, as a re-run job does: it
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== sha;

@@ -51,7 +51,7 @@ export async function runPlanLocally(
 ): Promise<RunReport & { planId: string }> {
   await mkdir(outDir, { recursive: true });
   await rm(join(outDir, "jobs"), { recursive: true, force: true });
-  await options.store.submitPlan(
+  await options.store.plans.submitPlan(
     {
       id: planId,
       source: plan.source,
@@ -77,7 +77,7 @@ export async function runPlanLocally(
 /** Runs whatever of a stored plan has not finished (all of it for a new plan), then writes its results folder. */
 export async function resumePlan(planId: string, options: LocalRunOptions): Promise<RunReport & { planId: string }> {
   const { store, factory } = options;
-  const plan = await store.plan(planId);
+  const plan = await store.plans.plan(planId);
   if (!plan || !plan.outDir) throw new Error(`no local plan ${planId} in the store`);
   const outDir = plan.outDir;
   const startedAt = new Date();
@@ -86,7 +86,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     () => true,
     () => false,
   );
-  const queued = await store.jobs({ planId, states: ["queued"] });
+  const queued = await store.jobsRepo.jobs({ planId, states: ["queued"] });
   // Probe only the guest architectures this plan boots (a probe boots a kernel; its answer is cached).
   const arches = new Set(queued.flatMap((job) => (job.spec.runner === "qemu" ? [job.spec.arch] : job.labels.includes("kvm") ? [hostArch() ?? "x86_64"] : [])));
   const guests = await Promise.all([...arches].map((guestArch) => factory.qemu.host(guestArch)));
@@ -142,7 +142,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     options.signal?.removeEventListener("abort", onAbort);
     await service.stop();
   }
-  const jobs = await store.jobs({ planId });
+  const jobs = await store.jobsRepo.jobs({ planId });
   const report = runReport(
     plan.source,
     jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))),
@@ -161,11 +161,11 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
 /** Deletes finished runs older than `maxAgeMs` from the store, and their results folders when no later run reused them. */
 export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
   const outDirs = new Map<string, string>();
-  for (const id of await store.planIds()) {
-    const plan = await store.plan(id);
+  for (const id of await store.plans.planIds()) {
+    const plan = await store.plans.plan(id);
     if (plan?.outDir) outDirs.set(id, plan.outDir);
   }
-  const plans = await store.pruneFinishedPlans(now - maxAgeMs);
+  const plans = await store.plans.pruneFinishedPlans(now - maxAgeMs);
   const folders: string[] = [];
   for (const id of plans) {
     const dir = outDirs.get(id);
@@ -183,7 +183,7 @@ export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.
 function waitForPlan(store: Store, planId: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      store
+      store.jobsRepo
         .jobs({ planId })
         .then((jobs) => (jobs.every((j) => isTerminal(j.state)) ? resolve() : setTimeout(check, 200)))
         .catch(reject);

@@ -91,7 +91,7 @@ export class JobLifecycle {
 
   /** A new plan with its jobs; in its transaction, its group's older plans are cancelled. */
   async submit(plan: NewPlan): Promise<{ cancelled: string[]; duplicate: boolean }> {
-    return this.store.submitPlan(plan, planEffects(plan.report === true));
+    return this.store.plans.submitPlan(plan, planEffects(plan.report === true));
   }
 
   /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
@@ -177,7 +177,7 @@ export class JobLifecycle {
         current.state === "awaiting_approval" ? { job: false, approvalOf: current.planId } : { job: true },
       );
       if (done) return done;
-      current = await this.store.job(job.id);
+      current = await this.store.jobsRepo.job(job.id);
     }
     return null;
   }
@@ -193,7 +193,7 @@ export class JobLifecycle {
 
   /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
   async report(jobId: string, attempt: number, report: RunEvent): Promise<JobRecord | null> {
-    const job = await this.store.job(jobId);
+    const job = await this.store.jobsRepo.job(jobId);
     if (!job || job.attempt !== attempt) return null;
     const now = this.clock.now();
     switch (report.kind) {
@@ -208,8 +208,8 @@ export class JobLifecycle {
           now,
         });
       case "heartbeat":
-        await this.store.renewLease(jobId, attempt, now + this.options.leaseMs);
-        return this.store.job(jobId);
+        await this.store.jobsRepo.renewLease(jobId, attempt, now + this.options.leaseMs);
+        return this.store.jobsRepo.job(jobId);
       case "finished":
         return this.finish(job, report, now);
     }

@@ -116,7 +116,7 @@ export class OutboxWorker {
     for (;;) {
       this.recorded = false;
       if (!(await this.stillMayDeliver())) return delivered;
-      const due = await this.store.dueOutbox(this.clock.now(), BATCH);
+      const due = await this.store.outbox.dueOutbox(this.clock.now(), BATCH);
       const byJob = new Map<string, OutboxRecord[]>();
       for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
       const groups = [...byJob.values()];
@@ -202,20 +202,20 @@ export class OutboxWorker {
     const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
     try {
       if (item.kind === "dispatch") {
-        const job = await this.store.job(item.jobId);
+        const job = await this.store.jobsRepo.job(item.jobId);
         // Obsolete: the attempt was cancelled or given back before the dispatch went out.
         if (job && job.attempt === payload.attempt && job.state === "dispatched") {
-          await this.store.markSending(item.id, this.clock.now());
+          await this.store.outbox.markSending(item.id, this.clock.now());
           const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, sentAt: item.sentAt });
-          if (runId !== null) await this.store.setRunId(job.id, job.attempt, runId);
+          if (runId !== null) await this.store.jobsRepo.setRunId(job.id, job.attempt, runId);
         }
       } else if (item.kind === "report") {
-        const job = await this.store.job(item.jobId);
+        const job = await this.store.jobsRepo.job(item.jobId);
         if (job && this.reporter) await this.reporter.report(job, this.reportDelivery(item));
       } else if (item.kind === "approval") {
         await this.reporter?.reportPlan(item.jobId);
       } else {
-        const job = await this.store.job(item.jobId);
+        const job = await this.store.jobsRepo.job(item.jobId);
         await this.dispatcher.cancel({
           key: item.key,
           jobId: item.jobId,
@@ -224,34 +224,34 @@ export class OutboxWorker {
           envId: payload.envId ?? null,
         });
       }
-      await this.store.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
+      await this.store.outbox.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
       this.consecutiveFailures = 0;
       return true;
     } catch (error) {
       const message = (error as Error).message;
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
-        await this.store.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
+        await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
         return false;
       }
       // Not the far side failing: nothing was sent, and no retry would change the answer.
       if (error instanceof DispatchRefusedError) {
-        await this.store.markFailed(item.id, this.clock.now(), message);
-        const job = await this.store.job(item.jobId);
+        await this.store.outbox.markFailed(item.id, this.clock.now(), message);
+        const job = await this.store.jobsRepo.job(item.jobId);
         if (job && job.attempt === payload.attempt)
           await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config", reason: message });
         return true;
       }
       this.consecutiveFailures += 1;
       this.totalFailures += 1;
-      const job = item.kind === "approval" ? null : await this.store.job(item.jobId);
+      const job = item.kind === "approval" ? null : await this.store.jobsRepo.job(item.jobId);
       const lastWord = item.kind === "report" && job !== null && isTerminal(job.state);
       if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
-        await this.store.markFailed(item.id, this.clock.now(), message);
+        await this.store.outbox.markFailed(item.id, this.clock.now(), message);
         if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
-        await this.store.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
+        await this.store.outbox.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
       }
       return false;
     }

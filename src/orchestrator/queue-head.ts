@@ -13,10 +13,10 @@ import type { JobRecord, Store } from "./store/store.js";
  */
 export async function queueHead(store: Store, free: readonly FreeEnvironment[], now: number): Promise<JobRecord[]> {
   const head: JobRecord[] = [];
-  for (const lane of await store.queuedLanes()) {
+  for (const lane of await store.jobsRepo.queuedLanes()) {
     const placeable = { labels: JSON.parse(lane.labels) as string[], repo: lane.repo, repoPrivate: lane.repoPrivate };
     const slots = free.reduce((n, env) => n + (fits(placeable, env) ? env.free : 0), 0);
-    if (slots > 0) head.push(...(await store.dispatchableWith(lane, now, slots)));
+    if (slots > 0) head.push(...(await store.jobsRepo.dispatchableWith(lane, now, slots)));
   }
   return head.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
 }

@@ -60,7 +60,7 @@ export class QueueMonitor {
     this.cancelWake = null;
     // A failed pass was told where it ran; stopping only waits for it to settle.
     await this.passes.current?.catch(() => undefined);
-    if (this.leader) await this.store.releaseLock(QUEUE_LOCK, this.options.owner);
+    if (this.leader) await this.store.coordination.releaseLock(QUEUE_LOCK, this.options.owner);
     this.leader = false;
   }
 
@@ -79,7 +79,7 @@ export class QueueMonitor {
    */
   async holdsLease(marginMs: number): Promise<boolean> {
     const until = Math.ceil(this.clock.now() + marginMs);
-    return this.leads(until) && (await this.store.holdsLock(QUEUE_LOCK, this.options.owner, until));
+    return this.leads(until) && (await this.store.coordination.holdsLock(QUEUE_LOCK, this.options.owner, until));
   }
 
   get started(): boolean {
@@ -102,12 +102,12 @@ export class QueueMonitor {
 
   private async pass(): Promise<number> {
     const now = this.clock.now();
-    this.leader = await this.store.acquireLock(QUEUE_LOCK, this.options.owner, this.options.lockTtlMs, now);
+    this.leader = await this.store.coordination.acquireLock(QUEUE_LOCK, this.options.owner, this.options.lockTtlMs, now);
     this.leaderUntil = this.leader ? now + this.options.lockTtlMs : 0;
     this.lastTickAt = now;
     if (!this.leader) return 0;
 
-    for (const job of await this.store.expired(now)) {
+    for (const job of await this.store.jobsRepo.expired(now)) {
       if (job.deadline !== null && job.deadline <= now) await this.lifecycle.timeOut(job);
       else await this.lifecycle.infrastructureFailure(job, "no heartbeat before the lease ran out");
     }
@@ -116,11 +116,11 @@ export class QueueMonitor {
     const free = (await this.resources.freeEnvironments()).filter((env) => env.free > 0);
     if (free.length === 0) return 0;
     const repoCap = this.options.repoCap;
-    const activeByRepo = repoCap === undefined ? new Map<string, number>() : await this.store.activeByRepo();
+    const activeByRepo = repoCap === undefined ? new Map<string, number>() : await this.store.jobsRepo.activeByRepo();
     let queued = await queueHead(this.store, free, now);
     let assignments = assignJobs(queued, free, { repoCap, activeByRepo });
     if (repoCap !== undefined && capMayHaveSkipped(queued, new Set(assignments.map((a) => a.jobId)), repoCap, activeByRepo)) {
-      queued = await this.store.dispatchable(now);
+      queued = await this.store.jobsRepo.dispatchable(now);
       assignments = assignJobs(queued, free, { repoCap, activeByRepo });
     }
     const byId = new Map(queued.map((job) => [job.id, job]));

@@ -35,8 +35,8 @@ export class ResourceManager {
     for (const pool of this.pools) {
       const listed = await pool.list();
       const ids = new Set(listed.map((e) => e.id));
-      await this.store.upsertEnvironments(listed.map((env) => ({ ...env, pool: pool.name, lastSeen: now })));
-      for (const known of await this.store.environments(pool.name)) {
+      await this.store.environmentsRepo.upsertEnvironments(listed.map((env) => ({ ...env, pool: pool.name, lastSeen: now })));
+      for (const known of await this.store.environmentsRepo.environments(pool.name)) {
         if (!ids.has(known.id) && known.state !== "offline") await this.takeOffline(known.id, "no longer listed by its pool");
       }
     }
@@ -48,7 +48,7 @@ export class ResourceManager {
     const replaced: string[] = [];
     for (const pool of this.pools) {
       if (!pool.check) continue;
-      for (const env of await this.store.environments(pool.name)) {
+      for (const env of await this.store.environmentsRepo.environments(pool.name)) {
         if (env.state === "offline") continue;
         let failure: string;
         try {
@@ -63,7 +63,7 @@ export class ResourceManager {
         await this.takeOffline(env.id, failure);
         const fresh = await this.replacement(pool, env);
         if (fresh) {
-          await this.store.upsertEnvironments([{ ...fresh, pool: pool.name, lastSeen: this.clock.now() }]);
+          await this.store.environmentsRepo.upsertEnvironments([{ ...fresh, pool: pool.name, lastSeen: this.clock.now() }]);
           replaced.push(fresh.id);
         }
       }
@@ -83,16 +83,16 @@ export class ResourceManager {
 
   /** An environment went away: every job it held is given back as an infrastructure failure. */
   async takeOffline(envId: string, reason: string): Promise<void> {
-    await this.store.setEnvironmentState(envId, "offline", this.clock.now());
-    for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+    await this.store.environmentsRepo.setEnvironmentState(envId, "offline", this.clock.now());
+    for (const job of await this.store.jobsRepo.jobs({ states: ["dispatched", "running"] })) {
       if (job.envId === envId) await this.lifecycle.infrastructureFailure(job, `environment ${envId} ${reason}`);
     }
   }
 
   /** Online environments, which repositories' jobs each may take, and how many more it can take. */
   async freeEnvironments(): Promise<FreeEnvironment[]> {
-    const busy = await this.store.busyByEnvironment();
-    return (await this.store.environments())
+    const busy = await this.store.jobsRepo.busyByEnvironment();
+    return (await this.store.environmentsRepo.environments())
       .filter((env) => env.state === "online")
       .map((env) => ({ id: env.id, labels: env.labels, scope: env.scope, free: env.capacity - (busy.get(env.id) ?? 0) }));
   }

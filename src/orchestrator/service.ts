@@ -78,7 +78,7 @@ export class OrchestratorService {
   constructor(deps: OrchestratorDeps) {
     this.store = deps.store;
     this.reads = deps.store;
-    this.deliveries = deps.store;
+    this.deliveries = deps.store.coordination;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
     this.log = deps.logger ?? stderrLogger;
@@ -124,7 +124,7 @@ export class OrchestratorService {
         if (failed.length) this.monitor.wake();
       });
       const retention = this.options.retention;
-      if (retention) this.every("pruning finished plans", retention.everyMs, () => this.store.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
+      if (retention) this.every("pruning finished plans", retention.everyMs, () => this.store.plans.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
     })().finally(() => {
       this.starting = null;
     });
@@ -145,7 +145,7 @@ export class OrchestratorService {
     this.monitor.accepting = false;
     const drainMs = options.drainMs ?? 0;
     if (drainMs > 0) await this.waitForIdle(drainMs);
-    for (const job of await this.store.jobs({ states: ["dispatched", "running"] })) {
+    for (const job of await this.store.jobsRepo.jobs({ states: ["dispatched", "running"] })) {
       if (job.envId && (await this.ownsEnvironment(job.envId)))
         await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
     }
@@ -161,7 +161,7 @@ export class OrchestratorService {
       status: this.running ? "running" : "stopped",
       leader: this.monitor.leader,
       lastTickAt: this.monitor.lastTickAt,
-      outboxPending: await this.store.outboxPending(),
+      outboxPending: await this.store.outbox.outboxPending(),
       deliveryFailuresInARow: this.outbox.consecutiveFailures,
     };
   }
@@ -183,7 +183,7 @@ export class OrchestratorService {
   }
 
   async cancelPlan(planId: string, reason: string): Promise<number> {
-    return (await this.cancelJobs(await this.store.jobs({ planId }), reason)).length;
+    return (await this.cancelJobs(await this.store.jobsRepo.jobs({ planId }), reason)).length;
   }
 
   /** Cancels those of `jobs` not yet finished and sends what that implies; the jobs cancelled. */
@@ -204,7 +204,7 @@ export class OrchestratorService {
   /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
   async failRun(runId: string, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.store.jobsOfRun(runId)) {
+    for (const job of await this.store.jobsRepo.jobsOfRun(runId)) {
       if (isActive(job.state) && (await this.lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
     if (failed > 0) void this.deliver();
@@ -219,7 +219,7 @@ export class OrchestratorService {
 
   /** The workflow run an attempt was dispatched as, once GitHub names it. */
   async recordRunId(jobId: string, attempt: number, runId: string): Promise<void> {
-    await this.store.setRunId(jobId, attempt, runId);
+    await this.store.jobsRepo.setRunId(jobId, attempt, runId);
   }
 
   /** Lists the pools again, and schedules for what changed. */
@@ -250,14 +250,16 @@ export class OrchestratorService {
   }
 
   private async ownsEnvironment(envId: string): Promise<boolean> {
-    return (await this.store.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
+    return (await this.store.environmentsRepo.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
   }
 
   private waitForIdle(limitMs: number): Promise<void> {
     const until = this.clock.now() + limitMs;
     return new Promise((resolve) => {
       const check = async () => {
-        const counts = await this.store.countsByState().catch((err: unknown) => (this.log.warn({ err }, "reading job counts while draining failed"), null));
+        const counts = await this.store.jobsRepo
+          .countsByState()
+          .catch((err: unknown) => (this.log.warn({ err }, "reading job counts while draining failed"), null));
         if (!counts || counts.dispatched + counts.running === 0 || this.clock.now() >= until) return resolve();
         this.clock.setTimer(() => void check(), 100);
       };

@@ -46,20 +46,20 @@ export class StatusTracker {
   }
 
   async snapshot(): Promise<StatusSnapshot> {
-    const counts = await this.store.countsByState();
+    const counts = await this.store.jobsRepo.countsByState();
     const submitted = JOB_STATES.reduce((sum, s) => sum + counts[s], 0);
     const waiting = counts.awaiting_approval + counts.queued;
     const active = counts.dispatched + counts.running;
     const finished = counts.succeeded + counts.failed + counts.timed_out + counts.cancelled + counts.errored;
-    const busy = await this.store.busyByEnvironment();
-    const envs = await this.store.environments();
+    const busy = await this.store.jobsRepo.busyByEnvironment();
+    const envs = await this.store.environmentsRepo.environments();
     const perLabel = new Map<string, { queued: number; running: number; capacity: number }>();
     const entry = (key: string) => {
       let e = perLabel.get(key);
       if (!e) perLabel.set(key, (e = { queued: 0, running: 0, capacity: 0 }));
       return e;
     };
-    for (const depth of await this.store.depthByLabels()) {
+    for (const depth of await this.store.jobsRepo.depthByLabels()) {
       const e = entry(labelKey(JSON.parse(depth.labels) as string[]));
       e.queued += depth.queued;
       e.running += depth.active;
@@ -79,9 +79,9 @@ export class StatusTracker {
   /** The same three distributions over every job the store holds, counted by the database: for `kto status`. */
   async histograms(): Promise<{ queueWaitMs: Histogram; startupMs: Histogram; runMs: Histogram }> {
     return {
-      queueWaitMs: await this.store.durationHistogram("queued_at", "dispatched_at", BUCKETS_MS),
-      startupMs: await this.store.durationHistogram("dispatched_at", "started_at", BUCKETS_MS),
-      runMs: await this.store.durationHistogram("started_at", "finished_at", BUCKETS_MS),
+      queueWaitMs: await this.store.jobsRepo.durationHistogram("queued_at", "dispatched_at", BUCKETS_MS),
+      startupMs: await this.store.jobsRepo.durationHistogram("dispatched_at", "started_at", BUCKETS_MS),
+      runMs: await this.store.jobsRepo.durationHistogram("started_at", "finished_at", BUCKETS_MS),
     };
   }
 }

@@ -166,8 +166,10 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
         now: 1_000,
         jobs: Array.from({ length: 6 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
-      await lifecycle.dispatch((await store.job("j5"))!, "e");
+      await store.environmentsRepo.upsertEnvironments([
+        { id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED },
+      ]);
+      await lifecycle.dispatch((await store.jobsRepo.job("j5"))!, "e");
       await outbox.deliver();
       // j5's check run is created first (its own earlier effect, shown as it is now), then its dispatch, then everyone else's check runs.
       expect(calls).toEqual([
@@ -190,7 +192,7 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
         now: 1_000,
         jobs: Array.from({ length: 3 }, (_, i) => storeJob(`q${i}`, [], 2)),
       });
-      await lifecycle.cancel((await store.job("j5"))!, "superseded");
+      await lifecycle.cancel((await store.jobsRepo.job("j5"))!, "superseded");
       await outbox.deliver();
       expect(calls).toEqual(["cancel j5", "report j5 (cancelled)", "report q0 (queued)", "report q1 (queued)", "report q2 (queued)"]);
     });
@@ -212,7 +214,7 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         most = Math.max(most, inFlight);
         // While j0's check run is being created, a runner frees up for j3.
         if (what === "report j0") {
-          await lifecycle.dispatch((await store.job("j3"))!, "e2");
+          await lifecycle.dispatch((await store.jobsRepo.job("j3"))!, "e2");
           void outbox.deliver();
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -240,10 +242,10 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         now: 1_000,
         jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.upsertEnvironments(
+      await store.environmentsRepo.upsertEnvironments(
         ["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
       );
-      await lifecycle.dispatch((await store.job("j7"))!, "e");
+      await lifecycle.dispatch((await store.jobsRepo.job("j7"))!, "e");
       await outbox.deliver();
       await until(() => started.length === 10, "every effect delivered");
       expect(most).toBe(1);
@@ -513,7 +515,7 @@ class Harness {
       if (value) return value as NonNullable<T>;
       if (process.env.DEBUG_LIMITS)
         process.stderr.write(
-          `${what}: ${this.github.requests.map((r) => r.operationId).join(",")} deferrals ${this.app.service.outbox.totalDeferrals} failures ${this.app.service.outbox.totalFailures} ${JSON.stringify(await this.app.store.countsByState())}\n`,
+          `${what}: ${this.github.requests.map((r) => r.operationId).join(",")} deferrals ${this.app.service.outbox.totalDeferrals} failures ${this.app.service.outbox.totalFailures} ${JSON.stringify(await this.app.store.jobsRepo.countsByState())}\n`,
         );
       this.clock?.advance(options.stepMs ?? 100);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -658,7 +660,7 @@ describe("kto under GitHub's rate limits", () => {
     h = await Harness.start();
     h.github.state.failures.set("actions/create-workflow-dispatch", [404]);
     await opened();
-    const job = await until(async () => (await h.app.store.jobs()).find((j) => j.attempt === 2), "the attempt failed and the job queued again");
+    const job = await until(async () => (await h.app.store.jobsRepo.jobs()).find((j) => j.attempt === 2), "the attempt failed and the job queued again");
     const firstAttempt = h.github.requests.filter(
       (r) => r.operationId === "actions/create-workflow-dispatch" && JSON.parse(String((r.body.inputs as Record<string, string>).job)).id === job.id,
     );
@@ -706,13 +708,13 @@ describe("kto's webhooks survive GitHub's failures", () => {
     h.github.state.failures.set("repos/get-content", Array<number>(10).fill(502));
     const payload = h.pullRequest(1, shaOf(1));
     expect(await h.deliver("pull_request", payload, "delivery-1")).toBeGreaterThanOrEqual(500);
-    expect(await h.app.store.planIds()).toEqual([]);
+    expect(await h.app.store.plans.planIds()).toEqual([]);
     h.github.state.failures.delete("repos/get-content");
     // Redelivered from the App's settings, with the same delivery id.
     expect(await h.deliver("pull_request", payload, "delivery-1")).toBe(200);
-    expect(await h.app.store.planIds()).toHaveLength(1);
+    expect(await h.app.store.plans.planIds()).toHaveLength(1);
     expect(await h.deliver("pull_request", payload, "delivery-1")).toBe(200);
-    expect(await h.app.store.planIds()).toHaveLength(1);
+    expect(await h.app.store.plans.planIds()).toHaveLength(1);
   });
 });
 
@@ -729,7 +731,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
 
   async function dispatchedOnce(): Promise<{ jobId: string; runId: number }> {
     const jobs = await until(async () => {
-      const all = await h.app.store.jobs();
+      const all = await h.app.store.jobsRepo.jobs();
       return all.length === 2 && all.every((j) => j.state === "dispatched" && j.runId && /^\d+$/.test(j.runId)) && all;
     }, "both jobs bound to their runs");
     // Dispatched once each, with nothing left that could dispatch them again.
@@ -751,7 +753,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     };
     await openPullRequest(h);
     const { jobId, runId } = await dispatchedOnce();
-    expect((await h.app.store.job(jobId))?.runId).toBe(String(runId));
+    expect((await h.app.store.jobsRepo.job(jobId))?.runId).toBe(String(runId));
   });
 
   it("looks again while GitHub does not list the run yet, rather than dispatching again", async () => {
@@ -778,7 +780,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     };
     await openPullRequest(h);
     const { jobId, runId } = await dispatchedOnce();
-    expect((await h.app.store.job(jobId))?.runId).toBe(String(runId));
+    expect((await h.app.store.jobsRepo.job(jobId))?.runId).toBe(String(runId));
   });
 });
 

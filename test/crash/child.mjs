@@ -45,7 +45,7 @@ const service = new OrchestratorService({
   },
 });
 
-if ((await store.planIds()).length === 0) {
+if ((await store.plans.planIds()).length === 0) {
   const jobs = Array.from({ length: jobCount }, (_, i) => {
     const labels = i % 3 === 0 ? ["x86_64", "kvm"] : ["x86_64"];
     const id = `job-${String(i).padStart(3, "0")}`;
@@ -87,7 +87,7 @@ for (;;) {
     await service.report(event.jobId, event.attempt, { kind: "started", runId: event.key });
     await service.report(event.jobId, event.attempt, { kind: "finished", status: event.status, infrastructure: event.infrastructure, reason: event.reason });
   }
-  const jobs = await store.jobs();
+  const jobs = await store.jobsRepo.jobs();
   if (jobs.every((job) => isTerminal(job.state))) break;
   await new Promise((resolve) => setTimeout(resolve, 25));
 }

@@ -154,9 +154,9 @@ describe("the kto GitHub App against a GitHub API double", () => {
   async function expectStatusMatchesStore(): Promise<void> {
     // The orchestrator keeps working meanwhile: the answer must equal the store as it was
     // just before or just after the request.
-    const before = await app.store.countsByState();
+    const before = await app.store.jobsRepo.countsByState();
     const status = (await (await fetch(`${app.url}/kto/status`)).json()) as { counts: Record<string, number> };
-    const after = await app.store.countsByState();
+    const after = await app.store.jobsRepo.countsByState();
     expect([JSON.stringify(before), JSON.stringify(after)]).toContain(JSON.stringify(status.counts));
   }
 
@@ -167,7 +167,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect((await report(jobId, await token({ repository: REPO, run_id: runId }, other.privateKey), finished)).status).toBe(401);
     expect((await report(jobId, await token({ repository: REPO, run_id: "999" }), finished)).status).toBe(401);
     expect((await report(jobId, await token({ repository: "evil/fork", run_id: runId }), finished)).status).toBe(401);
-    expect((await app.store.job(jobId))?.state).toBe("running");
+    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("running");
   }
 
   const checkRuns = () =>
@@ -216,7 +216,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const partial = await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", result: { ...result, tests: { passed: "1" } } });
     expect(partial.status).toBe(400);
     expect(((await partial.json()) as { message: string }).message).toContain("result.tests.passed: Expected number, received string");
-    expect((await app.store.job(sent.id))?.state).toBe("running");
+    expect((await app.store.jobsRepo.job(sent.id))?.state).toBe("running");
     expect(
       (await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status,
     ).toBe(200);
@@ -285,7 +285,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     // GitHub shows the button on a completed check run only.
     const job = JSON.parse(sent.inputs.job!) as { id: string };
     const bearer = await token({ repository: REPO, run_id: String(sent.runId) });
-    await until(async () => (await app.store.job(job.id))?.runId === String(sent.runId), "the run id");
+    await until(async () => (await app.store.jobsRepo.job(job.id))?.runId === String(sent.runId), "the run id");
     expect((await report(job.id, bearer, { attempt: 1, kind: "finished", status: "failed", reason: "1 test failed" })).status).toBe(200);
     await until(async () => run.conclusion === "failure", "the check run failed");
     expect(run).toMatchObject({ actions: [{ identifier: "rerun" }] });
@@ -310,7 +310,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-runner.yml", { job: "{}" }))).toBe(200);
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "soon" }))).toBe(200);
-    expect(Object.values(await app.store.countsByState()).every((n) => n === 0)).toBe(true);
+    expect(Object.values(await app.store.jobsRepo.countsByState()).every((n) => n === 0)).toBe(true);
     expect(checkRuns()).toEqual([]);
 
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "urgent", ref: "" }))).toBe(200);
@@ -337,7 +337,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
             github.state.files.set(`${REPO}@${payload.pull_request.head.sha}:.github/kto.yml`, CONFIG);
             expect(await deliver("pull_request", payload)).toBe(200);
           } else {
-            const active = await app.store.jobs({ states: ["dispatched", "running"] });
+            const active = await app.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
             const job = active[s.pick % Math.max(1, active.length)];
             if (job?.runId) {
               const bearer = await token({ repository: REPO, run_id: job.runId });
@@ -401,7 +401,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     ]);
     await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
-    expect(await app.store.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
+    expect(await app.store.jobsRepo.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
     expect(github.rejected).toEqual([]);
   });
 
@@ -505,7 +505,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const removed = example("installation_repositories", "removed", 0) as { repositories_removed: { full_name: string }[]; installation: { id: number } };
     removed.repositories_removed = [{ ...removed.repositories_removed[0]!, full_name: REPO }];
     expect(await deliver("installation_repositories", removed)).toBe(200);
-    await until(async () => (await app.store.countsByState()).cancelled === 2, "both jobs cancelled");
+    await until(async () => (await app.store.jobsRepo.countsByState()).cancelled === 2, "both jobs cancelled");
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
     expect(github.state.cancelled).toEqual([sent.runId]);
     expect(github.rejected).toEqual([]);
@@ -515,7 +515,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "the dispatch");
     const job = JSON.parse(sent.inputs.job!) as { id: string };
-    await until(async () => (await app.store.job(job.id))?.runId === String(sent.runId), "the run id found by run-name");
+    await until(async () => (await app.store.jobsRepo.job(job.id))?.runId === String(sent.runId), "the run id found by run-name");
     expect(github.requests.some((r) => r.operationId === "actions/list-workflow-runs")).toBe(true);
     expect(github.rejected).toEqual([]);
   });
@@ -548,7 +548,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "the dispatch");
     const jobId = (JSON.parse(sent.inputs.job!) as { id: string }).id;
-    await until(async () => (await app.store.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
+    await until(async () => (await app.store.jobsRepo.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
     expect(github.requests.filter((r) => r.operationId === "actions/list-workflow-runs").length).toBeGreaterThanOrEqual(1);
     await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);
@@ -625,7 +625,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const jobId = (JSON.parse(first.inputs.job!) as { id: string }).id;
     await until(async () => github.requests.some((r) => r.operationId === "actions/list-workflow-runs"), "the lookup after the dispatch");
     await untilSettled({ app, github });
-    expect(await app.store.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
+    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
     return { first, jobId };
   }
 
@@ -633,7 +633,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const first = await until(async () => github.state.dispatches[0], "the first dispatch");
     const jobId = (JSON.parse(first.inputs.job!) as { id: string }).id;
-    await until(async () => (await app.store.job(jobId))?.runId === String(first.runId), "the run id found by run-name");
+    await until(async () => (await app.store.jobsRepo.job(jobId))?.runId === String(first.runId), "the run id found by run-name");
     await loseRunnerOf(first);
     await expectRedispatchedAway(first);
   });
@@ -642,7 +642,11 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const { first, jobId } = await dispatchNotFoundYet();
     await loseRunnerOf(first);
     // At once: not when the attempt's lease (two minutes) runs out.
-    expect(await app.store.job(jobId)).toMatchObject({ state: "queued", attempt: 2, reason: expect.stringContaining("the workflow run ended (failure)") });
+    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({
+      state: "queued",
+      attempt: 2,
+      reason: expect.stringContaining("the workflow run ended (failure)"),
+    });
     await expectRedispatchedAway(first);
   });
 
@@ -655,7 +659,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     await untilSettled({ app, github });
     // kto looked the attempt's run up, and it was not that one.
     expect(lookups()).toBeGreaterThan(before);
-    expect(await app.store.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
+    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.state.cancelled).toEqual([]);
     expect(github.rejected).toEqual([]);

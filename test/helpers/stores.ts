@@ -71,6 +71,6 @@ export async function withStore<T>(engine: EngineName, fn: (store: Store) => Pro
 }
 
 /** Submits a plan straight to the store, with the effects the job lifecycle gives a plan (check runs when `report`). */
-export function submitPlan(store: Store, plan: NewPlan): ReturnType<Store["submitPlan"]> {
-  return store.submitPlan(plan, planEffects(plan.report === true));
+export function submitPlan(store: Store, plan: NewPlan): ReturnType<Store["plans"]["submitPlan"]> {
+  return store.plans.submitPlan(plan, planEffects(plan.report === true));
 }

@@ -122,13 +122,13 @@ describe("resource manager", () => {
       await service.resources.sync();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
       await service.monitor.tick();
-      expect((await store.job("j"))?.envId).toBe("board-1");
+      expect((await store.jobsRepo.job("j"))?.envId).toBe("board-1");
       pool.healthy.delete("board-1");
       expect(await service.resources.checkHealth()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
-      expect(await store.job("j")).toMatchObject({ state: "queued", attempt: 2 });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2 });
       clock.advance(60_000);
       await service.monitor.tick();
-      expect(await store.job("j")).toMatchObject({ state: "dispatched", envId: "board-1-r1" });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "board-1-r1" });
     } finally {
       await dispose();
     }
@@ -158,7 +158,7 @@ describe("resource manager", () => {
       });
       await submitPlan(store, { id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
       expect(await service.monitor.tick()).toBe(3);
-      expect((await store.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
+      expect((await store.jobsRepo.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
     } finally {
       await dispose();
     }

@@ -12,16 +12,16 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     await withStore(engine, async (store) => {
       const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
-      await store.upsertEnvironments(
+      await store.environmentsRepo.upsertEnvironments(
         ["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
       );
-      await lifecycle.dispatch((await store.job("j"))!, "e1");
-      await store.setRunId("j", 1, "101");
+      await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e1");
+      await store.jobsRepo.setRunId("j", 1, "101");
       const stale = (await lifecycle.report("j", 1, { kind: "started" }))!;
       // The host dies: attempt 1 is given back, and attempt 2 goes to another runner.
       await lifecycle.infrastructureFailure(stale, "host lost");
-      await lifecycle.dispatch((await store.job("j"))!, "e2");
-      await store.setRunId("j", 2, "202");
+      await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e2");
+      await store.jobsRepo.setRunId("j", 2, "202");
       // A /kto cancel read the job before all that.
       expect(await lifecycle.cancel(stale, "cancelled by a maintainer")).toMatchObject({ state: "cancelled", attempt: 2 });
       const cancels = (await store.db.selectFrom("outbox").select(["idempotency_key", "payload"]).where("kind", "=", "cancel").orderBy("id").execute()).map(
@@ -44,11 +44,11 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         now: 1,
         jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)],
       });
-      expect((await store.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
-      const a = (await store.job("a"))!;
+      expect((await store.jobsRepo.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
+      const a = (await store.jobsRepo.job("a"))!;
       expect(a).toMatchObject({ state: "queued", attempt: 1, planId: "p1", labels: [] });
       expect(a.spec.id).toBe("a");
-      expect(await store.countsByState()).toMatchObject({ queued: 3, running: 0 });
+      expect(await store.jobsRepo.countsByState()).toMatchObject({ queued: 3, running: 0 });
     });
   });
 
@@ -68,7 +68,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
           storeJob("x4", ["x86_64"], 2),
         ],
       });
-      const position = async (id: string) => store.queuePosition((await store.job(id))!, 1);
+      const position = async (id: string) => store.jobsRepo.queuePosition((await store.jobsRepo.job(id))!, 1);
       expect(await Promise.all(["x3", "x1", "x4", "arm", "x2"].map(position))).toEqual([1, 2, 3, 1, 1]);
     });
   });
@@ -83,8 +83,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       expect(moved).toMatchObject({ state: "dispatched", envId: "e", dispatchedAt: 3 });
       // The same effect key twice is one outbox row: redelivery is by key, never by a second row.
       await store.transition({ jobId: "j", to: "queued", effects: [effect], now: 4 });
-      expect((await store.dueOutbox(10)).map((o) => o.key)).toEqual(["dispatch:j#1"]);
-      expect((await store.transitions("j")).map((t) => [t.from, t.to])).toEqual([
+      expect((await store.outbox.dueOutbox(10)).map((o) => o.key)).toEqual(["dispatch:j#1"]);
+      expect((await store.jobsRepo.transitions("j")).map((t) => [t.from, t.to])).toEqual([
         [null, "queued"],
         ["queued", "dispatched"],
         ["dispatched", "queued"],
@@ -105,8 +105,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }],
         now: 2,
       });
-      const [dispatch] = await store.dueOutbox(2);
-      await store.markRetry(dispatch!.id, 100, "502 Bad Gateway");
+      const [dispatch] = await store.outbox.dueOutbox(2);
+      await store.outbox.markRetry(dispatch!.id, 100, "502 Bad Gateway");
       await store.transition({ jobId: "j", to: "cancelled", effects: [{ kind: "cancel", key: "cancel:j#1", payload: { attempt: 1, envId: "e" } }], now: 3 });
       await store.transition({
         jobId: "k",
@@ -116,8 +116,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         now: 4,
       });
       // The cancel must not overtake the dispatch it cancels.
-      expect((await store.dueOutbox(50)).map((o) => o.key)).toEqual(["dispatch:k#1"]);
-      expect((await store.dueOutbox(100)).map((o) => o.key)).toEqual(["dispatch:j#1", "cancel:j#1", "dispatch:k#1"]);
+      expect((await store.outbox.dueOutbox(50)).map((o) => o.key)).toEqual(["dispatch:k#1"]);
+      expect((await store.outbox.dueOutbox(100)).map((o) => o.key)).toEqual(["dispatch:j#1", "cancel:j#1", "dispatch:k#1"]);
     });
   });
 
@@ -143,8 +143,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         jobs: [storeJob("n1", [], 2)],
       });
       expect(cancelled.sort()).toEqual(["o1", "o2"]);
-      expect((await store.job("o2"))?.state).toBe("cancelled");
-      expect((await store.job("n1"))?.state).toBe("queued");
+      expect((await store.jobsRepo.job("o2"))?.state).toBe("cancelled");
+      expect((await store.jobsRepo.job("n1"))?.state).toBe("queued");
     });
   });
 
@@ -156,7 +156,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       await plan("trusted", "o/r", "a".repeat(40), 2, true);
       await plan("other-commit", "o/r", "b".repeat(40), 3, true);
       await plan("other-repo", "o/fork", "a".repeat(40), 4, true);
-      expect((await store.plansAt("o/r", "a".repeat(40))).map((p) => [p.id, p.trusted, p.gateReason])).toEqual([
+      expect((await store.plans.plansAt("o/r", "a".repeat(40))).map((p) => [p.id, p.trusted, p.gateReason])).toEqual([
         ["trusted", true, "trusted's reason"],
         ["held", false, "held's reason"],
       ]);
@@ -165,12 +165,12 @@ describe.each(ENGINES)("Store on %s", (engine) => {
 
   it("holds a named lock for one owner until it expires", async () => {
     await withStore(engine, async (store) => {
-      expect(await store.acquireLock("q", "a", 1000, 0)).toBe(true);
-      expect(await store.acquireLock("q", "b", 1000, 500)).toBe(false);
-      expect(await store.acquireLock("q", "a", 1000, 900)).toBe(true); // renewal
-      expect(await store.acquireLock("q", "b", 1000, 2000)).toBe(true); // a dead owner's lock lapses
-      await store.releaseLock("q", "b");
-      expect(await store.acquireLock("q", "a", 1000, 2001)).toBe(true);
+      expect(await store.coordination.acquireLock("q", "a", 1000, 0)).toBe(true);
+      expect(await store.coordination.acquireLock("q", "b", 1000, 500)).toBe(false);
+      expect(await store.coordination.acquireLock("q", "a", 1000, 900)).toBe(true); // renewal
+      expect(await store.coordination.acquireLock("q", "b", 1000, 2000)).toBe(true); // a dead owner's lock lapses
+      await store.coordination.releaseLock("q", "b");
+      expect(await store.coordination.acquireLock("q", "a", 1000, 2001)).toBe(true);
     });
   });
 
@@ -180,19 +180,21 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       await submitPlan(store, { id: "busy", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("b", [], 2)] });
       await store.transition({ jobId: "d", to: "cancelled", now: 2 });
       await store.transition({ jobId: "b", to: "dispatched", now: 2 });
-      expect(await store.pruneFinishedPlans(100)).toEqual(["done"]);
-      expect(await store.planIds()).toEqual(["busy"]);
-      expect(await store.transitions("d")).toEqual([]);
+      expect(await store.plans.pruneFinishedPlans(100)).toEqual(["done"]);
+      expect(await store.plans.planIds()).toEqual(["busy"]);
+      expect(await store.jobsRepo.transitions("d")).toEqual([]);
     });
   });
 
   it("keeps environments and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
-      await store.upsertEnvironments([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
+      await store.environmentsRepo.upsertEnvironments([
+        { id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED },
+      ]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
       await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
-      expect(await store.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
-      expect((await store.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
+      expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
+      expect((await store.environmentsRepo.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
     });
   });
 
@@ -204,27 +206,29 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         { kind: "organization", organization: "acme", repositories: "all", publicRepositories: true },
         UNRESTRICTED,
       ];
-      await store.upsertEnvironments(scopes.map((scope, i) => ({ id: `e${i}`, pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope })));
-      expect((await store.environments()).map((env) => env.scope)).toEqual(scopes);
+      await store.environmentsRepo.upsertEnvironments(
+        scopes.map((scope, i) => ({ id: `e${i}`, pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope })),
+      );
+      expect((await store.environmentsRepo.environments()).map((env) => env.scope)).toEqual(scopes);
 
       const plan = (id: string, repo: { repo: string; repoPrivate: boolean } | null, jobs: ReturnType<typeof storeJob>[]) =>
         submitPlan(store, { id, source: "s", workspace: "/w", approved: true, now: 1, ...(repo ?? {}), jobs });
       await plan("m", { repo: "mallory/anything", repoPrivate: false }, [storeJob("m1", ["a100"], 4), storeJob("m2", ["a100"], 4)]);
       await plan("v", { repo: "victim/kernel", repoPrivate: true }, [storeJob("v1", ["a100"], 1), storeJob("v2", ["a100"], 3)]);
       await plan("local", null, [storeJob("l1", ["a100"], 2)]);
-      expect(await store.job("m1")).toMatchObject({ repo: "mallory/anything", repoPrivate: false });
-      expect(await store.job("v1")).toMatchObject({ repo: "victim/kernel", repoPrivate: true });
-      expect(await store.job("l1")).toMatchObject({ repo: null, repoPrivate: null });
+      expect(await store.jobsRepo.job("m1")).toMatchObject({ repo: "mallory/anything", repoPrivate: false });
+      expect(await store.jobsRepo.job("v1")).toMatchObject({ repo: "victim/kernel", repoPrivate: true });
+      expect(await store.jobsRepo.job("l1")).toMatchObject({ repo: null, repoPrivate: null });
 
-      const lanes = await store.queuedLanes();
+      const lanes = await store.jobsRepo.queuedLanes();
       const byRepo = (repo: string | null) => lanes.find((lane) => lane.repo === repo)!;
       expect(lanes).toHaveLength(3);
       expect(byRepo("victim/kernel")).toEqual({ labels: '["a100"]', repo: "victim/kernel", repoPrivate: true });
       // A lane's head, in dispatch order, holds none of another repository's jobs of the same labels.
-      expect((await store.dispatchableWith(byRepo("victim/kernel"), 1, 1)).map((j) => j.id)).toEqual(["v2"]);
-      expect((await store.dispatchableWith(byRepo("victim/kernel"), 1, 5)).map((j) => j.id)).toEqual(["v2", "v1"]);
-      expect((await store.dispatchableWith(byRepo(null), 1, 5)).map((j) => j.id)).toEqual(["l1"]);
-      expect((await store.dispatchableWith(byRepo("mallory/anything"), 1, 5)).map((j) => j.id)).toEqual(["m1", "m2"]);
+      expect((await store.jobsRepo.dispatchableWith(byRepo("victim/kernel"), 1, 1)).map((j) => j.id)).toEqual(["v2"]);
+      expect((await store.jobsRepo.dispatchableWith(byRepo("victim/kernel"), 1, 5)).map((j) => j.id)).toEqual(["v2", "v1"]);
+      expect((await store.jobsRepo.dispatchableWith(byRepo(null), 1, 5)).map((j) => j.id)).toEqual(["l1"]);
+      expect((await store.jobsRepo.dispatchableWith(byRepo("mallory/anything"), 1, 5)).map((j) => j.id)).toEqual(["m1", "m2"]);
     });
   });
 
@@ -241,9 +245,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       );
 
       expect(await migrate(store.db, store.engine)).toEqual(["008-lease-scopes"]);
-      expect((await store.environments())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
-      expect(await store.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
-      expect(await store.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
+      expect((await store.environmentsRepo.environments())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
+      expect(await store.jobsRepo.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
     });
   });
 });

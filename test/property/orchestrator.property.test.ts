@@ -30,8 +30,8 @@ type Model = { submitted: number };
 
 /** Invariants that hold after every command: Properties 2, 2b, 3 and 11. */
 async function checkInvariants(real: Real): Promise<void> {
-  const jobs = await real.store.jobs();
-  const envs = new Map((await real.store.environments()).map((e) => [e.id, e]));
+  const jobs = await real.store.jobsRepo.jobs();
+  const envs = new Map((await real.store.environmentsRepo.environments()).map((e) => [e.id, e]));
   const busy = new Map<string, number>();
   for (const job of jobs) {
     if (job.state === "dispatched" || job.state === "running") {
@@ -48,7 +48,7 @@ async function checkInvariants(real: Real): Promise<void> {
     if (isTerminal(job.state)) expect(job.leaseExpires).toBeNull();
   }
   for (const [envId, n] of busy) expect(n).toBeLessThanOrEqual(envs.get(envId)!.capacity);
-  expect(await real.store.busyByEnvironment()).toEqual(busy);
+  expect(await real.store.jobsRepo.busyByEnvironment()).toEqual(busy);
   // Property 3: active + waiting + finished always equals jobs submitted. Each part is
   // checked against the jobs themselves, so a job counted twice, in the wrong part, or
   // lost fails here, not only a sum that is whole by construction.
@@ -107,14 +107,14 @@ class AddEnvironment implements fc.AsyncCommand<Model, Real> {
 class Tick implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const before = new Set((await real.store.jobs({ states: ["queued"] })).map((j) => j.id));
+    const before = new Set((await real.store.jobsRepo.jobs({ states: ["queued"] })).map((j) => j.id));
     await real.service.monitor.tick();
     await real.service.outbox.deliver();
-    const jobs = await real.store.jobs();
+    const jobs = await real.store.jobsRepo.jobs();
     const stillQueued = jobs.filter((j) => j.state === "queued" && j.notBefore <= real.clock.now());
     const now = jobs.filter((j) => before.has(j.id) && j.state === "dispatched");
-    const envs = await real.store.environments();
-    const busy = await real.store.busyByEnvironment();
+    const envs = await real.store.environmentsRepo.environments();
+    const busy = await real.store.jobsRepo.busyByEnvironment();
     const fits = (job: JobRecord, env: EnvironmentRecord) => labelsFit(job.labels, env.labels) && githubRoutes(homeOf(real, env.id), job);
     for (const waiting of stillQueued) {
       // Work-conserving: nothing that fits a free environment is left waiting, whatever waits for other repositories' runners ahead of it.
@@ -141,7 +141,7 @@ class Report implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const active = await real.store.jobs({ states: ["dispatched", "running"] });
+    const active = await real.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
     if (active.length === 0) return;
     const job = active[this.pick % active.length]!;
     if (this.outcome === "started") await real.service.report(job.id, job.attempt, { kind: "started" });
@@ -181,7 +181,7 @@ class Cancel implements fc.AsyncCommand<Model, Real> {
   constructor(readonly pick: number) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const open = (await real.store.jobs()).filter((j) => !isTerminal(j.state));
+    const open = (await real.store.jobsRepo.jobs()).filter((j) => !isTerminal(j.state));
     if (open.length === 0) return;
     await real.service.lifecycle.cancel(open[this.pick % open.length]!, "test");
     await checkInvariants(real);
@@ -231,13 +231,14 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
           await fc.asyncModelRun(() => ({ model: { submitted: 0 }, real }), cmds);
           // Property 11, to the end: finish or fail everything that remains; every lease comes back.
           for (let round = 0; round < 20; round++) {
-            const active = await real.store.jobs({ states: ["dispatched", "running"] });
+            const active = await real.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
             for (const job of active) await real.service.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
             real.clock.advance(20_000);
             await real.service.monitor.tick();
           }
-          for (const job of await real.store.jobs({ states: ["queued", "dispatched", "running"] })) await real.service.lifecycle.cancel(job, "end of test");
-          expect(await real.store.busyByEnvironment()).toEqual(new Map());
+          for (const job of await real.store.jobsRepo.jobs({ states: ["queued", "dispatched", "running"] }))
+            await real.service.lifecycle.cancel(job, "end of test");
+          expect(await real.store.jobsRepo.busyByEnvironment()).toEqual(new Map());
           await checkInvariants(real);
           expect(real.dispatcher.duplicates).toBe(0);
         } finally {

@@ -60,7 +60,7 @@ describe("OrchestratorService", () => {
           const lock = await store.db.selectFrom("locks").selectAll().where("name", "=", QUEUE_LOCK).executeTakeFirst();
           expect(lock).toBeUndefined();
           // Jobs that were running here were handed back, not left holding the environment.
-          expect(await store.busyByEnvironment()).toEqual(new Map());
+          expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map());
         } finally {
           await dispose();
         }
@@ -135,11 +135,11 @@ describe("OrchestratorService", () => {
       await service.report("slow", 1, { kind: "started" });
       clock.advance(60_000 + 4_999);
       await service.monitor.tick();
-      expect((await store.job("slow"))?.state).toBe("running");
+      expect((await store.jobsRepo.job("slow"))?.state).toBe("running");
       clock.advance(2);
       await service.monitor.tick();
       await service.outbox.deliver();
-      expect(await store.job("slow")).toMatchObject({ state: "timed_out", outcome: "timed_out" });
+      expect(await store.jobsRepo.job("slow")).toMatchObject({ state: "timed_out", outcome: "timed_out" });
       expect(dispatcher.cancelled.map((c) => c.jobId)).toEqual(["slow"]);
     } finally {
       await dispose();
@@ -164,18 +164,18 @@ describe("OrchestratorService", () => {
       await service.resources.sync();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
       await service.monitor.tick();
-      const first = (await store.job("j"))!;
+      const first = (await store.jobsRepo.job("j"))!;
       await service.resources.takeOffline(first.envId!, "went away");
-      expect(await store.job("j")).toMatchObject({ state: "queued", attempt: 2, notBefore: 1_000 });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, notBefore: 1_000 });
       await service.monitor.tick();
-      expect((await store.job("j"))?.state).toBe("queued"); // backoff
+      expect((await store.jobsRepo.job("j"))?.state).toBe("queued"); // backoff
       clock.advance(1_000);
       await service.monitor.tick();
-      const second = (await store.job("j"))!;
+      const second = (await store.jobsRepo.job("j"))!;
       expect(second.state).toBe("dispatched");
       expect(second.envId).not.toBe(first.envId);
       await service.report("j", 2, { kind: "finished", status: "errored", infrastructure: true, reason: "disk full" });
-      expect(await store.job("j")).toMatchObject({ state: "errored", outcome: "infrastructure" });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "errored", outcome: "infrastructure" });
     } finally {
       await dispose();
     }
@@ -192,10 +192,10 @@ describe("OrchestratorService", () => {
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { retries: 1 })] });
       await service.monitor.tick();
       await service.report("j", 1, { kind: "finished", status: "failed" });
-      expect(await store.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });
       await service.monitor.tick();
       await service.report("j", 2, { kind: "finished", status: "succeeded" });
-      expect(await store.job("j")).toMatchObject({ state: "succeeded", flaky: true });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "succeeded", flaky: true });
     } finally {
       await dispose();
     }
@@ -258,9 +258,9 @@ describe("OrchestratorService", () => {
 
       const store = await openStore({ dataDir: dir, databaseUrl: "" });
       try {
-        const jobs = await store.jobs();
+        const jobs = await store.jobsRepo.jobs();
         expect(jobs).toHaveLength(200);
-        const transitions = await store.transitions();
+        const transitions = await store.jobsRepo.transitions();
         for (const job of jobs) {
           expect(isTerminal(job.state)).toBe(true);
           const terminal = transitions.filter((t) => t.jobId === job.id && isTerminal(t.to));

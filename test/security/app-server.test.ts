@@ -74,7 +74,7 @@ async function runnerListed(app: AppProcess): Promise<void> {
   const store = await storeOf(app);
   try {
     await until(
-      async () => (await store.environments()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)),
+      async () => (await store.environmentsRepo.environments()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)),
       "the App to list the repository's runner",
       30_000,
     );
@@ -293,8 +293,8 @@ describe("retention in App mode", () => {
       };
       await seed("old-plan", Date.now() - 3_600_000);
       await seed("new-plan", Date.now());
-      await until(async () => (await store.plan("old-plan")) === null, "the App to prune the plan that finished an hour ago", 30_000);
-      expect(await store.plan("new-plan")).not.toBeNull();
+      await until(async () => (await store.plans.plan("old-plan")) === null, "the App to prune the plan that finished an hour ago", 30_000);
+      expect(await store.plans.plan("new-plan")).not.toBeNull();
     } finally {
       await store.close();
       await app.stop();

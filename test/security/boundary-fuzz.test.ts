@@ -166,7 +166,7 @@ describe("no input takes the App down", () => {
 
   /** The store after any input: every job in a known state, every finished one with an outcome. */
   async function expectConsistentStore(): Promise<void> {
-    for (const job of await app.store.jobs()) {
+    for (const job of await app.store.jobsRepo.jobs()) {
       expect(JOB_STATES).toContain(job.state);
       if (isTerminal(job.state)) expect(job.finishedAt).not.toBeNull();
     }
@@ -261,7 +261,7 @@ describe("no input takes the App down", () => {
         expect(await deliver("pull_request", pr)).toBe(200);
 
         const allowed = suites.flatMap((suite, i) => (baseAllows(base, suite) ? [`s${i}`] : []));
-        const ofThisHead = async () => (await app.store.jobs()).filter((job) => job.id.startsWith(`${REPO}@${sha.slice(0, 12)}-`));
+        const ofThisHead = async () => (await app.store.jobsRepo.jobs()).filter((job) => job.id.startsWith(`${REPO}@${sha.slice(0, 12)}-`));
         const configRun = () => [...github.state.checkRuns.values()].find((run) => run.name === "kto / config" && run.head_sha === sha);
         await until(async () => (await ofThisHead()).length === allowed.length && !configRun() === (allowed.length === suites.length), "the head planned");
         expect((await ofThisHead()).map((job) => job.name).sort()).toEqual(allowed);
@@ -291,8 +291,8 @@ describe("no input takes the App down", () => {
     // Opened twice: the second plan supersedes the first, whose job ends, a job of a plan kto held.
     expect(await deliver("pull_request", opened)).toBe(200);
     expect(await deliver("pull_request", opened)).toBe(200);
-    const plans = await app.store.plansAt(REPO, forkSha);
-    const [ended] = await app.store.jobs({ planId: plans.at(-1)!.id });
+    const plans = await app.store.plans.plansAt(REPO, forkSha);
+    const [ended] = await app.store.jobsRepo.jobs({ planId: plans.at(-1)!.id });
     expect(ended?.state).toBe("cancelled");
 
     const example = (event: string, action: string) => structuredClone(examples.find((e) => e.name === event)!.examples.find((e) => e.action === action)!);
@@ -325,8 +325,8 @@ describe("no input takes the App down", () => {
           const { event, payload } = presses[index]!;
           expect([200, 202, 400, 401, 404, 500]).toContain(await deliver(event, mutate(payload, edits)));
           // No runner is registered: a job let through would sit in the queue.
-          for (const plan of await app.store.plansAt(REPO, forkSha))
-            for (const job of await app.store.jobs({ planId: plan.id })) expect(["awaiting_approval", "cancelled"]).toContain(job.state);
+          for (const plan of await app.store.plans.plansAt(REPO, forkSha))
+            for (const job of await app.store.jobsRepo.jobs({ planId: plan.id })) expect(["awaiting_approval", "cancelled"]).toContain(job.state);
         },
       ),
       { numRuns: 100 },
@@ -339,7 +339,7 @@ describe("no input takes the App down", () => {
     const pr = openedPullRequest();
     expect(await deliver("pull_request", pr)).toBe(200);
     // No runner is registered: the job stays queued unless a report moves it.
-    const job = await until(async () => (await app.store.jobs()).find((j) => j.state === "queued"), "a queued job");
+    const job = await until(async () => (await app.store.jobsRepo.jobs()).find((j) => j.state === "queued"), "a queued job");
     const token = await sign256({});
     await fc.assert(
       fc.asyncProperty(
@@ -372,7 +372,7 @@ describe("no input takes the App down", () => {
       { numRuns: 150 },
     );
     // The token is for a run that is not this job's: nothing above could move it.
-    expect((await app.store.job(job.id))?.state).toBe("queued");
+    expect((await app.store.jobsRepo.job(job.id))?.state).toBe("queued");
     await expectConsistentStore();
   }, 300_000);
 });

@@ -68,7 +68,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   }
 
   async function jobs(): Promise<Map<string, JobRecord>> {
-    return new Map((await store.jobs()).map((job) => [job.id, job]));
+    return new Map((await store.jobsRepo.jobs()).map((job) => [job.id, job]));
   }
 
   it("leases mallory's [a100] jobs to none of victim/kernel's a100 runners, and the victim's job behind them gets one", async () => {

@@ -245,10 +245,10 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", labeled(FIRST, "bug", "maintainer"));
     await deliver("pull_request", pullRequest("closed", FIRST, ["bug"]));
     await deliver("pull_request", pullRequest("reopened", FIRST, ["bug"]));
-    await until(async () => (await app.store.planIds()).length === 2, "the reopened pull request planned");
+    await until(async () => (await app.store.plans.planIds()).length === 2, "the reopened pull request planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
     expect(github.rejected).toEqual([]);
   });
 
@@ -293,7 +293,7 @@ describe("the trust gate against a fork's author", () => {
         /^- `\.github\/kto\.yml:14:20` suites\[1\]\.capabilities\[0\]: DAC_READ_SEARCH is not granted by privileges in the base branch's \.github\/kto\.yml: open_by_handle_at /,
       ),
     ]);
-    expect((await app.store.jobs()).map((job) => job.name)).toEqual(["unit"]);
+    expect((await app.store.jobsRepo.jobs()).map((job) => job.name)).toEqual(["unit"]);
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -320,11 +320,11 @@ describe("the trust gate against a fork's author", () => {
     await held(SECOND);
     await deliver("pull_request", pullRequest("closed", SECOND, ["kto/ok-to-test"]));
     await deliver("pull_request", pullRequest("reopened", SECOND, ["kto/ok-to-test"]));
-    await until(async () => (await app.store.planIds()).length === 3, "the reopened pull request planned");
+    await until(async () => (await app.store.plans.planIds()).length === 3, "the reopened pull request planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([FIRST]);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
-    const [reopened] = await app.store.jobs({ states: ["awaiting_approval"] });
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    const [reopened] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
     expect(reopened?.reason).toContain("kto/ok-to-test approves only the commit it is added to");
     expect(github.rejected).toEqual([]);
   });
@@ -339,7 +339,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", labeled(FIRST, "ci/approved", "triager", ["needs-ok-to-test", "kto/ok-to-test"]));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
     await deliver("pull_request", labeled(FIRST, "ci/approved", "writer", ["needs-ok-to-test", "kto/ok-to-test"]));
     await until(async () => github.state.dispatches.length === 1, "the commit approved by a writer's label dispatched");
     expect(dispatchedShas()).toEqual([FIRST]);
@@ -360,8 +360,8 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto cancel", "org-member", "MEMBER", written));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect(await app.store.planIds()).toHaveLength(1);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect(await app.store.plans.planIds()).toHaveLength(1);
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
     // The maintain role reads as write in the API's legacy permission.
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "CONTRIBUTOR", written));
     await until(async () => github.state.dispatches.length === 1, "the commit approved by a maintainer dispatched");
@@ -381,7 +381,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", written));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
     const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
     expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
     expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);
@@ -415,14 +415,14 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", pullRequest("opened", FIRST));
     await held(FIRST);
     await deliver("check_suite", suiteRerequested(FIRST, "stranger"));
-    await until(async () => (await app.store.planIds()).length === 2, "the re-run planned");
+    await until(async () => (await app.store.plans.planIds()).length === 2, "the re-run planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
     // Found through kto's plan of the commit: the re-run is the pull request's, and waits as its head does.
-    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @stranger, who asked for the re-run, cannot write to ${REPO}.`);
-    expect((await app.store.plan(waiting!.planId))?.groupKey).toBe(`pr:${REPO}#${NUMBER}`);
+    expect((await app.store.plans.plan(waiting!.planId))?.groupKey).toBe(`pr:${REPO}#${NUMBER}`);
 
     await deliver("check_suite", suiteRerequested(FIRST, "writer"));
     await until(async () => github.state.dispatches.length === 1, "the writer's re-run dispatched");
@@ -434,10 +434,10 @@ describe("the trust gate against a fork's author", () => {
 
   it("gates Re-run all checks on a commit kto knows nothing of: only a writer's press runs it", async () => {
     await deliver("check_suite", suiteRerequested(SECOND, "reader"));
-    await until(async () => (await app.store.planIds()).length === 1, "the re-run planned");
+    await until(async () => (await app.store.plans.planIds()).length === 1, "the re-run planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toContain(`kto knows of no pull request or plan of ${SECOND.slice(0, 7)}`);
     await deliver("check_suite", suiteRerequested(SECOND, "maintainer"));
     await until(async () => github.state.dispatches.length === 1, "the maintainer's re-run dispatched");
@@ -455,18 +455,18 @@ describe("the trust gate against a fork's author", () => {
       async () => checkRuns().find((c) => c.name === "kto / unit" && c.conclusion === "cancelled"),
       "the job's check run completed as cancelled",
     );
-    let planned = (await app.store.planIds()).length;
+    let planned = (await app.store.plans.planIds()).length;
     for (const [action, sender] of [
       ["rerequested", "stranger"],
       ["requested_action", "reader"],
     ] as const) {
       await deliver("check_run", checkRunPressed(action, run, sender));
       planned += 1;
-      await until(async () => (await app.store.planIds()).length === planned, `the re-run ${action} by ${sender} planned`);
+      await until(async () => (await app.store.plans.planIds()).length === planned, `the re-run ${action} by ${sender} planned`);
     }
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([FIRST]);
-    const [waiting] = await app.store.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @reader, who asked for the re-run, cannot write to ${REPO}.`);
     await until(
       async () =>
@@ -496,7 +496,7 @@ suites:
     const failed = await until(async () => checkRuns().find((c) => c.name === "kto / config"), "the config check run");
     expect(failed).toMatchObject({ head_sha: FIRST, conclusion: "failure" });
     expect(failed.output.summary).toContain("brings the plan to 3 jobs; at most 2 per plan (limits.jobs_per_plan on the base branch master");
-    expect(await app.store.planIds()).toEqual([]);
+    expect(await app.store.plans.planIds()).toEqual([]);
 
     // A trusted head's config sets its own caps.
     github.state.files.set(`${REPO}@${SECOND}:.github/kto.yml`, `${threeJobs}limits:\n  jobs_per_plan: 4096\n`);
@@ -504,7 +504,7 @@ suites:
     member.pull_request.head.repo.full_name = REPO;
     member.pull_request.author_association = "MEMBER";
     await deliver("pull_request", member);
-    await until(async () => (await app.store.jobs()).length === 3, "the member's three jobs");
+    await until(async () => (await app.store.jobsRepo.jobs()).length === 3, "the member's three jobs");
     expect(github.rejected).toEqual([]);
   });
 
@@ -555,7 +555,7 @@ suites:
     expect(config.output.summary).toContain("suites[1].user: root is not allowed by privileges in the base branch's .github/kto.yml");
     expect(run.output.summary).toContain("approve only if the code may have it:\n\n- `network`: every job");
     expect(run.output.summary).not.toContain("escape");
-    expect((await app.store.jobs()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
+    expect((await app.store.jobsRepo.jobs()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
     expect(github.state.dispatches).toEqual([]);
     expect(github.rejected).toEqual([]);
   });
@@ -573,8 +573,8 @@ suites:
     dispatch.sender.login = "release-bot";
     await deliver("repository_dispatch", dispatch);
     await until(async () => github.state.dispatches.length === 1, "the requested run dispatched");
-    const [planId] = await app.store.planIds();
-    expect(await app.store.plan(planId!)).toMatchObject({
+    const [planId] = await app.store.plans.planIds();
+    expect(await app.store.plans.plan(planId!)).toMatchObject({
       trusted: true,
       gateReason: "@release-bot asked by repository_dispatch, and GitHub accepts a repository_dispatch only from a token that can write to the repository",
     });

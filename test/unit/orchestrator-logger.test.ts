@@ -38,14 +38,14 @@ describe("the orchestrator's background work fails out loud", () => {
       });
 
       // A dispatch that fails for ever: the outbox's pass fails, is logged, and is retried.
-      const failing = store.dueOutbox.bind(store);
-      store.dueOutbox = async () => {
+      const failing = store.outbox.dueOutbox.bind(store.outbox);
+      store.outbox.dueOutbox = async () => {
         throw new Error("database is locked");
       };
       await service.submit({ id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", ["x86_64"], 2)] });
       clock.advance(100);
       await until(async () => logger.lines.some((l) => l.message.startsWith("delivering side effects failed")), "the delivery's failure logged");
-      store.dueOutbox = failing;
+      store.outbox.dueOutbox = failing;
       clock.advance(100);
       await until(async () => dispatcher.dispatched.length === 1, "the dispatch, once the store answers again");
       await service.stop();
@@ -64,15 +64,15 @@ describe("a failure that changes state keeps its cause", () => {
       await service.resources.sync();
       await service.submit({ id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", ["x86_64"], 2)] });
       await service.monitor.tick();
-      expect(await store.job("j")).toMatchObject({ state: "dispatched", envId: "env-a" });
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "env-a" });
 
       const unreachable = new Error("connect ECONNREFUSED 10.0.0.7:22");
       const noCapacity = new Error("the host pool has no capacity left");
       pool.unreachable.set("env-a", unreachable);
       pool.replaceFailure = noCapacity;
       expect(await service.resources.checkHealth()).toEqual({ failed: ["env-a"], replaced: [] });
-      expect((await store.environments()).find((e) => e.id === "env-a")?.state).toBe("offline");
-      expect(await store.job("j")).toMatchObject({
+      expect((await store.environmentsRepo.environments()).find((e) => e.id === "env-a")?.state).toBe("offline");
+      expect(await store.jobsRepo.job("j")).toMatchObject({
         state: "queued",
         envId: null,
         reason: "environment env-a failed its health check: connect ECONNREFUSED 10.0.0.7:22",
@@ -94,11 +94,11 @@ describe("a failure that changes state keeps its cause", () => {
       const lost = new Error("Connection terminated unexpectedly");
       const outbox = new OutboxWorker(store, dispatcher, lifecycle, clock, DEFAULT_OUTBOX, null, Math.random, () => Promise.reject(lost), logger);
       await submitPlan(store, { id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", [], 2)] });
-      await store.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED }]);
-      await lifecycle.dispatch((await store.job("j"))!, "e");
+      await store.environmentsRepo.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED }]);
+      await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e");
       expect(await outbox.deliver()).toBe(0);
       expect(dispatcher.dispatched).toEqual([]);
-      expect(await store.outboxPending()).toBe(1);
+      expect(await store.outbox.outboxPending()).toBe(1);
       expect(logger.lines).toEqual([
         { level: "warn", message: "asking whether this process may deliver side effects failed; the rest wait for the next pass", err: lost },
       ]);

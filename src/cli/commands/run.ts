@@ -44,7 +44,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     } else {
       planId = typeof options.resume === "string" ? options.resume : (await readFile(lastPlanFile, "utf8").catch(() => "")).trim();
       if (!planId) throw new UsageError(`--resume: no earlier run in ${dataDir()}`);
-      specs = (await store.jobs({ planId })).map((job) => job.spec);
+      specs = (await store.jobsRepo.jobs({ planId })).map((job) => job.spec);
       if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);
     }
 
@@ -86,7 +86,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
         : await resumePlan(planId, runOptions);
       view.stop();
       const t = report.totals.tests;
-      const outDir = (await store.plan(planId))?.outDir ?? options.out;
+      const outDir = (await store.plans.plan(planId))?.outDir ?? options.out;
       printOut(
         `kto: ${report.status}: ${report.jobs.length} jobs, ${t.passed} tests passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped\n` +
           `kto: results in ${outDir}/summary.md (run ${planId})\n`,

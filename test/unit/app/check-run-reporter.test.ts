@@ -46,7 +46,7 @@ describe("CheckRunReporter", () => {
     clock = new ManualClock(1_700_000_000_000);
     lifecycle = new JobLifecycle(store, clock, undefined, true);
     reporter = new CheckRunReporter(store, installationOctokits(github), { now: () => clock.now(), serverUrl: "https://github.com", appId: APP_ID });
-    await store.upsertEnvironments([
+    await store.environmentsRepo.upsertEnvironments([
       { id: "rack-1", pool: "static", labels: ["x86_64"], capacity: 1, state: "online", lastSeen: clock.now(), scope: UNRESTRICTED },
     ]);
   });
@@ -73,10 +73,10 @@ describe("CheckRunReporter", () => {
       now: clock.now(),
       jobs: names.map((name) => storeJob(`p/${name}`, ["x86_64"], 2, { name })),
     });
-    return store.jobs({ planId: "p" });
+    return store.jobsRepo.jobs({ planId: "p" });
   }
 
-  const job = async (id = "p/unit") => (await store.job(id))!;
+  const job = async (id = "p/unit") => (await store.jobsRepo.job(id))!;
   const checkRuns = () => [...github.state.checkRuns.values()] as unknown as CheckRun[];
   const count = (operationId: string) => github.requests.filter((r) => r.operationId === operationId).length;
 
@@ -93,7 +93,7 @@ describe("CheckRunReporter", () => {
     expect((await job()).checkRunId).toBe(unit.id);
 
     await lifecycle.dispatch(await job(), "rack-1");
-    await store.setRunId("p/unit", 1, "4242");
+    await store.jobsRepo.setRunId("p/unit", 1, "4242");
     await reporter.report(await job());
     expect(unit).toMatchObject({ status: "queued", output: { title: "Dispatched" }, details_url: `https://github.com/${REPO}/actions/runs/4242` });
     await lifecycle.report("p/unit", 1, { kind: "started" });
