@@ -94,7 +94,9 @@ describe("a failure that changes state keeps its cause", () => {
       const lost = new Error("Connection terminated unexpectedly");
       const outbox = new OutboxWorker(store, dispatcher, lifecycle, clock, DEFAULT_OUTBOX, null, Math.random, () => Promise.reject(lost), logger);
       await submitPlan(store, { id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", [], 2)] });
-      await store.environmentsRepo.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED }]);
+      await store.environmentsRepo.upsertEnvironments([
+        { id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED },
+      ]);
       await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e");
       expect(await outbox.deliver()).toBe(0);
       expect(dispatcher.dispatched).toEqual([]);
