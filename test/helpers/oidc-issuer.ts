@@ -11,6 +11,8 @@ export interface OidcIssuer {
   tokenRequest(repository: string, runId: string, claims?: Record<string, unknown>): { url: string; token: string };
   /** A signed token for a run, fetched as the action fetches it; `claims` override the run's own (a forged or foreign run). */
   token(repository: string, runId: string, audience: string, claims?: Record<string, unknown>): Promise<string>;
+  /** A token as `token` makes it, but signed by a key this issuer never published (under its key id): a forgery. */
+  forged(repository: string, runId: string, audience: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -41,21 +43,24 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
   const jwk = { ...(await exportJWK(publicKey)), kid: "kto-local", alg: "RS256", use: "sig" };
   const runs = new Map<string, Record<string, unknown>>();
   let url = "";
+  const signed = (run: Record<string, unknown>, audience: string, key: typeof privateKey) =>
+    new SignJWT(run)
+      .setProtectedHeader({ alg: "RS256", kid: jwk.kid })
+      .setIssuer(url)
+      .setAudience(audience)
+      .setSubject(`repo:${String(run.repository)}:ref:${String(run.ref ?? DISPATCH_REF)}`)
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(key);
   const server = createServer((request, response) => {
     const address = new URL(request.url ?? "/", "http://x");
     if (address.pathname === "/.well-known/jwks")
       return void response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
     const run = runs.get((request.headers.authorization ?? "").replace(/^Bearer /, ""));
     if (address.pathname !== "/token" || !run) return void response.writeHead(401).end();
-    void new SignJWT(run)
-      .setProtectedHeader({ alg: "RS256", kid: jwk.kid })
-      .setIssuer(url)
-      .setAudience(address.searchParams.get("audience") ?? url)
-      .setSubject(`repo:${String(run.repository)}:ref:${String(run.ref ?? DISPATCH_REF)}`)
-      .setIssuedAt()
-      .setExpirationTime("5m")
-      .sign(privateKey)
-      .then((value) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ value })));
+    void signed(run, address.searchParams.get("audience") ?? url, privateKey).then((value) =>
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ value })),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -73,6 +78,7 @@ export async function startOidcIssuer(): Promise<OidcIssuer> {
       const response = await fetch(`${request.url}&audience=${encodeURIComponent(audience)}`, { headers: { authorization: `Bearer ${request.token}` } });
       return ((await response.json()) as { value: string }).value;
     },
+    forged: async (repository, runId, audience) => signed(runnerRunClaims(repository, runId), audience, (await generateKeyPair("RS256")).privateKey),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "@jest/globals";
+import { readFile } from "node:fs/promises";
+import { parseConfig } from "../../../src/config/load-config.js";
+import { app, checkRuns, deliver, example, github, REPO, SHA, useAppUnderTest } from "./app-under-test.js";
+import { until, untilSettled } from "../../helpers/until.js";
+
+/** What the App does for a repository: the setup check run on installation, an invalid config answered, the organisation's runners, and an uninstall. */
+
+describe("the kto GitHub App against a GitHub API double", () => {
+  useAppUnderTest();
+
+  it("shows the files to add in a kto / setup check run when the runner workflow is missing, and sets up every repository it can", async () => {
+    const installed = example("installation", "created", 1) as { repositories: { full_name: string }[]; installation: { id: number } };
+    // The first repository's default branch cannot be read: the second is set up all the same.
+    installed.repositories = [{ ...installed.repositories[0]!, full_name: "Codertocat/unreadable" }, ...installed.repositories];
+    github.state.refs.set(`${REPO}@master`, SHA);
+    expect(await deliver("installation", installed)).toBe(500);
+    const setup = await until(async () => checkRuns().find((c) => c.name === "kto / setup"), "the setup check run");
+    expect(setup).toMatchObject({
+      head_sha: SHA,
+      status: "completed",
+      conclusion: "neutral",
+      output: { title: "Add .github/workflows/kto-runner.yml and .github/kto.yml to run kto here" },
+    });
+    expect(setup.output.summary).toContain("commit these files to `master`");
+    const text = (setup as unknown as { output: { text: string } }).output.text;
+    const [workflow, starter] = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(workflow).toBe(await readFile(new URL("../../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
+    expect(() => parseConfig(starter!)).not.toThrow();
+    // kto wrote nothing to the repository.
+    expect(
+      github.requests.filter((r) => r.method !== "GET" && r.operationId !== "checks/create" && r.operationId !== "apps/create-installation-access-token"),
+    ).toEqual([]);
+    expect(github.requests.some((r) => r.operationId === "actions/list-self-hosted-runners-for-repo")).toBe(true);
+
+    // Installed again once the workflow is there: nothing more to show.
+    github.state.files.set(`${REPO}@master:.github/workflows/kto-runner.yml`, "name: kto runner\n");
+    expect(await deliver("installation", example("installation", "created", 1))).toBe(200);
+    await untilSettled({ app, github });
+    expect(checkRuns()).toHaveLength(1);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("answers an invalid config with one failed kto / config check run pointing at the line", async () => {
+    github.state.files.set(
+      `${REPO}@${SHA}:.github/kto.yml`,
+      "version: 1\nsuites:\n  - name: unit\n    runner: docker\n    image: x\n    command: y\n    timeout: soon\n",
+    );
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    const run = await until(async () => checkRuns()[0], "the config check run");
+    expect(run).toMatchObject({ name: "kto / config", status: "completed", conclusion: "failure" });
+    expect(run.output.annotations).toEqual([
+      { path: ".github/kto.yml", start_line: 7, end_line: 7, annotation_level: "failure", title: "suites[0].timeout", message: "expected a duration like 20m" },
+    ]);
+    await untilSettled({ app, github });
+    expect(checkRuns()).toHaveLength(1);
+    expect(await app.store.jobsRepo.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
+    github.state.runners.set(REPO, []);
+    github.state.runners.set("org:Codertocat", [
+      {
+        id: 70,
+        name: "org-rack",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
+    // The runner is in the organisation's Default group, which keeps public repositories out: the repository is private.
+    const opened = example("pull_request", "opened") as { installation: { id: number }; repository: { private: boolean } };
+    opened.repository.private = true;
+    expect(await deliver("pull_request", opened)).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "a dispatch to the organisation's runner");
+    expect(JSON.parse(sent.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-org-rack"]);
+    const removed = example("installation_repositories", "removed", 0) as { repositories_removed: { full_name: string }[]; installation: { id: number } };
+    removed.repositories_removed = [{ ...removed.repositories_removed[0]!, full_name: REPO }];
+    expect(await deliver("installation_repositories", removed)).toBe(200);
+    await until(async () => (await app.store.jobsRepo.countsByState()).cancelled === 2, "both jobs cancelled");
+    await until(async () => github.state.cancelled.length === 1, "the run cancelled");
+    expect(github.state.cancelled).toEqual([sent.runId]);
+    expect(github.rejected).toEqual([]);
+  });
+});
