@@ -31,6 +31,47 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
+/** The settings of a `kto app` process against the GitHub API double and an OIDC issuer, as an operator sets them; `env` adds or overrides. */
+export function appProcessEnv(
+  to: { github: GitHubApiDouble; issuer: OidcIssuer; webhookSecret: string; privateKey: string; dataDir: string; publicUrl: string; port: number },
+  env: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? homedir(),
+    APP_ID: "1",
+    PRIVATE_KEY: to.privateKey,
+    WEBHOOK_SECRET: to.webhookSecret,
+    PORT: String(to.port),
+    HOST: "127.0.0.1",
+    GHE_HOST: new URL(to.github.url).host,
+    GHE_PROTOCOL: "http",
+    KTO_PUBLIC_URL: to.publicUrl,
+    KTO_DATA_DIR: to.dataDir,
+    KTO_OIDC_ISSUER: to.issuer.url,
+    KTO_OIDC_JWKS_URL: to.issuer.jwksUrl,
+    KTO_RUNNER_SYNC_SECONDS: "1",
+    KTO_GITHUB_THROTTLE: "off",
+    ...env,
+  };
+}
+
+/** `kto app` in a process of its own, in `cwd`, draining up to `drainSeconds` when stopped, its output appended to `logFile`. */
+export function spawnApp(
+  cwd: string,
+  env: Record<string, string>,
+  drainSeconds: number,
+  logFile: string,
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const out = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(process.execPath, [CLI, "app", "--drain", String(drainSeconds)], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  // After its output is read to the end, not at its exit, which may come first.
+  child.once("close", () => out.end());
+  return { child, exited: new Promise((resolve) => child.once("exit", resolve)) };
+}
+
 /**
  * `kto app` as an operator runs it, in its own process on a loopback port, against the
  * GitHub API double and an OIDC issuer; `env` adds or overrides the App's settings.
@@ -42,32 +83,13 @@ export async function startAppProcess(dir: string, env: Record<string, string> =
   const webhookSecret = randomBytes(12).toString("hex");
   const dataDir = join(dir, "app-data");
   const logFile = join(dir, "app.log");
-  const out = createWriteStream(logFile, { flags: "a" });
-  const child: ChildProcess = spawn(process.execPath, [CLI, "app", "--drain", "0"], {
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME ?? homedir(),
-      APP_ID: "1",
-      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
-      WEBHOOK_SECRET: webhookSecret,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      GHE_HOST: new URL(github.url).host,
-      GHE_PROTOCOL: "http",
-      KTO_PUBLIC_URL: PUBLIC_URL,
-      KTO_DATA_DIR: dataDir,
-      KTO_OIDC_ISSUER: issuer.url,
-      KTO_OIDC_JWKS_URL: issuer.jwksUrl,
-      KTO_RUNNER_SYNC_SECONDS: "1",
-      KTO_GITHUB_THROTTLE: "off",
-      ...env,
-    },
-    cwd: dir,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+  const { child, exited } = spawnApp(
+    dir,
+    appProcessEnv({ github, issuer, webhookSecret, privateKey, dataDir, publicUrl: PUBLIC_URL, port: 0 }, env),
+    0,
+    logFile,
+  );
   const log = () => readFile(logFile, "utf8");
   const listening = await Promise.race([
     until(async () => /kto app: listening on (http:\/\/\S+)/.exec(await log().catch(() => ""))?.[1], "the App to listen", 30_000),
@@ -103,7 +125,6 @@ export async function startAppProcess(dir: string, env: Record<string, string> =
         child.kill("SIGTERM");
         await exited;
       }
-      out.end();
       await issuer.close();
       await github.close();
     },

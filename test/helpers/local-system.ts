@@ -1,7 +1,6 @@
-import { homedir } from "node:os";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { connect, createServer, type Server } from "node:net";
 import { createRequire } from "node:module";
@@ -9,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sign } from "@octokit/webhooks-methods";
 import { startAzurite, startResultsService, type ResultsServiceDouble } from "./actions-runtime.js";
+import { appProcessEnv, spawnApp } from "./app-process.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoubleOptions } from "./github-api-double.js";
 import { LocalRunnerHost } from "./local-runner-host.js";
 import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
@@ -139,25 +139,18 @@ export class LocalSystem {
     const replicas = options.replicas ?? 1;
     system.replicaPorts = replicas === 1 ? [port] : await Promise.all(Array.from({ length: replicas }, () => freePort()));
     if (replicas > 1) system.balancer = await roundRobin(port, system.replicaPorts);
-    system.appEnv = {
-      APP_ID: "1",
-      PRIVATE_KEY: system.privateKey,
-      WEBHOOK_SECRET: system.webhookSecret,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      GHE_HOST: new URL(system.github.url).host,
-      GHE_PROTOCOL: "http",
-      KTO_PUBLIC_URL: system.appUrl,
-      KTO_DATA_DIR: join(options.dir, "app-data"),
-      KTO_OIDC_ISSUER: system.issuer.url,
-      KTO_OIDC_JWKS_URL: system.issuer.jwksUrl,
-      KTO_RUNNER_REGISTRATION_SECRET: system.registrationSecret,
-      KTO_RUNNER_REPOSITORIES: LOCAL_REPO,
-      KTO_RUNNER_SYNC_SECONDS: "1",
-      KTO_LEASE_SECONDS: "3",
-      KTO_GITHUB_THROTTLE: "off",
-      ...options.appEnv,
-    };
+    system.appEnv = appProcessEnv(
+      {
+        github: system.github,
+        issuer: system.issuer,
+        webhookSecret: system.webhookSecret,
+        privateKey: system.privateKey,
+        dataDir: join(options.dir, "app-data"),
+        publicUrl: system.appUrl,
+        port,
+      },
+      { KTO_RUNNER_REGISTRATION_SECRET: system.registrationSecret, KTO_RUNNER_REPOSITORIES: LOCAL_REPO, KTO_LEASE_SECONDS: "3", ...options.appEnv },
+    );
     await system.startApp();
     for (const host of options.hosts ?? [{ name: "host-a", runners: 2 }]) await system.addHost(host);
     return system;
@@ -184,17 +177,10 @@ export class LocalSystem {
   }
 
   private async startReplica(n: number, port: number): Promise<void> {
-    const cli = join(PROJECT_ROOT, "bin", "kto.js");
-    const out = createWriteStream(join(this.options.dir, n === 0 ? "app.log" : `app-${n + 1}.log`), { flags: "a" });
-    const child = spawn(process.execPath, [cli, "app", "--drain", "5"], {
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? homedir(), ...this.appEnv, PORT: String(port) },
-      cwd: this.options.dir,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
+    const logFile = join(this.options.dir, n === 0 ? "app.log" : `app-${n + 1}.log`);
+    const { child, exited } = spawnApp(this.options.dir, { ...this.appEnv, PORT: String(port) }, 5, logFile);
     this.apps.push(child);
-    const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`kto app exited (${code}) before answering; see app.log`))));
+    const failed = exited.then((code) => Promise.reject(new Error(`kto app exited (${code}) before answering; see app.log`)));
     const up = (async () => {
       for (;;) {
         if (
@@ -207,7 +193,7 @@ export class LocalSystem {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    await Promise.race([up, exited]);
+    await Promise.race([up, failed]);
     this.log(`app: listening on port ${port} (pid ${child.pid})`);
   }
 
