@@ -1,25 +1,18 @@
 /// <reference lib="dom" />
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { sign } from "@octokit/webhooks-methods";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import type { RunningApp } from "../../src/app/server.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
 import { jobReport } from "../helpers/job-report.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { freshStore } from "../helpers/stores.js";
+import type { OidcIssuer } from "../helpers/oidc-issuer.js";
+import { startTestApp, type TestApp } from "../helpers/test-app.js";
 import { until } from "../helpers/until.js";
-
-const require = createRequire(import.meta.url);
-const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
+import { example } from "../helpers/webhook-examples.js";
 const SCREENSHOTS = fileURLToPath(new URL("../../test-results/", import.meta.url));
 const REPO = "Codertocat/Hello-World";
 const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
-const SECRET = "webhook-secret";
 const suite = (name: string, priority: string, label: string) =>
   `  - { name: ${name}, runner: docker, image: kto/busybox:1, command: "true", priority: ${priority}, hardware: { labels: [${label}] } }\n`;
 const CONFIG = `version: 1\nsuites:\n${suite("boot-x86", "high", "x86_64")}${suite("board-low", "low", "arm64")}${suite("board-urgent", "urgent", "arm64")}${suite("board-normal", "normal", "arm64")}`;
@@ -31,12 +24,12 @@ describe("the dashboard at /kto, in headless Chromium", () => {
   let github: GitHubApiDouble;
   let issuer: OidcIssuer;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
+  let running: TestApp;
   let browser: Browser;
 
   beforeAll(async () => {
-    github = await startGitHubApiDouble();
-    issuer = await startOidcIssuer();
+    running = await startTestApp();
+    ({ github, issuer, app } = running);
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
     github.state.runners.set(REPO, [
       {
@@ -48,58 +41,22 @@ describe("the dashboard at /kto, in headless Chromium", () => {
         labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
       },
     ]);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    app = await startApp(
-      doubleAppSettings(github.url, {
-        WEBHOOK_SECRET: SECRET,
-        KTO_PUBLIC_URL: "https://kto.example.com",
-        KTO_OIDC_ISSUER: issuer.url,
-        KTO_OIDC_JWKS_URL: issuer.jwksUrl,
-      }),
-      {
-        store: fresh.store,
-        logLevel: "fatal",
-        throttle: false,
-        orchestrator: { pollMs: 100, outboxPollMs: 100 },
-      },
-    );
     browser = await chromium.launch({ executablePath: process.env.KTO_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
   });
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await dispose?.();
-    await github?.close();
-    await issuer?.close();
+    await running?.close();
   });
 
   async function report(jobId: string, runId: number, body: Record<string, unknown>): Promise<number> {
     const value = await issuer.token(REPO, String(runId), "https://kto.example.com");
-    const response = await fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return response.status;
+    return (await running.runEvent(jobId, value, body)).status;
   }
 
   it("shows the queue by priority, runners with labels, running jobs with elapsed time, and recent results with links, refreshing live", async () => {
-    const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
     // The example whose repository and head commit the double serves, from a trusted author.
-    const pr = structuredClone(opened[Math.min(1, opened.length - 1)]!);
-    const body = JSON.stringify(pr);
-    await fetch(`${app.url}${WEBHOOKS_PATH}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-      body,
-    });
+    await running.deliver("pull_request", example("pull_request", "opened"));
     const dispatch = await until(async () => github.state.dispatches[0], "the x86 job's dispatch");
     const job = JSON.parse(dispatch.inputs.job!) as { id: string; attempt: number };
     expect(await report(job.id, dispatch.runId, { attempt: 1, kind: "started" })).toBe(200);
@@ -138,12 +95,8 @@ describe("the dashboard at /kto, in headless Chromium", () => {
   });
 
   it("is off with KTO_DASHBOARD=off, where names must not be public", async () => {
-    const fresh = await freshStore("sqlite");
-    const hidden = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_DASHBOARD: "off" }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-    });
+    const off = await startTestApp({ github, settings: { KTO_DASHBOARD: "off" } });
+    const hidden = off.app;
     try {
       for (const path of ["/kto", "/kto/api/dashboard"]) {
         const response = await fetch(`${hidden.url}${path}`);
@@ -152,8 +105,7 @@ describe("the dashboard at /kto, in headless Chromium", () => {
       }
       expect((await fetch(`${hidden.url}/kto/status`)).status).toBe(200);
     } finally {
-      await hidden.close();
-      await fresh.dispose();
+      await off.close();
     }
   });
 });

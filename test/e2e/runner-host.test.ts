@@ -6,12 +6,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { execa } from "execa";
-import { startApp, type RunningApp } from "../../src/app/server.js";
+import type { RunningApp } from "../../src/app/server.js";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { labelsForHost, readHostFacts } from "../../src/runners/host-labels.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { freshStore } from "../helpers/stores.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startTestApp, type TestApp } from "../helpers/test-app.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REPO = "octo-org/kernel";
@@ -20,22 +19,16 @@ const SECRET = "s".repeat(40);
 describe("a runner host registers just-in-time runners through the App, and cleans up after jobs", () => {
   let github: GitHubApiDouble;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
+  let running: TestApp;
   let runnerDir: string;
   const allowed = process.env.KTO_RUNNER_REPOSITORIES;
 
   beforeAll(async () => {
     // The App registers only for listed repositories; someone/else is listed but has no installation.
     process.env.KTO_RUNNER_REPOSITORIES = `${REPO},someone/else`;
-    github = await startGitHubApiDouble();
+    running = await startTestApp({ settings: { KTO_RUNNER_REGISTRATION_SECRET: SECRET } });
+    ({ github, app } = running);
     github.state.installations.set(REPO, 42);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-    });
     // Stands in for the Actions runner release: records how kto-runner-host.sh starts it.
     runnerDir = await mkdtemp(join(tmpdir(), "kto-actions-runner-"));
     await writeFile(
@@ -48,9 +41,7 @@ describe("a runner host registers just-in-time runners through the App, and clea
   afterAll(async () => {
     if (allowed === undefined) delete process.env.KTO_RUNNER_REPOSITORIES;
     else process.env.KTO_RUNNER_REPOSITORIES = allowed;
-    await app.close();
-    await dispose();
-    await github.close();
+    await running.close();
     await rm(runnerDir, { recursive: true, force: true });
     await rm(`${runnerDir}-instances`, { recursive: true, force: true });
   });

@@ -1,24 +1,17 @@
-import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { sign } from "@octokit/webhooks-methods";
-import { startApp, WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { startOidcIssuer, type OidcIssuer } from "../helpers/oidc-issuer.js";
-import { freshStore } from "../helpers/stores.js";
+import { WEBHOOKS_PATH, type RunningApp } from "../../src/app/server.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
+import type { OidcIssuer } from "../helpers/oidc-issuer.js";
+import { PUBLIC_URL, startTestApp, type TestApp } from "../helpers/test-app.js";
 import { until, untilSettled } from "../helpers/until.js";
+import { example } from "../helpers/webhook-examples.js";
 import { postStream } from "../helpers/app-process.js";
 import { STORED_FAILURES, STORED_REPORT_BYTES, type StoredReport } from "../../src/app/stored-report.js";
 import { jobReport } from "../helpers/job-report.js";
 
-const require = createRequire(import.meta.url);
-const examples = require("@octokit/webhooks-examples/api.github.com/index.json") as { name: string; examples: Record<string, unknown>[] }[];
-
 const REPO = "Codertocat/Hello-World";
 const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
-const SECRET = "webhook-secret";
-const AUDIENCE = "https://kto.example.com";
+const AUDIENCE = PUBLIC_URL;
 const MB = 1024 * 1024;
 /** Small body limits, so that one client's room is easy to fill and a slow body is cut off soon. */
 const BODIES = { perClientBytes: 8 * MB, timeoutMs: 1_000 };
@@ -35,13 +28,13 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
   let github: GitHubApiDouble;
   let issuer: OidcIssuer;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
+  let running: TestApp;
   /** The bytes the App's bodies hold now. */
   let heldBytes = 0;
 
   beforeEach(async () => {
-    github = await startGitHubApiDouble();
-    issuer = await startOidcIssuer();
+    running = await startTestApp({ start: { bodies: { ...BODIES, onHeld: (bytes) => (heldBytes = bytes) } } });
+    ({ github, issuer, app } = running);
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
     github.state.runners.set(REPO, [
       {
@@ -53,43 +46,15 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
         labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
       },
     ]);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    app = await startApp(
-      doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET, KTO_PUBLIC_URL: AUDIENCE, KTO_OIDC_ISSUER: issuer.url, KTO_OIDC_JWKS_URL: issuer.jwksUrl }),
-      {
-        store: fresh.store,
-        logLevel: "fatal",
-        throttle: false,
-        runLookupDelayMs: 50,
-        orchestrator: { pollMs: 100, outboxPollMs: 100 },
-        bodies: { ...BODIES, onHeld: (bytes) => (heldBytes = bytes) },
-      },
-    );
   });
 
   afterEach(async () => {
-    await app.close();
-    await dispose();
-    await github.close();
-    await issuer.close();
+    await running.close();
   });
 
   /** A pull request's job, dispatched to rack-1 and bound to the run GitHub started for it. */
   async function dispatchedJob(): Promise<{ jobId: string; runId: string }> {
-    const opened = examples.find((e) => e.name === "pull_request")!.examples.filter((e) => e.action === "opened");
-    const body = JSON.stringify(opened[Math.min(1, opened.length - 1)]);
-    const delivered = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-      body,
-    });
-    expect(delivered.status).toBe(200);
+    expect(await running.deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const dispatch = await until(async () => github.state.dispatches[0], "the job's dispatch");
     const jobId = (JSON.parse(dispatch.inputs.job!) as { id: string }).id;
     const runId = String(dispatch.runId);
@@ -103,11 +68,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
   }
 
   function report(jobId: string, token: string, body: unknown): Promise<Response> {
-    return fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: typeof body === "string" ? body : JSON.stringify(body),
-    });
+    return running.runEvent(jobId, token, body);
   }
 
   const finished = { attempt: 1, kind: "finished", status: "succeeded", outcome: "passed", reason: "forged" };

@@ -2,11 +2,10 @@ import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { sign } from "@octokit/webhooks-methods";
 import { BodyBudget, clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
-import { startApp, WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
+import { WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
 import { postStream } from "../helpers/app-process.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { freshStore } from "../helpers/stores.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startTestApp } from "../helpers/test-app.js";
 import { until } from "../helpers/until.js";
 
 /**
@@ -34,28 +33,22 @@ afterEach(async () => {
 });
 
 async function start(bodies: StartOptions["bodies"] = {}): Promise<Bodies> {
-  const github = await startGitHubApiDouble();
-  const fresh = await freshStore("sqlite");
   let peak = 0;
   let held = 0;
-  const app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: SECRET }), {
-    store: fresh.store,
-    logLevel: "fatal",
-    throttle: false,
-    bodies: {
-      ...bodies,
-      onHeld: (bytes) => {
-        held = bytes;
-        peak = Math.max(peak, bytes);
+  const running = await startTestApp({
+    settings: { WEBHOOK_SECRET: SECRET },
+    start: {
+      bodies: {
+        ...bodies,
+        onHeld: (bytes) => {
+          held = bytes;
+          peak = Math.max(peak, bytes);
+        },
       },
     },
   });
-  open = async () => {
-    await app.close();
-    await fresh.dispose();
-    await github.close();
-  };
-  return { app, github, peak: () => peak, held: () => held };
+  open = running.close;
+  return { app: running.app, github: running.github, peak: () => peak, held: () => held };
 }
 
 /** A gate a slow client waits at between chunks; open() lets every waiting one go on. */

@@ -4,10 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { execa } from "execa";
-import { startApp, type RunningApp } from "../../src/app/server.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
-import { freshStore } from "../helpers/stores.js";
+import type { RunningApp } from "../../src/app/server.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
+import { startTestApp, type TestApp } from "../helpers/test-app.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REPO = "octo-org/kernel";
@@ -27,20 +26,14 @@ const environOf = (raw: string) =>
 describe("runner hosts: what a job can reach, and where the App lets hosts register", () => {
   let github: GitHubApiDouble;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
+  let running: TestApp;
   const saved = Object.fromEntries(SCOPE_SETTINGS.map((name) => [name, process.env[name]]));
 
   beforeAll(async () => {
-    github = await startGitHubApiDouble();
+    running = await startTestApp({ settings: { KTO_RUNNER_REGISTRATION_SECRET: SECRET } });
+    ({ github, app } = running);
     github.state.installations.set(REPO, 42);
     github.state.installations.set(`org:${ORG}`, 43);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-    });
   });
 
   // The App reads where hosts may register from its environment at each registration.
@@ -54,9 +47,7 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
     }
-    await app.close();
-    await dispose();
-    await github.close();
+    await running.close();
   });
 
   describe("kto-runner-host.sh starts the runner", () => {

@@ -6,13 +6,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
 import { execa } from "execa";
-import { startApp, type RunningApp } from "../../src/app/server.js";
+import type { RunningApp } from "../../src/app/server.js";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { actionsRunnerEnv } from "../helpers/actions-runtime.js";
-import { doubleAppSettings } from "../helpers/app-settings.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
+import type { GitHubApiDouble } from "../helpers/github-api-double.js";
 import { BUSYBOX_IMAGE, withTempDir } from "../helpers/job.js";
-import { freshStore } from "../helpers/stores.js";
+import { startTestApp, type TestApp } from "../helpers/test-app.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REPO = "octo-org/kernel";
@@ -51,22 +50,16 @@ const removeContainer = (id: string) =>
 describe("several runner instances on one host (kto-runner@1, kto-runner@2)", () => {
   let github: GitHubApiDouble;
   let app: RunningApp;
-  let dispose: () => Promise<void>;
+  let testApp: TestApp;
   let dir: string;
   const seen: Record<string, Seen> = {};
   const allowed = process.env.KTO_RUNNER_REPOSITORIES;
 
   beforeAll(async () => {
     process.env.KTO_RUNNER_REPOSITORIES = REPO;
-    github = await startGitHubApiDouble();
+    testApp = await startTestApp({ settings: { KTO_RUNNER_REGISTRATION_SECRET: SECRET } });
+    ({ github, app } = testApp);
     github.state.installations.set(REPO, 42);
-    const fresh = await freshStore("sqlite");
-    dispose = fresh.dispose;
-    app = await startApp(doubleAppSettings(github.url, { WEBHOOK_SECRET: "w", KTO_RUNNER_REGISTRATION_SECRET: SECRET }), {
-      store: fresh.store,
-      logLevel: "fatal",
-      throttle: false,
-    });
     dir = await mkdtemp(join(tmpdir(), "kto-instances-"));
     const release = join(dir, "actions-runner");
     await mkdir(join(dir, "seen"), { recursive: true });
@@ -98,9 +91,7 @@ describe("several runner instances on one host (kto-runner@1, kto-runner@2)", ()
   afterAll(async () => {
     if (allowed === undefined) delete process.env.KTO_RUNNER_REPOSITORIES;
     else process.env.KTO_RUNNER_REPOSITORIES = allowed;
-    await app.close();
-    await dispose();
-    await github.close();
+    await testApp.close();
     await rm(dir, { recursive: true, force: true });
   });
 
