@@ -239,6 +239,7 @@ export class StatsWatcher {
             if (line.trim()) this.take(line);
           }
         });
+        // A stream that breaks off leaves the samples taken so far.
         this.stream.on("error", () => undefined);
       })
       .catch(() => undefined); // no samples: the metrics stay null
