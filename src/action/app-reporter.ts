@@ -1,6 +1,7 @@
 import * as core from "@actions/core";
 import { writeFile } from "node:fs/promises";
 import type { RunEvent } from "../orchestrator/dispatcher.js";
+import { errorText } from "../orchestrator/logger.js";
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 
@@ -47,11 +48,13 @@ export class AppReporter {
         if (response.ok) return true;
         failure = `HTTP ${response.status}`;
         if (!RETRYABLE.has(response.status)) {
+          // A body that cannot be read leaves the status to say why.
           core.warning(`kto App refused the ${report.kind} report: ${failure} ${await response.text().catch(() => "")}`.trim());
           return false;
         }
       } catch (error) {
-        failure = (error as Error).message;
+        // fetch's own message is only "fetch failed": the cause says what failed (ECONNREFUSED, a TLS error).
+        failure = errorText(error);
       }
       if (attempt === attempts) {
         core.warning(`kto App unreachable for the ${report.kind} report (${failure}); the report is kept in ${this.options.reportFile}`);

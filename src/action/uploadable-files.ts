@@ -27,6 +27,7 @@ function nameProblem(name: string): string | null {
 
 async function readableFile(path: string): Promise<boolean> {
   // O_NONBLOCK: opening a FIFO that was swapped in must not wait for a writer.
+  // What cannot be opened so (a symlink, gone, unreadable) is not uploaded.
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
   if (!handle) return false;
   try {

@@ -22,6 +22,7 @@ export function basePolicyCache(now: () => number): BasePolicy {
     const entry = { at: now(), policy: policyAt(octokit, owner, repo, ref) };
     policies.delete(key);
     policies.set(key, entry);
+    // The caller has the failure from the promise returned below; this only evicts it, so the next asks GitHub again.
     entry.policy.catch(() => policies.get(key) === entry && policies.delete(key));
     if (policies.size > POLICIES_CACHED) policies.delete(policies.keys().next().value!);
     return entry.policy;

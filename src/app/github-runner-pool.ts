@@ -1,3 +1,4 @@
+import { stderrLogger, type Logger } from "../orchestrator/logger.js";
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentScope } from "../orchestrator/scope.js";
 import type { EnvironmentRecord, Store } from "../orchestrator/store/store.js";
@@ -82,6 +83,8 @@ export class GitHubRunnerPool implements EnvironmentPool {
     private readonly store: Store,
     private readonly octokitFor: OctokitFor,
     private readonly now: () => number = Date.now,
+    /** Where it says why it stopped tracking a repository, or left a runner without its group. */
+    private readonly log: Logger = stderrLogger,
   ) {}
 
   /** Repositories to list runners of, with their installation; true when the repository is new here. */
@@ -116,8 +119,12 @@ export class GitHubRunnerPool implements EnvironmentPool {
       if (group !== undefined && !this.groups.knows(organization, group)) {
         try {
           await this.groups.read(await this.octokitFor(installationId), organization, [group], { replace: false });
-        } catch {
+        } catch (err) {
           // GitHub did not answer now: the runner takes no job until the next listing reads its group.
+          this.log.warn(
+            { err, organization, group },
+            `reading runner group ${group} of ${organization} failed; runner ${runner.name} takes no job until the next listing reads it`,
+          );
         }
       }
       scope = this.groups.scopeOf(organization, group);
@@ -195,7 +202,13 @@ export class GitHubRunnerPool implements EnvironmentPool {
         // no repository has) has no runners for kto: the others are still listed. A failure
         // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
         if (!unlistable(error)) throw error;
-        if ((error as { status?: number }).status === 404) this.repos.delete(fullName);
+        if ((error as { status?: number }).status === 404) {
+          this.repos.delete(fullName);
+          this.log.warn(
+            { err: error, repo: fullName },
+            `GitHub does not list the runners of ${fullName} (404: gone, renamed, or not this installation's); kto stops tracking it`,
+          );
+        }
         continue;
       }
       if (orgsSeen.has(owner)) continue;

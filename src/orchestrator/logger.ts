@@ -8,9 +8,26 @@ export interface Logger {
   error(fields: { err?: unknown; [key: string]: unknown }, message: string): void;
 }
 
+/**
+ * An error's message followed by its causes', outermost first ("fetch failed: connect
+ * ECONNREFUSED 10.0.0.7:443"): the message alone often names only the layer that gave up.
+ * A cause whose message is already there adds nothing (Octokit's error for a failed fetch
+ * takes its message from the cause of its cause).
+ */
+export function errorText(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let at: unknown = error; at !== undefined && at !== null && !seen.has(at); at = at instanceof Error ? at.cause : undefined) {
+    seen.add(at);
+    const text = at instanceof Error ? at.message : String(at);
+    if (text !== "" && !parts.some((part) => part.includes(text))) parts.push(text);
+  }
+  return parts.join(": ");
+}
+
 /** A log line as a terminal shows it; a caller that prints it to a terminal makes it inert first. */
 export function logLine(level: string, fields: { err?: unknown }, message: string): string {
-  const cause = fields.err instanceof Error ? fields.err.message : fields.err === undefined ? "" : String(fields.err);
+  const cause = fields.err === undefined ? "" : errorText(fields.err);
   return `kto: ${level}: ${message}${cause ? `: ${cause}` : ""}\n`;
 }
 

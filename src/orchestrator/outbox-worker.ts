@@ -4,7 +4,7 @@ import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
 import type { ReportDelivery, Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
-import { stderrLogger, type Logger } from "./logger.js";
+import { errorText, stderrLogger, type Logger } from "./logger.js";
 import type { OutboxRecord, Store } from "./store/store.js";
 
 export interface OutboxOptions {
@@ -228,7 +228,8 @@ export class OutboxWorker {
       this.consecutiveFailures = 0;
       return true;
     } catch (error) {
-      const message = (error as Error).message;
+      const message = errorText(error);
+      // Not logged: the far side asked to wait, or is not ready yet; why is kept with the effect.
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
         await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
@@ -248,10 +249,13 @@ export class OutboxWorker {
       const lastWord = item.kind === "report" && job !== null && isTerminal(job.state);
       if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
+        this.log.warn({ err: error, effect: item.key }, `delivering ${item.key} failed after ${item.attempts + 1} tries; it is given up`);
         if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
-        await this.store.outbox.markRetry(item.id, this.clock.now() + delay / 2 + this.random() * (delay / 2), message);
+        const retryAt = this.clock.now() + delay / 2 + this.random() * (delay / 2);
+        await this.store.outbox.markRetry(item.id, retryAt, message);
+        this.log.warn({ err: error, effect: item.key }, `delivering ${item.key} failed; it goes again at ${new Date(retryAt).toISOString()}`);
       }
       return false;
     }

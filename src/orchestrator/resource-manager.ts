@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
-import type { Logger } from "./logger.js";
+import { errorText, type Logger } from "./logger.js";
 import type { FreeEnvironment } from "./scheduler.js";
 import type { EnvironmentRecord, Store } from "./store/store.js";
 
@@ -57,7 +57,7 @@ export class ResourceManager {
         } catch (err) {
           // A check that cannot tell fails the environment too, and says why.
           this.log.warn({ err, envId: env.id }, `the health check of environment ${env.id} failed; it goes offline`);
-          failure = `failed its health check: ${err instanceof Error ? err.message : String(err)}`;
+          failure = `failed its health check: ${errorText(err)}`;
         }
         failed.push(env.id);
         await this.takeOffline(env.id, failure);

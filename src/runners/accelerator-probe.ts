@@ -97,6 +97,7 @@ function cachePath(cacheDir: string, arch: GuestArch, key: ProbeKey): string {
 }
 
 export async function readCachedChoice(cacheDir: string, arch: GuestArch, key: ProbeKey): Promise<AcceleratorChoice | null> {
+  // No cache, or one this process cannot read: the probe runs again, which is all a cache saves.
   const text = await readFile(cachePath(cacheDir, arch, key), "utf8").catch(() => null);
   if (text === null) return null;
   let json: unknown;

@@ -173,10 +173,20 @@ export class DockerRunner implements Runner<DockerJob> {
     signal: AbortSignal | undefined,
   ): Promise<{ exitCode: number | null; reason: "exit" | "timeout" | "cancel" }> {
     let reason: "exit" | "timeout" | "cancel" = "exit";
+    let killFailed: (error: Error) => void = () => undefined;
+    const stillRunning = new Promise<never>((_, reject) => (killFailed = reject));
     const kill = (why: "timeout" | "cancel") => {
       if (reason !== "exit") return;
       reason = why;
-      container.kill({ signal: "SIGKILL" }).catch(() => undefined);
+      container.kill({ signal: "SIGKILL" }).catch((error: unknown) => {
+        // 404 and 409: the container is gone or has stopped already, as the kill was to make it.
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 404 || status === 409) return;
+        // Still running: waiting on would outlast the job's limit. The job errors saying why,
+        // and the forced removal that follows tries again to stop it.
+        const at = why === "timeout" ? "timeout" : "cancellation";
+        killFailed(new Error(`killing the container at the job's ${at} failed: ${(error as Error).message}`, { cause: error }));
+      });
     };
     // Node fires a timer of more than 2^31-1 ms at once; a spec need not come from a capped config.
     const timer = setTimeout(() => kill("timeout"), Math.min(timeoutMs, 2 ** 31 - 1));
@@ -184,7 +194,7 @@ export class DockerRunner implements Runner<DockerJob> {
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const status = (await container.wait()) as { StatusCode: number };
+      const status = (await Promise.race([container.wait(), stillRunning])) as { StatusCode: number };
       return { exitCode: reason === "exit" ? status.StatusCode : null, reason };
     } finally {
       clearTimeout(timer);
@@ -229,6 +239,7 @@ export class StatsWatcher {
             if (line.trim()) this.take(line);
           }
         });
+        // A stream that breaks off leaves the samples taken so far.
         this.stream.on("error", () => undefined);
       })
       .catch(() => undefined); // no samples: the metrics stay null

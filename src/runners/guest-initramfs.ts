@@ -68,6 +68,7 @@ async function findModule(root: string, name: string): Promise<string | null> {
   const stack = [realRoot];
   while (stack.length) {
     const dir = stack.pop()!;
+    // A directory kto cannot read holds no module it could copy.
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       const path = join(dir, entry.name);
@@ -91,6 +92,7 @@ export async function locateModules(kernel: string, configured?: string): Promis
   if (configured) return configured;
   const beside = join(dirname(kernel), "modules");
   if (await exists(beside)) return beside;
+  // A kernel whose release cannot be read has no /lib/modules of its own to find.
   const release = await readKernelRelease(kernel).catch(() => null);
   if (release && (await exists(`/lib/modules/${release}`))) return `/lib/modules/${release}`;
   return null;

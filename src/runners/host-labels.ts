@@ -135,6 +135,7 @@ export function parseLspci(text: string): PciDevice[] {
 
 async function pciDevicesFromSys(root: string): Promise<PciDevice[]> {
   const dir = join(root, "sys/bus/pci/devices");
+  // No /sys (a container without it) or an unreadable entry: a device kto cannot see gets no label.
   const entries = await readdir(dir).catch(() => [] as string[]);
   const devices: PciDevice[] = [];
   for (const entry of entries) {

@@ -51,6 +51,7 @@ export type VmlinuxResult = { ok: true; path: string; detail: string } | { ok: f
 export async function extractVmlinux(bzImage: string, cacheDir: string): Promise<VmlinuxResult> {
   const hash = await fileHash(bzImage);
   const cached = join(cacheDir, `vmlinux-${hash.slice(0, 32)}`);
+  // Not cached yet (or the cache unreadable): extracted again.
   if (
     await stat(cached)
       .then((s) => s.size > 0)

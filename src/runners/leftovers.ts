@@ -36,6 +36,8 @@ export function ownerIsGone(owner: string): boolean {
  */
 export async function killMarkedProcesses(matches: (owner: string) => boolean): Promise<number> {
   let killed = 0;
+  // Without /proc (not Linux) there is no process to find; one whose environ cannot be read (another
+  // user's, or gone meanwhile) is none of kto's to kill.
   for (const pid of await readdir("/proc").catch(() => [] as string[])) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");

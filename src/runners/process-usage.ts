@@ -18,6 +18,7 @@ export class ProcessUsage {
   }
 
   private async sample(): Promise<void> {
+    // The process has ended (or was never readable): this sample is skipped, the last one stands.
     const [status, stat] = await Promise.all([
       readFile(`/proc/${this.pid}/status`, "utf8").catch(() => null),
       readFile(`/proc/${this.pid}/stat`, "utf8").catch(() => null),

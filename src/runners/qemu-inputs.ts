@@ -30,7 +30,10 @@ export async function confinedInput(
   options: { workspace: string; kind: "file" | "directory"; roots?: string[] },
 ): Promise<string> {
   const requested = resolve(options.workspace, path);
-  const real = await realpath(requested).catch(() => null);
+  const real = await realpath(requested).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return null;
+    throw new JobInputError(field, requested, `cannot be resolved (${error.message})`);
+  });
   if (real === null) throw new JobInputError(field, requested, "no such file");
   await refuseOutsideRoots(field, requested, real, options);
   const info = await stat(real);
@@ -40,6 +43,7 @@ export async function confinedInput(
 }
 
 async function refuseOutsideRoots(field: string, requested: string, real: string, options: { workspace: string; roots?: string[] }): Promise<void> {
+  // A root that does not exist on this host holds nothing.
   const roots = await Promise.all((options.roots ?? allowedInputRoots(options.workspace)).map((root) => realpath(root).catch(() => null)));
   if (!roots.some((root) => root !== null && inside(root, real))) {
     throw new JobInputError(field, requested, `resolves to ${real}, outside the workspace and the host's kernel directories (KTO_INPUT_DIRS)`);

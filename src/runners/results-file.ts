@@ -21,6 +21,7 @@ function inside(root: string, path: string): boolean {
 export async function readResultsFile(resultsDir: string, name: string): Promise<ResultsFileRead> {
   const path = resolve(resultsDir, name);
   const root = await realpath(resultsDir);
+  // A parent that does not resolve cannot be shown to be inside, and is refused as outside.
   const parent = await realpath(dirname(path)).catch(() => null);
   if (!inside(resultsDir, path) || parent === null || !inside(root, parent)) {
     return { ok: false, problem: `results file ${name} is outside the results dir` };

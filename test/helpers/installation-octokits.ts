@@ -9,13 +9,15 @@ let appKey: string | undefined;
 /**
  * The App's installations against the GitHub API double, as the App makes them: a JWT for
  * the App, a token per installation. Octokit neither retries nor throttles: what a test
- * counts is what kto sent.
+ * counts is what kto sent. The double checks each request against the description of the
+ * server it is sent to: GitHub Enterprise Server (under /api/v3, as the App's tests run
+ * it) or github.com.
  */
-export function installationOctokits(github: GitHubApiDouble): OctokitFor {
+export function installationOctokits(github: GitHubApiDouble, server: "ghes" | "github.com" = "ghes"): OctokitFor {
   const probot = new Probot({
     appId: 1,
     privateKey: (appKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()),
-    baseUrl: `${github.url}/api/v3`,
+    baseUrl: server === "ghes" ? `${github.url}/api/v3` : github.url,
     logLevel: "fatal",
     // The function form runs after Probot's own defaults, which would pace writes a second apart.
     Octokit: ProbotOctokit.defaults((instance: Record<string, unknown>) => ({

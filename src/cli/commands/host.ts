@@ -50,6 +50,7 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
     body: JSON.stringify({ ...(repository ? { repository } : { organization }), name, labels, runner_group_id: Number(options.group) }),
   });
+  // A body that is not JSON (a proxy's error page) leaves the status to say what went wrong.
   const body = (await response.json().catch(() => ({}))) as { message?: string; encodedJitConfig?: string; runnerId?: number };
   if (!response.ok || !body.encodedJitConfig) {
     printErr(`kto: the App refused the registration (${response.status}): ${body.message ?? "no message"}\n`);

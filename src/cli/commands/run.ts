@@ -26,6 +26,12 @@ export function dataDir(): string {
   return resolve(process.env.KTO_DATA_DIR ?? ".kto");
 }
 
+/** No record of the last plan means no earlier run; any other failure to read it is said as it is. */
+function noEarlierRun(error: NodeJS.ErrnoException): string {
+  if (error.code === "ENOENT") return "";
+  throw error;
+}
+
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   const concurrency = Number(options.jobs);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--jobs: expected a whole number of at least 1, got "${options.jobs}"`);
@@ -42,7 +48,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
       specs = plan.jobs;
       await writeFile(lastPlanFile, `${planId}\n`);
     } else {
-      planId = typeof options.resume === "string" ? options.resume : (await readFile(lastPlanFile, "utf8").catch(() => "")).trim();
+      planId = typeof options.resume === "string" ? options.resume : (await readFile(lastPlanFile, "utf8").catch(noEarlierRun)).trim();
       if (!planId) throw new UsageError(`--resume: no earlier run in ${dataDir()}`);
       specs = (await store.jobsRepo.jobs({ planId })).map((job) => job.spec);
       if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);

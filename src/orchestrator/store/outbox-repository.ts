@@ -58,6 +58,7 @@ export class OutboxRepository {
       sentAt: r.sent_at,
       createdAt: r.created_at,
       installationId: r.installation_id === null ? null : Number(r.installation_id),
+      lastError: r.last_error,
     }));
   }
 

@@ -86,6 +86,8 @@ export interface OutboxRecord {
   createdAt: number;
   /** The GitHub installation it acts as (App plans); null locally. */
   installationId: number | null;
+  /** Why its last try did not land, or why it was put off: kept with the effect until it goes out. */
+  lastError: string | null;
 }
 
 export interface Effect {

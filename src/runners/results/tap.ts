@@ -153,6 +153,7 @@ function readYamlBlock(state: State, indent: number, test: TestCase): void {
   try {
     data = parseYaml(body.join("\n"));
   } catch {
+    // Not YAML after all: the block is kept as the test's log, as written.
     for (const line of body) test.log.push(line);
     return;
   }
