@@ -5,6 +5,20 @@ export type Octokit = InstanceType<typeof ProbotOctokit>;
 /** An installation's octokit, from the App. */
 export type OctokitFor = (installationId: number) => Promise<Octokit>;
 
+/**
+ * Probot's octokit as kto types it: Probot hands out its own class, whose plugins' types
+ * (throttling, retries) do not line up with the octokit kto's code is written against.
+ */
+export function asOctokit(octokit: unknown): Octokit {
+  return octokit as Octokit;
+}
+
+/** The HTTP status a failed GitHub request answered with, if it got an answer. */
+export function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null | undefined)?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
 export function splitRepo(fullName: string): { owner: string; repo: string } {
   const [owner, repo] = fullName.split("/");
   return { owner: owner!, repo: repo! };
@@ -16,6 +30,7 @@ export function splitRepo(fullName: string): { owner: string; repo: string } {
  * a rate limit's 403): the scope has no runners for kto, and the others are still listed.
  */
 export function unlistable(error: unknown): boolean {
-  const { status, message } = error as { status?: number; message?: string };
+  const status = httpStatusOf(error);
+  const message = (error as { message?: string }).message;
   return status !== undefined && status >= 400 && status < 500 && status !== 429 && !(status === 403 && /rate limit/i.test(message ?? ""));
 }

@@ -2,7 +2,7 @@ import { runTimeoutMinutes } from "../config/limits.js";
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
 import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
-import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
+import { httpStatusOf, type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
 /**
@@ -171,7 +171,7 @@ export class GitHubDispatcher implements Dispatcher {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });
     } catch (error) {
       // 409: the run already finished; nothing to cancel.
-      if ((error as { status?: number }).status !== 409) throw error;
+      if (httpStatusOf(error) !== 409) throw error;
     }
   }
 }

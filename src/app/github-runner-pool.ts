@@ -1,7 +1,7 @@
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentScope } from "../orchestrator/scope.js";
 import type { EnvironmentRecord, Store } from "../orchestrator/store/store.js";
-import { splitRepo, unlistable, type OctokitFor } from "./github-api.js";
+import { httpStatusOf, type OctokitFor, splitRepo, unlistable } from "./github-api.js";
 import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function runnerEnvironmentId(repo: string, runnerId: number): string {
@@ -195,7 +195,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
         // no repository has) has no runners for kto: the others are still listed. A failure
         // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
         if (!unlistable(error)) throw error;
-        if ((error as { status?: number }).status === 404) this.repos.delete(fullName);
+        if (httpStatusOf(error) === 404) this.repos.delete(fullName);
         continue;
       }
       if (orgsSeen.has(owner)) continue;

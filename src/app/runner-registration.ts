@@ -1,7 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { Octokit, OctokitFor } from "./github-api.js";
-import { splitRepo } from "./github-api.js";
+import { httpStatusOf, type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool, type RegisteredRunner } from "./github-runner-pool.js";
 
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -132,8 +131,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
   try {
     if (request.repository) {
       const { owner, repo } = splitRepo(request.repository);
-      const installation = await app.rest.apps.getRepoInstallation({ owner, repo }).catch((error: { status?: number }) => {
-        throw error.status === 404 ? notInstalled(request.repository!) : error;
+      const installation = await app.rest.apps.getRepoInstallation({ owner, repo }).catch((error: unknown) => {
+        throw httpStatusOf(error) === 404 ? notInstalled(request.repository!) : error;
       });
       installationId = installation.data.id;
       const octokit = await deps.octokitFor(installationId);
@@ -141,8 +140,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
       deps.pool.track(request.repository, installation.data.id);
     } else {
       const org = request.organization!;
-      const installation = await app.rest.apps.getOrgInstallation({ org }).catch((error: { status?: number }) => {
-        throw error.status === 404 ? notInstalled(org) : error;
+      const installation = await app.rest.apps.getOrgInstallation({ org }).catch((error: unknown) => {
+        throw httpStatusOf(error) === 404 ? notInstalled(org) : error;
       });
       installationId = installation.data.id;
       const octokit = await deps.octokitFor(installationId);
@@ -150,7 +149,7 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
     }
   } catch (error) {
     if (error instanceof RegistrationError) throw error;
-    const status = (error as { status?: number }).status;
+    const status = httpStatusOf(error);
     // 409: a runner of that name exists (a host restarted before its old runner was removed).
     if (status === 409)
       throw new RegistrationError(

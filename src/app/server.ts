@@ -7,7 +7,7 @@ import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { GitHubDispatcher, type FindRun } from "./github-dispatcher.js";
 import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { GitHubRunnerPool } from "./github-runner-pool.js";
@@ -131,14 +131,14 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       };
     }) as typeof ProbotOctokit,
   });
-  const octokitFor = async (installationId: number) => (await probot.auth(installationId)) as unknown as Octokit;
+  const octokitFor = async (installationId: number) => asOctokit(await probot.auth(installationId));
   const pool = new GitHubRunnerPool(store, octokitFor, () => clock.now());
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
   let bot: Promise<string> | null = null;
   // The App's own user, whose runs are the only ones kto takes for its dispatches.
   const botLogin = () =>
     (bot ??= (async () => {
-      const { data } = await ((await probot.auth()) as unknown as Octokit).rest.apps.getAuthenticated();
+      const { data } = await asOctokit(await probot.auth()).rest.apps.getAuthenticated();
       return `${data?.slug}[bot]`;
     })().catch((error: unknown) => {
       bot = null;
@@ -197,7 +197,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
             register: (request: RegistrationRequest) =>
               registerRunner(
                 {
-                  appOctokit: async () => (await probot.auth()) as unknown as Octokit,
+                  appOctokit: async () => asOctokit(await probot.auth()),
                   octokitFor,
                   pool,
                   onRegistered: async (home, runner, installationId) => {
