@@ -32,6 +32,14 @@ export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {
   outbox: DEFAULT_OUTBOX,
 };
 
+/**
+ * Keeps finished plans for `maxAgeMs`, pruned hourly; a retention shorter than an hour is
+ * pruned as often as it lasts (at most once a second), so nothing outlives it twice over.
+ */
+export function retention(maxAgeMs: number): NonNullable<OrchestratorOptions["retention"]> {
+  return { maxAgeMs, everyMs: Math.min(3_600_000, Math.max(1_000, maxAgeMs)) };
+}
+
 export interface Health {
   status: "running" | "stopped";
   leader: boolean;
