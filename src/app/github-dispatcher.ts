@@ -72,13 +72,20 @@ export interface GitHubDispatcherOptions {
   now: () => number;
 }
 
+/** What the dispatcher reads: a job's plan, and the runner it was leased. */
+export interface DispatcherStore {
+  jobsRepo: Pick<Store["jobsRepo"], "job">;
+  plans: Pick<Store["plans"], "plan">;
+  environmentsRepo: Pick<Store["environmentsRepo"], "environments">;
+}
+
 /**
  * Starts a job as a run of the runner workflow, bound to the exact runner it was leased:
  * `runs_on` carries that runner's unique label, so GitHub cannot hand it to another.
  */
 export class GitHubDispatcher implements Dispatcher {
   constructor(
-    private readonly store: Store,
+    private readonly store: DispatcherStore,
     private readonly octokitFor: OctokitFor,
     private readonly options: GitHubDispatcherOptions,
   ) {}

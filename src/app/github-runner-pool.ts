@@ -60,6 +60,12 @@ export interface RunnerEvent {
 /** What the pool's store needs after an event: a runner that cannot take work any more. */
 export type RunnerChange = { gone: string; reason: string } | null;
 
+/** What the pool keeps in the store: the runners it lists, and the repositories with work that want them. */
+export interface RunnerPoolStore {
+  environmentsRepo: Pick<Store["environmentsRepo"], "environments" | "upsertEnvironments" | "setEnvironmentState">;
+  jobsRepo: Pick<Store["jobsRepo"], "jobs" | "reposWithOpenWork">;
+}
+
 /**
  * The self-hosted runners of the repositories kto is installed on, as environments: online
  * ones with their labels, one job each. A runner busy with work kto did not give it is
@@ -79,7 +85,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
   private readonly groups = new RunnerGroupScopes();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RunnerPoolStore,
     private readonly octokitFor: OctokitFor,
     private readonly now: () => number = Date.now,
   ) {}

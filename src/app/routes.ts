@@ -14,8 +14,11 @@ import { serveReport } from "./report-route.js";
 import { BodyRefusedError, refuseBody, type BodyIntake } from "./request-body.js";
 import type { ReadAccess } from "./settings.js";
 
+/** The orchestrator as kto's routes have it: its health and state to read, and the runners' reports to take. */
+export type RoutesService = Pick<OrchestratorService, "deliveryTotals" | "health" | "reads" | "status" | "recordRunId" | "report">;
+
 export interface RoutesDeps {
-  service: OrchestratorService;
+  service: RoutesService;
   /** Reads every body a route takes, within the App's body budget. */
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;

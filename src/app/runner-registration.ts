@@ -106,7 +106,7 @@ export interface RegistrationDeps {
   /** The App itself (JWT), to find the installation of a repository or organisation. */
   appOctokit: () => Promise<Octokit>;
   octokitFor: OctokitFor;
-  pool: GitHubRunnerPool;
+  pool: Pick<GitHubRunnerPool, "track">;
   /**
    * Called once the runner exists (with where: owner/name or org:name, and the installation
    * that registered it), so the pool has it without waiting for the periodic sync.
