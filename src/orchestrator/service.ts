@@ -70,7 +70,8 @@ export class OrchestratorService {
   /** The store as its callers outside the orchestrator see it: for reading only. */
   readonly reads: JobReads;
   readonly deliveries: DeliveryLog;
-  readonly status: StatusTracker;
+  /** The queue's counts and the jobs' histograms, to read: only the lifecycle observes jobs into them. */
+  readonly status: Pick<StatusTracker, "snapshot" | "histograms" | "registry">;
   // The service's parts are its own: whoever holds it changes jobs through its verbs only.
   readonly #store: Store;
   readonly #lifecycle: JobLifecycle;
@@ -91,8 +92,9 @@ export class OrchestratorService {
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
     this.log = deps.logger ?? stderrLogger;
-    this.status = new StatusTracker(this.#store);
-    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
+    const status = new StatusTracker(this.#store);
+    this.status = status;
+    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => status.observe(job));
     this.#resources = new ResourceManager(this.#store, this.#lifecycle, this.clock, deps.pools, this.log);
     // On a queue other replicas may share (PostgreSQL), the one leading it delivers the
     // outbox, and only while a third of its lease is left: a send that starts then ends
