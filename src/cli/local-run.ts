@@ -189,8 +189,11 @@ function localOrchestratorOptions(owner: string): OrchestratorDeps["options"] {
   };
 }
 
+/** What `kto gc` does to the store, with no orchestrator running: it reads plans and prunes those finished. */
+type PlanPruning = { plans: Pick<Store["plans"], "planIds" | "plan" | "pruneFinishedPlans"> };
+
 /** Deletes finished runs older than `maxAgeMs` from the store, and their results folders when no later run reused them. */
-export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
+export async function collectGarbage(store: PlanPruning, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
   const outDirs = new Map<string, string>();
   for (const id of await store.plans.planIds()) {
     const plan = await store.plans.plan(id);
