@@ -2,7 +2,8 @@ import { ConfigError, type ConfigIssue } from "../config/errors.js";
 import { buildPlan, type PlanOptions } from "../config/build-plan.js";
 import type { Plan } from "../config/job-spec.js";
 import { DEFAULT_CONFIG_PATH, parseConfig, type LoadedConfig } from "../config/load-config.js";
-import { httpStatusOf, type Octokit } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import type { Octokit } from "./github-api.js";
 
 export type ConfigAtRef = { kind: "missing" } | { kind: "invalid"; issues: readonly ConfigIssue[] } | { kind: "ok"; loaded: LoadedConfig };
 export type ConfigAtSha = Exclude<ConfigAtRef, { kind: "ok" }> | { kind: "ok"; loaded: LoadedConfig; plan: Plan };

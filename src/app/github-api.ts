@@ -1,4 +1,5 @@
 import type { ProbotOctokit } from "probot";
+import { httpStatusOf } from "../orchestrator/http-status.js";
 
 export type Octokit = InstanceType<typeof ProbotOctokit>;
 
@@ -11,12 +12,6 @@ export type OctokitFor = (installationId: number) => Promise<Octokit>;
  */
 export function asOctokit(octokit: unknown): Octokit {
   return octokit as Octokit;
-}
-
-/** The HTTP status a failed GitHub request answered with, if it got an answer. */
-export function httpStatusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null | undefined)?.status;
-  return typeof status === "number" ? status : undefined;
 }
 
 export function splitRepo(fullName: string): { owner: string; repo: string } {

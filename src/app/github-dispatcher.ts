@@ -2,7 +2,8 @@ import { runTimeoutMinutes } from "../config/limits.js";
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
 import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
-import { httpStatusOf, type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
 /**

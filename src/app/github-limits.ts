@@ -1,5 +1,6 @@
 import { DeferredError } from "../orchestrator/outbox-worker.js";
-import { httpStatusOf, type Octokit } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import type { Octokit } from "./github-api.js";
 
 /** Which limit held a request back: GitHub's hourly one, a secondary one, or kto's own budget below them. */
 export type LimitKind = "primary" | "secondary" | "budget";

@@ -1,7 +1,8 @@
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentScope } from "../orchestrator/scope.js";
 import type { EnvironmentRecord, Store } from "../orchestrator/store/store.js";
-import { httpStatusOf, type OctokitFor, splitRepo, unlistable } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type OctokitFor, splitRepo, unlistable } from "./github-api.js";
 import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function runnerEnvironmentId(repo: string, runnerId: number): string {

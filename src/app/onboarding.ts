@@ -1,5 +1,6 @@
 import { codeSpan } from "../runners/report/markdown.js";
-import { httpStatusOf, type Octokit, splitRepo } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, splitRepo } from "./github-api.js";
 import { CONFIG_PATH, RUNNER_WORKFLOW, RUNNER_WORKFLOW_PATH, STARTER_CONFIG } from "./onboarding-files.js";
 
 export const SETUP_CHECK_RUN = "kto / setup";

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { httpStatusOf, type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool, type RegisteredRunner } from "./github-runner-pool.js";
 
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;

@@ -1,6 +1,7 @@
 import type { ImposedCaps } from "../config/limits.js";
 import type { PlanRecord } from "../orchestrator/store/store.js";
-import { httpStatusOf, type Octokit } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import type { Octokit } from "./github-api.js";
 import { approvalNeeded, type Policy, type PullRequestFacts } from "./trust.js";
 
 /**
