@@ -16,7 +16,7 @@ import { ktoHandlers } from "./handlers.js";
 import { oidcVerifier } from "./oidc.js";
 import type { LogLevel } from "./payload-free-log.js";
 import { BodyIntake } from "./request-body.js";
-import { ktoRoutes, type RoutesDeps } from "./routes.js";
+import { ktoRoutes, type RoutesDeps, type RoutesService } from "./routes.js";
 import { registerRunner } from "./runner-registration.js";
 import { jwksUrl, type AppSettings } from "./settings.js";
 
@@ -93,7 +93,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
 function routesDeps(deps: {
   settings: AppSettings;
   github: GitHubClient;
-  service: OrchestratorService;
+  service: RoutesService & Pick<OrchestratorService, "wake">;
   pool: GitHubRunnerPool;
   intake: BodyIntake;
   findRun: FindRun;
