@@ -1,8 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware } from "probot";
-import { systemClock } from "../orchestrator/clock.js";
-import type { Clock } from "../orchestrator/clock.js";
+import { systemClock, type Clock } from "../orchestrator/clock.js";
 import type { OrchestratorOptions, OrchestratorService } from "../orchestrator/service.js";
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { Store } from "../orchestrator/store/store.js";
