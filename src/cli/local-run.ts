@@ -175,7 +175,7 @@ async function probeHost(factory: RunnerFactory, jobs: readonly ProbedJob[]): Pr
   return { guests, labels: hostLabels(guests, dockerReachable) };
 }
 
-/** One `kto run`'s orchestrator: it alone uses its store, so it polls often and takes over a killed run's queue quickly. */
+/** One `kto run`'s orchestrator: someone waits at the terminal for it, so it polls and delivers every second. */
 function localOrchestratorOptions(owner: string): OrchestratorDeps["options"] {
   return {
     owner,
