@@ -1,6 +1,6 @@
 import type { Clock } from "../orchestrator/clock.js";
 import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
-import { OrchestratorService, retention, type OrchestratorDeps, type OrchestratorOptions } from "../orchestrator/service.js";
+import { OrchestratorService, pruneAfter, type OrchestratorDeps, type OrchestratorOptions } from "../orchestrator/service.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { CheckRunReporter } from "./check-run-reporter.js";
 import { GitHubDispatcher } from "./github-dispatcher.js";
@@ -61,7 +61,7 @@ export function appOrchestratorOptions(settings: AppSettings, throttled: boolean
     owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
     healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
     lockTtlMs: settings.KTO_LEASE_SECONDS * 1000,
-    retention: retention(settings.KTO_RETENTION),
+    retention: pruneAfter(settings.KTO_RETENTION),
     ...overrides,
     // GitHub takes an installation's writes a second apart: they go one job at a time, in
     // priority order, rather than one per outbox worker in the order they queued.

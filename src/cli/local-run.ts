@@ -7,7 +7,7 @@ import type { Plan } from "../config/job-spec.js";
 import { systemClock } from "../orchestrator/clock.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import { labelsFit } from "../orchestrator/labels.js";
-import { OrchestratorService, retention, type OrchestratorDeps } from "../orchestrator/service.js";
+import { OrchestratorService, pruneAfter, type OrchestratorDeps } from "../orchestrator/service.js";
 import type { JobReads, JobRecord, NewPlan, Store } from "../orchestrator/store/store.js";
 import type { RunnerFactory } from "../runners/factory.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
@@ -185,7 +185,7 @@ function localOrchestratorOptions(owner: string): OrchestratorDeps["options"] {
     outboxPollMs: 1_000,
     healthCheckMs: 30_000,
     lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
-    retention: retention(retentionMs()),
+    retention: pruneAfter(retentionMs()),
   };
 }
 

@@ -36,7 +36,7 @@ export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {
  * Keeps finished plans for `maxAgeMs`, pruned hourly; a retention shorter than an hour is
  * pruned as often as it lasts (at most once a second), so nothing outlives it twice over.
  */
-export function retention(maxAgeMs: number): NonNullable<OrchestratorOptions["retention"]> {
+export function pruneAfter(maxAgeMs: number): NonNullable<OrchestratorOptions["retention"]> {
   return { maxAgeMs, everyMs: Math.min(3_600_000, Math.max(1_000, maxAgeMs)) };
 }
 
