@@ -15,23 +15,6 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
-    // Outside the orchestrator its service is a facade: changes go through its verbs, and
-    // the store is read through `service.reads`.
-    files: ["src/app/**", "src/cli/**"],
-    rules: {
-      "no-restricted-syntax": [
-        "error",
-        ...[
-          "MemberExpression[object.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
-          "MemberExpression[object.property.name='service'][property.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
-          "MemberExpression[object.name='service'][property.value=/^(store|lifecycle|monitor|outbox|resources)$/]",
-          "VariableDeclarator[init.name='service'] > ObjectPattern > Property[key.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
-          "VariableDeclarator[init.property.name='service'] > ObjectPattern > Property[key.name=/^(store|lifecycle|monitor|outbox|resources)$/]",
-        ].map((selector) => ({ selector, message: "use the service's verbs, or service.reads to read" })),
-      ],
-    },
-  },
-  {
     // Imports go one way (docs/architecture.md, "Which way imports go"): the config, the
     // orchestrator and the executor code know nothing of GitHub, of what runs them, or of
     // each other beyond the config.

@@ -21,9 +21,9 @@ if (mode === "kto") {
     clock: new ManualClock(0),
     options: { owner: "mem" },
   });
-  await service.resources.sync();
+  await service.syncEnvironments();
   await store.plans.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
-  await service.monitor.tick();
+  await service.tick();
   await service.status.snapshot();
   await store.close();
   await rm(dir, { recursive: true, force: true });

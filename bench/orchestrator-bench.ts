@@ -93,19 +93,19 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
     const clock = new ManualClock(0);
     const pool: EnvironmentPool = { name: "bench", list: async () => envs };
     const service = new OrchestratorService({ store, dispatcher: new NullDispatcher(), pools: [pool], clock, options: { owner: "bench" } });
-    await service.resources.sync();
+    await service.syncEnvironments();
     await store.plans.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
     const latencies: number[] = [];
     let decisions = 0;
     while (decisions < jobs.length) {
       const t0 = performance.now();
-      const dispatched = await service.monitor.tick();
+      const dispatched = await service.tick();
       const elapsed = performance.now() - t0;
       if (dispatched === 0) break;
       for (let i = 0; i < dispatched; i++) latencies.push(elapsed / dispatched);
       decisions += dispatched;
       for (const job of await store.jobsRepo.jobs({ states: ["dispatched"] }))
-        await service.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+        await service.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
     }
     const schedulingMs = latencies.reduce((a, b) => a + b, 0);
     return { decisions, perSecond: decisions / (schedulingMs / 1000), p99Ms: percentile(latencies, 99) };
@@ -209,7 +209,7 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
       clock,
       options: { owner: "sim", lifecycle: { leaseMs: 10 * 3_600_000, deadlineGraceMs: 3_600_000, retryBackoffMs: 1_000, maxBackoffMs: 1_000 } },
     });
-    await service.resources.sync();
+    await service.syncEnvironments();
     let next = 0;
     let finished = 0;
     let makespanMs = 0;
@@ -236,13 +236,13 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
         await store.plans.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
       for (const done of running.filter((r) => r.at <= at)) {
         running.splice(running.indexOf(done), 1);
-        await service.lifecycle.report(done.id, done.attempt, { kind: "started" });
-        await service.lifecycle.report(done.id, done.attempt, { kind: "finished", status: "succeeded" });
+        await service.report(done.id, done.attempt, { kind: "started" });
+        await service.report(done.id, done.attempt, { kind: "finished", status: "succeeded" });
         finished += 1;
         makespanMs = Math.max(makespanMs, at);
       }
-      await service.monitor.tick();
-      await service.outbox.deliver();
+      await service.tick();
+      await service.deliverDue();
       if (finished - reported >= 250) {
         reported = finished;
         progress(`makespan: ${finished}/${arrivals.length} jobs done at ${(clock.now() / 3_600_000).toFixed(1)} h of simulated time`);

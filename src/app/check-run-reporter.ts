@@ -42,6 +42,12 @@ export interface CheckRunReporterOptions {
   appId: number | null;
 }
 
+/** What the reporter reads of a job and its plan, and where it keeps the check runs' ids. */
+export interface CheckRunStore {
+  jobsRepo: Pick<Store["jobsRepo"], "jobs" | "queuePosition" | "setCheckRunId" | "markCheckRunRequested">;
+  plans: Pick<Store["plans"], "plan" | "setApprovalCheckRunId" | "markApprovalCheckRunRequested">;
+}
+
 /**
  * Keeps one check run per job true to the store: queued with its position and the labels
  * it waits for, in progress with a link to the workflow run, then completed with the
@@ -49,7 +55,7 @@ export interface CheckRunReporterOptions {
  */
 export class CheckRunReporter implements Reporter {
   constructor(
-    private readonly store: Store,
+    private readonly store: CheckRunStore,
     private readonly octokitFor: OctokitFor,
     private readonly options: CheckRunReporterOptions,
   ) {}

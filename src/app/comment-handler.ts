@@ -1,6 +1,6 @@
 import type { Probot } from "probot";
 import { planSeenBy, reportNotCovered, waitingJobs } from "./approval.js";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { groupOf, targetOf } from "./plan-target.js";
 import { allowanceOf, pullRequestFacts } from "./trust.js";
 import { askedByWriter, pullRequestGate, writerOf } from "./trust-gate.js";
@@ -21,7 +21,7 @@ export function commentHandler(kit: WebhookKit) {
         const [, command, argument = ""] = COMMAND.exec(comment.body) ?? [];
         const login = comment.user?.login;
         if (!command || !issue.pull_request || !login) return;
-        const octokit = context.octokit as unknown as Octokit;
+        const octokit = asOctokit(context.octokit);
         const {
           owner: { login: owner },
           name,

@@ -2,6 +2,7 @@ import { ConfigError, type ConfigIssue } from "../config/errors.js";
 import { buildPlan, type PlanOptions } from "../config/build-plan.js";
 import type { Plan } from "../config/job-spec.js";
 import { DEFAULT_CONFIG_PATH, parseConfig, type LoadedConfig } from "../config/load-config.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
 import type { Octokit } from "./github-api.js";
 
 export type ConfigAtRef = { kind: "missing" } | { kind: "invalid"; issues: readonly ConfigIssue[] } | { kind: "ok"; loaded: LoadedConfig };
@@ -16,7 +17,7 @@ export async function configAtRef(octokit: Octokit, owner: string, repo: string,
       return { kind: "invalid", issues: [{ file: DEFAULT_CONFIG_PATH, line: 1, column: 1, path: "", message: "is not a file" }] };
     text = Buffer.from(data.content, "base64").toString("utf8");
   } catch (error) {
-    if ((error as { status?: number }).status === 404) return { kind: "missing" };
+    if (httpStatusOf(error) === 404) return { kind: "missing" };
     throw error;
   }
   try {

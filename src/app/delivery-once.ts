@@ -1,7 +1,7 @@
 import type { Context } from "probot";
 import { z } from "zod";
 import type { DeliveryLog } from "../orchestrator/store/store.js";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { retryReads } from "./github-limits.js";
 
 const FULL_NAME = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/name");
@@ -41,7 +41,7 @@ export function oncePerDelivery(store: DeliveryLog, clock: { now: () => number; 
       return;
     }
     if (await store.deliverySeen(context.id)) return;
-    retryReads(context.octokit as unknown as Octokit, { attempts: 4, baseDelayMs: 500, maxWaitMs: 120_000, now, sleep });
+    retryReads(asOctokit(context.octokit), { attempts: 4, baseDelayMs: 500, maxWaitMs: 120_000, now, sleep });
     await handler(context);
     await store.recordDelivery(context.id, now());
   };

@@ -2,7 +2,8 @@ import { runTimeoutMinutes } from "../config/limits.js";
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../orchestrator/dispatcher.js";
 import { DeferredError } from "../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../orchestrator/store/store.js";
-import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
 /**
@@ -72,13 +73,20 @@ export interface GitHubDispatcherOptions {
   now: () => number;
 }
 
+/** What the dispatcher reads: a job's plan, and the runner it was leased. */
+export interface DispatcherStore {
+  jobsRepo: Pick<Store["jobsRepo"], "job">;
+  plans: Pick<Store["plans"], "plan">;
+  environmentsRepo: Pick<Store["environmentsRepo"], "environments">;
+}
+
 /**
  * Starts a job as a run of the runner workflow, bound to the exact runner it was leased:
  * `runs_on` carries that runner's unique label, so GitHub cannot hand it to another.
  */
 export class GitHubDispatcher implements Dispatcher {
   constructor(
-    private readonly store: Store,
+    private readonly store: DispatcherStore,
     private readonly octokitFor: OctokitFor,
     private readonly options: GitHubDispatcherOptions,
   ) {}
@@ -171,7 +179,7 @@ export class GitHubDispatcher implements Dispatcher {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });
     } catch (error) {
       // 409: the run already finished; nothing to cancel.
-      if ((error as { status?: number }).status !== 409) throw error;
+      if (httpStatusOf(error) !== 409) throw error;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { DeferredError } from "../orchestrator/outbox-worker.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
 import type { Octokit } from "./github-api.js";
 
 /** Which limit held a request back: GitHub's hourly one, a secondary one, or kto's own budget below them. */
@@ -152,7 +153,8 @@ export class GitHubLimits {
    * else is returned as it came.
    */
   refused(installationId: number, error: unknown): unknown {
-    const { status, message, response } = error as { status?: number; message?: string; response?: { headers?: Headers } };
+    const status = httpStatusOf(error);
+    const { message, response } = error as { message?: string; response?: { headers?: Headers } };
     const headers = response?.headers ?? {};
     // Any answer, a 404 as much as a 200, can be the one that leaves no requests.
     this.answered(installationId, headers);
@@ -218,8 +220,8 @@ export function limitsPlugin(limits: GitHubLimits) {
 
 /** An answer worth waiting for: GitHub failing (5xx), unreachable, or asking to wait. */
 function transient(error: unknown): boolean {
-  const status = (error as { status?: unknown }).status;
-  return error instanceof RateLimitError || status === undefined || (typeof status === "number" && status >= 500);
+  const status = httpStatusOf(error);
+  return error instanceof RateLimitError || status === undefined || status >= 500;
 }
 
 export interface ReadRetryOptions {

@@ -2,7 +2,8 @@ import { stderrLogger, type Logger } from "../orchestrator/logger.js";
 import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
 import type { EnvironmentScope } from "../orchestrator/scope.js";
 import type { EnvironmentRecord, Store } from "../orchestrator/store/store.js";
-import { splitRepo, unlistable, type OctokitFor } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type OctokitFor, splitRepo, unlistable } from "./github-api.js";
 import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function runnerEnvironmentId(repo: string, runnerId: number): string {
@@ -61,6 +62,12 @@ export interface RunnerEvent {
 /** What the pool's store needs after an event: a runner that cannot take work any more. */
 export type RunnerChange = { gone: string; reason: string } | null;
 
+/** What the pool keeps in the store: the runners it lists, and the repositories with work that want them. */
+export interface RunnerPoolStore {
+  environmentsRepo: Pick<Store["environmentsRepo"], "environments" | "upsertEnvironments" | "setEnvironmentState">;
+  jobsRepo: Pick<Store["jobsRepo"], "jobs" | "reposWithOpenWork">;
+}
+
 /**
  * The self-hosted runners of the repositories kto is installed on, as environments: online
  * ones with their labels, one job each. A runner busy with work kto did not give it is
@@ -80,7 +87,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
   private readonly groups = new RunnerGroupScopes();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: RunnerPoolStore,
     private readonly octokitFor: OctokitFor,
     private readonly now: () => number = Date.now,
     /** Where it says why it stopped tracking a repository, or left a runner without its group. */
@@ -202,7 +209,7 @@ export class GitHubRunnerPool implements EnvironmentPool {
         // no repository has) has no runners for kto: the others are still listed. A failure
         // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
         if (!unlistable(error)) throw error;
-        if ((error as { status?: number }).status === 404) {
+        if (httpStatusOf(error) === 404) {
           this.repos.delete(fullName);
           this.log.warn(
             { err: error, repo: fullName },

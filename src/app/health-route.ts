@@ -5,7 +5,7 @@ import { send } from "./http-json.js";
 
 /** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors (those go to the log). */
 export async function serveHealth(
-  service: OrchestratorService,
+  service: Pick<OrchestratorService, "health" | "reads">,
   deps: { pollMs: number; now: () => number; rateLimited?: () => number; log: Logger },
   response: ServerResponse,
 ): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Probot } from "probot";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { SETUP_CHECK_RUN, showOnboarding } from "./onboarding.js";
 import { RUNNER_WORKFLOW_PATH } from "./onboarding-files.js";
 import type { WebhookKit } from "./webhook-kit.js";
@@ -35,7 +35,7 @@ export function installationHandlers(kit: WebhookKit) {
         for (const repo of repos) {
           pool.track(repo, payload.installation.id);
           try {
-            const setup = await showOnboarding(context.octokit as unknown as Octokit, repo);
+            const setup = await showOnboarding(asOctokit(context.octokit), repo);
             if (setup !== null)
               context.log.info(
                 { repo },

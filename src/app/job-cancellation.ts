@@ -26,7 +26,7 @@ export interface JobCancellation {
   ): Promise<void>;
 }
 
-export function jobCancellation(service: OrchestratorService): JobCancellation {
+export function jobCancellation(service: Pick<OrchestratorService, "cancelJobs" | "reads">): JobCancellation {
   const store = service.reads;
 
   async function cancelWhere(repo: string, which: (plan: PlanOfJob, job: JobRecord) => boolean, reason: string): Promise<string[]> {

@@ -12,7 +12,10 @@ export interface KtoMetrics {
   serve(response: ServerResponse): Promise<void>;
 }
 
-export function ktoMetrics(service: OrchestratorService, deps: { now: () => number; rateLimited?: () => number }): KtoMetrics {
+export function ktoMetrics(
+  service: Pick<OrchestratorService, "deliveryTotals" | "health" | "reads" | "status">,
+  deps: { now: () => number; rateLimited?: () => number },
+): KtoMetrics {
   const { now } = deps;
   const registry = new client.Registry();
   const jobs = new client.Gauge({ name: "kto_jobs", help: "Jobs by state", labelNames: ["state"], registers: [registry] });

@@ -1,5 +1,6 @@
 import { codeSpan } from "../runners/report/markdown.js";
-import { splitRepo, type Octokit } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, splitRepo } from "./github-api.js";
 import { CONFIG_PATH, RUNNER_WORKFLOW, RUNNER_WORKFLOW_PATH, STARTER_CONFIG } from "./onboarding-files.js";
 
 export const SETUP_CHECK_RUN = "kto / setup";
@@ -9,7 +10,7 @@ async function exists(octokit: Octokit, owner: string, repo: string, path: strin
     await octokit.rest.repos.getContent({ owner, repo, path, ref });
     return true;
   } catch (error) {
-    if ((error as { status?: number }).status === 404) return false;
+    if (httpStatusOf(error) === 404) return false;
     throw error;
   }
 }

@@ -63,7 +63,11 @@ async function configFailure(target: Target, issues: readonly ConfigIssue[]): Pr
   });
 }
 
-export function planSubmitter(deps: { service: OrchestratorService; pool: GitHubRunnerPool; now: () => number }): PlanSubmitter {
+export function planSubmitter(deps: {
+  service: Pick<OrchestratorService, "submit" | "syncEnvironments">;
+  pool: Pick<GitHubRunnerPool, "track">;
+  now: () => number;
+}): PlanSubmitter {
   const { service, pool, now } = deps;
 
   async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void> {

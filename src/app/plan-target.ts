@@ -1,4 +1,4 @@
-import type { Octokit } from "./github-api.js";
+import { asOctokit, type Octokit } from "./github-api.js";
 
 /** Where a plan for an event goes: the repository, its installation, the commit and the group it replaces within. */
 export interface Target {
@@ -28,7 +28,7 @@ export interface EventContext {
 export function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string): Target {
   const repository = context.payload.repository!;
   return {
-    octokit: context.octokit as Octokit,
+    octokit: asOctokit(context.octokit),
     installationId: context.payload.installation!.id,
     repo: repository.full_name,
     repoPrivate: repository.private ?? null,

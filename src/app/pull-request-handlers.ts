@@ -1,6 +1,6 @@
 import type { Probot } from "probot";
 import { waitingJobs } from "./approval.js";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { groupOf, RERUN, targetOf } from "./plan-target.js";
 import { allowanceOf, pullRequestFacts } from "./trust.js";
 import { pullRequestGate, writerOf } from "./trust-gate.js";
@@ -17,7 +17,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
         const pr = context.payload.pull_request;
         const repository = context.payload.repository;
         // The head's own config would let a pull request vouch for itself.
-        const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, pr.base.ref);
+        const policy = await basePolicy(asOctokit(context.octokit), repository.owner.login, repository.name, pr.base.ref);
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
         const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
         const groupKey = groupOf(repository.full_name, pr.number);
@@ -37,7 +37,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
       once(async (context) => {
         const { pull_request: pr, repository, label, sender } = context.payload;
         if (!label) return;
-        const octokit = context.octokit as unknown as Octokit;
+        const octokit = asOctokit(context.octokit);
         // The label approves the head it was added at, and only while kto holds that head.
         const latest = await reads.plans.latestPlan(groupOf(repository.full_name, pr.number));
         if (latest?.headSha !== pr.head.sha) return;

@@ -27,11 +27,13 @@ function readRefusal(access: ReadAccess, request: IncomingMessage): string | nul
   return "reading the App's state needs its read token (KTO_READ_TOKEN): send Authorization: Bearer <token>, or HTTP Basic with the token as the password";
 }
 
-/** Answers 401 when this request may not read the App's state; says whether it did. */
-export function refusedRead(access: ReadAccess, request: IncomingMessage, response: ServerResponse): boolean {
-  const refusal = readRefusal(access, request);
-  if (!refusal) return false;
+export function mayRead(access: ReadAccess, request: IncomingMessage): boolean {
+  return readRefusal(access, request) === null;
+}
+
+/** Answers 401 to a request that may not read the App's state (mayRead said no), saying why. */
+export function refuseRead(access: ReadAccess, request: IncomingMessage, response: ServerResponse): void {
+  const refusal = readRefusal(access, request)!;
   const challenges = access.kind === "token" && access.token ? ['Basic realm="kto", charset="UTF-8"', 'Bearer realm="kto"'] : ['Bearer realm="kto"'];
   send(response, 401, { message: refusal }, "application/json", { "www-authenticate": challenges });
-  return true;
 }

@@ -27,7 +27,7 @@ const eventSchema = z.discriminatedUnion("kind", [
 ]);
 
 export interface ReportDeps {
-  service: OrchestratorService;
+  service: Pick<OrchestratorService, "reads" | "recordRunId" | "report">;
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   runnerWorkflow: string;

@@ -1,7 +1,7 @@
 import type { Probot } from "probot";
 import { isTerminal } from "../orchestrator/job-state.js";
 import { commitStanding } from "./commit-standing.js";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { groupOf, pullRequestOf, rerunGroupOf, suiteGroupOf, targetOf } from "./plan-target.js";
 import { allowanceOf } from "./trust.js";
 import { rerunGate } from "./trust-gate.js";
@@ -26,7 +26,7 @@ export function rerunHandlers(kit: WebhookKit) {
             ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier
             : "rerun";
         if (action !== "rerun" || !isTerminal(job.state)) return;
-        const octokit = context.octokit as unknown as Octokit;
+        const octokit = asOctokit(context.octokit);
         const { standing } = await commitStanding(kit, octokit, repository, plan.headSha, pullRequestOf(repository.full_name, plan.groupKey));
         const gate = await rerunGate(standing, { octokit, owner: repository.owner.login, repo: repository.name, login: sender.login }, plan.headSha);
         // A finished job runs again on its own, at its commit, as it was planned there.
@@ -42,7 +42,7 @@ export function rerunHandlers(kit: WebhookKit) {
       "check_suite.rerequested",
       once(async (context) => {
         const { check_suite: suite, repository, sender } = context.payload;
-        const octokit = context.octokit as unknown as Octokit;
+        const octokit = asOctokit(context.octokit);
         const sha = suite.head_sha;
         // GitHub names a commit's pull requests only for branches of the repository itself, and may name other repositories'.
         const named = suite.pull_requests.find((pull) => pull.base.repo.id === repository.id)?.number ?? null;

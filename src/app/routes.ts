@@ -6,16 +6,19 @@ import { dashboardData } from "./dashboard.js";
 import type { FindRun } from "./github-dispatcher.js";
 import { serveHealth } from "./health-route.js";
 import { send } from "./http-json.js";
-import { ktoMetrics } from "./metrics.js";
+import { ktoMetrics, type KtoMetrics } from "./metrics.js";
 import type { ActionsClaims } from "./oidc.js";
-import { refusedRead } from "./read-access.js";
+import { mayRead, refuseRead } from "./read-access.js";
 import { serveRegistration, type RegistrationDeps } from "./registration-route.js";
 import { serveReport } from "./report-route.js";
 import { BodyRefusedError, refuseBody, type BodyIntake } from "./request-body.js";
 import type { ReadAccess } from "./settings.js";
 
+/** The orchestrator as kto's routes have it: its health and state to read, and the runners' reports to take. */
+export type RoutesService = Pick<OrchestratorService, "deliveryTotals" | "health" | "reads" | "status" | "recordRunId" | "report">;
+
 export interface RoutesDeps {
-  service: OrchestratorService;
+  service: RoutesService;
   /** Reads every body a route takes, within the App's body budget. */
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
@@ -45,63 +48,90 @@ export interface KtoRoutes {
   countError(route: string): void;
 }
 
-export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
+/** One of kto's routes: whether it answers a request, and its answer. */
+interface Route {
+  matches(request: IncomingMessage, url: URL): boolean;
+  handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> | void;
+}
+
+const isGet =
+  (...paths: string[]) =>
+  (request: IncomingMessage, url: URL) =>
+    request.method === "GET" && paths.includes(url.pathname);
+const isPost = (path: string | RegExp) => (request: IncomingMessage, url: URL) =>
+  request.method === "POST" && (typeof path === "string" ? url.pathname === path : path.test(url.pathname));
+
+const JOB_EVENTS = /^\/kto\/api\/jobs\/([^/]+)\/events$/;
+
+/** The routes in the order they are asked: the first that matches a request answers it. */
+function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Route[] {
   const { service } = deps;
-  const now = deps.now ?? Date.now;
-  const metrics = ktoMetrics(service, { now, rateLimited: deps.rateLimited });
-  const { errors } = metrics;
   const reportDeps = { ...deps, reports: metrics.reports };
+  const dashboard: Route[] =
+    deps.dashboard === false
+      ? [
+          {
+            matches: isGet("/kto", "/kto/", "/kto/api/dashboard"),
+            handle: (_request, response) => send(response, 404, { message: "the dashboard is off (KTO_DASHBOARD=off)" }),
+          },
+        ]
+      : [
+          {
+            matches: isGet("/kto", "/kto/"),
+            handle: (_request, response) => {
+              response.writeHead(200, {
+                "content-type": "text/html; charset=utf-8",
+                "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+              });
+              response.end(DASHBOARD_HTML);
+            },
+          },
+          {
+            matches: isGet("/kto/api/dashboard"),
+            handle: async (_request, response) => send(response, 200, await dashboardData(service.reads, deps.serverUrl ?? "https://github.com", now())),
+          },
+        ];
+  return [
+    {
+      matches: isGet("/kto/health"),
+      handle: (_request, response) => serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, log: deps.log }, response),
+    },
+    // Everything but runners' and hosts' POSTs reads state, routes added later included.
+    {
+      matches: (request) => request.method !== "POST" && !mayRead(deps.readAccess, request),
+      handle: (request, response) => refuseRead(deps.readAccess, request, response),
+    },
+    ...dashboard,
+    { matches: isGet("/kto/status"), handle: async (_request, response) => send(response, 200, await service.status.snapshot()) },
+    { matches: isGet("/kto/metrics"), handle: (_request, response) => metrics.serve(response) },
+    { matches: isPost("/kto/api/runners/jitconfig"), handle: (_request, response) => serveRegistration(deps.registration, deps.intake, response) },
+    {
+      matches: isPost(JOB_EVENTS),
+      handle: async (request, response, url) => {
+        let jobId: string;
+        try {
+          jobId = decodeURIComponent(JOB_EVENTS.exec(url.pathname)![1]!);
+        } catch {
+          return send(response, 400, { message: "the job id in the path is not properly percent-encoded" });
+        }
+        await serveReport(reportDeps, jobId, request, response);
+      },
+    },
+  ];
+}
+
+export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
+  const now = deps.now ?? Date.now;
+  const metrics = ktoMetrics(deps.service, { now, rateLimited: deps.rateLimited });
+  const { errors } = metrics;
+  const routes = routeList(deps, metrics, now);
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const url = new URL(request.url ?? "/", "http://kto");
+    const route = routes.find((candidate) => candidate.matches(request, url));
+    if (!route) return false;
     try {
-      if (request.method === "GET" && url.pathname === "/kto/health") {
-        await serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, log: deps.log }, response);
-        return true;
-      }
-      // Everything but runners' and hosts' POSTs reads state, routes added later included.
-      if (request.method !== "POST" && refusedRead(deps.readAccess, request, response)) return true;
-      if (deps.dashboard === false && request.method === "GET" && ["/kto", "/kto/", "/kto/api/dashboard"].includes(url.pathname)) {
-        send(response, 404, { message: "the dashboard is off (KTO_DASHBOARD=off)" });
-        return true;
-      }
-      if (request.method === "GET" && (url.pathname === "/kto" || url.pathname === "/kto/")) {
-        response.writeHead(200, {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-        });
-        response.end(DASHBOARD_HTML);
-        return true;
-      }
-      if (request.method === "GET" && url.pathname === "/kto/api/dashboard") {
-        send(response, 200, await dashboardData(service.reads, deps.serverUrl ?? "https://github.com", now()));
-        return true;
-      }
-      if (request.method === "GET" && url.pathname === "/kto/status") {
-        send(response, 200, await service.status.snapshot());
-        return true;
-      }
-      if (request.method === "GET" && url.pathname === "/kto/metrics") {
-        await metrics.serve(response);
-        return true;
-      }
-      if (request.method === "POST" && url.pathname === "/kto/api/runners/jitconfig") {
-        await serveRegistration(deps.registration, deps.intake, response);
-        return true;
-      }
-      const events = /^\/kto\/api\/jobs\/([^/]+)\/events$/.exec(url.pathname);
-      if (request.method === "POST" && events) {
-        let jobId: string;
-        try {
-          jobId = decodeURIComponent(events[1]!);
-        } catch {
-          send(response, 400, { message: "the job id in the path is not properly percent-encoded" });
-          return true;
-        }
-        await serveReport(reportDeps, jobId, request, response);
-        return true;
-      }
-      return false;
+      await route.handle(request, response, url);
     } catch (error) {
       if (error instanceof BodyRefusedError) {
         refuseBody(response, error);
@@ -109,8 +139,8 @@ export function ktoRoutes(deps: RoutesDeps): KtoRoutes {
       }
       errors.inc({ route: url.pathname.startsWith("/kto/api/") ? "report" : url.pathname });
       send(response, 500, { message: (error as Error).message });
-      return true;
     }
+    return true;
   };
   return Object.assign(handle, { countError: (route: string) => errors.inc({ route }) });
 }

@@ -1,5 +1,5 @@
 import type { Context, Probot } from "probot";
-import type { Octokit } from "./github-api.js";
+import { asOctokit } from "./github-api.js";
 import { dispatchGroupOf, targetOf } from "./plan-target.js";
 import { parseRunRequest, RUN_REQUEST_WORKFLOW_PATH, RunRequestError, shortRef, type RunRequest } from "./run-request.js";
 import { allowanceOf } from "./trust.js";
@@ -28,7 +28,7 @@ export function runRequestHandlers(kit: WebhookKit) {
     const repository = context.payload.repository;
     const ref = shortRef(request.ref ?? repository.default_branch);
     const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
-    const policy = await basePolicy(context.octokit as unknown as Octokit, repository.owner.login, repository.name, repository.default_branch);
+    const policy = await basePolicy(asOctokit(context.octokit), repository.owner.login, repository.name, repository.default_branch);
     const gate = dispatchGate(event, context.payload.sender.login);
     await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), allowanceOf(policy, "dispatch"), gate, {
       suites: request.suites,

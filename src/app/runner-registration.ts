@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { Octokit, OctokitFor } from "./github-api.js";
-import { splitRepo } from "./github-api.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
+import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { RUNNER_LABEL_PREFIX, uniqueRunnerLabel, type GitHubRunnerPool, type RegisteredRunner } from "./github-runner-pool.js";
 
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -107,7 +107,7 @@ export interface RegistrationDeps {
   /** The App itself (JWT), to find the installation of a repository or organisation. */
   appOctokit: () => Promise<Octokit>;
   octokitFor: OctokitFor;
-  pool: GitHubRunnerPool;
+  pool: Pick<GitHubRunnerPool, "track">;
   /**
    * Called once the runner exists (with where: owner/name or org:name, and the installation
    * that registered it), so the pool has it without waiting for the periodic sync.
@@ -132,8 +132,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
   try {
     if (request.repository) {
       const { owner, repo } = splitRepo(request.repository);
-      const installation = await app.rest.apps.getRepoInstallation({ owner, repo }).catch((error: { status?: number }) => {
-        throw error.status === 404 ? notInstalled(request.repository!) : error;
+      const installation = await app.rest.apps.getRepoInstallation({ owner, repo }).catch((error: unknown) => {
+        throw httpStatusOf(error) === 404 ? notInstalled(request.repository!) : error;
       });
       installationId = installation.data.id;
       const octokit = await deps.octokitFor(installationId);
@@ -141,8 +141,8 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
       deps.pool.track(request.repository, installation.data.id);
     } else {
       const org = request.organization!;
-      const installation = await app.rest.apps.getOrgInstallation({ org }).catch((error: { status?: number }) => {
-        throw error.status === 404 ? notInstalled(org) : error;
+      const installation = await app.rest.apps.getOrgInstallation({ org }).catch((error: unknown) => {
+        throw httpStatusOf(error) === 404 ? notInstalled(org) : error;
       });
       installationId = installation.data.id;
       const octokit = await deps.octokitFor(installationId);
@@ -150,7 +150,7 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
     }
   } catch (error) {
     if (error instanceof RegistrationError) throw error;
-    const status = (error as { status?: number }).status;
+    const status = httpStatusOf(error);
     // 409: a runner of that name exists (a host restarted before its old runner was removed).
     if (status === 409)
       throw new RegistrationError(

@@ -1,5 +1,6 @@
 import type { ImposedCaps } from "../config/limits.js";
 import type { PlanRecord } from "../orchestrator/store/store.js";
+import { httpStatusOf } from "../orchestrator/http-status.js";
 import type { Octokit } from "./github-api.js";
 import { approvalNeeded, type Policy, type PullRequestFacts } from "./trust.js";
 
@@ -46,7 +47,7 @@ export async function writerOf(octokit: Octokit, owner: string, repo: string, lo
     return data.permission === "write" || data.permission === "admin" ? Object.freeze({ [ASKED]: true as const, login, repo: `${owner}/${repo}` }) : null;
   } catch (error) {
     // GitHub's answer for a user it does not know.
-    if ((error as { status?: number }).status === 404) return null;
+    if (httpStatusOf(error) === 404) return null;
     throw error;
   }
 }

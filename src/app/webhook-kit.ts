@@ -10,9 +10,12 @@ import { lostRunFailer, type FailLostRun } from "./lost-run.js";
 import { planSubmitter, type PlanSubmitter } from "./plan-submitter.js";
 import type { Writer } from "./trust-gate.js";
 
+/** The runner pool as webhook handlers have it: which repositories it lists, and what a workflow_job event says of a runner. */
+export type HandlerPool = Pick<GitHubRunnerPool, "track" | "untrack" | "environmentOf" | "observe">;
+
 export interface HandlerDeps {
-  service: OrchestratorService;
-  pool: GitHubRunnerPool;
+  service: HandlerService & Pick<OrchestratorService, "submit" | "approve" | "deliveries">;
+  pool: HandlerPool;
   /** Finds a run kto has not bound to its attempt yet, by run-name. */
   findRun: FindRun;
   now?: () => number;
@@ -26,12 +29,12 @@ export interface HandlerDeps {
  * The orchestrator as a webhook handler has it: a plan goes in only through `plans`, with the
  * trust gate's decision, and held jobs are let out only through `approve`, by a writer.
  */
-export type HandlerService = Omit<OrchestratorService, "submit" | "approve">;
+export type HandlerService = Pick<OrchestratorService, "reads" | "cancelJobs" | "failRun" | "recordRunId" | "syncEnvironments" | "takeOffline" | "wake">;
 
 /** What every webhook handler works with; one per ktoHandlers, so its handlers share the policy cache. */
 export interface WebhookKit {
   service: HandlerService;
-  pool: GitHubRunnerPool;
+  pool: HandlerPool;
   /** Jobs and plans, to read: a handler changes a job only through the service. */
   reads: JobReads;
   now: () => number;

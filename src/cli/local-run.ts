@@ -5,16 +5,16 @@ import { join } from "node:path";
 import { parseDuration } from "../config/duration.js";
 import type { Plan } from "../config/job-spec.js";
 import { systemClock } from "../orchestrator/clock.js";
-import { planEffects } from "../orchestrator/job-lifecycle.js";
 import { isTerminal } from "../orchestrator/job-state.js";
 import { labelsFit } from "../orchestrator/labels.js";
-import { OrchestratorService } from "../orchestrator/service.js";
-import type { JobRecord, Store } from "../orchestrator/store/store.js";
+import { OrchestratorService, pruneAfter, type OrchestratorDeps } from "../orchestrator/service.js";
+import type { JobReads, JobRecord, NewPlan, Store } from "../orchestrator/store/store.js";
 import type { RunnerFactory } from "../runners/factory.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
 import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
+import type { HostCapabilities } from "../runners/host-capabilities.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
 import { terminalLogger } from "./terminal.js";
 import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
@@ -51,50 +51,64 @@ export async function runPlanLocally(
 ): Promise<RunReport & { planId: string }> {
   await mkdir(outDir, { recursive: true });
   await rm(join(outDir, "jobs"), { recursive: true, force: true });
-  await options.store.plans.submitPlan(
-    {
-      id: planId,
-      source: plan.source,
-      workspace,
-      outDir,
-      approved: true,
-      now: Date.now(),
-      jobs: plan.jobs.map((spec) => ({
-        id: `${planId}/${spec.slug}`,
-        name: spec.id,
-        spec,
-        labels: localJobLabels(spec.labels, spec.runner),
-        priority: spec.priority,
-        maxAttempts: LOCAL_ATTEMPTS,
-        retries: spec.retries,
-      })),
-    },
-    planEffects(false),
-  );
-  return resumePlan(planId, options);
+  const submitted = localPlan(plan, planId, workspace, outDir);
+  return runToEnd({ id: planId, source: plan.source, workspace, outDir }, submitted.jobs, options, submitted);
 }
 
 /** Runs whatever of a stored plan has not finished (all of it for a new plan), then writes its results folder. */
 export async function resumePlan(planId: string, options: LocalRunOptions): Promise<RunReport & { planId: string }> {
-  const { store, factory } = options;
-  const plan = await store.plans.plan(planId);
+  // Read before there is an orchestrator to ask: what the plan needs decides the pool it gets.
+  const reads: JobReads = options.store;
+  const plan = await reads.plans.plan(planId);
   if (!plan || !plan.outDir) throw new Error(`no local plan ${planId} in the store`);
-  const outDir = plan.outDir;
+  const queued = await reads.jobsRepo.jobs({ planId, states: ["queued"] });
+  return runToEnd({ ...plan, outDir: plan.outDir }, queued, options);
+}
+
+function localPlan(plan: Plan, planId: string, workspace: string, outDir: string): NewPlan {
+  return {
+    id: planId,
+    source: plan.source,
+    workspace,
+    outDir,
+    approved: true,
+    now: Date.now(),
+    jobs: plan.jobs.map((spec) => ({
+      id: `${planId}/${spec.slug}`,
+      name: spec.id,
+      spec,
+      labels: localJobLabels(spec.labels, spec.runner),
+      priority: spec.priority,
+      maxAttempts: LOCAL_ATTEMPTS,
+      retries: spec.retries,
+    })),
+  };
+}
+
+/** What of a plan a local run needs to know before its orchestrator starts. */
+interface LocalPlan {
+  id: string;
+  source: string;
+  workspace: string;
+  outDir: string;
+}
+
+/** A job as the host's probe sees it: what it runs on and the labels it needs. */
+type ProbedJob = Pick<JobRecord, "spec" | "labels">;
+
+/**
+ * Probes this host for what `jobs` need, runs the local orchestrator until the plan is
+ * finished (submitting `submit` first, for a new plan), and writes the results folder.
+ */
+async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: LocalRunOptions, submit?: NewPlan): Promise<RunReport & { planId: string }> {
   const startedAt = new Date();
   const owner = `${hostname()}:${process.pid}:${randomBytes(2).toString("hex")}`;
-  const dockerReachable = await factory.docker.ping(3000).then(
-    () => true,
-    () => false,
-  );
-  const queued = await store.jobsRepo.jobs({ planId, states: ["queued"] });
-  // Probe only the guest architectures this plan boots (a probe boots a kernel; its answer is cached).
-  const arches = new Set(queued.flatMap((job) => (job.spec.runner === "qemu" ? [job.spec.arch] : job.labels.includes("kvm") ? [hostArch() ?? "x86_64"] : [])));
-  const guests = await Promise.all([...arches].map((guestArch) => factory.qemu.host(guestArch)));
-  const pool = new LocalPool(owner, options.concurrency, hostLabels(guests, dockerReachable));
+  const { guests, labels } = await probeHost(options.factory, jobs);
+  const pool = new LocalPool(owner, options.concurrency, labels);
   const dispatcher = new LocalDispatcher({
-    factory,
+    factory: options.factory,
     workspace: plan.workspace,
-    outDir,
+    outDir: plan.outDir,
     heartbeatMs: 5_000,
     report: (jobId, attempt, report) => service.report(jobId, attempt, report),
     onStart: options.onJobStart,
@@ -102,27 +116,19 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
     onProgress: options.onProgress,
   });
   const service: OrchestratorService = new OrchestratorService({
-    store,
+    store: options.store,
     dispatcher,
     pools: [pool],
     clock: systemClock,
     logger: terminalLogger,
-    options: {
-      owner,
-      pollMs: 1_000,
-      // Renewed every poll; short, so a resumed run takes over a killed run's queue quickly.
-      lockTtlMs: 3_000,
-      outboxPollMs: 1_000,
-      healthCheckMs: 30_000,
-      lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
-      retention: { maxAgeMs: retentionMs(), everyMs: 3_600_000 },
-    },
+    options: localOrchestratorOptions(owner),
   });
+  if (submit) await service.submit(submit);
+  const queued = await service.reads.jobsRepo.jobs({ planId: plan.id, states: ["queued"] });
   await service.start();
-  const [local] = await pool.list();
   for (const job of queued) {
-    if (labelsFit(job.labels, local!.labels)) continue;
-    const missing = job.labels.filter((l) => !local!.labels.includes(l));
+    if (labelsFit(job.labels, labels)) continue;
+    const missing = job.labels.filter((l) => !labels.includes(l));
     const why = guests
       .filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch()))
       .map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);
@@ -132,34 +138,62 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
   }
   service.wake();
 
-  const onAbort = () => void service.cancelPlan(planId, "cancelled");
+  const onAbort = () => void service.cancelPlan(plan.id, "cancelled");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    await waitForPlan(store, planId);
+    await waitForPlan(service.reads, plan.id);
     await dispatcher.idle();
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     await service.stop();
   }
-  const jobs = await store.jobsRepo.jobs({ planId });
+  const jobsRun = await service.reads.jobsRepo.jobs({ planId: plan.id });
   const report = runReport(
     plan.source,
-    jobs.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))),
+    jobsRun.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))),
     startedAt,
     new Date(),
-    planId,
+    plan.id,
   );
   await writeResultsFolder(
-    outDir,
+    plan.outDir,
     report,
-    jobs.map((job) => ({ name: job.spec.id, result: resultOf(job) })),
+    jobsRun.map((job) => ({ name: job.spec.id, result: resultOf(job) })),
   );
-  return { ...report, planId };
+  return { ...report, planId: plan.id };
 }
 
+/** This host's labels, and the guests it can boot: only the guest architectures `jobs` boot are probed (a probe boots a kernel; its answer is cached). */
+async function probeHost(factory: RunnerFactory, jobs: readonly ProbedJob[]): Promise<{ guests: HostCapabilities[]; labels: string[] }> {
+  const dockerReachable = await factory.docker.ping(3000).then(
+    () => true,
+    () => false,
+  );
+  const arches = new Set(jobs.flatMap((job) => (job.spec.runner === "qemu" ? [job.spec.arch] : job.labels.includes("kvm") ? [hostArch() ?? "x86_64"] : [])));
+  const guests = await Promise.all([...arches].map((guestArch) => factory.qemu.host(guestArch)));
+  return { guests, labels: hostLabels(guests, dockerReachable) };
+}
+
+/** One `kto run`'s orchestrator: someone waits at the terminal for it, so it polls and delivers every second. */
+function localOrchestratorOptions(owner: string): OrchestratorDeps["options"] {
+  return {
+    owner,
+    pollMs: 1_000,
+    // Renewed every poll; short, so a resumed run takes over a killed run's queue quickly.
+    lockTtlMs: 3_000,
+    outboxPollMs: 1_000,
+    healthCheckMs: 30_000,
+    lifecycle: { leaseMs: 30_000, deadlineGraceMs: 60_000, retryBackoffMs: 500, maxBackoffMs: 5_000 },
+    retention: pruneAfter(retentionMs()),
+  };
+}
+
+/** What `kto gc` does to the store, with no orchestrator running: it reads plans and prunes those finished. */
+type PlanPruning = { plans: Pick<Store["plans"], "planIds" | "plan" | "pruneFinishedPlans"> };
+
 /** Deletes finished runs older than `maxAgeMs` from the store, and their results folders when no later run reused them. */
-export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
+export async function collectGarbage(store: PlanPruning, maxAgeMs: number, now = Date.now()): Promise<{ plans: string[]; folders: string[] }> {
   const outDirs = new Map<string, string>();
   for (const id of await store.plans.planIds()) {
     const plan = await store.plans.plan(id);
@@ -180,10 +214,10 @@ export async function collectGarbage(store: Store, maxAgeMs: number, now = Date.
   return { plans, folders };
 }
 
-function waitForPlan(store: Store, planId: string): Promise<void> {
+function waitForPlan(reads: JobReads, planId: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      store.jobsRepo
+      reads.jobsRepo
         .jobs({ planId })
         .then((jobs) => (jobs.every((j) => isTerminal(j.state)) ? resolve() : setTimeout(check, 200)))
         .catch(reject);

@@ -6,6 +6,7 @@ import type { ReportDelivery, Reporter } from "./reporter.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import { errorText, stderrLogger, type Logger } from "./logger.js";
 import type { OutboxRecord, Store } from "./store/store.js";
+import { httpStatusOf } from "./http-status.js";
 
 export interface OutboxOptions {
   /**
@@ -51,8 +52,8 @@ export class DeferredError extends Error {
 
 /** An answer a retry cannot change: a 4xx other than "too many requests". */
 function isPermanent(error: unknown): boolean {
-  const status = (error as { status?: unknown }).status;
-  return typeof status === "number" && status >= 400 && status < 500 && status !== 408 && status !== 429;
+  const status = httpStatusOf(error);
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 /**

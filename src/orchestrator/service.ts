@@ -32,6 +32,14 @@ export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {
   outbox: DEFAULT_OUTBOX,
 };
 
+/**
+ * Keeps finished plans for `maxAgeMs`, pruned hourly; a retention shorter than an hour is
+ * pruned as often as it lasts (at most once a second), so nothing outlives it twice over.
+ */
+export function pruneAfter(maxAgeMs: number): NonNullable<OrchestratorOptions["retention"]> {
+  return { maxAgeMs, everyMs: Math.min(3_600_000, Math.max(1_000, maxAgeMs)) };
+}
+
 export interface Health {
   status: "running" | "stopped";
   leader: boolean;
@@ -59,15 +67,17 @@ export interface OrchestratorDeps {
  * running jobs finish (or hands them back) within a deadline, and leaves no timer or lock.
  */
 export class OrchestratorService {
-  readonly store: Store;
   /** The store as its callers outside the orchestrator see it: for reading only. */
   readonly reads: JobReads;
   readonly deliveries: DeliveryLog;
-  readonly lifecycle: JobLifecycle;
-  readonly resources: ResourceManager;
-  readonly monitor: QueueMonitor;
-  readonly outbox: OutboxWorker;
-  readonly status: StatusTracker;
+  /** The queue's counts and the jobs' histograms, to read: only the lifecycle observes jobs into them. */
+  readonly status: Pick<StatusTracker, "snapshot" | "histograms" | "registry">;
+  // The service's parts are its own: whoever holds it changes jobs through its verbs only.
+  readonly #store: Store;
+  readonly #lifecycle: JobLifecycle;
+  readonly #resources: ResourceManager;
+  readonly #monitor: QueueMonitor;
+  readonly #outbox: OutboxWorker;
   private readonly clock: Clock;
   private readonly options: OrchestratorOptions;
   private readonly log: Logger;
@@ -76,23 +86,24 @@ export class OrchestratorService {
   private starting: Promise<void> | null = null;
 
   constructor(deps: OrchestratorDeps) {
-    this.store = deps.store;
+    this.#store = deps.store;
     this.reads = deps.store;
     this.deliveries = deps.store.coordination;
     this.clock = deps.clock;
     this.options = { ...DEFAULT_ORCHESTRATOR, ...deps.options };
     this.log = deps.logger ?? stderrLogger;
-    this.status = new StatusTracker(this.store);
-    this.lifecycle = new JobLifecycle(this.store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => this.status.observe(job));
-    this.resources = new ResourceManager(this.store, this.lifecycle, this.clock, deps.pools, this.log);
+    const status = new StatusTracker(this.#store);
+    this.status = status;
+    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => status.observe(job));
+    this.#resources = new ResourceManager(this.#store, this.#lifecycle, this.clock, deps.pools, this.log);
     // On a queue other replicas may share (PostgreSQL), the one leading it delivers the
     // outbox, and only while a third of its lease is left: a send that starts then ends
     // before another replica can take over, unless it outlasts that third.
-    const mayDeliver = this.store.engine === "postgres" ? () => this.monitor.holdsLease(this.options.lockTtlMs / 3) : () => Promise.resolve(true);
-    this.outbox = new OutboxWorker(
-      this.store,
+    const mayDeliver = this.#store.engine === "postgres" ? () => this.#monitor.holdsLease(this.options.lockTtlMs / 3) : () => Promise.resolve(true);
+    this.#outbox = new OutboxWorker(
+      this.#store,
       deps.dispatcher,
-      this.lifecycle,
+      this.#lifecycle,
       this.clock,
       this.options.outbox,
       deps.reporter ?? null,
@@ -100,10 +111,10 @@ export class OrchestratorService {
       mayDeliver,
       this.log,
     );
-    this.monitor = new QueueMonitor(
-      this.store,
-      this.lifecycle,
-      this.resources,
+    this.#monitor = new QueueMonitor(
+      this.#store,
+      this.#lifecycle,
+      this.#resources,
       this.clock,
       { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, logger: this.log },
       () => void this.deliver(),
@@ -113,18 +124,18 @@ export class OrchestratorService {
   async start(): Promise<void> {
     if (this.running) return;
     this.starting ??= (async () => {
-      await this.resources.sync();
+      await this.#resources.sync();
       this.running = true;
-      this.monitor.accepting = true;
-      this.monitor.start();
-      this.every("delivering side effects", this.options.outboxPollMs, () => this.outbox.deliver());
+      this.#monitor.accepting = true;
+      this.#monitor.start();
+      this.every("delivering side effects", this.options.outboxPollMs, () => this.#outbox.deliver());
       this.every("checking environments", this.options.healthCheckMs, async () => {
-        await this.resources.sync();
-        const { failed } = await this.resources.checkHealth();
-        if (failed.length) this.monitor.wake();
+        await this.#resources.sync();
+        const { failed } = await this.#resources.checkHealth();
+        if (failed.length) this.#monitor.wake();
       });
       const retention = this.options.retention;
-      if (retention) this.every("pruning finished plans", retention.everyMs, () => this.store.plans.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
+      if (retention) this.every("pruning finished plans", retention.everyMs, () => this.#store.plans.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
     })().finally(() => {
       this.starting = null;
     });
@@ -139,73 +150,73 @@ export class OrchestratorService {
     // A start that failed has told its caller; stopping only waits for it to settle.
     await this.starting?.catch(() => undefined);
     if (!this.running) {
-      await this.monitor.stop(); // a pass run by hand may still hold the queue lock
+      await this.#monitor.stop(); // a pass run by hand may still hold the queue lock
       return;
     }
-    this.monitor.accepting = false;
+    this.#monitor.accepting = false;
     const drainMs = options.drainMs ?? 0;
     if (drainMs > 0) await this.waitForIdle(drainMs);
-    for (const job of await this.store.jobsRepo.jobs({ states: ["dispatched", "running"] })) {
+    for (const job of await this.#store.jobsRepo.jobs({ states: ["dispatched", "running"] })) {
       if (job.envId && (await this.ownsEnvironment(job.envId)))
-        await this.lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
+        await this.#lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
     }
     await this.deliver();
     for (const cancel of this.timers) cancel();
     this.timers = [];
-    await this.monitor.stop();
+    await this.#monitor.stop();
     this.running = false;
   }
 
   async health(): Promise<Health> {
     return {
       status: this.running ? "running" : "stopped",
-      leader: this.monitor.leader,
-      lastTickAt: this.monitor.lastTickAt,
-      outboxPending: await this.store.outbox.outboxPending(),
-      deliveryFailuresInARow: this.outbox.consecutiveFailures,
+      leader: this.#monitor.leader,
+      lastTickAt: this.#monitor.lastTickAt,
+      outboxPending: await this.#store.outbox.outboxPending(),
+      deliveryFailuresInARow: this.#outbox.consecutiveFailures,
     };
   }
 
   async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
-    const result = await this.lifecycle.submit(plan);
+    const result = await this.#lifecycle.submit(plan);
     if (result.cancelled.length || plan.report) void this.deliver();
-    this.monitor.wake();
+    this.#monitor.wake();
     return result;
   }
 
   async report(jobId: string, attempt: number, report: Parameters<JobLifecycle["report"]>[2] & RunEvent): Promise<JobRecord | null> {
-    const job = await this.lifecycle.report(jobId, attempt, report);
+    const job = await this.#lifecycle.report(jobId, attempt, report);
     if (report.kind === "finished") {
-      this.monitor.wake(); // capacity freed
+      this.#monitor.wake(); // capacity freed
       void this.deliver();
     }
     return job;
   }
 
   async cancelPlan(planId: string, reason: string): Promise<number> {
-    return (await this.cancelJobs(await this.store.jobsRepo.jobs({ planId }), reason)).length;
+    return (await this.cancelJobs(await this.#store.jobsRepo.jobs({ planId }), reason)).length;
   }
 
   /** Cancels those of `jobs` not yet finished and sends what that implies; the jobs cancelled. */
   async cancelJobs(jobs: readonly JobRecord[], reason: string): Promise<JobRecord[]> {
     const cancelled: JobRecord[] = [];
-    for (const job of jobs) if (await this.lifecycle.cancel(job, reason)) cancelled.push(job);
+    for (const job of jobs) if (await this.#lifecycle.cancel(job, reason)) cancelled.push(job);
     if (cancelled.length > 0) await this.deliver();
     return cancelled;
   }
 
   /** Lets jobs waiting for approval into the queue. */
   async approve(jobs: readonly JobRecord[]): Promise<void> {
-    for (const job of jobs) await this.lifecycle.approve(job);
-    this.monitor.wake();
+    for (const job of jobs) await this.#lifecycle.approve(job);
+    this.#monitor.wake();
     void this.deliver();
   }
 
   /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
   async failRun(runId: string, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.store.jobsRepo.jobsOfRun(runId)) {
-      if (isActive(job.state) && (await this.lifecycle.infrastructureFailure(job, reason))) failed += 1;
+    for (const job of await this.#store.jobsRepo.jobsOfRun(runId)) {
+      if (isActive(job.state) && (await this.#lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
     if (failed > 0) void this.deliver();
     return failed;
@@ -213,51 +224,66 @@ export class OrchestratorService {
 
   /** A job its config keeps from running anywhere: it ends as errored, with no retry. */
   async configError(job: JobRecord, reason: string): Promise<void> {
-    await this.lifecycle.configError(job, reason);
+    await this.#lifecycle.configError(job, reason);
     void this.deliver();
   }
 
   /** The workflow run an attempt was dispatched as, once GitHub names it. */
   async recordRunId(jobId: string, attempt: number, runId: string): Promise<void> {
-    await this.store.jobsRepo.setRunId(jobId, attempt, runId);
+    await this.#store.jobsRepo.setRunId(jobId, attempt, runId);
   }
 
   /** Lists the pools again, and schedules for what changed. */
   async syncEnvironments(): Promise<void> {
-    await this.resources.sync();
-    this.monitor.wake();
+    await this.#resources.sync();
+    this.#monitor.wake();
   }
 
   /** An environment that is gone: its jobs go back to the queue. */
   async takeOffline(envId: string, reason: string): Promise<void> {
-    await this.resources.takeOffline(envId, reason);
-    this.monitor.wake();
+    await this.#resources.takeOffline(envId, reason);
+    this.#monitor.wake();
+  }
+
+  /** One queue pass now, as the poll runs it: the jobs it dispatched. */
+  async tick(): Promise<number> {
+    return this.#monitor.tick();
+  }
+
+  /** Delivers what is due now and waits for it; unlike the service's own deliveries, a failure is the caller's. */
+  async deliverDue(): Promise<number> {
+    return this.#outbox.deliver();
+  }
+
+  /** Asks each pool how its environments are, as the health schedule does: those that failed, and those that replaced them. */
+  async checkEnvironments(): Promise<{ failed: string[]; replaced: string[] }> {
+    return this.#resources.checkHealth();
   }
 
   /** Something changed that may let a queued job run: a pass soon. */
   wake(): void {
-    this.monitor.wake();
+    this.#monitor.wake();
   }
 
   /** Side effects that failed and were retried, and those put off because the far side asked to wait, since start. */
   deliveryTotals(): { failures: number; deferrals: number } {
-    return { failures: this.outbox.totalFailures, deferrals: this.outbox.totalDeferrals };
+    return { failures: this.#outbox.totalFailures, deferrals: this.#outbox.totalDeferrals };
   }
 
   /** Delivers what is due now; a failure is told and left to the next poll, which retries it. */
   private async deliver(): Promise<void> {
-    await this.outbox.deliver().catch((err: unknown) => this.log.warn({ err }, "delivering side effects failed; the next poll retries"));
+    await this.#outbox.deliver().catch((err: unknown) => this.log.warn({ err }, "delivering side effects failed; the next poll retries"));
   }
 
   private async ownsEnvironment(envId: string): Promise<boolean> {
-    return (await this.store.environmentsRepo.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
+    return (await this.#store.environmentsRepo.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
   }
 
   private waitForIdle(limitMs: number): Promise<void> {
     const until = this.clock.now() + limitMs;
     return new Promise((resolve) => {
       const check = async () => {
-        const counts = await this.store.jobsRepo
+        const counts = await this.#store.jobsRepo
           .countsByState()
           .catch((err: unknown) => (this.log.warn({ err }, "reading job counts while draining failed"), null));
         if (!counts || counts.dispatched + counts.running === 0 || this.clock.now() >= until) return resolve();

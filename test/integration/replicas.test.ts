@@ -20,16 +20,16 @@ describe("several App replicas on one PostgreSQL queue", () => {
       const a = make(first, "replica-a", new RecordingDispatcher());
       const bDispatcher = new RecordingDispatcher();
       const b = make(second, "replica-b", bDispatcher);
-      await a.resources.sync();
+      await a.syncEnvironments();
       await submitPlan(first, { id: "p1", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j1", [], 2)] });
-      expect(await a.monitor.tick()).toBe(1);
+      expect(await a.tick()).toBe(1);
       await submitPlan(second, { id: "p2", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j2", [], 2)] });
-      expect(await b.monitor.tick()).toBe(0); // a holds the queue
-      expect(b.monitor.leader).toBe(false);
+      expect(await b.tick()).toBe(0); // a holds the queue
+      expect((await b.health()).leader).toBe(false);
       clock.advance(10_001); // a stops renewing: it died
-      expect(await b.monitor.tick()).toBe(1);
-      expect(b.monitor.leader).toBe(true);
-      await b.outbox.deliver();
+      expect(await b.tick()).toBe(1);
+      expect((await b.health()).leader).toBe(true);
+      await b.deliverDue();
       expect(bDispatcher.dispatched.map((d) => d.job.id)).toEqual(["j2"]);
     } finally {
       await second.close();
@@ -80,17 +80,17 @@ describe("a queue leader that loses its lease while delivering", () => {
         new OrchestratorService({ store, dispatcher, pools: [pool], clock: clocks[owner], options: { owner, lockTtlMs: 10_000, outbox } });
       const a = replica("a", first, aDispatcher);
       const b = replica("b", second, bDispatcher);
-      await a.resources.sync();
+      await a.syncEnvironments();
       const jobs = ["j1", "j2", "j3"].map((id) => storeJob(id, [], 2));
       await submitPlan(first, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs });
-      expect(await a.monitor.tick()).toBe(3); // its outbox pass starts, and hangs in the first send
+      expect(await a.tick()).toBe(3); // its outbox pass starts, and hangs in the first send
       await aDispatcher.stalledOnce;
       overtake(clocks);
-      await b.monitor.tick();
-      expect(b.monitor.leader).toBe(true);
-      await b.outbox.deliver();
+      await b.tick();
+      expect((await b.health()).leader).toBe(true);
+      await b.deliverDue();
       aDispatcher.resume();
-      await a.outbox.deliver();
+      await a.deliverDue();
 
       const stalledOn = aDispatcher.dispatched[0]!.job.id;
       expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn]);
@@ -101,8 +101,8 @@ describe("a queue leader that loses its lease while delivering", () => {
       // The second replica dies in turn: the first leads again, and delivers again.
       clocks.a.advance(20_002);
       await submitPlan(first, { id: "p2", source: "s", workspace: "/w", approved: true, now: clocks.a.now(), jobs: [storeJob("j4", [], 2)] });
-      expect(await a.monitor.tick()).toBe(1);
-      await a.outbox.deliver();
+      expect(await a.tick()).toBe(1);
+      await a.deliverDue();
       expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn, "j4"]);
     } finally {
       await second.close();
@@ -119,15 +119,15 @@ describe("resource manager", () => {
       const pool = new StaticPool();
       pool.add("board-1", ["arm64"], 1);
       const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
-      await service.resources.sync();
+      await service.syncEnvironments();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
-      await service.monitor.tick();
+      await service.tick();
       expect((await store.jobsRepo.job("j"))?.envId).toBe("board-1");
       pool.healthy.delete("board-1");
-      expect(await service.resources.checkHealth()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
+      expect(await service.checkEnvironments()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2 });
       clock.advance(60_000);
-      await service.monitor.tick();
+      await service.tick();
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "board-1-r1" });
     } finally {
       await dispose();
@@ -146,7 +146,7 @@ describe("resource manager", () => {
         clock: new ManualClock(0),
         options: { owner: "o", repoCap: 2 },
       });
-      await service.resources.sync();
+      await service.syncEnvironments();
       await submitPlan(store, {
         id: "busy",
         source: "s",
@@ -157,7 +157,7 @@ describe("resource manager", () => {
         jobs: [1, 2, 3, 4].map((i) => storeJob(`b${i}`, [], 4)),
       });
       await submitPlan(store, { id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
-      expect(await service.monitor.tick()).toBe(3);
+      expect(await service.tick()).toBe(3);
       expect((await store.jobsRepo.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
     } finally {
       await dispose();

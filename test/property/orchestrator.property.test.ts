@@ -97,7 +97,7 @@ class AddEnvironment implements fc.AsyncCommand<Model, Real> {
     const id = `env${real.pool.envs.length}-${real.clock.now()}`;
     real.homes.set(id, this.home);
     real.pool.add(id, this.labels, this.capacity, { scope: scopeOf(this.home) });
-    await real.service.resources.sync();
+    await real.service.syncEnvironments();
     await checkInvariants(real);
   }
   toString = () => `addEnv(${this.labels},${this.capacity},${JSON.stringify(this.home)})`;
@@ -108,8 +108,8 @@ class Tick implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     const before = new Set((await real.store.jobsRepo.jobs({ states: ["queued"] })).map((j) => j.id));
-    await real.service.monitor.tick();
-    await real.service.outbox.deliver();
+    await real.service.tick();
+    await real.service.deliverDue();
     const jobs = await real.store.jobsRepo.jobs();
     const stillQueued = jobs.filter((j) => j.state === "queued" && j.notBefore <= real.clock.now());
     const now = jobs.filter((j) => before.has(j.id) && j.state === "dispatched");
@@ -158,7 +158,7 @@ class Advance implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
     real.clock.advance(this.ms);
-    await real.service.monitor.tick();
+    await real.service.tick();
     await checkInvariants(real);
   }
   toString = () => `advance(${this.ms})`;
@@ -171,7 +171,7 @@ class FailEnvironment implements fc.AsyncCommand<Model, Real> {
     const online = real.pool.envs.filter((e) => real.pool.healthy.has(e.id));
     if (online.length === 0) return;
     real.pool.healthy.delete(online[this.pick % online.length]!.id);
-    await real.service.resources.checkHealth();
+    await real.service.checkEnvironments();
     await checkInvariants(real);
   }
   toString = () => `failEnv(${this.pick})`;
@@ -183,7 +183,7 @@ class Cancel implements fc.AsyncCommand<Model, Real> {
   async run(_model: Model, real: Real): Promise<void> {
     const open = (await real.store.jobsRepo.jobs()).filter((j) => !isTerminal(j.state));
     if (open.length === 0) return;
-    await real.service.lifecycle.cancel(open[this.pick % open.length]!, "test");
+    await real.service.cancelJobs([open[this.pick % open.length]!], "test");
     await checkInvariants(real);
   }
   toString = () => `cancel(${this.pick})`;
@@ -234,16 +234,16 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
             const active = await real.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
             for (const job of active) await real.service.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
             real.clock.advance(20_000);
-            await real.service.monitor.tick();
+            await real.service.tick();
           }
           for (const job of await real.store.jobsRepo.jobs({ states: ["queued", "dispatched", "running"] }))
-            await real.service.lifecycle.cancel(job, "end of test");
+            await real.service.cancelJobs([job], "end of test");
           expect(await real.store.jobsRepo.busyByEnvironment()).toEqual(new Map());
           await checkInvariants(real);
           expect(real.dispatcher.duplicates).toBe(0);
         } finally {
           // Reports and passes start deliveries they do not wait for: the last one ends before the database goes.
-          await real.service.outbox.deliver();
+          await real.service.deliverDue();
           await dispose();
         }
       }),
@@ -266,7 +266,7 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
             // The pass leases; the checks after it are Property 2b's (every lease), 8 and 9, and work conservation.
             await new Tick().run(model, real);
           } finally {
-            await real.service.outbox.deliver();
+            await real.service.deliverDue();
             await dispose();
           }
         },

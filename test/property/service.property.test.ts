@@ -51,7 +51,7 @@ describe("OrchestratorService", () => {
                 now: clock.now(),
                 jobs: [storeJob(`j${plans}`, ["x86_64"], 2)],
               });
-            if (op === "tick") await service.monitor.tick();
+            if (op === "tick") await service.tick();
           }
           await service.stop();
           await settle();
@@ -128,17 +128,17 @@ describe("OrchestratorService", () => {
       options: { owner: "o", lifecycle: { leaseMs: 10_000_000, deadlineGraceMs: 5_000, retryBackoffMs: 1, maxBackoffMs: 1 } },
     });
     try {
-      await service.resources.sync();
+      await service.syncEnvironments();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("slow", [], 2)] });
-      await service.monitor.tick();
-      await service.outbox.deliver();
+      await service.tick();
+      await service.deliverDue();
       await service.report("slow", 1, { kind: "started" });
       clock.advance(60_000 + 4_999);
-      await service.monitor.tick();
+      await service.tick();
       expect((await store.jobsRepo.job("slow"))?.state).toBe("running");
       clock.advance(2);
-      await service.monitor.tick();
-      await service.outbox.deliver();
+      await service.tick();
+      await service.deliverDue();
       expect(await store.jobsRepo.job("slow")).toMatchObject({ state: "timed_out", outcome: "timed_out" });
       expect(dispatcher.cancelled.map((c) => c.jobId)).toEqual(["slow"]);
     } finally {
@@ -161,16 +161,16 @@ describe("OrchestratorService", () => {
       options: { owner: "o", lifecycle: { leaseMs: 1_000_000, deadlineGraceMs: 1_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } },
     });
     try {
-      await service.resources.sync();
+      await service.syncEnvironments();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
-      await service.monitor.tick();
+      await service.tick();
       const first = (await store.jobsRepo.job("j"))!;
-      await service.resources.takeOffline(first.envId!, "went away");
+      await service.takeOffline(first.envId!, "went away");
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, notBefore: 1_000 });
-      await service.monitor.tick();
+      await service.tick();
       expect((await store.jobsRepo.job("j"))?.state).toBe("queued"); // backoff
       clock.advance(1_000);
-      await service.monitor.tick();
+      await service.tick();
       const second = (await store.jobsRepo.job("j"))!;
       expect(second.state).toBe("dispatched");
       expect(second.envId).not.toBe(first.envId);
@@ -188,12 +188,12 @@ describe("OrchestratorService", () => {
     pool.add("e1", [], 1);
     const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
     try {
-      await service.resources.sync();
+      await service.syncEnvironments();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { retries: 1 })] });
-      await service.monitor.tick();
+      await service.tick();
       await service.report("j", 1, { kind: "finished", status: "failed" });
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });
-      await service.monitor.tick();
+      await service.tick();
       await service.report("j", 2, { kind: "finished", status: "succeeded" });
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "succeeded", flaky: true });
     } finally {

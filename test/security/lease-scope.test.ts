@@ -49,7 +49,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   });
 
   afterEach(async () => {
-    await service.outbox.deliver();
+    await service.deliverDue();
     await dispose();
     await github.close();
   });
@@ -76,19 +76,19 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     // Both installed the App, so kto lists both repositories' runners.
     pool.track("victim/kernel", 1);
     pool.track("mallory/anything", 2);
-    await service.resources.sync();
+    await service.syncEnvironments();
     await submit("mallory/anything", false, [storeJob("m1", ["a100"], 4), storeJob("m2", ["a100"], 4)]);
     await submit("victim/kernel", true, [storeJob("v1", ["a100"], 1)]);
 
     for (let pass = 0; pass < 3; pass++) {
-      await service.monitor.tick();
+      await service.tick();
       clock.advance(5_000);
     }
     const after = await jobs();
     for (const id of ["m1", "m2"]) expect(after.get(id)).toMatchObject({ state: "queued", envId: null, attempt: 1 });
     // Queued ahead of it, with a higher priority, mallory's jobs hold nothing back.
     expect(after.get("v1")).toMatchObject({ state: "dispatched", envId: expect.stringMatching(/^github:victim\/kernel:1[12]$/) });
-    await service.outbox.deliver();
+    await service.deliverDue();
     expect(dispatcher.dispatched.map((d) => d.job.id)).toEqual(["v1"]);
     expect(github.rejected).toEqual([]);
   });
@@ -100,12 +100,12 @@ describe.each(ENGINES)("leases on %s", (engine) => {
       { id: 5, name: "gpu", visibility: "selected", allows_public_repositories: false, repositories: ["acme/kernel"] },
     ]);
     for (const repo of ["acme/website", "acme/kernel", "acme/docs"]) pool.track(repo, 3);
-    await service.resources.sync();
+    await service.syncEnvironments();
     await submit("acme/website", true, [storeJob("website-gpu", ["a100"], 4), storeJob("website-build", ["x86_64"], 1)]);
     await submit("acme/docs", false, [storeJob("docs-build", ["x86_64"], 4)]);
     await submit("acme/kernel", true, [storeJob("kernel-gpu", ["a100"], 1)]);
 
-    await service.monitor.tick();
+    await service.tick();
     const after = await jobs();
     // The gpu group admits acme/kernel alone; the Default group keeps the public acme/docs out.
     expect(after.get("website-gpu")).toMatchObject({ state: "queued", envId: null });
@@ -124,13 +124,13 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     ]);
     pool.track("acme/kernel", 3);
     pool.track("acme/website", 3);
-    await service.resources.sync();
+    await service.syncEnvironments();
     const reads = () => github.requests.filter((r) => r.operationId.startsWith("actions/list-") && r.operationId.includes("runner-group")).length;
     // The groups, and the repositories of the one group that has runners.
     expect(reads()).toBe(2);
 
     for (let i = 0; i < 5; i++) await submit("acme/kernel", true, [storeJob(`k${i}`, ["a100"], 2)]);
-    for (let pass = 0; pass < 5; pass++) await service.monitor.tick();
+    for (let pass = 0; pass < 5; pass++) await service.tick();
     await pool.registered("org:acme", { id: 31, name: "acme-gpu-2", labels: [{ name: "a100" }], runner_group_id: 5 }, 3);
     expect(reads()).toBe(2);
 
@@ -140,7 +140,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     expect(reads()).toBe(4);
     await submit("acme/kernel", true, [storeJob("kernel-board", ["arm64"], 4)]);
     await submit("acme/website", true, [storeJob("website-board", ["arm64"], 1)]);
-    await service.monitor.tick();
+    await service.tick();
     const after = await jobs();
     expect(after.get("kernel-board")).toMatchObject({ state: "queued", envId: null });
     expect(after.get("website-board")).toMatchObject({ state: "dispatched", envId: expect.stringMatching(/^github:org:acme:3[23]$/) });

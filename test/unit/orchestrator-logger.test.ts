@@ -61,16 +61,16 @@ describe("a failure that changes state keeps its cause", () => {
       pool.add("env-a", ["x86_64"], 1);
       const logger = new RecordingLogger();
       const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, logger, options: { owner: "t" } });
-      await service.resources.sync();
+      await service.syncEnvironments();
       await service.submit({ id: "p", source: "t", workspace: "/", approved: true, now: 0, jobs: [storeJob("j", ["x86_64"], 2)] });
-      await service.monitor.tick();
+      await service.tick();
       expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "env-a" });
 
       const unreachable = new Error("connect ECONNREFUSED 10.0.0.7:22");
       const noCapacity = new Error("the host pool has no capacity left");
       pool.unreachable.set("env-a", unreachable);
       pool.replaceFailure = noCapacity;
-      expect(await service.resources.checkHealth()).toEqual({ failed: ["env-a"], replaced: [] });
+      expect(await service.checkEnvironments()).toEqual({ failed: ["env-a"], replaced: [] });
       expect((await store.environmentsRepo.environments()).find((e) => e.id === "env-a")?.state).toBe("offline");
       expect(await store.jobsRepo.job("j")).toMatchObject({
         state: "queued",

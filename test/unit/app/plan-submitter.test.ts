@@ -56,7 +56,7 @@ describe("the plan submitter", () => {
   });
 
   afterEach(async () => {
-    await service.outbox.deliver();
+    await service.deliverDue();
     await dispose();
     await github.close();
   });

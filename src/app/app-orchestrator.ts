@@ -1,0 +1,70 @@
+import type { Clock } from "../orchestrator/clock.js";
+import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
+import { OrchestratorService, pruneAfter, type OrchestratorDeps, type OrchestratorOptions } from "../orchestrator/service.js";
+import type { Store } from "../orchestrator/store/store.js";
+import { CheckRunReporter } from "./check-run-reporter.js";
+import { GitHubDispatcher } from "./github-dispatcher.js";
+import type { GitHubClient } from "./github-client.js";
+import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import type { AppSettings } from "./settings.js";
+
+/** Where links to repositories, check runs and workflow runs point: github.com, or the GHES host. */
+export function serverUrlOf(settings: AppSettings): string {
+  return settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
+}
+
+/** Runs dispatched as workflow runs of the runner workflow, on the App's installations. */
+export function appDispatcher(
+  settings: AppSettings,
+  store: Store,
+  github: GitHubClient,
+  clock: Clock,
+  lookup: { delayMs?: number; windowMs?: number },
+): GitHubDispatcher {
+  return new GitHubDispatcher(store, github.octokitFor, {
+    workflow: settings.KTO_WORKFLOW,
+    appUrl: settings.KTO_PUBLIC_URL.replace(/\/$/, ""),
+    runDetails: !settings.GHE_HOST,
+    maxInputs: settings.GHE_HOST ? 10 : 25,
+    botLogin: github.botLogin,
+    lookupDelayMs: lookup.delayMs ?? 3_000,
+    lookupWindowMs: lookup.windowMs ?? 15_000,
+    now: () => clock.now(),
+  });
+}
+
+/** The orchestrator as the App runs it: its jobs dispatched as workflow runs, on GitHub's runners, told as check runs. */
+export function appOrchestrator(deps: {
+  settings: AppSettings;
+  store: Store;
+  github: GitHubClient;
+  dispatcher: GitHubDispatcher;
+  pool: GitHubRunnerPool;
+  clock: Clock;
+  options: OrchestratorDeps["options"];
+}): OrchestratorService {
+  const { settings, store, github, clock } = deps;
+  return new OrchestratorService({
+    store,
+    dispatcher: deps.dispatcher,
+    reporter: new CheckRunReporter(store, github.octokitFor, { now: () => clock.now(), serverUrl: serverUrlOf(settings), appId: Number(settings.APP_ID) }),
+    pools: [deps.pool],
+    clock,
+    logger: github.log,
+    options: deps.options,
+  });
+}
+
+/** The App's orchestrator options: its settings, then what the caller overrides. */
+export function appOrchestratorOptions(settings: AppSettings, throttled: boolean, overrides: Partial<OrchestratorOptions> = {}): OrchestratorDeps["options"] {
+  return {
+    owner: `app:${process.pid}:${Math.random().toString(36).slice(2, 8)}`,
+    healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
+    lockTtlMs: settings.KTO_LEASE_SECONDS * 1000,
+    retention: pruneAfter(settings.KTO_RETENTION),
+    ...overrides,
+    // GitHub takes an installation's writes a second apart: they go one job at a time, in
+    // priority order, rather than one per outbox worker in the order they queued.
+    outbox: { ...DEFAULT_OUTBOX, ...(throttled ? { lanesPerInstallation: 1 } : {}), ...overrides.outbox },
+  };
+}
