@@ -252,7 +252,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       expect(await store.jobsRepo.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
       expect(await store.jobsRepo.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
     });
-  
+  });
+
   it("migrates a store from before one vocabulary: a job keeps the runner it holds, and effects not yet sent still go where they were going", async () => {
     await withStore(engine, async (store) => {
       await store.environmentsRepo.upsertEnvironments([{ id: "e1", pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
@@ -275,5 +276,4 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       expect(before.map(([, kind]) => kind)).toContain("publish");
     });
   });
-});
 });
