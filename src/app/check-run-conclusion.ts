@@ -1,4 +1,4 @@
-import type { JobStatus } from "../config/job-spec.js";
+import type { TerminalState } from "../config/job-spec.js";
 
 /**
  * How a finished job shows as a check run, in the App and in the Action alike. A job kto
@@ -11,4 +11,4 @@ export const CONCLUSION = {
   timed_out: "timed_out",
   cancelled: "cancelled",
   errored: "failure",
-} as const satisfies Record<JobStatus, "success" | "failure" | "timed_out" | "cancelled">;
+} as const satisfies Record<TerminalState, "success" | "failure" | "timed_out" | "cancelled">;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JOB_STATUSES } from "../config/job-spec.js";
+import { OUTCOMES, TERMINAL_STATES } from "../config/job-spec.js";
 import { storedReport, type ReceivedReport } from "./stored-report.js";
 
 const count = z.number().int().min(0);
@@ -16,20 +16,8 @@ export const jobReportSchema = z
     suite: z.string(),
     matrix: z.record(z.string()),
     runner: z.enum(["docker", "qemu"]),
-    status: z.enum(JOB_STATUSES),
-    outcome: z.enum([
-      "passed",
-      "failed",
-      "timed_out",
-      "cancelled",
-      "kernel_panic",
-      "oops",
-      "hang",
-      "boot_failure",
-      "skipped",
-      "config_error",
-      "infrastructure",
-    ]),
+    status: z.enum(TERMINAL_STATES),
+    outcome: z.enum(OUTCOMES),
     reason: z.string(),
     exitCode: z.number().int().nullable(),
     startedAt: z.string(),

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type client from "prom-client";
 import { z } from "zod";
-import { JOB_STATUSES } from "../config/job-spec.js";
+import { OUTCOMES, TERMINAL_STATES } from "../config/job-spec.js";
 import { ACTIVE_STATES, type JobState } from "../orchestrator/job-state.js";
 import type { OrchestratorService } from "../orchestrator/service.js";
 import { runnerRun, type FindRun } from "./github-dispatcher.js";
@@ -18,8 +18,8 @@ const eventSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("finished"),
     attempt: z.number().int().min(1),
-    status: z.enum(JOB_STATUSES),
-    outcome: z.string().max(64).optional(),
+    status: z.enum(TERMINAL_STATES),
+    outcome: z.enum(OUTCOMES).optional(),
     reason: z.string().transform(storedReason).optional(),
     infrastructure: z.boolean().optional(),
     result: jobReportSchema.optional(),

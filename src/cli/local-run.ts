@@ -12,7 +12,7 @@ import type { JobReads, JobRecord, NewPlan, Store } from "../orchestrator/store/
 import type { RunnerFactory } from "../runners/factory.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
-import type { JobStatus, ProgressEvent, RunResult } from "../runners/types.js";
+import type { TerminalState, ProgressEvent, RunResult } from "../runners/types.js";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
@@ -237,7 +237,7 @@ function resultOf(job: JobRecord): RunResult {
   const at = new Date(job.finishedAt ?? Date.now()).toISOString();
   return {
     jobId: job.spec.id,
-    status: job.state as JobStatus,
+    status: job.state as TerminalState,
     outcome:
       job.state === "cancelled" ? "cancelled" : job.state === "timed_out" ? "timed_out" : job.outcome === "config_error" ? "config_error" : "infrastructure",
     reason: job.reason ?? job.state,

@@ -2,8 +2,27 @@ import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
 /** How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the runners, the orchestrator and the App. */
-export const JOB_STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
+export type TerminalState = (typeof TERMINAL_STATES)[number];
+
+/** What happened, finer than the terminal state: a kernel panic and a failed assertion both end a job `failed`. */
+export const OUTCOMES = [
+  "passed",
+  "failed",
+  "timed_out",
+  "cancelled",
+  "kernel_panic",
+  "oops",
+  "hang",
+  "boot_failure",
+  /** Every test was skipped: nothing failed, and nothing was shown to pass either. */
+  "skipped",
+  /** The suite asks for something no host can give it as written (a missing kernel file, a label this host lacks): fix the config, not the machine. */
+  "config_error",
+  /** The host failed, not the test: retried elsewhere or with the next accelerator. */
+  "infrastructure",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 /** What every job has, whichever runner runs it. */
 interface JobBase {

@@ -1,3 +1,4 @@
+import type { Outcome, TerminalState } from "../config/job-spec.js";
 import type { JobRecord } from "./store/store.js";
 
 export interface DispatchRequest {
@@ -42,8 +43,8 @@ export type RunEvent =
   | { kind: "heartbeat" }
   | {
       kind: "finished";
-      status: "succeeded" | "failed" | "timed_out" | "cancelled" | "errored";
-      outcome?: string;
+      status: TerminalState;
+      outcome?: Outcome;
       reason?: string;
       /** The machine failed, not the test: retried elsewhere while attempts remain. */
       infrastructure?: boolean;

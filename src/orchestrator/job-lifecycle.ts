@@ -218,7 +218,7 @@ export class JobLifecycle {
   private async finish(job: JobRecord, report: Extract<RunEvent, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
     if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed", report.result);
     const common = {
-      outcome: report.outcome ?? report.status,
+      outcome: report.outcome ?? null,
       reason: report.reason ?? null,
       result: report.result === undefined ? null : JSON.stringify(report.result),
     };

@@ -1,10 +1,8 @@
-import { JOB_STATUSES } from "../config/job-spec.js";
+import { TERMINAL_STATES, type TerminalState } from "../config/job-spec.js";
 
-export const JOB_STATES = ["awaiting_approval", "queued", "dispatched", "running", ...JOB_STATUSES] as const;
+export { TERMINAL_STATES, type TerminalState };
+export const JOB_STATES = ["awaiting_approval", "queued", "dispatched", "running", ...TERMINAL_STATES] as const;
 export type JobState = (typeof JOB_STATES)[number];
-
-export const TERMINAL_STATES = JOB_STATUSES satisfies readonly JobState[];
-export type TerminalState = (typeof TERMINAL_STATES)[number];
 export const ACTIVE_STATES = ["dispatched", "running"] as const satisfies readonly JobState[];
 
 export function isTerminal(state: JobState): state is TerminalState {

@@ -241,7 +241,7 @@ export class OutboxWorker {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
         const job = await this.store.jobsRepo.job(item.jobId);
         if (job && job.attempt === payload.attempt)
-          await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config", reason: message });
+          await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config_error", reason: message });
         return true;
       }
       this.consecutiveFailures += 1;

@@ -7,9 +7,9 @@ import { readResultsFile } from "./results-file.js";
 import { outputText } from "./captured-output.js";
 import { parseResults } from "./results/detect.js";
 import type { ParsedResults } from "./results/types.js";
-import type { Execution, JobStatus, Outcome, RunResult } from "./types.js";
+import type { Execution, TerminalState, Outcome, RunResult } from "./types.js";
 
-const STATUS_OF: Record<Outcome, JobStatus> = {
+const STATUS_OF: Record<Outcome, TerminalState> = {
   passed: "succeeded",
   failed: "failed",
   kernel_panic: "failed",
@@ -32,7 +32,7 @@ const STATUS_OF: Record<Outcome, JobStatus> = {
 export function decideOutcome(
   execution: Pick<Execution, "exitCode" | "timedOut" | "cancelled" | "outcome" | "reason">,
   results: ParsedResults | null,
-): { status: JobStatus; outcome: Outcome; reason: string } {
+): { status: TerminalState; outcome: Outcome; reason: string } {
   const named = (outcome: Outcome, reason: string) => ({ status: STATUS_OF[outcome], outcome, reason });
   if (execution.cancelled) return named("cancelled", "cancelled");
   if (execution.outcome) return named(execution.outcome, execution.reason ?? execution.outcome);

@@ -1,26 +1,9 @@
-import type { JobSpec, JobStatus } from "../config/job-spec.js";
+import type { JobSpec, Outcome, TerminalState } from "../config/job-spec.js";
 import type { CapturedOutput } from "./captured-output.js";
 import type { ArtifactEntry } from "./artifacts.js";
 import type { ParsedResults } from "./results/types.js";
 
-export type { JobStatus };
-
-/** What happened, finer than the status: a kernel panic and a failed assertion are both `failed`. */
-export type Outcome =
-  | "passed"
-  | "failed"
-  | "timed_out"
-  | "cancelled"
-  | "kernel_panic"
-  | "oops"
-  | "hang"
-  | "boot_failure"
-  /** Every test was skipped: nothing failed, and nothing was shown to pass either. */
-  | "skipped"
-  /** The suite asks for something no host can give it as written (a missing kernel file, a label this host lacks): fix the config, not the machine. */
-  | "config_error"
-  /** The host failed, not the test: retried elsewhere or with the next accelerator. */
-  | "infrastructure";
+export type { Outcome, TerminalState };
 
 export interface RunMetrics {
   wallMs: number;
@@ -62,7 +45,7 @@ export interface Execution {
 
 export interface RunResult {
   jobId: string;
-  status: JobStatus;
+  status: TerminalState;
   outcome: Outcome;
   reason: string;
   exitCode: number | null;

@@ -236,6 +236,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     await withStore(engine, async (store) => {
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", repo: "victim/kernel", approved: true, now: 1, jobs: [storeJob("j", ["a100"], 2)] });
       // The store as 007 left it.
+      await sql`alter table runners rename to environments`.execute(store.db);
+      await sql`alter table jobs rename column runner_id to env_id`.execute(store.db);
+      await sql`delete from kto_migrations where name = '009-one-vocabulary'`.execute(store.db);
       await sql`drop index jobs_queue_lane`.execute(store.db);
       await sql`alter table jobs drop column repo_private`.execute(store.db);
       await sql`alter table environments drop column scope`.execute(store.db);
@@ -244,10 +247,33 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         store.db,
       );
 
-      expect(await migrate(store.db, store.engine)).toEqual(["008-lease-scopes"]);
+      expect(await migrate(store.db, store.engine)).toEqual(["008-lease-scopes", "009-one-vocabulary"]);
       expect((await store.environmentsRepo.environments())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
       expect(await store.jobsRepo.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
       expect(await store.jobsRepo.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
+    });
+  });
+
+  it("migrates a store from before one vocabulary: a job keeps the runner it holds, and effects not yet sent still go where they were going", async () => {
+    await withStore(engine, async (store) => {
+      await store.environmentsRepo.upsertEnvironments([{ id: "e1", pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, report: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      const dispatch = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, envId: "e1" } };
+      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, effects: [dispatch], now: 2 });
+      const before = (await store.outbox.dueOutbox(10)).map((o) => [o.key, o.kind, o.payload]);
+      // The store as 008 left it: its tables, and its effects as that version wrote them.
+      await sql`alter table runners rename to environments`.execute(store.db);
+      await sql`alter table jobs rename column runner_id to env_id`.execute(store.db);
+      await sql`update outbox set kind = 'report' where kind = 'publish'`.execute(store.db);
+      await sql`update outbox set payload = replace(payload, '"runnerId":', '"envId":')`.execute(store.db);
+      await sql`delete from kto_migrations where name = '009-one-vocabulary'`.execute(store.db);
+
+      expect(await migrate(store.db, store.engine)).toEqual(["009-one-vocabulary"]);
+      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "e1" });
+      expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
+      expect((await store.environmentsRepo.environments()).map((e) => e.id)).toEqual(["e1"]);
+      expect((await store.outbox.dueOutbox(10)).map((o) => [o.key, o.kind, o.payload])).toEqual(before);
+      expect(before.map(([, kind]) => kind)).toContain("publish");
     });
   });
 });

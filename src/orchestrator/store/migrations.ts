@@ -210,6 +210,18 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("jobs_queue_lane").on("jobs").columns(["state", "labels", "repo", "repo_private", "priority desc", "seq"]).execute();
     },
   },
+  {
+    name: "009-one-vocabulary",
+    async up(db) {
+      // One word per concept: the places jobs run are runners, as everywhere else in kto, and
+      // the effect that shows a job where people look publishes it.
+      await db.schema.alterTable("environments").renameTo("runners").execute();
+      await db.schema.alterTable("jobs").renameColumn("env_id", "runner_id").execute();
+      await sql`update outbox set kind = 'publish' where kind = 'report'`.execute(db);
+      // Dispatches and cancels not yet sent name the runner in their payload (JSON text).
+      await sql`update outbox set payload = replace(payload, '"envId":', '"runnerId":') where kind in ('dispatch', 'cancel')`.execute(db);
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction, Updateable } from "kysely";
-import type { JobSpec } from "../../config/job-spec.js";
+import type { JobSpec, Outcome } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
 import type { EnvironmentScope } from "../scope.js";
 import type { Database, EnvironmentsTable, EnvironmentState, JobsTable, OutboxKind, PlansTable } from "./schema.js";
@@ -27,7 +27,7 @@ export interface JobRecord {
   leaseExpires: number | null;
   deadline: number | null;
   runId: string | null;
-  outcome: string | null;
+  outcome: Outcome | null;
   reason: string | null;
   result: unknown;
   createdAt: number;

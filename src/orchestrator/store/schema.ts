@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { Outcome } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
 
 export type EnvironmentState = "online" | "offline";
@@ -54,7 +55,7 @@ export interface JobsTable {
   lease_expires: number | null;
   deadline: number | null;
   run_id: string | null;
-  outcome: string | null;
+  outcome: Outcome | null;
   reason: string | null;
   result: string | null;
   created_at: number;

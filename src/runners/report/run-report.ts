@@ -1,6 +1,6 @@
 import type { JobSpec } from "../../config/job-spec.js";
 import { leaves, type TestCounts } from "../results/types.js";
-import type { JobStatus, RunResult } from "../types.js";
+import type { TerminalState, RunResult } from "../types.js";
 
 export const RESULTS_SCHEMA = "kto.results/v1";
 
@@ -9,7 +9,7 @@ export interface JobReport {
   suite: string;
   matrix: Record<string, string>;
   runner: JobSpec["runner"];
-  status: JobStatus;
+  status: TerminalState;
   outcome: RunResult["outcome"];
   reason: string;
   exitCode: number | null;
@@ -37,12 +37,12 @@ export interface RunReport {
   /** The run's id in kto's store (`kto run --resume ID`). */
   run?: string;
   config: string;
-  status: JobStatus;
+  status: TerminalState;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
   jobs: JobReport[];
-  totals: { jobs: Record<JobStatus, number>; tests: TestCounts };
+  totals: { jobs: Record<TerminalState, number>; tests: TestCounts };
 }
 
 const SLOWEST = 5;
@@ -90,7 +90,7 @@ export function jobReport(job: JobSpec, result: RunResult, dir: string): JobRepo
 }
 
 /** The run's status is its worst job's: errored, then timed_out, failed, cancelled, succeeded. */
-export function overallStatus(statuses: readonly JobStatus[]): JobStatus {
+export function overallStatus(statuses: readonly TerminalState[]): TerminalState {
   for (const status of ["errored", "timed_out", "failed", "cancelled"] as const) {
     if (statuses.includes(status)) return status;
   }
@@ -99,7 +99,7 @@ export function overallStatus(statuses: readonly JobStatus[]): JobStatus {
 
 export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date, run?: string): RunReport {
   const totals = {
-    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<JobStatus, number>,
+    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<TerminalState, number>,
     tests: { ...ZERO },
   };
   for (const job of jobs) {
