@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ManualClock } from "../src/orchestrator/clock.js";
 import { OrchestratorService } from "../src/orchestrator/service.js";
 import { openStore } from "../src/orchestrator/store/open-store.js";
-import { syntheticEnvironments, syntheticJobs } from "./orchestrator-bench.js";
+import { syntheticRunners, syntheticJobs } from "./orchestrator-bench.js";
 
 // Prints the peak RSS in bytes of holding 10,000 queued jobs one way or the other.
 const mode = process.argv[2];
@@ -13,15 +13,15 @@ const jobs = syntheticJobs(10_000);
 if (mode === "kto") {
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-mem-"));
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
-  const envs = syntheticEnvironments(500).map((e) => ({ ...e, capacity: 0 }));
+  const runners = syntheticRunners(500).map((e) => ({ ...e, capacity: 0 }));
   const service = new OrchestratorService({
     store,
     dispatcher: { dispatch: async () => ({ runId: "r" }), cancel: async () => undefined },
-    pools: [{ name: "bench", list: async () => envs }],
+    pools: [{ name: "bench", list: async () => runners }],
     clock: new ManualClock(0),
     options: { owner: "mem" },
   });
-  await service.syncEnvironments();
+  await service.syncRunners();
   await store.plans.submitPlan({ id: "mem", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
   await service.tick();
   await service.status.snapshot();

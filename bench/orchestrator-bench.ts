@@ -9,11 +9,11 @@ import type { JobSpec } from "../src/config/job-spec.js";
 import { ManualClock } from "../src/orchestrator/clock.js";
 import type { Dispatcher } from "../src/orchestrator/dispatcher.js";
 import { labelsFit } from "../src/orchestrator/labels.js";
-import type { EnvironmentPool } from "../src/orchestrator/resource-manager.js";
+import type { RunnerPool } from "../src/orchestrator/resource-manager.js";
 import { UNRESTRICTED } from "../src/orchestrator/scope.js";
 import { OrchestratorService } from "../src/orchestrator/service.js";
 import { openStore } from "../src/orchestrator/store/open-store.js";
-import type { EnvironmentRecord, NewJob } from "../src/orchestrator/store/store.js";
+import type { RunnerRecord, NewJob } from "../src/orchestrator/store/store.js";
 
 export const LABEL_SETS = [["x86_64"], ["x86_64", "kvm"], ["x86_64", "kvm", "large"], ["arm64"], ["arm64", "kvm"], ["riscv64"], ["x86_64", "gpu"], ["s390x"]];
 
@@ -54,7 +54,7 @@ export function syntheticJobs(count: number, seed = 1): NewJob[] {
   });
 }
 
-export function syntheticEnvironments(count: number): EnvironmentRecord[] {
+export function syntheticRunners(count: number): RunnerRecord[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `env-${i}`,
     pool: "bench",
@@ -85,15 +85,15 @@ class NullDispatcher implements Dispatcher {
   async cancel() {}
 }
 
-/** kto's real path: 10,000 jobs in SQLite, ticks of the queue monitor, each decision a store transaction. */
-async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise<SchedulingFigures> {
+/** kto's real path: 10,000 jobs in SQLite, ticks of the queue queue, each decision a store transaction. */
+async function ktoScheduling(jobs: NewJob[], runners: RunnerRecord[]): Promise<SchedulingFigures> {
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-store-"));
   const store = await openStore({ dataDir: dir, databaseUrl: "" });
   try {
     const clock = new ManualClock(0);
-    const pool: EnvironmentPool = { name: "bench", list: async () => envs };
+    const pool: RunnerPool = { name: "bench", list: async () => runners };
     const service = new OrchestratorService({ store, dispatcher: new NullDispatcher(), pools: [pool], clock, options: { owner: "bench" } });
-    await service.syncEnvironments();
+    await service.syncRunners();
     await store.plans.submitPlan({ id: "bench", source: "bench", workspace: "/", approved: true, now: 0, jobs }, planEffects(false));
     const latencies: number[] = [];
     let decisions = 0;
@@ -104,8 +104,8 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
       if (dispatched === 0) break;
       for (let i = 0; i < dispatched; i++) latencies.push(elapsed / dispatched);
       decisions += dispatched;
-      for (const job of await store.jobsRepo.jobs({ states: ["dispatched"] }))
-        await service.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+      for (const job of await store.jobs.list({ states: ["dispatched"] }))
+        await service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "succeeded" });
     }
     const schedulingMs = latencies.reduce((a, b) => a + b, 0);
     return { decisions, perSecond: decisions / (schedulingMs / 1000), p99Ms: percentile(latencies, 99) };
@@ -115,10 +115,10 @@ async function ktoScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): Promise
   }
 }
 
-/** The trivial scheduler: an in-memory array, each decision a scan for the best job that fits a free environment. */
-function naiveScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): SchedulingFigures {
+/** The trivial scheduler: an in-memory array, each decision a scan for the best job that fits a free runner. */
+function naiveScheduling(jobs: NewJob[], runners: RunnerRecord[]): SchedulingFigures {
   const queue = jobs.map((job, seq) => ({ ...job, seq }));
-  const free = envs.map((env) => ({ ...env, busy: false }));
+  const free = runners.map((env) => ({ ...env, busy: false }));
   const latencies: number[] = [];
   let decisions = 0;
   while (queue.length > 0) {
@@ -126,20 +126,20 @@ function naiveScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): SchedulingF
     for (;;) {
       const t0 = performance.now();
       let best = -1;
-      let bestEnv = -1;
+      let bestRunner = -1;
       for (let i = 0; i < queue.length; i++) {
         const job = queue[i]!;
         if (best >= 0 && (job.priority < queue[best]!.priority || (job.priority === queue[best]!.priority && job.seq > queue[best]!.seq))) continue;
         const env = free.findIndex((e) => !e.busy && labelsFit(job.labels, e.labels));
         if (env >= 0) {
           best = i;
-          bestEnv = env;
+          bestRunner = env;
         }
       }
       if (best < 0) {
         break;
       }
-      free[bestEnv]!.busy = true;
+      free[bestRunner]!.busy = true;
       queue.splice(best, 1);
       latencies.push(performance.now() - t0);
       made += 1;
@@ -154,11 +154,11 @@ function naiveScheduling(jobs: NewJob[], envs: EnvironmentRecord[]): SchedulingF
 
 export async function schedulingBenchmark(progress: (line: string) => void): Promise<{ kto: SchedulingFigures; naive: SchedulingFigures }> {
   const jobs = syntheticJobs(10_000);
-  const envs = syntheticEnvironments(500);
-  progress("scheduling: naive in-memory baseline, 10,000 jobs on 500 environments");
-  const naive = naiveScheduling(jobs, envs);
+  const runners = syntheticRunners(500);
+  progress("scheduling: naive in-memory baseline, 10,000 jobs on 500 runners");
+  const naive = naiveScheduling(jobs, runners);
   progress("scheduling: kto (SQLite store, one transaction per decision)");
-  const kto = await ktoScheduling(jobs, envs);
+  const kto = await ktoScheduling(jobs, runners);
   return { kto, naive };
 }
 
@@ -166,10 +166,10 @@ export async function schedulingBenchmark(progress: (line: string) => void): Pro
 export async function makespanBenchmark(progress: (line: string) => void): Promise<{ makespanMs: number; lowerBoundMs: number; jobs: number }> {
   const random = lcg(42);
   const capacity = [4, 4, 4, 4, 4, 4, 4, 4];
-  const envs: EnvironmentRecord[] = [];
+  const runners: RunnerRecord[] = [];
   LABEL_SETS.forEach((labels, s) => {
     for (let i = 0; i < capacity[s]!; i++)
-      envs.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED });
+      runners.push({ id: `env-${s}-${i}`, pool: "sim", labels, capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED });
   });
   const arrivals = Array.from({ length: 1_500 }, (_, i) => {
     const set = Math.floor(random() * LABEL_SETS.length);
@@ -205,11 +205,11 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
     const service = new OrchestratorService({
       store,
       dispatcher,
-      pools: [{ name: "sim", list: async () => envs }],
+      pools: [{ name: "sim", list: async () => runners }],
       clock,
       options: { owner: "sim", lifecycle: { leaseMs: 10 * 3_600_000, deadlineGraceMs: 3_600_000, retryBackoffMs: 1_000, maxBackoffMs: 1_000 } },
     });
-    await service.syncEnvironments();
+    await service.syncRunners();
     let next = 0;
     let finished = 0;
     let makespanMs = 0;
@@ -236,13 +236,13 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
         await store.plans.submitPlan({ id: `arrivals-${at}`, source: "sim", workspace: "/", approved: true, now: at, jobs: batch }, planEffects(false));
       for (const done of running.filter((r) => r.at <= at)) {
         running.splice(running.indexOf(done), 1);
-        await service.report(done.id, done.attempt, { kind: "started" });
-        await service.report(done.id, done.attempt, { kind: "finished", status: "succeeded" });
+        await service.recordRunEvent(done.id, done.attempt, { kind: "started" });
+        await service.recordRunEvent(done.id, done.attempt, { kind: "finished", status: "succeeded" });
         finished += 1;
         makespanMs = Math.max(makespanMs, at);
       }
       await service.tick();
-      await service.deliverDue();
+      await service.sendDue();
       if (finished - reported >= 250) {
         reported = finished;
         progress(`makespan: ${finished}/${arrivals.length} jobs done at ${(clock.now() / 3_600_000).toFixed(1)} h of simulated time`);
@@ -255,7 +255,7 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
   }
 }
 
-/** Peak RSS of a fresh process holding 10,000 queued jobs: kto's store and monitor, and the naive array. */
+/** Peak RSS of a fresh process holding 10,000 queued jobs: kto's store and queue, and the naive array. */
 export function memoryBenchmark(): { ktoBytes: number; naiveBytes: number } {
   const script = fileURLToPath(new URL("./memory-child.js", import.meta.url));
   const measure = (mode: string) => Number(execFileSync(process.execPath, [script, mode], { encoding: "utf8" }).trim());

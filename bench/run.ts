@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import type { DockerJob, QemuJob } from "../src/config/job-spec.js";
 import { writeCpio } from "../src/runners/cpio.js";
-import { DockerRunner } from "../src/runners/docker-runner.js";
+import { DockerExecutor } from "../src/runners/docker-executor.js";
 import { detectHost } from "../src/runners/host-capabilities.js";
-import { QemuRunner } from "../src/runners/qemu-runner.js";
+import { QemuExecutor } from "../src/runners/qemu-executor.js";
 import { compare, table, type Comparison } from "./measure.js";
 import { webhookBenchmark } from "./app-bench.js";
 import { parserScalingBenchmark } from "./parsers-bench.js";
@@ -44,10 +44,10 @@ function qemuSpec(overrides: Partial<QemuJob>): QemuJob {
 }
 
 async function dockerBench(dir: string): Promise<Comparison> {
-  const runner = new DockerRunner();
+  const runner = new DockerExecutor();
   const command = "echo KTAP version 1; echo 1..1; echo ok 1 bench";
   return compare(
-    "DockerRunner",
+    "DockerExecutor",
     "`docker run --rm` of the same image and command",
     RUNS,
     () => runner.execute(dockerSpec({ command }), { workspace: dir, jobDir: join(dir, "docker-job") }),
@@ -74,7 +74,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
   if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-x86_64 and busybox are needed: run self-hosted/provision.sh");
   const initramfs = join(dir, "initramfs.cpio");
   await bootsInitramfs(initramfs, host.busybox);
-  const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
+  const runner = new QemuExecutor({ cacheDir: join(dir, "cache") });
   const bare = () =>
     execa(host.qemuBinary!, [
       "-kernel",
@@ -90,7 +90,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
       ...(host.kvm ? ["-enable-kvm"] : []),
     ]);
   const userMode = await compare(
-    "QemuRunner, the user's initramfs",
+    "QemuExecutor, the user's initramfs",
     "bare `qemu-system-x86_64 -kernel bzImage -initrd …` (the obvious invocation)",
     RUNS,
     () => runner.execute(qemuSpec({ kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "qemu-job") }),
@@ -98,7 +98,7 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     progress,
   );
   const guestMode = await compare(
-    "QemuRunner, kto's guest mode (9p workspace, command, exit status)",
+    "QemuExecutor, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot, which mounts nothing and runs no command",
     RUNS,
     () => runner.execute(qemuSpec({ kernel: KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "guest-job") }),
@@ -106,9 +106,9 @@ async function qemuBench(dir: string): Promise<Comparison[]> {
     progress,
   );
   // Same boot path on both sides: what kto itself adds (spawn, console capture, /proc sampling).
-  const standard = new QemuRunner({ cacheDir: join(dir, "cache"), standardBoot: true });
+  const standard = new QemuExecutor({ cacheDir: join(dir, "cache"), standardBoot: true });
   const overhead = await compare(
-    "QemuRunner forced to the standard boot (kto's own overhead)",
+    "QemuExecutor forced to the standard boot (kto's own overhead)",
     "the same bare boot",
     RUNS,
     () => standard.execute(qemuSpec({ kernel: KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "standard-job") }),
@@ -123,7 +123,7 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
   if (!host.qemuBinary || !host.busybox) throw new Error("qemu-system-aarch64 and an arm64 busybox are needed: run self-hosted/provision.sh");
   const initramfs = join(dir, "initramfs-arm64.cpio");
   await bootsInitramfs(initramfs, host.busybox);
-  const runner = new QemuRunner({ cacheDir: join(dir, "cache") });
+  const runner = new QemuExecutor({ cacheDir: join(dir, "cache") });
   const bare = (cpu: string) => () =>
     execa(host.qemuBinary!, [
       "-M",
@@ -144,7 +144,7 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
     ]);
   const job = () => runner.execute(qemuSpec({ arch: "arm64", kernel: ARM64_KERNEL, initramfs }), { workspace: dir, jobDir: join(dir, "arm64-job") });
   const obvious = await compare(
-    "QemuRunner, arm64, the user's initramfs",
+    "QemuExecutor, arm64, the user's initramfs",
     "bare `qemu-system-aarch64 -M virt -cpu max -kernel Image -initrd …`",
     RUNS,
     job,
@@ -152,7 +152,7 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
     progress,
   );
   const same = await compare(
-    "QemuRunner, arm64 (kto's own overhead)",
+    "QemuExecutor, arm64 (kto's own overhead)",
     `the same bare boot with kto's CPU model (${host.kvm ? "host" : "cortex-a57"})`,
     RUNS,
     job,
@@ -160,7 +160,7 @@ async function arm64Bench(dir: string): Promise<Comparison[]> {
     progress,
   );
   const guest = await compare(
-    "QemuRunner, arm64, kto's guest mode (9p workspace, command, exit status)",
+    "QemuExecutor, arm64, kto's guest mode (9p workspace, command, exit status)",
     "the same bare boot with kto's CPU model, which mounts nothing and runs no command",
     RUNS,
     () => runner.execute(qemuSpec({ arch: "arm64", kernel: ARM64_KERNEL, command: "echo ok" }), { workspace: dir, jobDir: join(dir, "arm64-guest-job") }),
@@ -193,7 +193,7 @@ async function orchestratorBenchmarks(): Promise<string> {
     "",
     "| benchmark | kto | baseline | ratio | goal |",
     "|---|---|---|---|---|",
-    `| scheduling: decisions per second (10,000 jobs, 500 environments, 8 label sets) | ${kto.perSecond.toFixed(0)}/s | ${naive.perSecond.toFixed(0)}/s (naive in-memory scan) | ${(kto.perSecond / naive.perSecond).toFixed(2)} | ≥ 10,000/s |`,
+    `| scheduling: decisions per second (10,000 jobs, 500 runners, 8 label sets) | ${kto.perSecond.toFixed(0)}/s | ${naive.perSecond.toFixed(0)}/s (naive in-memory scan) | ${(kto.perSecond / naive.perSecond).toFixed(2)} | ≥ 10,000/s |`,
     `| scheduling: p99 decision latency | ${kto.p99Ms.toFixed(3)} ms | ${naive.p99Ms.toFixed(3)} ms | ${(kto.p99Ms / naive.p99Ms).toFixed(2)} | ≤ 0.5 ms |`,
     `| makespan of a simulated day (${makespan.jobs} jobs) | ${hours(makespan.makespanMs)} | ${hours(makespan.lowerBoundMs)} (lower bound: work per label set / capacity) | ${(makespan.makespanMs / makespan.lowerBoundMs).toFixed(3)} | ≤ 1.01 |`,
     `| peak RSS with 10,000 queued jobs | ${mib(memory.ktoBytes)} | ${mib(memory.naiveBytes)} (the jobs in an array) | ${(memory.ktoBytes / memory.naiveBytes).toFixed(2)} | ≤ 128 MiB |`,

@@ -1,6 +1,6 @@
 import * as github from "@actions/github";
-import { CONCLUSION } from "../app/check-run-conclusion.js";
-import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../app/check-run-limits.js";
+import { CONCLUSION } from "../app/github/check-run-conclusion.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../app/github/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
 import { printLog } from "./workflow-log.js";
 

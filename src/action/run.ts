@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { buildPlan } from "../config/build-plan.js";
 import type { JobSpec } from "../config/job-spec.js";
 import { loadConfigFile } from "../config/load-config.js";
-import { DockerRunner } from "../runners/docker-runner.js";
-import { RunnerFactory } from "../runners/factory.js";
+import { DockerExecutor } from "../runners/docker-executor.js";
+import { ExecutorFactory } from "../runners/factory.js";
 import { ownerMark } from "../runners/leftovers.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport } from "../runners/report/run-report.js";
@@ -14,7 +14,7 @@ import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { runJob } from "../runners/run-job.js";
 import type { RunResult } from "../runners/types.js";
 import { annotateFailures } from "./annotations.js";
-import { AppReporter } from "./app-reporter.js";
+import { RunEventClient } from "./run-event-client.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
 import { uploadResults } from "./upload.js";
@@ -55,9 +55,9 @@ async function runAction(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
-  const reporter =
+  const runEvents =
     inputs.job && inputs.appUrl
-      ? new AppReporter({
+      ? new RunEventClient({
           appUrl: inputs.appUrl,
           jobId: inputs.job.id,
           attempt: inputs.job.attempt,
@@ -65,15 +65,15 @@ async function runAction(): Promise<void> {
           baseDelayMs: Number(process.env.KTO_REPORT_BASE_DELAY_MS ?? 1000),
         })
       : null;
-  // Its docker jobs get what this runner host's policy file grants (DockerRunner's default), and nothing without one.
-  const factory = new RunnerFactory({ docker: new DockerRunner({ owner }) });
+  // Its docker jobs get what this runner host's policy file grants (DockerExecutor's default), and nothing without one.
+  const factory = new ExecutorFactory({ docker: new DockerExecutor({ owner }) });
   const startedAt = new Date();
   const results: { spec: JobSpec; result: RunResult; dir: string }[] = [];
   for (const spec of specs) {
     const dir = join("jobs", spec.slug);
     const result = await core.group(`kto: ${spec.id} (${spec.runner})`, async () => {
-      await reporter?.send({ kind: "started", runId: process.env.GITHUB_RUN_ID });
-      const heartbeat = reporter ? setInterval(() => void reporter.send({ kind: "heartbeat" }), 30_000) : null;
+      await runEvents?.send({ kind: "started", runId: process.env.GITHUB_RUN_ID });
+      const heartbeat = runEvents ? setInterval(() => void runEvents.send({ kind: "heartbeat" }), 30_000) : null;
       try {
         return await runJob(spec, {
           factory,
@@ -121,9 +121,9 @@ async function runAction(): Promise<void> {
     .write();
   core.setOutput("conclusion", report.status);
 
-  if (reporter) {
+  if (runEvents) {
     const only = results[0]!.result;
-    await reporter.send({
+    await runEvents.send({
       kind: "finished",
       status: only.status,
       outcome: only.outcome,

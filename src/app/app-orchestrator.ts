@@ -2,10 +2,10 @@ import type { Clock } from "../orchestrator/clock.js";
 import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { OrchestratorService, pruneAfter, type OrchestratorDeps, type OrchestratorOptions } from "../orchestrator/service.js";
 import type { Store } from "../orchestrator/store/store.js";
-import { CheckRunReporter } from "./check-run-reporter.js";
-import { GitHubDispatcher } from "./github-dispatcher.js";
-import type { GitHubClient } from "./github-client.js";
-import type { GitHubRunnerPool } from "./github-runner-pool.js";
+import { CheckRunPublisher } from "./github/check-run-publisher.js";
+import { GitHubDispatcher } from "./github/github-dispatcher.js";
+import type { GitHubClient } from "./github/github-client.js";
+import type { GitHubRunnerPool } from "./github/github-runner-pool.js";
 import type { AppSettings } from "./settings.js";
 
 /** Where links to repositories, check runs and workflow runs point: github.com, or the GHES host. */
@@ -47,7 +47,7 @@ export function appOrchestrator(deps: {
   return new OrchestratorService({
     store,
     dispatcher: deps.dispatcher,
-    reporter: new CheckRunReporter(store, github.octokitFor, { now: () => clock.now(), serverUrl: serverUrlOf(settings), appId: Number(settings.APP_ID) }),
+    publisher: new CheckRunPublisher(store, github.octokitFor, { now: () => clock.now(), serverUrl: serverUrlOf(settings), appId: Number(settings.APP_ID) }),
     pools: [deps.pool],
     clock,
     logger: github.log,

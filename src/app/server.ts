@@ -6,20 +6,20 @@ import type { OrchestratorOptions, OrchestratorService } from "../orchestrator/s
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { appDispatcher, appOrchestrator, appOrchestratorOptions, serverUrlOf } from "./app-orchestrator.js";
-import { appRequestListener, WEBHOOKS_PATH } from "./app-server.js";
-import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./body-budget.js";
-import type { FindRun } from "./github-dispatcher.js";
-import { githubClient, type GitHubClient } from "./github-client.js";
-import { GitHubRunnerPool } from "./github-runner-pool.js";
-import { ktoHandlers } from "./handlers.js";
-import { oidcVerifier } from "./oidc.js";
-import type { LogLevel } from "./payload-free-log.js";
-import { BodyIntake } from "./request-body.js";
-import { ktoRoutes, type RoutesDeps, type RoutesService } from "./routes.js";
-import { registerRunner } from "./runner-registration.js";
+import { appRequestListener, WEBHOOKS_PATH } from "./http/app-server.js";
+import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./http/body-budget.js";
+import type { FindRun } from "./github/github-dispatcher.js";
+import { githubClient, type GitHubClient } from "./github/github-client.js";
+import { GitHubRunnerPool } from "./github/github-runner-pool.js";
+import { ktoHandlers } from "./webhooks/handlers.js";
+import { oidcVerifier } from "./http/oidc.js";
+import type { LogLevel } from "./github/payload-free-log.js";
+import { BodyIntake } from "./http/request-body.js";
+import { ktoRoutes, type RoutesDeps, type RoutesService } from "./http/routes.js";
+import { registerRunner } from "./http/runner-registration.js";
 import { jwksUrl, type AppSettings } from "./settings.js";
 
-export { WEBHOOKS_PATH } from "./app-server.js";
+export { WEBHOOKS_PATH } from "./http/app-server.js";
 
 export interface RunningApp {
   url: string;

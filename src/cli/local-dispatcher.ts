@@ -1,16 +1,16 @@
 import { join } from "node:path";
 import type { CancelRequest, DispatchRequest, Dispatcher, RunEvent } from "../orchestrator/dispatcher.js";
-import type { RunnerFactory } from "../runners/factory.js";
+import type { ExecutorFactory } from "../runners/factory.js";
 import { runJob } from "../runners/run-job.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
 import type { Logger } from "../orchestrator/logger.js";
 import { terminalLogger } from "./terminal.js";
 
 export interface LocalDispatcherOptions {
-  factory: RunnerFactory;
+  factory: ExecutorFactory;
   workspace: string;
   outDir: string;
-  report: (jobId: string, attempt: number, report: RunEvent) => Promise<unknown>;
+  recordRunEvent: (jobId: string, attempt: number, event: RunEvent) => Promise<unknown>;
   heartbeatMs: number;
   onStart?: (jobId: string) => void;
   onProgress?: (event: ProgressEvent) => void;
@@ -38,12 +38,12 @@ export class LocalDispatcher implements Dispatcher {
     if (this.runs.has(runKey)) return { runId: key }; // a redelivery: one run per key
     const abort = new AbortController();
     const done = (async () => {
-      const { report, heartbeatMs } = this.options;
-      await report(job.id, job.attempt, { kind: "started", runId: key });
+      const { recordRunEvent, heartbeatMs } = this.options;
+      await recordRunEvent(job.id, job.attempt, { kind: "started", runId: key });
       this.options.onStart?.(job.spec.id);
       const heartbeat = setInterval(
         () =>
-          void report(job.id, job.attempt, { kind: "heartbeat" }).catch((err: unknown) =>
+          void recordRunEvent(job.id, job.attempt, { kind: "heartbeat" }).catch((err: unknown) =>
             this.log.warn({ err, job: job.id }, "a heartbeat was not recorded; the lease runs on until the next"),
           ),
         heartbeatMs,
@@ -58,7 +58,7 @@ export class LocalDispatcher implements Dispatcher {
           onProgress: this.options.onProgress,
         });
         this.options.onEnd?.(job.spec.id, result);
-        await report(job.id, job.attempt, {
+        await recordRunEvent(job.id, job.attempt, {
           kind: "finished",
           status: result.status,
           outcome: result.outcome,

@@ -1,8 +1,8 @@
 import { arch } from "node:os";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
-import type { EnvironmentPool } from "../orchestrator/resource-manager.js";
+import type { RunnerPool } from "../orchestrator/resource-manager.js";
 import { UNRESTRICTED } from "../orchestrator/scope.js";
-import type { EnvironmentRecord } from "../orchestrator/store/store.js";
+import type { RunnerRecord } from "../orchestrator/store/store.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
 
 /** The label that says which of kto's runners (docker, qemu) a local job needs: not a GitHub runner's kto-runner-<name>. */
@@ -24,8 +24,8 @@ export function hostLabels(guests: HostCapabilities[], dockerReachable: boolean)
   return [...new Set(labels)].sort();
 }
 
-/** This machine as one environment with `--jobs` slots, named for the kto process that owns it. */
-export class LocalPool implements EnvironmentPool {
+/** This machine as one runner with `--jobs` slots, named for the kto process that owns it. */
+export class LocalPool implements RunnerPool {
   readonly name = "local";
 
   constructor(
@@ -35,7 +35,7 @@ export class LocalPool implements EnvironmentPool {
     private readonly now: () => number = Date.now,
   ) {}
 
-  get environmentId(): string {
+  get runnerKey(): string {
     return `local@${this.owner}`;
   }
 
@@ -43,10 +43,10 @@ export class LocalPool implements EnvironmentPool {
    * Unrestricted in scope: a `kto run` runs the plan of one local checkout in a store of its
    * own, so there are no repositories whose jobs this machine must keep apart.
    */
-  async list(): Promise<EnvironmentRecord[]> {
+  async list(): Promise<RunnerRecord[]> {
     return [
       {
-        id: this.environmentId,
+        id: this.runnerKey,
         pool: this.name,
         labels: this.labels,
         capacity: this.slots,

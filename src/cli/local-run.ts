@@ -9,7 +9,7 @@ import { isTerminal } from "../orchestrator/job-state.js";
 import { labelsFit } from "../orchestrator/labels.js";
 import { OrchestratorService, pruneAfter, type OrchestratorDeps } from "../orchestrator/service.js";
 import type { JobReads, JobRecord, NewPlan, Store } from "../orchestrator/store/store.js";
-import type { RunnerFactory } from "../runners/factory.js";
+import type { ExecutorFactory } from "../runners/factory.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport, type RunReport } from "../runners/report/run-report.js";
 import type { TerminalState, ProgressEvent, RunResult } from "../runners/types.js";
@@ -21,7 +21,7 @@ import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
 
 export interface LocalRunOptions {
   store: Store;
-  factory: RunnerFactory;
+  factory: ExecutorFactory;
   concurrency: number;
   signal?: AbortSignal;
   onJobStart?: (jobId: string) => void;
@@ -61,7 +61,7 @@ export async function resumePlan(planId: string, options: LocalRunOptions): Prom
   const reads: JobReads = options.store;
   const plan = await reads.plans.plan(planId);
   if (!plan || !plan.outDir) throw new Error(`no local plan ${planId} in the store`);
-  const queued = await reads.jobsRepo.jobs({ planId, states: ["queued"] });
+  const queued = await reads.jobs.list({ planId, states: ["queued"] });
   return runToEnd({ ...plan, outDir: plan.outDir }, queued, options);
 }
 
@@ -110,7 +110,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
     workspace: plan.workspace,
     outDir: plan.outDir,
     heartbeatMs: 5_000,
-    report: (jobId, attempt, report) => service.report(jobId, attempt, report),
+    recordRunEvent: (jobId, attempt, event) => service.recordRunEvent(jobId, attempt, event),
     onStart: options.onJobStart,
     onEnd: options.onJobEnd,
     onProgress: options.onProgress,
@@ -124,7 +124,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
     options: localOrchestratorOptions(owner),
   });
   if (submit) await service.submit(submit);
-  const queued = await service.reads.jobsRepo.jobs({ planId: plan.id, states: ["queued"] });
+  const queued = await service.reads.jobs.list({ planId: plan.id, states: ["queued"] });
   await service.start();
   for (const job of queued) {
     if (labelsFit(job.labels, labels)) continue;
@@ -148,7 +148,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
     options.signal?.removeEventListener("abort", onAbort);
     await service.stop();
   }
-  const jobsRun = await service.reads.jobsRepo.jobs({ planId: plan.id });
+  const jobsRun = await service.reads.jobs.list({ planId: plan.id });
   const report = runReport(
     plan.source,
     jobsRun.map((job) => jobReport(job.spec, resultOf(job), dirOf(job))),
@@ -165,7 +165,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
 }
 
 /** This host's labels, and the guests it can boot: only the guest architectures `jobs` boot are probed (a probe boots a kernel; its answer is cached). */
-async function probeHost(factory: RunnerFactory, jobs: readonly ProbedJob[]): Promise<{ guests: HostCapabilities[]; labels: string[] }> {
+async function probeHost(factory: ExecutorFactory, jobs: readonly ProbedJob[]): Promise<{ guests: HostCapabilities[]; labels: string[] }> {
   const dockerReachable = await factory.docker.ping(3000).then(
     () => true,
     () => false,
@@ -217,8 +217,8 @@ export async function collectGarbage(store: PlanPruning, maxAgeMs: number, now =
 function waitForPlan(reads: JobReads, planId: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      reads.jobsRepo
-        .jobs({ planId })
+      reads.jobs
+        .list({ planId })
         .then((jobs) => (jobs.every((j) => isTerminal(j.state)) ? resolve() : setTimeout(check, 200)))
         .catch(reject);
     };
@@ -230,7 +230,7 @@ function dirOf(job: JobRecord): string {
   return (job.result as { dir?: string } | null)?.dir ?? join("jobs", job.spec.slug);
 }
 
-/** The runner's own result when the job ran; otherwise what the orchestrator decided (cancelled before it started, no environment). */
+/** The runner's own result when the job ran; otherwise what the orchestrator decided (cancelled before it started, no runner). */
 function resultOf(job: JobRecord): RunResult {
   if (job.result && job.state !== "cancelled") return job.result as RunResult;
   if (job.result && job.state === "cancelled") return { ...(job.result as RunResult), status: "cancelled", outcome: "cancelled" };

@@ -97,8 +97,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program
     .command("status")
-    .description("jobs and environments in kto's store (KTO_DATA_DIR, default .kto)")
-    .option("--json", "counts, environments, per-label depth and histograms as JSON")
+    .description("jobs and runners in kto's store (KTO_DATA_DIR, default .kto)")
+    .option("--json", "counts, runners, per-label depth and histograms as JSON")
     .action(async (options) => {
       exitCode = await statusCommand(options);
     });

@@ -5,7 +5,7 @@ export interface DispatchRequest {
   /** Same on a redelivery: a dispatcher must start at most one run per key. */
   key: string;
   job: JobRecord;
-  envId: string;
+  runnerId: string;
   /**
    * When an earlier try of this key may first have reached the far side (the process died
    * before recording the outcome, or an error came back after the request was sent), or
@@ -19,7 +19,7 @@ export interface CancelRequest {
   jobId: string;
   attempt: number;
   runId: string | null;
-  envId: string | null;
+  runnerId: string | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The HTTP status a failed request answered with, if it got an answer: a dispatcher's or a
- * reporter's error carries it (Octokit's do), and it says whether a retry can help.
+ * publisher's error carries it (Octokit's do), and it says whether a retry can help.
  */
 export function httpStatusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null | undefined)?.status;

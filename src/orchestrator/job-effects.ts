@@ -20,13 +20,13 @@ export function effectPriority(kind: OutboxKind, to?: JobState): number {
   return 0;
 }
 
-export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "envId">, why: string): Effect[] {
+export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "runnerId">, why: string): Effect[] {
   if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
   return [
     {
       kind: "cancel",
       key: `cancel:${job.id}#${job.attempt}`,
-      payload: { attempt: job.attempt, runId: job.runId, envId: job.envId, why },
+      payload: { attempt: job.attempt, runId: job.runId, runnerId: job.runnerId, why },
       priority: effectPriority("cancel"),
     },
   ];
@@ -36,8 +36,8 @@ export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "
  * A job's check run shows the job as it is now. A job enters a state at most once per
  * attempt, so the job, attempt and state it moved to make a key no other report has.
  */
-export function reportEffect(jobId: string, attempt: number, to: JobState): Effect {
-  return { kind: "report", key: `report:${jobId}#${attempt}:${to}`, payload: { to }, jobId, priority: effectPriority("report", to) };
+export function publishEffect(jobId: string, attempt: number, to: JobState): Effect {
+  return { kind: "publish", key: `publish:${jobId}#${attempt}:${to}`, payload: { to }, jobId, priority: effectPriority("publish", to) };
 }
 
 /** The plan's approval check run shows the plan as it is now (its job_id is the plan's id); `cause` is what changed it. */
@@ -53,14 +53,14 @@ export function planEffects(shown: boolean): PlanEffects {
       // A job waiting for approval shows only in its plan's approval check run.
       if (shown)
         effects.push(
-          job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : reportEffect(job.id, job.attempt, "cancelled"),
+          job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : publishEffect(job.id, job.attempt, "cancelled"),
         );
       return effects;
     },
     submitted(job) {
       if (!shown) return [];
       // However many jobs wait, one check run asks for the approval.
-      return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : reportEffect(job.id, 1, job.state)];
+      return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : publishEffect(job.id, 1, job.state)];
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "./clock.js";
 import type { RunEvent } from "./dispatcher.js";
-import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, reportEffect } from "./job-effects.js";
+import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, publishEffect } from "./job-effects.js";
 import { ACTIVE_STATES, isTerminal } from "./job-state.js";
 import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
 
@@ -27,14 +27,14 @@ interface Shown {
 /**
  * Every move of a job goes through here: each is one store transaction carrying the side
  * effects it implies (dispatch, cancel) in the outbox, guarded by the job's state and
- * attempt so that a late or repeated report changes nothing.
+ * attempt so that a late or repeated event changes nothing.
  */
 export class JobLifecycle {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: LifecycleOptions = DEFAULT_LIFECYCLE,
-    /** Record a report effect with every transition (the App's check runs). */
+    /** Record a publish effect with every transition (the App's check runs). */
     private readonly reporting = false,
     /** Hears of every job this lifecycle moved, as it is now (the metrics' histograms). */
     private readonly onMoved: (job: JobRecord) => void = () => undefined,
@@ -45,31 +45,31 @@ export class JobLifecycle {
     return job;
   }
 
-  /** Every transition goes through here, so a reporter hears of each one it shows. */
+  /** Every transition goes through here, so a publisher hears of each one it shows. */
   private async transition(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown = { job: true }): Promise<JobRecord | null> {
     return this.moved(await this.store.transition(this.shown(job, request, shown)));
   }
 
-  /** The request with the report effects of what it shows added, when this lifecycle reports. */
+  /** The request with the publish effects of what it shows added, when this lifecycle publishes. */
   private shown(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown): TransitionRequest {
     if (!this.reporting) return request;
     const attempt = Number(request.set?.attempt ?? job.attempt);
     const effects = [...(request.effects ?? [])];
-    if (shown.job) effects.push(reportEffect(request.jobId, attempt, request.to));
+    if (shown.job) effects.push(publishEffect(request.jobId, attempt, request.to));
     if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, `${request.jobId}#${attempt}:${request.to}`));
     return { ...request, effects };
   }
 
-  async dispatch(job: JobRecord, envId: string): Promise<JobRecord | null> {
-    return (await this.dispatchAll([{ job, envId }]))[0]!;
+  async dispatch(job: JobRecord, runnerId: string): Promise<JobRecord | null> {
+    return (await this.dispatchAll([{ job, runnerId }]))[0]!;
   }
 
-  /** A scheduling pass's leases in one transaction, so one commit: a null for each job another replica or report moved first. */
-  async dispatchAll(leases: readonly { job: JobRecord; envId: string }[]): Promise<(JobRecord | null)[]> {
+  /** A scheduling pass's leases in one transaction, so one commit: a null for each job another replica or run event moved first. */
+  async dispatchAll(leases: readonly { job: JobRecord; runnerId: string }[]): Promise<(JobRecord | null)[]> {
     const now = this.clock.now();
     // Not shown on its own: the run's start follows in seconds and shows it running, which
     // saves a check run update per job; a check run created after this shows it dispatched.
-    const requests = leases.map(({ job, envId }) =>
+    const requests = leases.map(({ job, runnerId }) =>
       this.shown(
         job,
         {
@@ -77,9 +77,14 @@ export class JobLifecycle {
           from: ["queued"],
           to: "dispatched",
           attempt: job.attempt,
-          set: { env_id: envId, lease_expires: now + this.options.leaseMs, deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs, run_id: null },
-          reason: `leased to ${envId}`,
-          effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, envId }, priority: effectPriority("dispatch") }],
+          set: {
+            runner_id: runnerId,
+            lease_expires: now + this.options.leaseMs,
+            deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs,
+            run_id: null,
+          },
+          reason: `leased to ${runnerId}`,
+          effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, runnerId }, priority: effectPriority("dispatch") }],
           skipLocked: true,
           now,
         },
@@ -91,7 +96,7 @@ export class JobLifecycle {
 
   /** A new plan with its jobs; in its transaction, its group's older plans are cancelled. */
   async submit(plan: NewPlan): Promise<{ cancelled: string[]; duplicate: boolean }> {
-    return this.store.plans.submitPlan(plan, planEffects(plan.report === true));
+    return this.store.plans.submitPlan(plan, planEffects(plan.publish === true));
   }
 
   /** The machine failed the job: back to the queue with backoff while attempts remain, else errored. */
@@ -105,7 +110,7 @@ export class JobLifecycle {
         from: ACTIVE_STATES,
         to: "queued",
         attempt: job.attempt,
-        set: { attempt: job.attempt + 1, env_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now + backoff, reason },
+        set: { attempt: job.attempt + 1, runner_id: null, lease_expires: null, deadline: null, run_id: null, not_before: now + backoff, reason },
         reason: `infrastructure: ${reason}`,
         effects: cancel,
         now,
@@ -135,7 +140,7 @@ export class JobLifecycle {
       to: "errored",
       attempt: job.attempt,
       set: { outcome: "config_error", reason },
-      reason: "no environment fits",
+      reason: "no runner fits",
       now: this.clock.now(),
     });
   }
@@ -177,7 +182,7 @@ export class JobLifecycle {
         current.state === "awaiting_approval" ? { job: false, approvalOf: current.planId } : { job: true },
       );
       if (done) return done;
-      current = await this.store.jobsRepo.job(job.id);
+      current = await this.store.jobs.job(job.id);
     }
     return null;
   }
@@ -191,38 +196,38 @@ export class JobLifecycle {
     );
   }
 
-  /** A report from the run of `attempt`; one from an older attempt or a finished job is ignored. */
-  async report(jobId: string, attempt: number, report: RunEvent): Promise<JobRecord | null> {
-    const job = await this.store.jobsRepo.job(jobId);
+  /** An event from the run of `attempt`; one from an older attempt or a finished job is ignored. */
+  async recordRunEvent(jobId: string, attempt: number, event: RunEvent): Promise<JobRecord | null> {
+    const job = await this.store.jobs.job(jobId);
     if (!job || job.attempt !== attempt) return null;
     const now = this.clock.now();
-    switch (report.kind) {
+    switch (event.kind) {
       case "started":
         return this.transition(job, {
           jobId,
           from: ["dispatched"],
           to: "running",
           attempt,
-          set: { lease_expires: now + this.options.leaseMs, ...(report.runId ? { run_id: report.runId } : {}) },
+          set: { lease_expires: now + this.options.leaseMs, ...(event.runId ? { run_id: event.runId } : {}) },
           reason: "started",
           now,
         });
       case "heartbeat":
-        await this.store.jobsRepo.renewLease(jobId, attempt, now + this.options.leaseMs);
-        return this.store.jobsRepo.job(jobId);
+        await this.store.jobs.renewLease(jobId, attempt, now + this.options.leaseMs);
+        return this.store.jobs.job(jobId);
       case "finished":
-        return this.finish(job, report, now);
+        return this.finish(job, event, now);
     }
   }
 
-  private async finish(job: JobRecord, report: Extract<RunEvent, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
-    if (report.infrastructure) return this.infrastructureFailure(job, report.reason ?? "the runner failed", report.result);
+  private async finish(job: JobRecord, event: Extract<RunEvent, { kind: "finished" }>, now: number): Promise<JobRecord | null> {
+    if (event.infrastructure) return this.infrastructureFailure(job, event.reason ?? "the runner failed", event.result);
     const common = {
-      outcome: report.outcome ?? null,
-      reason: report.reason ?? null,
-      result: report.result === undefined ? null : JSON.stringify(report.result),
+      outcome: event.outcome ?? null,
+      reason: event.reason ?? null,
+      result: event.result === undefined ? null : JSON.stringify(event.result),
     };
-    if (report.status === "failed" && job.retriesLeft > 0) {
+    if (event.status === "failed" && job.retriesLeft > 0) {
       // The suite asked for retries: run the test again; a later pass is recorded as flaky.
       return this.transition(job, {
         jobId: job.id,
@@ -235,7 +240,7 @@ export class JobLifecycle {
           retries_left: job.retriesLeft - 1,
           failed_attempts: job.failedAttempts + 1,
           max_attempts: job.maxAttempts + 1,
-          env_id: null,
+          runner_id: null,
           lease_expires: null,
           deadline: null,
           run_id: null,
@@ -245,14 +250,14 @@ export class JobLifecycle {
         now,
       });
     }
-    const retried = report.status === "succeeded" && job.failedAttempts > 0;
+    const retried = event.status === "succeeded" && job.failedAttempts > 0;
     return this.transition(job, {
       jobId: job.id,
       from: ACTIVE_STATES,
-      to: report.status,
+      to: event.status,
       attempt: job.attempt,
       set: { ...common, flaky: retried ? 1 : 0 },
-      reason: report.reason ?? report.status,
+      reason: event.reason ?? event.status,
       now,
     });
   }

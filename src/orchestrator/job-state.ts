@@ -16,7 +16,7 @@ export function isTerminal(state: JobState): state is TerminalState {
  */
 const ALLOWED: Record<JobState, readonly JobState[]> = {
   awaiting_approval: ["queued", "cancelled"],
-  // queued → errored: no environment can ever run it (a local host without the labels).
+  // queued → errored: no runner can ever run it (a local host without the labels).
   queued: ["dispatched", "cancelled", "awaiting_approval", "errored"],
   dispatched: ["running", "queued", "cancelled", "timed_out", "errored", "succeeded", "failed"],
   running: ["queued", "succeeded", "failed", "timed_out", "cancelled", "errored"],

@@ -1,6 +1,6 @@
-/** A job fits an environment when the environment has every label the job asks for. */
-export function labelsFit(jobLabels: readonly string[], envLabels: ReadonlySet<string> | readonly string[]): boolean {
-  const have = envLabels instanceof Set ? envLabels : new Set(envLabels);
+/** A job fits a runner when the runner has every label the job asks for. */
+export function labelsFit(jobLabels: readonly string[], runnerLabels: ReadonlySet<string> | readonly string[]): boolean {
+  const have = runnerLabels instanceof Set ? runnerLabels : new Set(runnerLabels);
   return jobLabels.every((label) => have.has(label));
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from "./clock.js";
 import { isTerminal } from "./job-state.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
-import type { ReportDelivery, Reporter } from "./reporter.js";
+import type { PriorTries, Publisher } from "./publisher.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import { errorText, stderrLogger, type Logger } from "./logger.js";
 import type { OutboxRecord, Store } from "./store/store.js";
@@ -58,7 +58,7 @@ function isPermanent(error: unknown): boolean {
 
 /**
  * Delivers the side effects transitions recorded: each with its idempotency key, retried
- * with backoff and jitter. A crash between "decided" and "delivered" redelivers the same
+ * with backoff and jitter. A crash between "decided" and "handled" redelivers the same
  * key, which the dispatcher drops; a dispatch that never gets through fails the attempt.
  */
 export class OutboxWorker {
@@ -75,14 +75,14 @@ export class OutboxWorker {
     private readonly lifecycle: JobLifecycle,
     private readonly clock: Clock,
     private readonly options: OutboxOptions = DEFAULT_OUTBOX,
-    private readonly reporter: Reporter | null = null,
+    private readonly publisher: Publisher | null = null,
     private readonly random: () => number = Math.random,
     /**
-     * Whether this process delivers now, asked before each effect. Replicas sharing a queue
-     * let one of them (the queue's leader) deliver, so no effect goes out twice, from two of
+     * Whether this process sends now, asked before each effect. Replicas sharing a queue
+     * let one of them (the queue's leader) send, so no effect goes out twice, from two of
      * them at once; a leader that stalled past its lease stops where it is.
      */
-    private readonly mayDeliver: () => Promise<boolean> = () => Promise.resolve(true),
+    private readonly maySend: () => Promise<boolean> = () => Promise.resolve(true),
     private readonly log: Logger = stderrLogger,
   ) {
     this.since = clock.now();
@@ -92,31 +92,31 @@ export class OutboxWorker {
    * Delivers what is due. Calls during a pass share it, and it runs once more at its end:
    * effects recorded meanwhile go out now, not at the next poll.
    */
-  deliver(): Promise<number> {
+  sendDue(): Promise<number> {
     this.recorded = true;
     return this.passes.run();
   }
 
   /** Something was recorded since the batch in hand was read: it may outrank what the batch has left. */
   private recorded = false;
-  /** False once this pass was told it may not deliver: what is left waits for a leader. */
+  /** False once this pass was told it may not send: what is left waits for a leader. */
   private mayGoOn = true;
-  /** When this process began to deliver: what was recorded before it may have been sent already. */
+  /** When this process began to send: what was recorded before it may have been sent already. */
   private readonly since: number;
 
   /**
    * A batch at a time, in priority order, until what is due fits in one: a backlog drains
-   * now, not a batch per poll. Where an installation has lanes, one that has delivered in
+   * now, not a batch per poll. Where an installation has lanes, one that has handled in
    * this batch takes no more once something new was recorded: the batch is read again, so
    * a dispatch decided meanwhile goes next, not after the batch.
    */
   private async pass(): Promise<number> {
-    let delivered = 0;
+    let handled = 0;
     this.mayGoOn = true;
     const lanes = this.options.lanesPerInstallation ?? Infinity;
     for (;;) {
       this.recorded = false;
-      if (!(await this.stillMayDeliver())) return delivered;
+      if (!(await this.stillMaySend())) return handled;
       const due = await this.store.outbox.dueOutbox(this.clock.now(), BATCH);
       const byJob = new Map<string, OutboxRecord[]>();
       for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
@@ -138,7 +138,7 @@ export class OutboxWorker {
           const lane = group[0]!.installationId;
           if (lane !== null) busy.set(lane, (busy.get(lane) ?? 0) + 1);
           try {
-            sent += await this.deliverInOrder(group);
+            sent += await this.sendInOrder(group);
           } finally {
             if (lane !== null) {
               busy.set(lane, busy.get(lane)! - 1);
@@ -152,10 +152,10 @@ export class OutboxWorker {
       const ended = await Promise.allSettled(Array.from({ length: Math.max(1, this.options.concurrency) }, worker));
       const failed = ended.find((result) => result.status === "rejected");
       if (failed) throw failed.reason;
-      delivered += sent;
+      handled += sent;
       // A full batch, or one left for what was recorded meanwhile, is read again; one of
       // which nothing went out (GitHub refusing, asking to wait) waits for the next poll.
-      if (sent === 0 || !this.mayGoOn || (due.length < BATCH && groups.length === 0)) return delivered;
+      if (sent === 0 || !this.mayGoOn || (due.length < BATCH && groups.length === 0)) return handled;
     }
   }
 
@@ -164,7 +164,7 @@ export class OutboxWorker {
    * process started may have been sent by the process before it as it died. Any other is
    * on its first try.
    */
-  private reportDelivery(item: OutboxRecord): ReportDelivery {
+  private priorTries(item: OutboxRecord): PriorTries {
     return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since };
   }
 
@@ -172,10 +172,10 @@ export class OutboxWorker {
    * Asks before each effect; once told no, the rest of the pass sends nothing (a worker's
    * late yes does not undo another's no). A question that fails is a no, and is logged.
    */
-  private async stillMayDeliver(): Promise<boolean> {
+  private async stillMaySend(): Promise<boolean> {
     if (!this.mayGoOn) return false;
-    const may = await this.mayDeliver().catch((err: unknown) => {
-      this.log.warn({ err }, "asking whether this process may deliver side effects failed; the rest wait for the next pass");
+    const may = await this.maySend().catch((err: unknown) => {
+      this.log.warn({ err }, "asking whether this process may send side effects failed; the rest wait for the next pass");
       return false;
     });
     if (!may) this.mayGoOn = false;
@@ -183,46 +183,46 @@ export class OutboxWorker {
   }
 
   /** One job's due effects in the order they were decided; a failure holds back the rest until its retry. */
-  private async deliverInOrder(items: OutboxRecord[]): Promise<number> {
-    let delivered = 0;
+  private async sendInOrder(items: OutboxRecord[]): Promise<number> {
+    let handled = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      if (!(await this.stillMayDeliver())) return delivered;
-      // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one delivery.
+      if (!(await this.stillMaySend())) return handled;
+      // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one send.
       let covered = 0;
-      while ((item.kind === "report" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
-      if (!(await this.deliverOne(item, items.slice(i + 1, i + 1 + covered)))) return delivered;
-      delivered += 1 + covered;
+      while ((item.kind === "publish" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
+      if (!(await this.sendOne(item, items.slice(i + 1, i + 1 + covered)))) return handled;
+      handled += 1 + covered;
       i += covered;
     }
-    return delivered;
+    return handled;
   }
 
-  /** Delivers `item`; on success it and the effects it `covers` are marked delivered in one write. */
-  private async deliverOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
-    const payload = item.payload as { attempt: number; envId?: string; runId?: string | null };
+  /** Delivers `item`; on success it and the effects it `covers` are marked handled in one write. */
+  private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
+    const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null };
     try {
       if (item.kind === "dispatch") {
-        const job = await this.store.jobsRepo.job(item.jobId);
+        const job = await this.store.jobs.job(item.jobId);
         // Obsolete: the attempt was cancelled or given back before the dispatch went out.
         if (job && job.attempt === payload.attempt && job.state === "dispatched") {
           await this.store.outbox.markSending(item.id, this.clock.now());
-          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, envId: payload.envId!, sentAt: item.sentAt });
-          if (runId !== null) await this.store.jobsRepo.setRunId(job.id, job.attempt, runId);
+          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, runnerId: payload.runnerId!, sentAt: item.sentAt });
+          if (runId !== null) await this.store.jobs.setRunId(job.id, job.attempt, runId);
         }
-      } else if (item.kind === "report") {
-        const job = await this.store.jobsRepo.job(item.jobId);
-        if (job && this.reporter) await this.reporter.report(job, this.reportDelivery(item));
+      } else if (item.kind === "publish") {
+        const job = await this.store.jobs.job(item.jobId);
+        if (job && this.publisher) await this.publisher.publishJob(job, this.priorTries(item));
       } else if (item.kind === "approval") {
-        await this.reporter?.reportPlan(item.jobId);
+        await this.publisher?.publishPlan(item.jobId);
       } else {
-        const job = await this.store.jobsRepo.job(item.jobId);
+        const job = await this.store.jobs.job(item.jobId);
         await this.dispatcher.cancel({
           key: item.key,
           jobId: item.jobId,
           attempt: payload.attempt,
           runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null),
-          envId: payload.envId ?? null,
+          runnerId: payload.runnerId ?? null,
         });
       }
       await this.store.outbox.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
@@ -239,24 +239,24 @@ export class OutboxWorker {
       // Not the far side failing: nothing was sent, and no retry would change the answer.
       if (error instanceof DispatchRefusedError) {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
-        const job = await this.store.jobsRepo.job(item.jobId);
+        const job = await this.store.jobs.job(item.jobId);
         if (job && job.attempt === payload.attempt)
-          await this.lifecycle.report(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config_error", reason: message });
+          await this.lifecycle.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config_error", reason: message });
         return true;
       }
       this.consecutiveFailures += 1;
       this.totalFailures += 1;
-      const job = item.kind === "approval" ? null : await this.store.jobsRepo.job(item.jobId);
-      const lastWord = item.kind === "report" && job !== null && isTerminal(job.state);
+      const job = item.kind === "approval" ? null : await this.store.jobs.job(item.jobId);
+      const lastWord = item.kind === "publish" && job !== null && isTerminal(job.state);
       if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
-        this.log.warn({ err: error, effect: item.key }, `delivering ${item.key} failed after ${item.attempts + 1} tries; it is given up`);
+        this.log.warn({ err: error, effect: item.key }, `sending ${item.key} failed after ${item.attempts + 1} tries; it is given up`);
         if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
         const retryAt = this.clock.now() + delay / 2 + this.random() * (delay / 2);
         await this.store.outbox.markRetry(item.id, retryAt, message);
-        this.log.warn({ err: error, effect: item.key }, `delivering ${item.key} failed; it goes again at ${new Date(retryAt).toISOString()}`);
+        this.log.warn({ err: error, effect: item.key }, `sending ${item.key} failed; it goes again at ${new Date(retryAt).toISOString()}`);
       }
       return false;
     }

@@ -1,19 +1,19 @@
 import { labelsFit } from "./labels.js";
-import { admits, type EnvironmentScope, type JobOrigin } from "./scope.js";
+import { admits, type RunnerScope, type JobOrigin } from "./scope.js";
 
 /** What a match reads of a job: the labels it asks for and the repository it comes from. */
 export interface Placeable extends JobOrigin {
   labels: readonly string[];
 }
 
-/** What a match reads of an environment. */
+/** What a match reads of a runner. */
 export interface Placement {
   labels: ReadonlySet<string> | readonly string[];
-  scope: EnvironmentScope;
+  scope: RunnerScope;
 }
 
 /**
- * Whether a job may be leased to an environment: it has every label the job asks for, and
+ * Whether a job may be leased to a runner: it has every label the job asks for, and
  * GitHub would give the job's repository its runner. Every dispatch path asks this, and
  * nothing else, so none can match on labels alone.
  */

@@ -1,67 +1,67 @@
 import { labelKey } from "./labels.js";
 import { fits, type Placeable } from "./placement.js";
-import type { EnvironmentScope } from "./scope.js";
+import type { RunnerScope } from "./scope.js";
 
 export interface SchedulableJob extends Placeable {
   id: string;
 }
 
-export interface FreeEnvironment {
+export interface FreeRunner {
   id: string;
   labels: readonly string[];
-  scope: EnvironmentScope;
+  scope: RunnerScope;
   free: number;
 }
 
 export interface Assignment {
   jobId: string;
-  envId: string;
+  runnerId: string;
 }
 
 export interface ScheduleOptions {
-  /** Jobs of one repository allowed to hold environments at once; unlimited when absent. */
+  /** Jobs of one repository allowed to hold runners at once; unlimited when absent. */
   repoCap?: number;
   /** Jobs each repository already holds. */
   activeByRepo?: ReadonlyMap<string, number>;
 }
 
-/** Free environments that take the same jobs: the same labels and the same scope. */
-interface EnvironmentGroup {
+/** Free runners that take the same jobs: the same labels and the same scope. */
+interface RunnerClass {
   labels: Set<string>;
-  scope: EnvironmentScope;
+  scope: RunnerScope;
   size: number;
-  envs: FreeEnvironment[];
+  runners: FreeRunner[];
   free: number;
 }
 
-/** Jobs that fit the same environments get the same key. */
+/** Jobs that fit the same runners get the same key. */
 const placeableKey = (job: Placeable) => `${labelKey(job.labels)}|${job.repo?.toLowerCase() ?? ""}|${String(job.repoPrivate)}`;
 
 /**
- * Assigns jobs, already in dispatch order (priority, then arrival), to free environment
- * slots they fit (labels and scope). A job no free environment fits is passed over, never
+ * Assigns jobs, already in dispatch order (priority, then arrival), to free runner
+ * slots they fit (labels and scope). A job no free runner fits is passed over, never
  * waited for: a job for a busy arm64 board does not hold back an x86 job behind it, nor a
  * job no runner of its repository can take one of another repository. Among fitting
- * environments the one with the fewest labels wins, so special hardware stays free for
+ * runners the one with the fewest labels wins, so special hardware stays free for
  * jobs that need it.
  */
-export function assignJobs(jobs: readonly SchedulableJob[], environments: readonly FreeEnvironment[], options: ScheduleOptions = {}): Assignment[] {
-  const groups = new Map<string, EnvironmentGroup>();
+export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly FreeRunner[], options: ScheduleOptions = {}): Assignment[] {
+  const groups = new Map<string, RunnerClass>();
   let totalFree = 0;
-  for (const env of environments) {
+  for (const env of runners) {
     if (env.free <= 0) continue;
     const key = `${labelKey(env.labels)}|${JSON.stringify(env.scope)}`;
     let group = groups.get(key);
     if (!group) {
-      group = { labels: new Set(env.labels), scope: env.scope, size: env.labels.length, envs: [], free: 0 };
+      group = { labels: new Set(env.labels), scope: env.scope, size: env.labels.length, runners: [], free: 0 };
       groups.set(key, group);
     }
-    group.envs.push({ ...env });
+    group.runners.push({ ...env });
     group.free += env.free;
     totalFree += env.free;
   }
   const ordered = [...groups.values()].sort((a, b) => a.size - b.size);
-  const fitting = new Map<string, EnvironmentGroup[]>();
+  const fitting = new Map<string, RunnerClass[]>();
   const activeByRepo = new Map(options.activeByRepo ?? []);
   const assignments: Assignment[] = [];
 
@@ -76,11 +76,11 @@ export function assignJobs(jobs: readonly SchedulableJob[], environments: readon
     }
     const group = candidates.find((g) => g.free > 0);
     if (!group) continue;
-    const env = group.envs.reduce((best, e) => (e.free > best.free ? e : best));
+    const env = group.runners.reduce((best, e) => (e.free > best.free ? e : best));
     env.free -= 1;
     group.free -= 1;
     totalFree -= 1;
-    assignments.push({ jobId: job.id, envId: env.id });
+    assignments.push({ jobId: job.id, runnerId: env.id });
     if (job.repo !== null) activeByRepo.set(job.repo, (activeByRepo.get(job.repo) ?? 0) + 1);
   }
   return assignments;

@@ -1,11 +1,11 @@
 /**
- * Which repositories' jobs an environment may take. GitHub gives a workflow run only to a
+ * Which repositories' jobs a runner may take. GitHub gives a workflow run only to a
  * runner its repository may use: one registered for that repository, or an organisation's
  * runner whose runner group admits the repository. A job leased to any other runner is
  * never picked up there, and keeps that runner from its own repositories' jobs until the
  * lease runs out; so a runner's scope is as much a part of a match as its labels.
  */
-export type EnvironmentScope =
+export type RunnerScope =
   /** The machine of a `kto run`: it runs the plan of one local checkout, so there are no repositories to keep apart. */
   | { kind: "unrestricted" }
   /** A scope kto has not learned (a runner group it could not read): no job goes there. */
@@ -20,8 +20,8 @@ export type EnvironmentScope =
       publicRepositories: boolean;
     };
 
-export const UNRESTRICTED: EnvironmentScope = { kind: "unrestricted" };
-export const NO_REPOSITORY: EnvironmentScope = { kind: "none" };
+export const UNRESTRICTED: RunnerScope = { kind: "unrestricted" };
+export const NO_REPOSITORY: RunnerScope = { kind: "none" };
 
 /** Where a job comes from, as far as scopes go. */
 export interface JobOrigin {
@@ -33,8 +33,8 @@ export interface JobOrigin {
 
 const ownerOf = (repo: string) => repo.slice(0, repo.indexOf("/"));
 
-/** Whether GitHub would give a run of the job's repository to an environment of this scope. Names compare as GitHub's do, without case. */
-export function admits(scope: EnvironmentScope, job: JobOrigin): boolean {
+/** Whether GitHub would give a run of the job's repository to a runner of this scope. Names compare as GitHub's do, without case. */
+export function admits(scope: RunnerScope, job: JobOrigin): boolean {
   if (scope.kind === "unrestricted") return true;
   if (scope.kind === "none" || job.repo === null) return false;
   const repo = job.repo.toLowerCase();

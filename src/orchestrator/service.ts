@@ -1,12 +1,12 @@
 import type { Clock } from "./clock.js";
 import { stderrLogger, type Logger } from "./logger.js";
 import type { Dispatcher, RunEvent } from "./dispatcher.js";
-import type { Reporter } from "./reporter.js";
+import type { Publisher } from "./publisher.js";
 import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
 import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
 import { isActive } from "./job-state.js";
-import { QueueMonitor } from "./queue-monitor.js";
-import { ResourceManager, type EnvironmentPool } from "./resource-manager.js";
+import { QueueLeader } from "./queue-leader.js";
+import { ResourceManager, type RunnerPool } from "./resource-manager.js";
 import { StatusTracker } from "./status-tracker.js";
 import type { DeliveryLog, JobReads, JobRecord, NewPlan, Store } from "./store/store.js";
 
@@ -46,15 +46,15 @@ export interface Health {
   lastTickAt: number | null;
   outboxPending: number;
   /** Side effects that failed in a row; three or more means the far side (GitHub) is not reachable. */
-  deliveryFailuresInARow: number;
+  effectFailuresInARow: number;
 }
 
 export interface OrchestratorDeps {
   store: Store;
   dispatcher: Dispatcher;
   /** Hears of every transition (the App's check runs); none locally. */
-  reporter?: Reporter;
-  pools: readonly EnvironmentPool[];
+  publisher?: Publisher;
+  pools: readonly RunnerPool[];
   clock: Clock;
   options: Partial<OrchestratorOptions> & { owner: string };
   /** Where background failures are told; stderr when none is given. */
@@ -62,7 +62,7 @@ export interface OrchestratorDeps {
 }
 
 /**
- * The orchestrator as one service: start brings the pool in and starts the queue monitor,
+ * The orchestrator as one service: start brings the pool in and starts the queue queue,
  * the outbox worker and the health and retention schedules; stop takes no new work, lets
  * running jobs finish (or hands them back) within a deadline, and leaves no timer or lock.
  */
@@ -76,7 +76,7 @@ export class OrchestratorService {
   readonly #store: Store;
   readonly #lifecycle: JobLifecycle;
   readonly #resources: ResourceManager;
-  readonly #monitor: QueueMonitor;
+  readonly #queue: QueueLeader;
   readonly #outbox: OutboxWorker;
   private readonly clock: Clock;
   private readonly options: OrchestratorOptions;
@@ -94,30 +94,30 @@ export class OrchestratorService {
     this.log = deps.logger ?? stderrLogger;
     const status = new StatusTracker(this.#store);
     this.status = status;
-    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.reporter !== undefined, (job) => status.observe(job));
+    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.publisher !== undefined, (job) => status.observe(job));
     this.#resources = new ResourceManager(this.#store, this.#lifecycle, this.clock, deps.pools, this.log);
-    // On a queue other replicas may share (PostgreSQL), the one leading it delivers the
+    // On a queue other replicas may share (PostgreSQL), the one leading it sends the
     // outbox, and only while a third of its lease is left: a send that starts then ends
     // before another replica can take over, unless it outlasts that third.
-    const mayDeliver = this.#store.engine === "postgres" ? () => this.#monitor.holdsLease(this.options.lockTtlMs / 3) : () => Promise.resolve(true);
+    const maySend = this.#store.engine === "postgres" ? () => this.#queue.holdsLease(this.options.lockTtlMs / 3) : () => Promise.resolve(true);
     this.#outbox = new OutboxWorker(
       this.#store,
       deps.dispatcher,
       this.#lifecycle,
       this.clock,
       this.options.outbox,
-      deps.reporter ?? null,
+      deps.publisher ?? null,
       Math.random,
-      mayDeliver,
+      maySend,
       this.log,
     );
-    this.#monitor = new QueueMonitor(
+    this.#queue = new QueueLeader(
       this.#store,
       this.#lifecycle,
       this.#resources,
       this.clock,
       { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, logger: this.log },
-      () => void this.deliver(),
+      () => void this.sendEffects(),
     );
   }
 
@@ -126,13 +126,13 @@ export class OrchestratorService {
     this.starting ??= (async () => {
       await this.#resources.sync();
       this.running = true;
-      this.#monitor.accepting = true;
-      this.#monitor.start();
-      this.every("delivering side effects", this.options.outboxPollMs, () => this.#outbox.deliver());
-      this.every("checking environments", this.options.healthCheckMs, async () => {
+      this.#queue.accepting = true;
+      this.#queue.start();
+      this.every("sending side effects", this.options.outboxPollMs, () => this.#outbox.sendDue());
+      this.every("checking runners", this.options.healthCheckMs, async () => {
         await this.#resources.sync();
         const { failed } = await this.#resources.checkHealth();
-        if (failed.length) this.#monitor.wake();
+        if (failed.length) this.#queue.wake();
       });
       const retention = this.options.retention;
       if (retention) this.every("pruning finished plans", retention.everyMs, () => this.#store.plans.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
@@ -150,140 +150,140 @@ export class OrchestratorService {
     // A start that failed has told its caller; stopping only waits for it to settle.
     await this.starting?.catch(() => undefined);
     if (!this.running) {
-      await this.#monitor.stop(); // a pass run by hand may still hold the queue lock
+      await this.#queue.stop(); // a pass run by hand may still hold the queue lock
       return;
     }
-    this.#monitor.accepting = false;
+    this.#queue.accepting = false;
     const drainMs = options.drainMs ?? 0;
     if (drainMs > 0) await this.waitForIdle(drainMs);
-    for (const job of await this.#store.jobsRepo.jobs({ states: ["dispatched", "running"] })) {
-      if (job.envId && (await this.ownsEnvironment(job.envId)))
+    for (const job of await this.#store.jobs.list({ states: ["dispatched", "running"] })) {
+      if (job.runnerId && (await this.ownsRunner(job.runnerId)))
         await this.#lifecycle.infrastructureFailure(job, "the orchestrator stopped before the job finished");
     }
-    await this.deliver();
+    await this.sendEffects();
     for (const cancel of this.timers) cancel();
     this.timers = [];
-    await this.#monitor.stop();
+    await this.#queue.stop();
     this.running = false;
   }
 
   async health(): Promise<Health> {
     return {
       status: this.running ? "running" : "stopped",
-      leader: this.#monitor.leader,
-      lastTickAt: this.#monitor.lastTickAt,
+      leader: this.#queue.leader,
+      lastTickAt: this.#queue.lastTickAt,
       outboxPending: await this.#store.outbox.outboxPending(),
-      deliveryFailuresInARow: this.#outbox.consecutiveFailures,
+      effectFailuresInARow: this.#outbox.consecutiveFailures,
     };
   }
 
   async submit(plan: NewPlan): Promise<{ cancelled: string[] }> {
     const result = await this.#lifecycle.submit(plan);
-    if (result.cancelled.length || plan.report) void this.deliver();
-    this.#monitor.wake();
+    if (result.cancelled.length || plan.publish) void this.sendEffects();
+    this.#queue.wake();
     return result;
   }
 
-  async report(jobId: string, attempt: number, report: Parameters<JobLifecycle["report"]>[2] & RunEvent): Promise<JobRecord | null> {
-    const job = await this.#lifecycle.report(jobId, attempt, report);
-    if (report.kind === "finished") {
-      this.#monitor.wake(); // capacity freed
-      void this.deliver();
+  async recordRunEvent(jobId: string, attempt: number, event: Parameters<JobLifecycle["recordRunEvent"]>[2] & RunEvent): Promise<JobRecord | null> {
+    const job = await this.#lifecycle.recordRunEvent(jobId, attempt, event);
+    if (event.kind === "finished") {
+      this.#queue.wake(); // capacity freed
+      void this.sendEffects();
     }
     return job;
   }
 
   async cancelPlan(planId: string, reason: string): Promise<number> {
-    return (await this.cancelJobs(await this.#store.jobsRepo.jobs({ planId }), reason)).length;
+    return (await this.cancelJobs(await this.#store.jobs.list({ planId }), reason)).length;
   }
 
   /** Cancels those of `jobs` not yet finished and sends what that implies; the jobs cancelled. */
   async cancelJobs(jobs: readonly JobRecord[], reason: string): Promise<JobRecord[]> {
     const cancelled: JobRecord[] = [];
     for (const job of jobs) if (await this.#lifecycle.cancel(job, reason)) cancelled.push(job);
-    if (cancelled.length > 0) await this.deliver();
+    if (cancelled.length > 0) await this.sendEffects();
     return cancelled;
   }
 
   /** Lets jobs waiting for approval into the queue. */
   async approve(jobs: readonly JobRecord[]): Promise<void> {
     for (const job of jobs) await this.#lifecycle.approve(job);
-    this.#monitor.wake();
-    void this.deliver();
+    this.#queue.wake();
+    void this.sendEffects();
   }
 
   /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
   async failRun(runId: string, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.#store.jobsRepo.jobsOfRun(runId)) {
+    for (const job of await this.#store.jobs.jobsOfRun(runId)) {
       if (isActive(job.state) && (await this.#lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
-    if (failed > 0) void this.deliver();
+    if (failed > 0) void this.sendEffects();
     return failed;
   }
 
   /** A job its config keeps from running anywhere: it ends as errored, with no retry. */
   async configError(job: JobRecord, reason: string): Promise<void> {
     await this.#lifecycle.configError(job, reason);
-    void this.deliver();
+    void this.sendEffects();
   }
 
   /** The workflow run an attempt was dispatched as, once GitHub names it. */
   async recordRunId(jobId: string, attempt: number, runId: string): Promise<void> {
-    await this.#store.jobsRepo.setRunId(jobId, attempt, runId);
+    await this.#store.jobs.setRunId(jobId, attempt, runId);
   }
 
   /** Lists the pools again, and schedules for what changed. */
-  async syncEnvironments(): Promise<void> {
+  async syncRunners(): Promise<void> {
     await this.#resources.sync();
-    this.#monitor.wake();
+    this.#queue.wake();
   }
 
-  /** An environment that is gone: its jobs go back to the queue. */
-  async takeOffline(envId: string, reason: string): Promise<void> {
-    await this.#resources.takeOffline(envId, reason);
-    this.#monitor.wake();
+  /** A runner that is gone: its jobs go back to the queue. */
+  async takeOffline(runnerId: string, reason: string): Promise<void> {
+    await this.#resources.takeOffline(runnerId, reason);
+    this.#queue.wake();
   }
 
   /** One queue pass now, as the poll runs it: the jobs it dispatched. */
   async tick(): Promise<number> {
-    return this.#monitor.tick();
+    return this.#queue.tick();
   }
 
-  /** Delivers what is due now and waits for it; unlike the service's own deliveries, a failure is the caller's. */
-  async deliverDue(): Promise<number> {
-    return this.#outbox.deliver();
+  /** Sends the effects due now and waits for them; unlike the service's own sends, a failure is the caller's. */
+  async sendDue(): Promise<number> {
+    return this.#outbox.sendDue();
   }
 
-  /** Asks each pool how its environments are, as the health schedule does: those that failed, and those that replaced them. */
-  async checkEnvironments(): Promise<{ failed: string[]; replaced: string[] }> {
+  /** Asks each pool how its runners are, as the health schedule does: those that failed, and those that replaced them. */
+  async checkRunners(): Promise<{ failed: string[]; replaced: string[] }> {
     return this.#resources.checkHealth();
   }
 
   /** Something changed that may let a queued job run: a pass soon. */
   wake(): void {
-    this.#monitor.wake();
+    this.#queue.wake();
   }
 
   /** Side effects that failed and were retried, and those put off because the far side asked to wait, since start. */
-  deliveryTotals(): { failures: number; deferrals: number } {
+  effectTotals(): { failures: number; deferrals: number } {
     return { failures: this.#outbox.totalFailures, deferrals: this.#outbox.totalDeferrals };
   }
 
   /** Delivers what is due now; a failure is told and left to the next poll, which retries it. */
-  private async deliver(): Promise<void> {
-    await this.#outbox.deliver().catch((err: unknown) => this.log.warn({ err }, "delivering side effects failed; the next poll retries"));
+  private async sendEffects(): Promise<void> {
+    await this.#outbox.sendDue().catch((err: unknown) => this.log.warn({ err }, "sending side effects failed; the next poll retries"));
   }
 
-  private async ownsEnvironment(envId: string): Promise<boolean> {
-    return (await this.#store.environmentsRepo.environments()).some((env) => env.id === envId && env.owner === this.options.owner);
+  private async ownsRunner(runnerId: string): Promise<boolean> {
+    return (await this.#store.runners.list()).some((env) => env.id === runnerId && env.owner === this.options.owner);
   }
 
   private waitForIdle(limitMs: number): Promise<void> {
     const until = this.clock.now() + limitMs;
     return new Promise((resolve) => {
       const check = async () => {
-        const counts = await this.#store.jobsRepo
+        const counts = await this.#store.jobs
           .countsByState()
           .catch((err: unknown) => (this.log.warn({ err }, "reading job counts while draining failed"), null));
         if (!counts || counts.dispatched + counts.running === 0 || this.clock.now() >= until) return resolve();

@@ -10,7 +10,7 @@ export interface StatusSnapshot {
   active: number;
   finished: number;
   labels: { labels: string; queued: number; running: number; capacity: number; utilisation: number }[];
-  environments: { id: string; labels: string[]; state: string; capacity: number; busy: number }[];
+  runners: { id: string; labels: string[]; state: string; capacity: number; busy: number }[];
 }
 
 export interface Histogram {
@@ -46,25 +46,25 @@ export class StatusTracker {
   }
 
   async snapshot(): Promise<StatusSnapshot> {
-    const counts = await this.store.jobsRepo.countsByState();
+    const counts = await this.store.jobs.countsByState();
     const submitted = JOB_STATES.reduce((sum, s) => sum + counts[s], 0);
     const waiting = counts.awaiting_approval + counts.queued;
     const active = counts.dispatched + counts.running;
     const finished = counts.succeeded + counts.failed + counts.timed_out + counts.cancelled + counts.errored;
-    const busy = await this.store.jobsRepo.busyByEnvironment();
-    const envs = await this.store.environmentsRepo.environments();
+    const busy = await this.store.jobs.busyByRunner();
+    const runners = await this.store.runners.list();
     const perLabel = new Map<string, { queued: number; running: number; capacity: number }>();
     const entry = (key: string) => {
       let e = perLabel.get(key);
       if (!e) perLabel.set(key, (e = { queued: 0, running: 0, capacity: 0 }));
       return e;
     };
-    for (const depth of await this.store.jobsRepo.depthByLabels()) {
+    for (const depth of await this.store.jobs.depthByLabels()) {
       const e = entry(labelKey(JSON.parse(depth.labels) as string[]));
       e.queued += depth.queued;
       e.running += depth.active;
     }
-    for (const env of envs) if (env.state === "online") entry(labelKey(env.labels)).capacity += env.capacity;
+    for (const env of runners) if (env.state === "online") entry(labelKey(env.labels)).capacity += env.capacity;
     return {
       counts,
       submitted,
@@ -72,16 +72,16 @@ export class StatusTracker {
       active,
       finished,
       labels: [...perLabel.entries()].map(([labels, e]) => ({ labels, ...e, utilisation: e.capacity ? e.running / e.capacity : 0 })),
-      environments: envs.map((env) => ({ id: env.id, labels: env.labels, state: env.state, capacity: env.capacity, busy: busy.get(env.id) ?? 0 })),
+      runners: runners.map((env) => ({ id: env.id, labels: env.labels, state: env.state, capacity: env.capacity, busy: busy.get(env.id) ?? 0 })),
     };
   }
 
   /** The same three distributions over every job the store holds, counted by the database: for `kto status`. */
   async histograms(): Promise<{ queueWaitMs: Histogram; startupMs: Histogram; runMs: Histogram }> {
     return {
-      queueWaitMs: await this.store.jobsRepo.durationHistogram("queued_at", "dispatched_at", BUCKETS_MS),
-      startupMs: await this.store.jobsRepo.durationHistogram("dispatched_at", "started_at", BUCKETS_MS),
-      runMs: await this.store.jobsRepo.durationHistogram("started_at", "finished_at", BUCKETS_MS),
+      queueWaitMs: await this.store.jobs.durationHistogram("queued_at", "dispatched_at", BUCKETS_MS),
+      startupMs: await this.store.jobs.durationHistogram("dispatched_at", "started_at", BUCKETS_MS),
+      runMs: await this.store.jobs.durationHistogram("started_at", "finished_at", BUCKETS_MS),
     };
   }
 }

@@ -1,21 +1,21 @@
 import { cpus as hostCpus, totalmem } from "node:os";
 import type { DockerJob, JobSpec, QemuJob } from "../config/job-spec.js";
 import { formatSize } from "../config/size.js";
-import { DockerRunner } from "./docker-runner.js";
+import { DockerExecutor } from "./docker-executor.js";
 import { QemuUnavailableError, UnsupportedJobError } from "./errors.js";
 import { qemuBinaryName } from "./guest-arch.js";
-import { QemuRunner } from "./qemu-runner.js";
+import { QemuExecutor } from "./qemu-executor.js";
 import type { HostCapabilities } from "./host-capabilities.js";
-import type { Execution, RunContext, Runner } from "./types.js";
+import type { Execution, RunContext, Executor } from "./types.js";
 
 export interface HostResources {
   cpus: number;
   memoryBytes: number;
 }
 
-export interface RunnerFactoryOptions {
-  docker?: DockerRunner;
-  qemu?: QemuRunner;
+export interface ExecutorFactoryOptions {
+  docker?: DockerExecutor;
+  qemu?: QemuExecutor;
   resources?: HostResources;
 }
 
@@ -25,15 +25,15 @@ export interface RunnerFactoryOptions {
  * guests when the job's labels ask for `kvm`,
  * and enough CPUs and memory. Each check fails at once with what to fix, never by hanging.
  */
-export class RunnerFactory {
-  readonly docker: DockerRunner;
-  readonly qemu: QemuRunner;
+export class ExecutorFactory {
+  readonly docker: DockerExecutor;
+  readonly qemu: QemuExecutor;
   private readonly resources: HostResources;
   private dockerReady: Promise<void> | undefined;
 
-  constructor(options: RunnerFactoryOptions = {}) {
-    this.docker = options.docker ?? new DockerRunner();
-    this.qemu = options.qemu ?? new QemuRunner();
+  constructor(options: ExecutorFactoryOptions = {}) {
+    this.docker = options.docker ?? new DockerExecutor();
+    this.qemu = options.qemu ?? new QemuExecutor();
     this.resources = options.resources ?? { cpus: hostCpus().length, memoryBytes: totalmem() };
   }
 
@@ -43,7 +43,7 @@ export class RunnerFactory {
     return job.runner === "docker" ? this.docker.execute(job, context) : this.qemu.execute(job, context);
   }
 
-  async forJob(job: JobSpec): Promise<Runner<DockerJob> | Runner<QemuJob>> {
+  async forJob(job: JobSpec): Promise<Executor<DockerJob> | Executor<QemuJob>> {
     if (job.cpus && job.cpus > this.resources.cpus) throw new UnsupportedJobError(job.id, `needs ${job.cpus} CPUs, the host has ${this.resources.cpus}`);
     if (job.memoryBytes && job.memoryBytes > this.resources.memoryBytes)
       throw new UnsupportedJobError(job.id, `needs ${formatSize(job.memoryBytes)} of memory, the host has ${formatSize(this.resources.memoryBytes)}`);

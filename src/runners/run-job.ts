@@ -1,11 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import type { JobSpec } from "../config/job-spec.js";
-import type { RunnerFactory } from "./factory.js";
+import type { ExecutorFactory } from "./factory.js";
 import { erroredResult, finishJob } from "./finish-job.js";
 import type { ProgressEvent, RunResult } from "./types.js";
 
 export interface RunJobOptions {
-  factory: RunnerFactory;
+  factory: ExecutorFactory;
   workspace: string;
   /** The job's own output dir: logs, results/, artifacts/, result.json. */
   jobDir: string;

@@ -75,7 +75,7 @@ export interface RunContext {
   streamCapBytes?: number;
 }
 
-export interface Runner<J extends JobSpec = JobSpec> {
+export interface Executor<J extends JobSpec = JobSpec> {
   readonly kind: J["runner"];
   execute(job: J, context: RunContext): Promise<Execution>;
 }

@@ -84,10 +84,15 @@ await service.start();
 for (;;) {
   const events = await (await fetch(`${fleet}/events`)).json();
   for (const event of events) {
-    await service.report(event.jobId, event.attempt, { kind: "started", runId: event.key });
-    await service.report(event.jobId, event.attempt, { kind: "finished", status: event.status, infrastructure: event.infrastructure, reason: event.reason });
+    await service.recordRunEvent(event.jobId, event.attempt, { kind: "started", runId: event.key });
+    await service.recordRunEvent(event.jobId, event.attempt, {
+      kind: "finished",
+      status: event.status,
+      infrastructure: event.infrastructure,
+      reason: event.reason,
+    });
   }
-  const jobs = await store.jobsRepo.jobs();
+  const jobs = await store.jobs.list();
   if (jobs.every((job) => isTerminal(job.state))) break;
   await new Promise((resolve) => setTimeout(resolve, 25));
 }

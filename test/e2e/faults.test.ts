@@ -85,10 +85,10 @@ describe("faults: the App killed, a runner host killed, GitHub failing, the App 
     await system.stopApp();
     const store = await openStore({ dataDir: join(dir, "app-data") });
     try {
-      const jobs = await store.jobsRepo.jobs();
+      const jobs = await store.jobs.list();
       expect(jobs.every((j) => isTerminal(j.state))).toBe(true);
-      for (const job of jobs) expect((await store.jobsRepo.transitions(job.id)).filter((t) => isTerminal(t.to))).toHaveLength(1);
-      expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map());
+      for (const job of jobs) expect((await store.jobs.transitions(job.id)).filter((t) => isTerminal(t.to))).toHaveLength(1);
+      expect(await store.jobs.busyByRunner()).toEqual(new Map());
       expect(await store.outbox.outboxPending()).toBe(0);
       expect(await store.coordination.acquireLock("queue-monitor", "checker", 1_000, Date.now())).toBe(true);
       const retried = system.github.state.dispatches.length - jobs.length;

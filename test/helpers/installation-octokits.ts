@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { Probot, ProbotOctokit } from "probot";
-import type { Octokit, OctokitFor } from "../../src/app/github-api.js";
+import type { Octokit, OctokitFor } from "../../src/app/github/github-api.js";
 import type { GitHubApiDouble } from "./github-api-double.js";
 
 /** The App's private key: the double checks no signature, so one serves every test in the file. */

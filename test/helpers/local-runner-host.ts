@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
-import { DockerRunner } from "../../src/runners/docker-runner.js";
+import { DockerExecutor } from "../../src/runners/docker-executor.js";
 import { labelsForHost, readHostFacts } from "../../src/runners/host-labels.js";
 import { killMarkedProcesses, ownerIsGone } from "../../src/runners/leftovers.js";
 import { actionsRunnerEnv } from "./actions-runtime.js";
@@ -75,7 +75,7 @@ export class LocalRunnerHost {
 
   async start(): Promise<void> {
     // What kto-runner-host.sh does first: leftovers of a host that died go.
-    await new DockerRunner().sweepOrphans().catch(() => 0);
+    await new DockerExecutor().sweepOrphans().catch(() => 0);
     await killMarkedProcesses(ownerIsGone);
     const facts = await readHostFacts();
     for (let i = 1; i <= this.options.runners; i++) {

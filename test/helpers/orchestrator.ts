@@ -1,7 +1,7 @@
 import type { CancelRequest, DispatchRequest, Dispatcher } from "../../src/orchestrator/dispatcher.js";
-import type { EnvironmentPool } from "../../src/orchestrator/resource-manager.js";
-import { UNRESTRICTED, type EnvironmentScope } from "../../src/orchestrator/scope.js";
-import type { EnvironmentRecord, NewJob } from "../../src/orchestrator/store/store.js";
+import type { RunnerPool } from "../../src/orchestrator/resource-manager.js";
+import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
+import type { RunnerRecord, NewJob } from "../../src/orchestrator/store/store.js";
 import { job } from "./job.js";
 
 /** Records what the orchestrator asked for; a run starts once per key, as GitHub's dispatch with run-name lookup would. */
@@ -28,41 +28,50 @@ export class RecordingDispatcher implements Dispatcher {
   }
 }
 
-/** A pool whose environments a test adds and removes. */
-export class StaticPool implements EnvironmentPool {
+/** A pool whose runners a test adds and removes. */
+export class StaticPool implements RunnerPool {
   readonly name = "static";
-  envs: EnvironmentRecord[] = [];
+  runners: RunnerRecord[] = [];
   healthy = new Set<string>();
-  /** Environments whose host cannot be asked: their check throws this. */
+  /** Runners whose host cannot be asked: their check throws this. */
   unreachable = new Map<string, Error>();
-  /** What `replace` throws while the pool cannot make another environment. */
+  /** What `replace` throws while the pool cannot make another runner. */
   replaceFailure: Error | null = null;
   replacements = 0;
 
   /**
-   * An environment; `owner` makes it that kto process's, whose jobs it gives back when it
+   * A runner; `owner` makes it that kto process's, whose jobs it gives back when it
    * stops. Unrestricted in scope unless `scope` says otherwise: most tests' jobs come from no repository.
    */
-  add(id: string, labels: string[], capacity: number, options: { owner?: string; scope?: EnvironmentScope } = {}): void {
-    this.envs.push({ id, pool: this.name, labels, capacity, state: "online", lastSeen: 0, owner: options.owner ?? null, scope: options.scope ?? UNRESTRICTED });
+  add(id: string, labels: string[], capacity: number, options: { owner?: string; scope?: RunnerScope } = {}): void {
+    this.runners.push({
+      id,
+      pool: this.name,
+      labels,
+      capacity,
+      state: "online",
+      lastSeen: 0,
+      owner: options.owner ?? null,
+      scope: options.scope ?? UNRESTRICTED,
+    });
     this.healthy.add(id);
   }
 
-  async list(): Promise<EnvironmentRecord[]> {
-    return this.envs;
+  async list(): Promise<RunnerRecord[]> {
+    return this.runners;
   }
 
-  async check(env: EnvironmentRecord): Promise<boolean> {
+  async check(env: RunnerRecord): Promise<boolean> {
     const unreachable = this.unreachable.get(env.id);
     if (unreachable) throw unreachable;
     return this.healthy.has(env.id);
   }
 
-  async replace(env: EnvironmentRecord): Promise<EnvironmentRecord | null> {
+  async replace(env: RunnerRecord): Promise<RunnerRecord | null> {
     if (this.replaceFailure) throw this.replaceFailure;
     this.replacements += 1;
     const fresh = { ...env, id: `${env.id}-r${this.replacements}`, state: "online" as const };
-    this.envs = this.envs.filter((e) => e.id !== env.id).concat(fresh);
+    this.runners = this.runners.filter((e) => e.id !== env.id).concat(fresh);
     this.healthy.add(fresh.id);
     return fresh;
   }

@@ -1,7 +1,7 @@
 /** Runners where GitHub has them, and which repositories' runs GitHub gives them: the model the scheduling properties are checked against. */
 import fc from "fast-check";
-import { runnerGroupScope } from "../../src/app/runner-groups.js";
-import { UNRESTRICTED, type EnvironmentScope } from "../../src/orchestrator/scope.js";
+import { runnerGroupScope } from "../../src/app/github/runner-groups.js";
+import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
 
 /** Where plans come from: repositories of two organisations, private and public, and a local run. */
 export const ORIGINS = [
@@ -39,7 +39,7 @@ export function githubRoutes(home: Home, job: { repo: string | null; repoPrivate
 }
 
 /** The scope kto's pools give a runner at `home`: the App's own conversion of a runner group. */
-export function scopeOf(home: Home): EnvironmentScope {
+export function scopeOf(home: Home): RunnerScope {
   if (home.kind === "local") return UNRESTRICTED;
   if (home.kind === "repository") return { kind: "repository", repository: home.repo };
   return runnerGroupScope(home.org, { id: 1, visibility: home.visibility, allows_public_repositories: home.allowsPublic }, home.selected);

@@ -70,7 +70,7 @@ export async function withStore<T>(engine: EngineName, fn: (store: Store) => Pro
   }
 }
 
-/** Submits a plan straight to the store, with the effects the job lifecycle gives a plan (check runs when `report`). */
+/** Submits a plan straight to the store, with the effects the job lifecycle gives a plan (check runs when `publish`). */
 export function submitPlan(store: Store, plan: NewPlan): ReturnType<Store["plans"]["submitPlan"]> {
-  return store.plans.submitPlan(plan, planEffects(plan.report === true));
+  return store.plans.submitPlan(plan, planEffects(plan.publish === true));
 }

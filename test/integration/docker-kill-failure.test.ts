@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
-import { DockerRunner } from "../../src/runners/docker-runner.js";
+import { DockerExecutor } from "../../src/runners/docker-executor.js";
 import { OWNER_LABEL } from "../../src/runners/docker-options.js";
 import { ownerMark } from "../../src/runners/leftovers.js";
 import { GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
@@ -15,7 +15,7 @@ import { GRANTS_EVERYTHING, job, withTempDir } from "../helpers/job.js";
 const refusal = () => Object.assign(new Error("(HTTP code 500) server error - cannot kill container: permission denied"), { statusCode: 500 });
 
 /** An engine whose containers refuse to be killed, and a runner on it marked as `owner`. */
-function runnerRefusingKills(owner: string): { docker: Docker; runner: DockerRunner; kills: () => number } {
+function runnerRefusingKills(owner: string): { docker: Docker; runner: DockerExecutor; kills: () => number } {
   const docker = new Docker();
   let kills = 0;
   const create = docker.createContainer.bind(docker) as (options: Docker.ContainerCreateOptions) => Promise<Docker.Container>;
@@ -27,7 +27,7 @@ function runnerRefusingKills(owner: string): { docker: Docker; runner: DockerRun
     }) as Docker.Container["kill"];
     return container;
   }) as Docker["createContainer"];
-  return { docker, runner: new DockerRunner({ docker, owner, policy: async () => GRANTS_EVERYTHING }), kills: () => kills };
+  return { docker, runner: new DockerExecutor({ docker, owner, policy: async () => GRANTS_EVERYTHING }), kills: () => kills };
 }
 
 describe("a container the engine will not kill", () => {

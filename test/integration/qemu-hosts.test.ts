@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { readCachedChoice, probeKey } from "../../src/runners/accelerator-probe.js";
-import { RunnerFactory } from "../../src/runners/factory.js";
+import { ExecutorFactory } from "../../src/runners/factory.js";
 import { probeGuests } from "../../src/runners/host-labels.js";
-import { QemuRunner } from "../../src/runners/qemu-runner.js";
+import { QemuExecutor } from "../../src/runners/qemu-executor.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { brokenKvmHost } from "../helpers/broken-kvm.js";
 import { qemuJob, withTempDir } from "../helpers/job.js";
@@ -13,9 +13,9 @@ import { qemuJob, withTempDir } from "../helpers/job.js";
 const KVM_REFUSED = /failed to initialize kvm|Could not access KVM kernel module/;
 
 /** A runner with its own probe cache, reading the environment it is given. */
-function runnerFor(dir: string, env: NodeJS.ProcessEnv): { qemu: QemuRunner; factory: RunnerFactory } {
-  const qemu = new QemuRunner({ cacheDir: join(dir, "cache"), env });
-  return { qemu, factory: new RunnerFactory({ qemu }) };
+function runnerFor(dir: string, env: NodeJS.ProcessEnv): { qemu: QemuExecutor; factory: ExecutorFactory } {
+  const qemu = new QemuExecutor({ cacheDir: join(dir, "cache"), env });
+  return { qemu, factory: new ExecutorFactory({ qemu }) };
 }
 
 describe("QEMU on the hosts users have: KVM working, absent, or present and broken", () => {
@@ -67,7 +67,7 @@ describe("QEMU on the hosts users have: KVM working, absent, or present and brok
       expect(result.boot!.detail).toMatch(/^tcg, because kvm -cpu host: a job's boot failed: .*exited with status 1/);
       expect((await qemu.host("x86_64")).kvm).toBe(false);
       // A new process on this host starts on TCG: the demotion was written to the probe cache.
-      const later = new QemuRunner({ cacheDir: join(dir, "cache"), env: broken.env });
+      const later = new QemuExecutor({ cacheDir: join(dir, "cache"), env: broken.env });
       expect((await later.host("x86_64")).accelerator).toMatchObject({ accelerator: "tcg" });
       const key = await probeKey(broken.qemu, broken.env.KTO_KVM_DEVICE!);
       expect((await readCachedChoice(join(dir, "cache"), "x86_64", key))?.accelerator).toBe("tcg");

@@ -20,7 +20,7 @@ describe("several App replicas on one PostgreSQL queue", () => {
       const a = make(first, "replica-a", new RecordingDispatcher());
       const bDispatcher = new RecordingDispatcher();
       const b = make(second, "replica-b", bDispatcher);
-      await a.syncEnvironments();
+      await a.syncRunners();
       await submitPlan(first, { id: "p1", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j1", [], 2)] });
       expect(await a.tick()).toBe(1);
       await submitPlan(second, { id: "p2", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j2", [], 2)] });
@@ -29,7 +29,7 @@ describe("several App replicas on one PostgreSQL queue", () => {
       clock.advance(10_001); // a stops renewing: it died
       expect(await b.tick()).toBe(1);
       expect((await b.health()).leader).toBe(true);
-      await b.deliverDue();
+      await b.sendDue();
       expect(bDispatcher.dispatched.map((d) => d.job.id)).toEqual(["j2"]);
     } finally {
       await second.close();
@@ -80,7 +80,7 @@ describe("a queue leader that loses its lease while delivering", () => {
         new OrchestratorService({ store, dispatcher, pools: [pool], clock: clocks[owner], options: { owner, lockTtlMs: 10_000, outbox } });
       const a = replica("a", first, aDispatcher);
       const b = replica("b", second, bDispatcher);
-      await a.syncEnvironments();
+      await a.syncRunners();
       const jobs = ["j1", "j2", "j3"].map((id) => storeJob(id, [], 2));
       await submitPlan(first, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs });
       expect(await a.tick()).toBe(3); // its outbox pass starts, and hangs in the first send
@@ -88,9 +88,9 @@ describe("a queue leader that loses its lease while delivering", () => {
       overtake(clocks);
       await b.tick();
       expect((await b.health()).leader).toBe(true);
-      await b.deliverDue();
+      await b.sendDue();
       aDispatcher.resume();
-      await a.deliverDue();
+      await a.sendDue();
 
       const stalledOn = aDispatcher.dispatched[0]!.job.id;
       expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn]);
@@ -102,7 +102,7 @@ describe("a queue leader that loses its lease while delivering", () => {
       clocks.a.advance(20_002);
       await submitPlan(first, { id: "p2", source: "s", workspace: "/w", approved: true, now: clocks.a.now(), jobs: [storeJob("j4", [], 2)] });
       expect(await a.tick()).toBe(1);
-      await a.deliverDue();
+      await a.sendDue();
       expect(aDispatcher.dispatched.map((d) => d.job.id)).toEqual([stalledOn, "j4"]);
     } finally {
       await second.close();
@@ -112,23 +112,23 @@ describe("a queue leader that loses its lease while delivering", () => {
 });
 
 describe("resource manager", () => {
-  it("takes a failed environment out, gives its job back, and puts the pool's replacement in", async () => {
+  it("takes a failed runner out, gives its job back, and puts the pool's replacement in", async () => {
     const { store, dispose } = await freshStore("sqlite");
     try {
       const clock = new ManualClock(0);
       const pool = new StaticPool();
       pool.add("board-1", ["arm64"], 1);
       const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
-      await service.syncEnvironments();
+      await service.syncRunners();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", ["arm64"], 2)] });
       await service.tick();
-      expect((await store.jobsRepo.job("j"))?.envId).toBe("board-1");
+      expect((await store.jobs.job("j"))?.runnerId).toBe("board-1");
       pool.healthy.delete("board-1");
-      expect(await service.checkEnvironments()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2 });
+      expect(await service.checkRunners()).toEqual({ failed: ["board-1"], replaced: ["board-1-r1"] });
+      expect(await store.jobs.job("j")).toMatchObject({ state: "queued", attempt: 2 });
       clock.advance(60_000);
       await service.tick();
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "board-1-r1" });
+      expect(await store.jobs.job("j")).toMatchObject({ state: "dispatched", runnerId: "board-1-r1" });
     } finally {
       await dispose();
     }
@@ -146,7 +146,7 @@ describe("resource manager", () => {
         clock: new ManualClock(0),
         options: { owner: "o", repoCap: 2 },
       });
-      await service.syncEnvironments();
+      await service.syncRunners();
       await submitPlan(store, {
         id: "busy",
         source: "s",
@@ -158,7 +158,7 @@ describe("resource manager", () => {
       });
       await submitPlan(store, { id: "small", source: "s", workspace: "/w", repo: "small/repo", approved: true, now: 0, jobs: [storeJob("s1", [], 1)] });
       expect(await service.tick()).toBe(3);
-      expect((await store.jobsRepo.jobs({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
+      expect((await store.jobs.list({ states: ["dispatched"] })).map((j) => j.id).sort()).toEqual(["b1", "b2", "s1"]);
     } finally {
       await dispose();
     }

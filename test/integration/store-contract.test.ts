@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { sql } from "kysely";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
-import { UNRESTRICTED, type EnvironmentScope } from "../../src/orchestrator/scope.js";
+import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
 import { migrate } from "../../src/orchestrator/store/migrations.js";
 import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
 import { storeJob } from "../helpers/orchestrator.js";
@@ -12,16 +12,16 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     await withStore(engine, async (store) => {
       const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
-      await store.environmentsRepo.upsertEnvironments(
+      await store.runners.upsertRunners(
         ["e1", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
       );
-      await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e1");
-      await store.jobsRepo.setRunId("j", 1, "101");
-      const stale = (await lifecycle.report("j", 1, { kind: "started" }))!;
+      await lifecycle.dispatch((await store.jobs.job("j"))!, "e1");
+      await store.jobs.setRunId("j", 1, "101");
+      const stale = (await lifecycle.recordRunEvent("j", 1, { kind: "started" }))!;
       // The host dies: attempt 1 is given back, and attempt 2 goes to another runner.
       await lifecycle.infrastructureFailure(stale, "host lost");
-      await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e2");
-      await store.jobsRepo.setRunId("j", 2, "202");
+      await lifecycle.dispatch((await store.jobs.job("j"))!, "e2");
+      await store.jobs.setRunId("j", 2, "202");
       // A /kto cancel read the job before all that.
       expect(await lifecycle.cancel(stale, "cancelled by a maintainer")).toMatchObject({ state: "cancelled", attempt: 2 });
       const cancels = (await store.db.selectFrom("outbox").select(["idempotency_key", "payload"]).where("kind", "=", "cancel").orderBy("id").execute()).map(
@@ -44,11 +44,11 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         now: 1,
         jobs: [storeJob("a", [], 2), storeJob("b", [], 3), storeJob("c", [], 2)],
       });
-      expect((await store.jobsRepo.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
-      const a = (await store.jobsRepo.job("a"))!;
+      expect((await store.jobs.dispatchable(1)).map((j) => j.id)).toEqual(["b", "a", "c"]);
+      const a = (await store.jobs.job("a"))!;
       expect(a).toMatchObject({ state: "queued", attempt: 1, planId: "p1", labels: [] });
       expect(a.spec.id).toBe("a");
-      expect(await store.jobsRepo.countsByState()).toMatchObject({ queued: 3, running: 0 });
+      expect(await store.jobs.countsByState()).toMatchObject({ queued: 3, running: 0 });
     });
   });
 
@@ -68,7 +68,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
           storeJob("x4", ["x86_64"], 2),
         ],
       });
-      const position = async (id: string) => store.jobsRepo.queuePosition((await store.jobsRepo.job(id))!, 1);
+      const position = async (id: string) => store.jobs.queuePosition((await store.jobs.job(id))!, 1);
       expect(await Promise.all(["x3", "x1", "x4", "arm", "x2"].map(position))).toEqual([1, 2, 3, 1, 1]);
     });
   });
@@ -76,15 +76,15 @@ describe.each(ENGINES)("Store on %s", (engine) => {
   it("applies a transition only from an allowed state and attempt, with its audit row and outbox entry", async () => {
     await withStore(engine, async (store) => {
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
-      const effect = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } };
+      const effect = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, runnerId: "e" } };
       expect(await store.transition({ jobId: "j", to: "running", now: 2 })).toBeNull(); // queued → running is not a move
       expect(await store.transition({ jobId: "j", to: "dispatched", attempt: 2, now: 2 })).toBeNull();
-      const moved = await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e" }, effects: [effect], now: 3 });
-      expect(moved).toMatchObject({ state: "dispatched", envId: "e", dispatchedAt: 3 });
+      const moved = await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "e" }, effects: [effect], now: 3 });
+      expect(moved).toMatchObject({ state: "dispatched", runnerId: "e", dispatchedAt: 3 });
       // The same effect key twice is one outbox row: redelivery is by key, never by a second row.
       await store.transition({ jobId: "j", to: "queued", effects: [effect], now: 4 });
       expect((await store.outbox.dueOutbox(10)).map((o) => o.key)).toEqual(["dispatch:j#1"]);
-      expect((await store.jobsRepo.transitions("j")).map((t) => [t.from, t.to])).toEqual([
+      expect((await store.jobs.transitions("j")).map((t) => [t.from, t.to])).toEqual([
         [null, "queued"],
         ["queued", "dispatched"],
         ["dispatched", "queued"],
@@ -101,18 +101,18 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       await store.transition({
         jobId: "j",
         to: "dispatched",
-        set: { env_id: "e" },
-        effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, envId: "e" } }],
+        set: { runner_id: "e" },
+        effects: [{ kind: "dispatch", key: "dispatch:j#1", payload: { attempt: 1, runnerId: "e" } }],
         now: 2,
       });
       const [dispatch] = await store.outbox.dueOutbox(2);
       await store.outbox.markRetry(dispatch!.id, 100, "502 Bad Gateway");
-      await store.transition({ jobId: "j", to: "cancelled", effects: [{ kind: "cancel", key: "cancel:j#1", payload: { attempt: 1, envId: "e" } }], now: 3 });
+      await store.transition({ jobId: "j", to: "cancelled", effects: [{ kind: "cancel", key: "cancel:j#1", payload: { attempt: 1, runnerId: "e" } }], now: 3 });
       await store.transition({
         jobId: "k",
         to: "dispatched",
-        set: { env_id: "e" },
-        effects: [{ kind: "dispatch", key: "dispatch:k#1", payload: { attempt: 1, envId: "e" } }],
+        set: { runner_id: "e" },
+        effects: [{ kind: "dispatch", key: "dispatch:k#1", payload: { attempt: 1, runnerId: "e" } }],
         now: 4,
       });
       // The cancel must not overtake the dispatch it cancels.
@@ -132,7 +132,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         now: 1,
         jobs: [storeJob("o1", [], 2), storeJob("o2", [], 2)],
       });
-      await store.transition({ jobId: "o2", to: "dispatched", set: { env_id: "e" }, now: 2 });
+      await store.transition({ jobId: "o2", to: "dispatched", set: { runner_id: "e" }, now: 2 });
       const { cancelled } = await submitPlan(store, {
         id: "new",
         source: "s",
@@ -143,8 +143,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         jobs: [storeJob("n1", [], 2)],
       });
       expect(cancelled.sort()).toEqual(["o1", "o2"]);
-      expect((await store.jobsRepo.job("o2"))?.state).toBe("cancelled");
-      expect((await store.jobsRepo.job("n1"))?.state).toBe("queued");
+      expect((await store.jobs.job("o2"))?.state).toBe("cancelled");
+      expect((await store.jobs.job("n1"))?.state).toBe("queued");
     });
   });
 
@@ -182,57 +182,53 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       await store.transition({ jobId: "b", to: "dispatched", now: 2 });
       expect(await store.plans.pruneFinishedPlans(100)).toEqual(["done"]);
       expect(await store.plans.planIds()).toEqual(["busy"]);
-      expect(await store.jobsRepo.transitions("d")).toEqual([]);
+      expect(await store.jobs.transitions("d")).toEqual([]);
     });
   });
 
-  it("keeps environments and counts the jobs each holds", async () => {
+  it("keeps runners and counts the jobs each holds", async () => {
     await withStore(engine, async (store) => {
-      await store.environmentsRepo.upsertEnvironments([
-        { id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED },
-      ]);
+      await store.runners.upsertRunners([{ id: "e1", pool: "p", labels: ["x86_64", "kvm"], capacity: 2, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1, jobs: [storeJob("j", [], 2)] });
-      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, now: 2 });
-      expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
-      expect((await store.environmentsRepo.environments())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
+      await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "e1" }, now: 2 });
+      expect(await store.jobs.busyByRunner()).toEqual(new Map([["e1", 1]]));
+      expect((await store.runners.list())[0]).toMatchObject({ id: "e1", labels: ["kvm", "x86_64"], capacity: 2 });
     });
   });
 
-  it("keeps each environment's scope, each job's repository and whether it is private, and reads the queue lane by lane", async () => {
+  it("keeps each runner's scope, each job's repository and whether it is private, and reads the queue lane by lane", async () => {
     await withStore(engine, async (store) => {
-      const scopes: EnvironmentScope[] = [
+      const scopes: RunnerScope[] = [
         { kind: "repository", repository: "victim/kernel" },
         { kind: "organization", organization: "acme", repositories: ["acme/kernel"], publicRepositories: false },
         { kind: "organization", organization: "acme", repositories: "all", publicRepositories: true },
         UNRESTRICTED,
       ];
-      await store.environmentsRepo.upsertEnvironments(
-        scopes.map((scope, i) => ({ id: `e${i}`, pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope })),
-      );
-      expect((await store.environmentsRepo.environments()).map((env) => env.scope)).toEqual(scopes);
+      await store.runners.upsertRunners(scopes.map((scope, i) => ({ id: `e${i}`, pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope })));
+      expect((await store.runners.list()).map((env) => env.scope)).toEqual(scopes);
 
       const plan = (id: string, repo: { repo: string; repoPrivate: boolean } | null, jobs: ReturnType<typeof storeJob>[]) =>
         submitPlan(store, { id, source: "s", workspace: "/w", approved: true, now: 1, ...(repo ?? {}), jobs });
       await plan("m", { repo: "mallory/anything", repoPrivate: false }, [storeJob("m1", ["a100"], 4), storeJob("m2", ["a100"], 4)]);
       await plan("v", { repo: "victim/kernel", repoPrivate: true }, [storeJob("v1", ["a100"], 1), storeJob("v2", ["a100"], 3)]);
       await plan("local", null, [storeJob("l1", ["a100"], 2)]);
-      expect(await store.jobsRepo.job("m1")).toMatchObject({ repo: "mallory/anything", repoPrivate: false });
-      expect(await store.jobsRepo.job("v1")).toMatchObject({ repo: "victim/kernel", repoPrivate: true });
-      expect(await store.jobsRepo.job("l1")).toMatchObject({ repo: null, repoPrivate: null });
+      expect(await store.jobs.job("m1")).toMatchObject({ repo: "mallory/anything", repoPrivate: false });
+      expect(await store.jobs.job("v1")).toMatchObject({ repo: "victim/kernel", repoPrivate: true });
+      expect(await store.jobs.job("l1")).toMatchObject({ repo: null, repoPrivate: null });
 
-      const lanes = await store.jobsRepo.queuedLanes();
+      const lanes = await store.jobs.queuedLanes();
       const byRepo = (repo: string | null) => lanes.find((lane) => lane.repo === repo)!;
       expect(lanes).toHaveLength(3);
       expect(byRepo("victim/kernel")).toEqual({ labels: '["a100"]', repo: "victim/kernel", repoPrivate: true });
       // A lane's head, in dispatch order, holds none of another repository's jobs of the same labels.
-      expect((await store.jobsRepo.dispatchableWith(byRepo("victim/kernel"), 1, 1)).map((j) => j.id)).toEqual(["v2"]);
-      expect((await store.jobsRepo.dispatchableWith(byRepo("victim/kernel"), 1, 5)).map((j) => j.id)).toEqual(["v2", "v1"]);
-      expect((await store.jobsRepo.dispatchableWith(byRepo(null), 1, 5)).map((j) => j.id)).toEqual(["l1"]);
-      expect((await store.jobsRepo.dispatchableWith(byRepo("mallory/anything"), 1, 5)).map((j) => j.id)).toEqual(["m1", "m2"]);
+      expect((await store.jobs.dispatchableWith(byRepo("victim/kernel"), 1, 1)).map((j) => j.id)).toEqual(["v2"]);
+      expect((await store.jobs.dispatchableWith(byRepo("victim/kernel"), 1, 5)).map((j) => j.id)).toEqual(["v2", "v1"]);
+      expect((await store.jobs.dispatchableWith(byRepo(null), 1, 5)).map((j) => j.id)).toEqual(["l1"]);
+      expect((await store.jobs.dispatchableWith(byRepo("mallory/anything"), 1, 5)).map((j) => j.id)).toEqual(["m1", "m2"]);
     });
   });
 
-  it("migrates a store from before scopes: its environments take no job until their pool lists them again, its jobs' privacy is not known", async () => {
+  it("migrates a store from before scopes: its runners take no job until their pool lists them again, its jobs' privacy is not known", async () => {
     await withStore(engine, async (store) => {
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", repo: "victim/kernel", approved: true, now: 1, jobs: [storeJob("j", ["a100"], 2)] });
       // The store as 007 left it.
@@ -248,18 +244,18 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       );
 
       expect(await migrate(store.db, store.engine)).toEqual(["008-lease-scopes", "009-one-vocabulary"]);
-      expect((await store.environmentsRepo.environments())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
-      expect(await store.jobsRepo.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
-      expect(await store.jobsRepo.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
+      expect((await store.runners.list())[0]).toMatchObject({ id: "github:victim/kernel:11", scope: { kind: "none" } });
+      expect(await store.jobs.job("j")).toMatchObject({ repo: "victim/kernel", repoPrivate: null });
+      expect(await store.jobs.queuedLanes()).toEqual([{ labels: '["a100"]', repo: "victim/kernel", repoPrivate: null }]);
     });
   });
 
   it("migrates a store from before one vocabulary: a job keeps the runner it holds, and effects not yet sent still go where they were going", async () => {
     await withStore(engine, async (store) => {
-      await store.environmentsRepo.upsertEnvironments([{ id: "e1", pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
-      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, report: true, now: 1, jobs: [storeJob("j", [], 2)] });
-      const dispatch = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, envId: "e1" } };
-      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "e1" }, effects: [dispatch], now: 2 });
+      await store.runners.upsertRunners([{ id: "e1", pool: "p", labels: [], capacity: 1, state: "online", lastSeen: 1, scope: UNRESTRICTED }]);
+      await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, publish: true, now: 1, jobs: [storeJob("j", [], 2)] });
+      const dispatch = { kind: "dispatch" as const, key: "dispatch:j#1", payload: { attempt: 1, runnerId: "e1" } };
+      await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "e1" }, effects: [dispatch], now: 2 });
       const before = (await store.outbox.dueOutbox(10)).map((o) => [o.key, o.kind, o.payload]);
       // The store as 008 left it: its tables, and its effects as that version wrote them.
       await sql`alter table runners rename to environments`.execute(store.db);
@@ -269,9 +265,9 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       await sql`delete from kto_migrations where name = '009-one-vocabulary'`.execute(store.db);
 
       expect(await migrate(store.db, store.engine)).toEqual(["009-one-vocabulary"]);
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "dispatched", envId: "e1" });
-      expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map([["e1", 1]]));
-      expect((await store.environmentsRepo.environments()).map((e) => e.id)).toEqual(["e1"]);
+      expect(await store.jobs.job("j")).toMatchObject({ state: "dispatched", runnerId: "e1" });
+      expect(await store.jobs.busyByRunner()).toEqual(new Map([["e1", 1]]));
+      expect((await store.runners.list()).map((e) => e.id)).toEqual(["e1"]);
       expect((await store.outbox.dueOutbox(10)).map((o) => [o.key, o.kind, o.payload])).toEqual(before);
       expect(before.map(([, kind]) => kind)).toContain("publish");
     });

@@ -97,7 +97,7 @@ function latencies(
 async function storedJobs(dir: string, databaseUrl: string): Promise<JobRecord[]> {
   const store = await openStore({ dataDir: join(dir, "app-data"), databaseUrl });
   try {
-    return await store.jobsRepo.jobs();
+    return await store.jobs.list();
   } finally {
     await store.close();
   }

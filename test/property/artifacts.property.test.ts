@@ -5,11 +5,11 @@ import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import picomatch from "picomatch";
 import { unsafePattern } from "../../src/runners/artifacts.js";
-import { RunnerFactory } from "../../src/runners/factory.js";
+import { ExecutorFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { job, withTempDir } from "../helpers/job.js";
 
-const factory = new RunnerFactory();
+const factory = new ExecutorFactory();
 const segment = fc.constantFrom("a", "b", "logs", "deep", "x.log", "y.txt", "core.bin", ".hidden");
 const relPath = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join("/"));
 const PATTERNS = ["**/*.log", "results/**", "*.txt", "a/**", "results/*.bin", "**/.hidden", "../escape/**", "/etc/passwd", "logs/*", "nothing-matches"];

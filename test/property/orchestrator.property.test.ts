@@ -4,15 +4,15 @@ import { ManualClock } from "../../src/orchestrator/clock.js";
 import { isTerminal } from "../../src/orchestrator/job-state.js";
 import { labelsFit } from "../../src/orchestrator/labels.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
-import type { EnvironmentRecord, JobRecord, Store } from "../../src/orchestrator/store/store.js";
+import type { RunnerRecord, JobRecord, Store } from "../../src/orchestrator/store/store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
 import { githubRoutes, homes, ORIGINS, scopeOf, type Home } from "../helpers/runner-homes.js";
 import { ENGINES, freshStore, type EngineName } from "../helpers/stores.js";
 
 const LABEL_SETS = [[], ["x86_64"], ["x86_64", "kvm"], ["arm64"], ["gpu"]];
 const ENV_LABELS = [["x86_64"], ["x86_64", "kvm"], ["arm64"], ["x86_64", "kvm", "gpu"]];
-/** A replacement keeps its environment's home: `env3-1000-r1-r2` is where `env3-1000` was. */
-const homeOf = (real: Real, envId: string) => real.homes.get(envId.replace(/(-r\d+)+$/, ""))!;
+/** A replacement keeps its runner's home: `env3-1000-r1-r2` is where `env3-1000` was. */
+const homeOf = (real: Real, runnerId: string) => real.homes.get(runnerId.replace(/(-r\d+)+$/, ""))!;
 
 interface Real {
   store: Store;
@@ -22,7 +22,7 @@ interface Real {
   dispatcher: RecordingDispatcher;
   submitted: number;
   plans: number;
-  /** Each environment's home, by the id it was added with. */
+  /** Each runner's home, by the id it was added with. */
   homes: Map<string, Home>;
 }
 
@@ -30,25 +30,25 @@ type Model = { submitted: number };
 
 /** Invariants that hold after every command: Properties 2, 2b, 3 and 11. */
 async function checkInvariants(real: Real): Promise<void> {
-  const jobs = await real.store.jobsRepo.jobs();
-  const envs = new Map((await real.store.environmentsRepo.environments()).map((e) => [e.id, e]));
+  const jobs = await real.store.jobs.list();
+  const runners = new Map((await real.store.runners.list()).map((e) => [e.id, e]));
   const busy = new Map<string, number>();
   for (const job of jobs) {
     if (job.state === "dispatched" || job.state === "running") {
-      // Property 2: a job only ever runs where its labels ⊆ the environment's.
-      const env = envs.get(job.envId!);
+      // Property 2: a job only ever runs where its labels ⊆ the runner's.
+      const env = runners.get(job.runnerId!);
       expect(env).toBeDefined();
       expect(labelsFit(job.labels, env!.labels)).toBe(true);
       // Property 2b: no lease ever crosses a scope: GitHub would give the job's repository that runner.
-      expect({ job: job.id, repo: job.repo, env: job.envId, routed: githubRoutes(homeOf(real, job.envId!), job) }).toMatchObject({ routed: true });
-      busy.set(job.envId!, (busy.get(job.envId!) ?? 0) + 1);
+      expect({ job: job.id, repo: job.repo, env: job.runnerId, routed: githubRoutes(homeOf(real, job.runnerId!), job) }).toMatchObject({ routed: true });
+      busy.set(job.runnerId!, (busy.get(job.runnerId!) ?? 0) + 1);
       expect(job.leaseExpires).not.toBeNull();
     }
     // Property 11: a finished job holds no lease.
     if (isTerminal(job.state)) expect(job.leaseExpires).toBeNull();
   }
-  for (const [envId, n] of busy) expect(n).toBeLessThanOrEqual(envs.get(envId)!.capacity);
-  expect(await real.store.jobsRepo.busyByEnvironment()).toEqual(busy);
+  for (const [runnerId, n] of busy) expect(n).toBeLessThanOrEqual(runners.get(runnerId)!.capacity);
+  expect(await real.store.jobs.busyByRunner()).toEqual(busy);
   // Property 3: active + waiting + finished always equals jobs submitted. Each part is
   // checked against the jobs themselves, so a job counted twice, in the wrong part, or
   // lost fails here, not only a sum that is whole by construction.
@@ -86,7 +86,7 @@ class Submit implements fc.AsyncCommand<Model, Real> {
   toString = () => `submit(${this.origin.repo ?? "local"}, ${JSON.stringify(this.jobs)})`;
 }
 
-class AddEnvironment implements fc.AsyncCommand<Model, Real> {
+class AddRunner implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly labels: string[],
     readonly capacity: number,
@@ -94,36 +94,36 @@ class AddEnvironment implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const id = `env${real.pool.envs.length}-${real.clock.now()}`;
+    const id = `env${real.pool.runners.length}-${real.clock.now()}`;
     real.homes.set(id, this.home);
     real.pool.add(id, this.labels, this.capacity, { scope: scopeOf(this.home) });
-    await real.service.syncEnvironments();
+    await real.service.syncRunners();
     await checkInvariants(real);
   }
-  toString = () => `addEnv(${this.labels},${this.capacity},${JSON.stringify(this.home)})`;
+  toString = () => `addRunner(${this.labels},${this.capacity},${JSON.stringify(this.home)})`;
 }
 
 /** Properties 8 and 9 are checked on each scheduling pass. */
 class Tick implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const before = new Set((await real.store.jobsRepo.jobs({ states: ["queued"] })).map((j) => j.id));
+    const before = new Set((await real.store.jobs.list({ states: ["queued"] })).map((j) => j.id));
     await real.service.tick();
-    await real.service.deliverDue();
-    const jobs = await real.store.jobsRepo.jobs();
+    await real.service.sendDue();
+    const jobs = await real.store.jobs.list();
     const stillQueued = jobs.filter((j) => j.state === "queued" && j.notBefore <= real.clock.now());
     const now = jobs.filter((j) => before.has(j.id) && j.state === "dispatched");
-    const envs = await real.store.environmentsRepo.environments();
-    const busy = await real.store.jobsRepo.busyByEnvironment();
-    const fits = (job: JobRecord, env: EnvironmentRecord) => labelsFit(job.labels, env.labels) && githubRoutes(homeOf(real, env.id), job);
+    const runners = await real.store.runners.list();
+    const busy = await real.store.jobs.busyByRunner();
+    const fits = (job: JobRecord, env: RunnerRecord) => labelsFit(job.labels, env.labels) && githubRoutes(homeOf(real, env.id), job);
     for (const waiting of stillQueued) {
-      // Work-conserving: nothing that fits a free environment is left waiting, whatever waits for other repositories' runners ahead of it.
-      const free = envs.filter((e) => e.state === "online" && e.capacity > (busy.get(e.id) ?? 0) && fits(waiting, e));
+      // Work-conserving: nothing that fits a free runner is left waiting, whatever waits for other repositories' runners ahead of it.
+      const free = runners.filter((e) => e.state === "online" && e.capacity > (busy.get(e.id) ?? 0) && fits(waiting, e));
       expect(free.map((e) => e.id)).toEqual([]);
       for (const taken of now) {
-        const env = envs.find((e) => e.id === taken.envId)!;
+        const env = runners.find((e) => e.id === taken.runnerId)!;
         if (!fits(waiting, env)) continue;
-        // Property 8: never a lower priority over a higher one that fit the same environment.
+        // Property 8: never a lower priority over a higher one that fit the same runner.
         expect(taken.priority).toBeGreaterThanOrEqual(waiting.priority);
         // Property 9: among equal priorities, arrival order.
         if (taken.priority === waiting.priority) expect(taken.seq).toBeLessThan(waiting.seq);
@@ -141,13 +141,13 @@ class Report implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const active = await real.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
+    const active = await real.store.jobs.list({ states: ["dispatched", "running"] });
     if (active.length === 0) return;
     const job = active[this.pick % active.length]!;
-    if (this.outcome === "started") await real.service.report(job.id, job.attempt, { kind: "started" });
+    if (this.outcome === "started") await real.service.recordRunEvent(job.id, job.attempt, { kind: "started" });
     else if (this.outcome === "infrastructure")
-      await real.service.report(job.id, job.attempt, { kind: "finished", status: "errored", infrastructure: true, reason: "runner lost" });
-    else await real.service.report(job.id, job.attempt, { kind: "finished", status: this.outcome });
+      await real.service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "errored", infrastructure: true, reason: "runner lost" });
+    else await real.service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: this.outcome });
     await checkInvariants(real);
   }
   toString = () => `report(${this.pick},${this.outcome})`;
@@ -164,24 +164,24 @@ class Advance implements fc.AsyncCommand<Model, Real> {
   toString = () => `advance(${this.ms})`;
 }
 
-class FailEnvironment implements fc.AsyncCommand<Model, Real> {
+class FailRunner implements fc.AsyncCommand<Model, Real> {
   constructor(readonly pick: number) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const online = real.pool.envs.filter((e) => real.pool.healthy.has(e.id));
+    const online = real.pool.runners.filter((e) => real.pool.healthy.has(e.id));
     if (online.length === 0) return;
     real.pool.healthy.delete(online[this.pick % online.length]!.id);
-    await real.service.checkEnvironments();
+    await real.service.checkRunners();
     await checkInvariants(real);
   }
-  toString = () => `failEnv(${this.pick})`;
+  toString = () => `failRunner(${this.pick})`;
 }
 
 class Cancel implements fc.AsyncCommand<Model, Real> {
   constructor(readonly pick: number) {}
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
-    const open = (await real.store.jobsRepo.jobs()).filter((j) => !isTerminal(j.state));
+    const open = (await real.store.jobs.list()).filter((j) => !isTerminal(j.state));
     if (open.length === 0) return;
     await real.service.cancelJobs([open[this.pick % open.length]!], "test");
     await checkInvariants(real);
@@ -196,11 +196,11 @@ const commands = [
       fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 }),
     )
     .map(([origin, jobs]) => new Submit(origin, jobs)),
-  fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 }), homes).map(([labels, capacity, home]) => new AddEnvironment(labels, capacity, home)),
+  fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 }), homes).map(([labels, capacity, home]) => new AddRunner(labels, capacity, home)),
   fc.constant(new Tick()),
   fc.tuple(fc.nat(), fc.constantFrom("started" as const, "succeeded" as const, "failed" as const, "infrastructure" as const)).map(([p, o]) => new Report(p, o)),
   fc.integer({ min: 1_000, max: 400_000 }).map((ms) => new Advance(ms)),
-  fc.nat().map((p) => new FailEnvironment(p)),
+  fc.nat().map((p) => new FailRunner(p)),
   fc.nat().map((p) => new Cancel(p)),
 ];
 
@@ -231,19 +231,18 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
           await fc.asyncModelRun(() => ({ model: { submitted: 0 }, real }), cmds);
           // Property 11, to the end: finish or fail everything that remains; every lease comes back.
           for (let round = 0; round < 20; round++) {
-            const active = await real.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
-            for (const job of active) await real.service.report(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+            const active = await real.store.jobs.list({ states: ["dispatched", "running"] });
+            for (const job of active) await real.service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "succeeded" });
             real.clock.advance(20_000);
             await real.service.tick();
           }
-          for (const job of await real.store.jobsRepo.jobs({ states: ["queued", "dispatched", "running"] }))
-            await real.service.cancelJobs([job], "end of test");
-          expect(await real.store.jobsRepo.busyByEnvironment()).toEqual(new Map());
+          for (const job of await real.store.jobs.list({ states: ["queued", "dispatched", "running"] })) await real.service.cancelJobs([job], "end of test");
+          expect(await real.store.jobs.busyByRunner()).toEqual(new Map());
           await checkInvariants(real);
           expect(real.dispatcher.duplicates).toBe(0);
         } finally {
           // Reports and passes start deliveries they do not wait for: the last one ends before the database goes.
-          await real.service.deliverDue();
+          await real.service.sendDue();
           await dispose();
         }
       }),
@@ -257,16 +256,16 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
       fc.asyncProperty(
         fc.array(fc.tuple(fc.constantFrom(...ORIGINS), jobs), { minLength: 1, maxLength: 5 }),
         fc.array(fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 2 }), homes), { minLength: 1, maxLength: 5 }),
-        async (plans, envs) => {
+        async (plans, runners) => {
           const { real, dispose } = await setup(engine);
           const model = { submitted: 0 };
           try {
-            for (const [labels, capacity, home] of envs) await new AddEnvironment(labels, capacity, home).run(model, real);
+            for (const [labels, capacity, home] of runners) await new AddRunner(labels, capacity, home).run(model, real);
             for (const [origin, planJobs] of plans) await new Submit(origin, planJobs).run(model, real);
             // The pass leases; the checks after it are Property 2b's (every lease), 8 and 9, and work conservation.
             await new Tick().run(model, real);
           } finally {
-            await real.service.deliverDue();
+            await real.service.sendDue();
             await dispose();
           }
         },

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { isTerminal } from "../../src/orchestrator/job-state.js";
-import { QUEUE_LOCK } from "../../src/orchestrator/queue-monitor.js";
+import { QUEUE_LOCK } from "../../src/orchestrator/queue-leader.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import { openStore } from "../../src/orchestrator/store/open-store.js";
 import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
@@ -59,8 +59,8 @@ describe("OrchestratorService", () => {
           expect((await service.health()).status).toBe("stopped");
           const lock = await store.db.selectFrom("locks").selectAll().where("name", "=", QUEUE_LOCK).executeTakeFirst();
           expect(lock).toBeUndefined();
-          // Jobs that were running here were handed back, not left holding the environment.
-          expect(await store.jobsRepo.busyByEnvironment()).toEqual(new Map());
+          // Jobs that were running here were handed back, not left holding the runner.
+          expect(await store.jobs.busyByRunner()).toEqual(new Map());
         } finally {
           await dispose();
         }
@@ -97,7 +97,7 @@ describe("OrchestratorService", () => {
               });
               expected += size;
             }
-            // Submitted straight into the store, never announced: only the monitor's own poll can find them.
+            // Submitted straight into the store, never announced: only the queue's own poll can find them.
             const picked = await advanceUntil(
               async () => dispatcher.dispatched.length === expected,
               () => clock.advance(250),
@@ -128,25 +128,25 @@ describe("OrchestratorService", () => {
       options: { owner: "o", lifecycle: { leaseMs: 10_000_000, deadlineGraceMs: 5_000, retryBackoffMs: 1, maxBackoffMs: 1 } },
     });
     try {
-      await service.syncEnvironments();
+      await service.syncRunners();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("slow", [], 2)] });
       await service.tick();
-      await service.deliverDue();
-      await service.report("slow", 1, { kind: "started" });
+      await service.sendDue();
+      await service.recordRunEvent("slow", 1, { kind: "started" });
       clock.advance(60_000 + 4_999);
       await service.tick();
-      expect((await store.jobsRepo.job("slow"))?.state).toBe("running");
+      expect((await store.jobs.job("slow"))?.state).toBe("running");
       clock.advance(2);
       await service.tick();
-      await service.deliverDue();
-      expect(await store.jobsRepo.job("slow")).toMatchObject({ state: "timed_out", outcome: "timed_out" });
+      await service.sendDue();
+      expect(await store.jobs.job("slow")).toMatchObject({ state: "timed_out", outcome: "timed_out" });
       expect(dispatcher.cancelled.map((c) => c.jobId)).toEqual(["slow"]);
     } finally {
       await dispose();
     }
   });
 
-  it("retries an infrastructure failure on another environment with backoff, and errors it when attempts run out", async () => {
+  it("retries an infrastructure failure on another runner with backoff, and errors it when attempts run out", async () => {
     const { store, dispose } = await freshStore("sqlite");
     const clock = new ManualClock(0);
     const pool = new StaticPool();
@@ -161,21 +161,21 @@ describe("OrchestratorService", () => {
       options: { owner: "o", lifecycle: { leaseMs: 1_000_000, deadlineGraceMs: 1_000, retryBackoffMs: 1_000, maxBackoffMs: 10_000 } },
     });
     try {
-      await service.syncEnvironments();
+      await service.syncRunners();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { maxAttempts: 2 })] });
       await service.tick();
-      const first = (await store.jobsRepo.job("j"))!;
-      await service.takeOffline(first.envId!, "went away");
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, notBefore: 1_000 });
+      const first = (await store.jobs.job("j"))!;
+      await service.takeOffline(first.runnerId!, "went away");
+      expect(await store.jobs.job("j")).toMatchObject({ state: "queued", attempt: 2, notBefore: 1_000 });
       await service.tick();
-      expect((await store.jobsRepo.job("j"))?.state).toBe("queued"); // backoff
+      expect((await store.jobs.job("j"))?.state).toBe("queued"); // backoff
       clock.advance(1_000);
       await service.tick();
-      const second = (await store.jobsRepo.job("j"))!;
+      const second = (await store.jobs.job("j"))!;
       expect(second.state).toBe("dispatched");
-      expect(second.envId).not.toBe(first.envId);
-      await service.report("j", 2, { kind: "finished", status: "errored", infrastructure: true, reason: "disk full" });
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "errored", outcome: "infrastructure" });
+      expect(second.runnerId).not.toBe(first.runnerId);
+      await service.recordRunEvent("j", 2, { kind: "finished", status: "errored", infrastructure: true, reason: "disk full" });
+      expect(await store.jobs.job("j")).toMatchObject({ state: "errored", outcome: "infrastructure" });
     } finally {
       await dispose();
     }
@@ -188,14 +188,14 @@ describe("OrchestratorService", () => {
     pool.add("e1", [], 1);
     const service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "o" } });
     try {
-      await service.syncEnvironments();
+      await service.syncRunners();
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 0, jobs: [storeJob("j", [], 2, { retries: 1 })] });
       await service.tick();
-      await service.report("j", 1, { kind: "finished", status: "failed" });
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });
+      await service.recordRunEvent("j", 1, { kind: "finished", status: "failed" });
+      expect(await store.jobs.job("j")).toMatchObject({ state: "queued", attempt: 2, retriesLeft: 0 });
       await service.tick();
-      await service.report("j", 2, { kind: "finished", status: "succeeded" });
-      expect(await store.jobsRepo.job("j")).toMatchObject({ state: "succeeded", flaky: true });
+      await service.recordRunEvent("j", 2, { kind: "finished", status: "succeeded" });
+      expect(await store.jobs.job("j")).toMatchObject({ state: "succeeded", flaky: true });
     } finally {
       await dispose();
     }
@@ -258,9 +258,9 @@ describe("OrchestratorService", () => {
 
       const store = await openStore({ dataDir: dir, databaseUrl: "" });
       try {
-        const jobs = await store.jobsRepo.jobs();
+        const jobs = await store.jobs.list();
         expect(jobs).toHaveLength(200);
-        const transitions = await store.jobsRepo.transitions();
+        const transitions = await store.jobs.transitions();
         for (const job of jobs) {
           expect(isTerminal(job.state)).toBe(true);
           const terminal = transitions.filter((t) => t.jobId === job.id && isTerminal(t.to));

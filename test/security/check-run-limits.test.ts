@@ -7,7 +7,7 @@ import {
   ANNOTATION_TITLE_LIMIT,
   SUMMARY_LIMIT,
   withinLimit,
-} from "../../src/app/check-run-limits.js";
+} from "../../src/app/github/check-run-limits.js";
 
 describe("check-run output stays within what GitHub accepts, however much a config or a test prints", () => {
   it("a summary of any length, in any script, fits in 65,535 bytes (GitHub's bytesize) and says it was cut", () => {

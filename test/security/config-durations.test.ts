@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { buildPlan, ConfigError, parseConfig } from "../../src/config/index.js";
-import { DockerRunner } from "../../src/runners/docker-runner.js";
+import { DockerExecutor } from "../../src/runners/docker-executor.js";
 import { bootGuest } from "../../src/runners/qemu-boot.js";
 import { job, qemuJob, withTempDir } from "../helpers/job.js";
 
@@ -55,7 +55,7 @@ describe("a job whose timeout is past what setTimeout holds still runs to its en
   // Node fires a timer of more than 2^31-1 ms after 1 ms, which would end these jobs at once.
   it("in Docker", async () => {
     await withTempDir(async (dir) => {
-      const execution = await new DockerRunner().execute(job({ id: "long-timeout", command: "sleep 1; echo done", timeoutMs: THIRTY_DAYS_MS }), {
+      const execution = await new DockerExecutor().execute(job({ id: "long-timeout", command: "sleep 1; echo done", timeoutMs: THIRTY_DAYS_MS }), {
         workspace: dir,
         jobDir: join(dir, "job"),
       });

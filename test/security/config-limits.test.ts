@@ -3,8 +3,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "@jest/globals";
-import { configAtSha } from "../../src/app/config-at-sha.js";
-import type { Octokit } from "../../src/app/github-api.js";
+import { configAtSha } from "../../src/app/trust/config-at-sha.js";
+import type { Octokit } from "../../src/app/github/github-api.js";
 import { buildPlan, ConfigError, loadConfigFile, parseConfig, type ConfigIssue } from "../../src/config/index.js";
 import { withTempDir } from "../helpers/job.js";
 

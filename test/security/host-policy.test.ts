@@ -7,8 +7,8 @@ import { execa } from "execa";
 import { loadHostPolicy, RUNNER_DEFAULT } from "../../src/config/host-policy.js";
 import type { DockerJob } from "../../src/config/job-spec.js";
 import { JOB_LABEL } from "../../src/runners/docker-options.js";
-import { DockerRunner } from "../../src/runners/docker-runner.js";
-import { RunnerFactory } from "../../src/runners/factory.js";
+import { DockerExecutor } from "../../src/runners/docker-executor.js";
+import { ExecutorFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { job, withTempDir } from "../helpers/job.js";
 
@@ -28,11 +28,11 @@ async function runUnder(policy: string | null, overrides: Partial<DockerJob>) {
   return withTempDir(async (dir) => {
     const file = join(dir, "policy.yml");
     if (policy !== null) await writeFile(file, policy);
-    const runner = new DockerRunner({ docker, policy: () => loadHostPolicy(file, RUNNER_DEFAULT) });
+    const runner = new DockerExecutor({ docker, policy: () => loadHostPolicy(file, RUNNER_DEFAULT) });
     const spec = job({ ...overrides, id: `policy-${randomBytes(4).toString("hex")}` });
     const since = Math.floor(Date.now() / 1000) - 1;
     const jobDir = join(dir, "job");
-    const result = await runJob(spec, { factory: new RunnerFactory({ docker: runner }), workspace: dir, jobDir });
+    const result = await runJob(spec, { factory: new ExecutorFactory({ docker: runner }), workspace: dir, jobDir });
     // Every container event of this job, from before it was handed over until after it ended.
     const until = Math.floor(Date.now() / 1000) + 1;
     const events = await execa("docker", [

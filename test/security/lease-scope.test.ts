@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { GitHubRunnerPool } from "../../src/app/github-runner-pool.js";
+import { GitHubRunnerPool } from "../../src/app/github/github-runner-pool.js";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import type { JobRecord, NewJob, Store } from "../../src/orchestrator/store/store.js";
@@ -49,7 +49,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   });
 
   afterEach(async () => {
-    await service.deliverDue();
+    await service.sendDue();
     await dispose();
     await github.close();
   });
@@ -68,7 +68,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   }
 
   async function jobs(): Promise<Map<string, JobRecord>> {
-    return new Map((await store.jobsRepo.jobs()).map((job) => [job.id, job]));
+    return new Map((await store.jobs.list()).map((job) => [job.id, job]));
   }
 
   it("leases mallory's [a100] jobs to none of victim/kernel's a100 runners, and the victim's job behind them gets one", async () => {
@@ -76,7 +76,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     // Both installed the App, so kto lists both repositories' runners.
     pool.track("victim/kernel", 1);
     pool.track("mallory/anything", 2);
-    await service.syncEnvironments();
+    await service.syncRunners();
     await submit("mallory/anything", false, [storeJob("m1", ["a100"], 4), storeJob("m2", ["a100"], 4)]);
     await submit("victim/kernel", true, [storeJob("v1", ["a100"], 1)]);
 
@@ -85,10 +85,10 @@ describe.each(ENGINES)("leases on %s", (engine) => {
       clock.advance(5_000);
     }
     const after = await jobs();
-    for (const id of ["m1", "m2"]) expect(after.get(id)).toMatchObject({ state: "queued", envId: null, attempt: 1 });
+    for (const id of ["m1", "m2"]) expect(after.get(id)).toMatchObject({ state: "queued", runnerId: null, attempt: 1 });
     // Queued ahead of it, with a higher priority, mallory's jobs hold nothing back.
-    expect(after.get("v1")).toMatchObject({ state: "dispatched", envId: expect.stringMatching(/^github:victim\/kernel:1[12]$/) });
-    await service.deliverDue();
+    expect(after.get("v1")).toMatchObject({ state: "dispatched", runnerId: expect.stringMatching(/^github:victim\/kernel:1[12]$/) });
+    await service.sendDue();
     expect(dispatcher.dispatched.map((d) => d.job.id)).toEqual(["v1"]);
     expect(github.rejected).toEqual([]);
   });
@@ -100,7 +100,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
       { id: 5, name: "gpu", visibility: "selected", allows_public_repositories: false, repositories: ["acme/kernel"] },
     ]);
     for (const repo of ["acme/website", "acme/kernel", "acme/docs"]) pool.track(repo, 3);
-    await service.syncEnvironments();
+    await service.syncRunners();
     await submit("acme/website", true, [storeJob("website-gpu", ["a100"], 4), storeJob("website-build", ["x86_64"], 1)]);
     await submit("acme/docs", false, [storeJob("docs-build", ["x86_64"], 4)]);
     await submit("acme/kernel", true, [storeJob("kernel-gpu", ["a100"], 1)]);
@@ -108,10 +108,10 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     await service.tick();
     const after = await jobs();
     // The gpu group admits acme/kernel alone; the Default group keeps the public acme/docs out.
-    expect(after.get("website-gpu")).toMatchObject({ state: "queued", envId: null });
-    expect(after.get("kernel-gpu")).toMatchObject({ state: "dispatched", envId: "github:org:acme:21" });
-    expect(after.get("docs-build")).toMatchObject({ state: "queued", envId: null });
-    expect(after.get("website-build")).toMatchObject({ state: "dispatched", envId: "github:org:acme:22" });
+    expect(after.get("website-gpu")).toMatchObject({ state: "queued", runnerId: null });
+    expect(after.get("kernel-gpu")).toMatchObject({ state: "dispatched", runnerId: "github:org:acme:21" });
+    expect(after.get("docs-build")).toMatchObject({ state: "queued", runnerId: null });
+    expect(after.get("website-build")).toMatchObject({ state: "dispatched", runnerId: "github:org:acme:22" });
     expect(github.rejected).toEqual([]);
   });
 
@@ -124,7 +124,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     ]);
     pool.track("acme/kernel", 3);
     pool.track("acme/website", 3);
-    await service.syncEnvironments();
+    await service.syncRunners();
     const reads = () => github.requests.filter((r) => r.operationId.startsWith("actions/list-") && r.operationId.includes("runner-group")).length;
     // The groups, and the repositories of the one group that has runners.
     expect(reads()).toBe(2);
@@ -142,8 +142,8 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     await submit("acme/website", true, [storeJob("website-board", ["arm64"], 1)]);
     await service.tick();
     const after = await jobs();
-    expect(after.get("kernel-board")).toMatchObject({ state: "queued", envId: null });
-    expect(after.get("website-board")).toMatchObject({ state: "dispatched", envId: expect.stringMatching(/^github:org:acme:3[23]$/) });
+    expect(after.get("kernel-board")).toMatchObject({ state: "queued", runnerId: null });
+    expect(after.get("website-board")).toMatchObject({ state: "dispatched", runnerId: expect.stringMatching(/^github:org:acme:3[23]$/) });
     expect(reads()).toBe(4);
     expect(github.rejected).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "@jest/globals";
-import { RunnerFactory } from "../../src/runners/factory.js";
+import { ExecutorFactory } from "../../src/runners/factory.js";
 import { baseInitramfs, GUEST_MODULES } from "../../src/runners/guest-initramfs.js";
 import { detectHost } from "../../src/runners/host-capabilities.js";
 import { extractVmlinux, MAX_VMLINUX_BYTES } from "../../src/runners/kernel-image.js";
@@ -12,7 +12,7 @@ import { paddedText, qcow2NamingBacking, qemuImg } from "../helpers/disk-images.
 import { HOST_KERNEL, qemuJob, withTempDir } from "../helpers/job.js";
 import { listedModules, writeModuleListingKernel } from "../helpers/multiboot-kernel.js";
 
-const factory = new RunnerFactory();
+const factory = new ExecutorFactory();
 
 describe("a pull request's config cannot make QEMU read the host's files", () => {
   it("refuses a kernel, initramfs or disk outside the workspace, directly or through a symlink, as the config's fault", async () => {

@@ -6,7 +6,7 @@ import { PUBLIC_URL, startTestApp, type TestApp } from "../helpers/test-app.js";
 import { until, untilSettled } from "../helpers/until.js";
 import { example } from "../helpers/webhook-examples.js";
 import { postStream } from "../helpers/app-process.js";
-import { STORED_FAILURES, STORED_REPORT_BYTES, type StoredReport } from "../../src/app/stored-report.js";
+import { STORED_FAILURES, STORED_REPORT_BYTES, type StoredReport } from "../../src/app/http/stored-report.js";
 import { jobReport } from "../helpers/job-report.js";
 
 const REPO = "Codertocat/Hello-World";
@@ -58,7 +58,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const dispatch = await until(async () => github.state.dispatches[0], "the job's dispatch");
     const jobId = (JSON.parse(dispatch.inputs.job!) as { id: string }).id;
     const runId = String(dispatch.runId);
-    await until(async () => (await app.store.jobsRepo.job(jobId))?.runId === runId, "the run id recorded");
+    await until(async () => (await app.store.jobs.job(jobId))?.runId === runId, "the run id recorded");
     return { jobId, runId };
   }
 
@@ -81,12 +81,12 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const refused = await report(jobId, other, finished);
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { message: string }).message).toContain("run 424242 is not the run");
-    const job = await app.store.jobsRepo.job(jobId);
+    const job = await app.store.jobs.job(jobId);
     expect(job).toMatchObject({ state: "dispatched" });
     expect(job?.runId).not.toBe("424242");
     const own = await issuer.token(REPO, runId, AUDIENCE);
     expect((await report(jobId, own, { attempt: 1, kind: "started" })).status).toBe(200);
-    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "running", runId });
+    expect(await app.store.jobs.job(jobId)).toMatchObject({ state: "running", runId });
     expect(github.rejected).toEqual([]);
   });
 
@@ -98,10 +98,10 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const early = await report(jobId, own, { attempt: 1, kind: "started" });
     expect(early.status).toBe(503);
     expect(early.headers.get("retry-after")).toMatch(/^\d+$/);
-    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("dispatched");
+    expect((await app.store.jobs.job(jobId))?.state).toBe("dispatched");
     github.state.dispatches.push(...listed);
     expect((await report(jobId, own, { attempt: 1, kind: "started" })).status).toBe(200);
-    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "running", runId });
+    expect(await app.store.jobs.job(jobId)).toMatchObject({ state: "running", runId });
     expect(github.rejected).toEqual([]);
   });
 
@@ -131,9 +131,9 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
       const message = String(((await response.json()) as { message?: string }).message);
       expect({ claims, status: response.status, names: message.includes(named) }).toEqual({ claims, status: 401, names: true });
     }
-    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("dispatched");
+    expect((await app.store.jobs.job(jobId))?.state).toBe("dispatched");
     expect((await report(jobId, await issuer.token(REPO, runId, AUDIENCE), { attempt: 1, kind: "started" })).status).toBe(200);
-    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("running");
+    expect((await app.store.jobs.job(jobId))?.state).toBe("running");
   });
 
   it("answers a malformed report with 400 naming what is wrong, and changes nothing", async () => {
@@ -163,7 +163,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     );
     expect(huge.status).toBe(413);
     expect((JSON.parse(huge.body) as { message: string }).message).toContain("larger than");
-    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("dispatched");
+    expect((await app.store.jobs.job(jobId))?.state).toBe("dispatched");
   });
 
   /** A body of `total` bytes: its first `first` bytes, then the rest once `go` resolves. */
@@ -197,7 +197,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const slow = await postStream(events, headers, trickle(2 * MB, held), 2 * MB);
     expect(slow.status).toBe(408);
     release();
-    expect((await app.store.jobsRepo.job(jobId))?.state).toBe("dispatched");
+    expect((await app.store.jobs.job(jobId))?.state).toBe("dispatched");
     expect((await report(jobId, token, { attempt: 1, kind: "started" })).status).toBe(200);
   });
 
@@ -205,7 +205,7 @@ describe("runners' reports to POST /kto/api/jobs/{id}/events", () => {
     const { jobId, runId } = await dispatchedJob();
     const token = await issuer.token(REPO, runId, AUDIENCE);
     expect((await report(jobId, token, { attempt: 1, kind: "started" })).status).toBe(200);
-    const checkRunId = await until(async () => (await app.store.jobsRepo.job(jobId))?.checkRunId, "the job's check run");
+    const checkRunId = await until(async () => (await app.store.jobs.job(jobId))?.checkRunId, "the job's check run");
     await until(() => github.state.checkRuns.get(checkRunId)?.status === "in_progress", "the check run in progress");
     const writesBefore = github.requests.filter((r) => r.operationId === "checks/update" && Number(r.params.check_run_id) === checkRunId).length;
     const failures = Array.from({ length: 20_000 }, (_, i) => ({

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { sign } from "@octokit/webhooks-methods";
-import { BodyBudget, clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/body-budget.js";
+import { BodyBudget, clientOf, DEFAULT_BODY_LIMITS } from "../../src/app/http/body-budget.js";
 import { WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
 import { postStream } from "../helpers/app-process.js";
 import type { GitHubApiDouble } from "../helpers/github-api-double.js";

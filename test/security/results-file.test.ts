@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { DockerRunner } from "../../src/runners/docker-runner.js";
-import { RunnerFactory } from "../../src/runners/factory.js";
+import { DockerExecutor } from "../../src/runners/docker-executor.js";
+import { ExecutorFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { job, withTempDir } from "../helpers/job.js";
 
-const factory = new RunnerFactory({ docker: new DockerRunner() });
+const factory = new ExecutorFactory({ docker: new DockerExecutor() });
 
 describe("results_file is read from what the job wrote, and the job may be hostile", () => {
   it("a symlink to a host file is refused, not read", async () => {

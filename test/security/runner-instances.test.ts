@@ -176,19 +176,19 @@ describe("the post step of a killed job", () => {
         join(workspace, ".github", "kto.yml"),
         ["version: 1", "suites:", "  - name: long", "    runner: docker", `    image: ${BUSYBOX_IMAGE}`, "    command: sleep 300"].join("\n"),
       );
-      const envOf = (name: string) => actionsRunnerEnv({ dir: join(dir, name), workspace, inputs: { config: ".github/kto.yml" } });
-      const [envA, envB] = [await envOf("a"), await envOf("b")];
-      const a = inPidNamespace("index.js", envA, workspace);
-      const b = inPidNamespace("index.js", envB, workspace);
+      const runnerOf = (name: string) => actionsRunnerEnv({ dir: join(dir, name), workspace, inputs: { config: ".github/kto.yml" } });
+      const [runnerA, runnerB] = [await runnerOf("a"), await runnerOf("b")];
+      const a = inPidNamespace("index.js", runnerA, workspace);
+      const b = inPidNamespace("index.js", runnerB, workspace);
       const marks: string[] = [];
       try {
         await Promise.all([until(a, "kto: long: running"), until(b, "kto: long: running")]);
-        marks.push(await savedOwner(envA.GITHUB_STATE!), await savedOwner(envB.GITHUB_STATE!));
+        marks.push(await savedOwner(runnerA.GITHUB_STATE!), await savedOwner(runnerB.GITHUB_STATE!));
         expect(marks[0]!.split(":")[1]).toBe(marks[1]!.split(":")[1]);
         // Instance A's runner dies with its job; the job's post step runs later, with its saved state.
         process.kill(-a.pid!, "SIGKILL");
         await exited(a);
-        const post = inPidNamespace("post.js", { ...envA, "STATE_kto-owner": marks[0]! }, workspace);
+        const post = inPidNamespace("post.js", { ...runnerA, "STATE_kto-owner": marks[0]! }, workspace);
         await exited(post);
         expect(await docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${marks[0]}`] } })).toEqual([]);
         const others = await docker.listContainers({ filters: { label: [`${OWNER_LABEL}=${marks[1]}`] } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { STORED_FAILURES, STORED_REPORT_BYTES, storedReport, type ReceivedReport } from "../../src/app/stored-report.js";
+import { STORED_FAILURES, STORED_REPORT_BYTES, storedReport, type ReceivedReport } from "../../src/app/http/stored-report.js";
 import { jobReport } from "../helpers/job-report.js";
 
 const failure = (i: number, reason: string) => ({ name: `case ${i}`, path: ["suite"], status: "failed", reason, location: { file: "a.c", line: i + 1 } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { apiBaseUrl, jwksUrl, readSettings, SettingsError } from "../../src/app/settings.js";
-import { needsApproval } from "../../src/app/trust.js";
+import { heldByTrustRules } from "../../src/app/trust/trust.js";
 
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n";
 
@@ -35,9 +35,9 @@ describe("App settings", () => {
 describe("trust gate", () => {
   const trust = { ok_to_test_label: "kto/ok-to-test", trusted_associations: ["OWNER", "MEMBER", "COLLABORATOR"] };
   it("lets members' branches through and holds forks and outsiders", () => {
-    expect(needsApproval({ authorAssociation: "MEMBER", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBeNull();
-    expect(needsApproval({ authorAssociation: "OWNER", headRepo: "x/r", baseRepo: "o/r", labels: [] }, trust)).toBe("it comes from the fork x/r");
-    expect(needsApproval({ authorAssociation: "FIRST_TIME_CONTRIBUTOR", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBe(
+    expect(heldByTrustRules({ authorAssociation: "MEMBER", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBeNull();
+    expect(heldByTrustRules({ authorAssociation: "OWNER", headRepo: "x/r", baseRepo: "o/r", labels: [] }, trust)).toBe("it comes from the fork x/r");
+    expect(heldByTrustRules({ authorAssociation: "FIRST_TIME_CONTRIBUTOR", headRepo: "o/r", baseRepo: "o/r", labels: [] }, trust)).toBe(
       "its author is first time contributor, not a trusted member",
     );
   });
@@ -46,7 +46,7 @@ describe("trust gate", () => {
 describe("onboarding files", () => {
   it("carry self-hosted/kto-runner.yml as it is", async () => {
     const { readFile } = await import("node:fs/promises");
-    const { RUNNER_WORKFLOW } = await import("../../src/app/onboarding-files.js");
+    const { RUNNER_WORKFLOW } = await import("../../src/app/webhooks/onboarding-files.js");
     expect(RUNNER_WORKFLOW).toBe(await readFile(new URL("../../self-hosted/kto-runner.yml", import.meta.url), "utf8"));
   });
 });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import Docker from "dockerode";
-import { StatsWatcher } from "../../src/runners/docker-runner.js";
+import { StatsWatcher } from "../../src/runners/docker-executor.js";
 import { withTempDir } from "../helpers/job.js";
 import { until } from "../helpers/until.js";
 
@@ -47,7 +47,7 @@ class StatsEndpoint {
   }
 }
 
-describe("the Docker runner's stats stream", () => {
+describe("the Docker executor's stats stream", () => {
   let endpoint: StatsEndpoint | undefined;
   afterEach(async () => endpoint?.close());
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { parseRunRequest, RunRequestError, shortRef } from "../../src/app/run-request.js";
+import { parseRunRequest, RunRequestError, shortRef } from "../../src/app/webhooks/run-request.js";
 
 describe("run requests from repository_dispatch and the Run kto workflow", () => {
   it("takes a client payload's list and number as they are", () => {

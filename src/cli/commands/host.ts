@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { DockerRunner } from "../../runners/docker-runner.js";
+import { DockerExecutor } from "../../runners/docker-executor.js";
 import { labelsForHost, readHostFacts, runnerNameOf } from "../../runners/host-labels.js";
 import { killMarkedProcesses, ownerIsGone } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
@@ -65,7 +65,7 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
 export async function hostCleanupCommand(): Promise<number> {
   let containers = 0;
   try {
-    containers = await new DockerRunner().sweepOrphans();
+    containers = await new DockerExecutor().sweepOrphans();
   } catch {
     // no Docker engine on this host: nothing of kto's can be left there
   }

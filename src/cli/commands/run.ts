@@ -5,8 +5,8 @@ import { hostPolicyPath, loadHostPolicy, LOCAL_DEFAULT } from "../../config/host
 import type { JobSpec } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
-import { DockerRunner } from "../../runners/docker-runner.js";
-import { RunnerFactory } from "../../runners/factory.js";
+import { DockerExecutor } from "../../runners/docker-executor.js";
+import { ExecutorFactory } from "../../runners/factory.js";
 import { ownerMark } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { newPlanId, resumePlan, runPlanLocally } from "../local-run.js";
@@ -50,16 +50,16 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     } else {
       planId = typeof options.resume === "string" ? options.resume : (await readFile(lastPlanFile, "utf8").catch(noEarlierRun)).trim();
       if (!planId) throw new UsageError(`--resume: no earlier run in ${dataDir()}`);
-      specs = (await store.jobsRepo.jobs({ planId })).map((job) => job.spec);
+      specs = (await store.jobs.list({ planId })).map((job) => job.spec);
       if (specs.length === 0) throw new UsageError(`--resume: no plan ${planId} in ${dataDir()}`);
     }
 
     // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
-    const docker = new DockerRunner({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
+    const docker = new DockerExecutor({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
     // Leftovers of runs killed before their cleanup go when Docker answers; without it the
     // docker jobs themselves fail, saying why.
     if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
-    const factory = new RunnerFactory({ docker });
+    const factory = new ExecutorFactory({ docker });
 
     // First Ctrl-C cancels: containers and VMs are stopped and removed, results still written.
     // A second one leaves at once; child process groups are killed on the way out.

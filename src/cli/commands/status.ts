@@ -18,8 +18,7 @@ export async function statusCommand(options: { json?: boolean }): Promise<number
       `jobs: ${snapshot.submitted} submitted, ${snapshot.waiting} waiting, ${snapshot.active} active, ${snapshot.finished} finished ` +
         `(${c.succeeded} succeeded, ${c.failed} failed, ${c.timed_out} timed out, ${c.cancelled} cancelled, ${c.errored} errored)\n`,
     );
-    for (const env of snapshot.environments)
-      printOut(`environment ${env.id}: ${env.state}, ${env.busy}/${env.capacity} busy, labels ${env.labels.join(",")}\n`);
+    for (const env of snapshot.runners) printOut(`runner ${env.id}: ${env.state}, ${env.busy}/${env.capacity} busy, labels ${env.labels.join(",")}\n`);
     for (const label of snapshot.labels)
       printOut(`labels [${label.labels || "-"}]: ${label.queued} queued, ${label.running} running, capacity ${label.capacity}\n`);
     return EXIT.ok;

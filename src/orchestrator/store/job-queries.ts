@@ -4,7 +4,7 @@ import { toJob, type JobRecord } from "./records.js";
 import type { Database } from "./schema.js";
 
 /**
- * Queued jobs that fit exactly the same environments: the same labels (a stored, sorted
+ * Queued jobs that fit exactly the same runners: the same labels (a stored, sorted
  * label set) from the same repository.
  */
 export interface QueueLane {
@@ -31,7 +31,7 @@ export class JobQueries {
     return row ? toJob(row) : null;
   }
 
-  async jobs(filter: { planId?: string; states?: readonly JobState[] } = {}): Promise<JobRecord[]> {
+  async list(filter: { planId?: string; states?: readonly JobState[] } = {}): Promise<JobRecord[]> {
     let query = this.db.selectFrom("jobs").selectAll().orderBy("seq");
     if (filter.planId) query = query.where("plan_id", "=", filter.planId);
     if (filter.states) query = query.where("state", "in", [...filter.states]);
@@ -206,16 +206,16 @@ export class JobQueries {
     return { buckets: bucketsMs.map((le, i) => ({ le, count: Number(values[`b${i}`] ?? 0) })), count: Number(row.n), sum: Number(row.total) };
   }
 
-  /** How many jobs each environment holds now. */
-  async busyByEnvironment(): Promise<Map<string, number>> {
+  /** How many jobs each runner holds now. */
+  async busyByRunner(): Promise<Map<string, number>> {
     const rows = await this.db
       .selectFrom("jobs")
-      .select(["env_id", sql<number>`count(*)`.as("n")])
+      .select(["runner_id", sql<number>`count(*)`.as("n")])
       .where("state", "in", [...ACTIVE_STATES])
-      .where("env_id", "is not", null)
-      .groupBy("env_id")
+      .where("runner_id", "is not", null)
+      .groupBy("runner_id")
       .execute();
-    return new Map(rows.map((r) => [r.env_id!, Number(r.n)]));
+    return new Map(rows.map((r) => [r.runner_id!, Number(r.n)]));
   }
 
   async transitions(jobId?: string): Promise<TransitionEntry[]> {

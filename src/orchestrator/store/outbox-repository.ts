@@ -68,7 +68,7 @@ export class OutboxRepository {
       .selectFrom("outbox")
       .innerJoin("jobs", "jobs.id", "outbox.job_id")
       .select([sql<number>`count(*)`.as("n"), sql<number | null>`min(outbox.created_at)`.as("oldest")])
-      .where("outbox.kind", "=", "report")
+      .where("outbox.kind", "=", "publish")
       .where("outbox.delivered_at", "is", null)
       .where("outbox.failed_at", "is", null)
       .where("jobs.state", "in", [...TERMINAL_STATES])

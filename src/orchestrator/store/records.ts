@@ -1,8 +1,8 @@
 import type { Kysely, Selectable, Transaction, Updateable } from "kysely";
 import type { JobSpec, Outcome } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
-import type { EnvironmentScope } from "../scope.js";
-import type { Database, EnvironmentsTable, EnvironmentState, JobsTable, OutboxKind, PlansTable } from "./schema.js";
+import type { RunnerScope } from "../scope.js";
+import type { Database, RunnersTable, RunnerState, JobsTable, OutboxKind, PlansTable } from "./schema.js";
 
 export interface JobRecord {
   seq: number;
@@ -23,7 +23,7 @@ export interface JobRecord {
   failedAttempts: number;
   flaky: boolean;
   notBefore: number;
-  envId: string | null;
+  runnerId: string | null;
   leaseExpires: number | null;
   deadline: number | null;
   runId: string | null;
@@ -59,17 +59,17 @@ export interface PlanRecord {
   gateReason: string | null;
 }
 
-export interface EnvironmentRecord {
+export interface RunnerRecord {
   id: string;
   pool: string;
   labels: string[];
   capacity: number;
-  state: EnvironmentState;
+  state: RunnerState;
   lastSeen: number;
-  /** The kto process whose environment it is (a local run's machine): its jobs are given back when that process stops. */
+  /** The kto process whose runner it is (a local run's machine): its jobs are given back when that process stops. */
   owner?: string | null;
   /** Which repositories' jobs it may take: every pool says, there is no default. */
-  scope: EnvironmentScope;
+  scope: RunnerScope;
 }
 
 export interface OutboxRecord {
@@ -141,7 +141,7 @@ export interface NewPlan {
   headSha?: string;
   defaultRef?: string;
   /** Its jobs are shown where people look (the App's check runs): each transition records a report effect. */
-  report?: boolean;
+  publish?: boolean;
   jobs: NewJob[];
   /** Jobs of untrusted plans wait in awaiting_approval. */
   approved: boolean;
@@ -174,7 +174,7 @@ export function toJob(row: Selectable<JobsTable>): JobRecord {
     failedAttempts: row.failed_attempts,
     flaky: row.flaky === 1,
     notBefore: row.not_before,
-    envId: row.env_id,
+    runnerId: row.runner_id,
     leaseExpires: row.lease_expires,
     deadline: row.deadline,
     runId: row.run_id,
@@ -210,7 +210,7 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
   };
 }
 
-export function toEnvironment(row: Selectable<EnvironmentsTable>): EnvironmentRecord {
+export function toRunner(row: Selectable<RunnersTable>): RunnerRecord {
   return {
     id: row.id,
     pool: row.pool,
@@ -219,12 +219,12 @@ export function toEnvironment(row: Selectable<EnvironmentsTable>): EnvironmentRe
     state: row.state,
     lastSeen: row.last_seen,
     owner: row.owner,
-    scope: JSON.parse(row.scope) as EnvironmentScope,
+    scope: JSON.parse(row.scope) as RunnerScope,
   };
 }
 
 /** What an older plan's job looks like to the plan that supersedes it. */
-export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt" | "runId" | "envId">;
+export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt" | "runId" | "runnerId">;
 
 /**
  * The side effects a submitted plan implies, built by the job lifecycle (the one place

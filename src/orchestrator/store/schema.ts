@@ -2,9 +2,9 @@ import type { Generated } from "kysely";
 import type { Outcome } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
 
-export type EnvironmentState = "online" | "offline";
+export type RunnerState = "online" | "offline";
 /** "approval" is a plan's: its job_id is the plan's id. */
-export type OutboxKind = "dispatch" | "cancel" | "report" | "approval";
+export type OutboxKind = "dispatch" | "cancel" | "publish" | "approval";
 
 export interface PlansTable {
   id: string;
@@ -39,7 +39,7 @@ export interface JobsTable {
   repo_private: number | null;
   /** The JobSpec as JSON. */
   spec: string;
-  /** Sorted JSON array of the labels an environment must have. */
+  /** Sorted JSON array of the labels a runner must have. */
   labels: string;
   priority: number;
   state: JobState;
@@ -51,7 +51,7 @@ export interface JobsTable {
   failed_attempts: Generated<number>;
   flaky: number;
   not_before: number;
-  env_id: string | null;
+  runner_id: string | null;
   lease_expires: number | null;
   deadline: number | null;
   run_id: string | null;
@@ -68,15 +68,15 @@ export interface JobsTable {
   check_run_requested_at: number | null;
 }
 
-export interface EnvironmentsTable {
+export interface RunnersTable {
   id: string;
   pool: string;
   labels: string;
   capacity: number;
-  state: EnvironmentState;
+  state: RunnerState;
   last_seen: number;
   owner: string | null;
-  /** The EnvironmentScope as JSON: which repositories' jobs it may take. */
+  /** The RunnerScope as JSON: which repositories' jobs it may take. */
   scope: string;
 }
 
@@ -123,7 +123,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   plans: PlansTable;
   jobs: JobsTable;
-  environments: EnvironmentsTable;
+  runners: RunnersTable;
   outbox: OutboxTable;
   transitions: TransitionsTable;
   locks: LocksTable;

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { Coordination } from "./coordination.js";
-import { EnvironmentRepository } from "./environment-repository.js";
+import { RunnerRepository } from "./runner-repository.js";
 import { JobQueries } from "./job-queries.js";
 import type { Engine } from "./migrations.js";
 import { OutboxRepository } from "./outbox-repository.js";
@@ -12,11 +12,11 @@ import { applyTransitions } from "./transitions.js";
 export type * from "./records.js";
 export type { QueueLane, TransitionEntry } from "./job-queries.js";
 
-/** What the App reads of jobs, plans and environments; nothing here changes them. */
+/** What the App reads of jobs, plans and runners; nothing here changes them. */
 export interface JobReads {
-  readonly jobsRepo: Pick<JobQueries, "job" | "jobs" | "jobsOfRun" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
+  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
   readonly plans: Pick<PlanRepository, "plan" | "latestPlan" | "plansAt">;
-  readonly environmentsRepo: Pick<EnvironmentRepository, "environments">;
+  readonly runners: Pick<RunnerRepository, "list">;
   readonly outbox: Pick<OutboxRepository, "finalReportBacklog">;
 }
 
@@ -26,14 +26,14 @@ export type DeliveryLog = Pick<Coordination, "deliverySeen" | "recordDelivery">;
 /**
  * The orchestrator's persistence: one schema and one set of queries for SQLite and
  * PostgreSQL, over one Kysely handle. Each concern is a repository of its own (jobs,
- * plans, environments, the outbox, replicas' coordination); the store is their one face,
+ * plans, runners, the outbox, replicas' coordination); the store is their one face,
  * so a caller holds one handle, asks the repository that holds what it wants, and a
  * transaction spans what it must.
  */
 export class Store {
-  readonly jobsRepo: JobQueries;
+  readonly jobs: JobQueries;
   readonly plans: PlanRepository;
-  readonly environmentsRepo: EnvironmentRepository;
+  readonly runners: RunnerRepository;
   readonly outbox: OutboxRepository;
   readonly coordination: Coordination;
 
@@ -41,9 +41,9 @@ export class Store {
     readonly db: Kysely<Database>,
     readonly engine: Engine,
   ) {
-    this.jobsRepo = new JobQueries(db);
+    this.jobs = new JobQueries(db);
     this.plans = new PlanRepository(db, engine);
-    this.environmentsRepo = new EnvironmentRepository(db);
+    this.runners = new RunnerRepository(db);
     this.outbox = new OutboxRepository(db);
     this.coordination = new Coordination(db);
   }

@@ -112,7 +112,7 @@ export const dispatchedJob = (s: System, index: number) =>
 /** The job's run reports as the runner workflow does, with its OIDC token. */
 export async function report(s: System, jobId: string, body: Record<string, unknown>): Promise<void> {
   const job = await until(async () => {
-    const found = await s.app.store.jobsRepo.job(jobId);
+    const found = await s.app.store.jobs.job(jobId);
     return found?.runId && /^\d+$/.test(found.runId) ? found : null;
   }, `${jobId}'s run id`);
   const bearer = await s.issuer.token(REPO, job.runId!, new URL(PUBLIC_URL).origin);

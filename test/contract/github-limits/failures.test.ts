@@ -46,7 +46,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
 
   async function dispatchedOnce(): Promise<{ jobId: string; runId: number }> {
     const jobs = await until(async () => {
-      const all = await h.app.store.jobsRepo.jobs();
+      const all = await h.app.store.jobs.list();
       return all.length === 2 && all.every((j) => j.state === "dispatched" && j.runId && /^\d+$/.test(j.runId)) && all;
     }, "both jobs bound to their runs");
     // Dispatched once each, with nothing left that could dispatch them again.
@@ -68,7 +68,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     };
     await openPullRequest(h);
     const { jobId, runId } = await dispatchedOnce();
-    expect((await h.app.store.jobsRepo.job(jobId))?.runId).toBe(String(runId));
+    expect((await h.app.store.jobs.job(jobId))?.runId).toBe(String(runId));
   });
 
   it("looks again while GitHub does not list the run yet, rather than dispatching again", async () => {
@@ -95,7 +95,7 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     };
     await openPullRequest(h);
     const { jobId, runId } = await dispatchedOnce();
-    expect((await h.app.store.jobsRepo.job(jobId))?.runId).toBe(String(runId));
+    expect((await h.app.store.jobs.job(jobId))?.runId).toBe(String(runId));
   });
 });
 

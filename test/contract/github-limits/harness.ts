@@ -192,7 +192,7 @@ export class Harness {
       if (value) return value as NonNullable<T>;
       if (process.env.DEBUG_LIMITS)
         process.stderr.write(
-          `${what}: ${this.github.requests.map((r) => r.operationId).join(",")} deferrals ${this.app.service.deliveryTotals().deferrals} failures ${this.app.service.deliveryTotals().failures} ${JSON.stringify(await this.app.store.jobsRepo.countsByState())}\n`,
+          `${what}: ${this.github.requests.map((r) => r.operationId).join(",")} deferrals ${this.app.service.effectTotals().deferrals} failures ${this.app.service.effectTotals().failures} ${JSON.stringify(await this.app.store.jobs.countsByState())}\n`,
         );
       this.clock?.advance(options.stepMs ?? 100);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -204,7 +204,7 @@ export class Harness {
   async pass(ms: number, stepMs = 1_000): Promise<void> {
     for (let t = 0; t < ms; t += stepMs) {
       this.clock!.advance(Math.min(stepMs, ms - t));
-      await this.app.service.deliverDue();
+      await this.app.service.sendDue();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

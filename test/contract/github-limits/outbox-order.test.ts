@@ -18,26 +18,24 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
       const lifecycle = new JobLifecycle(store, clock, undefined, true);
       const calls: string[] = [];
       const dispatcher = new RecordingDispatcher();
-      const reporter = { report: async (job: JobRecord) => void calls.push(`report ${job.id} (${job.state})`), reportPlan: async () => undefined };
+      const publisher = { publishJob: async (job: JobRecord) => void calls.push(`report ${job.id} (${job.state})`), publishPlan: async () => undefined };
       const recording = {
         dispatch: async (r: Parameters<RecordingDispatcher["dispatch"]>[0]) => (calls.push(`dispatch ${r.job.id}`), dispatcher.dispatch(r)),
         cancel: async (r: Parameters<RecordingDispatcher["cancel"]>[0]) => (calls.push(`cancel ${r.jobId}`), dispatcher.cancel(r)),
       };
-      const outbox = new OutboxWorker(store, recording, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 1 }, reporter);
+      const outbox = new OutboxWorker(store, recording, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 1 }, publisher);
       await submitPlan(store, {
         id: "p",
         source: "s",
         workspace: "/w",
         approved: true,
-        report: true,
+        publish: true,
         now: 1_000,
         jobs: Array.from({ length: 6 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.environmentsRepo.upsertEnvironments([
-        { id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED },
-      ]);
-      await lifecycle.dispatch((await store.jobsRepo.job("j5"))!, "e");
-      await outbox.deliver();
+      await store.runners.upsertRunners([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
+      await lifecycle.dispatch((await store.jobs.job("j5"))!, "e");
+      await outbox.sendDue();
       // j5's check run is created first (its own earlier effect, shown as it is now), then its dispatch, then everyone else's check runs.
       expect(calls).toEqual([
         "report j5 (dispatched)",
@@ -55,12 +53,12 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
         source: "s",
         workspace: "/w",
         approved: true,
-        report: true,
+        publish: true,
         now: 1_000,
         jobs: Array.from({ length: 3 }, (_, i) => storeJob(`q${i}`, [], 2)),
       });
-      await lifecycle.cancel((await store.jobsRepo.job("j5"))!, "superseded");
-      await outbox.deliver();
+      await lifecycle.cancel((await store.jobs.job("j5"))!, "superseded");
+      await outbox.sendDue();
       expect(calls).toEqual(["cancel j5", "report j5 (cancelled)", "report q0 (queued)", "report q1 (queued)", "report q2 (queued)"]);
     });
   });
@@ -81,13 +79,13 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         most = Math.max(most, inFlight);
         // While j0's check run is being created, a runner frees up for j3.
         if (what === "report j0") {
-          await lifecycle.dispatch((await store.jobsRepo.job("j3"))!, "e2");
-          void outbox.deliver();
+          await lifecycle.dispatch((await store.jobs.job("j3"))!, "e2");
+          void outbox.sendDue();
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
         inFlight -= 1;
       };
-      const reporter = { report: async (job: JobRecord) => slow(`report ${job.id}`), reportPlan: async () => undefined };
+      const publisher = { publishJob: async (job: JobRecord) => slow(`report ${job.id}`), publishPlan: async () => undefined };
       const dispatcher = { dispatch: async (r: { job: JobRecord }) => (await slow(`dispatch ${r.job.id}`), { runId: "1" }), cancel: async () => undefined };
       const outbox = new OutboxWorker(
         store,
@@ -95,7 +93,7 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         lifecycle,
         clock,
         { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 4, lanesPerInstallation: 1 },
-        reporter,
+        publisher,
       );
       await submitPlan(store, {
         id: "p",
@@ -105,15 +103,15 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         repo: "o/r",
         headSha: shaOf(1),
         approved: true,
-        report: true,
+        publish: true,
         now: 1_000,
         jobs: Array.from({ length: 8 }, (_, i) => storeJob(`j${i}`, [], 2)),
       });
-      await store.environmentsRepo.upsertEnvironments(
+      await store.runners.upsertRunners(
         ["e", "e2"].map((id) => ({ id, pool: "static", labels: [], capacity: 1, state: "online" as const, lastSeen: 1_000, scope: UNRESTRICTED })),
       );
-      await lifecycle.dispatch((await store.jobsRepo.job("j7"))!, "e");
-      await outbox.deliver();
+      await lifecycle.dispatch((await store.jobs.job("j7"))!, "e");
+      await outbox.sendDue();
       await until(() => started.length === 10, "every effect delivered");
       expect(most).toBe(1);
       // j7's check run (its own earlier effect) and dispatch, then the others' check runs,

@@ -54,7 +54,7 @@ describe("kto under GitHub's rate limits", () => {
   /** Until the injected limit has been answered and the outbox has put an effect off for it. */
   const untilHeldBack = () =>
     h.until(
-      () => h.github.state.failures.get("checks/create")!.length === 0 && h.app.service.deliveryTotals().deferrals >= 1,
+      () => h.github.state.failures.get("checks/create")!.length === 0 && h.app.service.effectTotals().deferrals >= 1,
       "the limit answered and an effect held back",
       {
         stepMs: 0,
@@ -113,7 +113,7 @@ describe("kto under GitHub's rate limits", () => {
     h = await Harness.start();
     h.github.state.failures.set("actions/create-workflow-dispatch", [404]);
     await opened();
-    const job = await until(async () => (await h.app.store.jobsRepo.jobs()).find((j) => j.attempt === 2), "the attempt failed and the job queued again");
+    const job = await until(async () => (await h.app.store.jobs.list()).find((j) => j.attempt === 2), "the attempt failed and the job queued again");
     const firstAttempt = h.github.requests.filter(
       (r) => r.operationId === "actions/create-workflow-dispatch" && JSON.parse(String((r.body.inputs as Record<string, string>).job)).id === job.id,
     );

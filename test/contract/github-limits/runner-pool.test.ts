@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { GitHubRunnerPool } from "../../../src/app/github-runner-pool.js";
+import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js";
 import { storeJob } from "../../helpers/orchestrator.js";
 import { withStore, submitPlan } from "../../helpers/stores.js";
 
@@ -48,7 +48,7 @@ describe("the runner pool between listings", () => {
       // GitHub lists a just-in-time runner offline until its process connects.
       expect((await pool.list()).map((e) => e.id)).toEqual(["github:o/r:5"]);
       await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: 1_000, jobs: [storeJob("j", [], 2)] });
-      await store.transition({ jobId: "j", to: "dispatched", set: { env_id: "github:o/r:5" }, now: 1_000 });
+      await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "github:o/r:5" }, now: 1_000 });
       await store.transition({ jobId: "j", to: "running", now: 1_000 });
       runners = [{ ...runners[0]!, status: "offline", busy: true }];
       // It ran the job, so it had connected: offline now, its host is gone.

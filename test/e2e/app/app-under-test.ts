@@ -106,9 +106,9 @@ export function report(jobId: string, bearer: string, body: Record<string, unkno
 export async function expectStatusMatchesStore(): Promise<void> {
   // The orchestrator keeps working meanwhile: the answer must equal the store as it was
   // just before or just after the request.
-  const before = await app.store.jobsRepo.countsByState();
+  const before = await app.store.jobs.countsByState();
   const status = (await (await fetch(`${app.url}/kto/status`)).json()) as { counts: Record<string, number> };
-  const after = await app.store.jobsRepo.countsByState();
+  const after = await app.store.jobs.countsByState();
   expect([JSON.stringify(before), JSON.stringify(after)]).toContain(JSON.stringify(status.counts));
 }
 
@@ -118,7 +118,7 @@ export async function expectForgedReportsRefused(jobId: string, runId: string): 
   expect((await report(jobId, await current.issuer.forged(REPO, runId, new URL(publicUrl).origin), finished)).status).toBe(401);
   expect((await report(jobId, await token({ repository: REPO, run_id: "999" }), finished)).status).toBe(401);
   expect((await report(jobId, await token({ repository: "evil/fork", run_id: runId }), finished)).status).toBe(401);
-  expect((await app.store.jobsRepo.job(jobId))?.state).toBe("running");
+  expect((await app.store.jobs.job(jobId))?.state).toBe("running");
 }
 
 export const checkRuns = () =>

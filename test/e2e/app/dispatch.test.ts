@@ -11,7 +11,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "the dispatch");
     const job = JSON.parse(sent.inputs.job!) as { id: string };
-    await until(async () => (await app.store.jobsRepo.job(job.id))?.runId === String(sent.runId), "the run id found by run-name");
+    await until(async () => (await app.store.jobs.job(job.id))?.runId === String(sent.runId), "the run id found by run-name");
     expect(github.requests.some((r) => r.operationId === "actions/list-workflow-runs")).toBe(true);
     expect(github.rejected).toEqual([]);
   });
@@ -44,7 +44,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const sent = await until(async () => github.state.dispatches[0], "the dispatch");
     const jobId = (JSON.parse(sent.inputs.job!) as { id: string }).id;
-    await until(async () => (await app.store.jobsRepo.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
+    await until(async () => (await app.store.jobs.job(jobId))?.runId === String(sent.runId), "the run id found and stored");
     expect(github.requests.filter((r) => r.operationId === "actions/list-workflow-runs").length).toBeGreaterThanOrEqual(1);
     await untilSettled({ app, github });
     expect(github.state.dispatches).toHaveLength(1);

@@ -78,7 +78,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const jobId = (JSON.parse(first.inputs.job!) as { id: string }).id;
     await until(async () => github.requests.some((r) => r.operationId === "actions/list-workflow-runs"), "the lookup after the dispatch");
     await untilSettled({ app, github });
-    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
+    expect(await app.store.jobs.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
     return { first, jobId };
   }
 
@@ -86,7 +86,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
     const first = await until(async () => github.state.dispatches[0], "the first dispatch");
     const jobId = (JSON.parse(first.inputs.job!) as { id: string }).id;
-    await until(async () => (await app.store.jobsRepo.job(jobId))?.runId === String(first.runId), "the run id found by run-name");
+    await until(async () => (await app.store.jobs.job(jobId))?.runId === String(first.runId), "the run id found by run-name");
     await loseRunnerOf(first);
     await expectRedispatchedAway(first);
   });
@@ -95,7 +95,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const { first, jobId } = await dispatchNotFoundYet();
     await loseRunnerOf(first);
     // At once: not when the attempt's lease (two minutes) runs out.
-    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({
+    expect(await app.store.jobs.job(jobId)).toMatchObject({
       state: "queued",
       attempt: 2,
       reason: expect.stringContaining("the workflow run ended (failure)"),
@@ -112,7 +112,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     await untilSettled({ app, github });
     // kto looked the attempt's run up, and it was not that one.
     expect(lookups()).toBeGreaterThan(before);
-    expect(await app.store.jobsRepo.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
+    expect(await app.store.jobs.job(jobId)).toMatchObject({ state: "dispatched", attempt: 1, runId: null });
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.state.cancelled).toEqual([]);
     expect(github.rejected).toEqual([]);

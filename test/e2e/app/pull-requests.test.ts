@@ -58,7 +58,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const partial = await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", result: { ...result, tests: { passed: "1" } } });
     expect(partial.status).toBe(400);
     expect(((await partial.json()) as { message: string }).message).toContain("result.tests.passed: Expected number, received string");
-    expect((await app.store.jobsRepo.job(sent.id))?.state).toBe("running");
+    expect((await app.store.jobs.job(sent.id))?.state).toBe("running");
     expect(
       (await report(sent.id, good, { attempt: 1, kind: "finished", status: "failed", outcome: "failed", reason: "1 of 2 tests did not pass", result })).status,
     ).toBe(200);

@@ -54,7 +54,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     ]);
     await untilSettled({ app, github });
     expect(checkRuns()).toHaveLength(1);
-    expect(await app.store.jobsRepo.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
+    expect(await app.store.jobs.countsByState()).toMatchObject({ queued: 0, dispatched: 0 });
     expect(github.rejected).toEqual([]);
   });
 
@@ -79,7 +79,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     const removed = example("installation_repositories", "removed", 0) as { repositories_removed: { full_name: string }[]; installation: { id: number } };
     removed.repositories_removed = [{ ...removed.repositories_removed[0]!, full_name: REPO }];
     expect(await deliver("installation_repositories", removed)).toBe(200);
-    await until(async () => (await app.store.jobsRepo.countsByState()).cancelled === 2, "both jobs cancelled");
+    await until(async () => (await app.store.jobs.countsByState()).cancelled === 2, "both jobs cancelled");
     await until(async () => github.state.cancelled.length === 1, "the run cancelled");
     expect(github.state.cancelled).toEqual([sent.runId]);
     expect(github.rejected).toEqual([]);

@@ -39,7 +39,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     // GitHub shows the button on a completed check run only.
     const job = JSON.parse(sent.inputs.job!) as { id: string };
     const bearer = await token({ repository: REPO, run_id: String(sent.runId) });
-    await until(async () => (await app.store.jobsRepo.job(job.id))?.runId === String(sent.runId), "the run id");
+    await until(async () => (await app.store.jobs.job(job.id))?.runId === String(sent.runId), "the run id");
     expect((await report(job.id, bearer, { attempt: 1, kind: "finished", status: "failed", reason: "1 test failed" })).status).toBe(200);
     await until(async () => run.conclusion === "failure", "the check run failed");
     expect(run).toMatchObject({ actions: [{ identifier: "rerun" }] });
@@ -64,7 +64,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-runner.yml", { job: "{}" }))).toBe(200);
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "soon" }))).toBe(200);
-    expect(Object.values(await app.store.jobsRepo.countsByState()).every((n) => n === 0)).toBe(true);
+    expect(Object.values(await app.store.jobs.countsByState()).every((n) => n === 0)).toBe(true);
     expect(checkRuns()).toEqual([]);
 
     expect(await deliver("workflow_dispatch", dispatchOf(".github/workflows/kto-run.yml", { suites: "unit", priority: "urgent", ref: "" }))).toBe(200);

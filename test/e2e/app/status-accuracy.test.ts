@@ -21,7 +21,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
             github.state.files.set(`${REPO}@${payload.pull_request.head.sha}:.github/kto.yml`, CONFIG);
             expect(await deliver("pull_request", payload)).toBe(200);
           } else {
-            const active = await app.store.jobsRepo.jobs({ states: ["dispatched", "running"] });
+            const active = await app.store.jobs.list({ states: ["dispatched", "running"] });
             const job = active[s.pick % Math.max(1, active.length)];
             if (job?.runId) {
               const bearer = await token({ repository: REPO, run_id: job.runId });

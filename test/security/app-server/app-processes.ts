@@ -58,7 +58,7 @@ export async function runnerListed(app: AppProcess): Promise<void> {
   const store = await storeOf(app);
   try {
     await until(
-      async () => (await store.environmentsRepo.environments()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)),
+      async () => (await store.runners.list()).some((e) => e.labels.includes(`kto-runner-${RUNNER}`)),
       "the App to list the repository's runner",
       30_000,
     );

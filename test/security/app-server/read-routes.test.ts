@@ -11,7 +11,7 @@ useScratch();
 
 describe("read routes on an App with a public URL", () => {
   const health = [
-    "deliveryFailuresInARow",
+    "effectFailuresInARow",
     "finalCheckRunsOldestMs",
     "finalCheckRunsPending",
     "github",

@@ -91,7 +91,7 @@ export function sign256(claims: Record<string, unknown>): Promise<string> {
 
 /** The store after any input: every job in a known state, every finished one with an outcome. */
 export async function expectConsistentStore(): Promise<void> {
-  for (const job of await app.store.jobsRepo.jobs()) {
+  for (const job of await app.store.jobs.list()) {
     expect(JOB_STATES).toContain(job.state);
     if (isTerminal(job.state)) expect(job.finishedAt).not.toBeNull();
   }

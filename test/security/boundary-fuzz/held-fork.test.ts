@@ -27,7 +27,7 @@ describe("no input takes the App down", () => {
     expect(await deliver("pull_request", opened)).toBe(200);
     expect(await deliver("pull_request", opened)).toBe(200);
     const plans = await app.store.plans.plansAt(REPO, forkSha);
-    const [ended] = await app.store.jobsRepo.jobs({ planId: plans.at(-1)!.id });
+    const [ended] = await app.store.jobs.list({ planId: plans.at(-1)!.id });
     expect(ended?.state).toBe("cancelled");
 
     const example = (event: string, action: string) => structuredClone(examples.find((e) => e.name === event)!.examples.find((e) => e.action === action)!);
@@ -61,7 +61,7 @@ describe("no input takes the App down", () => {
           expect([200, 202, 400, 401, 404, 500]).toContain(await deliver(event, mutate(payload, edits)));
           // No runner is registered: a job let through would sit in the queue.
           for (const plan of await app.store.plans.plansAt(REPO, forkSha))
-            for (const job of await app.store.jobsRepo.jobs({ planId: plan.id })) expect(["awaiting_approval", "cancelled"]).toContain(job.state);
+            for (const job of await app.store.jobs.list({ planId: plan.id })) expect(["awaiting_approval", "cancelled"]).toContain(job.state);
         },
       ),
       { numRuns: 100 },

@@ -12,7 +12,7 @@ describe("no input takes the App down", () => {
     const pr = openedPullRequest();
     expect(await deliver("pull_request", pr)).toBe(200);
     // No runner is registered: the job stays queued unless a report moves it.
-    const job = await until(async () => (await app.store.jobsRepo.jobs()).find((j) => j.state === "queued"), "a queued job");
+    const job = await until(async () => (await app.store.jobs.list()).find((j) => j.state === "queued"), "a queued job");
     const token = await sign256({});
     await fc.assert(
       fc.asyncProperty(
@@ -45,7 +45,7 @@ describe("no input takes the App down", () => {
       { numRuns: 150 },
     );
     // The token is for a run that is not this job's: nothing above could move it.
-    expect((await app.store.jobsRepo.job(job.id))?.state).toBe("queued");
+    expect((await app.store.jobs.job(job.id))?.state).toBe("queued");
     await expectConsistentStore();
   }, 300_000);
 });

@@ -68,7 +68,7 @@ describe("no input takes the App down", () => {
         expect(await deliver("pull_request", pr)).toBe(200);
 
         const allowed = suites.flatMap((suite, i) => (baseAllows(base, suite) ? [`s${i}`] : []));
-        const ofThisHead = async () => (await app.store.jobsRepo.jobs()).filter((job) => job.id.startsWith(`${REPO}@${sha.slice(0, 12)}-`));
+        const ofThisHead = async () => (await app.store.jobs.list()).filter((job) => job.id.startsWith(`${REPO}@${sha.slice(0, 12)}-`));
         const configRun = () => [...github.state.checkRuns.values()].find((run) => run.name === "kto / config" && run.head_sha === sha);
         await until(async () => (await ofThisHead()).length === allowed.length && !configRun() === (allowed.length === suites.length), "the head planned");
         expect((await ofThisHead()).map((job) => job.name).sort()).toEqual(allowed);

@@ -35,8 +35,8 @@ describe("the trust gate against a fork's author", () => {
     await until(async () => (await app.store.plans.planIds()).length === 3, "the reopened pull request planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([FIRST]);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
-    const [reopened] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
+    const [reopened] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(reopened?.reason).toContain("kto/ok-to-test approves only the commit it is added to");
     expect(github.rejected).toEqual([]);
   });
@@ -51,7 +51,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("pull_request", labeled(FIRST, "ci/approved", "triager", ["needs-ok-to-test", "kto/ok-to-test"]));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     await deliver("pull_request", labeled(FIRST, "ci/approved", "writer", ["needs-ok-to-test", "kto/ok-to-test"]));
     await until(async () => github.state.dispatches.length === 1, "the commit approved by a writer's label dispatched");
     expect(dispatchedShas()).toEqual([FIRST]);
@@ -73,7 +73,7 @@ describe("the trust gate against a fork's author", () => {
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect(await app.store.plans.planIds()).toHaveLength(1);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     // The maintain role reads as write in the API's legacy permission.
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "CONTRIBUTOR", written));
     await until(async () => github.state.dispatches.length === 1, "the commit approved by a maintainer dispatched");
@@ -93,7 +93,7 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", written));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
     expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
     expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);

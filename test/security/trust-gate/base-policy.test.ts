@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { needsApproval } from "../../../src/app/trust.js";
+import { heldByTrustRules } from "../../../src/app/trust/trust.js";
 import { app, checkRuns, deliver, dispatchedShas, FIRST, github, held, labeled, pullRequest, REPO, SECOND, UNIT, useAppUnderAttack } from "./attacks.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
@@ -22,7 +22,7 @@ describe("the trust gate against a fork's author", () => {
     await until(async () => (await app.store.plans.planIds()).length === 2, "the reopened pull request planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     expect(github.rejected).toEqual([]);
   });
 
@@ -67,7 +67,7 @@ describe("the trust gate against a fork's author", () => {
         /^- `\.github\/kto\.yml:14:20` suites\[1\]\.capabilities\[0\]: DAC_READ_SEARCH is not granted by privileges in the base branch's \.github\/kto\.yml: open_by_handle_at /,
       ),
     ]);
-    expect((await app.store.jobsRepo.jobs()).map((job) => job.name)).toEqual(["unit"]);
+    expect((await app.store.jobs.list()).map((job) => job.name)).toEqual(["unit"]);
     expect(github.state.dispatches).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -109,7 +109,7 @@ suites:
     member.pull_request.head.repo.full_name = REPO;
     member.pull_request.author_association = "MEMBER";
     await deliver("pull_request", member);
-    await until(async () => (await app.store.jobsRepo.jobs()).length === 3, "the member's three jobs");
+    await until(async () => (await app.store.jobs.list()).length === 3, "the member's three jobs");
     expect(github.rejected).toEqual([]);
   });
 
@@ -160,15 +160,15 @@ suites:
     expect(config.output.summary).toContain("suites[1].user: root is not allowed by privileges in the base branch's .github/kto.yml");
     expect(run.output.summary).toContain("approve only if the code may have it:\n\n- `network`: every job");
     expect(run.output.summary).not.toContain("escape");
-    expect((await app.store.jobsRepo.jobs()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
+    expect((await app.store.jobs.list()).map((job) => [job.name, job.state])).toEqual([["unit", "awaiting_approval"]]);
     expect(github.state.dispatches).toEqual([]);
     expect(github.rejected).toEqual([]);
   });
 });
 
-describe("needsApproval", () => {
+describe("heldByTrustRules", () => {
   const trust = { ok_to_test_label: "kto/ok-to-test", trusted_associations: ["OWNER", "MEMBER", "COLLABORATOR"] };
   it("holds a pull request whose head repository is gone, whoever wrote it", () => {
-    expect(needsApproval({ authorAssociation: "OWNER", headRepo: null, baseRepo: REPO, labels: [] }, trust)).toBe("its head repository was deleted");
+    expect(heldByTrustRules({ authorAssociation: "OWNER", headRepo: null, baseRepo: REPO, labels: [] }, trust)).toBe("its head repository was deleted");
   });
 });

@@ -34,9 +34,9 @@ describe("the trust gate against a fork's author", () => {
     await until(async () => (await app.store.plans.planIds()).length === 2, "the re-run planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect((await app.store.jobsRepo.countsByState()).awaiting_approval).toBe(1);
+    expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     // Found through kto's plan of the commit: the re-run is the pull request's, and waits as its head does.
-    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @stranger, who asked for the re-run, cannot write to ${REPO}.`);
     expect((await app.store.plans.plan(waiting!.planId))?.groupKey).toBe(`pr:${REPO}#${NUMBER}`);
 
@@ -53,7 +53,7 @@ describe("the trust gate against a fork's author", () => {
     await until(async () => (await app.store.plans.planIds()).length === 1, "the re-run planned");
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toContain(`kto knows of no pull request or plan of ${SECOND.slice(0, 7)}`);
     await deliver("check_suite", suiteRerequested(SECOND, "maintainer"));
     await until(async () => github.state.dispatches.length === 1, "the maintainer's re-run dispatched");
@@ -82,7 +82,7 @@ describe("the trust gate against a fork's author", () => {
     }
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([FIRST]);
-    const [waiting] = await app.store.jobsRepo.jobs({ states: ["awaiting_approval"] });
+    const [waiting] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(waiting?.reason).toBe(`Waiting for approval: it comes from the fork ${FORK}; @reader, who asked for the re-run, cannot write to ${REPO}.`);
     await until(
       async () =>

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { runTimeoutMinutes } from "../../../src/config/limits.js";
-import { GitHubDispatcher, type GitHubDispatcherOptions } from "../../../src/app/github-dispatcher.js";
+import { GitHubDispatcher, type GitHubDispatcherOptions } from "../../../src/app/github/github-dispatcher.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { DispatchRefusedError, type DispatchRequest } from "../../../src/orchestrator/dispatcher.js";
 import { JobLifecycle } from "../../../src/orchestrator/job-lifecycle.js";
@@ -36,7 +36,7 @@ describe("GitHubDispatcher", () => {
     ({ store, dispose } = await freshStore("sqlite"));
     // The double stamps runs with the system's time: the orchestrator's clock starts there.
     clock = new ManualClock(Date.now());
-    await store.environmentsRepo.upsertEnvironments([
+    await store.runners.upsertRunners([
       {
         id: ENV,
         pool: "github",
@@ -81,8 +81,8 @@ describe("GitHubDispatcher", () => {
       now: clock.now(),
       jobs: [{ ...storeJob("p/unit", ["x86_64"], 2, { name: "unit" }), spec: job({ id: "unit", labels: ["x86_64"], command }) }],
     });
-    const dispatched = await new JobLifecycle(store, clock).dispatch((await store.jobsRepo.job("p/unit"))!, ENV);
-    return { key: "dispatch:p/unit#1", job: dispatched!, envId: ENV, sentAt: null };
+    const dispatched = await new JobLifecycle(store, clock).dispatch((await store.jobs.job("p/unit"))!, ENV);
+    return { key: "dispatch:p/unit#1", job: dispatched!, runnerId: ENV, sentAt: null };
   }
 
   const count = (operationId: string) => github.requests.filter((r) => r.operationId === operationId).length;
@@ -180,10 +180,10 @@ describe("GitHubDispatcher", () => {
     const request = await leased();
     await dispatcher("ghes").dispatch(request);
     const runId = github.state.dispatches[0]!.runId;
-    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: null, envId: ENV });
+    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: null, runnerId: ENV });
     expect(github.state.cancelled).toEqual([runId]);
     github.state.failures.set("actions/cancel-workflow-run", [409]);
-    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), envId: ENV });
+    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), runnerId: ENV });
     expect(github.rejected).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { GitHubRunnerPool } from "../../../src/app/github-runner-pool.js";
+import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
@@ -53,7 +53,7 @@ describe("the GitHub runner pool keeps the cause of what a failed answer changes
   it("puts a registered runner whose group GitHub did not answer for in the pool without a repository, and logs why", async () => {
     github.state.failures.set("actions/list-self-hosted-runner-groups-for-org", [502]);
     await pool.registered("org:Codertocat", { id: 41, name: "rack-9", labels: [{ name: "x86_64" }], runner_group_id: 3 }, 1);
-    const [env] = await store.environmentsRepo.environments();
+    const [env] = await store.runners.list();
     expect(env).toMatchObject({ id: "github:org:Codertocat:41", state: "online", scope: { kind: "none" } });
     expect(logger.lines).toEqual([
       {

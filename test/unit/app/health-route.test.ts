@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { DEFAULT_BODY_LIMITS } from "../../../src/app/body-budget.js";
-import { BodyIntake } from "../../../src/app/request-body.js";
-import { ktoRoutes } from "../../../src/app/routes.js";
+import { DEFAULT_BODY_LIMITS } from "../../../src/app/http/body-budget.js";
+import { BodyIntake } from "../../../src/app/http/request-body.js";
+import { ktoRoutes } from "../../../src/app/http/routes.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../../src/orchestrator/service.js";
 import { RecordingDispatcher } from "../../helpers/orchestrator.js";

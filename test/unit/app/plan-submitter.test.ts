@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import type { OctokitFor } from "../../../src/app/github-api.js";
-import { GitHubRunnerPool } from "../../../src/app/github-runner-pool.js";
-import type { Target } from "../../../src/app/plan-target.js";
-import { planSubmitter, type PlanSubmitter } from "../../../src/app/plan-submitter.js";
-import { pullRequestGate } from "../../../src/app/trust-gate.js";
-import { allowanceOf, policyAt, pullRequestFacts } from "../../../src/app/trust.js";
+import type { OctokitFor } from "../../../src/app/github/github-api.js";
+import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js";
+import type { Target } from "../../../src/app/webhooks/plan-target.js";
+import { planSubmitter, type PlanSubmitter } from "../../../src/app/webhooks/plan-submitter.js";
+import { pullRequestGate } from "../../../src/app/trust/trust-gate.js";
+import { allowanceOf, policyAt, pullRequestFacts } from "../../../src/app/trust/trust.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../../src/orchestrator/service.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";
@@ -56,7 +56,7 @@ describe("the plan submitter", () => {
   });
 
   afterEach(async () => {
-    await service.deliverDue();
+    await service.sendDue();
     await dispose();
     await github.close();
   });
@@ -107,12 +107,12 @@ describe("the plan submitter", () => {
       trusted: true,
       gateReason: gate.reason,
     });
-    const jobs = await store.jobsRepo.jobs({ planId: planId! });
+    const jobs = await store.jobs.list({ planId: planId! });
     expect(jobs.map((j) => [j.id, j.state, j.labels, j.priority])).toEqual([
       [`${planId}/unit`, "queued", ["x86_64"], 4],
       [`${planId}/board`, "queued", ["arm64"], 4],
     ]);
-    expect((await store.environmentsRepo.environments()).map((e) => e.id)).toEqual([`github:${REPO}:7`]);
+    expect((await store.runners.list()).map((e) => e.id)).toEqual([`github:${REPO}:7`]);
     expect(github.rejected).toEqual([]);
   });
 
@@ -120,7 +120,7 @@ describe("the plan submitter", () => {
     const { target, gate, allowed } = await pullRequest(CONFIG, "fork");
     expect(gate.trusted).toBe(false);
     await plans.submit(target, allowed, gate);
-    const jobs = await store.jobsRepo.jobs();
+    const jobs = await store.jobs.list();
     expect(jobs.map((j) => j.state)).toEqual(["awaiting_approval", "awaiting_approval", "awaiting_approval"]);
     expect(jobs[0]!.reason).toBe("Waiting for approval: it comes from the fork stranger/Hello-World.");
     const [planId] = await store.plans.planIds();
@@ -141,7 +141,7 @@ describe("the plan submitter", () => {
 
     const trusted = await pullRequest(head, "member", base);
     await plans.submit(trusted.target, trusted.allowed, trusted.gate);
-    expect(await store.jobsRepo.jobs()).toHaveLength(3);
+    expect(await store.jobs.list()).toHaveLength(3);
     expect(configRuns()).toHaveLength(1);
     expect(github.rejected).toEqual([]);
   });
@@ -151,7 +151,7 @@ describe("the plan submitter", () => {
     const base = `${CONFIG}privileges: {}\n`;
     const { target, gate, allowed } = await pullRequest(head, "member", base);
     await plans.submit(target, allowed, gate);
-    expect((await store.jobsRepo.jobs()).map((j) => j.name)).toEqual(["unit"]);
+    expect((await store.jobs.list()).map((j) => j.name)).toEqual(["unit"]);
     const [refusal] = configRuns();
     expect(refusal!.output.summary).toContain("suites[1].network: a network is not allowed by privileges in the base branch's .github/kto.yml");
     expect(github.rejected).toEqual([]);

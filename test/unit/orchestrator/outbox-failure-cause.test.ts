@@ -28,8 +28,8 @@ class FailingDispatcher implements Dispatcher {
 /** Job j dispatched to environment e: its dispatch is the outbox's one effect. */
 async function dispatched(store: Store, clock: ManualClock, lifecycle: JobLifecycle): Promise<void> {
   await submitPlan(store, { id: "p", source: "t", workspace: "/", approved: true, now: clock.now(), jobs: [storeJob("j", [], 2)] });
-  await store.environmentsRepo.upsertEnvironments([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED }]);
-  await lifecycle.dispatch((await store.jobsRepo.job("j"))!, "e");
+  await store.runners.upsertRunners([{ id: "e", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 0, scope: UNRESTRICTED }]);
+  await lifecycle.dispatch((await store.jobs.job("j"))!, "e");
 }
 
 const refused = () => new Error("fetch failed", { cause: new Error("connect ECONNREFUSED 10.0.0.7:443") });
@@ -43,7 +43,7 @@ describe("an effect the outbox puts off keeps its cause", () => {
       const error = refused();
       const outbox = new OutboxWorker(store, new FailingDispatcher([error]), lifecycle, clock, DEFAULT_OUTBOX, null, () => 0, undefined, logger);
       await dispatched(store, clock, lifecycle);
-      expect(await outbox.deliver()).toBe(0);
+      expect(await outbox.sendDue()).toBe(0);
       // Jitter 0: the first retry comes after half the base delay.
       expect(await store.outbox.dueOutbox(499)).toEqual([]);
       const [effect] = await store.outbox.dueOutbox(500);
@@ -70,8 +70,8 @@ describe("an effect the outbox puts off keeps its cause", () => {
         logger,
       );
       await dispatched(store, clock, lifecycle);
-      await outbox.deliver();
-      expect(await store.jobsRepo.job("j")).toMatchObject({
+      await outbox.sendDue();
+      expect(await store.jobs.job("j")).toMatchObject({
         state: "queued",
         attempt: 2,
         reason: "dispatch failed: fetch failed: connect ECONNREFUSED 10.0.0.7:443",
@@ -91,7 +91,7 @@ describe("an effect the outbox puts off keeps its cause", () => {
       const wait = new DeferredError("GitHub's rate limit for the installation runs out; it resets at 30 s", 30_000);
       const outbox = new OutboxWorker(store, new FailingDispatcher([wait]), lifecycle, clock, DEFAULT_OUTBOX, null, () => 0, undefined, logger);
       await dispatched(store, clock, lifecycle);
-      await outbox.deliver();
+      await outbox.sendDue();
       const [effect] = await store.outbox.dueOutbox(30_000);
       expect(effect).toMatchObject({ key: "dispatch:j#1", attempts: 0, lastError: wait.message });
       expect(logger.lines).toEqual([]);

@@ -1,0 +1,231 @@
+import { isTerminal } from "../../orchestrator/job-state.js";
+import type { PriorTries, Publisher } from "../../orchestrator/publisher.js";
+import type { JobRecord, Store } from "../../orchestrator/store/store.js";
+import type { JobReport, RunReport } from "../../runners/report/run-report.js";
+import { codeSpan, inlineText } from "../../runners/report/markdown.js";
+import { STORED_FAILURES, type StoredReport } from "../http/stored-report.js";
+import { summaryMarkdown } from "../../runners/report/summary-markdown.js";
+import { splitRepo, type OctokitFor } from "./github-api.js";
+import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
+import { CONCLUSION } from "./check-run-conclusion.js";
+import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
+import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+
+/** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
+export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
+  return tests && tests.total > 0 ? `${tests.passed} passed, ${tests.failed} failed, ${tests.errored} errored, ${tests.skipped} skipped` : null;
+}
+/**
+ * GitHub takes 50 annotations per request and adds up those of several; kto sends at most
+ * 50 per check run, with its final update, so that one report costs one request however
+ * many failures it has (GitHub Actions, too, shows at most 50 per job). The rest are
+ * counted in the summary and listed in the results artifact.
+ */
+const ANNOTATIONS_PER_CHECK_RUN = 50;
+
+export function checkRunName(job: Pick<JobRecord, "name">): string {
+  return `kto / ${job.name}`;
+}
+
+/** The one check run of a plan whose jobs wait for approval: a plan may have thousands. */
+export const APPROVAL_CHECK_RUN = "kto / approval";
+
+const FIRST_TRY: PriorTries = { mayHaveLanded: false };
+
+export interface CheckRunReporterOptions {
+  /** The orchestrator's clock: when a create was sent, how long GitHub may take to list it, a queued job's position. */
+  now: () => number;
+  /** Where links to workflow runs point: https://github.com, or a GitHub Enterprise Server. */
+  serverUrl: string;
+  /** The App's id: a check run another App made with the same name and external id is not kto's. */
+  appId: number | null;
+}
+
+/** What the publisher reads of a job and its plan, and where it keeps the check runs' ids. */
+export interface CheckRunStore {
+  jobs: Pick<Store["jobs"], "list" | "queuePosition" | "setCheckRunId" | "markCheckRunRequested">;
+  plans: Pick<Store["plans"], "plan" | "setApprovalCheckRunId" | "markApprovalCheckRunRequested">;
+}
+
+/**
+ * Keeps one check run per job true to the store: queued with its position and the labels
+ * it waits for, in progress with a link to the workflow run, then completed with the
+ * summary, annotations (50 per request) and a button to re-run it.
+ */
+export class CheckRunPublisher implements Publisher {
+  constructor(
+    private readonly store: CheckRunStore,
+    private readonly octokitFor: OctokitFor,
+    private readonly options: CheckRunReporterOptions,
+  ) {}
+
+  async publishJob(job: JobRecord, prior: PriorTries = FIRST_TRY): Promise<void> {
+    // Until it is approved, a job shows only in its plan's approval check run.
+    if (job.state === "awaiting_approval") return this.publishPlan(job.planId);
+    const plan = await this.store.plans.plan(job.planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const at = { owner, repo, sha: plan.headSha, name: checkRunName(job), externalId: job.id, appId: this.options.appId };
+    const record: CheckRunRecord = {
+      id: job.checkRunId,
+      requestedAt: job.checkRunRequestedAt,
+      setId: (id) => this.store.jobs.setCheckRunId(job.id, id),
+      markRequested: (when) => this.store.jobs.markCheckRunRequested(job.id, when),
+    };
+    const detailsUrl = job.runId !== null ? `${this.options.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
+    // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
+    const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
+    const body = await this.describe(job, detailsUrl, cancel);
+    let annotations = body.annotations;
+    const id = await knownCheckRun(octokit, at, record, this.options.now);
+    // An update sent before whose answer was lost may have added its annotations already.
+    if (id !== null && annotations.length > 0 && prior.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
+    const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
+    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
+    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
+  }
+
+  /**
+   * A plan whose jobs wait for approval shows as one check run listing them, action
+   * required; approved, it says so (each job then gets a check run of its own, a new one);
+   * ended unapproved (superseded, cancelled), it says that. A plan approved or ended before
+   * it was shown needs none.
+   */
+  async publishPlan(planId: string): Promise<void> {
+    const plan = await this.store.plans.plan(planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const jobs = await this.store.jobs.list({ planId });
+    const waiting = jobs.filter((j) => j.state === "awaiting_approval");
+    if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const fields = this.approvalFields(plan.groupKey, jobs, waiting);
+    const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.options.appId };
+    const record: CheckRunRecord = {
+      id: plan.approvalCheckRunId,
+      requestedAt: plan.approvalCheckRunRequestedAt,
+      setId: (id) => this.store.plans.setApprovalCheckRunId(plan.id, id),
+      markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
+    };
+    const id = await knownCheckRun(octokit, at, record, this.options.now);
+    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
+    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
+  }
+
+  private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
+    const list = (of: readonly JobRecord[]) =>
+      of
+        .map(
+          (j) => `- ${codeSpan(checkRunName(j))} (labels: ${inlineText([j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; "))})`,
+        )
+        .join("\n");
+    const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
+    if (waiting.length > 0) {
+      // A pull request's label and comments approve its head's plan; a re-run's, only a writer's re-run.
+      const how = isPullRequestHeadGroup(groupKey)
+        ? "A maintainer can comment `/kto ok-to-test` or add the ok-to-test label"
+        : "Someone who can write to the repository can run it by pressing the same Re-run button";
+      const summary = withinLimit(
+        `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\n${privilegesParagraph(waiting.map((j) => j.spec))}\n\n${how}; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`,
+        SUMMARY_LIMIT,
+        "the dashboard lists every job",
+      );
+      return this.fields({ status: "completed", conclusion: "action_required", title: `Waiting for approval: ${count(waiting.length)}`, summary }).fields;
+    }
+    // A job that left the wait other than by being cancelled in it was approved.
+    const approved = jobs.filter((j) => j.state !== "cancelled" || j.checkRunId !== null);
+    if (approved.length > 0)
+      return this.fields({
+        status: "completed",
+        conclusion: "success",
+        title: `Approved: ${count(approved.length)}`,
+        summary: withinLimit(`Approved; each job runs as a check run of its own:\n\n${list(approved)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+      }).fields;
+    const reason = jobs.find((j) => j.reason)?.reason ?? "cancelled";
+    return this.fields({
+      status: "completed",
+      conclusion: CONCLUSION.cancelled,
+      title: `Not run: ${reason}`.slice(0, 200),
+      summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+    }).fields;
+  }
+
+  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
+    const labels = job.labels.length ? job.labels.join(", ") : "any";
+    if (job.state === "queued") {
+      const now = this.options.now();
+      const position = job.notBefore <= now ? await this.store.jobs.queuePosition(job, now) : null;
+      return this.fields({
+        status: "queued",
+        title: position ? `Queued, position ${position}` : "Queued",
+        summary: `Waiting for an idle runner with labels: ${labels}.${job.attempt > 1 ? ` Attempt ${job.attempt}.` : ""}${cancel}`,
+      });
+    }
+    if (job.state === "dispatched")
+      return this.fields({ status: "queued", title: "Dispatched", summary: `Sent to runner ${job.runnerId}, waiting for it to start.${cancel}`, detailsUrl });
+    if (job.state === "running") return this.fields({ status: "in_progress", title: "Running", summary: `Running on ${job.runnerId}.${cancel}`, detailsUrl });
+    if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
+
+    const report = job.result as StoredReport | null;
+    const conclusion = CONCLUSION[job.state];
+    const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
+    let summary = job.reason ?? job.state;
+    // A report stored before reports were bounded may list more than a check run shows.
+    const failures = report?.failures ?? [];
+    const listed = failures.slice(0, STORED_FAILURES);
+    const unlisted = (report?.failuresOmitted ?? 0) + failures.length - listed.length;
+    if (report?.name) {
+      const run: RunReport = {
+        schema: "kto.results/v1",
+        config: ".github/kto.yml",
+        status: job.state,
+        startedAt: report.startedAt,
+        finishedAt: report.finishedAt,
+        durationMs: report.durationMs,
+        jobs: [{ ...report, failures: listed }],
+        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests },
+      };
+      summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
+      if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
+      // First, where no cut of a long summary can reach it.
+      if (unlisted > 0)
+        summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
+    }
+    if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
+    const annotations: Annotation[] = failures
+      .filter((f) => f.location)
+      .slice(0, ANNOTATIONS_PER_CHECK_RUN)
+      .map((f) => ({
+        path: f.location!.file,
+        start_line: f.location!.line,
+        end_line: f.location!.line,
+        annotation_level: "failure",
+        title: annotationTitle([...f.path, f.name].join(" › ")),
+        message: annotationMessage(f.reason ?? f.status),
+      }));
+    const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
+    return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
+  }
+
+  private fields(options: {
+    status: "queued" | "in_progress" | "completed";
+    conclusion?: string;
+    title: string;
+    summary: string;
+    actions?: { label: string; identifier: string; description: string }[];
+    detailsUrl?: string;
+  }) {
+    return {
+      fields: {
+        status: options.status,
+        ...(options.conclusion ? { conclusion: options.conclusion as "success" } : {}),
+        ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
+        ...(options.actions ? { actions: options.actions } : {}),
+        output: { title: options.title, summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact") },
+      },
+      annotations: [] as Annotation[],
+    };
+  }
+}

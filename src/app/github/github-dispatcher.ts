@@ -1,0 +1,185 @@
+import { runTimeoutMinutes } from "../../config/limits.js";
+import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../../orchestrator/dispatcher.js";
+import { DeferredError } from "../../orchestrator/outbox-worker.js";
+import type { JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
+import { httpStatusOf } from "../../orchestrator/http-status.js";
+import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
+import { uniqueRunnerLabel } from "./github-runner-pool.js";
+
+/**
+ * How a job's attempt runs as a run of the runner workflow: dispatched at `ref` (the
+ * repository's default branch), it names itself `runName`. The dispatcher starts it, and
+ * the report route checks a run's OIDC token against it.
+ */
+export function runnerRun(plan: Pick<PlanRecord, "defaultRef">, job: Pick<JobRecord, "id" | "attempt">): { ref: string; runName: string } {
+  return { ref: plan.defaultRef ?? "main", runName: `kto ${job.id} attempt ${job.attempt}` };
+}
+
+/**
+ * The run GitHub started for a job's attempt, looked up by its run-name, or null while
+ * GitHub does not list it: for attempts whose dispatch answer had no run id (GHES), or has
+ * not come back yet.
+ */
+export type FindRun = (job: JobRecord, plan: PlanRecord) => Promise<string | null>;
+
+/** The `runs-on` a job leased to a runner with `labels` is dispatched with: that runner's own label where it has one. */
+export function runsOn(labels: readonly string[]): string[] {
+  const unique = uniqueRunnerLabel(labels);
+  return unique ? ["self-hosted", unique] : [...labels];
+}
+
+/** GitHub's limit on a dispatch's inputs, all of them together, counted here as the JSON they are sent as. */
+export const INPUTS_CHARS = 65_535;
+
+/**
+ * Refuses, before anything is sent, a dispatch GitHub would refuse whatever the retry: its
+ * job could never run, so it fails at once, saying why.
+ */
+function checkInputs(inputs: Record<string, string>, maxInputs: number): void {
+  const count = Object.keys(inputs).length;
+  if (count > maxInputs)
+    throw new DispatchRefusedError(`kto cannot dispatch this job: the runner workflow takes ${count} inputs and this GitHub at most ${maxInputs}`);
+  const chars = JSON.stringify(inputs).length;
+  if (chars > INPUTS_CHARS) {
+    throw new DispatchRefusedError(
+      `kto cannot dispatch this job: its workflow inputs come to ${chars} characters as JSON; GitHub takes at most 65,535. Make the suite's command, env or matrix values shorter (quotes and backslashes count twice, as the job's JSON is sent inside the inputs' JSON)`,
+    );
+  }
+}
+
+/**
+ * GitHub's clock and kto's may differ: a run listed as created up to this long before kto
+ * sent its dispatch may still be its. (The App's host keeps its clock in sync, as approvals
+ * by comment already need.)
+ */
+const CLOCK_SKEW_MS = 60_000;
+
+export interface GitHubDispatcherOptions {
+  workflow: string;
+  appUrl: string;
+  /** Ask for the run's id in the dispatch's answer (github.com); GitHub Enterprise Server refuses the parameter. */
+  runDetails: boolean;
+  /** How many inputs a dispatch may carry: 25 on github.com, 10 on GitHub Enterprise Server. */
+  maxInputs: number;
+  /** The user the App's installations act as (`<slug>[bot]`): only runs it started are kto's. */
+  botLogin: () => Promise<string>;
+  /**
+   * After a try that may have started the run (its answer was lost), how long GitHub may
+   * take to list the run before kto takes it as not started and dispatches again.
+   */
+  lookupWindowMs: number;
+  /** How long apart the lookups go within that window. */
+  lookupDelayMs: number;
+  now: () => number;
+}
+
+/** What the dispatcher reads: a job's plan, and the runner it was leased. */
+export interface DispatcherStore {
+  jobs: Pick<Store["jobs"], "job">;
+  plans: Pick<Store["plans"], "plan">;
+  runners: Pick<Store["runners"], "list">;
+}
+
+/**
+ * Starts a job as a run of the runner workflow, bound to the exact runner it was leased:
+ * `runs_on` carries that runner's unique label, so GitHub cannot hand it to another.
+ */
+export class GitHubDispatcher implements Dispatcher {
+  constructor(
+    private readonly store: DispatcherStore,
+    private readonly octokitFor: OctokitFor,
+    private readonly options: GitHubDispatcherOptions,
+  ) {}
+
+  async dispatch({ job, runnerId, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
+    const plan = await this.store.plans.plan(job.planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
+    const env = (await this.store.runners.list()).find((e) => e.id === runnerId);
+    if (!env) throw new Error(`runner ${runnerId} is gone`);
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const { ref, runName } = runnerRun(plan, job);
+    // The dispatch API has no idempotency key: a run that an earlier try started is found by its run-name.
+    if (sentAt !== null) {
+      const existing = await this.lookUp(octokit, owner, repo, runName, sentAt);
+      if (existing) return { runId: existing };
+      const now = this.options.now();
+      if (now < sentAt + this.options.lookupWindowMs)
+        throw new DeferredError(
+          `the run "${runName}" may have started and is not listed yet; looking again before dispatching`,
+          now + this.options.lookupDelayMs,
+        );
+    }
+    const inputs = {
+      // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
+      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec, timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs) }),
+      runs_on: JSON.stringify(runsOn(env.labels)),
+      sha: plan.headSha,
+      app_url: this.options.appUrl,
+    };
+    checkInputs(inputs, this.options.maxInputs);
+    const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+      owner,
+      repo,
+      workflow_id: this.options.workflow,
+      ref,
+      ...(this.options.runDetails ? { return_run_details: true } : {}),
+      inputs,
+    });
+    const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
+    if (runId) return { runId: String(runId) };
+    // Without run details (GitHub Enterprise Server) the answer is a 204: the run is looked
+    // up by its run-name now; one GitHub does not list yet is looked up when it first
+    // reports, or is cancelled.
+    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now());
+    return { runId: found };
+  }
+
+  /** The run GitHub started for a job's attempt, or null while GitHub does not list it. */
+  async findRun(job: JobRecord, plan: PlanRecord): Promise<string | null> {
+    if (!plan.installationId || !plan.repo) return null;
+    const { owner, repo } = splitRepo(plan.repo);
+    return this.lookUp(await this.octokitFor(plan.installationId), owner, repo, runnerRun(plan, job).runName, job.dispatchedAt ?? job.createdAt);
+  }
+
+  /**
+   * The run named `runName` that the App's bot started: whoever else may dispatch the
+   * workflow can start a run of that name too, so the name alone proves nothing. GitHub
+   * lists the newest first: the pages end at the first that has the run (of the bot's
+   * runs of that name on it, a dispatch sent twice, the oldest is taken), or at runs
+   * created before `since` (the first try), which cannot be it.
+   */
+  private async lookUp(octokit: Octokit, owner: string, repo: string, runName: string, since: number): Promise<string | null> {
+    const bot = await this.options.botLogin();
+    for await (const { data } of octokit.paginate.iterator(octokit.rest.actions.listWorkflowRuns, {
+      owner,
+      repo,
+      workflow_id: this.options.workflow,
+      event: "workflow_dispatch",
+      per_page: 100,
+    })) {
+      const ours = data.filter((run) => run.display_title === runName && (run.triggering_actor ?? run.actor)?.login === bot);
+      if (ours.length > 0) return String(ours.at(-1)!.id);
+      const last = data.at(-1);
+      if (!last || Date.parse(last.created_at) < since - CLOCK_SKEW_MS) return null;
+    }
+    return null;
+  }
+
+  async cancel({ jobId, attempt, runId }: CancelRequest): Promise<void> {
+    const job = await this.store.jobs.job(jobId);
+    const plan = job ? await this.store.plans.plan(job.planId) : null;
+    if (!job || !plan?.installationId || !plan.repo) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
+    const id = runId ?? (await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt));
+    if (id === null) return;
+    try {
+      await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });
+    } catch (error) {
+      // 409: the run already finished; nothing to cancel.
+      if (httpStatusOf(error) !== 409) throw error;
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from "node:crypto";
+import type { ConfigIssue } from "../../config/errors.js";
+import type { JobSpec } from "../../config/job-spec.js";
+import { narrowToBase } from "../../config/narrow-to-base.js";
+import type { OrchestratorService } from "../../orchestrator/service.js";
+import type { NewJob } from "../../orchestrator/store/store.js";
+import { codeSpan, inlineText } from "../../runners/report/markdown.js";
+import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
+import { configAtSha } from "../trust/config-at-sha.js";
+import type { GitHubRunnerPool } from "../github/github-runner-pool.js";
+import type { Target } from "./plan-target.js";
+import type { BaseAllowance } from "../trust/trust.js";
+import type { GateDecision } from "../trust/trust-gate.js";
+
+/** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
+export interface PlanSubmitter {
+  /**
+   * Reads the config at the commit and submits the plan of its suites that `allowed` (the
+   * trigger's, from the base) names and lets have what they ask for; a plan the gate holds
+   * waits for approval, bounded by the base branch's job caps.
+   */
+  submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  /** Submits jobs already planned (a re-run's), as the gate decided. */
+  submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void>;
+}
+
+function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
+  return specs.map((spec) => ({
+    id: `${planId}/${spec.slug}`,
+    name: spec.id,
+    spec,
+    labels: spec.labels,
+    priority: spec.priority,
+    maxAttempts: 3,
+    retries: spec.retries,
+  }));
+}
+
+async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
+  await target.octokit.rest.checks.create({
+    owner: target.owner,
+    repo: target.name,
+    name: "kto / config",
+    head_sha: target.headSha,
+    status: "completed",
+    conclusion: "failure",
+    output: {
+      title: `.github/kto.yml has ${issues.length} problem${issues.length === 1 ? "" : "s"}`,
+      summary: withinLimit(
+        issues.map((i) => `- ${codeSpan(`${i.file}:${i.line}:${i.column}`)} ${inlineText(`${i.path ? `${i.path}: ` : ""}${i.message}`)}`).join("\n"),
+        SUMMARY_LIMIT,
+        "`kto validate` lists every problem",
+      ),
+      annotations: issues.slice(0, 50).map((i) => ({
+        path: i.file,
+        start_line: i.line,
+        end_line: i.line,
+        annotation_level: "failure" as const,
+        title: annotationTitle(i.path || "kto.yml"),
+        message: annotationMessage(i.message),
+      })),
+    },
+  });
+}
+
+export function planSubmitter(deps: {
+  service: Pick<OrchestratorService, "submit" | "syncRunners">;
+  pool: Pick<GitHubRunnerPool, "track">;
+  now: () => number;
+}): PlanSubmitter {
+  const { service, pool, now } = deps;
+
+  async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void> {
+    if (specs.length === 0) return;
+    // Unique even for two events on one commit in the same millisecond.
+    const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
+    // A repository seen for the first time brings its runners in now; later, workflow_job
+    // events and the periodic sync keep the pool true.
+    if (pool.track(target.repo, target.installationId)) await service.syncRunners();
+    await service.submit({
+      id: planId,
+      source: ".github/kto.yml",
+      workspace: target.repo,
+      repo: target.repo,
+      repoPrivate: target.repoPrivate,
+      groupKey: target.groupKey,
+      installationId: target.installationId,
+      headSha: target.headSha,
+      defaultRef: target.defaultRef,
+      approved: gate.trusted,
+      ...(gate.trusted ? {} : { approvalReason: `Waiting for approval: ${gate.reason}.` }),
+      gateReason: gate.reason,
+      publish: true,
+      deliveryId: target.deliveryId,
+      now: now(),
+      jobs: jobsOf(planId, specs),
+    });
+  }
+
+  async function submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
+    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
+      ...(options.suites ? { suites: options.suites } : {}),
+      ...(gate.imposed ? { imposed: gate.imposed } : {}),
+    });
+    if (config.kind === "missing") return;
+    if (config.kind === "invalid") return configFailure(target, config.issues);
+    const selected = config.plan.jobs
+      .filter((spec) => allowed.suites === "all" || allowed.suites.includes(spec.suite))
+      .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+    // A suite asking for more than the base allows is a config error of its own, and never dispatched.
+    const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
+    if (refused.length > 0) await configFailure(target, refused);
+    await submitSpecs(target, specs, gate);
+  }
+
+  return { submit, submitSpecs };
+}

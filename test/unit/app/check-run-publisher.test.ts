@@ -1,0 +1,192 @@
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { CheckRunPublisher } from "../../../src/app/github/check-run-publisher.js";
+import { LISTING_LAG_MS } from "../../../src/app/github/check-runs-on-github.js";
+import { ManualClock } from "../../../src/orchestrator/clock.js";
+import { JobLifecycle } from "../../../src/orchestrator/job-lifecycle.js";
+import { DeferredError } from "../../../src/orchestrator/outbox-worker.js";
+import { UNRESTRICTED } from "../../../src/orchestrator/scope.js";
+import type { JobRecord, Store } from "../../../src/orchestrator/store/store.js";
+import { APP_ID, startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
+import { installationOctokits } from "../../helpers/installation-octokits.js";
+import { jobReport } from "../../helpers/job-report.js";
+import { storeJob } from "../../helpers/orchestrator.js";
+import { freshStore, submitPlan } from "../../helpers/stores.js";
+
+/**
+ * CheckRunPublisher on its own, against the GitHub API double: what each job state shows,
+ * how its annotations go out, and how a create whose answer was lost is found rather than sent
+ * twice, on the orchestrator's clock.
+ */
+
+const REPO = "Codertocat/Hello-World";
+const SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+type CheckRun = {
+  id: number;
+  name: string;
+  external_id: string;
+  status: string;
+  conclusion?: string;
+  details_url?: string;
+  actions?: { identifier: string }[];
+  output: { title: string; summary: string; annotations?: { start_line: number }[] };
+};
+
+describe("CheckRunPublisher", () => {
+  let github: GitHubApiDouble;
+  let store: Store;
+  let dispose: () => Promise<void>;
+  let clock: ManualClock;
+  let lifecycle: JobLifecycle;
+  let publisher: CheckRunPublisher;
+
+  beforeEach(async () => {
+    github = await startGitHubApiDouble();
+    ({ store, dispose } = await freshStore("sqlite"));
+    clock = new ManualClock(1_700_000_000_000);
+    lifecycle = new JobLifecycle(store, clock, undefined, true);
+    publisher = new CheckRunPublisher(store, installationOctokits(github), { now: () => clock.now(), serverUrl: "https://github.com", appId: APP_ID });
+    await store.runners.upsertRunners([
+      { id: "rack-1", pool: "static", labels: ["x86_64"], capacity: 1, state: "online", lastSeen: clock.now(), scope: UNRESTRICTED },
+    ]);
+  });
+
+  afterEach(async () => {
+    await dispose();
+    await github.close();
+  });
+
+  /** A pull request's plan of `names`, approved or waiting for approval. */
+  async function planned(names: string[], approved = true): Promise<JobRecord[]> {
+    await submitPlan(store, {
+      id: "p",
+      source: ".github/kto.yml",
+      workspace: REPO,
+      repo: REPO,
+      installationId: 1,
+      headSha: SHA,
+      defaultRef: "master",
+      groupKey: `pr:${REPO}#1`,
+      approved,
+      ...(approved ? {} : { approvalReason: "Waiting for approval: it comes from the fork stranger/Hello-World." }),
+      publish: true,
+      now: clock.now(),
+      jobs: names.map((name) => storeJob(`p/${name}`, ["x86_64"], 2, { name })),
+    });
+    return store.jobs.list({ planId: "p" });
+  }
+
+  const job = async (id = "p/unit") => (await store.jobs.job(id))!;
+  const checkRuns = () => [...github.state.checkRuns.values()] as unknown as CheckRun[];
+  const count = (operationId: string) => github.requests.filter((r) => r.operationId === operationId).length;
+
+  it("keeps one check run per job true to its state: queued with its place and labels, dispatched and running with the run's link", async () => {
+    const [first, second] = await planned(["unit", "boot"]);
+    await publisher.publishJob(first!);
+    await publisher.publishJob(second!);
+    const unit = checkRuns().find((c) => c.name === "kto / unit")!;
+    expect(unit).toMatchObject({ external_id: "p/unit", status: "queued", output: { title: "Queued, position 1" } });
+    expect(unit.output.summary).toBe(
+      "Waiting for an idle runner with labels: x86_64.\n\nTo cancel this job alone, comment `/kto cancel unit` on the pull request.",
+    );
+    expect(checkRuns().find((c) => c.name === "kto / boot")!.output.title).toBe("Queued, position 2");
+    expect((await job()).checkRunId).toBe(unit.id);
+
+    await lifecycle.dispatch(await job(), "rack-1");
+    await store.jobs.setRunId("p/unit", 1, "4242");
+    await publisher.publishJob(await job());
+    expect(unit).toMatchObject({ status: "queued", output: { title: "Dispatched" }, details_url: `https://github.com/${REPO}/actions/runs/4242` });
+    await lifecycle.recordRunEvent("p/unit", 1, { kind: "started" });
+    await publisher.publishJob(await job());
+    expect(unit).toMatchObject({ status: "in_progress", output: { title: "Running" } });
+    expect(unit.output.summary).toContain("Running on rack-1.");
+    expect([count("checks/create"), count("checks/update")]).toEqual([2, 2]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("completes a failed job with its test counts and a Re-run button, sending its first 50 annotations with its final update, in one request", async () => {
+    await planned(["unit"]);
+    await publisher.publishJob(await job());
+    await lifecycle.dispatch(await job(), "rack-1");
+    const failures = Array.from({ length: 120 }, (_, i) => ({
+      name: `case ${i}`,
+      path: ["math"],
+      status: "failed" as const,
+      reason: `case ${i} failed`,
+      location: { file: "lib/math.c", line: i + 1 },
+    }));
+    const result = jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } });
+    await lifecycle.recordRunEvent("p/unit", 1, { kind: "finished", status: "failed", outcome: "failed", reason: "120 of 120 tests failed", result });
+    const updatesBefore = count("checks/update");
+    await publisher.publishJob(await job());
+    const unit = checkRuns()[0]!;
+    expect(unit).toMatchObject({ status: "completed", conclusion: "failure", output: { title: "0 passed, 120 failed, 0 errored, 0 skipped" } });
+    expect(unit.actions).toEqual([{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }]);
+    expect(unit.output.annotations!.map((a) => a.start_line)).toEqual(failures.slice(0, 50).map((f) => f.location.line));
+    const sizes = github.requests
+      .filter((r) => r.operationId === "checks/update")
+      .slice(updatesBefore)
+      .map((r) => (r.body.output as { annotations: unknown[] }).annotations.length);
+    expect(sizes).toEqual([50]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("shows a plan waiting for approval as one check run asking for it, listing its jobs; approved, it says so", async () => {
+    const jobs = await planned(["unit", "boot"], false);
+    await publisher.publishJob(jobs[0]!);
+    expect(checkRuns()).toHaveLength(1);
+    const approval = checkRuns()[0]!;
+    expect(approval).toMatchObject({ name: "kto / approval", external_id: "plan:p", status: "completed", conclusion: "action_required" });
+    expect(approval.output.title).toBe("Waiting for approval: 2 jobs");
+    expect(approval.output.summary).toContain("- `kto / unit` (labels: x86_64)\n- `kto / boot` (labels: x86_64)");
+    for (const waiting of jobs) await lifecycle.approve(waiting);
+    await publisher.publishPlan("p");
+    expect(checkRuns()).toHaveLength(1);
+    expect(approval).toMatchObject({ conclusion: "success", output: { title: "Approved: 2 jobs" } });
+    expect(github.rejected).toEqual([]);
+  });
+
+  describe("a create whose answer was lost", () => {
+    /** The first create of the unit job's check run: GitHub makes it, and its answer is lost on the way back. */
+    async function createLost(unlistedFor: number): Promise<number> {
+      await planned(["unit"]);
+      github.state.lostAnswers.set("checks/create", [502]);
+      github.state.checkRunsUnlistedFor = unlistedFor;
+      const sentAt = clock.now();
+      await expect(publisher.publishJob(await job())).rejects.toMatchObject({ status: 502 });
+      expect(await job()).toMatchObject({ checkRunId: null, checkRunRequestedAt: sentAt });
+      return sentAt;
+    }
+
+    it(`is looked for, not sent again, for ${LISTING_LAG_MS / 1000} s after it was sent by the orchestrator's clock; then it is taken as not made`, async () => {
+      const sentAt = await createLost(Number.MAX_SAFE_INTEGER);
+      clock.advance(3_000);
+      const early = await publisher.publishJob(await job(), { mayHaveLanded: true }).catch((error: unknown) => error);
+      expect(early).toBeInstanceOf(DeferredError);
+      expect((early as DeferredError).retryAt).toBe(sentAt + 5_000);
+      clock.advance(6_999);
+      const late = await publisher.publishJob(await job(), { mayHaveLanded: true }).catch((error: unknown) => error);
+      expect((late as DeferredError).retryAt).toBe(sentAt + LISTING_LAG_MS);
+      expect(count("checks/create")).toBe(1);
+      expect(count("checks/list-for-suite")).toBe(2);
+
+      clock.advance(1);
+      await publisher.publishJob(await job(), { mayHaveLanded: true });
+      expect(count("checks/create")).toBe(2);
+      expect((await job()).checkRunId).toBe(checkRuns().at(-1)!.id);
+      expect(github.rejected).toEqual([]);
+    });
+
+    it("is found once GitHub lists it, and updated rather than created twice", async () => {
+      await createLost(1);
+      clock.advance(1_000);
+      await expect(publisher.publishJob(await job(), { mayHaveLanded: true })).rejects.toBeInstanceOf(DeferredError);
+      clock.advance(2_000);
+      await publisher.publishJob(await job(), { mayHaveLanded: true });
+      expect(checkRuns()).toHaveLength(1);
+      expect((await job()).checkRunId).toBe(checkRuns()[0]!.id);
+      expect([count("checks/create"), count("checks/update")]).toEqual([1, 1]);
+      expect(github.rejected).toEqual([]);
+    });
+  });
+});
