@@ -57,16 +57,16 @@ function isPermanent(error: unknown): boolean {
 }
 
 /**
- * Delivers the side effects transitions recorded: each with its idempotency key, retried
- * with backoff and jitter. A crash between "decided" and "handled" redelivers the same
+ * Sends the side effects transitions recorded: each with its idempotency key, retried
+ * with backoff and jitter. A crash between "decided" and "handled" sends the same
  * key, which the dispatcher drops; a dispatch that never gets through fails the attempt.
  */
 export class OutboxWorker {
   private readonly passes = new CoalescedPass(() => this.pass());
-  /** Deliveries that failed in a row: the far side (GitHub) is unreachable or refusing. */
+  /** Sends that failed in a row: the far side (GitHub) is unreachable or refusing. */
   consecutiveFailures = 0;
   totalFailures = 0;
-  /** Deliveries put off because the far side asked to wait: not failures. */
+  /** Sends put off because the far side asked to wait: not failures. */
   totalDeferrals = 0;
 
   constructor(
@@ -89,7 +89,7 @@ export class OutboxWorker {
   }
 
   /**
-   * Delivers what is due. Calls during a pass share it, and it runs once more at its end:
+   * Sends what is due. Calls during a pass share it, and it runs once more at its end:
    * effects recorded meanwhile go out now, not at the next poll.
    */
   sendDue(): Promise<number> {
@@ -198,7 +198,7 @@ export class OutboxWorker {
     return handled;
   }
 
-  /** Delivers `item`; on success it and the effects it `covers` are marked handled in one write. */
+  /** Sends `item`; on success it and the effects it `covers` are marked handled in one write. */
   private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
     const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null };
     try {
@@ -225,7 +225,7 @@ export class OutboxWorker {
           runnerId: payload.runnerId ?? null,
         });
       }
-      await this.store.outbox.markDelivered([item.id, ...covers.map((c) => c.id)], this.clock.now());
+      await this.store.outbox.markDone([item.id, ...covers.map((c) => c.id)], this.clock.now());
       this.consecutiveFailures = 0;
       return true;
     } catch (error) {

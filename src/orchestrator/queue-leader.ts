@@ -75,7 +75,7 @@ export class QueueLeader {
   /**
    * Whether this process still leads the queue `marginMs` from now, by its own lease and by
    * the lock itself: a replica whose clock runs ahead may have taken a lock this one thinks
-   * it holds. What the leader does alone (deliver the outbox) asks before each step.
+   * it holds. What the leader does alone (send the outbox) asks before each step.
    */
   async holdsLease(marginMs: number): Promise<boolean> {
     const until = Math.ceil(this.clock.now() + marginMs);

@@ -270,7 +270,7 @@ export class OrchestratorService {
     return { failures: this.#outbox.totalFailures, deferrals: this.#outbox.totalDeferrals };
   }
 
-  /** Delivers what is due now; a failure is told and left to the next poll, which retries it. */
+  /** Sends what is due now; a failure is told and left to the next poll, which retries it. */
   private async sendEffects(): Promise<void> {
     await this.#outbox.sendDue().catch((err: unknown) => this.log.warn({ err }, "sending side effects failed; the next poll retries"));
   }

@@ -234,6 +234,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       // The store as 007 left it.
       await sql`alter table runners rename to environments`.execute(store.db);
       await sql`alter table jobs rename column runner_id to env_id`.execute(store.db);
+      await sql`alter table outbox rename column done_at to delivered_at`.execute(store.db);
       await sql`delete from kto_migrations where name = '009-one-vocabulary'`.execute(store.db);
       await sql`drop index jobs_queue_lane`.execute(store.db);
       await sql`alter table jobs drop column repo_private`.execute(store.db);
@@ -260,6 +261,7 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       // The store as 008 left it: its tables, and its effects as that version wrote them.
       await sql`alter table runners rename to environments`.execute(store.db);
       await sql`alter table jobs rename column runner_id to env_id`.execute(store.db);
+      await sql`alter table outbox rename column done_at to delivered_at`.execute(store.db);
       await sql`update outbox set kind = 'report' where kind = 'publish'`.execute(store.db);
       await sql`update outbox set payload = replace(payload, '"runnerId":', '"envId":')`.execute(store.db);
       await sql`delete from kto_migrations where name = '009-one-vocabulary'`.execute(store.db);

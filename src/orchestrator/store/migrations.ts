@@ -217,6 +217,7 @@ export const MIGRATIONS: Migration[] = [
       // the effect that shows a job where people look publishes it.
       await db.schema.alterTable("environments").renameTo("runners").execute();
       await db.schema.alterTable("jobs").renameColumn("env_id", "runner_id").execute();
+      await db.schema.alterTable("outbox").renameColumn("delivered_at", "done_at").execute();
       await sql`update outbox set kind = 'publish' where kind = 'report'`.execute(db);
       // Dispatches and cancels not yet sent name the runner in their payload (JSON text).
       await sql`update outbox set payload = replace(payload, '"envId":', '"runnerId":') where kind in ('dispatch', 'cancel')`.execute(db);

@@ -3,7 +3,7 @@ import { TERMINAL_STATES } from "../job-state.js";
 import type { OutboxRecord } from "./records.js";
 import type { Database } from "./schema.js";
 
-/** The outbox: side effects decided with a transition, delivered (and retried) after it committed. */
+/** The outbox: side effects decided with a transition, sent (and retried) after it committed. */
 export class OutboxRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -26,7 +26,7 @@ export class OutboxRepository {
           "installation_id",
         ),
       )
-      .where("delivered_at", "is", null)
+      .where("done_at", "is", null)
       .where("failed_at", "is", null)
       .where("next_attempt_at", "<=", now)
       .where(({ not, exists, selectFrom }) =>
@@ -36,7 +36,7 @@ export class OutboxRepository {
               .select("earlier.id")
               .whereRef("earlier.job_id", "=", "outbox.job_id")
               .whereRef("earlier.id", "<", "outbox.id")
-              .where("earlier.delivered_at", "is", null)
+              .where("earlier.done_at", "is", null)
               .where("earlier.failed_at", "is", null)
               .where("earlier.next_attempt_at", ">", now),
           ),
@@ -69,7 +69,7 @@ export class OutboxRepository {
       .innerJoin("jobs", "jobs.id", "outbox.job_id")
       .select([sql<number>`count(*)`.as("n"), sql<number | null>`min(outbox.created_at)`.as("oldest")])
       .where("outbox.kind", "=", "publish")
-      .where("outbox.delivered_at", "is", null)
+      .where("outbox.done_at", "is", null)
       .where("outbox.failed_at", "is", null)
       .where("jobs.state", "in", [...TERMINAL_STATES])
       .executeTakeFirst();
@@ -80,21 +80,21 @@ export class OutboxRepository {
     const row = await this.db
       .selectFrom("outbox")
       .select(sql<number>`count(*)`.as("n"))
-      .where("delivered_at", "is", null)
+      .where("done_at", "is", null)
       .where("failed_at", "is", null)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
-  async markDelivered(ids: readonly number[], now: number): Promise<void> {
+  async markDone(ids: readonly number[], now: number): Promise<void> {
     await this.db
       .updateTable("outbox")
-      .set({ delivered_at: now })
+      .set({ done_at: now })
       .where("id", "in", [...ids])
       .execute();
   }
 
-  /** Recorded before an effect that must not happen twice is sent: a redelivery then checks first. */
+  /** Recorded before an effect that must not happen twice is sent: a second try then checks first. */
   async markSending(id: number, now: number): Promise<void> {
     await this.db
       .updateTable("outbox")

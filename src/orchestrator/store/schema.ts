@@ -92,7 +92,7 @@ export interface OutboxTable {
   priority: Generated<number>;
   /** When a try may first have reached the far side. */
   sent_at: number | null;
-  delivered_at: number | null;
+  done_at: number | null;
   failed_at: number | null;
   last_error: string | null;
   created_at: number;

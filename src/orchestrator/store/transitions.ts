@@ -53,7 +53,7 @@ class PendingWrites {
           .updateTable("outbox")
           .set({ priority })
           .where("job_id", "in", chunk)
-          .where("delivered_at", "is", null)
+          .where("done_at", "is", null)
           .where("failed_at", "is", null)
           .where("priority", "<", priority)
           .execute();
