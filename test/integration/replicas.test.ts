@@ -59,7 +59,7 @@ class StallingDispatcher extends RecordingDispatcher {
   }
 }
 
-describe("a queue leader that loses its lease while delivering", () => {
+describe("a queue leader that loses its lease while sending the outbox", () => {
   // Each case: how the second replica comes to hold the queue while the first is stalled in a send.
   const cases: [string, (clocks: { a: ManualClock; b: ManualClock }) => void][] = [
     ["it stalls past its lease", ({ a, b }) => [a, b].forEach((clock) => clock.advance(10_001))],
