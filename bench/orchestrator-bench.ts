@@ -85,7 +85,7 @@ class NullDispatcher implements Dispatcher {
   async cancel() {}
 }
 
-/** kto's real path: 10,000 jobs in SQLite, ticks of the queue queue, each decision a store transaction. */
+/** kto's real path: 10,000 jobs in SQLite, ticks of the queue leader, each decision a store transaction. */
 async function ktoScheduling(jobs: NewJob[], runners: RunnerRecord[]): Promise<SchedulingFigures> {
   const dir = await mkdtemp(join(tmpdir(), "kto-bench-store-"));
   const store = await openStore({ dataDir: dir, databaseUrl: "" });

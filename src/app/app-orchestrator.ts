@@ -1,6 +1,7 @@
 import type { Clock } from "../orchestrator/clock.js";
 import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
-import { OrchestratorService, pruneAfter, type OrchestratorDeps, type OrchestratorOptions } from "../orchestrator/service.js";
+import { pruneAfter, type OrchestratorOptions } from "../orchestrator/orchestrator-options.js";
+import { OrchestratorService, type OrchestratorDeps } from "../orchestrator/service.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { CheckRunPublisher } from "./github/check-run-publisher.js";
 import { GitHubDispatcher } from "./github/github-dispatcher.js";

@@ -2,43 +2,14 @@ import type { Clock } from "./clock.js";
 import { stderrLogger, type Logger } from "./logger.js";
 import type { Dispatcher, RunEvent } from "./dispatcher.js";
 import type { Publisher } from "./publisher.js";
-import { DEFAULT_LIFECYCLE, JobLifecycle, type LifecycleOptions } from "./job-lifecycle.js";
-import { DEFAULT_OUTBOX, OutboxWorker, type OutboxOptions } from "./outbox-worker.js";
+import { JobLifecycle } from "./job-lifecycle.js";
+import { DEFAULT_ORCHESTRATOR, type OrchestratorOptions } from "./orchestrator-options.js";
+import { OutboxWorker } from "./outbox-worker.js";
 import { isActive } from "./job-state.js";
 import { QueueLeader } from "./queue-leader.js";
 import { ResourceManager, type RunnerPool } from "./resource-manager.js";
 import { StatusTracker } from "./status-tracker.js";
 import type { DeliveryLog, JobReads, JobRecord, NewPlan, Store } from "./store/store.js";
-
-export interface OrchestratorOptions {
-  owner: string;
-  pollMs: number;
-  lockTtlMs: number;
-  outboxPollMs: number;
-  healthCheckMs: number;
-  repoCap?: number;
-  lifecycle: LifecycleOptions;
-  outbox: OutboxOptions;
-  /** Finished plans older than this are pruned every `everyMs`. */
-  retention?: { maxAgeMs: number; everyMs: number };
-}
-
-export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {
-  pollMs: 5_000,
-  lockTtlMs: 30_000,
-  outboxPollMs: 2_000,
-  healthCheckMs: 60_000,
-  lifecycle: DEFAULT_LIFECYCLE,
-  outbox: DEFAULT_OUTBOX,
-};
-
-/**
- * Keeps finished plans for `maxAgeMs`, pruned hourly; a retention shorter than an hour is
- * pruned as often as it lasts (at most once a second), so nothing outlives it twice over.
- */
-export function pruneAfter(maxAgeMs: number): NonNullable<OrchestratorOptions["retention"]> {
-  return { maxAgeMs, everyMs: Math.min(3_600_000, Math.max(1_000, maxAgeMs)) };
-}
 
 export interface Health {
   status: "running" | "stopped";
@@ -62,7 +33,7 @@ export interface OrchestratorDeps {
 }
 
 /**
- * The orchestrator as one service: start brings the pool in and starts the queue queue,
+ * The orchestrator as one service: start brings the pool in and starts the queue leader,
  * the outbox worker and the health and retention schedules; stop takes no new work, lets
  * running jobs finish (or hands them back) within a deadline, and leaves no timer or lock.
  */
