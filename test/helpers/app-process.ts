@@ -9,9 +9,10 @@ import { fileURLToPath } from "node:url";
 import { sign } from "@octokit/webhooks-methods";
 import { startGitHubApiDouble, type GitHubApiDouble } from "./github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
+import { PROJECT_ROOT_URL } from "./project-root.js";
 import { until } from "./until.js";
 
-const CLI = fileURLToPath(new URL("../../bin/kto.js", import.meta.url));
+const CLI = fileURLToPath(new URL("bin/kto.js", PROJECT_ROOT_URL));
 
 /** Where the App says it is public; its reports' OIDC audience. */
 export const PUBLIC_URL = "https://kto.example.com";
