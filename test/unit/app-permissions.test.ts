@@ -19,7 +19,8 @@ function operationsCalled(): Set<string> {
     }
   }
   const called = new Set<string>();
-  for (const file of readdirSync(APP_SOURCE).filter((f) => f.endsWith(".ts"))) {
+  // Recursive: src/app keeps its code in folders by concern (webhooks/, github/, ...).
+  for (const file of readdirSync(APP_SOURCE, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"))) {
     const text = readFileSync(new URL(file, APP_SOURCE), "utf8");
     for (const [, method] of text.matchAll(/\.rest\.(\w+\.\w+)/g)) called.add(byMethod.get(method!) ?? `unknown octokit method ${method} in ${file}`);
     for (const [, route] of text.matchAll(/\.(?:request|paginate)\(\s*"((?:GET|POST|PATCH|PUT|DELETE) [^"]+)"/g))
