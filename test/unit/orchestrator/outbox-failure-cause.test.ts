@@ -48,7 +48,7 @@ describe("an effect the outbox puts off keeps its cause", () => {
       expect(await store.outbox.dueOutbox(499)).toEqual([]);
       const [effect] = await store.outbox.dueOutbox(500);
       expect(effect).toMatchObject({ key: "dispatch:j#1", attempts: 1, lastError: "fetch failed: connect ECONNREFUSED 10.0.0.7:443" });
-      expect(logger.lines).toEqual([{ level: "warn", message: "delivering dispatch:j#1 failed; it goes again at 1970-01-01T00:00:00.500Z", err: error }]);
+      expect(logger.lines).toEqual([{ level: "warn", message: "sending dispatch:j#1 failed; it goes again at 1970-01-01T00:00:00.500Z", err: error }]);
     });
   });
 
@@ -79,7 +79,7 @@ describe("an effect the outbox puts off keeps its cause", () => {
       expect(await store.db.selectFrom("outbox").select(["idempotency_key", "last_error"]).where("failed_at", "is not", null).execute()).toEqual([
         { idempotency_key: "dispatch:j#1", last_error: "fetch failed: connect ECONNREFUSED 10.0.0.7:443" },
       ]);
-      expect(logger.lines).toEqual([{ level: "warn", message: "delivering dispatch:j#1 failed after 1 tries; it is given up", err: error }]);
+      expect(logger.lines).toEqual([{ level: "warn", message: "sending dispatch:j#1 failed after 1 tries; it is given up", err: error }]);
     });
   });
 
