@@ -1,4 +1,5 @@
 export * from "./build-plan.js";
+export * from "./build-schema.js";
 export * from "./duration.js";
 export * from "./errors.js";
 export * from "./host-policy.js";
