@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 
-/** Debian's kernel source, installed by self-hosted/provision.sh. */
+/** Debian's kernel source, installed by scripts/setup.sh. */
 export const KERNEL_SOURCE_TARBALL = "/usr/src/linux-source-6.1.tar.xz";
 
 /** Where the kernel-build tests keep what outlives one run: the extracted tree and the ccache. */
@@ -17,7 +17,7 @@ export const TEST_CACHE = process.env.KTO_TEST_CACHE ?? join(tmpdir(), "kto-test
  */
 export async function kernelTree(): Promise<string> {
   const tarball = await stat(KERNEL_SOURCE_TARBALL).catch(() => {
-    throw new Error(`${KERNEL_SOURCE_TARBALL} is missing: run self-hosted/provision.sh (it installs linux-source-6.1)`);
+    throw new Error(`${KERNEL_SOURCE_TARBALL} is missing: run scripts/setup.sh (it installs linux-source-6.1)`);
   });
   const tree = join(TEST_CACHE, `linux-source-6.1-${tarball.size}-${Math.floor(tarball.mtimeMs)}`);
   if (await stat(join(tree, "Makefile")).catch(() => null)) return tree;

@@ -11,7 +11,7 @@ import { ExecutorFactory } from "../../src/runners/factory.js";
 import { runJob } from "../../src/runners/run-job.js";
 import { buildKernel } from "../../src/runners/build/build-kernel.js";
 import type { BuildResult } from "../../src/runners/build/build-result.js";
-import { kernelBuildSpec } from "../../src/runners/build/build-spec.js";
+import { DEFAULT_BUILDER_IMAGE, kernelBuildSpec } from "../../src/runners/build/build-spec.js";
 import { kernelTree, overlayTree, replaceFile, TEST_CACHE } from "../helpers/kernel-tree.js";
 import { qemuJob } from "../helpers/job.js";
 
@@ -51,11 +51,20 @@ async function fileSha256(path: string): Promise<string> {
 }
 
 beforeAll(async () => {
+  // Without the image buildKernel would try to pull it from a registry that has no such
+  // image, and every test would fail on a reason that does not say what is missing.
+  await docker
+    .getImage(DEFAULT_BUILDER_IMAGE)
+    .inspect()
+    .catch(() => {
+      throw new Error(`the ${DEFAULT_BUILDER_IMAGE} image is missing: scripts/setup.sh makes it (self-hosted/provision.sh)`);
+    });
   tree = await kernelTree();
   scratch = await mkdtemp(join(tmpdir(), "kto-kernel-build-"));
   // Kept between runs, as on a runner host: the first run builds cold, later ones warm.
   ccacheDir = join(TEST_CACHE, "ccache");
   const started = Date.now();
+  process.stdout.write("kernel build: building tinyconfig with KUnit; with an empty ccache (a fresh machine) this takes several minutes\n");
   cold = await buildKernel({ spec, tree, outDir: join(scratch, "kunit"), ccacheDir });
   process.stdout.write(`kernel build: ${cold.outcome} in ${((Date.now() - started) / 1000).toFixed(0)} s, ccache hit rate ${cold.ccache?.hitRate}\n`);
 }, BUILD_TIMEOUT_MS);
