@@ -1,3 +1,4 @@
+import type { JobSpec } from "../config/job-spec.js";
 import { arch } from "node:os";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { RunnerPool } from "../orchestrator/resource-manager.js";
@@ -9,7 +10,7 @@ import type { HostCapabilities } from "../runners/host-capabilities.js";
 export const RUNNER_KIND_LABEL_PREFIX = "kto.runner=";
 
 /** The labels a job needs locally: its own plus its runner kind, so a Docker job never lands on a QEMU-only host. */
-export function localJobLabels(labels: readonly string[], runner: "docker" | "qemu"): string[] {
+export function localJobLabels(labels: readonly string[], runner: JobSpec["runner"]): string[] {
   return [...new Set([...labels, `${RUNNER_KIND_LABEL_PREFIX}${runner}`])].sort();
 }
 

@@ -1,3 +1,4 @@
+import type { BuildTarget, BuildToolchain, KernelConfigRecipe } from "./build-schema.js";
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
@@ -71,10 +72,30 @@ export interface QemuJob extends JobBase {
   modules?: string;
   append?: string;
   disk?: string;
+  /**
+   * The id (in its plan) of the build job whose outputs this job boots: `kernel` and
+   * `modules` then name files among that build's outputs, not the checkout's.
+   */
+  build?: string;
 }
 
-/** One job of a plan: a suite with one matrix combination applied, every default resolved. */
-export type JobSpec = DockerJob | QemuJob;
+/** A kernel build: a `builds:` entry with one matrix combination applied. Its outputs are what dependent jobs boot. */
+export interface BuildJob extends JobBase {
+  runner: "build";
+  toolchain: BuildToolchain;
+  config: KernelConfigRecipe;
+  targets: BuildTarget[];
+  /** The builder image; absent means the host's default (self-hosted/provision.sh makes it). */
+  image?: string;
+}
+
+/** One job of a plan: a suite or a build with one matrix combination applied, every default resolved. */
+export type JobSpec = DockerJob | QemuJob | BuildJob;
+
+/** The build job (by its id in the plan) a job waits for, if any. */
+export function buildNeeded(job: JobSpec): string | undefined {
+  return job.runner === "qemu" ? job.build : undefined;
+}
 
 export interface Plan {
   /** The config file the plan was built from. */

@@ -1,5 +1,5 @@
 import type { ContainerCreateOptions } from "dockerode";
-import type { DockerJob, JobSpec } from "../config/job-spec.js";
+import type { DockerJob } from "../config/job-spec.js";
 import type { GrantedPrivileges } from "./privilege-grant.js";
 
 export const CONTAINER_WORKSPACE = "/workspace";
@@ -7,7 +7,7 @@ export const CONTAINER_RESULTS = "/results";
 export const JOB_LABEL = "dev.kto.job";
 export const OWNER_LABEL = "dev.kto.owner";
 
-export function commandArgv(command: JobSpec["command"]): string[] {
+export function commandArgv(command: string | string[] | undefined): string[] {
   if (command === undefined) return [];
   return typeof command === "string" ? ["/bin/sh", "-c", command] : [...command];
 }

@@ -40,6 +40,7 @@ export class ExecutorFactory {
   /** Checks that this host can run `job`, then runs it with the runner of its kind. */
   async execute(job: JobSpec, context: RunContext): Promise<Execution> {
     await this.forJob(job);
+    if (job.runner === "build") throw new UnsupportedJobError(job.id, "kernel builds do not run as containers or guests yet");
     return job.runner === "docker" ? this.docker.execute(job, context) : this.qemu.execute(job, context);
   }
 
