@@ -92,6 +92,32 @@ export interface BuildJob extends JobBase {
 /** One job of a plan: a suite or a build with one matrix combination applied, every default resolved. */
 export type JobSpec = DockerJob | QemuJob | BuildJob;
 
+/** What a build hands on, each file named by its role. */
+export const BUILD_OUTPUT_ROLES = ["kernel", "vmlinux", "system-map", "config", "modules", "kselftest", "log"] as const;
+export type BuildOutputRole = (typeof BUILD_OUTPUT_ROLES)[number];
+
+export interface BuildOutputFile {
+  /** Relative to the build's output dir. */
+  path: string;
+  role: BuildOutputRole;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Where a job that boots a build finds that build's outputs, as its dispatch carries it:
+ * the build job, the workflow run whose artifact holds the files, and each file's digest,
+ * so that a copy already on the host is used only when it is the same.
+ */
+export interface BuildHandoff {
+  /** The build job's id in the store. */
+  jobId: string;
+  /** The workflow run that built it; null where no run id is known (a local run). */
+  runId: string | null;
+  artifact: string;
+  files: BuildOutputFile[];
+}
+
 /** The build job (by its id in the plan) a job waits for, if any. */
 export function buildNeeded(job: JobSpec): string | undefined {
   return job.runner === "qemu" ? job.build : undefined;

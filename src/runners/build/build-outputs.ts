@@ -1,19 +1,13 @@
 import { copyFile, link, lstat, open, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { BuildOutputFile, BuildOutputRole } from "../../config/job-spec.js";
 import { sha256 } from "../artifacts.js";
 import { within } from "../qemu-inputs.js";
 import { STAGING } from "./build-container.js";
 import { ARCH_FACTS, type KernelBuildSpec } from "./build-spec.js";
 
-export type OutputRole = "kernel" | "vmlinux" | "system-map" | "config" | "modules" | "kselftest" | "log";
-
-export interface OutputFile {
-  /** Relative to the build's output dir. */
-  path: string;
-  role: OutputRole;
-  size: number;
-  sha256: string;
-}
+export type OutputRole = BuildOutputRole;
+export type OutputFile = BuildOutputFile;
 
 /** Where each output is in make's output dir (relative), and the name it is handed on by. */
 export function expectedOutputs(spec: KernelBuildSpec): { from: string; to: string; role: OutputRole }[] {
