@@ -133,6 +133,32 @@ builds:
     for (const spec of buildPlan(parseConfig(KUNIT)).jobs)
       expect(jobSpecSchema.parse(JSON.parse(JSON.stringify(spec)))).toEqual(JSON.parse(JSON.stringify(spec)));
   });
+
+  it("refuses a forged build job in the Action: each recipe item by the config's rule, the toolchain and targets by value", () => {
+    const spec = JSON.parse(JSON.stringify(buildPlan(parseConfig(KUNIT)).jobs[0])) as Record<string, unknown> & { config: { base: string; layers: unknown[] } };
+    const refused = (change: Record<string, unknown>) => jobSpecSchema.safeParse({ ...spec, ...change }).success === false;
+    const layers = (...extra: unknown[]) => ({ config: { ...spec.config, layers: [...spec.config.layers, ...extra] } });
+    expect(refused({})).toBe(false);
+    expect(refused(layers({ kind: "option", name: "CONFIG_X", value: "y O=/" }))).toBe(true);
+    expect(refused(layers({ kind: "option", name: "CONFIG_X", value: '"$(shell id)"' }))).toBe(true);
+    expect(refused(layers({ kind: "option", name: "X", value: "y" }))).toBe(true);
+    expect(refused(layers({ kind: "option", name: "CONFIG_X=y CONFIG_Y", value: "y" }))).toBe(true);
+    expect(refused(layers({ kind: "fragment", path: "../../etc/passwd" }))).toBe(true);
+    expect(refused(layers({ kind: "fragment", path: "/etc/passwd" }))).toBe(true);
+    expect(refused(layers({ kind: "fragment", path: "CONFIG_X=y" }))).toBe(true);
+    expect(refused(layers({ kind: "fragment", path: "a.config", extra: 1 }))).toBe(true);
+    expect(refused(layers({ kind: "make", path: "a.config" }))).toBe(true);
+    expect(refused(layers({ kind: "fragment", path: "kernel/configs/debug.config" }, { kind: "option", name: "CONFIG_NR_CPUS", value: "0x10" }))).toBe(false);
+    expect(refused({ config: { ...spec.config, base: "O=/ tinyconfig" } })).toBe(true);
+    expect(refused({ config: { ...spec.config, base: "tinyconfig", extra: 1 } })).toBe(true);
+    expect(refused({ toolchain: "icc" })).toBe(true);
+    expect(refused({ targets: ["vmlinux"] })).toBe(true);
+    expect(refused({ targets: [] })).toBe(true);
+    expect(refused({ image: "" })).toBe(true);
+    expect(refused({ command: "id" })).toBe(true);
+    const suite = JSON.parse(JSON.stringify(buildPlan(parseConfig(KUNIT)).jobs[1])) as Record<string, unknown>;
+    expect(jobSpecSchema.safeParse({ ...suite, build: "" }).success).toBe(false);
+  });
 });
 
 const MATRIX = `version: 1
