@@ -47,7 +47,10 @@ const GITHUB_INPUTS = "GitHub's limit on a dispatched workflow's inputs is 65,53
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan {
   const { config, file, locate } = loaded;
   const issues: ConfigIssue[] = [];
-  const report = (path: Path, message: string) => issues.push({ file, ...locate(path), path: formatPath(path), message });
+  const report = (path: Path, message: string) => {
+    const written = asWritten(path);
+    issues.push({ file, ...locate(written), path: formatPath(written), message });
+  };
   const unknown = (kind: "suite" | "build", asked: readonly string[] | undefined, have: readonly { name: string }[]) => {
     for (const name of new Set(asked)) {
       if (!have.some((entry) => entry.name === name))
@@ -117,10 +120,13 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         );
         break;
       }
+      const boots = entry.section === "suites" && entry.config.build !== undefined ? buildJobFor(entry.config.build, matrix, buildJobs) : undefined;
+      // A build whose jobs stopped at a problem, reported already, leaves its suites nothing to boot.
+      if (boots === null) break;
       const job =
         entry.section === "builds"
           ? toBuildJob(substituted.entry as BuildConfig, matrix, config.defaults)
-          : toJob(substituted.entry as SuiteConfig, matrix, config.defaults, (name) => buildJobFor(name, matrix, buildJobs));
+          : toJob(substituted.entry as SuiteConfig, matrix, config.defaults, boots);
       const maker = { entry: self, combination: described };
       const made = described || (section === "builds" ? "the build" : "the suite");
       const madeBy = (other: Maker) => (other.entry === self ? other.combination : `${other.entry}${other.combination ? ` ${other.combination}` : ""}`);
@@ -155,6 +161,18 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return { source: file, jobs: selecting ? withoutUnbootedBuilds(jobs, askedBuilds) : jobs };
+}
+
+/**
+ * A path of the planned entry as the config file has it: a build's recipe was read from one
+ * `config:` list, the base target its first item.
+ */
+function asWritten(path: Path): Path {
+  const [section, index, field, part, layer] = path;
+  if (section !== "builds" || field !== "config") return path;
+  if (part === "base") return [section, index!, field, 0];
+  if (part === "layers" && typeof layer === "number") return [section, index!, field, layer + 1];
+  return path;
 }
 
 /**
@@ -196,12 +214,13 @@ function buildMatrixProblems(suite: SuiteConfig, builds: readonly BuildConfig[])
   return problems;
 }
 
-/** The build job a suite's job with `matrix` boots: the one whose values match on every key of the build's matrix. */
-function buildJobFor(name: string, matrix: Record<string, string>, buildJobs: ReadonlyMap<string, BuildJob[]>): BuildJob {
-  const found = buildJobs.get(name)?.find((job) => Object.entries(job.matrix).every(([key, value]) => matrix[key] === value));
-  // buildMatrixProblems has made sure there is one; this only tells TypeScript so.
-  if (!found) throw new Error(`no job of build ${name} matches ${JSON.stringify(matrix)}`);
-  return found;
+/**
+ * The build job a suite's job with `matrix` boots: the one whose values match on every key
+ * of the build's matrix. buildMatrixProblems has made sure there is one, unless the build's
+ * own jobs stopped at a problem: then null.
+ */
+function buildJobFor(name: string, matrix: Record<string, string>, buildJobs: ReadonlyMap<string, BuildJob[]>): BuildJob | null {
+  return buildJobs.get(name)?.find((job) => Object.entries(job.matrix).every(([key, value]) => matrix[key] === value)) ?? null;
 }
 
 function formatCount(count: number): string {
@@ -330,7 +349,8 @@ function withKunitShutdown(append: string | undefined): string {
   return append?.trim() ? `${append.trim()} kunit_shutdown=reboot` : "kunit_shutdown=reboot";
 }
 
-function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: Defaults, buildJob: (name: string) => BuildJob): JobSpec {
+/** A suite's job; `boots` is the build job whose outputs it boots, for a suite with `build:`. */
+function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: Defaults, boots: BuildJob | undefined): JobSpec {
   const base = {
     ...jobNames(suite.name, matrix),
     suite: suite.name,
@@ -366,8 +386,8 @@ function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: Def
     };
   }
   const qemu = { ...base, runner: "qemu" as const, command: suite.command, initramfs: suite.initramfs, disk: suite.disk };
-  if (suite.build !== undefined) {
-    const build = buildJob(suite.build);
+  if (boots !== undefined) {
+    const build = boots;
     const kernelAlone = suite.command === undefined && suite.initramfs === undefined;
     return {
       ...qemu,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { buildPlan, ConfigError, parseConfig, type BuildJob, type JobSpec, type QemuJob } from "../../src/config/index.js";
+import { buildPlan, ConfigError, MAX_BUILD_CONFIG_ITEMS, parseConfig, type BuildJob, type JobSpec, type QemuJob } from "../../src/config/index.js";
 import { jobSpecSchema } from "../../src/config/job-spec-schema.js";
 
 function issuesOf(text: string, options: Parameters<typeof buildPlan>[1] = {}): string[] {
@@ -314,6 +314,23 @@ describe("build errors name file, line, column and field", () => {
       '.github/kto.yml:20:9: builds[0].config[4]: expected a fragment file of the tree (letters, digits, ., _, +, - and /) or CONFIG_NAME=value, got "$(shell id)"',
       '.github/kto.yml:21:9: builds[0].config[5]: expected CONFIG_NAME=value with value y, m, n, a number or a "quoted string" (no $, ` or \\), got "CONFIG_CMDLINE=\\"$(shell id)\\""',
       '.github/kto.yml:22:9: builds[0].config[6]: expected CONFIG_NAME=value with value y, m, n, a number or a "quoted string" (no $, ` or \\), got "KUNIT=y"',
+    ]);
+  });
+
+  it("as many options as a job can carry, and no more than the schema's bound, each a clear error at the field", () => {
+    const withOptions = (n: number) =>
+      KUNIT.replace(
+        "      - CONFIG_KUNIT=y\n",
+        `      - CONFIG_KUNIT=y\n      - ${Array.from({ length: n }, (_, i) => `CONFIG_OPTION_${i}=y`).join("\n      - ")}\n`,
+      );
+    const [tooLarge, ...rest] = issuesOf(withOptions(5_000));
+    expect(rest).toEqual([]);
+    expect(tooLarge).toMatch(/^\.github\/kto\.yml:(\d+):9: builds\[0\]\.config\[(\d+)\]: takes the job past 60 KiB as JSON, the most a job may be/);
+    const [, line, item] = /:(\d+):9: builds\[0\]\.config\[(\d+)\]/.exec(tooLarge!)!;
+    // The item named is the one on the line named.
+    expect(Number(line)).toBe(16 + Number(item));
+    expect(issuesOf(withOptions(20_000))).toEqual([
+      `.github/kto.yml:16:7: builds[0].config: at most ${MAX_BUILD_CONFIG_ITEMS} fragments and options after the base target`,
     ]);
   });
 
