@@ -1,5 +1,15 @@
 import { describe, expect, it } from "@jest/globals";
-import { buildPlan, ConfigError, MAX_BUILD_CONFIG_ITEMS, parseConfig, type BuildJob, type JobSpec, type QemuJob } from "../../src/config/index.js";
+import {
+  buildNeeded,
+  buildPlan,
+  ConfigError,
+  loadConfigFile,
+  MAX_BUILD_CONFIG_ITEMS,
+  parseConfig,
+  type BuildJob,
+  type JobSpec,
+  type QemuJob,
+} from "../../src/config/index.js";
 import { jobSpecSchema } from "../../src/config/job-spec-schema.js";
 
 function issuesOf(text: string, options: Parameters<typeof buildPlan>[1] = {}): string[] {
@@ -175,6 +185,17 @@ builds:
     matrix: { cc: [gcc, clang] }
     hardware: { labels: ["cc-\${{ matrix.cc }}"] }
 `;
+
+describe("the example of a kernel tree's config", () => {
+  it("builds the kernel and boots it alone for KUnit", async () => {
+    const plan = buildPlan(await loadConfigFile("examples/kunit-build.yml"));
+    expect(plan.jobs.map((job) => [job.id, job.runner, buildNeeded(job)])).toEqual([
+      ["x86_64-kunit", "build", undefined],
+      ["kunit", "qemu", "x86_64-kunit"],
+    ]);
+    expect(qemu(plan.jobs[1])).toMatchObject({ kernel: "bzImage", append: "console=ttyS0 kunit_shutdown=reboot", results: "ktap" });
+  });
+});
 
 describe("a build with a matrix", () => {
   it("makes a build job per combination, substituted, and each suite job boots the one with its values", () => {
