@@ -1,6 +1,6 @@
 import { DEFAULT_BUILD_TIMEOUT_MS, kernelImageName, MODULES_ARCHIVE } from "./build-facts.js";
 import type { BuildConfig } from "./build-schema.js";
-import { ConfigError, formatPath, type ConfigIssue } from "./errors.js";
+import { ConfigError, formatPath, listedNames, type ConfigIssue } from "./errors.js";
 import { buildNeeded, type BuildJob, type JobSpec, type Plan } from "./job-spec.js";
 import { MAX_JOB_SPEC_CHARS, MAX_PLAN_SPEC_CHARS, type ImposedCaps } from "./limits.js";
 import type { LoadedConfig } from "./load-config.js";
@@ -59,7 +59,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
           line: 1,
           column: 1,
           path: "",
-          message: `no ${kind} named "${name}" (have: ${have.map((entry) => entry.name).join(", ") || "none"})`,
+          message: `no ${kind} named "${name}" (have: ${listedNames(have.map((entry) => entry.name)) || "none"})`,
         });
     }
   };
@@ -78,6 +78,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   const entries: Entry[] = [...builds, ...suites];
   const where = ({ section, index, config: entry }: Entry): Path => (entry.matrix ? [section, index, "matrix"] : [section, index]);
 
+  const buildsByName = new Map(config.builds.map((build) => [build.name, build]));
   const { jobs_per_suite: perSuite, jobs_per_plan: perPlan } = options.imposed?.caps ?? config.limits;
   const setOn = options.imposed ? ` ${options.imposed.setOn}` : "";
   let planned = 0;
@@ -97,7 +98,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         `unknown matrix key "${key}" in ${reference} (matrix has: ${Object.keys(entry.config.matrix ?? {}).join(", ") || "nothing"})`,
       );
     if (entry.section === "suites")
-      for (const { path, message } of buildMatrixProblems(entry.config, config.builds)) report([entry.section, entry.index, ...path], message);
+      for (const { path, message } of buildMatrixProblems(entry.config, buildsByName)) report([entry.section, entry.index, ...path], message);
   }
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -189,8 +190,8 @@ function withoutUnbootedBuilds(jobs: JobSpec[], asked: ReadonlySet<string>): Job
  * matrix must be a key of the suite's, with values the build has. (The schema has checked
  * that the build exists.)
  */
-function buildMatrixProblems(suite: SuiteConfig, builds: readonly BuildConfig[]): { path: Path; message: string }[] {
-  const build = suite.build === undefined ? undefined : builds.find((b) => b.name === suite.build);
+function buildMatrixProblems(suite: SuiteConfig, builds: ReadonlyMap<string, BuildConfig>): { path: Path; message: string }[] {
+  const build = suite.build === undefined ? undefined : builds.get(suite.build);
   if (!build?.matrix) return [];
   const problems: { path: Path; message: string }[] = [];
   for (const [key, values] of Object.entries(build.matrix)) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { buildListSchema } from "./build-schema.js";
 import { isRootUser } from "./docker-access.js";
+import { listedNames } from "./errors.js";
 import { arch, capability, command, devices, hardware, idleTimeout, matrix, name, priority, retries, timeout, user } from "./fields.js";
 import { privilegeAllowanceSchema } from "./privileges.js";
 import { JOB_LIMITS } from "./limits.js";
@@ -181,16 +182,13 @@ function checkBuildReferences(
         message: `suites[${suite}] is named ${build.name} too; a build and a suite are jobs of one plan and need names of their own`,
       });
   });
+  const names = [...builds.keys()];
+  const have = names.length ? `have: ${listedNames(names)}` : "the config has no builds:";
   config.suites.forEach((suite, index) => {
     if (suite.build === undefined || suite.runner !== "qemu") return;
     const named = builds.get(suite.build);
     if (!named) {
-      const have = [...builds.keys()];
-      ctx.addIssue({
-        code: "custom",
-        path: ["suites", index, "build"],
-        message: `no build named "${suite.build}" (${have.length ? `have: ${have.join(", ")}` : "the config has no builds:"})`,
-      });
+      ctx.addIssue({ code: "custom", path: ["suites", index, "build"], message: `no build named "${suite.build}" (${have})` });
     } else if (named.build.arch !== suite.arch)
       ctx.addIssue({
         code: "custom",
