@@ -4,7 +4,7 @@ import { ConfigError, formatPath, listedNames, type ConfigIssue } from "./errors
 import { buildNeeded, type BuildJob, type JobSpec, type Plan } from "./job-spec.js";
 import { MAX_JOB_SPEC_CHARS, MAX_PLAN_SPEC_CHARS, type ImposedCaps } from "./limits.js";
 import type { LoadedConfig } from "./load-config.js";
-import type { SuiteConfig } from "./schema.js";
+import type { KtoConfig, SuiteConfig } from "./schema.js";
 
 const MATRIX_REF = /\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}/g;
 
@@ -51,31 +51,8 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
     const written = asWritten(path);
     issues.push({ file, ...locate(written), path: formatPath(written), message });
   };
-  const unknown = (kind: "suite" | "build", asked: readonly string[] | undefined, have: readonly { name: string }[]) => {
-    for (const name of new Set(asked)) {
-      if (!have.some((entry) => entry.name === name))
-        issues.push({
-          file,
-          line: 1,
-          column: 1,
-          path: "",
-          message: `no ${kind} named "${name}" (have: ${listedNames(have.map((entry) => entry.name)) || "none"})`,
-        });
-    }
-  };
-  unknown("suite", options.suites, config.suites);
-  unknown("build", options.builds, config.builds);
-  const selecting = options.suites !== undefined || options.builds !== undefined;
-  const wantedSuites = new Set(options.suites);
-  const suites = config.suites.flatMap((suite, index) =>
-    selecting && !wantedSuites.has(suite.name) ? [] : [{ section: "suites" as const, index, config: suite }],
-  );
-  const booted = new Set(suites.flatMap(({ config: suite }) => (suite.build === undefined ? [] : [suite.build])));
-  const askedBuilds = new Set(options.builds);
-  const builds = config.builds.flatMap((build, index) =>
-    selecting && !askedBuilds.has(build.name) && !booted.has(build.name) ? [] : [{ section: "builds" as const, index, config: build }],
-  );
-  const entries: Entry[] = [...builds, ...suites];
+  const { entries, selecting, problems } = selectEntries(config, options);
+  for (const message of problems) issues.push({ file, line: 1, column: 1, path: "", message });
   const where = ({ section, index, config: entry }: Entry): Path => (entry.matrix ? [section, index, "matrix"] : [section, index]);
 
   const buildsByName = new Map(config.builds.map((build) => [build.name, build]));
@@ -161,7 +138,33 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return { source: file, jobs: selecting ? withoutUnbootedBuilds(jobs, askedBuilds) : jobs };
+  return { source: file, jobs: selecting ? withoutUnbootedBuilds(jobs, new Set(options.builds)) : jobs };
+}
+
+/**
+ * The builds and suites a plan makes jobs of, builds first: with no selection every one;
+ * else the suites asked for, the builds asked for and the builds those suites boot. Names
+ * asked for that the config lacks are problems.
+ */
+function selectEntries(config: KtoConfig, options: PlanOptions): { entries: Entry[]; selecting: boolean; problems: string[] } {
+  const problems: string[] = [];
+  const unknown = (kind: "suite" | "build", asked: readonly string[] | undefined, have: readonly { name: string }[]) => {
+    const names = new Set(have.map((entry) => entry.name));
+    for (const name of new Set(asked)) if (!names.has(name)) problems.push(`no ${kind} named "${name}" (have: ${listedNames([...names]) || "none"})`);
+  };
+  unknown("suite", options.suites, config.suites);
+  unknown("build", options.builds, config.builds);
+  const selecting = options.suites !== undefined || options.builds !== undefined;
+  const wantedSuites = new Set(options.suites);
+  const suites = config.suites.flatMap((suite, index) =>
+    selecting && !wantedSuites.has(suite.name) ? [] : [{ section: "suites" as const, index, config: suite }],
+  );
+  const booted = new Set(suites.flatMap(({ config: suite }) => (suite.build === undefined ? [] : [suite.build])));
+  const askedBuilds = new Set(options.builds);
+  const builds = config.builds.flatMap((build, index) =>
+    selecting && !askedBuilds.has(build.name) && !booted.has(build.name) ? [] : [{ section: "builds" as const, index, config: build }],
+  );
+  return { entries: [...builds, ...suites], selecting, problems };
 }
 
 /**
