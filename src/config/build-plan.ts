@@ -391,13 +391,12 @@ function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: Def
   }
   const qemu = { ...base, runner: "qemu" as const, command: suite.command, initramfs: suite.initramfs, disk: suite.disk };
   if (boots !== undefined) {
-    const build = boots;
     const kernelAlone = suite.command === undefined && suite.initramfs === undefined;
     return {
       ...qemu,
-      build: build.id,
-      kernel: kernelImageName(build.arch),
-      modules: build.targets.includes("modules") ? MODULES_ARCHIVE : undefined,
+      build: boots.id,
+      kernel: kernelImageName(boots.arch),
+      modules: boots.targets.includes("modules") ? MODULES_ARCHIVE : undefined,
       append: kernelAlone ? withKunitShutdown(suite.append) : suite.append,
     };
   }
