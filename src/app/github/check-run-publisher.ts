@@ -185,7 +185,7 @@ export class CheckRunPublisher implements Publisher {
         finishedAt: report.finishedAt,
         durationMs: report.durationMs,
         jobs: [{ ...report, failures: listed }],
-        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests },
+        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, skipped: 0, [job.state]: 1 }, tests: report.tests },
       };
       summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
       if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
