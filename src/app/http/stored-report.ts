@@ -1,7 +1,8 @@
+import type { BuildOutputFile } from "../../config/job-spec.js";
 import type { JobReport } from "../../runners/report/run-report.js";
 
-/** A finished job's report as a runner sends it (checked by jobReportSchema). */
-export type ReceivedReport = JobReport & { artifactUrl?: string | null };
+/** A finished job's report as a runner sends it (checked by jobReportSchema); a build's lists the outputs it hands on. */
+export type ReceivedReport = JobReport & { artifactUrl?: string | null; build?: { files: BuildOutputFile[] } };
 
 /** A report as the App keeps it: bounded, whatever the runner sent. */
 export type StoredReport = ReceivedReport & {
@@ -78,6 +79,8 @@ export function storedReport(report: ReceivedReport): StoredReport {
       },
       cut,
     );
+    // A few short entries, each a digest a dependent checks its copy against: never cut.
+    if (report.build) stored = { ...stored, build: report.build };
     if (bytesOf(stored) <= STORED_REPORT_BYTES) return stored;
   }
   return stored;
