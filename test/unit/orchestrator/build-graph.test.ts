@@ -114,7 +114,11 @@ describe("a job waiting for its build", () => {
     await finishBuild(build, "failed", "3 errors; the first at drivers/x.c:12: expected ';'\nmore");
     for (const id of ["kunit", "kselftest"]) {
       const skipped = await job(id);
-      expect(skipped).toMatchObject({ state: "skipped", outcome: "skipped", reason: "build x86_64-kunit failed: 3 errors; the first at drivers/x.c:12: expected ';'" });
+      expect(skipped).toMatchObject({
+        state: "skipped",
+        outcome: "skipped",
+        reason: "build x86_64-kunit failed: 3 errors; the first at drivers/x.c:12: expected ';'",
+      });
       expect(skipped.finishedAt).toBe(clock.now());
       expect(skipped.dispatchedAt).toBeNull();
       expect(await published(id)).toEqual([`publish:${id}#1:waiting`, `publish:${id}#1:skipped`]);

@@ -6,7 +6,13 @@ import { buildJob } from "../../helpers/job.js";
 
 const digest = (c: string) => c.repeat(64);
 const runner = (id: string, labels: string[], free = 1): FreeRunner => ({ id, labels, scope: UNRESTRICTED, free });
-const job = (id: string, labels: string[], prefers?: string): SchedulableJob => ({ id, labels, repo: null, repoPrivate: null, ...(prefers ? { prefers } : {}) });
+const job = (id: string, labels: string[], prefers?: string): SchedulableJob => ({
+  id,
+  labels,
+  repo: null,
+  repoPrivate: null,
+  ...(prefers ? { prefers } : {}),
+});
 
 describe("the scheduler's preference for the runner that ran a job's build", () => {
   it("sends a job to the runner that built its kernel when that runner is as fitting as the others", () => {
