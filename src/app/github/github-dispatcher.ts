@@ -116,7 +116,13 @@ export class GitHubDispatcher implements Dispatcher {
     const inputs = {
       // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
       // A build's handoff goes inside `job`, so it takes no input of its own (GHES allows 10).
-      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec, timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs), ...(build ? { build } : {}) }),
+      job: JSON.stringify({
+        id: job.id,
+        attempt: job.attempt,
+        spec: job.spec,
+        timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs),
+        ...(build ? { build } : {}),
+      }),
       runs_on: JSON.stringify(runsOn(env.labels)),
       sha: plan.headSha,
       app_url: this.options.appUrl,

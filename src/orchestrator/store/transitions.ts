@@ -137,7 +137,14 @@ interface Moved {
 }
 
 /** Moves one waiting job as its build's end says. */
-async function release(trx: Transaction<Database>, engine: Engine, dependent: { id: string; planId: string; attempt: number }, build: BuildEnd, moved: Moved, writes: PendingWrites): Promise<JobRecord | null> {
+async function release(
+  trx: Transaction<Database>,
+  engine: Engine,
+  dependent: { id: string; planId: string; attempt: number },
+  build: BuildEnd,
+  moved: Moved,
+  writes: PendingWrites,
+): Promise<JobRecord | null> {
   const next = releaseOf(build);
   if (!next) return null;
   return applyOne(
@@ -171,11 +178,14 @@ async function settleDependencies(trx: Transaction<Database>, engine: Engine, mo
     const next: (JobRecord | null)[] = [];
     if (isTerminal(job.state) && job.spec.runner === "build") {
       const build = { id: job.id, name: job.name, state: job.state, reason: job.reason };
-      for (const row of await waitingOn(trx, job.id)) next.push(await release(trx, engine, { id: row.id, planId: row.plan_id, attempt: row.attempt }, build, moved, writes));
+      for (const row of await waitingOn(trx, job.id))
+        next.push(await release(trx, engine, { id: row.id, planId: row.plan_id, attempt: row.attempt }, build, moved, writes));
     } else if (job.state === "waiting" && job.needsJobId) {
       const build = await buildOf(trx, engine, job.needsJobId);
       // A build pruned away with its plan cannot succeed any more.
-      next.push(await release(trx, engine, job, build ?? { id: job.needsJobId, name: job.needsJobId, state: "errored", reason: "no longer known" }, moved, writes));
+      next.push(
+        await release(trx, engine, job, build ?? { id: job.needsJobId, name: job.needsJobId, state: "errored", reason: "no longer known" }, moved, writes),
+      );
     }
     for (const done of next) if (done) moves.push({ job: done, released: moved.released, now: moved.now });
   }
@@ -202,10 +212,22 @@ export async function applyTransitions(trx: Transaction<Database>, engine: Engin
 }
 
 /** Jobs just inserted waiting for a build outside their plan, which may have ended already: released now, in `trx`. */
-export async function settleWaiting(trx: Transaction<Database>, engine: Engine, jobIds: readonly string[], released: ReleaseEffects, now: number): Promise<void> {
+export async function settleWaiting(
+  trx: Transaction<Database>,
+  engine: Engine,
+  jobIds: readonly string[],
+  released: ReleaseEffects,
+  now: number,
+): Promise<void> {
   if (jobIds.length === 0) return;
   const writes = new PendingWrites();
-  const rows = await trx.selectFrom("jobs").selectAll().where("id", "in", [...jobIds]).where("state", "=", "waiting").orderBy("seq").execute();
+  const rows = await trx
+    .selectFrom("jobs")
+    .selectAll()
+    .where("id", "in", [...jobIds])
+    .where("state", "=", "waiting")
+    .orderBy("seq")
+    .execute();
   await settleDependencies(
     trx,
     engine,
