@@ -79,9 +79,11 @@ export function storedReport(report: ReceivedReport): StoredReport {
       },
       cut,
     );
-    // A few short entries, each a digest a dependent checks its copy against: never cut.
-    if (report.build) stored = { ...stored, build: report.build };
-    if (bytesOf(stored) <= STORED_REPORT_BYTES) return stored;
+    // A build's outputs are a few entries, each with the digest a dependent checks its copy
+    // against: kept whole unless nothing else is left to cut (then a digest cut short hands on
+    // nothing, never a wrong file).
+    const kept: StoredReport = report.build ? { ...stored, build: report.build } : stored;
+    if (bytesOf(kept) <= STORED_REPORT_BYTES) return kept;
   }
   return stored;
 }
