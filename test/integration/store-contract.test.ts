@@ -111,6 +111,32 @@ describe.each(ENGINES)("Store on %s", (engine) => {
     });
   });
 
+  it("never leaves a job waiting when its approval races its build's end: whichever commits first, the job ends queued", async () => {
+    await withStore(engine, async (store) => {
+      const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
+      await store.runners.upsertRunners([{ id: "e1", pool: "static", labels: [], capacity: 20, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
+      for (let i = 0; i < 10; i++) {
+        await submitPlan(store, {
+          id: `p${i}`,
+          source: "s",
+          workspace: "/w",
+          approved: false,
+          now: 1_000,
+          jobs: [storeBuild(`b${i}`, "x86_64-kunit", [], 2), storeDependent(`k${i}`, "x86_64-kunit", [], 2)],
+        });
+        await lifecycle.approve((await store.jobs.job(`b${i}`))!);
+        await lifecycle.dispatch((await store.jobs.job(`b${i}`))!, "e1");
+      }
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const dependent = (await store.jobs.job(`k${i}`))!;
+          await Promise.all([lifecycle.recordRunEvent(`b${i}`, 1, { kind: "finished", status: "succeeded" }), lifecycle.approve(dependent)]);
+        }),
+      );
+      for (let i = 0; i < 10; i++) expect([`k${i}`, (await store.jobs.job(`k${i}`))!.state]).toEqual([`k${i}`, "queued"]);
+    });
+  });
+
   it("submits a plan and orders the queue by priority, then arrival", async () => {
     await withStore(engine, async (store) => {
       await submitPlan(store, {
