@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
 import { GITHUB_JOB_MINUTES } from "./limits.js";
+import { BUILD_TARGETS, BUILD_TOOLCHAINS, buildSchema } from "./build-schema.js";
 import { GUEST_ARCHES, RESULT_FORMATS } from "./schema.js";
 import { BUILD_OUTPUT_ROLES, type BuildHandoff, type JobSpec } from "./job-spec.js";
 
@@ -24,6 +25,28 @@ const jobBase = {
   idleTimeoutMs: z.number().int().positive(),
 };
 const command = z.union([z.string(), z.array(z.string())]);
+
+/**
+ * A build's config recipe arrives as the planner resolved it; it is checked again item by
+ * item with the config's own rules, so a dispatch cannot carry what a config could not.
+ */
+const recipe = z
+  .object({
+    base: z.string(),
+    layers: z.array(
+      z.discriminatedUnion("kind", [
+        z.object({ kind: z.literal("fragment"), path: z.string() }).strict(),
+        z.object({ kind: z.literal("option"), name: z.string(), value: z.string() }).strict(),
+      ]),
+    ),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    const items = [value.base, ...value.layers.map((layer) => (layer.kind === "fragment" ? layer.path : `${layer.name}=${layer.value}`))];
+    const checked = buildSchema.shape.config.safeParse(items);
+    // The items' indices are the config's: 0 is the base, n is layers[n - 1].
+    if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  });
 
 /** A JobSpec arriving from outside (the App's dispatch input): checked field by field, per runner. */
 export const jobSpecSchema = z.discriminatedUnion("runner", [
@@ -51,6 +74,17 @@ export const jobSpecSchema = z.discriminatedUnion("runner", [
       modules: z.string().optional(),
       append: z.string().optional(),
       disk: z.string().optional(),
+      build: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...jobBase,
+      runner: z.literal("build"),
+      toolchain: z.enum(BUILD_TOOLCHAINS),
+      config: recipe,
+      targets: z.array(z.enum(BUILD_TARGETS)).min(1),
+      image: z.string().min(1).optional(),
     })
     .strict(),
 ]) satisfies z.ZodType<JobSpec>;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "../../src/config/docker-access.js";
 import type { HostPolicy } from "../../src/config/host-policy.js";
-import type { DockerJob, QemuJob } from "../../src/config/job-spec.js";
+import type { BuildJob, DockerJob, QemuJob } from "../../src/config/job-spec.js";
 import { NO_PRIVILEGES, type PrivilegeAllowance } from "../../src/config/privileges.js";
 
 /** The image and kernel that self-hosted/provision.sh prepares. */
@@ -55,4 +55,17 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export function buildJob(overrides: Partial<BuildJob> = {}): BuildJob {
+  return {
+    ...common(overrides.id ?? "build"),
+    runner: "build",
+    results: "none",
+    toolchain: "gcc",
+    config: { base: "tinyconfig", layers: [] },
+    targets: ["kernel"],
+    timeoutMs: 300_000,
+    ...overrides,
+  };
 }
