@@ -84,7 +84,9 @@ export class QemuExecutor implements Executor<QemuJob> {
         destination: join(temp, "kernel"),
       });
       const modules =
-        outputs && job.modules ? await unpackModules(join(outputs.dir, namedOutput("modules", job.modules, outputs).path), join(temp, "modules")) : workspaceModules;
+        outputs && job.modules
+          ? await unpackModules(join(outputs.dir, namedOutput("modules", job.modules, outputs).path), join(temp, "modules"))
+          : workspaceModules;
       // An initramfs larger than the guest's memory could never boot.
       const userInitramfs = job.initramfs
         ? (await stagedInput("initramfs", job.initramfs, { ...inputs, maxBytes: memoryBytes, destination: join(temp, "initrd.img") })).copy
@@ -102,10 +104,18 @@ export class QemuExecutor implements Executor<QemuJob> {
       if (guestMode) {
         if (!host.busybox)
           throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
-        const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernelSource, modules ?? undefined), cacheDir: this.cacheDir });
+        const base = await baseInitramfs({
+          busybox: host.busybox,
+          modulesDir: await locateModules(kernelSource, modules ?? undefined),
+          cacheDir: this.cacheDir,
+        });
         initrd = join(temp, "initramfs.cpio");
         if (job.command === undefined)
-          throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none; only a build's kernel boots alone");
+          throw new JobInputError(
+            "command",
+            job.suite,
+            "kto's guest mode (no initramfs) runs the suite's command, and it has none; only a build's kernel boots alone",
+          );
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command, job.env, nonce)]));
       }
       const attachedDisk = disk ? { image: disk, overlay: await writeDiskOverlay(disk, temp) } : undefined;

@@ -66,7 +66,8 @@ export interface RunResult {
 }
 
 export type ProgressEvent =
-  { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "building" | "booting" | "running" | "collecting" } | { kind: "output"; jobId: string; bytes: number };
+  | { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "building" | "booting" | "running" | "collecting" }
+  | { kind: "output"; jobId: string; bytes: number };
 
 export interface RunContext {
   /** Host directory the job sees read-only at /workspace. */

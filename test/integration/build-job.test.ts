@@ -75,47 +75,55 @@ describe("a build job", () => {
 });
 
 describe("a QEMU job that boots a build", () => {
-  it("boots the kernel from the build's outputs, not the workspace, once every digest matches", () =>
-    withTempDir(async (dir) => {
-      const outputs = join(dir, "build");
-      await mkdir(outputs);
-      await copyFile(HOST_KERNEL, join(outputs, "bzImage"));
-      await writeFile(join(outputs, "config"), "CONFIG_64BIT=y\n");
-      await modulesArchive(join(outputs, "modules.tar.gz"), join(dir, "staging"));
-      const files = [await handed(outputs, "bzImage", "kernel"), await handed(outputs, "config", "config"), await handed(outputs, "modules.tar.gz", "modules")];
-      const job = qemuJob({
-        id: "boots-build",
-        kernel: "bzImage",
-        modules: "modules.tar.gz",
-        build: "x86_64",
-        command: "echo booted-from-build",
-        timeoutMs: 120_000,
-      });
-      const workspace = join(dir, "workspace");
-      await mkdir(workspace);
-      const result = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "job"), build: { dir: outputs, files } });
-      expect(result).toMatchObject({ status: "succeeded", outcome: "passed" });
-      expect(await readFile(join(dir, "job", "console.log"), "utf8")).toContain("booted-from-build");
+  it(
+    "boots the kernel from the build's outputs, not the workspace, once every digest matches",
+    () =>
+      withTempDir(async (dir) => {
+        const outputs = join(dir, "build");
+        await mkdir(outputs);
+        await copyFile(HOST_KERNEL, join(outputs, "bzImage"));
+        await writeFile(join(outputs, "config"), "CONFIG_64BIT=y\n");
+        await modulesArchive(join(outputs, "modules.tar.gz"), join(dir, "staging"));
+        const files = [
+          await handed(outputs, "bzImage", "kernel"),
+          await handed(outputs, "config", "config"),
+          await handed(outputs, "modules.tar.gz", "modules"),
+        ];
+        const job = qemuJob({
+          id: "boots-build",
+          kernel: "bzImage",
+          modules: "modules.tar.gz",
+          build: "x86_64",
+          command: "echo booted-from-build",
+          timeoutMs: 120_000,
+        });
+        const workspace = join(dir, "workspace");
+        await mkdir(workspace);
+        const result = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "job"), build: { dir: outputs, files } });
+        expect(result).toMatchObject({ status: "succeeded", outcome: "passed" });
+        expect(await readFile(join(dir, "job", "console.log"), "utf8")).toContain("booted-from-build");
 
-      // One byte changed after the build hashed it: the copy is not the build's, and nothing boots.
-      await writeFile(join(outputs, "config"), "CONFIG_64BIT=n\n");
-      const damaged = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "damaged"), build: { dir: outputs, files } });
-      expect(damaged).toMatchObject({ status: "errored", outcome: "infrastructure" });
-      expect(damaged.reason).toBe(`the build's config has sha256 ${await sha256(join(outputs, "config"))}, the build made ${files[1]!.sha256}`);
+        // One byte changed after the build hashed it: the copy is not the build's, and nothing boots.
+        await writeFile(join(outputs, "config"), "CONFIG_64BIT=n\n");
+        const damaged = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "damaged"), build: { dir: outputs, files } });
+        expect(damaged).toMatchObject({ status: "errored", outcome: "infrastructure" });
+        expect(damaged.reason).toBe(`the build's config has sha256 ${await sha256(join(outputs, "config"))}, the build made ${files[1]!.sha256}`);
 
-      const notThere = await runJob(
-        { ...job, kernel: "vmlinux" },
-        { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "elsewhere"), build: { dir: outputs, files } },
-      );
-      expect(notThere).toMatchObject({
-        status: "errored",
-        outcome: "config_error",
-        reason: "kernel: vmlinux: not among the build's outputs (bzImage, config, modules.tar.gz)",
-      });
+        const notThere = await runJob(
+          { ...job, kernel: "vmlinux" },
+          { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "elsewhere"), build: { dir: outputs, files } },
+        );
+        expect(notThere).toMatchObject({
+          status: "errored",
+          outcome: "config_error",
+          reason: "kernel: vmlinux: not among the build's outputs (bzImage, config, modules.tar.gz)",
+        });
 
-      const unhanded = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "unhanded") });
-      expect(unhanded).toMatchObject({ status: "errored", outcome: "infrastructure", reason: "the outputs of build x86_64 were not handed to this job" });
-    }), 300_000);
+        const unhanded = await runJob(job, { factory: new ExecutorFactory(), workspace, jobDir: join(dir, "unhanded") });
+        expect(unhanded).toMatchObject({ status: "errored", outcome: "infrastructure", reason: "the outputs of build x86_64 were not handed to this job" });
+      }),
+    300_000,
+  );
 
   it("refuses a job with neither command nor initramfs that boots no build", () =>
     withTempDir(async (dir) => {

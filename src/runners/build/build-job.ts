@@ -32,8 +32,7 @@ const DEFAULT_CCACHE_MAX_SIZE = "5G";
  * in their own cache dir. KTO_CCACHE_MAX_SIZE caps it.
  */
 export function ccacheSettings(where: "host" | "user", env: NodeJS.ProcessEnv = process.env): CcacheSettings {
-  const base =
-    where === "host" ? join(env.KTO_HOST_DIR ?? "/var/lib/kto", "ccache") : join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kto", "ccache");
+  const base = where === "host" ? join(env.KTO_HOST_DIR ?? "/var/lib/kto", "ccache") : join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kto", "ccache");
   return { dir: env.KTO_CCACHE_DIR || base, maxSize: env.KTO_CCACHE_MAX_SIZE || DEFAULT_CCACHE_MAX_SIZE };
 }
 

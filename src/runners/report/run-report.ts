@@ -1,5 +1,6 @@
 import type { JobSpec } from "../../config/job-spec.js";
 import { leaves, type TestCounts } from "../results/types.js";
+import { buildReport, type BuildReport } from "./build-report.js";
 import type { TerminalState, RunResult } from "../types.js";
 
 export const RESULTS_SCHEMA = "kto.results/v1";
@@ -30,6 +31,8 @@ export interface JobReport {
   artifacts: RunResult["artifacts"];
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
+  /** A build job's build. */
+  build?: BuildReport;
 }
 
 export interface RunReport {
@@ -86,6 +89,7 @@ export function jobReport(job: JobSpec, result: RunResult, dir: string): JobRepo
     artifacts: result.artifacts,
     stdoutTruncated: result.stdoutTruncated,
     stderrTruncated: result.stderrTruncated,
+    ...(result.build ? { build: buildReport(result.build) } : {}),
   };
 }
 

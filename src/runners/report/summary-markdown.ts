@@ -1,5 +1,6 @@
 import { formatDuration } from "../../config/duration.js";
 import { formatSize } from "../../config/size.js";
+import { buildSummaryLines } from "./build-report.js";
 import { codeSpan, fencedBlock, inlineText, pathLink, tableCell } from "./markdown.js";
 import type { JobReport, RunReport } from "./run-report.js";
 import { terminalText } from "./terminal-text.js";
@@ -65,6 +66,11 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
       if (job.failures.length > 50) lines.push(`- … and ${job.failures.length - 50} more in ${job.dir}/result.json`);
       lines.push("");
     }
+  }
+  const builds = report.jobs.filter((job) => job.build);
+  if (builds.length > 0) {
+    lines.push("", "## Builds", "");
+    for (const job of builds) lines.push(...buildSummaryLines(job.name, job.build!));
   }
   const timed = report.jobs
     .flatMap((job) => job.slowest.map((t) => ({ job, t })))
