@@ -34,6 +34,8 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "pulls/get": need("pull_requests", "read"),
   "actions/create-workflow-dispatch": need("actions", "write"),
   "actions/list-workflow-runs": need("actions", "read"),
+  "actions/list-workflow-run-artifacts": need("actions", "read"),
+  "actions/download-artifact": need("actions", "read"),
   "actions/cancel-workflow-run": need("actions", "write"),
   "actions/list-self-hosted-runners-for-repo": need("administration", "read"),
   "actions/generate-runner-jitconfig-for-repo": need("administration", "write"),
