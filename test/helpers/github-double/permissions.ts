@@ -34,8 +34,6 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "pulls/get": need("pull_requests", "read"),
   "actions/create-workflow-dispatch": need("actions", "write"),
   "actions/list-workflow-runs": need("actions", "read"),
-  "actions/list-workflow-run-artifacts": need("actions", "read"),
-  "actions/download-artifact": need("actions", "read"),
   "actions/cancel-workflow-run": need("actions", "write"),
   "actions/list-self-hosted-runners-for-repo": need("administration", "read"),
   "actions/generate-runner-jitconfig-for-repo": need("administration", "write"),
@@ -43,6 +41,15 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "actions/generate-runner-jitconfig-for-org": need("organization_self_hosted_runners", "write"),
   "actions/list-self-hosted-runner-groups-for-org": need("organization_self_hosted_runners", "read"),
   "actions/list-repo-access-to-self-hosted-runner-group-in-org": need("organization_self_hosted_runners", "read"),
+};
+
+/**
+ * Operations only the action calls, with the workflow's own token (its `permissions:`), never
+ * the App: a job reading the artifact of the run that built its kernel.
+ */
+export const WORKFLOW_TOKEN_REQUIRED: Readonly<Record<string, Requirement>> = {
+  "actions/list-workflow-run-artifacts": need("actions", "read"),
+  "actions/download-artifact": need("actions", "read"),
 };
 
 /** What an App must hold to be sent each webhook event it subscribes to (installation events need nothing). */
@@ -76,7 +83,7 @@ export type Caller = { kind: "installation"; permissions: Permissions } | { kind
  * integration", a JWT used for anything but the App's own endpoints likewise.
  */
 export function refusal(operationId: string, caller: Caller): { status: number; message: string } | null {
-  const requirement = REQUIRED[operationId];
+  const requirement = REQUIRED[operationId] ?? WORKFLOW_TOKEN_REQUIRED[operationId];
   if (!requirement) return { status: 501, message: `the double has no required permission for ${operationId}: add GitHub's to REQUIRED` };
   const forbidden = { status: 403, message: "Resource not accessible by integration" };
   if ("app" in requirement) return caller.kind === "app" ? null : forbidden;
