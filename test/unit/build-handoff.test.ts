@@ -1,9 +1,10 @@
-import { mkdir, readdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { execa } from "execa";
 import { sha256 } from "../../src/runners/artifacts.js";
 import { BuildHandoffError, checkBuildOutputs, namedOutput, unpackModules } from "../../src/runners/build/build-handoff.js";
+import { keepOutputs, pruneOutputs, STORE_KEEP_MS, takeOutputs } from "../../src/runners/build/output-store.js";
 import { JobInputError } from "../../src/runners/errors.js";
 import { withTempDir } from "../helpers/job.js";
 
@@ -40,5 +41,34 @@ describe("a build's handed-on outputs", () => {
       expect((await readdir(unpacked!)).sort()).toEqual(["kernel"]);
       await writeFile(join(dir, "not-an-archive.tar.gz"), "no");
       await expect(unpackModules(join(dir, "not-an-archive.tar.gz"), join(dir, "bad"))).rejects.toBeInstanceOf(BuildHandoffError);
+    }));
+});
+
+describe("a host's store of build outputs", () => {
+  it("keeps each output under its digest, hands a copy on only when it still matches, and prunes what no job used", () =>
+    withTempDir(async (dir) => {
+      const built = join(dir, "built");
+      const store = join(dir, "store");
+      await mkdir(built);
+      await writeFile(join(built, "bzImage"), "kernel");
+      const file = { path: "bzImage", role: "kernel" as const, size: 6, sha256: await sha256(join(built, "bzImage")) };
+      await keepOutputs(store, { dir: built, files: [file] });
+      expect(await readdir(store)).toEqual([file.sha256]);
+
+      const taken = await takeOutputs(store, [file], join(dir, "job"));
+      expect(taken).toEqual({ dir: join(dir, "job"), files: [file] });
+      await expect(checkBuildOutputs(taken!)).resolves.toBeUndefined();
+
+      // A copy changed in the store is removed, not handed on.
+      await rm(join(store, file.sha256));
+      await writeFile(join(store, file.sha256), "kernal");
+      expect(await takeOutputs(store, [file], join(dir, "job2"))).toBeNull();
+      expect(await readdir(store)).toEqual([]);
+      expect(await takeOutputs(store, [file], join(dir, "job3"))).toBeNull();
+
+      await keepOutputs(store, { dir: built, files: [file] });
+      expect(await pruneOutputs(store, STORE_KEEP_MS)).toBe(0);
+      expect(await pruneOutputs(store, STORE_KEEP_MS, Date.now() + STORE_KEEP_MS + 1000)).toBe(1);
+      expect(await readdir(store)).toEqual([]);
     }));
 });
