@@ -16,7 +16,12 @@ export function annotateFailures(jobs: readonly JobReport[], limit = ANNOTATION_
     });
   }
   const troubled = jobs.filter((job) => job.status !== "succeeded" && job.failures.length === 0);
-  for (const job of troubled) core.error(job.reason, { title: `${job.name}: ${job.outcome}` });
+  // An oops decoded with its build's vmlinux is annotated where the kernel stopped.
+  for (const job of troubled)
+    core.error(job.reason, {
+      title: `${job.name}: ${job.outcome}`,
+      ...(job.crash?.location ? { file: job.crash.location.file, startLine: job.crash.location.line } : {}),
+    });
   if (failures.length > limit) core.notice(`${failures.length - limit} more failing tests are listed in the job summary and results.json`);
   return Math.min(limit, failures.length) + troubled.length;
 }

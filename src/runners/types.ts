@@ -1,5 +1,6 @@
 import type { BuildOutputFile, JobSpec, Outcome, TerminalState } from "../config/job-spec.js";
 import type { BuildJobResult } from "./build/build-job.js";
+import type { StackFrame } from "./build/decode-stack.js";
 import type { CapturedOutput } from "./captured-output.js";
 import type { ArtifactEntry } from "./artifacts.js";
 import type { ParsedResults } from "./results/types.js";
@@ -63,6 +64,8 @@ export interface RunResult {
   stderrTruncated: boolean;
   /** A build job's build: its outputs, diagnostics, ccache use and dropped options. */
   build?: BuildJobResult;
+  /** The stack trace of the oops or panic that ended the job, decoded with its build's vmlinux. */
+  stackTrace?: StackFrame[];
 }
 
 export type ProgressEvent =

@@ -58,6 +58,10 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
     lines.push("", "## What went wrong", "");
     for (const job of troubled) {
       lines.push(`### ${inlineText(job.name)}: ${job.status}`, "", /[\r\n]/.test(job.reason) ? fencedBlock(job.reason) : job.reason, "");
+      if (job.crash) {
+        if (job.crash.location) lines.push(`The kernel stopped at ${codeSpan(`${job.crash.location.file}:${job.crash.location.line}`)}.`, "");
+        lines.push(fencedBlock(job.crash.frames.join("\n")), "");
+      }
       for (const failure of job.failures.slice(0, 50)) {
         const where = failure.location ? ` at ${codeSpan(`${failure.location.file}:${failure.location.line}`)}` : "";
         lines.push(`- **${inlineText([...failure.path, failure.name].join(" › "))}** ${failure.status}${where}`);
