@@ -42,7 +42,7 @@ describe("decoding a kernel's stack trace with its vmlinux", () => {
       expect(frames.map((f) => [f.symbol, f.place?.path, f.place?.line])).toEqual([
         ["kto_crash", "lib/crash.c", 2],
         ["kto_unused", undefined, undefined],
-        ["main", expect.stringMatching(/^lib\/crash\.c$|\/crash\.c$/), 7],
+        ["main", "lib/crash.c", 7],
       ]);
       expect(topFrameInTree(frames)).toMatchObject({ symbol: "kto_crash", place: { path: "lib/crash.c", line: 2, inTree: true } });
     }));
