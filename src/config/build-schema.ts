@@ -1,10 +1,7 @@
 import { z } from "zod";
-import { GUEST_ARCHES, suiteSchema } from "./schema.js";
+import { arch, hardware, matrix, name, priority, retries, timeout } from "./fields.js";
 
-/**
- * A `builds:` entry: the kernel a pull request changes, built before the suites that boot
- * it. Not part of `configSchema` yet; the planner takes it up with the build graph.
- */
+/** A `builds:` entry: the kernel a pull request changes, built before the suites that boot it. */
 
 /** Kconfig lines one build may ask for; an honest list is tens, kunit's all_tests a few hundred. */
 export const MAX_BUILD_CONFIG_ITEMS = 10_000;
@@ -50,7 +47,7 @@ const configList = z
   .max(MAX_BUILD_CONFIG_ITEMS + 1, `at most ${MAX_BUILD_CONFIG_ITEMS} fragments and options after the base target`)
   .transform((items, ctx): KernelConfigRecipe => {
     const [base, ...rest] = items as [string, ...string[]];
-    if (!BASE_TARGETS.has(base) && !DEFCONFIG_FILE.test(base)) {
+    if (!isBaseTarget(base)) {
       ctx.addIssue({
         code: "custom",
         path: [0],
@@ -71,13 +68,40 @@ function optionOf(item: string): ConfigLayer | null {
   return match ? { kind: "option", name: match[1]!, value: match[2]! } : null;
 }
 
-// The suite's own field schemas, so a build's name, timeout and hardware read exactly as a suite's do.
-const suiteFields = suiteSchema.innerType().shape;
+function isBaseTarget(base: string): boolean {
+  return BASE_TARGETS.has(base) || DEFCONFIG_FILE.test(base);
+}
+
+/** A recipe as a dispatched job spec carries it: each layer held to the rule its config line was. */
+export const kernelConfigRecipeSchema = z
+  .object({
+    base: z.string().refine(isBaseTarget, "expected a base config target"),
+    layers: z
+      .array(
+        z.union([
+          z
+            .object({
+              kind: z.literal("fragment"),
+              path: z.string().refine((path) => layerProblem(path) === null && optionOf(path) === null, "expected a fragment path inside the tree"),
+            })
+            .strict(),
+          z
+            .object({ kind: z.literal("option"), name: z.string(), value: z.string() })
+            .strict()
+            .refine(({ name, value }) => {
+              const option = optionOf(`${name}=${value}`);
+              return option?.kind === "option" && option.name === name && option.value === value;
+            }, "expected CONFIG_NAME and a value make and a shell read as written"),
+        ]),
+      )
+      .max(MAX_BUILD_CONFIG_ITEMS),
+  })
+  .strict() satisfies z.ZodType<KernelConfigRecipe>;
 
 export const buildSchema = z
   .object({
-    name: suiteFields.name,
-    arch: z.enum(GUEST_ARCHES).default("x86_64"),
+    name,
+    arch,
     toolchain: z.enum(BUILD_TOOLCHAINS).default("gcc"),
     config: configList,
     targets: z
@@ -86,8 +110,11 @@ export const buildSchema = z
       .transform((list) => [...new Set(list)])
       .default(["kernel"]),
     image: z.string().min(1).optional(),
-    timeout: suiteFields.timeout,
-    hardware: suiteFields.hardware,
+    timeout: timeout.optional(),
+    retries: retries.optional(),
+    priority: priority.optional(),
+    matrix: matrix.optional(),
+    hardware: hardware.default({}),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "./docker-access.js";
+import { BUILD_TARGETS, BUILD_TOOLCHAINS, kernelConfigRecipeSchema } from "./build-schema.js";
 import { GITHUB_JOB_MINUTES } from "./limits.js";
 import { GUEST_ARCHES, RESULT_FORMATS } from "./schema.js";
 import { BUILD_OUTPUT_ROLES, type BuildHandoff, type JobSpec } from "./job-spec.js";
@@ -51,6 +52,17 @@ export const jobSpecSchema = z.discriminatedUnion("runner", [
       modules: z.string().optional(),
       append: z.string().optional(),
       disk: z.string().optional(),
+      build: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...jobBase,
+      runner: z.literal("build"),
+      toolchain: z.enum(BUILD_TOOLCHAINS),
+      config: kernelConfigRecipeSchema,
+      targets: z.array(z.enum(BUILD_TARGETS)).min(1),
+      image: z.string().min(1).optional(),
     })
     .strict(),
 ]) satisfies z.ZodType<JobSpec>;

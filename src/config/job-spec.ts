@@ -31,6 +31,7 @@ interface JobBase {
   id: string;
   /** Filesystem-safe form of `id`, used for directories and container names. */
   slug: string;
+  /** The suite's name; a build job's is its build's (the two share one namespace). */
   suite: string;
   matrix: Record<string, string>;
   env: Record<string, string>;

@@ -40,6 +40,19 @@ describe("a builds: entry", () => {
     });
   });
 
+  it("takes a matrix, priority and retries as a suite does", () => {
+    expect(buildSchema.parse({ ...base, config: ["defconfig"], matrix: { cc: ["gcc", 1] }, priority: "urgent", retries: 2 })).toMatchObject({
+      matrix: { cc: ["gcc", 1] },
+      priority: 4,
+      retries: 2,
+    });
+    expect(issuesOf({ ...base, config: ["defconfig"], matrix: { "a b": [1] }, priority: "soon", retries: 11 })).toEqual([
+      "retries: Number must be less than or equal to 10",
+      "priority: Invalid input",
+      "matrix.a b: expected a matrix key of letters, digits, '_' and '-'",
+    ]);
+  });
+
   it("defaults to an x86_64 gcc build of the kernel alone", () => {
     expect(buildSchema.parse({ ...base, config: ["x86_64_defconfig"] })).toMatchObject({
       arch: "x86_64",

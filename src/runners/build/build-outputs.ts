@@ -1,5 +1,6 @@
 import { copyFile, link, lstat, open, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { MODULES_ARCHIVE } from "../../config/build-facts.js";
 import type { BuildOutputFile, BuildOutputRole } from "../../config/job-spec.js";
 import { sha256 } from "../artifacts.js";
 import { within } from "../qemu-inputs.js";
@@ -20,7 +21,7 @@ export function expectedOutputs(spec: KernelBuildSpec): { from: string; to: stri
       { from: "System.map", to: "System.map", role: "system-map" },
     );
   }
-  if (spec.targets.includes("modules")) outputs.push({ from: `${STAGING}/modules.tar.gz`, to: "modules.tar.gz", role: "modules" });
+  if (spec.targets.includes("modules")) outputs.push({ from: `${STAGING}/${MODULES_ARCHIVE}`, to: MODULES_ARCHIVE, role: "modules" });
   if (spec.targets.includes("kselftest")) outputs.push({ from: `${STAGING}/kselftest.tar.gz`, to: "kselftest.tar.gz", role: "kselftest" });
   return outputs;
 }

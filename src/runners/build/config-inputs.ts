@@ -1,8 +1,8 @@
-import { mkdir, open, realpath, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { KernelConfigRecipe } from "../../config/build-schema.js";
+import { treeFile } from "../../config/kernel-tree.js";
 import { JobInputError } from "../errors.js";
-import { within } from "../qemu-inputs.js";
 import { ARCH_FACTS, type KernelBuildSpec } from "./build-spec.js";
 import type { RequestedOption } from "./config-check.js";
 import { OUT_MOUNT, TREE_MOUNT } from "./diagnostics.js";
@@ -33,12 +33,9 @@ async function readBounded(path: string, field: string): Promise<string> {
 
 /** A fragment's real path, refused when it (or a symlink on the way) leaves the tree. */
 async function confinedFragment(realTree: string, path: string, field: string): Promise<string> {
-  const requested = join(realTree, path);
-  const real = await realpath(requested).catch(() => null);
-  if (real === null) throw new JobInputError(field, path, "no such file in the kernel tree");
-  if (!within(realTree, real)) throw new JobInputError(field, path, `resolves to ${real}, outside the kernel tree`);
-  if (!(await stat(real)).isFile()) throw new JobInputError(field, path, "not a regular file");
-  return real;
+  const found = await treeFile(realTree, path);
+  if ("problem" in found) throw new JobInputError(field, path, found.problem);
+  return found.real;
 }
 
 /**
