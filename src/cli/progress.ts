@@ -5,7 +5,7 @@ import type { ProgressEvent, RunResult } from "../runners/types.js";
 import { liveRegion, printErr } from "./terminal.js";
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠" };
+const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠", skipped: "↷" };
 
 interface Row {
   job: JobSpec;

@@ -2,8 +2,12 @@ import type { BuildTarget, BuildToolchain, KernelConfigRecipe } from "./build-sc
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
-/** How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the runners, the orchestrator and the App. */
-export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
+/**
+ * How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the
+ * runners, the orchestrator and the App. `skipped` is a job that never ran because the build
+ * it boots did not succeed.
+ */
+export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored", "skipped"] as const;
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
 /** What happened, finer than the terminal state: a kernel panic and a failed assertion both end a job `failed`. */

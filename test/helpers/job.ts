@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "../../src/config/docker-access.js";
 import type { HostPolicy } from "../../src/config/host-policy.js";
-import type { DockerJob, QemuJob } from "../../src/config/job-spec.js";
+import type { BuildJob, DockerJob, QemuJob } from "../../src/config/job-spec.js";
 import { NO_PRIVILEGES, type PrivilegeAllowance } from "../../src/config/privileges.js";
 
 /** The image and kernel that self-hosted/provision.sh prepares. */
@@ -37,6 +37,23 @@ export function job(overrides: Partial<DockerJob> = {}): DockerJob {
 
 export function qemuJob(overrides: Partial<QemuJob> = {}): QemuJob {
   return { ...common(overrides.id ?? "job"), runner: "qemu", kernel: HOST_KERNEL, command: "true", memoryBytes: 256 * 1024 ** 2, ...overrides };
+}
+
+/** A kernel build: tinyconfig with KUnit, built with gcc. */
+export function buildJob(overrides: Partial<BuildJob> = {}): BuildJob {
+  return {
+    ...common(overrides.id ?? "build"),
+    runner: "build",
+    toolchain: "gcc",
+    config: { base: "tinyconfig", layers: [{ kind: "option", name: "CONFIG_KUNIT", value: "y" }] },
+    targets: ["kernel"],
+    ...overrides,
+  };
+}
+
+/** A QEMU job that boots the kernel of the plan's build `build`. */
+export function bootsBuild(build: string, overrides: Partial<QemuJob> = {}): QemuJob {
+  return qemuJob({ kernel: "bzImage", build, ...overrides });
 }
 
 /** A host policy granting `privileges` and nothing else, as if read from `file`. */

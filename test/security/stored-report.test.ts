@@ -29,6 +29,13 @@ describe("what the App stores of a finished report, whatever a runner sends (up 
       }),
     ],
     [
+      "a build's seven outputs with names of 600 KB",
+      {
+        ...jobReport("kernel", "failed", { runner: "build" }),
+        build: { files: Array.from({ length: 7 }, (_, i) => ({ path: `${i}`.repeat(600_000), role: "kernel" as const, size: i, sha256: "0".repeat(64) })) },
+      },
+    ],
+    [
       "all of them at once",
       jobReport("unit", "failed", {
         reason: "\u0001".repeat(100_000),
@@ -47,6 +54,27 @@ describe("what the App stores of a finished report, whatever a runner sends (up 
     expect(stored.failures.length).toBeLessThanOrEqual(STORED_FAILURES);
     expect(stored.failures.map((f) => f.name)).toEqual(report.failures.slice(0, stored.failures.length).map((f) => f.name));
     expect(stored.failures.length + (stored.failuresOmitted ?? 0)).toBe(report.failures.length);
+  });
+
+  it("keeps a build's outputs whole, their digests uncut, while the rest of the report is cut to fit", () => {
+    const files = [
+      { path: "bzImage", role: "kernel" as const, size: 1, sha256: "a".repeat(64) },
+      { path: "vmlinux", role: "vmlinux" as const, size: 2, sha256: "b".repeat(64) },
+    ];
+    const report = {
+      ...jobReport("kernel", "failed", {
+        runner: "build",
+        reason: "\u0001".repeat(800_000),
+        failures: Array.from({ length: 2000 }, (_, i) => failure(i, "\u0002".repeat(200))),
+        matrix: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${i}`.padEnd(1024, "k"), "\u0003".repeat(256)])),
+        slowest: Array.from({ length: 500 }, (_, i) => ({ name: "\u0004".repeat(100), path: Array<string>(50).fill("\u0005"), durationMs: i })),
+      }),
+      build: { files },
+    };
+    const stored = storedReport(report);
+    expect(bytes(stored)).toBeLessThanOrEqual(STORED_REPORT_BYTES);
+    expect(stored.reason.length).toBeLessThan(report.reason.length);
+    expect(stored.build).toEqual({ files });
   });
 
   it("keeps a report that fits as it is, and a long failure's reason whole while the report fits", () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { OUTCOMES, TERMINAL_STATES } from "../../config/job-spec.js";
+import { buildHandoffSchema } from "../../config/job-spec-schema.js";
 import { storedReport, type ReceivedReport } from "./stored-report.js";
 
 const count = z.number().int().min(0);
@@ -15,7 +16,7 @@ export const jobReportSchema = z
     name: z.string(),
     suite: z.string(),
     matrix: z.record(z.string()),
-    runner: z.enum(["docker", "qemu"]),
+    runner: z.enum(["docker", "qemu", "build"]),
     status: z.enum(TERMINAL_STATES),
     outcome: z.enum(OUTCOMES),
     reason: z.string(),
@@ -44,5 +45,7 @@ export const jobReportSchema = z
     stderrTruncated: z.boolean(),
     /** Added by the action once the upload is done. */
     artifactUrl: z.string().url().nullable().optional(),
+    /** A build job's: the outputs it hands on (what a dependent's dispatch carries). */
+    build: z.object({ files: buildHandoffSchema.shape.files }).optional(),
   })
   .transform((report: ReceivedReport) => storedReport(report));

@@ -89,9 +89,9 @@ export function jobReport(job: JobSpec, result: RunResult, dir: string): JobRepo
   };
 }
 
-/** The run's status is its worst job's: errored, then timed_out, failed, cancelled, succeeded. */
+/** The run's status is its worst job's: errored, then timed_out, failed, cancelled, skipped, succeeded. */
 export function overallStatus(statuses: readonly TerminalState[]): TerminalState {
-  for (const status of ["errored", "timed_out", "failed", "cancelled"] as const) {
+  for (const status of ["errored", "timed_out", "failed", "cancelled", "skipped"] as const) {
     if (statuses.includes(status)) return status;
   }
   return "succeeded";
@@ -99,7 +99,7 @@ export function overallStatus(statuses: readonly TerminalState[]): TerminalState
 
 export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date, run?: string): RunReport {
   const totals = {
-    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<TerminalState, number>,
+    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, skipped: 0 } as Record<TerminalState, number>,
     tests: { ...ZERO },
   };
   for (const job of jobs) {

@@ -10,6 +10,7 @@ const ICON: Record<JobReport["status"], string> = {
   timed_out: "⏱️",
   cancelled: "🚫",
   errored: "⚠️",
+  skipped: "⏭️",
 };
 
 function testsCell(job: JobReport): string {
