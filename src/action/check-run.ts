@@ -12,9 +12,22 @@ export async function createCheckRun(token: string, name: string, report: RunRep
   const { owner, repo } = github.context.repo;
   const pull = github.context.payload.pull_request as { head?: { sha?: string } } | undefined;
   const t = report.totals.tests;
-  const annotations = report.jobs
+  // A build's diagnostics first, errors before warnings: a compile error is why its suites did not run.
+  const diagnostics = report.jobs.flatMap((job) =>
+    (job.build?.diagnostics ?? [])
+      .filter((d) => d.place?.inTree && d.place.line !== null)
+      .map((d) => ({
+        path: d.place!.path,
+        start_line: d.place!.line!,
+        end_line: d.place!.line!,
+        ...(d.place!.column !== null ? { start_column: d.place!.column, end_column: d.place!.column } : {}),
+        annotation_level: d.severity === "error" ? ("failure" as const) : ("warning" as const),
+        title: annotationTitle(`${job.name}: ${d.tool} ${d.severity}`),
+        message: annotationMessage([d.message, ...d.notes].join("\n")),
+      })),
+  );
+  const failures = report.jobs
     .flatMap((job) => job.failures.filter((f) => f.location).map((f) => ({ job, f })))
-    .slice(0, MAX_ANNOTATIONS)
     .map(({ job, f }) => ({
       path: f.location!.file,
       start_line: f.location!.line,
@@ -23,6 +36,7 @@ export async function createCheckRun(token: string, name: string, report: RunRep
       title: annotationTitle(`${job.name}: ${[...f.path, f.name].join(" › ")}`),
       message: annotationMessage(f.reason ?? f.status),
     }));
+  const annotations = [...diagnostics, ...failures].slice(0, MAX_ANNOTATIONS);
   await octokit.rest.checks.create({
     owner,
     repo,

@@ -39,18 +39,6 @@ export function qemuJob(overrides: Partial<QemuJob> = {}): QemuJob {
   return { ...common(overrides.id ?? "job"), runner: "qemu", kernel: HOST_KERNEL, command: "true", memoryBytes: 256 * 1024 ** 2, ...overrides };
 }
 
-/** A kernel build: tinyconfig with KUnit, built with gcc. */
-export function buildJob(overrides: Partial<BuildJob> = {}): BuildJob {
-  return {
-    ...common(overrides.id ?? "build"),
-    runner: "build",
-    toolchain: "gcc",
-    config: { base: "tinyconfig", layers: [{ kind: "option", name: "CONFIG_KUNIT", value: "y" }] },
-    targets: ["kernel"],
-    ...overrides,
-  };
-}
-
 /** A QEMU job that boots the kernel of the plan's build `build`. */
 export function bootsBuild(build: string, overrides: Partial<QemuJob> = {}): QemuJob {
   return qemuJob({ kernel: "bzImage", build, ...overrides });
@@ -72,4 +60,18 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A kernel build: tinyconfig, built with gcc. */
+export function buildJob(overrides: Partial<BuildJob> = {}): BuildJob {
+  return {
+    ...common(overrides.id ?? "build"),
+    runner: "build",
+    results: "none",
+    toolchain: "gcc",
+    config: { base: "tinyconfig", layers: [] },
+    targets: ["kernel"],
+    timeoutMs: 300_000,
+    ...overrides,
+  };
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -119,6 +119,32 @@ describe("building a real kernel in the builder image", () => {
     const suite = result.results!.tests.find((t) => t.name === "example");
     expect(suite?.children.find((t) => t.name === "example_simple_test")?.status).toBe("passed");
     expect(suite?.children.find((t) => t.name === "example_skip_test")?.status).toBe("skipped");
+  }, 360_000);
+
+  it("boots the kernel it built alone, as a job naming the build: no initramfs, KUnit's KTAP read from the console", async () => {
+    const workspace = join(scratch, "alone-workspace");
+    await mkdir(workspace, { recursive: true });
+    const result = await runJob(
+      qemuJob({
+        id: "kunit-alone",
+        kernel: "bzImage",
+        build: "x86_64-kunit",
+        command: undefined,
+        append: "kunit_shutdown=reboot",
+        results: "ktap",
+        memoryBytes: 128 * 1024 ** 2,
+        timeoutMs: 300_000,
+        idleTimeoutMs: 120_000,
+      }),
+      { factory: new ExecutorFactory(), workspace, jobDir: join(scratch, "alone"), build: { dir: join(scratch, "kunit"), files: cold.files } },
+    );
+    const consoleText = await readFile(join(scratch, "alone", "console.log"), "utf8");
+    expect(consoleText).toMatch(/# Subtest: example/);
+    // Nothing but the kernel ran: it ended itself after the tests, before looking for a root or an init.
+    expect(consoleText).not.toMatch(/Run \S+ as init process|VFS: Unable to mount root/);
+    expect(result).toMatchObject({ status: "succeeded", outcome: "passed" });
+    const suite = result.results!.tests.find((t) => t.name === "example");
+    expect(suite?.children.find((t) => t.name === "example_simple_test")?.status).toBe("passed");
   }, 360_000);
 
   it(

@@ -1,8 +1,7 @@
-import type { BuildOutputFile } from "../../config/job-spec.js";
 import type { JobReport } from "../../runners/report/run-report.js";
 
 /** A finished job's report as a runner sends it (checked by jobReportSchema); a build's lists the outputs it hands on. */
-export type ReceivedReport = JobReport & { artifactUrl?: string | null; build?: { files: BuildOutputFile[] } };
+export type ReceivedReport = JobReport & { artifactUrl?: string | null };
 
 /** A report as the App keeps it: bounded, whatever the runner sent. */
 export type StoredReport = ReceivedReport & {
@@ -82,7 +81,7 @@ export function storedReport(report: ReceivedReport): StoredReport {
     // A build's outputs are a few entries, each with the digest a dependent checks its copy
     // against: kept whole unless nothing else is left to cut (then a digest cut short hands on
     // nothing, never a wrong file).
-    const kept: StoredReport = report.build ? { ...stored, build: report.build } : stored;
+    const kept: StoredReport = report.build && stored.build ? { ...stored, build: { ...stored.build, files: report.build.files } } : stored;
     if (bytesOf(kept) <= STORED_REPORT_BYTES) return kept;
   }
   return stored;

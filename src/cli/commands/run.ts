@@ -55,11 +55,12 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     }
 
     // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
-    const docker = new DockerExecutor({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
+    const owner = ownerMark();
+    const docker = new DockerExecutor({ owner, policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
     // Leftovers of runs killed before their cleanup go when Docker answers; without it the
     // docker jobs themselves fail, saying why.
-    if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
-    const factory = new ExecutorFactory({ docker });
+    if (specs.some((job) => job.runner !== "qemu")) await docker.sweepOrphans().catch(() => 0);
+    const factory = new ExecutorFactory({ docker, owner });
 
     // First Ctrl-C cancels: containers and VMs are stopped and removed, results still written.
     // A second one leaves at once; child process groups are killed on the way out.
