@@ -6,24 +6,17 @@ import { codeSpan, inlineText } from "../../runners/report/markdown.js";
 import { STORED_FAILURES, type StoredReport } from "../http/stored-report.js";
 import { summaryMarkdown } from "../../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
-import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
+import { annotationsNotThere, createCheckRun, knownCheckRun, type CheckRunRecord } from "./check-runs-on-github.js";
+import { jobAnnotations, type Annotation } from "./check-run-annotations.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
-import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+import { SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
   return tests && tests.total > 0 ? `${tests.passed} passed, ${tests.failed} failed, ${tests.errored} errored, ${tests.skipped} skipped` : null;
 }
-/**
- * GitHub takes 50 annotations per request and adds up those of several; kto sends at most
- * 50 per check run, with its final update, so that one report costs one request however
- * many failures it has (GitHub Actions, too, shows at most 50 per job). The rest are
- * counted in the summary and listed in the results artifact.
- */
-const ANNOTATIONS_PER_CHECK_RUN = 50;
-
 export function checkRunName(job: Pick<JobRecord, "name">): string {
   return `kto / ${job.name}`;
 }
@@ -203,17 +196,7 @@ export class CheckRunPublisher implements Publisher {
         summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
     }
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
-    const annotations: Annotation[] = failures
-      .filter((f) => f.location)
-      .slice(0, ANNOTATIONS_PER_CHECK_RUN)
-      .map((f) => ({
-        path: f.location!.file,
-        start_line: f.location!.line,
-        end_line: f.location!.line,
-        annotation_level: "failure",
-        title: annotationTitle([...f.path, f.name].join(" › ")),
-        message: annotationMessage(f.reason ?? f.status),
-      }));
+    const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
     return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
   }
