@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -75,5 +75,40 @@ describe("kto build", () => {
       const config = join(dir, "kto.yml");
       await writeFile(config, "version: 1\nsuites:\n  - name: s\n    runner: docker\n    image: i\n    command: x\n");
       expect(await kto(["build", config, "--tree", dir])).toMatchObject({ code: 2, stderr: `kto: ${config} has no builds: add a builds: list\n` });
+    }));
+});
+
+describe("kto build and kto run before anything runs", () => {
+  it("refuse a fragment the tree has not, naming the config's file, line and field, and start no build", () =>
+    withTempDir(async (dir) => {
+      const tree = await fakeKernelTree(join(dir, "tree"));
+      const config = join(dir, "kto.yml");
+      await writeFile(
+        config,
+        [
+          "version: 1",
+          "builds:",
+          "  - name: x86_64-kunit",
+          "    arch: x86_64",
+          "    config:",
+          "      - tinyconfig",
+          "      - kernel/configs/no-such.config",
+          "suites:",
+          "  - name: kunit",
+          "    runner: qemu",
+          "    build: x86_64-kunit",
+          "    results: ktap",
+          "",
+        ].join("\n"),
+      );
+      const out = join(dir, "out");
+      const expected = `${config}:7:9: builds[0].config[1]: kernel/configs/no-such.config: no such file in the kernel tree`;
+      const build = await kto(["build", config, "--tree", tree, "--out", out]);
+      expect(build).toMatchObject({ code: 2 });
+      expect(build.stderr).toContain(expected);
+      const run = await kto(["run", config, "--workspace", tree, "--out", out]);
+      expect(run).toMatchObject({ code: 2 });
+      expect(run.stderr).toContain(expected);
+      await expect(stat(out)).rejects.toThrow("ENOENT");
     }));
 });

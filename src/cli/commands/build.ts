@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { buildPlan } from "../../config/build-plan.js";
 import type { BuildJob } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
+import { refuseMissingTreeFiles } from "../tree-check.js";
 import { DockerExecutor } from "../../runners/docker-executor.js";
 import { ExecutorFactory } from "../../runners/factory.js";
 import { ownerMark } from "../../runners/leftovers.js";
@@ -30,12 +31,14 @@ export function chosenBuilds(all: readonly BuildJob[], names: readonly string[],
 
 /** `kto build`: the config's builds on this machine, alone, with their outputs left in --out. */
 export async function buildCommand(file: string, options: BuildOptions): Promise<number> {
-  const plan = buildPlan(await loadConfigFile(file));
+  const loaded = await loadConfigFile(file);
+  const plan = buildPlan(loaded);
   const builds = chosenBuilds(
     plan.jobs.filter((job): job is BuildJob => job.runner === "build"),
     options.build,
     file,
   );
+  await refuseMissingTreeFiles(loaded, resolve(options.tree), builds);
   const owner = ownerMark();
   const docker = new DockerExecutor({ owner });
   await docker.sweepOrphans().catch(() => 0);
