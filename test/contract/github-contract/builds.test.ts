@@ -1,144 +1,155 @@
 import { describe, expect, it } from "@jest/globals";
-import type { NewJob } from "../../../src/orchestrator/store/store.js";
+import type { JobRecord } from "../../../src/orchestrator/store/store.js";
 import { GHES_VERSIONS } from "../../helpers/github-api-double.js";
-import { bootsBuild } from "../../helpers/job.js";
 import { jobReport } from "../../helpers/job-report.js";
-import { storeBuild, storeDependent } from "../../helpers/orchestrator.js";
 import { until } from "../../helpers/until.js";
-import { checkRuns, closeSystemAfterEach, deliver, HEAD, REPO, report, rerun, start, suite, type System } from "./system.js";
+import { checkRuns, closeSystemAfterEach, deliver, HEAD, push, REPO, report, rerun, start, type System } from "./system.js";
 
 /**
- * A plan with a kernel build and a job that boots it, as GitHub shows it: the job's check
- * run waits, named after the build, and ends `skipped` with a link to the build's check run
- * when the build fails; when the build succeeds, its dispatch carries the build's handoff.
- * The double checks every request against GitHub's description of the API.
+ * A pull request whose config has a kernel build and a suite that boots it, as GitHub shows
+ * it on github.com and on GHES: the suite's check run waits, named after the build; a compile
+ * error is an annotation at its line on the build's check run and the suite ends `skipped`
+ * with a link to it; a build that succeeds hands its outputs to the suite's dispatch. The
+ * double checks every request against the description of the API it stands for.
  */
 
 closeSystemAfterEach();
 
-const PLAN = `${REPO}@${HEAD.slice(0, 12)}-builds`;
-const BUILD = `${PLAN}/x86_64-kunit`;
-const KUNIT = `${PLAN}/kunit`;
+const CONFIG = `version: 1
+builds:
+  - name: x86_64-kunit
+    arch: x86_64
+    config: [tinyconfig, CONFIG_KUNIT=y, CONFIG_KUNIT_EXAMPLE_TEST=y]
+suites:
+  - name: kunit
+    runner: qemu
+    build: x86_64-kunit
+    results: ktap
+`;
 const digest = (c: string) => c.repeat(64);
+const FILES = [
+  { path: "bzImage", role: "kernel", size: 2_000_000, sha256: digest("a") },
+  { path: "vmlinux", role: "vmlinux", size: 9_000_000, sha256: digest("b") },
+  { path: "build.log", role: "log", size: 1_000, sha256: digest("c") },
+];
 
-/** The plan submitted as the App submits a pull request's, with its repository's runners brought in. */
-async function submitGraph(s: System): Promise<void> {
-  // Pull request #1, the owner's own branch, as a re-run's gate reads it.
-  s.github.state.files.set(`${REPO}@${HEAD}:.github/kto.yml`, `version: 1\nsuites:\n${suite("unit")}`);
-  s.github.state.pulls.set(`${REPO}#1`, { number: 1, head: { sha: HEAD, repo: { full_name: REPO } }, base: { ref: "master" }, author_association: "OWNER" });
-  if (s.app.pool.track(REPO, 1)) await s.app.service.syncRunners();
-  const jobs: NewJob[] = [
-    storeBuild(BUILD, "x86_64-kunit", [], 2, { maxAttempts: 3 }),
-    {
-      ...storeDependent(KUNIT, "x86_64-kunit", [], 2, { name: "kunit", maxAttempts: 3 }),
-      spec: bootsBuild("x86_64-kunit", { id: "kunit", timeoutMs: 60_000 }),
+/** A build job's report as the action sends it: its diagnostics, cache, outputs and artifact. */
+function buildResult(status: "succeeded" | "failed", errors: { path: string; line: number; message: string }[] = []): Record<string, unknown> {
+  return {
+    ...jobReport("x86_64-kunit", status, { runner: "build", failures: [], reason: errors.length ? `${errors.length} error` : "built" }),
+    build: {
+      counts: { errors: errors.length, warnings: 0 },
+      diagnostics: errors.map(({ path, line, message }) => ({
+        severity: "error",
+        tool: "compiler",
+        place: { path, line, column: 3, inTree: true },
+        message,
+        flag: null,
+        function: "kunit_example_simple_test",
+        includedFrom: [],
+        notes: [],
+      })),
+      diagnosticsOmitted: 0,
+      ccacheHitRate: 0.25,
+      droppedOptions: [],
+      files: status === "succeeded" ? FILES : [],
+      dir: "build",
+      artifact:
+        status === "succeeded" ? { name: "kto-build-x86_64-kunit", id: 5, url: "https://github.com/Codertocat/Hello-World/actions/runs/1/artifacts/5" } : null,
     },
-  ];
-  await s.app.service.submit({
-    id: PLAN,
-    source: ".github/kto.yml",
-    workspace: REPO,
-    repo: REPO,
-    repoPrivate: false,
-    groupKey: `pr:${REPO}#1`,
-    installationId: 1,
-    headSha: HEAD,
-    defaultRef: "master",
-    approved: true,
-    gateReason: "the owner's own branch",
-    publish: true,
-    now: Date.now(),
-    jobs,
-  });
+  };
 }
 
 const checkRunOf = (s: System, name: string) => checkRuns(s, HEAD).find((c) => c.name === `kto / ${name}`);
+const completed = (s: System, name: string) =>
+  until(async () => (checkRunOf(s, name)?.status === "completed" ? checkRunOf(s, name) : null), `${name}'s check run completed`);
 const dispatches = (s: System) => s.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; spec: { id: string }; build?: unknown });
-const dispatchOf = (s: System, jobId: string) => dispatches(s).find((job) => job.id === jobId);
+const jobNamed = async (s: System, name: string): Promise<JobRecord> =>
+  until(async () => (await s.app.store.jobs.list()).find((job) => job.name === name && job.state !== "cancelled") ?? null, `job ${name}`);
 
-describe.each(GHES_VERSIONS.length > 1 ? [GHES_VERSIONS[0]!, GHES_VERSIONS.at(-1)!] : [GHES_VERSIONS[0]!])(
-  "a build and the job that boots it on GHES %s",
-  (version) => {
-    it("shows the job waiting for its build, then skipped with a link to the build's check run when the build fails on the code", async () => {
-      const s = await start({ ghesVersion: version });
-      await submitGraph(s);
-      const waiting = await until(async () => checkRunOf(s, "kunit"), "the waiting job's check run");
-      expect(waiting).toMatchObject({ status: "queued", output: { title: "Waiting for build x86_64-kunit" } });
-      expect(waiting.output.summary).toContain("waiting for build x86_64-kunit");
-      // No runner is leased to it meanwhile: the build alone is dispatched.
-      await until(async () => dispatchOf(s, BUILD), "the build's dispatch");
-      expect(dispatchOf(s, KUNIT)).toBeUndefined();
+/** The pull request opened with the config above, on runners that boot x86_64 kernels in QEMU. */
+async function opened(server: Server): Promise<System> {
+  const s = await start(server.ghesVersion ? { ghesVersion: server.ghesVersion } : { server: "github.com" });
+  for (const runner of s.github.state.runners.get(REPO)!) runner.labels.push({ id: 9, name: "qemu-x86_64", type: "custom" });
+  await push(s, HEAD, CONFIG);
+  return s;
+}
 
-      await report(s, BUILD, { kind: "started" });
-      await report(s, BUILD, {
-        kind: "finished",
-        status: "failed",
-        outcome: "failed",
-        reason: "1 error: drivers/misc/x.c:12: expected ';'",
-        result: jobReport("x86_64-kunit", "failed", { runner: "build", reason: "1 error" }),
-      });
-      const build = await until(
-        async () => (checkRunOf(s, "x86_64-kunit")?.status === "completed" ? checkRunOf(s, "x86_64-kunit") : null),
-        "the build's check run",
-      );
-      const skipped = await until(
-        async () => (checkRunOf(s, "kunit")?.status === "completed" ? checkRunOf(s, "kunit") : null),
-        "the job's check run completed",
-      );
-      expect(skipped.conclusion).toBe("skipped");
-      expect(skipped.output.title).toBe("Not run: build x86_64-kunit failed: 1 error: drivers/misc/x.c:12: expected ';'");
-      expect(skipped.output.summary).toContain(`(${s.github.url}/${REPO}/runs/${build.id})`);
-      expect(dispatchOf(s, KUNIT)).toBeUndefined();
-      expect(await s.app.store.jobs.job(KUNIT)).toMatchObject({ state: "skipped", outcome: "skipped" });
+type Server = { name: string; ghesVersion?: string; serverUrl: (s: System) => string };
+const SERVERS: Server[] = [
+  { name: "github.com", serverUrl: () => "https://github.com" },
+  ...[...new Set([GHES_VERSIONS[0]!, GHES_VERSIONS.at(-1)!])].map((version) => ({
+    name: `GHES ${version}`,
+    ghesVersion: version,
+    serverUrl: (s: System) => s.github.url,
+  })),
+];
 
-      // Re-run, the skipped job runs with its build again: the build it booted did not succeed.
-      expect(await deliver(s, "check_run", rerun({ ...skipped, head_sha: HEAD }))).toBe(200);
-      const again = await until(async () => dispatches(s).find((job) => job.id !== BUILD && job.spec.id === "x86_64-kunit"), "the build dispatched again");
-      const kunitAgain = (await s.app.store.jobs.list({ planId: again.id.slice(0, again.id.lastIndexOf("/")) })).find((job) => job.name === "kunit")!;
-      expect(kunitAgain).toMatchObject({ state: "waiting", needsJobId: again.id });
-      expect(s.github.rejected).toEqual([]);
+describe.each(SERVERS)("a pull request with a kernel build and a suite that boots it, on $name", (server) => {
+  it("shows the suite waiting for its build; a compile error is annotated at its line and the suite is skipped with a link to the build", async () => {
+    const s = await opened(server);
+    const waiting = await until(async () => checkRunOf(s, "kunit"), "the waiting suite's check run");
+    expect(waiting).toMatchObject({ status: "queued", output: { title: "Waiting for build x86_64-kunit" } });
+    expect(waiting.output.summary).toContain("waiting for build x86_64-kunit");
+    // No runner is leased to it meanwhile: the build alone is dispatched.
+    const build = await jobNamed(s, "x86_64-kunit");
+    await until(async () => dispatches(s).find((job) => job.id === build.id), "the build's dispatch");
+    expect(dispatches(s).map((job) => job.spec.id)).toEqual(["x86_64-kunit"]);
+
+    await report(s, build.id, { kind: "started" });
+    const error = { path: "lib/kunit/kunit-example-test.c", line: 30, message: "expected ';' before '}' token" };
+    await report(s, build.id, {
+      kind: "finished",
+      status: "failed",
+      outcome: "failed",
+      reason: "1 error: lib/kunit/kunit-example-test.c:30: expected ';' before '}' token",
+      result: buildResult("failed", [error]),
     });
+    const built = await completed(s, "x86_64-kunit");
+    expect(built.conclusion).toBe("failure");
+    expect(built.output.annotations).toEqual([
+      expect.objectContaining({ path: error.path, start_line: 30, end_line: 30, annotation_level: "failure", message: error.message }),
+    ]);
+    expect(built.output.summary).toContain("1 error, 0 warnings; ccache: 25% hits.");
 
-    it("dispatches the job once its build succeeded, with the build's handoff inside its job input", async () => {
-      const s = await start({ ghesVersion: version });
-      await submitGraph(s);
-      await until(async () => dispatchOf(s, BUILD), "the build's dispatch");
-      await report(s, BUILD, { kind: "started" });
-      const files = [
-        { path: "bzImage", role: "kernel", size: 2_000_000, sha256: digest("a") },
-        { path: "vmlinux", role: "vmlinux", size: 9_000_000, sha256: digest("b") },
-        { path: "build.log", role: "log", size: 1_000, sha256: digest("c") },
-      ];
-      await report(s, BUILD, {
-        kind: "finished",
-        status: "succeeded",
-        outcome: "passed",
-        result: { ...jobReport("x86_64-kunit", "succeeded", { runner: "build" }), build: { files } },
-      });
-      const dispatched = await until(async () => dispatchOf(s, KUNIT), "the job's dispatch");
-      const built = (await s.app.store.jobs.job(BUILD))!;
-      expect(dispatched.build).toEqual({ jobId: BUILD, runId: built.runId, artifact: "kto-build-x86_64-kunit", files });
-      expect(s.github.state.dispatches.every((d) => Object.keys(d.inputs).length <= 10)).toBe(true);
+    const skipped = await completed(s, "kunit");
+    expect(skipped.conclusion).toBe("skipped");
+    expect(skipped.output.title).toBe("Not run: build x86_64-kunit failed: 1 error: lib/kunit/kunit-example-test.c:30: expected ';' before '}' token");
+    expect(skipped.output.summary).toContain(`(${server.serverUrl(s)}/${REPO}/runs/${built.id})`);
+    expect(dispatches(s).map((job) => job.spec.id)).toEqual(["x86_64-kunit"]);
 
-      // Its tests fail; re-run, it boots the same build's outputs, queued at once, and the build is not run again.
-      await report(s, KUNIT, { kind: "started" });
-      await report(s, KUNIT, { kind: "finished", status: "failed", reason: "1 test failed" });
-      const failed = await until(async () => (checkRunOf(s, "kunit")?.conclusion === "failure" ? checkRunOf(s, "kunit") : null), "the job failed");
-      expect(await deliver(s, "check_run", rerun({ ...failed, head_sha: HEAD }))).toBe(200);
-      const again = await until(async () => dispatches(s).find((job) => job.id !== KUNIT && job.spec.id === "kunit"), "the job dispatched again");
-      expect(again.build).toEqual({ jobId: BUILD, runId: built.runId, artifact: "kto-build-x86_64-kunit", files });
-      expect(dispatches(s).filter((job) => job.spec.id === "x86_64-kunit")).toHaveLength(1);
+    // Re-run, the skipped suite runs with its build again: the build it booted did not succeed.
+    expect(await deliver(s, "check_run", rerun({ ...skipped, head_sha: HEAD }))).toBe(200);
+    const again = await until(async () => dispatches(s).find((job) => job.id !== build.id && job.spec.id === "x86_64-kunit"), "the build dispatched again");
+    const kunitAgain = (await s.app.store.jobs.list({ planId: again.id.slice(0, again.id.lastIndexOf("/")) })).find((job) => job.name === "kunit")!;
+    expect(kunitAgain).toMatchObject({ state: "waiting", needsJobId: again.id });
+    expect(new Set(s.github.requests.map((r) => r.server.kind))).toEqual(new Set([server.ghesVersion ? "ghes" : "github.com"]));
+    expect(s.github.rejected).toEqual([]);
+  });
 
-      // Re-run, the build runs again with the jobs that boot it.
-      const buildRun = checkRunOf(s, "x86_64-kunit")!;
-      expect(await deliver(s, "check_run", rerun({ ...buildRun, head_sha: HEAD }))).toBe(200);
-      const rebuilt = await until(async () => dispatches(s).find((job) => job.id !== BUILD && job.spec.id === "x86_64-kunit"), "the build dispatched again");
-      const plan = rebuilt.id.slice(0, rebuilt.id.lastIndexOf("/"));
-      expect((await s.app.store.jobs.list({ planId: plan })).map((job) => [job.name, job.state, job.needsJobId])).toEqual([
-        ["x86_64-kunit", "dispatched", null],
-        ["kunit", "waiting", rebuilt.id],
-      ]);
-      expect(s.github.rejected).toEqual([]);
-    });
-  },
-);
+  it("dispatches the suite once its build succeeded, with the build's handoff inside its job input; re-running the suite reuses the build", async () => {
+    const s = await opened(server);
+    const build = await jobNamed(s, "x86_64-kunit");
+    await until(async () => dispatches(s).find((job) => job.id === build.id), "the build's dispatch");
+    await report(s, build.id, { kind: "started" });
+    await report(s, build.id, { kind: "finished", status: "succeeded", outcome: "passed", result: buildResult("succeeded") });
+    const built = await completed(s, "x86_64-kunit");
+    expect(built.conclusion).toBe("success");
+    expect(built.output.summary).toContain("[Download the outputs](https://github.com/Codertocat/Hello-World/actions/runs/1/artifacts/5)");
+
+    const kunit = await jobNamed(s, "kunit");
+    const dispatched = await until(async () => dispatches(s).find((job) => job.id === kunit.id), "the suite's dispatch");
+    const runId = (await s.app.store.jobs.job(build.id))!.runId;
+    expect(dispatched.build).toEqual({ jobId: build.id, runId, artifact: "kto-build-x86_64-kunit", files: FILES });
+
+    await report(s, kunit.id, { kind: "started" });
+    await report(s, kunit.id, { kind: "finished", status: "failed", reason: "1 test failed" });
+    const failed = await completed(s, "kunit");
+    expect(failed.conclusion).toBe("failure");
+    expect(await deliver(s, "check_run", rerun({ ...failed, head_sha: HEAD }))).toBe(200);
+    const again = await until(async () => dispatches(s).find((job) => job.id !== kunit.id && job.spec.id === "kunit"), "the suite dispatched again");
+    expect(again.build).toEqual({ jobId: build.id, runId, artifact: "kto-build-x86_64-kunit", files: FILES });
+    expect(dispatches(s).filter((job) => job.spec.id === "x86_64-kunit")).toHaveLength(1);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
