@@ -9,6 +9,9 @@ export const KERNEL_SOURCE_TARBALL = "/usr/src/linux-source-6.1.tar.xz";
 /** Where the kernel-build tests keep what outlives one run: the extracted tree and the ccache. */
 export const TEST_CACHE = process.env.KTO_TEST_CACHE ?? join(tmpdir(), "kto-test-cache");
 
+/** The compiler cache the kernel-build tests, the end-to-end test and the demo share: one cold build per machine. */
+export const SHARED_CCACHE = join(TEST_CACHE, "ccache");
+
 /**
  * The extracted tree, made once and shared by every run: named by the tarball's size and
  * time, so a new package makes a new tree. Extracted beside it and renamed into place, so

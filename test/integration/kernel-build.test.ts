@@ -12,7 +12,7 @@ import { runJob } from "../../src/runners/run-job.js";
 import { buildKernel } from "../../src/runners/build/build-kernel.js";
 import type { BuildResult } from "../../src/runners/build/build-result.js";
 import { DEFAULT_BUILDER_IMAGE, kernelBuildSpec } from "../../src/runners/build/build-spec.js";
-import { kernelTree, overlayTree, replaceFile, TEST_CACHE } from "../helpers/kernel-tree.js";
+import { kernelTree, overlayTree, replaceFile, SHARED_CCACHE } from "../helpers/kernel-tree.js";
 import { qemuJob } from "../helpers/job.js";
 
 /** tinyconfig with a serial console, an initramfs and KUnit's example suite: small, and it boots and tests. */
@@ -62,7 +62,7 @@ beforeAll(async () => {
   tree = await kernelTree();
   scratch = await mkdtemp(join(tmpdir(), "kto-kernel-build-"));
   // Kept between runs, as on a runner host: the first run builds cold, later ones warm.
-  ccacheDir = join(TEST_CACHE, "ccache");
+  ccacheDir = SHARED_CCACHE;
   const started = Date.now();
   process.stdout.write("kernel build: building tinyconfig with KUnit; with an empty ccache (a fresh machine) this takes several minutes\n");
   cold = await buildKernel({ spec, tree, outDir: join(scratch, "kunit"), ccacheDir });
