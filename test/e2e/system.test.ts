@@ -52,7 +52,12 @@ describe("end to end: a pull request to a kernel tree in, check runs out, on rea
     const kunit = byName["kto / kunit"]!;
     expect(kunit.conclusion).toBe("success");
     expect(kunit.output.title).toMatch(/^[1-9]\d* passed, 0 failed, 0 errored, [1-9]\d* skipped$/);
-    expect(kunit.output.summary).toContain("example");
+    // Its dispatch carried the build's handoff: the artifact and each output's digest.
+    const kunitJob = system.github.state.dispatches
+      .map((d) => JSON.parse(d.inputs.job!) as { id: string; build?: { artifact: string; files: { role: string; sha256: string }[] } })
+      .find((job) => job.id === kunit.external_id)!;
+    expect(kunitJob.build?.artifact).toBe("kto-build-x86_64-kunit");
+    expect(kunitJob.build?.files.find((file) => file.role === "kernel")?.sha256).toMatch(/^[0-9a-f]{64}$/);
 
     expect(byName["kto / smoke"]).toMatchObject({ conclusion: "success", output: { title: "2 passed, 0 failed, 0 errored, 0 skipped" } });
     expect(byName["kto / userspace"]).toMatchObject({ conclusion: "failure", output: { title: "2 passed, 1 failed, 0 errored, 0 skipped" } });
