@@ -14,7 +14,7 @@ import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { runJob } from "../runners/run-job.js";
 import { erroredResult, skippedResult } from "../runners/finish-job.js";
 import type { RunResult } from "../runners/types.js";
-import { ccacheSettings } from "../runners/build/build-job.js";
+import { runCcache } from "./build-trust.js";
 import { buildStoreDir } from "../runners/build/output-store.js";
 import { BUILD_LOG, DIAGNOSTICS, MANIFEST } from "../runners/build/build-result.js";
 import { annotateBuilds, annotateFailures } from "./annotations.js";
@@ -71,8 +71,8 @@ async function runAction(): Promise<void> {
         })
       : null;
   // Its docker jobs get what this runner host's policy file grants (DockerExecutor's default), and nothing without one.
-  // Kernel builds share the host's compiler cache.
-  const factory = new ExecutorFactory({ docker: new DockerExecutor({ owner }), ccache: ccacheSettings("host"), owner });
+  // Kernel builds share the host's compiler cache: the repository's own, written only by trusted code.
+  const factory = new ExecutorFactory({ docker: new DockerExecutor({ owner }), ccache: runCcache(inputs.job), owner });
   const store = buildStoreDir();
   const startedAt = new Date();
   const results: { spec: JobSpec; result: RunResult; dir: string }[] = [];

@@ -98,6 +98,11 @@ export const dispatchedJobSchema = z
     timeoutMinutes: z.number().int().min(1).max(GITHUB_JOB_MINUTES).optional(),
     /** For a job that boots a build: where that build's outputs are. */
     build: buildHandoffSchema.optional(),
+    /**
+     * Whether the App's trust gate let the plan run without a maintainer's approval. Absent
+     * means untrusted: a build then only reads the host's compiler cache.
+     */
+    trusted: z.boolean().optional(),
   })
   .strict();
 export type DispatchedJob = z.infer<typeof dispatchedJobSchema>;

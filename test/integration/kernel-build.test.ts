@@ -12,6 +12,7 @@ import { runJob } from "../../src/runners/run-job.js";
 import { buildKernel } from "../../src/runners/build/build-kernel.js";
 import type { BuildResult } from "../../src/runners/build/build-result.js";
 import { DEFAULT_BUILDER_IMAGE, kernelBuildSpec } from "../../src/runners/build/build-spec.js";
+import { ccacheScope } from "../../src/runners/build/build-job.js";
 import { kernelTree, overlayTree, replaceFile, SHARED_CCACHE } from "../helpers/kernel-tree.js";
 import { qemuJob } from "../helpers/job.js";
 
@@ -62,7 +63,8 @@ beforeAll(async () => {
   tree = await kernelTree();
   scratch = await mkdtemp(join(tmpdir(), "kto-kernel-build-"));
   // Kept between runs, as on a runner host: the first run builds cold, later ones warm.
-  ccacheDir = SHARED_CCACHE;
+  // The cache the end-to-end test's and the demo's repository use on their runner hosts: one cold build per machine.
+  ccacheDir = join(SHARED_CCACHE, ccacheScope("octo-org/linux"));
   const started = Date.now();
   process.stdout.write("kernel build: building tinyconfig with KUnit; with an empty ccache (a fresh machine) this takes several minutes\n");
   cold = await buildKernel({ spec, tree, outDir: join(scratch, "kunit"), ccacheDir });

@@ -89,7 +89,10 @@ describe("what the App stores of a finished report, whatever a runner sends (up 
         matrix: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${i}`.padEnd(1024, "k"), "\u0003".repeat(256)])),
         slowest: Array.from({ length: 500 }, (_, i) => ({ name: "\u0004".repeat(100), path: Array<string>(50).fill("\u0005"), durationMs: i })),
       }),
-      build: build(files, Array.from({ length: 50 }, (_, i) => compileError(i, "\u0006".repeat(20_000)))),
+      build: build(
+        files,
+        Array.from({ length: 50 }, (_, i) => compileError(i, "\u0006".repeat(20_000))),
+      ),
     };
     const stored = storedReport(report);
     expect(bytes(stored)).toBeLessThanOrEqual(STORED_REPORT_BYTES);

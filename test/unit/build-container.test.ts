@@ -3,7 +3,7 @@ import { buildSchema } from "../../src/config/build-schema.js";
 import { BUILD_SCRIPT, buildContainerOptions } from "../../src/runners/build/build-container.js";
 import { kernelBuildSpec } from "../../src/runners/build/build-spec.js";
 
-function optionsFor(entry: Record<string, unknown>) {
+function optionsFor(entry: Record<string, unknown>, ccacheReadOnly = false) {
   const spec = kernelBuildSpec(buildSchema.parse({ name: "b", config: ["defconfig", 'CONFIG_CMDLINE="a b"'], ...entry }));
   const options = buildContainerOptions({
     spec,
@@ -15,6 +15,7 @@ function optionsFor(entry: Record<string, unknown>) {
     objDir: "/builds/b/obj",
     ccacheDir: "/cache/gcc",
     ccacheMaxSize: "5G",
+    ccacheReadOnly,
     fragments: ["/src/kernel/configs/kvm_guest.config", "/out/.kto/options-1.config"],
   });
   return { options, env: Object.fromEntries(options.Env!.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])) };
@@ -36,6 +37,15 @@ describe("the build container", () => {
     expect(options.HostConfig?.Privileged).toBeUndefined();
     expect(env).toMatchObject({ ARCH: "x86_64", KTO_CC: "ccache gcc", KTO_JOBS: "3", KTO_GOALS: "bzImage", CCACHE_MAXSIZE: "5G" });
     expect(env.CROSS_COMPILE).toBeUndefined();
+    // A ccache.conf an earlier build left in the shared cache dir is never read.
+    expect(env.CCACHE_CONFIGPATH).toBe("/dev/null");
+    expect(env.CCACHE_READONLY).toBeUndefined();
+  });
+
+  it("gives an untrusted build the compiler cache read-only: it reads hits and plants nothing for the builds after it", () => {
+    const { options, env } = optionsFor({}, true);
+    expect(options.HostConfig?.Binds).toContain("/cache/gcc:/ccache:ro");
+    expect(env).toMatchObject({ CCACHE_READONLY: "1", CCACHE_CONFIGPATH: "/dev/null", CCACHE_TEMPDIR: "/tmp/ccache" });
   });
 
   it("cross-compiles arm64 with the GNU prefix, or with LLVM=1 under clang", () => {

@@ -122,6 +122,7 @@ export class GitHubDispatcher implements Dispatcher {
         spec: job.spec,
         timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs),
         ...(build ? { build } : {}),
+        trusted: plan.trusted,
       }),
       runs_on: JSON.stringify(runsOn(env.labels)),
       sha: plan.headSha,

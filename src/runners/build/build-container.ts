@@ -55,6 +55,8 @@ export interface BuildContainerRequest {
   objDir: string;
   ccacheDir: string;
   ccacheMaxSize: string;
+  /** An untrusted build's: it reads the cache and adds nothing to it. */
+  ccacheReadOnly: boolean;
   /** Fragment paths as the container sees them, in order. */
   fragments: string[];
 }
@@ -87,6 +89,10 @@ export function buildContainerOptions(request: BuildContainerRequest): Container
     CCACHE_MAXSIZE: request.ccacheMaxSize,
     // Images differ: a compiler is known by its contents, not by its path and mtime.
     CCACHE_COMPILERCHECK: "content",
+    // The cache dir is shared with later builds: a ccache.conf written there (prefix_command,
+    // say) would run in them. Only kto's settings, from this environment, count.
+    CCACHE_CONFIGPATH: "/dev/null",
+    ...(request.ccacheReadOnly ? { CCACHE_READONLY: "1", CCACHE_TEMPDIR: "/tmp/ccache" } : {}),
     HOME: "/tmp",
     // The build's user may have no passwd entry; the kernel's version string needs none.
     KBUILD_BUILD_USER: "kto",
@@ -112,7 +118,11 @@ export function buildContainerOptions(request: BuildContainerRequest): Container
       memoryBytes: spec.memoryBytes,
       cpus: spec.cpus,
       tmpBytes: BUILD_TMP_BYTES,
-      binds: [`${request.tree}:${TREE_MOUNT}:ro`, `${request.objDir}:${OUT_MOUNT}:rw`, `${request.ccacheDir}:${CCACHE_MOUNT}:rw`],
+      binds: [
+        `${request.tree}:${TREE_MOUNT}:ro`,
+        `${request.objDir}:${OUT_MOUNT}:rw`,
+        `${request.ccacheDir}:${CCACHE_MOUNT}:${request.ccacheReadOnly ? "ro" : "rw"}`,
+      ],
     }),
   };
 }

@@ -22,6 +22,21 @@ export interface CcacheSettings {
   dir: string;
   /** CCACHE_MAXSIZE, e.g. `5G`: ccache trims itself to it. */
   maxSize: string;
+  /**
+   * Whose cache under `dir` (ccacheScope: a repository's): a build can write the cache it
+   * uses, so no repository's build shares one with another's.
+   */
+  scope?: string;
+  /** An untrusted build's (a fork's code): the cache is mounted read-only, so it cannot plant objects for the builds after it. */
+  readOnly?: boolean;
+}
+
+/** A repository's directory name under the cache dir: `owner/repo` as `owner__repo` (GitHub owners have no `_`, so no two collide). */
+export function ccacheScope(repository: string): string {
+  return repository
+    .split("/")
+    .map((part) => part.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^\.+/, "-"))
+    .join("__");
 }
 
 const DEFAULT_CCACHE_MAX_SIZE = "5G";
@@ -69,8 +84,9 @@ export async function runBuildJob(job: BuildJob, context: RunContext, options: B
     spec: kernelBuildSpecOf(job),
     tree: context.workspace,
     outDir,
-    ccacheDir: options.ccache.dir,
+    ccacheDir: options.ccache.scope ? join(options.ccache.dir, options.ccache.scope) : options.ccache.dir,
     ccacheMaxSize: options.ccache.maxSize,
+    ccacheReadOnly: options.ccache.readOnly ?? false,
     signal: context.signal,
     ...(options.docker ? { docker: options.docker } : {}),
     ...(options.owner ? { owner: options.owner } : {}),

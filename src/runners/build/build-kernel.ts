@@ -61,6 +61,8 @@ export interface BuildKernelOptions {
   signal?: AbortSignal;
   /** CCACHE_MAXSIZE: ccache trims itself to it. */
   ccacheMaxSize?: string;
+  /** Mount the cache read-only and add nothing to it: an untrusted build's (a fork's) way to use it. */
+  ccacheReadOnly?: boolean;
   /** Below this much free space under outDir or the ccache, the build does not start. */
   minFreeBytes?: number;
   /** Identifies this kto process on its containers, so leftovers can be swept. */
@@ -193,6 +195,7 @@ async function runContainer(
     objDir: mounts.objDir,
     ccacheDir: mounts.ccacheDir,
     ccacheMaxSize: options.ccacheMaxSize ?? "5G",
+    ccacheReadOnly: options.ccacheReadOnly ?? false,
     fragments: mounts.fragments,
   });
   let container: Docker.Container | undefined;
