@@ -46,4 +46,18 @@ describe("decoding a kernel's stack trace with its vmlinux", () => {
       ]);
       expect(topFrameInTree(frames)).toMatchObject({ symbol: "kto_crash", place: { path: "lib/crash.c", line: 2, inTree: true } });
     }));
+
+  it("gives up on a vmlinux that binutils cannot get through in time: the tree's own build must not hold the job", () =>
+    withTempDir(async (dir) => {
+      // An nm that never ends, as one stuck on a crafted ELF would.
+      await mkdir(join(dir, "bin"));
+      await writeFile(join(dir, "bin", "nm"), "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 });
+      const path = process.env.PATH;
+      process.env.PATH = `${join(dir, "bin")}:${path}`;
+      try {
+        await expect(decodeStackTrace(oops(16), join(dir, "vmlinux"), 300)).rejects.toThrow("nm did not finish within 0.3 s");
+      } finally {
+        process.env.PATH = path;
+      }
+    }));
 });

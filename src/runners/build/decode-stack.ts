@@ -38,8 +38,18 @@ export function traceFrames(console: string): (Omit<StackFrame, "place"> & { siz
   return frames;
 }
 
-async function output(file: string, args: string[]): Promise<string> {
-  const result = await spawnProcess(file, args, { streamCapBytes: 64 * 1024 * 1024 }).done;
+/**
+ * How long nm or addr2line may take over one vmlinux. The file is the tree's own build, so a
+ * crafted one must not hold the job: a real tinyconfig's takes well under a second, a
+ * distribution kernel's with full debug info a few seconds.
+ */
+export const DECODE_TIMEOUT_MS = 60_000;
+
+async function output(file: string, args: string[], timeoutMs: number): Promise<string> {
+  const child = spawnProcess(file, args, { streamCapBytes: 64 * 1024 * 1024 });
+  const timer = setTimeout(() => child.kill(), timeoutMs);
+  const result = await child.done.finally(() => clearTimeout(timer));
+  if (result.signal) throw new Error(`${file} did not finish within ${timeoutMs / 1000} s`);
   if (result.exitCode !== 0) throw new Error(`${file} failed: ${result.stderr.data.toString("utf8").trim()}`);
   return result.stdout.data.toString("utf8");
 }
@@ -50,12 +60,12 @@ async function output(file: string, args: string[]): Promise<string> {
  * the one of the size the trace prints), plus the offset, through binutils' `addr2line`.
  * A kernel built without debug info decodes to no places.
  */
-export async function decodeStackTrace(console: string, vmlinux: string): Promise<StackFrame[]> {
+export async function decodeStackTrace(console: string, vmlinux: string, timeoutMs = DECODE_TIMEOUT_MS): Promise<StackFrame[]> {
   const frames = traceFrames(console);
   if (frames.length === 0) return [];
   const wanted = new Set(frames.map((f) => f.symbol));
   const symbols = new Map<string, { address: bigint; size: number }[]>();
-  for (const line of (await output("nm", ["-S", "--defined-only", vmlinux])).split("\n")) {
+  for (const line of (await output("nm", ["-S", "--defined-only", vmlinux], timeoutMs)).split("\n")) {
     const [address, size, , name] = line.trim().split(/\s+/);
     if (!name || !size || !address || !wanted.has(name)) continue;
     symbols.set(name, [...(symbols.get(name) ?? []), { address: BigInt(`0x${address}`), size: parseInt(size, 16) }]);
@@ -67,7 +77,7 @@ export async function decodeStackTrace(console: string, vmlinux: string): Promis
   });
   const known = addresses.filter((a): a is string => a !== null);
   // One line per address (no -i: the outermost inlined caller is the frame's own function's line).
-  const places = known.length ? (await output("addr2line", ["-e", vmlinux, ...known])).split("\n") : [];
+  const places = known.length ? (await output("addr2line", ["-e", vmlinux, ...known], timeoutMs)).split("\n") : [];
   let next = 0;
   return frames.map(({ symbol, offset, unreliable }, index) => {
     if (addresses[index] === null) return { symbol, offset, unreliable, place: null };
