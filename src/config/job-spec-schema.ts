@@ -77,7 +77,10 @@ export const buildHandoffSchema = z
       .array(
         z
           .object({
-            path: z.string().regex(/^[A-Za-z0-9._-]+$/, "expected a file name of the build's output dir"),
+            path: z
+              .string()
+              .regex(/^[A-Za-z0-9._-]+$/, "expected a file name of the build's output dir")
+              .refine((name) => name !== "." && name !== "..", "expected a file name of the build's output dir"),
             role: z.enum(BUILD_OUTPUT_ROLES),
             size: z.number().int().min(0),
             sha256: z.string().regex(/^[0-9a-f]{64}$/),
