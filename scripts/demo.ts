@@ -1,12 +1,15 @@
 /**
  * `npm run demo`: the whole kto system on this machine. The App runs as `kto app` on a
  * real port against a local GitHub API double; two runner hosts register through it and
- * run the bundled action on real Docker and QEMU. A signed pull_request.opened goes in,
- * and the check runs come out as a person would read them on the pull request.
+ * run the bundled action on real Docker and QEMU. A signed pull_request.opened to a Linux
+ * tree (Debian's linux-source) goes in: its kernel is built, booted to KUnit, and the
+ * check runs come out as a person would read them on the pull request.
  */
 import { access, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Docker from "dockerode";
+import { demoConfig, demoWorkspace, SHARED_CCACHE } from "../test/helpers/demo-workspace.js";
+import { KERNEL_SOURCE_TARBALL } from "../test/helpers/kernel-tree.js";
 import { LocalSystem, LOCAL_REPO, PROJECT_ROOT, type CheckRunView } from "../test/helpers/local-system.js";
 
 const SHA = "5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b";
@@ -34,6 +37,23 @@ async function preflight(): Promise<string[]> {
       ))
   )
     problems.push("the image kto/busybox:1 is missing (bash self-hosted/provision.sh builds it)");
+  else if (
+    !(await new Docker()
+      .getImage("kto/builder:1")
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      ))
+  )
+    problems.push("the builder image kto/builder:1 is missing (bash self-hosted/provision.sh builds it)");
+  if (
+    !(await access(KERNEL_SOURCE_TARBALL).then(
+      () => true,
+      () => false,
+    ))
+  )
+    problems.push(`no kernel source at ${KERNEL_SOURCE_TARBALL} (bash scripts/setup.sh installs linux-source-6.1)`);
   if (
     !(await access(KERNEL).then(
       () => true,
@@ -68,11 +88,14 @@ function asPersonSeesIt(runs: CheckRunView[]): string {
 }
 
 /**
- * The story the demo announces: one suite passes and two fail on purpose, each at the line
- * its script names. A check that fails for another reason (a boot failure, a host that
- * cannot run QEMU) is the demo failing, however red it looks.
+ * The story the demo announces: the pull request's kernel builds and KUnit passes in it; one
+ * more suite passes and two fail on purpose, each at the line its script names. A check that
+ * fails for another reason (a compile error, a boot failure, a host that cannot run QEMU) is
+ * the demo failing, however red it looks.
  */
 const STORY: { name: string; conclusion: string; title: RegExp; annotation?: { path: string; line: number; message: RegExp } }[] = [
+  { name: "kto / x86_64-kunit", conclusion: "success", title: /^succeeded/ },
+  { name: "kto / kunit", conclusion: "success", title: /^[1-9]\d* passed, 0 failed, 0 errored/ },
   {
     name: "kto / kunit-guest",
     conclusion: "failure",
@@ -115,6 +138,8 @@ async function main(): Promise<number> {
   }
   await rm(OUT, { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
+  say("checking out the pull request: Debian's Linux 6.1 tree with kto's examples/ (extracted once, then linked)");
+  const workspace = await demoWorkspace("demo");
   say(`starting the App, a GitHub API double and two runner hosts (files in ${OUT})`);
   const system = await LocalSystem.start({
     dir: OUT,
@@ -122,6 +147,9 @@ async function main(): Promise<number> {
       { name: "host-a", runners: 1 },
       { name: "host-b", runners: 1 },
     ],
+    workspace: workspace.dir,
+    // One compiler cache for the machine, as a runner host keeps one: a second demo, or one after the tests, builds warm.
+    runnerEnv: { KTO_CCACHE_DIR: SHARED_CCACHE },
     log: say,
   });
   try {
@@ -134,8 +162,9 @@ async function main(): Promise<number> {
         seen.set(run.id, line);
       }
     }, 100);
-    await system.openPullRequest(1, SHA);
-    const runs = await system.checkRunsCompleted(SHA, 3).finally(() => clearInterval(watch));
+    say("the kernel build takes a few minutes on two cores with a cold compiler cache, well under one warm");
+    await system.openPullRequest(1, SHA, await demoConfig());
+    const runs = await system.checkRunsCompleted(SHA, STORY.length, 1_800_000).finally(() => clearInterval(watch));
     runs.sort((a, b) => a.name.localeCompare(b.name));
     const report = asPersonSeesIt(runs);
     await writeFile(join(OUT, "check-runs.md"), report);
@@ -146,6 +175,8 @@ async function main(): Promise<number> {
       for (const a of run.output.annotations ?? []) process.stdout.write(`      ${a.path}:${a.start_line}  ${a.title}: ${a.message.split("\n")[0]}\n`);
       const link = /\[Download the logs and results\]\(([^)]+)\)/.exec(run.output.summary)?.[1];
       if (link) process.stdout.write(`      artifacts: ${link}\n`);
+      const outputs = /\[Download the outputs\]\(([^)]+)\)/.exec(run.output.summary)?.[1];
+      if (outputs) process.stdout.write(`      kernel, vmlinux, System.map, .config, build log: ${outputs}\n`);
     }
     const dispatched = system.github.state.dispatches.length;
     process.stdout.write(
@@ -164,6 +195,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await system.close();
+    await workspace.remove();
   }
 }
 

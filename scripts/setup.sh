@@ -2,8 +2,10 @@
 # A new machine, made ready for kto's demo and its whole test suite: the runner host as
 # self-hosted/provision.sh prepares one (Docker, QEMU for x86_64 and arm64, kernels,
 # busybox, images), plus what only the tests use: PostgreSQL (the store's contract tests
-# start a throwaway cluster), Chromium (the dashboard is tested headless) and qemu-utils
-# (qemu-img makes the disk images the QEMU tests attach, as users make theirs).
+# start a throwaway cluster), Chromium (the dashboard is tested headless), qemu-utils
+# (qemu-img makes the disk images the QEMU tests attach, as users make theirs) and
+# linux-source-6.1 (Debian's kernel tree, /usr/src/linux-source-6.1.tar.xz, which the
+# kernel-build tests build in provision.sh's kto/builder:1).
 # Idempotent; run as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ fi
 
 bash self-hosted/provision.sh
 missing=()
-for package in postgresql chromium qemu-utils; do
+for package in postgresql chromium qemu-utils linux-source-6.1; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

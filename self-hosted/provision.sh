@@ -8,6 +8,8 @@
 #   $KTO_HOST_DIR/arm64/busybox        a static arm64 busybox, for arm64 guests in guest mode
 #   docker image kto/busybox:1         a busybox rootfs made with `docker import`
 #   a registry on 127.0.0.1:5000       holding kto/busybox:1, for the image-pull path
+#   docker image kto/builder:1         Debian's kernel build tools, gcc, clang/LLVM and the
+#                                      arm64 cross gcc, made with mmdebstrap and `docker import`
 #   /etc/kto/policy.yml                what jobs may have beyond kto's isolation: nothing
 # Idempotent; prints nothing when everything is already in place.
 set -euo pipefail
@@ -165,3 +167,34 @@ for guest in x86_64 arm64; do
     rm -rf "$dl"
   fi
 done
+
+# kto/builder:1, the image kernels are built in: Debian's compilers and kernel build tools
+# (gcc, clang/LLVM, the arm64 cross gcc, ccache). Made from Debian's packages with mmdebstrap
+# and `docker import`, so no registry is needed. The rootfs tarball is kept, named by its
+# package list, so a host that lost the image imports it again in seconds; a changed list
+# makes a new tarball.
+BUILDER_IMAGE=kto/builder:1
+builder_packages=gcc,make,bc,bison,flex,libelf-dev,libssl-dev,cpio,kmod,rsync,python3,perl,ccache,clang,lld,llvm,gcc-aarch64-linux-gnu,binutils,xz-utils,zstd
+builder_mirror=${KTO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+if ! docker_cli image inspect "$BUILDER_IMAGE" >/dev/null 2>&1; then
+  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  key=$(printf '%s %s %s' "$suite" "$builder_mirror" "$builder_packages" | sha256sum | cut -c1-16)
+  tarball="$KTO_HOST_DIR/builder/rootfs-$key.tar"
+  # Not a regular file (a directory, say, left by a run that was cut short): made again.
+  [ -f "$tarball" ] || rm -rf "$tarball"
+  if [ ! -s "$tarball" ]; then
+    command -v mmdebstrap >/dev/null || { apt_update; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null; }
+    say "building the $BUILDER_IMAGE rootfs from Debian $suite (several minutes, once)"
+    mkdir -p "$KTO_HOST_DIR/builder"
+    rm -rf "$tarball.new"
+    # --format: mmdebstrap would take a name not ending in .tar for a directory to fill.
+    mmdebstrap --quiet --variant=minbase --format=tar --include="$builder_packages" \
+      --aptopt='Acquire::Languages "none"' \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+      "$suite" "$tarball.new" "$builder_mirror" >>"$LOG_DIR/builder-rootfs.log" 2>&1 || die "mmdebstrap failed; see $LOG_DIR/builder-rootfs.log"
+    mv "$tarball.new" "$tarball"
+    find "$KTO_HOST_DIR/builder" -name 'rootfs-*.tar' ! -name "rootfs-$key.tar" -delete
+  fi
+  say "importing $BUILDER_IMAGE"
+  docker_cli import -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' -c 'ENV LANG=C.UTF-8' "$tarball" "$BUILDER_IMAGE" >/dev/null
+fi

@@ -1,10 +1,9 @@
 import * as github from "@actions/github";
 import { CONCLUSION } from "../app/github/check-run-conclusion.js";
-import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../app/github/check-run-limits.js";
+import { ANNOTATIONS_PER_CHECK_RUN, jobAnnotations } from "../app/github/check-run-annotations.js";
+import { SUMMARY_LIMIT, withinLimit } from "../app/github/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
 import { printLog } from "./workflow-log.js";
-
-const MAX_ANNOTATIONS = 50; // per request, as the checks API takes them
 
 /** Standalone use: the action reports its own check run with the workflow's token. */
 export async function createCheckRun(token: string, name: string, report: RunReport, summary: string, detailsUrl: string | null): Promise<void> {
@@ -12,17 +11,8 @@ export async function createCheckRun(token: string, name: string, report: RunRep
   const { owner, repo } = github.context.repo;
   const pull = github.context.payload.pull_request as { head?: { sha?: string } } | undefined;
   const t = report.totals.tests;
-  const annotations = report.jobs
-    .flatMap((job) => job.failures.filter((f) => f.location).map((f) => ({ job, f })))
-    .slice(0, MAX_ANNOTATIONS)
-    .map(({ job, f }) => ({
-      path: f.location!.file,
-      start_line: f.location!.line,
-      end_line: f.location!.line,
-      annotation_level: "failure" as const,
-      title: annotationTitle(`${job.name}: ${[...f.path, f.name].join(" › ")}`),
-      message: annotationMessage(f.reason ?? f.status),
-    }));
+  // Each job's most telling first; the first 50 in all, as one request takes them.
+  const annotations = report.jobs.flatMap((job) => jobAnnotations(job, `${job.name}: `)).slice(0, ANNOTATIONS_PER_CHECK_RUN);
   await octokit.rest.checks.create({
     owner,
     repo,

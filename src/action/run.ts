@@ -12,8 +12,13 @@ import { writeResultsFolder } from "../runners/report/results-folder.js";
 import { jobReport, runReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { runJob } from "../runners/run-job.js";
+import { erroredResult, skippedResult } from "../runners/finish-job.js";
 import type { RunResult } from "../runners/types.js";
-import { annotateFailures } from "./annotations.js";
+import { runCcache } from "./build-trust.js";
+import { buildStoreDir } from "../runners/build/output-store.js";
+import { BUILD_LOG, DIAGNOSTICS, MANIFEST } from "../runners/build/build-result.js";
+import { annotateBuilds, annotateFailures } from "./annotations.js";
+import { buildArtifactName, buildFor, handOnBuild } from "./build-handoff.js";
 import { RunEventClient } from "./run-event-client.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
@@ -66,7 +71,9 @@ async function runAction(): Promise<void> {
         })
       : null;
   // Its docker jobs get what this runner host's policy file grants (DockerExecutor's default), and nothing without one.
-  const factory = new ExecutorFactory({ docker: new DockerExecutor({ owner }) });
+  // Kernel builds share the host's compiler cache: the repository's own, written only by trusted code.
+  const factory = new ExecutorFactory({ docker: new DockerExecutor({ owner }), ccache: runCcache(inputs.job), owner });
+  const store = buildStoreDir();
   const startedAt = new Date();
   const results: { spec: JobSpec; result: RunResult; dir: string }[] = [];
   for (const spec of specs) {
@@ -75,11 +82,24 @@ async function runAction(): Promise<void> {
       await runEvents?.send({ kind: "started", runId: process.env.GITHUB_RUN_ID });
       const heartbeat = runEvents ? setInterval(() => void runEvents.send({ kind: "heartbeat" }), 30_000) : null;
       try {
+        const jobDir = join(outDir, dir);
+        const sources = {
+          handoff: inputs.job?.build,
+          earlier: results,
+          outDir,
+          store,
+          scratch: process.env.RUNNER_TEMP ?? tmpdir(),
+          token: inputs.githubToken,
+        };
+        const build = await buildFor(spec, sources).catch((error: unknown) => ({ error }));
+        if (build && "error" in build) return await erroredResult(spec, build.error, new Date(), jobDir);
+        if (build && "skip" in build) return await skippedResult(spec, build.skip, jobDir);
         return await runJob(spec, {
           factory,
           workspace,
-          jobDir: join(outDir, dir),
+          jobDir,
           signal: abort.signal,
+          ...(build ? { build: build.outputs } : {}),
           onProgress: (event) => {
             if (event.kind === "phase") printLog(`kto: ${spec.id}: ${event.phase}`);
           },
@@ -94,12 +114,15 @@ async function runAction(): Promise<void> {
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
 
-  const report = runReport(
-    inputs.job ? inputs.job.spec.id : inputs.config,
-    results.map((r) => jobReport(r.spec, r.result, r.dir)),
-    startedAt,
-    new Date(),
-  );
+  const jobReports = results.map((r) => jobReport(r.spec, r.result, r.dir));
+  for (const [index, { spec, result, dir }] of results.entries()) {
+    if (!result.build || result.build.outcome !== "passed") continue;
+    const uploaded = await core.group(`kto: upload build ${spec.id}`, () =>
+      handOnBuild(spec.slug, join(outDir, dir), result.build!, store, inputs.retentionDays),
+    );
+    jobReports[index]!.build!.artifact = uploaded && { name: buildArtifactName(spec.slug), ...uploaded };
+  }
+  const report = runReport(inputs.job ? inputs.job.spec.id : inputs.config, jobReports, startedAt, new Date());
   await writeResultsFolder(
     outDir,
     report,
@@ -107,12 +130,13 @@ async function runAction(): Promise<void> {
   );
 
   const artifactName = `${inputs.artifactName ?? `kto-${label}`}-attempt-${attempt}`;
-  const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays));
+  const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays, buildOutputsOf(results)));
   if (uploaded) {
     core.setOutput("artifact-id", String(uploaded.id));
     core.setOutput("artifact-url", uploaded.url);
   }
 
+  annotateBuilds(report.jobs);
   annotateFailures(report.jobs);
   const summary = summaryMarkdown(report, { linkBase: "" });
   await core.summary
@@ -129,7 +153,7 @@ async function runAction(): Promise<void> {
       outcome: only.outcome,
       reason: only.reason,
       infrastructure: only.outcome === "infrastructure",
-      result: { ...jobReport(results[0]!.spec, only, results[0]!.dir), artifactId: uploaded?.id ?? null, artifactUrl: uploaded?.url ?? null },
+      result: { ...jobReports[0]!, artifactId: uploaded?.id ?? null, artifactUrl: uploaded?.url ?? null },
     });
   } else if (!inputs.job) {
     if (inputs.githubToken) {
@@ -148,4 +172,14 @@ async function runAction(): Promise<void> {
         .map((j) => `${j.name} ${j.status}`)
         .join(", ")}`,
     );
+}
+
+/**
+ * What of the results folder the results artifact leaves out: a build's make output dir
+ * and its outputs, which its own artifact carries; its log and manifest stay.
+ */
+function buildOutputsOf(results: readonly { result: RunResult; dir: string }[]): (path: string, isDirectory: boolean) => boolean {
+  const dirs = results.filter((r) => r.result.build).map((r) => join(r.dir, r.result.build!.dir));
+  const kept = new Set([BUILD_LOG, MANIFEST, DIAGNOSTICS]);
+  return (path, isDirectory) => dirs.some((dir) => path.startsWith(`${dir}/`) && (isDirectory || !kept.has(path.slice(dir.length + 1))));
 }

@@ -12,10 +12,15 @@ export interface Uploaded {
  * Uploads the results folder as one artifact. An artifact service that cannot be reached
  * does not change the job's result: it is a warning, and the files stay on the runner.
  */
-export async function uploadResults(name: string, dir: string, retentionDays: number | null): Promise<Uploaded | null> {
+export async function uploadResults(
+  name: string,
+  dir: string,
+  retentionDays: number | null,
+  skip?: (path: string, isDirectory: boolean) => boolean,
+): Promise<Uploaded | null> {
   try {
     const client = new DefaultArtifactClient();
-    const { files, refused } = await uploadableFiles(dir);
+    const { files, refused } = await uploadableFiles(dir, skip);
     if (refused.length > 0) {
       printLog(`kto: left out of the artifact:\n${refused.map((r) => `  ${JSON.stringify(r.path)}: ${r.why}`).join("\n")}`);
       core.warning(`${refused.length} file(s) in the results were left out of the artifact; the step's log lists them`);

@@ -37,14 +37,18 @@ async function readableFile(path: string): Promise<boolean> {
   }
 }
 
-/** The files under `root` the upload may carry, and what it leaves out and why; symlinks are never followed. */
-export async function uploadableFiles(root: string): Promise<{ files: string[]; refused: Refused[] }> {
+/** The files under `root` the upload may carry, and what it leaves out and why; symlinks are never followed. `skip` leaves out, unsaid, what another upload carries. */
+export async function uploadableFiles(
+  root: string,
+  skip: (path: string, isDirectory: boolean) => boolean = () => false,
+): Promise<{ files: string[]; refused: Refused[] }> {
   const files: string[] = [];
   const refused: Refused[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       const problem = nameProblem(entry.name);
+      if (skip(relative(root, path), entry.isDirectory())) continue;
       if (problem) refused.push({ path: relative(root, path), why: problem });
       else if (entry.isDirectory()) await walk(path);
       else if (!entry.isFile()) refused.push({ path: relative(root, path), why: "not a regular file" });

@@ -18,6 +18,11 @@ const schema = z.object({
   HOST: z.string().default("0.0.0.0"),
   GHE_HOST: z.string().optional(),
   GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
+  /**
+   * github.com's REST API reached at another URL (an egress proxy that forwards to
+   * api.github.com): kto keeps to github.com's API and limits, only the address changes.
+   */
+  KTO_GITHUB_API_URL: z.string().url("the URL that forwards to https://api.github.com").optional(),
   /** The URL runners reach the App at: reports are POSTed there and OIDC tokens name it as audience. */
   KTO_PUBLIC_URL: z.string().url("the App's public URL, as runners reach it (e.g. https://kto.example.com)"),
   KTO_DATA_DIR: z.string().optional(),
@@ -56,6 +61,10 @@ const schema = z.object({
 });
 
 const settingsSchema = schema
+  .refine((s) => !(s.GHE_HOST && s.KTO_GITHUB_API_URL), {
+    message: "set GHE_HOST for GitHub Enterprise Server or KTO_GITHUB_API_URL for github.com through a proxy, not both",
+    path: ["KTO_GITHUB_API_URL"],
+  })
   .refine((s) => !(s.KTO_READ_ACCESS === "public" && s.KTO_READ_TOKEN), {
     path: ["KTO_READ_ACCESS"],
     message: "public with KTO_READ_TOKEN set: unset one of them",
@@ -96,8 +105,9 @@ export function readSettings(env: NodeJS.ProcessEnv, readFile: (path: string) =>
   return parsed.data;
 }
 
-export function apiBaseUrl(settings: Pick<AppSettings, "GHE_HOST" | "GHE_PROTOCOL">): string {
-  return settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}/api/v3` : "https://api.github.com";
+export function apiBaseUrl(settings: Pick<AppSettings, "GHE_HOST" | "GHE_PROTOCOL" | "KTO_GITHUB_API_URL">): string {
+  if (settings.GHE_HOST) return `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}/api/v3`;
+  return settings.KTO_GITHUB_API_URL?.replace(/\/$/, "") ?? "https://api.github.com";
 }
 
 export function jwksUrl(settings: Pick<AppSettings, "KTO_OIDC_ISSUER" | "KTO_OIDC_JWKS_URL">): string {

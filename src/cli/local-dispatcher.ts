@@ -2,7 +2,9 @@ import { join } from "node:path";
 import type { CancelRequest, DispatchRequest, Dispatcher, RunEvent } from "../orchestrator/dispatcher.js";
 import type { ExecutorFactory } from "../runners/factory.js";
 import { runJob } from "../runners/run-job.js";
-import type { ProgressEvent, RunResult } from "../runners/types.js";
+import type { BuildOutputs, ProgressEvent, RunResult } from "../runners/types.js";
+import { erroredResult } from "../runners/finish-job.js";
+import type { JobRecord } from "../orchestrator/store/store.js";
 import type { Logger } from "../orchestrator/logger.js";
 import { terminalLogger } from "./terminal.js";
 
@@ -15,6 +17,8 @@ export interface LocalDispatcherOptions {
   onStart?: (jobId: string) => void;
   onProgress?: (event: ProgressEvent) => void;
   onEnd?: (jobId: string, result: RunResult) => void;
+  /** Where the outputs of the build a job boots are on this machine; nothing for a job that boots none. */
+  buildOutputs?: (job: JobRecord) => Promise<BuildOutputs | undefined>;
   logger?: Logger;
 }
 
@@ -50,13 +54,19 @@ export class LocalDispatcher implements Dispatcher {
       );
       try {
         const dir = join("jobs", job.spec.slug);
-        const result = await runJob(job.spec, {
-          factory: this.options.factory,
-          workspace: this.options.workspace,
-          jobDir: join(this.options.outDir, dir),
-          signal: abort.signal,
-          onProgress: this.options.onProgress,
-        });
+        const jobDir = join(this.options.outDir, dir);
+        const build = await this.options.buildOutputs?.(job).catch((error: unknown) => ({ error }));
+        const result =
+          build && "error" in build
+            ? await erroredResult(job.spec, build.error, new Date(), jobDir)
+            : await runJob(job.spec, {
+                factory: this.options.factory,
+                workspace: this.options.workspace,
+                jobDir,
+                signal: abort.signal,
+                onProgress: this.options.onProgress,
+                ...(build ? { build } : {}),
+              });
         this.options.onEnd?.(job.spec.id, result);
         await recordRunEvent(job.id, job.attempt, {
           kind: "finished",

@@ -1,3 +1,4 @@
+import type { JobSpec } from "../config/job-spec.js";
 import { arch } from "node:os";
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { RunnerPool } from "../orchestrator/resource-manager.js";
@@ -8,9 +9,12 @@ import type { HostCapabilities } from "../runners/host-capabilities.js";
 /** The label that says which of kto's runners (docker, qemu) a local job needs: not a GitHub runner's kto-runner-<name>. */
 export const RUNNER_KIND_LABEL_PREFIX = "kto.runner=";
 
-/** The labels a job needs locally: its own plus its runner kind, so a Docker job never lands on a QEMU-only host. */
-export function localJobLabels(labels: readonly string[], runner: "docker" | "qemu"): string[] {
-  return [...new Set([...labels, `${RUNNER_KIND_LABEL_PREFIX}${runner}`])].sort();
+/**
+ * The labels a job needs locally: its own plus its runner kind, so a Docker job never lands
+ * on a QEMU-only host. A kernel build runs in a container: it needs Docker.
+ */
+export function localJobLabels(labels: readonly string[], runner: JobSpec["runner"]): string[] {
+  return [...new Set([...labels, `${RUNNER_KIND_LABEL_PREFIX}${runner === "build" ? "docker" : runner}`])].sort();
 }
 
 /** This machine's labels, from what was probed: `kvm` only when a KVM guest really ran, `qemu-<arch>` per bootable architecture. */

@@ -17,6 +17,7 @@ import type { TerminalState, ProgressEvent, RunResult } from "../runners/types.j
 import { bootLabel, hostArch } from "../runners/guest-arch.js";
 import type { HostCapabilities } from "../runners/host-capabilities.js";
 import { LocalDispatcher } from "./local-dispatcher.js";
+import { localBuildOutputs } from "./local-builds.js";
 import { terminalLogger } from "./terminal.js";
 import { hostLabels, localJobLabels, LocalPool } from "./local-pool.js";
 
@@ -115,6 +116,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
     onStart: options.onJobStart,
     onEnd: options.onJobEnd,
     onProgress: options.onProgress,
+    buildOutputs: (job) => localBuildOutputs(service.reads, plan.outDir, job),
   });
   const service: OrchestratorService = new OrchestratorService({
     store: options.store,

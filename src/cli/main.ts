@@ -3,6 +3,7 @@ import { ConfigError } from "../config/errors.js";
 import { parseCommand } from "./commands/parse.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
+import { buildCommand } from "./commands/build.js";
 import { validateCommand } from "./commands/validate.js";
 import { statusCommand } from "./commands/status.js";
 import { gcCommand } from "./commands/gc.js";
@@ -37,6 +38,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--resume [run]", "continue an interrupted run (the last one, or this run id) from the store")
     .action(async (file: string, options) => {
       exitCode = await runCommand(file, options);
+    });
+
+  program
+    .command("build")
+    .description("build the config's kernels on this machine, alone (exit 1 when one fails to build, 2 on a config error)")
+    .argument("[file]", "config file", ".github/kto.yml")
+    .option("-b, --build <name>", "only this build (repeatable)", collect, [])
+    .option("-t, --tree <dir>", "the kernel tree to build", ".")
+    .option("-o, --out <dir>", "where each build's outputs go, in a folder of its own", "kto-builds")
+    .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "live", "plain"]).default("auto"))
+    .action(async (file: string, options) => {
+      exitCode = await buildCommand(file, options);
     });
 
   program

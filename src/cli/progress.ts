@@ -1,15 +1,18 @@
 import { formatDuration } from "../config/duration.js";
+import { formatSize } from "../config/size.js";
 import type { JobSpec } from "../config/job-spec.js";
 import { oneLine } from "../runners/report/terminal-text.js";
 import type { ProgressEvent, RunResult } from "../runners/types.js";
 import { liveRegion, printErr } from "./terminal.js";
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠" };
+const MARK: Record<RunResult["status"], string> = { succeeded: "✔", failed: "✘", timed_out: "⏱", cancelled: "⊘", errored: "⚠", skipped: "↷" };
 
 interface Row {
   job: JobSpec;
   phase: string;
+  /** Output seen so far: a build's log grows for minutes while its phase stays the same. */
+  bytes: number;
   started?: number;
   result?: RunResult;
 }
@@ -33,7 +36,7 @@ export class ProgressView {
     private readonly live: boolean,
     private readonly write: (line: string) => void = (line) => printErr(`${line}\n`),
   ) {
-    for (const job of jobs) this.rows.set(job.id, { job, phase: "queued" });
+    for (const job of jobs) this.rows.set(job.id, { job, phase: "queued", bytes: 0 });
     if (live) this.timer = setInterval(() => this.render(), 100);
   }
 
@@ -42,14 +45,15 @@ export class ProgressView {
     if (!row) return;
     row.phase = "starting";
     row.started = Date.now();
+    row.bytes = 0;
     row.result = undefined;
     if (!this.live) this.write(`kto: ${oneLine(jobId)}: started (${row.job.runner})`);
   }
 
   event(event: ProgressEvent): void {
-    if (event.kind !== "phase") return;
     const row = this.rows.get(event.jobId);
-    if (!row || row.phase === event.phase) return;
+    if (row && event.kind === "output") row.bytes += event.bytes;
+    if (!row || event.kind !== "phase" || row.phase === event.phase) return;
     row.phase = event.phase;
     if (!this.live) this.write(`kto: ${oneLine(row.job.id)}: ${event.phase}`);
   }
@@ -79,7 +83,8 @@ export class ProgressView {
       if (row.result) return `${MARK[row.result.status]} ${name}  ${resultLine(row.result)}`;
       if (!row.started) return `· ${name}  queued`;
       const spinner = SPINNER[this.frame % SPINNER.length];
-      return `${spinner} ${name}  ${row.phase} ${formatDuration(Date.now() - row.started)}`;
+      const output = row.job.runner === "build" && row.bytes > 0 ? `, ${formatSize(row.bytes)} of log` : "";
+      return `${spinner} ${name}  ${row.phase} ${formatDuration(Date.now() - row.started)}${output}`;
     });
     this.region.update(lines.join("\n"));
   }

@@ -50,3 +50,8 @@ export function formatPath(path: readonly (string | number)[]): string {
   }
   return out;
 }
+
+/** Names as a message lists them: the first ten, then how many more, so a message stays short however many there are. */
+export function listedNames(names: readonly string[], max = 10): string {
+  return `${names.slice(0, max).join(", ")}${names.length > max ? ` and ${names.length - max} more` : ""}`;
+}

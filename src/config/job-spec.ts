@@ -1,8 +1,13 @@
+import type { BuildTarget, BuildToolchain, KernelConfigRecipe } from "./build-schema.js";
 import type { DockerDevice, LinuxCapability } from "./docker-access.js";
 import type { GuestArch, ResultFormat } from "./schema.js";
 
-/** How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the runners, the orchestrator and the App. */
-export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored"] as const;
+/**
+ * How a job can end: the terminal states of docs/architecture.md, "Job states", shared by the
+ * runners, the orchestrator and the App. `skipped` is a job that never ran because the build
+ * it boots did not succeed.
+ */
+export const TERMINAL_STATES = ["succeeded", "failed", "timed_out", "cancelled", "errored", "skipped"] as const;
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
 /** What happened, finer than the terminal state: a kernel panic and a failed assertion both end a job `failed`. */
@@ -30,6 +35,7 @@ interface JobBase {
   id: string;
   /** Filesystem-safe form of `id`, used for directories and container names. */
   slug: string;
+  /** The suite's name; a build job's is its build's (the two share one namespace). */
   suite: string;
   matrix: Record<string, string>;
   env: Record<string, string>;
@@ -71,10 +77,56 @@ export interface QemuJob extends JobBase {
   modules?: string;
   append?: string;
   disk?: string;
+  /**
+   * The id (in its plan) of the build job whose outputs this job boots: `kernel` and
+   * `modules` then name files among that build's outputs, not the checkout's.
+   */
+  build?: string;
 }
 
-/** One job of a plan: a suite with one matrix combination applied, every default resolved. */
-export type JobSpec = DockerJob | QemuJob;
+/** A kernel build: a `builds:` entry with one matrix combination applied. Its outputs are what dependent jobs boot. */
+export interface BuildJob extends JobBase {
+  runner: "build";
+  toolchain: BuildToolchain;
+  config: KernelConfigRecipe;
+  targets: BuildTarget[];
+  /** The builder image; absent means the host's default (self-hosted/provision.sh makes it). */
+  image?: string;
+}
+
+/** One job of a plan: a suite or a build with one matrix combination applied, every default resolved. */
+export type JobSpec = DockerJob | QemuJob | BuildJob;
+
+/** What a build hands on, each file named by its role. */
+export const BUILD_OUTPUT_ROLES = ["kernel", "vmlinux", "system-map", "config", "modules", "kselftest", "log"] as const;
+export type BuildOutputRole = (typeof BUILD_OUTPUT_ROLES)[number];
+
+export interface BuildOutputFile {
+  /** Relative to the build's output dir. */
+  path: string;
+  role: BuildOutputRole;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Where a job that boots a build finds that build's outputs, as its dispatch carries it:
+ * the build job, the workflow run whose artifact holds the files, and each file's digest,
+ * so that a copy already on the host is used only when it is the same.
+ */
+export interface BuildHandoff {
+  /** The build job's id in the store. */
+  jobId: string;
+  /** The workflow run that built it; null where no run id is known (a local run). */
+  runId: string | null;
+  artifact: string;
+  files: BuildOutputFile[];
+}
+
+/** The build job (by its id in the plan) a job waits for, if any. */
+export function buildNeeded(job: JobSpec): string | undefined {
+  return job.runner === "qemu" ? job.build : undefined;
+}
 
 export interface Plan {
   /** The config file the plan was built from. */

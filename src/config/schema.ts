@@ -1,66 +1,12 @@
 import { z } from "zod";
-import { DOCKER_DEVICES, isRootUser, normaliseCapability, parseUser } from "./docker-access.js";
-import { durationText, parseDuration } from "./duration.js";
+import { buildListSchema } from "./build-schema.js";
+import { isRootUser } from "./docker-access.js";
+import { listedNames } from "./errors.js";
+import { arch, capability, command, devices, hardware, idleTimeout, matrix, name, priority, retries, timeout, user } from "./fields.js";
 import { privilegeAllowanceSchema } from "./privileges.js";
-import { JOB_LIMITS, MAX_IDLE_TIMEOUT_MS, MAX_TIMEOUT_MS } from "./limits.js";
-import { parseSize } from "./size.js";
+import { JOB_LIMITS } from "./limits.js";
 
-/** A string (or number) read by `parse`; null from it means malformed, reported with `message`. */
-function parsedWith<T>(parse: (value: string | number) => T | null, message: string) {
-  return z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const parsed = parse(value);
-    if (parsed === null) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message });
-      return z.NEVER;
-    }
-    return parsed;
-  });
-}
-
-/** A duration up to `maxMs`. */
-function durationUpTo(maxMs: number) {
-  return z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === null || ms > maxMs) {
-      const given = typeof value === "number" ? `${value}s` : value.trim();
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: ms === null ? "expected a duration like 20m" : `at most ${durationText(maxMs)}, got ${given}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
-
-const timeout = durationUpTo(MAX_TIMEOUT_MS);
-const idleTimeout = durationUpTo(MAX_IDLE_TIMEOUT_MS);
-const size = parsedWith(parseSize, "expected a size like 2G or 512M");
-const user = parsedWith(parseUser, "expected root, a uid or uid:gid (numbers)");
-const capability = parsedWith((value) => normaliseCapability(String(value)), "expected a Linux capability such as NET_ADMIN or CAP_SYS_ADMIN");
-
-export const PRIORITIES = { low: 1, normal: 2, high: 3, urgent: 4 } as const;
-export type PriorityName = keyof typeof PRIORITIES;
-const priority = z.union([z.enum(["low", "normal", "high", "urgent"]).transform((name) => PRIORITIES[name]), z.number().int().min(0).max(100)]);
-
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a name of letters, digits, '.', '_' and '-'");
-
-/** A string run with /bin/sh -c (like a workflow's `run:`), or an argv list run as it is. */
-const command = z.union([z.string().min(1, "expected a non-empty command"), z.array(z.string()).min(1)]);
-
-const matrixValue = z.union([z.string(), z.number(), z.boolean()]);
-
-const hardware = z
-  .object({
-    labels: z.array(z.string().min(1)).default([]),
-    memory: size.optional(),
-    cpus: z.number().int().min(1).max(256).optional(),
-  })
-  .strict();
-
-/**
- * Guest architectures kto boots. riscv64 waits for a Debian release that ships a riscv64
- * kernel and busybox (Debian 12 has neither), so nothing here could test it.
- */
-export const GUEST_ARCHES = ["x86_64", "arm64"] as const;
-export type GuestArch = (typeof GUEST_ARCHES)[number];
+export { GUEST_ARCHES, PRIORITIES, type GuestArch, type PriorityName } from "./fields.js";
 
 export const RESULT_FORMATS = ["auto", "ktap", "tap", "junit", "none"] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
@@ -74,12 +20,10 @@ const suiteFields = {
   results_file: z.string().min(1).optional(),
   hardware: hardware.default({}),
   timeout: timeout.optional(),
-  retries: z.number().int().min(0).max(10).optional(),
+  retries: retries.optional(),
   priority: priority.optional(),
   artifacts: z.array(z.string().min(1)).default([]),
-  matrix: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "expected a matrix key of letters, digits, '_' and '-'"), z.array(matrixValue).min(1))
-    .optional(),
+  matrix: matrix.optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string()).default({}),
   // Docker
   image: z.string().min(1).optional(),
@@ -91,7 +35,7 @@ const suiteFields = {
     .array(capability)
     .transform((list) => [...new Set(list)])
     .optional(),
-  devices: z.array(z.enum(DOCKER_DEVICES)).optional(),
+  devices: devices.optional(),
   /** Named so that asking for it gets the way out instead of an "unknown field". */
   privileged: z
     .custom<never>(() => false, {
@@ -99,7 +43,9 @@ const suiteFields = {
     })
     .optional(),
   // QEMU
-  arch: z.enum(GUEST_ARCHES).default("x86_64"),
+  arch,
+  /** The `builds:` entry whose kernel (and modules) this suite boots, in place of `kernel:`. */
+  build: name.optional(),
   kernel: z.string().min(1).optional(),
   initramfs: z.string().min(1).optional(),
   modules: z.string().min(1).optional(),
@@ -115,7 +61,7 @@ export const suiteSchema = z
     if (suite.runner === "docker") {
       if (!suite.image) ctx.addIssue({ code: "custom", path: ["image"], message: "a docker suite needs an image" });
       if (!suite.command) ctx.addIssue({ code: "custom", path: ["command"], message: "a docker suite needs a command" });
-      for (const field of ["kernel", "initramfs", "modules", "append", "disk", "idle_timeout"] as const) {
+      for (const field of ["build", "kernel", "initramfs", "modules", "append", "disk", "idle_timeout"] as const) {
         if (suite[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `${field} applies to qemu suites only` });
       }
       if (suite.capabilities?.length && !(suite.user && isRootUser(suite.user)))
@@ -125,8 +71,19 @@ export const suiteSchema = z
           message: "capabilities reach only a job running as root: add user: root",
         });
     } else {
-      if (!suite.kernel) ctx.addIssue({ code: "custom", path: ["kernel"], message: "a qemu suite needs a kernel" });
-      if (!suite.initramfs && !suite.command)
+      if (suite.build !== undefined) {
+        if (suite.kernel !== undefined)
+          ctx.addIssue({ code: "custom", path: ["kernel"], message: `the suite boots the kernel of build ${suite.build}: remove kernel:` });
+        // Modules are only good for the kernel they were built with: the build's own.
+        if (suite.modules !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["modules"],
+            message: `the suite boots the modules of build ${suite.build}: remove modules: (add modules to the build's targets)`,
+          });
+      } else if (!suite.kernel) ctx.addIssue({ code: "custom", path: ["kernel"], message: "a qemu suite needs a kernel" });
+      // A suite that boots a build's kernel with neither reads what the kernel prints (KUnit).
+      if (!suite.initramfs && !suite.command && suite.build === undefined)
         ctx.addIssue({
           code: "custom",
           path: ["command"],
@@ -152,13 +109,15 @@ export const configSchema = z
     defaults: z
       .object({
         timeout: timeout.default("20m"),
-        retries: z.number().int().min(0).max(10).default(0),
+        retries: retries.default(0),
         priority: priority.default("normal"),
         idle_timeout: idleTimeout.default("2m"),
       })
       .strict()
       .default({}),
     suites: z.array(suiteSchema).min(1, "expected at least one suite"),
+    /** Kernels built before the suites that boot them. */
+    builds: buildListSchema.default([]),
     triggers: z
       .object({ pull_request: suiteSelection.default("all"), dispatch: suiteSelection.default("all") })
       .strict()
@@ -192,6 +151,7 @@ export const configSchema = z
         });
       else seen.set(suite.name, index);
     });
+    checkBuildReferences(config, seen, ctx);
     for (const trigger of ["pull_request", "dispatch"] as const) {
       const selection = config.triggers[trigger];
       if (selection === "all") continue;
@@ -205,6 +165,38 @@ export const configSchema = z
       });
     }
   });
+
+/** A build's name is a job id beside the suites'; each suite's `build:` names a build of its own architecture. */
+function checkBuildReferences(
+  config: { suites: z.output<typeof suiteSchema>[]; builds: z.output<typeof buildListSchema> },
+  suites: ReadonlyMap<string, number>,
+  ctx: z.RefinementCtx,
+): void {
+  const builds = new Map(config.builds.map((build, index) => [build.name, { build, index }]));
+  config.builds.forEach((build, index) => {
+    const suite = suites.get(build.name);
+    if (suite !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["builds", index, "name"],
+        message: `suites[${suite}] is named ${build.name} too; a build and a suite are jobs of one plan and need names of their own`,
+      });
+  });
+  const names = [...builds.keys()];
+  const have = names.length ? `have: ${listedNames(names)}` : "the config has no builds:";
+  config.suites.forEach((suite, index) => {
+    if (suite.build === undefined || suite.runner !== "qemu") return;
+    const named = builds.get(suite.build);
+    if (!named) {
+      ctx.addIssue({ code: "custom", path: ["suites", index, "build"], message: `no build named "${suite.build}" (${have})` });
+    } else if (named.build.arch !== suite.arch)
+      ctx.addIssue({
+        code: "custom",
+        path: ["suites", index, "build"],
+        message: `build ${suite.build} (builds[${named.index}]) makes an ${named.build.arch} kernel; the suite boots ${suite.arch} (set the suite's arch: or name an ${suite.arch} build)`,
+      });
+  });
+}
 
 export type KtoConfig = z.output<typeof configSchema>;
 export type SuiteConfig = z.output<typeof suiteSchema>;

@@ -1,6 +1,6 @@
 import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
 import type { OutboxKind } from "./store/schema.js";
-import type { Effect, JobRecord, PlanEffects } from "./store/store.js";
+import type { Effect, JobRecord, PlanEffects, ReleaseEffects } from "./store/store.js";
 
 // The side effects job moves imply, as the outbox records them: made here for the job
 // lifecycle, and nowhere else.
@@ -45,6 +45,11 @@ export function approvalEffect(planId: string, cause: string): Effect {
   return { kind: "approval", key: `approval:${planId}:${cause}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
 }
 
+/** A dependent released to the queue or skipped when its build ends shows as it is now, where the lifecycle publishes. */
+export function releaseEffects(shown: boolean): ReleaseEffects | undefined {
+  return shown ? (job, to) => [publishEffect(job.id, job.attempt, to)] : undefined;
+}
+
 /** What submitting a plan implies: cancels of the older plans' active jobs, and, shown, check runs. */
 export function planEffects(shown: boolean): PlanEffects {
   return {
@@ -62,5 +67,6 @@ export function planEffects(shown: boolean): PlanEffects {
       // However many jobs wait, one check run asks for the approval.
       return [job.state === "awaiting_approval" ? approvalEffect(job.planId, "submitted") : publishEffect(job.id, 1, job.state)];
     },
+    released: releaseEffects(shown) ?? (() => []),
   };
 }

@@ -1,10 +1,16 @@
+import { buildNeeded } from "../config/job-spec.js";
 import type { Clock } from "./clock.js";
 import type { RunEvent } from "./dispatcher.js";
-import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, publishEffect } from "./job-effects.js";
+import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, publishEffect, releaseEffects } from "./job-effects.js";
 import { ACTIVE_STATES, isTerminal } from "./job-state.js";
 import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
 
 export { planEffects } from "./job-effects.js";
+
+/** The name of the build a job boots, as its config gives it. */
+function buildNameOf(job: JobRecord): string {
+  return buildNeeded(job.spec) ?? job.needsJobId ?? "";
+}
 
 export interface LifecycleOptions {
   /** A dispatched or running job with no heartbeat for this long is given back. */
@@ -57,7 +63,7 @@ export class JobLifecycle {
     const effects = [...(request.effects ?? [])];
     if (shown.job) effects.push(publishEffect(request.jobId, attempt, request.to));
     if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, `${request.jobId}#${attempt}:${request.to}`));
-    return { ...request, effects };
+    return { ...request, effects, released: releaseEffects(true) };
   }
 
   async dispatch(job: JobRecord, runnerId: string): Promise<JobRecord | null> {
@@ -187,11 +193,22 @@ export class JobLifecycle {
     return null;
   }
 
-  /** An approved job gets a check run of its own, and its plan's approval check run says so. */
+  /**
+   * An approved job gets a check run of its own, and its plan's approval check run says so.
+   * One that boots a build waits for it (and is released at once if that build has ended).
+   */
   async approve(job: JobRecord): Promise<JobRecord | null> {
+    const waits = job.needsJobId !== null;
     return this.transition(
       job,
-      { jobId: job.id, from: ["awaiting_approval"], to: "queued", reason: "approved", now: this.clock.now() },
+      {
+        jobId: job.id,
+        from: ["awaiting_approval"],
+        to: waits ? "waiting" : "queued",
+        ...(waits ? { set: { reason: `waiting for build ${buildNameOf(job)}` } } : {}),
+        reason: "approved",
+        now: this.clock.now(),
+      },
       { job: true, approvalOf: job.planId },
     );
   }

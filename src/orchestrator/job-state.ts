@@ -1,7 +1,7 @@
 import { TERMINAL_STATES, type TerminalState } from "../config/job-spec.js";
 
 export { TERMINAL_STATES, type TerminalState };
-export const JOB_STATES = ["awaiting_approval", "queued", "dispatched", "running", ...TERMINAL_STATES] as const;
+export const JOB_STATES = ["awaiting_approval", "waiting", "queued", "dispatched", "running", ...TERMINAL_STATES] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const ACTIVE_STATES = ["dispatched", "running"] as const satisfies readonly JobState[];
 
@@ -12,10 +12,12 @@ export function isTerminal(state: JobState): state is TerminalState {
 /**
  * The job state machine; docs/architecture.md, "Job states", says who causes each move.
  * `dispatched/running → queued` is the infrastructure-failure path (attempts remain); every
- * waiting or active state may be cancelled.
+ * waiting or active state may be cancelled. A job that boots a build is `waiting` until that
+ * build ends: then `queued` if it succeeded, else `skipped`; it is never in the queue before.
  */
 const ALLOWED: Record<JobState, readonly JobState[]> = {
-  awaiting_approval: ["queued", "cancelled"],
+  awaiting_approval: ["waiting", "queued", "cancelled", "skipped"],
+  waiting: ["queued", "skipped", "cancelled"],
   // queued → errored: no runner can ever run it (a local host without the labels).
   queued: ["dispatched", "cancelled", "awaiting_approval", "errored"],
   dispatched: ["running", "queued", "cancelled", "timed_out", "errored", "succeeded", "failed"],
@@ -25,6 +27,7 @@ const ALLOWED: Record<JobState, readonly JobState[]> = {
   timed_out: [],
   cancelled: [],
   errored: [],
+  skipped: [],
 };
 
 export function isActive(state: JobState): state is (typeof ACTIVE_STATES)[number] {

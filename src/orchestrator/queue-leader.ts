@@ -3,8 +3,8 @@ import { CoalescedPass } from "./coalesced-pass.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { ResourceManager } from "./resource-manager.js";
 import { capMayHaveSkipped, queueHead } from "./queue-head.js";
-import { assignJobs } from "./scheduler.js";
-import type { Store } from "./store/store.js";
+import { assignJobs, type SchedulableJob } from "./scheduler.js";
+import type { JobRecord, Store } from "./store/store.js";
 import type { Logger } from "./logger.js";
 
 export interface QueueMonitorOptions {
@@ -118,15 +118,23 @@ export class QueueLeader {
     const repoCap = this.options.repoCap;
     const activeByRepo = repoCap === undefined ? new Map<string, number>() : await this.store.jobs.activeByRepo();
     let queued = await queueHead(this.store, free, now);
-    let assignments = assignJobs(queued, free, { repoCap, activeByRepo });
+    let assignments = assignJobs(await this.withPreferences(queued), free, { repoCap, activeByRepo });
     if (repoCap !== undefined && capMayHaveSkipped(queued, new Set(assignments.map((a) => a.jobId)), repoCap, activeByRepo)) {
       queued = await this.store.jobs.dispatchable(now);
-      assignments = assignJobs(queued, free, { repoCap, activeByRepo });
+      assignments = assignJobs(await this.withPreferences(queued), free, { repoCap, activeByRepo });
     }
     const byId = new Map(queued.map((job) => [job.id, job]));
     const leases = assignments.map(({ jobId, runnerId }) => ({ job: byId.get(jobId)!, runnerId }));
     const dispatched = (await this.lifecycle.dispatchAll(leases)).filter((job) => job !== null).length;
     if (dispatched > 0) this.onDispatched();
     return dispatched;
+  }
+
+  /** Each job that boots a build with the runner that built it, whose host has the outputs. */
+  private async withPreferences(jobs: readonly JobRecord[]): Promise<SchedulableJob[]> {
+    const builds = [...new Set(jobs.flatMap((job) => (job.needsJobId ? [job.needsJobId] : [])))];
+    if (builds.length === 0) return [...jobs];
+    const ranOn = await this.store.jobs.runnersOf(builds);
+    return jobs.map((job) => (job.needsJobId ? { ...job, prefers: ranOn.get(job.needsJobId) ?? null } : job));
   }
 }

@@ -4,6 +4,8 @@ import type { RunnerScope } from "./scope.js";
 
 export interface SchedulableJob extends Placeable {
   id: string;
+  /** The runner that ran the build it boots: its host has the outputs, so it goes there when that is all one. */
+  prefers?: string | null;
 }
 
 export interface FreeRunner {
@@ -43,7 +45,9 @@ const placeableKey = (job: Placeable) => `${labelKey(job.labels)}|${job.repo?.to
  * waited for: a job for a busy arm64 board does not hold back an x86 job behind it, nor a
  * job no runner of its repository can take one of another repository. Among fitting
  * runners the one with the fewest labels wins, so special hardware stays free for
- * jobs that need it.
+ * jobs that need it. Within that class (runners with the same labels and scope, so the
+ * same jobs fit each) a job goes to the runner it prefers when that has a free slot:
+ * which jobs are assigned is the same whichever runner of a class takes one.
  */
 export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly FreeRunner[], options: ScheduleOptions = {}): Assignment[] {
   const groups = new Map<string, RunnerClass>();
@@ -76,7 +80,8 @@ export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly Fr
     }
     const group = candidates.find((g) => g.free > 0);
     if (!group) continue;
-    const env = group.runners.reduce((best, e) => (e.free > best.free ? e : best));
+    const preferred = job.prefers ? group.runners.find((e) => e.id === job.prefers && e.free > 0) : undefined;
+    const env = preferred ?? group.runners.reduce((best, e) => (e.free > best.free ? e : best));
     env.free -= 1;
     group.free -= 1;
     totalFree -= 1;

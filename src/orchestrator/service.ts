@@ -171,7 +171,9 @@ export class OrchestratorService {
   /** Cancels those of `jobs` not yet finished and sends what that implies; the jobs cancelled. */
   async cancelJobs(jobs: readonly JobRecord[], reason: string): Promise<JobRecord[]> {
     const cancelled: JobRecord[] = [];
-    for (const job of jobs) if (await this.#lifecycle.cancel(job, reason)) cancelled.push(job);
+    // A job waiting for a build is cancelled before that build: cancelled first, the build would skip it.
+    const waitersFirst = [...jobs].sort((a, b) => Number(b.needsJobId !== null) - Number(a.needsJobId !== null));
+    for (const job of waitersFirst) if (await this.#lifecycle.cancel(job, reason)) cancelled.push(job);
     if (cancelled.length > 0) await this.sendEffects();
     return cancelled;
   }

@@ -1,6 +1,6 @@
 import client from "prom-client";
 import { labelKey } from "./labels.js";
-import { JOB_STATES, isTerminal, type JobState } from "./job-state.js";
+import { JOB_STATES, TERMINAL_STATES, isTerminal, type JobState } from "./job-state.js";
 import type { JobRecord, Store } from "./store/store.js";
 
 export interface StatusSnapshot {
@@ -48,9 +48,9 @@ export class StatusTracker {
   async snapshot(): Promise<StatusSnapshot> {
     const counts = await this.store.jobs.countsByState();
     const submitted = JOB_STATES.reduce((sum, s) => sum + counts[s], 0);
-    const waiting = counts.awaiting_approval + counts.queued;
+    const waiting = counts.awaiting_approval + counts.waiting + counts.queued;
     const active = counts.dispatched + counts.running;
-    const finished = counts.succeeded + counts.failed + counts.timed_out + counts.cancelled + counts.errored;
+    const finished = TERMINAL_STATES.reduce((sum, s) => sum + counts[s], 0);
     const busy = await this.store.jobs.busyByRunner();
     const runners = await this.store.runners.list();
     const perLabel = new Map<string, { queued: number; running: number; capacity: number }>();

@@ -2,7 +2,7 @@ import { removeContainer } from "./container-removal.js";
 import { mkdir, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import Docker from "dockerode";
 import { ConfigError } from "../config/errors.js";
 import { hostPolicyPath, loadHostPolicy, RUNNER_DEFAULT, type HostPolicy } from "../config/host-policy.js";
@@ -10,7 +10,8 @@ import type { DockerJob } from "../config/job-spec.js";
 import { OutputCapture } from "./captured-output.js";
 import { dockerCreateOptions, OWNER_LABEL } from "./docker-options.js";
 import { ownerIsGone, ownerMark } from "./leftovers.js";
-import { DockerUnavailableError, HostPolicyError, ImagePullError } from "./errors.js";
+import { demuxStreams, ensureImage, waitWithLimits, withTimeout } from "./container-run.js";
+import { DockerUnavailableError, HostPolicyError } from "./errors.js";
 import { grantPrivileges } from "./privilege-grant.js";
 import type { Execution, RunContext, Executor } from "./types.js";
 
@@ -60,7 +61,7 @@ export class DockerExecutor implements Executor<DockerJob> {
     await chmod(resultsDir, 0o777); // written by the container's unprivileged user
 
     const pullStarted = Date.now();
-    const pulled = await this.ensureImage(job, context);
+    const pulled = await ensureImage(this.docker, job.image, () => context.onProgress?.({ kind: "phase", jobId: job.id, phase: "pulling" }));
     const imagePullMs = pulled ? Date.now() - pullStarted : undefined;
 
     const name = `kto-${job.slug.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
@@ -72,14 +73,22 @@ export class DockerExecutor implements Executor<DockerJob> {
     try {
       container = await this.docker.createContainer(dockerCreateOptions(job, granted, name, { workspace: context.workspace, resultsDir }, this.owner));
       stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
-      const streamEnded = this.demux(stream, stdout, stderr, job.id, context);
+      const streamEnded = demuxStreams(
+        this.docker,
+        stream,
+        (chunk) => {
+          stdout.write(chunk);
+          context.onProgress?.({ kind: "output", jobId: job.id, bytes: stdout.bytesSeen });
+        },
+        (chunk) => stderr.write(chunk),
+      );
       stats = new StatsWatcher(container);
 
       context.onProgress?.({ kind: "phase", jobId: job.id, phase: "running" });
       const startedAt = new Date();
       await container.start();
       stats.start();
-      const ending = await this.waitWithLimits(container, job.timeoutMs, context.signal);
+      const ending = await waitWithLimits(container, job.timeoutMs, context.signal);
       const finishedAt = new Date();
       stats.stop();
       // The engine ends the log stream as the container exits; one that has not ended in 10 s
@@ -125,81 +134,6 @@ export class DockerExecutor implements Executor<DockerJob> {
     const orphans = all.filter((c) => ownerIsGone(c.Labels[OWNER_LABEL] ?? ""));
     await Promise.all(orphans.map((c) => removeContainer(this.docker.getContainer(c.Id))));
     return orphans.length;
-  }
-
-  private async ensureImage(job: DockerJob, context: RunContext): Promise<boolean> {
-    const image = job.image;
-    try {
-      await this.docker.getImage(image).inspect();
-      return false;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-    }
-    context.onProgress?.({ kind: "phase", jobId: job.id, phase: "pulling" });
-    try {
-      const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
-          const failed = error?.message ?? events.find((e) => e.error)?.error;
-          if (failed) reject(new Error(failed));
-          else resolve();
-        });
-      });
-    } catch (error) {
-      throw new ImagePullError(image, (error as Error).message);
-    }
-    return true;
-  }
-
-  private demux(stream: Readable, stdout: OutputCapture, stderr: OutputCapture, jobId: string, context: RunContext): Promise<void> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    out.on("data", (chunk: Buffer) => {
-      stdout.write(chunk);
-      context.onProgress?.({ kind: "output", jobId, bytes: stdout.bytesSeen });
-    });
-    err.on("data", (chunk: Buffer) => stderr.write(chunk));
-    this.docker.modem.demuxStream(stream, out, err);
-    return new Promise((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-    });
-  }
-
-  private async waitWithLimits(
-    container: Docker.Container,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<{ exitCode: number | null; reason: "exit" | "timeout" | "cancel" }> {
-    let reason: "exit" | "timeout" | "cancel" = "exit";
-    let killFailed: (error: Error) => void = () => undefined;
-    const stillRunning = new Promise<never>((_, reject) => (killFailed = reject));
-    const kill = (why: "timeout" | "cancel") => {
-      if (reason !== "exit") return;
-      reason = why;
-      container.kill({ signal: "SIGKILL" }).catch((error: unknown) => {
-        // 404 and 409: the container is gone or has stopped already, as the kill was to make it.
-        const status = (error as { statusCode?: number }).statusCode;
-        if (status === 404 || status === 409) return;
-        // Still running: waiting on would outlast the job's limit. The job errors saying why,
-        // and the forced removal that follows tries again to stop it.
-        const at = why === "timeout" ? "timeout" : "cancellation";
-        killFailed(new Error(`killing the container at the job's ${at} failed: ${(error as Error).message}`, { cause: error }));
-      });
-    };
-    // Node fires a timer of more than 2^31-1 ms at once; a spec need not come from a capped config.
-    const timer = setTimeout(() => kill("timeout"), Math.min(timeoutMs, 2 ** 31 - 1));
-    const onAbort = () => kill("cancel");
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const status = (await Promise.race([container.wait(), stillRunning])) as { StatusCode: number };
-      return { exitCode: reason === "exit" ? status.StatusCode : null, reason };
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    }
   }
 }
 
@@ -262,14 +196,4 @@ export class StatsWatcher {
     const memory = Math.max(sample.memory_stats?.max_usage ?? 0, sample.memory_stats?.usage ?? 0);
     if (memory) this.memoryPeakBytes = Math.max(this.memoryPeakBytes ?? 0, memory);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { JobSpec } from "../config/job-spec.js";
 import { collectArtifacts } from "./artifacts.js";
@@ -110,16 +110,25 @@ async function readResults(job: JobSpec, execution: Execution): Promise<ParsedRe
  * was: `config_error` is not retried (no runner can fix it), `infrastructure` is.
  */
 export async function erroredResult(job: JobSpec, error: unknown, startedAt: Date, jobDir: string): Promise<RunResult> {
-  const finishedAt = new Date();
   const message = error instanceof Error ? error.message : String(error);
   const outcome: Outcome = isInfrastructureError(error) ? "infrastructure" : "config_error";
+  return unrunResult(job, { status: "errored", outcome, reason: message }, startedAt, jobDir);
+}
+
+/** The RunResult of a job not run because the build it boots did not succeed: nothing of its own failed. */
+export function skippedResult(job: JobSpec, reason: string, jobDir: string): Promise<RunResult> {
+  return unrunResult(job, { status: "succeeded", outcome: "skipped", reason }, new Date(), jobDir);
+}
+
+async function unrunResult(job: JobSpec, ending: Pick<RunResult, "status" | "outcome" | "reason">, startedAt: Date, jobDir: string): Promise<RunResult> {
+  const finishedAt = new Date();
+  const message = ending.reason;
+  await mkdir(jobDir, { recursive: true });
   await writeFile(join(jobDir, "stderr.log"), `kto: ${message}\n`);
   await writeFile(join(jobDir, "stdout.log"), "");
   const result: RunResult = {
     jobId: job.id,
-    status: "errored",
-    outcome,
-    reason: message,
+    ...ending,
     exitCode: null,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),

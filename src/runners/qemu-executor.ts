@@ -11,9 +11,10 @@ import { GUEST_MACHINES, machineFor, qemuBinaryName, type Accelerator, type Gues
 import { defaultCacheDir, detectHost, measuredOn, type HostCapabilities } from "./host-capabilities.js";
 import { extractVmlinux, MAX_VMLINUX_BYTES } from "./kernel-image.js";
 import { bootGuest } from "./qemu-boot.js";
+import { BuildHandoffError, checkBuildOutputs, namedOutput, unpackModules } from "./build/build-handoff.js";
 import { kernelAppend, qemuArgs, type QemuInvocation } from "./qemu-args.js";
 import { confinedInput, stagedInput } from "./qemu-inputs.js";
-import type { BootInfo, Execution, RunContext, Executor } from "./types.js";
+import type { BootInfo, BuildOutputs, Execution, RunContext, Executor } from "./types.js";
 
 export const DEFAULT_VM_MEMORY = 512 * 1024 * 1024;
 
@@ -62,9 +63,14 @@ export class QemuExecutor implements Executor<QemuJob> {
     let host = await this.host(job.arch);
     if (!host.qemuBinary) throw new QemuUnavailableError(qemuBinaryName(job.arch, this.options.env), job.arch);
     const inputs = { workspace: context.workspace, kind: "file" as const };
+    const outputs = job.build ? await buildOutputsFor(job, context) : null;
+    // A build's kernel and modules come from its outputs, and from nowhere else.
+    const kernelFrom = outputs ? { workspace: outputs.dir, roots: [outputs.dir] } : inputs;
     const disk = job.disk ? await checkDiskImage(await confinedInput("disk", job.disk, inputs)) : undefined;
-    const modules = job.modules ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
-    const guestMode = !job.initramfs;
+    const workspaceModules = job.modules && !outputs ? await confinedInput("modules", job.modules, { ...inputs, kind: "directory" }) : undefined;
+    // Tests built into the kernel (KUnit) need no userspace: the kernel boots alone and ends itself.
+    const kernelAlone = !job.initramfs && job.command === undefined && outputs !== null;
+    const guestMode = !job.initramfs && !kernelAlone;
     const memoryBytes = job.memoryBytes ?? DEFAULT_VM_MEMORY;
 
     const resultsDir = join(context.jobDir, "results");
@@ -73,10 +79,14 @@ export class QemuExecutor implements Executor<QemuJob> {
     try {
       // QEMU gets kto's copies under fixed names, never a path from the config (see stagedInput).
       const { source: kernelSource, copy: kernel } = await stagedInput("kernel", job.kernel, {
-        ...inputs,
+        ...kernelFrom,
         maxBytes: MAX_VMLINUX_BYTES,
         destination: join(temp, "kernel"),
       });
+      const modules =
+        outputs && job.modules
+          ? await unpackModules(join(outputs.dir, namedOutput("modules", job.modules, outputs).path), join(temp, "modules"))
+          : workspaceModules;
       // An initramfs larger than the guest's memory could never boot.
       const userInitramfs = job.initramfs
         ? (await stagedInput("initramfs", job.initramfs, { ...inputs, maxBytes: memoryBytes, destination: join(temp, "initrd.img") })).copy
@@ -94,10 +104,18 @@ export class QemuExecutor implements Executor<QemuJob> {
       if (guestMode) {
         if (!host.busybox)
           throw new QemuHostError(`kto's guest mode needs a static busybox for ${job.arch} guests on this host (self-hosted/provision.sh installs it)`, "tcg");
-        const base = await baseInitramfs({ busybox: host.busybox, modulesDir: await locateModules(kernelSource, modules), cacheDir: this.cacheDir });
+        const base = await baseInitramfs({
+          busybox: host.busybox,
+          modulesDir: await locateModules(kernelSource, modules ?? undefined),
+          cacheDir: this.cacheDir,
+        });
         initrd = join(temp, "initramfs.cpio");
         if (job.command === undefined)
-          throw new JobInputError("command", job.suite, "kto's guest mode (no initramfs) runs the suite's command, and it has none");
+          throw new JobInputError(
+            "command",
+            job.suite,
+            "kto's guest mode (no initramfs) runs the suite's command, and it has none; only a build's kernel boots alone",
+          );
         await writeFile(initrd, Buffer.concat([await readFile(base.path), jobInitramfs(job.command, job.env, nonce)]));
       }
       const attachedDisk = disk ? { image: disk, overlay: await writeDiskOverlay(disk, temp) } : undefined;
@@ -161,6 +179,14 @@ export class QemuExecutor implements Executor<QemuJob> {
     if (!vmlinux.ok) return standard(`fast boot unavailable: ${vmlinux.detail}`);
     return { path: "fast", kernel: vmlinux.path, bios: host.qbootRom, detail: `${vmlinux.detail}, PVH entry, qboot` };
   }
+}
+
+/** The outputs of the build a job boots, each file checked against its digest, and its kernel among them. */
+async function buildOutputsFor(job: QemuJob, context: RunContext): Promise<BuildOutputs> {
+  if (!context.build) throw new BuildHandoffError(`the outputs of build ${job.build} were not handed to this job`);
+  namedOutput("kernel", job.kernel, context.build);
+  await checkBuildOutputs(context.build);
+  return context.build;
 }
 
 function acceleratorOf(host: { accelerator: AcceleratorChoice | null }): { accelerator: Accelerator; cpu: string | null; detail: string } {

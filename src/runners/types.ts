@@ -1,4 +1,6 @@
-import type { JobSpec, Outcome, TerminalState } from "../config/job-spec.js";
+import type { BuildOutputFile, JobSpec, Outcome, TerminalState } from "../config/job-spec.js";
+import type { BuildJobResult } from "./build/build-job.js";
+import type { StackFrame } from "./build/decode-stack.js";
 import type { CapturedOutput } from "./captured-output.js";
 import type { ArtifactEntry } from "./artifacts.js";
 import type { ParsedResults } from "./results/types.js";
@@ -60,10 +62,15 @@ export interface RunResult {
   logs: { stdout: string; stderr: string; console?: string };
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
+  /** A build job's build: its outputs, diagnostics, ccache use and dropped options. */
+  build?: BuildJobResult;
+  /** The stack trace of the oops or panic that ended the job, decoded with its build's vmlinux. */
+  stackTrace?: StackFrame[];
 }
 
 export type ProgressEvent =
-  { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "booting" | "running" | "collecting" } | { kind: "output"; jobId: string; bytes: number };
+  | { kind: "phase"; jobId: string; phase: "pulling" | "preparing" | "building" | "booting" | "running" | "collecting" }
+  | { kind: "output"; jobId: string; bytes: number };
 
 export interface RunContext {
   /** Host directory the job sees read-only at /workspace. */
@@ -73,6 +80,14 @@ export interface RunContext {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   streamCapBytes?: number;
+  /** For a job that boots a build: that build's output dir on this host, and what each file must hash to. */
+  build?: BuildOutputs;
+}
+
+/** A build's outputs as a job that boots them finds them: checked against the digests before use. */
+export interface BuildOutputs {
+  dir: string;
+  files: BuildOutputFile[];
 }
 
 export interface Executor<J extends JobSpec = JobSpec> {

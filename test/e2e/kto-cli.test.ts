@@ -116,6 +116,10 @@ suites:
   it("validate: exit 0 with a summary, exit 2 with every positioned error", async () => {
     await withTempDir(async (dir) => {
       expect(await kto(["validate", "examples/kto.yml"])).toMatchObject({ code: 0, stdout: "examples/kto.yml: valid: 2 suites, 2 jobs\n" });
+      expect(await kto(["validate", "examples/kunit-build.yml"])).toMatchObject({
+        code: 0,
+        stdout: "examples/kunit-build.yml: valid: 1 suite, 1 build, 2 jobs\n",
+      });
       const bad = join(dir, "kto.yml");
       await writeFile(bad, "version: 1\nsuites:\n  - name: s\n    runner: docker\n    image: i\n    command: x\n    timeout: forever\n    retries: -1\n");
       const result = await kto(["validate", bad]);
@@ -142,6 +146,10 @@ suites:
 
   it("plan and usage errors", async () => {
     expect((await kto(["plan", "examples/kto.yml"])).stdout).toMatch(/^job\s+runner\s+priority\s+timeout\s+labels\nbusybox-tap\s+docker/);
+    // A plan with builds says which build each job waits for.
+    expect((await kto(["plan", "examples/kunit-build.yml"])).stdout).toMatch(
+      /^job\s+runner\s+priority\s+timeout\s+labels\s+after\nx86_64-kunit\s+build\s+2\s+60m\s+-\s+-\nkunit\s+qemu\s+2\s+10m\s+qemu-x86_64\s+x86_64-kunit\n$/,
+    );
     expect((await kto(["run", "examples/kto.yml", "--jobs", "zero"])).code).toBe(2);
     expect((await kto(["run", "examples/kto.yml", "--suite", "nope"])).code).toBe(2);
     expect((await kto(["frobnicate"])).code).toBe(2);

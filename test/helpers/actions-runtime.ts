@@ -67,6 +67,8 @@ export interface ResultsServiceDouble {
   runtimeToken: string;
   artifacts: { id: number; name: string; size: number; expiresAt?: string; blob: string }[];
   download(name: string): Promise<Buffer>;
+  /** A signed URL that reads an artifact's zip, as GitHub's download redirect gives one. */
+  readUrl(name: string): string;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,14 @@ export async function startResultsService(blobUrl: string): Promise<ResultsServi
     runtimeToken,
     artifacts,
     download: async (name) => container.getBlockBlobClient(artifacts.find((a) => a.name === name)!.blob).downloadToBuffer(),
+    readUrl: (name) => {
+      const blob = artifacts.find((a) => a.name === name)!.blob;
+      const sas = generateBlobSASQueryParameters(
+        { containerName: "artifacts", blobName: blob, permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + 3_600_000) },
+        credential,
+      ).toString();
+      return `${container.getBlockBlobClient(blob).url}?${sas}`;
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -2,13 +2,23 @@ import { generateKeyPairSync } from "node:crypto";
 import type { AppSettings } from "../../src/app/settings.js";
 
 /** Settings for an App that talks to the GitHub API double at `githubUrl` (served as GHES over plain HTTP). */
-export function doubleAppSettings(githubUrl: string, overrides: Partial<AppSettings> & Pick<AppSettings, "WEBHOOK_SECRET">): AppSettings {
+/**
+ * Settings for an App against the double at `githubUrl`: as a GitHub Enterprise Server
+ * (its /api/v3, checked against GHES's description) or, with `server: "github.com"`, as
+ * github.com behind a proxy (checked against github.com's).
+ */
+export function doubleAppSettings(
+  githubUrl: string,
+  overrides: Partial<AppSettings> & Pick<AppSettings, "WEBHOOK_SECRET">,
+  server: "ghes" | "github.com" = "ghes",
+): AppSettings {
+  const where = server === "ghes" ? { GHE_HOST: new URL(githubUrl).host } : { KTO_GITHUB_API_URL: githubUrl };
   return {
     APP_ID: "1",
     PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
     PORT: 0,
     HOST: "127.0.0.1",
-    GHE_HOST: new URL(githubUrl).host,
+    ...where,
     GHE_PROTOCOL: "http",
     KTO_PUBLIC_URL: "https://kto.example.com",
     KTO_OIDC_ISSUER: "https://token.actions.example",

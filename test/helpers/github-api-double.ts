@@ -5,6 +5,7 @@ import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
 import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-groups.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
+import { ARTIFACT_HANDLERS, type RunArtifact } from "./github-double/artifacts.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
@@ -105,6 +106,8 @@ export interface GitHubState {
   appPermissions: Permissions;
   /** Tokens GitHub would accept besides the App's (a workflow's GITHUB_TOKEN), and their permissions. */
   tokens: Map<string, Permissions>;
+  /** Workflow runs' artifacts, for a run that downloads another's. */
+  artifacts: RunArtifact[];
 }
 
 function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
@@ -353,6 +356,7 @@ const HANDLERS: Record<string, Handler> = {
     return { status: 200, body: all.slice((page - 1) * perPage, page * perPage), headers };
   },
   ...CHECK_SUITE_HANDLERS,
+  ...ARTIFACT_HANDLERS,
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -418,6 +422,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     runners: new Map(),
     runnerGroups: new Map(),
     dispatches: [],
+    artifacts: [],
     cancelled: [],
     dispatchFailures: [],
     dispatchLostResponses: [],

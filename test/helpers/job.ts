@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOCKER_DEVICES, LINUX_CAPABILITIES } from "../../src/config/docker-access.js";
 import type { HostPolicy } from "../../src/config/host-policy.js";
-import type { DockerJob, QemuJob } from "../../src/config/job-spec.js";
+import type { BuildJob, DockerJob, QemuJob } from "../../src/config/job-spec.js";
 import { NO_PRIVILEGES, type PrivilegeAllowance } from "../../src/config/privileges.js";
 
 /** The image and kernel that self-hosted/provision.sh prepares. */
@@ -39,6 +39,11 @@ export function qemuJob(overrides: Partial<QemuJob> = {}): QemuJob {
   return { ...common(overrides.id ?? "job"), runner: "qemu", kernel: HOST_KERNEL, command: "true", memoryBytes: 256 * 1024 ** 2, ...overrides };
 }
 
+/** A QEMU job that boots the kernel of the plan's build `build`. */
+export function bootsBuild(build: string, overrides: Partial<QemuJob> = {}): QemuJob {
+  return qemuJob({ kernel: "bzImage", build, ...overrides });
+}
+
 /** A host policy granting `privileges` and nothing else, as if read from `file`. */
 export function hostPolicy(privileges: Partial<PrivilegeAllowance> = {}, file = "/etc/kto/policy.yml"): HostPolicy {
   return { file, present: true, privileges: { ...NO_PRIVILEGES, ...privileges } };
@@ -55,4 +60,18 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A kernel build: tinyconfig, built with gcc. */
+export function buildJob(overrides: Partial<BuildJob> = {}): BuildJob {
+  return {
+    ...common(overrides.id ?? "build"),
+    runner: "build",
+    results: "none",
+    toolchain: "gcc",
+    config: { base: "tinyconfig", layers: [] },
+    targets: ["kernel"],
+    timeoutMs: 300_000,
+    ...overrides,
+  };
 }

@@ -33,6 +33,8 @@ export interface RunnerHostOptions {
   runners: number;
   /** Labels every runner of this host has besides the detected ones. */
   extraLabels?: string[];
+  /** The host's own environment for the action (its build store, its compiler cache). */
+  env?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -192,6 +194,7 @@ export class LocalRunnerHost {
         ACTIONS_RESULTS_URL: `${this.options.artifacts.resultsUrl}/`,
         ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.token,
+        ...this.options.env,
       },
     });
     if (!this.alive) return;

@@ -22,32 +22,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL(existsSync(new URL("../../pack
 export const LOCAL_REPO = "octo-org/linux";
 export const INSTALLATION_ID = 7;
 
-/** A config with one passing and two failing suites, on Docker and QEMU, each with results a person reads. */
-export const DEMO_CONFIG = `version: 1
-defaults: { timeout: 5m }
-suites:
-  - name: smoke
-    runner: docker
-    image: kto/busybox:1
-    command: "echo 'TAP version 13'; echo 1..2; echo 'ok 1 - shell starts'; echo 'ok 2 - busybox present'"
-    results: tap
-  - name: userspace
-    runner: docker
-    image: kto/busybox:1
-    command: sh examples/tests/userspace.sh
-    results: tap
-    artifacts: ["results/**"]
-  - name: kunit-guest
-    runner: qemu
-    kernel: /var/lib/kto/kernel/vmlinuz
-    command: sh examples/tests/guest.sh
-    results: ktap
-    hardware: { memory: 512M, cpus: 1 }
-    artifacts: [console.log, "results/**"]
-triggers:
-  pull_request: all
-`;
-
 export interface CheckRunView {
   id: number;
   name: string;
@@ -86,6 +60,10 @@ export interface LocalSystemOptions {
   dir: string;
   /** Runner hosts and runners on each (all on this machine, with its detected labels). */
   hosts?: { name: string; runners: number; extraLabels?: string[] }[];
+  /** The checkout the jobs see (default: this repository, which holds examples/tests). */
+  workspace?: string;
+  /** Environment every runner host gives the action, e.g. KTO_CCACHE_DIR; each host keeps its builds in a store of its own. */
+  runnerEnv?: Record<string, string>;
   log?: (line: string) => void;
   /** Extra App settings (KTO_*), e.g. a PostgreSQL DATABASE_URL. */
   appEnv?: Record<string, string>;
@@ -229,8 +207,9 @@ export class LocalSystem {
       appUrl: () => this.appUrl,
       webhookSecret: this.webhookSecret,
       registrationSecret: this.registrationSecret,
-      workspace: PROJECT_ROOT,
+      workspace: this.options.workspace ?? PROJECT_ROOT,
       action: join(PROJECT_ROOT, "dist", "index.js"),
+      env: { KTO_BUILD_STORE: join(this.options.dir, "runs", host.name, "builds"), ...this.options.runnerEnv },
       issuer: this.issuer,
       artifacts: { resultsUrl: this.results.url, runtimeToken: this.results.runtimeToken },
       workDir: join(this.options.dir, "runs", host.name),
@@ -262,7 +241,7 @@ export class LocalSystem {
   }
 
   /** A maintainer opens pull request `number` at commit `sha` carrying `config` as .github/kto.yml. */
-  async openPullRequest(number: number, sha: string, config = DEMO_CONFIG): Promise<number | null> {
+  async openPullRequest(number: number, sha: string, config: string): Promise<number | null> {
     const [owner, name] = LOCAL_REPO.split("/");
     this.github.state.files.set(`${LOCAL_REPO}@${sha}:.github/kto.yml`, config);
     this.github.state.pulls.set(`${LOCAL_REPO}#${number}`, { number, head: { sha } });

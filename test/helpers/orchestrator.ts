@@ -2,7 +2,7 @@ import type { CancelRequest, DispatchRequest, Dispatcher } from "../../src/orche
 import type { RunnerPool } from "../../src/orchestrator/resource-manager.js";
 import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
 import type { RunnerRecord, NewJob } from "../../src/orchestrator/store/store.js";
-import { job } from "./job.js";
+import { bootsBuild, buildJob, job } from "./job.js";
 
 /** Records what the orchestrator asked for; a run starts once per key, as GitHub's dispatch with run-name lookup would. */
 export class RecordingDispatcher implements Dispatcher {
@@ -79,4 +79,14 @@ export class StaticPool implements RunnerPool {
 
 export function storeJob(id: string, labels: string[], priority: number, overrides: Partial<NewJob> = {}): NewJob {
   return { id, name: id, spec: job({ id, labels, priority, timeoutMs: 60_000 }), labels, priority, maxAttempts: 2, retries: 0, ...overrides };
+}
+
+/** A build job of a plan, its plan-local id `name`. */
+export function storeBuild(id: string, name: string, labels: string[], priority: number, overrides: Partial<NewJob> = {}): NewJob {
+  return { id, name, spec: buildJob({ id: name, labels, priority, timeoutMs: 60_000 }), labels, priority, maxAttempts: 2, retries: 0, ...overrides };
+}
+
+/** A job of a plan that boots the plan's build `build` (its plan-local id). */
+export function storeDependent(id: string, build: string, labels: string[], priority: number, overrides: Partial<NewJob> = {}): NewJob {
+  return { id, name: id, spec: bootsBuild(build, { id, labels, priority, timeoutMs: 60_000 }), labels, priority, maxAttempts: 2, retries: 0, ...overrides };
 }

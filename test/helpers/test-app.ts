@@ -16,6 +16,8 @@ export interface TestAppOptions {
   /** A GitHub API double the App talks to, which the caller closes; else a new one, made with `double`. */
   github?: GitHubApiDouble;
   double?: GitHubApiDoubleOptions;
+  /** Which of the double's APIs the App talks to: GHES's /api/v3 (the default), or github.com's. */
+  server?: "ghes" | "github.com";
   /** Settings over the double's (`doubleAppSettings`), this file's secret and OIDC issuer. */
   settings?: Partial<AppSettings>;
   /** startApp's options over a test's: a fresh SQLite store, a quiet log, no throttling, polls every 100 ms. */
@@ -40,13 +42,17 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const github = options.github ?? (await startGitHubApiDouble(options.double));
   const issuer = await startOidcIssuer();
   const fresh = await freshStore("sqlite");
-  const settings = doubleAppSettings(github.url, {
-    WEBHOOK_SECRET,
-    KTO_PUBLIC_URL: PUBLIC_URL,
-    KTO_OIDC_ISSUER: issuer.url,
-    KTO_OIDC_JWKS_URL: issuer.jwksUrl,
-    ...options.settings,
-  });
+  const settings = doubleAppSettings(
+    github.url,
+    {
+      WEBHOOK_SECRET,
+      KTO_PUBLIC_URL: PUBLIC_URL,
+      KTO_OIDC_ISSUER: issuer.url,
+      KTO_OIDC_JWKS_URL: issuer.jwksUrl,
+      ...options.settings,
+    },
+    options.server,
+  );
   const app = await startApp(settings, {
     store: fresh.store,
     logLevel: "fatal",

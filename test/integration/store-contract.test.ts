@@ -5,7 +5,7 @@ import { JobLifecycle } from "../../src/orchestrator/job-lifecycle.js";
 import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
 import { migrate } from "../../src/orchestrator/store/migrations.js";
 import { ENGINES, withStore, submitPlan } from "../helpers/stores.js";
-import { storeJob } from "../helpers/orchestrator.js";
+import { storeBuild, storeDependent, storeJob } from "../helpers/orchestrator.js";
 
 describe.each(ENGINES)("Store on %s", (engine) => {
   it("cancels a job as it is now, though the copy it was given is of an earlier attempt: the run cancelled is the current one", async () => {
@@ -31,6 +31,109 @@ describe.each(ENGINES)("Store on %s", (engine) => {
         ["cancel:j#1", "101"],
         ["cancel:j#2", "202"],
       ]);
+    });
+  });
+
+  it("moves a build's waiting dependents in the transaction of the build's end: a failure after the build's update rolls both back", async () => {
+    await withStore(engine, async (store) => {
+      const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
+      await submitPlan(store, {
+        id: "p",
+        source: "s",
+        workspace: "/w",
+        approved: true,
+        publish: true,
+        now: 1_000,
+        jobs: [storeBuild("b", "x86_64-kunit", [], 2), storeDependent("kunit", "x86_64-kunit", [], 2), storeDependent("kselftest", "x86_64-kunit", [], 2)],
+      });
+      expect((await store.jobs.job("kunit"))!).toMatchObject({ state: "waiting", needsJobId: "b" });
+      await store.runners.upsertRunners([{ id: "e1", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
+      await lifecycle.dispatch((await store.jobs.job("b"))!, "e1");
+      // The second dependent's move fails, after the build's update and the first dependent's.
+      if (engine === "sqlite") {
+        await sql`create trigger fail_skip before update of state on jobs when new.state = 'skipped' and new.id = 'kselftest' begin select raise(abort, 'injected'); end`.execute(
+          store.db,
+        );
+      } else {
+        await sql`create function fail_skip() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$`.execute(store.db);
+        await sql`create trigger fail_skip before update on jobs for each row when (new.state = 'skipped' and new.id = 'kselftest') execute function fail_skip()`.execute(
+          store.db,
+        );
+      }
+      await expect(lifecycle.recordRunEvent("b", 1, { kind: "finished", status: "failed", reason: "1 error" })).rejects.toThrow(/injected/);
+      expect((await store.jobs.list()).map((j) => [j.id, j.state])).toEqual([
+        ["b", "dispatched"],
+        ["kunit", "waiting"],
+        ["kselftest", "waiting"],
+      ]);
+      expect((await store.jobs.transitions()).filter((t) => t.from !== null).map((t) => t.jobId)).toEqual(["b"]);
+      // Only the check runs of their submission: none of the moves rolled back.
+      expect(
+        (await store.db.selectFrom("outbox").select("idempotency_key").where("idempotency_key", "like", "publish:k%").orderBy("id").execute()).map(
+          (r) => r.idempotency_key,
+        ),
+      ).toEqual(["publish:kunit#1:waiting", "publish:kselftest#1:waiting"]);
+      await sql`drop trigger fail_skip ${sql.raw(engine === "postgres" ? "on jobs" : "")}`.execute(store.db);
+      // The report tried again: the build fails, and both dependents are skipped with it.
+      await lifecycle.recordRunEvent("b", 1, { kind: "finished", status: "failed", reason: "1 error" });
+      expect((await store.jobs.list()).map((j) => [j.id, j.state, j.reason])).toEqual([
+        ["b", "failed", "1 error"],
+        ["kunit", "skipped", "build x86_64-kunit failed: 1 error"],
+        ["kselftest", "skipped", "build x86_64-kunit failed: 1 error"],
+      ]);
+      expect(await store.jobs.countsByState()).toMatchObject({ waiting: 0, skipped: 2, failed: 1 });
+    });
+  });
+
+  it("releases a job that starts to wait for a build already ended, in the same transaction, and indexes jobs by the build they need", async () => {
+    await withStore(engine, async (store) => {
+      const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
+      await submitPlan(store, {
+        id: "p",
+        source: "s",
+        workspace: "/w",
+        approved: false,
+        now: 1_000,
+        jobs: [storeBuild("b", "x86_64-kunit", [], 2), storeDependent("kunit", "x86_64-kunit", [], 2)],
+      });
+      await lifecycle.approve((await store.jobs.job("b"))!);
+      await store.runners.upsertRunners([{ id: "e1", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
+      await lifecycle.dispatch((await store.jobs.job("b"))!, "e1");
+      await lifecycle.recordRunEvent("b", 1, { kind: "finished", status: "succeeded" });
+      expect((await store.jobs.job("kunit"))!.state).toBe("awaiting_approval");
+      expect(await lifecycle.approve((await store.jobs.job("kunit"))!)).toMatchObject({ state: "waiting" });
+      expect((await store.jobs.transitions("kunit")).map((t) => t.to)).toEqual(["awaiting_approval", "waiting", "queued"]);
+      const indexes =
+        engine === "sqlite"
+          ? await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'jobs'`.execute(store.db)
+          : await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'jobs'`.execute(store.db);
+      expect(indexes.rows.map((r) => r.name)).toContain("jobs_needs");
+    });
+  });
+
+  it("never leaves a job waiting when its approval races its build's end: whichever commits first, the job ends queued", async () => {
+    await withStore(engine, async (store) => {
+      const lifecycle = new JobLifecycle(store, new ManualClock(1_000), undefined, true);
+      await store.runners.upsertRunners([{ id: "e1", pool: "static", labels: [], capacity: 20, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
+      for (let i = 0; i < 10; i++) {
+        await submitPlan(store, {
+          id: `p${i}`,
+          source: "s",
+          workspace: "/w",
+          approved: false,
+          now: 1_000,
+          jobs: [storeBuild(`b${i}`, "x86_64-kunit", [], 2), storeDependent(`k${i}`, "x86_64-kunit", [], 2)],
+        });
+        await lifecycle.approve((await store.jobs.job(`b${i}`))!);
+        await lifecycle.dispatch((await store.jobs.job(`b${i}`))!, "e1");
+      }
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const dependent = (await store.jobs.job(`k${i}`))!;
+          await Promise.all([lifecycle.recordRunEvent(`b${i}`, 1, { kind: "finished", status: "succeeded" }), lifecycle.approve(dependent)]);
+        }),
+      );
+      for (let i = 0; i < 10; i++) expect([`k${i}`, (await store.jobs.job(`k${i}`))!.state]).toEqual([`k${i}`, "queued"]);
     });
   });
 

@@ -5,7 +5,8 @@ import { isTerminal } from "../../src/orchestrator/job-state.js";
 import { labelsFit } from "../../src/orchestrator/labels.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import type { RunnerRecord, JobRecord, Store } from "../../src/orchestrator/store/store.js";
-import { RecordingDispatcher, StaticPool, storeJob } from "../helpers/orchestrator.js";
+import type { NewJob } from "../../src/orchestrator/store/store.js";
+import { RecordingDispatcher, StaticPool, storeBuild, storeDependent, storeJob } from "../helpers/orchestrator.js";
 import { githubRoutes, homes, ORIGINS, scopeOf, type Home } from "../helpers/runner-homes.js";
 import { ENGINES, freshStore, type EngineName } from "../helpers/stores.js";
 
@@ -28,7 +29,7 @@ interface Real {
 
 type Model = { submitted: number };
 
-/** Invariants that hold after every command: Properties 2, 2b, 3 and 11. */
+/** Invariants that hold after every command: Properties 2, 2b, 3, 11 and 14. */
 async function checkInvariants(real: Real): Promise<void> {
   const jobs = await real.store.jobs.list();
   const runners = new Map((await real.store.runners.list()).map((e) => [e.id, e]));
@@ -55,17 +56,46 @@ async function checkInvariants(real: Real): Promise<void> {
   const status = await real.service.status.snapshot();
   expect(jobs).toHaveLength(real.submitted);
   const inStates = (...states: string[]) => jobs.filter((job) => states.includes(job.state)).length;
-  expect(status.waiting).toBe(inStates("awaiting_approval", "queued"));
+  expect(status.waiting).toBe(inStates("awaiting_approval", "waiting", "queued"));
   expect(status.active).toBe(inStates("dispatched", "running"));
   expect(status.finished).toBe(jobs.filter((job) => isTerminal(job.state)).length);
   expect(status.active + status.waiting + status.finished).toBe(real.submitted);
   expect(status.submitted).toBe(real.submitted);
+  checkDependencies(jobs);
 }
+
+/**
+ * Property 14: build dependencies. No job that boots a build ever reaches the queue (let
+ * alone a runner) before that build succeeded; every one whose build ended otherwise ends
+ * skipped, unless it was cancelled before; and none waits for a build that has ended.
+ */
+function checkDependencies(jobs: readonly JobRecord[]): void {
+  const byId = new Map(jobs.map((job) => [job.id, job]));
+  for (const job of jobs) {
+    if (job.needsJobId === null) continue;
+    const build = byId.get(job.needsJobId)!;
+    const where = { job: job.id, state: job.state, build: build.state };
+    const queuedOnce = job.queuedAt !== job.createdAt || job.dispatchedAt !== null || !["waiting", "cancelled", "skipped"].includes(job.state);
+    if (queuedOnce) expect({ ...where, buildSucceeded: build.state === "succeeded" }).toMatchObject({ buildSucceeded: true });
+    if (job.dispatchedAt !== null) expect(job.dispatchedAt).toBeGreaterThanOrEqual(build.finishedAt!);
+    if (!isTerminal(build.state)) expect(["waiting", "cancelled"]).toContain(job.state);
+    else if (build.state !== "succeeded") {
+      expect({ ...where, ended: ["skipped", "cancelled"].includes(job.state) }).toMatchObject({ ended: true });
+      if (job.state === "cancelled") expect(job.finishedAt!).toBeLessThanOrEqual(build.finishedAt!);
+    }
+    if (job.state === "skipped")
+      expect({ ...where, reason: job.reason }).toMatchObject({ reason: expect.stringMatching(/^build \S+ (failed|timed out|was cancelled|errored)/) });
+  }
+}
+
+/** A plan's job; `boots` makes it boot the plan's build, when the plan has one. */
+type PlannedJob = { labels: string[]; priority: number; boots?: boolean };
 
 class Submit implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly origin: (typeof ORIGINS)[number],
-    readonly jobs: { labels: string[]; priority: number }[],
+    readonly jobs: PlannedJob[],
+    readonly build: { labels: string[]; priority: number } | null = null,
   ) {}
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
@@ -77,13 +107,21 @@ class Submit implements fc.AsyncCommand<Model, Real> {
       ...(this.origin.repo === null ? {} : { repo: this.origin.repo, repoPrivate: this.origin.repoPrivate }),
       approved: true,
       now: real.clock.now(),
-      jobs: this.jobs.map((j, i) => storeJob(`${plan}-${i}`, j.labels, j.priority)),
+      jobs: this.planned(plan),
     });
-    real.submitted += this.jobs.length;
-    model.submitted += this.jobs.length;
+    const submitted = this.jobs.length + (this.build ? 1 : 0);
+    real.submitted += submitted;
+    model.submitted += submitted;
     await checkInvariants(real);
   }
-  toString = () => `submit(${this.origin.repo ?? "local"}, ${JSON.stringify(this.jobs)})`;
+  private planned(plan: string): NewJob[] {
+    const build = this.build;
+    const jobs = this.jobs.map((j, i) =>
+      build && j.boots ? storeDependent(`${plan}-${i}`, `${plan}-build`, j.labels, j.priority) : storeJob(`${plan}-${i}`, j.labels, j.priority),
+    );
+    return build ? [...jobs, storeBuild(`${plan}-b`, `${plan}-build`, build.labels, build.priority)] : jobs;
+  }
+  toString = () => `submit(${this.origin.repo ?? "local"}, ${JSON.stringify(this.jobs)}, build ${JSON.stringify(this.build)})`;
 }
 
 class AddRunner implements fc.AsyncCommand<Model, Real> {
@@ -153,6 +191,23 @@ class Report implements fc.AsyncCommand<Model, Real> {
   toString = () => `report(${this.pick},${this.outcome})`;
 }
 
+/** A build under way ends: the one that decides whether its dependents run. */
+class FinishBuild implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly pick: number,
+    readonly status: "succeeded" | "failed" | "timed_out",
+  ) {}
+  check = () => true;
+  async run(_model: Model, real: Real): Promise<void> {
+    const active = (await real.store.jobs.list({ states: ["dispatched", "running"] })).filter((job) => job.spec.runner === "build");
+    if (active.length === 0) return;
+    const build = active[this.pick % active.length]!;
+    await real.service.recordRunEvent(build.id, build.attempt, { kind: "finished", status: this.status, reason: `${this.status} in a test` });
+    await checkInvariants(real);
+  }
+  toString = () => `finishBuild(${this.pick},${this.status})`;
+}
+
 class Advance implements fc.AsyncCommand<Model, Real> {
   constructor(readonly ms: number) {}
   check = () => true;
@@ -189,16 +244,18 @@ class Cancel implements fc.AsyncCommand<Model, Real> {
   toString = () => `cancel(${this.pick})`;
 }
 
+const plannedJobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }), boots: fc.boolean() }), {
+  minLength: 1,
+  maxLength: 6,
+});
+const plannedBuild = fc.option(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { nil: null });
+
 const commands = [
-  fc
-    .tuple(
-      fc.constantFrom(...ORIGINS),
-      fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 6 }),
-    )
-    .map(([origin, jobs]) => new Submit(origin, jobs)),
+  fc.tuple(fc.constantFrom(...ORIGINS), plannedJobs, plannedBuild).map(([origin, jobs, build]) => new Submit(origin, jobs, build)),
   fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 3 }), homes).map(([labels, capacity, home]) => new AddRunner(labels, capacity, home)),
   fc.constant(new Tick()),
   fc.tuple(fc.nat(), fc.constantFrom("started" as const, "succeeded" as const, "failed" as const, "infrastructure" as const)).map(([p, o]) => new Report(p, o)),
+  fc.tuple(fc.nat(), fc.constantFrom("succeeded" as const, "failed" as const, "timed_out" as const)).map(([p, s]) => new FinishBuild(p, s)),
   fc.integer({ min: 1_000, max: 400_000 }).map((ms) => new Advance(ms)),
   fc.nat().map((p) => new FailRunner(p)),
   fc.nat().map((p) => new Cancel(p)),
@@ -223,7 +280,7 @@ async function setup(engine: EngineName) {
 describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
   const runs = engine === "sqlite" ? 40 : 15;
 
-  it("Property 2: allocation matching, Property 2b: no lease ever crosses a scope, Property 3: status consistency, Property 8: priority ordering, Property 9: FIFO among equal priorities, Property 11: resource recovery — over any command sequence", async () => {
+  it("Property 2: allocation matching, Property 2b: no lease ever crosses a scope, Property 3: status consistency, Property 8: priority ordering, Property 9: FIFO among equal priorities, Property 11: resource recovery, Property 14: build dependencies — over any command sequence, plans with builds and jobs that boot them among them", async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
         const { real, dispose } = await setup(engine);
@@ -236,7 +293,8 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
             real.clock.advance(20_000);
             await real.service.tick();
           }
-          for (const job of await real.store.jobs.list({ states: ["queued", "dispatched", "running"] })) await real.service.cancelJobs([job], "end of test");
+          for (const job of await real.store.jobs.list({ states: ["waiting", "queued", "dispatched", "running"] }))
+            await real.service.cancelJobs([job], "end of test");
           expect(await real.store.jobs.busyByRunner()).toEqual(new Map());
           await checkInvariants(real);
           expect(real.dispatcher.duplicates).toBe(0);
@@ -251,17 +309,20 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
   });
 
   it("Property 2b: no lease ever crosses a scope — one pass over random repositories, runners, runner groups and label sets", async () => {
-    const jobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 4 });
+    const jobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }), boots: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 4,
+    });
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.constantFrom(...ORIGINS), jobs), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(fc.constantFrom(...ORIGINS), jobs, plannedBuild), { minLength: 1, maxLength: 5 }),
         fc.array(fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 2 }), homes), { minLength: 1, maxLength: 5 }),
         async (plans, runners) => {
           const { real, dispose } = await setup(engine);
           const model = { submitted: 0 };
           try {
             for (const [labels, capacity, home] of runners) await new AddRunner(labels, capacity, home).run(model, real);
-            for (const [origin, planJobs] of plans) await new Submit(origin, planJobs).run(model, real);
+            for (const [origin, planJobs, build] of plans) await new Submit(origin, planJobs, build).run(model, real);
             // The pass leases; the checks after it are Property 2b's (every lease), 8 and 9, and work conservation.
             await new Tick().run(model, real);
           } finally {

@@ -47,6 +47,11 @@ const KEYS = [
   "modules",
   "append",
   "disk",
+  "builds",
+  "build",
+  "toolchain",
+  "config",
+  "targets",
   "pull_request",
   "dispatch",
   "ok_to_test_label",
@@ -112,6 +117,15 @@ const SCALARS = [
   "!unknown x",
   "|\n  block\n",
   "'quoted ''x'''",
+  "tinyconfig",
+  "x86_64_defconfig",
+  "CONFIG_KUNIT=y",
+  '"CONFIG_X=y O=/"',
+  '"$(shell id)"',
+  "kernel/configs/kvm_guest.config",
+  "../x.config",
+  "modules",
+  "clang",
 ];
 
 /** Builds flow-style YAML, with anchors on some collections and aliases to earlier (or missing) anchors. */
@@ -174,15 +188,34 @@ const suite = fc.record(
     env: fc.dictionary(fc.constantFrom("A", "B", "1x"), scalar, { maxKeys: 2 }),
     hardware: tree,
     artifacts: fc.array(scalar, { maxLength: 3 }),
+    build: fc.constantFrom("k", "s", "nope", "-bad"),
     extra: tree,
   },
   { requiredKeys: ["name", "runner"] },
+);
+
+/** kto's build fields, with values from anywhere. */
+const build = fc.record(
+  {
+    name: fc.constantFrom("k", "s", "a", "-bad"),
+    arch: scalar,
+    toolchain: scalar,
+    config: fc.oneof(scalar, fc.array(scalar, { maxLength: 4 })),
+    targets: fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })),
+    image: scalar,
+    matrix: fc.dictionary(fc.constantFrom("k", "v", "arch"), fc.array(scalar, { minLength: 1, maxLength: 3 }), { maxKeys: 2 }),
+    timeout: scalar,
+    hardware: tree,
+    extra: tree,
+  },
+  { requiredKeys: ["name"] },
 );
 
 const config = fc.record(
   {
     version: fc.constantFrom("1", "2", '"1"'),
     suites: fc.array(suite, { maxLength: 3 }),
+    builds: fc.array(build, { maxLength: 2 }),
     defaults: tree,
     limits: fc.dictionary(fc.constantFrom("jobs_per_suite", "jobs_per_plan", "x"), fc.constantFrom("1", "3", "256", "1024", "5000", "-1", "1.5", "a"), {
       maxKeys: 2,
@@ -200,26 +233,52 @@ const plausible = fc.record({
     { weight: 3, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.record({ jobs_per_suite: fc.constantFrom("2", "256", "1024"), jobs_per_plan: fc.constantFrom("3", "1024", "4096") }) },
   ),
-  suites: fc.uniqueArray(
+  builds: fc.uniqueArray(
     fc.record({
-      name: fc.constantFrom("s", "a", "a-v-1", "b.c"),
-      runner: fc.constant("docker"),
-      image: fc.constantFrom("i", '"img:${{ matrix.v }}"', "i", '"img:${{ matrix.v }}"', "i", '"img:${{ matrix.v }}"', '"${{ matrix.nope }}"'),
-      command: fc.constantFrom("x", '"run ${{ matrix.v }} ${{matrix.k}}"', '["a", "${{ matrix.v }}"]', `"${"${{ matrix.v }}".repeat(50)}"`),
-      matrix: fc.record(
-        Object.fromEntries(
-          ["v", "k", "constructor"].map((key) => [
-            key,
-            fc.uniqueArray(fc.constantFrom("1", '"1"', "1.0", "true", '"a b"', "a_b", "x", "y", "z", '""', `"${"w".repeat(2000)}"`), {
-              minLength: 1,
-              maxLength: 5,
-            }),
-          ]),
-        ),
-        { requiredKeys: ["v"] },
-      ),
-      timeout: fc.constantFrom("20m", "7d", "1"),
+      name: fc.constantFrom("k", "k2", "a"),
+      config: fc.constantFrom("[tinyconfig]", "[defconfig, CONFIG_KUNIT=y, kernel/configs/kvm_guest.config]", "[tinyconfig]", '[tinyconfig, "CONFIG_X=y O=/"]'),
+      targets: fc.constantFrom("[kernel]", "[kernel, modules]"),
+      image: fc.constantFrom('"b:${{ matrix.v }}"', "b", '"b:${{ matrix.v }}"', "b", '"${{ matrix.nope }}"'),
+      matrix: fc.record({ v: fc.uniqueArray(fc.constantFrom("1", '"1"', "x", "y"), { minLength: 1, maxLength: 3 }) }, { requiredKeys: [] }),
     }),
+    { maxLength: 2, selector: (build) => build.name },
+  ),
+  suites: fc.uniqueArray(
+    fc.oneof(
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          name: fc.constantFrom("s", "a", "a-v-1", "b.c"),
+          runner: fc.constant("qemu"),
+          build: fc.constantFrom("k", "k", "k2", "nope"),
+          command: fc.constantFrom("x", '"run ${{ matrix.v }}"'),
+          append: fc.constantFrom("console=ttyS0", "kunit_shutdown=halt"),
+          matrix: fc.record({ v: fc.uniqueArray(fc.constantFrom("1", "x", "y", "z"), { minLength: 1, maxLength: 3 }) }, { requiredKeys: [] }),
+        }),
+      },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          name: fc.constantFrom("s", "a", "a-v-1", "b.c"),
+          runner: fc.constant("docker"),
+          image: fc.constantFrom("i", '"img:${{ matrix.v }}"', "i", '"img:${{ matrix.v }}"', "i", '"img:${{ matrix.v }}"', '"${{ matrix.nope }}"'),
+          command: fc.constantFrom("x", '"run ${{ matrix.v }} ${{matrix.k}}"', '["a", "${{ matrix.v }}"]', `"${"${{ matrix.v }}".repeat(50)}"`),
+          matrix: fc.record(
+            Object.fromEntries(
+              ["v", "k", "constructor"].map((key) => [
+                key,
+                fc.uniqueArray(fc.constantFrom("1", '"1"', "1.0", "true", '"a b"', "a_b", "x", "y", "z", '""', `"${"w".repeat(2000)}"`), {
+                  minLength: 1,
+                  maxLength: 5,
+                }),
+              ]),
+            ),
+            { requiredKeys: ["v"] },
+          ),
+          timeout: fc.constantFrom("20m", "7d", "1"),
+        }),
+      },
+    ),
     { minLength: 1, maxLength: 3, selector: (suite) => suite.name },
   ),
 });

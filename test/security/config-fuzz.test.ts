@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { buildPlan, ConfigError, parseConfig } from "../../src/config/index.js";
+import { buildNeeded, buildPlan, ConfigError, parseConfig } from "../../src/config/index.js";
+import { jobSpecSchema } from "../../src/config/job-spec-schema.js";
 import { FILE, yamlish } from "./config-fuzz-inputs.js";
 
 // Field names dotted, indices and other keys bracketed: `suites[0].env["A B"]`.
@@ -31,6 +32,13 @@ describe("config parsing and planning under arbitrary input", () => {
         expect(new Set(plan.jobs.map((j) => j.slug)).size).toBe(plan.jobs.length);
         expect(new Set(plan.jobs.map((j) => j.id)).size).toBe(plan.jobs.length);
         for (const job of plan.jobs) expect(job.timeoutMs).toBeLessThanOrEqual(2 ** 31 - 1);
+        // Every job the Action takes as it is, and every build a job waits for is a build job of the plan.
+        const builds = new Set(plan.jobs.flatMap((job) => (job.runner === "build" ? [job.id] : [])));
+        for (const job of plan.jobs) {
+          expect(jobSpecSchema.safeParse(JSON.parse(JSON.stringify(job))).success).toBe(true);
+          const needed = buildNeeded(job);
+          if (needed !== undefined) expect(builds.has(needed)).toBe(true);
+        }
       }),
       { numRuns: 300 },
     );

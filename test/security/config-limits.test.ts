@@ -157,6 +157,25 @@ describe("YAML resource exhaustion", () => {
     expect(issues[100]).toMatchObject({ line: 53, path: "suites[50].image", message: "and 5900 more problems from here on" });
   });
 
+  it("ten thousand suites naming none of ten thousand builds end quickly, each problem short", () => {
+    const builds = Array.from({ length: 10_000 }, (_, i) => `  - { name: b${i}, config: [tinyconfig] }`).join("\n");
+    const suites = Array.from({ length: 10_000 }, (_, i) => `  - { name: s${i}, runner: qemu, build: x${i} }`).join("\n");
+    const started = Date.now();
+    const issues = issuesOf(`version: 1\nbuilds:\n${builds}\nsuites:\n${suites}\n`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(issues).toHaveLength(101);
+    expect(issues[0]).toMatchObject({ path: "suites[0].build", message: 'no build named "x0" (have: b0, b1, b2, b3, b4, b5, b6, b7, b8, b9 and 9990 more)' });
+  });
+
+  it("ten thousand suites each booting one of ten thousand builds plan quickly", () => {
+    const builds = Array.from({ length: 2_000 }, (_, i) => `  - { name: b${i}, config: [tinyconfig], matrix: { v: [a] } }`).join("\n");
+    const suites = Array.from({ length: 2_000 }, (_, i) => `  - { name: s${i}, runner: qemu, build: b${i}, matrix: { v: [a] } }`).join("\n");
+    const started = Date.now();
+    const plan = buildPlan(parseConfig(`version: 1\nlimits: { jobs_per_plan: 4096 }\nbuilds:\n${builds}\nsuites:\n${suites}\n`, FILE));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(plan.jobs).toHaveLength(4_000);
+  });
+
   it("a billion laughs is a config error at the alias that goes too far, for the CLI and the App", async () => {
     const text = billionLaughs(9);
     expect(messagesOf(text)).toEqual([

@@ -30,6 +30,15 @@ describe("App settings", () => {
     expect(apiBaseUrl(settings)).toBe("https://ghe.example.com/api/v3");
     expect(jwksUrl(settings)).toBe("https://token.actions.githubusercontent.com/.well-known/jwks");
   });
+
+  it("talks to github.com at api.github.com, or through a proxy's URL, and refuses a proxy for GHES", () => {
+    const base = { APP_ID: "7", PRIVATE_KEY: PEM, WEBHOOK_SECRET: "s", KTO_PUBLIC_URL: "https://kto.example.com" };
+    expect(apiBaseUrl(readSettings(base, () => ""))).toBe("https://api.github.com");
+    expect(apiBaseUrl(readSettings({ ...base, KTO_GITHUB_API_URL: "https://proxy.example.com/github/" }, () => ""))).toBe("https://proxy.example.com/github");
+    expect(() => readSettings({ ...base, KTO_GITHUB_API_URL: "https://proxy.example.com", GHE_HOST: "ghe.example.com" }, () => "")).toThrow(
+      "KTO_GITHUB_API_URL: set GHE_HOST for GitHub Enterprise Server or KTO_GITHUB_API_URL for github.com through a proxy, not both",
+    );
+  });
 });
 
 describe("trust gate", () => {

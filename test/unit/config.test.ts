@@ -164,8 +164,8 @@ suites:
   - { name: b, runner: docker, image: i, command: "make -C dir && echo ok" }
 `),
     );
-    expect(plan.jobs[0]!.command).toEqual(["make", "-C", "dir with space"]);
-    expect(plan.jobs[1]!.command).toBe("make -C dir && echo ok");
+    expect(plan.jobs[0]).toMatchObject({ command: ["make", "-C", "dir with space"] });
+    expect(plan.jobs[1]).toMatchObject({ command: "make -C dir && echo ok" });
   });
 
   it("selects suites by name and rejects unknown ones", () => {

@@ -11,4 +11,6 @@ export const CONCLUSION = {
   timed_out: "timed_out",
   cancelled: "cancelled",
   errored: "failure",
-} as const satisfies Record<TerminalState, "success" | "failure" | "timed_out" | "cancelled">;
+  // Never ran because its build did not succeed: the build's own check run carries the failure.
+  skipped: "skipped",
+} as const satisfies Record<TerminalState, "success" | "failure" | "timed_out" | "cancelled" | "skipped">;

@@ -6,24 +6,17 @@ import { codeSpan, inlineText } from "../../runners/report/markdown.js";
 import { STORED_FAILURES, type StoredReport } from "../http/stored-report.js";
 import { summaryMarkdown } from "../../runners/report/summary-markdown.js";
 import { splitRepo, type OctokitFor } from "./github-api.js";
-import { annotationsNotThere, createCheckRun, knownCheckRun, type Annotation, type CheckRunRecord } from "./check-runs-on-github.js";
+import { annotationsNotThere, createCheckRun, knownCheckRun, type CheckRunRecord } from "./check-runs-on-github.js";
+import { jobAnnotations, type Annotation } from "./check-run-annotations.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
-import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+import { SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
   return tests && tests.total > 0 ? `${tests.passed} passed, ${tests.failed} failed, ${tests.errored} errored, ${tests.skipped} skipped` : null;
 }
-/**
- * GitHub takes 50 annotations per request and adds up those of several; kto sends at most
- * 50 per check run, with its final update, so that one report costs one request however
- * many failures it has (GitHub Actions, too, shows at most 50 per job). The rest are
- * counted in the summary and listed in the results artifact.
- */
-const ANNOTATIONS_PER_CHECK_RUN = 50;
-
 export function checkRunName(job: Pick<JobRecord, "name">): string {
   return `kto / ${job.name}`;
 }
@@ -44,7 +37,7 @@ export interface CheckRunReporterOptions {
 
 /** What the publisher reads of a job and its plan, and where it keeps the check runs' ids. */
 export interface CheckRunStore {
-  jobs: Pick<Store["jobs"], "list" | "queuePosition" | "setCheckRunId" | "markCheckRunRequested">;
+  jobs: Pick<Store["jobs"], "job" | "list" | "queuePosition" | "setCheckRunId" | "markCheckRunRequested">;
   plans: Pick<Store["plans"], "plan" | "setApprovalCheckRunId" | "markApprovalCheckRunRequested">;
 }
 
@@ -77,7 +70,7 @@ export class CheckRunPublisher implements Publisher {
     const detailsUrl = job.runId !== null ? `${this.options.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
-    const body = await this.describe(job, detailsUrl, cancel);
+    const body = await this.describe(job, detailsUrl, cancel, plan.repo);
     let annotations = body.annotations;
     const id = await knownCheckRun(octokit, at, record, this.options.now);
     // An update sent before whose answer was lost may have added its annotations already.
@@ -152,8 +145,17 @@ export class CheckRunPublisher implements Publisher {
     }).fields;
   }
 
-  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string) {
+  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string, repo: string) {
     const labels = job.labels.length ? job.labels.join(", ") : "any";
+    if (job.state === "waiting") {
+      const waitingFor = job.reason ?? "waiting for its build";
+      return this.fields({
+        status: "queued",
+        title: `${waitingFor.charAt(0).toUpperCase()}${waitingFor.slice(1)}`.slice(0, 200),
+        summary: `${inlineText(waitingFor)}: it is queued for a runner with labels ${inlineText(labels)} once that build succeeds, and skipped if it does not.${cancel}`,
+      });
+    }
+    if (job.state === "skipped") return this.skipped(job, repo);
     if (job.state === "queued") {
       const now = this.options.now();
       const position = job.notBefore <= now ? await this.store.jobs.queuePosition(job, now) : null;
@@ -185,7 +187,7 @@ export class CheckRunPublisher implements Publisher {
         finishedAt: report.finishedAt,
         durationMs: report.durationMs,
         jobs: [{ ...report, failures: listed }],
-        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, [job.state]: 1 }, tests: report.tests },
+        totals: { jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, skipped: 0, [job.state]: 1 }, tests: report.tests },
       };
       summary = summaryMarkdown(run).replace(/\]\(jobs\//g, "](#jobs/");
       if (report.artifactUrl) summary += `\n[Download the logs and results](${report.artifactUrl})\n`;
@@ -194,19 +196,23 @@ export class CheckRunPublisher implements Publisher {
         summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
     }
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
-    const annotations: Annotation[] = failures
-      .filter((f) => f.location)
-      .slice(0, ANNOTATIONS_PER_CHECK_RUN)
-      .map((f) => ({
-        path: f.location!.file,
-        start_line: f.location!.line,
-        end_line: f.location!.line,
-        annotation_level: "failure",
-        title: annotationTitle([...f.path, f.name].join(" › ")),
-        message: annotationMessage(f.reason ?? f.status),
-      }));
+    const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
     return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
+  }
+
+  /** A job its build kept from running: the build named, and linked to its check run where that is known. */
+  private async skipped(job: JobRecord, repo: string) {
+    const why = (job.reason ?? "its build did not succeed").split("\n")[0]!;
+    const build = job.needsJobId ? await this.store.jobs.job(job.needsJobId) : null;
+    const link = build?.checkRunId ? `\n\nSee [${inlineText(checkRunName(build))}](${this.options.serverUrl}/${repo}/runs/${build.checkRunId}).` : "";
+    return this.fields({
+      status: "completed",
+      conclusion: CONCLUSION.skipped,
+      title: `Not run: ${why}`.slice(0, 200),
+      summary: `Not run: ${inlineText(why)}.${link}`,
+      actions: [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }],
+    });
   }
 
   private fields(options: {

@@ -1,11 +1,10 @@
 import { DeferredError } from "../../orchestrator/outbox-worker.js";
 import type { Octokit } from "./github-api.js";
+import type { Annotation } from "./check-run-annotations.js";
 
 // What GitHub already has of kto's check runs, read before an effect that may have landed
 // is sent again: GitHub makes a second check run for a second create, and appends
 // annotations, so neither may be repeated.
-
-export type Annotation = { path: string; start_line: number; end_line: number; annotation_level: "failure"; title: string; message: string };
 
 /** One of kto's check runs on a commit, as GitHub knows it: by name and external id, made by kto's App. */
 export interface CheckRunAt {

@@ -1,4 +1,6 @@
 import { runTimeoutMinutes } from "../../config/limits.js";
+import type { BuildHandoff } from "../../config/job-spec.js";
+import { buildHandoff } from "../../orchestrator/build-handoff.js";
 import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../../orchestrator/dispatcher.js";
 import { DeferredError } from "../../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
@@ -110,9 +112,18 @@ export class GitHubDispatcher implements Dispatcher {
           now + this.options.lookupDelayMs,
         );
     }
+    const build = await this.handoffOf(job);
     const inputs = {
       // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
-      job: JSON.stringify({ id: job.id, attempt: job.attempt, spec: job.spec, timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs) }),
+      // A build's handoff goes inside `job`, so it takes no input of its own (GHES allows 10).
+      job: JSON.stringify({
+        id: job.id,
+        attempt: job.attempt,
+        spec: job.spec,
+        timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs),
+        ...(build ? { build } : {}),
+        trusted: plan.trusted,
+      }),
       runs_on: JSON.stringify(runsOn(env.labels)),
       sha: plan.headSha,
       app_url: this.options.appUrl,
@@ -133,6 +144,14 @@ export class GitHubDispatcher implements Dispatcher {
     // reports, or is cancelled.
     const found = await this.lookUp(octokit, owner, repo, runName, this.options.now());
     return { runId: found };
+  }
+
+  /** For a job that boots a build, where that build's outputs are; a build no longer known cannot be booted. */
+  private async handoffOf(job: JobRecord): Promise<BuildHandoff | null> {
+    if (!job.needsJobId) return null;
+    const build = await this.store.jobs.job(job.needsJobId);
+    if (!build) throw new DispatchRefusedError(`kto cannot dispatch this job: the build it boots (${job.needsJobId}) is no longer known`);
+    return buildHandoff(build);
   }
 
   /** The run GitHub started for a job's attempt, or null while GitHub does not list it. */

@@ -61,7 +61,7 @@ function render() {
   document.getElementById("updated").textContent = new Date(data.generatedAt).toLocaleTimeString();
   const counts = document.getElementById("counts");
   counts.replaceChildren(...Object.entries(data.counts).filter(([, n]) => n > 0).map(([state, n]) => el("span", state.replace("_", " ") + ": " + n)));
-  fill("queue", data.queue.map((j, i) => [String(i + 1), el("td", j.name + (j.approval ? " (awaiting approval)" : "")), j.repo ?? "—", String(j.priority), labels(j.labels), duration(now - j.queuedAt)]), 6, "Nothing waiting.");
+  fill("queue", data.queue.map((j, i) => [String(i + 1), el("td", j.name + (j.approval ? " (awaiting approval)" : j.waitingFor ? " (waiting for build " + j.waitingFor + ")" : "")), j.repo ?? "—", String(j.priority), labels(j.labels), duration(now - j.queuedAt)]), 6, "Nothing waiting.");
   fill("runners", data.runners.map((r) => [r.name, el("td", r.busy ? "busy" : r.state, r.state === "online" ? (r.busy ? "neutral" : "success") : "failure"), labels(r.labels), r.job ?? "—"]), 4, "No runners online.");
   fill("running", data.running.map((j) => [j.name, j.repo ?? "—", j.runner ?? "—", j.state, el("td", duration(now - j.since), "elapsed"), j.runUrl ? (() => { const td = el("td"); td.append(link(j.runUrl, "workflow run")); return td; })() : "—"]), 6, "Nothing running.");
   fill("recent", data.recent.map((j) => {

@@ -1,3 +1,4 @@
+import { buildNeeded } from "../../config/job-spec.js";
 import type { JobReads, JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import type { JobReport } from "../../runners/report/run-report.js";
 import { CONCLUSION } from "../github/check-run-conclusion.js";
@@ -8,7 +9,18 @@ export interface DashboardData {
   generatedAt: number;
   counts: Record<string, number>;
   /** Waiting jobs in dispatch order: priority, then arrival. */
-  queue: { id: string; name: string; repo: string | null; priority: number; labels: string[]; attempt: number; queuedAt: number; approval: boolean }[];
+  queue: {
+    id: string;
+    name: string;
+    repo: string | null;
+    priority: number;
+    labels: string[];
+    attempt: number;
+    queuedAt: number;
+    approval: boolean;
+    /** The build it waits for (its name), before it may join the queue; null when it waits for a runner or an approval. */
+    waitingFor: string | null;
+  }[];
   runners: { id: string; name: string; labels: string[]; state: string; busy: boolean; job: string | null }[];
   running: { id: string; name: string; repo: string | null; state: string; runner: string | null; since: number; runUrl: string | null }[];
   recent: {
@@ -33,8 +45,10 @@ export async function dashboardData(store: JobReads, serverUrl: string, now: num
     return plans.get(job.planId) ?? null;
   };
   const runUrl = (job: JobRecord) => (job.repo && job.runId !== null ? `${serverUrl}/${job.repo}/actions/runs/${job.runId}` : null);
-  const queued = await store.jobs.list({ states: ["queued", "awaiting_approval"] });
-  queued.sort((a, b) => Number(a.state === "awaiting_approval") - Number(b.state === "awaiting_approval") || b.priority - a.priority || a.seq - b.seq);
+  // Queued first in dispatch order, then those waiting for a build, then those waiting for an approval.
+  const queued = await store.jobs.list({ states: ["queued", "waiting", "awaiting_approval"] });
+  const rank = (job: JobRecord) => ["queued", "waiting", "awaiting_approval"].indexOf(job.state);
+  queued.sort((a, b) => rank(a) - rank(b) || b.priority - a.priority || a.seq - b.seq);
   const active = await store.jobs.list({ states: ["dispatched", "running"] });
   const jobOnRunner = new Map(active.map((j) => [j.runnerId, j.id]));
   const recent = await store.jobs.recentlyFinished(recentLimit);
@@ -69,6 +83,7 @@ export async function dashboardData(store: JobReads, serverUrl: string, now: num
       attempt: j.attempt,
       queuedAt: j.queuedAt,
       approval: j.state === "awaiting_approval",
+      waitingFor: j.state === "waiting" ? (buildNeeded(j.spec) ?? j.needsJobId) : null,
     })),
     runners: runners.map((e) => ({
       id: e.id,

@@ -1,9 +1,34 @@
 import { z } from "zod";
 import { OUTCOMES, TERMINAL_STATES } from "../../config/job-spec.js";
+import { buildHandoffSchema } from "../../config/job-spec-schema.js";
 import { storedReport, type ReceivedReport } from "./stored-report.js";
 
 const count = z.number().int().min(0);
 const location = z.object({ file: z.string().min(1), line: z.number().int().min(1) });
+const sourcePlace = z.object({ path: z.string(), line: z.number().int().min(1).nullable(), inTree: z.boolean() });
+
+/** A build job's build, as src/runners/report/build-report.ts writes it. */
+const buildReportSchema = z.object({
+  counts: z.object({ errors: count, warnings: count }),
+  diagnostics: z.array(
+    z.object({
+      severity: z.enum(["error", "warning"]),
+      tool: z.enum(["compiler", "modpost", "objtool", "kconfig", "linker"]),
+      place: sourcePlace.extend({ column: z.number().int().min(1).nullable() }).nullable(),
+      message: z.string(),
+      flag: z.string().nullable(),
+      function: z.string().nullable(),
+      includedFrom: z.array(sourcePlace),
+      notes: z.array(z.string()),
+    }),
+  ),
+  diagnosticsOmitted: count,
+  ccacheHitRate: z.number().min(0).max(1).nullable(),
+  droppedOptions: z.array(z.string()),
+  files: buildHandoffSchema.shape.files,
+  dir: z.string(),
+  artifact: z.object({ name: z.string(), id: z.number().int(), url: z.string().url() }).nullable().optional(),
+});
 
 /**
  * A finished report's `result`, as the action writes it (src/runners/report/run-report.ts).
@@ -15,7 +40,7 @@ export const jobReportSchema = z
     name: z.string(),
     suite: z.string(),
     matrix: z.record(z.string()),
-    runner: z.enum(["docker", "qemu"]),
+    runner: z.enum(["docker", "qemu", "build"]),
     status: z.enum(TERMINAL_STATES),
     outcome: z.enum(OUTCOMES),
     reason: z.string(),
@@ -44,5 +69,9 @@ export const jobReportSchema = z
     stderrTruncated: z.boolean(),
     /** Added by the action once the upload is done. */
     artifactUrl: z.string().url().nullable().optional(),
+    /** A build job's: the outputs it hands on (what a dependent's dispatch carries). */
+    build: buildReportSchema.optional(),
+    /** Where the kernel stopped, when it oopsed or panicked: the top frame in the tree and the decoded trace. */
+    crash: z.object({ location: location.nullable(), frames: z.array(z.string()) }).optional(),
   })
   .transform((report: ReceivedReport) => storedReport(report));

@@ -11,6 +11,12 @@ import { storedReason } from "./stored-report.js";
 import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./oidc.js";
 import { MB, type BodyIntake } from "./request-body.js";
 
+/** How a run may end: `skipped` is kto's own word for a job that never ran, never a run's. */
+const RUN_ENDS = TERMINAL_STATES.filter((state) => state !== "skipped") as [
+  Exclude<(typeof TERMINAL_STATES)[number], "skipped">,
+  ...Exclude<(typeof TERMINAL_STATES)[number], "skipped">[],
+];
+
 // No run id in `started` (zod drops the one the action sends): that is the run's word for itself, and the App binds runs itself.
 const eventSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("started"), attempt: z.number().int().min(1) }),
@@ -18,7 +24,7 @@ const eventSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("finished"),
     attempt: z.number().int().min(1),
-    status: z.enum(TERMINAL_STATES),
+    status: z.enum(RUN_ENDS),
     outcome: z.enum(OUTCOMES).optional(),
     reason: z.string().transform(storedReason).optional(),
     infrastructure: z.boolean().optional(),

@@ -1,6 +1,6 @@
 import type { JobReport } from "../../runners/report/run-report.js";
 
-/** A finished job's report as a runner sends it (checked by jobReportSchema). */
+/** A finished job's report as a runner sends it (checked by jobReportSchema); a build's lists the outputs it hands on. */
 export type ReceivedReport = JobReport & { artifactUrl?: string | null };
 
 /** A report as the App keeps it: bounded, whatever the runner sent. */
@@ -78,7 +78,11 @@ export function storedReport(report: ReceivedReport): StoredReport {
       },
       cut,
     );
-    if (bytesOf(stored) <= STORED_REPORT_BYTES) return stored;
+    // A build's outputs are a few entries, each with the digest a dependent checks its copy
+    // against: kept whole unless nothing else is left to cut (then a digest cut short hands on
+    // nothing, never a wrong file).
+    const kept: StoredReport = report.build && stored.build ? { ...stored, build: { ...stored.build, files: report.build.files } } : stored;
+    if (bytesOf(kept) <= STORED_REPORT_BYTES) return kept;
   }
   return stored;
 }

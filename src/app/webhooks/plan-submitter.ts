@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ConfigIssue } from "../../config/errors.js";
-import type { JobSpec } from "../../config/job-spec.js";
+import { buildNeeded, type JobSpec } from "../../config/job-spec.js";
 import { narrowToBase } from "../../config/narrow-to-base.js";
 import type { OrchestratorService } from "../../orchestrator/service.js";
 import type { NewJob } from "../../orchestrator/store/store.js";
@@ -20,20 +20,29 @@ export interface PlanSubmitter {
    * waits for approval, bounded by the base branch's job caps.
    */
   submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
-  /** Submits jobs already planned (a re-run's), as the gate decided. */
-  submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void>;
+  /**
+   * Submits jobs already planned (a re-run's), as the gate decided. `reuse` maps a build
+   * (by its id in the plan) that is not among `specs` to the store id of an earlier job of
+   * it whose outputs the jobs that boot it use.
+   */
+  submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision, reuse?: ReadonlyMap<string, string>): Promise<void>;
 }
 
-function jobsOf(planId: string, specs: JobSpec[]): NewJob[] {
-  return specs.map((spec) => ({
-    id: `${planId}/${spec.slug}`,
-    name: spec.id,
-    spec,
-    labels: spec.labels,
-    priority: spec.priority,
-    maxAttempts: 3,
-    retries: spec.retries,
-  }));
+function jobsOf(planId: string, specs: JobSpec[], reuse: ReadonlyMap<string, string>): NewJob[] {
+  return specs.map((spec) => {
+    const build = buildNeeded(spec);
+    const reused = build !== undefined && !specs.some((s) => s.id === build) ? reuse.get(build) : undefined;
+    return {
+      id: `${planId}/${spec.slug}`,
+      name: spec.id,
+      spec,
+      labels: spec.labels,
+      priority: spec.priority,
+      maxAttempts: 3,
+      retries: spec.retries,
+      ...(reused === undefined ? {} : { needsJobId: reused }),
+    };
+  });
 }
 
 async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
@@ -70,7 +79,7 @@ export function planSubmitter(deps: {
 }): PlanSubmitter {
   const { service, pool, now } = deps;
 
-  async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision): Promise<void> {
+  async function submitSpecs(target: Target, specs: JobSpec[], gate: GateDecision, reuse: ReadonlyMap<string, string> = new Map()): Promise<void> {
     if (specs.length === 0) return;
     // Unique even for two events on one commit in the same millisecond.
     const planId = `${target.repo}@${target.headSha.slice(0, 12)}-${now().toString(36)}-${randomBytes(3).toString("hex")}`;
@@ -93,7 +102,7 @@ export function planSubmitter(deps: {
       publish: true,
       deliveryId: target.deliveryId,
       now: now(),
-      jobs: jobsOf(planId, specs),
+      jobs: jobsOf(planId, specs, reuse),
     });
   }
 

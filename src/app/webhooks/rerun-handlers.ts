@@ -1,4 +1,6 @@
 import type { Probot } from "probot";
+import { buildNeeded, type JobSpec } from "../../config/job-spec.js";
+import type { JobReads, JobRecord } from "../../orchestrator/store/store.js";
 import { isTerminal } from "../../orchestrator/job-state.js";
 import { commitStanding } from "../trust/commit-standing.js";
 import { asOctokit } from "../github/github-api.js";
@@ -6,6 +8,23 @@ import { pullRequestGroupOf, pullRequestOf, rerunGroupOf, suiteGroupOf, targetOf
 import { allowanceOf } from "../trust/trust.js";
 import { rerunGate } from "../trust/trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
+
+/**
+ * What re-running one finished job runs: a build with the jobs of its plan that boot it; a
+ * job that boots a build with the outputs of the build it booted when that succeeded
+ * (`reuse`), else with that build again; any other job alone.
+ */
+export async function rerunOf(reads: JobReads, job: JobRecord): Promise<{ specs: JobSpec[]; reuse: Map<string, string> }> {
+  if (job.spec.runner === "build") {
+    const dependents = (await reads.jobs.list({ planId: job.planId })).filter((j) => j.needsJobId === job.id);
+    return { specs: [job.spec, ...dependents.map((j) => j.spec)], reuse: new Map() };
+  }
+  const named = buildNeeded(job.spec);
+  const build = job.needsJobId ? await reads.jobs.job(job.needsJobId) : null;
+  if (named === undefined || !build) return { specs: [job.spec], reuse: new Map() };
+  if (build.state === "succeeded") return { specs: [job.spec], reuse: new Map([[named, build.id]]) };
+  return { specs: [build.spec, job.spec], reuse: new Map() };
+}
 
 /** GitHub's re-run buttons: one check run's, or a whole check suite's. Each is gated as the commit it names. */
 export function rerunHandlers(kit: WebhookKit) {
@@ -29,11 +48,14 @@ export function rerunHandlers(kit: WebhookKit) {
         const octokit = asOctokit(context.octokit);
         const { standing } = await commitStanding(kit, octokit, repository, plan.headSha, pullRequestOf(repository.full_name, plan.groupKey));
         const gate = await rerunGate(standing, { octokit, owner: repository.owner.login, repo: repository.name, login: sender.login }, plan.headSha);
-        // A finished job runs again on its own, at its commit, as it was planned there.
+        // A finished job runs again at its commit, as it was planned there: on its own, with
+        // the build it boots where that build did not succeed, or (a build) with the jobs that boot it.
+        const { specs, reuse } = await rerunOf(reads, job);
         await plans.submitSpecs(
           targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, job.name), plan.defaultRef ?? undefined),
-          [job.spec],
+          specs,
           gate,
+          reuse,
         );
       }),
     );

@@ -5,6 +5,7 @@ import { labelsForHost, readHostFacts, runnerNameOf } from "../../runners/host-l
 import { killMarkedProcesses, ownerIsGone } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { printErr, printOut } from "../terminal.js";
+import { buildStoreDir, pruneOutputs } from "../../runners/build/output-store.js";
 
 export async function hostLabelsCommand(options: { name?: string; json?: boolean }): Promise<number> {
   const host = labelsForHost(await readHostFacts(), { name: options.name });
@@ -61,7 +62,10 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
   return EXIT.ok;
 }
 
-/** What a job-completed hook runs: removes containers and processes of kto processes on this host that are gone. */
+/**
+ * What a job-completed hook runs: removes containers and processes of kto processes on this
+ * host that are gone, and the build outputs no job has used for a week.
+ */
 export async function hostCleanupCommand(): Promise<number> {
   let containers = 0;
   try {
@@ -71,5 +75,7 @@ export async function hostCleanupCommand(): Promise<number> {
   }
   const processes = await killMarkedProcesses(ownerIsGone);
   printOut(`kto: removed ${containers} leftover container${containers === 1 ? "" : "s"} and ${processes} leftover process${processes === 1 ? "" : "es"}\n`);
+  const outputs = await pruneOutputs(buildStoreDir());
+  if (outputs > 0) printOut(`kto: removed ${outputs} build output${outputs === 1 ? "" : "s"} no job used for a week\n`);
   return EXIT.ok;
 }

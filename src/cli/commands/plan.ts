@@ -1,5 +1,6 @@
 import { buildPlan } from "../../config/build-plan.js";
 import { formatDuration } from "../../config/duration.js";
+import { buildNeeded } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
 import { oneLine } from "../../runners/report/terminal-text.js";
 import { EXIT } from "../exit-codes.js";
@@ -11,8 +12,17 @@ export async function planCommand(file: string, options: { suite: string[]; json
     printOut(`${JSON.stringify(plan, null, 2)}\n`);
     return EXIT.ok;
   }
-  const rows = plan.jobs.map((job) => [oneLine(job.id), job.runner, String(job.priority), formatDuration(job.timeoutMs), oneLine(job.labels.join(",")) || "-"]);
-  const header = ["job", "runner", "priority", "timeout", "labels"];
+  // Which build a job waits for, in a column of its own only when the plan has builds.
+  const withBuilds = plan.jobs.some((job) => job.runner === "build");
+  const rows = plan.jobs.map((job) => [
+    oneLine(job.id),
+    job.runner,
+    String(job.priority),
+    formatDuration(job.timeoutMs),
+    oneLine(job.labels.join(",")) || "-",
+    ...(withBuilds ? [oneLine(buildNeeded(job) ?? "-")] : []),
+  ]);
+  const header = ["job", "runner", "priority", "timeout", "labels", ...(withBuilds ? ["after"] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const row of [header, ...rows])
     printOut(

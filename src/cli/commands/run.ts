@@ -4,6 +4,7 @@ import { buildPlan } from "../../config/build-plan.js";
 import { hostPolicyPath, loadHostPolicy, LOCAL_DEFAULT } from "../../config/host-policy.js";
 import type { JobSpec } from "../../config/job-spec.js";
 import { loadConfigFile } from "../../config/load-config.js";
+import { refuseMissingTreeFiles } from "../tree-check.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
 import { DockerExecutor } from "../../runners/docker-executor.js";
 import { ExecutorFactory } from "../../runners/factory.js";
@@ -35,7 +36,9 @@ function noEarlierRun(error: NodeJS.ErrnoException): string {
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   const concurrency = Number(options.jobs);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--jobs: expected a whole number of at least 1, got "${options.jobs}"`);
-  const plan = options.resume ? null : buildPlan(await loadConfigFile(file), { suites: options.suite.length ? options.suite : undefined });
+  const loaded = options.resume ? null : await loadConfigFile(file);
+  const plan = loaded ? buildPlan(loaded, { suites: options.suite.length ? options.suite : undefined }) : null;
+  if (loaded && plan) await refuseMissingTreeFiles(loaded, resolve(options.workspace), plan.jobs);
 
   await mkdir(dataDir(), { recursive: true });
   const store = await openStore({ dataDir: dataDir() });
@@ -55,11 +58,12 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     }
 
     // The developer owns this machine: without a policy file of its own it grants what stays inside the container.
-    const docker = new DockerExecutor({ owner: ownerMark(), policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
+    const owner = ownerMark();
+    const docker = new DockerExecutor({ owner, policy: () => loadHostPolicy(hostPolicyPath(), LOCAL_DEFAULT) });
     // Leftovers of runs killed before their cleanup go when Docker answers; without it the
     // docker jobs themselves fail, saying why.
-    if (specs.some((job) => job.runner === "docker")) await docker.sweepOrphans().catch(() => 0);
-    const factory = new ExecutorFactory({ docker });
+    if (specs.some((job) => job.runner !== "qemu")) await docker.sweepOrphans().catch(() => 0);
+    const factory = new ExecutorFactory({ docker, owner });
 
     // First Ctrl-C cancels: containers and VMs are stopped and removed, results still written.
     // A second one leaves at once; child process groups are killed on the way out.

@@ -16,7 +16,8 @@ export async function statusCommand(options: { json?: boolean }): Promise<number
     const c = snapshot.counts;
     printOut(
       `jobs: ${snapshot.submitted} submitted, ${snapshot.waiting} waiting, ${snapshot.active} active, ${snapshot.finished} finished ` +
-        `(${c.succeeded} succeeded, ${c.failed} failed, ${c.timed_out} timed out, ${c.cancelled} cancelled, ${c.errored} errored)\n`,
+        `(${c.succeeded} succeeded, ${c.failed} failed, ${c.timed_out} timed out, ${c.cancelled} cancelled, ${c.errored} errored, ${c.skipped} skipped); ` +
+        `${c.waiting} waiting for a build\n`,
     );
     for (const env of snapshot.runners) printOut(`runner ${env.id}: ${env.state}, ${env.busy}/${env.capacity} busy, labels ${env.labels.join(",")}\n`);
     for (const label of snapshot.labels)

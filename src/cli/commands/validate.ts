@@ -6,7 +6,9 @@ import { printOut } from "../terminal.js";
 export async function validateCommand(file: string): Promise<number> {
   const loaded = await loadConfigFile(file);
   const plan = buildPlan(loaded);
-  const suites = loaded.config.suites.length;
-  printOut(`${file}: valid: ${suites} suite${suites === 1 ? "" : "s"}, ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"}\n`);
+  const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  const { suites, builds } = loaded.config;
+  const parts = [counted(suites.length, "suite"), ...(builds.length ? [counted(builds.length, "build")] : []), counted(plan.jobs.length, "job")];
+  printOut(`${file}: valid: ${parts.join(", ")}\n`);
   return EXIT.ok;
 }

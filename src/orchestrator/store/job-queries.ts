@@ -206,6 +206,18 @@ export class JobQueries {
     return { buckets: bucketsMs.map((le, i) => ({ le, count: Number(values[`b${i}`] ?? 0) })), count: Number(row.n), sum: Number(row.total) };
   }
 
+  /** The runner each of `jobIds` last ran on, where it ran anywhere. */
+  async runnersOf(jobIds: readonly string[]): Promise<Map<string, string>> {
+    if (jobIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom("jobs")
+      .select(["id", "runner_id"])
+      .where("id", "in", [...jobIds])
+      .where("runner_id", "is not", null)
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.runner_id!]));
+  }
+
   /** How many jobs each runner holds now. */
   async busyByRunner(): Promise<Map<string, number>> {
     const rows = await this.db

@@ -223,6 +223,15 @@ export const MIGRATIONS: Migration[] = [
       await sql`update outbox set payload = replace(payload, '"envId":', '"runnerId":') where kind in ('dispatch', 'cancel')`.execute(db);
     },
   },
+  {
+    name: "010-build-dependencies",
+    async up(db) {
+      // A job that boots a kernel build waits for that build's job: when the build ends, its
+      // waiting dependents are found by this index and released or skipped in its transaction.
+      await db.schema.alterTable("jobs").addColumn("needs_job_id", "text").execute();
+      await db.schema.createIndex("jobs_needs").on("jobs").columns(["needs_job_id", "state"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

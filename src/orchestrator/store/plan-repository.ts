@@ -1,9 +1,26 @@
 import type { Insertable, Kysely } from "kysely";
+import { buildNeeded } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
 import type { Engine } from "./migrations.js";
-import { toPlan, type NewPlan, type PlanEffects, type PlanRecord, type TransitionRequest } from "./records.js";
+import { toPlan, type NewJob, type NewPlan, type PlanEffects, type PlanRecord, type TransitionRequest } from "./records.js";
 import type { Database, JobsTable, TransitionsTable } from "./schema.js";
-import { applyTransitions, recordEffects } from "./transitions.js";
+import { applyTransitions, recordEffects, settleWaiting } from "./transitions.js";
+
+/** A plan's jobs, builds first, each with the store id of the build it waits for (and that build's name). */
+function withBuilds(jobs: readonly NewJob[]): { job: NewJob; needs: { id: string; name: string } | null }[] {
+  const byPlanId = new Map(jobs.map((job) => [job.spec.id, job]));
+  // Builds first: a job's build then always has the lower seq, and every transaction locks
+  // jobs in seq order, the build before the jobs that wait for it.
+  const ordered = [...jobs.filter((job) => job.spec.runner === "build"), ...jobs.filter((job) => job.spec.runner !== "build")];
+  return ordered.map((job) => {
+    const named = buildNeeded(job.spec);
+    if (job.needsJobId !== undefined) return { job, needs: { id: job.needsJobId, name: named ?? job.needsJobId } };
+    if (named === undefined) return { job, needs: null };
+    const build = byPlanId.get(named);
+    if (build?.spec.runner !== "build") throw new Error(`job ${job.id} boots build ${named}, which is not a build of its plan`);
+    return { job, needs: { id: build.id, name: named } };
+  });
+}
 
 /** Plans: submitted with their jobs, superseding their group's older plans, and pruned when long finished. */
 export class PlanRepository {
@@ -36,7 +53,8 @@ export class PlanRepository {
           .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.runner_id"])
           .where("plans.group_key", "=", plan.groupKey)
           .where("plans.id", "!=", plan.id)
-          .where("jobs.state", "in", ["awaiting_approval", "queued", "dispatched", "running"]);
+          .where("jobs.state", "in", ["awaiting_approval", "waiting", "queued", "dispatched", "running"])
+          .orderBy("jobs.seq");
         // Locked as read (PostgreSQL): a report or a dispatch committing meanwhile would make
         // this read stale, and its state and the effects built from it wrong.
         if (this.engine === "postgres") olderQuery = olderQuery.forUpdate(["jobs"]);
@@ -51,6 +69,7 @@ export class PlanRepository {
             { id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, runnerId: job.runner_id },
             plan.id,
           ),
+          released: effects.released,
           now: plan.now,
         }));
         const done = await applyTransitions(trx, this.engine, requests);
@@ -73,8 +92,11 @@ export class PlanRepository {
           gate_reason: plan.gateReason ?? null,
         })
         .execute();
-      const state: JobState = plan.approved ? "queued" : "awaiting_approval";
-      const jobs: Insertable<JobsTable>[] = plan.jobs.map((job) => ({
+      const planned = withBuilds(plan.jobs);
+      const stateOf = (needs: { name: string } | null): JobState => (!plan.approved ? "awaiting_approval" : needs ? "waiting" : "queued");
+      const reasonOf = (needs: { name: string } | null): string | null =>
+        !plan.approved ? (plan.approvalReason ?? null) : needs ? `waiting for build ${needs.name}` : null;
+      const jobs: Insertable<JobsTable>[] = planned.map(({ job, needs }) => ({
         id: job.id,
         plan_id: plan.id,
         name: job.name,
@@ -83,21 +105,22 @@ export class PlanRepository {
         spec: JSON.stringify(job.spec),
         labels: JSON.stringify([...job.labels].sort()),
         priority: job.priority,
-        state,
+        state: stateOf(needs),
+        needs_job_id: needs?.id ?? null,
         attempt: 1,
         max_attempts: job.maxAttempts,
         retries_left: job.retries,
         flaky: 0,
         not_before: plan.now,
-        reason: plan.approved ? null : (plan.approvalReason ?? null),
+        reason: reasonOf(needs),
         created_at: plan.now,
         queued_at: plan.now,
       }));
-      const audit: Insertable<TransitionsTable>[] = plan.jobs.map((job) => ({
+      const audit: Insertable<TransitionsTable>[] = planned.map(({ job, needs }) => ({
         job_id: job.id,
         attempt: 1,
         from_state: null,
-        to_state: state,
+        to_state: stateOf(needs),
         at: plan.now,
         reason: "submitted",
       }));
@@ -115,9 +138,12 @@ export class PlanRepository {
       await recordEffects(
         trx,
         plan.id,
-        plan.jobs.flatMap((job) => effects.submitted({ id: job.id, planId: plan.id, state })),
+        planned.flatMap(({ job, needs }) => effects.submitted({ id: job.id, planId: plan.id, state: stateOf(needs) })),
         plan.now,
       );
+      // A re-run's job may wait for an earlier plan's build, which may have ended already.
+      const outside = planned.filter(({ job }) => job.needsJobId !== undefined).map(({ job }) => job.id);
+      if (plan.approved) await settleWaiting(trx, this.engine, outside, effects.released, plan.now);
       return { cancelled, duplicate: false };
     });
   }

@@ -38,6 +38,8 @@ export interface JobRecord {
   checkRunId: number | null;
   /** When its check run's create was sent: with no id known, GitHub may have made it and the answer been lost. */
   checkRunRequestedAt: number | null;
+  /** The store id of the build job whose outputs it boots; null for a job that boots no build. */
+  needsJobId: string | null;
 }
 
 export interface PlanRecord {
@@ -115,8 +117,16 @@ export interface TransitionRequest {
   effects?: Effect[];
   /** PostgreSQL: skip a job another transaction holds instead of waiting for it (claims). */
   skipLocked?: boolean;
+  /** What the move of each dependent this transition releases or skips implies (its check run); none when absent. */
+  released?: ReleaseEffects;
   now: number;
 }
+
+/** A job waiting for a build, as it was before that build's end moved it. */
+export type DependentJob = Pick<JobRecord, "id" | "planId" | "attempt">;
+
+/** The side effects of a dependent's move to `to` (queued or skipped) when its build ends. */
+export type ReleaseEffects = (job: DependentJob, to: JobState) => Effect[];
 
 export interface NewJob {
   id: string;
@@ -126,6 +136,12 @@ export interface NewJob {
   priority: number;
   maxAttempts: number;
   retries: number;
+  /**
+   * The store id of the build job it boots, when that build is not in its plan (a re-run
+   * reusing an earlier plan's build). Absent, a build the spec names (`buildNeeded`) is
+   * the plan's job of that id.
+   */
+  needsJobId?: string;
 }
 
 export interface NewPlan {
@@ -188,6 +204,7 @@ export function toJob(row: Selectable<JobsTable>): JobRecord {
     finishedAt: row.finished_at,
     checkRunId: row.check_run_id === null ? null : Number(row.check_run_id),
     checkRunRequestedAt: row.check_run_requested_at === null ? null : Number(row.check_run_requested_at),
+    needsJobId: row.needs_job_id ?? null,
   };
 }
 
@@ -233,6 +250,8 @@ export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt
 export interface PlanEffects {
   /** For a job of an older plan in the group, cancelled by `planId`. */
   superseded(job: SupersededJob, planId: string): Effect[];
-  /** For each new job, queued or waiting for approval. */
+  /** For each new job, queued, waiting for its build or waiting for approval. */
   submitted(job: { id: string; planId: string; state: JobState }): Effect[];
+  /** For a job whose build ends in the plan's transaction (a re-run's build that had already ended). */
+  released: ReleaseEffects;
 }

@@ -66,6 +66,8 @@ export interface JobsTable {
   check_run_id: number | null;
   /** When its check run's create was first sent: from then on a missing id may be GitHub's answer lost. */
   check_run_requested_at: number | null;
+  /** The build job whose outputs it boots: it waits for that build, and is skipped when it does not succeed. */
+  needs_job_id: Generated<string | null>;
 }
 
 export interface RunnersTable {

@@ -1,7 +1,8 @@
 import type { Insertable, Transaction } from "kysely";
 import { canTransition, isTerminal, sourcesOf } from "../job-state.js";
+import { buildNeededBy, buildOf, releaseOf, waitingOn, type BuildEnd } from "./build-dependencies.js";
 import type { Engine } from "./migrations.js";
-import { toJob, type Effect, type JobPatch, type JobRecord, type TransitionRequest } from "./records.js";
+import { toJob, type Effect, type JobPatch, type JobRecord, type ReleaseEffects, type TransitionRequest } from "./records.js";
 import type { Database, OutboxTable, TransitionsTable } from "./schema.js";
 
 /** Rows a multi-row insert carries at most: well inside both engines' limits on bound parameters. */
@@ -91,6 +92,12 @@ function stampsOf(request: TransitionRequest): JobPatch {
 async function applyOne(trx: Transaction<Database>, engine: Engine, request: TransitionRequest, writes: PendingWrites): Promise<JobRecord | null> {
   const from = request.from ?? sourcesOf(request.to);
   let fromState = from.length === 1 ? from[0]! : null;
+  // A build is locked before the jobs that wait for it, here as when it ends: two
+  // transactions taking them the other way round would deadlock.
+  if (engine === "postgres" && request.to === "waiting") {
+    const buildId = await buildNeededBy(trx, request.jobId);
+    if (buildId) await buildOf(trx, engine, buildId);
+  }
   // PostgreSQL locks the row first (or skips a locked one); SQLite, whose writers are
   // serialised, needs no read when only one state may move: the update's guard is the check.
   if (engine === "postgres" || fromState === null) {
@@ -122,17 +129,112 @@ async function applyOne(trx: Transaction<Database>, engine: Engine, request: Tra
   return toJob(updated);
 }
 
+/** A job a transaction moved, with what moving the jobs that wait for it implies. */
+interface Moved {
+  job: JobRecord;
+  released: ReleaseEffects | undefined;
+  now: number;
+}
+
+/** Moves one waiting job as its build's end says. */
+async function release(
+  trx: Transaction<Database>,
+  engine: Engine,
+  dependent: { id: string; planId: string; attempt: number },
+  build: BuildEnd,
+  moved: Moved,
+  writes: PendingWrites,
+): Promise<JobRecord | null> {
+  const next = releaseOf(build);
+  if (!next) return null;
+  return applyOne(
+    trx,
+    engine,
+    {
+      jobId: dependent.id,
+      from: ["waiting"],
+      to: next.to,
+      set: next.to === "skipped" ? { outcome: "skipped", reason: next.reason } : { reason: null },
+      reason: next.reason,
+      effects: moved.released?.(dependent, next.to) ?? [],
+      released: moved.released,
+      now: moved.now,
+    },
+    writes,
+  );
+}
+
+/**
+ * The graph kept in step, in the transaction of the moves that change it: a build that
+ * ended releases its waiting dependents to the queue (it succeeded) or skips them (it did
+ * not); a job that starts to wait for a build that has already ended is released at once.
+ * So no path to a terminal state can leave a job waiting for good, and a crash rolls back
+ * a build's end together with what it released.
+ */
+async function settleDependencies(trx: Transaction<Database>, engine: Engine, moves: Moved[], writes: PendingWrites): Promise<void> {
+  for (let i = 0; i < moves.length; i++) {
+    const moved = moves[i]!;
+    const { job } = moved;
+    const next: (JobRecord | null)[] = [];
+    if (isTerminal(job.state) && job.spec.runner === "build") {
+      const build = { id: job.id, name: job.name, state: job.state, reason: job.reason };
+      for (const row of await waitingOn(trx, job.id))
+        next.push(await release(trx, engine, { id: row.id, planId: row.plan_id, attempt: row.attempt }, build, moved, writes));
+    } else if (job.state === "waiting" && job.needsJobId) {
+      const build = await buildOf(trx, engine, job.needsJobId);
+      // A build pruned away with its plan cannot succeed any more.
+      next.push(
+        await release(trx, engine, job, build ?? { id: job.needsJobId, name: job.needsJobId, state: "errored", reason: "no longer known" }, moved, writes),
+      );
+    }
+    for (const done of next) if (done) moves.push({ job: done, released: moved.released, now: moved.now });
+  }
+}
+
 /**
  * State changes, their audit rows and the side effects they imply, inside `trx`: each
  * guarded by the job's state (and attempt), a null where the guard does not hold. A
- * scheduling pass's decisions share one transaction and so one commit.
+ * scheduling pass's decisions share one transaction and so one commit. The jobs waiting
+ * for a build that ends here move in the same transaction.
  */
 export async function applyTransitions(trx: Transaction<Database>, engine: Engine, requests: readonly TransitionRequest[]): Promise<(JobRecord | null)[]> {
   const writes = new PendingWrites();
   const results: (JobRecord | null)[] = [];
-  for (const request of requests) results.push(await applyOne(trx, engine, request, writes));
+  const moves: Moved[] = [];
+  for (const request of requests) {
+    const job = await applyOne(trx, engine, request, writes);
+    results.push(job);
+    if (job) moves.push({ job, released: request.released, now: request.now });
+  }
+  await settleDependencies(trx, engine, moves, writes);
   await writes.flush(trx);
   return results;
+}
+
+/** Jobs just inserted waiting for a build outside their plan, which may have ended already: released now, in `trx`. */
+export async function settleWaiting(
+  trx: Transaction<Database>,
+  engine: Engine,
+  jobIds: readonly string[],
+  released: ReleaseEffects,
+  now: number,
+): Promise<void> {
+  if (jobIds.length === 0) return;
+  const writes = new PendingWrites();
+  const rows = await trx
+    .selectFrom("jobs")
+    .selectAll()
+    .where("id", "in", [...jobIds])
+    .where("state", "=", "waiting")
+    .orderBy("seq")
+    .execute();
+  await settleDependencies(
+    trx,
+    engine,
+    rows.map((row) => ({ job: toJob(row), released, now })),
+    writes,
+  );
+  await writes.flush(trx);
 }
 
 /** Effects recorded outside a transition (a plan's own), in `trx`. */

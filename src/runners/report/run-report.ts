@@ -1,5 +1,7 @@
 import type { JobSpec } from "../../config/job-spec.js";
 import { leaves, type TestCounts } from "../results/types.js";
+import { buildReport, type BuildReport } from "./build-report.js";
+import { topFrameInTree, type StackFrame } from "../build/decode-stack.js";
 import type { TerminalState, RunResult } from "../types.js";
 
 export const RESULTS_SCHEMA = "kto.results/v1";
@@ -30,6 +32,10 @@ export interface JobReport {
   artifacts: RunResult["artifacts"];
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
+  /** A build job's build. */
+  build?: BuildReport;
+  /** Where the oops or panic that ended the job happened: the top frame of its decoded stack trace inside the tree, and the trace. */
+  crash?: { location: { file: string; line: number } | null; frames: string[] };
 }
 
 export interface RunReport {
@@ -86,12 +92,14 @@ export function jobReport(job: JobSpec, result: RunResult, dir: string): JobRepo
     artifacts: result.artifacts,
     stdoutTruncated: result.stdoutTruncated,
     stderrTruncated: result.stderrTruncated,
+    ...(result.build ? { build: buildReport(result.build) } : {}),
+    ...(result.stackTrace ? { crash: crashReport(result.stackTrace) } : {}),
   };
 }
 
-/** The run's status is its worst job's: errored, then timed_out, failed, cancelled, succeeded. */
+/** The run's status is its worst job's: errored, then timed_out, failed, cancelled, skipped, succeeded. */
 export function overallStatus(statuses: readonly TerminalState[]): TerminalState {
-  for (const status of ["errored", "timed_out", "failed", "cancelled"] as const) {
+  for (const status of ["errored", "timed_out", "failed", "cancelled", "skipped"] as const) {
     if (statuses.includes(status)) return status;
   }
   return "succeeded";
@@ -99,7 +107,7 @@ export function overallStatus(statuses: readonly TerminalState[]): TerminalState
 
 export function runReport(config: string, jobs: JobReport[], startedAt: Date, finishedAt: Date, run?: string): RunReport {
   const totals = {
-    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0 } as Record<TerminalState, number>,
+    jobs: { succeeded: 0, failed: 0, timed_out: 0, cancelled: 0, errored: 0, skipped: 0 } as Record<TerminalState, number>,
     tests: { ...ZERO },
   };
   for (const job of jobs) {
@@ -116,5 +124,13 @@ export function runReport(config: string, jobs: JobReport[], startedAt: Date, fi
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     jobs,
     totals,
+  };
+}
+
+function crashReport(frames: readonly StackFrame[]): NonNullable<JobReport["crash"]> {
+  const top = topFrameInTree(frames);
+  return {
+    location: top ? { file: top.place!.path, line: top.place!.line! } : null,
+    frames: frames.map((f) => `${f.unreliable ? "? " : ""}${f.symbol}+0x${f.offset.toString(16)}${f.place ? ` (${f.place.path}:${f.place.line ?? "?"})` : ""}`),
   };
 }

@@ -1,5 +1,6 @@
 import { formatDuration } from "../../config/duration.js";
 import { formatSize } from "../../config/size.js";
+import { buildSummaryLines } from "./build-report.js";
 import { codeSpan, fencedBlock, inlineText, pathLink, tableCell } from "./markdown.js";
 import type { JobReport, RunReport } from "./run-report.js";
 import { terminalText } from "./terminal-text.js";
@@ -10,6 +11,7 @@ const ICON: Record<JobReport["status"], string> = {
   timed_out: "⏱️",
   cancelled: "🚫",
   errored: "⚠️",
+  skipped: "⏭️",
 };
 
 function testsCell(job: JobReport): string {
@@ -57,6 +59,10 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
     lines.push("", "## What went wrong", "");
     for (const job of troubled) {
       lines.push(`### ${inlineText(job.name)}: ${job.status}`, "", /[\r\n]/.test(job.reason) ? fencedBlock(job.reason) : job.reason, "");
+      if (job.crash) {
+        if (job.crash.location) lines.push(`The kernel stopped at ${codeSpan(`${job.crash.location.file}:${job.crash.location.line}`)}.`, "");
+        lines.push(fencedBlock(job.crash.frames.join("\n")), "");
+      }
       for (const failure of job.failures.slice(0, 50)) {
         const where = failure.location ? ` at ${codeSpan(`${failure.location.file}:${failure.location.line}`)}` : "";
         lines.push(`- **${inlineText([...failure.path, failure.name].join(" › "))}** ${failure.status}${where}`);
@@ -65,6 +71,11 @@ export function summaryMarkdown(report: RunReport, options: { linkBase?: string 
       if (job.failures.length > 50) lines.push(`- … and ${job.failures.length - 50} more in ${job.dir}/result.json`);
       lines.push("");
     }
+  }
+  const builds = report.jobs.filter((job) => job.build);
+  if (builds.length > 0) {
+    lines.push("", "## Builds", "");
+    for (const job of builds) lines.push(...buildSummaryLines(job.name, job.build!));
   }
   const timed = report.jobs
     .flatMap((job) => job.slowest.map((t) => ({ job, t })))

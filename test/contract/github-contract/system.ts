@@ -41,9 +41,11 @@ export function closeSystemAfterEach(): void {
   });
 }
 
-export async function start(options: { ghesVersion?: string; runners?: number } = {}): Promise<System> {
+/** The App against the double as a GHES (`ghesVersion`, else the oldest supported) or, with `server: "github.com"`, as github.com. */
+export async function start(options: { ghesVersion?: string; server?: "ghes" | "github.com"; runners?: number } = {}): Promise<System> {
   system = await startTestApp({
     ...(options.ghesVersion ? { double: { ghesVersion: options.ghesVersion } } : {}),
+    ...(options.server ? { server: options.server } : {}),
     start: { orchestrator: { outbox: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } } },
   });
   system.github.state.runners.set(

@@ -43,6 +43,15 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "actions/list-repo-access-to-self-hosted-runner-group-in-org": need("organization_self_hosted_runners", "read"),
 };
 
+/**
+ * Operations only the action calls, with the workflow's own token (its `permissions:`), never
+ * the App: a job reading the artifact of the run that built its kernel.
+ */
+export const WORKFLOW_TOKEN_REQUIRED: Readonly<Record<string, Requirement>> = {
+  "actions/list-workflow-run-artifacts": need("actions", "read"),
+  "actions/download-artifact": need("actions", "read"),
+};
+
 /** What an App must hold to be sent each webhook event it subscribes to (installation events need nothing). */
 export const EVENT_PERMISSION: Readonly<Record<string, string | null>> = {
   check_run: "checks",
@@ -74,7 +83,7 @@ export type Caller = { kind: "installation"; permissions: Permissions } | { kind
  * integration", a JWT used for anything but the App's own endpoints likewise.
  */
 export function refusal(operationId: string, caller: Caller): { status: number; message: string } | null {
-  const requirement = REQUIRED[operationId];
+  const requirement = REQUIRED[operationId] ?? WORKFLOW_TOKEN_REQUIRED[operationId];
   if (!requirement) return { status: 501, message: `the double has no required permission for ${operationId}: add GitHub's to REQUIRED` };
   const forbidden = { status: 403, message: "Resource not accessible by integration" };
   if ("app" in requirement) return caller.kind === "app" ? null : forbidden;

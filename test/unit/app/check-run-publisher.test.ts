@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { CheckRunPublisher } from "../../../src/app/github/check-run-publisher.js";
 import { LISTING_LAG_MS } from "../../../src/app/github/check-runs-on-github.js";
+import { jobReportSchema } from "../../../src/app/http/job-report-schema.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { JobLifecycle } from "../../../src/orchestrator/job-lifecycle.js";
 import { DeferredError } from "../../../src/orchestrator/outbox-worker.js";
@@ -128,6 +129,67 @@ describe("CheckRunPublisher", () => {
       .slice(updatesBefore)
       .map((r) => (r.body.output as { annotations: unknown[] }).annotations.length);
     expect(sizes).toEqual([50]);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("annotates a build's compile errors at their lines before its warnings, and a test job's oops at the top frame in the tree, from reports as the App takes them", async () => {
+    await planned(["build", "boot"]);
+    const diagnostic = (severity: "error" | "warning", path: string, line: number, message: string) => ({
+      severity,
+      tool: "compiler" as const,
+      place: { path, line, column: 5, inTree: true },
+      message,
+      flag: severity === "warning" ? "-Wunused-variable" : null,
+      function: "kunit_example_test",
+      includedFrom: [],
+      notes: [],
+    });
+    const build = jobReportSchema.parse({
+      ...jobReport("build", "failed", { runner: "build", failures: [] }),
+      build: {
+        counts: { errors: 1, warnings: 1 },
+        // As a runner lists them; the check run puts the error first whatever their order.
+        diagnostics: [
+          diagnostic("warning", "lib/kunit/kunit-example-test.c", 12, "unused variable 'x'"),
+          diagnostic("error", "lib/kunit/kunit-example-test.c", 30, "expected ';' before '}' token"),
+        ],
+        diagnosticsOmitted: 0,
+        ccacheHitRate: 0.5,
+        droppedOptions: [],
+        files: [],
+        dir: "build",
+      },
+    });
+    const boot = jobReportSchema.parse({
+      ...jobReport("boot", "failed"),
+      crash: { location: { file: "lib/kunit/test.c", line: 77 }, frames: ["kunit_try_run_case+0x4f/0x90 lib/kunit/test.c:77"] },
+    });
+    for (const [id, result] of [
+      ["p/build", build],
+      ["p/boot", boot],
+    ] as const) {
+      await publisher.publishJob(await job(id));
+      await lifecycle.dispatch(await job(id), "rack-1");
+      await lifecycle.recordRunEvent(id, 1, { kind: "finished", status: "failed", outcome: "failed", reason: "it failed", result });
+      await publisher.publishJob(await job(id));
+    }
+    const annotated = (name: string) =>
+      (
+        checkRuns().find((c) => c.name === name)!.output.annotations as unknown as {
+          path: string;
+          start_line: number;
+          annotation_level: string;
+          title: string;
+        }[]
+      ).map((a) => [a.path, a.start_line, a.annotation_level, a.title]);
+    expect(annotated("kto / build")).toEqual([
+      ["lib/kunit/kunit-example-test.c", 30, "failure", "compiler error"],
+      ["lib/kunit/kunit-example-test.c", 12, "warning", "compiler warning [-Wunused-variable]"],
+    ]);
+    expect(annotated("kto / boot")).toEqual([
+      ["lib/kunit/test.c", 77, "failure", "the kernel oopsed here"],
+      ["tests/case.sh", 9, "failure", "case_2"],
+    ]);
     expect(github.rejected).toEqual([]);
   });
 

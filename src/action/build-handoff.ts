@@ -1,0 +1,97 @@
+import * as core from "@actions/core";
+import { DefaultArtifactClient } from "@actions/artifact";
+import { mkdtemp } from "node:fs/promises";
+import { join } from "node:path";
+import { buildNeeded, type BuildHandoff, type JobSpec } from "../config/job-spec.js";
+import { BuildHandoffError, checkBuildOutputs } from "../runners/build/build-handoff.js";
+import { MANIFEST } from "../runners/build/build-result.js";
+import { keepOutputs, takeOutputs } from "../runners/build/output-store.js";
+import type { BuildJobResult } from "../runners/build/build-job.js";
+import type { BuildOutputs, RunResult } from "../runners/types.js";
+import { printLog } from "./workflow-log.js";
+import type { Uploaded } from "./upload.js";
+
+/** The artifact a build job's outputs are uploaded as; the App hands this name on to the jobs that boot them. */
+export function buildArtifactName(slug: string): string {
+  return `kto-build-${slug}`;
+}
+
+/**
+ * Uploads a build's outputs (the files of its manifest, and the manifest) as one artifact
+ * of this workflow run, so people download them from the Actions UI and jobs on other
+ * hosts boot them; and keeps them in this host's store for jobs that run here.
+ */
+export async function handOnBuild(slug: string, jobDir: string, build: BuildJobResult, store: string, retentionDays: number | null): Promise<Uploaded | null> {
+  const dir = join(jobDir, build.dir);
+  await keepOutputs(store, { dir, files: build.files }).catch((error: Error) =>
+    core.warning(`could not keep the build's outputs on this host (${error.message}); jobs here will download them`),
+  );
+  try {
+    const files = [...build.files.map((f) => join(dir, f.path)), join(dir, MANIFEST)];
+    const { id } = await new DefaultArtifactClient().uploadArtifact(buildArtifactName(slug), files, dir, retentionDays ? { retentionDays } : {});
+    if (id === undefined) throw new Error("the artifact service returned no id");
+    const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";
+    return { id, url: `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}/artifacts/${id}` };
+  } catch (error) {
+    core.warning(`could not upload the build's outputs as an artifact (${(error as Error).message}); only jobs on this host can boot them`);
+    return null;
+  }
+}
+
+/**
+ * The outputs of the build a job boots: this host's copy when it built them (each file
+ * checked by digest), else the artifact of the build's workflow run, downloaded with a
+ * token that may read the repository's actions. Throws BuildHandoffError (retried
+ * elsewhere) when neither is to be had.
+ */
+export async function obtainBuild(handoff: BuildHandoff, store: string, scratch: string, token: string | null): Promise<BuildOutputs> {
+  const local = await takeOutputs(store, handoff.files, await mkdtemp(join(scratch, "kto-build-local-"))).catch(() => null);
+  if (local) {
+    printLog(`kto: using this host's copy of build ${handoff.jobId}`);
+    return local;
+  }
+  if (handoff.runId === null) throw new BuildHandoffError(`build ${handoff.jobId} was not made on this host and names no workflow run to download it from`);
+  if (!token) throw new BuildHandoffError(`downloading build ${handoff.jobId}'s artifact needs the github-token input (with actions: read)`);
+  const [owner, repo] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
+  if (!owner || !repo) throw new BuildHandoffError("GITHUB_REPOSITORY is not set: no repository to download the build's artifact from");
+  const findBy = { token, workflowRunId: Number(handoff.runId), repositoryOwner: owner, repositoryName: repo };
+  const dir = await mkdtemp(join(scratch, "kto-build-download-"));
+  try {
+    const client = new DefaultArtifactClient();
+    const { artifact } = await client.getArtifact(handoff.artifact, { findBy });
+    await client.downloadArtifact(artifact.id, { path: dir, findBy });
+  } catch (error) {
+    throw new BuildHandoffError(`could not download artifact ${handoff.artifact} of run ${handoff.runId}: ${(error as Error).message}`, { cause: error });
+  }
+  const outputs = { dir, files: handoff.files };
+  await checkBuildOutputs(outputs);
+  printLog(`kto: downloaded build ${handoff.jobId} from run ${handoff.runId}`);
+  await keepOutputs(store, outputs).catch(() => undefined);
+  return outputs;
+}
+
+export interface BuildSources {
+  /** A dispatched job's handoff. */
+  handoff: BuildHandoff | undefined;
+  /** The jobs this action ran before, for a config it runs on its own: a build among them is at hand. */
+  earlier: readonly { spec: JobSpec; result: RunResult; dir: string }[];
+  outDir: string;
+  store: string;
+  scratch: string;
+  token: string | null;
+}
+
+/**
+ * The outputs of the build `spec` boots, or why it is skipped (its build did not
+ * succeed), or nothing for a job that boots no build. Throws BuildHandoffError when the
+ * outputs cannot be had.
+ */
+export async function buildFor(spec: JobSpec, sources: BuildSources): Promise<{ outputs: BuildOutputs } | { skip: string } | null> {
+  const needed = buildNeeded(spec);
+  if (needed === undefined) return null;
+  if (sources.handoff) return { outputs: await obtainBuild(sources.handoff, sources.store, sources.scratch, sources.token) };
+  const built = sources.earlier.find((r) => r.spec.id === needed);
+  if (!built?.result.build) throw new BuildHandoffError(`build ${needed} was not run before this job`);
+  if (built.result.status !== "succeeded") return { skip: `build ${needed} did not succeed: ${built.result.reason}` };
+  return { outputs: { dir: join(sources.outDir, built.dir, built.result.build.dir), files: built.result.build.files } };
+}
