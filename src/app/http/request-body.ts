@@ -32,18 +32,27 @@ const LINGER_MS = 5_000;
 
 /**
  * Answers the refusal and closes the connection. Closing a socket with the upload's bytes
- * still unread resets it, and a client still sending may then lose the answer; so, as web
- * servers' lingering close does, the rest is read and dropped (never kept) until the
- * client stops sending or LINGER_MS pass.
+ * still unread resets it, and a client still sending may then lose the answer (EPIPE or
+ * ECONNRESET before it has read it); so, as web servers' lingering close does, only the
+ * sending half is closed and the rest is read and dropped (never kept) until the client
+ * stops sending or LINGER_MS pass.
  */
 export function refuseBody(response: ServerResponse, error: BodyRefusedError): void {
   const headers: Record<string, string> = { connection: "close" };
   if (error.retryAfterS !== undefined) headers["retry-after"] = String(error.retryAfterS);
-  send(response, error.status, { message: error.message }, "application/json", headers);
   const request = response.req;
+  const socket = request.socket;
+  // Node's server ends a "Connection: close" answer with destroySoon(), which destroys the
+  // socket as soon as the answer is written, unread bytes and all: that is the reset.
+  socket.destroySoon = function lingeringClose(this: typeof socket) {
+    this.end();
+  };
+  send(response, error.status, { message: error.message }, "application/json", headers);
   request.resume();
-  const linger = setTimeout(() => request.socket.destroy(), LINGER_MS).unref();
-  request.socket.once("close", () => clearTimeout(linger));
+  socket.resume();
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once("end", () => socket.destroy());
+  socket.once("close", () => clearTimeout(linger));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { postStream, startAppProcess, type AppProcess } from "../../helpers/app-process.js";
@@ -42,6 +43,34 @@ describe("webhook bodies, before their signature is checked", () => {
     const answer = await postStream(`${app.url}/api/github/webhooks`, unsignedHeaders, body(mark, 26 * MB), 26 * MB);
     expect(answer.status).toBe(413);
     expect(answer.body).toContain("25 MB");
+    expect(await app.logContains(mark)).toBe(false);
+  });
+
+  it("answers 413 to a client that sends its whole oversized body before it reads: the answer is not lost to a reset", async () => {
+    // As curl does without Expect: 100-continue. Were the socket destroyed with the upload
+    // unread, the client's writes would fail with EPIPE or ECONNRESET and the answer be lost.
+    const mark = marker();
+    const { host, hostname, port } = new URL(app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
+      let text = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (text += chunk));
+      socket.on("end", () => resolve(text));
+      socket.on("error", (error) => reject(new Error(`the upload failed with ${(error as NodeJS.ErrnoException).code ?? error.message}; read so far: ${JSON.stringify(text)}`)));
+      const headers = Object.entries({ ...unsignedHeaders, host, "content-length": String(26 * MB) })
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join("");
+      socket.write(`POST /api/github/webhooks HTTP/1.1\r\n${headers}\r\n`);
+      void (async () => {
+        for (const chunk of body(mark, 26 * MB)) {
+          if (!socket.write(chunk)) await new Promise((drained) => socket.once("drain", drained));
+        }
+        socket.end();
+      })().catch(() => undefined);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain("25 MB");
     expect(await app.logContains(mark)).toBe(false);
   });
 
