@@ -452,9 +452,11 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
   let unanswered = 0;
   const server = createServer((request, response) => {
     unanswered += 1;
-    let text = "";
-    request.on("data", (c: Buffer) => (text += c.toString()));
+    // Decoded whole: a character split between two chunks would count as two replacement characters.
+    const chunks: Buffer[] = [];
+    request.on("data", (c: Buffer) => chunks.push(c));
     request.on("end", () => {
+      const text = Buffer.concat(chunks).toString();
       // GitHub Enterprise Server names its version on every response.
       const server = request.url?.startsWith("/api/v3/") ? { "x-github-enterprise-version": `${ghesVersion}.0` } : {};
       let finished = () => undefined as void;
