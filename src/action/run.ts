@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import * as github from "@actions/github";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -160,7 +161,9 @@ async function runAction(): Promise<void> {
       const runUrl = process.env.GITHUB_RUN_ID
         ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}`
         : null;
-      await createCheckRun(inputs.githubToken, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
+      const pull = github.context.payload.pull_request as { head?: { sha?: string } } | undefined;
+      const place = { ...github.context.repo, sha: pull?.head?.sha ?? github.context.sha };
+      await createCheckRun(github.getOctokit(inputs.githubToken), place, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
         core.warning(`could not create the check run: ${error.message}`),
       );
     } else core.notice("kto: no github-token given, so no check run was created; the results are in the job summary");

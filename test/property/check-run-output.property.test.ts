@@ -68,7 +68,13 @@ describe("a finished job's check run, whatever text it carries", () => {
         });
         const jobId = `${planId}/unit`;
         await lifecycle.dispatch((await store.jobs.job(jobId))!, "rack-1");
-        const failures = [1, 2, 3].map((line) => ({ name: text, path: [text], status: "failed" as const, reason: text, location: { file: "lib/math.c", line } }));
+        const failures = [1, 2, 3].map((line) => ({
+          name: text,
+          path: [text],
+          status: "failed" as const,
+          reason: text,
+          location: { file: "lib/math.c", line },
+        }));
         await lifecycle.recordRunEvent(
           jobId,
           1,

@@ -83,7 +83,9 @@ describe("the GitHub API double's contract check (GitHub's OpenAPI description)"
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "🙂".repeat(256) })] }))).toThrow(
       "/output/annotations/0/title is 256 characters; at most 255",
     );
-    expect(checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "🙂".repeat(255) })] })).operationId).toBe("checks/create");
+    expect(checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "🙂".repeat(255) })] })).operationId).toBe(
+      "checks/create",
+    );
     // ✅, ❌ and › are one character and three bytes each: fewer than 65,535 characters, more than 65,535 bytes.
     const marks = "✅ passed › ❌ failed › ".repeat(3_000).slice(0, 65_534);
     expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/1", auth, checkRun({ summary: marks }))).toThrow(/exceeds a maximum bytesize of 65535/);

@@ -255,7 +255,10 @@ export class CheckRunPublisher implements Publisher {
         ...(options.conclusion ? { conclusion: options.conclusion as "success" } : {}),
         ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
         ...(options.actions ? { actions: options.actions } : {}),
-        output: { title: outputTitle(options.title), summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact") },
+        output: {
+          title: outputTitle(options.title),
+          summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact"),
+        },
       },
       annotations: [] as Annotation[],
       fallback: { title: options.status, links: [] } as Fallback,

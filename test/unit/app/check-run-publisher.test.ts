@@ -222,7 +222,10 @@ describe("CheckRunPublisher", () => {
         reason: `case ${i} failed`,
         location: { file: "lib/math.c", line: i + 1 },
       }));
-      const result = { ...jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } }), artifactUrl: "https://github.com/a/1" };
+      const result = {
+        ...jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } }),
+        artifactUrl: "https://github.com/a/1",
+      };
       await lifecycle.recordRunEvent("p/unit", 1, { kind: "finished", status: "failed", outcome: "failed", reason, result });
     }
 
@@ -240,7 +243,9 @@ describe("CheckRunPublisher", () => {
       expect(unit.actions).toEqual([{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }]);
       // Whatever GitHub objected to may be in them: neither the full summary nor the annotations go again.
       expect(unit.output.annotations).toEqual([]);
-      expect(unit.output.summary).toContain("**GitHub refused this check run's full output** (Invalid request. Only 65535 characters are allowed; 65672 were supplied.)");
+      expect(unit.output.summary).toContain(
+        "**GitHub refused this check run's full output** (Invalid request. Only 65535 characters are allowed; 65672 were supplied.)",
+      );
       expect(unit.output.summary).toMatch(/Left out: the summary \(\d+ bytes\) and 50 annotations\./);
       expect(unit.output.summary).toContain("[the results artifact](https://github.com/a/1)");
       expect(unit.output.summary).toContain(`[the workflow run](https://github.com/${REPO}/actions/runs/4242)`);
