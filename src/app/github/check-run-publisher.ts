@@ -78,7 +78,9 @@ export class CheckRunPublisher implements Publisher {
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel, plan.repo);
-    let annotations = body.annotations;
+    // A report recorded for an earlier state that finds the job finished leaves the annotations to the finished state's own.
+    const stale = prior.recordedFor !== undefined && prior.recordedFor !== job.state;
+    let annotations = stale ? [] : body.annotations;
     const id = await knownCheckRun(octokit, at, record, this.options.now);
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && prior.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);

@@ -253,6 +253,19 @@ describe("CheckRunPublisher", () => {
       expect(github.rejected).toEqual([]);
     });
 
+    it("sends its annotations once when a report recorded while it ran finds it finished, and the finished state's own report follows", async () => {
+      await finishedWithFailures();
+      // The report of "running", sent after the job finished: it shows the conclusion, and leaves the annotations to the next.
+      await publisher.publishJob(await job(), { mayHaveLanded: false, recordedFor: "running" });
+      expect(checkRuns()[0]).toMatchObject({ status: "completed", conclusion: "failure" });
+      expect(checkRuns()[0]!.output.annotations).toEqual([]);
+      await publisher.publishJob(await job(), { mayHaveLanded: false, recordedFor: "failed" });
+      expect(checkRuns()[0]!.output.annotations).toHaveLength(50);
+      const annotated = github.requests.filter((r) => ((r.body.output as { annotations?: unknown[] } | undefined)?.annotations?.length ?? 0) > 0);
+      expect(annotated).toHaveLength(1);
+      expect(github.rejected).toEqual([]);
+    });
+
     it("completes with its summary cut to GitHub's 65,535 bytes when ✅, ❌ and › make it longer in bytes than in characters", async () => {
       // 65,534 characters, 3 bytes each but the spaces: GitHub counts 131,000-odd bytes.
       const reason = "✅ passed › ❌ failed › ".repeat(3_000).slice(0, 65_534);
