@@ -1,7 +1,7 @@
 import type * as github from "@actions/github";
 import { CONCLUSION } from "../app/github/check-run-conclusion.js";
 import { ANNOTATIONS_PER_CHECK_RUN, jobAnnotations } from "../app/github/check-run-annotations.js";
-import { fallbackSummary, sendOrFallBack, type ResultsLinks } from "../app/github/check-run-fallback.js";
+import { fallbackSummary, sendOrFallBack, whereResultsAre, type ResultsLinks } from "../app/github/check-run-fallback.js";
 import { SUMMARY_LIMIT, withinLimit } from "../app/github/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
 import { printLog } from "./workflow-log.js";
@@ -44,7 +44,7 @@ export async function createCheckRun(
       ...fields,
       output: {
         title,
-        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: annotations.length }, links),
+        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: annotations.length }, whereResultsAre(links)),
         annotations: [],
       },
     }),

@@ -24,18 +24,21 @@ export interface LeftOut {
 /** Where a job's full results are, as Markdown links (to its results artifact, its workflow run). */
 export type ResultsLinks = { text: string; url: string }[];
 
+/** Where a job's full results are, as a sentence of the fallback. */
+export function whereResultsAre(links: ResultsLinks): string {
+  return links.length > 0
+    ? `The job's results are in ${links.map((l) => `[${l.text}](${l.url})`).join(" and ")}.`
+    : "The job's results are in its results artifact, on its workflow run.";
+}
+
 /**
  * A short output that surely fits: it says GitHub refused the full one, and why, names what
- * it leaves out and links where the results are. Nothing of the refused output is in it but
+ * it leaves out and says `where` the rest is. Nothing of the refused output is in it but
  * its size, since any of it may be what GitHub refused.
  */
-export function fallbackSummary(refusal: unknown, leftOut: LeftOut, links: ResultsLinks): string {
+export function fallbackSummary(refusal: unknown, leftOut: LeftOut, where: string): string {
   const why = withinBytes(inlineText(refusal instanceof Error ? refusal.message : String(refusal)).replace(/\s+/g, " "), REFUSAL_BYTES);
   const annotations = leftOut.annotations > 0 ? ` and ${leftOut.annotations} annotation${leftOut.annotations === 1 ? "" : "s"}` : "";
-  const where =
-    links.length > 0
-      ? `The job's results are in ${links.map((l) => `[${l.text}](${l.url})`).join(" and ")}.`
-      : "The job's results are in its results artifact, on its workflow run.";
   return [
     `**GitHub refused this check run's full output** (${why}), so it shows this short one instead.`,
     `Left out: the summary (${leftOut.summaryBytes} bytes)${annotations}.`,

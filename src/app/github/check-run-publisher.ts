@@ -12,7 +12,7 @@ import { CONCLUSION } from "./check-run-conclusion.js";
 import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
-import { fallbackSummary, sendOrFallBack, type ResultsLinks } from "./check-run-fallback.js";
+import { fallbackSummary, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -97,7 +97,7 @@ export class CheckRunPublisher implements Publisher {
   /** A finished job's check run with only what surely fits: its conclusion, buttons and link, and a short summary. */
   private fallbackFields<F extends { output: { summary: string; annotations: Annotation[] } }>(fields: F, refusal: unknown, fallback: Fallback): F {
     const leftOut = { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: fields.output.annotations.length };
-    return { ...fields, output: { title: fallback.title, summary: fallbackSummary(refusal, leftOut, fallback.links), annotations: [] } };
+    return { ...fields, output: { title: fallback.title, summary: fallbackSummary(refusal, leftOut, whereResultsAre(fallback.links)), annotations: [] } };
   }
 
   /**
@@ -123,8 +123,19 @@ export class CheckRunPublisher implements Publisher {
       markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
     };
     const id = await knownCheckRun(octokit, at, record, this.options.now);
-    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
-    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
+    const send = async (f: typeof fields): Promise<void> => {
+      if (id === null) await createCheckRun(octokit, at, record, f, this.options.now);
+      else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...f });
+    };
+    // It lists job names from a pull request's config: should GitHub refuse that, the count and the conclusion still show.
+    await sendOrFallBack(send, fields, (refusal) => ({
+      ...fields,
+      output: {
+        // "Not run: <reason>" may quote a reason; the counts are kto's own.
+        title: fields.output.title.replace(/^Not run: .*/s, "Not run"),
+        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: 0 }, "The dashboard lists every job."),
+      },
+    }));
   }
 
   private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {

@@ -284,6 +284,23 @@ describe("CheckRunPublisher", () => {
     });
   });
 
+  it("shows a plan waiting for approval with a short summary when GitHub refuses the list of its jobs, still asking for approval", async () => {
+    const jobs = await planned(["unit", "boot"], false);
+    github.state.outputRefusals.push("Invalid request.");
+    await publisher.publishJob(jobs[0]!);
+    expect(checkRuns()).toHaveLength(1);
+    const approval = checkRuns()[0]!;
+    expect(approval).toMatchObject({
+      name: "kto / approval",
+      status: "completed",
+      conclusion: "action_required",
+      output: { title: "Waiting for approval: 2 jobs" },
+    });
+    expect(approval.output.summary).toContain("**GitHub refused this check run's full output** (Invalid request.)");
+    expect(approval.output.summary).toContain("The dashboard lists every job.");
+    expect(github.rejected).toEqual([]);
+  });
+
   describe("a create whose answer was lost", () => {
     /** The first create of the unit job's check run: GitHub makes it, and its answer is lost on the way back. */
     async function createLost(unlistedFor: number): Promise<number> {
