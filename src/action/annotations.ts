@@ -1,55 +1,47 @@
-import * as core from "@actions/core";
 import type { JobReport } from "../runners/report/run-report.js";
 import { diagnosticLine } from "../runners/report/build-report.js";
+import { LATE_WARNINGS, type StepAnnotations } from "./step-annotations.js";
 
-/** GitHub shows at most 10 error annotations per step and 50 per job; more are noise. */
-export const ANNOTATION_LIMIT = 10;
-
-/** One error annotation per failing test, at its source line when known; the rest summarised. */
-export function annotateFailures(jobs: readonly JobReport[], limit = ANNOTATION_LIMIT): number {
-  const failures = jobs.flatMap((job) => job.failures.map((failure) => ({ job, failure })));
-  for (const { job, failure } of failures.slice(0, limit)) {
-    const title = `${job.name}: ${[...failure.path, failure.name].join(" › ")} ${failure.status}`;
-    core.error(failure.reason ?? failure.status, {
-      title,
-      ...(failure.location ? { file: failure.location.file, startLine: failure.location.line } : {}),
-    });
-  }
-  const troubled = jobs.filter((job) => job.status !== "succeeded" && job.failures.length === 0);
-  // An oops decoded with its build's vmlinux is annotated where the kernel stopped.
-  for (const job of troubled)
-    core.error(job.reason, {
+/**
+ * Why each job that did not succeed failed, as error annotations on the step: a job that
+ * stopped without failing tests (errored, timed out, oopsed: where the kernel stopped, when
+ * decoded) first, then each failing test at its source line when known, as far as the step
+ * has room; `annotations` counts the rest.
+ */
+export function annotateFailures(jobs: readonly JobReport[], annotations: StepAnnotations): void {
+  for (const job of jobs.filter((j) => j.status !== "succeeded" && j.failures.length === 0))
+    annotations.error(job.reason, {
       title: `${job.name}: ${job.outcome}`,
       ...(job.crash?.location ? { file: job.crash.location.file, startLine: job.crash.location.line } : {}),
     });
-  if (failures.length > limit) core.notice(`${failures.length - limit} more failing tests are listed in the job summary and results.json`);
-  return Math.min(limit, failures.length) + troubled.length;
+  for (const job of jobs)
+    for (const failure of job.failures)
+      annotations.error(failure.reason ?? failure.status, {
+        title: `${job.name}: ${[...failure.path, failure.name].join(" › ")} ${failure.status}`,
+        ...(failure.location ? { file: failure.location.file, startLine: failure.location.line } : {}),
+      });
 }
 
 /**
  * A build's diagnostics as annotations on their file, line and column (paths relative to
- * the repository, which is the tree), errors first; at most `limit` of each severity,
- * as GitHub shows no more a step. Returns how many were made.
+ * the repository, which is the tree), errors first, then the options Kconfig dropped, as far
+ * as the step has room; its warnings leave room for the step's own later ones.
  */
-export function annotateBuilds(jobs: readonly JobReport[], limit = ANNOTATION_LIMIT): number {
-  let made = 0;
+export function annotateBuilds(jobs: readonly JobReport[], annotations: StepAnnotations): void {
   for (const job of jobs) {
     if (!job.build) continue;
     for (const severity of ["error", "warning"] as const) {
-      const shown = job.build.diagnostics.filter((d) => d.severity === severity).slice(0, limit);
-      for (const diagnostic of shown) {
+      for (const diagnostic of job.build.diagnostics.filter((d) => d.severity === severity)) {
         const place = diagnostic.place?.inTree ? diagnostic.place : null;
         const properties = {
           title: `${job.name}: ${diagnostic.tool} ${severity}${diagnostic.flag ? ` [${diagnostic.flag}]` : ""}`,
           ...(place ? { file: place.path, ...(place.line ? { startLine: place.line } : {}), ...(place.column ? { startColumn: place.column } : {}) } : {}),
         };
         const message = [place ? diagnostic.message : diagnosticLine(diagnostic), ...diagnostic.notes].join("\n");
-        if (severity === "error") core.error(message, properties);
-        else core.warning(message, properties);
-        made += 1;
+        annotations.annotate(severity, message, properties, severity === "warning" ? LATE_WARNINGS : 0);
       }
     }
-    for (const dropped of job.build.droppedOptions.slice(0, limit)) core.warning(dropped, { title: `${job.name}: an option Kconfig dropped` });
+    for (const dropped of job.build.droppedOptions)
+      annotations.annotate("warning", dropped, { title: `${job.name}: an option Kconfig dropped` }, LATE_WARNINGS);
   }
-  return made;
 }

@@ -21,10 +21,17 @@ export function buildArtifactName(slug: string): string {
  * of this workflow run, so people download them from the Actions UI and jobs on other
  * hosts boot them; and keeps them in this host's store for jobs that run here.
  */
-export async function handOnBuild(slug: string, jobDir: string, build: BuildJobResult, store: string, retentionDays: number | null): Promise<Uploaded | null> {
+export async function handOnBuild(
+  slug: string,
+  jobDir: string,
+  build: BuildJobResult,
+  store: string,
+  retentionDays: number | null,
+  warn: (message: string) => void = core.warning,
+): Promise<Uploaded | null> {
   const dir = join(jobDir, build.dir);
   await keepOutputs(store, { dir, files: build.files }).catch((error: Error) =>
-    core.warning(`could not keep the build's outputs on this host (${error.message}); jobs here will download them`),
+    warn(`could not keep the build's outputs on this host (${error.message}); jobs here will download them`),
   );
   try {
     const files = [...build.files.map((f) => join(dir, f.path)), join(dir, MANIFEST)];
@@ -33,7 +40,7 @@ export async function handOnBuild(slug: string, jobDir: string, build: BuildJobR
     const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";
     return { id, url: `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}/artifacts/${id}` };
   } catch (error) {
-    core.warning(`could not upload the build's outputs as an artifact (${(error as Error).message}); only jobs on this host can boot them`);
+    warn(`could not upload the build's outputs as an artifact (${(error as Error).message}); only jobs on this host can boot them`);
     return null;
   }
 }

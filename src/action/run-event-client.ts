@@ -15,6 +15,8 @@ export interface RunEventClientOptions {
   baseDelayMs?: number;
   fetch?: typeof fetch;
   getToken?: (audience: string) => Promise<string>;
+  /** How a report the App did not take is told: a warning on the step (the action counts them against GitHub's 10 a step). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -29,6 +31,10 @@ export class RunEventClient {
     const base = new URL(options.appUrl);
     this.endpoint = new URL(`kto/api/jobs/${encodeURIComponent(options.jobId)}/events`, base.href.endsWith("/") ? base : `${base.href}/`).href;
     this.audience = base.origin;
+  }
+
+  private warn(message: string): void {
+    (this.options.warn ?? core.warning)(message);
   }
 
   async send(report: RunEvent): Promise<boolean> {
@@ -49,7 +55,7 @@ export class RunEventClient {
         failure = `HTTP ${response.status}`;
         if (!RETRYABLE.has(response.status)) {
           // A body that cannot be read leaves the status to say why.
-          core.warning(`kto App refused the ${report.kind} report: ${failure} ${await response.text().catch(() => "")}`.trim());
+          this.warn(`kto App refused the ${report.kind} report: ${failure} ${await response.text().catch(() => "")}`.trim());
           return false;
         }
       } catch (error) {
@@ -57,7 +63,7 @@ export class RunEventClient {
         failure = errorText(error);
       }
       if (attempt === attempts) {
-        core.warning(`kto App unreachable for the ${report.kind} report (${failure}); the report is kept in ${this.options.reportFile}`);
+        this.warn(`kto App unreachable for the ${report.kind} report (${failure}); the report is kept in ${this.options.reportFile}`);
         return false;
       }
       const delay = (this.options.baseDelayMs ?? 1000) * 2 ** (attempt - 1);

@@ -1,4 +1,5 @@
 import * as core from "@actions/core";
+import * as github from "@actions/github";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -22,21 +23,25 @@ import { buildArtifactName, buildFor, handOnBuild } from "./build-handoff.js";
 import { RunEventClient } from "./run-event-client.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
+import { jobSummary } from "./job-summary.js";
 import { uploadResults } from "./upload.js";
+import { StepAnnotations } from "./step-annotations.js";
 import { printLog } from "./workflow-log.js";
 
 export const OWNER_STATE = "kto-owner";
 
 /** The action's whole run; the only place that fails the step. */
 export async function run(): Promise<void> {
+  const annotations = new StepAnnotations();
   try {
-    await runAction();
+    await runAction(annotations);
   } catch (error) {
-    core.setFailed((error as Error).message);
+    annotations.fail((error as Error).message);
   }
 }
 
-async function runAction(): Promise<void> {
+async function runAction(annotations: StepAnnotations): Promise<void> {
+  const warn = (message: string) => void annotations.warning(message);
   const inputs = getInputs();
   const owner = ownerMark();
   core.saveState(OWNER_STATE, owner);
@@ -54,7 +59,7 @@ async function runAction(): Promise<void> {
 
   const abort = new AbortController();
   const onSignal = () => {
-    core.warning("kto: the job was cancelled; stopping its container or VM");
+    annotations.warning("kto: the job was cancelled; stopping its container or VM");
     abort.abort();
   };
   process.once("SIGINT", onSignal);
@@ -68,6 +73,7 @@ async function runAction(): Promise<void> {
           attempt: inputs.job.attempt,
           reportFile: join(outDir, "kto-report.json"),
           baseDelayMs: Number(process.env.KTO_REPORT_BASE_DELAY_MS ?? 1000),
+          warn,
         })
       : null;
   // Its docker jobs get what this runner host's policy file grants (DockerExecutor's default), and nothing without one.
@@ -118,7 +124,7 @@ async function runAction(): Promise<void> {
   for (const [index, { spec, result, dir }] of results.entries()) {
     if (!result.build || result.build.outcome !== "passed") continue;
     const uploaded = await core.group(`kto: upload build ${spec.id}`, () =>
-      handOnBuild(spec.slug, join(outDir, dir), result.build!, store, inputs.retentionDays),
+      handOnBuild(spec.slug, join(outDir, dir), result.build!, store, inputs.retentionDays, warn),
     );
     jobReports[index]!.build!.artifact = uploaded && { name: buildArtifactName(spec.slug), ...uploaded };
   }
@@ -130,19 +136,16 @@ async function runAction(): Promise<void> {
   );
 
   const artifactName = `${inputs.artifactName ?? `kto-${label}`}-attempt-${attempt}`;
-  const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays, buildOutputsOf(results)));
+  const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays, buildOutputsOf(results), warn));
   if (uploaded) {
     core.setOutput("artifact-id", String(uploaded.id));
     core.setOutput("artifact-url", uploaded.url);
   }
 
-  annotateBuilds(report.jobs);
-  annotateFailures(report.jobs);
+  annotateBuilds(report.jobs, annotations);
+  annotateFailures(report.jobs, annotations);
   const summary = summaryMarkdown(report, { linkBase: "" });
-  await core.summary
-    .addRaw(summary)
-    .addRaw(uploaded ? `\n[Download the results](${uploaded.url})\n` : "")
-    .write();
+  await core.summary.addRaw(jobSummary(summary, uploaded?.url ?? null)).write();
   core.setOutput("conclusion", report.status);
 
   if (runEvents) {
@@ -160,13 +163,18 @@ async function runAction(): Promise<void> {
       const runUrl = process.env.GITHUB_RUN_ID
         ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}`
         : null;
-      await createCheckRun(inputs.githubToken, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
-        core.warning(`could not create the check run: ${error.message}`),
+      const pull = github.context.payload.pull_request as { head?: { sha?: string } } | undefined;
+      const place = { ...github.context.repo, sha: pull?.head?.sha ?? github.context.sha };
+      await createCheckRun(github.getOctokit(inputs.githubToken), place, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
+        annotations.warning(`could not create the check run: ${error.message}`),
       );
-    } else core.notice("kto: no github-token given, so no check run was created; the results are in the job summary");
+    } else annotations.notice("kto: no github-token given, so no check run was created; the results are in the job summary");
   }
+  annotations.noteLeftOut(
+    `${inputs.job || inputs.githubToken ? "the job's check run, " : ""}the job summary and the results artifact${uploaded ? ` (${artifactName})` : ""}`,
+  );
   if (report.status !== "succeeded")
-    core.setFailed(
+    annotations.fail(
       `kto: ${report.status}: ${report.jobs
         .filter((j) => j.status !== "succeeded")
         .map((j) => `${j.name} ${j.status}`)

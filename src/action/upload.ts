@@ -17,13 +17,14 @@ export async function uploadResults(
   dir: string,
   retentionDays: number | null,
   skip?: (path: string, isDirectory: boolean) => boolean,
+  warn: (message: string) => void = core.warning,
 ): Promise<Uploaded | null> {
   try {
     const client = new DefaultArtifactClient();
     const { files, refused } = await uploadableFiles(dir, skip);
     if (refused.length > 0) {
       printLog(`kto: left out of the artifact:\n${refused.map((r) => `  ${JSON.stringify(r.path)}: ${r.why}`).join("\n")}`);
-      core.warning(`${refused.length} file(s) in the results were left out of the artifact; the step's log lists them`);
+      warn(`${refused.length} file(s) in the results were left out of the artifact; the step's log lists them`);
     }
     const { id } = await client.uploadArtifact(name, files, dir, retentionDays ? { retentionDays } : {});
     if (id === undefined) throw new Error("the artifact service returned no id");
@@ -31,7 +32,7 @@ export async function uploadResults(
     const url = `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}/artifacts/${id}`;
     return { id, url };
   } catch (error) {
-    core.warning(`could not upload the results as an artifact (${(error as Error).message}); they stay in ${dir}`);
+    warn(`could not upload the results as an artifact (${(error as Error).message}); they stay in ${dir}`);
     return null;
   }
 }

@@ -1,5 +1,5 @@
 import type { Clock } from "./clock.js";
-import { isTerminal } from "./job-state.js";
+import { isTerminal, type JobState } from "./job-state.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
 import type { PriorTries, Publisher } from "./publisher.js";
@@ -164,8 +164,9 @@ export class OutboxWorker {
    * process started may have been sent by the process before it as it died. Any other is
    * on its first try.
    */
-  private priorTries(item: OutboxRecord): PriorTries {
-    return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since };
+  private priorTries(item: OutboxRecord, latest: OutboxRecord): PriorTries {
+    const recordedFor = (latest.payload as { to?: JobState } | null)?.to;
+    return { mayHaveLanded: item.attempts > 0 || item.sentAt !== null || item.createdAt < this.since, ...(recordedFor ? { recordedFor } : {}) };
   }
 
   /**
@@ -212,7 +213,7 @@ export class OutboxWorker {
         }
       } else if (item.kind === "publish") {
         const job = await this.store.jobs.job(item.jobId);
-        if (job && this.publisher) await this.publisher.publishJob(job, this.priorTries(item));
+        if (job && this.publisher) await this.publisher.publishJob(job, this.priorTries(item, covers.at(-1) ?? item));
       } else if (item.kind === "approval") {
         await this.publisher?.publishPlan(item.jobId);
       } else {

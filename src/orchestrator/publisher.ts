@@ -1,3 +1,4 @@
+import type { JobState } from "./job-state.js";
 import type { JobRecord } from "./store/store.js";
 
 /** What the outbox knows of a report's earlier tries. */
@@ -7,6 +8,12 @@ export interface PriorTries {
    * sent it died. What it appended may be there already.
    */
   mayHaveLanded: boolean;
+  /**
+   * The state the report was recorded for (the latest of those one send covers). One
+   * recorded for an earlier state may find the job finished and show it: it leaves the
+   * annotations to the finished state's own report, which follows, so they go once.
+   */
+  recordedFor?: JobState;
 }
 
 /** Shows a job's state where its users look (GitHub check runs); called after each transition, with the job as it is now. */

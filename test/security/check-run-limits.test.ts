@@ -39,4 +39,13 @@ describe("check-run output stays within what GitHub accepts, however much a conf
     }
     expect(annotationMessage("fine")).toBe("fine");
   });
+
+  it("an annotation's title is counted in characters as GitHub counts them: an emoji is one, and none is cut in half", () => {
+    const emoji = "🙂".repeat(ANNOTATION_TITLE_LIMIT);
+    expect(annotationTitle(emoji)).toBe(emoji);
+    const cut = annotationTitle(`a${"🙂".repeat(300)}`);
+    expect([...cut]).toHaveLength(ANNOTATION_TITLE_LIMIT);
+    expect(cut.endsWith("🙂…")).toBe(true);
+    expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
 });

@@ -79,6 +79,16 @@ describe("the GitHub API double's contract check (GitHub's OpenAPI description)"
     expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "t".repeat(256) })] }))).toThrow(
       "/output/annotations/0/title is 256 characters; at most 255",
     );
+    // Characters as GitHub counts them: an emoji is one (two UTF-16 code units).
+    expect(() => checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "🙂".repeat(256) })] }))).toThrow(
+      "/output/annotations/0/title is 256 characters; at most 255",
+    );
+    expect(checkRequest("POST", "/repos/o/r/check-runs", auth, checkRun({ annotations: [annotation({ title: "🙂".repeat(255) })] })).operationId).toBe(
+      "checks/create",
+    );
+    // ✅, ❌ and › are one character and three bytes each: fewer than 65,535 characters, more than 65,535 bytes.
+    const marks = "✅ passed › ❌ failed › ".repeat(3_000).slice(0, 65_534);
+    expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/1", auth, checkRun({ summary: marks }))).toThrow(/exceeds a maximum bytesize of 65535/);
     // 64 KB in bytes: 22,000 three-byte characters are 66,000 bytes.
     expect(() => checkRequest("PATCH", "/repos/o/r/check-runs/1", auth, checkRun({ annotations: [annotation({ message: "€".repeat(22_000) })] }))).toThrow(
       "/output/annotations/0/message is 66000 bytes; at most 64 KB",

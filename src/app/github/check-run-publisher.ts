@@ -11,7 +11,8 @@ import { jobAnnotations, type Annotation } from "./check-run-annotations.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
-import { SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
+import { fallbackSummary, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -25,6 +26,12 @@ export function checkRunName(job: Pick<JobRecord, "name">): string {
 export const APPROVAL_CHECK_RUN = "kto / approval";
 
 const FIRST_TRY: PriorTries = { mayHaveLanded: false };
+
+/** What a finished job's check run shows when GitHub refuses its full output: a title of kto's own words, and where the results are. */
+interface Fallback {
+  title: string;
+  links: ResultsLinks;
+}
 
 export interface CheckRunReporterOptions {
   /** The orchestrator's clock: when a create was sent, how long GitHub may take to list it, a queued job's position. */
@@ -71,13 +78,26 @@ export class CheckRunPublisher implements Publisher {
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
     const body = await this.describe(job, detailsUrl, cancel, plan.repo);
-    let annotations = body.annotations;
+    // A report recorded for an earlier state that finds the job finished leaves the annotations to the finished state's own.
+    const stale = prior.recordedFor !== undefined && prior.recordedFor !== job.state;
+    let annotations = stale ? [] : body.annotations;
     const id = await knownCheckRun(octokit, at, record, this.options.now);
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && prior.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
     const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
-    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
-    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
+    const send = async (f: typeof fields): Promise<void> => {
+      if (id === null) await createCheckRun(octokit, at, record, f, this.options.now);
+      else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...f });
+    };
+    // A job's last word must land whatever it says: its conclusion and Re-run button matter more than its summary.
+    if (!isTerminal(job.state)) await send(fields);
+    else await sendOrFallBack(send, fields, (refusal) => this.fallbackFields(fields, refusal, body.fallback));
+  }
+
+  /** A finished job's check run with only what surely fits: its conclusion, buttons and link, and a short summary. */
+  private fallbackFields<F extends { output: { summary: string; annotations: Annotation[] } }>(fields: F, refusal: unknown, fallback: Fallback): F {
+    const leftOut = { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: fields.output.annotations.length };
+    return { ...fields, output: { title: fallback.title, summary: fallbackSummary(refusal, leftOut, whereResultsAre(fallback.links)), annotations: [] } };
   }
 
   /**
@@ -103,8 +123,19 @@ export class CheckRunPublisher implements Publisher {
       markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
     };
     const id = await knownCheckRun(octokit, at, record, this.options.now);
-    if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
-    else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...fields });
+    const send = async (f: typeof fields): Promise<void> => {
+      if (id === null) await createCheckRun(octokit, at, record, f, this.options.now);
+      else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...f });
+    };
+    // It lists job names from a pull request's config: should GitHub refuse that, the count and the conclusion still show.
+    await sendOrFallBack(send, fields, (refusal) => ({
+      ...fields,
+      output: {
+        // "Not run: <reason>" may quote a reason; the counts are kto's own.
+        title: fields.output.title.replace(/^Not run: .*/s, "Not run"),
+        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: 0 }, "The dashboard lists every job."),
+      },
+    }));
   }
 
   private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
@@ -140,7 +171,7 @@ export class CheckRunPublisher implements Publisher {
     return this.fields({
       status: "completed",
       conclusion: CONCLUSION.cancelled,
-      title: `Not run: ${reason}`.slice(0, 200),
+      title: `Not run: ${reason}`,
       summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
     }).fields;
   }
@@ -151,7 +182,7 @@ export class CheckRunPublisher implements Publisher {
       const waitingFor = job.reason ?? "waiting for its build";
       return this.fields({
         status: "queued",
-        title: `${waitingFor.charAt(0).toUpperCase()}${waitingFor.slice(1)}`.slice(0, 200),
+        title: `${waitingFor.charAt(0).toUpperCase()}${waitingFor.slice(1)}`,
         summary: `${inlineText(waitingFor)}: it is queued for a runner with labels ${inlineText(labels)} once that build succeeds, and skipped if it does not.${cancel}`,
       });
     }
@@ -172,7 +203,7 @@ export class CheckRunPublisher implements Publisher {
 
     const report = job.result as StoredReport | null;
     const conclusion = CONCLUSION[job.state];
-    const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`.slice(0, 200);
+    const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`;
     let summary = job.reason ?? job.state;
     // A report stored before reports were bounded may list more than a check run shows.
     const failures = report?.failures ?? [];
@@ -198,7 +229,15 @@ export class CheckRunPublisher implements Publisher {
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
     const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
-    return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations };
+    const fallback: Fallback = {
+      // Test counts, or the state: kto's own words, where the full title may quote the job's reason.
+      title: testCountsTitle(report?.tests) ?? job.state,
+      links: [
+        ...(report?.artifactUrl ? [{ text: "the results artifact", url: report.artifactUrl }] : []),
+        ...(detailsUrl ? [{ text: "the workflow run", url: detailsUrl }] : []),
+      ],
+    };
+    return { ...this.fields({ status: "completed", conclusion, title, summary, actions: rerun, detailsUrl }), annotations, fallback };
   }
 
   /** A job its build kept from running: the build named, and linked to its check run where that is known. */
@@ -209,7 +248,7 @@ export class CheckRunPublisher implements Publisher {
     return this.fields({
       status: "completed",
       conclusion: CONCLUSION.skipped,
-      title: `Not run: ${why}`.slice(0, 200),
+      title: `Not run: ${why}`,
       summary: `Not run: ${inlineText(why)}.${link}`,
       actions: [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }],
     });
@@ -229,9 +268,13 @@ export class CheckRunPublisher implements Publisher {
         ...(options.conclusion ? { conclusion: options.conclusion as "success" } : {}),
         ...(options.detailsUrl ? { details_url: options.detailsUrl } : {}),
         ...(options.actions ? { actions: options.actions } : {}),
-        output: { title: options.title, summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact") },
+        output: {
+          title: outputTitle(options.title),
+          summary: withinLimit(options.summary, SUMMARY_LIMIT, "the full summary is in the job's results artifact"),
+        },
       },
       annotations: [] as Annotation[],
+      fallback: { title: options.status, links: [] } as Fallback,
     };
   }
 }

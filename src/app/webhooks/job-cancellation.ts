@@ -1,7 +1,7 @@
 import type { OrchestratorService } from "../../orchestrator/service.js";
 import type { JobRecord } from "../../orchestrator/store/store.js";
 import { codeSpan } from "../../runners/report/markdown.js";
-import { SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
+import { outputTitle, SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
 import type { Octokit } from "../github/github-api.js";
 import { inGroup } from "./plan-target.js";
 
@@ -58,7 +58,7 @@ export function jobCancellation(service: Pick<OrchestratorService, "cancelJobs" 
       status: "completed",
       conclusion: "neutral",
       output: {
-        title: `/kto cancel ${wanted} by @${login}: no waiting or running job of that name`.slice(0, 200),
+        title: outputTitle(`/kto cancel ${wanted} by @${login}: no waiting or running job of that name`),
         summary: withinLimit(
           names.size > 0
             ? `Jobs that can be cancelled now:\n\n${[...names].map((n) => `- ${codeSpan(n)}`).join("\n")}\n\n\`/kto cancel\` alone cancels them all.`

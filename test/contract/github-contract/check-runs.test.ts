@@ -150,6 +150,22 @@ describe("a final check-run update put off by a rate limit", () => {
   });
 });
 
+describe("a final check-run update GitHub refuses for its content", () => {
+  it("is sent again with a short summary, so the job's conclusion and Re-run button land", async () => {
+    const s = await start();
+    const job = await unitRunning(s);
+    s.github.state.outputRefusals.push("Invalid request.\n\nOnly 65535 characters are allowed; 65672 were supplied.");
+    await report(s, job.id, failedAtLines([1, 2, 3]));
+    const run = await until(async () => (runOf(s, "unit")?.status === "completed" ? runOf(s, "unit") : null), "the check run completed");
+    await untilSettled(s);
+    expect(run).toMatchObject({ conclusion: "failure", actions: [{ identifier: "rerun" }] });
+    expect(run.output.summary).toContain("Left out: the summary");
+    expect(run.output.summary).toContain("and 3 annotations.");
+    expect(s.github.state.outputRefusals).toEqual([]);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
+
 describe("a check run GitHub created but whose answer was lost", () => {
   // How many listings GitHub leaves the new check run out of, and so how often kto looks.
   it.each([

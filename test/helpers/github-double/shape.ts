@@ -155,8 +155,9 @@ function checkRunOutput(body: Body): string[] {
   }
   const annotations = Array.isArray(output.annotations) ? (output.annotations as Annotation[]) : [];
   annotations.forEach((a, i) => {
-    if (typeof a.title === "string" && a.title.length > ANNOTATION_TITLE)
-      problems.push(`/output/annotations/${i}/title is ${a.title.length} characters; at most ${ANNOTATION_TITLE}`);
+    // "255 characters": code points, as GitHub counts a string's length; an emoji is one.
+    const titleChars = typeof a.title === "string" ? [...a.title].length : 0;
+    if (titleChars > ANNOTATION_TITLE) problems.push(`/output/annotations/${i}/title is ${titleChars} characters; at most ${ANNOTATION_TITLE}`);
     for (const field of ["message", "raw_details"] as const) {
       const value = a[field];
       if (typeof value === "string" && Buffer.byteLength(value) > ANNOTATION_BYTES)

@@ -208,6 +208,99 @@ describe("CheckRunPublisher", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  describe("a finished job's check run, whatever its content", () => {
+    /** The unit job dispatched and finished with 120 failing tests, its check run in progress on GitHub. */
+    async function finishedWithFailures(reason = "120 of 120 tests failed"): Promise<void> {
+      await planned(["unit"]);
+      await publisher.publishJob(await job());
+      await lifecycle.dispatch(await job(), "rack-1");
+      await store.jobs.setRunId("p/unit", 1, "4242");
+      const failures = Array.from({ length: 120 }, (_, i) => ({
+        name: `case ${i}`,
+        path: ["math"],
+        status: "failed" as const,
+        reason: `case ${i} failed`,
+        location: { file: "lib/math.c", line: i + 1 },
+      }));
+      const result = {
+        ...jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } }),
+        artifactUrl: "https://github.com/a/1",
+      };
+      await lifecycle.recordRunEvent("p/unit", 1, { kind: "finished", status: "failed", outcome: "failed", reason, result });
+    }
+
+    it("completes with a short summary when GitHub refuses its output: the conclusion, the Re-run button and where the results are land, what was left out is named", async () => {
+      await finishedWithFailures();
+      github.state.outputRefusals.push("Invalid request.\n\nOnly 65535 characters are allowed; 65672 were supplied.");
+      await publisher.publishJob(await job());
+      const unit = checkRuns()[0]!;
+      expect(unit).toMatchObject({
+        status: "completed",
+        conclusion: "failure",
+        details_url: `https://github.com/${REPO}/actions/runs/4242`,
+        output: { title: "0 passed, 120 failed, 0 errored, 0 skipped" },
+      });
+      expect(unit.actions).toEqual([{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }]);
+      // Whatever GitHub objected to may be in them: neither the full summary nor the annotations go again.
+      expect(unit.output.annotations).toEqual([]);
+      expect(unit.output.summary).toContain(
+        "**GitHub refused this check run's full output** (Invalid request. Only 65535 characters are allowed; 65672 were supplied.)",
+      );
+      expect(unit.output.summary).toMatch(/Left out: the summary \(\d+ bytes\) and 50 annotations\./);
+      expect(unit.output.summary).toContain("[the results artifact](https://github.com/a/1)");
+      expect(unit.output.summary).toContain(`[the workflow run](https://github.com/${REPO}/actions/runs/4242)`);
+      expect(github.state.outputRefusals).toEqual([]);
+      expect(github.rejected).toEqual([]);
+    });
+
+    it("sends its annotations once when a report recorded while it ran finds it finished, and the finished state's own report follows", async () => {
+      await finishedWithFailures();
+      // The report of "running", sent after the job finished: it shows the conclusion, and leaves the annotations to the next.
+      await publisher.publishJob(await job(), { mayHaveLanded: false, recordedFor: "running" });
+      expect(checkRuns()[0]).toMatchObject({ status: "completed", conclusion: "failure" });
+      expect(checkRuns()[0]!.output.annotations).toEqual([]);
+      await publisher.publishJob(await job(), { mayHaveLanded: false, recordedFor: "failed" });
+      expect(checkRuns()[0]!.output.annotations).toHaveLength(50);
+      const annotated = github.requests.filter((r) => ((r.body.output as { annotations?: unknown[] } | undefined)?.annotations?.length ?? 0) > 0);
+      expect(annotated).toHaveLength(1);
+      expect(github.rejected).toEqual([]);
+    });
+
+    it("completes with its summary cut to GitHub's 65,535 bytes when ✅, ❌ and › make it longer in bytes than in characters", async () => {
+      // 65,534 characters, 3 bytes each but the spaces: GitHub counts 131,000-odd bytes.
+      const reason = "✅ passed › ❌ failed › ".repeat(3_000).slice(0, 65_534);
+      expect(reason.length).toBeLessThanOrEqual(65_535);
+      expect(Buffer.byteLength(reason)).toBeGreaterThan(65_535);
+      await planned(["unit"]);
+      await publisher.publishJob(await job());
+      await lifecycle.dispatch(await job(), "rack-1");
+      await lifecycle.recordRunEvent("p/unit", 1, { kind: "finished", status: "errored", outcome: "infrastructure", reason });
+      await publisher.publishJob(await job());
+      const unit = checkRuns()[0]!;
+      expect(unit).toMatchObject({ status: "completed", conclusion: "failure" });
+      expect(Buffer.byteLength(unit.output.summary)).toBeLessThanOrEqual(65_535);
+      expect(unit.output.summary).toMatch(/… \d+ more bytes cut \(GitHub's limit\)/);
+      expect(github.rejected).toEqual([]);
+    });
+  });
+
+  it("shows a plan waiting for approval with a short summary when GitHub refuses the list of its jobs, still asking for approval", async () => {
+    const jobs = await planned(["unit", "boot"], false);
+    github.state.outputRefusals.push("Invalid request.");
+    await publisher.publishJob(jobs[0]!);
+    expect(checkRuns()).toHaveLength(1);
+    const approval = checkRuns()[0]!;
+    expect(approval).toMatchObject({
+      name: "kto / approval",
+      status: "completed",
+      conclusion: "action_required",
+      output: { title: "Waiting for approval: 2 jobs" },
+    });
+    expect(approval.output.summary).toContain("**GitHub refused this check run's full output** (Invalid request.)");
+    expect(approval.output.summary).toContain("The dashboard lists every job.");
+    expect(github.rejected).toEqual([]);
+  });
+
   describe("a create whose answer was lost", () => {
     /** The first create of the unit job's check run: GitHub makes it, and its answer is lost on the way back. */
     async function createLost(unlistedFor: number): Promise<number> {
