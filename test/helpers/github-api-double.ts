@@ -25,6 +25,8 @@ export interface Runner {
   status: "online" | "offline";
   busy: boolean;
   labels: { id: number; name: string; type: "read-only" | "custom" }[];
+  /** Takes one job and is gone (a just-in-time or --ephemeral runner). */
+  ephemeral?: boolean;
   /** Its runner group; GitHub puts a runner in the Default group (1) unless it is registered in another. */
   runner_group_id?: number;
 }
