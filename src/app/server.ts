@@ -19,6 +19,8 @@ import type { LogLevel } from "./github/payload-free-log.js";
 import { BodyIntake } from "./http/request-body.js";
 import { ktoRoutes, type RoutesDeps, type RoutesService } from "./http/routes.js";
 import { registerRunner } from "./http/runner-registration.js";
+import { TokenRegistration } from "./http/token-registration.js";
+import { RegistrationTokens } from "./github/registration-tokens.js";
 import { jwksUrl, type AppSettings } from "./settings.js";
 
 export { WEBHOOKS_PATH } from "./http/app-server.js";
@@ -107,6 +109,15 @@ function routesDeps(deps: {
   const { settings, github, service, pool } = deps;
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
   const secret = settings.KTO_RUNNER_REGISTRATION_SECRET;
+  const withToken = new TokenRegistration({
+    appOctokit: github.appOctokit,
+    octokitFor: github.octokitFor,
+    tokens: new RegistrationTokens(github.octokitFor, () => deps.clock.now()),
+    pool,
+    serverUrl: serverUrlOf(settings),
+    now: () => deps.clock.now(),
+    onRegistered: () => service.wake(),
+  });
   return {
     service,
     intake: deps.intake,
@@ -115,6 +126,7 @@ function routesDeps(deps: {
     findRun: deps.findRun,
     readAccess: settings.readAccess,
     rateLimited: () => github.limits.paused(),
+    refusedRunners: () => pool.refusedRunners(),
     pollMs: deps.pollMs,
     now: () => deps.clock.now(),
     serverUrl: serverUrlOf(settings),
@@ -137,6 +149,8 @@ function routesDeps(deps: {
                 },
                 request,
               ),
+            grant: (request) => withToken.grant(request),
+            record: (report) => withToken.record(report),
           },
         }
       : {}),

@@ -18,6 +18,12 @@ export function uniqueRunnerLabel(labels: readonly string[]): string | undefined
   return labels.find((l) => l.startsWith(RUNNER_LABEL_PREFIX));
 }
 
+/** The kto-runner-<name> labels on runner `name` that are not its own, compared as GitHub compares labels, without case. */
+export function foreignRunnerLabels(name: string, labels: readonly string[]): string[] {
+  const own = `${RUNNER_LABEL_PREFIX}${name}`.toLowerCase();
+  return labels.filter((label) => label.toLowerCase().startsWith(RUNNER_LABEL_PREFIX) && label.toLowerCase() !== own);
+}
+
 export function runnerOf(runnerId: string): string {
   return runnerId.split(":").at(-1) ?? runnerId;
 }
@@ -30,6 +36,7 @@ export const CONNECT_GRACE_MS = 120_000;
 
 interface GitHubRunner {
   id: number;
+  name: string;
   status: string;
   busy: boolean;
   labels: { name: string }[];
@@ -95,6 +102,8 @@ export class GitHubRunnerPool implements RunnerPool {
   /** Runner ids (repo#id) a workflow_job named that kto has already listed their repository for. */
   private readonly askedAbout = new Set<string>();
   private readonly schedule: ListingSchedule;
+  /** Runners kept from every job, and why: their kto-runner-<name> label breaks the label rule. */
+  private refused = new Map<string, string>();
 
   constructor(
     private readonly store: RunnerPoolStore,
@@ -117,6 +126,11 @@ export class GitHubRunnerPool implements RunnerPool {
   untrack(repo: string): void {
     this.repos.delete(repo);
     this.schedule.forget(repo);
+  }
+
+  /** How many runners kto gives no job because of their labels (/kto/health); the log names them. */
+  refusedRunners(): number {
+    return this.refused.size;
   }
 
   /** kto's id for GitHub runner `runnerId` of `repo` (its own or its organisation's), if kto knows it. */
@@ -228,6 +242,11 @@ export class GitHubRunnerPool implements RunnerPool {
     }
     const out = new Map<string, RunnerRecord>();
     const listedHomes = new Set<string>();
+    const refused = new Map<string, string>();
+    const refuse = (id: string, why: string) => {
+      refused.set(id, why);
+      if (!this.refused.has(id)) this.log.warn({ runnerId: id }, `kto gives runner ${id} no job: ${why}`);
+    };
     const listed = new Set<string>();
     const add = (home: string, runner: GitHubRunner, scope: RunnerScope) => {
       const id = githubRunnerKey(home, runner.id);
@@ -237,6 +256,11 @@ export class GitHubRunnerPool implements RunnerPool {
       const connecting = runner.status !== "online" && registeredAt !== undefined && !started.has(id) && now - registeredAt < CONNECT_GRACE_MS;
       // Seen online, or offline after it started a job: it is not connecting any more.
       this.known.set(id, { ephemeral: runner.ephemeral === true, ...(connecting ? { registeredAt } : {}), registered: before?.registered === true });
+      const foreign = foreignRunnerLabels(runner.name, runner.labels.map((l) => l.name));
+      if (foreign.length > 0) {
+        refuse(id, `runner ${runner.name} carries ${foreign.join(", ")}: the only kto-runner-<name> label a runner may have is its own`);
+        return;
+      }
       if ((runner.status !== "online" && !connecting) || (runner.busy && !leased.has(id))) return;
       // An ephemeral runner at work has no room for another job, not even after this one.
       out.set(id, {
@@ -308,6 +332,22 @@ export class GitHubRunnerPool implements RunnerPool {
       const home = homeOf(record.id);
       if (record.state !== "offline" && !listedHomes.has(home) && tracked.has(home) && !out.has(record.id)) out.set(record.id, record);
     }
+    // A label that binds a job to one runner binds it to none when two carry it: GitHub
+    // would give the run to either. Neither gets a job until one is gone.
+    const carriers = new Map<string, string[]>();
+    for (const record of out.values()) {
+      const label = uniqueRunnerLabel(record.labels.map((l) => l.toLowerCase()));
+      if (label) carriers.set(label, [...(carriers.get(label) ?? []), record.id]);
+    }
+    for (const [label, ids] of carriers)
+      if (ids.length > 1)
+        for (const id of ids) {
+          out.delete(id);
+          refuse(id, `${ids.length} runners carry ${label} (${ids.join(", ")}), which binds a job to one runner`);
+        }
+    // A home not listed now keeps its refusals until it is.
+    for (const [id, why] of this.refused) if (!listedHomes.has(homeOf(id)) && !refused.has(id)) refused.set(id, why);
+    this.refused = refused;
     // Runners a listing of their home no longer shows are forgotten, but for one registered a moment ago.
     for (const [id, { registeredAt }] of this.known)
       if (listedHomes.has(homeOf(id)) && !listed.has(id) && (registeredAt === undefined || now - registeredAt >= CONNECT_GRACE_MS)) this.known.delete(id);
