@@ -328,9 +328,11 @@ export class GitHubRunnerPool implements RunnerPool {
     // A home not listed now keeps the runners the store has for it, as registrations and
     // workflow_job events left them; one kto no longer tracks has none.
     const tracked = new Set([...this.repos.keys(), ...[...organizations.keys()].map((o) => `${ORGANIZATION_HOME}${o}`)]);
-    for (const record of stored) {
+    // Read again now the listings are done: a runner registered meanwhile is kept, not taken offline as unlisted.
+    for (const record of await this.store.runners.list(this.name)) {
       const home = homeOf(record.id);
-      if (record.state !== "offline" && !listedHomes.has(home) && tracked.has(home) && !out.has(record.id)) out.set(record.id, record);
+      const justRegistered = now - (this.known.get(record.id)?.registeredAt ?? -Infinity) < CONNECT_GRACE_MS && !listed.has(record.id);
+      if (record.state !== "offline" && (!listedHomes.has(home) || justRegistered) && tracked.has(home) && !out.has(record.id)) out.set(record.id, record);
     }
     // A label that binds a job to one runner binds it to none when two carry it: GitHub
     // would give the run to either. Neither gets a job until one is gone.
