@@ -97,4 +97,17 @@ describe("runner registration with a registration token", () => {
     expect((await post("registered", { ...thief, runner_id: 77 })).status).toBe(400);
     expect(tokenRequests()).toBe(before);
   });
+
+  it("gives no job to a runner registered with the token under another's kto-runner label, and counts it in /kto/health", async () => {
+    const granted = (await post("registration-token", { repository: REPO, name: "host-x-1", labels: ["kto-runner-host-x-1"] })).body as unknown as TokenGrant;
+    // A job that got hold of the token registers a runner of its own with a label of its choosing.
+    const thief = configureRunner(github.state, { scope: REPO, token: granted.token, name: "thief-1", labels: ["x86_64", "kto-runner-host-0-3"], ephemeral: false });
+    thief.status = "online";
+    // GitHub names it in a workflow_job event; kto does not know it, and lists the repository.
+    expect(running.app.pool.unknownRunner(REPO, thief.id)).toBe(true);
+    await running.app.service.syncRunners();
+    expect((await running.app.store.runners.list()).map((r) => r.id)).not.toContain(`github:${REPO}:${thief.id}`);
+    const health = (await (await fetch(`${running.app.url}/kto/health`)).json()) as { runnersRefused: number };
+    expect(health.runnersRefused).toBe(1);
+  });
 });
