@@ -211,7 +211,8 @@ export class GitHubRunnerPool implements RunnerPool {
     if (ephemeral) {
       this.known.delete(id);
       const home = homeOf(id);
-      if (!registered && this.repos.has(home)) this.schedule.markUnknown(home, `ephemeral runner ${event.runnerId}, which kto did not register, took its one job`);
+      if (!registered && this.repos.has(home))
+        this.schedule.markUnknown(home, `ephemeral runner ${event.runnerId}, which kto did not register, took its one job`);
       return { gone: id, reason: "took its one job (an ephemeral runner)" };
     }
     if (!event.ours) await this.store.runners.setRunnerState(id, "online", this.now());
@@ -256,7 +257,10 @@ export class GitHubRunnerPool implements RunnerPool {
       const connecting = runner.status !== "online" && registeredAt !== undefined && !started.has(id) && now - registeredAt < CONNECT_GRACE_MS;
       // Seen online, or offline after it started a job: it is not connecting any more.
       this.known.set(id, { ephemeral: runner.ephemeral === true, ...(connecting ? { registeredAt } : {}), registered: before?.registered === true });
-      const foreign = foreignRunnerLabels(runner.name, runner.labels.map((l) => l.name));
+      const foreign = foreignRunnerLabels(
+        runner.name,
+        runner.labels.map((l) => l.name),
+      );
       if (foreign.length > 0) {
         refuse(id, `runner ${runner.name} carries ${foreign.join(", ")}: the only kto-runner-<name> label a runner may have is its own`);
         return;

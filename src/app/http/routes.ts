@@ -96,7 +96,8 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
   return [
     {
       matches: isGet("/kto/health"),
-      handle: (_request, response) => serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, refusedRunners: deps.refusedRunners, log: deps.log }, response),
+      handle: (_request, response) =>
+        serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, refusedRunners: deps.refusedRunners, log: deps.log }, response),
     },
     // Everything but runners' and hosts' POSTs reads state, routes added later included.
     {

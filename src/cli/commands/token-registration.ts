@@ -61,7 +61,8 @@ export async function configureRunner(runnerDir: string, grant: Grant, env: Node
     reject: false,
     all: true,
   });
-  if (result.exitCode !== 0) throw new TokenRegistrationError(`config.sh exited ${result.exitCode}: ${(result.all ?? "").trim().split("\n").slice(-3).join(" / ")}`);
+  if (result.exitCode !== 0)
+    throw new TokenRegistrationError(`config.sh exited ${result.exitCode}: ${(result.all ?? "").trim().split("\n").slice(-3).join(" / ")}`);
   const text = (await readFile(join(runnerDir, ".runner"), "utf8")).replace(/^\uFEFF/, "");
   const runner = runnerFileSchema.safeParse(JSON.parse(text));
   if (!runner.success) throw new TokenRegistrationError(`config.sh left no runner id in ${join(runnerDir, ".runner")}`);

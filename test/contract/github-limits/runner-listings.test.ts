@@ -112,7 +112,11 @@ describe("listing runners costs the same for 1 repository or 1,000", () => {
     const before = listings().length;
     const listed = await sync();
     expect(listed.map((r) => r.id).sort()).toEqual([`github:${ORG}/repo-500:900`, `github:org:${ORG}:70`]);
-    expect(listings().slice(before).map((r) => r.path)).toEqual([expect.stringMatching(`/repos/${ORG}/repo-500/actions/runners`)]);
+    expect(
+      listings()
+        .slice(before)
+        .map((r) => r.path),
+    ).toEqual([expect.stringMatching(`/repos/${ORG}/repo-500/actions/runners`)]);
     // The organisation's period is not up: it was not listed again. Nor, a minute on, is the repository.
     clock.advance(MINUTE);
     await sync();

@@ -101,7 +101,13 @@ describe("runner registration with a registration token", () => {
   it("gives no job to a runner registered with the token under another's kto-runner label, and counts it in /kto/health", async () => {
     const granted = (await post("registration-token", { repository: REPO, name: "host-x-1", labels: ["kto-runner-host-x-1"] })).body as unknown as TokenGrant;
     // A job that got hold of the token registers a runner of its own with a label of its choosing.
-    const thief = configureRunner(github.state, { scope: REPO, token: granted.token, name: "thief-1", labels: ["x86_64", "kto-runner-host-0-3"], ephemeral: false });
+    const thief = configureRunner(github.state, {
+      scope: REPO,
+      token: granted.token,
+      name: "thief-1",
+      labels: ["x86_64", "kto-runner-host-0-3"],
+      ephemeral: false,
+    });
     thief.status = "online";
     // GitHub names it in a workflow_job event; kto does not know it, and lists the repository.
     expect(running.app.pool.unknownRunner(REPO, thief.id)).toBe(true);

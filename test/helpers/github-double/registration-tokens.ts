@@ -39,7 +39,8 @@ export function configureRunner(
   request: { scope: string; token: string; name: string; labels: string[]; runnerGroupId?: number; ephemeral: boolean },
 ): Runner {
   const token = state.registrationTokens.get(request.token);
-  if (!token || token.scope.toLowerCase() !== request.scope.toLowerCase()) throw new RunnerConfigError("Http response code: NotFound from 'POST https://api.github.com/actions/runner-registration'");
+  if (!token || token.scope.toLowerCase() !== request.scope.toLowerCase())
+    throw new RunnerConfigError("Http response code: NotFound from 'POST https://api.github.com/actions/runner-registration'");
   if (token.expiresAt <= state.now()) throw new RunnerConfigError("Http response code: Unauthorized: the registration token has expired");
   const runners = state.runners.get(request.scope) ?? [];
   if (runners.some((r) => r.name === request.name)) throw new RunnerConfigError(`A runner exists with the same name ${request.name}`);
@@ -50,7 +51,11 @@ export function configureRunner(
     status: "offline",
     busy: false,
     ephemeral: request.ephemeral,
-    labels: ["self-hosted", "Linux", "X64", ...request.labels].map((name, i) => ({ id: i + 1, name, type: i < 3 ? ("read-only" as const) : ("custom" as const) })),
+    labels: ["self-hosted", "Linux", "X64", ...request.labels].map((name, i) => ({
+      id: i + 1,
+      name,
+      type: i < 3 ? ("read-only" as const) : ("custom" as const),
+    })),
     runner_group_id: request.runnerGroupId ?? 1,
   };
   state.runners.set(request.scope, [...runners, runner]);
