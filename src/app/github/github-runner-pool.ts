@@ -76,9 +76,9 @@ export interface RunnerPoolStore {
   jobs: Pick<Store["jobs"], "list" | "reposWithOpenWork">;
 }
 
-/** Where runner `id` (github:<home>:<runner id>) is registered: owner/name or org:name. */
+/** Where runner `id` (github:<home>:<runner id>) is registered: owner/name or org:name, in lower case, as GitHub compares names. */
 function homeOf(id: string): string {
-  return id.slice("github:".length, id.lastIndexOf(":"));
+  return id.slice("github:".length, id.lastIndexOf(":")).toLowerCase();
 }
 
 /**
@@ -210,9 +210,8 @@ export class GitHubRunnerPool implements RunnerPool {
     if (event.action !== "completed") return null;
     if (ephemeral) {
       this.known.delete(id);
-      const home = homeOf(id);
-      if (!registered && this.repos.has(home))
-        this.schedule.markUnknown(home, `ephemeral runner ${event.runnerId}, which kto did not register, took its one job`);
+      const home = [...this.repos.keys()].find((repo) => repo.toLowerCase() === homeOf(id));
+      if (!registered && home) this.schedule.markUnknown(home, `ephemeral runner ${event.runnerId}, which kto did not register, took its one job`);
       return { gone: id, reason: "took its one job (an ephemeral runner)" };
     }
     if (!event.ours) await this.store.runners.setRunnerState(id, "online", this.now());
@@ -233,12 +232,13 @@ export class GitHubRunnerPool implements RunnerPool {
     const started = new Set(active.filter((j) => j.state === "running").map((j) => j.runnerId));
     const stored = await this.store.runners.list(this.name);
     const now = this.now();
+    const repoByHome = new Map([...this.repos.keys()].map((repo) => [repo.toLowerCase(), repo]));
     // A job dispatched a while ago and not started: its runner may be gone, and its repository is listed.
     for (const job of active) {
       if (job.state !== "dispatched" || !job.runnerId || job.dispatchedAt === null) continue;
-      const home = homeOf(job.runnerId);
+      const home = repoByHome.get(homeOf(job.runnerId));
       const stalledAt = job.dispatchedAt + CONNECT_GRACE_MS;
-      if (now >= stalledAt && this.repos.has(home) && !this.schedule.checkedSince(home, stalledAt))
+      if (home && now >= stalledAt && !this.schedule.checkedSince(home, stalledAt))
         this.schedule.markUnknown(home, `job ${job.id} dispatched to runner ${job.runnerId} has not started`);
     }
     const out = new Map<string, RunnerRecord>();
@@ -299,7 +299,7 @@ export class GitHubRunnerPool implements RunnerPool {
       await this.groups.read(octokit, owner, new Set(runners.flatMap((r) => r.runner_group_id ?? [])), { replace: true });
       for (const runner of runners) add(home, runner, this.groups.scopeOf(owner, runner.runner_group_id));
       this.schedule.organizationListed(owner);
-      listedHomes.add(home);
+      listedHomes.add(home.toLowerCase());
     }
     const online = [...stored.filter((r) => r.state === "online" && !listedHomes.has(homeOf(r.id))), ...out.values()];
     for (const [fullName, installationId] of [...this.repos]) {
@@ -327,16 +327,19 @@ export class GitHubRunnerPool implements RunnerPool {
         }
       }
       this.schedule.repositoryListed(fullName);
-      listedHomes.add(fullName);
+      listedHomes.add(fullName.toLowerCase());
     }
     // A home not listed now keeps the runners the store has for it, as registrations and
     // workflow_job events left them; one kto no longer tracks has none.
-    const tracked = new Set([...this.repos.keys(), ...[...organizations.keys()].map((o) => `${ORGANIZATION_HOME}${o}`)]);
+    const tracked = new Set([...this.repos.keys(), ...[...organizations.keys()].map((o) => `${ORGANIZATION_HOME}${o}`)].map((home) => home.toLowerCase()));
+    // The same runner under a home spelt in another case (a host's setting, GitHub's name) is one runner.
+    const inOut = new Set([...out.keys()].map((id) => id.toLowerCase()));
     // Read again now the listings are done: a runner registered meanwhile is kept, not taken offline as unlisted.
     for (const record of await this.store.runners.list(this.name)) {
       const home = homeOf(record.id);
       const justRegistered = now - (this.known.get(record.id)?.registeredAt ?? -Infinity) < CONNECT_GRACE_MS && !listed.has(record.id);
-      if (record.state !== "offline" && (!listedHomes.has(home) || justRegistered) && tracked.has(home) && !out.has(record.id)) out.set(record.id, record);
+      if (record.state !== "offline" && (!listedHomes.has(home) || justRegistered) && tracked.has(home) && !inOut.has(record.id.toLowerCase()))
+        out.set(record.id, record);
     }
     // A label that binds a job to one runner binds it to none when two carry it: GitHub
     // would give the run to either. Neither gets a job until one is gone.
