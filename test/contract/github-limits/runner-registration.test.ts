@@ -90,6 +90,34 @@ describe("runner registration with a registration token", () => {
     expect((await post("registration-token", { repository: REPO, name: "c-1", labels: ["kto-runner-c-1"] })).body.token).not.toBe(first);
   });
 
+  it("names an organisation's runner group to config.sh as GitHub names it, reading the groups once", async () => {
+    const organizations = process.env.KTO_RUNNER_ORGANIZATIONS;
+    const groups = process.env.KTO_RUNNER_GROUPS;
+    process.env.KTO_RUNNER_ORGANIZATIONS = "octo-org";
+    process.env.KTO_RUNNER_GROUPS = "1,3";
+    try {
+      github.state.installations.set("org:octo-org", 43);
+      github.state.runnerGroups.set("octo-org", [
+        { id: 1, name: "Default", visibility: "all", allows_public_repositories: false },
+        { id: 3, name: "kernel-lab", visibility: "all", allows_public_repositories: false },
+      ]);
+      const reads = () => github.requests.filter((r) => r.operationId === "actions/list-self-hosted-runner-groups-for-org").length;
+      const before = reads();
+      const grant = async (name: string, group: number) =>
+        (await post("registration-token", { organization: "octo-org", name, labels: [`kto-runner-${name}`], runner_group_id: group })).body;
+      expect(await grant("lab-1", 1)).toMatchObject({ url: "https://github.com/octo-org", runnerGroup: "Default" });
+      expect(await grant("lab-2", 3)).toMatchObject({ runnerGroup: "kernel-lab" });
+      expect(await grant("lab-3", 3)).toMatchObject({ runnerGroup: "kernel-lab" });
+      expect(reads() - before).toBe(1);
+      expect(github.requests.filter((r) => r.operationId === "actions/create-registration-token-for-org")).toHaveLength(1);
+    } finally {
+      if (organizations === undefined) delete process.env.KTO_RUNNER_ORGANIZATIONS;
+      else process.env.KTO_RUNNER_ORGANIZATIONS = organizations;
+      if (groups === undefined) delete process.env.KTO_RUNNER_GROUPS;
+      else process.env.KTO_RUNNER_GROUPS = groups;
+    }
+  });
+
   it("refuses a token for a runner carrying another's kto-runner label, and a report of one, as it refuses to register it just in time", async () => {
     const before = tokenRequests();
     const thief = { repository: REPO, name: "thief-1", labels: ["kto-runner-thief-1", "kto-runner-victim-1"] };
