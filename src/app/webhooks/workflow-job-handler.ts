@@ -25,7 +25,8 @@ export function workflowJobHandler(kit: WebhookKit) {
         const wj = context.payload.workflow_job;
         const repo = context.payload.repository.full_name;
         // kto's runs ask for a kto-runner-<name> label; another workflow's job matters only
-        // on one of kto's runners, which the payload names. Neither needs a listing.
+        // on one of kto's runners, which the payload names, or as news of a self-hosted
+        // runner kto does not know.
         const ours = wj.labels.some((label) => label.startsWith(RUNNER_LABEL_PREFIX));
         const runnerId = wj.runner_id ?? null;
         const unknown = runnerId !== null && pool.knownRunnerOf(repo, runnerId) === null;
