@@ -82,7 +82,7 @@ describe("GitHubDispatcher", () => {
       jobs: [{ ...storeJob("p/unit", ["x86_64"], 2, { name: "unit" }), spec: job({ id: "unit", labels: ["x86_64"], command }) }],
     });
     const dispatched = await new JobLifecycle(store, clock).dispatch((await store.jobs.job("p/unit"))!, ENV);
-    return { key: "dispatch:p/unit#1", job: dispatched!, runnerId: ENV, sentAt: null };
+    return { key: "dispatch:p/unit#1", entries: [{ job: dispatched!, runnerId: ENV }], sentAt: null };
   }
 
   const count = (operationId: string) => github.requests.filter((r) => r.operationId === operationId).length;
@@ -94,7 +94,7 @@ describe("GitHubDispatcher", () => {
     expect(runId).toBe(String(sent!.runId));
     expect(sent).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
     expect(sent!.inputs).toEqual({
-      job: JSON.stringify({ id: "p/unit", attempt: 1, spec: request.job.spec, timeoutMinutes: runTimeoutMinutes(request.job.spec.timeoutMs), trusted: true }),
+      job: JSON.stringify({ id: "p/unit", attempt: 1, spec: request.entries[0]!.job.spec, timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs), trusted: true }),
       runs_on: JSON.stringify(["self-hosted", "kto-runner-rack-1"]),
       sha: SHA,
       app_url: "https://kto.example.com",
