@@ -193,14 +193,16 @@ export class OrchestratorService {
   }
 
   /**
-   * A run's job that ended without its final report: the attempt leased to one of
-   * `runnerIds` in that run failed for the machine, and is retried while attempts remain.
-   * The run's other jobs (a batch's, each on its own runner) go on.
+   * A run's job that ended without its final report: its attempt failed for the machine,
+   * and is retried while attempts remain. A batch's run holds several jobs, each on its own
+   * runner: only the one leased to one of `runnerIds` is lost, and the others go on. A run
+   * of one job is that job's, even when its runner is no longer known.
    */
   async failRun(runId: string, runnerIds: ReadonlySet<string>, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.#store.jobs.jobsOfRun(runId)) {
-      if (job.runnerId === null || !runnerIds.has(job.runnerId)) continue;
+    const jobs = await this.#store.jobs.jobsOfRun(runId);
+    for (const job of jobs) {
+      if (jobs.length > 1 && (job.runnerId === null || !runnerIds.has(job.runnerId))) continue;
       if (isActive(job.state) && (await this.#lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
     if (failed > 0) void this.sendEffects();
