@@ -186,4 +186,32 @@ describe("GitHubDispatcher", () => {
     await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), runnerId: ENV });
     expect(github.rejected).toEqual([]);
   });
+
+  it("leaves a batch's run going while another of its jobs is under way, and cancels it with the last", async () => {
+    await submitPlan(store, {
+      id: "p",
+      source: ".github/kto.yml",
+      workspace: REPO,
+      repo: REPO,
+      installationId: 1,
+      headSha: SHA,
+      defaultRef: "master",
+      approved: true,
+      now: clock.now(),
+      jobs: [storeJob("p/a", ["x86_64"], 2), storeJob("p/b", ["x86_64"], 2)],
+    });
+    const together = { maxJobs: 2, maxChars: Infinity, entryChars: () => 0, groupOf: () => REPO };
+    const lifecycle = new JobLifecycle(store, clock, undefined, false, undefined, together);
+    const queued = await Promise.all(["p/a", "p/b"].map(async (id) => (await store.jobs.job(id))!));
+    const [a, b] = await lifecycle.dispatchAll(queued.map((job) => ({ job, runnerId: ENV, runnerLabels: [] })));
+    expect(a!.batchKey).toBe(b!.batchKey);
+    for (const job of [a!, b!]) await store.jobs.setRunId(job.id, job.attempt, "4242");
+
+    await lifecycle.cancel(a!, "cancelled by a writer");
+    await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV });
+    expect(github.state.cancelled).toEqual([]);
+    await lifecycle.cancel((await store.jobs.job("p/b"))!, "cancelled by a writer");
+    await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV });
+    expect(github.state.cancelled).toEqual([4242]);
+  });
 });
