@@ -47,7 +47,10 @@ describe("the action's reports to the App", () => {
   });
 
   it("stops the job when the App answers that it is no longer this run's (one job of a batch cancelled), and not otherwise", async () => {
-    const answers = [{ state: "running", applied: true, stop: false }, { state: "cancelled", applied: true, stop: true }];
+    const answers = [
+      { state: "running", applied: true, stop: false },
+      { state: "cancelled", applied: true, stop: true },
+    ];
     const app: typeof fetch = async () => new Response(JSON.stringify(answers.shift()), { status: 200 });
     const stops: string[] = [];
     const client = new RunEventClient({

@@ -194,7 +194,10 @@ export class GitHubDispatcher implements Dispatcher {
     if (!job || !plan?.installationId || !plan.repo) return;
     // Cancelling a batch's run would cancel its other jobs too: while one of them is still
     // under way, this job stops when the App answers its next report (it is no longer running).
-    if (job.batchKey !== null && (await this.store.jobs.jobsOfBatch(job.batchKey)).some((other) => other.id !== jobId && other.batchKey === job.batchKey && isActive(other.state)))
+    if (
+      job.batchKey !== null &&
+      (await this.store.jobs.jobsOfBatch(job.batchKey)).some((other) => other.id !== jobId && other.batchKey === job.batchKey && isActive(other.state))
+    )
       return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);

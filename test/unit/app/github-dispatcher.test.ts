@@ -94,7 +94,13 @@ describe("GitHubDispatcher", () => {
     expect(runId).toBe(String(sent!.runId));
     expect(sent).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
     expect(sent!.inputs).toEqual({
-      job: JSON.stringify({ id: "p/unit", attempt: 1, spec: request.entries[0]!.job.spec, timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs), trusted: true }),
+      job: JSON.stringify({
+        id: "p/unit",
+        attempt: 1,
+        spec: request.entries[0]!.job.spec,
+        timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs),
+        trusted: true,
+      }),
       runs_on: JSON.stringify(["self-hosted", "kto-runner-rack-1"]),
       sha: SHA,
       app_url: "https://kto.example.com",

@@ -62,4 +62,37 @@ describe.each(ENGINES)("a batch's run on %s", (engine) => {
       await service.stop();
     });
   });
+
+  it.each([10, 40])("sends a plan of 40 jobs on %i runners in as many dispatches as passes that leased, each job on its own runner", async (runners) => {
+    await withStore(engine, async (store) => {
+      const clock = new ManualClock(1_000);
+      const pool = new StaticPool();
+      for (let i = 0; i < runners; i++) pool.add(`r${i}`, ["x86_64"], 1);
+      const dispatcher = new RecordingDispatcher(ONE_RUN);
+      const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "t" } });
+      await service.syncRunners();
+      const ids = Array.from({ length: 40 }, (_, i) => `p/${i}`);
+      await service.submit({
+        id: "p",
+        source: "t",
+        workspace: "/",
+        repo: "o/r",
+        approved: true,
+        now: clock.now(),
+        jobs: ids.map((id) => storeJob(id, ["x86_64"], 2)),
+      });
+      let passes = 0;
+      while ((await store.jobs.list({ states: ["queued", "dispatched"] })).length > 0) {
+        if ((await service.tick()) > 0) passes += 1;
+        await service.sendDue();
+        for (const job of await store.jobs.list({ states: ["dispatched"] }))
+          await service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+      }
+      expect(passes).toBe(Math.ceil(40 / runners));
+      expect(dispatcher.batches).toHaveLength(passes);
+      expect(dispatcher.dispatched.map((d) => d.job.id).sort()).toEqual([...ids].sort());
+      for (const batch of dispatcher.batches) expect(new Set(batch.entries.map((e) => e.runnerId)).size).toBe(batch.entries.length);
+      await service.stop();
+    });
+  });
 });
