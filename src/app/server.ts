@@ -57,7 +57,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const store = options.store ?? (await openStore({ dataDir: settings.KTO_DATA_DIR, databaseUrl: settings.DATABASE_URL }));
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
-  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info" });
+  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info", store });
   const pool = new GitHubRunnerPool(store, github.octokitFor, () => clock.now(), github.log, {
     organizationMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
     repositoryBackstopMs: REPOSITORY_BACKSTOP_MS,

@@ -34,7 +34,7 @@ export interface RoutesDeps {
   /** Where links to repositories, check runs and workflow runs point (https://github.com, or GHES). */
   serverUrl?: string;
   /** Installations whose GitHub requests wait for a rate limit now. */
-  rateLimited?: () => number;
+  rateLimited?: () => Promise<number>;
   /** How many runners kto gives no job because of their labels. */
   refusedRunners?: () => number;
   /** Runner registration (just in time, or with a registration token); absent when no registration secret is set. */
