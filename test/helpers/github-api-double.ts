@@ -27,6 +27,8 @@ export interface Runner {
   labels: { id: number; name: string; type: "read-only" | "custom" }[];
   /** Its runner group; GitHub puts a runner in the Default group (1) unless it is registered in another. */
   runner_group_id?: number;
+  /** Takes one job and is gone: a just-in-time runner is. */
+  ephemeral?: boolean;
 }
 
 export type { RunnerGroup };
@@ -128,6 +130,7 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
     busy: false,
     labels,
     runner_group_id: Number(request.body.runner_group_id ?? 1),
+    ephemeral: true,
   };
   state.runners.set(scope, [...runners, runner]);
   const encoded = Buffer.from(

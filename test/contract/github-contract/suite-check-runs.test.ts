@@ -52,7 +52,7 @@ describe("a suite's jobs in one check run (check_run: suite)", () => {
     await until(async () => s.github.state.dispatches.length === JOBS + 1, "the failed job dispatched again");
     await untilSettled(s);
     expect(s.github.state.dispatches).toHaveLength(JOBS + 1);
-    expect((dispatchedJob(s, JOBS) as { spec: { id: string } }).spec.id).toBe(FAILING);
+    expect((dispatchedJob(s, JOBS) as ReturnType<typeof dispatchedJob> & { spec: { id: string } }).spec.id).toBe(FAILING);
     expect(s.github.rejected).toEqual([]);
   });
 });
