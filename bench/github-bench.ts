@@ -49,10 +49,7 @@ export interface Design {
 const KINDS: [string, (r: CheckedRequest) => boolean][] = [
   ["check run creates", (r) => r.operationId === "checks/create"],
   ["dispatches", (r) => r.operationId === "actions/create-workflow-dispatch"],
-  [
-    "registrations",
-    (r) => r.operationId.startsWith("actions/generate-runner-jitconfig") || r.operationId.startsWith("actions/create-registration-token"),
-  ],
+  ["registrations", (r) => r.operationId.startsWith("actions/generate-runner-jitconfig") || r.operationId.startsWith("actions/create-registration-token")],
   ["the App's own (its JWT: installation lookups, tokens)", (r) => r.operationId.startsWith("apps/")],
   ["other content-creating POST/PUT", (r) => createsContent(r.operationId)],
   ["check run updates (PATCH)", (r) => r.operationId === "checks/update"],

@@ -116,8 +116,7 @@ export class CheckRunPublisher implements Publisher {
     let positions = 0;
     for (const job of jobs) {
       // A queue position costs a read each: the first jobs of a large suite show theirs.
-      const position =
-        job.state === "queued" && job.notBefore <= now && positions++ < POSITIONS_SHOWN ? await this.store.jobs.queuePosition(job, now) : null;
+      const position = job.state === "queued" && job.notBefore <= now && positions++ < POSITIONS_SHOWN ? await this.store.jobs.queuePosition(job, now) : null;
       rows.push({ job, position });
     }
     const { annotations: all, omitted } = status === "completed" ? suiteAnnotations(jobs) : { annotations: [], omitted: 0 };

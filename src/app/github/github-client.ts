@@ -17,7 +17,10 @@ export interface GitHubClient {
   botLogin: () => Promise<string>;
 }
 
-export async function githubClient(settings: AppSettings, options: { clock: Clock; throttled: boolean; budget?: boolean; logLevel: LogLevel }): Promise<GitHubClient> {
+export async function githubClient(
+  settings: AppSettings,
+  options: { clock: Clock; throttled: boolean; budget?: boolean; logLevel: LogLevel },
+): Promise<GitHubClient> {
   const { clock, throttled } = options;
   const log = await payloadFreeLog(settings, options.logLevel);
   // GitHub's answers are honoured always; kto's own budget only where GitHub's limits apply.

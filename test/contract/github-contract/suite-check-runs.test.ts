@@ -30,9 +30,7 @@ describe("a suite's jobs in one check run (check_run: suite)", () => {
       await report(
         s,
         job.id,
-        failing
-          ? failedAtLines([7])
-          : { kind: "finished", status: "succeeded", outcome: "passed", reason: "passed", result: jobReport("unit", "succeeded") },
+        failing ? failedAtLines([7]) : { kind: "finished", status: "succeeded", outcome: "passed", reason: "passed", result: jobReport("unit", "succeeded") },
       );
     }
     const run = await until(async () => checkRuns(s, HEAD).find((c) => c.status === "completed"), "the suite's check run completed");
