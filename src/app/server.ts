@@ -45,6 +45,11 @@ export interface StartOptions {
    * apart, per installation. Off only against a local double, in tests and benchmarks.
    */
   throttle?: boolean;
+  /**
+   * kto's own budget below GitHub's secondary limits (default: on where throttling is). A
+   * benchmark keeps it without the spacing, whose cost it computes rather than waits out.
+   */
+  budget?: boolean;
   /** After a dispatch whose answer was lost: how long apart kto looks for its run, and for how long before dispatching again. */
   runLookupDelayMs?: number;
   runLookupWindowMs?: number;
@@ -57,7 +62,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const store = options.store ?? (await openStore({ dataDir: settings.KTO_DATA_DIR, databaseUrl: settings.DATABASE_URL }));
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
-  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info", store });
+  const github = await githubClient(settings, { clock, throttled, budget: options.budget, logLevel: options.logLevel ?? "info", store });
   const pool = new GitHubRunnerPool(store, github.octokitFor, () => clock.now(), github.log, {
     organizationMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
     repositoryBackstopMs: REPOSITORY_BACKSTOP_MS,

@@ -6,7 +6,8 @@ import { batchKeyOf, type DispatchPayload } from "./job-effects.js";
 import type { PriorTries, Publisher } from "./publisher.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import { errorText, stderrLogger, type Logger } from "./logger.js";
-import type { OutboxRecord, Store } from "./store/store.js";
+import type { JobRecord, OutboxRecord, Store } from "./store/store.js";
+import { reportGroupOf } from "./report-group.js";
 import { httpStatusOf } from "./http-status.js";
 
 export interface OutboxOptions {
@@ -119,9 +120,7 @@ export class OutboxWorker {
       this.recorded = false;
       if (!(await this.stillMaySend())) return handled;
       const due = await this.store.outbox.dueOutbox(this.clock.now(), BATCH);
-      const byJob = new Map<string, OutboxRecord[]>();
-      for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
-      const groups = [...byJob.values()];
+      const groups = await this.grouped(due);
       let sent = 0;
       const busy = new Map<number, number>();
       const done = new Set<number>();
@@ -161,6 +160,25 @@ export class OutboxWorker {
   }
 
   /**
+   * The batch by job, in order, but for reports: those showing one check run (a suite's)
+   * go together, whichever job's move they report, so that one send covers them all.
+   */
+  private async grouped(due: readonly OutboxRecord[]): Promise<OutboxRecord[][]> {
+    const groups = new Map<string, OutboxRecord[]>();
+    const jobs = new Map<string, JobRecord | null>();
+    for (const item of due) {
+      let key = item.jobId;
+      if (item.kind === "publish") {
+        if (!jobs.has(item.jobId)) jobs.set(item.jobId, await this.store.jobs.job(item.jobId));
+        const job = jobs.get(item.jobId);
+        if (job) key = reportGroupOf(job);
+      }
+      groups.set(key, [...(groups.get(key) ?? []), item]);
+    }
+    return [...groups.values()];
+  }
+
+  /**
    * A report tried before may have been applied (its answer lost); one recorded before this
    * process started may have been sent by the process before it as it died. Any other is
    * on its first try.
@@ -190,7 +208,7 @@ export class OutboxWorker {
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       if (!(await this.stillMaySend())) return handled;
-      // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one send.
+      // A report shows the job (a suite, an approval, the plan) as it is now, so a run of them needs only one send.
       let covered = 0;
       while ((item.kind === "publish" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
       if (!(await this.sendOne(item, items.slice(i + 1, i + 1 + covered)))) return handled;

@@ -141,6 +141,7 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
     busy: false,
     labels,
     runner_group_id: Number(request.body.runner_group_id ?? 1),
+    ephemeral: true,
   };
   state.runners.set(scope, [...runners, runner]);
   const encoded = Buffer.from(
