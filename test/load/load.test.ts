@@ -154,13 +154,16 @@ function summary(
 // SQLite with one App, and PostgreSQL with two App replicas sharing the queue behind a
 // balancer; each against GitHub Enterprise Server's API and github.com's. github.com gives a
 // dispatched run's id in the dispatch's answer; GHES does not, and each run is looked up.
+// On github.com a run's first report can still reach the App before the dispatch's answer
+// is recorded (the test's runners start a run the instant it is dispatched; with two
+// replicas, the report may reach the other one): that run is looked up, rarely.
 const SETUPS = [
   { engine: "sqlite" as const, replicas: 1, name: "SQLite, one App" },
   { engine: "postgres" as const, replicas: 2, name: "PostgreSQL, two App replicas" },
 ].flatMap((setup) =>
   [
     { server: "ghes" as const, lookups: 1.1, where: "GHES" },
-    { server: "github.com" as const, lookups: 0, where: "github.com" },
+    { server: "github.com" as const, lookups: 0.01, where: "github.com" },
   ].map((on) => ({ ...setup, ...on, name: `${setup.name}, ${on.where}` })),
 );
 
