@@ -37,14 +37,27 @@ const BATCH = 100;
 export const DEFAULT_OUTBOX: OutboxOptions = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000, concurrency: 4 };
 
 /**
+ * How many times an effect may be put off because GitHub asked to wait (a rate limit)
+ * before it is given up, unless it is a finished job's last update. Each put-off waits out
+ * a pause, and a secondary limit's pauses double (a minute, two, four, ...): five span half
+ * an hour or more of GitHub refusing, by when a queue position or "running" is stale, and a
+ * dispatch's job is better given back to the queue (its attempt fails and it is dispatched
+ * again) than kept behind the refusals. kto's own pacing (its budget) is not counted.
+ */
+export const MAX_LIMIT_DEFERRALS = 5;
+
+/**
  * The far side asked to wait (GitHub's rate limits) or is not ready to answer yet: nothing
  * was done, and the effect goes again at `retryAt` without that counting as a try.
+ * `limitAnswer`: GitHub asked to wait, as opposed to kto pacing itself or waiting for
+ * GitHub to list what it made; those put-offs are bounded (MAX_LIMIT_DEFERRALS).
  */
 export class DeferredError extends Error {
   override readonly name: string = "DeferredError";
   constructor(
     message: string,
     readonly retryAt: number,
+    readonly limitAnswer = false,
   ) {
     super(message);
   }
@@ -198,6 +211,21 @@ export class OutboxWorker {
     return handled;
   }
 
+  /** A finished job's last check run update: never given up, only an answer that cannot change ends it. */
+  private async isLastWord(item: OutboxRecord): Promise<boolean> {
+    if (item.kind !== "publish") return false;
+    const job = await this.store.jobs.job(item.jobId);
+    return job !== null && isTerminal(job.state);
+  }
+
+  /** Records the effect as failed, with why; a dispatch's attempt fails with it, so its job goes back to the queue. */
+  private async giveUp(item: OutboxRecord, reason: string): Promise<void> {
+    await this.store.outbox.markFailed(item.id, this.clock.now(), reason);
+    if (item.kind !== "dispatch") return;
+    const job = await this.store.jobs.job(item.jobId);
+    if (job && job.attempt === (item.payload as { attempt: number }).attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${reason}`);
+  }
+
   /** Sends `item`; on success it and the effects it `covers` are marked handled in one write. */
   private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
     const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null };
@@ -233,7 +261,16 @@ export class OutboxWorker {
       // Not logged: the far side asked to wait, or is not ready yet; why is kept with the effect.
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
-        await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
+        if (error.limitAnswer && item.limitDeferrals + 1 >= MAX_LIMIT_DEFERRALS && !(await this.isLastWord(item))) {
+          this.log.warn({ effect: item.key }, `sending ${item.key} was put off by ${MAX_LIMIT_DEFERRALS} of GitHub's rate limits; it is given up`);
+          await this.giveUp(item, `given up after ${MAX_LIMIT_DEFERRALS} of GitHub's rate limits: ${message}`);
+          return false;
+        }
+        await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, {
+          attempt: false,
+          notSent: item.sentAt === null,
+          limitDeferral: error.limitAnswer,
+        });
         return false;
       }
       // Not the far side failing: nothing was sent, and no retry would change the answer.
@@ -246,12 +283,9 @@ export class OutboxWorker {
       }
       this.consecutiveFailures += 1;
       this.totalFailures += 1;
-      const job = item.kind === "approval" ? null : await this.store.jobs.job(item.jobId);
-      const lastWord = item.kind === "publish" && job !== null && isTerminal(job.state);
-      if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
-        await this.store.outbox.markFailed(item.id, this.clock.now(), message);
+      if (isPermanent(error) || (item.attempts + 1 >= this.options.maxAttempts && !(await this.isLastWord(item)))) {
         this.log.warn({ err: error, effect: item.key }, `sending ${item.key} failed after ${item.attempts + 1} tries; it is given up`);
-        if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
+        await this.giveUp(item, message);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
         const retryAt = this.clock.now() + delay / 2 + this.random() * (delay / 2);

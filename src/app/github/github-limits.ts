@@ -19,7 +19,8 @@ export class RateLimitError extends DeferredError {
     retryAt: number,
     message: string,
   ) {
-    super(message, retryAt);
+    // kto's own budget is pacing, not GitHub refusing: only GitHub's limits are bounded.
+    super(message, retryAt, limit !== "budget");
   }
 }
 

@@ -59,6 +59,7 @@ export class OutboxRepository {
       createdAt: r.created_at,
       installationId: r.installation_id === null ? null : Number(r.installation_id),
       lastError: r.last_error,
+      limitDeferrals: Number(r.limit_deferrals),
     }));
   }
 
@@ -106,9 +107,14 @@ export class OutboxRepository {
   /**
    * Tries the effect again at `nextAttemptAt`. A deferral (GitHub asked to wait) is not an
    * attempt; `notSent` says this try certainly did not reach the far side, and no earlier
-   * one did either.
+   * one did either; `limitDeferral` counts a put-off GitHub asked for.
    */
-  async markRetry(id: number, nextAttemptAt: number, error: string, options: { attempt?: boolean; notSent?: boolean } = {}): Promise<void> {
+  async markRetry(
+    id: number,
+    nextAttemptAt: number,
+    error: string,
+    options: { attempt?: boolean; notSent?: boolean; limitDeferral?: boolean } = {},
+  ): Promise<void> {
     const attempt = options.attempt ?? true;
     await this.db
       .updateTable("outbox")
@@ -117,6 +123,7 @@ export class OutboxRepository {
         next_attempt_at: nextAttemptAt,
         last_error: error,
         ...(options.notSent ? { sent_at: null } : {}),
+        ...(options.limitDeferral ? { limit_deferrals: eb("limit_deferrals", "+", 1) } : {}),
       }))
       .where("id", "=", id)
       .execute();

@@ -90,6 +90,8 @@ export interface OutboxRecord {
   installationId: number | null;
   /** Why its last try did not land, or why it was put off: kept with the effect until it goes out. */
   lastError: string | null;
+  /** Times it was put off because GitHub asked to wait (MAX_LIMIT_DEFERRALS). */
+  limitDeferrals: number;
 }
 
 export interface Effect {
