@@ -193,7 +193,7 @@ describe("CheckRunPublisher", () => {
     expect(github.rejected).toEqual([]);
   });
 
-  it("shows a plan waiting for approval as one check run asking for it, listing its jobs; approved, it says so", async () => {
+  it("shows a plan waiting for approval as one check run asking for it, listing its jobs; approved, a newer one says so", async () => {
     const jobs = await planned(["unit", "boot"], false);
     await publisher.publishJob(jobs[0]!);
     expect(checkRuns()).toHaveLength(1);
@@ -203,8 +203,12 @@ describe("CheckRunPublisher", () => {
     expect(approval.output.summary).toContain("- `kto / unit` (labels: x86_64)\n- `kto / boot` (labels: x86_64)");
     for (const waiting of jobs) await lifecycle.approve(waiting);
     await publisher.publishPlan("p");
-    expect(checkRuns()).toHaveLength(1);
-    expect(approval).toMatchObject({ conclusion: "success", output: { title: "Approved: 2 jobs" } });
+    // GitHub keeps a completed check run's conclusion: the hold stays, and a newer one of the same name, which GitHub shows, ends it.
+    expect(checkRuns()).toHaveLength(2);
+    expect(approval).toMatchObject({ conclusion: "action_required" });
+    expect(checkRuns()[1]).toMatchObject({ name: "kto / approval", external_id: "plan:p:end", conclusion: "success", output: { title: "Approved: 2 jobs" } });
+    await publisher.publishPlan("p");
+    expect(checkRuns()).toHaveLength(2);
     expect(github.rejected).toEqual([]);
   });
 
