@@ -265,7 +265,14 @@ export class GitHubRunnerPool implements RunnerPool {
         refuse(id, `runner ${runner.name} carries ${foreign.join(", ")}: the only kto-runner-<name> label a runner may have is its own`);
         return;
       }
-      if ((runner.status !== "online" && !connecting) || (runner.busy && !leased.has(id))) return;
+      if (runner.status !== "online" && !connecting) return;
+      if (runner.busy && !leased.has(id)) {
+        // Busy with a job kto did not lease it (another workflow's, or kto's own that the
+        // store already counts as ended): it is away for now, not gone, and no event may say
+        // when it is free again, so its repository is listed again at the next sync.
+        if (!home.startsWith(ORGANIZATION_HOME)) this.schedule.markUnknown(home, `runner ${runner.name} is busy with a job kto did not lease it`);
+        return;
+      }
       // An ephemeral runner at work has no room for another job, not even after this one.
       out.set(id, {
         id,
