@@ -1,6 +1,5 @@
 import { Probot, ProbotOctokit } from "probot";
 import type { Clock } from "../../orchestrator/clock.js";
-import type { Store } from "../../orchestrator/store/store.js";
 import { asOctokit, type Octokit, type OctokitFor } from "./github-api.js";
 import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { payloadFreeLog, type LogLevel } from "./payload-free-log.js";
@@ -18,17 +17,13 @@ export interface GitHubClient {
   botLogin: () => Promise<string>;
 }
 
-export async function githubClient(
-  settings: AppSettings,
-  options: { clock: Clock; throttled: boolean; budget?: boolean; logLevel: LogLevel; store: Pick<Store, "githubBudget"> },
-): Promise<GitHubClient> {
+export async function githubClient(settings: AppSettings, options: { clock: Clock; throttled: boolean; logLevel: LogLevel }): Promise<GitHubClient> {
   const { clock, throttled } = options;
   const log = await payloadFreeLog(settings, options.logLevel);
   // GitHub's answers are honoured always; kto's own budget only where GitHub's limits apply.
-  const limits: GitHubLimits = new GitHubLimits({
-    store: options.store.githubBudget,
+  const limits = new GitHubLimits({
     now: () => clock.now(),
-    budget: (options.budget ?? throttled) ? KTO_BUDGET : null,
+    budget: throttled ? KTO_BUDGET : null,
     log: { warn: (fields, message) => probot.log.warn(fields, message) },
   });
   const probot = new Probot({
@@ -58,17 +53,9 @@ export async function githubClient(
  * reads, retryReads'; rate limits are kto's (limitsPlugin): Octokit's throttling only
  * paces writes, a second apart per installation, and retries nothing itself. The
  * function form runs after Probot's own defaults, so it has the last word.
- *
- * Octokit runs the hook of the plugin listed first closest to the wire: kto's limits are
- * listed before Probot's plugins (throttling among them), so a write that waited in the
- * throttling queue is checked as it leaves it, and one queued behind a write GitHub
- * refused is not sent. Octokit.plugin() can only append, hence the list set here.
  */
 function throttledOctokit(limits: GitHubLimits, throttled: boolean): typeof ProbotOctokit {
-  const limitsFirst = class extends ProbotOctokit {
-    static override plugins = [limitsPlugin(limits) as (typeof ProbotOctokit.plugins)[number], ...ProbotOctokit.plugins];
-  };
-  return limitsFirst.defaults((instance: Record<string, unknown>) => {
+  return ProbotOctokit.plugin(limitsPlugin(limits) as Parameters<typeof ProbotOctokit.plugin>[0]).defaults((instance: Record<string, unknown>) => {
     const installationId = (instance.auth as { installationId?: unknown } | undefined)?.installationId;
     return {
       ...instance,

@@ -68,8 +68,6 @@ export interface JobsTable {
   check_run_requested_at: number | null;
   /** The build job whose outputs it boots: it waits for that build, and is skipped when it does not succeed. */
   needs_job_id: Generated<string | null>;
-  /** The dispatch its latest attempt went out in (`<first job id>#<attempt>`); null before its first lease. */
-  batch_key: Generated<string | null>;
 }
 
 export interface RunnersTable {
@@ -100,8 +98,6 @@ export interface OutboxTable {
   failed_at: number | null;
   last_error: string | null;
   created_at: number;
-  /** Tries put off because GitHub asked to wait (its rate limits), not counting kto's own pacing. */
-  limit_deferrals: Generated<number>;
 }
 
 export interface TransitionsTable {
@@ -125,27 +121,6 @@ export interface DeliveriesTable {
   at: number;
 }
 
-/** An installation's standing with GitHub's limits (installation 0: the App's own calls). */
-export interface GitHubStandingTable {
-  installation_id: number;
-  /** Until when GitHub asked it to wait, and which limit did; 0 and null when it need not. */
-  paused_until: Generated<number>;
-  paused_by: string | null;
-  /** Secondary limit answers in a row, each pausing twice as long as the one before. */
-  secondary_strikes: Generated<number>;
-  /** When the last secondary pause ended (or ends). */
-  secondary_until: Generated<number>;
-}
-
-/** One request sent, as GitHub's secondary limits count it. */
-export interface GitHubSpendsTable {
-  id: Generated<number>;
-  installation_id: number;
-  at: number;
-  points: number;
-  creates_content: number;
-}
-
 export interface Database {
   deliveries: DeliveriesTable;
   plans: PlansTable;
@@ -154,6 +129,4 @@ export interface Database {
   outbox: OutboxTable;
   transitions: TransitionsTable;
   locks: LocksTable;
-  github_standing: GitHubStandingTable;
-  github_spends: GitHubSpendsTable;
 }

@@ -1,6 +1,5 @@
 import type { Kysely } from "kysely";
 import { Coordination } from "./coordination.js";
-import { GitHubBudgetRepository } from "./github-budget-repository.js";
 import { RunnerRepository } from "./runner-repository.js";
 import { JobQueries } from "./job-queries.js";
 import type { Engine } from "./migrations.js";
@@ -11,12 +10,11 @@ import type { Database } from "./schema.js";
 import { applyTransitions } from "./transitions.js";
 
 export type * from "./records.js";
-export type { Cost, PauseKind, Refusal, SpendLimits, Standing } from "./github-budget-repository.js";
 export type { QueueLane, TransitionEntry } from "./job-queries.js";
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
 export interface JobReads {
-  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "jobsOfBatch" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
+  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
   readonly plans: Pick<PlanRepository, "plan" | "latestPlan" | "plansAt">;
   readonly runners: Pick<RunnerRepository, "list">;
   readonly outbox: Pick<OutboxRepository, "finalReportBacklog">;
@@ -38,8 +36,6 @@ export class Store {
   readonly runners: RunnerRepository;
   readonly outbox: OutboxRepository;
   readonly coordination: Coordination;
-  /** GitHub's limits as every replica spends from them. */
-  readonly githubBudget: GitHubBudgetRepository;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -50,7 +46,6 @@ export class Store {
     this.runners = new RunnerRepository(db);
     this.outbox = new OutboxRepository(db);
     this.coordination = new Coordination(db);
-    this.githubBudget = new GitHubBudgetRepository(db);
   }
 
   async close(): Promise<void> {

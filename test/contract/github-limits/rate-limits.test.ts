@@ -101,9 +101,8 @@ describe("kto under GitHub's rate limits", () => {
     expect(h.installationRequests()).toEqual([
       "repos/get-content",
       "repos/get-content",
-      // The organisation first: had its runners served the repository, the repository would not be listed.
-      "actions/list-self-hosted-runners-for-org",
       "actions/list-self-hosted-runners-for-repo",
+      "actions/list-self-hosted-runners-for-org",
     ]);
     expect(h.github.limiter!.stats.limited.primary).toBe(0);
     await h.pass(60 * 60_000, 60_000);
