@@ -1,7 +1,7 @@
 import type * as github from "@actions/github";
 import { CONCLUSION } from "../app/github/check-run-conclusion.js";
 import { ANNOTATIONS_PER_CHECK_RUN, jobAnnotations } from "../app/github/check-run-annotations.js";
-import { fallbackSummary, sendOrFallBack, whereResultsAre, type ResultsLinks } from "../app/github/check-run-fallback.js";
+import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "../app/github/check-run-fallback.js";
 import { SUMMARY_LIMIT, withinLimit } from "../app/github/check-run-limits.js";
 import type { RunReport } from "../runners/report/run-report.js";
 import { printLog } from "./workflow-log.js";
@@ -40,14 +40,7 @@ export async function createCheckRun(
   await sendOrFallBack(
     (f: typeof fields) => octokit.rest.checks.create({ owner: place.owner, repo: place.repo, name, head_sha: place.sha, ...f }),
     fields,
-    (refusal) => ({
-      ...fields,
-      output: {
-        title,
-        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: annotations.length }, whereResultsAre(links)),
-        annotations: [],
-      },
-    }),
+    (refusal) => ({ ...fields, output: { ...fallbackOutput(refusal, fields.output, title, whereResultsAre(links)), annotations: [] } }),
   );
   printLog(`check run "${name}" created`);
 }

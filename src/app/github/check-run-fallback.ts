@@ -15,7 +15,7 @@ export function refusedForContent(error: unknown): boolean {
 /** What the fallback says GitHub refused: its message, on one line and short, as it may quote the output. */
 const REFUSAL_BYTES = 500;
 
-export interface LeftOut {
+interface LeftOut {
   /** The summary's size, in bytes, as it was refused. */
   summaryBytes: number;
   annotations: number;
@@ -36,7 +36,7 @@ export function whereResultsAre(links: ResultsLinks): string {
  * it leaves out and says `where` the rest is. Nothing of the refused output is in it but
  * its size, since any of it may be what GitHub refused.
  */
-export function fallbackSummary(refusal: unknown, leftOut: LeftOut, where: string): string {
+function fallbackSummary(refusal: unknown, leftOut: LeftOut, where: string): string {
   const why = withinBytes(inlineText(refusal instanceof Error ? refusal.message : String(refusal)).replace(/\s+/g, " "), REFUSAL_BYTES);
   const annotations = leftOut.annotations > 0 ? ` and ${leftOut.annotations} annotation${leftOut.annotations === 1 ? "" : "s"}` : "";
   return [
@@ -44,6 +44,12 @@ export function fallbackSummary(refusal: unknown, leftOut: LeftOut, where: strin
     `Left out: the summary (${leftOut.summaryBytes} bytes)${annotations}.`,
     where,
   ].join("\n\n");
+}
+
+/** The output sent in place of `refused`: `title`, and a summary that says what was left out and `where` the rest is. */
+export function fallbackOutput(refusal: unknown, refused: { summary: string; annotations?: readonly unknown[] }, title: string, where: string) {
+  const leftOut = { summaryBytes: Buffer.byteLength(refused.summary), annotations: refused.annotations?.length ?? 0 };
+  return { title, summary: fallbackSummary(refusal, leftOut, where) };
 }
 
 /**

@@ -5,14 +5,14 @@ import type { JobReport, RunReport } from "../../runners/report/run-report.js";
 import { codeSpan, inlineText } from "../../runners/report/markdown.js";
 import { STORED_FAILURES, type StoredReport } from "../http/stored-report.js";
 import { summaryMarkdown } from "../../runners/report/summary-markdown.js";
-import { splitRepo, type OctokitFor } from "./github-api.js";
-import { annotationsNotThere, createCheckRun, knownCheckRun, type CheckRunRecord } from "./check-runs-on-github.js";
+import { splitRepo, type Octokit, type OctokitFor } from "./github-api.js";
+import { annotationsNotThere, createCheckRun, knownCheckRun, type CheckRunAt, type CheckRunFields, type CheckRunRecord } from "./check-runs-on-github.js";
 import { jobAnnotations, type Annotation } from "./check-run-annotations.js";
 import { CONCLUSION } from "./check-run-conclusion.js";
 import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
-import { fallbackSummary, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
+import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -85,19 +85,22 @@ export class CheckRunPublisher implements Publisher {
     // An update sent before whose answer was lost may have added its annotations already.
     if (id !== null && annotations.length > 0 && prior.mayHaveLanded) annotations = await annotationsNotThere(octokit, { owner, repo }, id, annotations);
     const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
-    const send = async (f: typeof fields): Promise<void> => {
-      if (id === null) await createCheckRun(octokit, at, record, f, this.options.now);
-      else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...f });
-    };
+    const send = this.sender(octokit, at, record, id);
     // A job's last word must land whatever it says: its conclusion and Re-run button matter more than its summary.
     if (!isTerminal(job.state)) await send(fields);
-    else await sendOrFallBack(send, fields, (refusal) => this.fallbackFields(fields, refusal, body.fallback));
+    else
+      await sendOrFallBack(send, fields, (refusal) => ({
+        ...fields,
+        output: { ...fallbackOutput(refusal, fields.output, body.fallback.title, whereResultsAre(body.fallback.links)), annotations: [] },
+      }));
   }
 
-  /** A finished job's check run with only what surely fits: its conclusion, buttons and link, and a short summary. */
-  private fallbackFields<F extends { output: { summary: string; annotations: Annotation[] } }>(fields: F, refusal: unknown, fallback: Fallback): F {
-    const leftOut = { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: fields.output.annotations.length };
-    return { ...fields, output: { title: fallback.title, summary: fallbackSummary(refusal, leftOut, whereResultsAre(fallback.links)), annotations: [] } };
+  /** Sends a check run's fields: an update of the one GitHub has (`id`), else its one create. */
+  private sender(octokit: Octokit, at: CheckRunAt, record: CheckRunRecord, id: number | null) {
+    return async (fields: CheckRunFields): Promise<void> => {
+      if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
+      else await octokit.rest.checks.update({ owner: at.owner, repo: at.repo, check_run_id: id, ...fields });
+    };
   }
 
   /**
@@ -123,18 +126,11 @@ export class CheckRunPublisher implements Publisher {
       markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
     };
     const id = await knownCheckRun(octokit, at, record, this.options.now);
-    const send = async (f: typeof fields): Promise<void> => {
-      if (id === null) await createCheckRun(octokit, at, record, f, this.options.now);
-      else await octokit.rest.checks.update({ owner, repo, check_run_id: id, ...f });
-    };
     // It lists job names from a pull request's config: should GitHub refuse that, the count and the conclusion still show.
-    await sendOrFallBack(send, fields, (refusal) => ({
+    await sendOrFallBack(this.sender(octokit, at, record, id), fields, (refusal) => ({
       ...fields,
-      output: {
-        // "Not run: <reason>" may quote a reason; the counts are kto's own.
-        title: fields.output.title.replace(/^Not run: .*/s, "Not run"),
-        summary: fallbackSummary(refusal, { summaryBytes: Buffer.byteLength(fields.output.summary), annotations: 0 }, "The dashboard lists every job."),
-      },
+      // "Not run: <reason>" may quote a reason; the counts are kto's own.
+      output: fallbackOutput(refusal, fields.output, fields.output.title.replace(/^Not run: .*/s, "Not run"), "The dashboard lists every job."),
     }));
   }
 

@@ -26,7 +26,7 @@ export interface CheckRunRecord {
 }
 
 /** What a create sends besides where the check run is and what it is called. */
-type CheckRunFields = Omit<NonNullable<Parameters<Octokit["rest"]["checks"]["create"]>[0]>, "owner" | "repo" | "name" | "head_sha" | "external_id">;
+export type CheckRunFields = Omit<NonNullable<Parameters<Octokit["rest"]["checks"]["create"]>[0]>, "owner" | "repo" | "name" | "head_sha" | "external_id">;
 
 /** How long after a create GitHub may still not list the check run it made. */
 export const LISTING_LAG_MS = 10_000;
