@@ -74,3 +74,20 @@ export async function withStore<T>(engine: EngineName, fn: (store: Store) => Pro
 export function submitPlan(store: Store, plan: NewPlan): ReturnType<Store["plans"]["submitPlan"]> {
   return store.plans.submitPlan(plan, planEffects(plan.publish === true));
 }
+
+/** A published plan of pull request #1 of `repo` at `headSha` (installation 1, default branch master), approved unless `approved` says not. */
+export function submitPullRequestPlan(
+  store: Store,
+  plan: Pick<NewPlan, "id" | "headSha" | "now" | "jobs"> & { repo: string } & Partial<Pick<NewPlan, "approved" | "approvalReason">>,
+): ReturnType<Store["plans"]["submitPlan"]> {
+  return submitPlan(store, {
+    source: ".github/kto.yml",
+    workspace: plan.repo,
+    installationId: 1,
+    defaultRef: "master",
+    groupKey: `pr:${plan.repo}#1`,
+    approved: true,
+    publish: true,
+    ...plan,
+  });
+}

@@ -10,7 +10,7 @@ import { APP_ID, startGitHubApiDouble, type GitHubApiDouble } from "../helpers/g
 import { installationOctokits } from "../helpers/installation-octokits.js";
 import { jobReport } from "../helpers/job-report.js";
 import { storeJob } from "../helpers/orchestrator.js";
-import { freshStore, submitPlan } from "../helpers/stores.js";
+import { freshStore, submitPullRequestPlan } from "../helpers/stores.js";
 
 /**
  * Whatever a job prints, in any script, the check run kto sends for it is one GitHub takes:
@@ -52,17 +52,10 @@ describe("a finished job's check run, whatever text it carries", () => {
     await fc.assert(
       fc.asyncProperty(anyText, fc.boolean(), async (text, asFailures) => {
         const planId = `p${(plans += 1)}`;
-        await submitPlan(store, {
+        await submitPullRequestPlan(store, {
           id: planId,
-          source: ".github/kto.yml",
-          workspace: REPO,
           repo: REPO,
-          installationId: 1,
           headSha: SHA,
-          defaultRef: "master",
-          groupKey: `pr:${REPO}#1`,
-          approved: true,
-          publish: true,
           now: clock.now(),
           jobs: [storeJob(`${planId}/unit`, ["x86_64"], 2, { name: `unit ${planId}` })],
         });

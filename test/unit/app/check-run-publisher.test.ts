@@ -11,7 +11,17 @@ import { APP_ID, startGitHubApiDouble, type GitHubApiDouble } from "../../helper
 import { installationOctokits } from "../../helpers/installation-octokits.js";
 import { jobReport } from "../../helpers/job-report.js";
 import { storeJob } from "../../helpers/orchestrator.js";
-import { freshStore, submitPlan } from "../../helpers/stores.js";
+import { freshStore, submitPullRequestPlan } from "../../helpers/stores.js";
+
+/** `count` failing tests of lib/math.c, each at its own line. */
+const failingTests = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    name: `case ${i}`,
+    path: ["math"],
+    status: "failed" as const,
+    reason: `case ${i} failed`,
+    location: { file: "lib/math.c", line: i + 1 },
+  }));
 
 /**
  * CheckRunPublisher on its own, against the GitHub API double: what each job state shows,
@@ -59,18 +69,12 @@ describe("CheckRunPublisher", () => {
 
   /** A pull request's plan of `names`, approved or waiting for approval. */
   async function planned(names: string[], approved = true): Promise<JobRecord[]> {
-    await submitPlan(store, {
+    await submitPullRequestPlan(store, {
       id: "p",
-      source: ".github/kto.yml",
-      workspace: REPO,
       repo: REPO,
-      installationId: 1,
       headSha: SHA,
-      defaultRef: "master",
-      groupKey: `pr:${REPO}#1`,
       approved,
       ...(approved ? {} : { approvalReason: "Waiting for approval: it comes from the fork stranger/Hello-World." }),
-      publish: true,
       now: clock.now(),
       jobs: names.map((name) => storeJob(`p/${name}`, ["x86_64"], 2, { name })),
     });
@@ -109,13 +113,7 @@ describe("CheckRunPublisher", () => {
     await planned(["unit"]);
     await publisher.publishJob(await job());
     await lifecycle.dispatch(await job(), "rack-1");
-    const failures = Array.from({ length: 120 }, (_, i) => ({
-      name: `case ${i}`,
-      path: ["math"],
-      status: "failed" as const,
-      reason: `case ${i} failed`,
-      location: { file: "lib/math.c", line: i + 1 },
-    }));
+    const failures = failingTests(120);
     const result = jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } });
     await lifecycle.recordRunEvent("p/unit", 1, { kind: "finished", status: "failed", outcome: "failed", reason: "120 of 120 tests failed", result });
     const updatesBefore = count("checks/update");
@@ -215,13 +213,7 @@ describe("CheckRunPublisher", () => {
       await publisher.publishJob(await job());
       await lifecycle.dispatch(await job(), "rack-1");
       await store.jobs.setRunId("p/unit", 1, "4242");
-      const failures = Array.from({ length: 120 }, (_, i) => ({
-        name: `case ${i}`,
-        path: ["math"],
-        status: "failed" as const,
-        reason: `case ${i} failed`,
-        location: { file: "lib/math.c", line: i + 1 },
-      }));
+      const failures = failingTests(120);
       const result = {
         ...jobReport("unit", "failed", { failures, tests: { total: 120, passed: 0, failed: 120, errored: 0, skipped: 0 } }),
         artifactUrl: "https://github.com/a/1",
