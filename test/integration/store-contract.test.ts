@@ -48,7 +48,8 @@ describe.each(ENGINES)("Store on %s", (engine) => {
       });
       expect((await store.jobs.job("kunit"))!).toMatchObject({ state: "waiting", needsJobId: "b" });
       await store.runners.upsertRunners([{ id: "e1", pool: "static", labels: [], capacity: 1, state: "online", lastSeen: 1_000, scope: UNRESTRICTED }]);
-      await lifecycle.dispatch((await store.jobs.job("b"))!, "e1");
+      expect(await lifecycle.dispatch((await store.jobs.job("b"))!, "e1")).toMatchObject({ state: "dispatched", attempt: 1 });
+      expect((await store.jobs.job("kselftest"))!).toMatchObject({ state: "waiting", needsJobId: "b" });
       // The second dependent's move fails, after the build's update and the first dependent's.
       if (engine === "sqlite") {
         await sql`create trigger fail_skip before update of state on jobs when new.state = 'skipped' and new.id = 'kselftest' begin select raise(abort, 'injected'); end`.execute(
@@ -60,6 +61,11 @@ describe.each(ENGINES)("Store on %s", (engine) => {
           store.db,
         );
       }
+      const triggers =
+        engine === "sqlite"
+          ? await sql<{ name: string }>`select name from sqlite_master where type = 'trigger'`.execute(store.db)
+          : await sql<{ name: string }>`select tgname as name from pg_trigger where not tgisinternal`.execute(store.db);
+      expect(triggers.rows.map((r) => r.name)).toEqual(["fail_skip"]);
       await expect(lifecycle.recordRunEvent("b", 1, { kind: "finished", status: "failed", reason: "1 error" })).rejects.toThrow(/injected/);
       expect((await store.jobs.list()).map((j) => [j.id, j.state])).toEqual([
         ["b", "dispatched"],
