@@ -12,6 +12,7 @@ import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./http/body-budget.js";
 import type { FindRun } from "./github/github-dispatcher.js";
 import { githubClient, type GitHubClient } from "./github/github-client.js";
 import { GitHubRunnerPool } from "./github/github-runner-pool.js";
+import { InstallationGrants } from "./github/installation-grants.js";
 import { ktoHandlers } from "./webhooks/handlers.js";
 import { oidcVerifier } from "./http/oidc.js";
 import type { LogLevel } from "./github/payload-free-log.js";
@@ -55,7 +56,8 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
   const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info" });
-  const pool = new GitHubRunnerPool(store, github.octokitFor, () => clock.now(), github.log);
+  const grants = new InstallationGrants(github.appOctokit, () => clock.now());
+  const pool = new GitHubRunnerPool(store, github.octokitFor, grants, () => clock.now(), github.log);
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);

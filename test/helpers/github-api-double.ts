@@ -307,6 +307,18 @@ const HANDLERS: Record<string, Handler> = {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
   },
+  "apps/get-installation": (request, state) => ({
+    status: 200,
+    body: {
+      id: Number(request.params.installation_id),
+      app_id: 1,
+      app_slug: APP_SLUG,
+      target_type: "Organization",
+      permissions: state.appPermissions,
+      events: appManifest().default_events,
+      repository_selection: "all",
+    },
+  }),
   "apps/get-repo-installation": (request, state) => {
     const id = state.installations.get(`${request.params.owner}/${request.params.repo}`);
     return id

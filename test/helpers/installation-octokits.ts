@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { Probot, ProbotOctokit } from "probot";
 import type { Octokit, OctokitFor } from "../../src/app/github/github-api.js";
+import { InstallationGrants } from "../../src/app/github/installation-grants.js";
 import type { GitHubApiDouble } from "./github-api-double.js";
 
 /** The App's private key: the double checks no signature, so one serves every test in the file. */
@@ -14,7 +15,18 @@ let appKey: string | undefined;
  * it) or github.com.
  */
 export function installationOctokits(github: GitHubApiDouble, server: "ghes" | "github.com" = "ghes"): OctokitFor {
-  const probot = new Probot({
+  const probot = appProbot(github, server);
+  return async (installationId) => (await probot.auth(installationId)) as unknown as Octokit;
+}
+
+/** What each installation was granted, read as the App reads it: with its JWT, from the double. */
+export function installationGrants(github: GitHubApiDouble, now: () => number = Date.now, server: "ghes" | "github.com" = "ghes"): InstallationGrants {
+  const probot = appProbot(github, server);
+  return new InstallationGrants(async () => (await probot.auth()) as unknown as Octokit, now);
+}
+
+function appProbot(github: GitHubApiDouble, server: "ghes" | "github.com"): Probot {
+  return new Probot({
     appId: 1,
     privateKey: (appKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()),
     baseUrl: server === "ghes" ? `${github.url}/api/v3` : github.url,
@@ -26,5 +38,4 @@ export function installationOctokits(github: GitHubApiDouble, server: "ghes" | "
       throttle: { enabled: false },
     })) as typeof ProbotOctokit,
   });
-  return async (installationId) => (await probot.auth(installationId)) as unknown as Octokit;
 }

@@ -5,7 +5,7 @@ import { OrchestratorService } from "../../src/orchestrator/service.js";
 import type { JobRecord, NewJob, Store } from "../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type Runner } from "../helpers/github-api-double.js";
 import { DEFAULT_RUNNER_GROUP } from "../helpers/github-double/runner-groups.js";
-import { installationOctokits } from "../helpers/installation-octokits.js";
+import { installationGrants, installationOctokits } from "../helpers/installation-octokits.js";
 import { RecordingDispatcher, storeJob } from "../helpers/orchestrator.js";
 import { ENGINES, freshStore } from "../helpers/stores.js";
 
@@ -43,7 +43,8 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     store = fresh.store;
     dispose = fresh.dispose;
     clock = new ManualClock(1_000_000);
-    pool = new GitHubRunnerPool(store, installationOctokits(github), () => clock.now());
+    const grants = installationGrants(github, () => clock.now());
+    pool = new GitHubRunnerPool(store, installationOctokits(github), grants, () => clock.now());
     dispatcher = new RecordingDispatcher();
     service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "test" } });
   });
@@ -112,6 +113,20 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     expect(after.get("kernel-gpu")).toMatchObject({ state: "dispatched", runnerId: "github:org:acme:21" });
     expect(after.get("docs-build")).toMatchObject({ state: "queued", runnerId: null });
     expect(after.get("website-build")).toMatchObject({ state: "dispatched", runnerId: "github:org:acme:22" });
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("leases an organisation's runners where the installation has no Administration permission (an organisation-only deployment), asking GitHub nothing it may not", async () => {
+    const { administration: _, ...organizationOnly } = github.state.appPermissions;
+    github.state.appPermissions = organizationOnly;
+    github.state.runners.set("org:acme", [runner(22, "acme-shared", ["x86_64"])]);
+    github.state.runners.set("acme/kernel", [runner(23, "kernel-own", ["x86_64"])]);
+    pool.track("acme/kernel", 3);
+    await service.syncRunners();
+    await submit("acme/kernel", true, [storeJob("kernel-build", ["x86_64"], 1)]);
+    await service.tick();
+    expect((await jobs()).get("kernel-build")).toMatchObject({ state: "dispatched", runnerId: "github:org:acme:22" });
+    expect(github.requests.map((r) => r.operationId)).not.toContain("actions/list-self-hosted-runners-for-repo");
     expect(github.rejected).toEqual([]);
   });
 

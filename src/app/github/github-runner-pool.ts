@@ -4,6 +4,7 @@ import type { RunnerScope } from "../../orchestrator/scope.js";
 import type { RunnerRecord, Store } from "../../orchestrator/store/store.js";
 import { httpStatusOf } from "../../orchestrator/http-status.js";
 import { type OctokitFor, splitRepo, unlistable } from "./github-api.js";
+import type { InstallationGrants } from "./installation-grants.js";
 import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function githubRunnerKey(repo: string, runnerId: number): string {
@@ -89,6 +90,8 @@ export class GitHubRunnerPool implements RunnerPool {
   constructor(
     private readonly store: RunnerPoolStore,
     private readonly octokitFor: OctokitFor,
+    /** Which runners an installation may list: its repositories' own, its organisation's, or both. */
+    private readonly grants: Pick<InstallationGrants, "runnerGrantsOf">,
     private readonly now: () => number = Date.now,
     /** Where it says why it stopped tracking a repository, or left a runner without its group. */
     private readonly log: Logger = stderrLogger,
@@ -200,29 +203,32 @@ export class GitHubRunnerPool implements RunnerPool {
     for (const [fullName, installationId] of this.repos) {
       const octokit = await this.octokitFor(installationId);
       const { owner, repo } = splitRepo(fullName);
-      try {
-        const scope: RunnerScope = { kind: "repository", repository: fullName };
-        for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 }))
-          add(fullName, runner, scope);
-      } catch (error) {
-        // A repository GitHub will not list (gone, renamed, not this installation's, or a name
-        // no repository has) has no runners for kto: the others are still listed. A failure
-        // that passes (5xx, a rate limit) fails the listing, which keeps the pool as it was.
-        if (!unlistable(error)) throw error;
-        if (httpStatusOf(error) === 404) {
-          this.repos.delete(fullName);
-          this.log.warn(
-            { err: error, repo: fullName },
-            `GitHub does not list the runners of ${fullName} (404: gone, renamed, or not this installation's); kto stops tracking it`,
-          );
+      const grants = await this.grants.runnerGrantsOf(installationId);
+      if (grants.repository) {
+        try {
+          const scope: RunnerScope = { kind: "repository", repository: fullName };
+          for (const runner of await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForRepo, { owner, repo, per_page: 100 }))
+            add(fullName, runner, scope);
+        } catch (error) {
+          // A repository GitHub will not list (gone, renamed, not this installation's, or a name
+          // no repository has) has no runners of its own for kto: its organisation's and the
+          // other repositories' are still listed. A failure that passes (5xx, a rate limit)
+          // fails the listing, which keeps the pool as it was.
+          if (!unlistable(error)) throw error;
+          if (httpStatusOf(error) === 404) {
+            this.repos.delete(fullName);
+            this.log.warn(
+              { err: error, repo: fullName },
+              `GitHub does not list the runners of ${fullName} (404: gone, renamed, or not this installation's); kto stops tracking it`,
+            );
+            continue;
+          }
         }
-        continue;
       }
-      if (orgsSeen.has(owner)) continue;
+      if (!grants.organization || orgsSeen.has(owner)) continue;
       orgsSeen.add(owner);
       // An organisation's runners serve those of its repositories their runner group admits;
-      // a user account has none (404), and an installation without the organisation
-      // permission gets 403: both mean none.
+      // a user account has none (404): that means none.
       let runners: GitHubRunner[];
       try {
         runners = await octokit.paginate(octokit.rest.actions.listSelfHostedRunnersForOrg, { org: owner, per_page: 100 });

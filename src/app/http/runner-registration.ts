@@ -158,7 +158,12 @@ export async function registerRunner(deps: RegistrationDeps, request: Registrati
         `a runner named ${request.name} is already registered: remove it in the repository's Actions settings, or use another name`,
       );
     if (status === 403)
-      throw new RegistrationError(403, "GitHub refused: the App needs the Administration (repository) or Self-hosted runners (organisation) write permission");
+      throw new RegistrationError(
+        403,
+        request.repository
+          ? `GitHub refused: registering a runner for ${request.repository} needs the App's Administration (write) permission; an App deployed for organisation runners only registers them with --organization`
+          : `GitHub refused: registering a runner for the organisation ${request.organization!} needs the App's Self-hosted runners (write) organisation permission`,
+      );
     throw error;
   }
   // The group is the one asked for, should GitHub's answer not name it: it decides the runner's scope.

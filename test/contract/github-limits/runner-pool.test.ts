@@ -3,6 +3,9 @@ import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js"
 import { storeJob } from "../../helpers/orchestrator.js";
 import { withStore, submitPlan } from "../../helpers/stores.js";
 
+/** An installation granted both runner permissions: its repositories' runners and its organisation's. */
+const GRANTED = { runnerGrantsOf: async () => ({ repository: true, organization: true }) };
+
 /** The runner pool between GitHub's listings: a repository GitHub will not list, and a runner that is connecting or gone. */
 
 describe("the runner pool between listings", () => {
@@ -19,6 +22,7 @@ describe("the runner pool between listings", () => {
       const pool = new GitHubRunnerPool(
         store,
         async () => octokit as never,
+        GRANTED,
         () => 1_000,
       );
       for (const repo of ["o/gone", "o/odd name", "o/r"]) pool.track(repo, 7);
@@ -41,6 +45,7 @@ describe("the runner pool between listings", () => {
       const pool = new GitHubRunnerPool(
         store,
         async () => octokit as never,
+        GRANTED,
         () => 1_000,
       );
       pool.track("o/r", 7);

@@ -58,6 +58,31 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("deployed for an organisation's runners only (no Administration permission), dispatches to them and never asks for a repository's runners", async () => {
+    const { administration: _, ...organizationOnly } = github.state.appPermissions;
+    github.state.appPermissions = organizationOnly;
+    github.state.runners.set("org:Codertocat", [
+      {
+        id: 70,
+        name: "org-rack",
+        os: "linux",
+        status: "online",
+        busy: false,
+        labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+      },
+    ]);
+    const opened = example("pull_request", "opened") as { repository: { private: boolean } };
+    opened.repository.private = true;
+    expect(await deliver("pull_request", opened)).toBe(200);
+    const sent = await until(async () => github.state.dispatches[0], "a dispatch to the organisation's runner");
+    expect(JSON.parse(sent.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-org-rack"]);
+    await untilSettled({ app, github });
+    const asked = github.requests.map((r) => r.operationId);
+    expect(asked).toContain("actions/list-self-hosted-runners-for-org");
+    expect(asked).not.toContain("actions/list-self-hosted-runners-for-repo");
+    expect(github.rejected).toEqual([]);
+  });
+
   it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
     github.state.runners.set(REPO, []);
     github.state.runners.set("org:Codertocat", [

@@ -20,6 +20,7 @@ const APP: Requirement = { app: true };
 export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "apps/get-authenticated": APP,
   "apps/create-installation-access-token": APP,
+  "apps/get-installation": APP,
   "apps/get-repo-installation": APP,
   "apps/get-org-installation": APP,
   "checks/create": need("checks", "write"),

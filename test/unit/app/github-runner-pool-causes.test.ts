@@ -3,7 +3,7 @@ import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js"
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
-import { installationOctokits } from "../../helpers/installation-octokits.js";
+import { installationGrants, installationOctokits } from "../../helpers/installation-octokits.js";
 import { RecordingLogger } from "../../helpers/recording-logger.js";
 import { freshStore } from "../../helpers/stores.js";
 
@@ -27,7 +27,8 @@ describe("the GitHub runner pool keeps the cause of what a failed answer changes
     ({ store, dispose } = await freshStore("sqlite"));
     const clock = new ManualClock(1_700_000_000_000);
     logger = new RecordingLogger();
-    pool = new GitHubRunnerPool(store, installationOctokits(github), () => clock.now(), logger);
+    const grants = installationGrants(github, () => clock.now());
+    pool = new GitHubRunnerPool(store, installationOctokits(github), grants, () => clock.now(), logger);
   });
 
   afterEach(async () => {

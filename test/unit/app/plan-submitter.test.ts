@@ -9,7 +9,7 @@ import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../../src/orchestrator/service.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
-import { installationOctokits } from "../../helpers/installation-octokits.js";
+import { installationGrants, installationOctokits } from "../../helpers/installation-octokits.js";
 import { RecordingDispatcher } from "../../helpers/orchestrator.js";
 import { freshStore } from "../../helpers/stores.js";
 
@@ -50,7 +50,8 @@ describe("the plan submitter", () => {
     ({ store, dispose } = await freshStore("sqlite"));
     const clock = new ManualClock(1_700_000_000_000);
     octokitFor = installationOctokits(github);
-    const pool = new GitHubRunnerPool(store, octokitFor, () => clock.now());
+    const grants = installationGrants(github, () => clock.now());
+    const pool = new GitHubRunnerPool(store, octokitFor, grants, () => clock.now());
     service = new OrchestratorService({ store, dispatcher: new RecordingDispatcher(), pools: [pool], clock, options: { owner: "test" } });
     plans = planSubmitter({ service, pool, now: () => clock.now() });
   });
