@@ -1,5 +1,4 @@
 import * as core from "@actions/core";
-import { DefaultArtifactClient } from "@actions/artifact";
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { buildNeeded, type BuildHandoff, type JobSpec } from "../config/job-spec.js";
@@ -9,7 +8,7 @@ import { keepOutputs, takeOutputs } from "../runners/build/output-store.js";
 import type { BuildJobResult } from "../runners/build/build-job.js";
 import type { BuildOutputs, RunResult } from "../runners/types.js";
 import { printLog } from "./workflow-log.js";
-import type { Uploaded } from "./upload.js";
+import { artifactService, type Uploaded } from "./artifact-service.js";
 
 /** The artifact a build job's outputs are uploaded as; the App hands this name on to the jobs that boot them. */
 export function buildArtifactName(slug: string): string {
@@ -35,10 +34,7 @@ export async function handOnBuild(
   );
   try {
     const files = [...build.files.map((f) => join(dir, f.path)), join(dir, MANIFEST)];
-    const { id } = await new DefaultArtifactClient().uploadArtifact(buildArtifactName(slug), files, dir, retentionDays ? { retentionDays } : {});
-    if (id === undefined) throw new Error("the artifact service returned no id");
-    const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";
-    return { id, url: `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}/artifacts/${id}` };
+    return await artifactService().upload(buildArtifactName(slug), files, dir, retentionDays);
   } catch (error) {
     warn(`could not upload the build's outputs as an artifact (${(error as Error).message}); only jobs on this host can boot them`);
     return null;
@@ -59,14 +55,9 @@ export async function obtainBuild(handoff: BuildHandoff, store: string, scratch:
   }
   if (handoff.runId === null) throw new BuildHandoffError(`build ${handoff.jobId} was not made on this host and names no workflow run to download it from`);
   if (!token) throw new BuildHandoffError(`downloading build ${handoff.jobId}'s artifact needs the github-token input (with actions: read)`);
-  const [owner, repo] = (process.env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo) throw new BuildHandoffError("GITHUB_REPOSITORY is not set: no repository to download the build's artifact from");
-  const findBy = { token, workflowRunId: Number(handoff.runId), repositoryOwner: owner, repositoryName: repo };
   const dir = await mkdtemp(join(scratch, "kto-build-download-"));
   try {
-    const client = new DefaultArtifactClient();
-    const { artifact } = await client.getArtifact(handoff.artifact, { findBy });
-    await client.downloadArtifact(artifact.id, { path: dir, findBy });
+    await artifactService().download(handoff.artifact, Number(handoff.runId), dir, token);
   } catch (error) {
     throw new BuildHandoffError(`could not download artifact ${handoff.artifact} of run ${handoff.runId}: ${(error as Error).message}`, { cause: error });
   }

@@ -138,7 +138,7 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
   const artifactName = `${inputs.artifactName ?? `kto-${label}`}-attempt-${attempt}`;
   const uploaded = await core.group("kto: upload results", () => uploadResults(artifactName, outDir, inputs.retentionDays, buildOutputsOf(results), warn));
   if (uploaded) {
-    core.setOutput("artifact-id", String(uploaded.id));
+    core.setOutput("artifact-id", uploaded.id === null ? "" : String(uploaded.id));
     core.setOutput("artifact-url", uploaded.url);
   }
 

@@ -15,6 +15,7 @@ import {
   type ResultsServiceDouble,
 } from "../helpers/actions-runtime.js";
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
+import { rawZip, startBlobServer } from "../helpers/blob-server.js";
 import { fakeKernelTree } from "../helpers/fake-kernel-tree.js";
 import { buildJob, HOST_KERNEL, qemuJob } from "../helpers/job.js";
 
@@ -125,6 +126,42 @@ describe("the bundled action runs a build, and the jobs that boot it", () => {
     expect(stdout).toContain("kto: using this host's copy of build plan-1/x86_64-kunit");
     expect(await readFile(join(same.dir, "temp", "kto-kunit-1", "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
   }, 120_000);
+
+  it("on GitHub Enterprise Server, downloads the build's artifact from its run through GHES's REST API, and refuses a zip entry that leads outside its folder", async () => {
+    const github = await startGitHubApiDouble();
+    github.state.tokens.set("ghs_reader", { actions: "read" });
+    const artifact = results.artifacts.find((a) => a.name === "kto-build-x86_64-kunit")!;
+    github.state.artifacts.push({ id: 7, repo: "o/r", runId: 41, name: artifact.name, size: artifact.size, zipUrl: results.readUrl(artifact.name) });
+    const ghes = { GITHUB_SERVER_URL: "https://ghes.example.com", GITHUB_API_URL: `${github.url}/api/v3` };
+    try {
+      const workspace = await mkdtemp(join(scratch, "checkout-"));
+      const other = await host("g-boot", workspace, { job: JSON.stringify({ ...JSON.parse(booting), build: handoff }), "github-token": "ghs_reader" }, ghes);
+      const { stdout } = await runAction(other.env, workspace);
+      expect(github.rejected).toEqual([]);
+      expect(github.requests.map((r) => r.operationId)).toEqual(["actions/list-workflow-run-artifacts", "actions/download-artifact"]);
+      expect(stdout).toContain("kto: downloaded build plan-1/x86_64-kunit from run 41");
+      expect(await readFile(join(other.dir, "temp", "kto-kunit-1", "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
+
+      // A zip whose entry leads out of the download folder (an absolute path) writes nothing there, and the job is retried elsewhere.
+      const outside = join(scratch, "h-boot", "escaped.txt");
+      const evil = await startBlobServer(rawZip([{ name: outside, data: Buffer.from("owned\n") }]));
+      github.state.artifacts.push({ id: 8, repo: "o/r", runId: 43, name: artifact.name, size: evil.size, zipUrl: evil.url });
+      const climbing = await host(
+        "h-boot",
+        workspace,
+        { job: JSON.stringify({ ...JSON.parse(booting), attempt: 3, build: { ...handoff, runId: "43" } }), "github-token": "ghs_reader" },
+        ghes,
+      );
+      await runAction(climbing.env, workspace);
+      await evil.close();
+      const finished = app.events.filter((e) => e.body.kind === "finished").at(-1)!.body;
+      expect(finished).toMatchObject({ status: "errored", infrastructure: true });
+      expect(finished.reason).toContain(`${JSON.stringify(outside)} leads outside its folder`);
+      expect(await readdir(join(scratch, "h-boot"))).not.toContain("escaped.txt");
+    } finally {
+      await github.close();
+    }
+  }, 180_000);
 
   it("on another host, downloads the build's artifact from its run with the workflow's token, and checks every digest", async () => {
     const github = await startGitHubApiDouble();

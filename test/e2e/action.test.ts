@@ -16,6 +16,7 @@ import {
   type ResultsServiceDouble,
 } from "../helpers/actions-runtime.js";
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
+import { startLegacyArtifactService } from "../helpers/legacy-artifacts.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DIST = join(ROOT, "dist", "index.js");
@@ -156,6 +157,46 @@ describe("the bundled action, run as the Actions runner runs it", () => {
         await app.close();
       }
     });
+  });
+
+  it("on GitHub Enterprise Server, uploads the results through the artifact service GHES has, and links them from the run", async () => {
+    const legacy = await startLegacyArtifactService({ runId: "42", repo: "o/r" });
+    try {
+      await withTempDir(async (dir) => {
+        const tokens = await startTokenEndpoint();
+        const app = await startAppDouble();
+        try {
+          const files = await runnerEnv(
+            dir,
+            { job: dispatched(), "app-url": app.url, "retention-days": "5" },
+            {
+              GITHUB_SERVER_URL: "https://ghes.example.com",
+              GITHUB_API_URL: "https://ghes.example.com/api/v3",
+              ACTIONS_RUNTIME_URL: legacy.url,
+              ACTIONS_RUNTIME_TOKEN: legacy.runtimeToken,
+              ACTIONS_ID_TOKEN_REQUEST_URL: tokens.url,
+              ACTIONS_ID_TOKEN_REQUEST_TOKEN: tokens.requestToken,
+            },
+          );
+          const { code, stdout } = await runAction(files);
+          expect(stdout).not.toContain("::warning::");
+          expect(code).toBe(1);
+          expect(legacy.refused).toEqual([]);
+          const outputs = parseOutputs(await readFile(join(dir, "output"), "utf8"));
+          expect(outputs).toMatchObject({ conclusion: "failed", "artifact-id": "", "artifact-url": "https://ghes.example.com/o/r/actions/runs/42" });
+          const uploaded = legacy.artifacts.get("kto-busybox-tap-attempt-2")!;
+          expect([...uploaded.keys()]).toEqual(expect.arrayContaining(["results.json", "summary.md", "junit.xml", "jobs/busybox-tap/stdout.log", "jobs/busybox-tap/results/uname.txt"]));
+          expect(JSON.parse(uploaded.get("results.json")!.toString())).toMatchObject({ jobs: [expect.objectContaining({ status: "failed" })] });
+          expect(await readFile(join(dir, "summary"), "utf8")).toContain("[Download the results](https://ghes.example.com/o/r/actions/runs/42)");
+          expect(app.events[1]!.body).toMatchObject({ status: "failed", result: { artifactId: null, artifactUrl: "https://ghes.example.com/o/r/actions/runs/42" } });
+        } finally {
+          await tokens.close();
+          await app.close();
+        }
+      });
+    } finally {
+      await legacy.close();
+    }
   });
 
   it("keeps the job's result when the artifact service and the App cannot be reached", async () => {

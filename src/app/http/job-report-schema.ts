@@ -27,7 +27,7 @@ const buildReportSchema = z.object({
   droppedOptions: z.array(z.string()),
   files: buildHandoffSchema.shape.files,
   dir: z.string(),
-  artifact: z.object({ name: z.string(), id: z.number().int(), url: z.string().url() }).nullable().optional(),
+  artifact: z.object({ name: z.string(), id: z.number().int().nullable(), url: z.string().url() }).nullable().optional(),
 });
 
 /**

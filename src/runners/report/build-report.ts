@@ -22,7 +22,7 @@ export interface BuildReport {
   /** The output dir, relative to the job's dir. */
   dir: string;
   /** The artifact the outputs were uploaded as, once the action has uploaded them. */
-  artifact?: { name: string; id: number; url: string } | null;
+  artifact?: { name: string; id: number | null; url: string } | null;
 }
 
 /** Errors before warnings, each in the order the build printed it. */
