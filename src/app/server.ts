@@ -14,6 +14,7 @@ import { githubClient, type GitHubClient } from "./github/github-client.js";
 import { GitHubRunnerPool } from "./github/github-runner-pool.js";
 import { InstallationGrants } from "./github/installation-grants.js";
 import { ktoHandlers } from "./webhooks/handlers.js";
+import { MISSED_DELIVERIES, MissedDeliveries, sweepMissedDeliveries, type MissedDeliveryOptions } from "./webhooks/missed-deliveries.js";
 import { oidcVerifier } from "./http/oidc.js";
 import type { LogLevel } from "./github/payload-free-log.js";
 import { BodyIntake } from "./http/request-body.js";
@@ -46,6 +47,8 @@ export interface StartOptions {
   /** After a dispatch whose answer was lost: how long apart kto looks for its run, and for how long before dispatching again. */
   runLookupDelayMs?: number;
   runLookupWindowMs?: number;
+  /** How kto looks for webhooks GitHub could not deliver (MISSED_DELIVERIES). */
+  missedDeliveries?: Partial<MissedDeliveryOptions>;
   /** What request bodies may hold (DEFAULT_BODY_LIMITS), and who hears how much they hold. */
   bodies?: Partial<BodyLimits> & { onHeld?: (bytes: number) => void };
 }
@@ -77,6 +80,16 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   warnIfStateUnreadable(settings, github.log);
   await service.start();
   const url = await listen(server, settings);
+  // Once the webhook path listens: what GitHub could not deliver while kto was away is asked for again.
+  const missedOptions = { ...MISSED_DELIVERIES, ...options.missedDeliveries };
+  const sweeps = sweepMissedDeliveries({
+    missed: new MissedDeliveries({ appOctokit: github.appOctokit, deliveries: store.coordination, now: () => clock.now(), log: github.log, options: missedOptions }),
+    locks: store.coordination,
+    owner: orchestratorOptions.owner,
+    clock,
+    intervalMs: missedOptions.intervalMs,
+    log: github.log,
+  });
   return {
     url,
     server,
@@ -84,6 +97,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     store,
     pool,
     close: async (drainMs = 0) => {
+      await sweeps.stop();
       await service.stop({ drainMs });
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (!options.store) await store.close();

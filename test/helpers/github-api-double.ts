@@ -6,6 +6,7 @@ import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { ARTIFACT_HANDLERS, type RunArtifact } from "./github-double/artifacts.js";
+import { HOOK_DELIVERY_HANDLERS, type HookDelivery, type WebhookTarget } from "./github-double/hook-deliveries.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
@@ -114,6 +115,10 @@ export interface GitHubState {
   tokens: Map<string, Permissions>;
   /** Workflow runs' artifacts, for a run that downloads another's. */
   artifacts: RunArtifact[];
+  /** Every attempt at delivering a webhook to the App, as the App's delivery log lists them. */
+  hookDeliveries: HookDelivery[];
+  /** Where the App's webhooks go (a redelivery too); null until an App is started against the double. */
+  webhookTarget: WebhookTarget | null;
 }
 
 function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
@@ -375,6 +380,7 @@ const HANDLERS: Record<string, Handler> = {
   },
   ...CHECK_SUITE_HANDLERS,
   ...ARTIFACT_HANDLERS,
+  ...HOOK_DELIVERY_HANDLERS,
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -442,6 +448,8 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     dispatches: [],
     artifacts: [],
     cancelled: [],
+    hookDeliveries: [],
+    webhookTarget: null,
     dispatchFailures: [],
     dispatchLostResponses: [],
     pulls: new Map(),

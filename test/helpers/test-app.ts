@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
 import { startApp, WEBHOOKS_PATH, type RunningApp, type StartOptions } from "../../src/app/server.js";
 import type { AppSettings } from "../../src/app/settings.js";
 import { doubleAppSettings } from "./app-settings.js";
+import { deliverWebhook } from "./github-double/hook-deliveries.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type GitHubApiDoubleOptions } from "./github-api-double.js";
 import { startOidcIssuer, type OidcIssuer } from "./oidc-issuer.js";
 import { freshStore } from "./stores.js";
@@ -29,7 +29,7 @@ export interface TestApp {
   github: GitHubApiDouble;
   /** The Actions OIDC issuer the App trusts: it signs a run's tokens. */
   issuer: OidcIssuer;
-  /** POSTs a webhook signed as GitHub signs it (a new delivery id unless `id` is given); the status. */
+  /** Delivers a webhook as GitHub does, signed and logged in the double's delivery log (a new delivery id unless `id` is given); the App's status, 0 if unreachable. */
   deliver(event: string, payload: unknown, id?: string): Promise<number>;
   /** POSTs a run's event for `jobId` with `bearer` as its token; a string body goes as it is. */
   runEvent(jobId: string, bearer: string, body: unknown): Promise<Response>;
@@ -61,25 +61,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.start,
     orchestrator: { pollMs: 100, outboxPollMs: 100, lockTtlMs: 2_000, ...options.start?.orchestrator },
   });
+  // GitHub sends the App's webhooks, and its redeliveries, to the App's one webhook URL: the first App started against the double.
+  const target = { url: `${app.url}${WEBHOOKS_PATH}`, secret: settings.WEBHOOK_SECRET };
+  github.state.webhookTarget ??= target;
   return {
     app,
     github,
     issuer,
-    deliver: async (event, payload, id = randomUUID()) => {
-      const body = JSON.stringify(payload);
-      const response = await fetch(`${app.url}${WEBHOOKS_PATH}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": event,
-          "x-github-delivery": id,
-          "x-hub-signature-256": await sign(settings.WEBHOOK_SECRET, body),
-        },
-        body,
-      });
-      await response.arrayBuffer();
-      return response.status;
-    },
+    deliver: (event, payload, id = randomUUID()) =>
+      deliverWebhook(github.state, target, { event, body: typeof payload === "string" ? payload : JSON.stringify(payload), guid: id }),
     runEvent: (jobId, bearer, body) =>
       fetch(`${app.url}/kto/api/jobs/${encodeURIComponent(jobId)}/events`, {
         method: "POST",
@@ -87,6 +77,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
     close: async () => {
+      if (github.state.webhookTarget === target) github.state.webhookTarget = null;
       await app.close();
       await fresh.dispose();
       await issuer.close();

@@ -23,6 +23,8 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "apps/get-installation": APP,
   "apps/get-repo-installation": APP,
   "apps/get-org-installation": APP,
+  "apps/list-webhook-deliveries": APP,
+  "apps/redeliver-webhook-delivery": APP,
   "checks/create": need("checks", "write"),
   "checks/update": need("checks", "write"),
   "checks/list-annotations": need("checks", "read"),
