@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { buildNeeded, type BuildHandoff, type JobSpec } from "../config/job-spec.js";
 import { BuildHandoffError, checkBuildOutputs } from "../runners/build/build-handoff.js";
@@ -57,12 +57,18 @@ export async function obtainBuild(handoff: BuildHandoff, store: string, scratch:
   if (!token) throw new BuildHandoffError(`downloading build ${handoff.jobId}'s artifact needs the github-token input (with actions: read)`);
   const dir = await mkdtemp(join(scratch, "kto-build-download-"));
   try {
-    await artifactService().download(handoff.artifact, Number(handoff.runId), dir, token);
+    // The outputs at their sizes, and the manifest, which is small.
+    const expected = new Map([...handoff.files.map((f) => [f.path, f.size] as const), [MANIFEST, 1024 * 1024]]);
+    await artifactService().download(handoff.artifact, Number(handoff.runId), dir, token, expected);
   } catch (error) {
+    await rm(dir, { recursive: true, force: true });
     throw new BuildHandoffError(`could not download artifact ${handoff.artifact} of run ${handoff.runId}: ${(error as Error).message}`, { cause: error });
   }
   const outputs = { dir, files: handoff.files };
-  await checkBuildOutputs(outputs);
+  await checkBuildOutputs(outputs).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   printLog(`kto: downloaded build ${handoff.jobId} from run ${handoff.runId}`);
   await keepOutputs(store, outputs).catch(() => undefined);
   return outputs;

@@ -83,7 +83,13 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   // Once the webhook path listens: what GitHub could not deliver while kto was away is asked for again.
   const missedOptions = { ...MISSED_DELIVERIES, ...options.missedDeliveries };
   const sweeps = sweepMissedDeliveries({
-    missed: new MissedDeliveries({ appOctokit: github.appOctokit, deliveries: store.coordination, now: () => clock.now(), log: github.log, options: missedOptions }),
+    missed: new MissedDeliveries({
+      appOctokit: github.appOctokit,
+      deliveries: store.coordination,
+      now: () => clock.now(),
+      log: github.log,
+      options: missedOptions,
+    }),
     locks: store.coordination,
     owner: orchestratorOptions.owner,
     clock,

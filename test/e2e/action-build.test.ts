@@ -16,6 +16,7 @@ import {
 } from "../helpers/actions-runtime.js";
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
 import { rawZip, startBlobServer } from "../helpers/blob-server.js";
+import { startLegacyArtifactService } from "../helpers/legacy-artifacts.js";
 import { fakeKernelTree } from "../helpers/fake-kernel-tree.js";
 import { buildJob, HOST_KERNEL, qemuJob } from "../helpers/job.js";
 
@@ -127,38 +128,85 @@ describe("the bundled action runs a build, and the jobs that boot it", () => {
     expect(await readFile(join(same.dir, "temp", "kto-kunit-1", "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
   }, 120_000);
 
-  it("on GitHub Enterprise Server, downloads the build's artifact from its run through GHES's REST API, and refuses a zip entry that leads outside its folder", async () => {
+  it("on GitHub Enterprise Server, uploads the build through GHES's artifact service, and another host downloads it through the REST API once the build's run has ended", async () => {
     const github = await startGitHubApiDouble();
     github.state.tokens.set("ghs_reader", { actions: "read" });
-    const artifact = results.artifacts.find((a) => a.name === "kto-build-x86_64-kunit")!;
-    github.state.artifacts.push({ id: 7, repo: "o/r", runId: 41, name: artifact.name, size: artifact.size, zipUrl: results.readUrl(artifact.name) });
-    const ghes = { GITHUB_SERVER_URL: "https://ghes.example.com", GITHUB_API_URL: `${github.url}/api/v3` };
+    const legacy = await startLegacyArtifactService({ runId: "51", repo: "o/r", listed: github.state.artifacts });
+    const ghes = {
+      GITHUB_SERVER_URL: "https://ghes.example.com",
+      GITHUB_API_URL: `${github.url}/api/v3`,
+      ACTIONS_RUNTIME_URL: legacy.url,
+      ACTIONS_RUNTIME_TOKEN: legacy.runtimeToken,
+      KTO_ARTIFACT_POLL_MS: "100",
+    };
     try {
-      const workspace = await mkdtemp(join(scratch, "checkout-"));
-      const other = await host("g-boot", workspace, { job: JSON.stringify({ ...JSON.parse(booting), build: handoff }), "github-token": "ghs_reader" }, ghes);
-      const { stdout } = await runAction(other.env, workspace);
-      expect(github.rejected).toEqual([]);
-      expect(github.requests.map((r) => r.operationId)).toEqual(["actions/list-workflow-run-artifacts", "actions/download-artifact"]);
-      expect(stdout).toContain("kto: downloaded build plan-1/x86_64-kunit from run 41");
-      expect(await readFile(join(other.dir, "temp", "kto-kunit-1", "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
+      const tree = await fakeKernelTree(join(scratch, "ghes-tree"), { kernel: HOST_KERNEL });
+      const built = await host(
+        "g-build",
+        tree,
+        { job: JSON.stringify({ id: "plan-2/x86_64-kunit", attempt: 1, spec: BUILD }) },
+        { ...ghes, GITHUB_RUN_ID: "51" },
+      );
+      const { code, stdout } = await runAction(built.env, tree);
+      expect(stdout).not.toContain("::warning::");
+      expect(code).toBe(0);
+      expect(legacy.refused).toEqual([]);
+      expect([...legacy.artifacts.get("kto-build-x86_64-kunit")!.keys()].sort()).toEqual([
+        "System.map",
+        "build.log",
+        "bzImage",
+        "config",
+        "manifest.json",
+        "vmlinux",
+      ]);
+      const finished = app.events.filter((e) => e.body.kind === "finished").at(-1)!.body as { result: JobReport };
+      expect(finished.result.build!.artifact).toEqual({ name: "kto-build-x86_64-kunit", id: null, url: "https://ghes.example.com/o/r/actions/runs/51" });
+      const ghesHandoff = { jobId: "plan-2/x86_64-kunit", runId: "51", artifact: "kto-build-x86_64-kunit", files: finished.result.build!.files };
 
-      // A zip whose entry leads out of the download folder (an absolute path) writes nothing there, and the job is retried elsewhere.
-      const outside = join(scratch, "h-boot", "escaped.txt");
-      const evil = await startBlobServer(rawZip([{ name: outside, data: Buffer.from("owned\n") }]));
-      github.state.artifacts.push({ id: 8, repo: "o/r", runId: 43, name: artifact.name, size: evil.size, zipUrl: evil.url });
-      const climbing = await host(
+      // The build's job has reported, but its run has not ended: GHES lists none of its artifacts yet.
+      github.state.runs.set(51, "in_progress");
+      setTimeout(() => {
+        legacy.endRun();
+        github.state.runs.set(51, "completed");
+      }, 500);
+      const workspace = await mkdtemp(join(scratch, "checkout-"));
+      const other = await host(
         "h-boot",
         workspace,
-        { job: JSON.stringify({ ...JSON.parse(booting), attempt: 3, build: { ...handoff, runId: "43" } }), "github-token": "ghs_reader" },
+        { job: JSON.stringify({ ...JSON.parse(booting), build: ghesHandoff }), "github-token": "ghs_reader" },
         ghes,
       );
-      await runAction(climbing.env, workspace);
-      await evil.close();
-      const finished = app.events.filter((e) => e.body.kind === "finished").at(-1)!.body;
-      expect(finished).toMatchObject({ status: "errored", infrastructure: true });
-      expect(finished.reason).toContain(`${JSON.stringify(outside)} leads outside its folder`);
-      expect(await readdir(join(scratch, "h-boot"))).not.toContain("escaped.txt");
+      const boot = await runAction(other.env, workspace);
+      expect(github.rejected).toEqual([]);
+      expect(boot.stdout).toContain("kto: downloaded build plan-2/x86_64-kunit from run 51");
+      const asked = github.requests.map((r) => r.operationId);
+      expect(asked.filter((op) => op === "actions/get-workflow-run").length).toBeGreaterThan(1);
+      expect(asked.filter((op) => op !== "actions/get-workflow-run")).toEqual(["actions/list-workflow-run-artifacts", "actions/download-artifact"]);
+      expect(await readFile(join(other.dir, "temp", "kto-kunit-1", "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
+
+      // A zip whose entry leads out of the download folder (an absolute path), or is no output of the build, writes nothing; the job is retried elsewhere.
+      for (const [i, name] of [join(scratch, "i-boot", "escaped.txt"), "extra.sh"].entries()) {
+        const evil = await startBlobServer(rawZip([{ name, data: Buffer.from("owned\n") }]));
+        const runId = 60 + i;
+        github.state.runs.set(runId, "completed");
+        github.state.artifacts.push({ id: 100 + i, repo: "o/r", runId, name: "kto-build-x86_64-kunit", size: evil.size, zipUrl: evil.url });
+        const refused = await host(
+          "i-boot",
+          workspace,
+          { job: JSON.stringify({ ...JSON.parse(booting), attempt: 3 + i, build: { ...ghesHandoff, runId: String(runId) } }), "github-token": "ghs_reader" },
+          ghes,
+        );
+        await runAction(refused.env, workspace);
+        await evil.close();
+        const ended = app.events.filter((e) => e.body.kind === "finished").at(-1)!.body;
+        expect(ended).toMatchObject({ status: "errored", infrastructure: true });
+        expect(ended.reason).toContain(
+          `the artifact's entry ${JSON.stringify(name)} ${i === 0 ? "leads outside its folder" : "is not one of the build's outputs"}`,
+        );
+        expect(await readdir(join(scratch, "i-boot"))).not.toContain("escaped.txt");
+      }
     } finally {
+      await legacy.close();
       await github.close();
     }
   }, 180_000);

@@ -185,10 +185,15 @@ describe("the bundled action, run as the Actions runner runs it", () => {
           const outputs = parseOutputs(await readFile(join(dir, "output"), "utf8"));
           expect(outputs).toMatchObject({ conclusion: "failed", "artifact-id": "", "artifact-url": "https://ghes.example.com/o/r/actions/runs/42" });
           const uploaded = legacy.artifacts.get("kto-busybox-tap-attempt-2")!;
-          expect([...uploaded.keys()]).toEqual(expect.arrayContaining(["results.json", "summary.md", "junit.xml", "jobs/busybox-tap/stdout.log", "jobs/busybox-tap/results/uname.txt"]));
+          expect([...uploaded.keys()]).toEqual(
+            expect.arrayContaining(["results.json", "summary.md", "junit.xml", "jobs/busybox-tap/stdout.log", "jobs/busybox-tap/results/uname.txt"]),
+          );
           expect(JSON.parse(uploaded.get("results.json")!.toString())).toMatchObject({ jobs: [expect.objectContaining({ status: "failed" })] });
           expect(await readFile(join(dir, "summary"), "utf8")).toContain("[Download the results](https://ghes.example.com/o/r/actions/runs/42)");
-          expect(app.events[1]!.body).toMatchObject({ status: "failed", result: { artifactId: null, artifactUrl: "https://ghes.example.com/o/r/actions/runs/42" } });
+          expect(app.events[1]!.body).toMatchObject({
+            status: "failed",
+            result: { artifactId: null, artifactUrl: "https://ghes.example.com/o/r/actions/runs/42" },
+          });
         } finally {
           await tokens.close();
           await app.close();

@@ -5,7 +5,7 @@ import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
 import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-groups.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
 import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
-import { ARTIFACT_HANDLERS, type RunArtifact } from "./github-double/artifacts.js";
+import { ARTIFACT_HANDLERS, type RunArtifact, type RunStatus } from "./github-double/artifacts.js";
 import { HOOK_DELIVERY_HANDLERS, type HookDelivery, type WebhookTarget } from "./github-double/hook-deliveries.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
@@ -101,6 +101,8 @@ export interface GitHubState {
   refs: Map<string, string>;
   /** `owner/repo` or `org:name` → the App's installation id there; absent means not installed (404). */
   installations: Map<string, number>;
+  /** Installations the App was removed from: GitHub answers 404 for them. */
+  uninstalled: Set<number>;
   /**
    * Statuses the next requests of any kind answer with (a burst of 502s or 429s), one each.
    * A 429 is the primary limit running out a second before it resets, with GitHub's headers;
@@ -115,6 +117,8 @@ export interface GitHubState {
   tokens: Map<string, Permissions>;
   /** Workflow runs' artifacts, for a run that downloads another's. */
   artifacts: RunArtifact[];
+  /** The state of runs a job reads (the run that made its build); a run absent here is 404. */
+  runs: Map<number, RunStatus>;
   /** Every attempt at delivering a webhook to the App, as the App's delivery log lists them. */
   hookDeliveries: HookDelivery[];
   /** Where the App's webhooks go (a redelivery too); null until an App is started against the double. */
@@ -189,6 +193,7 @@ const HANDLERS: Record<string, Handler> = {
     return { status: 200, body: run };
   },
   "apps/create-installation-access-token": (request, state) => {
+    if (state.uninstalled.has(Number(request.params.installation_id))) return { status: 404, body: { message: "Not Found" } };
     const token = `ghs_installation${request.params.installation_id}`;
     state.tokens.set(token, state.appPermissions);
     return {
@@ -312,18 +317,21 @@ const HANDLERS: Record<string, Handler> = {
     const pull = state.pulls.get(`${request.params.owner}/${request.params.repo}#${request.params.pull_number}`);
     return pull ? { status: 200, body: pull } : { status: 404, body: { message: "Not Found" } };
   },
-  "apps/get-installation": (request, state) => ({
-    status: 200,
-    body: {
-      id: Number(request.params.installation_id),
-      app_id: 1,
-      app_slug: APP_SLUG,
-      target_type: "Organization",
-      permissions: state.appPermissions,
-      events: appManifest().default_events,
-      repository_selection: "all",
-    },
-  }),
+  "apps/get-installation": (request, state) =>
+    state.uninstalled.has(Number(request.params.installation_id))
+      ? { status: 404, body: { message: "Not Found" } }
+      : {
+          status: 200,
+          body: {
+            id: Number(request.params.installation_id),
+            app_id: 1,
+            app_slug: APP_SLUG,
+            target_type: "Organization",
+            permissions: state.appPermissions,
+            events: appManifest().default_events,
+            repository_selection: "all",
+          },
+        },
   "apps/get-repo-installation": (request, state) => {
     const id = state.installations.get(`${request.params.owner}/${request.params.repo}`);
     return id
@@ -449,6 +457,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     artifacts: [],
     cancelled: [],
     hookDeliveries: [],
+    runs: new Map(),
     webhookTarget: null,
     dispatchFailures: [],
     dispatchLostResponses: [],
@@ -456,6 +465,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     permissions: new Map(),
     refs: new Map(),
     installations: new Map(),
+    uninstalled: new Set(),
     outage: [],
     outageServed: 0,
     unlistedFor: 0,

@@ -12,7 +12,8 @@ import type { RunArtifact } from "./github-double/artifacts.js";
  * uncompressed length in x-tfs-filelength and the chunk's MD5), then PATCH the artifact's
  * size to finish it. It refuses what the service would: a wrong token or run, a chunk whose
  * digest or range does not match, an item outside the artifact, a size that is not what
- * arrived. A finished artifact is listed in the GitHub API double, its zip served here.
+ * arrived. Its artifacts are listed in the GitHub API double only once the run has ended
+ * (`endRun`), as GHES lists them, their zips served here.
  */
 export interface LegacyArtifactService {
   /** ACTIONS_RUNTIME_URL (with its trailing slash). */
@@ -22,6 +23,8 @@ export interface LegacyArtifactService {
   artifacts: Map<string, Map<string, Buffer>>;
   /** What the service refused, and why: a test fails on any it did not expect. */
   refused: string[];
+  /** The run has ended: its artifacts are listed from now on. */
+  endRun(): void;
   close(): Promise<void>;
 }
 
@@ -53,14 +56,18 @@ async function zipOf(files: Map<string, Buffer>): Promise<Buffer> {
 export async function startLegacyArtifactService(options: {
   runId: string;
   repo: string;
-  /** Where finished artifacts are listed for the REST API (the GitHub API double's state). */
+  /** Where the run's artifacts are listed for the REST API once it has ended (the GitHub API double's state). */
   listed?: RunArtifact[];
 }): Promise<LegacyArtifactService> {
   const runtimeToken = randomBytes(16).toString("hex");
-  const containers = new Map<number, { name: string; items: Map<string, { total: number; data: Buffer; received: number; gzip: boolean; length: number | null }> }>();
+  const containers = new Map<
+    number,
+    { name: string; items: Map<string, { total: number; data: Buffer; received: number; gzip: boolean; length: number | null }> }
+  >();
   const artifacts = new Map<string, Map<string, Buffer>>();
   const zips = new Map<number, Buffer>();
   const refused: string[] = [];
+  const finished: RunArtifact[] = [];
   let base = "";
 
   const server = createServer(async (request, response) => {
@@ -121,7 +128,14 @@ export async function startLegacyArtifactService(options: {
         artifacts.set(container.name, files);
         const data = await zipOf(files);
         zips.set(id, data);
-        options.listed?.push({ id: 1000 + id, repo: options.repo, runId: Number(options.runId), name: container.name, size: data.length, zipUrl: `${base}zips/${id}.zip` });
+        finished.push({
+          id: 1000 + id,
+          repo: options.repo,
+          runId: Number(options.runId),
+          name: container.name,
+          size: data.length,
+          zipUrl: `${base}zips/${id}.zip`,
+        });
         return reply(200, { containerId: id, size, name: container.name });
       }
     }
@@ -130,12 +144,14 @@ export async function startLegacyArtifactService(options: {
       const container = containers.get(Number(resource[1]));
       if (!container) return refuse(404, "no such container");
       const itemPath = url.searchParams.get("itemPath") ?? "";
-      if (!itemPath.startsWith(`${container.name}/`) || itemPath.split("/").includes("..")) return refuse(400, `item ${itemPath} is outside artifact ${container.name}`);
+      if (!itemPath.startsWith(`${container.name}/`) || itemPath.split("/").includes(".."))
+        return refuse(400, `item ${itemPath} is outside artifact ${container.name}`);
       // An empty file is sent as the range 0 to -1 of 0 bytes.
       const range = /^bytes (\d+)-(-1|\d+)\/(\d+)$/.exec(String(request.headers["content-range"] ?? ""));
       if (!range) return refuse(400, "no Content-Range");
       const [start, end, total] = range.slice(1).map(Number) as [number, number, number];
-      if (end - start + 1 !== body.length || (total > 0 && end >= total)) return refuse(400, `Content-Range ${range[0]} does not match the ${body.length} bytes sent`);
+      if (end - start + 1 !== body.length || (total > 0 && end >= total))
+        return refuse(400, `Content-Range ${range[0]} does not match the ${body.length} bytes sent`);
       if (request.headers["x-actions-results-md5"] !== createHash("md5").update(body).digest("base64")) return refuse(400, "the chunk's MD5 does not match");
       const gzip = request.headers["content-encoding"] === "gzip";
       const length = request.headers["x-tfs-filelength"] === undefined ? null : Number(request.headers["x-tfs-filelength"]);
@@ -154,6 +170,7 @@ export async function startLegacyArtifactService(options: {
     runtimeToken,
     artifacts,
     refused,
+    endRun: () => options.listed?.push(...finished.splice(0)),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

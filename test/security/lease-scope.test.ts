@@ -130,6 +130,21 @@ describe.each(ENGINES)("leases on %s", (engine) => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("keeps listing every other installation's runners when one was uninstalled unseen, and asks GitHub about that one once an hour, not every sync", async () => {
+    github.state.runners.set("acme/kernel", [runner(31, "kernel-own", ["x86_64"])]);
+    github.state.uninstalled.add(4);
+    pool.track("gone/kernel", 4);
+    pool.track("acme/kernel", 3);
+    for (let sync = 0; sync < 3; sync++) {
+      await service.syncRunners();
+      clock.advance(60_000);
+    }
+    expect((await store.runners.list("github")).map((r) => r.id)).toEqual(["github:acme/kernel:31"]);
+    const asked = github.requests.filter((r) => r.operationId === "apps/get-installation").map((r) => r.params.installation_id);
+    expect(asked.sort()).toEqual(["3", "4"]);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("reads an organisation's runner groups once per listing, and at a registration only for a group not read yet: never per job", async () => {
     github.state.runners.set("org:acme", [runner(21, "acme-gpu", ["a100"], 5)]);
     github.state.runnerGroups.set("acme", [

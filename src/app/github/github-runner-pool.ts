@@ -4,7 +4,7 @@ import type { RunnerScope } from "../../orchestrator/scope.js";
 import type { RunnerRecord, Store } from "../../orchestrator/store/store.js";
 import { httpStatusOf } from "../../orchestrator/http-status.js";
 import { type OctokitFor, splitRepo, unlistable } from "./github-api.js";
-import type { InstallationGrants } from "./installation-grants.js";
+import { InstallationGoneError, type InstallationGrants, type RunnerGrants } from "./installation-grants.js";
 import { RunnerGroupScopes } from "./runner-groups.js";
 
 export function githubRunnerKey(repo: string, runnerId: number): string {
@@ -203,7 +203,16 @@ export class GitHubRunnerPool implements RunnerPool {
     for (const [fullName, installationId] of this.repos) {
       const octokit = await this.octokitFor(installationId);
       const { owner, repo } = splitRepo(fullName);
-      const grants = await this.grants.runnerGrantsOf(installationId);
+      let grants: RunnerGrants;
+      try {
+        grants = await this.grants.runnerGrantsOf(installationId);
+      } catch (error) {
+        // An installation that is gone (kto missed its uninstall) takes only its own repositories out of the listing.
+        if (!(error instanceof InstallationGoneError)) throw error;
+        this.repos.delete(fullName);
+        this.log.warn({ err: error, repo: fullName }, `kto does not list the runners of ${fullName}: ${error.message}`);
+        continue;
+      }
       if (grants.repository) {
         try {
           const scope: RunnerScope = { kind: "repository", repository: fullName };

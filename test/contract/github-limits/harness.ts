@@ -23,7 +23,15 @@ suites:
 export const shaOf = (n: number) => n.toString(16).padStart(40, "c");
 
 /** Requests an installation made (not the App's own, with its JWT). */
-const APP_OPERATIONS = new Set(["apps/create-installation-access-token", "apps/get-repo-installation", "apps/get-org-installation", "apps/get-authenticated", "apps/get-installation", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
+const APP_OPERATIONS = new Set([
+  "apps/create-installation-access-token",
+  "apps/get-repo-installation",
+  "apps/get-org-installation",
+  "apps/get-authenticated",
+  "apps/get-installation",
+  "apps/list-webhook-deliveries",
+  "apps/redeliver-webhook-delivery",
+]);
 
 type CheckRun = {
   id: number;

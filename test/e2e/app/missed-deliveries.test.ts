@@ -52,7 +52,9 @@ describe("webhooks GitHub could not deliver", () => {
     const store = await world();
     const missed = randomUUID();
     const handledLate = randomUUID();
-    expect(await deliverWebhook(github.state, NOWHERE, { event: "pull_request", body: JSON.stringify(example("pull_request", "opened")), guid: missed })).toBe(0);
+    expect(await deliverWebhook(github.state, NOWHERE, { event: "pull_request", body: JSON.stringify(example("pull_request", "opened")), guid: missed })).toBe(
+      0,
+    );
     // GitHub stopped waiting after 10 s, but kto finished handling it and recorded it.
     await deliverWebhook(github.state, NOWHERE, { event: "pull_request", body: JSON.stringify(example("pull_request", "synchronize")), guid: handledLate });
     await store.coordination.recordDelivery(handledLate, Date.now());

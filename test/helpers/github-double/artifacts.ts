@@ -10,7 +10,13 @@ export interface RunArtifact {
   zipUrl: string;
 }
 
-type ArtifactHandler = (request: CheckedRequest, state: { artifacts: RunArtifact[] }) => { status: number; body: unknown; headers?: Record<string, string> };
+/** A workflow run's state, as far as a run waiting for its artifacts sees it. */
+export type RunStatus = "queued" | "in_progress" | "completed";
+
+type ArtifactHandler = (
+  request: CheckedRequest,
+  state: { artifacts: RunArtifact[]; runs: Map<number, RunStatus> },
+) => { status: number; body: unknown; headers?: Record<string, string> };
 
 function listed(artifact: RunArtifact) {
   const api = `https://api.github.com/repos/${artifact.repo}/actions/artifacts/${artifact.id}`;
@@ -36,6 +42,12 @@ export const ARTIFACT_HANDLERS: Record<string, ArtifactHandler> = {
     const name = new URL(request.url, "http://x").searchParams.get("name");
     const found = state.artifacts.filter((a) => a.repo === repo && a.runId === Number(request.params.run_id) && (name === null || a.name === name));
     return { status: 200, body: { total_count: found.length, artifacts: found.map(listed) } };
+  },
+  "actions/get-workflow-run": (request, state) => {
+    const runId = Number(request.params.run_id);
+    const status = state.runs.get(runId);
+    if (!status) return { status: 404, body: { message: "Not Found" } };
+    return { status: 200, body: { id: runId, name: "kto runner", status, conclusion: status === "completed" ? "success" : null, event: "workflow_dispatch" } };
   },
   "actions/download-artifact": (request, state) => {
     const repo = `${request.params.owner}/${request.params.repo}`;

@@ -104,7 +104,10 @@ export const HOOK_DELIVERY_HANDLERS: Record<string, HookHandler> = {
       .filter((d) => wanted === null || (wanted === "success") === succeeded(d))
       .map(({ body: _, ...listed }) => ({ ...listed, throttled_at: null }));
     const page = all.slice(from, from + perPage);
-    const next = from + perPage < all.length ? `</app/hook/deliveries?per_page=${perPage}&cursor=${from + perPage}${wanted ? `&status=${wanted}` : ""}>; rel="next"` : undefined;
+    const next =
+      from + perPage < all.length
+        ? `</app/hook/deliveries?per_page=${perPage}&cursor=${from + perPage}${wanted ? `&status=${wanted}` : ""}>; rel="next"`
+        : undefined;
     return { status: 200, body: page, ...(next ? { headers: { link: next } } : {}) };
   },
   "apps/redeliver-webhook-delivery": (request, state) => {

@@ -51,6 +51,7 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
  * the App: a job reading the artifact of the run that built its kernel.
  */
 export const WORKFLOW_TOKEN_REQUIRED: Readonly<Record<string, Requirement>> = {
+  "actions/get-workflow-run": need("actions", "read"),
   "actions/list-workflow-run-artifacts": need("actions", "read"),
   "actions/download-artifact": need("actions", "read"),
 };
