@@ -17,6 +17,7 @@ import {
 import { startGitHubApiDouble } from "../helpers/github-api-double.js";
 import { rawZip, startBlobServer } from "../helpers/blob-server.js";
 import { startLegacyArtifactService } from "../helpers/legacy-artifacts.js";
+import { until } from "../helpers/until.js";
 import { fakeKernelTree } from "../helpers/fake-kernel-tree.js";
 import { buildJob, HOST_KERNEL, qemuJob } from "../helpers/job.js";
 
@@ -165,18 +166,14 @@ describe("the bundled action runs a build, and the jobs that boot it", () => {
 
       // The build's job has reported, but its run has not ended: GHES lists none of its artifacts yet.
       github.state.runs.set(51, "in_progress");
-      setTimeout(() => {
-        legacy.endRun();
-        github.state.runs.set(51, "completed");
-      }, 500);
       const workspace = await mkdtemp(join(scratch, "checkout-"));
-      const other = await host(
-        "h-boot",
-        workspace,
-        { job: JSON.stringify({ ...JSON.parse(booting), build: ghesHandoff }), "github-token": "ghs_reader" },
-        ghes,
-      );
-      const boot = await runAction(other.env, workspace);
+      const other = await host("h-boot", workspace, { job: JSON.stringify({ ...JSON.parse(booting), build: ghesHandoff }), "github-token": "ghs_reader" }, ghes);
+      const booted = runAction(other.env, workspace);
+      // It ends once the job has seen it running.
+      await until(async () => github.requests.some((r) => r.operationId === "actions/get-workflow-run"), "the job looking at the build's run");
+      legacy.endRun();
+      github.state.runs.set(51, "completed");
+      const boot = await booted;
       expect(github.rejected).toEqual([]);
       expect(boot.stdout).toContain("kto: downloaded build plan-2/x86_64-kunit from run 51");
       const asked = github.requests.map((r) => r.operationId);
