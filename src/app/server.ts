@@ -58,7 +58,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const store = options.store ?? (await openStore({ dataDir: settings.KTO_DATA_DIR, databaseUrl: settings.DATABASE_URL }));
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
-  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info" });
+  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info", store });
   const grants = new InstallationGrants(github.appOctokit, () => clock.now());
   const pool = new GitHubRunnerPool(store, github.octokitFor, grants, () => clock.now(), github.log);
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });

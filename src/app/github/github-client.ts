@@ -1,5 +1,6 @@
 import { Probot, ProbotOctokit } from "probot";
 import type { Clock } from "../../orchestrator/clock.js";
+import type { Store } from "../../orchestrator/store/store.js";
 import { asOctokit, type Octokit, type OctokitFor } from "./github-api.js";
 import { GitHubLimits, KTO_BUDGET, limitsPlugin } from "./github-limits.js";
 import { payloadFreeLog, type LogLevel } from "./payload-free-log.js";
@@ -17,11 +18,15 @@ export interface GitHubClient {
   botLogin: () => Promise<string>;
 }
 
-export async function githubClient(settings: AppSettings, options: { clock: Clock; throttled: boolean; logLevel: LogLevel }): Promise<GitHubClient> {
+export async function githubClient(
+  settings: AppSettings,
+  options: { clock: Clock; throttled: boolean; logLevel: LogLevel; store: Pick<Store, "githubBudget"> },
+): Promise<GitHubClient> {
   const { clock, throttled } = options;
   const log = await payloadFreeLog(settings, options.logLevel);
   // GitHub's answers are honoured always; kto's own budget only where GitHub's limits apply.
-  const limits = new GitHubLimits({
+  const limits: GitHubLimits = new GitHubLimits({
+    store: options.store.githubBudget,
     now: () => clock.now(),
     budget: throttled ? KTO_BUDGET : null,
     log: { warn: (fields, message) => probot.log.warn(fields, message) },
@@ -53,9 +58,17 @@ export async function githubClient(settings: AppSettings, options: { clock: Cloc
  * reads, retryReads'; rate limits are kto's (limitsPlugin): Octokit's throttling only
  * paces writes, a second apart per installation, and retries nothing itself. The
  * function form runs after Probot's own defaults, so it has the last word.
+ *
+ * Octokit runs the hook of the plugin listed first closest to the wire: kto's limits are
+ * listed before Probot's plugins (throttling among them), so a write that waited in the
+ * throttling queue is checked as it leaves it, and one queued behind a write GitHub
+ * refused is not sent. Octokit.plugin() can only append, hence the list set here.
  */
 function throttledOctokit(limits: GitHubLimits, throttled: boolean): typeof ProbotOctokit {
-  return ProbotOctokit.plugin(limitsPlugin(limits) as Parameters<typeof ProbotOctokit.plugin>[0]).defaults((instance: Record<string, unknown>) => {
+  const limitsFirst = class extends ProbotOctokit {
+    static override plugins = [limitsPlugin(limits) as (typeof ProbotOctokit.plugins)[number], ...ProbotOctokit.plugins];
+  };
+  return limitsFirst.defaults((instance: Record<string, unknown>) => {
     const installationId = (instance.auth as { installationId?: unknown } | undefined)?.installationId;
     return {
       ...instance,

@@ -6,7 +6,7 @@ import { send } from "./http-json.js";
 /** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors (those go to the log). */
 export async function serveHealth(
   service: Pick<OrchestratorService, "health" | "reads">,
-  deps: { pollMs: number; now: () => number; rateLimited?: () => number; log: Logger },
+  deps: { pollMs: number; now: () => number; rateLimited?: () => Promise<number>; log: Logger },
   response: ServerResponse,
 ): Promise<void> {
   const { now } = deps;
@@ -25,7 +25,7 @@ export async function serveHealth(
     store: "ok",
     monitorTicking: ticking,
     github,
-    githubRateLimited: deps.rateLimited?.() ?? 0,
+    githubRateLimited: (await deps.rateLimited?.()) ?? 0,
     finalCheckRunsPending: finals.count,
     finalCheckRunsOldestMs: finals.oldestAt === null ? null : Math.max(0, now() - finals.oldestAt),
     ready,

@@ -14,7 +14,7 @@ export interface KtoMetrics {
 
 export function ktoMetrics(
   service: Pick<OrchestratorService, "effectTotals" | "health" | "reads" | "status">,
-  deps: { now: () => number; rateLimited?: () => number },
+  deps: { now: () => number; rateLimited?: () => Promise<number> },
 ): KtoMetrics {
   const { now } = deps;
   const registry = new client.Registry();
@@ -69,7 +69,7 @@ export function ktoMetrics(
     const finals = await service.reads.outbox.finalReportBacklog();
     backlog.set(finals.count);
     backlogAge.set(finals.oldestAt === null ? 0 : Math.max(0, now() - finals.oldestAt) / 1000);
-    limited.set(deps.rateLimited?.() ?? 0);
+    limited.set((await deps.rateLimited?.()) ?? 0);
     deferrals.inc(totals.deferrals - countedDeferrals);
     countedDeferrals = totals.deferrals;
     // The wait, start and run histograms are observed by the orchestrator as jobs move.

@@ -34,7 +34,7 @@ export interface RoutesDeps {
   /** Where links to repositories, check runs and workflow runs point (https://github.com, or GHES). */
   serverUrl?: string;
   /** Installations whose GitHub requests wait for a rate limit now. */
-  rateLimited?: () => number;
+  rateLimited?: () => Promise<number>;
   /** Just-in-time runner registration; absent when no registration secret is set. */
   registration?: RegistrationDeps;
   /** Where a route says what failed that its answer does not name (Probot's logger). */

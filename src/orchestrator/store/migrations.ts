@@ -232,6 +232,35 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("jobs_needs").on("jobs").columns(["needs_job_id", "state"]).execute();
     },
   },
+  {
+    name: "011-github-budget",
+    async up(db, engine) {
+      const big = engine === "postgres" ? "bigint" : "integer";
+      const serial = engine === "postgres" ? "bigserial" : "integer";
+      const autoKey = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) => (engine === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement());
+      // GitHub's limits as every replica sees them: one row per installation (and one, id 0,
+      // for the App's own calls), locked by each admission so two replicas cannot both take
+      // the last unit of its budget; a pause GitHub asked for, and how many in a row.
+      await db.schema
+        .createTable("github_standing")
+        .addColumn("installation_id", big, (c) => c.primaryKey())
+        .addColumn("paused_until", big, (c) => c.notNull().defaultTo(0))
+        .addColumn("paused_by", "text")
+        .addColumn("secondary_strikes", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("secondary_until", big, (c) => c.notNull().defaultTo(0))
+        .execute();
+      // What each request spent, for the sliding minute and hour; pruned as they pass.
+      await db.schema
+        .createTable("github_spends")
+        .addColumn("id", serial, autoKey)
+        .addColumn("installation_id", big, (c) => c.notNull())
+        .addColumn("at", big, (c) => c.notNull())
+        .addColumn("points", "integer", (c) => c.notNull())
+        .addColumn("creates_content", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("github_spends_window").on("github_spends").columns(["installation_id", "at"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -121,6 +121,27 @@ export interface DeliveriesTable {
   at: number;
 }
 
+/** An installation's standing with GitHub's limits (installation 0: the App's own calls). */
+export interface GitHubStandingTable {
+  installation_id: number;
+  /** Until when GitHub asked it to wait, and which limit did; 0 and null when it need not. */
+  paused_until: Generated<number>;
+  paused_by: string | null;
+  /** Secondary limit answers in a row, each pausing twice as long as the one before. */
+  secondary_strikes: Generated<number>;
+  /** When the last secondary pause ended (or ends). */
+  secondary_until: Generated<number>;
+}
+
+/** One request sent, as GitHub's secondary limits count it. */
+export interface GitHubSpendsTable {
+  id: Generated<number>;
+  installation_id: number;
+  at: number;
+  points: number;
+  creates_content: number;
+}
+
 export interface Database {
   deliveries: DeliveriesTable;
   plans: PlansTable;
@@ -129,4 +150,6 @@ export interface Database {
   outbox: OutboxTable;
   transitions: TransitionsTable;
   locks: LocksTable;
+  github_standing: GitHubStandingTable;
+  github_spends: GitHubSpendsTable;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { Coordination } from "./coordination.js";
+import { GitHubBudgetRepository } from "./github-budget-repository.js";
 import { RunnerRepository } from "./runner-repository.js";
 import { JobQueries } from "./job-queries.js";
 import type { Engine } from "./migrations.js";
@@ -10,6 +11,7 @@ import type { Database } from "./schema.js";
 import { applyTransitions } from "./transitions.js";
 
 export type * from "./records.js";
+export type { Cost, PauseKind, Refusal, SpendLimits, Standing } from "./github-budget-repository.js";
 export type { QueueLane, TransitionEntry } from "./job-queries.js";
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
@@ -36,6 +38,8 @@ export class Store {
   readonly runners: RunnerRepository;
   readonly outbox: OutboxRepository;
   readonly coordination: Coordination;
+  /** GitHub's limits as every replica spends from them. */
+  readonly githubBudget: GitHubBudgetRepository;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -46,6 +50,7 @@ export class Store {
     this.runners = new RunnerRepository(db);
     this.outbox = new OutboxRepository(db);
     this.coordination = new Coordination(db);
+    this.githubBudget = new GitHubBudgetRepository(db);
   }
 
   async close(): Promise<void> {
