@@ -30,6 +30,19 @@ export interface Runner {
   runner_group_id?: number;
 }
 
+/** An online, idle self-hosted runner as GitHub lists it: `self-hosted`, `labels`, and its own `kto-runner-<name>` label. */
+export function selfHostedRunner(id: number, name: string, labels: string[], group?: number): Runner {
+  return {
+    id,
+    name,
+    os: "linux",
+    status: "online",
+    busy: false,
+    labels: ["self-hosted", ...labels, `kto-runner-${name}`].map((label, i) => ({ id: i + 1, name: label, type: "custom" as const })),
+    ...(group === undefined ? {} : { runner_group_id: group }),
+  };
+}
+
 export type { RunnerGroup };
 
 /** A collaborator's role, as GitHub names it in role_name. */

@@ -3,7 +3,7 @@ import { GitHubRunnerPool } from "../../src/app/github/github-runner-pool.js";
 import { ManualClock } from "../../src/orchestrator/clock.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
 import type { JobRecord, NewJob, Store } from "../../src/orchestrator/store/store.js";
-import { startGitHubApiDouble, type GitHubApiDouble, type Runner } from "../helpers/github-api-double.js";
+import { selfHostedRunner, startGitHubApiDouble, type GitHubApiDouble } from "../helpers/github-api-double.js";
 import { DEFAULT_RUNNER_GROUP } from "../helpers/github-double/runner-groups.js";
 import { installationGrants, installationOctokits } from "../helpers/installation-octokits.js";
 import { RecordingDispatcher, storeJob } from "../helpers/orchestrator.js";
@@ -15,18 +15,6 @@ import { ENGINES, freshStore } from "../helpers/stores.js";
  * orchestrator, its store and kto's runner pool against the GitHub API double, which
  * lists runners and runner groups as GitHub does.
  */
-
-function runner(id: number, name: string, labels: string[], group?: number): Runner {
-  return {
-    id,
-    name,
-    os: "linux",
-    status: "online",
-    busy: false,
-    labels: ["self-hosted", ...labels, `kto-runner-${name}`].map((label, i) => ({ id: i + 1, name: label, type: "custom" as const })),
-    ...(group === undefined ? {} : { runner_group_id: group }),
-  };
-}
 
 describe.each(ENGINES)("leases on %s", (engine) => {
   let github: GitHubApiDouble;
@@ -73,7 +61,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   }
 
   it("leases mallory's [a100] jobs to none of victim/kernel's a100 runners, and the victim's job behind them gets one", async () => {
-    github.state.runners.set("victim/kernel", [runner(11, "victim-1", ["a100"]), runner(12, "victim-2", ["a100"])]);
+    github.state.runners.set("victim/kernel", [selfHostedRunner(11, "victim-1", ["a100"]), selfHostedRunner(12, "victim-2", ["a100"])]);
     // Both installed the App, so kto lists both repositories' runners.
     pool.track("victim/kernel", 1);
     pool.track("mallory/anything", 2);
@@ -95,7 +83,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   });
 
   it("leases an organisation's runner in a group of selected repositories only to those, and its Default group's to private repositories only", async () => {
-    github.state.runners.set("org:acme", [runner(21, "acme-gpu", ["a100"], 5), runner(22, "acme-shared", ["x86_64"])]);
+    github.state.runners.set("org:acme", [selfHostedRunner(21, "acme-gpu", ["a100"], 5), selfHostedRunner(22, "acme-shared", ["x86_64"])]);
     github.state.runnerGroups.set("acme", [
       DEFAULT_RUNNER_GROUP,
       { id: 5, name: "gpu", visibility: "selected", allows_public_repositories: false, repositories: ["acme/kernel"] },
@@ -119,8 +107,8 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   it("leases an organisation's runners where the installation has no Administration permission (an organisation-only deployment), asking GitHub nothing it may not", async () => {
     const { administration: _, ...organizationOnly } = github.state.appPermissions;
     github.state.appPermissions = organizationOnly;
-    github.state.runners.set("org:acme", [runner(22, "acme-shared", ["x86_64"])]);
-    github.state.runners.set("acme/kernel", [runner(23, "kernel-own", ["x86_64"])]);
+    github.state.runners.set("org:acme", [selfHostedRunner(22, "acme-shared", ["x86_64"])]);
+    github.state.runners.set("acme/kernel", [selfHostedRunner(23, "kernel-own", ["x86_64"])]);
     pool.track("acme/kernel", 3);
     await service.syncRunners();
     await submit("acme/kernel", true, [storeJob("kernel-build", ["x86_64"], 1)]);
@@ -131,7 +119,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   });
 
   it("keeps listing every other installation's runners when one was uninstalled unseen, and asks GitHub about that one once an hour, not every sync", async () => {
-    github.state.runners.set("acme/kernel", [runner(31, "kernel-own", ["x86_64"])]);
+    github.state.runners.set("acme/kernel", [selfHostedRunner(31, "kernel-own", ["x86_64"])]);
     github.state.uninstalled.add(4);
     pool.track("gone/kernel", 4);
     pool.track("acme/kernel", 3);
@@ -146,7 +134,7 @@ describe.each(ENGINES)("leases on %s", (engine) => {
   });
 
   it("reads an organisation's runner groups once per listing, and at a registration only for a group not read yet: never per job", async () => {
-    github.state.runners.set("org:acme", [runner(21, "acme-gpu", ["a100"], 5)]);
+    github.state.runners.set("org:acme", [selfHostedRunner(21, "acme-gpu", ["a100"], 5)]);
     github.state.runnerGroups.set("acme", [
       DEFAULT_RUNNER_GROUP,
       { id: 5, name: "gpu", visibility: "selected", allows_public_repositories: false, repositories: ["acme/kernel"] },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { randomUUID } from "node:crypto";
 import type { Store } from "../../../src/orchestrator/store/store.js";
-import { startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
+import { selfHostedRunner, startGitHubApiDouble, type GitHubApiDouble } from "../../helpers/github-api-double.js";
 import { deliverWebhook } from "../../helpers/github-double/hook-deliveries.js";
 import { freshStore } from "../../helpers/stores.js";
 import { startTestApp, WEBHOOK_SECRET, type TestApp } from "../../helpers/test-app.js";
@@ -33,16 +33,7 @@ describe("webhooks GitHub could not deliver", () => {
   async function world(): Promise<Store> {
     github = await startGitHubApiDouble();
     github.state.files.set(`${REPO}@${SHA}:.github/kto.yml`, CONFIG);
-    github.state.runners.set(REPO, [
-      {
-        id: 7,
-        name: "rack-1",
-        os: "linux",
-        status: "online",
-        busy: false,
-        labels: ["self-hosted", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
-      },
-    ]);
+    github.state.runners.set(REPO, [selfHostedRunner(7, "rack-1", ["x86_64"])]);
     const fresh = await freshStore("sqlite");
     dispose = fresh.dispose;
     return fresh.store;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { readFile } from "node:fs/promises";
 import { parseConfig } from "../../../src/config/load-config.js";
 import { app, checkRuns, deliver, example, github, REPO, SHA, useAppUnderTest } from "./app-under-test.js";
+import { selfHostedRunner } from "../../helpers/github-api-double.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
 /** What the App does for a repository: the setup check run on installation, an invalid config answered, the organisation's runners, and an uninstall. */
@@ -61,16 +62,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
   it("deployed for an organisation's runners only (no Administration permission), dispatches to them and never asks for a repository's runners", async () => {
     const { administration: _, ...organizationOnly } = github.state.appPermissions;
     github.state.appPermissions = organizationOnly;
-    github.state.runners.set("org:Codertocat", [
-      {
-        id: 70,
-        name: "org-rack",
-        os: "linux",
-        status: "online",
-        busy: false,
-        labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
-      },
-    ]);
+    github.state.runners.set("org:Codertocat", [selfHostedRunner(70, "org-rack", ["x86_64"])]);
     const opened = example("pull_request", "opened") as { repository: { private: boolean } };
     opened.repository.private = true;
     expect(await deliver("pull_request", opened)).toBe(200);
@@ -85,16 +77,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
   it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
     github.state.runners.set(REPO, []);
-    github.state.runners.set("org:Codertocat", [
-      {
-        id: 70,
-        name: "org-rack",
-        os: "linux",
-        status: "online",
-        busy: false,
-        labels: ["self-hosted", "x86_64", "kto-runner-org-rack"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
-      },
-    ]);
+    github.state.runners.set("org:Codertocat", [selfHostedRunner(70, "org-rack", ["x86_64"])]);
     // The runner is in the organisation's Default group, which keeps public repositories out: the repository is private.
     const opened = example("pull_request", "opened") as { installation: { id: number }; repository: { private: boolean } };
     opened.repository.private = true;
