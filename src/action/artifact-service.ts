@@ -16,8 +16,6 @@ export interface Uploaded {
 
 /** Where this run's artifacts go, and where another run's come from. */
 export interface ArtifactService {
-  /** Which service it is, for the log. */
-  readonly kind: "github.com" | "enterprise server";
   upload(name: string, files: string[], root: string, retentionDays: number | null): Promise<Uploaded>;
   /**
    * Artifact `name` of workflow run `runId` of this repository, unpacked into `into`, read
@@ -41,7 +39,8 @@ export function artifactService(): ArtifactService {
   return onEnterpriseServer() ? enterpriseServerArtifacts() : githubArtifacts();
 }
 
-function runPage(): string {
+/** This workflow run's page. */
+export function runPage(): string {
   const server = process.env.GITHUB_SERVER_URL ?? "https://github.com";
   return `${server}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}`;
 }
@@ -55,7 +54,6 @@ function repository(): { owner: string; repo: string } {
 function githubArtifacts(): ArtifactService {
   const client = new DefaultArtifactClient();
   return {
-    kind: "github.com",
     async upload(name, files, root, retentionDays) {
       const { id } = await client.uploadArtifact(name, files, root, retentionDays ? { retentionDays } : {});
       if (id === undefined) throw new Error("the artifact service returned no id");
@@ -72,7 +70,6 @@ function githubArtifacts(): ArtifactService {
 
 function enterpriseServerArtifacts(): ArtifactService {
   return {
-    kind: "enterprise server",
     async upload(name, files, root, retentionDays) {
       const answer = await legacyArtifacts.create().uploadArtifact(name, files, root, { continueOnError: false, ...(retentionDays ? { retentionDays } : {}) });
       if (answer.failedItems.length > 0) throw new Error(`${answer.failedItems.length} file(s) did not upload, ${answer.failedItems[0]} first`);

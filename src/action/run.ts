@@ -24,6 +24,7 @@ import { RunEventClient } from "./run-event-client.js";
 import { createCheckRun } from "./check-run.js";
 import { getInputs } from "./inputs.js";
 import { jobSummary } from "./job-summary.js";
+import { runPage } from "./artifact-service.js";
 import { uploadResults } from "./upload.js";
 import { StepAnnotations } from "./step-annotations.js";
 import { printLog } from "./workflow-log.js";
@@ -160,9 +161,7 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
     });
   } else if (!inputs.job) {
     if (inputs.githubToken) {
-      const runUrl = process.env.GITHUB_RUN_ID
-        ? `${process.env.GITHUB_SERVER_URL ?? "https://github.com"}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}`
-        : null;
+      const runUrl = process.env.GITHUB_RUN_ID ? runPage() : null;
       const pull = github.context.payload.pull_request as { head?: { sha?: string } } | undefined;
       const place = { ...github.context.repo, sha: pull?.head?.sha ?? github.context.sha };
       await createCheckRun(github.getOctokit(inputs.githubToken), place, `kto / ${label}`, report, summary, runUrl).catch((error: Error) =>
