@@ -196,9 +196,9 @@ export async function makespanBenchmark(progress: (line: string) => void): Promi
     const running: { at: number; id: string; attempt: number }[] = [];
     const durations = new Map(arrivals.map((a) => [a.id, a.durationMs]));
     const dispatcher: Dispatcher = {
-      async dispatch({ job }) {
-        running.push({ at: clock.now() + durations.get(job.id)!, id: job.id, attempt: job.attempt });
-        return { runId: job.id };
+      async dispatch({ key, entries }) {
+        for (const { job } of entries) running.push({ at: clock.now() + durations.get(job.id)!, id: job.id, attempt: job.attempt });
+        return { runId: key };
       },
       async cancel() {},
     };

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# One ephemeral GitHub Actions runner on this host: labels from its hardware, a
-# just-in-time config from the kto App, one job, then exit; the service unit
-# (kto-runner@.service) starts the next. The host holds no GitHub credentials, only
-# the App's runner registration secret, which only `kto host register` gets to see.
+# One ephemeral GitHub Actions runner on this host: labels from its hardware, registered
+# through the kto App, one job, then exit; the service unit (kto-runner@.service) starts
+# the next. The host holds no GitHub credentials, only the App's runner registration
+# secret, which only `kto host register` gets to see. By default the App hands it the
+# registration token it holds for the repository or organisation (one request to GitHub
+# an hour, however many runners register) and config.sh registers the runner with it;
+# KTO_RUNNER_REGISTRATION=jit has the App register each runner just in time instead (one
+# request to GitHub per job, and no token that could register other runners on the host).
 #
 # Environment (the unit reads /etc/kto/runner.env, which only root may read):
 #   KTO_APP_URL                      the App's public URL
@@ -13,6 +17,7 @@
 #   KTO_RUNNER_HOME                  where the instances' copies live, one directory each
 #                                    (default /var/lib/kto-runner; the unit's StateDirectory)
 #   KTO_RUNNER_LABELS                extra labels, comma separated (optional)
+#   KTO_RUNNER_REGISTRATION          token (default) or jit
 set -euo pipefail
 
 # Jobs inherit the runner's environment, and a step holding the secret could register
@@ -57,16 +62,32 @@ for label in "${wanted[@]}"; do [ -n "$label" ] && extra+=(--label "$label"); do
 # Leftovers of a job whose runner died with it, before taking a new one.
 node "$kto_dir/bin/kto.js" host cleanup
 
-jitconfig=$(KTO_RUNNER_REGISTRATION_SECRET=$registration_secret node "$kto_dir/bin/kto.js" host register --name "$(hostname -s)-$instance-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')" "${extra[@]}")
+name="$(hostname -s)-$instance-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+registration=${KTO_RUNNER_REGISTRATION:-token}
+case "$registration" in
+  token)
+    # An ephemeral runner removes its registration when its job is done; one whose host died
+    # mid-job left it here, and config.sh registers nothing over it.
+    rm -f "$instance_root/.runner" "$instance_root/.credentials" "$instance_root/.credentials_rsaparams"
+    KTO_RUNNER_REGISTRATION_SECRET=$registration_secret node "$kto_dir/bin/kto.js" host register --runner-dir "$instance_root" --name "$name" "${extra[@]}"
+    ;;
+  jit)
+    jitconfig=$(KTO_RUNNER_REGISTRATION_SECRET=$registration_secret node "$kto_dir/bin/kto.js" host register --name "$name" "${extra[@]}")
+    # The JIT config holds the runner's credentials. A command line is world-readable
+    # (/proc/<pid>/cmdline); an environment only to its user and root. The runner takes
+    # every option from ACTIONS_RUNNER_INPUT_<OPTION> as well, and Runner.Listener drops
+    # those variables from its environment before it starts a job.
+    export ACTIONS_RUNNER_INPUT_JITCONFIG="$jitconfig"
+    ;;
+  *)
+    echo "kto: KTO_RUNNER_REGISTRATION=\"$registration\": expected token or jit" >&2
+    exit 2
+    ;;
+esac
 
 # Every job ends with the hook, whatever ended it.
 export ACTIONS_RUNNER_HOOK_JOB_COMPLETED="$here/job-completed.sh"
 export KTO_DIR="$kto_dir"
 # The hook empties only a workspace inside this instance's directory.
 export KTO_RUNNER_ROOT="$instance_root"
-# The JIT config holds the runner's credentials. A command line is world-readable
-# (/proc/<pid>/cmdline); an environment only to its user and root. The runner takes
-# every option from ACTIONS_RUNNER_INPUT_<OPTION> as well, and Runner.Listener drops
-# those variables from its environment before it starts a job.
-export ACTIONS_RUNNER_INPUT_JITCONFIG="$jitconfig"
 exec "$instance_root/run.sh"

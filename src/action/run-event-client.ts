@@ -1,5 +1,6 @@
 import * as core from "@actions/core";
 import { writeFile } from "node:fs/promises";
+import { z } from "zod";
 import type { RunEvent } from "../orchestrator/dispatcher.js";
 import { errorText } from "../orchestrator/logger.js";
 
@@ -17,7 +18,12 @@ export interface RunEventClientOptions {
   getToken?: (audience: string) => Promise<string>;
   /** How a report the App did not take is told: a warning on the step (the action counts them against GitHub's 10 a step). */
   warn?: (message: string) => void;
+  /** The App answered that the job is no longer this run's to run (cancelled, given back): its state then. */
+  onStop?: (state: string) => void;
 }
+
+/** What the App answers a report with; `stop` is absent from an App older than it. */
+const answerSchema = z.object({ state: z.string().optional(), stop: z.boolean().optional() });
 
 /**
  * Sends a run's events to the App, each authenticated with a GitHub Actions OIDC token of
@@ -51,7 +57,11 @@ export class RunEventClient {
           headers: { "content-type": "application/json", authorization: `Bearer ${await this.oidcToken()}` },
           body,
         });
-        if (response.ok) return true;
+        if (response.ok) {
+          const answer = answerSchema.safeParse(await response.json().catch(() => null));
+          if (answer.success && answer.data.stop) this.options.onStop?.(answer.data.state ?? "unknown");
+          return true;
+        }
         failure = `HTTP ${response.status}`;
         if (!RETRYABLE.has(response.status)) {
           // A body that cannot be read leaves the status to say why.

@@ -75,6 +75,12 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
           reportFile: join(outDir, "kto-report.json"),
           baseDelayMs: Number(process.env.KTO_REPORT_BASE_DELAY_MS ?? 1000),
           warn,
+          // Cancelling one job of a batch leaves the run going for the others: the App says so here.
+          onStop: (state) => {
+            if (abort.signal.aborted) return;
+            warn(`kto: the App says this job is ${state}; stopping its container or VM`);
+            abort.abort();
+          },
         })
       : null;
   // Its docker jobs get what this runner host's policy file grants (DockerExecutor's default), and nothing without one.

@@ -13,6 +13,7 @@ import type { FindRun } from "./github/github-dispatcher.js";
 import { githubClient, type GitHubClient } from "./github/github-client.js";
 import { GitHubRunnerPool } from "./github/github-runner-pool.js";
 import { InstallationGrants } from "./github/installation-grants.js";
+import { REPOSITORY_BACKSTOP_MS } from "./github/listing-schedule.js";
 import { ktoHandlers } from "./webhooks/handlers.js";
 import { MISSED_DELIVERIES, MissedDeliveries, sweepMissedDeliveries, type MissedDeliveryOptions } from "./webhooks/missed-deliveries.js";
 import { oidcVerifier } from "./http/oidc.js";
@@ -20,6 +21,8 @@ import type { LogLevel } from "./github/payload-free-log.js";
 import { BodyIntake } from "./http/request-body.js";
 import { ktoRoutes, type RoutesDeps, type RoutesService } from "./http/routes.js";
 import { registerRunner } from "./http/runner-registration.js";
+import { TokenRegistration } from "./http/token-registration.js";
+import { RegistrationTokens } from "./github/registration-tokens.js";
 import { jwksUrl, type AppSettings } from "./settings.js";
 
 export { WEBHOOKS_PATH } from "./http/app-server.js";
@@ -44,6 +47,11 @@ export interface StartOptions {
    * apart, per installation. Off only against a local double, in tests and benchmarks.
    */
   throttle?: boolean;
+  /**
+   * kto's own budget below GitHub's secondary limits (default: on where throttling is). A
+   * benchmark keeps it without the spacing, whose cost it computes rather than waits out.
+   */
+  budget?: boolean;
   /** After a dispatch whose answer was lost: how long apart kto looks for its run, and for how long before dispatching again. */
   runLookupDelayMs?: number;
   runLookupWindowMs?: number;
@@ -58,9 +66,12 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const store = options.store ?? (await openStore({ dataDir: settings.KTO_DATA_DIR, databaseUrl: settings.DATABASE_URL }));
   const clock = options.clock ?? systemClock;
   const throttled = options.throttle !== false && settings.KTO_GITHUB_THROTTLE !== "off";
-  const github = await githubClient(settings, { clock, throttled, logLevel: options.logLevel ?? "info", store });
+  const github = await githubClient(settings, { clock, throttled, budget: options.budget, logLevel: options.logLevel ?? "info", store });
   const grants = new InstallationGrants(github.appOctokit, () => clock.now());
-  const pool = new GitHubRunnerPool(store, github.octokitFor, grants, () => clock.now(), github.log);
+  const pool = new GitHubRunnerPool(store, github.octokitFor, grants, () => clock.now(), github.log, {
+    organizationMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
+    repositoryBackstopMs: REPOSITORY_BACKSTOP_MS,
+  });
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
@@ -125,6 +136,15 @@ function routesDeps(deps: {
   const { settings, github, service, pool } = deps;
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
   const secret = settings.KTO_RUNNER_REGISTRATION_SECRET;
+  const withToken = new TokenRegistration({
+    appOctokit: github.appOctokit,
+    octokitFor: github.octokitFor,
+    tokens: new RegistrationTokens(github.octokitFor, () => deps.clock.now()),
+    pool,
+    serverUrl: serverUrlOf(settings),
+    now: () => deps.clock.now(),
+    onRegistered: () => service.wake(),
+  });
   return {
     service,
     intake: deps.intake,
@@ -133,6 +153,7 @@ function routesDeps(deps: {
     findRun: deps.findRun,
     readAccess: settings.readAccess,
     rateLimited: () => github.limits.paused(),
+    refusedRunners: () => pool.refusedRunners(),
     pollMs: deps.pollMs,
     now: () => deps.clock.now(),
     serverUrl: serverUrlOf(settings),
@@ -155,6 +176,8 @@ function routesDeps(deps: {
                 },
                 request,
               ),
+            grant: (request) => withToken.grant(request),
+            record: (report) => withToken.record(report),
           },
         }
       : {}),

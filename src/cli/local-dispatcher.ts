@@ -37,9 +37,15 @@ export class LocalDispatcher implements Dispatcher {
     this.log = options.logger ?? terminalLogger;
   }
 
-  async dispatch({ key, job }: DispatchRequest): Promise<{ runId: string }> {
+  /** Each of the batch's jobs runs here at once, in-process: the run is the batch's key. */
+  async dispatch({ key, entries }: DispatchRequest): Promise<{ runId: string }> {
+    for (const { job } of entries) this.start(key, job);
+    return { runId: key };
+  }
+
+  private start(key: string, job: JobRecord): void {
     const runKey = `${job.id}#${job.attempt}`;
-    if (this.runs.has(runKey)) return { runId: key }; // a redelivery: one run per key
+    if (this.runs.has(runKey)) return; // a redelivery: one run per key
     const abort = new AbortController();
     const done = (async () => {
       const { recordRunEvent, heartbeatMs } = this.options;
@@ -85,7 +91,6 @@ export class LocalDispatcher implements Dispatcher {
       this.log.error({ err, job: job.id }, "a local job's report was not recorded; it will be retried when its lease runs out"),
     );
     this.runs.set(runKey, { abort, done });
-    return { runId: key };
   }
 
   async cancel({ jobId, attempt }: CancelRequest): Promise<void> {

@@ -90,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   host
     .command("register")
     .description(
-      "register one ephemeral runner through the kto App; prints its just-in-time config (kto-runner-host.sh hands it to the runner in ACTIONS_RUNNER_INPUT_JITCONFIG) (secret: KTO_RUNNER_REGISTRATION_SECRET)",
+      "register one ephemeral runner through the kto App: with --runner-dir, by config.sh with the registration token the App holds (kto-runner-host.sh's default); else just in time, printing its config (which the runner takes in ACTIONS_RUNNER_INPUT_JITCONFIG) (secret: KTO_RUNNER_REGISTRATION_SECRET)",
     )
     .option("--app-url <url>", "the App's public URL (default KTO_APP_URL)")
     .option("--repository <owner/name>", "register for a repository (default KTO_RUNNER_REPOSITORY)")
@@ -98,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--name <name>", "runner name (default: hostname and a random suffix)")
     .option("--label <label>", "an extra label (repeatable)", collect, [])
     .option("--group <id>", "runner group id", "1")
+    .option("--runner-dir <dir>", "the Actions runner directory whose config.sh registers the runner with a registration token")
     .action(async (options) => {
       exitCode = await hostRegisterCommand(options);
     });

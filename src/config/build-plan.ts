@@ -374,6 +374,7 @@ function toJob(suite: SuiteConfig, matrix: Record<string, string>, defaults: Def
     network: suite.network,
     arch: suite.arch,
     idleTimeoutMs: suite.idle_timeout ?? defaults.idle_timeout,
+    ...((suite.check_run ?? defaults.check_run) === "suite" ? { checkRun: "suite" as const } : {}),
   };
   // The schema has required these per runner; the checks only tell TypeScript so.
   if (suite.runner === "docker") {

@@ -23,6 +23,7 @@ const jobBase = {
   network: z.boolean(),
   arch: z.enum(GUEST_ARCHES),
   idleTimeoutMs: z.number().int().positive(),
+  checkRun: z.literal("suite").optional(),
 };
 const command = z.union([z.string(), z.array(z.string())]);
 

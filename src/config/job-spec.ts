@@ -52,6 +52,12 @@ interface JobBase {
   network: boolean;
   arch: GuestArch;
   idleTimeoutMs: number;
+  /**
+   * "suite": the App shows the job in its suite's one check run, not a check run of its
+   * own. Absent unless the suite asks, so a spec without it still parses in an Action
+   * that predates it.
+   */
+  checkRun?: "suite";
 }
 
 export interface DockerJob extends JobBase {

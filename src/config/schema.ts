@@ -11,6 +11,10 @@ export { GUEST_ARCHES, PRIORITIES, type GuestArch, type PriorityName } from "./f
 export const RESULT_FORMATS = ["auto", "ktap", "tap", "junit", "none"] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
 
+/** How the App shows a suite's jobs on GitHub: a check run each, or one for the suite with its jobs in a table. */
+export const CHECK_RUN_MODES = ["job", "suite"] as const;
+const checkRun = z.enum(CHECK_RUN_MODES);
+
 const suiteFields = {
   name,
   runner: z.enum(["docker", "qemu"]),
@@ -24,6 +28,7 @@ const suiteFields = {
   priority: priority.optional(),
   artifacts: z.array(z.string().min(1)).default([]),
   matrix: matrix.optional(),
+  check_run: checkRun.optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string()).default({}),
   // Docker
   image: z.string().min(1).optional(),
@@ -112,6 +117,7 @@ export const configSchema = z
         retries: retries.default(0),
         priority: priority.default("normal"),
         idle_timeout: idleTimeout.default("2m"),
+        check_run: checkRun.default("job"),
       })
       .strict()
       .default({}),

@@ -1,12 +1,46 @@
 import { ACTIVE_STATES, isTerminal, type JobState } from "./job-state.js";
 import type { OutboxKind } from "./store/schema.js";
+import type { BatchEntry } from "./dispatcher.js";
 import type { Effect, JobRecord, PlanEffects, ReleaseEffects } from "./store/store.js";
 
 // The side effects job moves imply, as the outbox records them: made here for the job
 // lifecycle, and nowhere else.
 
+/** A batch is named after its first job's attempt, which no other batch can lease. */
+export function batchKeyOf(lead: Pick<JobRecord, "id" | "attempt">): string {
+  return `${lead.id}#${lead.attempt}`;
+}
+
 export function dispatchKey(job: Pick<JobRecord, "id" | "attempt">): string {
-  return `dispatch:${job.id}#${job.attempt}`;
+  return `dispatch:${batchKeyOf(job)}`;
+}
+
+/** What the outbox keeps of a batch's jobs: the attempt and runner each was leased at. */
+export interface DispatchEntry {
+  jobId: string;
+  attempt: number;
+  runnerId: string;
+}
+
+/** The payload of a dispatch effect (one recorded before batches lists no entries: its job alone). */
+export interface DispatchPayload {
+  attempt: number;
+  runnerId: string;
+  entries?: DispatchEntry[];
+}
+
+/**
+ * One dispatch for a batch's jobs. Every job's lease carries the same effect, and the store
+ * keeps one per key, so the batch is recorded once, by whichever of its leases took.
+ */
+export function dispatchEffect(batch: readonly BatchEntry[]): Effect {
+  const lead = batch[0]!;
+  const payload: DispatchPayload = {
+    attempt: lead.job.attempt,
+    runnerId: lead.runnerId,
+    entries: batch.map(({ job, runnerId }) => ({ jobId: job.id, attempt: job.attempt, runnerId })),
+  };
+  return { kind: "dispatch", key: dispatchKey(lead.job), payload, priority: effectPriority("dispatch") };
 }
 
 /**

@@ -1,9 +1,10 @@
 import { buildNeeded } from "../config/job-spec.js";
 import type { Clock } from "./clock.js";
-import type { RunEvent } from "./dispatcher.js";
-import { approvalEffect, cancelEffect, dispatchKey, effectPriority, planEffects, publishEffect, releaseEffects } from "./job-effects.js";
+import type { DispatchBatching, Lease, RunEvent } from "./dispatcher.js";
+import { batchLeases } from "./dispatch-batches.js";
+import { approvalEffect, batchKeyOf, cancelEffect, dispatchEffect, planEffects, publishEffect, releaseEffects } from "./job-effects.js";
 import { ACTIVE_STATES, isTerminal } from "./job-state.js";
-import type { JobRecord, NewPlan, Store, TransitionRequest } from "./store/store.js";
+import type { JobRecord, NewPlan, PlanRecord, Store, TransitionRequest } from "./store/store.js";
 
 export { planEffects } from "./job-effects.js";
 
@@ -44,6 +45,8 @@ export class JobLifecycle {
     private readonly reporting = false,
     /** Hears of every job this lifecycle moved, as it is now (the metrics' histograms). */
     private readonly onMoved: (job: JobRecord) => void = () => undefined,
+    /** How a pass's leases share dispatches (the dispatcher's); absent, one dispatch per job. */
+    private readonly batching?: DispatchBatching,
   ) {}
 
   private moved<T extends JobRecord | null>(job: T): T {
@@ -67,37 +70,61 @@ export class JobLifecycle {
   }
 
   async dispatch(job: JobRecord, runnerId: string): Promise<JobRecord | null> {
-    return (await this.dispatchAll([{ job, runnerId }]))[0]!;
+    return (await this.dispatchAll([{ job, runnerId, runnerLabels: [] }]))[0]!;
   }
 
-  /** A scheduling pass's leases in one transaction, so one commit: a null for each job another replica or run event moved first. */
-  async dispatchAll(leases: readonly { job: JobRecord; runnerId: string }[]): Promise<(JobRecord | null)[]> {
+  /**
+   * A scheduling pass's leases in one transaction, so one commit: a null for each job
+   * another replica or run event moved first. The leases that may share a run are one
+   * batch with one dispatch effect, recorded with them, so a crash loses none and repeats none.
+   */
+  async dispatchAll(leases: readonly Lease[]): Promise<(JobRecord | null)[]> {
     const now = this.clock.now();
-    // Not shown on its own: the run's start follows in seconds and shows it running, which
-    // saves a check run update per job; a check run created after this shows it dispatched.
-    const requests = leases.map(({ job, runnerId }) =>
-      this.shown(
-        job,
-        {
-          jobId: job.id,
-          from: ["queued"],
-          to: "dispatched",
-          attempt: job.attempt,
-          set: {
-            runner_id: runnerId,
-            lease_expires: now + this.options.leaseMs,
-            deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs,
-            run_id: null,
+    const batches = batchLeases(leases, await this.plansOf(leases), this.batching);
+    const requestOf = new Map<string, TransitionRequest>();
+    for (const batch of batches) {
+      const effect = dispatchEffect(batch);
+      const batchKey = batchKeyOf(batch[0]!.job);
+      for (const { job, runnerId } of batch) {
+        // Not shown on its own: the run's start follows in seconds and shows it running, which
+        // saves a check run update per job; a check run created after this shows it dispatched.
+        const request = this.shown(
+          job,
+          {
+            jobId: job.id,
+            from: ["queued"],
+            to: "dispatched",
+            attempt: job.attempt,
+            set: {
+              runner_id: runnerId,
+              lease_expires: now + this.options.leaseMs,
+              deadline: now + job.spec.timeoutMs + this.options.deadlineGraceMs,
+              run_id: null,
+              batch_key: batchKey,
+            },
+            reason: `leased to ${runnerId}`,
+            effects: [effect],
+            skipLocked: true,
+            now,
           },
-          reason: `leased to ${runnerId}`,
-          effects: [{ kind: "dispatch", key: dispatchKey(job), payload: { attempt: job.attempt, runnerId }, priority: effectPriority("dispatch") }],
-          skipLocked: true,
-          now,
-        },
-        { job: false },
-      ),
-    );
+          { job: false },
+        );
+        requestOf.set(job.id, request);
+      }
+    }
+    const requests = leases.map(({ job }) => requestOf.get(job.id)!);
     return (await this.store.transitionAll(requests)).map((job) => this.moved(job));
+  }
+
+  /** The plans of leased jobs, read only where batches are made from them. */
+  private async plansOf(leases: readonly Lease[]): Promise<Map<string, PlanRecord>> {
+    const plans = new Map<string, PlanRecord>();
+    if (!this.batching) return plans;
+    for (const planId of new Set(leases.map(({ job }) => job.planId))) {
+      const plan = await this.store.plans.plan(planId);
+      if (plan) plans.set(planId, plan);
+    }
+    return plans;
   }
 
   /** A new plan with its jobs; in its transaction, its group's older plans are cancelled. */

@@ -1,11 +1,13 @@
 import type { Clock } from "./clock.js";
 import { isTerminal, type JobState } from "./job-state.js";
 import { CoalescedPass } from "./coalesced-pass.js";
-import { DispatchRefusedError, type Dispatcher } from "./dispatcher.js";
+import { DispatchRefusedError, type BatchEntry, type Dispatcher } from "./dispatcher.js";
+import { batchKeyOf, type DispatchPayload } from "./job-effects.js";
 import type { PriorTries, Publisher } from "./publisher.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import { errorText, stderrLogger, type Logger } from "./logger.js";
-import type { OutboxRecord, Store } from "./store/store.js";
+import type { JobRecord, OutboxRecord, Store } from "./store/store.js";
+import { reportGroupOf } from "./report-group.js";
 import { httpStatusOf } from "./http-status.js";
 
 export interface OutboxOptions {
@@ -118,9 +120,7 @@ export class OutboxWorker {
       this.recorded = false;
       if (!(await this.stillMaySend())) return handled;
       const due = await this.store.outbox.dueOutbox(this.clock.now(), BATCH);
-      const byJob = new Map<string, OutboxRecord[]>();
-      for (const item of due) byJob.set(item.jobId, [...(byJob.get(item.jobId) ?? []), item]);
-      const groups = [...byJob.values()];
+      const groups = await this.grouped(due);
       let sent = 0;
       const busy = new Map<number, number>();
       const done = new Set<number>();
@@ -160,6 +160,25 @@ export class OutboxWorker {
   }
 
   /**
+   * The batch by job, in order, but for reports: those showing one check run (a suite's)
+   * go together, whichever job's move they report, so that one send covers them all.
+   */
+  private async grouped(due: readonly OutboxRecord[]): Promise<OutboxRecord[][]> {
+    const groups = new Map<string, OutboxRecord[]>();
+    const jobs = new Map<string, JobRecord | null>();
+    for (const item of due) {
+      let key = item.jobId;
+      if (item.kind === "publish") {
+        if (!jobs.has(item.jobId)) jobs.set(item.jobId, await this.store.jobs.job(item.jobId));
+        const job = jobs.get(item.jobId);
+        if (job) key = reportGroupOf(job);
+      }
+      groups.set(key, [...(groups.get(key) ?? []), item]);
+    }
+    return [...groups.values()];
+  }
+
+  /**
    * A report tried before may have been applied (its answer lost); one recorded before this
    * process started may have been sent by the process before it as it died. Any other is
    * on its first try.
@@ -189,7 +208,7 @@ export class OutboxWorker {
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       if (!(await this.stillMaySend())) return handled;
-      // A report shows the job (an approval, the plan) as it is now, so a run of them needs only one send.
+      // A report shows the job (a suite, an approval, the plan) as it is now, so a run of them needs only one send.
       let covered = 0;
       while ((item.kind === "publish" || item.kind === "approval") && items[i + covered + 1]?.kind === item.kind) covered += 1;
       if (!(await this.sendOne(item, items.slice(i + 1, i + 1 + covered)))) return handled;
@@ -199,18 +218,43 @@ export class OutboxWorker {
     return handled;
   }
 
+  /**
+   * A dispatch's jobs as they are now: those still leased at the attempt and in the batch
+   * it was made for (`live`), and whether one has started already, so its run exists.
+   */
+  private async batchOf(item: OutboxRecord): Promise<{ live: BatchEntry[]; started: boolean }> {
+    const payload = item.payload as DispatchPayload;
+    // A dispatch recorded before batches lists no entries: its own job alone.
+    const entries = payload.entries ?? [{ jobId: item.jobId, attempt: payload.attempt, runnerId: payload.runnerId }];
+    const batchKey = batchKeyOf({ id: entries[0]!.jobId, attempt: entries[0]!.attempt });
+    const live: BatchEntry[] = [];
+    let started = false;
+    for (const entry of entries) {
+      const job = await this.store.jobs.job(entry.jobId);
+      // Obsolete: the attempt was cancelled or given back before the dispatch went out, or
+      // another replica's pass leased it in a batch of its own.
+      if (!job || job.attempt !== entry.attempt || (job.batchKey !== null && job.batchKey !== batchKey)) continue;
+      if (job.state === "dispatched") live.push({ job, runnerId: entry.runnerId });
+      if (job.state === "running") started = true;
+    }
+    return { live, started };
+  }
+
+  /** Sends a batch's dispatch, unless its run has started or none of its jobs is still waiting for it. */
+  private async sendDispatch(item: OutboxRecord): Promise<void> {
+    const { live, started } = await this.batchOf(item);
+    if (started || live.length === 0) return;
+    await this.store.outbox.markSending(item.id, this.clock.now());
+    const { runId } = await this.dispatcher.dispatch({ key: item.key, entries: live, sentAt: item.sentAt });
+    if (runId !== null) for (const { job } of live) await this.store.jobs.setRunId(job.id, job.attempt, runId);
+  }
+
   /** Sends `item`; on success it and the effects it `covers` are marked handled in one write. */
   private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
     const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null };
     try {
       if (item.kind === "dispatch") {
-        const job = await this.store.jobs.job(item.jobId);
-        // Obsolete: the attempt was cancelled or given back before the dispatch went out.
-        if (job && job.attempt === payload.attempt && job.state === "dispatched") {
-          await this.store.outbox.markSending(item.id, this.clock.now());
-          const { runId } = await this.dispatcher.dispatch({ key: item.key, job, runnerId: payload.runnerId!, sentAt: item.sentAt });
-          if (runId !== null) await this.store.jobs.setRunId(job.id, job.attempt, runId);
-        }
+        await this.sendDispatch(item);
       } else if (item.kind === "publish") {
         const job = await this.store.jobs.job(item.jobId);
         if (job && this.publisher) await this.publisher.publishJob(job, this.priorTries(item, covers.at(-1) ?? item));
@@ -240,8 +284,7 @@ export class OutboxWorker {
       // Not the far side failing: nothing was sent, and no retry would change the answer.
       if (error instanceof DispatchRefusedError) {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
-        const job = await this.store.jobs.job(item.jobId);
-        if (job && job.attempt === payload.attempt)
+        for (const { job } of (await this.batchOf(item)).live)
           await this.lifecycle.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "errored", outcome: "config_error", reason: message });
         return true;
       }
@@ -252,7 +295,8 @@ export class OutboxWorker {
       if (isPermanent(error) || (!lastWord && item.attempts + 1 >= this.options.maxAttempts)) {
         await this.store.outbox.markFailed(item.id, this.clock.now(), message);
         this.log.warn({ err: error, effect: item.key }, `sending ${item.key} failed after ${item.attempts + 1} tries; it is given up`);
-        if (item.kind === "dispatch" && job && job.attempt === payload.attempt) await this.lifecycle.infrastructureFailure(job, `dispatch failed: ${message}`);
+        if (item.kind === "dispatch")
+          for (const entry of (await this.batchOf(item)).live) await this.lifecycle.infrastructureFailure(entry.job, `dispatch failed: ${message}`);
       } else {
         const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** item.attempts);
         const retryAt = this.clock.now() + delay / 2 + this.random() * (delay / 2);

@@ -124,7 +124,8 @@ export class QueueLeader {
       assignments = assignJobs(await this.withPreferences(queued), free, { repoCap, activeByRepo });
     }
     const byId = new Map(queued.map((job) => [job.id, job]));
-    const leases = assignments.map(({ jobId, runnerId }) => ({ job: byId.get(jobId)!, runnerId }));
+    const labelsOf = new Map(free.map((env) => [env.id, env.labels]));
+    const leases = assignments.map(({ jobId, runnerId }) => ({ job: byId.get(jobId)!, runnerId, runnerLabels: labelsOf.get(runnerId) ?? [] }));
     const dispatched = (await this.lifecycle.dispatchAll(leases)).filter((job) => job !== null).length;
     if (dispatched > 0) this.onDispatched();
     return dispatched;

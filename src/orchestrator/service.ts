@@ -65,7 +65,14 @@ export class OrchestratorService {
     this.log = deps.logger ?? stderrLogger;
     const status = new StatusTracker(this.#store);
     this.status = status;
-    this.#lifecycle = new JobLifecycle(this.#store, this.clock, this.options.lifecycle, deps.publisher !== undefined, (job) => status.observe(job));
+    this.#lifecycle = new JobLifecycle(
+      this.#store,
+      this.clock,
+      this.options.lifecycle,
+      deps.publisher !== undefined,
+      (job) => status.observe(job),
+      deps.dispatcher.batching,
+    );
     this.#resources = new ResourceManager(this.#store, this.#lifecycle, this.clock, deps.pools, this.log);
     // On a queue other replicas may share (PostgreSQL), the one leading it sends the
     // outbox, and only while a third of its lease is left: a send that starts then ends
@@ -185,10 +192,17 @@ export class OrchestratorService {
     void this.sendEffects();
   }
 
-  /** A run that ended without its final report: its attempt failed for the machine, and is retried while attempts remain. */
-  async failRun(runId: string, reason: string): Promise<number> {
+  /**
+   * A run's job that ended without its final report: its attempt failed for the machine,
+   * and is retried while attempts remain. A batch's run holds several jobs, each on its own
+   * runner: only the one leased to one of `runnerIds` is lost, and the others go on. A run
+   * of one job is that job's, even when its runner is no longer known.
+   */
+  async failRun(runId: string, runnerIds: ReadonlySet<string>, reason: string): Promise<number> {
     let failed = 0;
-    for (const job of await this.#store.jobs.jobsOfRun(runId)) {
+    const jobs = await this.#store.jobs.jobsOfRun(runId);
+    for (const job of jobs) {
+      if (jobs.length > 1 && (job.runnerId === null || !runnerIds.has(job.runnerId))) continue;
       if (isActive(job.state) && (await this.#lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
     if (failed > 0) void this.sendEffects();
@@ -201,9 +215,11 @@ export class OrchestratorService {
     void this.sendEffects();
   }
 
-  /** The workflow run an attempt was dispatched as, once GitHub names it. */
+  /** The workflow run an attempt was dispatched as, once GitHub names it: the run of every job of its batch. */
   async recordRunId(jobId: string, attempt: number, runId: string): Promise<void> {
     await this.#store.jobs.setRunId(jobId, attempt, runId);
+    const job = await this.#store.jobs.job(jobId);
+    if (job?.attempt === attempt && job.batchKey !== null) await this.#store.jobs.setBatchRunId(job.batchKey, runId);
   }
 
   /** Lists the pools again, and schedules for what changed. */

@@ -10,9 +10,12 @@ const fleet = process.env.KTO_CRASH_FLEET;
 const jobCount = Number(process.env.KTO_CRASH_JOBS ?? 200);
 const store = await openStore({ dataDir: process.env.KTO_CRASH_DATA });
 
+// Up to 8 jobs leased in one pass go out as one dispatch, as the App's runs do.
 const dispatcher = {
-  async dispatch({ key, job }) {
-    const response = await fetch(`${fleet}/dispatch`, { method: "POST", body: JSON.stringify({ key, jobId: job.id, attempt: job.attempt }) });
+  batching: { maxJobs: 8, maxChars: Infinity, entryChars: () => 1, groupOf: () => "fleet" },
+  async dispatch({ key, entries }) {
+    const jobs = entries.map(({ job }) => ({ jobId: job.id, attempt: job.attempt }));
+    const response = await fetch(`${fleet}/dispatch`, { method: "POST", body: JSON.stringify({ key, jobs }) });
     if (!response.ok) throw new Error(`fleet answered ${response.status}`);
     return response.json();
   },

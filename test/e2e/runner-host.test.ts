@@ -53,7 +53,7 @@ describe("a runner host registers just-in-time runners through the App, and clea
       body: JSON.stringify(body),
     });
 
-  it("kto-runner-host.sh registers one runner with this host's labels and starts it with its JIT config and the cleanup hook", async () => {
+  it("kto-runner-host.sh registering just in time registers one runner with this host's labels and starts it with its JIT config and the cleanup hook", async () => {
     const result = await execa("bash", [join(ROOT, "self-hosted/kto-runner-host.sh"), "3"], {
       env: {
         KTO_APP_URL: app.url,
@@ -62,6 +62,8 @@ describe("a runner host registers just-in-time runners through the App, and clea
         KTO_RUNNER_DIR: runnerDir,
         KTO_RUNNER_HOME: `${runnerDir}-instances`,
         KTO_RUNNER_LABELS: "lab-a,rack-7",
+        // Registration by token, the default, is tested with config.sh's stand-in in test/security/runner-host.test.ts.
+        KTO_RUNNER_REGISTRATION: "jit",
       },
       reject: false,
     });

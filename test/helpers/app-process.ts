@@ -34,7 +34,17 @@ export interface AppProcess {
 
 /** The settings of a `kto app` process against the GitHub API double and an OIDC issuer, as an operator sets them; `env` adds or overrides. */
 export function appProcessEnv(
-  to: { github: GitHubApiDouble; issuer: OidcIssuer; webhookSecret: string; privateKey: string; dataDir: string; publicUrl: string; port: number },
+  to: {
+    github: GitHubApiDouble;
+    issuer: OidcIssuer;
+    webhookSecret: string;
+    privateKey: string;
+    dataDir: string;
+    publicUrl: string;
+    port: number;
+    /** Which of the double's APIs the App talks to: GHES's /api/v3 (the default), or github.com's. */
+    server?: "ghes" | "github.com";
+  },
   env: Record<string, string> = {},
 ): Record<string, string> {
   return {
@@ -45,7 +55,7 @@ export function appProcessEnv(
     WEBHOOK_SECRET: to.webhookSecret,
     PORT: String(to.port),
     HOST: "127.0.0.1",
-    GHE_HOST: new URL(to.github.url).host,
+    ...(to.server === "github.com" ? { KTO_GITHUB_API_URL: to.github.url } : { GHE_HOST: new URL(to.github.url).host }),
     GHE_PROTOCOL: "http",
     KTO_PUBLIC_URL: to.publicUrl,
     KTO_DATA_DIR: to.dataDir,

@@ -7,6 +7,7 @@ import { appManifest, refusal, type Caller, type Permissions } from "./github-do
 import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { ARTIFACT_HANDLERS, type RunArtifact, type RunStatus } from "./github-double/artifacts.js";
 import { HOOK_DELIVERY_HANDLERS, type HookDelivery, type WebhookTarget } from "./github-double/hook-deliveries.js";
+import { REGISTRATION_TOKEN_HANDLERS, type RegistrationToken } from "./github-double/registration-tokens.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
@@ -26,6 +27,8 @@ export interface Runner {
   status: "online" | "offline";
   busy: boolean;
   labels: { id: number; name: string; type: "read-only" | "custom" }[];
+  /** Takes one job and is gone (a just-in-time or --ephemeral runner). */
+  ephemeral?: boolean;
   /** Its runner group; GitHub puts a runner in the Default group (1) unless it is registered in another. */
   runner_group_id?: number;
 }
@@ -136,6 +139,10 @@ export interface GitHubState {
   hookDeliveries: HookDelivery[];
   /** Where the App's webhooks go (a redelivery too); null until an App is started against the double. */
   webhookTarget: WebhookTarget | null;
+  /** Runner registration tokens handed out, by token. */
+  registrationTokens: Map<string, RegistrationToken>;
+  /** The double's clock: what registration tokens expire by. */
+  now: () => number;
 }
 
 function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): { status: number; body: unknown } {
@@ -156,6 +163,7 @@ function jitconfig(request: CheckedRequest, state: GitHubState, scope: string): 
     busy: false,
     labels,
     runner_group_id: Number(request.body.runner_group_id ?? 1),
+    ephemeral: true,
   };
   state.runners.set(scope, [...runners, runner]);
   const encoded = Buffer.from(
@@ -402,6 +410,7 @@ const HANDLERS: Record<string, Handler> = {
   ...CHECK_SUITE_HANDLERS,
   ...ARTIFACT_HANDLERS,
   ...HOOK_DELIVERY_HANDLERS,
+  ...REGISTRATION_TOKEN_HANDLERS,
   "checks/get": (request, state) => {
     const run = state.checkRuns.get(Number(request.params.check_run_id));
     return run ? { status: 200, body: run } : { status: 404, body: { message: "Not Found" } };
@@ -487,10 +496,12 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     outputRefusals: [],
     appPermissions: appManifest().default_permissions,
     tokens: new Map(),
+    registrationTokens: new Map(),
+    now: options.now ?? Date.now,
   };
   const rejected: string[] = [];
   const requests: CheckedRequest[] = [];
-  const now = options.now ?? Date.now;
+  const now = state.now;
   const limiter = options.limits ? new RateLimiter({ ...GITHUB_LIMITS, ...(options.limits === true ? {} : options.limits) }, now) : null;
   let unanswered = 0;
   const server = createServer((request, response) => {

@@ -69,6 +69,8 @@ export interface LocalSystemOptions {
   appEnv?: Record<string, string>;
   /** How the GitHub double behaves (its real rate limits, its latency). */
   github?: GitHubApiDoubleOptions;
+  /** Which of the double's APIs the App talks to: GHES's /api/v3 (the default), or github.com's. */
+  server?: "ghes" | "github.com";
   /**
    * App processes sharing one queue (default 1), behind a round-robin TCP balancer at
    * `appUrl`, as a deployment puts them; more than one needs a PostgreSQL DATABASE_URL.
@@ -126,6 +128,7 @@ export class LocalSystem {
         dataDir: join(options.dir, "app-data"),
         publicUrl: system.appUrl,
         port,
+        server: options.server,
       },
       { KTO_RUNNER_REGISTRATION_SECRET: system.registrationSecret, KTO_RUNNER_REPOSITORIES: LOCAL_REPO, KTO_LEASE_SECONDS: "3", ...options.appEnv },
     );

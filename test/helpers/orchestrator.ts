@@ -1,16 +1,30 @@
-import type { CancelRequest, DispatchRequest, Dispatcher } from "../../src/orchestrator/dispatcher.js";
+import type { BatchEntry, CancelRequest, DispatchBatching, DispatchRequest, Dispatcher } from "../../src/orchestrator/dispatcher.js";
 import type { RunnerPool } from "../../src/orchestrator/resource-manager.js";
 import { UNRESTRICTED, type RunnerScope } from "../../src/orchestrator/scope.js";
 import type { RunnerRecord, NewJob } from "../../src/orchestrator/store/store.js";
 import { bootsBuild, buildJob, job } from "./job.js";
 
-/** Records what the orchestrator asked for; a run starts once per key, as GitHub's dispatch with run-name lookup would. */
+/** One job of a dispatch, as the recording dispatcher keeps it. */
+export interface DispatchedJob extends BatchEntry {
+  key: string;
+  sentAt: number | null;
+}
+
+/**
+ * Records what the orchestrator asked for, each dispatch's jobs one by one in `dispatched`
+ * and each dispatch whole in `batches`; a run starts once per key, as GitHub's dispatch
+ * with run-name lookup would.
+ */
 export class RecordingDispatcher implements Dispatcher {
-  readonly dispatched: DispatchRequest[] = [];
+  readonly dispatched: DispatchedJob[] = [];
+  readonly batches: DispatchRequest[] = [];
   readonly cancelled: CancelRequest[] = [];
   readonly keys = new Set<string>();
   duplicates = 0;
   failNext = 0;
+
+  /** Batching as a test asks for it; none (a dispatch per job) by default. */
+  constructor(readonly batching?: DispatchBatching) {}
 
   async dispatch(request: DispatchRequest): Promise<{ runId: string }> {
     if (this.failNext > 0) {
@@ -19,8 +33,9 @@ export class RecordingDispatcher implements Dispatcher {
     }
     if (this.keys.has(request.key)) this.duplicates += 1;
     this.keys.add(request.key);
-    this.dispatched.push(request);
-    return { runId: `run-${this.dispatched.length}` };
+    this.batches.push(request);
+    for (const entry of request.entries) this.dispatched.push({ ...entry, key: request.key, sentAt: request.sentAt });
+    return { runId: `run-${this.batches.length}` };
   }
 
   async cancel(request: CancelRequest): Promise<void> {

@@ -47,6 +47,7 @@ function record(spec: JobSpec, fields: Partial<JobRecord> = {}): JobRecord {
     checkRunId: null,
     checkRunRequestedAt: null,
     needsJobId: null,
+    batchKey: null,
     ...fields,
   };
 }
@@ -86,11 +87,11 @@ describe("kto run hands a build's outputs to the jobs that boot it", () => {
             ),
         });
 
-        await dispatcher.dispatch({ key: "k1", job: records[0]!, runnerId: "local", sentAt: null });
+        await dispatcher.dispatch({ key: "k1", entries: [{ job: records[0]!, runnerId: "local" }], sentAt: null });
         await dispatcher.idle();
         expect(finished.get(`${PLAN}/x86_64-kunit`)).toMatchObject({ status: "succeeded", build: { dir: "build" } });
 
-        await dispatcher.dispatch({ key: "k2", job: records[1]!, runnerId: "local", sentAt: null });
+        await dispatcher.dispatch({ key: "k2", entries: [{ job: records[1]!, runnerId: "local" }], sentAt: null });
         await dispatcher.idle();
         // The build's kernel booted alone: Debian's kernel, with no initramfs, stops where it looks for a root.
         expect(await readFile(join(outDir, "jobs", "kunit", "console.log"), "utf8")).toMatch(/VFS: Unable to mount root fs/);
@@ -98,7 +99,7 @@ describe("kto run hands a build's outputs to the jobs that boot it", () => {
 
         // A build output changed after it was built is not booted.
         await writeFile(join(outDir, "jobs", "x86_64-kunit", "build", "System.map"), "changed");
-        await dispatcher.dispatch({ key: "k3", job: { ...records[1]!, attempt: 2 }, runnerId: "local", sentAt: null });
+        await dispatcher.dispatch({ key: "k3", entries: [{ job: { ...records[1]!, attempt: 2 }, runnerId: "local" }], sentAt: null });
         await dispatcher.idle();
         expect(finished.get(`${PLAN}/kunit`)).toMatchObject({ status: "errored", outcome: "infrastructure" });
         expect(finished.get(`${PLAN}/kunit`)!.reason).toMatch(/^the build's System.map has 7 bytes, the build made \d+$/);

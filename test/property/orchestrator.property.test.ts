@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { ManualClock } from "../../src/orchestrator/clock.js";
+import type { DispatchBatching } from "../../src/orchestrator/dispatcher.js";
 import { isTerminal } from "../../src/orchestrator/job-state.js";
 import { labelsFit } from "../../src/orchestrator/labels.js";
 import { OrchestratorService } from "../../src/orchestrator/service.js";
@@ -62,6 +63,33 @@ async function checkInvariants(real: Real): Promise<void> {
   expect(status.active + status.waiting + status.finished).toBe(real.submitted);
   expect(status.submitted).toBe(real.submitted);
   checkDependencies(jobs);
+}
+
+/** What Property 15 runs with: up to two jobs of one repository in a dispatch, and a small characters budget. */
+const BATCHING: DispatchBatching = {
+  maxJobs: 2,
+  maxChars: 100,
+  entryChars: (lease) => lease.job.id.length + lease.runnerId.length,
+  groupOf: (plan) => plan.repo ?? "",
+};
+
+/**
+ * Property 15: dispatch batches. Once a pass's dispatches went out, every leased job is in
+ * exactly one dispatch at its attempt, bound to the runner it was leased; a dispatch holds
+ * jobs of one repository, at most `maxJobs` of them, within `maxChars`.
+ */
+function checkBatches(real: Real, jobs: readonly JobRecord[]): void {
+  for (const batch of real.dispatcher.batches) {
+    expect(batch.entries.length).toBeLessThanOrEqual(BATCHING.maxJobs);
+    expect(new Set(batch.entries.map((e) => e.job.repo)).size).toBe(1);
+    expect(batch.entries.reduce((n, e) => n + e.job.id.length + e.runnerId.length, 0)).toBeLessThanOrEqual(BATCHING.maxChars);
+  }
+  for (const job of jobs) {
+    if (job.state !== "dispatched" && job.state !== "running") continue;
+    const carried = real.dispatcher.dispatched.filter((d) => d.job.id === job.id && d.job.attempt === job.attempt);
+    expect({ job: job.id, attempt: job.attempt, dispatches: carried.length }).toEqual({ job: job.id, attempt: job.attempt, dispatches: 1 });
+    expect(carried[0]!.runnerId).toBe(job.runnerId);
+  }
 }
 
 /**
@@ -168,6 +196,7 @@ class Tick implements fc.AsyncCommand<Model, Real> {
       }
     }
     await checkInvariants(real);
+    if (real.dispatcher.batching) checkBatches(real, await real.store.jobs.list());
   }
   toString = () => "tick";
 }
@@ -261,11 +290,11 @@ const commands = [
   fc.nat().map((p) => new Cancel(p)),
 ];
 
-async function setup(engine: EngineName) {
+async function setup(engine: EngineName, batching?: DispatchBatching) {
   const fresh = await freshStore(engine);
   const clock = new ManualClock(1_000_000);
   const pool = new StaticPool();
-  const dispatcher = new RecordingDispatcher();
+  const dispatcher = new RecordingDispatcher(batching);
   const service = new OrchestratorService({
     store: fresh.store,
     dispatcher,
@@ -308,6 +337,34 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
     );
   });
 
+  it("Property 15: dispatch batches — every leased job is in exactly one dispatch, bound to its runner, with the other properties holding as jobs are leased several to a dispatch", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
+        const { real, dispose } = await setup(engine, BATCHING);
+        try {
+          await fc.asyncModelRun(() => ({ model: { submitted: 0 }, real }), cmds);
+          // Property 11, to the end: finish or fail everything that remains; every lease comes back.
+          for (let round = 0; round < 20; round++) {
+            const active = await real.store.jobs.list({ states: ["dispatched", "running"] });
+            for (const job of active) await real.service.recordRunEvent(job.id, job.attempt, { kind: "finished", status: "succeeded" });
+            real.clock.advance(20_000);
+            await real.service.tick();
+          }
+          for (const job of await real.store.jobs.list({ states: ["waiting", "queued", "dispatched", "running"] }))
+            await real.service.cancelJobs([job], "end of test");
+          expect(await real.store.jobs.busyByRunner()).toEqual(new Map());
+          await checkInvariants(real);
+          expect(real.dispatcher.duplicates).toBe(0);
+        } finally {
+          // Reports and passes start deliveries they do not wait for: the last one ends before the database goes.
+          await real.service.sendDue();
+          await dispose();
+        }
+      }),
+      { numRuns: runs },
+    );
+  });
+
   it("Property 2b: no lease ever crosses a scope — one pass over random repositories, runners, runner groups and label sets", async () => {
     const jobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }), boots: fc.boolean() }), {
       minLength: 1,
@@ -319,6 +376,33 @@ describe.each(ENGINES)("orchestrator on %s, model-based", (engine) => {
         fc.array(fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 2 }), homes), { minLength: 1, maxLength: 5 }),
         async (plans, runners) => {
           const { real, dispose } = await setup(engine);
+          const model = { submitted: 0 };
+          try {
+            for (const [labels, capacity, home] of runners) await new AddRunner(labels, capacity, home).run(model, real);
+            for (const [origin, planJobs, build] of plans) await new Submit(origin, planJobs, build).run(model, real);
+            // The pass leases; the checks after it are Property 2b's (every lease), 8 and 9, and work conservation.
+            await new Tick().run(model, real);
+          } finally {
+            await real.service.sendDue();
+            await dispose();
+          }
+        },
+      ),
+      { numRuns: runs * 2 },
+    );
+  });
+
+  it("Property 15: dispatch batches — one pass over random repositories, runners and label sets, leasing several jobs of a repository at once", async () => {
+    const jobs = fc.array(fc.record({ labels: fc.constantFrom(...LABEL_SETS), priority: fc.integer({ min: 1, max: 4 }), boots: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 4,
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom(...ORIGINS), jobs, plannedBuild), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(fc.constantFrom(...ENV_LABELS), fc.integer({ min: 1, max: 2 }), homes), { minLength: 1, maxLength: 5 }),
+        async (plans, runners) => {
+          const { real, dispose } = await setup(engine, BATCHING);
           const model = { submitted: 0 };
           try {
             for (const [labels, capacity, home] of runners) await new AddRunner(labels, capacity, home).run(model, real);

@@ -205,6 +205,8 @@ describe("OrchestratorService", () => {
     await withTempDir(async (dir) => {
       const runs = new Map<string, number>();
       const deliveries = new Map<string, number>();
+      /** How many runs each job's attempt was in: a batch that went twice would start its jobs twice. */
+      const ranAttempts = new Map<string, number>();
       const events: { key: string; jobId: string; attempt: number; status: string; infrastructure: boolean }[] = [];
       let seed = 7;
       const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -213,16 +215,19 @@ describe("OrchestratorService", () => {
         request.on("data", (c: Buffer) => (body += c.toString()));
         request.on("end", () => {
           if (request.url === "/dispatch") {
-            const { key, jobId, attempt } = JSON.parse(body) as { key: string; jobId: string; attempt: number };
+            const { key, jobs } = JSON.parse(body) as { key: string; jobs: { jobId: string; attempt: number }[] };
             deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
             if (!runs.has(key)) {
               runs.set(key, 1);
-              // Some runs lose their machine: the orchestrator must retry those elsewhere.
-              const infrastructure = random() < 0.1;
-              setTimeout(
-                () => events.push({ key, jobId, attempt, status: infrastructure ? "errored" : random() < 0.8 ? "succeeded" : "failed", infrastructure }),
-                5 + random() * 40,
-              );
+              // A batch's run holds each of its jobs; some lose their machine: the orchestrator must retry those elsewhere.
+              for (const { jobId, attempt } of jobs) {
+                ranAttempts.set(`${jobId}#${attempt}`, (ranAttempts.get(`${jobId}#${attempt}`) ?? 0) + 1);
+                const infrastructure = random() < 0.1;
+                setTimeout(
+                  () => events.push({ key, jobId, attempt, status: infrastructure ? "errored" : random() < 0.8 ? "succeeded" : "failed", infrastructure }),
+                  5 + random() * 40,
+                );
+              }
             }
             response.end(JSON.stringify({ runId: key }));
           } else if (request.url === "/events") response.end(JSON.stringify(events));
@@ -267,6 +272,7 @@ describe("OrchestratorService", () => {
           expect(terminal).toHaveLength(1);
         }
         for (const [key, count] of runs) expect([key, count]).toEqual([key, 1]);
+        for (const [attempt, count] of ranAttempts) expect([attempt, count]).toEqual([attempt, 1]);
         // Every attempt that ran was dispatched from the store, and each attempt's run has one key.
         const attempts = new Set(jobs.map((j) => `dispatch:${j.id}#${j.attempt}`));
         const finishedByRun = jobs.filter((j) => j.state !== "errored" || j.outcome !== "infrastructure");

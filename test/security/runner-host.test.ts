@@ -50,22 +50,39 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
     await running.close();
   });
 
-  describe("kto-runner-host.sh starts the runner", () => {
+  /** What a process was started with, as the stand-ins for the Actions runner's scripts record it. */
+  interface Started {
+    argv: string[];
+    cmdline: string;
+    environ: Record<string, string>;
+  }
+  const record = (dir: string, what: string) =>
+    `printf '%s\\n' "$@" > "${dir}/${what}-argv"\ncat /proc/$$/cmdline > "${dir}/${what}-cmdline"\ncat /proc/$$/environ > "${dir}/${what}-environ"\n`;
+  const started = async (dir: string, what: string): Promise<Started> => ({
+    argv: (await readFile(join(dir, `${what}-argv`), "utf8")).split("\n").filter(Boolean),
+    cmdline: await readFile(join(dir, `${what}-cmdline`), "utf8"),
+    environ: environOf(await readFile(join(dir, `${what}-environ`), "utf8")),
+  });
+
+  describe.each(["token", "jit"])("kto-runner-host.sh registering by %s starts the runner", (mode) => {
     let runnerDir: string;
     let exitCode: number | undefined;
-    let argv: string[];
-    let cmdline: string;
-    let environ: Record<string, string>;
+    let stderr: string;
+    let runner: Started;
+    let config: Started | null;
 
     beforeAll(async () => {
       process.env.KTO_RUNNER_REPOSITORIES = REPO;
-      // Stands in for the Actions runner: what it was started with is what its jobs inherit.
+      // Stand in for the Actions runner: what each was started with is what it saw, and the
+      // runner's is what its jobs inherit. config.sh writes the runner's id where the runner does.
       runnerDir = await mkdtemp(join(tmpdir(), "kto-secure-runner-"));
+      await writeFile(join(runnerDir, "run.sh"), `#!/bin/sh\n${record(runnerDir, "run")}`);
       await writeFile(
-        join(runnerDir, "run.sh"),
-        `#!/bin/sh\nprintf '%s\\n' "$@" > "${runnerDir}/argv"\ncat /proc/$$/cmdline > "${runnerDir}/cmdline"\ncat /proc/$$/environ > "${runnerDir}/environ"\n`,
+        join(runnerDir, "config.sh"),
+        `#!/bin/sh\n${record(runnerDir, "config")}printf '\\357\\273\\277{"agentId": 4242, "agentName": "x"}' > "$(dirname "$0")/.runner"\n`,
       );
       await chmod(join(runnerDir, "run.sh"), 0o755);
+      await chmod(join(runnerDir, "config.sh"), 0o755);
       const result = await execa("bash", [join(ROOT, "self-hosted/kto-runner-host.sh"), "5"], {
         env: {
           KTO_APP_URL: app.url,
@@ -73,13 +90,14 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
           KTO_RUNNER_REPOSITORY: REPO,
           KTO_RUNNER_DIR: runnerDir,
           KTO_RUNNER_HOME: `${runnerDir}-instances`,
+          KTO_RUNNER_REGISTRATION: mode,
         },
         reject: false,
       });
       exitCode = result.exitCode;
-      argv = (await readFile(join(runnerDir, "argv"), "utf8")).split("\n").filter(Boolean);
-      cmdline = await readFile(join(runnerDir, "cmdline"), "utf8");
-      environ = environOf(await readFile(join(runnerDir, "environ"), "utf8"));
+      stderr = result.stderr;
+      runner = await started(runnerDir, "run");
+      config = mode === "token" ? await started(runnerDir, "config") : null;
     });
 
     afterAll(async () => {
@@ -87,21 +105,38 @@ describe("runner hosts: what a job can reach, and where the App lets hosts regis
       await rm(`${runnerDir}-instances`, { recursive: true, force: true });
     });
 
-    it("without the registration secret anywhere in its environment, so its jobs cannot register runners of their own", () => {
-      expect(exitCode).toBe(0);
-      expect(environ).not.toHaveProperty("KTO_RUNNER_REGISTRATION_SECRET");
-      expect(Object.keys(environ).filter((name) => environ[name]!.includes(SECRET))).toEqual([]);
-      expect(cmdline).not.toContain(SECRET);
+    it("without the registration secret anywhere in its environment, or config.sh's, so its jobs cannot register runners of their own", () => {
+      expect({ exitCode, stderr }).toMatchObject({ exitCode: 0 });
+      for (const seen of [runner, ...(config ? [config] : [])]) {
+        expect(seen.environ).not.toHaveProperty("KTO_RUNNER_REGISTRATION_SECRET");
+        expect(Object.keys(seen.environ).filter((name) => seen.environ[name]!.includes(SECRET))).toEqual([]);
+        expect(seen.cmdline).not.toContain(SECRET);
+      }
     });
 
-    it("with its JIT config in ACTIONS_RUNNER_INPUT_JITCONFIG, not on its command line, which every user of the host can read", () => {
-      const runner = github.state.runners.get(REPO)!.at(-1)!;
-      const encoded = environ.ACTIONS_RUNNER_INPUT_JITCONFIG;
-      expect(encoded).toBeDefined();
-      expect(JSON.parse(Buffer.from(encoded!, "base64").toString())[".runner"]).toMatchObject({ agentId: runner.id, agentName: runner.name });
-      expect(argv).not.toContain("--jitconfig");
-      expect(cmdline).not.toContain(encoded);
-    });
+    if (mode === "jit")
+      it("with its JIT config in ACTIONS_RUNNER_INPUT_JITCONFIG, not on its command line, which every user of the host can read", () => {
+        const registered = github.state.runners.get(REPO)!.at(-1)!;
+        const encoded = runner.environ.ACTIONS_RUNNER_INPUT_JITCONFIG;
+        expect(encoded).toBeDefined();
+        expect(JSON.parse(Buffer.from(encoded!, "base64").toString())[".runner"]).toMatchObject({ agentId: registered.id, agentName: registered.name });
+        expect(runner.argv).not.toContain("--jitconfig");
+        expect(runner.cmdline).not.toContain(encoded);
+      });
+    else
+      it("registered by config.sh as an ephemeral runner with the App's token in its environment, never on a command line or in the runner's", async () => {
+        const token = config!.environ.ACTIONS_RUNNER_INPUT_TOKEN!;
+        expect(github.state.registrationTokens.get(token)).toMatchObject({ scope: REPO });
+        expect(config!.cmdline).not.toContain(token);
+        expect(Object.values(runner.environ).filter((value) => value.includes(token))).toEqual([]);
+        expect(runner.cmdline).not.toContain(token);
+        const name = config!.argv[config!.argv.indexOf("--name") + 1]!;
+        expect(config!.argv).toEqual(expect.arrayContaining(["--unattended", "--ephemeral"]));
+        expect(config!.argv[config!.argv.indexOf("--url") + 1]).toMatch(new RegExp(`^https?://[^/]+/${REPO}$`));
+        expect(config!.argv[config!.argv.indexOf("--labels") + 1]!.split(",")).toContain(`kto-runner-${name}`);
+        // The App has the runner config.sh registered, by the id the runner wrote.
+        expect((await app.store.runners.list()).map((r) => r.id)).toContain(`github:${REPO}:4242`);
+      });
   });
 
   const register = async (body: Record<string, unknown>) => {

@@ -45,4 +45,27 @@ describe("the action's reports to the App", () => {
     expect(answers).toEqual([200, 200, 200]);
     expect(issued).toBe(3);
   });
+
+  it("stops the job when the App answers that it is no longer this run's (one job of a batch cancelled), and not otherwise", async () => {
+    const answers = [
+      { state: "running", applied: true, stop: false },
+      { state: "cancelled", applied: true, stop: true },
+    ];
+    const app: typeof fetch = async () => new Response(JSON.stringify(answers.shift()), { status: 200 });
+    const stops: string[] = [];
+    const client = new RunEventClient({
+      appUrl: "https://kto.example.com",
+      jobId: "o/r@abc/unit",
+      attempt: 1,
+      reportFile: join(dir, "report.json"),
+      baseDelayMs: 0,
+      fetch: app,
+      getToken: async () => "token",
+      onStop: (state) => stops.push(state),
+    });
+    await client.send({ kind: "heartbeat" });
+    expect(stops).toEqual([]);
+    await client.send({ kind: "heartbeat" });
+    expect(stops).toEqual(["cancelled"]);
+  });
 });

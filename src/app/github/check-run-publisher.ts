@@ -13,6 +13,7 @@ import { privilegesOf, privilegesParagraph } from "../trust/job-privileges.js";
 import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-target.js";
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
+import { jobsOfSuite, suiteAnnotations, suiteConclusion, suiteExternalId, suiteStatus, suiteSummary, suiteTitle, type SuiteRow } from "./suite-check-run.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -32,6 +33,9 @@ interface Fallback {
   title: string;
   links: ResultsLinks;
 }
+
+/** Queued jobs of a suite's check run whose place in the queue is looked up (a read each). */
+const POSITIONS_SHOWN = 20;
 
 export interface CheckRunReporterOptions {
   /** The orchestrator's clock: when a create was sent, how long GitHub may take to list it, a queued job's position. */
@@ -63,6 +67,7 @@ export class CheckRunPublisher implements Publisher {
   async publishJob(job: JobRecord, prior: PriorTries = FIRST_TRY): Promise<void> {
     // Until it is approved, a job shows only in its plan's approval check run.
     if (job.state === "awaiting_approval") return this.publishPlan(job.planId);
+    if (job.spec.checkRun === "suite") return this.publishSuite(job.planId, job.spec.suite);
     const plan = await this.store.plans.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const octokit = await this.octokitFor(plan.installationId);
@@ -101,6 +106,79 @@ export class CheckRunPublisher implements Publisher {
       if (id === null) await createCheckRun(octokit, at, record, fields, this.options.now);
       else await octokit.rest.checks.update({ owner: at.owner, repo: at.repo, check_run_id: id, ...fields });
     };
+  }
+
+  /**
+   * A suite that asked for one check run: created with its first report, its jobs in a
+   * table, completed when the last ends, as the worst of them, with the annotations of all
+   * (at most 50, sent with the completing update) and a button that re-runs the failed ones.
+   */
+  private async publishSuite(planId: string, suite: string): Promise<void> {
+    const plan = await this.store.plans.plan(planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) return;
+    const jobs = jobsOfSuite(await this.store.jobs.list({ planId }), suite);
+    if (jobs.length === 0) return;
+    const octokit = await this.octokitFor(plan.installationId);
+    const { owner, repo } = splitRepo(plan.repo);
+    const at = { owner, repo, sha: plan.headSha, name: checkRunName({ name: suite }), externalId: suiteExternalId(plan.id, suite), appId: this.options.appId };
+    const requested = jobs.flatMap((j) => (j.checkRunRequestedAt === null ? [] : [j.checkRunRequestedAt]));
+    // Every job of the suite holds its check run's id, so each links to it and a re-run finds it.
+    const record: CheckRunRecord = {
+      id: jobs.find((j) => j.checkRunId !== null)?.checkRunId ?? null,
+      requestedAt: requested.length > 0 ? Math.min(...requested) : null,
+      setId: async (id) => {
+        for (const j of jobs) await this.store.jobs.setCheckRunId(j.id, id);
+      },
+      markRequested: async (when) => {
+        for (const j of jobs) await this.store.jobs.markCheckRunRequested(j.id, when);
+      },
+    };
+    const status = suiteStatus(jobs);
+    const now = this.options.now();
+    const rows: SuiteRow[] = [];
+    let positions = 0;
+    for (const job of jobs) {
+      // A queue position costs a read each: the first jobs of a large suite show theirs.
+      const position = job.state === "queued" && job.notBefore <= now && positions++ < POSITIONS_SHOWN ? await this.store.jobs.queuePosition(job, now) : null;
+      rows.push({ job, position });
+    }
+    const { annotations: all, omitted } = status === "completed" ? suiteAnnotations(jobs) : { annotations: [], omitted: 0 };
+    const notes = [
+      ...(omitted > 0 ? [`**${omitted} more annotation${omitted === 1 ? "" : "s"}** than shown (GitHub shows 50 per check run): see each job's results.`] : []),
+      ...(status !== "completed" && isPullRequestGroup(plan.groupKey)
+        ? [`To cancel one job, comment ${codeSpan("/kto cancel <job>")} on the pull request, with the job's name as listed here.`]
+        : []),
+    ];
+    const conclusion = status === "completed" ? suiteConclusion(jobs) : undefined;
+    const body = this.fields({
+      status,
+      ...(conclusion ? { conclusion } : {}),
+      title: suiteTitle(jobs),
+      summary: suiteSummary(rows, { serverUrl: this.options.serverUrl, repo: plan.repo }, notes),
+      ...(conclusion && conclusion !== "success"
+        ? { actions: [{ label: "Re-run failed", identifier: "rerun", description: "Run the suite's failed jobs again" }] }
+        : {}),
+    });
+    const id = await knownCheckRun(octokit, at, record, this.options.now);
+    // A completing update may go more than once (a job's last report, then a later one that
+    // finds every job ended): GitHub appends annotations, so those it has are not sent again.
+    const annotations = id !== null && all.length > 0 ? await annotationsNotThere(octokit, { owner, repo }, id, all) : all;
+    const fields = { ...body.fields, output: { ...body.fields.output, annotations } };
+    const send = this.sender(octokit, at, record, id);
+    if (status !== "completed") await send(fields);
+    else
+      await sendOrFallBack(send, fields, (refusal) => ({
+        ...fields,
+        output: {
+          ...fallbackOutput(
+            refusal,
+            fields.output,
+            suiteTitle(jobs),
+            "Each job's results are in its results artifact, on its workflow run; the dashboard lists every job.",
+          ),
+          annotations: [],
+        },
+      }));
   }
 
   /**

@@ -20,7 +20,7 @@ export interface GitHubClient {
 
 export async function githubClient(
   settings: AppSettings,
-  options: { clock: Clock; throttled: boolean; logLevel: LogLevel; store: Pick<Store, "githubBudget"> },
+  options: { clock: Clock; throttled: boolean; budget?: boolean; logLevel: LogLevel; store: Pick<Store, "githubBudget"> },
 ): Promise<GitHubClient> {
   const { clock, throttled } = options;
   const log = await payloadFreeLog(settings, options.logLevel);
@@ -28,7 +28,7 @@ export async function githubClient(
   const limits: GitHubLimits = new GitHubLimits({
     store: options.store.githubBudget,
     now: () => clock.now(),
-    budget: throttled ? KTO_BUDGET : null,
+    budget: (options.budget ?? throttled) ? KTO_BUDGET : null,
     log: { warn: (fields, message) => probot.log.warn(fields, message) },
   });
   const probot = new Probot({

@@ -5,6 +5,7 @@ import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Di
 import { DeferredError } from "../../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
 import { httpStatusOf } from "../../orchestrator/http-status.js";
+import { isActive } from "../../orchestrator/job-state.js";
 import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
@@ -77,7 +78,7 @@ export interface GitHubDispatcherOptions {
 
 /** What the dispatcher reads: a job's plan, and the runner it was leased. */
 export interface DispatcherStore {
-  jobs: Pick<Store["jobs"], "job">;
+  jobs: Pick<Store["jobs"], "job" | "jobsOfBatch">;
   plans: Pick<Store["plans"], "plan">;
   runners: Pick<Store["runners"], "list">;
 }
@@ -93,7 +94,9 @@ export class GitHubDispatcher implements Dispatcher {
     private readonly options: GitHubDispatcherOptions,
   ) {}
 
-  async dispatch({ job, runnerId, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
+  async dispatch({ entries, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
+    if (entries.length !== 1) throw new DispatchRefusedError(`kto cannot dispatch ${entries.length} jobs as one run of this runner workflow`);
+    const [{ job, runnerId }] = entries as [DispatchRequest["entries"][number]];
     const plan = await this.store.plans.plan(job.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
     const env = (await this.store.runners.list()).find((e) => e.id === runnerId);
@@ -189,6 +192,13 @@ export class GitHubDispatcher implements Dispatcher {
     const job = await this.store.jobs.job(jobId);
     const plan = job ? await this.store.plans.plan(job.planId) : null;
     if (!job || !plan?.installationId || !plan.repo) return;
+    // Cancelling a batch's run would cancel its other jobs too: while one of them is still
+    // under way, this job stops when the App answers its next report (it is no longer running).
+    if (
+      job.batchKey !== null &&
+      (await this.store.jobs.jobsOfBatch(job.batchKey)).some((other) => other.id !== jobId && other.batchKey === job.batchKey && isActive(other.state))
+    )
+      return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.

@@ -6,7 +6,7 @@ import { send } from "./http-json.js";
 /** Answers /kto/health. Public, for load balancers and probes: states and counts, never names or errors (those go to the log). */
 export async function serveHealth(
   service: Pick<OrchestratorService, "health" | "reads">,
-  deps: { pollMs: number; now: () => number; rateLimited?: () => Promise<number>; log: Logger },
+  deps: { pollMs: number; now: () => number; rateLimited?: () => Promise<number>; refusedRunners?: () => number; log: Logger },
   response: ServerResponse,
 ): Promise<void> {
   const { now } = deps;
@@ -26,6 +26,8 @@ export async function serveHealth(
     monitorTicking: ticking,
     github,
     githubRateLimited: (await deps.rateLimited?.()) ?? 0,
+    // Runners whose labels break the label rule: kto gives them no job (the log names them).
+    runnersRefused: deps.refusedRunners?.() ?? 0,
     finalCheckRunsPending: finals.count,
     finalCheckRunsOldestMs: finals.oldestAt === null ? null : Math.max(0, now() - finals.oldestAt),
     ready,

@@ -35,7 +35,9 @@ export interface RoutesDeps {
   serverUrl?: string;
   /** Installations whose GitHub requests wait for a rate limit now. */
   rateLimited?: () => Promise<number>;
-  /** Just-in-time runner registration; absent when no registration secret is set. */
+  /** How many runners kto gives no job because of their labels. */
+  refusedRunners?: () => number;
+  /** Runner registration (just in time, or with a registration token); absent when no registration secret is set. */
   registration?: RegistrationDeps;
   /** Where a route says what failed that its answer does not name (Probot's logger). */
   log: Logger;
@@ -94,7 +96,8 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
   return [
     {
       matches: isGet("/kto/health"),
-      handle: (_request, response) => serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, log: deps.log }, response),
+      handle: (_request, response) =>
+        serveHealth(service, { pollMs: deps.pollMs, now, rateLimited: deps.rateLimited, refusedRunners: deps.refusedRunners, log: deps.log }, response),
     },
     // Everything but runners' and hosts' POSTs reads state, routes added later included.
     {
@@ -104,7 +107,10 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
     ...dashboard,
     { matches: isGet("/kto/status"), handle: async (_request, response) => send(response, 200, await service.status.snapshot()) },
     { matches: isGet("/kto/metrics"), handle: (_request, response) => metrics.serve(response) },
-    { matches: isPost("/kto/api/runners/jitconfig"), handle: (_request, response) => serveRegistration(deps.registration, deps.intake, response) },
+    ...(["jitconfig", "registration-token", "registered"] as const).map((route) => ({
+      matches: isPost(`/kto/api/runners/${route}`),
+      handle: (_request: unknown, response: ServerResponse) => serveRegistration(deps.registration, route, deps.intake, response),
+    })),
     {
       matches: isPost(JOB_EVENTS),
       handle: async (request, response, url) => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type client from "prom-client";
 import { z } from "zod";
 import { OUTCOMES, TERMINAL_STATES } from "../../config/job-spec.js";
-import { ACTIVE_STATES, type JobState } from "../../orchestrator/job-state.js";
+import { ACTIVE_STATES, isTerminal, type JobState } from "../../orchestrator/job-state.js";
 import type { OrchestratorService } from "../../orchestrator/service.js";
 import { runnerRun, type FindRun } from "../github/github-dispatcher.js";
 import { issuesOf, parseJson, send } from "./http-json.js";
@@ -91,5 +91,9 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   const { attempt, ...report } = parsed.data;
   const after = await service.recordRunEvent(jobId, attempt, report);
   reports.inc({ result: after ? "applied" : "ignored" });
-  send(response, 200, { state: after?.state ?? job.state, applied: after !== null });
+  const now = after ?? (await service.reads.jobs.job(jobId));
+  // A batch's run goes on while one of its jobs is cancelled or given back: that job's runner
+  // hears it here, in the answer to its next report, and stops.
+  const stop = !now || now.attempt !== attempt || isTerminal(now.state);
+  send(response, 200, { state: now?.state ?? job.state, applied: after !== null, stop });
 }

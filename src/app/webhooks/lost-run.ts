@@ -33,30 +33,38 @@ const MAX_LOOKUPS = 3;
 export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "recordRunId" | "reads">, findRun: FindRun): FailLostRun {
   const { reads } = service;
 
-  /** The repository's active attempts, leased to a runner the labels name, whose run kto does not know yet. */
-  async function unboundOn(repo: string, labels: readonly string[]): Promise<JobRecord[]> {
+  /** The runners the labels name: a run's job asks for its runner's own label, so one at most. */
+  async function runnersNamed(labels: readonly string[]): Promise<Set<string>> {
     const named = new Set<string>();
     for (const env of await reads.runners.list()) {
       const asked = runsOn(env.labels);
       if (asked.length > 0 && asked.every((label) => labels.includes(label))) named.add(env.id);
     }
+    return named;
+  }
+
+  /** The repository's active attempts, leased to one of `named`, whose run kto does not know yet. */
+  async function unboundOn(repo: string, named: ReadonlySet<string>): Promise<JobRecord[]> {
     return (await reads.jobs.list({ states: ACTIVE_STATES })).filter(
       (job) => job.repo === repo && job.runId === null && job.runnerId !== null && named.has(job.runnerId),
     );
   }
 
   return async ({ repo, runId, labels, reason }) => {
+    // One job of a run ended: a batch's run holds several, each on its own runner, and only
+    // the one on the runner the labels name is lost.
+    const named = await runnersNamed(labels);
     // A run kto knows (almost every run: its report or the dispatcher bound it) is looked up
     // by id alone; only a run no job names is looked for among the unbound attempts.
-    if ((await reads.jobs.jobsOfRun(runId)).length > 0) return service.failRun(runId, reason);
+    if ((await reads.jobs.jobsOfRun(runId)).length > 0) return service.failRun(runId, named, reason);
     // The attempts dispatched longest ago first: a run that ended came from an early dispatch.
-    const candidates = (await unboundOn(repo, labels)).sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0));
+    const candidates = (await unboundOn(repo, named)).sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0));
     for (const job of candidates.slice(0, MAX_LOOKUPS)) {
       const plan = await reads.plans.plan(job.planId);
       // Another attempt on the same runner (the next job, a retry) has a run of its own name.
       if (!plan || (await findRun(job, plan)) !== runId) continue;
       await service.recordRunId(job.id, job.attempt, runId);
-      return service.failRun(runId, reason);
+      return service.failRun(runId, named, reason);
     }
     return 0;
   };

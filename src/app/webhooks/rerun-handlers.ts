@@ -8,6 +8,7 @@ import { pullRequestGroupOf, pullRequestOf, rerunGroupOf, suiteGroupOf, targetOf
 import { allowanceOf } from "../trust/trust.js";
 import { rerunGate } from "../trust/trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
+import { jobsOfSuite, suiteOfExternalId } from "../github/suite-check-run.js";
 
 /**
  * What re-running one finished job runs: a build with the jobs of its plan that boot it; a
@@ -26,6 +27,29 @@ export async function rerunOf(reads: JobReads, job: JobRecord): Promise<{ specs:
   return { specs: [build.spec, job.spec], reuse: new Map() };
 }
 
+/** What re-running several finished jobs runs: each one's re-run, every job once. */
+async function rerunAll(reads: JobReads, jobs: readonly JobRecord[]): Promise<{ specs: JobSpec[]; reuse: Map<string, string> }> {
+  const specs = new Map<string, JobSpec>();
+  const reuse = new Map<string, string>();
+  for (const job of jobs) {
+    const one = await rerunOf(reads, job);
+    for (const spec of one.specs) if (!specs.has(spec.id)) specs.set(spec.id, spec);
+    for (const [build, id] of one.reuse) reuse.set(build, id);
+  }
+  return { specs: [...specs.values()], reuse };
+}
+
+/** The jobs a check run shows, by its external id: one job's, or a suite's; and the name its re-run group takes. */
+async function shownBy(reads: JobReads, externalId: string): Promise<{ jobs: JobRecord[]; name: string; suite: boolean } | null> {
+  const suite = suiteOfExternalId(externalId);
+  if (suite) {
+    const jobs = jobsOfSuite(await reads.jobs.list({ planId: suite.planId }), suite.suite);
+    return jobs.length > 0 ? { jobs, name: suite.suite, suite: true } : null;
+  }
+  const job = await reads.jobs.job(externalId);
+  return job ? { jobs: [job], name: job.name, suite: false } : null;
+}
+
 /** GitHub's re-run buttons: one check run's, or a whole check suite's. Each is gated as the commit it names. */
 export function rerunHandlers(kit: WebhookKit) {
   const { reads, once, plans } = kit;
@@ -35,24 +59,29 @@ export function rerunHandlers(kit: WebhookKit) {
       ["check_run.rerequested", "check_run.requested_action"],
       once(async (context) => {
         const { check_run: run, repository, sender } = context.payload;
-        const job = run.external_id ? await reads.jobs.job(run.external_id) : null;
-        if (!job) return;
-        const plan = await reads.plans.plan(job.planId);
+        const shown = run.external_id ? await shownBy(reads, run.external_id) : null;
+        if (!shown) return;
+        const { jobs, name } = shown;
+        const plan = await reads.plans.plan(jobs[0]!.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha || plan.repo !== repository.full_name) return;
         // A check run's only button is "Re-run failed": GitHub shows buttons on completed check runs only.
         const action =
           context.payload.action === "requested_action"
             ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier
             : "rerun";
-        if (action !== "rerun" || !isTerminal(job.state)) return;
+        if (action !== "rerun" || !jobs.every((j) => isTerminal(j.state))) return;
+        // A job's own check run re-runs it, whatever its end; a suite's, those that did not succeed.
+        const failed = shown.suite ? jobs.filter((j) => j.state !== "succeeded") : jobs;
+        if (failed.length === 0) return;
         const octokit = asOctokit(context.octokit);
         const { standing } = await commitStanding(kit, octokit, repository, plan.headSha, pullRequestOf(repository.full_name, plan.groupKey));
         const gate = await rerunGate(standing, { octokit, owner: repository.owner.login, repo: repository.name, login: sender.login }, plan.headSha);
         // A finished job runs again at its commit, as it was planned there: on its own, with
         // the build it boots where that build did not succeed, or (a build) with the jobs that boot it.
-        const { specs, reuse } = await rerunOf(reads, job);
+        // A suite's check run re-runs its jobs that did not succeed, together.
+        const { specs, reuse } = await rerunAll(reads, failed);
         await plans.submitSpecs(
-          targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, job.name), plan.defaultRef ?? undefined),
+          targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, name), plan.defaultRef ?? undefined),
           specs,
           gate,
           reuse,

@@ -11,7 +11,7 @@ import { planSubmitter, type PlanSubmitter } from "./plan-submitter.js";
 import type { Writer } from "../trust/trust-gate.js";
 
 /** The runner pool as webhook handlers have it: which repositories it lists, and what a workflow_job event says of a runner. */
-export type HandlerPool = Pick<GitHubRunnerPool, "track" | "untrack" | "knownRunnerOf" | "observe">;
+export type HandlerPool = Pick<GitHubRunnerPool, "track" | "untrack" | "knownRunnerOf" | "observe" | "unknownRunner" | "runLost">;
 
 export interface HandlerDeps {
   service: HandlerService & Pick<OrchestratorService, "submit" | "approve" | "deliveries">;

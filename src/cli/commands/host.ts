@@ -6,6 +6,7 @@ import { killMarkedProcesses, ownerIsGone } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { printErr, printOut } from "../terminal.js";
 import { buildStoreDir, pruneOutputs } from "../../runners/build/output-store.js";
+import { configureRunner, parseGrant, TokenRegistrationError } from "./token-registration.js";
 
 export async function hostLabelsCommand(options: { name?: string; json?: boolean }): Promise<number> {
   const host = labelsForHost(await readHostFacts(), { name: options.name });
@@ -25,13 +26,17 @@ interface RegisterOptions {
   name?: string;
   label: string[];
   group: string;
+  /** Register with a registration token and config.sh in this runner directory, instead of just in time. */
+  runnerDir?: string;
 }
 
 /**
- * Registers one ephemeral runner through the kto App and prints its just-in-time config,
- * which the Actions runner takes from ACTIONS_RUNNER_INPUT_JITCONFIG. The secret comes
- * from the environment, never the command line, where other users of the host could
- * read it.
+ * Registers one ephemeral runner through the kto App. Just in time, it prints the runner's
+ * config, which the Actions runner takes from ACTIONS_RUNNER_INPUT_JITCONFIG: a request to
+ * GitHub per runner. With --runner-dir it gets the registration token the App holds for
+ * the repository or organisation (a request an hour), registers the runner there with
+ * config.sh and tells the App its id. The secret comes from the environment, never the
+ * command line, where other users of the host could read it.
  */
 export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const appUrl = options.appUrl ?? env.KTO_APP_URL;
@@ -46,19 +51,40 @@ export async function hostRegisterCommand(options: RegisterOptions, env: NodeJS.
   const name = runnerNameOf(options.name ?? `${hostname()}-${randomBytes(3).toString("hex")}`);
   const host = labelsForHost(await readHostFacts(), { name });
   const labels = [...new Set([...host.labels, ...options.label])];
-  const response = await fetch(`${appUrl.replace(/\/$/, "")}/kto/api/runners/jitconfig`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ ...(repository ? { repository } : { organization }), name, labels, runner_group_id: Number(options.group) }),
-  });
-  // A body that is not JSON (a proxy's error page) leaves the status to say what went wrong.
-  const body = (await response.json().catch(() => ({}))) as { message?: string; encodedJitConfig?: string; runnerId?: number };
-  if (!response.ok || !body.encodedJitConfig) {
-    printErr(`kto: the App refused the registration (${response.status}): ${body.message ?? "no message"}\n`);
+  const registration = { ...(repository ? { repository } : { organization }), name, labels, runner_group_id: Number(options.group) };
+  const post = async (route: string, body: unknown) => {
+    const response = await fetch(`${appUrl.replace(/\/$/, "")}/kto/api/runners/${route}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    // A body that is not JSON (a proxy's error page) leaves the status to say what went wrong.
+    return { status: response.status, ok: response.ok, body: (await response.json().catch(() => ({}))) as Record<string, unknown> };
+  };
+  const refused = (answer: { status: number; body: Record<string, unknown> }) => {
+    printErr(`kto: the App refused the registration (${answer.status}): ${typeof answer.body.message === "string" ? answer.body.message : "no message"}\n`);
     return EXIT.failed;
+  };
+  if (options.runnerDir) {
+    const granted = await post("registration-token", registration);
+    if (!granted.ok) return refused(granted);
+    let runnerId: number;
+    try {
+      runnerId = await configureRunner(options.runnerDir, parseGrant(granted.body), env);
+    } catch (error) {
+      if (!(error instanceof TokenRegistrationError)) throw error;
+      printErr(`kto: registering runner ${name} failed: ${error.message}\n`);
+      return EXIT.failed;
+    }
+    const recorded = await post("registered", { ...registration, runner_id: runnerId });
+    if (!recorded.ok) return refused(recorded);
+    printErr(`kto: registered runner ${name} (id ${runnerId}) with labels ${labels.join(",")}\n`);
+    return EXIT.ok;
   }
-  printErr(`kto: registered runner ${name} (id ${body.runnerId}) with labels ${labels.join(",")}\n`);
-  printOut(`${body.encodedJitConfig}\n`);
+  const answer = await post("jitconfig", registration);
+  if (!answer.ok || typeof answer.body.encodedJitConfig !== "string") return refused(answer);
+  printErr(`kto: registered runner ${name} (id ${String(answer.body.runnerId)}) with labels ${labels.join(",")}\n`);
+  printOut(`${answer.body.encodedJitConfig}\n`);
   return EXIT.ok;
 }
 

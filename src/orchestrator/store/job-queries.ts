@@ -252,6 +252,23 @@ export class JobQueries {
     await this.db.updateTable("jobs").set({ run_id: runId }).where("id", "=", jobId).where("attempt", "=", attempt).execute();
   }
 
+  /** The run of a batch, for its jobs still leased in it whose run was not known yet. */
+  async setBatchRunId(batchKey: string, runId: string): Promise<void> {
+    await this.db
+      .updateTable("jobs")
+      .set({ run_id: runId })
+      .where("batch_key", "=", batchKey)
+      .where("run_id", "is", null)
+      .where("state", "in", [...ACTIVE_STATES])
+      .execute();
+  }
+
+  /** The jobs whose latest attempt went out in the batch `batchKey`. */
+  async jobsOfBatch(batchKey: string): Promise<JobRecord[]> {
+    const rows = await this.db.selectFrom("jobs").selectAll().where("batch_key", "=", batchKey).execute();
+    return rows.map(toJob);
+  }
+
   /** Recorded before the create is sent; `null` takes it back when that create certainly did not go out. */
   async markCheckRunRequested(jobId: string, now: number | null): Promise<void> {
     await this.db.updateTable("jobs").set({ check_run_requested_at: now }).where("id", "=", jobId).execute();

@@ -261,6 +261,15 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("github_spends_window").on("github_spends").columns(["installation_id", "at"]).execute();
     },
   },
+  {
+    name: "012-dispatch-batches",
+    async up(db) {
+      // The jobs leased in one scheduling pass for one repository go out as one dispatch: a
+      // job's attempt names its batch, whose run it reports from and whose run-name finds it.
+      await db.schema.alterTable("jobs").addColumn("batch_key", "text").execute();
+      await db.schema.createIndex("jobs_batch").on("jobs").column("batch_key").execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -40,6 +40,8 @@ export interface JobRecord {
   checkRunRequestedAt: number | null;
   /** The store id of the build job whose outputs it boots; null for a job that boots no build. */
   needsJobId: string | null;
+  /** The batch its latest attempt was dispatched in: the jobs leased together in one pass, one run. */
+  batchKey: string | null;
 }
 
 export interface PlanRecord {
@@ -205,6 +207,7 @@ export function toJob(row: Selectable<JobsTable>): JobRecord {
     checkRunId: row.check_run_id === null ? null : Number(row.check_run_id),
     checkRunRequestedAt: row.check_run_requested_at === null ? null : Number(row.check_run_requested_at),
     needsJobId: row.needs_job_id ?? null,
+    batchKey: row.batch_key ?? null,
   };
 }
 

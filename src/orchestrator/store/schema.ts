@@ -68,6 +68,8 @@ export interface JobsTable {
   check_run_requested_at: number | null;
   /** The build job whose outputs it boots: it waits for that build, and is skipped when it does not succeed. */
   needs_job_id: Generated<string | null>;
+  /** The dispatch its latest attempt went out in (`<first job id>#<attempt>`); null before its first lease. */
+  batch_key: Generated<string | null>;
 }
 
 export interface RunnersTable {

@@ -16,7 +16,7 @@ export type { QueueLane, TransitionEntry } from "./job-queries.js";
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
 export interface JobReads {
-  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
+  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "jobsOfBatch" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
   readonly plans: Pick<PlanRepository, "plan" | "latestPlan" | "plansAt">;
   readonly runners: Pick<RunnerRepository, "list">;
   readonly outbox: Pick<OutboxRepository, "finalReportBacklog">;

@@ -20,7 +20,10 @@ describe.each(ENGINES)("the outbox on %s", (engine) => {
       const dispatcher = new RecordingDispatcher();
       const publisher = { publishJob: async (job: JobRecord) => void calls.push(`report ${job.id} (${job.state})`), publishPlan: async () => undefined };
       const recording = {
-        dispatch: async (r: Parameters<RecordingDispatcher["dispatch"]>[0]) => (calls.push(`dispatch ${r.job.id}`), dispatcher.dispatch(r)),
+        dispatch: async (r: Parameters<RecordingDispatcher["dispatch"]>[0]) => (
+          calls.push(`dispatch ${r.entries.map((e) => e.job.id).join(", ")}`),
+          dispatcher.dispatch(r)
+        ),
         cancel: async (r: Parameters<RecordingDispatcher["cancel"]>[0]) => (calls.push(`cancel ${r.jobId}`), dispatcher.cancel(r)),
       };
       const outbox = new OutboxWorker(store, recording, lifecycle, clock, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10, concurrency: 1 }, publisher);
@@ -86,7 +89,10 @@ describe.each(ENGINES)("the outbox on %s, where GitHub takes an installation's w
         inFlight -= 1;
       };
       const publisher = { publishJob: async (job: JobRecord) => slow(`report ${job.id}`), publishPlan: async () => undefined };
-      const dispatcher = { dispatch: async (r: { job: JobRecord }) => (await slow(`dispatch ${r.job.id}`), { runId: "1" }), cancel: async () => undefined };
+      const dispatcher = {
+        dispatch: async (r: { entries: { job: JobRecord }[] }) => (await slow(`dispatch ${r.entries.map((e) => e.job.id).join(", ")}`), { runId: "1" }),
+        cancel: async () => undefined,
+      };
       const outbox = new OutboxWorker(
         store,
         dispatcher,

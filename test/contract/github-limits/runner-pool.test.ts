@@ -56,7 +56,9 @@ describe("the runner pool between listings", () => {
       await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "github:o/r:5" }, now: 1_000 });
       await store.transition({ jobId: "j", to: "running", now: 1_000 });
       runners = [{ ...runners[0]!, status: "offline", busy: true }];
-      // It ran the job, so it had connected: offline now, its host is gone.
+      // Its run ended without a report, so its repository is listed again. It ran the job,
+      // so it had connected: offline now, its host is gone.
+      pool.runLost("o/r");
       expect(await pool.list()).toEqual([]);
     });
   });

@@ -46,6 +46,8 @@ describe("the kto GitHub App against a GitHub API double", () => {
 
     const good = await token({ repository: REPO, run_id: String(dispatch.runId) });
     expect((await report(sent.id, good, { attempt: 1, kind: "started" })).status).toBe(200);
+    // While the job runs, the App's answer lets its runner go on; once it has ended, it tells the runner to stop.
+    expect(await (await report(sent.id, good, { attempt: 1, kind: "heartbeat" })).json()).toMatchObject({ state: "running", stop: false });
     const unit = checkRuns().find((c) => c.name === "kto / unit")!;
     await until(async () => unit.status === "in_progress", "in_progress");
     expect(unit.details_url).toBe(`http://${new URL(github.url).host}/${REPO}/actions/runs/${dispatch.runId}`);
@@ -70,7 +72,7 @@ describe("the kto GitHub App against a GitHub API double", () => {
     ]);
     // Replaying the finished report changes nothing.
     const replay = await report(sent.id, good, { attempt: 1, kind: "finished", status: "succeeded" });
-    expect(await replay.json()).toMatchObject({ applied: false, state: "failed" });
+    expect(await replay.json()).toMatchObject({ applied: false, state: "failed", stop: true });
     await expectStatusMatchesStore();
     expect(github.rejected).toEqual([]);
   });

@@ -75,6 +75,36 @@ describe("the kto GitHub App against a GitHub API double", () => {
     expect(github.rejected).toEqual([]);
   });
 
+  it("lists a repository again when a workflow_job names a self-hosted runner kto does not know, and takes that runner in", async () => {
+    expect(await deliver("pull_request", example("pull_request", "opened"))).toBe(200);
+    await until(async () => github.state.dispatches[0], "a dispatch to rack-1");
+    const listings = () => github.requests.filter((r) => r.operationId === "actions/list-self-hosted-runners-for-repo").length;
+    const before = listings();
+    // Someone registers a runner for the repository outside kto, and a job of theirs starts on it.
+    github.state.runners.get(REPO)!.push({
+      id: 9,
+      name: "lab-board",
+      os: "linux",
+      status: "online",
+      busy: false,
+      labels: ["self-hosted", "linux", "arm64", "kto-runner-lab-board"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
+    });
+    const started = example("workflow_job", "in_progress", 0) as {
+      workflow_job: Record<string, unknown>;
+      repository: Record<string, unknown>;
+      installation?: unknown;
+    };
+    started.workflow_job = { ...started.workflow_job, labels: ["self-hosted", "arm64"], runner_id: 9, runner_name: "lab-board" };
+    started.repository = (example("pull_request", "opened") as { repository: Record<string, unknown> }).repository;
+    started.installation = { id: 1 };
+    expect(await deliver("workflow_job", started)).toBe(200);
+    // Listed, the repository shows the runner, which takes the arm64 job waiting for it.
+    const second = await until(async () => github.state.dispatches[1], "a dispatch to the runner the listing found");
+    expect(JSON.parse(second.inputs.runs_on!)).toEqual(["self-hosted", "kto-runner-lab-board"]);
+    expect(listings()).toBe(before + 1);
+    expect(github.rejected).toEqual([]);
+  });
+
   it("uses the organisation's runners too, and ends a repository's jobs when kto is uninstalled from it", async () => {
     github.state.runners.set(REPO, []);
     github.state.runners.set("org:Codertocat", [selfHostedRunner(70, "org-rack", ["x86_64"])]);

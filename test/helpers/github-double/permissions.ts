@@ -40,8 +40,10 @@ export const REQUIRED: Readonly<Record<string, Requirement>> = {
   "actions/cancel-workflow-run": need("actions", "write"),
   "actions/list-self-hosted-runners-for-repo": need("administration", "read"),
   "actions/generate-runner-jitconfig-for-repo": need("administration", "write"),
+  "actions/create-registration-token-for-repo": need("administration", "write"),
   "actions/list-self-hosted-runners-for-org": need("organization_self_hosted_runners", "read"),
   "actions/generate-runner-jitconfig-for-org": need("organization_self_hosted_runners", "write"),
+  "actions/create-registration-token-for-org": need("organization_self_hosted_runners", "write"),
   "actions/list-self-hosted-runner-groups-for-org": need("organization_self_hosted_runners", "read"),
   "actions/list-repo-access-to-self-hosted-runner-group-in-org": need("organization_self_hosted_runners", "read"),
 };

@@ -82,7 +82,7 @@ describe("GitHubDispatcher", () => {
       jobs: [{ ...storeJob("p/unit", ["x86_64"], 2, { name: "unit" }), spec: job({ id: "unit", labels: ["x86_64"], command }) }],
     });
     const dispatched = await new JobLifecycle(store, clock).dispatch((await store.jobs.job("p/unit"))!, ENV);
-    return { key: "dispatch:p/unit#1", job: dispatched!, runnerId: ENV, sentAt: null };
+    return { key: "dispatch:p/unit#1", entries: [{ job: dispatched!, runnerId: ENV }], sentAt: null };
   }
 
   const count = (operationId: string) => github.requests.filter((r) => r.operationId === operationId).length;
@@ -94,7 +94,13 @@ describe("GitHubDispatcher", () => {
     expect(runId).toBe(String(sent!.runId));
     expect(sent).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
     expect(sent!.inputs).toEqual({
-      job: JSON.stringify({ id: "p/unit", attempt: 1, spec: request.job.spec, timeoutMinutes: runTimeoutMinutes(request.job.spec.timeoutMs), trusted: true }),
+      job: JSON.stringify({
+        id: "p/unit",
+        attempt: 1,
+        spec: request.entries[0]!.job.spec,
+        timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs),
+        trusted: true,
+      }),
       runs_on: JSON.stringify(["self-hosted", "kto-runner-rack-1"]),
       sha: SHA,
       app_url: "https://kto.example.com",
@@ -185,5 +191,33 @@ describe("GitHubDispatcher", () => {
     github.state.failures.set("actions/cancel-workflow-run", [409]);
     await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), runnerId: ENV });
     expect(github.rejected).toEqual([]);
+  });
+
+  it("leaves a batch's run going while another of its jobs is under way, and cancels it with the last", async () => {
+    await submitPlan(store, {
+      id: "p",
+      source: ".github/kto.yml",
+      workspace: REPO,
+      repo: REPO,
+      installationId: 1,
+      headSha: SHA,
+      defaultRef: "master",
+      approved: true,
+      now: clock.now(),
+      jobs: [storeJob("p/a", ["x86_64"], 2), storeJob("p/b", ["x86_64"], 2)],
+    });
+    const together = { maxJobs: 2, maxChars: Infinity, entryChars: () => 0, groupOf: () => REPO };
+    const lifecycle = new JobLifecycle(store, clock, undefined, false, undefined, together);
+    const queued = await Promise.all(["p/a", "p/b"].map(async (id) => (await store.jobs.job(id))!));
+    const [a, b] = await lifecycle.dispatchAll(queued.map((job) => ({ job, runnerId: ENV, runnerLabels: [] })));
+    expect(a!.batchKey).toBe(b!.batchKey);
+    for (const job of [a!, b!]) await store.jobs.setRunId(job.id, job.attempt, "4242");
+
+    await lifecycle.cancel(a!, "cancelled by a writer");
+    await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV });
+    expect(github.state.cancelled).toEqual([]);
+    await lifecycle.cancel((await store.jobs.job("p/b"))!, "cancelled by a writer");
+    await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV });
+    expect(github.state.cancelled).toEqual([4242]);
   });
 });
