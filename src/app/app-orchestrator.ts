@@ -27,6 +27,7 @@ export function appDispatcher(
     appUrl: settings.KTO_PUBLIC_URL.replace(/\/$/, ""),
     runDetails: !settings.GHE_HOST,
     maxInputs: settings.GHE_HOST ? 10 : 25,
+    batchJobs: settings.KTO_DISPATCH_BATCH,
     botLogin: github.botLogin,
     lookupDelayMs: lookup.delayMs ?? 3_000,
     lookupWindowMs: lookup.windowMs ?? 15_000,

@@ -25,6 +25,7 @@ export function doubleAppSettings(
     KTO_WORKFLOW: "kto-runner.yml",
     KTO_RUNNER_SYNC_SECONDS: 60,
     KTO_LEASE_SECONDS: 30,
+    KTO_DISPATCH_BATCH: 256,
     KTO_GITHUB_THROTTLE: "on",
     KTO_DASHBOARD: "on",
     KTO_RETENTION: 30 * 86_400_000,

@@ -4,13 +4,19 @@ import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-doubl
 import { CHECK_SUITE_HANDLERS, suiteOf } from "./github-double/check-suites.js";
 import { RUNNER_GROUP_HANDLERS, type RunnerGroup } from "./github-double/runner-groups.js";
 import { appManifest, refusal, type Caller, type Permissions } from "./github-double/permissions.js";
-import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
+import { expandDispatch, inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "./github-double/workflow-inputs.js";
 import { ARTIFACT_HANDLERS, type RunArtifact, type RunStatus } from "./github-double/artifacts.js";
 import { HOOK_DELIVERY_HANDLERS, type HookDelivery, type WebhookTarget } from "./github-double/hook-deliveries.js";
 import { REGISTRATION_TOKEN_HANDLERS, type RegistrationToken } from "./github-double/registration-tokens.js";
 import { GITHUB_LIMITS, limitAnswer, RateLimiter, type Limit, type RateLimits } from "./github-double/limits.js";
 
 export { checkRequest, GHES_VERSIONS, type CheckedRequest };
+
+/** The jobs a dispatch request carries, as the matrix of the run it starts: their ids and attempts. */
+export function jobsOfDispatch(request: Pick<CheckedRequest, "body">): { id: string; attempt: number }[] {
+  const entries = JSON.parse(String((request.body.inputs as Record<string, string>).jobs ?? "[]")) as { job: { id: string; attempt: number } }[];
+  return entries.map((entry) => entry.job);
+}
 
 export type Handler = (request: CheckedRequest, state: GitHubState) => { status: number; body: unknown; headers?: Record<string, string> };
 
@@ -70,9 +76,13 @@ export interface GitHubState {
     repo: string;
     workflow: string;
     ref: string;
+    /** What this job of the run is given: the kto action's `job`, its `runs_on` (JSON), `sha` and `app_url`. */
     inputs: Record<string, string>;
+    /** The run's id: a run of several matrix jobs has one entry here per job, all with its id. */
     runId: number;
-    /** What GitHub lets the run take before it cancels it. */
+    /** The run's name (`run-name`), as the runs listing shows it; absent, it is made from the job. */
+    runName?: string;
+    /** What GitHub lets the job take before it cancels it. */
     timeoutMinutes?: number;
     actor?: string;
     createdAt?: number;
@@ -256,21 +266,25 @@ const HANDLERS: Record<string, Handler> = {
     const workflow = state.files.get(`${repo}@${String(request.body.ref)}:.github/workflows/${request.params.workflow_id}`) ?? SHIPPED_RUNNER_WORKFLOW;
     const refused = inputsRefusal(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
     if (refused) return { status: 422, body: { message: refused } };
-    const timeout = runTimeoutMinutes(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
-    if ("refusal" in timeout) return { status: 422, body: { message: timeout.refusal } };
+    const run = expandDispatch(workflow, (request.body.inputs ?? {}) as Record<string, unknown>);
+    if ("refusal" in run) return { status: 422, body: { message: run.refusal } };
     const runId = state.nextId++;
-    state.dispatches.push({
-      repo,
-      workflow: request.params.workflow_id!,
-      ref: String(request.body.ref),
-      inputs: request.body.inputs as Record<string, string>,
-      runId,
-      timeoutMinutes: timeout.minutes,
-      actor: APP_BOT,
-      createdAt: Date.now(),
-      unlistedFor: state.unlistedFor,
-    });
-    state.onDispatch?.(state.dispatches.at(-1)!);
+    const createdAt = Date.now();
+    for (const job of run.jobs) {
+      state.dispatches.push({
+        repo,
+        workflow: request.params.workflow_id!,
+        ref: String(request.body.ref),
+        inputs: job.inputs,
+        runId,
+        runName: run.runName,
+        timeoutMinutes: job.timeoutMinutes,
+        actor: APP_BOT,
+        createdAt,
+        unlistedFor: state.unlistedFor,
+      });
+      state.onDispatch?.(state.dispatches.at(-1)!);
+    }
     const lost = state.dispatchLostResponses.shift();
     if (lost) return { status: lost, body: { message: "Server Error" } };
     // Unasked (and on GHES, which has no return_run_details), no run details: a 204.
@@ -287,7 +301,8 @@ const HANDLERS: Record<string, Handler> = {
   "actions/list-workflow-runs": (request, state) => {
     const repo = `${request.params.owner}/${request.params.repo}`;
     // The runner workflow's run-name: "kto <job> attempt <n>". Newest first, a page at a time.
-    const mine = state.dispatches.filter((d) => d.repo === repo && d.workflow === request.params.workflow_id);
+    // One entry a run, though a run of a matrix has one dispatch record per job.
+    const mine = [...new Map(state.dispatches.filter((d) => d.repo === repo && d.workflow === request.params.workflow_id).map((d) => [d.runId, d])).values()];
     const listed = mine.filter((d) => !d.unlistedFor).sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0) || b.runId - a.runId);
     for (const d of mine) if (d.unlistedFor) d.unlistedFor -= 1;
     const query = new URL(request.url, "http://x").searchParams;
@@ -300,7 +315,7 @@ const HANDLERS: Record<string, Handler> = {
       return {
         id: d.runId,
         name: "kto runner",
-        display_title: `kto ${job.id} attempt ${job.attempt}`,
+        display_title: d.runName ?? `kto ${job.id} attempt ${job.attempt}`,
         event: "workflow_dispatch",
         status: "queued",
         created_at: new Date(d.createdAt ?? 0).toISOString(),

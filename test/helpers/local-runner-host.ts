@@ -1,3 +1,4 @@
+import { workflowJobDelivery, workflowJobId } from "./workflow-job-ids.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -67,8 +68,9 @@ export class LocalRunnerHost {
   /** Runs still going when the host's stop ran out of time, and killed. */
   readonly hung: number[] = [];
   private readonly runners: LocalRunner[] = [];
-  private readonly children = new Map<number, ChildProcess>();
-  private readonly executing = new Map<number, Promise<void>>();
+  /** By `<run>/<runner>`: a run of several matrix jobs may have more than one on this host. */
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly executing = new Map<string, Promise<void>>();
   private cursor = 0;
   private timer: NodeJS.Timeout | null = null;
   private alive = false;
@@ -109,7 +111,7 @@ export class LocalRunnerHost {
 
   /** The runs taken and not yet over: setting up, or their action still running. */
   running(): number[] {
-    return [...this.executing.keys()];
+    return [...new Set([...this.executing.keys()].map((key) => Number(key.split("/")[0])))];
   }
 
   /**
@@ -131,8 +133,9 @@ export class LocalRunnerHost {
     const late = new Promise<"late">((resolve) => (deadline = setTimeout(() => resolve("late"), limitMs)));
     if (signal) for (const child of this.children.values()) child.kill(signal);
     else if ((await Promise.race([over, late])) === "late")
-      for (const [runId, child] of this.children) {
-        this.options.log(`${this.options.name}: run ${runId} still running ${limitMs} ms after the host began to stop; killed`);
+      for (const [key, child] of this.children) {
+        const runId = Number(key.split("/")[0]);
+        this.options.log(`${this.options.name}: run ${key} still running ${limitMs} ms after the host began to stop; killed`);
         this.hung.push(runId);
         child.kill("SIGKILL");
       }
@@ -153,7 +156,7 @@ export class LocalRunnerHost {
       this.next(runner);
     }
     // A cancelled run gets SIGINT, as the runner sends it, and reports itself cancelled.
-    for (const runId of cancelled) this.children.get(runId)?.kill("SIGINT");
+    for (const [key, child] of this.children) if (cancelled.includes(Number(key.split("/")[0]))) child.kill("SIGINT");
   }
 
   private next(runner: LocalRunner): void {
@@ -168,20 +171,20 @@ export class LocalRunnerHost {
     const over = this.execute(runner, run.runId, run.inputs)
       .catch((error: Error) => this.options.log(`${this.options.name}: run ${run.runId} failed to start: ${error.message}`))
       .finally(() => {
-        this.executing.delete(run.runId);
+        this.executing.delete(`${run.runId}/${runner.record.name}`);
         if (!this.alive) return;
         runner.busy = false;
         runner.record.busy = false;
         this.next(runner);
       });
-    this.executing.set(run.runId, over);
+    this.executing.set(`${run.runId}/${runner.record.name}`, over);
   }
 
   private async execute(runner: LocalRunner, runId: number, inputs: Record<string, string>): Promise<void> {
     const job = JSON.parse(inputs.job ?? "{}") as { id: string; attempt: number };
     const oidc = this.options.issuer.tokenRequest(this.options.repo, String(runId));
     const env = await actionsRunnerEnv({
-      dir: join(this.options.workDir, `run-${runId}`),
+      dir: join(this.options.workDir, `run-${runId}-${runner.record.name}`),
       workspace: this.options.workspace,
       inputs: { job: inputs.job ?? "", "app-url": inputs.app_url ?? "" },
       repository: this.options.repo,
@@ -203,7 +206,7 @@ export class LocalRunnerHost {
     if (!this.alive) return;
     this.options.log(`${this.options.name}: ${runner.record.name} runs ${job.id} (attempt ${job.attempt}, run ${runId})`);
     const child = spawn(process.execPath, [this.options.action], { env, cwd: this.options.workspace, stdio: ["ignore", "pipe", "pipe"] });
-    this.children.set(runId, child);
+    this.children.set(`${runId}/${runner.record.name}`, child);
     // The runner shows the action's log; what matters here is whether it said it was held open.
     let tail = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -212,7 +215,7 @@ export class LocalRunnerHost {
     });
     child.stderr!.resume();
     const exitCode = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    this.children.delete(runId);
+    this.children.delete(`${runId}/${runner.record.name}`);
     if (!this.alive && child.signalCode === "SIGKILL") return; // died with the host: no webhook, no summary
     this.finished.push({ runId, runner: runner.record.name, jobId: job.id, attempt: job.attempt, exitCode });
     await this.workflowJob("completed", runner, runId, exitCode === 0 ? "success" : "failure");
@@ -230,7 +233,7 @@ export class LocalRunnerHost {
       ...base,
       workflow_job: {
         ...base.workflow_job,
-        id: runId * 10,
+        id: workflowJobId(runId, runner.record.id),
         run_id: runId,
         status: action,
         conclusion: conclusion ?? null,
@@ -248,7 +251,7 @@ export class LocalRunnerHost {
         headers: {
           "content-type": "application/json",
           "x-github-event": "workflow_job",
-          "x-github-delivery": `wj-${runId}-${action}`,
+          "x-github-delivery": workflowJobDelivery(runId, runner.record.id, action),
           "x-hub-signature-256": await sign(this.options.webhookSecret, body),
         },
         body,

@@ -1,3 +1,4 @@
+import { workflowJobDelivery, workflowJobId } from "./workflow-job-ids.js";
 import { createRequire } from "node:module";
 import { jobReport } from "./job-report.js";
 import type { GitHubApiDouble } from "./github-api-double.js";
@@ -124,7 +125,7 @@ export class RegisteringRunners {
       ...base,
       workflow_job: {
         ...base.workflow_job,
-        id: job.runId * 10,
+        id: workflowJobId(job.runId, job.runnerId),
         run_id: job.runId,
         status: action,
         conclusion: job.conclusion ?? null,
@@ -135,7 +136,7 @@ export class RegisteringRunners {
       repository: { ...base.repository, full_name: this.options.repo, name: repoName, owner: { ...base.repository.owner, login: owner } },
       installation: { id: this.options.installationId },
     };
-    await this.options.webhook("workflow_job", payload, `wj-${job.runId}-${action}`);
+    await this.options.webhook("workflow_job", payload, workflowJobDelivery(job.runId, job.runnerId, action));
   }
 
   private async report(job: { id: string; attempt: number }, token: string, body: Record<string, unknown>): Promise<void> {

@@ -1,3 +1,4 @@
+import { workflowJobDelivery, workflowJobId } from "./workflow-job-ids.js";
 import { createRequire } from "node:module";
 import { jobReport } from "./job-report.js";
 import type { GitHubApiDouble, Runner } from "./github-api-double.js";
@@ -140,7 +141,7 @@ export class SimulatedRunners {
       ...base,
       workflow_job: {
         ...base.workflow_job,
-        id: job.runId * 10,
+        id: workflowJobId(job.runId, job.runnerId),
         run_id: job.runId,
         status: action,
         conclusion: job.conclusion ?? null,
@@ -151,7 +152,7 @@ export class SimulatedRunners {
       repository: { ...base.repository, full_name: this.options.repo, name, owner: { ...base.repository.owner, login: owner } },
       installation: { id: this.options.installationId },
     };
-    await this.options.webhook("workflow_job", payload, `wj-${job.runId}-${action}`);
+    await this.options.webhook("workflow_job", payload, workflowJobDelivery(job.runId, job.runnerId, action));
   }
 
   private async report(job: { id: string; attempt: number }, token: string, body: Record<string, unknown>): Promise<void> {

@@ -9,6 +9,7 @@ import { LocalSystem } from "../helpers/local-system.js";
 import { freshStore } from "../helpers/stores.js";
 import { SimulatedRunners } from "../helpers/simulated-runners.js";
 import { callsPerJob, callsTable } from "../helpers/api-calls.js";
+import { jobsOfDispatch } from "../helpers/github-api-double.js";
 
 // kto's load test: 500 pull-request events, 2,000 jobs, 50 runners over 6
 // label sets. KTO_LOAD_SCALE shrinks it (0.2 = 100 events, 400 jobs) for a slow machine.
@@ -80,8 +81,7 @@ function latencies(
   const dispatchAt = new Map<string, number>();
   for (const request of system.github.requests) {
     if (request.operationId === "checks/create") created.set(String(request.body.external_id), request.at);
-    if (request.operationId === "actions/create-workflow-dispatch")
-      dispatchAt.set((JSON.parse(String((request.body.inputs as Record<string, string>).job)) as { id: string }).id, request.at);
+    if (request.operationId === "actions/create-workflow-dispatch") for (const job of jobsOfDispatch(request)) dispatchAt.set(job.id, request.at);
   }
   const webhookToQueued: number[] = [];
   const queuedToDispatched: number[] = [];

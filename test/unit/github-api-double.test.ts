@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { checkRequest, GHES_VERSIONS } from "../helpers/github-api-double.js";
 import { refusal } from "../helpers/github-double/permissions.js";
 import { MAX_TIMEOUT_MS, runTimeoutMinutes as runTimeoutMinutesOf } from "../../src/config/limits.js";
-import { inputsRefusal, runTimeoutMinutes, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
+import { expandDispatch, inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
 
 const auth = { authorization: "token t" };
 const checkRun = (output: Record<string, unknown>) =>
@@ -163,32 +163,58 @@ describe("the GitHub API double's permission check", () => {
 });
 
 describe("the GitHub API double's workflow inputs check", () => {
-  const inputs = { job: "{}", runs_on: "[]", sha: "a".repeat(40), app_url: "https://kto.example.com" };
+  const inputs = { run_name: "kto p/unit attempt 1", jobs: "[]", sha: "a".repeat(40), app_url: "https://kto.example.com" };
 
   it("takes the inputs the runner workflow declares, and refuses others as GitHub does", () => {
     expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, inputs)).toBeNull();
     expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { ...inputs, debug: "1" })).toBe('Unexpected inputs provided: ["debug"]');
-    expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { job: "{}", runs_on: "[]", app_url: "x" })).toBe("Required input 'sha' not provided");
+    expect(inputsRefusal(SHIPPED_RUNNER_WORKFLOW, { run_name: "r", jobs: "[]", app_url: "x" })).toBe("Required input 'sha' not provided");
     expect(inputsRefusal("on: push\njobs: {}\n", inputs)).toBe("Workflow does not have 'workflow_dispatch' trigger");
   });
 });
 
-describe("the runner workflow's timeout, as GitHub evaluates it", () => {
-  const inputs = (job: Record<string, unknown>) => ({ job: JSON.stringify(job), runs_on: "[]", sha: "a".repeat(40), app_url: "https://kto" });
+describe("the runner workflow's run, as GitHub makes it from a dispatch", () => {
+  const entry = (id: string, runner: string, job: Record<string, unknown> = {}) => ({
+    name: id,
+    job: { id, attempt: 1, timeoutMinutes: 31, ...job },
+    runs_on: ["self-hosted", `kto-runner-${runner}`],
+  });
+  const inputs = (entries: unknown[]) => ({ run_name: "kto p/a attempt 1", jobs: JSON.stringify(entries), sha: "a".repeat(40), app_url: "https://kto" });
 
-  it("takes the shipped workflow's timeout-minutes from the job the App dispatches, covering the job's own timeout and capped at 5 days", () => {
-    const spec = { timeoutMs: 7 * 3_600_000 };
-    const minutes = runTimeoutMinutesOf(spec.timeoutMs);
-    expect(runTimeoutMinutes(SHIPPED_RUNNER_WORKFLOW, inputs({ id: "j", attempt: 1, timeoutMinutes: minutes }))).toEqual({ minutes: 7 * 60 + 30 });
+  it("makes one job per matrix entry, each on its own runner, with the job as the action receives it and the run's name", () => {
+    const run = expandDispatch(SHIPPED_RUNNER_WORKFLOW, inputs([entry("p/a", "rack-1"), entry("p/b", "rack-2")]));
+    if ("refusal" in run) throw new Error(run.refusal);
+    expect(run.runName).toBe("kto p/a attempt 1");
+    expect(run.jobs.map((j) => [j.name, j.runsOn, j.timeoutMinutes])).toEqual([
+      ["p/a", ["self-hosted", "kto-runner-rack-1"], 31],
+      ["p/b", ["self-hosted", "kto-runner-rack-2"], 31],
+    ]);
+    // toJSON indents, as GitHub's does: the action must parse it, not compare it.
+    expect(run.jobs[1]!.inputs.job).toContain("\n");
+    expect(JSON.parse(run.jobs[1]!.inputs.job!)).toEqual(entry("p/b", "rack-2").job);
+    expect(run.jobs[0]!.inputs).toMatchObject({ sha: "a".repeat(40), app_url: "https://kto", runs_on: '["self-hosted","kto-runner-rack-1"]' });
+  });
+
+  it("takes each job's timeout-minutes from its entry, covering the job's own timeout and capped at 5 days", () => {
+    const minutes = runTimeoutMinutesOf(7 * 3_600_000);
+    const run = expandDispatch(
+      SHIPPED_RUNNER_WORKFLOW,
+      inputs([entry("p/a", "r", { timeoutMinutes: minutes }), entry("p/b", "s", { timeoutMinutes: 10 * 24 * 60 })]),
+    );
+    expect("jobs" in run && run.jobs.map((j) => j.timeoutMinutes)).toEqual([7 * 60 + 30, 5 * 24 * 60]);
     expect(runTimeoutMinutesOf(MAX_TIMEOUT_MS)).toBe(5 * 24 * 60);
     expect(runTimeoutMinutesOf(1_000)).toBe(31);
   });
 
-  it("refuses a run whose timeout the template cannot give: a job without one, or an expression the double does not know", () => {
-    expect(runTimeoutMinutes(SHIPPED_RUNNER_WORKFLOW, inputs({ id: "j", attempt: 1 }))).toEqual({
+  it("refuses a run GitHub would fail at once: no timeout, an empty or oversized matrix, jobs that are not JSON, an expression the double does not know", () => {
+    expect(expandDispatch(SHIPPED_RUNNER_WORKFLOW, inputs([entry("p/a", "r", { timeoutMinutes: undefined })]))).toEqual({
       refusal: "The template is not valid: timeout-minutes evaluates to undefined",
     });
-    const other = SHIPPED_RUNNER_WORKFLOW.replace(/timeout-minutes: .*/, "timeout-minutes: ${{ inputs.minutes }}");
-    expect(runTimeoutMinutes(other, inputs({}))).toMatchObject({ refusal: expect.stringContaining("cannot evaluate") });
+    expect(expandDispatch(SHIPPED_RUNNER_WORKFLOW, inputs([]))).toMatchObject({ refusal: expect.stringContaining("does not contain any values") });
+    const many = Array.from({ length: 257 }, (_, i) => entry(`p/${i}`, `r${i}`));
+    expect(expandDispatch(SHIPPED_RUNNER_WORKFLOW, inputs(many))).toMatchObject({ refusal: expect.stringContaining("more than 256 jobs") });
+    expect(expandDispatch(SHIPPED_RUNNER_WORKFLOW, { ...inputs([]), jobs: "{not json" })).toMatchObject({ refusal: expect.stringContaining("is not JSON") });
+    const other = SHIPPED_RUNNER_WORKFLOW.replace(/timeout-minutes: .*/, "timeout-minutes: ${{ fromJSON(inputs.jobs)[0].job.timeoutMinutes }}");
+    expect(expandDispatch(other, inputs([entry("p/a", "r")]))).toMatchObject({ refusal: expect.stringContaining("cannot evaluate") });
   });
 });

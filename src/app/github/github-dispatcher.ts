@@ -1,7 +1,7 @@
 import { runTimeoutMinutes } from "../../config/limits.js";
 import type { BuildHandoff } from "../../config/job-spec.js";
 import { buildHandoff } from "../../orchestrator/build-handoff.js";
-import { DispatchRefusedError, type CancelRequest, type DispatchRequest, type Dispatcher } from "../../orchestrator/dispatcher.js";
+import { DispatchRefusedError, type CancelRequest, type DispatchBatching, type DispatchRequest, type Dispatcher } from "../../orchestrator/dispatcher.js";
 import { DeferredError } from "../../orchestrator/outbox-worker.js";
 import type { JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
 import { httpStatusOf } from "../../orchestrator/http-status.js";
@@ -10,12 +10,20 @@ import { type Octokit, type OctokitFor, splitRepo } from "./github-api.js";
 import { uniqueRunnerLabel } from "./github-runner-pool.js";
 
 /**
- * How a job's attempt runs as a run of the runner workflow: dispatched at `ref` (the
- * repository's default branch), it names itself `runName`. The dispatcher starts it, and
- * the report route checks a run's OIDC token against it.
+ * How a job's attempt runs: as one matrix job of a run of the runner workflow, dispatched at
+ * `ref` (the repository's default branch) for its whole batch, and named `runName` after
+ * the batch's first job. The dispatcher starts it, and the report route checks a run's OIDC
+ * token against it.
  */
-export function runnerRun(plan: Pick<PlanRecord, "defaultRef">, job: Pick<JobRecord, "id" | "attempt">): { ref: string; runName: string } {
-  return { ref: plan.defaultRef ?? "main", runName: `kto ${job.id} attempt ${job.attempt}` };
+export function runnerRun(plan: Pick<PlanRecord, "defaultRef">, job: Pick<JobRecord, "id" | "attempt" | "batchKey">): { ref: string; runName: string } {
+  const lead = job.batchKey !== null ? leadOf(job.batchKey) : job;
+  return { ref: plan.defaultRef ?? "main", runName: `kto ${lead.id} attempt ${lead.attempt}` };
+}
+
+/** The job whose attempt names a batch: `<id>#<attempt>`, split at the last `#` (an id may hold one). */
+function leadOf(batchKey: string): { id: string; attempt: number } {
+  const at = batchKey.lastIndexOf("#");
+  return { id: batchKey.slice(0, at), attempt: Number(batchKey.slice(at + 1)) };
 }
 
 /**
@@ -33,19 +41,56 @@ export function runsOn(labels: readonly string[]): string[] {
 
 /** GitHub's limit on a dispatch's inputs, all of them together, counted here as the JSON they are sent as. */
 export const INPUTS_CHARS = 65_535;
+/** GitHub's limit on the jobs a matrix makes. */
+export const MATRIX_JOBS = 256;
+/** Room in the inputs for the run's name, the commit, the App's URL and the JSON around them. */
+const INPUTS_OVERHEAD_CHARS = 2_048;
+/** What a build's handoff (its run, artifact and digests) may add to a job's entry, known only as it is sent. */
+const HANDOFF_CHARS = 4_096;
+
+/** One matrix job of a run: what the runner workflow reads from `matrix`. */
+interface MatrixEntry {
+  /** The workflow job's name in the Actions UI: the job's own id. */
+  name: string;
+  job: { id: string; attempt: number; spec: JobRecord["spec"]; timeoutMinutes: number; build?: BuildHandoff; trusted: boolean };
+  runs_on: string[];
+}
+
+function matrixEntry(job: JobRecord, plan: PlanRecord, runnerLabels: readonly string[], build: BuildHandoff | null): MatrixEntry {
+  return {
+    name: job.spec.id,
+    job: {
+      id: job.id,
+      attempt: job.attempt,
+      spec: job.spec,
+      // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
+      timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs),
+      ...(build ? { build } : {}),
+      trusted: plan.trusted,
+    },
+    runs_on: runsOn(runnerLabels),
+  };
+}
+
+/** What an entry adds to the inputs as sent: the matrix is JSON inside the inputs' JSON, so its quotes and backslashes count twice. */
+function entryChars(entry: MatrixEntry): number {
+  return JSON.stringify(JSON.stringify(entry)).length - 1;
+}
 
 /**
  * Refuses, before anything is sent, a dispatch GitHub would refuse whatever the retry: its
- * job could never run, so it fails at once, saying why.
+ * jobs could never run, so they fail at once, saying why.
  */
-function checkInputs(inputs: Record<string, string>, maxInputs: number): void {
+function checkInputs(inputs: Record<string, string>, maxInputs: number, jobs: number): void {
   const count = Object.keys(inputs).length;
   if (count > maxInputs)
     throw new DispatchRefusedError(`kto cannot dispatch this job: the runner workflow takes ${count} inputs and this GitHub at most ${maxInputs}`);
   const chars = JSON.stringify(inputs).length;
   if (chars > INPUTS_CHARS) {
     throw new DispatchRefusedError(
-      `kto cannot dispatch this job: its workflow inputs come to ${chars} characters as JSON; GitHub takes at most 65,535. Make the suite's command, env or matrix values shorter (quotes and backslashes count twice, as the job's JSON is sent inside the inputs' JSON)`,
+      jobs === 1
+        ? `kto cannot dispatch this job: its workflow inputs come to ${chars} characters as JSON; GitHub takes at most 65,535. Make the suite's command, env or matrix values shorter (quotes and backslashes count twice, as the job's JSON is sent inside the inputs' JSON)`
+        : `kto cannot dispatch these ${jobs} jobs as one run: their workflow inputs come to ${chars} characters as JSON; GitHub takes at most 65,535`,
     );
   }
 }
@@ -64,6 +109,8 @@ export interface GitHubDispatcherOptions {
   runDetails: boolean;
   /** How many inputs a dispatch may carry: 25 on github.com, 10 on GitHub Enterprise Server. */
   maxInputs: number;
+  /** At most how many jobs one run carries as its matrix (GitHub's limit is 256); 1 dispatches each job alone. */
+  batchJobs: number;
   /** The user the App's installations act as (`<slug>[bot]`): only runs it started are kto's. */
   botLogin: () => Promise<string>;
   /**
@@ -84,26 +131,37 @@ export interface DispatcherStore {
 }
 
 /**
- * Starts a job as a run of the runner workflow, bound to the exact runner it was leased:
- * `runs_on` carries that runner's unique label, so GitHub cannot hand it to another.
+ * Starts a scheduling pass's jobs of one plan as one run of the runner workflow, each a job
+ * of its matrix bound to the exact runner it was leased: its `runs_on` carries that
+ * runner's unique label, so GitHub cannot hand it to another. One run for many jobs is
+ * what keeps kto within GitHub's limit on content-creating requests.
  */
 export class GitHubDispatcher implements Dispatcher {
+  readonly batching: DispatchBatching;
+
   constructor(
     private readonly store: DispatcherStore,
     private readonly octokitFor: OctokitFor,
     private readonly options: GitHubDispatcherOptions,
-  ) {}
+  ) {
+    this.batching = {
+      maxJobs: Math.max(1, Math.min(MATRIX_JOBS, options.batchJobs)),
+      maxChars: INPUTS_CHARS - INPUTS_OVERHEAD_CHARS - options.appUrl.length,
+      entryChars: (lease, plan) => entryChars(matrixEntry(lease.job, plan, lease.runnerLabels, null)) + 1 + (lease.job.needsJobId ? HANDOFF_CHARS : 0),
+      // A run is one plan's: its jobs share a commit and a trust decision, and its cancel ends only them.
+      groupOf: (plan) => plan.id,
+    };
+  }
 
   async dispatch({ entries, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
-    if (entries.length !== 1) throw new DispatchRefusedError(`kto cannot dispatch ${entries.length} jobs as one run of this runner workflow`);
-    const [{ job, runnerId }] = entries as [DispatchRequest["entries"][number]];
-    const plan = await this.store.plans.plan(job.planId);
-    if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${job.planId} has no repository to dispatch to`);
-    const env = (await this.store.runners.list()).find((e) => e.id === runnerId);
-    if (!env) throw new Error(`runner ${runnerId} is gone`);
+    const lead = entries[0]!.job;
+    const plan = await this.store.plans.plan(lead.planId);
+    if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${lead.planId} has no repository to dispatch to`);
+    if (entries.some(({ job }) => job.planId !== plan.id)) throw new Error(`dispatch ${lead.batchKey ?? lead.id} mixes jobs of several plans`);
+    const runners = await this.store.runners.list();
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
-    const { ref, runName } = runnerRun(plan, job);
+    const { ref, runName } = runnerRun(plan, lead);
     // The dispatch API has no idempotency key: a run that an earlier try started is found by its run-name.
     if (sentAt !== null) {
       const existing = await this.lookUp(octokit, owner, repo, runName, sentAt);
@@ -115,23 +173,15 @@ export class GitHubDispatcher implements Dispatcher {
           now + this.options.lookupDelayMs,
         );
     }
-    const build = await this.handoffOf(job);
-    const inputs = {
-      // The runner workflow reads its timeout-minutes from here: GitHub's expressions cannot add.
-      // A build's handoff goes inside `job`, so it takes no input of its own (GHES allows 10).
-      job: JSON.stringify({
-        id: job.id,
-        attempt: job.attempt,
-        spec: job.spec,
-        timeoutMinutes: runTimeoutMinutes(job.spec.timeoutMs),
-        ...(build ? { build } : {}),
-        trusted: plan.trusted,
-      }),
-      runs_on: JSON.stringify(runsOn(env.labels)),
-      sha: plan.headSha,
-      app_url: this.options.appUrl,
-    };
-    checkInputs(inputs, this.options.maxInputs);
+    const matrix: MatrixEntry[] = [];
+    for (const { job, runnerId } of entries) {
+      const runner = runners.find((r) => r.id === runnerId);
+      if (!runner) throw new Error(`runner ${runnerId} is gone`);
+      // A build's handoff goes inside its job's entry, so it takes no input of its own (GHES allows 10).
+      matrix.push(matrixEntry(job, plan, runner.labels, await this.handoffOf(job)));
+    }
+    const inputs = { run_name: runName, jobs: JSON.stringify(matrix), sha: plan.headSha, app_url: this.options.appUrl };
+    checkInputs(inputs, this.options.maxInputs, matrix.length);
     const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
       owner,
       repo,
@@ -202,7 +252,15 @@ export class GitHubDispatcher implements Dispatcher {
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
-    const id = runId ?? (await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt }).runName, job.dispatchedAt ?? job.createdAt));
+    const id =
+      runId ??
+      (await this.lookUp(
+        octokit,
+        owner,
+        repo,
+        runnerRun(plan, job.attempt === attempt ? job : { id: jobId, attempt, batchKey: null }).runName,
+        job.dispatchedAt ?? job.createdAt,
+      ));
     if (id === null) return;
     try {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });

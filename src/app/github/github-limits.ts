@@ -69,7 +69,10 @@ const APP_PATHS = /^(?:\/app(?:\/|$)|\/marketplace_listing\/|\/(?:orgs|users|ent
 
 /** Whose limits a request spends: the App's for its JWT calls, else the installation's. */
 export function limitsHolder(installationId: number | undefined, url: string): number {
-  const path = url.replace(/^https?:\/\/[^/]+/, "").replace(/^\/api\/v3(?=\/)/, "").split("?")[0]!;
+  const path = url
+    .replace(/^https?:\/\/[^/]+/, "")
+    .replace(/^\/api\/v3(?=\/)/, "")
+    .split("?")[0]!;
   return !installationId || APP_PATHS.test(path) ? APP_CALLS : installationId;
 }
 
@@ -190,7 +193,11 @@ export class GitHubLimits {
   private pauseSecondary(installationId: number, now: number, sentAt: number, retryAfterMs: number): Promise<Standing> {
     return this.change(installationId, "secondary", (s) => {
       const again = sentAt >= s.secondaryUntil;
-      const strikes = !again ? Math.max(1, s.secondaryStrikes) : s.secondaryStrikes > 0 && sentAt - s.secondaryUntil < SECONDARY_QUIET_MS ? s.secondaryStrikes + 1 : 1;
+      const strikes = !again
+        ? Math.max(1, s.secondaryStrikes)
+        : s.secondaryStrikes > 0 && sentAt - s.secondaryUntil < SECONDARY_QUIET_MS
+          ? s.secondaryStrikes + 1
+          : 1;
       const backoff = Math.min(SECONDARY_PAUSE_CAP_MS, SECONDARY_PAUSE_MS * 2 ** (strikes - 1));
       const until = Math.max(now + Math.max(backoff, retryAfterMs), again ? 0 : s.secondaryUntil);
       return {

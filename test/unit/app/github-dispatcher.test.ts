@@ -60,6 +60,7 @@ describe("GitHubDispatcher", () => {
       appUrl: "https://kto.example.com",
       runDetails: server === "github.com",
       maxInputs: server === "github.com" ? 25 : 10,
+      batchJobs: 256,
       botLogin: async () => APP_BOT,
       ...LOOKUP,
       now: () => clock.now(),
@@ -93,18 +94,24 @@ describe("GitHubDispatcher", () => {
     const [sent] = github.state.dispatches;
     expect(runId).toBe(String(sent!.runId));
     expect(sent).toMatchObject({ repo: REPO, workflow: "kto-runner.yml", ref: "master" });
-    expect(sent!.inputs).toEqual({
-      job: JSON.stringify({
-        id: "p/unit",
-        attempt: 1,
-        spec: request.entries[0]!.job.spec,
-        timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs),
-        trusted: true,
-      }),
-      runs_on: JSON.stringify(["self-hosted", "kto-runner-rack-1"]),
+    const job = {
+      id: "p/unit",
+      attempt: 1,
+      spec: request.entries[0]!.job.spec,
+      timeoutMinutes: runTimeoutMinutes(request.entries[0]!.job.spec.timeoutMs),
+      trusted: true,
+    };
+    // One run, named after its first job, whose matrix holds the job on its runner.
+    expect(github.requests.find((r) => r.operationId === "actions/create-workflow-dispatch")!.body.inputs).toEqual({
+      run_name: "kto p/unit attempt 1",
+      jobs: JSON.stringify([{ name: "unit", job, runs_on: ["self-hosted", "kto-runner-rack-1"] }]),
       sha: SHA,
       app_url: "https://kto.example.com",
     });
+    // What the job of that run is given, as GitHub evaluates the shipped workflow.
+    expect(sent!.runName).toBe("kto p/unit attempt 1");
+    expect(JSON.parse(sent!.inputs.job!)).toEqual(job);
+    expect(sent!.inputs).toMatchObject({ runs_on: JSON.stringify(["self-hosted", "kto-runner-rack-1"]), sha: SHA, app_url: "https://kto.example.com" });
     expect(github.requests.find((r) => r.operationId === "actions/create-workflow-dispatch")!.body.return_run_details).toBe(true);
     expect(count("actions/list-workflow-runs")).toBe(0);
     expect(github.rejected).toEqual([]);
@@ -219,5 +226,69 @@ describe("GitHubDispatcher", () => {
     await lifecycle.cancel((await store.jobs.job("p/b"))!, "cancelled by a writer");
     await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV });
     expect(github.state.cancelled).toEqual([4242]);
+  });
+  it("starts a pass's jobs of one plan as one run, each a job of its matrix on the runner it was leased, and names the run after the first", async () => {
+    await store.runners.upsertRunners([
+      {
+        id: `github:${REPO}:8`,
+        pool: "github",
+        labels: ["self-hosted", "x86_64", "kto-runner-rack-2"],
+        capacity: 1,
+        state: "online",
+        lastSeen: clock.now(),
+        scope: UNRESTRICTED,
+      },
+    ]);
+    await submitPlan(store, {
+      id: "p",
+      source: ".github/kto.yml",
+      workspace: REPO,
+      repo: REPO,
+      installationId: 1,
+      headSha: SHA,
+      defaultRef: "master",
+      approved: true,
+      now: clock.now(),
+      jobs: [storeJob("p/a", ["x86_64"], 2), storeJob("p/b", ["x86_64"], 2)],
+    });
+    const lifecycle = new JobLifecycle(store, clock, undefined, false, undefined, dispatcher("github.com").batching);
+    const queued = await Promise.all(["p/a", "p/b"].map(async (id) => (await store.jobs.job(id))!));
+    const [a, b] = await lifecycle.dispatchAll([
+      { job: queued[0]!, runnerId: ENV, runnerLabels: ["self-hosted", "x86_64", "kto-runner-rack-1"] },
+      { job: queued[1]!, runnerId: `github:${REPO}:8`, runnerLabels: ["self-hosted", "x86_64", "kto-runner-rack-2"] },
+    ]);
+    expect(b!.batchKey).toBe(a!.batchKey);
+    const { runId } = await dispatcher("github.com").dispatch({
+      key: "dispatch:p/a#1",
+      entries: [
+        { job: a!, runnerId: ENV },
+        { job: b!, runnerId: `github:${REPO}:8` },
+      ],
+      sentAt: null,
+    });
+    expect(count("actions/create-workflow-dispatch")).toBe(1);
+    expect(github.state.dispatches.map((d) => [String(d.runId), d.runName, JSON.parse(d.inputs.job!).id, JSON.parse(d.inputs.runs_on!)])).toEqual([
+      [runId, "kto p/a attempt 1", "p/a", ["self-hosted", "kto-runner-rack-1"]],
+      [runId, "kto p/a attempt 1", "p/b", ["self-hosted", "kto-runner-rack-2"]],
+    ]);
+    // Either job finds the run by the batch's name, as a report from the second does on GHES.
+    expect(await dispatcher("github.com").findRun(b!, (await store.plans.plan("p"))!)).toBe(runId);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("batches by plan, at most 256 jobs or what the inputs hold, a build's handoff allowed for", () => {
+    const { batching } = dispatcher("github.com", { batchJobs: 1_000 });
+    expect(batching.maxJobs).toBe(256);
+    expect(dispatcher("github.com", { batchJobs: 1 }).batching.maxJobs).toBe(1);
+    expect(batching.maxChars).toBe(65_535 - 2_048 - "https://kto.example.com".length);
+    const plan = { id: "p", trusted: true } as Parameters<typeof batching.groupOf>[0];
+    expect(batching.groupOf(plan)).toBe("p");
+    const lease = { job: { id: "p/a", attempt: 1, spec: job({ id: "a" }), needsJobId: null }, runnerId: ENV, runnerLabels: ["kto-runner-rack-1"] } as never;
+    const booting = {
+      job: { id: "p/a", attempt: 1, spec: job({ id: "a" }), needsJobId: "p/build" },
+      runnerId: ENV,
+      runnerLabels: ["kto-runner-rack-1"],
+    } as never;
+    expect(batching.entryChars(booting, plan) - batching.entryChars(lease, plan)).toBe(4_096);
   });
 });
