@@ -73,6 +73,8 @@ describe("several runner instances on one host (kto-runner@1, kto-runner@2)", ()
       KTO_RUNNER_REPOSITORY: REPO,
       KTO_RUNNER_DIR: release,
       KTO_RUNNER_HOME: join(dir, "home"),
+      // The stand-in release has no config.sh: its runners are registered just in time.
+      KTO_RUNNER_REGISTRATION: "jit",
     };
     // The two units start together at boot.
     const started = await Promise.all(

@@ -21,6 +21,7 @@ describe("read routes on an App with a public URL", () => {
     "monitorTicking",
     "outboxPending",
     "ready",
+    "runnersRefused",
     "status",
     "store",
   ];
