@@ -176,6 +176,16 @@ function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>)
   return run;
 }
 
+/**
+ * The check run of `name` GitHub shows on commit `sha`, and branch protection reads: the
+ * newest of that name, whatever older ones say.
+ */
+export function shownCheckRun(state: GitHubState, sha: string, name: string): Record<string, unknown> | undefined {
+  let shown: Record<string, unknown> | undefined;
+  for (const [id, run] of state.checkRuns) if (run.head_sha === sha && run.name === name && (!shown || id > Number(shown.id))) shown = run;
+  return shown;
+}
+
 /** A runner as GitHub lists it: always with its group. */
 const inGroup = (runner: Runner): Runner => ({ ...runner, runner_group_id: runner.runner_group_id ?? 1 });
 

@@ -12,6 +12,7 @@ import {
   pullRequest,
   REPO,
   SECOND,
+  shownApproval,
   stampAfterNow,
   UNIT,
   useAppUnderAttack,
@@ -38,6 +39,9 @@ describe("the trust gate against a fork's author", () => {
     expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     const [reopened] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(reopened?.reason).toContain("kto/ok-to-test approves only the commit it is added to");
+    // GitHub shows the newest check run of a name: the approved commit's says so, the held one's still asks.
+    expect(shownApproval(FIRST)).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(shownApproval(SECOND)).toMatchObject({ status: "completed", conclusion: "action_required" });
     expect(github.rejected).toEqual([]);
   });
 
