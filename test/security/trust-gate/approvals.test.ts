@@ -98,14 +98,20 @@ describe("the trust gate against a fork's author", () => {
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
-    const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
+    const notice = checkRuns().find((c) => c.name === "kto / ok-to-test");
     expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
     expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);
+    // The notice is a check run of its own: the commit's approval check run still asks, and the
+    // superseded commit's says it will not run.
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "action_required" });
+    expect(shownApproval(FIRST)).toMatchObject({ conclusion: "cancelled" });
 
     // Reviewed and approved again, after the push: it runs.
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit approved");
     expect(dispatchedShas()).toEqual([SECOND]);
+    await untilSettled({ app, github });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "success" });
     expect(github.rejected).toEqual([]);
   });
 
@@ -119,11 +125,15 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", written));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect(checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+    expect(checkRuns().find((c) => c.name === "kto / retest")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "action_required" });
 
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit retested");
     expect(dispatchedShas()).toEqual([SECOND]);
+    // The writer's retest runs the commit in a newer plan, without a hold: the held plan's end says so.
+    await untilSettled({ app, github });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "success" });
     expect(github.rejected).toEqual([]);
   });
 });
