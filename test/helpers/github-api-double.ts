@@ -208,10 +208,17 @@ const HANDLERS: Record<string, Handler> = {
     const id = Number(request.params.check_run_id);
     const run = state.checkRuns.get(id);
     if (!run) return { status: 404, body: { message: "Not Found" } };
-    // GitHub keeps a completed check run completed; the double refuses instead, so that a test sees it.
+    // GitHub keeps a completed check run as it completed: neither its status nor its conclusion
+    // changes again (it ignores or refuses the change). The double refuses, so that a test sees
+    // it; the same conclusion again (an update retried after a lost answer) changes nothing.
     const status = request.body.conclusion ? "completed" : request.body.status;
     if (run.status === "completed" && status !== undefined && status !== "completed")
       return { status: 422, body: { message: "a completed check run cannot be reopened: create a new check run" } };
+    if (run.status === "completed" && request.body.conclusion !== undefined && request.body.conclusion !== run.conclusion)
+      return {
+        status: 422,
+        body: { message: `the conclusion of a completed check run cannot change (it is ${String(run.conclusion)}): create a new check run` },
+      };
     withUpdate(run, request.body);
     return { status: 200, body: run };
   },
