@@ -79,6 +79,18 @@ export function approvalEffect(planId: string, cause: string): Effect {
   return { kind: "approval", key: `approval:${planId}:${cause}`, payload: {}, jobId: planId, priority: effectPriority("approval") };
 }
 
+/**
+ * What a job's move shows, wherever it comes from. A job waiting for approval shows only in
+ * its plan's approval check run, so every way out of the wait (approved, cancelled,
+ * superseded, skipped) publishes the plan's, whose publisher alone decides how the hold
+ * ends on GitHub; a job that leaves the wait for the queue also gets a check run of its own.
+ */
+export function shownEffects(job: Pick<JobRecord, "id" | "planId" | "state">, attempt: number, to: JobState, cause: string): Effect[] {
+  if (job.state !== "awaiting_approval") return [publishEffect(job.id, attempt, to)];
+  const plan = approvalEffect(job.planId, cause);
+  return isTerminal(to) ? [plan] : [publishEffect(job.id, attempt, to), plan];
+}
+
 /** A dependent released to the queue or skipped when its build ends shows as it is now, where the lifecycle publishes. */
 export function releaseEffects(shown: boolean): ReleaseEffects | undefined {
   return shown ? (job, to) => [publishEffect(job.id, job.attempt, to)] : undefined;
@@ -89,11 +101,7 @@ export function planEffects(shown: boolean): PlanEffects {
   return {
     superseded(job, planId) {
       const effects = cancelEffect(job, "superseded");
-      // A job waiting for approval shows only in its plan's approval check run.
-      if (shown)
-        effects.push(
-          job.state === "awaiting_approval" ? approvalEffect(job.planId, `superseded by ${planId}`) : publishEffect(job.id, job.attempt, "cancelled"),
-        );
+      if (shown) effects.push(...shownEffects(job, job.attempt, "cancelled", `superseded by ${planId}`));
       return effects;
     },
     submitted(job) {

@@ -2,7 +2,7 @@ import { buildNeeded } from "../config/job-spec.js";
 import type { Clock } from "./clock.js";
 import type { DispatchBatching, Lease, RunEvent } from "./dispatcher.js";
 import { batchLeases } from "./dispatch-batches.js";
-import { approvalEffect, batchKeyOf, cancelEffect, dispatchEffect, planEffects, publishEffect, releaseEffects } from "./job-effects.js";
+import { batchKeyOf, cancelEffect, dispatchEffect, planEffects, releaseEffects, shownEffects } from "./job-effects.js";
 import { ACTIVE_STATES, isTerminal } from "./job-state.js";
 import type { JobRecord, NewPlan, PlanRecord, Store, TransitionRequest } from "./store/store.js";
 
@@ -25,11 +25,8 @@ export interface LifecycleOptions {
 
 export const DEFAULT_LIFECYCLE: LifecycleOptions = { leaseMs: 120_000, deadlineGraceMs: 60_000, retryBackoffMs: 5_000, maxBackoffMs: 300_000 };
 
-/** What a transition shows: the job's own check run, the plan's approval check run, both or neither. */
-interface Shown {
-  job: boolean;
-  approvalOf?: string;
-}
+/** What a transition's publish effects are built from: the job as it was before it moves. */
+type Moving = Pick<JobRecord, "id" | "planId" | "state" | "attempt">;
 
 /**
  * Every move of a job goes through here: each is one store transaction carrying the side
@@ -55,17 +52,19 @@ export class JobLifecycle {
   }
 
   /** Every transition goes through here, so a publisher hears of each one it shows. */
-  private async transition(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown = { job: true }): Promise<JobRecord | null> {
-    return this.moved(await this.store.transition(this.shown(job, request, shown)));
+  private async transition(job: Moving, request: TransitionRequest): Promise<JobRecord | null> {
+    return this.moved(await this.store.transition(this.shown(job, request)));
   }
 
-  /** The request with the publish effects of what it shows added, when this lifecycle publishes. */
-  private shown(job: Pick<JobRecord, "attempt">, request: TransitionRequest, shown: Shown): TransitionRequest {
+  /**
+   * The request with the publish effects of what it shows added, when this lifecycle
+   * publishes; `shown` false for a move nobody needs to see on its own.
+   */
+  private shown(job: Moving, request: TransitionRequest, shown = true): TransitionRequest {
     if (!this.reporting) return request;
     const attempt = Number(request.set?.attempt ?? job.attempt);
     const effects = [...(request.effects ?? [])];
-    if (shown.job) effects.push(publishEffect(request.jobId, attempt, request.to));
-    if (shown.approvalOf) effects.push(approvalEffect(shown.approvalOf, `${request.jobId}#${attempt}:${request.to}`));
+    if (shown) effects.push(...shownEffects(job, attempt, request.to, `${request.jobId}#${attempt}:${request.to}`));
     return { ...request, effects, released: releaseEffects(true) };
   }
 
@@ -107,7 +106,7 @@ export class JobLifecycle {
             skipLocked: true,
             now,
           },
-          { job: false },
+          false,
         );
         requestOf.set(job.id, request);
       }
@@ -199,21 +198,16 @@ export class JobLifecycle {
   async cancel(job: JobRecord, reason: string): Promise<JobRecord | null> {
     let current: JobRecord | null = job;
     for (let tries = 0; current && !isTerminal(current.state) && tries < 5; tries++) {
-      const done = await this.transition(
-        current,
-        {
-          jobId: current.id,
-          from: [current.state],
-          attempt: current.attempt,
-          to: "cancelled",
-          set: { outcome: "cancelled", reason },
-          reason,
-          effects: cancelEffect(current, reason),
-          now: this.clock.now(),
-        },
-        // A job still waiting for approval has no check run of its own, only its plan's.
-        current.state === "awaiting_approval" ? { job: false, approvalOf: current.planId } : { job: true },
-      );
+      const done = await this.transition(current, {
+        jobId: current.id,
+        from: [current.state],
+        attempt: current.attempt,
+        to: "cancelled",
+        set: { outcome: "cancelled", reason },
+        reason,
+        effects: cancelEffect(current, reason),
+        now: this.clock.now(),
+      });
       if (done) return done;
       current = await this.store.jobs.job(job.id);
     }
@@ -221,23 +215,20 @@ export class JobLifecycle {
   }
 
   /**
-   * An approved job gets a check run of its own, and its plan's approval check run says so.
-   * One that boots a build waits for it (and is released at once if that build has ended).
+   * An approved job gets a check run of its own, and its plan's approval check run says so
+   * (shownEffects). One that boots a build waits for it (and is released at once if that
+   * build has ended).
    */
   async approve(job: JobRecord): Promise<JobRecord | null> {
     const waits = job.needsJobId !== null;
-    return this.transition(
-      job,
-      {
-        jobId: job.id,
-        from: ["awaiting_approval"],
-        to: waits ? "waiting" : "queued",
-        ...(waits ? { set: { reason: `waiting for build ${buildNameOf(job)}` } } : {}),
-        reason: "approved",
-        now: this.clock.now(),
-      },
-      { job: true, approvalOf: job.planId },
-    );
+    return this.transition(job, {
+      jobId: job.id,
+      from: ["awaiting_approval"],
+      to: waits ? "waiting" : "queued",
+      ...(waits ? { set: { reason: `waiting for build ${buildNameOf(job)}` } } : {}),
+      reason: "approved",
+      now: this.clock.now(),
+    });
   }
 
   /** An event from the run of `attempt`; one from an older attempt or a finished job is ignored. */

@@ -194,6 +194,16 @@ function withUpdate(run: Record<string, unknown>, body: Record<string, unknown>)
   return run;
 }
 
+/**
+ * The check run of `name` GitHub shows on commit `sha`, and branch protection reads: the
+ * newest of that name, whatever older ones say.
+ */
+export function shownCheckRun(state: GitHubState, sha: string, name: string): Record<string, unknown> | undefined {
+  let shown: Record<string, unknown> | undefined;
+  for (const [id, run] of state.checkRuns) if (run.head_sha === sha && run.name === name && (!shown || id > Number(shown.id))) shown = run;
+  return shown;
+}
+
 /** A runner as GitHub lists it: always with its group. */
 const inGroup = (runner: Runner): Runner => ({ ...runner, runner_group_id: runner.runner_group_id ?? 1 });
 
@@ -216,10 +226,17 @@ const HANDLERS: Record<string, Handler> = {
     const id = Number(request.params.check_run_id);
     const run = state.checkRuns.get(id);
     if (!run) return { status: 404, body: { message: "Not Found" } };
-    // GitHub keeps a completed check run completed; the double refuses instead, so that a test sees it.
+    // GitHub keeps a completed check run as it completed: neither its status nor its conclusion
+    // changes again (it ignores or refuses the change). The double refuses, so that a test sees
+    // it; the same conclusion again (an update retried after a lost answer) changes nothing.
     const status = request.body.conclusion ? "completed" : request.body.status;
     if (run.status === "completed" && status !== undefined && status !== "completed")
       return { status: 422, body: { message: "a completed check run cannot be reopened: create a new check run" } };
+    if (run.status === "completed" && request.body.conclusion !== undefined && request.body.conclusion !== run.conclusion)
+      return {
+        status: 422,
+        body: { message: `the conclusion of a completed check run cannot change (it is ${String(run.conclusion)}): create a new check run` },
+      };
     withUpdate(run, request.body);
     return { status: 200, body: run };
   },

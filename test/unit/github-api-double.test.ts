@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { checkRequest, GHES_VERSIONS } from "../helpers/github-api-double.js";
+import { checkRequest, GHES_VERSIONS, startGitHubApiDouble } from "../helpers/github-api-double.js";
+import { installationOctokits } from "../helpers/installation-octokits.js";
 import { refusal } from "../helpers/github-double/permissions.js";
 import { MAX_TIMEOUT_MS, runTimeoutMinutes as runTimeoutMinutesOf } from "../../src/config/limits.js";
 import { expandDispatch, inputsRefusal, SHIPPED_RUNNER_WORKFLOW } from "../helpers/github-double/workflow-inputs.js";
@@ -216,5 +217,37 @@ describe("the runner workflow's run, as GitHub makes it from a dispatch", () => 
     expect(expandDispatch(SHIPPED_RUNNER_WORKFLOW, { ...inputs([]), jobs: "{not json" })).toMatchObject({ refusal: expect.stringContaining("is not JSON") });
     const other = SHIPPED_RUNNER_WORKFLOW.replace(/timeout-minutes: .*/, "timeout-minutes: ${{ fromJSON(inputs.jobs)[0].job.timeoutMinutes }}");
     expect(expandDispatch(other, inputs([entry("p/a", "r")]))).toMatchObject({ refusal: expect.stringContaining("cannot evaluate") });
+  });
+});
+
+describe("the GitHub API double's check runs", () => {
+  it("keeps a completed check run's status and conclusion as they are, as GitHub does, and takes a new output", async () => {
+    const github = await startGitHubApiDouble();
+    try {
+      const octokit = await installationOctokits(github)(1);
+      const where = { owner: "Codertocat", repo: "Hello-World" };
+      const { data } = await octokit.rest.checks.create({
+        ...where,
+        name: "kto / approval",
+        head_sha: "a".repeat(40),
+        status: "completed",
+        conclusion: "action_required",
+        output: { title: "Waiting", summary: "s" },
+      });
+      const update = (fields: Record<string, unknown>) =>
+        octokit.rest.checks.update({ ...where, check_run_id: data.id, ...fields }).then(
+          (answer) => answer.status,
+          (error: { status: number }) => error.status,
+        );
+      expect(await update({ conclusion: "success" })).toBe(422);
+      expect(await update({ status: "completed", conclusion: "cancelled" })).toBe(422);
+      expect(await update({ status: "in_progress" })).toBe(422);
+      expect(await update({ output: { title: "Still waiting", summary: "s" } })).toBe(200);
+      expect(await update({ conclusion: "action_required", output: { title: "Waiting", summary: "s" } })).toBe(200);
+      expect(github.state.checkRuns.get(data.id)).toMatchObject({ status: "completed", conclusion: "action_required" });
+      expect(github.rejected).toHaveLength(3);
+    } finally {
+      await github.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { isTerminal } from "../../orchestrator/job-state.js";
 import type { PriorTries, Publisher } from "../../orchestrator/publisher.js";
-import type { JobRecord, Store } from "../../orchestrator/store/store.js";
+import type { ApprovalPhase, JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
 import type { JobReport, RunReport } from "../../runners/report/run-report.js";
 import { codeSpan, inlineText } from "../../runners/report/markdown.js";
 import { STORED_FAILURES, type StoredReport } from "../http/stored-report.js";
@@ -14,6 +14,7 @@ import { isPullRequestGroup, isPullRequestHeadGroup } from "../webhooks/plan-tar
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 import { jobsOfSuite, suiteAnnotations, suiteConclusion, suiteExternalId, suiteStatus, suiteSummary, suiteTitle, type SuiteRow } from "./suite-check-run.js";
+import { approvalShown, type ApprovalShown, type PlanOfCommit } from "./approval-check-run.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -23,10 +24,22 @@ export function checkRunName(job: Pick<JobRecord, "name">): string {
   return `kto / ${job.name}`;
 }
 
-/** The one check run of a plan whose jobs wait for approval: a plan may have thousands. */
+/** The check run of a plan whose jobs wait for approval (a plan may have thousands), and of the end of that wait. */
 export const APPROVAL_CHECK_RUN = "kto / approval";
 
+const jobList = (of: readonly JobRecord[]) =>
+  of
+    .map((j) => `- ${codeSpan(checkRunName(j))} (labels: ${inlineText([j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; "))})`)
+    .join("\n");
+const jobCount = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
+
 const FIRST_TRY: PriorTries = { mayHaveLanded: false };
+
+/** One of a plan's approval check runs: where it is on GitHub, and where the store keeps its id. */
+interface ApprovalCheckRun {
+  at: CheckRunAt;
+  record: CheckRunRecord;
+}
 
 /** What a finished job's check run shows when GitHub refuses its full output: a title of kto's own words, and where the results are. */
 interface Fallback {
@@ -49,7 +62,7 @@ export interface CheckRunReporterOptions {
 /** What the publisher reads of a job and its plan, and where it keeps the check runs' ids. */
 export interface CheckRunStore {
   jobs: Pick<Store["jobs"], "job" | "list" | "queuePosition" | "setCheckRunId" | "markCheckRunRequested">;
-  plans: Pick<Store["plans"], "plan" | "setApprovalCheckRunId" | "markApprovalCheckRunRequested">;
+  plans: Pick<Store["plans"], "plan" | "plansAt" | "setApprovalCheckRunId" | "markApprovalCheckRunRequested">;
 }
 
 /**
@@ -183,70 +196,105 @@ export class CheckRunPublisher implements Publisher {
 
   /**
    * A plan whose jobs wait for approval shows as one check run listing them, action
-   * required; approved, it says so (each job then gets a check run of its own, a new one);
-   * ended unapproved (superseded, cancelled), it says that. A plan approved or ended before
-   * it was shown needs none.
+   * required, created completed and never concluded again: while it holds, only its list
+   * changes. Its hold ends with a newer check run of the same name (approvalShown decides
+   * which), since GitHub keeps a completed check run's conclusion and shows the newest.
    */
   async publishPlan(planId: string): Promise<void> {
     const plan = await this.store.plans.plan(planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) return;
     const jobs = await this.store.jobs.list({ planId });
-    const waiting = jobs.filter((j) => j.state === "awaiting_approval");
-    if (waiting.length === 0 && plan.approvalCheckRunId === null) return;
+    const others: PlanOfCommit[] = [];
+    if (!jobs.some((j) => j.state === "awaiting_approval"))
+      for (const other of await this.store.plans.plansAt(plan.repo, plan.headSha))
+        if (other.id !== plan.id) others.push({ plan: other, jobs: await this.store.jobs.list({ planId: other.id }) });
+    const shown = approvalShown(plan, jobs, others);
+    if (shown.phase === "none") return;
     const octokit = await this.octokitFor(plan.installationId);
-    const { owner, repo } = splitRepo(plan.repo);
-    const fields = this.approvalFields(plan.groupKey, jobs, waiting);
-    const at = { owner, repo, sha: plan.headSha, name: APPROVAL_CHECK_RUN, externalId: `plan:${plan.id}`, appId: this.options.appId };
-    const record: CheckRunRecord = {
-      id: plan.approvalCheckRunId,
-      requestedAt: plan.approvalCheckRunRequestedAt,
-      setId: (id) => this.store.plans.setApprovalCheckRunId(plan.id, id),
-      markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when),
-    };
-    const id = await knownCheckRun(octokit, at, record, this.options.now);
-    // It lists job names from a pull request's config: should GitHub refuse that, the count and the conclusion still show.
-    await sendOrFallBack(this.sender(octokit, at, record, id), fields, (refusal) => ({
+    const hold = this.approvalAt(plan, "hold");
+    const holdId = await knownCheckRun(octokit, hold.at, hold.record, this.options.now);
+    if (shown.phase === "hold") {
+      const fields = this.holdFields(plan.groupKey, shown.waiting);
+      // Once made, the hold's conclusion stands: only its list of waiting jobs changes.
+      return this.sendApproval(octokit, hold, holdId, holdId === null ? fields : { output: fields.output });
+    }
+    // Never shown: nothing on the commit to end.
+    if (holdId === null) return;
+    const end = this.approvalAt(plan, "end");
+    if ((await knownCheckRun(octokit, end.at, end.record, this.options.now)) === null) await this.sendApproval(octokit, end, null, this.endFields(shown, jobs));
+  }
+
+  /** Sends an approval check run: it lists job names from a pull request's config, so should GitHub refuse that, the count and the conclusion still show. */
+  private async sendApproval(
+    octokit: Octokit,
+    to: ApprovalCheckRun,
+    id: number | null,
+    fields: CheckRunFields & { output: { title: string; summary: string } },
+  ) {
+    await sendOrFallBack(this.sender(octokit, to.at, to.record, id), fields, (refusal) => ({
       ...fields,
       // "Not run: <reason>" may quote a reason; the counts are kto's own.
       output: fallbackOutput(refusal, fields.output, fields.output.title.replace(/^Not run: .*/s, "Not run"), "The dashboard lists every job."),
     }));
   }
 
-  private approvalFields(groupKey: string | null, jobs: readonly JobRecord[], waiting: readonly JobRecord[]) {
-    const list = (of: readonly JobRecord[]) =>
-      of
-        .map(
-          (j) => `- ${codeSpan(checkRunName(j))} (labels: ${inlineText([j.labels.length ? j.labels.join(", ") : "any", ...privilegesOf(j.spec)].join("; "))})`,
-        )
-        .join("\n");
-    const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
-    if (waiting.length > 0) {
-      // A pull request's label and comments approve its head's plan; a re-run's, only a writer's re-run.
-      const how = isPullRequestHeadGroup(groupKey)
-        ? "A maintainer can comment `/kto ok-to-test` or add the ok-to-test label"
-        : "Someone who can write to the repository can run it by pressing the same Re-run button";
-      const summary = withinLimit(
-        `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\n${privilegesParagraph(waiting.map((j) => j.spec))}\n\n${how}; each job then gets a check run of its own.\n\n${count(waiting.length)} waiting:\n\n${list(waiting)}`,
-        SUMMARY_LIMIT,
-        "the dashboard lists every job",
-      );
-      return this.fields({ status: "completed", conclusion: "action_required", title: `Waiting for approval: ${count(waiting.length)}`, summary }).fields;
-    }
-    // A job that left the wait other than by being cancelled in it was approved.
-    const approved = jobs.filter((j) => j.state !== "cancelled" || j.checkRunId !== null);
-    if (approved.length > 0)
+  /** The plan's approval check run of `phase`: the hold, or the newer one that ends it. */
+  private approvalAt(plan: PlanRecord, phase: ApprovalPhase): ApprovalCheckRun {
+    const { owner, repo } = splitRepo(plan.repo!);
+    const externalId = phase === "hold" ? `plan:${plan.id}` : `plan:${plan.id}:end`;
+    return {
+      at: { owner, repo, sha: plan.headSha!, name: APPROVAL_CHECK_RUN, externalId, appId: this.options.appId },
+      record: {
+        id: phase === "hold" ? plan.approvalCheckRunId : plan.approvalEndCheckRunId,
+        requestedAt: phase === "hold" ? plan.approvalCheckRunRequestedAt : plan.approvalEndCheckRunRequestedAt,
+        setId: (id) => this.store.plans.setApprovalCheckRunId(plan.id, id, phase),
+        markRequested: (when) => this.store.plans.markApprovalCheckRunRequested(plan.id, when, phase),
+      },
+    };
+  }
+
+  private holdFields(groupKey: string | null, waiting: readonly JobRecord[]) {
+    // A pull request's label and comments approve its head's plan; a re-run's, only a writer's re-run.
+    const how = isPullRequestHeadGroup(groupKey)
+      ? "A maintainer can comment `/kto ok-to-test` or add the ok-to-test label"
+      : "Someone who can write to the repository can run it by pressing the same Re-run button";
+    const summary = withinLimit(
+      `${waiting[0]!.reason ?? "This pull request needs a maintainer's approval."}\n\n${privilegesParagraph(waiting.map((j) => j.spec))}\n\n${how}; each job then gets a check run of its own.\n\n${jobCount(waiting.length)} waiting:\n\n${jobList(waiting)}`,
+      SUMMARY_LIMIT,
+      "the dashboard lists every job",
+    );
+    return this.fields({ status: "completed", conclusion: "action_required", title: `Waiting for approval: ${jobCount(waiting.length)}`, summary }).fields;
+  }
+
+  private endFields(shown: Extract<ApprovalShown, { phase: "end" }>, jobs: readonly JobRecord[]) {
+    if (shown.end === "approved")
       return this.fields({
         status: "completed",
         conclusion: "success",
-        title: `Approved: ${count(approved.length)}`,
-        summary: withinLimit(`Approved; each job runs as a check run of its own:\n\n${list(approved)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+        title: `Approved: ${jobCount(shown.approved.length)}`,
+        summary: withinLimit(
+          `Approved; each job runs as a check run of its own:\n\n${jobList(shown.approved)}`,
+          SUMMARY_LIMIT,
+          "the dashboard lists every job",
+        ),
+      }).fields;
+    if (shown.end === "runs in another plan")
+      return this.fields({
+        status: "completed",
+        conclusion: "success",
+        title: "No longer waiting: a newer plan of this commit runs it",
+        summary: withinLimit(
+          `A newer plan of this commit runs without waiting for approval; its jobs have check runs of their own. These waited:\n\n${jobList(jobs)}`,
+          SUMMARY_LIMIT,
+          "the dashboard lists every job",
+        ),
       }).fields;
     const reason = jobs.find((j) => j.reason)?.reason ?? "cancelled";
     return this.fields({
       status: "completed",
       conclusion: CONCLUSION.cancelled,
       title: `Not run: ${reason}`,
-      summary: withinLimit(`${reason}\n\n${list(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
+      summary: withinLimit(`${reason}\n\n${jobList(jobs)}`, SUMMARY_LIMIT, "the dashboard lists every job"),
     }).fields;
   }
 

@@ -21,7 +21,11 @@ export function planSeenBy(latest: PlanRecord | null, headSha: string, writtenAt
   return latest.createdAt <= Date.parse(writtenAt) ? latest : null;
 }
 
-/** Tells the pull request, on the commit's checks, that a comment did not cover its head. */
+/**
+ * Tells the pull request, on the commit's checks, that a comment did not cover its head: a
+ * neutral check run named for the command, never "kto / approval", whose newest check run
+ * GitHub would show instead of the hold (and branch protection would take as passing).
+ */
 export async function reportNotCovered(
   octokit: Octokit,
   owner: string,
@@ -32,7 +36,7 @@ export async function reportNotCovered(
   await octokit.rest.checks.create({
     owner,
     repo,
-    name: "kto / approval",
+    name: `kto / ${command}`,
     head_sha: headSha,
     status: "completed",
     conclusion: "neutral",

@@ -270,6 +270,17 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("jobs_batch").on("jobs").column("batch_key").execute();
     },
   },
+  {
+    name: "013-approval",
+    async up(db, engine) {
+      // GitHub never changes a completed check run's conclusion, so a hold that ends is told by
+      // a second "kto / approval" check run, newer than the one that held: its id, and when
+      // its create was sent, so that one whose answer was lost is looked up, not made twice.
+      const big = engine === "postgres" ? "bigint" : "integer";
+      await db.schema.alterTable("plans").addColumn("approval_end_check_run_id", big).execute();
+      await db.schema.alterTable("plans").addColumn("approval_end_check_run_requested_at", big).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -2,7 +2,7 @@ import type { Insertable, Kysely } from "kysely";
 import { buildNeeded } from "../../config/job-spec.js";
 import type { JobState } from "../job-state.js";
 import type { Engine } from "./migrations.js";
-import { toPlan, type NewJob, type NewPlan, type PlanEffects, type PlanRecord, type TransitionRequest } from "./records.js";
+import { toPlan, type ApprovalPhase, type NewJob, type NewPlan, type PlanEffects, type PlanRecord, type TransitionRequest } from "./records.js";
 import type { Database, JobsTable, TransitionsTable } from "./schema.js";
 import { applyTransitions, recordEffects, settleWaiting } from "./transitions.js";
 
@@ -179,12 +179,23 @@ export class PlanRepository {
     return rows.map(toPlan);
   }
 
-  async markApprovalCheckRunRequested(planId: string, now: number | null): Promise<void> {
-    await this.db.updateTable("plans").set({ approval_check_run_requested_at: now }).where("id", "=", planId).execute();
+  /** `phase`: the check run that holds the plan, or the newer one that says the hold ended. */
+  async markApprovalCheckRunRequested(planId: string, now: number | null, phase: ApprovalPhase): Promise<void> {
+    const column = phase === "hold" ? "approval_check_run_requested_at" : "approval_end_check_run_requested_at";
+    await this.db
+      .updateTable("plans")
+      .set({ [column]: now })
+      .where("id", "=", planId)
+      .execute();
   }
 
-  async setApprovalCheckRunId(planId: string, checkRunId: number): Promise<void> {
-    await this.db.updateTable("plans").set({ approval_check_run_id: checkRunId }).where("id", "=", planId).execute();
+  async setApprovalCheckRunId(planId: string, checkRunId: number, phase: ApprovalPhase): Promise<void> {
+    const column = phase === "hold" ? "approval_check_run_id" : "approval_end_check_run_id";
+    await this.db
+      .updateTable("plans")
+      .set({ [column]: checkRunId })
+      .where("id", "=", planId)
+      .execute();
   }
 
   async planIds(): Promise<string[]> {

@@ -44,6 +44,9 @@ export interface JobRecord {
   batchKey: string | null;
 }
 
+/** A plan's approval check runs: the one that holds it, and the newer one that says the hold ended. */
+export type ApprovalPhase = "hold" | "end";
+
 export interface PlanRecord {
   id: string;
   source: string;
@@ -57,6 +60,9 @@ export interface PlanRecord {
   createdAt: number;
   approvalCheckRunId: number | null;
   approvalCheckRunRequestedAt: number | null;
+  /** The newer approval check run that says the hold ended; GitHub shows the newest of a name. */
+  approvalEndCheckRunId: number | null;
+  approvalEndCheckRunRequestedAt: number | null;
   /** Whether the App's trust gate let it run without a maintainer's approval. */
   trusted: boolean;
   /** Why the gate let it run or held it; null for a plan the gate did not see (a local run's). */
@@ -225,6 +231,8 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
     createdAt: row.created_at,
     approvalCheckRunId: row.approval_check_run_id === null ? null : Number(row.approval_check_run_id),
     approvalCheckRunRequestedAt: row.approval_check_run_requested_at === null ? null : Number(row.approval_check_run_requested_at),
+    approvalEndCheckRunId: row.approval_end_check_run_id === null ? null : Number(row.approval_end_check_run_id),
+    approvalEndCheckRunRequestedAt: row.approval_end_check_run_requested_at === null ? null : Number(row.approval_end_check_run_requested_at),
     trusted: row.trusted === 1,
     gateReason: row.gate_reason,
   };

@@ -23,6 +23,9 @@ export interface PlansTable {
   /** The one check run a plan waiting for approval shows as. */
   approval_check_run_id: number | null;
   approval_check_run_requested_at: number | null;
+  /** The check run that says the hold ended (approved, or not run): a newer one of the same name. */
+  approval_end_check_run_id: number | null;
+  approval_end_check_run_requested_at: number | null;
   /** 1 when the App's trust gate let the plan run without a maintainer's approval. */
   trusted: number;
   /** Why the gate let it run or held it. */

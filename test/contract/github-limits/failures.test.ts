@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { APP_BOT, type GitHubState } from "../../helpers/github-api-double.js";
+import { APP_BOT, shownCheckRun, type GitHubState } from "../../helpers/github-api-double.js";
 import { Harness, shaOf } from "./harness.js";
 import { until, untilSettled } from "../../helpers/until.js";
 
-/** GitHub's failures kto outlives: a read that failed, a delivery that failed and is redelivered, a dispatch whose answer was lost; and a plan waiting for approval kept to one check run. */
+/** GitHub's failures kto outlives: a read that failed, a delivery that failed and is redelivered, a dispatch whose answer was lost; and a plan waiting for approval kept to one check run, and one more when it is approved. */
 
 describe("kto's webhooks survive GitHub's failures", () => {
   let h: Harness;
@@ -105,7 +105,7 @@ describe("a plan waiting for approval", () => {
     await h?.close();
   });
 
-  it("is one check run listing its jobs; approved, each job gets a check run of its own", async () => {
+  it("is one check run listing its jobs; approved, each job gets a check run of its own and a newer approval check run says so", async () => {
     h = await Harness.start();
     const pr = h.pullRequest(1, shaOf(1), { fork: true });
     expect(await h.deliver("pull_request", pr)).toBe(200);
@@ -122,8 +122,11 @@ describe("a plan waiting for approval", () => {
     };
     expect(await h.deliver("pull_request", labeled)).toBe(200);
     await until(() => h.checkRuns().filter((c) => c.name !== "kto / approval").length === 2, "a check run per approved job");
-    await until(() => h.checkRuns().find((c) => c.name === "kto / approval")?.conclusion === "success", "the approval check run approved");
-    expect(h.checkRuns()).toHaveLength(3);
+    // GitHub keeps the hold's conclusion; the commit shows the newest "kto / approval", its end.
+    await until(() => shownCheckRun(h.github.state, shaOf(1), "kto / approval")?.conclusion === "success", "the approval check run approved");
+    await untilSettled(h);
+    expect(approval).toMatchObject({ conclusion: "action_required" });
+    expect(h.checkRuns()).toHaveLength(4);
     expect(h.github.rejected).toEqual([]);
   });
 });

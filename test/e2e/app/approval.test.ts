@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { app, checkRuns, deliver, example, expectStatusMatchesStore, github, REPO, SHA, useAppUnderTest } from "./app-under-test.js";
 import { until, untilSettled } from "../../helpers/until.js";
+import { shownCheckRun } from "../../helpers/github-api-double.js";
 
 /** A fork's pull request held until a maintainer approves it, by comment or label; /kto commands from maintainers only. */
 
@@ -38,6 +39,14 @@ describe("the kto GitHub App against a GitHub API double", () => {
     comment.issue.pull_request = { url: `https://api.github.com/repos/${REPO}/pulls/${pr.pull_request.number}` };
     expect(await deliver("issue_comment", comment)).toBe(200);
     await until(async () => github.state.dispatches.length === 1, "the approved job dispatched");
+    // The hold keeps its conclusion, as GitHub does; the commit shows a newer approval check run, approved.
+    await untilSettled({ app, github });
+    expect(
+      checkRuns()
+        .filter((c) => c.name === "kto / approval")
+        .map((c) => c.conclusion),
+    ).toEqual(["action_required", "success"]);
+    expect(shownCheckRun(github.state, SHA, "kto / approval")).toMatchObject({ conclusion: "success" });
     await expectStatusMatchesStore();
     expect(github.rejected).toEqual([]);
   });

@@ -12,6 +12,7 @@ import {
   pullRequest,
   REPO,
   SECOND,
+  shownApproval,
   stampAfterNow,
   UNIT,
   useAppUnderAttack,
@@ -38,6 +39,9 @@ describe("the trust gate against a fork's author", () => {
     expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
     const [reopened] = await app.store.jobs.list({ states: ["awaiting_approval"] });
     expect(reopened?.reason).toContain("kto/ok-to-test approves only the commit it is added to");
+    // GitHub shows the newest check run of a name: the approved commit's says so, the held one's still asks.
+    expect(shownApproval(FIRST)).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(shownApproval(SECOND)).toMatchObject({ status: "completed", conclusion: "action_required" });
     expect(github.rejected).toEqual([]);
   });
 
@@ -94,14 +98,20 @@ describe("the trust gate against a fork's author", () => {
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
     expect((await app.store.jobs.countsByState()).awaiting_approval).toBe(1);
-    const notice = checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral");
+    const notice = checkRuns().find((c) => c.name === "kto / ok-to-test");
     expect(notice).toMatchObject({ head_sha: SECOND, status: "completed", conclusion: "neutral" });
     expect(notice?.output.summary).toContain(`${SECOND} was pushed after`);
+    // The notice is a check run of its own: the commit's approval check run still asks, and the
+    // superseded commit's says it will not run.
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "action_required" });
+    expect(shownApproval(FIRST)).toMatchObject({ conclusion: "cancelled" });
 
     // Reviewed and approved again, after the push: it runs.
     await deliver("issue_comment", comment("/kto ok-to-test", "maintainer", "MEMBER", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit approved");
     expect(dispatchedShas()).toEqual([SECOND]);
+    await untilSettled({ app, github });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "success" });
     expect(github.rejected).toEqual([]);
   });
 
@@ -115,11 +125,15 @@ describe("the trust gate against a fork's author", () => {
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", written));
     await untilSettled({ app, github });
     expect(dispatchedShas()).toEqual([]);
-    expect(checkRuns().find((c) => c.name === "kto / approval" && c.conclusion === "neutral")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+    expect(checkRuns().find((c) => c.name === "kto / retest")).toMatchObject({ head_sha: SECOND, conclusion: "neutral" });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "action_required" });
 
     await deliver("issue_comment", comment("/kto retest", "writer", "COLLABORATOR", await stampAfterNow()));
     await until(async () => github.state.dispatches.length === 1, "the second commit retested");
     expect(dispatchedShas()).toEqual([SECOND]);
+    // The writer's retest runs the commit in a newer plan, without a hold: the held plan's end says so.
+    await untilSettled({ app, github });
+    expect(shownApproval(SECOND)).toMatchObject({ conclusion: "success" });
     expect(github.rejected).toEqual([]);
   });
 });

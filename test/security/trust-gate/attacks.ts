@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect } from "@jest/globals";
 import type { RunningApp } from "../../../src/app/server.js";
-import type { GitHubApiDouble, RepositoryRole } from "../../helpers/github-api-double.js";
+import { shownCheckRun, type GitHubApiDouble, type RepositoryRole } from "../../helpers/github-api-double.js";
 import { startTestApp, type TestApp } from "../../helpers/test-app.js";
 import { until } from "../../helpers/until.js";
 import { example } from "../../helpers/webhook-examples.js";
@@ -197,6 +197,8 @@ export function checkRunPressed(action: "rerequested" | "requested_action", run:
 }
 
 export const checkRuns = () => [...github.state.checkRuns.values()] as unknown as CheckRunView[];
+/** The commit's "kto / approval" check run as GitHub shows it: the newest. */
+export const shownApproval = (sha: string) => shownCheckRun(github.state, sha, "kto / approval") as CheckRunView | undefined;
 export const dispatchedShas = () => github.state.dispatches.map((d) => d.inputs.sha);
 
 /** The commit's approval check run (one for the plan's jobs), once it waits for approval. */

@@ -191,7 +191,7 @@ describe("CheckRunPublisher", () => {
     expect(github.rejected).toEqual([]);
   });
 
-  it("shows a plan waiting for approval as one check run asking for it, listing its jobs; approved, it says so", async () => {
+  it("shows a plan waiting for approval as one check run asking for it, listing its jobs; approved, a newer one says so", async () => {
     const jobs = await planned(["unit", "boot"], false);
     await publisher.publishJob(jobs[0]!);
     expect(checkRuns()).toHaveLength(1);
@@ -201,8 +201,51 @@ describe("CheckRunPublisher", () => {
     expect(approval.output.summary).toContain("- `kto / unit` (labels: x86_64)\n- `kto / boot` (labels: x86_64)");
     for (const waiting of jobs) await lifecycle.approve(waiting);
     await publisher.publishPlan("p");
-    expect(checkRuns()).toHaveLength(1);
-    expect(approval).toMatchObject({ conclusion: "success", output: { title: "Approved: 2 jobs" } });
+    // GitHub keeps a completed check run's conclusion: the hold stays, and a newer one of the same name, which GitHub shows, ends it.
+    expect(checkRuns()).toHaveLength(2);
+    expect(approval).toMatchObject({ conclusion: "action_required" });
+    expect(checkRuns()[1]).toMatchObject({ name: "kto / approval", external_id: "plan:p:end", conclusion: "success", output: { title: "Approved: 2 jobs" } });
+    await publisher.publishPlan("p");
+    expect(checkRuns()).toHaveLength(2);
+    expect(github.rejected).toEqual([]);
+  });
+
+  it("shows nothing for a plan approved before its hold was shown", async () => {
+    for (const waiting of await planned(["unit"], false)) await lifecycle.approve(waiting);
+    await publisher.publishPlan("p");
+    expect(checkRuns().filter((c) => c.name === "kto / approval")).toEqual([]);
+  });
+
+  it("ends a hold that will not run with a newer cancelled check run, and leaves the end to a newer plan of the commit that still holds", async () => {
+    await planned(["unit"], false);
+    await publisher.publishPlan("p");
+    // The commit planned again and held again supersedes the first plan, whose hold then ends
+    // without a check run of its own: the newer plan's hold is what the commit shows.
+    clock.advance(1_000);
+    const held = { approved: false, approvalReason: "Waiting for approval: it comes from the fork stranger/Hello-World." };
+    await submitPullRequestPlan(store, {
+      id: "q",
+      repo: REPO,
+      headSha: SHA,
+      now: clock.now(),
+      jobs: [storeJob("q/unit", ["x86_64"], 2, { name: "unit" })],
+      ...held,
+    });
+    await publisher.publishPlan("p");
+    await publisher.publishPlan("q");
+    const shown = () => checkRuns().map((c) => [c.external_id, c.conclusion]);
+    expect(shown()).toEqual([
+      ["plan:p", "action_required"],
+      ["plan:q", "action_required"],
+    ]);
+    await lifecycle.cancel(await job("q/unit"), "cancelled by @maintainer");
+    await publisher.publishPlan("q");
+    expect(shown()).toEqual([
+      ["plan:p", "action_required"],
+      ["plan:q", "action_required"],
+      ["plan:q:end", "cancelled"],
+    ]);
+    expect(checkRuns()[2]!.output.title).toBe("Not run: cancelled by @maintainer");
     expect(github.rejected).toEqual([]);
   });
 
