@@ -4,6 +4,7 @@ import { pruneAfter, type OrchestratorOptions } from "../orchestrator/orchestrat
 import { OrchestratorService, type OrchestratorDeps } from "../orchestrator/service.js";
 import type { Store } from "../orchestrator/store/store.js";
 import { CheckRunPublisher } from "./github/check-run-publisher.js";
+import { dispatchGather } from "./github/dispatch-gather.js";
 import { GitHubDispatcher } from "./github/github-dispatcher.js";
 import type { GitHubClient } from "./github/github-client.js";
 import type { GitHubRunnerPool } from "./github/github-runner-pool.js";
@@ -53,7 +54,7 @@ export function appOrchestrator(deps: {
     pools: [deps.pool],
     clock,
     logger: github.log,
-    options: deps.options,
+    options: { gather: dispatchGather(store.githubBudget, clock, settings.KTO_DISPATCH_GATHER_SECONDS * 1000), ...deps.options },
   });
 }
 

@@ -38,6 +38,8 @@ const schema = z.object({
   KTO_RUNNER_SYNC_SECONDS: z.coerce.number().min(1).default(60),
   /** At most how many jobs of a plan one run of the runner workflow carries as its matrix (GitHub allows 256); 1 dispatches each job alone. */
   KTO_DISPATCH_BATCH: z.coerce.number().int().min(1).max(256, "GitHub's matrix holds at most 256 jobs").default(256),
+  /** How long the queue waits after leasing before it leases again, so jobs freed meanwhile share a run; longer, up to a minute, as the hour's content-creating budget fills. */
+  KTO_DISPATCH_GATHER_SECONDS: z.coerce.number().min(0).max(60, "at most 60 (a minute, GitHub's shortest limit window)").default(3),
   /** How long the queue leader's lease lasts: another replica (or a restart) takes over this long after a crash. */
   KTO_LEASE_SECONDS: z.coerce.number().min(1).default(30),
   /** Octokit's write throttling; "off" only against a GitHub Enterprise Server without rate limits, or a local double. */

@@ -8,6 +8,8 @@ export interface OrchestratorOptions {
   outboxPollMs: number;
   healthCheckMs: number;
   repoCap?: number;
+  /** How long the queue waits after leasing before it leases again (ms), so jobs freed meanwhile share a dispatch; none when absent. */
+  gather?: () => Promise<number>;
   lifecycle: LifecycleOptions;
   outbox: OutboxOptions;
   /** Finished plans older than this are pruned every `everyMs`. */

@@ -14,6 +14,11 @@ export interface QueueMonitorOptions {
   /** The safety-net poll: new work and freed capacity wake the queue sooner. */
   pollMs: number;
   repoCap?: number;
+  /**
+   * How long after a pass that leased jobs the next may lease (ms; none when absent): jobs
+   * that become leasable meanwhile go out together, as one dispatch where they can share one.
+   */
+  gather?: () => Promise<number>;
   logger: Logger;
 }
 
@@ -27,7 +32,10 @@ export const QUEUE_LOCK = "queue-monitor";
 export class QueueLeader {
   private cancelPoll: (() => void) | null = null;
   private cancelWake: (() => void) | null = null;
+  private cancelGather: (() => void) | null = null;
   private readonly passes = new CoalescedPass(() => this.pass());
+  /** When this process last leased jobs: the gather window runs from then. */
+  private lastLeaseAt: number | null = null;
   accepting = true;
   lastTickAt: number | null = null;
   leader = false;
@@ -58,6 +66,8 @@ export class QueueLeader {
     this.cancelPoll = null;
     this.cancelWake?.();
     this.cancelWake = null;
+    this.cancelGather?.();
+    this.cancelGather = null;
     // A failed pass was told where it ran; stopping only waits for it to settle.
     await this.passes.current?.catch(() => undefined);
     if (this.leader) await this.store.coordination.releaseLock(QUEUE_LOCK, this.options.owner);
@@ -115,6 +125,7 @@ export class QueueLeader {
 
     const free = (await this.resources.freeRunners()).filter((env) => env.free > 0);
     if (free.length === 0) return 0;
+    if (await this.gathering(now)) return 0;
     const repoCap = this.options.repoCap;
     const activeByRepo = repoCap === undefined ? new Map<string, number>() : await this.store.jobs.activeByRepo();
     let queued = await queueHead(this.store, free, now);
@@ -127,8 +138,28 @@ export class QueueLeader {
     const labelsOf = new Map(free.map((env) => [env.id, env.labels]));
     const leases = assignments.map(({ jobId, runnerId }) => ({ job: byId.get(jobId)!, runnerId, runnerLabels: labelsOf.get(runnerId) ?? [] }));
     const dispatched = (await this.lifecycle.dispatchAll(leases)).filter((job) => job !== null).length;
-    if (dispatched > 0) this.onDispatched();
+    if (dispatched > 0) {
+      this.lastLeaseAt = now;
+      this.onDispatched();
+    }
     return dispatched;
+  }
+
+  /**
+   * Whether the gather window since the last lease is still open: then this pass leases
+   * nothing and one more runs when it closes, however many wakes come meanwhile.
+   */
+  private async gathering(now: number): Promise<boolean> {
+    if (this.lastLeaseAt === null || !this.options.gather) return false;
+    const opensAt = this.lastLeaseAt + (await this.options.gather());
+    if (now >= opensAt) return false;
+    if (!this.cancelGather && this.cancelPoll) {
+      this.cancelGather = this.clock.setTimer(() => {
+        this.cancelGather = null;
+        void this.tick().catch((err: unknown) => this.options.logger.error({ err }, "a queue pass failed; the next one tries again"));
+      }, opensAt - now);
+    }
+    return true;
   }
 
   /** Each job that boots a build with the runner that built it, whose host has the outputs. */

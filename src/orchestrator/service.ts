@@ -94,7 +94,7 @@ export class OrchestratorService {
       this.#lifecycle,
       this.#resources,
       this.clock,
-      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, logger: this.log },
+      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, gather: this.options.gather, logger: this.log },
       () => void this.sendEffects(),
     );
   }

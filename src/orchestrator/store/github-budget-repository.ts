@@ -131,6 +131,26 @@ export class GitHubBudgetRepository {
     });
   }
 
+  /**
+   * The most content-creating requests any one installation (not the App's own calls) has
+   * sent since `since`: how near the busiest is to GitHub's hourly limit.
+   */
+  async mostContentSince(since: number): Promise<number> {
+    const perInstallation = this.db
+      .selectFrom("github_spends")
+      .select(sql<number>`count(*)`.as("n"))
+      .where("installation_id", ">", 0)
+      .where("creates_content", "=", 1)
+      .where("at", ">", since)
+      .groupBy("installation_id")
+      .as("per_installation");
+    const row = await this.db
+      .selectFrom(perInstallation)
+      .select(sql<number | null>`max(n)`.as("most"))
+      .executeTakeFirst();
+    return Number(row?.most ?? 0);
+  }
+
   /** How many installations (not the App's own calls) are paused at `now`. */
   async pausedInstallations(now: number): Promise<number> {
     const row = await this.db
