@@ -1,3 +1,4 @@
+import { DEFAULT_LIFECYCLE } from "../orchestrator/job-lifecycle.js";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware } from "probot";
@@ -71,6 +72,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const pool = new GitHubRunnerPool(store, github.octokitFor, grants, () => clock.now(), github.log, {
     organizationMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
     repositoryBackstopMs: REPOSITORY_BACKSTOP_MS,
+    leaseMs: options.orchestrator?.lifecycle?.leaseMs ?? DEFAULT_LIFECYCLE.leaseMs,
   });
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);

@@ -1,3 +1,4 @@
+import { DEFAULT_LIFECYCLE } from "../../orchestrator/job-lifecycle.js";
 import { stderrLogger, type Logger } from "../../orchestrator/logger.js";
 import type { RunnerPool } from "../../orchestrator/resource-manager.js";
 import { admits, type RunnerScope } from "../../orchestrator/scope.js";
@@ -34,6 +35,13 @@ export function runnerOf(runnerId: string): string {
  * kto registered it: until then a listing that shows it offline does not take it away.
  */
 export const CONNECT_GRACE_MS = 120_000;
+
+/**
+ * A running job's run sends a heartbeat every 30 s: one this long without (a heartbeat
+ * missed, and some) says its runner may be gone, and its repository is listed, so the job's
+ * retry, when its lease runs out, does not go to a runner GitHub already shows offline.
+ */
+export const QUIET_MS = 45_000;
 
 interface GitHubRunner {
   id: number;
@@ -105,6 +113,8 @@ export class GitHubRunnerPool implements RunnerPool {
   private readonly schedule: ListingSchedule;
   /** Runners kept from every job, and why: their kto-runner-<name> label breaks the label rule. */
   private refused = new Map<string, string>();
+  /** How long a job's lease lasts from its last heartbeat: when that was, from when the lease runs out. */
+  private readonly leaseMs: number;
 
   constructor(
     private readonly store: RunnerPoolStore,
@@ -117,6 +127,7 @@ export class GitHubRunnerPool implements RunnerPool {
     periods: ListingPeriods = DEFAULT_LISTING_PERIODS,
   ) {
     this.schedule = new ListingSchedule(periods, now);
+    this.leaseMs = periods.leaseMs ?? DEFAULT_LIFECYCLE.leaseMs;
   }
 
   /** Repositories to list runners of, with their installation; true when the repository is new here. */
@@ -243,6 +254,13 @@ export class GitHubRunnerPool implements RunnerPool {
       const stalledAt = job.dispatchedAt + CONNECT_GRACE_MS;
       if (home && now >= stalledAt && !this.schedule.checkedSince(home, stalledAt))
         this.schedule.markUnknown(home, `job ${job.id} dispatched to runner ${job.runnerId} has not started`);
+    }
+    for (const job of active) {
+      if (job.state !== "running" || !job.runnerId || job.leaseExpires === null) continue;
+      const home = repoByHome.get(homeOf(job.runnerId));
+      const quietAt = job.leaseExpires - this.leaseMs + QUIET_MS;
+      if (home && now >= quietAt && !this.schedule.checkedSince(home, quietAt))
+        this.schedule.markUnknown(home, `job ${job.id} running on runner ${job.runnerId} has sent no heartbeat for ${QUIET_MS / 1000} s`);
     }
     const out = new Map<string, RunnerRecord>();
     const listedHomes = new Set<string>();

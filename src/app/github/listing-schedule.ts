@@ -13,6 +13,8 @@ export interface ListingPeriods {
   organizationMs: number;
   /** How long a repository goes unlisted when nothing about it is unknown. */
   repositoryBackstopMs: number;
+  /** How long a job's lease lasts from its last heartbeat (the orchestrator's), so a running job gone quiet is noticed. */
+  leaseMs?: number;
 }
 
 /** Six hours: a runner registered outside kto and never named by an event is found within them. */

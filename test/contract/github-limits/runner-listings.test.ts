@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { GitHubRunnerPool } from "../../../src/app/github/github-runner-pool.js";
 import { REPOSITORY_BACKSTOP_MS } from "../../../src/app/github/listing-schedule.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
+import { DEFAULT_LIFECYCLE } from "../../../src/orchestrator/job-lifecycle.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";
 import { startGitHubApiDouble, type GitHubApiDouble, type Runner } from "../../helpers/github-api-double.js";
 import { installationGrants, installationOctokits } from "../../helpers/installation-octokits.js";
@@ -171,6 +172,35 @@ describe("listing runners costs the same for 1 repository or 1,000", () => {
     expect((await sync()).map((r) => r.id)).toContain("github:someone/kernel:5");
     expect(repositoryListings()).toBe(1);
     clock.advance(2 * MINUTE);
+    expect((await sync()).map((r) => r.id)).not.toContain("github:someone/kernel:5");
+    expect(repositoryListings()).toBe(2);
+    clock.advance(MINUTE);
+    await sync();
+    expect(repositoryListings()).toBe(2);
+  });
+
+  it("lists a repository whose running job has sent no heartbeat for 45 s, once, and not while heartbeats come", async () => {
+    github.state.runners.set("someone/kernel", [runner(5, "desk", ["x86_64"])]);
+    pool.track("someone/kernel", INSTALLATION);
+    await sync();
+    await submitPlan(store, { id: "p", source: "s", workspace: "/w", approved: true, now: clock.now(), jobs: [storeJob("j", [], 2)] });
+    await store.transition({ jobId: "j", to: "dispatched", set: { runner_id: "github:someone/kernel:5" }, now: clock.now() });
+    const lease = DEFAULT_LIFECYCLE.leaseMs;
+    await store.transition({ jobId: "j", from: ["dispatched"], to: "running", set: { lease_expires: clock.now() + lease }, now: clock.now() });
+    const repositoryListings = () => listings().filter((r) => r.operationId === "actions/list-self-hosted-runners-for-repo").length;
+    // Heartbeats every 30 s renew the lease: no listing.
+    for (let i = 0; i < 4; i++) {
+      clock.advance(30_000);
+      await store.jobs.renewLease("j", 1, clock.now() + lease);
+      await sync();
+    }
+    expect(repositoryListings()).toBe(1);
+    // The host loses power: no heartbeat since, and GitHub shows its runner offline.
+    github.state.runners.set("someone/kernel", [{ ...runner(5, "desk", ["x86_64"]), status: "offline" }]);
+    clock.advance(30_000);
+    expect((await sync()).map((r) => r.id)).toContain("github:someone/kernel:5");
+    expect(repositoryListings()).toBe(1);
+    clock.advance(30_000);
     expect((await sync()).map((r) => r.id)).not.toContain("github:someone/kernel:5");
     expect(repositoryListings()).toBe(2);
     clock.advance(MINUTE);
