@@ -33,6 +33,8 @@ const CREATES_CONTENT = new Set([
   "pulls/create",
   "actions/generate-runner-jitconfig-for-repo",
   "actions/generate-runner-jitconfig-for-org",
+  "actions/create-registration-token-for-repo",
+  "actions/create-registration-token-for-org",
 ]);
 
 export function createsContent(operationId: string): boolean {
