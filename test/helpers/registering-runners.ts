@@ -2,6 +2,7 @@ import { workflowJobDelivery, workflowJobId } from "./workflow-job-ids.js";
 import { createRequire } from "node:module";
 import { jobReport } from "./job-report.js";
 import type { GitHubApiDouble } from "./github-api-double.js";
+import { configureRunner } from "./github-double/registration-tokens.js";
 import type { OidcIssuer } from "./oidc-issuer.js";
 
 export interface RegisteringRunnersOptions {
@@ -15,6 +16,12 @@ export interface RegisteringRunnersOptions {
   registrationSecret: string;
   /** Runners at once, each registering anew for every job. */
   slots: number;
+  /**
+   * How each registers: "token" as the host script does by default (a registration token
+   * from the App, config.sh with it, the runner's id reported back), or "jit" (a
+   * just-in-time config from the App, KTO_RUNNER_REGISTRATION=jit).
+   */
+  registration?: "token" | "jit";
   labels: string[];
   runMs: number;
   status: (jobName: string) => "succeeded" | "failed";
@@ -27,7 +34,7 @@ const examples = require("@octokit/webhooks-examples/api.github.com/index.json")
 
 /**
  * Runner hosts as self-hosted/kto-runner-host.sh runs them: each slot registers an
- * ephemeral runner through the App's registration route (as `kto host register` does),
+ * ephemeral runner through the App's registration routes (as `kto host register` does),
  * takes the one job dispatched to it, reports it as the action does, leaves, and
  * registers again. What the App spends on GitHub for registrations is then counted with
  * the rest of its requests. Nothing runs: the App is what is measured.
@@ -73,21 +80,16 @@ export class RegisteringRunners {
       const name = `slot${index}-${++this.registrations}`;
       const label = `kto-runner-${name}`;
       const taken = new Promise<{ runId: number; job: { id: string; attempt: number; spec: { id: string } } }>((resolve) => this.waiting.set(label, resolve));
-      const response = await fetch(`${this.options.appUrl}/kto/api/runners/jitconfig`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.options.registrationSecret}`, "content-type": "application/json" },
-        body: JSON.stringify({ repository: this.options.repo, name, labels: [...this.options.labels, label] }),
-      });
-      const body = (await response.json()) as { runnerId?: number; message?: string };
-      if (response.status !== 201) {
-        this.failures.push(`registering ${name}: ${response.status} ${body.message}`);
+      const registered = await this.register(name, label);
+      if ("failure" in registered) {
+        this.failures.push(`registering ${name}: ${registered.failure}`);
         this.waiting.delete(label);
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         continue;
       }
       const runners = this.options.github.state.runners.get(this.options.repo) ?? [];
-      const runner = runners.find((r) => r.id === body.runnerId);
-      // The runner connects with its just-in-time config: online.
+      const runner = runners.find((r) => r.id === registered.runnerId);
+      // The runner's process connects: online.
       if (runner) runner.status = "online";
       const { runId, job } = await taken;
       if (this.stopped) return;
@@ -95,9 +97,38 @@ export class RegisteringRunners {
       // An ephemeral runner is gone once its job has ended.
       this.options.github.state.runners.set(
         this.options.repo,
-        (this.options.github.state.runners.get(this.options.repo) ?? []).filter((r) => r.id !== body.runnerId),
+        (this.options.github.state.runners.get(this.options.repo) ?? []).filter((r) => r.id !== registered.runnerId),
       );
     }
+  }
+
+  /** One ephemeral runner registered as the host script would: its id at GitHub, or why not. */
+  private async register(name: string, label: string): Promise<{ runnerId: number } | { failure: string }> {
+    const request = { repository: this.options.repo, name, labels: [...this.options.labels, label] };
+    const post = async (route: string, body: unknown) => {
+      const response = await fetch(`${this.options.appUrl}/kto/api/runners/${route}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.options.registrationSecret}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    if (this.options.registration === "jit") {
+      const answer = await post("jitconfig", request);
+      return answer.status === 201 ? { runnerId: answer.body.runnerId as number } : { failure: `${answer.status} ${String(answer.body.message)}` };
+    }
+    const grant = await post("registration-token", request);
+    if (grant.status !== 201) return { failure: `${grant.status} ${String(grant.body.message)}` };
+    // config.sh with the token, at GitHub.
+    const runner = configureRunner(this.options.github.state, {
+      scope: this.options.repo,
+      token: grant.body.token as string,
+      name: grant.body.name as string,
+      labels: grant.body.labels as string[],
+      ephemeral: true,
+    });
+    const recorded = await post("registered", { ...request, runner_id: runner.id });
+    return recorded.status === 201 ? { runnerId: runner.id } : { failure: `${recorded.status} ${String(recorded.body.message)}` };
   }
 
   private async run(runId: number, job: { id: string; attempt: number; spec: { id: string } }, runnerId: number, name: string, label: string): Promise<void> {
