@@ -32,6 +32,8 @@ export interface CancelRequest {
   attempt: number;
   runId: string | null;
   runnerId: string | null;
+  /** The batch the attempt went out in (null for one recorded before batches, or never dispatched). */
+  batchKey: string | null;
 }
 
 /**

@@ -54,13 +54,14 @@ export function effectPriority(kind: OutboxKind, to?: JobState): number {
   return 0;
 }
 
-export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "runnerId">, why: string): Effect[] {
+export function cancelEffect(job: Pick<JobRecord, "id" | "attempt" | "state" | "runId" | "runnerId" | "batchKey">, why: string): Effect[] {
   if (!(ACTIVE_STATES as readonly JobState[]).includes(job.state)) return [];
   return [
     {
       kind: "cancel",
       key: `cancel:${job.id}#${job.attempt}`,
-      payload: { attempt: job.attempt, runId: job.runId, runnerId: job.runnerId, why },
+      // The attempt's batch, kept: by the time the cancel goes out the job may be in another.
+      payload: { attempt: job.attempt, runId: job.runId, runnerId: job.runnerId, batchKey: job.batchKey, why },
       priority: effectPriority("cancel"),
     },
   ];

@@ -251,7 +251,7 @@ export class OutboxWorker {
 
   /** Sends `item`; on success it and the effects it `covers` are marked handled in one write. */
   private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
-    const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null };
+    const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null; batchKey?: string | null };
     try {
       if (item.kind === "dispatch") {
         await this.sendDispatch(item);
@@ -268,6 +268,7 @@ export class OutboxWorker {
           attempt: payload.attempt,
           runId: job?.attempt === payload.attempt ? (job.runId ?? payload.runId ?? null) : (payload.runId ?? null),
           runnerId: payload.runnerId ?? null,
+          batchKey: payload.batchKey ?? (job?.attempt === payload.attempt ? job.batchKey : null),
         });
       }
       await this.store.outbox.markDone([item.id, ...covers.map((c) => c.id)], this.clock.now());

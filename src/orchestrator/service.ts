@@ -94,7 +94,14 @@ export class OrchestratorService {
       this.#lifecycle,
       this.#resources,
       this.clock,
-      { owner: this.options.owner, lockTtlMs: this.options.lockTtlMs, pollMs: this.options.pollMs, repoCap: this.options.repoCap, gather: this.options.gather, logger: this.log },
+      {
+        owner: this.options.owner,
+        lockTtlMs: this.options.lockTtlMs,
+        pollMs: this.options.pollMs,
+        repoCap: this.options.repoCap,
+        gather: this.options.gather,
+        logger: this.log,
+      },
       () => void this.sendEffects(),
     );
   }
@@ -195,14 +202,16 @@ export class OrchestratorService {
   /**
    * A run's job that ended without its final report: its attempt failed for the machine,
    * and is retried while attempts remain. A batch's run holds several jobs, each on its own
-   * runner: only the one leased to one of `runnerIds` is lost, and the others go on. A run
-   * of one job is that job's, even when its runner is no longer known.
+   * runner, and its siblings may have moved on (retried, ended): only the job leased to one
+   * of `ended.runnerIds` is lost, or, when none of them is known any more, the one whose name
+   * the ended matrix job carries. The others go on.
    */
-  async failRun(runId: string, runnerIds: ReadonlySet<string>, reason: string): Promise<number> {
+  async failRun(runId: string, ended: { runnerIds: ReadonlySet<string>; jobName: string | null }, reason: string): Promise<number> {
     let failed = 0;
-    const jobs = await this.#store.jobs.jobsOfRun(runId);
-    for (const job of jobs) {
-      if (jobs.length > 1 && (job.runnerId === null || !runnerIds.has(job.runnerId))) continue;
+    const lost = (job: JobRecord) =>
+      ended.runnerIds.size > 0 ? job.runnerId !== null && ended.runnerIds.has(job.runnerId) : ended.jobName !== null && job.name === ended.jobName;
+    for (const job of await this.#store.jobs.jobsOfRun(runId)) {
+      if (!lost(job)) continue;
       if (isActive(job.state) && (await this.#lifecycle.infrastructureFailure(job, reason))) failed += 1;
     }
     if (failed > 0) void this.sendEffects();

@@ -238,29 +238,18 @@ export class GitHubDispatcher implements Dispatcher {
     return null;
   }
 
-  async cancel({ jobId, attempt, runId }: CancelRequest): Promise<void> {
+  async cancel({ jobId, attempt, runId, batchKey }: CancelRequest): Promise<void> {
     const job = await this.store.jobs.job(jobId);
     const plan = job ? await this.store.plans.plan(job.planId) : null;
     if (!job || !plan?.installationId || !plan.repo) return;
     // Cancelling a batch's run would cancel its other jobs too: while one of them is still
-    // under way, this job stops when the App answers its next report (it is no longer running).
-    if (
-      job.batchKey !== null &&
-      (await this.store.jobs.jobsOfBatch(job.batchKey)).some((other) => other.id !== jobId && other.batchKey === job.batchKey && isActive(other.state))
-    )
-      return;
+    // under way in that batch, this job stops when the App answers its next report (it is no
+    // longer running). The batch is the attempt's, which the job may have left since.
+    if (batchKey !== null && (await this.store.jobs.jobsOfBatch(batchKey)).some((other) => other.id !== jobId && isActive(other.state))) return;
     const octokit = await this.octokitFor(plan.installationId);
     const { owner, repo } = splitRepo(plan.repo);
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
-    const id =
-      runId ??
-      (await this.lookUp(
-        octokit,
-        owner,
-        repo,
-        runnerRun(plan, job.attempt === attempt ? job : { id: jobId, attempt, batchKey: null }).runName,
-        job.dispatchedAt ?? job.createdAt,
-      ));
+    const id = runId ?? (await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt, batchKey }).runName, job.dispatchedAt ?? job.createdAt));
     if (id === null) return;
     try {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });

@@ -9,6 +9,8 @@ export interface EndedRun {
   runId: string;
   /** The `runs-on` labels the run asked for: they name the runner its job was leased to. */
   labels: readonly string[];
+  /** The ended matrix job's name, its job's name (the runner workflow names each after it). */
+  jobName: string | null;
   reason: string;
 }
 
@@ -50,13 +52,13 @@ export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "re
     );
   }
 
-  return async ({ repo, runId, labels, reason }) => {
+  return async ({ repo, runId, labels, jobName, reason }) => {
     // One job of a run ended: a batch's run holds several, each on its own runner, and only
     // the one on the runner the labels name is lost.
     const named = await runnersNamed(labels);
     // A run kto knows (almost every run: its report or the dispatcher bound it) is looked up
     // by id alone; only a run no job names is looked for among the unbound attempts.
-    if ((await reads.jobs.jobsOfRun(runId)).length > 0) return service.failRun(runId, named, reason);
+    if ((await reads.jobs.jobsOfRun(runId)).length > 0) return service.failRun(runId, { runnerIds: named, jobName }, reason);
     // The attempts dispatched longest ago first: a run that ended came from an early dispatch.
     const candidates = (await unboundOn(repo, named)).sort((a, b) => (a.dispatchedAt ?? 0) - (b.dispatchedAt ?? 0));
     for (const job of candidates.slice(0, MAX_LOOKUPS)) {
@@ -64,7 +66,7 @@ export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "re
       // Another attempt on the same runner (the next job, a retry) has a run of its own name.
       if (!plan || (await findRun(job, plan)) !== runId) continue;
       await service.recordRunId(job.id, job.attempt, runId);
-      return service.failRun(runId, named, reason);
+      return service.failRun(runId, { runnerIds: named, jobName }, reason);
     }
     return 0;
   };

@@ -39,6 +39,7 @@ export function workflowJobHandler(kit: WebhookKit) {
             repo,
             runId: String(wj.run_id),
             labels: wj.labels,
+            jobName: wj.name ?? null,
             reason: `the workflow run ended (${wj.conclusion}) without a report`,
           });
           if (lost > 0) {

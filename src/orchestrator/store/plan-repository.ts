@@ -50,7 +50,7 @@ export class PlanRepository {
         let olderQuery = trx
           .selectFrom("jobs")
           .innerJoin("plans", "plans.id", "jobs.plan_id")
-          .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.runner_id"])
+          .select(["jobs.id", "jobs.plan_id", "jobs.state", "jobs.attempt", "jobs.run_id", "jobs.runner_id", "jobs.batch_key"])
           .where("plans.group_key", "=", plan.groupKey)
           .where("plans.id", "!=", plan.id)
           .where("jobs.state", "in", ["awaiting_approval", "waiting", "queued", "dispatched", "running"])
@@ -66,7 +66,7 @@ export class PlanRepository {
           set: { outcome: "cancelled", reason: `superseded by plan ${plan.id}` },
           reason: `superseded by plan ${plan.id}`,
           effects: effects.superseded(
-            { id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, runnerId: job.runner_id },
+            { id: job.id, planId: job.plan_id, state: job.state, attempt: job.attempt, runId: job.run_id, runnerId: job.runner_id, batchKey: job.batch_key },
             plan.id,
           ),
           released: effects.released,

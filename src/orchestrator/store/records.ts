@@ -252,7 +252,7 @@ export function toRunner(row: Selectable<RunnersTable>): RunnerRecord {
 }
 
 /** What an older plan's job looks like to the plan that supersedes it. */
-export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt" | "runId" | "runnerId">;
+export type SupersededJob = Pick<JobRecord, "id" | "planId" | "state" | "attempt" | "runId" | "runnerId" | "batchKey">;
 
 /**
  * The side effects a submitted plan implies, built by the job lifecycle (the one place

@@ -193,10 +193,10 @@ describe("GitHubDispatcher", () => {
     const request = await leased();
     await dispatcher("ghes").dispatch(request);
     const runId = github.state.dispatches[0]!.runId;
-    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: null, runnerId: ENV });
+    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: null, runnerId: ENV, batchKey: "p/unit#1" });
     expect(github.state.cancelled).toEqual([runId]);
     github.state.failures.set("actions/cancel-workflow-run", [409]);
-    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), runnerId: ENV });
+    await dispatcher("ghes").cancel({ key: "cancel:p/unit#1", jobId: "p/unit", attempt: 1, runId: String(runId), runnerId: ENV, batchKey: "p/unit#1" });
     expect(github.rejected).toEqual([]);
   });
 
@@ -221,12 +221,40 @@ describe("GitHubDispatcher", () => {
     for (const job of [a!, b!]) await store.jobs.setRunId(job.id, job.attempt, "4242");
 
     await lifecycle.cancel(a!, "cancelled by a writer");
-    await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV });
+    await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV, batchKey: a!.batchKey });
     expect(github.state.cancelled).toEqual([]);
     await lifecycle.cancel((await store.jobs.job("p/b"))!, "cancelled by a writer");
-    await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV });
+    await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV, batchKey: b!.batchKey });
     expect(github.state.cancelled).toEqual([4242]);
   });
+  it("judges a late cancel of an old attempt by that attempt's batch, not the one the job is in now", async () => {
+    await submitPlan(store, {
+      id: "p",
+      source: ".github/kto.yml",
+      workspace: REPO,
+      repo: REPO,
+      installationId: 1,
+      headSha: SHA,
+      defaultRef: "master",
+      approved: true,
+      now: clock.now(),
+      jobs: [storeJob("p/a", ["x86_64"], 2), storeJob("p/b", ["x86_64"], 2)],
+    });
+    const together = { maxJobs: 2, maxChars: Infinity, entryChars: () => 0, groupOf: () => REPO };
+    const lifecycle = new JobLifecycle(store, clock, undefined, false, undefined, together);
+    const queued = await Promise.all(["p/a", "p/b"].map(async (id) => (await store.jobs.job(id))!));
+    const [a] = await lifecycle.dispatchAll(queued.map((job) => ({ job, runnerId: ENV, runnerLabels: [] })));
+    for (const id of ["p/a", "p/b"]) await store.jobs.setRunId(id, 1, "4242");
+    // a's runner fails it; its retry goes out alone, in a batch of its own, before a's cancel does.
+    await lifecycle.infrastructureFailure((await store.jobs.job("p/a"))!, "the runner went away");
+    clock.advance(60_000);
+    const [retried] = await lifecycle.dispatchAll([{ job: (await store.jobs.job("p/a"))!, runnerId: ENV, runnerLabels: [] }]);
+    expect(retried!.batchKey).not.toBe(a!.batchKey);
+    await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV, batchKey: a!.batchKey });
+    // b still runs in the first run.
+    expect(github.state.cancelled).toEqual([]);
+  });
+
   it("starts a pass's jobs of one plan as one run, each a job of its matrix on the runner it was leased, and names the run after the first", async () => {
     await store.runners.upsertRunners([
       {

@@ -38,7 +38,7 @@ describe.each(ENGINES)("a batch's run on %s", (engine) => {
       expect(new Set(jobs.map((job) => job.batchKey)).size).toBe(1);
 
       const lost = jobs.find((job) => job.runnerId === "b")!;
-      expect(await service.failRun("run-1", new Set(["b"]), "the runner went away")).toBe(1);
+      expect(await service.failRun("run-1", { runnerIds: new Set(["b"]), jobName: null }, "the runner went away")).toBe(1);
       const after = new Map((await store.jobs.list()).map((job) => [job.id, job]));
       expect(after.get(lost.id)).toMatchObject({ state: "queued", attempt: 2 });
       for (const job of jobs.filter((j) => j.id !== lost.id)) expect(after.get(job.id)).toMatchObject({ state: "dispatched", attempt: 1 });
@@ -57,8 +57,39 @@ describe.each(ENGINES)("a batch's run on %s", (engine) => {
       await service.submit({ id: "p", source: "t", workspace: "/", repo: "o/r", approved: true, now: clock.now(), jobs: [storeJob("p/1", ["x86_64"], 2)] });
       await service.tick();
       await service.sendDue();
-      expect(await service.failRun("run-1", new Set(), "the run ended without a report")).toBe(1);
+      expect(await service.failRun("run-1", { runnerIds: new Set(), jobName: "p/1" }, "the run ended without a report")).toBe(1);
       expect(await store.jobs.job("p/1")).toMatchObject({ state: "queued", attempt: 2 });
+      await service.stop();
+    });
+  });
+
+  it("fails no sibling when a job's matrix job ends again after that job went back to the queue, by runner or by name", async () => {
+    await withStore(engine, async (store) => {
+      const clock = new ManualClock(1_000);
+      const pool = new StaticPool();
+      for (const id of ["a", "b"]) pool.add(id, ["x86_64"], 1);
+      const dispatcher = new RecordingDispatcher(ONE_RUN);
+      const service = new OrchestratorService({ store, dispatcher, pools: [pool], clock, options: { owner: "t" } });
+      await service.syncRunners();
+      await service.submit({
+        id: "p",
+        source: "t",
+        workspace: "/",
+        repo: "o/r",
+        approved: true,
+        now: clock.now(),
+        jobs: ["1", "2"].map((n) => storeJob(`p/${n}`, ["x86_64"], 2)),
+      });
+      expect(await service.tick()).toBe(2);
+      await service.sendDue();
+      const onB = (await store.jobs.list()).find((job) => job.runnerId === "b")!;
+      const onA = (await store.jobs.list()).find((job) => job.runnerId === "a")!;
+      expect(await service.failRun("run-1", { runnerIds: new Set(["b"]), jobName: onB.name }, "the runner went away")).toBe(1);
+      // The run now holds only the job on a: the same matrix job's end told again (a
+      // redelivery), or told with its runner no longer known, is still not a's.
+      expect(await service.failRun("run-1", { runnerIds: new Set(["b"]), jobName: onB.name }, "the runner went away")).toBe(0);
+      expect(await service.failRun("run-1", { runnerIds: new Set(), jobName: onB.name }, "the run ended without a report")).toBe(0);
+      expect(await store.jobs.job(onA.id)).toMatchObject({ state: "dispatched", attempt: 1 });
       await service.stop();
     });
   });
