@@ -29,14 +29,19 @@ export class ResourceManager {
     private readonly log: Logger,
   ) {}
 
-  /** Brings the store's view in line with each pool's; runners a pool no longer lists go offline. */
+  /**
+   * Brings the store's view in line with each pool's; runners a pool no longer lists go
+   * offline. Only runners the store held before the listing began are judged by it: one
+   * another replica (or a registration) put there meanwhile is the next listing's to judge.
+   */
   async sync(): Promise<void> {
     const now = this.clock.now();
     for (const pool of this.pools) {
+      const before = await this.store.runners.list(pool.name);
       const listed = await pool.list();
       const ids = new Set(listed.map((e) => e.id));
       await this.store.runners.upsertRunners(listed.map((env) => ({ ...env, pool: pool.name, lastSeen: now })));
-      for (const known of await this.store.runners.list(pool.name)) {
+      for (const known of before) {
         if (!ids.has(known.id) && known.state !== "offline") await this.takeOffline(known.id, "no longer listed by its pool");
       }
     }
