@@ -136,8 +136,16 @@ export interface DispatcherStore {
  * runner's unique label, so GitHub cannot hand it to another. One run for many jobs is
  * what keeps kto within GitHub's limit on content-creating requests.
  */
+const CANCELLED_KEPT_MS = 3_600_000;
+
 export class GitHubDispatcher implements Dispatcher {
   readonly batching: DispatchBatching;
+  /**
+   * Runs this process cancelled in the last hour, by id: a batch whose jobs all end at once
+   * (a superseded plan) sends one cancel per job, and each after the first would be a write
+   * for a run already cancelled. After a restart one more may go, which GitHub answers 409.
+   */
+  private readonly cancelledRuns = new Map<string, number>();
 
   constructor(
     private readonly store: DispatcherStore,
@@ -251,11 +259,15 @@ export class GitHubDispatcher implements Dispatcher {
     // A run dispatched without run details that never reported: found by its run-name, if GitHub lists it.
     const id = runId ?? (await this.lookUp(octokit, owner, repo, runnerRun(plan, { id: jobId, attempt, batchKey }).runName, job.dispatchedAt ?? job.createdAt));
     if (id === null) return;
+    const now = this.options.now();
+    for (const [run, at] of this.cancelledRuns) if (now - at > CANCELLED_KEPT_MS) this.cancelledRuns.delete(run);
+    if (this.cancelledRuns.has(id)) return;
     try {
       await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: Number(id) });
     } catch (error) {
       // 409: the run already finished; nothing to cancel.
       if (httpStatusOf(error) !== 409) throw error;
     }
+    this.cancelledRuns.set(id, now);
   }
 }

@@ -224,8 +224,12 @@ describe("GitHubDispatcher", () => {
     await dispatcher("github.com").cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV, batchKey: a!.batchKey });
     expect(github.state.cancelled).toEqual([]);
     await lifecycle.cancel((await store.jobs.job("p/b"))!, "cancelled by a writer");
-    await dispatcher("github.com").cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV, batchKey: b!.batchKey });
+    const sender = dispatcher("github.com");
+    await sender.cancel({ key: "cancel:p/b#1", jobId: "p/b", attempt: 1, runId: "4242", runnerId: ENV, batchKey: b!.batchKey });
     expect(github.state.cancelled).toEqual([4242]);
+    // Every job of the batch ended: the others' cancels are for a run already cancelled.
+    await sender.cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV, batchKey: a!.batchKey });
+    expect(count("actions/cancel-workflow-run")).toBe(1);
   });
   it("judges a late cancel of an old attempt by that attempt's batch, not the one the job is in now", async () => {
     await submitPlan(store, {
