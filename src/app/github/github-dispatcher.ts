@@ -138,6 +138,19 @@ export interface DispatcherStore {
  */
 const CANCELLED_KEPT_MS = 3_600_000;
 
+/**
+ * GitHub's 422 for inputs the workflow at `ref` does not declare, or a required one left
+ * out: the repository's runner workflow is not the one this kto sends runs to (a copy from
+ * an earlier kto, or edited). No retry changes that, so the jobs end saying what to fix.
+ */
+function workflowRefusal(error: unknown, workflow: string, ref: string): DispatchRefusedError | null {
+  const message = error instanceof Error ? error.message : "";
+  if (httpStatusOf(error) !== 422 || !/Unexpected inputs provided|Required input '.*' not provided/.test(message)) return null;
+  return new DispatchRefusedError(
+    `kto cannot dispatch this job: .github/workflows/${workflow} at ${ref} does not take the inputs this kto sends (GitHub: ${message.split(" - ")[0]}); replace it with self-hosted/kto-runner.yml of this kto's version`,
+  );
+}
+
 export class GitHubDispatcher implements Dispatcher {
   readonly batching: DispatchBatching;
   /**
@@ -190,14 +203,18 @@ export class GitHubDispatcher implements Dispatcher {
     }
     const inputs = { run_name: runName, jobs: JSON.stringify(matrix), sha: plan.headSha, app_url: this.options.appUrl };
     checkInputs(inputs, this.options.maxInputs, matrix.length);
-    const { data } = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
-      owner,
-      repo,
-      workflow_id: this.options.workflow,
-      ref,
-      ...(this.options.runDetails ? { return_run_details: true } : {}),
-      inputs,
-    });
+    const { data } = await octokit
+      .request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+        owner,
+        repo,
+        workflow_id: this.options.workflow,
+        ref,
+        ...(this.options.runDetails ? { return_run_details: true } : {}),
+        inputs,
+      })
+      .catch((error: unknown) => {
+        throw workflowRefusal(error, this.options.workflow, ref) ?? error;
+      });
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
     if (runId) return { runId: String(runId) };
     // Without run details (GitHub Enterprise Server) the answer is a 204: the run is looked

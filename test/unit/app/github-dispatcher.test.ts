@@ -231,6 +231,32 @@ describe("GitHubDispatcher", () => {
     await sender.cancel({ key: "cancel:p/a#1", jobId: "p/a", attempt: 1, runId: "4242", runnerId: ENV, batchKey: a!.batchKey });
     expect(count("actions/cancel-workflow-run")).toBe(1);
   });
+  it("refuses, saying what to replace, a dispatch to a runner workflow copied from before runs took a matrix", async () => {
+    const old = [
+      "name: kto runner",
+      "on:",
+      "  workflow_dispatch:",
+      "    inputs:",
+      "      job: { required: true, type: string }",
+      "      runs_on: { required: true, type: string }",
+      "      sha: { required: true, type: string }",
+      "      app_url: { required: true, type: string }",
+      "jobs:",
+      "  run:",
+      "    runs-on: ${{ fromJSON(inputs.runs_on) }}",
+      "    steps:",
+      "      - run: true",
+      "",
+    ].join("\n");
+    github.state.files.set(`${REPO}@master:.github/workflows/kto-runner.yml`, old);
+    const request = await leased();
+    await expect(dispatcher("github.com").dispatch(request)).rejects.toThrow(
+      new DispatchRefusedError(
+        `kto cannot dispatch this job: .github/workflows/kto-runner.yml at master does not take the inputs this kto sends (GitHub: Unexpected inputs provided: ["run_name","jobs"]); replace it with self-hosted/kto-runner.yml of this kto's version`,
+      ),
+    );
+  });
+
   it("judges a late cancel of an old attempt by that attempt's batch, not the one the job is in now", async () => {
     await submitPlan(store, {
       id: "p",
