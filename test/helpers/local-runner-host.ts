@@ -72,6 +72,8 @@ export class LocalRunnerHost {
   private readonly children = new Map<string, ChildProcess>();
   private readonly executing = new Map<string, Promise<void>>();
   private cursor = 0;
+  private registrations = 0;
+  private facts: Awaited<ReturnType<typeof readHostFacts>> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private alive = false;
 
@@ -81,26 +83,52 @@ export class LocalRunnerHost {
     // What kto-runner-host.sh does first: leftovers of a host that died go.
     await new DockerExecutor().sweepOrphans().catch(() => 0);
     await killMarkedProcesses(ownerIsGone);
-    const facts = await readHostFacts();
-    for (let i = 1; i <= this.options.runners; i++) {
-      const name = `${this.options.name}-${i}-${Math.random().toString(16).slice(2, 8)}`;
-      const labels = [...labelsForHost(facts, { name }).labels, ...(this.options.extraLabels ?? [])];
-      const response = await fetch(`${this.options.appUrl()}/kto/api/runners/jitconfig`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.options.registrationSecret}`, "content-type": "application/json" },
-        body: JSON.stringify({ repository: this.options.repo, name, labels }),
-      });
-      const body = (await response.json()) as { runnerId?: number; message?: string };
-      if (response.status !== 201) throw new Error(`registering ${name}: ${response.status} ${body.message}`);
-      const record = this.options.github.state.runners.get(this.options.repo)!.find((r) => r.id === body.runnerId)!;
-      // The runner connects with its JIT config: it is online.
-      record.status = "online";
-      this.runners.push({ record, busy: false, queue: [] });
-      this.options.log(`${this.options.name}: runner ${name} online with labels ${labels.join(", ")}`);
-    }
+    this.facts = await readHostFacts();
+    for (let i = 0; i < this.options.runners; i++) this.runners.push(await this.register());
     this.alive = true;
     this.cursor = this.options.github.state.dispatches.length;
     this.timer = setInterval(() => this.poll(), 50);
+  }
+
+  /** One runner service registering its runner through the App (just in time) and connecting. */
+  private async register(): Promise<LocalRunner> {
+    const name = `${this.options.name}-${++this.registrations}-${Math.random().toString(16).slice(2, 8)}`;
+    const labels = [...labelsForHost(this.facts!, { name }).labels, ...(this.options.extraLabels ?? [])];
+    const response = await fetch(`${this.options.appUrl()}/kto/api/runners/jitconfig`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.options.registrationSecret}`, "content-type": "application/json" },
+      body: JSON.stringify({ repository: this.options.repo, name, labels }),
+    });
+    const body = (await response.json()) as { runnerId?: number; message?: string };
+    if (response.status !== 201) throw new Error(`registering ${name}: ${response.status} ${body.message}`);
+    const record = this.options.github.state.runners.get(this.options.repo)!.find((r) => r.id === body.runnerId)!;
+    // The runner connects with its JIT config: it is online.
+    record.status = "online";
+    this.options.log(`${this.options.name}: runner ${name} online with labels ${labels.join(", ")}`);
+    return { record, busy: false, queue: [] };
+  }
+
+  /**
+   * A just-in-time runner takes one job: GitHub removes it when that job is done, and the
+   * host's runner service (restarted by systemd) registers the next one.
+   */
+  private async replace(runner: LocalRunner): Promise<void> {
+    const { runners } = this.options.github.state;
+    runners.set(
+      this.options.repo,
+      (runners.get(this.options.repo) ?? []).filter((r) => r.id !== runner.record.id),
+    );
+    this.runners.splice(this.runners.indexOf(runner), 1);
+    for (let attempt = 1; this.alive; attempt++) {
+      try {
+        this.runners.push(await this.register());
+        return;
+      } catch (error) {
+        // The App is down or refuses for now: the service restarts after a pause, as systemd does.
+        this.options.log(`${this.options.name}: registering a runner failed (${(error as Error).message}); again in ${attempt} s`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 5) * 1000));
+      }
+    }
   }
 
   /** The host loses power: its runs die where they are, its runners drop offline. */
@@ -170,12 +198,11 @@ export class LocalRunnerHost {
     runner.record.busy = true;
     const over = this.execute(runner, run.runId, run.inputs)
       .catch((error: Error) => this.options.log(`${this.options.name}: run ${run.runId} failed to start: ${error.message}`))
-      .finally(() => {
+      .then(async () => {
         this.executing.delete(`${run.runId}/${runner.record.name}`);
-        if (!this.alive) return;
         runner.busy = false;
         runner.record.busy = false;
-        this.next(runner);
+        if (this.alive) await this.replace(runner);
       });
     this.executing.set(`${run.runId}/${runner.record.name}`, over);
   }

@@ -41,7 +41,15 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
 
   /** Starts a run of the runner workflow as someone else, or as the App for another job. */
   function otherRun(like: GitHubState["dispatches"][number], job: string, actor: string, createdAt: number): void {
-    h.github.state.dispatches.push({ ...like, inputs: { job: JSON.stringify({ id: job, attempt: 1 }) }, runId: h.github.state.nextId++, actor, createdAt });
+    // Its run-name is its own job's, as the App names a run after the job that leads it.
+    h.github.state.dispatches.push({
+      ...like,
+      inputs: { job: JSON.stringify({ id: job, attempt: 1 }) },
+      runName: `kto ${job} attempt 1`,
+      runId: h.github.state.nextId++,
+      actor,
+      createdAt,
+    });
   }
 
   async function dispatchedOnce(): Promise<{ jobId: string; runId: number }> {
