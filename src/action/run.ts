@@ -139,7 +139,7 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
   await writeResultsFolder(
     outDir,
     report,
-    results.map((r) => ({ name: r.spec.id, result: r.result })),
+    results.map((r) => ({ spec: r.spec, result: r.result })),
   );
 
   const artifactName = `${inputs.artifactName ?? `kto-${label}`}-attempt-${attempt}`;

@@ -162,7 +162,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
   await writeResultsFolder(
     plan.outDir,
     report,
-    jobsRun.map((job) => ({ name: job.spec.id, result: resultOf(job) })),
+    jobsRun.map((job) => ({ spec: job.spec, result: resultOf(job) })),
   );
   return { ...report, planId: plan.id };
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/errors.js";
 import { parseCommand } from "./commands/parse.js";
+import { compareCommand } from "./commands/compare.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { buildCommand } from "./commands/build.js";
@@ -134,6 +135,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--junit", "print JUnit XML")
     .action(async (file: string, options) => {
       exitCode = await parseCommand(file, options);
+    });
+
+  program
+    .command("compare")
+    .description("classify HEAD's test results against BASE's: regressions, still failing, flaky, known, new tests, fixed")
+    .argument("<base>", "the baseline's results folder or results.json")
+    .argument("<head>", "the results folder or results.json to judge")
+    .option("--json", "print the classification as data, each test with its identity and class")
+    .option("--known <file>", "known issues (default .github/kto-known.yml when present)")
+    .option("--history <dir...>", "more results of the base branch: a test that passed in one and failed in another is flaky")
+    .action(async (base: string, head: string, options) => {
+      exitCode = await compareCommand(base, head, options);
     });
 
   try {
