@@ -44,9 +44,12 @@ export function appOrchestrator(deps: {
   dispatcher: GitHubDispatcher;
   pool: GitHubRunnerPool;
   clock: Clock;
+  /** kto keeps GitHub's limits (KTO_GITHUB_THROTTLE): only then does the gather grow as an installation's budget fills. */
+  throttled: boolean;
   options: OrchestratorDeps["options"];
 }): OrchestratorService {
   const { settings, store, github, clock } = deps;
+  const baseGatherMs = settings.KTO_DISPATCH_GATHER_SECONDS * 1000;
   return new OrchestratorService({
     store,
     dispatcher: deps.dispatcher,
@@ -54,7 +57,7 @@ export function appOrchestrator(deps: {
     pools: [deps.pool],
     clock,
     logger: github.log,
-    options: { gather: dispatchGather(store.githubBudget, clock, settings.KTO_DISPATCH_GATHER_SECONDS * 1000), ...deps.options },
+    options: { gather: deps.throttled ? dispatchGather(store.githubBudget, clock, baseGatherMs) : () => Promise.resolve(baseGatherMs), ...deps.options },
   });
 }
 

@@ -92,6 +92,7 @@ export async function readResultsSet(path: string): Promise<ResultsSet> {
 
 export function resultsSet(source: string, jobs: readonly z.output<typeof jobSchema>[]): ResultsSet {
   const set: ResultsSet = { source, jobs: new Map(), cases: new Map(), gaps: [], duplicates: 0 };
+  const suffixes = new Map<string, number>();
   for (const job of jobs) {
     const identity = { suite: job.suite, matrix: job.matrix };
     const jobId = jobIdentity(identity);
@@ -109,9 +110,11 @@ export function resultsSet(source: string, jobs: readonly z.output<typeof jobSch
     const add = (path: string[], name: string, status: TestStatus) => {
       let id = testIdentity(identity, path, name);
       if (set.cases.has(id)) {
-        set.duplicates += 1;
-        let n = 2;
+        // Counted per identity, so a run of 100,000 cases of one name costs no more than 100,000 distinct ones.
+        let n = (suffixes.get(id) ?? 1) + 1;
         while (set.cases.has(`${id} (${n})`)) n += 1;
+        suffixes.set(id, n);
+        set.duplicates += 1;
         id = `${id} (${n})`;
       }
       set.cases.set(id, { id, job: jobId, scope, path: pathIdentity(path, name), status });
