@@ -1,26 +1,20 @@
-import picomatch from "picomatch";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { parseYaml, readYamlText } from "./load-config.js";
+import { compileTestGlob } from "./test-glob.js";
 
 /** Where the base branch keeps its known issues; a pull request's own copy is never read. */
 export const KNOWN_ISSUES_PATH = ".github/kto-known.yml";
 /** More entries than any tree needs, and few enough to match each test against all of them. */
 export const MAX_KNOWN_ISSUES = 2_000;
 
-/**
- * `strictBrackets` makes an unclosed `[`, `{` or `(` an error, not a literal: a glob that
- * silently matches nothing would leave its failures counted as regressions.
- */
-const GLOB_OPTIONS = { strictBrackets: true, dot: true } as const;
-
 const glob = z
   .string()
   .min(1, "expected a glob of test names")
-  .max(4096)
+  .max(1024)
   .superRefine((pattern, ctx) => {
     try {
-      picomatch.makeRe(pattern, GLOB_OPTIONS);
+      compileTestGlob(pattern);
     } catch (error) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid glob: ${(error as Error).message}` });
     }
@@ -28,16 +22,24 @@ const glob = z
 
 const entrySchema = z
   .object({
-    /** Globs over the test's path below its job: `suite › case`, as `kto compare` prints it. */
+    /** Globs over the test's path below its job, `suite › case` as `kto compare` prints it (see test-glob.ts). */
     tests: z.union([glob.transform((g) => [g]), z.array(glob).min(1).max(100)]),
     suite: z.string().optional(),
     arch: z.string().optional(),
     /** The job asks for all of these runner labels. */
     labels: z.array(z.string()).optional(),
-    link: z.string().url("expected a link to the report (a URL)").optional(),
-    /** `fail`: the test is expected to fail; `skip`: it is expected to be skipped. */
+    link: z
+      .string()
+      .url("expected a link to the report (a URL)")
+      .max(2048)
+      .refine(
+        (link) => ![...link].some((c) => c.trim() === "" || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+        "expected a link without spaces or control characters",
+      )
+      .optional(),
+    /** `fail`: a failure is known, not a regression; `skip`: the test is expected to be skipped where it once passed. */
     expect: z.enum(["fail", "skip"]).default("fail"),
-    /** It fails only sometimes: a pass is not a reason to drop the entry. */
+    /** It fails only sometimes: a pass is not a reason to drop the entry (others are pointed out once their test passes). */
     intermittent: z.boolean().default(false),
   })
   .strict();
@@ -65,7 +67,10 @@ export class KnownIssues {
     readonly file: string,
     readonly entries: readonly KnownIssue[],
   ) {
-    this.matchers = entries.map((entry) => picomatch(entry.tests, GLOB_OPTIONS));
+    this.matchers = entries.map((entry) => {
+      const globs = entry.tests.map(compileTestGlob);
+      return (path: string) => globs.some((matches) => matches(path));
+    });
   }
 
   static none(): KnownIssues {

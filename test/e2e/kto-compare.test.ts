@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -106,7 +106,7 @@ describe("kto compare on two runs' results", () => {
       expect(data).toMatchObject({ incomplete: [], exit: 1 });
 
       const text = await kto(["compare", base, head], dir);
-      expect(text.stdout).toContain("2 regressions, 1 still failing, 0 flaky, 0 known, 1 new test, 1 fixed");
+      expect(text.stdout).toContain("2 regressions, 1 still failing, 0 flaky, 0 known, 1 new test (0 failing), 1 fixed; 7 unchanged, 0 no longer run");
       expect(text.stdout).toMatch(
         /regressions: passed on the baseline\): 2\n {2}timers › selftests: timers: posix_timers › check_timer_create: passed → failed\n {2}unit › a: passed → failed/,
       );
@@ -133,10 +133,14 @@ describe("kto compare on two runs' results", () => {
       await writeFile(join(dir, "other.yml"), "version: 1\nknown:\n  - tests: 'a'\n    suite: timers\n");
       expect((await kto(["compare", base, head, "--known", "other.yml"], dir)).code).toBe(1);
 
-      await writeFile(join(dir, "bad.yml"), "version: 1\nknown:\n  - tests: ok\n  - tests: 'unit › [a'\n");
+      await writeFile(join(dir, "bad.yml"), "version: 1\nknown:\n  - tests: ok\n  - tests: '!a'\n");
       const bad = await kto(["compare", base, head, "--known", "bad.yml"], dir);
       expect(bad.code).toBe(2);
-      expect(bad.stderr).toMatch(/^bad\.yml:4:\d+: known\[1\]\.tests: invalid glob: Missing closing: "\]"/m);
+      expect(bad.stderr).toMatch(/^bad\.yml:4:\d+: known\[1\]\.tests: invalid glob: a glob cannot be negated/m);
+      // A known-issues file in the working directory (a pull request's checkout) is not read unless named.
+      await mkdir(join(dir, ".github"));
+      await writeFile(join(dir, ".github", "kto-known.yml"), "version: 1\nknown:\n  - tests: '*'\n");
+      expect((await kto(["compare", base, head], dir)).code).toBe(1);
     });
   }, 240_000);
 

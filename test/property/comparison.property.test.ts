@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { parseKnownIssues } from "../../src/config/known-issues.js";
 import { compareResults, comparisonExit } from "../../src/runners/history/comparison.js";
 import { resultsSet } from "../../src/runners/history/results-set.js";
-import { MAX_IDENTITY_PART_CHARS, testIdentity } from "../../src/runners/history/test-identity.js";
+import { identityText, MAX_IDENTITY_PART_CHARS } from "../../src/runners/history/test-identity.js";
 
 type Status = "passed" | "failed" | "skipped" | "errored";
 const status = fc.constantFrom<Status>("passed", "failed", "skipped", "errored");
@@ -12,21 +12,23 @@ const failing = (s: Status | null) => s === "failed" || s === "errored";
 /** One run: case name → status, some names absent. */
 const run = fc.dictionary(fc.stringMatching(/^[a-h]$/), status, { maxKeys: 8 });
 
+/** A job that ran to the end: failed when one of its cases failed, as kto run reports it. */
 function set(source: string, cases: Record<string, Status>) {
+  const anyFailed = Object.values(cases).some(failing);
   return resultsSet(source, [
     {
       name: "unit",
       suite: "unit",
       matrix: {},
-      status: "failed",
-      outcome: "failed",
+      status: anyFailed ? "failed" : "succeeded",
+      outcome: anyFailed ? "failed" : "passed",
       reason: "",
       cases: Object.entries(cases).map(([name, s]) => ({ path: ["suite"], name, status: s })),
     },
   ]);
 }
 
-const idOf = (name: string) => testIdentity({ suite: "unit", matrix: {} }, ["suite"], name);
+const idOf = (name: string) => identityText({ job: "unit", path: ["suite"], name, occurrence: 1 });
 
 describe("comparing a run with its baseline", () => {
   it("a regression is exactly a test failing now that passed on the baseline, and the exit says so", () => {
@@ -40,9 +42,13 @@ describe("comparing a run with its baseline", () => {
             .map((t) => t.id)
             .sort(),
         ).toEqual(expected.map(idOf).sort());
-        expect(comparisonExit(c)).toBe(expected.length > 0 ? 1 : 0);
+
         // Every head test is counted once: classified or unchanged.
         expect(c.tests.length + c.unchanged).toBe(Object.keys(head).length + 1 /* the job's own case */);
+        // A new test that fails gates as a regression does; a test that passed and is gone makes the answer incomplete.
+        const newFailing = Object.keys(head).filter((n) => failing(head[n]!) && (base[n] === undefined || base[n] === "skipped"));
+        const gone = Object.keys(base).filter((n) => base[n] === "passed" && !(n in head));
+        expect(comparisonExit(c)).toBe(expected.length > 0 || newFailing.length > 0 ? 1 : gone.length > 0 ? 2 : 0);
         expect(Object.values(c.counts).reduce((a, b) => a + b, 0)).toBe(c.tests.length);
       }),
     );
@@ -67,7 +73,7 @@ describe("comparing a run with its baseline", () => {
   });
 
   it("a failure a known issue covers is never a regression, whatever the baseline said", () => {
-    const known = parseKnownIssues("version: 1\nknown:\n  - tests: 'suite › [a-d]'\n");
+    const known = parseKnownIssues("version: 1\nknown:\n  - tests: ['suite › a', 'suite › b', 'suite › c', 'suite › d']\n");
     fc.assert(
       fc.property(run, run, (base, head) => {
         const c = compareResults(set("base", base), set("head", head), { known });
@@ -79,8 +85,8 @@ describe("comparing a run with its baseline", () => {
   it("identities stay bounded and apart for names of any length", () => {
     fc.assert(
       fc.property(fc.string({ minLength: 0, maxLength: 12_000 }), fc.string({ maxLength: 40 }), (name, tail) => {
-        const one = testIdentity({ suite: "s", matrix: { arch: "x86_64" } }, ["p"], name);
-        const other = testIdentity({ suite: "s", matrix: { arch: "x86_64" } }, ["p"], name + "x" + tail);
+        const one = identityText({ job: "s[arch=x86_64]", path: ["p"], name, occurrence: 1 });
+        const other = identityText({ job: "s[arch=x86_64]", path: ["p"], name: name + "x" + tail, occurrence: 1 });
         expect(one).not.toBe(other);
         for (const part of one.split(" › ")) expect(part.length).toBeLessThanOrEqual(MAX_IDENTITY_PART_CHARS);
       }),
@@ -104,6 +110,6 @@ describe("comparing a run with its baseline", () => {
       },
     ]);
     expect(s.duplicates).toBe(1);
-    expect([...s.cases.keys()]).toEqual(["unit › (job)", "unit › t", "unit › t (2)"]);
+    expect([...s.cases.values()].map((c) => c.id)).toEqual(["unit › (job)", "unit › t", "unit › t (#2)"]);
   });
 });

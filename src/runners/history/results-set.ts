@@ -5,9 +5,9 @@ import { OUTCOMES, TERMINAL_STATES, type Outcome, type TerminalState } from "../
 import type { KnownScope } from "../../config/known-issues.js";
 import { RESULTS_SCHEMA } from "../report/run-report.js";
 import type { TestStatus } from "../results/types.js";
-import { jobIdentity, pathIdentity, testIdentity } from "./test-identity.js";
+import { identityKey, identityText, isFailing, jobIdentity, pathText, type TestIdentity } from "./test-identity.js";
 
-/** The case that stands for the job itself: it fails when the job ended before its results could (a panic, a hang, a timeout). */
+/** The case that stands for the job itself: it fails when the job failed in a way its cases do not show. */
 export const JOB_CASE = "(job)";
 /** Outcomes in which the job itself failed, whatever its cases say. */
 const JOB_FAILURES: readonly Outcome[] = ["timed_out", "kernel_panic", "oops", "hang", "boot_failure", "config_error"];
@@ -20,8 +20,11 @@ export class ResultsFileError extends Error {
 }
 
 export interface CaseRecord {
+  /** What identities are compared by (`identityKey`). */
+  key: string;
+  /** How the identity is shown: `job › suite › case`. */
   id: string;
-  job: string;
+  identity: TestIdentity;
   scope: KnownScope;
   /** The case's path below its job, as known issues match it. */
   path: string;
@@ -38,9 +41,12 @@ export interface JobOutcome {
 export interface ResultsSet {
   source: string;
   jobs: Map<string, JobOutcome>;
+  /** By identity key. */
   cases: Map<string, CaseRecord>;
   /** Why this set cannot answer for some of its tests: a job the host failed, cases not listed. */
   gaps: string[];
+  /** Jobs whose cases say nothing (the host failed, it was cancelled, or it listed none): their tests are not missing, only unknown. */
+  unjudged: Set<string>;
   /** Tests that had an identity another test already had: kept apart by a suffix, and counted. */
   duplicates: number;
 }
@@ -90,36 +96,53 @@ export async function readResultsSet(path: string): Promise<ResultsSet> {
   return resultsSet(file, parsed.data.jobs);
 }
 
+/**
+ * The job's own case: failed when the job never ran (the build it boots failed), ended in a
+ * way that cut its results short (a panic, a hang, a timeout), or failed with no failing
+ * case to say why (a build that broke, a non-zero exit); passed otherwise.
+ */
+function jobCaseStatus(job: z.output<typeof jobSchema>, anyCaseFailing: boolean): TestStatus {
+  if (job.status === "skipped" || JOB_FAILURES.includes(job.outcome)) return "failed";
+  if (job.status !== "succeeded" && !anyCaseFailing) return "failed";
+  return "passed";
+}
+
 export function resultsSet(source: string, jobs: readonly z.output<typeof jobSchema>[]): ResultsSet {
-  const set: ResultsSet = { source, jobs: new Map(), cases: new Map(), gaps: [], duplicates: 0 };
-  const suffixes = new Map<string, number>();
+  const set: ResultsSet = { source, jobs: new Map(), cases: new Map(), gaps: [], unjudged: new Set(), duplicates: 0 };
   for (const job of jobs) {
-    const identity = { suite: job.suite, matrix: job.matrix };
-    const jobId = jobIdentity(identity);
+    const jobId = jobIdentity({ suite: job.suite, matrix: job.matrix });
     const scope: KnownScope = { suite: job.suite, arch: job.arch ?? job.matrix.arch ?? "", labels: job.labels ?? [] };
     set.jobs.set(jobId, { status: job.status, outcome: job.outcome, reason: job.reason });
     if (NO_VERDICT.includes(job.outcome)) {
       set.gaps.push(`${jobId} in ${source} ended ${job.outcome}: ${job.reason}`);
+      set.unjudged.add(jobId);
       continue;
     }
     if (job.cases === undefined) {
       set.gaps.push(`${jobId} in ${source} lists no cases (written by a kto older than kto compare)`);
+      set.unjudged.add(jobId);
       continue;
     }
     if (job.casesOmitted) set.gaps.push(`${jobId} in ${source} lists ${job.cases.length} of ${job.cases.length + job.casesOmitted} cases`);
+    // Occurrences counted per path and name: a run of 100,000 cases of one name costs no more than of distinct ones.
+    const seen = new Map<string, number>();
     const add = (path: string[], name: string, status: TestStatus) => {
-      let id = testIdentity(identity, path, name);
-      if (set.cases.has(id)) {
-        // Counted per identity, so a run of 100,000 cases of one name costs no more than 100,000 distinct ones.
-        let n = (suffixes.get(id) ?? 1) + 1;
-        while (set.cases.has(`${id} (${n})`)) n += 1;
-        suffixes.set(id, n);
-        set.duplicates += 1;
-        id = `${id} (${n})`;
-      }
-      set.cases.set(id, { id, job: jobId, scope, path: pathIdentity(path, name), status });
+      const base = identityKey({ job: jobId, path, name, occurrence: 1 });
+      const occurrence = (seen.get(base) ?? 0) + 1;
+      seen.set(base, occurrence);
+      if (occurrence > 1) set.duplicates += 1;
+      const identity = { job: jobId, path, name, occurrence };
+      const key = occurrence > 1 ? identityKey(identity) : base;
+      set.cases.set(key, { key, id: identityText(identity), identity, scope, path: pathText(path, name), status });
     };
-    add([], JOB_CASE, JOB_FAILURES.includes(job.outcome) ? "failed" : "passed");
+    add(
+      [],
+      JOB_CASE,
+      jobCaseStatus(
+        job,
+        job.cases.some((c) => isFailing(c.status)),
+      ),
+    );
     for (const c of job.cases) add(c.path, c.name, c.status);
   }
   return set;

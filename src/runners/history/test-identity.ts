@@ -8,12 +8,22 @@ import type { TestStatus } from "../results/types.js";
  */
 export const MAX_IDENTITY_PART_CHARS = 256;
 const DIGEST_CHARS = 12;
+/** How an identity is shown: levels joined by this. The key compares levels, not this text. */
 export const IDENTITY_SEPARATOR = " › ";
 
 /** The job a test ran in, as history tells jobs apart: the suite and its matrix values. */
 export interface JobIdentity {
   suite: string;
   matrix: Readonly<Record<string, string>>;
+}
+
+/** A test's identity: its job's, the levels of the results down to it, and which of the tests with those names it was. */
+export interface TestIdentity {
+  job: string;
+  path: readonly string[];
+  name: string;
+  /** 1 for the first test of this job, path and name in the run, 2 for a second, … */
+  occurrence: number;
 }
 
 export function boundedPart(part: string): string {
@@ -30,17 +40,22 @@ export function jobIdentity(job: JobIdentity): string {
 }
 
 /**
- * A test's identity: its job's, then the names of the results' levels down to the case
- * (suite › subtest › case). The path is the parser's, which names each level after what
- * printed it (a kselftest program's cases sit under that program's own result line).
+ * What history compares identities by: every level kept apart (a name holding " › " is
+ * not two levels), and a second test of the same names apart from the first.
  */
-export function testIdentity(job: JobIdentity, path: readonly string[], name: string): string {
-  return [jobIdentity(job), ...path, name].map(boundedPart).join(IDENTITY_SEPARATOR);
+export function identityKey(identity: TestIdentity): string {
+  return JSON.stringify([identity.job, ...identity.path.map(boundedPart), boundedPart(identity.name), identity.occurrence]);
 }
 
-/** The part of an identity below its job: what a known issue's glob is matched against. */
-export function pathIdentity(path: readonly string[], name: string): string {
+/** The part of an identity below its job, as shown and as a known issue's glob is matched against. */
+export function pathText(path: readonly string[], name: string): string {
   return [...path, name].map(boundedPart).join(IDENTITY_SEPARATOR);
+}
+
+/** `job › suite › case`, and ` (#2)` for a second test of those names in one run. */
+export function identityText(identity: TestIdentity): string {
+  const text = `${identity.job}${IDENTITY_SEPARATOR}${pathText(identity.path, identity.name)}`;
+  return identity.occurrence > 1 ? `${text} (#${identity.occurrence})` : text;
 }
 
 export function isFailing(status: TestStatus): boolean {

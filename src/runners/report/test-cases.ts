@@ -1,5 +1,5 @@
 import { boundedPart } from "../history/test-identity.js";
-import { leaves, type ParsedResults, type TestStatus } from "../results/types.js";
+import type { ParsedResults, TestCase, TestStatus } from "../results/types.js";
 
 /**
  * The most cases one job's entry in results.json lists. A run that printed more (a fuzzer
@@ -8,7 +8,15 @@ import { leaves, type ParsedResults, type TestStatus } from "../results/types.js
  */
 export const MAX_CASES_PER_JOB = 100_000;
 
-/** One leaf test's result, as history keeps it. */
+/**
+ * The case that stands for a level of the results itself (a KTAP suite, a kselftest
+ * program): it fails when the level failed and none of its own cases did (a case that
+ * crashed before printing its result, a program killed by its timeout), so that failure is
+ * compared too.
+ */
+export const LEVEL_CASE = "(suite)";
+
+/** One result, as history keeps it. */
 export interface CaseResult {
   path: string[];
   name: string;
@@ -16,13 +24,32 @@ export interface CaseResult {
   durationMs?: number;
 }
 
+const failing = (status: TestStatus) => status === "failed" || status === "errored";
+
 export function caseResults(results: ParsedResults | null): { cases: CaseResult[]; casesOmitted: number } {
-  const all = results ? leaves(results.tests) : [];
-  const cases = all.slice(0, MAX_CASES_PER_JOB).map((t) => ({
-    path: t.path.map(boundedPart),
-    name: boundedPart(t.name),
-    status: t.status,
-    ...(t.durationMs !== undefined ? { durationMs: t.durationMs } : {}),
-  }));
-  return { cases, casesOmitted: all.length - cases.length };
+  const cases: CaseResult[] = [];
+  let omitted = 0;
+  const add = (c: CaseResult) => {
+    if (cases.length < MAX_CASES_PER_JOB) cases.push(c);
+    else omitted += 1;
+  };
+  /** Adds the cases under `tests`; whether any of them failed. */
+  const visit = (tests: readonly TestCase[], path: string[]): boolean => {
+    let anyFailed = false;
+    for (const test of tests) {
+      if (test.children.length === 0) {
+        add({ path, name: boundedPart(test.name), status: test.status, ...(test.durationMs !== undefined ? { durationMs: test.durationMs } : {}) });
+        anyFailed ||= failing(test.status);
+        continue;
+      }
+      const inner = [...path, boundedPart(test.name)];
+      const childFailed = visit(test.children, inner);
+      const unexplained = failing(test.status) && !childFailed;
+      add({ path: inner, name: LEVEL_CASE, status: unexplained ? test.status : "passed" });
+      anyFailed ||= childFailed || unexplained;
+    }
+    return anyFailed;
+  };
+  if (results) visit(results.tests, []);
+  return { cases, casesOmitted: omitted };
 }

@@ -32,12 +32,13 @@ describe("kto within GitHub's budget", () => {
     }
     const jobs = events * 2;
     const writes = h.count("checks/create") + h.count("checks/update") + h.count("actions/create-workflow-dispatch") + h.count("actions/cancel-workflow-run");
+    // Three check-run writes a job and a dispatch a run, which a plan's jobs leased together share.
+    expect(writes / jobs).toBeGreaterThanOrEqual(3.5);
+    expect(writes / jobs).toBeLessThanOrEqual(4);
     expect({
-      writesPerJob: writes / jobs,
       configReads: h.count("repos/get-content"),
       runnerListings: h.count("actions/list-self-hosted-runners-for-repo") + h.count("actions/list-self-hosted-runners-for-org"),
     }).toEqual({
-      writesPerJob: 4,
       // One read of each head's config, and one of the base's policy for all three.
       configReads: events + 1,
       runnerListings: listingsBefore,
