@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import { hostOfRunner } from "./labels.js";
 import { CoalescedPass } from "./coalesced-pass.js";
 import type { JobLifecycle } from "./job-lifecycle.js";
 import type { ResourceManager } from "./resource-manager.js";
@@ -167,6 +168,12 @@ export class QueueLeader {
     const builds = [...new Set(jobs.flatMap((job) => (job.needsJobId ? [job.needsJobId] : [])))];
     if (builds.length === 0) return [...jobs];
     const ranOn = await this.store.jobs.runnersOf(builds);
-    return jobs.map((job) => (job.needsJobId ? { ...job, prefers: ranOn.get(job.needsJobId) ?? null } : job));
+    const labelsOf = new Map((await this.store.runners.list()).map((runner) => [runner.id, runner.labels]));
+    return jobs.map((job) => {
+      if (!job.needsJobId) return job;
+      const runner = ranOn.get(job.needsJobId) ?? null;
+      const labels = runner === null ? undefined : labelsOf.get(runner);
+      return { ...job, prefers: runner, prefersHost: labels ? hostOfRunner(labels) : null };
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { labelKey } from "./labels.js";
+import { classLabels, hostOfRunner, labelKey } from "./labels.js";
 import { fits, type Placeable } from "./placement.js";
 import type { RunnerScope } from "./scope.js";
 
@@ -6,6 +6,11 @@ export interface SchedulableJob extends Placeable {
   id: string;
   /** The runner that ran the build it boots: its host has the outputs, so it goes there when that is all one. */
   prefers?: string | null;
+  /**
+   * That runner's host (`hostOfRunner`): an ephemeral runner is gone after the build, and
+   * the one its host registered next has the outputs as well.
+   */
+  prefersHost?: string | null;
 }
 
 export interface FreeRunner {
@@ -45,8 +50,9 @@ const placeableKey = (job: Placeable) => `${labelKey(job.labels)}|${job.repo?.to
  * waited for: a job for a busy arm64 board does not hold back an x86 job behind it, nor a
  * job no runner of its repository can take one of another repository. Among fitting
  * runners the one with the fewest labels wins, so special hardware stays free for
- * jobs that need it. Within that class (runners with the same labels and scope, so the
- * same jobs fit each) a job goes to the runner it prefers when that has a free slot:
+ * jobs that need it. Within that class (runners with the same labels but their own, and the
+ * same scope, so the same jobs fit each) a job goes to the runner it prefers, or else to
+ * one on the host it prefers, when that has a free slot:
  * which jobs are assigned is the same whichever runner of a class takes one.
  */
 export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly FreeRunner[], options: ScheduleOptions = {}): Assignment[] {
@@ -54,7 +60,7 @@ export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly Fr
   let totalFree = 0;
   for (const env of runners) {
     if (env.free <= 0) continue;
-    const key = `${labelKey(env.labels)}|${JSON.stringify(env.scope)}`;
+    const key = `${labelKey(classLabels(env.labels))}|${JSON.stringify(env.scope)}`;
     let group = groups.get(key);
     if (!group) {
       group = { labels: new Set(env.labels), scope: env.scope, size: env.labels.length, runners: [], free: 0 };
@@ -80,7 +86,9 @@ export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly Fr
     }
     const group = candidates.find((g) => g.free > 0);
     if (!group) continue;
-    const preferred = job.prefers ? group.runners.find((e) => e.id === job.prefers && e.free > 0) : undefined;
+    const preferred =
+      (job.prefers ? group.runners.find((e) => e.id === job.prefers && e.free > 0) : undefined) ??
+      (job.prefersHost ? group.runners.find((e) => e.free > 0 && hostOfRunner(e.labels) === job.prefersHost) : undefined);
     const env = preferred ?? group.runners.reduce((best, e) => (e.free > best.free ? e : best));
     env.free -= 1;
     group.free -= 1;

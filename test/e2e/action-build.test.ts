@@ -167,7 +167,12 @@ describe("the bundled action runs a build, and the jobs that boot it", () => {
       // The build's job has reported, but its run has not ended: GHES lists none of its artifacts yet.
       github.state.runs.set(51, "in_progress");
       const workspace = await mkdtemp(join(scratch, "checkout-"));
-      const other = await host("h-boot", workspace, { job: JSON.stringify({ ...JSON.parse(booting), build: ghesHandoff }), "github-token": "ghs_reader" }, ghes);
+      const other = await host(
+        "h-boot",
+        workspace,
+        { job: JSON.stringify({ ...JSON.parse(booting), build: ghesHandoff }), "github-token": "ghs_reader" },
+        ghes,
+      );
       const booted = runAction(other.env, workspace);
       // It ends once the job has seen it running.
       await until(async () => github.requests.some((r) => r.operationId === "actions/get-workflow-run"), "the job looking at the build's run");

@@ -62,7 +62,11 @@ export interface LocalSystemOptions {
   hosts?: { name: string; runners: number; extraLabels?: string[] }[];
   /** The checkout the jobs see (default: this repository, which holds examples/tests). */
   workspace?: string;
-  /** Environment every runner host gives the action, e.g. KTO_CCACHE_DIR; each host keeps its builds in a store of its own. */
+  /**
+   * Environment every runner host gives the action, e.g. KTO_CCACHE_DIR. The hosts share one
+   * build store, as hosts that mount one do: this machine's double serves no other run's
+   * artifact to a run, so a suite that boots a build on the other host reads it there.
+   */
   runnerEnv?: Record<string, string>;
   log?: (line: string) => void;
   /** Extra App settings (KTO_*), e.g. a PostgreSQL DATABASE_URL. */
@@ -212,7 +216,7 @@ export class LocalSystem {
       registrationSecret: this.registrationSecret,
       workspace: this.options.workspace ?? PROJECT_ROOT,
       action: join(PROJECT_ROOT, "dist", "index.js"),
-      env: { KTO_BUILD_STORE: join(this.options.dir, "runs", host.name, "builds"), ...this.options.runnerEnv },
+      env: { KTO_BUILD_STORE: join(this.options.dir, "runs", "builds"), ...this.options.runnerEnv },
       issuer: this.issuer,
       artifacts: { resultsUrl: this.results.url, runtimeToken: this.results.runtimeToken },
       workDir: join(this.options.dir, "runs", host.name),

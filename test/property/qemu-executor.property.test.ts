@@ -44,7 +44,7 @@ describe("QemuExecutor (each run boots a VM)", () => {
           expect(execution.timedOut).toBe(true);
           expect(execution.outcome).toBe("timed_out");
           expect(execution.finishedAt.getTime() - execution.startedAt.getTime()).toBeLessThan(timeoutMs + graceMs);
-          expect(await runningQemus()).toEqual([]);
+          expect(await runningQemus(dir)).toEqual([]);
         }),
       ),
       { numRuns: 2 },

@@ -218,9 +218,11 @@ export class GitHubDispatcher implements Dispatcher {
     const runId = (data as { workflow_run_id?: number } | undefined)?.workflow_run_id;
     if (runId) return { runId: String(runId) };
     // Without run details (GitHub Enterprise Server) the answer is a 204: the run is looked
-    // up by its run-name now; one GitHub does not list yet is looked up when it first
-    // reports, or is cancelled.
-    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now());
+    // up by its run-name now; one GitHub does not list yet, or whose lookup fails (a limit
+    // answered it, a 502), is looked up when it first reports, or is cancelled. The run has
+    // started either way: a failed lookup must not make the dispatch look unsent, or it
+    // would go again.
+    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now()).catch(() => null);
     return { runId: found };
   }
 

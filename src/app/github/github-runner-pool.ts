@@ -1,4 +1,5 @@
 import { DEFAULT_LIFECYCLE } from "../../orchestrator/job-lifecycle.js";
+import { RUNNER_LABEL_PREFIX } from "../../orchestrator/labels.js";
 import { stderrLogger, type Logger } from "../../orchestrator/logger.js";
 import type { RunnerPool } from "../../orchestrator/resource-manager.js";
 import { admits, type RunnerScope } from "../../orchestrator/scope.js";
@@ -13,8 +14,7 @@ export function githubRunnerKey(repo: string, runnerId: number): string {
   return `github:${repo}:${runnerId}`;
 }
 
-/** Provisioning gives every runner a label of its own with this prefix; dispatch binds a job to it. */
-export const RUNNER_LABEL_PREFIX = "kto-runner-";
+export { RUNNER_LABEL_PREFIX };
 
 export function uniqueRunnerLabel(labels: readonly string[]): string | undefined {
   return labels.find((l) => l.startsWith(RUNNER_LABEL_PREFIX));

@@ -92,6 +92,23 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     await dispatchedOnce();
   });
 
+  it("does not dispatch again when the lookup after a dispatch that went through is answered with a rate limit", async () => {
+    h = await Harness.start();
+    let once = false;
+    h.github.state.onDispatch = () => {
+      if (once) return;
+      once = true;
+      h.github.state.failures.set("actions/list-workflow-runs", [429]);
+    };
+    await openPullRequest(h);
+    await until(async () => (await h.app.store.jobs.list()).filter((j) => j.state === "dispatched").length === 2, "both jobs dispatched");
+    await untilSettled(h);
+    expect(h.github.state.failures.get("actions/list-workflow-runs")).toEqual([]);
+    const attempts = h.github.state.dispatches.map((d) => JSON.parse(d.inputs.job!) as { id: string; attempt: number }).map((j) => `${j.id}#${j.attempt}`);
+    expect(attempts).toHaveLength(2);
+    expect(new Set(attempts).size).toBe(2);
+  });
+
   it("takes the App's run, not a later one someone else started with the same run-name", async () => {
     h = await Harness.start();
     h.github.state.dispatchLostResponses.push(502);

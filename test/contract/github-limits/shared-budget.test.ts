@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { GitHubLimits, RateLimitError, SECONDARY_PAUSE_CAP_MS, SECONDARY_PAUSE_MS, SECONDARY_QUIET_MS, type Budget } from "../../../src/app/github/github-limits.js";
+import {
+  GitHubLimits,
+  RateLimitError,
+  SECONDARY_PAUSE_CAP_MS,
+  SECONDARY_PAUSE_MS,
+  SECONDARY_QUIET_MS,
+  type Budget,
+} from "../../../src/app/github/github-limits.js";
 import { ManualClock } from "../../../src/orchestrator/clock.js";
 import { openStore } from "../../../src/orchestrator/store/open-store.js";
 import type { Store } from "../../../src/orchestrator/store/store.js";

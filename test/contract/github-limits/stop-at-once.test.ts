@@ -30,9 +30,7 @@ describe("the App's octokits after a limit answer", () => {
     const client_ = await client({ contentPerMinute: 1 });
     const octokit = await client_.octokitFor(7);
     const [owner, repo] = REPO.split("/") as [string, string];
-    const results = await Promise.allSettled(
-      [1, 2, 3, 4].map((n) => octokit.rest.checks.create({ owner, repo, name: `kto / unit ${n}`, head_sha: shaOf(n) })),
-    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((n) => octokit.rest.checks.create({ owner, repo, name: `kto / unit ${n}`, head_sha: shaOf(n) })));
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "rejected"]);
     for (const r of results.slice(1)) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RateLimitError);
     expect(github.requests.filter((r) => r.operationId === "checks/create")).toHaveLength(2);

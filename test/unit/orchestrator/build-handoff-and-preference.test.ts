@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { buildArtifactName, buildHandoff, outputFilesOf } from "../../../src/orchestrator/build-handoff.js";
 import { assignJobs, type FreeRunner, type SchedulableJob } from "../../../src/orchestrator/scheduler.js";
 import { UNRESTRICTED } from "../../../src/orchestrator/scope.js";
+import { hostOfRunner } from "../../../src/orchestrator/labels.js";
 import { buildJob } from "../../helpers/job.js";
 
 const digest = (c: string) => c.repeat(64);
@@ -64,5 +65,21 @@ describe("a build's handoff", () => {
         },
       }),
     ).toEqual([files[0], { path: "System.map", role: "system-map", size: 10, sha256: digest("d") }]);
+  });
+});
+
+describe("the preference for the host that built a kernel, when its runners are ephemeral", () => {
+  it("sends the job to the runner its host registered after the building runner was gone, not to an equal runner elsewhere", () => {
+    const runners = [runner("b1", ["x86_64", "kto-runner-host-b-4-0a1b2c"]), runner("a2", ["x86_64", "kto-runner-host-a-2-ffee01"])];
+    const kunit: SchedulableJob = { id: "kunit", labels: ["x86_64"], repo: null, repoPrivate: null, prefers: "gone", prefersHost: "host-a" };
+    expect(assignJobs([kunit], runners)).toEqual([{ jobId: "kunit", runnerId: "a2" }]);
+    // Without the preference the first of the class takes it: the preference is what chose host-a.
+    expect(assignJobs([{ ...kunit, prefersHost: null }], runners)).toEqual([{ jobId: "kunit", runnerId: "b1" }]);
+  });
+
+  it("reads a host only from a name the runner host service gave", () => {
+    expect(hostOfRunner(["x86_64", "kto-runner-build-box-1-3-a0b1c2"])).toBe("build-box-1");
+    expect(hostOfRunner(["x86_64", "kto-runner-laptop"])).toBeNull();
+    expect(hostOfRunner(["x86_64"])).toBeNull();
   });
 });
