@@ -37,6 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("-w, --workspace <dir>", "directory the jobs see at /workspace", ".")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "live", "plain"]).default("auto"))
     .option("--resume [run]", "continue an interrupted run (the last one, or this run id) from the store")
+    .option("--known <file>", "known issues (.github/kto-known.yml): failures they cover do not fail the run")
+    .option("--baseline <dir>", "a baseline run's results folder: fail on regressions only, as kto compare judges")
     .action(async (file: string, options) => {
       exitCode = await runCommand(file, options);
     });

@@ -170,4 +170,38 @@ describe("kto compare on two runs' results", () => {
       expect(junk.stderr).toContain("junk.json: schema:");
     });
   }, 240_000);
+
+  it("kto run judges itself against a baseline or known issues when asked: red on a regression, green on old or known failures", async () => {
+    await withTempDir(async (dir) => {
+      const base = await run(dir, "base", config(["ok 1 a", "not ok 2 b"], { check_itimer: true }));
+      await writeFile(join(dir, "same.yml"), config(["ok 1 a", "not ok 2 b"], { check_itimer: true }));
+      await writeFile(join(dir, "broken.yml"), config(["not ok 1 a", "not ok 2 b"], { check_itimer: true }));
+      // The same failure as the baseline's: not red.
+      const same = await kto(["run", "same.yml", "--out", "same", "--baseline", base], dir);
+      expect(same.code).toBe(0);
+      expect(same.stdout).toContain("0 regressions, 1 still failing");
+      const broken = await kto(["run", "broken.yml", "--out", "broken", "--baseline", base], dir);
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toContain("unit › a: passed → failed");
+
+      await writeFile(join(dir, "known.yml"), "version: 1\nknown:\n  - { tests: b, suite: unit }\n");
+      const known = await kto(["run", "same.yml", "--out", "known", "--known", "known.yml"], dir);
+      expect(known.code).toBe(0);
+      expect(known.stdout).toContain("kto: 1 of 1 failures are known issues (known.yml)");
+      const notKnown = await kto(["run", "broken.yml", "--out", "not-known", "--known", "known.yml"], dir);
+      expect(notKnown.code).toBe(1);
+      expect(notKnown.stdout).toContain("kto: not known: unit › a failed");
+
+      // A bad known-issues file or baseline is said before anything runs, and nothing is written.
+      await writeFile(join(dir, "bad.yml"), "version: 1\nknown:\n  - tests: '!b'\n");
+      const bad = await kto(["run", "same.yml", "--out", "bad-run", "--known", "bad.yml"], dir);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^bad\.yml:3:\d+: known\[0\]\.tests: invalid glob/m);
+      const noBase = await kto(["run", "same.yml", "--out", "no-base", "--baseline", "nowhere"], dir);
+      expect(noBase.code).toBe(2);
+      expect(noBase.stderr).toContain("--baseline: nowhere: cannot read");
+      await expect(readFile(join(dir, "bad-run", "results.json"))).rejects.toThrow();
+      await expect(readFile(join(dir, "no-base", "results.json"))).rejects.toThrow();
+    });
+  }, 240_000);
 });

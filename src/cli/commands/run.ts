@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { buildPlan } from "../../config/build-plan.js";
 import { hostPolicyPath, loadHostPolicy, LOCAL_DEFAULT } from "../../config/host-policy.js";
 import type { JobSpec } from "../../config/job-spec.js";
+import { KnownIssues, loadKnownIssues } from "../../config/known-issues.js";
 import { loadConfigFile } from "../../config/load-config.js";
 import { refuseMissingTreeFiles } from "../tree-check.js";
 import { openStore } from "../../orchestrator/store/open-store.js";
@@ -12,6 +13,7 @@ import { ownerMark } from "../../runners/leftovers.js";
 import { EXIT, UsageError } from "../exit-codes.js";
 import { newPlanId, resumePlan, runPlanLocally } from "../local-run.js";
 import { ProgressView } from "../progress.js";
+import { judgeAgainstBaseline, judgeByKnownIssues, readBaseline } from "../run-verdict.js";
 import { printErr, printOut, stderrIsTerminal } from "../terminal.js";
 
 export interface RunOptions {
@@ -21,6 +23,10 @@ export interface RunOptions {
   workspace: string;
   progress: "auto" | "live" | "plain";
   resume?: string | boolean;
+  /** Known issues: failures they cover do not fail the run. */
+  known?: string;
+  /** A results folder to compare with: the run fails on regressions only, as `kto compare` judges. */
+  baseline?: string;
 }
 
 export function dataDir(): string {
@@ -36,6 +42,9 @@ function noEarlierRun(error: NodeJS.ErrnoException): string {
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   const concurrency = Number(options.jobs);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--jobs: expected a whole number of at least 1, got "${options.jobs}"`);
+  // Read before anything runs: a bad known-issues file is the command line's fault, and runs nothing.
+  const known = options.known ? await loadKnownIssues(options.known, true) : null;
+  const baseline = options.baseline ? await readBaseline(options.baseline) : null;
   const loaded = options.resume ? null : await loadConfigFile(file);
   const plan = loaded ? buildPlan(loaded, { suites: options.suite.length ? options.suite : undefined }) : null;
   if (loaded && plan) await refuseMissingTreeFiles(loaded, resolve(options.workspace), plan.jobs);
@@ -101,6 +110,16 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
         `kto: ${report.status}: ${report.jobs.length} jobs, ${t.passed} tests passed, ${t.failed} failed, ${t.errored} errored, ${t.skipped} skipped\n` +
           `kto: results in ${outDir}/summary.md (run ${planId})\n`,
       );
+      if (baseline) {
+        const verdict = await judgeAgainstBaseline(outDir, baseline, known ?? KnownIssues.none());
+        printOut(verdict.text);
+        return verdict.exit;
+      }
+      if (known) {
+        const verdict = await judgeByKnownIssues(outDir, known);
+        printOut(verdict.text);
+        return verdict.exit;
+      }
       return report.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
       view.stop();
