@@ -33,6 +33,7 @@ export function appDispatcher(
     lookupDelayMs: lookup.delayMs ?? 3_000,
     lookupWindowMs: lookup.windowMs ?? 15_000,
     now: () => clock.now(),
+    log: (line) => github.log.warn(`kto: ${line}`),
   });
 }
 
@@ -44,8 +45,8 @@ export function appOrchestrator(deps: {
   dispatcher: GitHubDispatcher;
   pool: GitHubRunnerPool;
   clock: Clock;
-  /** kto keeps GitHub's limits (KTO_GITHUB_THROTTLE): only then does the gather grow as an installation's budget fills. */
-  throttled: boolean;
+  /** kto keeps its budget under GitHub's limits: only then does the gather grow as an installation's budget fills. */
+  budgeted: boolean;
   options: OrchestratorDeps["options"];
 }): OrchestratorService {
   const { settings, store, github, clock } = deps;
@@ -57,7 +58,7 @@ export function appOrchestrator(deps: {
     pools: [deps.pool],
     clock,
     logger: github.log,
-    options: { gather: deps.throttled ? dispatchGather(store.githubBudget, clock, baseGatherMs) : () => Promise.resolve(baseGatherMs), ...deps.options },
+    options: { gather: deps.budgeted ? dispatchGather(store.githubBudget, clock, baseGatherMs) : () => Promise.resolve(baseGatherMs), ...deps.options },
   });
 }
 

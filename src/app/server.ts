@@ -77,7 +77,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
-  const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, throttled, options: orchestratorOptions });
+  const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, budgeted: options.budget ?? throttled, options: orchestratorOptions });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
   const routes = ktoRoutes(routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000 }));
   const handlers = ktoHandlers({

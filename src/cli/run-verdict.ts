@@ -1,6 +1,6 @@
 import type { KnownIssues } from "../config/known-issues.js";
 import { compareResults, comparisonExit } from "../runners/history/comparison.js";
-import { readResultsSet, ResultsFileError, type ResultsSet } from "../runners/history/results-set.js";
+import { onlyJobs, readResultsSet, ResultsFileError, type ResultsSet } from "../runners/history/results-set.js";
 import { isFailing } from "../runners/history/test-identity.js";
 import { describe } from "./commands/compare.js";
 import { EXIT, UsageError } from "./exit-codes.js";
@@ -14,7 +14,8 @@ const NAMED = 10;
  */
 export async function judgeAgainstBaseline(outDir: string, base: ResultsSet, known: KnownIssues): Promise<{ text: string; exit: number }> {
   const head = await readResultsSet(outDir);
-  const comparison = compareResults(base, head, { known });
+  // The run's plan says which jobs it meant to run (`-s SUITE` picks some): the baseline's others are not missing.
+  const comparison = compareResults(onlyJobs(base, new Set(head.jobs.keys())), head, { known });
   return { text: describe(base.source, head.source, comparison), exit: comparisonExit(comparison) };
 }
 

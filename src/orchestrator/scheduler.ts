@@ -1,4 +1,4 @@
-import { classLabels, hostOfRunner, labelKey } from "./labels.js";
+import { classLabels, hostOfRunner, labelKey, labelsFit } from "./labels.js";
 import { fits, type Placeable } from "./placement.js";
 import type { RunnerScope } from "./scope.js";
 
@@ -63,7 +63,8 @@ export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly Fr
     const key = `${labelKey(classLabels(env.labels))}|${JSON.stringify(env.scope)}`;
     let group = groups.get(key);
     if (!group) {
-      group = { labels: new Set(env.labels), scope: env.scope, size: env.labels.length, runners: [], free: 0 };
+      const labels = classLabels(env.labels);
+      group = { labels: new Set(labels), scope: env.scope, size: labels.length, runners: [], free: 0 };
       groups.set(key, group);
     }
     group.runners.push({ ...env });
@@ -81,15 +82,21 @@ export function assignJobs(jobs: readonly SchedulableJob[], runners: readonly Fr
     const key = placeableKey(job);
     let candidates = fitting.get(key);
     if (!candidates) {
-      candidates = ordered.filter((group) => fits(job, group));
+      // A class is matched on the labels its runners share; a job that names one runner by
+      // its own label is matched to that runner below.
+      const shared = { ...job, labels: classLabels(job.labels) };
+      candidates = ordered.filter((group) => fits(shared, group));
       fitting.set(key, candidates);
     }
-    const group = candidates.find((g) => g.free > 0);
+    const namesRunner = job.labels.length !== classLabels(job.labels).length;
+    const takes = (e: FreeRunner) => e.free > 0 && (!namesRunner || labelsFit(job.labels, e.labels));
+    const group = candidates.find((g) => g.free > 0 && (!namesRunner || g.runners.some(takes)));
     if (!group) continue;
+    const eligible = group.runners.filter(takes);
     const preferred =
-      (job.prefers ? group.runners.find((e) => e.id === job.prefers && e.free > 0) : undefined) ??
-      (job.prefersHost ? group.runners.find((e) => e.free > 0 && hostOfRunner(e.labels) === job.prefersHost) : undefined);
-    const env = preferred ?? group.runners.reduce((best, e) => (e.free > best.free ? e : best));
+      (job.prefers ? eligible.find((e) => e.id === job.prefers) : undefined) ??
+      (job.prefersHost ? eligible.find((e) => hostOfRunner(e.labels) === job.prefersHost) : undefined);
+    const env = preferred ?? eligible.reduce((best, e) => (e.free > best.free ? e : best));
     env.free -= 1;
     group.free -= 1;
     totalFree -= 1;

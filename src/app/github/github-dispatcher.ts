@@ -101,6 +101,8 @@ function checkInputs(inputs: Record<string, string>, maxInputs: number, jobs: nu
  * by comment already need.)
  */
 const CLOCK_SKEW_MS = 60_000;
+/** How long after a try that may have started a run kto keeps looking for it through failing lookups, before the dispatch fails. */
+const MAX_LOOKUP_RETRY_MS = 30 * 60_000;
 
 export interface GitHubDispatcherOptions {
   workflow: string;
@@ -121,6 +123,8 @@ export interface GitHubDispatcherOptions {
   /** How long apart the lookups go within that window. */
   lookupDelayMs: number;
   now: () => number;
+  /** Where it says what it left for later (a run it dispatched and could not look up). */
+  log?: (line: string) => void;
 }
 
 /** What the dispatcher reads: a job's plan, and the runner it was leased. */
@@ -174,7 +178,7 @@ export class GitHubDispatcher implements Dispatcher {
     };
   }
 
-  async dispatch({ entries, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
+  async dispatch({ entries, sentAt, posting }: DispatchRequest): Promise<{ runId: string | null }> {
     const lead = entries[0]!.job;
     const plan = await this.store.plans.plan(lead.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${lead.planId} has no repository to dispatch to`);
@@ -185,7 +189,16 @@ export class GitHubDispatcher implements Dispatcher {
     const { ref, runName } = runnerRun(plan, lead);
     // The dispatch API has no idempotency key: a run that an earlier try started is found by its run-name.
     if (sentAt !== null) {
-      const existing = await this.lookUp(octokit, owner, repo, runName, sentAt);
+      // An earlier try may have started the run: until it is found or shown not to exist,
+      // a lookup that fails is tried again, never a reason to fail the job into another
+      // attempt beside a run that may be there.
+      const existing = await this.lookUp(octokit, owner, repo, runName, sentAt).catch((error: unknown) => {
+        if (error instanceof DeferredError || this.options.now() > sentAt + MAX_LOOKUP_RETRY_MS) throw error;
+        throw new DeferredError(
+          `looking for the run "${runName}" failed (${(error as Error).message}); looking again`,
+          this.options.now() + this.options.lookupDelayMs,
+        );
+      });
       if (existing) return { runId: existing };
       const now = this.options.now();
       if (now < sentAt + this.options.lookupWindowMs)
@@ -203,6 +216,7 @@ export class GitHubDispatcher implements Dispatcher {
     }
     const inputs = { run_name: runName, jobs: JSON.stringify(matrix), sha: plan.headSha, app_url: this.options.appUrl };
     checkInputs(inputs, this.options.maxInputs, matrix.length);
+    posting?.();
     const { data } = await octokit
       .request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
         owner,
@@ -222,7 +236,10 @@ export class GitHubDispatcher implements Dispatcher {
     // answered it, a 502), is looked up when it first reports, or is cancelled. The run has
     // started either way: a failed lookup must not make the dispatch look unsent, or it
     // would go again.
-    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now()).catch(() => null);
+    const found = await this.lookUp(octokit, owner, repo, runName, this.options.now()).catch((error: unknown) => {
+      this.options.log?.(`the run "${runName}" was dispatched; looking it up failed (${(error as Error).message}), so it is looked up when it first reports`);
+      return null;
+    });
     return { runId: found };
   }
 

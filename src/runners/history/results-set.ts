@@ -147,3 +147,14 @@ export function resultsSet(source: string, jobs: readonly z.output<typeof jobSch
   }
   return set;
 }
+
+/** `set` with only the jobs `keep` names: a baseline narrowed to what a run planned (`kto run -s SUITE`). */
+export function onlyJobs(set: ResultsSet, keep: ReadonlySet<string>): ResultsSet {
+  return {
+    ...set,
+    jobs: new Map([...set.jobs].filter(([job]) => keep.has(job))),
+    cases: new Map([...set.cases].filter(([, c]) => keep.has(c.identity.job))),
+    gaps: set.gaps.filter((gap) => [...keep].some((job) => gap.startsWith(`${job} in `))),
+    unjudged: new Set([...set.unjudged].filter((job) => keep.has(job))),
+  };
+}

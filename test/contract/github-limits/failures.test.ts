@@ -109,6 +109,21 @@ describe("kto finds the run a lost dispatch answer started, and only its own", (
     expect(new Set(attempts).size).toBe(2);
   });
 
+  it("keeps looking for the run a lost answer may have started while the lookups fail, rather than failing the job into a second run", async () => {
+    h = await Harness.start();
+    h.github.state.dispatchLostResponses.push(502);
+    let once = false;
+    h.github.state.onDispatch = () => {
+      if (once) return;
+      once = true;
+      // A 404 would make any other effect give up at once: here the run is there, and is found.
+      h.github.state.failures.set("actions/list-workflow-runs", [404, 502, 404]);
+    };
+    await openPullRequest(h);
+    await dispatchedOnce();
+    expect(h.github.state.failures.get("actions/list-workflow-runs")).toEqual([]);
+  });
+
   it("takes the App's run, not a later one someone else started with the same run-name", async () => {
     h = await Harness.start();
     h.github.state.dispatchLostResponses.push(502);

@@ -82,4 +82,13 @@ describe("the preference for the host that built a kernel, when its runners are 
     expect(hostOfRunner(["x86_64", "kto-runner-laptop"])).toBeNull();
     expect(hostOfRunner(["x86_64"])).toBeNull();
   });
+
+  it("a job that names one runner by its own label goes to that runner, whichever runner its class lists first", () => {
+    const runners = [runner("b1", ["x86_64", "kto-runner-host-b-4-0a1b2c"]), runner("a2", ["x86_64", "kto-runner-host-a-2-ffee01"])];
+    const pinned: SchedulableJob = { id: "board", labels: ["x86_64", "kto-runner-host-a-2-ffee01"], repo: null, repoPrivate: null };
+    expect(assignJobs([pinned], runners)).toEqual([{ jobId: "board", runnerId: "a2" }]);
+    expect(assignJobs([pinned], [...runners].reverse())).toEqual([{ jobId: "board", runnerId: "a2" }]);
+    // Its runner busy: it waits, rather than going to a runner it did not name.
+    expect(assignJobs([pinned], [runners[0]!, { ...runners[1]!, free: 0 }])).toEqual([]);
+  });
 });
