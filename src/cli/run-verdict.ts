@@ -2,7 +2,7 @@ import type { KnownIssues } from "../config/known-issues.js";
 import { compareResults, comparisonExit } from "../runners/history/comparison.js";
 import { onlyJobs, readResultsSet, ResultsFileError, type ResultsSet } from "../runners/history/results-set.js";
 import { isFailing } from "../runners/history/test-identity.js";
-import { describe } from "./commands/compare.js";
+import { describeComparison } from "./commands/compare.js";
 import { EXIT, UsageError } from "./exit-codes.js";
 
 /** How many unknown failures the known-issues verdict names. */
@@ -16,7 +16,7 @@ export async function judgeAgainstBaseline(outDir: string, base: ResultsSet, kno
   const head = await readResultsSet(outDir);
   // The run's plan says which jobs it meant to run (`-s SUITE` picks some): the baseline's others are not missing.
   const comparison = compareResults(onlyJobs(base, new Set(head.jobs.keys())), head, { known });
-  return { text: describe(base.source, head.source, comparison), exit: comparisonExit(comparison) };
+  return { text: describeComparison(base.source, head.source, comparison), exit: comparisonExit(comparison) };
 }
 
 /**
@@ -30,7 +30,7 @@ export async function judgeByKnownIssues(outDir: string, known: KnownIssues): Pr
   const lines = [`kto: ${failing.length - unknown.length} of ${failing.length} failures are known issues (${known.file})`];
   for (const c of unknown.slice(0, NAMED)) lines.push(`kto: not known: ${c.id} ${c.status}`);
   if (unknown.length > NAMED) lines.push(`kto: and ${unknown.length - NAMED} more not known`);
-  for (const gap of head.gaps) lines.push(`kto: not judged: ${gap}`);
+  for (const gap of head.gaps) lines.push(`kto: not judged: ${gap.reason}`);
   return { text: `${lines.join("\n")}\n`, exit: unknown.length === 0 && head.gaps.length === 0 ? EXIT.ok : EXIT.failed };
 }
 

@@ -24,12 +24,6 @@ export interface DispatchRequest {
    * null: look for the run it started before starting another.
    */
   sentAt: number | null;
-  /**
-   * Called just before the request that starts the run goes out: from then on a failure
-   * of this try, whatever its kind, may have left a run behind, and the next try looks
-   * for it before starting another.
-   */
-  posting?: () => void;
 }
 
 export interface CancelRequest {

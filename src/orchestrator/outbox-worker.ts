@@ -103,8 +103,6 @@ export class OutboxWorker {
   private recorded = false;
   /** False once this pass was told it may not send: what is left waits for a leader. */
   private mayGoOn = true;
-  /** Dispatches whose run-starting request went out in the try under way (`DispatchRequest.posting`). */
-  private readonly posted = new Set<number>();
   /** When this process began to send: what was recorded before it may have been sent already. */
   private readonly since: number;
 
@@ -247,20 +245,12 @@ export class OutboxWorker {
     const { live, started } = await this.batchOf(item);
     if (started || live.length === 0) return;
     await this.store.outbox.markSending(item.id, this.clock.now());
-    const { runId } = await this.dispatcher.dispatch({ key: item.key, entries: live, sentAt: item.sentAt, posting: () => this.posted.add(item.id) });
+    const { runId } = await this.dispatcher.dispatch({ key: item.key, entries: live, sentAt: item.sentAt });
     if (runId !== null) for (const { job } of live) await this.store.jobs.setRunId(job.id, job.attempt, runId);
   }
 
   /** Sends `item`; on success it and the effects it `covers` are marked handled in one write. */
   private async sendOne(item: OutboxRecord, covers: readonly OutboxRecord[] = []): Promise<boolean> {
-    try {
-      return await this.trySend(item, covers);
-    } finally {
-      this.posted.delete(item.id);
-    }
-  }
-
-  private async trySend(item: OutboxRecord, covers: readonly OutboxRecord[]): Promise<boolean> {
     const payload = item.payload as { attempt: number; runnerId?: string; runId?: string | null; batchKey?: string | null };
     try {
       if (item.kind === "dispatch") {
@@ -289,12 +279,9 @@ export class OutboxWorker {
       // Not logged: the far side asked to wait, or is not ready yet; why is kept with the effect.
       if (error instanceof DeferredError) {
         this.totalDeferrals += 1;
-        // Not sent only when nothing of this effect went out: a limit that answered a request
-        // after the dispatch's own (its lookup) leaves the run it started to be found.
-        await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, {
-          attempt: false,
-          notSent: item.sentAt === null && !this.posted.has(item.id),
-        });
+        // A dispatcher ends a try once its run-starting request went out (GitHubDispatcher
+        // leaves a lookup that fails then to later), so a deferral means nothing was sent.
+        await this.store.outbox.markRetry(item.id, Math.max(error.retryAt, this.clock.now()), message, { attempt: false, notSent: item.sentAt === null });
         return false;
       }
       // Not the far side failing: nothing was sent, and no retry would change the answer.

@@ -178,7 +178,7 @@ export class GitHubDispatcher implements Dispatcher {
     };
   }
 
-  async dispatch({ entries, sentAt, posting }: DispatchRequest): Promise<{ runId: string | null }> {
+  async dispatch({ entries, sentAt }: DispatchRequest): Promise<{ runId: string | null }> {
     const lead = entries[0]!.job;
     const plan = await this.store.plans.plan(lead.planId);
     if (!plan?.installationId || !plan.repo || !plan.headSha) throw new Error(`plan ${lead.planId} has no repository to dispatch to`);
@@ -216,7 +216,6 @@ export class GitHubDispatcher implements Dispatcher {
     }
     const inputs = { run_name: runName, jobs: JSON.stringify(matrix), sha: plan.headSha, app_url: this.options.appUrl };
     checkInputs(inputs, this.options.maxInputs, matrix.length);
-    posting?.();
     const { data } = await octokit
       .request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
         owner,

@@ -50,11 +50,11 @@ async function compare(base: string, head: string, options: CompareCommandOption
     printOut(`${JSON.stringify({ base: baseSet!.source, head: headSet!.source, known: options.known ?? null, exit, ...comparison }, null, 2)}\n`);
     return exit;
   }
-  printOut(describe(baseSet!.source, headSet!.source, comparison));
+  printOut(describeComparison(baseSet!.source, headSet!.source, comparison));
   return exit;
 }
 
-export function describe(base: string, head: string, c: Comparison): string {
+export function describeComparison(base: string, head: string, c: Comparison): string {
   const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
   const lines = [
     `kto compare: ${oneLine(base)} → ${oneLine(head)}`,

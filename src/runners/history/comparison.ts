@@ -88,7 +88,7 @@ export function compareResults(base: ResultsSet, head: ResultsSet, options: Comp
   const order = new Map(TEST_CLASSES.map((c, i) => [c, i]));
   tests.sort((a, b) => order.get(a.class)! - order.get(b.class)! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
-  const incomplete = [...base.gaps, ...head.gaps];
+  const incomplete = [...base.gaps, ...head.gaps].map((gap) => gap.reason);
   for (const job of base.jobs.keys()) if (!head.jobs.has(job)) incomplete.push(`${job} ran in ${base.source} and not in ${head.source}`);
   // A test that passed and is gone from a job that still ran may have been hidden by what broke.
   let removed = 0;

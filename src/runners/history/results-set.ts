@@ -44,7 +44,7 @@ export interface ResultsSet {
   /** By identity key. */
   cases: Map<string, CaseRecord>;
   /** Why this set cannot answer for some of its tests: a job the host failed, cases not listed. */
-  gaps: string[];
+  gaps: { job: string; reason: string }[];
   /** Jobs whose cases say nothing (the host failed, it was cancelled, or it listed none): their tests are not missing, only unknown. */
   unjudged: Set<string>;
   /** Tests that had an identity another test already had: kept apart by a suffix, and counted. */
@@ -114,16 +114,17 @@ export function resultsSet(source: string, jobs: readonly z.output<typeof jobSch
     const scope: KnownScope = { suite: job.suite, arch: job.arch ?? job.matrix.arch ?? "", labels: job.labels ?? [] };
     set.jobs.set(jobId, { status: job.status, outcome: job.outcome, reason: job.reason });
     if (NO_VERDICT.includes(job.outcome)) {
-      set.gaps.push(`${jobId} in ${source} ended ${job.outcome}: ${job.reason}`);
+      set.gaps.push({ job: jobId, reason: `${jobId} in ${source} ended ${job.outcome}: ${job.reason}` });
       set.unjudged.add(jobId);
       continue;
     }
     if (job.cases === undefined) {
-      set.gaps.push(`${jobId} in ${source} lists no cases (written by a kto older than kto compare)`);
+      set.gaps.push({ job: jobId, reason: `${jobId} in ${source} lists no cases (written by a kto older than kto compare)` });
       set.unjudged.add(jobId);
       continue;
     }
-    if (job.casesOmitted) set.gaps.push(`${jobId} in ${source} lists ${job.cases.length} of ${job.cases.length + job.casesOmitted} cases`);
+    if (job.casesOmitted)
+      set.gaps.push({ job: jobId, reason: `${jobId} in ${source} lists ${job.cases.length} of ${job.cases.length + job.casesOmitted} cases` });
     // Occurrences counted per path and name: a run of 100,000 cases of one name costs no more than of distinct ones.
     const seen = new Map<string, number>();
     const add = (path: string[], name: string, status: TestStatus) => {
@@ -154,7 +155,7 @@ export function onlyJobs(set: ResultsSet, keep: ReadonlySet<string>): ResultsSet
     ...set,
     jobs: new Map([...set.jobs].filter(([job]) => keep.has(job))),
     cases: new Map([...set.cases].filter(([, c]) => keep.has(c.identity.job))),
-    gaps: set.gaps.filter((gap) => [...keep].some((job) => gap.startsWith(`${job} in `))),
+    gaps: set.gaps.filter((gap) => keep.has(gap.job)),
     unjudged: new Set([...set.unjudged].filter((job) => keep.has(job))),
   };
 }

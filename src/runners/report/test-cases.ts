@@ -1,4 +1,4 @@
-import { boundedPart } from "../history/test-identity.js";
+import { boundedPart, isFailing } from "../history/test-identity.js";
 import type { ParsedResults, TestCase, TestStatus } from "../results/types.js";
 
 /**
@@ -24,8 +24,6 @@ export interface CaseResult {
   durationMs?: number;
 }
 
-const failing = (status: TestStatus) => status === "failed" || status === "errored";
-
 export function caseResults(results: ParsedResults | null): { cases: CaseResult[]; casesOmitted: number } {
   const cases: CaseResult[] = [];
   let omitted = 0;
@@ -39,12 +37,12 @@ export function caseResults(results: ParsedResults | null): { cases: CaseResult[
     for (const test of tests) {
       if (test.children.length === 0) {
         add({ path, name: boundedPart(test.name), status: test.status, ...(test.durationMs !== undefined ? { durationMs: test.durationMs } : {}) });
-        anyFailed ||= failing(test.status);
+        anyFailed ||= isFailing(test.status);
         continue;
       }
       const inner = [...path, boundedPart(test.name)];
       const childFailed = visit(test.children, inner);
-      const unexplained = failing(test.status) && !childFailed;
+      const unexplained = isFailing(test.status) && !childFailed;
       add({ path: inner, name: LEVEL_CASE, status: unexplained ? test.status : "passed" });
       anyFailed ||= childFailed || unexplained;
     }
