@@ -10,6 +10,7 @@ import { DockerExecutor } from "../runners/docker-executor.js";
 import { ExecutorFactory } from "../runners/factory.js";
 import { ownerMark } from "../runners/leftovers.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
+import { caseResults, casesWithin } from "../runners/report/test-cases.js";
 import { jobReport, runReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { runJob } from "../runners/run-job.js";
@@ -164,6 +165,7 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
       reason: only.reason,
       infrastructure: only.outcome === "infrastructure",
       result: { ...jobReports[0]!, artifactId: uploaded?.id ?? null, artifactUrl: uploaded?.url ?? null },
+      ...(only.status === "skipped" ? {} : reportedCases(only)),
     });
   } else if (!inputs.job) {
     if (inputs.githubToken) {
@@ -195,4 +197,10 @@ function buildOutputsOf(results: readonly { result: RunResult; dir: string }[]):
   const dirs = results.filter((r) => r.result.build).map((r) => join(r.dir, r.result.build!.dir));
   const kept = new Set([BUILD_LOG, MANIFEST, DIAGNOSTICS]);
   return (path, isDirectory) => dirs.some((dir) => path.startsWith(`${dir}/`) && (isDirectory || !kept.has(path.slice(dir.length + 1))));
+}
+
+/** Every case of the job, for the App's history: as many as the report has room for, the rest counted. */
+function reportedCases(result: RunResult) {
+  const all = caseResults(result.results);
+  return casesWithin(all.cases, all.casesOmitted);
 }

@@ -3,6 +3,9 @@ import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { pruneAfter, type OrchestratorOptions } from "../orchestrator/orchestrator-options.js";
 import { OrchestratorService, type OrchestratorDeps } from "../orchestrator/service.js";
 import type { Store } from "../orchestrator/store/store.js";
+import { CommitAncestry } from "./history/commit-ancestry.js";
+import { ResultJudge } from "./history/result-judge.js";
+import { ResultsPolicyReader } from "./history/results-policy.js";
 import { CheckRunPublisher } from "./github/check-run-publisher.js";
 import { dispatchGather } from "./github/dispatch-gather.js";
 import { GitHubDispatcher } from "./github/github-dispatcher.js";
@@ -54,7 +57,18 @@ export function appOrchestrator(deps: {
   return new OrchestratorService({
     store,
     dispatcher: deps.dispatcher,
-    publisher: new CheckRunPublisher(store, github.octokitFor, { now: () => clock.now(), serverUrl: serverUrlOf(settings), appId: Number(settings.APP_ID) }),
+    publisher: new CheckRunPublisher(store, github.octokitFor, {
+      now: () => clock.now(),
+      serverUrl: serverUrlOf(settings),
+      appId: Number(settings.APP_ID),
+      judge: new ResultJudge({
+        history: store.history,
+        ancestry: new CommitAncestry(github.octokitFor),
+        policy: new ResultsPolicyReader(() => clock.now()),
+        octokitFor: github.octokitFor,
+      }),
+      log: (message) => github.log.warn(message),
+    }),
     pools: [deps.pool],
     clock,
     logger: github.log,

@@ -7,6 +7,7 @@ import type { OrchestratorOptions } from "../orchestrator/orchestrator-options.j
 import type { OrchestratorService } from "../orchestrator/service.js";
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { Store } from "../orchestrator/store/store.js";
+import type { ResultHistory } from "../orchestrator/store/result-history.js";
 import { appDispatcher, appOrchestrator, appOrchestratorOptions, serverUrlOf } from "./app-orchestrator.js";
 import { appRequestListener, WEBHOOKS_PATH } from "./http/app-server.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./http/body-budget.js";
@@ -79,7 +80,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
   const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, budgeted: options.budget ?? throttled, options: orchestratorOptions });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
-  const routes = ktoRoutes(routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000 }));
+  const routes = ktoRoutes(routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }));
   const handlers = ktoHandlers({
     service,
     pool,
@@ -134,6 +135,7 @@ function routesDeps(deps: {
   findRun: FindRun;
   clock: Clock;
   pollMs: number;
+  history: ResultHistory;
 }): RoutesDeps {
   const { settings, github, service, pool } = deps;
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
@@ -149,6 +151,7 @@ function routesDeps(deps: {
   });
   return {
     service,
+    history: deps.history,
     intake: deps.intake,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     runnerWorkflow: settings.KTO_WORKFLOW,

@@ -125,7 +125,7 @@ export const configSchema = z
     /** Kernels built before the suites that boot them. */
     builds: buildListSchema.default([]),
     triggers: z
-      .object({ pull_request: suiteSelection.default("all"), dispatch: suiteSelection.default("all") })
+      .object({ pull_request: suiteSelection.default("all"), dispatch: suiteSelection.default("all"), push: suiteSelection.default("all") })
       .strict()
       .default({}),
     limits: z
@@ -143,6 +143,14 @@ export const configSchema = z
       .default({}),
     /** Read by the App from the base branch: what the head's suites may ask for, within each runner host's policy. */
     privileges: privilegeAllowanceSchema.optional(),
+    /** Read by the App from the base branch: when a finished job is red, judged against its baseline's results. */
+    results: z
+      .object({
+        /** `regressions`: red only for a test that passed on the baseline, or a new test that fails; `failures`: red for any failure. */
+        fail_on: z.enum(["regressions", "failures"]).default("regressions"),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -158,7 +166,7 @@ export const configSchema = z
       else seen.set(suite.name, index);
     });
     checkBuildReferences(config, seen, ctx);
-    for (const trigger of ["pull_request", "dispatch"] as const) {
+    for (const trigger of ["pull_request", "dispatch", "push"] as const) {
       const selection = config.triggers[trigger];
       if (selection === "all") continue;
       selection.forEach((suiteName, index) => {

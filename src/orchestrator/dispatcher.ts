@@ -77,4 +77,7 @@ export type RunEvent =
       /** The machine failed, not the test: retried elsewhere while attempts remain. */
       infrastructure?: boolean;
       result?: unknown;
+      /** Every case's result, for the App's history; the orchestrator keeps none of it. */
+      cases?: unknown;
+      casesOmitted?: number;
     };

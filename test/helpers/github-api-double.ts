@@ -1,3 +1,4 @@
+import { COMMIT_HANDLERS, type Commit } from "./github-double/commits.js";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkRequest, GHES_VERSIONS, type CheckedRequest } from "./github-double/shape.js";
@@ -125,6 +126,8 @@ export interface GitHubState {
   permissions: Map<string, Map<string, RepositoryRole>>;
   /** `owner/repo@ref` → commit sha. */
   refs: Map<string, string>;
+  /** `owner/repo@sha` → the commit: the graph a baseline is looked for in. */
+  commits: Map<string, Commit>;
   /** `owner/repo` or `org:name` → the App's installation id there; absent means not installed (404). */
   installations: Map<string, number>;
   /** Installations the App was removed from: GitHub answers 404 for them. */
@@ -276,6 +279,7 @@ const HANDLERS: Record<string, Handler> = {
     return { status: 200, body: { total_count: runners.length, runners } };
   },
   ...RUNNER_GROUP_HANDLERS,
+  ...COMMIT_HANDLERS,
   "actions/create-workflow-dispatch": (request, state) => {
     const failure = state.dispatchFailures.shift();
     if (failure) return { status: failure, body: { message: "Server Error" } };
@@ -518,6 +522,7 @@ export async function startGitHubApiDouble(options: GitHubApiDoubleOptions = {})
     pulls: new Map(),
     permissions: new Map(),
     refs: new Map(),
+    commits: new Map(),
     installations: new Map(),
     uninstalled: new Set(),
     outage: [],

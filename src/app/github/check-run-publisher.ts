@@ -15,6 +15,9 @@ import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 import { jobsOfSuite, suiteAnnotations, suiteConclusion, suiteExternalId, suiteStatus, suiteSummary, suiteTitle, type SuiteRow } from "./suite-check-run.js";
 import { approvalShown, type ApprovalShown, type PlanOfCommit } from "./approval-check-run.js";
+import type { Judgement, ResultJudge } from "../history/result-judge.js";
+import { judgementMarkdown, judgementTitle } from "../history/judgement-markdown.js";
+import { errorText } from "../../orchestrator/logger.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -57,6 +60,10 @@ export interface CheckRunReporterOptions {
   serverUrl: string;
   /** The App's id: a check run another App made with the same name and external id is not kto's. */
   appId: number | null;
+  /** Judges a finished job against its baseline's results; without it, a job's state alone concludes its check run. */
+  judge?: Pick<ResultJudge, "judge">;
+  /** Where a comparison that could not be made is told. */
+  log?: (message: string) => void;
 }
 
 /** What the publisher reads of a job and its plan, and where it keeps the check runs' ids. */
@@ -95,7 +102,7 @@ export class CheckRunPublisher implements Publisher {
     const detailsUrl = job.runId !== null ? `${this.options.serverUrl}/${plan.repo}/actions/runs/${job.runId}` : undefined;
     // GitHub shows a check run's buttons only once it has completed: a job under way is cancelled by a comment.
     const cancel = isPullRequestGroup(plan.groupKey) ? `\n\nTo cancel this job alone, comment ${codeSpan(`/kto cancel ${job.name}`)} on the pull request.` : "";
-    const body = await this.describe(job, detailsUrl, cancel, plan.repo);
+    const body = await this.describe(job, detailsUrl, cancel, plan);
     // A report recorded for an earlier state that finds the job finished leaves the annotations to the finished state's own.
     const stale = prior.recordedFor !== undefined && prior.recordedFor !== job.state;
     let annotations = stale ? [] : body.annotations;
@@ -298,7 +305,19 @@ export class CheckRunPublisher implements Publisher {
     }).fields;
   }
 
-  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string, repo: string) {
+  /** The job against its baseline, when it is judged; a comparison that cannot be made leaves the job's state to conclude. */
+  private async judged(job: JobRecord, plan: PlanRecord): Promise<Judgement | null> {
+    if (!this.options.judge) return null;
+    try {
+      return await this.options.judge.judge(job, plan);
+    } catch (error) {
+      this.options.log?.(`kto: job ${job.id}: not compared with its baseline: ${errorText(error)}`);
+      return null;
+    }
+  }
+
+  private async describe(job: JobRecord, detailsUrl: string | undefined, cancel: string, plan: PlanRecord) {
+    const repo = plan.repo!;
     const labels = job.labels.length ? job.labels.join(", ") : "any";
     if (job.state === "waiting") {
       const waitingFor = job.reason ?? "waiting for its build";
@@ -324,11 +343,13 @@ export class CheckRunPublisher implements Publisher {
     if (!isTerminal(job.state)) return this.fields({ status: "queued", title: job.state, summary: job.state });
 
     const report = job.result as StoredReport | null;
-    const conclusion = CONCLUSION[job.state];
-    const title = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`;
+    const judgement = report?.name ? await this.judged(job, plan) : null;
+    const conclusion = judgement?.conclusion ?? CONCLUSION[job.state];
+    const counts = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`;
+    const title = judgement ? `${judgementTitle(judgement)} · ${counts}` : counts;
     let summary = job.reason ?? job.state;
     // A report stored before reports were bounded may list more than a check run shows.
-    const failures = report?.failures ?? [];
+    const failures = regressionsFirst(report?.failures ?? [], judgement);
     const listed = failures.slice(0, STORED_FAILURES);
     const unlisted = (report?.failuresOmitted ?? 0) + failures.length - listed.length;
     if (report?.name) {
@@ -348,6 +369,7 @@ export class CheckRunPublisher implements Publisher {
       if (unlisted > 0)
         summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
     }
+    if (judgement) summary = `${judgementMarkdown(judgement, { serverUrl: this.options.serverUrl, repo })}\n\n---\n\n${summary}`;
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
     const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
     const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
@@ -399,4 +421,17 @@ export class CheckRunPublisher implements Publisher {
       fallback: { title: options.status, links: [] } as Fallback,
     };
   }
+}
+
+/** A report's failures with the regressions first: GitHub shows the first annotations, and those matter most. */
+function regressionsFirst<F extends { path: string[]; name: string }>(failures: readonly F[], judgement: Judgement | null): F[] {
+  if (!judgement || judgement.regressions === 0) return [...failures];
+  const key = (path: readonly string[], name: string) => JSON.stringify([...path, name]);
+  const regressed = new Set(
+    judgement.comparison.tests
+      .filter((t) => t.class === "new" || (t.class === "new_test" && t.base === null))
+      .map((t) => key(t.identity.path, t.identity.name)),
+  );
+  const first = failures.filter((f) => regressed.has(key(f.path, f.name)));
+  return [...first, ...failures.filter((f) => !regressed.has(key(f.path, f.name)))];
 }

@@ -13,12 +13,15 @@ import { serveRegistration, type RegistrationDeps } from "./registration-route.j
 import { serveRunEvents } from "./run-events-route.js";
 import { BodyRefusedError, refuseBody, type BodyIntake } from "./request-body.js";
 import type { ReadAccess } from "../settings.js";
+import type { ResultHistory } from "../../orchestrator/store/result-history.js";
 
 /** The orchestrator as kto's routes have it: its health and state to read, and the runners' reports to take. */
 export type RoutesService = Pick<OrchestratorService, "effectTotals" | "health" | "reads" | "status" | "recordRunId" | "recordRunEvent">;
 
 export interface RoutesDeps {
   service: RoutesService;
+  /** Test results across commits: written by runners' reports, read by the dashboard. */
+  history: ResultHistory;
   /** Reads every body a route takes, within the App's body budget. */
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
@@ -68,7 +71,7 @@ const JOB_EVENTS = /^\/kto\/api\/jobs\/([^/]+)\/events$/;
 /** The routes in the order they are asked: the first that matches a request answers it. */
 function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Route[] {
   const { service } = deps;
-  const reportDeps = { ...deps, reports: metrics.reports };
+  const reportDeps = { ...deps, now, reports: metrics.reports };
   const dashboard: Route[] =
     deps.dashboard === false
       ? [

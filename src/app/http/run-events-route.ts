@@ -10,6 +10,8 @@ import { jobReportSchema } from "./job-report-schema.js";
 import { storedReason } from "./stored-report.js";
 import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./oidc.js";
 import { MB, type BodyIntake } from "./request-body.js";
+import type { ResultHistory } from "../../orchestrator/store/result-history.js";
+import { recordResults, reportedCasesSchema } from "../history/record-results.js";
 
 /** How a run may end: `skipped` is kto's own word for a job that never ran, never a run's. */
 const RUN_ENDS = TERMINAL_STATES.filter((state) => state !== "skipped") as [
@@ -29,11 +31,16 @@ const eventSchema = z.discriminatedUnion("kind", [
     reason: z.string().transform(storedReason).optional(),
     infrastructure: z.boolean().optional(),
     result: jobReportSchema.optional(),
+    cases: reportedCasesSchema.optional(),
+    casesOmitted: z.number().int().min(0).optional(),
   }),
 ]);
 
 export interface RunEventDeps {
   service: Pick<OrchestratorService, "reads" | "recordRunId" | "recordRunEvent">;
+  /** Where a finished attempt's cases are kept, before the job's end is recorded (its check run compares them). */
+  history: Pick<ResultHistory, "record">;
+  now: () => number;
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   runnerWorkflow: string;
@@ -88,7 +95,11 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   if (!body.ok) return send(response, 400, { message: body.message });
   const parsed = eventSchema.safeParse(body.value);
   if (!parsed.success) return send(response, 400, { message: issuesOf(parsed.error) });
-  const { attempt, ...report } = parsed.data;
+  const { attempt, ...event } = parsed.data;
+  const report = event.kind === "finished" ? withoutCases(event) : event;
+  // History first: the job's end sends its check run, which compares these cases with its baseline's.
+  if (event.kind === "finished" && event.cases && attempt === job.attempt && (ACTIVE_STATES as readonly JobState[]).includes(job.state))
+    await recordResults(deps.history, job, plan, { ...event, cases: event.cases }, deps.now());
   const after = await service.recordRunEvent(jobId, attempt, report);
   reports.inc({ result: after ? "applied" : "ignored" });
   const now = after ?? (await service.reads.jobs.job(jobId));
@@ -96,4 +107,9 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   // hears it here, in the answer to its next report, and stops.
   const stop = !now || now.attempt !== attempt || isTerminal(now.state);
   send(response, 200, { state: now?.state ?? job.state, applied: after !== null, stop });
+}
+
+function withoutCases<E extends { cases?: unknown; casesOmitted?: number }>(event: E): Omit<E, "cases" | "casesOmitted"> {
+  const { cases: _cases, casesOmitted: _omitted, ...rest } = event;
+  return rest;
 }

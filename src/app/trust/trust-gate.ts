@@ -77,6 +77,11 @@ export function dispatchGate(event: "repository_dispatch" | "workflow_dispatch",
   return runs(`@${sender} asked by ${event}, and ${rule}`);
 }
 
+/** A push to the default branch: only someone who can write to the repository can make one. */
+export function pushGate(pusher: string): GateDecision {
+  return runs(`@${pusher} pushed to the default branch, which GitHub lets only someone who can write to the repository do`);
+}
+
 /** A commit kto planned before stands where that plan stood: trusted, or held for what held it. */
 export function plannedGate(plan: Pick<PlanRecord, "trusted" | "gateReason" | "headSha">, policy: Policy): GateDecision {
   const why = plan.gateReason ?? "kto did not record why";

@@ -47,6 +47,8 @@ export interface Policy {
   privileges: PrivilegeAllowance | undefined;
   /** The job caps a plan that is not trusted is held to, whatever its own config says. */
   limits: ImposedCaps;
+  /** When a finished job is red: for a regression only, or for any failure. */
+  results: KtoConfig["results"];
   /** Set when the base's config cannot be read: then no author is trusted, and this says why. */
   distrust?: string;
 }
@@ -92,12 +94,13 @@ const DEFAULTS = configSchema.innerType().shape;
 export async function policyAt(octokit: Octokit, owner: string, repo: string, ref: string): Promise<Policy> {
   const config = await configAtRef(octokit, owner, repo, ref);
   if (config.kind === "ok") {
-    const { trust, triggers, privileges, limits } = config.loaded.config;
-    return { trust, triggers, privileges, limits: { caps: limits, setOn: `on the base branch ${ref}, which bounds a plan that is not trusted` } };
+    const { trust, triggers, privileges, limits, results } = config.loaded.config;
+    return { trust, triggers, privileges, results, limits: { caps: limits, setOn: `on the base branch ${ref}, which bounds a plan that is not trusted` } };
   }
   const defaults = {
     trust: DEFAULTS.trust.parse(undefined),
     triggers: DEFAULTS.triggers.parse(undefined),
+    results: DEFAULTS.results.parse(undefined),
     limits: { caps: DEFAULTS.limits.parse(undefined), setOn: `by default, as the base branch ${ref} sets none: it bounds a plan that is not trusted` },
   };
   if (config.kind === "missing") return { ...defaults, privileges: undefined };

@@ -2,6 +2,7 @@ import type { Probot } from "probot";
 import { commentHandler } from "./comment-handler.js";
 import { installationHandlers } from "./installation-handlers.js";
 import { pullRequestHandlers } from "./pull-request-handlers.js";
+import { pushHandler } from "./push-handler.js";
 import { rerunHandlers } from "./rerun-handlers.js";
 import { runRequestHandlers } from "./run-request-handlers.js";
 import { webhookKit, type HandlerDeps } from "./webhook-kit.js";
@@ -15,6 +16,7 @@ export function ktoHandlers(deps: HandlerDeps) {
   const kit = webhookKit(deps);
   const handlers = [
     pullRequestHandlers(kit),
+    pushHandler(kit),
     commentHandler(kit),
     runRequestHandlers(kit),
     rerunHandlers(kit),

@@ -48,6 +48,8 @@ const PULL_REQUEST_GROUP = "pr:";
 export const pullRequestGroupOf = (repo: string, number: number) => `${PULL_REQUEST_GROUP}${repo}#${number}`;
 /** A check suite's commit outside any pull request. */
 export const suiteGroupOf = (repo: string, sha: string) => `suite:${repo}:${sha}`;
+/** Pushes to a branch: a newer push's plan replaces an older one still under way. */
+export const pushGroupOf = (repo: string, branch: string) => `push:${repo}:${branch}`;
 /** Runs asked for by a dispatch, per branch or tag. */
 export const dispatchGroupOf = (repo: string, ref: string) => `dispatch:${repo}:${ref}`;
 /** Whether the group is a pull request's (its re-runs included): where `/kto` comments can reach it. */

@@ -281,6 +281,46 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable("plans").addColumn("approval_end_check_run_requested_at", big).execute();
     },
   },
+  {
+    name: "014-result-history",
+    async up(db, engine) {
+      const big = engine === "postgres" ? "bigint" : "integer";
+      const serial = engine === "postgres" ? "bigserial" : "integer";
+      const autoKey = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) => (engine === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement());
+      // Every finished attempt's results, kept across commits: what a later run is compared
+      // with. One row per attempt (a report sent twice records once), its cases beside it.
+      await db.schema
+        .createTable("result_runs")
+        .addColumn("id", serial, autoKey)
+        .addColumn("repo", "text", (c) => c.notNull())
+        .addColumn("sha", "text", (c) => c.notNull())
+        .addColumn("job_key", "text", (c) => c.notNull())
+        .addColumn("job_id", "text", (c) => c.notNull())
+        .addColumn("attempt", "integer", (c) => c.notNull())
+        .addColumn("plan_id", "text", (c) => c.notNull())
+        .addColumn("group_key", "text")
+        .addColumn("entry", "text", (c) => c.notNull())
+        .addColumn("failed_cases", "integer", (c) => c.notNull())
+        .addColumn("case_count", "integer", (c) => c.notNull())
+        .addColumn("finished_at", big, (c) => c.notNull())
+        .addUniqueConstraint("result_runs_attempt", ["job_id", "attempt"])
+        .execute();
+      await db.schema.createIndex("result_runs_commit").on("result_runs").columns(["repo", "job_key", "sha"]).execute();
+      await db.schema.createIndex("result_runs_finished").on("result_runs").column("finished_at").execute();
+      await db.schema
+        .createTable("result_cases")
+        .addColumn("run_id", big, (c) => c.notNull())
+        .addColumn("ord", "integer", (c) => c.notNull())
+        .addColumn("test_key", "text", (c) => c.notNull())
+        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("duration_ms", "integer")
+        .addPrimaryKeyConstraint("result_cases_key", ["run_id", "ord"])
+        .execute();
+      await db.schema.createIndex("result_cases_test").on("result_cases").columns(["test_key", "run_id"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -115,6 +115,37 @@ export interface TransitionsTable {
   reason: string | null;
 }
 
+/** A finished attempt's results, kept across commits (migration 014). */
+export interface ResultRunsTable {
+  id: Generated<number>;
+  repo: string;
+  sha: string;
+  /** The job as history tells jobs apart: its suite and matrix values. */
+  job_key: string;
+  job_id: string;
+  attempt: number;
+  plan_id: string;
+  group_key: string | null;
+  /** The job's results.json entry as JSON, without its cases. */
+  entry: string;
+  failed_cases: number;
+  case_count: number;
+  finished_at: number;
+}
+
+export interface ResultCasesTable {
+  run_id: number;
+  /** The case's place in its run's results: identities repeat, and the order tells them apart. */
+  ord: number;
+  /** What history compares tests by, across runs. */
+  test_key: string;
+  /** The levels above the case, as a JSON array. */
+  path: string;
+  name: string;
+  status: string;
+  duration_ms: number | null;
+}
+
 export interface LocksTable {
   name: string;
   owner: string;
@@ -157,4 +188,6 @@ export interface Database {
   locks: LocksTable;
   github_standing: GitHubStandingTable;
   github_spends: GitHubSpendsTable;
+  result_runs: ResultRunsTable;
+  result_cases: ResultCasesTable;
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { Coordination } from "./coordination.js";
 import { GitHubBudgetRepository } from "./github-budget-repository.js";
+import { ResultHistory } from "./result-history.js";
 import { RunnerRepository } from "./runner-repository.js";
 import { JobQueries } from "./job-queries.js";
 import type { Engine } from "./migrations.js";
@@ -13,6 +14,7 @@ import { applyTransitions } from "./transitions.js";
 export type * from "./records.js";
 export type { Cost, PauseKind, Refusal, SpendLimits, Standing } from "./github-budget-repository.js";
 export type { QueueLane, TransitionEntry } from "./job-queries.js";
+export type { HistoryCase, NewResultRun, ResultRun, TestResultRow } from "./result-history.js";
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
 export interface JobReads {
@@ -40,6 +42,7 @@ export class Store {
   readonly coordination: Coordination;
   /** GitHub's limits as every replica spends from them. */
   readonly githubBudget: GitHubBudgetRepository;
+  readonly history: ResultHistory;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -51,6 +54,7 @@ export class Store {
     this.outbox = new OutboxRepository(db);
     this.coordination = new Coordination(db);
     this.githubBudget = new GitHubBudgetRepository(db);
+    this.history = new ResultHistory(db);
   }
 
   async close(): Promise<void> {

@@ -57,7 +57,7 @@ const caseSchema = z.object({
   status: z.enum(["passed", "failed", "skipped", "errored"]),
 });
 
-const jobSchema = z.object({
+export const resultsJobSchema = z.object({
   name: z.string(),
   suite: z.string(),
   matrix: z.record(z.string()),
@@ -70,7 +70,10 @@ const jobSchema = z.object({
   casesOmitted: z.number().int().min(0).optional(),
 });
 
-const fileSchema = z.object({ schema: z.literal(RESULTS_SCHEMA), jobs: z.array(jobSchema) });
+const fileSchema = z.object({ schema: z.literal(RESULTS_SCHEMA), jobs: z.array(resultsJobSchema) });
+
+/** A job's entry in results.json, as history keeps and compares it. */
+export type ResultsJobEntry = z.output<typeof resultsJobSchema>;
 
 /** A results folder (its results.json) or a results.json itself. */
 export async function readResultsSet(path: string): Promise<ResultsSet> {
@@ -101,13 +104,13 @@ export async function readResultsSet(path: string): Promise<ResultsSet> {
  * way that cut its results short (a panic, a hang, a timeout), or failed with no failing
  * case to say why (a build that broke, a non-zero exit); passed otherwise.
  */
-function jobCaseStatus(job: z.output<typeof jobSchema>, anyCaseFailing: boolean): TestStatus {
+function jobCaseStatus(job: z.output<typeof resultsJobSchema>, anyCaseFailing: boolean): TestStatus {
   if (job.status === "skipped" || JOB_FAILURES.includes(job.outcome)) return "failed";
   if (job.status !== "succeeded" && !anyCaseFailing) return "failed";
   return "passed";
 }
 
-export function resultsSet(source: string, jobs: readonly z.output<typeof jobSchema>[]): ResultsSet {
+export function resultsSet(source: string, jobs: readonly z.output<typeof resultsJobSchema>[]): ResultsSet {
   const set: ResultsSet = { source, jobs: new Map(), cases: new Map(), gaps: [], unjudged: new Set(), duplicates: 0 };
   for (const job of jobs) {
     const jobId = jobIdentity({ suite: job.suite, matrix: job.matrix });
@@ -125,28 +128,41 @@ export function resultsSet(source: string, jobs: readonly z.output<typeof jobSch
     }
     if (job.casesOmitted)
       set.gaps.push({ job: jobId, reason: `${jobId} in ${source} lists ${job.cases.length} of ${job.cases.length + job.casesOmitted} cases` });
-    // Occurrences counted per path and name: a run of 100,000 cases of one name costs no more than of distinct ones.
-    const seen = new Map<string, number>();
-    const add = (path: string[], name: string, status: TestStatus) => {
-      const base = identityKey({ job: jobId, path, name, occurrence: 1 });
-      const occurrence = (seen.get(base) ?? 0) + 1;
-      seen.set(base, occurrence);
-      if (occurrence > 1) set.duplicates += 1;
-      const identity = { job: jobId, path, name, occurrence };
-      const key = occurrence > 1 ? identityKey(identity) : base;
-      set.cases.set(key, { key, id: identityText(identity), identity, scope, path: pathText(path, name), status });
-    };
-    add(
-      [],
-      JOB_CASE,
-      jobCaseStatus(
+    const jobCase = {
+      path: [],
+      name: JOB_CASE,
+      status: jobCaseStatus(
         job,
         job.cases.some((c) => isFailing(c.status)),
       ),
-    );
-    for (const c of job.cases) add(c.path, c.name, c.status);
+    };
+    const keyed = keyedCases(jobId, [jobCase, ...job.cases]);
+    for (const c of keyed) {
+      if (c.identity.occurrence > 1) set.duplicates += 1;
+      set.cases.set(c.key, { key: c.key, id: identityText(c.identity), identity: c.identity, scope, path: pathText(c.path, c.name), status: c.status });
+    }
   }
   return set;
+}
+
+/**
+ * Each case with its identity: the second case of one path and name in a run is `(#2)`.
+ * Occurrences are counted per path and name, so a run of 100,000 cases of one name costs no
+ * more than of distinct ones. History stores cases under these keys, so a run read back from
+ * it is keyed as its results.json is.
+ */
+export function keyedCases<C extends { path: string[]; name: string; status: TestStatus }>(
+  job: string,
+  cases: readonly C[],
+): (C & { key: string; identity: TestIdentity })[] {
+  const seen = new Map<string, number>();
+  return cases.map((c) => {
+    const base = identityKey({ job, path: c.path, name: c.name, occurrence: 1 });
+    const occurrence = (seen.get(base) ?? 0) + 1;
+    seen.set(base, occurrence);
+    const identity = { job, path: c.path, name: c.name, occurrence };
+    return { ...c, key: occurrence > 1 ? identityKey(identity) : base, identity };
+  });
 }
 
 /** `set` with only the jobs `keep` names: a baseline narrowed to what a run planned (`kto run -s SUITE`). */

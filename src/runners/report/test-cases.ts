@@ -51,3 +51,22 @@ export function caseResults(results: ParsedResults | null): { cases: CaseResult[
   if (results) visit(results.tests, []);
   return { cases, casesOmitted: omitted };
 }
+
+/**
+ * The most a job's cases take as JSON in the report its runner sends the App, which reads at
+ * most 5 MB of one: the rest of the report keeps its room, and a job that printed more sends
+ * its first cases and the count of the others, so the App's comparison says it is incomplete.
+ */
+export const REPORTED_CASES_BYTES = 3 * 1024 * 1024;
+
+/** The first of `cases` whose JSON fits in `bytes`, and how many were left out (with those `omitted` before). */
+export function casesWithin(cases: readonly CaseResult[], omitted: number, bytes = REPORTED_CASES_BYTES): { cases: CaseResult[]; casesOmitted: number } {
+  let used = 2;
+  let kept = 0;
+  for (const c of cases) {
+    used += Buffer.byteLength(JSON.stringify(c)) + 1;
+    if (used > bytes) break;
+    kept += 1;
+  }
+  return { cases: cases.slice(0, kept), casesOmitted: omitted + cases.length - kept };
+}

@@ -24,6 +24,7 @@ describe("/kto/health", () => {
     const clock = new ManualClock(0);
     const routes = ktoRoutes({
       service,
+      history: store.history,
       intake: new BodyIntake(DEFAULT_BODY_LIMITS, clock),
       verify: () => Promise.reject(new Error("no run reports here")),
       runnerWorkflow: "kto-runner.yml",

@@ -1,0 +1,212 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database, ResultRunsTable } from "./schema.js";
+
+/** One case of a finished attempt, with the identity key history compares it by. */
+export interface HistoryCase {
+  key: string;
+  path: string[];
+  name: string;
+  status: string;
+  durationMs?: number;
+}
+
+/** A finished attempt's results as they go into history. */
+export interface NewResultRun {
+  repo: string;
+  sha: string;
+  jobKey: string;
+  jobId: string;
+  attempt: number;
+  planId: string;
+  groupKey: string | null;
+  /** The job's results.json entry, without its cases. */
+  entry: Record<string, unknown>;
+  cases: readonly HistoryCase[];
+  finishedAt: number;
+}
+
+export interface ResultRun {
+  id: number;
+  repo: string;
+  sha: string;
+  jobKey: string;
+  jobId: string;
+  attempt: number;
+  planId: string;
+  groupKey: string | null;
+  entry: Record<string, unknown>;
+  failedCases: number;
+  caseCount: number;
+  finishedAt: number;
+}
+
+/** A test's result in one run, for its page: where and when it ran. */
+export interface TestResultRow {
+  runId: number;
+  sha: string;
+  groupKey: string | null;
+  jobId: string;
+  status: string;
+  durationMs: number | null;
+  finishedAt: number;
+}
+
+/** Rows per insert: well under SQLite's and PostgreSQL's bound on a statement's parameters. */
+const CASES_PER_INSERT = 500;
+
+const FAILING = new Set(["failed", "errored"]);
+
+type RunRow = Selectable<ResultRunsTable>;
+
+function runOf(row: RunRow): ResultRun {
+  return {
+    id: Number(row.id),
+    repo: row.repo,
+    sha: row.sha,
+    jobKey: row.job_key,
+    jobId: row.job_id,
+    attempt: row.attempt,
+    planId: row.plan_id,
+    groupKey: row.group_key,
+    entry: JSON.parse(row.entry) as Record<string, unknown>,
+    failedCases: row.failed_cases,
+    caseCount: row.case_count,
+    finishedAt: Number(row.finished_at),
+  };
+}
+
+/**
+ * Test results kept across commits: each finished attempt once, with every case it listed.
+ * A later run of the same job is compared with them; the dashboard draws them.
+ */
+export class ResultHistory {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Records an attempt's results in one transaction; false when that attempt is already recorded (a report sent again). */
+  async record(run: NewResultRun): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto("result_runs")
+        .values({
+          repo: run.repo,
+          sha: run.sha,
+          job_key: run.jobKey,
+          job_id: run.jobId,
+          attempt: run.attempt,
+          plan_id: run.planId,
+          group_key: run.groupKey,
+          entry: JSON.stringify(run.entry),
+          failed_cases: run.cases.filter((c) => FAILING.has(c.status)).length,
+          case_count: run.cases.length,
+          finished_at: run.finishedAt,
+        })
+        .onConflict((oc) => oc.columns(["job_id", "attempt"]).doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      if (!inserted) return false;
+      const runId = Number(inserted.id);
+      for (let start = 0; start < run.cases.length; start += CASES_PER_INSERT)
+        await trx
+          .insertInto("result_cases")
+          .values(
+            run.cases.slice(start, start + CASES_PER_INSERT).map((c, i) => ({
+              run_id: runId,
+              ord: start + i,
+              test_key: c.key,
+              path: JSON.stringify(c.path),
+              name: c.name,
+              status: c.status,
+              duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
+            })),
+          )
+          .execute();
+      return true;
+    });
+  }
+
+  async runOf(jobId: string, attempt: number): Promise<ResultRun | null> {
+    const row = await this.db.selectFrom("result_runs").selectAll().where("job_id", "=", jobId).where("attempt", "=", attempt).executeTakeFirst();
+    return row ? runOf(row) : null;
+  }
+
+  /** The runs of a job at any of `shas`, newest first. */
+  async runsAt(repo: string, jobKey: string, shas: readonly string[]): Promise<ResultRun[]> {
+    if (shas.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where("job_key", "=", jobKey)
+      .where("sha", "in", [...shas])
+      .orderBy("finished_at", "desc")
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map((row) => runOf(row));
+  }
+
+  /** Every run of a repository at `sha`, newest first. */
+  async runsOfCommit(repo: string, sha: string): Promise<ResultRun[]> {
+    const rows = await this.db.selectFrom("result_runs").selectAll().where("repo", "=", repo).where("sha", "=", sha).orderBy("id", "desc").execute();
+    return rows.map((row) => runOf(row));
+  }
+
+  /** The runs of a plan's jobs (a pull request's commit), newest first. */
+  async runsOfPlans(planIds: readonly string[]): Promise<ResultRun[]> {
+    if (planIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("plan_id", "in", [...planIds])
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map((row) => runOf(row));
+  }
+
+  /** A run's cases in the order its results listed them. */
+  async casesOf(runId: number): Promise<Omit<HistoryCase, "key">[]> {
+    const rows = await this.db
+      .selectFrom("result_cases")
+      .select(["path", "name", "status", "duration_ms"])
+      .where("run_id", "=", runId)
+      .orderBy("ord")
+      .execute();
+    return rows.map((row) => ({
+      path: JSON.parse(row.path) as string[],
+      name: row.name,
+      status: row.status,
+      ...(row.duration_ms === null ? {} : { durationMs: row.duration_ms }),
+    }));
+  }
+
+  /** A test's results, newest first: at most `limit`, read through its index. */
+  async testResults(repo: string, testKey: string, limit: number): Promise<TestResultRow[]> {
+    const rows = await this.db
+      .selectFrom("result_cases as c")
+      .innerJoin("result_runs as r", "r.id", "c.run_id")
+      .select(["r.id as runId", "r.sha", "r.group_key", "r.job_id", "c.status", "c.duration_ms", "r.finished_at"])
+      .where("c.test_key", "=", testKey)
+      .where("r.repo", "=", repo)
+      .orderBy("c.run_id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      runId: Number(row.runId),
+      sha: row.sha,
+      groupKey: row.group_key,
+      jobId: row.job_id,
+      status: row.status,
+      durationMs: row.duration_ms,
+      finishedAt: Number(row.finished_at),
+    }));
+  }
+
+  /** Forgets runs finished before `before`, and their cases; how many runs went. */
+  async prune(before: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const old = trx.selectFrom("result_runs").select("id").where("finished_at", "<", before);
+      await trx.deleteFrom("result_cases").where("run_id", "in", old).execute();
+      const deleted = await trx.deleteFrom("result_runs").where("finished_at", "<", before).executeTakeFirst();
+      return Number(deleted.numDeletedRows);
+    });
+  }
+}

@@ -1,0 +1,181 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "@jest/globals";
+import { jobReport } from "../../helpers/job-report.js";
+import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT_URL } from "../../helpers/project-root.js";
+import { until } from "../../helpers/until.js";
+import { checkRuns, closeSystemAfterEach, deliver, dispatchedJob, example, push, REPO, report, start, suite, type CheckRun, type System } from "./system.js";
+
+/**
+ * A pull request judged against its base branch's results, end to end through the App and the
+ * double: the base's run recorded by a push to the default branch, the pull request's compared
+ * at its merge base, red only for what it broke.
+ */
+
+closeSystemAfterEach();
+
+const sha = (n: number) => n.toString(16).repeat(20);
+const BASE = sha(0xb1);
+const PARENT = sha(0xb0);
+const BROKEN = sha(0xc1);
+const FIXED = sha(0xc2);
+const CONFIG = `version: 1\nsuites:\n${suite("unit")}`;
+
+type Status = "passed" | "failed";
+
+function commitGraph(s: System, extra = "") {
+  const add = (commit: string, parents: string[], message: string) =>
+    s.github.state.commits.set(`${REPO}@${commit}`, { parents, message, author: "dev", date: "2026-12-01T00:00:00Z" });
+  add(PARENT, [], "start");
+  add(BASE, [PARENT], "base");
+  add(BROKEN, [BASE], "breaks math.add");
+  add(FIXED, [BROKEN], "fixes math.add");
+  s.github.state.refs.set(`${REPO}@master`, BASE);
+  for (const commit of [PARENT, BASE, BROKEN, FIXED]) s.github.state.files.set(`${REPO}@${commit}:.github/kto.yml`, CONFIG);
+  if (extra) s.github.state.files.set(`${REPO}@master:.github/kto.yml`, `${CONFIG}${extra}`);
+}
+
+/** A finished report of "unit" with these cases, as the action sends it. */
+function finished(cases: Record<string, Status>): Record<string, unknown> {
+  const list = Object.entries(cases).map(([name, status]) => ({ path: ["math"], name, status }));
+  const lines: Record<string, number> = { add: 50, sub: 20, mul: 30, div: 40 };
+  // In the results' order, as the action lists them: the regression is not first.
+  const failures = list
+    .filter((c) => c.status === "failed")
+    .map((c) => ({ name: c.name, path: c.path, status: "failed", reason: "expected 4, got 3", location: { file: "lib/math.c", line: lines[c.name] ?? 1 } }));
+  const failed = failures.length;
+  return {
+    kind: "finished",
+    status: failed ? "failed" : "succeeded",
+    outcome: failed ? "failed" : "passed",
+    reason: failed ? `${failed} tests failed` : "all passed",
+    result: jobReport("unit", failed ? "failed" : "succeeded", {
+      failures,
+      tests: { total: list.length, passed: list.length - failed, failed, errored: 0, skipped: 0 },
+    }),
+    cases: list,
+  };
+}
+
+async function pushToMaster(s: System, commit: string) {
+  const payload = example("push", "", 0) as {
+    ref: string;
+    after: string;
+    deleted: boolean;
+    repository: { default_branch: string };
+    installation?: { id: number };
+  };
+  payload.ref = "refs/heads/master";
+  payload.after = commit;
+  payload.deleted = false;
+  payload.repository.default_branch = "master";
+  payload.installation = { id: 1 };
+  expect(await deliver(s, "push", payload)).toBe(200);
+}
+
+async function runJob(s: System, index: number, cases: Record<string, Status>, sha: string): Promise<CheckRun> {
+  const job = await until(async () => s.github.state.dispatches[index] && dispatchedJob(s, index), `dispatch ${index}`);
+  await report(s, job.id, { kind: "started" });
+  await report(s, job.id, finished(cases));
+  return until(async () => checkRuns(s, sha).find((c) => c.name === "kto / unit" && c.status === "completed"), `the check run at ${sha.slice(-3)}`);
+}
+
+const BASE_RESULTS: Record<string, Status> = { sub: "failed", mul: "failed", add: "passed", div: "passed" };
+
+describe("regressions, not failures", () => {
+  it("shows exactly one regression among failures already there, red under fail_on: regressions, and green once fixed", async () => {
+    const s = await start();
+    commitGraph(s);
+    await pushToMaster(s, BASE);
+    const base = await runJob(s, 0, BASE_RESULTS, BASE);
+    // No older results: its two failures are new to history, so the base's own check run is red.
+    expect(base.conclusion).toBe("failure");
+
+    await push(s, BROKEN, CONFIG);
+    const broken = await runJob(s, 1, { sub: "failed", mul: "failed", add: "failed", div: "passed" }, BROKEN);
+    expect(broken.conclusion).toBe("failure");
+    expect(broken.output.title).toMatch(/^1 regression, 2 still failing/);
+    expect(broken.output.summary).toContain(`at [${BASE.slice(0, 7)}]`);
+    expect(broken.output.summary).toContain("the merge base");
+    const regressions = broken.output.summary.split("### New failures: regressions")[1]!.split("<details>")[0]!;
+    expect(regressions).toContain("unit › math › add");
+    expect(regressions).not.toContain("sub");
+    // The regression's annotation comes first.
+    expect(broken.output.annotations?.[0]).toMatchObject({ start_line: 50 });
+
+    await push(s, FIXED, CONFIG, "synchronize");
+    const fixed = await runJob(s, 2, { add: "passed", sub: "failed", mul: "failed", div: "passed" }, FIXED);
+    expect(fixed.conclusion).toBe("success");
+    expect(fixed.output.title).toMatch(/^no regressions, 2 still failing/);
+    expect(s.github.rejected).toEqual([]);
+
+    // kto compare, given the same results as files, finds what the check run found.
+    const dir = await mkdtemp(join(tmpdir(), "kto-compare-"));
+    try {
+      const file = async (name: string, cases: Record<string, Status>) => {
+        const entry = { name: "unit", suite: "unit", matrix: {}, status: "failed", outcome: "failed", reason: "", arch: "x86_64", labels: [] };
+        const path = join(dir, `${name}.json`);
+        await writeFile(
+          path,
+          JSON.stringify({
+            schema: "kto.results/v1",
+            jobs: [{ ...entry, cases: Object.entries(cases).map(([n, st]) => ({ path: ["math"], name: n, status: st })) }],
+          }),
+        );
+        return path;
+      };
+      const before = await file("base", BASE_RESULTS);
+      const after = await file("head", { sub: "failed", mul: "failed", add: "failed", div: "passed" });
+      const out = await promisify(execFile)(process.execPath, [
+        fileURLToPath(new URL("bin/kto.js", PROJECT_ROOT_URL)),
+        "compare",
+        "--json",
+        before,
+        after,
+      ]).catch((error: { stdout: string; code: number }) => error);
+      const compared = JSON.parse(out.stdout) as { counts: Record<string, number>; tests: { id: string; class: string }[] };
+      expect(compared.counts.new).toBe(1);
+      expect(compared.counts.still_failing).toBe(2);
+      expect(compared.tests.find((t) => t.class === "new")?.id).toBe("unit › math › add");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is red for any failure under the base's fail_on: failures, and takes known issues from the base branch only", async () => {
+    const s = await start({ server: "github.com" });
+    commitGraph(s, "results:\n  fail_on: failures\n");
+    s.github.state.files.set(`${REPO}@master:.github/kto-known.yml`, `version: 1\nknown:\n  - tests: ["math › mul"]\n    link: https://bugs.example/1\n`);
+    // The pull request lists every failure as known: that file is the head's, and ignored.
+    s.github.state.files.set(`${REPO}@${FIXED}:.github/kto-known.yml`, `version: 1\nknown:\n  - tests: ["*"]\n`);
+    await pushToMaster(s, BASE);
+    await runJob(s, 0, BASE_RESULTS, BASE);
+    await push(s, FIXED, CONFIG);
+    const run = await runJob(s, 1, { add: "passed", sub: "failed", mul: "failed", div: "passed" }, FIXED);
+    expect(run.conclusion).toBe("failure");
+    expect(run.output.title).toMatch(/^no regressions, 1 still failing, 1 known/);
+    expect(run.output.summary).toContain("fail_on: failures");
+    expect(run.output.summary).toContain("https://bugs.example/1");
+    expect(s.github.rejected).toEqual([]);
+  });
+
+  it("says how many commits older its baseline is when the merge base has no results, and an invalid known-issues file is named, not trusted", async () => {
+    const s = await start();
+    commitGraph(s);
+    s.github.state.files.set(`${REPO}@master:.github/kto-known.yml`, `version: 1\nknown:\n  - tests: ["!math"]\n`);
+    await pushToMaster(s, PARENT);
+    await runJob(s, 0, BASE_RESULTS, PARENT);
+    // The pull request's merge base (BASE) has no results: the one before it is the baseline.
+    await push(s, BROKEN, CONFIG);
+    const run = await runJob(s, 1, { sub: "failed", mul: "failed", add: "failed", div: "passed" }, BROKEN);
+    expect(run.output.summary).toContain("1 commit older than the merge base");
+    expect(run.output.summary).toMatch(/kto-known\.yml on master is invalid: .*:3:\d+: known\[0\]\.tests\[0\]: invalid glob/s);
+    expect(run.conclusion).toBe("failure");
+    expect(run.output.title).toMatch(/^1 regression/);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
