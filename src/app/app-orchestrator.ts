@@ -83,6 +83,7 @@ export function appOrchestratorOptions(settings: AppSettings, throttled: boolean
     healthCheckMs: settings.KTO_RUNNER_SYNC_SECONDS * 1000,
     lockTtlMs: settings.KTO_LEASE_SECONDS * 1000,
     retention: pruneAfter(settings.KTO_RETENTION),
+    historyRetention: pruneAfter(settings.KTO_HISTORY_RETENTION),
     ...overrides,
     // GitHub takes an installation's writes a second apart: they go one job at a time, in
     // priority order, rather than one per outbox worker in the order they queued.

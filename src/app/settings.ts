@@ -60,6 +60,16 @@ const schema = z.object({
       context.addIssue({ code: z.ZodIssueCode.custom, message: `a duration like 30d or 12h, not "${text}"` });
       return z.NEVER;
     }),
+  /** How long test results are kept as history (what later runs are compared with, what the dashboard draws). */
+  KTO_HISTORY_RETENTION: z
+    .string()
+    .default("90d")
+    .transform((text, context) => {
+      const ms = parseDuration(text);
+      if (ms !== null) return ms;
+      context.addIssue({ code: z.ZodIssueCode.custom, message: `a duration like 90d or 12h, not "${text}"` });
+      return z.NEVER;
+    }),
   /** Shared with runner hosts, which register just-in-time runners through the App; unset turns registration off. */
   KTO_RUNNER_REGISTRATION_SECRET: z.string().min(32, "at least 32 characters (openssl rand -hex 32)").optional(),
 });

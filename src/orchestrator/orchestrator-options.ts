@@ -14,6 +14,8 @@ export interface OrchestratorOptions {
   outbox: OutboxOptions;
   /** Finished plans older than this are pruned every `everyMs`. */
   retention?: { maxAgeMs: number; everyMs: number };
+  /** Test results older than this leave the history, pruned every `everyMs`. */
+  historyRetention?: { maxAgeMs: number; everyMs: number };
 }
 
 export const DEFAULT_ORCHESTRATOR: Omit<OrchestratorOptions, "owner"> = {

@@ -121,6 +121,8 @@ export class OrchestratorService {
       });
       const retention = this.options.retention;
       if (retention) this.every("pruning finished plans", retention.everyMs, () => this.#store.plans.pruneFinishedPlans(this.clock.now() - retention.maxAgeMs));
+      const history = this.options.historyRetention;
+      if (history) this.every("pruning result history", history.everyMs, () => this.#store.history.prune(this.clock.now() - history.maxAgeMs));
     })().finally(() => {
       this.starting = null;
     });

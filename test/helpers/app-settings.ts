@@ -30,6 +30,7 @@ export function doubleAppSettings(
     KTO_GITHUB_THROTTLE: "on",
     KTO_DASHBOARD: "on",
     KTO_RETENTION: 30 * 86_400_000,
+    KTO_HISTORY_RETENTION: 90 * 86_400_000,
     // Tests read the App's status and dashboard as an operator on a private network would.
     readAccess: { kind: "public" },
     ...overrides,
