@@ -59,21 +59,24 @@ export async function resolveCommit(cwd: string, flag: string, rev: string): Pro
  * and `bad` last: a merge is one step (the merge that brought a broken branch in is named),
  * so the list is linear whatever the history's shape.
  */
-export async function commitRange(cwd: string, good: string, bad: string, flags = { good: "--good", bad: "--bad" }): Promise<string[]> {
-  if (good === bad) throw new UsageError(`${flags.good} and ${flags.bad} name the same commit ${good.slice(0, 12)}`);
+export async function commitRange(cwd: string, good: string, bad: string, labels = { good: "--good", bad: "--bad" }): Promise<string[]> {
+  if (good === bad) throw new UsageError(`${labels.good} and ${labels.bad} name the same commit`);
   if (!(await gitYes(cwd, ["merge-base", "--is-ancestor", good, bad])))
-    throw new UsageError(
-      `${flags.good} ${good.slice(0, 12)} is not an ancestor of ${flags.bad} ${bad.slice(0, 12)}: a good commit must come before the bad one in its history`,
-    );
+    throw new UsageError(`${labels.good} is not an ancestor of ${labels.bad}: a good commit must come before the bad one in its history`);
   const listed = (await git(cwd, ["rev-list", "--first-parent", "--reverse", bad, `^${good}`])).split("\n").filter(Boolean);
   if (listed.length > MAX_RANGE)
-    throw new UsageError(`${listed.length} commits from ${flags.good} to ${flags.bad}: more than ${MAX_RANGE}; choose a later good commit`);
+    throw new UsageError(`${listed.length} commits from ${labels.good} to ${labels.bad}: more than ${MAX_RANGE}; choose a later good commit`);
   const parent = (await git(cwd, ["rev-parse", `${listed[0]}^`])).trim();
   if (parent !== good)
     throw new UsageError(
-      `${flags.good} ${good.slice(0, 12)} is an ancestor of ${flags.bad} but not on its first-parent line (it came in by a merge): choose a good commit on that line, e.g. the merge's first parent`,
+      `${labels.good} is an ancestor of ${labels.bad} but not on its first-parent line (it came in by a merge): choose a good commit on that line, e.g. the merge's first parent`,
     );
   return [good, ...listed];
+}
+
+/** How a message names a commit the developer gave: as given, and its hash when that was a name. */
+export function revisionLabel(flag: string, rev: string, hash: string): string {
+  return hash.startsWith(rev) ? `${flag} ${hash.slice(0, 12)}` : `${flag} ${rev} (${hash.slice(0, 12)})`;
 }
 
 export async function commitInfo(cwd: string, hash: string): Promise<CommitInfo> {

@@ -10,7 +10,7 @@ import { DockerExecutor } from "../../runners/docker-executor.js";
 import { ExecutorFactory } from "../../runners/factory.js";
 import { ownerMark } from "../../runners/leftovers.js";
 import { confidence, outcomeJson, outcomeText, stepRow, type BisectOutcome, type StepRow } from "../bisect/report.js";
-import { commitInfo, commitRange, repository, resolveCommit, uncommittedChanges, type CommitInfo } from "../bisect/revisions.js";
+import { commitInfo, commitRange, repository, resolveCommit, revisionLabel, uncommittedChanges, type CommitInfo } from "../bisect/revisions.js";
 import { judgeStep, nextMove, type StepVerdict } from "../bisect/search.js";
 import { readState, removeState, writeState, type BisectArgs, type BisectState, type StepRecord } from "../bisect/state.js";
 import { Interrupted, StepCheckout, type StepRunnerOptions } from "../bisect/step-runner.js";
@@ -40,7 +40,8 @@ export async function bisectCommand(file: string, options: BisectOptions): Promi
   const { top, commonDir } = await repository(process.cwd());
   const good = await resolveCommit(top, "--good", options.good);
   const bad = await resolveCommit(top, "--bad", options.bad);
-  const commits = await commitRange(top, good, bad);
+  const labels = { good: revisionLabel("--good", options.good, good), bad: revisionLabel("--bad", options.bad, bad) };
+  const commits = await commitRange(top, good, bad, labels);
   // The config is read once, from the checkout as it is now, so every commit runs the same suites; each commit brings its own files.
   const loaded = await loadConfigFile(file);
   const plan = buildPlan(loaded, { suites: options.suite.length ? options.suite : undefined });
@@ -57,7 +58,7 @@ export async function bisectCommand(file: string, options: BisectOptions): Promi
   let state: BisectState;
   if (options.resume) {
     state = await readState(stateFile, args);
-    printErr(`kto bisect: resuming: ${state.steps.length} commits tested already\n`);
+    printErr(`kto bisect: resuming: ${state.steps.filter((s) => s.runs.length > 0).length} commits tested already\n`);
   } else {
     if (await stat(stateFile).catch(() => null)) printErr("kto bisect: an interrupted bisection's state is replaced (--resume would have continued it)\n");
     state = { version: 1, args, steps: [] };
@@ -160,12 +161,12 @@ export async function bisectCommand(file: string, options: BisectOptions): Promi
     const badStep = await settle(n);
     if (badStep.verdict !== "bad") {
       await removeState(stateFile);
-      throw new UsageError(notBad(badStep.step, options));
+      throw new UsageError(notBad(badStep.step, labels.bad, options.test));
     }
     const goodStep = await settle(0);
     if (goodStep.verdict !== "good") {
       await removeState(stateFile);
-      throw new UsageError(notGood(goodStep.step, options));
+      throw new UsageError(notGood(goodStep.step, labels.good));
     }
     let move = nextMove(n, verdicts);
     while (move.kind === "test") {
@@ -230,19 +231,17 @@ function unjudgedReason(step: StepRecord): string | null {
   return step.runs.find((r) => r.verdict === "broken" || r.verdict === "unjudged")?.reason ?? null;
 }
 
-function notBad(step: StepRecord, options: BisectOptions): string {
-  const at = `--bad ${options.bad} (${step.commit.slice(0, 12)})`;
+function notBad(step: StepRecord, at: string, test: string | undefined): string {
   const broken = step.runs.find((r) => r.verdict === "broken");
   if (broken) return `${at} cannot be tested: it ${broken.reason}; choose a bad commit that builds`;
   const unjudged = unjudgedReason(step);
-  if (unjudged && options.test !== undefined) return `--test ${JSON.stringify(options.test)} matches no test at ${at}: ${unjudged}`;
+  if (unjudged && test !== undefined) return `--test ${JSON.stringify(test)} matches no test at ${at}: ${unjudged}`;
   if (unjudged) return `${at} cannot be judged: ${unjudged}`;
-  if (step.runs.every((r) => r.verdict === "pass")) return `${at} passes (${counts(step)}): a bad commit must fail${options.test ? ` ${options.test}` : ""}`;
+  if (step.runs.every((r) => r.verdict === "pass")) return `${at} passes (${counts(step)}): a bad commit must fail${test === undefined ? "" : ` ${test}`}`;
   return `${at} fails only sometimes (${counts(step)}): raise --runs, or choose a commit that fails reliably`;
 }
 
-function notGood(step: StepRecord, options: BisectOptions): string {
-  const at = `--good ${options.good} (${step.commit.slice(0, 12)})`;
+function notGood(step: StepRecord, at: string): string {
   const broken = step.runs.find((r) => r.verdict === "broken");
   if (broken) return `${at} cannot be tested: it ${broken.reason}; choose a good commit that builds`;
   const unjudged = unjudgedReason(step);
