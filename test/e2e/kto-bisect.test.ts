@@ -81,21 +81,21 @@ function makefile(broken: boolean): string {
   ].join("\n");
 }
 
-function tests(alphaBroken: boolean): string {
+function tests(alphaBroken: boolean, flaky = true): string {
   return [
     "#!/bin/sh",
     'echo "TAP version 13"',
     'echo "1..3"',
     `echo "${alphaBroken ? "not ok" : "ok"} 1 alpha"`,
     // Flaky throughout: judging by any failure would blame whichever commit it happened to fail at.
-    'if [ $((RANDOM % 2)) -eq 0 ]; then echo "ok 2 flaky"; else echo "not ok 2 flaky"; fi',
+    flaky ? 'if [ $((RANDOM % 2)) -eq 0 ]; then echo "ok 2 flaky"; else echo "not ok 2 flaky"; fi' : 'echo "ok 2 flaky"',
     'echo "ok 3 gamma"',
     "",
   ].join("\n");
 }
 
 /** Commits 0..count-1; alpha fails from `breaksAt` on; the commits in `unbuildable` do not build. Returns the hashes. */
-async function repository(dir: string, count: number, breaksAt: number, unbuildable: number[]): Promise<string[]> {
+async function repository(dir: string, count: number, breaksAt: number, unbuildable: number[], flaky = true): Promise<string[]> {
   await git(dir, "init", "-q", "-b", "main");
   await mkdir(join(dir, ".github"));
   await mkdir(join(dir, "init"));
@@ -104,7 +104,7 @@ async function repository(dir: string, count: number, breaksAt: number, unbuilda
   const hashes: string[] = [];
   for (let i = 0; i < count; i++) {
     await writeFile(join(dir, "Makefile"), makefile(unbuildable.includes(i)));
-    await writeFile(join(dir, "tests.sh"), tests(i >= breaksAt));
+    await writeFile(join(dir, "tests.sh"), tests(i >= breaksAt, flaky));
     await writeFile(join(dir, "counter.txt"), `${i}\n`);
     await git(dir, "add", "-A");
     const subject = i === breaksAt ? "alpha: change the default" : unbuildable.includes(i) ? `build: rework step ${i}` : `step ${i}`;
@@ -169,7 +169,23 @@ describe("kto bisect", () => {
         expect(text.stdout).toMatch(new RegExp(`^${hashes[19]!.slice(0, 12)} +bad +0/1 +[\\d.]+ +alpha: change the default$`, "m"));
         expect(text.stderr).toContain(`kto bisect: testing ${hashes[29]!.slice(0, 12)} step 29`);
         expect(await checkout(dir)).toEqual(before);
-        await expect(stat(join(dir, ".git", "kto-bisect", "state.json"))).rejects.toThrow("ENOENT");
+        await expect(stat(join(dir, ".git", "kto-bisect"))).rejects.toThrow("ENOENT");
+      }),
+    240_000,
+  );
+
+  it(
+    "without --test judges a commit by its suites failing, and with --runs 3 runs each commit three times",
+    () =>
+      withTempDir(async (dir) => {
+        const hashes = await repository(dir, 12, 7, [], false);
+        const result = await kto(["bisect", "--good", hashes[0]!, "--bad", "main", "--runs", "3", "--json"], dir);
+        expect(result.code).toBe(0);
+        const data = JSON.parse(result.stdout) as Outcome;
+        expect(data.first_bad?.hash).toBe(hashes[7]);
+        expect(data.steps.every((s) => s.runs === 3 && (s.verdict === "good" ? s.failed === 0 : s.passed === 0))).toBe(true);
+        expect(result.stderr).toContain("run 3: fail in");
+        expect(result.stderr).toContain("unit failed");
       }),
     240_000,
   );

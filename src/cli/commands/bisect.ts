@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { rm, stat } from "node:fs/promises";
+import { rm, rmdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../../config/build-plan.js";
 import { hostPolicyPath, loadHostPolicy, LOCAL_DEFAULT } from "../../config/host-policy.js";
@@ -209,6 +209,8 @@ export async function bisectCommand(file: string, options: BisectOptions): Promi
     process.off("SIGTERM", onSignal);
     await store.close();
     await rm(storeDir, { recursive: true, force: true });
+    // Gone once empty, as git leaves no BISECT_* file after a reset; kept while it holds a state to resume.
+    await rmdir(home).catch(() => undefined);
   }
 }
 
