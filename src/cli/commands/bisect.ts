@@ -152,7 +152,7 @@ export async function bisectCommand(file: string, options: BisectOptions): Promi
       }
     }
     verdicts.set(index, verdict);
-    printErr(`kto bisect: ${hash.slice(0, 12)} is ${verdict}\n`);
+    printErr(`kto bisect: ${hash.slice(0, 12)} is ${verdict === "skip" ? "skipped" : verdict}\n`);
     return { verdict, step };
   };
 
