@@ -1,7 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -16,7 +14,8 @@ import { withTempDir } from "../helpers/job.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const KTO = join(ROOT, "bin", "kto.js");
-const ENV = { ...process.env, CI: "1", KTO_DATA_DIR: mkdtempSync(join(tmpdir(), "kto-bisect-data-")) };
+/** kto bisect keeps its store in the repository's git directory: no KTO_DATA_DIR to clean up. */
+const ENV = { ...process.env, CI: "1" };
 const GIT_ENV = {
   ...process.env,
   GIT_AUTHOR_NAME: "Ada Author",
