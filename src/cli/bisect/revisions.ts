@@ -13,9 +13,8 @@ export interface CommitInfo {
   author: string;
 }
 
-export class GitError extends Error {
-  override readonly name = "GitError";
-}
+/** git refusing what kto bisect asked (a worktree it cannot add, a repository it cannot read): the setup is wrong, nothing was judged. */
+export class GitError extends UsageError {}
 
 export async function git(cwd: string, args: readonly string[]): Promise<string> {
   try {
