@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/errors.js";
 import { parseCommand } from "./commands/parse.js";
+import { bisectCommand } from "./commands/bisect.js";
 import { compareCommand } from "./commands/compare.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
@@ -149,6 +150,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--history <dir...>", "more results of the base branch: a test that passed in one and failed in another is flaky")
     .action(async (base: string, head: string, options) => {
       exitCode = await compareCommand(base, head, options);
+    });
+
+  program
+    .command("bisect")
+    .description("find the commit that broke a test: run the suites at commits between a good and a bad one, each in a worktree of its own")
+    .argument("[file]", "config file (read from the checkout as it is, for every commit)", ".github/kto.yml")
+    .requiredOption("--good <rev>", "a commit where the test passes")
+    .requiredOption("--bad <rev>", "a later commit where it fails")
+    .option("-s, --suite <name>", "run only this suite (repeatable)", collect, [])
+    .option("-t, --test <pattern>", "judge by the tests this glob names (job › path › name, or the path alone), not by the suites failing")
+    .option("--runs <n>", "runs per commit; more when they disagree, up to 2n+1", "1")
+    .option("--json", "print the outcome as data: first_bad, confidence, steps, skipped (and candidates)")
+    .option("--resume", "continue an interrupted bisection, given the same arguments")
+    .action(async (file: string, options) => {
+      exitCode = await bisectCommand(file, options);
     });
 
   try {
