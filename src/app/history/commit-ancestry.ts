@@ -50,10 +50,12 @@ export class CommitAncestry {
       return { baseRef: plan.defaultRef, mergeBase: null, shas: data.map((c) => c.sha).filter((sha) => sha !== plan.headSha) };
     }
     const { data: pull } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
-    const { data: compared } = await octokit.rest.repos.compareCommitsWithBasehead({
+    // The route GitHub's description calls compare-commits, as the request's path has it: the base, three dots, the head.
+    const { data: compared } = await octokit.request("GET /repos/{owner}/{repo}/compare/{base}...{head}", {
       owner,
       repo,
-      basehead: `${pull.base.ref}...${plan.headSha}`,
+      base: pull.base.ref,
+      head: plan.headSha,
       per_page: 1,
     });
     const mergeBase = compared.merge_base_commit.sha;
