@@ -169,11 +169,33 @@ export class CheckRunPublisher implements Publisher {
         ? [`To cancel one job, comment ${codeSpan("/kto cancel <job>")} on the pull request, with the job's name as listed here.`]
         : []),
     ];
-    const conclusion = status === "completed" ? suiteConclusion(jobs) : undefined;
+    // Each finished job judged against its baseline, as its own check run would be: the suite is as red as its worst.
+    const judgements = new Map<string, Judgement>();
+    if (status === "completed")
+      for (const job of jobs) {
+        const judgement = (job.result as StoredReport | null)?.name ? await this.judged(job, plan) : null;
+        if (judgement) judgements.set(job.id, judgement);
+      }
+    const regressed = [...judgements].filter(([, j]) => j.regressions > 0);
+    if (regressed.length > 0)
+      notes.unshift(
+        regressed
+          .slice(0, 10)
+          .map(([id, j]) => {
+            const tests = j.comparison.tests.filter((t) => t.class === "new" || (t.class === "new_test" && t.base === null && (t.head === "failed" || t.head === "errored")));
+            return `**${inlineText(jobs.find((job) => job.id === id)!.name)}**: ${j.regressions} regression${j.regressions === 1 ? "" : "s"}: ${tests
+              .slice(0, 5)
+              .map((t) => codeSpan(t.id))
+              .join(", ")}${tests.length > 5 ? ", …" : ""}`;
+          })
+          .join("\n\n"),
+      );
+    const conclusion = status === "completed" ? suiteConclusion(jobs, (job) => judgements.get(job.id)?.conclusion ?? CONCLUSION[job.state as keyof typeof CONCLUSION]) : undefined;
+    const regressions = [...judgements.values()].reduce((sum, j) => sum + j.regressions, 0);
     const body = this.fields({
       status,
       ...(conclusion ? { conclusion } : {}),
-      title: suiteTitle(jobs),
+      title: judgements.size > 0 ? `${regressions === 0 ? "no regressions" : `${regressions} regression${regressions === 1 ? "" : "s"}`} · ${suiteTitle(jobs)}` : suiteTitle(jobs),
       summary: suiteSummary(rows, { serverUrl: this.options.serverUrl, repo: plan.repo }, notes),
       ...(conclusion && conclusion !== "success"
         ? { actions: [{ label: "Re-run failed", identifier: "rerun", description: "Run the suite's failed jobs again" }] }

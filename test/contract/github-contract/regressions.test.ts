@@ -146,6 +146,25 @@ describe("regressions, not failures", () => {
     }
   });
 
+  it("judges each job of a suite's one check run the same way: red for its regression, green once only old failures remain", async () => {
+    const s = await start({ server: "github.com" });
+    const config = `version: 1\nsuites:\n${suite("unit", "    check_run: suite\n")}`;
+    commitGraph(s);
+    for (const commit of [BASE, BROKEN, FIXED]) s.github.state.files.set(`${REPO}@${commit}:.github/kto.yml`, config);
+    await pushToMaster(s, BASE);
+    await runJob(s, 0, BASE_RESULTS, BASE);
+    await push(s, BROKEN, config);
+    const broken = await runJob(s, 1, { sub: "failed", mul: "failed", add: "failed", div: "passed" }, BROKEN);
+    expect(broken.conclusion).toBe("failure");
+    expect(broken.output.title).toMatch(/^1 regression · 1 job: 1 failed/);
+    expect(broken.output.summary).toContain("`unit › math › add`");
+    await push(s, FIXED, config, "synchronize");
+    const fixed = await runJob(s, 2, { sub: "failed", mul: "failed", add: "passed", div: "passed" }, FIXED);
+    expect(fixed.conclusion).toBe("success");
+    expect(fixed.output.title).toMatch(/^no regressions · 1 job: 1 failed/);
+    expect(s.github.rejected).toEqual([]);
+  });
+
   it("is red for any failure under the base's fail_on: failures, and takes known issues from the base branch only", async () => {
     const s = await start({ server: "github.com" });
     commitGraph(s, "results:\n  fail_on: failures\n");
