@@ -10,7 +10,8 @@ import { DockerExecutor } from "../runners/docker-executor.js";
 import { ExecutorFactory } from "../runners/factory.js";
 import { ownerMark } from "../runners/leftovers.js";
 import { writeResultsFolder } from "../runners/report/results-folder.js";
-import { caseResults, casesWithin } from "../runners/report/test-cases.js";
+import { caseResults, casesWithin, REPORTED_CASES_BYTES } from "../runners/report/test-cases.js";
+
 import { jobReport, runReport } from "../runners/report/run-report.js";
 import { summaryMarkdown } from "../runners/report/summary-markdown.js";
 import { runJob } from "../runners/run-job.js";
@@ -29,6 +30,9 @@ import { runPage } from "./artifact-service.js";
 import { uploadResults } from "./upload.js";
 import { StepAnnotations } from "./step-annotations.js";
 import { printLog } from "./workflow-log.js";
+
+/** What the App reads of one report, less room for the request's own fields. */
+const REPORT_BYTES = 5 * 1024 * 1024 - 64 * 1024;
 
 export const OWNER_STATE = "kto-owner";
 
@@ -158,15 +162,15 @@ async function runAction(annotations: StepAnnotations): Promise<void> {
 
   if (runEvents) {
     const only = results[0]!.result;
-    await runEvents.send({
-      kind: "finished",
+    const finished = {
+      kind: "finished" as const,
       status: only.status,
       outcome: only.outcome,
       reason: only.reason,
       infrastructure: only.outcome === "infrastructure",
       result: { ...jobReports[0]!, artifactId: uploaded?.id ?? null, artifactUrl: uploaded?.url ?? null },
-      ...(only.status === "skipped" ? {} : reportedCases(only)),
-    });
+    };
+    await runEvents.send({ ...finished, ...(only.status === "skipped" ? {} : reportedCases(only, Buffer.byteLength(JSON.stringify(finished)))) });
   } else if (!inputs.job) {
     if (inputs.githubToken) {
       const runUrl = process.env.GITHUB_RUN_ID ? runPage() : null;
@@ -199,8 +203,12 @@ function buildOutputsOf(results: readonly { result: RunResult; dir: string }[]):
   return (path, isDirectory) => dirs.some((dir) => path.startsWith(`${dir}/`) && (isDirectory || !kept.has(path.slice(dir.length + 1))));
 }
 
-/** Every case of the job, for the App's history: as many as the report has room for, the rest counted. */
-function reportedCases(result: RunResult) {
+/**
+ * Every case of the job, for the App's history: as many as the report has room for beside
+ * the `reportBytes` the rest of it takes, the rest counted. The App reads at most 5 MB of a
+ * report: one that did not fit would be refused, and the job's end lost with it.
+ */
+function reportedCases(result: RunResult, reportBytes: number) {
   const all = caseResults(result.results);
-  return casesWithin(all.cases, all.casesOmitted);
+  return casesWithin(all.cases, all.casesOmitted, Math.max(0, Math.min(REPORTED_CASES_BYTES, REPORT_BYTES - reportBytes)));
 }

@@ -182,7 +182,9 @@ export class CheckRunPublisher implements Publisher {
         regressed
           .slice(0, 10)
           .map(([id, j]) => {
-            const tests = j.comparison.tests.filter((t) => t.class === "new" || (t.class === "new_test" && t.base === null && (t.head === "failed" || t.head === "errored")));
+            const tests = j.comparison.tests.filter(
+              (t) => t.class === "new" || (t.class === "new_test" && t.base === null && (t.head === "failed" || t.head === "errored")),
+            );
             return `**${inlineText(jobs.find((job) => job.id === id)!.name)}**: ${j.regressions} regression${j.regressions === 1 ? "" : "s"}: ${tests
               .slice(0, 5)
               .map((t) => codeSpan(t.id))
@@ -190,12 +192,18 @@ export class CheckRunPublisher implements Publisher {
           })
           .join("\n\n"),
       );
-    const conclusion = status === "completed" ? suiteConclusion(jobs, (job) => judgements.get(job.id)?.conclusion ?? CONCLUSION[job.state as keyof typeof CONCLUSION]) : undefined;
+    const conclusion =
+      status === "completed"
+        ? suiteConclusion(jobs, (job) => judgements.get(job.id)?.conclusion ?? CONCLUSION[job.state as keyof typeof CONCLUSION])
+        : undefined;
     const regressions = [...judgements.values()].reduce((sum, j) => sum + j.regressions, 0);
     const body = this.fields({
       status,
       ...(conclusion ? { conclusion } : {}),
-      title: judgements.size > 0 ? `${regressions === 0 ? "no regressions" : `${regressions} regression${regressions === 1 ? "" : "s"}`} · ${suiteTitle(jobs)}` : suiteTitle(jobs),
+      title:
+        judgements.size > 0
+          ? `${regressions === 0 ? "no regressions" : `${regressions} regression${regressions === 1 ? "" : "s"}`} · ${suiteTitle(jobs)}`
+          : suiteTitle(jobs),
       summary: suiteSummary(rows, { serverUrl: this.options.serverUrl, repo: plan.repo }, notes),
       ...(conclusion && conclusion !== "success"
         ? { actions: [{ label: "Re-run failed", identifier: "rerun", description: "Run the suite's failed jobs again" }] }

@@ -35,7 +35,10 @@ type Conclusion = (typeof CONCLUSION)[keyof typeof CONCLUSION];
 const SEVERITY: readonly Conclusion[] = ["success", "skipped", "cancelled", "timed_out", "failure"];
 
 /** The conclusion of the worst of `jobs`, all finished. */
-export function suiteConclusion<J extends Pick<JobRecord, "state">>(jobs: readonly J[], conclusionOf: (job: J) => Conclusion = (job) => CONCLUSION[job.state as keyof typeof CONCLUSION]): Conclusion {
+export function suiteConclusion<J extends Pick<JobRecord, "state">>(
+  jobs: readonly J[],
+  conclusionOf: (job: J) => Conclusion = (job) => CONCLUSION[job.state as keyof typeof CONCLUSION],
+): Conclusion {
   let worst: Conclusion = "success";
   for (const job of jobs) {
     if (!isTerminal(job.state)) continue;
