@@ -80,7 +80,9 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
   const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, budgeted: options.budget ?? throttled, options: orchestratorOptions });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
-  const routes = ktoRoutes(routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }));
+  const routes = ktoRoutes(
+    routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }),
+  );
   const handlers = ktoHandlers({
     service,
     pool,

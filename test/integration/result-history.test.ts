@@ -9,6 +9,7 @@ const run = (over: Partial<NewResultRun> & Pick<NewResultRun, "jobId" | "sha">, 
   attempt: 1,
   planId: `plan-${over.jobId}`,
   groupKey: null,
+  baselineRef: "main",
   entry: { name: "unit", suite: "unit", matrix: {}, status: "failed", outcome: "failed", reason: "" },
   cases: keyedCases(
     "unit",
@@ -38,18 +39,27 @@ describe.each(ENGINES)("result history on %s", (engine) => {
     });
   });
 
-  it("finds a job's runs at any of some commits, newest first, and forgets those past retention with their cases", async () => {
+  it("finds a branch's accepted runs of a job at some commits, newest first, and forgets those past retention with their cases", async () => {
     await withStore(engine, async (store) => {
-      await store.history.record(run({ jobId: "p1/unit", sha: "a", finishedAt: 1_000 }, [{ name: "add", status: "passed" }]));
-      await store.history.record(run({ jobId: "p2/unit", sha: "b", finishedAt: 2_000 }, [{ name: "add", status: "failed" }]));
-      await store.history.record(run({ jobId: "p3/unit", sha: "b", finishedAt: 3_000 }, [{ name: "add", status: "passed" }]));
-      await store.history.record(run({ jobId: "p4/other", sha: "b", jobKey: "other" }, [{ name: "add", status: "passed" }]));
-      expect((await store.history.runsAt("o/r", "unit", ["a", "b", "c"])).map((r) => r.jobId)).toEqual(["p3/unit", "p2/unit", "p1/unit"]);
-      expect(await store.history.runsAt("o/r", "unit", [])).toEqual([]);
-      expect(await store.history.prune(2_500)).toBe(3);
-      expect((await store.history.runsAt("o/r", "unit", ["a", "b"])).map((r) => r.jobId)).toEqual(["p3/unit"]);
+      const record = async (r: NewResultRun, accepted = true) => {
+        await store.history.record(r);
+        if (accepted) await store.history.accept(r.jobId, r.attempt);
+      };
+      await record(run({ jobId: "p1/unit", sha: "a", finishedAt: 1_000 }, [{ name: "add", status: "passed" }]));
+      await record(run({ jobId: "p2/unit", sha: "b", finishedAt: 2_000 }, [{ name: "add", status: "failed" }]));
+      await record(run({ jobId: "p3/unit", sha: "b", finishedAt: 3_000 }, [{ name: "add", status: "passed" }]));
+      await record(run({ jobId: "p4/other", sha: "b", jobKey: "other" }, [{ name: "add", status: "passed" }]));
+      // A pull request's run at a branch commit, and a run whose end its job ignored, are no baseline.
+      await record(run({ jobId: "pr/unit", sha: "b", finishedAt: 4_000, baselineRef: null }, [{ name: "add", status: "failed" }]));
+      await record(run({ jobId: "late/unit", sha: "b", finishedAt: 5_000 }, [{ name: "add", status: "failed" }]), false);
+      await record(run({ jobId: "rel/unit", sha: "b", finishedAt: 6_000, baselineRef: "release" }, [{ name: "add", status: "failed" }]));
+      expect((await store.history.baselineRuns("o/r", "unit", ["a", "b", "c"], "main")).map((r) => r.jobId)).toEqual(["p3/unit", "p2/unit", "p1/unit"]);
+      expect((await store.history.baselineRuns("o/r", "unit", ["b"], "release")).map((r) => r.jobId)).toEqual(["rel/unit"]);
+      expect(await store.history.baselineRuns("o/r", "unit", [], "main")).toEqual([]);
+      expect(await store.history.prune(2_500, 2)).toBe(3);
+      expect((await store.history.baselineRuns("o/r", "unit", ["a", "b"], "main")).map((r) => r.jobId)).toEqual(["p3/unit"]);
       const left = await store.db.selectFrom("result_cases").select("run_id").execute();
-      expect(left).toHaveLength(1);
+      expect(left).toHaveLength(4);
     });
   });
 

@@ -18,12 +18,14 @@ describe("a job's cases as its runner reports them to the App", () => {
     expect(casesWithin(cases(3), 0)).toEqual({ cases: cases(3), casesOmitted: 0 });
   });
 
-  it("bounds what the App takes: names cut to a bounded length with a digest, paths no deeper than 64, at most 100,000 cases", () => {
+  it("bounds what the App takes: names cut to a bounded length with a digest, paths cut at 64 levels, bad durations dropped, at most 100,000 cases", () => {
     const long = reportedCasesSchema.parse([{ path: ["x".repeat(10_000)], name: "y".repeat(10_000), status: "failed" }])[0]!;
     expect(long.name.length).toBeLessThanOrEqual(256);
     expect(long.path[0]!.length).toBeLessThanOrEqual(256);
     expect(long.name).not.toBe(reportedCasesSchema.parse([{ path: [], name: `${"y".repeat(9_999)}z`, status: "failed" }])[0]!.name);
-    expect(reportedCasesSchema.safeParse([{ path: Array.from({ length: 65 }, () => "level"), name: "deep", status: "passed" }]).success).toBe(false);
+    // Deeper than 64 levels is cut, never refused: the report carries the job's end.
+    expect(reportedCasesSchema.parse([{ path: Array.from({ length: 65 }, () => "level"), name: "deep", status: "passed" }])[0]!.path).toHaveLength(64);
+    expect(reportedCasesSchema.parse([{ path: [], name: "t", status: "passed", durationMs: -1 }])[0]!.durationMs).toBeUndefined();
     expect(reportedCasesSchema.safeParse(cases(100_001)).success).toBe(false);
     expect(reportedCasesSchema.safeParse([{ path: [], name: "a", status: "exploded" }]).success).toBe(false);
   });

@@ -15,8 +15,8 @@ import { outputTitle, SUMMARY_LIMIT, withinLimit } from "./check-run-limits.js";
 import { fallbackOutput, sendOrFallBack, whereResultsAre, type ResultsLinks } from "./check-run-fallback.js";
 import { jobsOfSuite, suiteAnnotations, suiteConclusion, suiteExternalId, suiteStatus, suiteSummary, suiteTitle, type SuiteRow } from "./suite-check-run.js";
 import { approvalShown, type ApprovalShown, type PlanOfCommit } from "./approval-check-run.js";
-import type { Judgement, ResultJudge } from "../history/result-judge.js";
-import { judgementMarkdown, judgementTitle } from "../history/judgement-markdown.js";
+import { judgedConclusion, regressionTests, type Judgement, type ResultJudge } from "../history/result-judge.js";
+import { judgementMarkdown, judgementTitle, testSpan } from "../history/judgement-markdown.js";
 import { errorText } from "../../orchestrator/logger.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
@@ -182,20 +182,15 @@ export class CheckRunPublisher implements Publisher {
         regressed
           .slice(0, 10)
           .map(([id, j]) => {
-            const tests = j.comparison.tests.filter(
-              (t) => t.class === "new" || (t.class === "new_test" && t.base === null && (t.head === "failed" || t.head === "errored")),
-            );
-            return `**${inlineText(jobs.find((job) => job.id === id)!.name)}**: ${j.regressions} regression${j.regressions === 1 ? "" : "s"}: ${tests
+            const tests = regressionTests(j.comparison);
+            return `${codeSpan(jobs.find((job) => job.id === id)!.name)}: ${j.regressions} regression${j.regressions === 1 ? "" : "s"}: ${tests
               .slice(0, 5)
-              .map((t) => codeSpan(t.id))
+              .map((t) => testSpan(t.id))
               .join(", ")}${tests.length > 5 ? ", …" : ""}`;
           })
           .join("\n\n"),
       );
-    const conclusion =
-      status === "completed"
-        ? suiteConclusion(jobs, (job) => judgements.get(job.id)?.conclusion ?? CONCLUSION[job.state as keyof typeof CONCLUSION])
-        : undefined;
+    const conclusion = status === "completed" ? suiteConclusion(jobs, (job) => judgedConclusion(job, judgements.get(job.id))) : undefined;
     const regressions = [...judgements.values()].reduce((sum, j) => sum + j.regressions, 0);
     const body = this.fields({
       status,
@@ -374,7 +369,7 @@ export class CheckRunPublisher implements Publisher {
 
     const report = job.result as StoredReport | null;
     const judgement = report?.name ? await this.judged(job, plan) : null;
-    const conclusion = judgement?.conclusion ?? CONCLUSION[job.state];
+    const conclusion = judgedConclusion(job, judgement);
     const counts = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`;
     const title = judgement ? `${judgementTitle(judgement)} · ${counts}` : counts;
     let summary = job.reason ?? job.state;
@@ -457,11 +452,7 @@ export class CheckRunPublisher implements Publisher {
 function regressionsFirst<F extends { path: string[]; name: string }>(failures: readonly F[], judgement: Judgement | null): F[] {
   if (!judgement || judgement.regressions === 0) return [...failures];
   const key = (path: readonly string[], name: string) => JSON.stringify([...path, name]);
-  const regressed = new Set(
-    judgement.comparison.tests
-      .filter((t) => t.class === "new" || (t.class === "new_test" && t.base === null))
-      .map((t) => key(t.identity.path, t.identity.name)),
-  );
+  const regressed = new Set(regressionTests(judgement.comparison).map((t) => key(t.identity.path, t.identity.name)));
   const first = failures.filter((f) => regressed.has(key(f.path, f.name)));
   return [...first, ...failures.filter((f) => !regressed.has(key(f.path, f.name)))];
 }

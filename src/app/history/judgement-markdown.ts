@@ -1,9 +1,17 @@
 import { TEST_CLASSES, type ClassifiedTest, type TestClass } from "../../runners/history/comparison.js";
-import { codeSpan, inlineText } from "../../runners/report/markdown.js";
-import type { Judgement } from "./result-judge.js";
+import { codeSpan, inlineText, plainText } from "../../runners/report/markdown.js";
+import { regressionTests, type Judgement } from "./result-judge.js";
 
 /** Tests a class lists on a check run; the count covers the rest, and the results artifact and dashboard list them all. */
 const LISTED = 25;
+/** The most of a test's identity a list shows: one may be 64 levels of 256 characters. */
+const ID_CHARS = 300;
+
+/** A test's identity as a code span, cut to ID_CHARS. */
+export function testSpan(id: string): string {
+  const points = [...id];
+  return codeSpan(points.length > ID_CHARS ? `${points.slice(0, ID_CHARS - 1).join("")}…` : id);
+}
 
 const HEADINGS: Record<TestClass, string> = {
   new: "New failures: regressions",
@@ -32,7 +40,7 @@ export function judgementTitle(j: Judgement): string {
 function testLine(t: ClassifiedTest): string {
   const was = t.base === null ? "" : ` (was ${t.base})`;
   const known = t.known?.link ? ` — [known issue](${t.known.link})` : t.known ? ` — known issue #${t.known.entry + 1}` : "";
-  return `- ${codeSpan(t.id)}: ${t.head}${was}${known}`;
+  return `- ${testSpan(t.id)}: ${t.head}${was}${known}`;
 }
 
 function classList(tests: readonly ClassifiedTest[]): string {
@@ -63,7 +71,7 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
       : `Policy ${codeSpan("fail_on: failures")}: red for any failure.`;
   const sections = [`## ${inlineText(judgementTitle(j))}`, `${where} ${policy}`];
   const byClass = (cls: TestClass) => c.tests.filter((t) => t.class === cls);
-  const regressions = [...byClass("new"), ...byClass("new_test").filter((t) => t.head === "failed" || t.head === "errored")];
+  const regressions = regressionTests(c);
   if (regressions.length > 0) sections.push(`### ${HEADINGS.new}\n\n${classList(regressions)}`);
   for (const cls of TEST_CLASSES) {
     if (cls === "new") continue;
@@ -80,6 +88,7 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
     ...(c.incomplete.length > 5 ? [`… ${c.incomplete.length - 5} more gaps`] : []),
     ...c.knownNowPassing.slice(0, 5).map((k) => `Known issue #${k.entry + 1} passes now (${k.test}): it may be ready to remove.`),
   ];
-  if (notes.length > 0) sections.push(notes.map((n) => `> ${inlineText(n)}`).join("\n>\n"));
+  // Notes quote test names and a runner's reasons: plain text, so none of it is a link, an image or a tag.
+  if (notes.length > 0) sections.push(notes.map((n) => `> ${plainText(n)}`).join("\n>\n"));
   return sections.join("\n\n");
 }

@@ -5,6 +5,7 @@ import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import { keyedCases, type ResultsJobEntry } from "../../runners/history/results-set.js";
 import { boundedPart, jobIdentity } from "../../runners/history/test-identity.js";
 import { MAX_CASES_PER_JOB } from "../../runners/report/test-cases.js";
+import { isBranchGroup } from "../webhooks/plan-target.js";
 
 /** Levels a case may sit under: deeper than any KTAP or JUnit nesting a kernel suite prints. */
 const MAX_CASE_DEPTH = 64;
@@ -13,10 +14,15 @@ const MAX_CASE_DEPTH = 64;
 export const reportedCasesSchema = z
   .array(
     z.object({
-      path: z.array(z.string().transform(boundedPart)).max(MAX_CASE_DEPTH),
+      // Deeper levels are cut, not refused: a report is never lost for its shape.
+      path: z.array(z.string().transform(boundedPart)).transform((path) => path.slice(0, MAX_CASE_DEPTH)),
       name: z.string().transform(boundedPart),
       status: z.enum(["passed", "failed", "skipped", "errored"]),
-      durationMs: z.number().min(0).optional(),
+      // A clock that stepped back, or a JUnit time in years, is no duration: dropped, not refused.
+      durationMs: z
+        .unknown()
+        .transform((ms) => (typeof ms === "number" && Number.isFinite(ms) && ms >= 0 && ms < 2 ** 31 ? ms : undefined))
+        .optional(),
     }),
   )
   .max(MAX_CASES_PER_JOB);
@@ -78,6 +84,8 @@ export async function recordResults(
     attempt: job.attempt,
     planId: plan.id,
     groupKey: plan.groupKey,
+    // A pull request's results never stand for its base branch, whatever commit it tested; nor do a held plan's.
+    baselineRef: plan.trusted && isBranchGroup(plan.groupKey) ? plan.baseRef : null,
     entry,
     cases: keyedCases(jobKey, cases ?? []).map(({ identity: _identity, ...c }) => c),
     finishedAt: now,

@@ -1,14 +1,18 @@
 import type { ResultHistory, ResultRun } from "../../orchestrator/store/result-history.js";
 import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import { errorText } from "../../orchestrator/logger.js";
-import { compareResults, flakyAcross, type Comparison } from "../../runners/history/comparison.js";
-import { resultsSet, type ResultsJobEntry, type ResultsSet } from "../../runners/history/results-set.js";
+import { compareResults, flakyAlong, type ClassifiedTest, type Comparison } from "../../runners/history/comparison.js";
+import { JOB_CASE, resultsSet, type ResultsJobEntry, type ResultsSet } from "../../runners/history/results-set.js";
+import { identityKey, isFailing } from "../../runners/history/test-identity.js";
+import { CONCLUSION } from "../github/check-run-conclusion.js";
 import { splitRepo, type OctokitFor } from "../github/github-api.js";
 import type { CommitAncestry } from "./commit-ancestry.js";
 import type { ResultsPolicyReader } from "./results-policy.js";
 
 /** Base-branch runs of a job read to tell a flaky test: the nearest with results. */
 const FLAKY_WINDOW = 10;
+/** Outcomes that say nothing of the kernel: such a run is no baseline. */
+const NO_VERDICT = new Set(["infrastructure", "cancelled"]);
 
 /** The run a job's results were compared with. */
 export interface Baseline {
@@ -27,14 +31,24 @@ export interface Judgement {
   failOn: "regressions" | "failures";
   /** Regressions: tests that passed on the baseline and fail now, and new tests that fail. */
   regressions: number;
-  /** What the check run concludes; null leaves it to the job's state (policy `failures`, or the answer is incomplete). */
+  /** What the check run concludes; null leaves it to the job's state (policy `failures`, a job that failed as a whole, an incomplete answer). */
   conclusion: "success" | "failure" | null;
   /** Why the judgement may be less than it seems: no baseline, an unreadable known-issues file, an incomplete comparison. */
   notes: string[];
 }
 
+/** The tests a judgement counts as regressions: failing where they passed, or failing and new. */
+export function regressionTests(comparison: Comparison): ClassifiedTest[] {
+  return comparison.tests.filter((t) => t.class === "new" || (t.class === "new_test" && isFailing(t.head)));
+}
+
+/** The one rule for a finished job's check run: its judgement's conclusion where it has one, else its state's. */
+export function judgedConclusion(job: Pick<JobRecord, "state">, judgement: Judgement | null | undefined) {
+  return judgement?.conclusion ?? CONCLUSION[job.state as keyof typeof CONCLUSION];
+}
+
 export interface ResultJudgeDeps {
-  history: Pick<ResultHistory, "runOf" | "runsAt" | "casesOf">;
+  history: Pick<ResultHistory, "runOf" | "baselineRuns" | "casesOf">;
   ancestry: Pick<CommitAncestry, "of">;
   policy: Pick<ResultsPolicyReader, "at">;
   octokitFor: OctokitFor;
@@ -50,36 +64,39 @@ const short = (sha: string) => sha.slice(0, 7);
 
 /**
  * Judges a finished job by its results against its baseline: the same job's newest results
- * at the nearest base-branch commit that has them. Red under `fail_on: regressions` only for
- * a test that passed there and fails now, or a new test that fails; a failure that was
- * already there, a known issue or a flaky test is reported and does not make it red.
+ * at the nearest commit of its base branch that has them, from that branch's own plans. Red
+ * under `fail_on: regressions` only for a test that passed there and fails now, or a new test
+ * that fails; a failure that was already there, a known issue or a flaky test is reported
+ * and does not make it red. A job that failed as a whole (a panic, a hang, a timeout, a build
+ * that broke, a failure no case explains) is never made green by it.
  */
 export class ResultJudge {
   constructor(private readonly deps: ResultJudgeDeps) {}
 
-  /** Null when the job sent no cases (a runner older than history): its state decides alone. */
+  /** Null when there is nothing to judge by: no cases sent (a runner older than history), or no base branch known for the plan. */
   async judge(job: JobRecord, plan: PlanRecord): Promise<Judgement | null> {
-    if (!plan.repo || !plan.headSha || plan.installationId === null) return null;
+    // The base branch as it was when the plan was made: never the pull request's own head, nor a base it was moved to since.
+    const baseRef = plan.baseRef;
+    if (!plan.repo || !plan.headSha || plan.installationId === null || !baseRef) return null;
     const head = await this.deps.history.runOf(job.id, job.attempt);
     if (!head) return null;
     const notes: string[] = [];
     const headSet = await storedSet(this.deps.history, head, short(plan.headSha));
     const { owner, repo } = splitRepo(plan.repo);
-    let baseRef = plan.defaultRef;
     let candidates: string[] = [];
     let mergeBase: string | null = null;
     try {
       const commits = await this.deps.ancestry.of(plan);
-      baseRef = commits.baseRef ?? baseRef;
       candidates = commits.shas;
       mergeBase = commits.mergeBase;
     } catch (error) {
       notes.push(`The base branch's commits could not be read (${errorText(error)}), so no baseline was looked for.`);
     }
-    const policy = await this.deps.policy.at(await this.deps.octokitFor(plan.installationId), owner, repo, baseRef ?? plan.headSha);
+    const policy = await this.deps.policy.at(await this.deps.octokitFor(plan.installationId), owner, repo, baseRef);
     if (policy.knownProblem) notes.push(`${policy.knownProblem}; no failure is taken as known until it is fixed.`);
-    // A pull request with no commits of its own sits on its merge base: its own plan is no baseline.
-    const runs = (await this.deps.history.runsAt(plan.repo, head.jobKey, candidates)).filter((run) => run.planId !== plan.id);
+    const runs = (await this.deps.history.baselineRuns(plan.repo, head.jobKey, candidates, baseRef)).filter(
+      (run) => run.planId !== plan.id && !NO_VERDICT.has(String(run.entry.outcome)),
+    );
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
@@ -93,18 +110,25 @@ export class ResultJudge {
       baseSet = resultsSet("no baseline", []);
       if (candidates.length > 0)
         notes.push(
-          `No results of this job on ${baseRef ?? "the base branch"} in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new.`,
+          `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
         );
     }
-    const window = runs.filter((run, i) => runs.findIndex((r) => r.sha === run.sha) === i).slice(0, FLAKY_WINDOW);
+    const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
+    const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
     const flaky =
-      window.length > 1 ? flakyAcross(await Promise.all(window.map((run) => storedSet(this.deps.history, run, short(run.sha))))) : new Set<string>();
+      window.length > 1
+        ? flakyAlong(await Promise.all(window.map(async (run) => ({ commit: run.sha, set: await storedSet(this.deps.history, run, short(run.sha)) }))))
+        : new Set<string>();
     const comparison = compareResults(baseSet, headSet, { known: policy.known, flaky });
-    const regressions = comparison.counts.new + comparison.failingNewTests;
+    const regressions = regressionTests(comparison).length;
+    const jobCase = headSet.cases.get(identityKey({ job: head.jobKey, path: [], name: JOB_CASE, occurrence: 1 }));
+    const failedAsWhole = jobCase?.status !== "passed";
     let conclusion: Judgement["conclusion"] = null;
     const noVerdict = job.outcome === "infrastructure" || job.state === "cancelled" || job.state === "skipped";
     if (policy.failOn === "regressions" && !noVerdict && job.state !== "succeeded") {
       if (regressions > 0) conclusion = "failure";
+      else if (failedAsWhole || head.entry.status !== job.state)
+        notes.push("The job failed as a whole (it did not run to the end, or failed with no failing test to say why), so its own result decides.");
       else if (comparison.incomplete.length === 0) conclusion = "success";
       else notes.push("The comparison is incomplete (see below), so the job's own result decides.");
     }

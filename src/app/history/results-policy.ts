@@ -50,7 +50,8 @@ export class ResultsPolicyReader {
     if (cached && this.now() - cached.at < POLICY_TTL_MS) return cached.policy;
     const policy = (async (): Promise<ResultsPolicy> => {
       const [base, known] = await Promise.all([policyAt(octokit, owner, repo, ref), knownIssuesAt(octokit, owner, repo, ref)]);
-      return { failOn: base.results.fail_on, known: known.known, knownProblem: known.problem };
+      // A base whose config cannot be read says nothing of its policy: every failure counts, as it does for trust.
+      return { failOn: base.distrust ? "failures" : base.results.fail_on, known: known.known, knownProblem: known.problem };
     })();
     const entry = { at: this.now(), policy };
     this.cache.delete(key);

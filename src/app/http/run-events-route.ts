@@ -12,6 +12,7 @@ import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./
 import { MB, type BodyIntake } from "./request-body.js";
 import type { ResultHistory } from "../../orchestrator/store/result-history.js";
 import { recordResults, reportedCasesSchema } from "../history/record-results.js";
+import { errorText, type Logger } from "../../orchestrator/logger.js";
 
 /** How a run may end: `skipped` is kto's own word for a job that never ran, never a run's. */
 const RUN_ENDS = TERMINAL_STATES.filter((state) => state !== "skipped") as [
@@ -31,16 +32,19 @@ const eventSchema = z.discriminatedUnion("kind", [
     reason: z.string().transform(storedReason).optional(),
     infrastructure: z.boolean().optional(),
     result: jobReportSchema.optional(),
-    cases: reportedCasesSchema.optional(),
-    casesOmitted: z.number().int().min(0).optional(),
+    // Checked apart (caseList): cases history cannot take never cost the job its end.
+    cases: z.unknown().optional(),
+    casesOmitted: z.unknown().optional(),
   }),
 ]);
 
 export interface RunEventDeps {
   service: Pick<OrchestratorService, "reads" | "recordRunId" | "recordRunEvent">;
   /** Where a finished attempt's cases are kept, before the job's end is recorded (its check run compares them). */
-  history: Pick<ResultHistory, "record">;
+  history: Pick<ResultHistory, "record" | "accept">;
   now: () => number;
+  /** Where what the answer does not say goes (history that could not be kept). */
+  log?: Logger;
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
   runnerWorkflow: string;
@@ -98,9 +102,18 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   const { attempt, ...event } = parsed.data;
   const report = event.kind === "finished" ? withoutCases(event) : event;
   // History first: the job's end sends its check run, which compares these cases with its baseline's.
-  if (event.kind === "finished" && event.cases && attempt === job.attempt && (ACTIVE_STATES as readonly JobState[]).includes(job.state))
-    await recordResults(deps.history, job, plan, { ...event, cases: event.cases }, deps.now());
+  const cases = event.kind === "finished" ? caseList(event) : null;
+  let recorded = false;
+  if (event.kind === "finished" && cases && attempt === job.attempt && (ACTIVE_STATES as readonly JobState[]).includes(job.state)) {
+    try {
+      recorded = await recordResults(deps.history, job, plan, { ...report, ...cases } as Parameters<typeof recordResults>[3], deps.now());
+    } catch (error) {
+      deps.log?.warn({ err: error, job: jobId }, `kto: job ${jobId}: its cases were not kept in history: ${errorText(error)}`);
+    }
+  }
   const after = await service.recordRunEvent(jobId, attempt, report);
+  // Only the end the job took makes its cases a baseline: one it ignored (it had ended otherwise) does not.
+  if (recorded && after && after.attempt === attempt && isTerminal(after.state)) await deps.history.accept(jobId, attempt);
   reports.inc({ result: after ? "applied" : "ignored" });
   const now = after ?? (await service.reads.jobs.job(jobId));
   // A batch's run goes on while one of its jobs is cancelled or given back: that job's runner
@@ -109,7 +122,20 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   send(response, 200, { state: now?.state ?? job.state, applied: after !== null, stop });
 }
 
-function withoutCases<E extends { cases?: unknown; casesOmitted?: number }>(event: E): Omit<E, "cases" | "casesOmitted"> {
+/** A finished report's cases as history takes them, or null when they are absent or not what it can take. */
+function caseList(event: { cases?: unknown; casesOmitted?: unknown }): { cases: z.output<typeof reportedCasesSchema>; casesOmitted: number } | null {
+  if (event.cases === undefined) return null;
+  const cases = reportedCasesSchema.safeParse(event.cases);
+  if (!cases.success) return null;
+  const omitted = z
+    .number()
+    .int()
+    .min(0)
+    .safeParse(event.casesOmitted ?? 0);
+  return { cases: cases.data, casesOmitted: omitted.success ? omitted.data : 0 };
+}
+
+function withoutCases<E extends { cases?: unknown; casesOmitted?: unknown }>(event: E): Omit<E, "cases" | "casesOmitted"> {
   const { cases: _cases, casesOmitted: _omitted, ...rest } = event;
   return rest;
 }

@@ -46,7 +46,7 @@ export function commentHandler(kit: WebhookKit) {
         const notCovered = () => reportNotCovered(octokit, owner, name, { command, login, writtenAt: comment.created_at, headSha: pr.head.sha });
         if (command === "ok-to-test") return seen ? approve(writer, await waitingJobs(reads, seen.id)) : notCovered();
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
-        const target = targetOf(context, pr.head.sha, groupKey);
+        const target = targetOf(context, pr.head.sha, groupKey, undefined, pr.base.ref);
         const allowed = allowanceOf(policy, "pull_request");
         if (seen)
           return plans.submit(

@@ -96,6 +96,7 @@ export function planSubmitter(deps: {
       installationId: target.installationId,
       headSha: target.headSha,
       defaultRef: target.defaultRef,
+      ...(target.baseRef ? { baseRef: target.baseRef } : {}),
       approved: gate.trusted,
       ...(gate.trusted ? {} : { approvalReason: `Waiting for approval: ${gate.reason}.` }),
       gateReason: gate.reason,

@@ -11,6 +11,8 @@ export interface Target {
   name: string;
   headSha: string;
   defaultRef: string;
+  /** The branch the plan's results are judged against: a pull request's base, or the branch pushed to. */
+  baseRef?: string;
   groupKey: string;
   /** The webhook delivery that asks for the plan. */
   deliveryId: string;
@@ -25,7 +27,7 @@ export interface EventContext {
   };
 }
 
-export function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string): Target {
+export function targetOf(context: EventContext, headSha: string, groupKey: string, defaultRef?: string, baseRef?: string): Target {
   const repository = context.payload.repository!;
   return {
     octokit: asOctokit(context.octokit),
@@ -37,6 +39,7 @@ export function targetOf(context: EventContext, headSha: string, groupKey: strin
     headSha,
     defaultRef: defaultRef ?? repository.default_branch,
     groupKey,
+    ...(baseRef ? { baseRef } : {}),
     deliveryId: context.id,
   };
 }
@@ -50,6 +53,8 @@ export const pullRequestGroupOf = (repo: string, number: number) => `${PULL_REQU
 export const suiteGroupOf = (repo: string, sha: string) => `suite:${repo}:${sha}`;
 /** Pushes to a branch: a newer push's plan replaces an older one still under way. */
 export const pushGroupOf = (repo: string, branch: string) => `push:${repo}:${branch}`;
+/** Whether the group's plans test a branch's own commits (its pushes, a dispatch on it): only their results may be that branch's baseline. */
+export const isBranchGroup = (groupKey: string | null) => groupKey?.startsWith("push:") === true || groupKey?.startsWith("dispatch:") === true;
 /** Runs asked for by a dispatch, per branch or tag. */
 export const dispatchGroupOf = (repo: string, ref: string) => `dispatch:${repo}:${ref}`;
 /** Whether the group is a pull request's (its re-runs included): where `/kto` comments can reach it. */

@@ -21,7 +21,7 @@ export function pullRequestHandlers(kit: WebhookKit) {
         // A label already on the pull request approved some earlier commit at most: only adding it approves.
         const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
         const groupKey = pullRequestGroupOf(repository.full_name, pr.number);
-        await plans.submit(targetOf(context, pr.head.sha, groupKey), allowanceOf(policy, "pull_request"), gate);
+        await plans.submit(targetOf(context, pr.head.sha, groupKey, undefined, pr.base.ref), allowanceOf(policy, "pull_request"), gate);
         // The new plan cancelled the older one; a job re-run at an older commit goes with it.
         if (context.payload.action === "synchronize")
           await cancellation.cancelWhere(

@@ -26,7 +26,7 @@ export function pushHandler(kit: WebhookKit) {
         const event = context as unknown as EventContext;
         const policy = await basePolicy(asOctokit(context.octokit), repository.full_name.split("/")[0]!, repository.name, branch);
         await plans.submit(
-          targetOf(event, after, pushGroupOf(repository.full_name, branch)),
+          targetOf(event, after, pushGroupOf(repository.full_name, branch), undefined, branch),
           allowanceOf(policy, "push"),
           pushGate(sender?.login ?? "unknown"),
         );

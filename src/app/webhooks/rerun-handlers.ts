@@ -81,7 +81,7 @@ export function rerunHandlers(kit: WebhookKit) {
         // A suite's check run re-runs its jobs that did not succeed, together.
         const { specs, reuse } = await rerunAll(reads, failed);
         await plans.submitSpecs(
-          targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, name), plan.defaultRef ?? undefined),
+          targetOf(context, plan.headSha, rerunGroupOf(plan.groupKey, plan.headSha, name), plan.defaultRef ?? undefined, plan.baseRef ?? undefined),
           specs,
           gate,
           reuse,
@@ -105,7 +105,7 @@ export function rerunHandlers(kit: WebhookKit) {
         // must not cancel the plan of the pull request's head.
         const stale = latest?.headSha != null && latest.headSha !== sha;
         const groupKey = !prGroup ? suiteGroupOf(repository.full_name, sha) : stale ? rerunGroupOf(prGroup, sha, "(check suite)") : prGroup;
-        await plans.submit(targetOf(context, sha, groupKey), allowanceOf(policy, "pull_request"), gate);
+        await plans.submit(targetOf(context, sha, groupKey, undefined, latest?.baseRef ?? undefined), allowanceOf(policy, "pull_request"), gate);
       }),
     );
   };

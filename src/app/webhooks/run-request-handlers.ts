@@ -30,7 +30,7 @@ export function runRequestHandlers(kit: WebhookKit) {
     const { data: commit } = await context.octokit.rest.repos.getCommit({ owner: repository.owner.login, repo: repository.name, ref });
     const policy = await basePolicy(asOctokit(context.octokit), repository.owner.login, repository.name, repository.default_branch);
     const gate = dispatchGate(event, context.payload.sender.login);
-    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref)), allowanceOf(policy, "dispatch"), gate, {
+    await plans.submit(targetOf(context, commit.sha, dispatchGroupOf(repository.full_name, ref), undefined, ref), allowanceOf(policy, "dispatch"), gate, {
       suites: request.suites,
       priority: request.priority,
     });

@@ -299,6 +299,11 @@ export const MIGRATIONS: Migration[] = [
         .addColumn("attempt", "integer", (c) => c.notNull())
         .addColumn("plan_id", "text", (c) => c.notNull())
         .addColumn("group_key", "text")
+        // The branch whose baseline it may be: set only for a trusted plan of that branch's own
+        // commits (a push, a dispatch), never for a pull request's, whatever commit it ran.
+        .addColumn("baseline_ref", "text")
+        // 1 once the job's end was recorded with it: an end the job ignored leaves its cases out of any baseline.
+        .addColumn("accepted", "integer", (c) => c.notNull().defaultTo(0))
         .addColumn("entry", "text", (c) => c.notNull())
         .addColumn("failed_cases", "integer", (c) => c.notNull())
         .addColumn("case_count", "integer", (c) => c.notNull())
@@ -306,6 +311,9 @@ export const MIGRATIONS: Migration[] = [
         .addUniqueConstraint("result_runs_attempt", ["job_id", "attempt"])
         .execute();
       await db.schema.createIndex("result_runs_commit").on("result_runs").columns(["repo", "job_key", "sha"]).execute();
+      await db.schema.createIndex("result_runs_plan").on("result_runs").column("plan_id").execute();
+      // The branch a pull request's results are judged against, as it was when its plan was made.
+      await db.schema.alterTable("plans").addColumn("base_ref", "text").execute();
       await db.schema.createIndex("result_runs_finished").on("result_runs").column("finished_at").execute();
       await db.schema
         .createTable("result_cases")

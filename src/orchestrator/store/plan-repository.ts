@@ -90,6 +90,7 @@ export class PlanRepository {
           created_at: plan.now,
           trusted: plan.approved ? 1 : 0,
           gate_reason: plan.gateReason ?? null,
+          base_ref: plan.baseRef ?? null,
         })
         .execute();
       const planned = withBuilds(plan.jobs);

@@ -67,6 +67,8 @@ export interface PlanRecord {
   trusted: boolean;
   /** Why the gate let it run or held it; null for a plan the gate did not see (a local run's). */
   gateReason: string | null;
+  /** The branch its results are judged against: a pull request's base when planned, a branch's own name; null for a local run's. */
+  baseRef: string | null;
 }
 
 export interface RunnerRecord {
@@ -164,6 +166,8 @@ export interface NewPlan {
   installationId?: number;
   headSha?: string;
   defaultRef?: string;
+  /** The branch its results are judged against (PlanRecord.baseRef). */
+  baseRef?: string;
   /** Its jobs are shown where people look (the App's check runs): each transition records a report effect. */
   publish?: boolean;
   jobs: NewJob[];
@@ -235,6 +239,7 @@ export function toPlan(row: Selectable<PlansTable>): PlanRecord {
     approvalEndCheckRunRequestedAt: row.approval_end_check_run_requested_at === null ? null : Number(row.approval_end_check_run_requested_at),
     trusted: row.trusted === 1,
     gateReason: row.gate_reason,
+    baseRef: row.base_ref ?? null,
   };
 }
 

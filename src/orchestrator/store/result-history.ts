@@ -19,6 +19,8 @@ export interface NewResultRun {
   attempt: number;
   planId: string;
   groupKey: string | null;
+  /** The branch whose baseline this run may be; null for a pull request's run, whatever commit it tested. */
+  baselineRef: string | null;
   /** The job's results.json entry, without its cases. */
   entry: Record<string, unknown>;
   cases: readonly HistoryCase[];
@@ -95,6 +97,7 @@ export class ResultHistory {
           attempt: run.attempt,
           plan_id: run.planId,
           group_key: run.groupKey,
+          baseline_ref: run.baselineRef,
           entry: JSON.stringify(run.entry),
           failed_cases: run.cases.filter((c) => FAILING.has(c.status)).length,
           case_count: run.cases.length,
@@ -124,13 +127,18 @@ export class ResultHistory {
     });
   }
 
+  /** Marks an attempt's results as those of the end its job recorded: only then may they be a baseline. */
+  async accept(jobId: string, attempt: number): Promise<void> {
+    await this.db.updateTable("result_runs").set({ accepted: 1 }).where("job_id", "=", jobId).where("attempt", "=", attempt).execute();
+  }
+
   async runOf(jobId: string, attempt: number): Promise<ResultRun | null> {
     const row = await this.db.selectFrom("result_runs").selectAll().where("job_id", "=", jobId).where("attempt", "=", attempt).executeTakeFirst();
     return row ? runOf(row) : null;
   }
 
-  /** The runs of a job at any of `shas`, newest first. */
-  async runsAt(repo: string, jobKey: string, shas: readonly string[]): Promise<ResultRun[]> {
+  /** The runs of a job at any of `shas` that may be `branch`'s baseline (accepted, of the branch's own plans), newest first. */
+  async baselineRuns(repo: string, jobKey: string, shas: readonly string[], branch: string): Promise<ResultRun[]> {
     if (shas.length === 0) return [];
     const rows = await this.db
       .selectFrom("result_runs")
@@ -138,6 +146,8 @@ export class ResultHistory {
       .where("repo", "=", repo)
       .where("job_key", "=", jobKey)
       .where("sha", "in", [...shas])
+      .where("baseline_ref", "=", branch)
+      .where("accepted", "=", 1)
       .orderBy("finished_at", "desc")
       .orderBy("id", "desc")
       .execute();
@@ -200,13 +210,23 @@ export class ResultHistory {
     }));
   }
 
-  /** Forgets runs finished before `before`, and their cases; how many runs went. */
-  async prune(before: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const old = trx.selectFrom("result_runs").select("id").where("finished_at", "<", before);
-      await trx.deleteFrom("result_cases").where("run_id", "in", old).execute();
-      const deleted = await trx.deleteFrom("result_runs").where("finished_at", "<", before).executeTakeFirst();
-      return Number(deleted.numDeletedRows);
-    });
+  /**
+   * Forgets runs finished before `before`, and their cases; how many runs went. A batch of
+   * runs per transaction: a run may hold 100,000 cases, and one long delete would hold
+   * SQLite's write lock (and the runners' reports with it) for all of them.
+   */
+  async prune(before: number, runsPerBatch = 20): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const ids = (await this.db.selectFrom("result_runs").select("id").where("finished_at", "<", before).orderBy("id").limit(runsPerBatch).execute()).map(
+        (r) => Number(r.id),
+      );
+      if (ids.length === 0) return pruned;
+      await this.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom("result_cases").where("run_id", "in", ids).execute();
+        await trx.deleteFrom("result_runs").where("id", "in", ids).execute();
+      });
+      pruned += ids.length;
+    }
   }
 }

@@ -30,6 +30,8 @@ export interface PlansTable {
   trusted: number;
   /** Why the gate let it run or held it. */
   gate_reason: string | null;
+  /** A pull request's base branch when the plan was made: what its results are judged against. */
+  base_ref: Generated<string | null>;
 }
 
 export interface JobsTable {
@@ -126,6 +128,10 @@ export interface ResultRunsTable {
   attempt: number;
   plan_id: string;
   group_key: string | null;
+  /** The branch whose baseline it may be; null for a run that is no branch's (a pull request's). */
+  baseline_ref: string | null;
+  /** 1 once the job's end was recorded with these results. */
+  accepted: Generated<number>;
   /** The job's results.json entry as JSON, without its cases. */
   entry: string;
   failed_cases: number;

@@ -159,3 +159,28 @@ export function comparisonExit(comparison: Comparison): 0 | 1 | 2 {
   if (comparison.counts.new > 0 || comparison.failingNewTests > 0) return 1;
   return comparison.incomplete.length > 0 ? 2 : 0;
 }
+
+/**
+ * Identity keys a branch's recent runs call flaky: two runs of one commit that disagree, or a
+ * test that went from passing to failing and back (two changes or more) along the commits.
+ * One change is a break or a fix, not flakiness: a test fixed three commits ago and broken
+ * again now is a regression. `runs` are in commit order, either way round.
+ */
+export function flakyAlong(runs: readonly { commit: string; set: ResultsSet }[]): Set<string> {
+  const seen = new Map<string, { last: boolean | null; changes: number; byCommit: Map<string, boolean>; flaky: boolean }>();
+  for (const { commit, set } of runs)
+    for (const test of set.cases.values()) {
+      if (test.identity.name === JOB_CASE && test.identity.path.length === 0) continue;
+      const failing = isFailing(test.status);
+      if (!failing && test.status !== "passed") continue;
+      const s = seen.get(test.key) ?? { last: null, changes: 0, byCommit: new Map<string, boolean>(), flaky: false };
+      const atCommit = s.byCommit.get(commit);
+      if (atCommit !== undefined && atCommit !== failing) s.flaky = true;
+      s.byCommit.set(commit, failing);
+      if (s.last !== null && s.last !== failing) s.changes += 1;
+      s.last = failing;
+      if (s.changes >= 2) s.flaky = true;
+      seen.set(test.key, s);
+    }
+  return new Set([...seen].filter(([, s]) => s.flaky).map(([key]) => key));
+}

@@ -19,6 +19,14 @@ export function inlineText(text: string): string {
   return text.replace(LINE_BREAK, " ");
 }
 
+/**
+ * Text that renders as itself: one line, every character Markdown or HTML could take as
+ * syntax (a link, an image, emphasis, a tag that closes a `<details>`) escaped.
+ */
+export function plainText(text: string): string {
+  return inlineText(text).replace(/[\\`*_[\]()<>!#|~&]/g, "\\$&");
+}
+
 /** A table cell: one line, and a `|` that does not end the cell. */
 export function tableCell(text: string): string {
   return inlineText(text).replace(/\|/g, "\\|");

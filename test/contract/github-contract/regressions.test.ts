@@ -77,10 +77,10 @@ async function pushToMaster(s: System, commit: string) {
   expect(await deliver(s, "push", payload)).toBe(200);
 }
 
-async function runJob(s: System, index: number, cases: Record<string, Status>, sha: string): Promise<CheckRun> {
+async function runJob(s: System, index: number, cases: Record<string, Status>, sha: string, body = finished(cases)): Promise<CheckRun> {
   const job = await until(async () => s.github.state.dispatches[index] && dispatchedJob(s, index), `dispatch ${index}`);
   await report(s, job.id, { kind: "started" });
-  await report(s, job.id, finished(cases));
+  await report(s, job.id, body);
   return until(async () => checkRuns(s, sha).find((c) => c.name === "kto / unit" && c.status === "completed"), `the check run at ${sha.slice(-3)}`);
 }
 
@@ -165,6 +165,26 @@ describe("regressions, not failures", () => {
     expect(s.github.rejected).toEqual([]);
   });
 
+  it("keeps red a job that failed as a whole, though its baseline failed as a whole too, and takes a report whatever its cases' durations", async () => {
+    const s = await start();
+    commitGraph(s);
+    await pushToMaster(s, BASE);
+    // The base's job failed with no failing test to say why (a non-zero exit).
+    const exited = finished({ add: "passed" });
+    await runJob(s, 0, {}, BASE, { ...exited, status: "failed", outcome: "failed", reason: "exit 1" });
+    await push(s, BROKEN, CONFIG);
+    // The pull request's kernel panics: never a "still failing" to wave through. A duration from a clock that stepped back is dropped, not a reason to refuse the report.
+    const panicked = finished({ add: "passed" });
+    const cases = [
+      { path: ["math"], name: "add", status: "passed", durationMs: -1 },
+      { path: Array.from({ length: 70 }, () => "deep"), name: "x", status: "passed", durationMs: 1e12 },
+    ];
+    const run = await runJob(s, 1, {}, BROKEN, { ...panicked, status: "failed", outcome: "kernel_panic", reason: "Kernel panic", cases });
+    expect(run.conclusion).toBe("failure");
+    expect(run.output.summary).toContain("failed as a whole");
+    expect(s.github.rejected).toEqual([]);
+  });
+
   it("is red for any failure under the base's fail_on: failures, and takes known issues from the base branch only", async () => {
     const s = await start({ server: "github.com" });
     commitGraph(s, "results:\n  fail_on: failures\n");
@@ -192,7 +212,7 @@ describe("regressions, not failures", () => {
     await push(s, BROKEN, CONFIG);
     const run = await runJob(s, 1, { sub: "failed", mul: "failed", add: "failed", div: "passed" }, BROKEN);
     expect(run.output.summary).toContain("1 commit older than the merge base");
-    expect(run.output.summary).toMatch(/kto-known\.yml on master is invalid: .*:3:\d+: known\[0\]\.tests\[0\]: invalid glob/s);
+    expect(run.output.summary).toMatch(/kto-known\.yml on master is invalid: .*:3:\d+: known\\\[0\\\]\.tests\\\[0\\\]: invalid glob/s);
     expect(run.conclusion).toBe("failure");
     expect(run.output.title).toMatch(/^1 regression/);
     expect(s.github.rejected).toEqual([]);
