@@ -1,7 +1,7 @@
 import type { ResultHistory, ResultRun } from "../../orchestrator/store/result-history.js";
 import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import { errorText } from "../../orchestrator/logger.js";
-import { compareResults, flakyAcross, type Comparison } from "../../runners/history/comparison.js";
+import { compareResults, flakyAcross, type CompareOptions, type Comparison } from "../../runners/history/comparison.js";
 import { resultsSet, type ResultsJobEntry, type ResultsSet } from "../../runners/history/results-set.js";
 import { splitRepo, type OctokitFor } from "../github/github-api.js";
 import type { CommitAncestry } from "./commit-ancestry.js";
@@ -49,6 +49,24 @@ export async function storedSet(history: Pick<ResultHistory, "casesOf">, run: Re
 const short = (sha: string) => sha.slice(0, 7);
 
 /**
+ * A job's results against base-branch runs of it, nearest first: compared with the nearest,
+ * a test whose results disagree across the nearest commits' runs taken as flaky. The check
+ * run and the dashboard both classify through this.
+ */
+export async function compareWithBaseRuns(
+  history: Pick<ResultHistory, "casesOf">,
+  headSet: ResultsSet,
+  runs: readonly ResultRun[],
+  options: { known?: CompareOptions["known"] } = {},
+): Promise<{ comparison: Comparison; nearest: ResultRun | null }> {
+  const nearest = runs[0] ?? null;
+  const baseSet = nearest ? await storedSet(history, nearest, short(nearest.sha)) : resultsSet("no baseline", []);
+  const window = runs.filter((run, i) => runs.findIndex((r) => r.sha === run.sha) === i).slice(0, FLAKY_WINDOW);
+  const flaky = window.length > 1 ? flakyAcross(await Promise.all(window.map((run) => storedSet(history, run, short(run.sha))))) : new Set<string>();
+  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest };
+}
+
+/**
  * Judges a finished job by its results against its baseline: the same job's newest results
  * at the nearest base-branch commit that has them. Red under `fail_on: regressions` only for
  * a test that passed there and fails now, or a new test that fails; a failure that was
@@ -83,23 +101,13 @@ export class ResultJudge {
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
-    const nearest = runs[0];
-    let baseSet: ResultsSet;
+    const { comparison, nearest } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     let baseline: Baseline | null = null;
-    if (nearest) {
-      baseSet = await storedSet(this.deps.history, nearest, short(nearest.sha));
-      baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
-    } else {
-      baseSet = resultsSet("no baseline", []);
-      if (candidates.length > 0)
-        notes.push(
-          `No results of this job on ${baseRef ?? "the base branch"} in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new.`,
-        );
-    }
-    const window = runs.filter((run, i) => runs.findIndex((r) => r.sha === run.sha) === i).slice(0, FLAKY_WINDOW);
-    const flaky =
-      window.length > 1 ? flakyAcross(await Promise.all(window.map((run) => storedSet(this.deps.history, run, short(run.sha))))) : new Set<string>();
-    const comparison = compareResults(baseSet, headSet, { known: policy.known, flaky });
+    if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
+    else if (candidates.length > 0)
+      notes.push(
+        `No results of this job on ${baseRef ?? "the base branch"} in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new.`,
+      );
     const regressions = comparison.counts.new + comparison.failingNewTests;
     let conclusion: Judgement["conclusion"] = null;
     const noVerdict = job.outcome === "infrastructure" || job.state === "cancelled" || job.state === "skipped";
