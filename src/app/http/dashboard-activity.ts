@@ -2,8 +2,8 @@ import type { JobRecord } from "../../orchestrator/store/records.js";
 import type { JobReads } from "../../orchestrator/store/store.js";
 import { RUNNER_LABEL_PREFIX, runnerOf, uniqueRunnerLabel } from "../github/github-runner-pool.js";
 
-/** Points per plot: enough to see a morning's queue, few enough to send every poll. */
-const POINTS = 72;
+/** Points per plot: 72 steps (5 minutes in 6 hours, 20 in a day), enough to see a morning's queue, few enough to send every poll. */
+const POINTS = 73;
 /** Jobs read for a window: a busy week's worth; beyond it the oldest fall off the plots. */
 export const ACTIVITY_JOBS = 20_000;
 /** Label sets and hosts drawn as their own series; the rest are summed into "other". */
