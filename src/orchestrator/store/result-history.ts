@@ -268,8 +268,19 @@ export class ResultHistory {
         .where("r.group_key", "like", sql<string>`${startsWith(groupPrefix)} escape '\\'`);
     const since: TestStanding["since"] = [];
     for (const from of sinceBounds) {
+      // The lowest run id since `from` bounds the range of the test's index that is read.
+      const first = await this.db
+        .selectFrom("result_runs")
+        .select((eb) => eb.fn.min("id").as("id"))
+        .where("finished_at", ">=", from)
+        .executeTakeFirst();
+      if (first?.id === null || first?.id === undefined) {
+        since.push({ from, passed: 0, failing: 0 });
+        continue;
+      }
       const rows = await results()
         .select(["c.status", (eb) => eb.fn.countAll<number | string | bigint>().as("n")])
+        .where("c.run_id", ">=", Number(first.id))
         .where("r.finished_at", ">=", from)
         .groupBy("c.status")
         .execute();
