@@ -120,7 +120,7 @@ describe("the dashboard's history pages, in headless Chromium", () => {
     const page = await open(`/kto/pulls?repo=${encodeURIComponent(REPO)}&number=${number}`, "h3.job");
     expect(await texts(page, "h1")).toEqual([`${REPO} #${number}`]);
     expect(await texts(page, "h2")).toEqual(["boot-x86 · x86_64"]);
-    expect(await texts(page, "p.summary")).toEqual(["1 jobs · 2 regressions"]);
+    expect(await texts(page, "p.summary")).toEqual(["1 job · 2 regressions"]);
     expect(await page.$eval("h3.job a", (a) => (a as HTMLAnchorElement).href)).toBe(`http://${new URL(github.url).host}/${REPO}/runs/${checkRunId}`);
     expect(await texts(page, "details.class-new li a")).toEqual(["boot-x86 › math › add"]);
     expect(await texts(page, "details.class-still_failing li a")).toEqual(["boot-x86 › math › sub"]);

@@ -26,6 +26,7 @@ const el = (tag, text, cls) => { const e = document.createElement(tag); if (text
 const link = (href, text) => { const a = el("a", text); a.href = href; return a; };
 const kto = (path, params) => link(path + "?" + new URLSearchParams(params).toString(), undefined);
 const short = (sha) => sha.slice(0, 7);
+const plural = (n, noun) => n + " " + noun + (n === 1 ? "" : "s");
 const when = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
 const CLASS_NAMES = { new: "regressions", still_failing: "still failing", flaky: "flaky", known: "known issues", new_test: "new tests", fixed: "fixed" };
 const main = document.getElementById("main");
@@ -90,7 +91,7 @@ export const PULL_HTML = page(
   const pr = link(data.pullUrl, data.repo + " #" + data.number);
   heading.append(pr);
   const regressions = data.jobs.reduce((n, j) => n + j.regressions, 0);
-  const parts = [heading, el("p", data.jobs.length + " jobs · " + regressions + " regressions", "summary"),
+  const parts = [heading, el("p", plural(data.jobs.length, "job") + " · " + plural(regressions, "regression"), "summary"),
     el("p", "Each job's newest results against the nearest earlier base-branch results of the same job kto has; the check run also applies the base branch's known issues.", "muted")];
   if (data.jobs.length === 0) parts.push(el("p", "No results of this pull request in history.", "muted"));
   let group = null;
@@ -152,7 +153,7 @@ export const COMPARE_HTML = page(
   if (!data) return;
   const parts = [el("h1", data.repo + " " + short(data.base) + " → " + short(data.head))];
   const regressions = data.jobs.reduce((n, j) => n + j.regressions, 0);
-  parts.push(el("p", data.jobs.length + " jobs at both commits · " + regressions + " regressions", "summary"));
+  parts.push(el("p", plural(data.jobs.length, "job") + " at both commits · " + plural(regressions, "regression"), "summary"));
   if (data.onlyBase.length) parts.push(el("p", "Only at " + short(data.base) + ": " + data.onlyBase.join(", "), "muted"));
   if (data.onlyHead.length) parts.push(el("p", "Only at " + short(data.head) + ": " + data.onlyHead.join(", "), "muted"));
   for (const job of data.jobs) {
