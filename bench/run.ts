@@ -11,6 +11,7 @@ import { compare, table, type Comparison } from "./measure.js";
 import { webhookBenchmark } from "./app-bench.js";
 import { buildBenchmarks } from "./build-bench.js";
 import { githubSpendBenchmark } from "./github-bench.js";
+import { historyQueryBenchmark } from "./history-bench.js";
 import { parserScalingBenchmark } from "./parsers-bench.js";
 import { makespanBenchmark, memoryBenchmark, schedulingBenchmark } from "./orchestrator-bench.js";
 
@@ -232,6 +233,7 @@ async function main(): Promise<void> {
   if (which === "all" || which === "parsers") sections.push(parserScalingBenchmark(progress));
   if (which === "all" || which === "build") sections.push(await buildBenchmarks(progress));
   if (which === "all" || which === "github") sections.push(await githubSpendBenchmark(progress));
+  if (which === "all" || which === "history") sections.push(await historyQueryBenchmark(progress));
   if (sections.length === 0) throw new Error(`unknown benchmark group "${which}": use runners, orchestrator, app, parsers, build, github or all`);
   process.stdout.write(`\n# kto benchmarks\n\n${sections.join("\n")}\n`);
 }

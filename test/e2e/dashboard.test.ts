@@ -98,7 +98,7 @@ describe("the dashboard at /kto, in headless Chromium", () => {
     const off = await startTestApp({ github, settings: { KTO_DASHBOARD: "off" } });
     const hidden = off.app;
     try {
-      for (const path of ["/kto", "/kto/api/dashboard"]) {
+      for (const path of ["/kto", "/kto/api/dashboard", "/kto/api/activity", "/kto/pulls", "/kto/api/tests", "/kto/compare", "/kto/assets/uplot.js"]) {
         const response = await fetch(`${hidden.url}${path}`);
         expect(response.status).toBe(404);
         expect(((await response.json()) as { message: string }).message).toBe("the dashboard is off (KTO_DASHBOARD=off)");

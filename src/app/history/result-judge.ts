@@ -1,7 +1,7 @@
 import type { ResultHistory, ResultRun } from "../../orchestrator/store/result-history.js";
 import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import { errorText } from "../../orchestrator/logger.js";
-import { compareResults, flakyAlong, type ClassifiedTest, type Comparison } from "../../runners/history/comparison.js";
+import { compareResults, flakyAlong, type ClassifiedTest, type CompareOptions, type Comparison } from "../../runners/history/comparison.js";
 import { JOB_CASE, resultsSet, type ResultsJobEntry, type ResultsSet } from "../../runners/history/results-set.js";
 import { identityKey, isFailing } from "../../runners/history/test-identity.js";
 import { CONCLUSION } from "../github/check-run-conclusion.js";
@@ -63,6 +63,28 @@ export async function storedSet(history: Pick<ResultHistory, "casesOf">, run: Re
 const short = (sha: string) => sha.slice(0, 7);
 
 /**
+ * A job's results against base-branch runs of it, nearest first: compared with the nearest,
+ * a test that went back and forth across the nearest commits' runs taken as flaky. The check
+ * run and the dashboard both classify through this.
+ */
+export async function compareWithBaseRuns(
+  history: Pick<ResultHistory, "casesOf">,
+  headSet: ResultsSet,
+  runs: readonly ResultRun[],
+  options: { known?: CompareOptions["known"] } = {},
+): Promise<{ comparison: Comparison; nearest: ResultRun | null }> {
+  const nearest = runs[0] ?? null;
+  const baseSet = nearest ? await storedSet(history, nearest, short(nearest.sha)) : resultsSet("no baseline", []);
+  const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
+  const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
+  const flaky =
+    window.length > 1
+      ? flakyAlong(await Promise.all(window.map(async (run) => ({ commit: run.sha, set: await storedSet(history, run, short(run.sha)) }))))
+      : new Set<string>();
+  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest };
+}
+
+/**
  * Judges a finished job by its results against its baseline: the same job's newest results
  * at the nearest commit of its base branch that has them, from that branch's own plans. Red
  * under `fail_on: regressions` only for a test that passed there and fails now, or a new test
@@ -100,26 +122,13 @@ export class ResultJudge {
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
-    const nearest = runs[0];
-    let baseSet: ResultsSet;
+    const { comparison, nearest } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     let baseline: Baseline | null = null;
-    if (nearest) {
-      baseSet = await storedSet(this.deps.history, nearest, short(nearest.sha));
-      baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
-    } else {
-      baseSet = resultsSet("no baseline", []);
-      if (candidates.length > 0)
-        notes.push(
-          `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
-        );
-    }
-    const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
-    const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
-    const flaky =
-      window.length > 1
-        ? flakyAlong(await Promise.all(window.map(async (run) => ({ commit: run.sha, set: await storedSet(this.deps.history, run, short(run.sha)) }))))
-        : new Set<string>();
-    const comparison = compareResults(baseSet, headSet, { known: policy.known, flaky });
+    if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
+    else if (candidates.length > 0)
+      notes.push(
+        `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
+      );
     const regressions = regressionTests(comparison).length;
     const jobCase = headSet.cases.get(identityKey({ job: head.jobKey, path: [], name: JOB_CASE, occurrence: 1 }));
     const failedAsWhole = jobCase?.status !== "passed";

@@ -1,6 +1,7 @@
 /**
  * The dashboard at /kto: one static page that polls /kto/api/dashboard every two seconds
- * and ticks elapsed times each second. Every value is set as text, never as HTML: job and
+ * and ticks elapsed times each second, and draws the queue's and runners' plots with uPlot
+ * from /kto/api/activity every thirty. Every value is set as text, never as HTML: job and
  * runner names come from repositories kto does not control.
  */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -9,6 +10,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kto</title>
+<link rel="stylesheet" href="/kto/assets/uplot.css">
+<script src="/kto/assets/uplot.js"></script>
 <style>
   :root { color-scheme: light dark; --muted: #6e7781; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --line: #d0d7de; }
   body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; max-width: 1200px; }
@@ -23,12 +26,17 @@ export const DASHBOARD_HTML = `<!doctype html>
   .label { border: 1px solid var(--line); border-radius: 1em; padding: 0 .5em; margin: 0 .2em .2em 0; display: inline-block; }
   .success { color: var(--ok); } .failure, .timed_out { color: var(--bad); } .neutral, .cancelled { color: var(--warn); }
   .empty { color: var(--muted); font-style: italic; }
+  .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(540px, 1fr)); gap: 1rem; }
+  .plot h3 { font-size: .95rem; margin: .5rem 0 .2rem; }
+  form.go { display: inline-block; margin: 0 1.5rem .5rem 0; } form.go input { font: inherit; width: 12em; }
 </style>
 </head>
 <body>
 <h1>kto</h1>
 <div class="muted">Kernel test orchestrator · updated <span id="updated">—</span></div>
 <p class="counts" id="counts"></p>
+<form class="go" action="/kto/pulls" method="get">Pull request <input name="repo" placeholder="owner/name" required> <input name="number" placeholder="number" required style="width:5em"> <button>open</button></form>
+<form class="go" action="/kto/compare" method="get">Compare <input name="repo" placeholder="owner/name" required> <input name="base" placeholder="base commit" required> <input name="head" placeholder="head commit" required> <button>open</button></form>
 <h2>Queue <span class="muted">(by priority, then arrival)</span></h2>
 <table id="queue"><thead><tr><th>#</th><th>job</th><th>repository</th><th>priority</th><th>needs labels</th><th>waiting</th></tr></thead><tbody></tbody></table>
 <h2>Runners</h2>
@@ -37,6 +45,14 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table id="running"><thead><tr><th>job</th><th>repository</th><th>runner</th><th>state</th><th>elapsed</th><th>run</th></tr></thead><tbody></tbody></table>
 <h2>Recent results</h2>
 <table id="recent"><thead><tr><th>job</th><th>repository</th><th>conclusion</th><th>result</th><th>took</th><th>links</th></tr></thead><tbody></tbody></table>
+<h2>Activity <select id="hours"><option value="6">last 6 hours</option><option value="24" selected>last 24 hours</option><option value="72">last 3 days</option><option value="168">last 7 days</option></select> <span class="muted" id="activity-note"></span></h2>
+<div class="plots">
+<div class="plot" id="plot-queue"><h3>Queue depth</h3></div>
+<div class="plot" id="plot-waits"><h3>Wait for a runner, by label set (s)</h3></div>
+<div class="plot" id="plot-utilisation"><h3>Runner utilisation (%)</h3></div>
+<div class="plot" id="plot-faults"><h3>Infrastructure faults, by host</h3></div>
+</div>
+<table id="faults"><thead><tr><th>host</th><th>infrastructure faults</th></tr></thead><tbody></tbody></table>
 <script>
 "use strict";
 let data = null;
@@ -77,9 +93,39 @@ async function refresh() {
     if (response.ok) { data = await response.json(); skew = Date.now() - data.generatedAt; render(); }
   } catch { /* the App is restarting: keep the last picture */ }
 }
+const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#6e7781"];
+const charts = {};
+/** One uPlot per plot, made again when its series change (a label set or host appears). */
+function plot(id, times, series) {
+  const box = document.getElementById(id);
+  const shape = series.map((s) => s.label).join("|");
+  const values = [times, ...series.map((s) => s.values)];
+  const width = Math.max(320, box.clientWidth - 8);
+  if (charts[id] && charts[id].shape === shape) { charts[id].chart.setData(values); charts[id].chart.setSize({ width, height: 220 }); return; }
+  if (charts[id]) charts[id].chart.destroy();
+  const opts = { width, height: 220, series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: s.spanGaps === true }))], axes: [{}, { size: 50 }] };
+  charts[id] = { shape, chart: new uPlot(opts, values, box) };
+}
+async function refreshActivity() {
+  if (typeof uPlot === "undefined") return;
+  try {
+    const response = await fetch("/kto/api/activity?hours=" + encodeURIComponent(document.getElementById("hours").value), { cache: "no-store" });
+    if (!response.ok) return;
+    const a = await response.json();
+    document.getElementById("activity-note").textContent = a.truncated ? "(the oldest jobs of this window are left out)" : "";
+    plot("plot-queue", a.times, [{ label: "waiting", values: a.queueDepth }]);
+    plot("plot-waits", a.times, a.waits.length ? a.waits.map((w) => ({ label: w.labels, values: w.seconds, spanGaps: true })) : [{ label: "no dispatches", values: a.times.map(() => null) }]);
+    plot("plot-utilisation", a.times, [{ label: "busy of " + a.runners + " runners", values: a.utilisation }]);
+    plot("plot-faults", a.times, a.faults.length ? a.faults.map((f) => ({ label: f.host, values: f.counts })) : [{ label: "no faults", values: a.times.map(() => 0) }]);
+    fill("faults", a.faults.map((f) => [f.host, String(f.total)]), 2, "No infrastructure faults in this window.");
+  } catch { /* the App is restarting: keep the last picture */ }
+}
+document.getElementById("hours").addEventListener("change", refreshActivity);
 refresh();
+refreshActivity();
 setInterval(refresh, 2000);
 setInterval(render, 1000);
+setInterval(refreshActivity, 30000);
 </script>
 </body>
 </html>

@@ -3,6 +3,11 @@ import type { Logger } from "../../orchestrator/logger.js";
 import type { OrchestratorService } from "../../orchestrator/service.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { dashboardData } from "./dashboard.js";
+import { activityData } from "./dashboard-activity.js";
+import { compareData, pullData, testData } from "./dashboard-history.js";
+import { ASSET_PATHS, serveAsset } from "./assets-route.js";
+import { COMPARE_HTML, PULL_HTML, TEST_HTML } from "./history-pages.js";
+import { activityParams, compareParams, pullParams, QueryParamsError, readParams, testParams } from "./history-params.js";
 import type { FindRun } from "../github/github-dispatcher.js";
 import { serveHealth } from "./health-route.js";
 import { send } from "./http-json.js";
@@ -72,29 +77,74 @@ const JOB_EVENTS = /^\/kto\/api\/jobs\/([^/]+)\/events$/;
 function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Route[] {
   const { service } = deps;
   const reportDeps = { ...deps, now, reports: metrics.reports };
+  const serverUrl = deps.serverUrl ?? "https://github.com";
+  const html = (page: string, csp: string) => (_request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp });
+    response.end(page);
+  };
+  const PAGE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
+  const pages: [string, string][] = [
+    ["/kto/pulls", PULL_HTML],
+    ["/kto/tests", TEST_HTML],
+    ["/kto/compare", COMPARE_HTML],
+  ];
+  const api = (path: string, answer: (url: URL) => Promise<unknown>): Route => ({
+    matches: isGet(path),
+    handle: async (_request, response, url) => {
+      let body: unknown;
+      try {
+        body = await answer(url);
+      } catch (error) {
+        if (error instanceof QueryParamsError) return send(response, 400, { message: error.message });
+        throw error;
+      }
+      send(response, 200, body);
+    },
+  });
+  const dashboardPaths = [
+    "/kto",
+    "/kto/",
+    "/kto/api/dashboard",
+    "/kto/api/activity",
+    "/kto/api/pulls",
+    "/kto/api/tests",
+    "/kto/api/compare",
+    ...pages.map(([path]) => path),
+    ...ASSET_PATHS,
+  ];
   const dashboard: Route[] =
     deps.dashboard === false
       ? [
           {
-            matches: isGet("/kto", "/kto/", "/kto/api/dashboard"),
+            matches: isGet(...dashboardPaths),
             handle: (_request, response) => send(response, 404, { message: "the dashboard is off (KTO_DASHBOARD=off)" }),
           },
         ]
       : [
+          // The main page loads uPlot from /kto/assets/, so its scripts and styles may come from 'self'.
           {
             matches: isGet("/kto", "/kto/"),
-            handle: (_request, response) => {
-              response.writeHead(200, {
-                "content-type": "text/html; charset=utf-8",
-                "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-              });
-              response.end(DASHBOARD_HTML);
-            },
+            handle: html(DASHBOARD_HTML, "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'"),
           },
+          ...pages.map(([path, page]): Route => ({ matches: isGet(path), handle: html(page, PAGE_CSP) })),
+          { matches: isGet(...ASSET_PATHS), handle: (_request, response, url) => serveAsset(url.pathname, response) },
           {
             matches: isGet("/kto/api/dashboard"),
-            handle: async (_request, response) => send(response, 200, await dashboardData(service.reads, deps.serverUrl ?? "https://github.com", now())),
+            handle: async (_request, response) => send(response, 200, await dashboardData(service.reads, serverUrl, now())),
           },
+          api("/kto/api/activity", (url) => activityData(service.reads, now(), readParams(activityParams, url).hours)),
+          api("/kto/api/pulls", (url) => {
+            const { repo, number } = readParams(pullParams, url);
+            return pullData(deps.history, service.reads, serverUrl, repo, number);
+          }),
+          api("/kto/api/tests", (url) => {
+            const { repo, key } = readParams(testParams, url);
+            return testData(deps.history, repo, key, now());
+          }),
+          api("/kto/api/compare", (url) => {
+            const { repo, base, head } = readParams(compareParams, url);
+            return compareData(deps.history, repo, base, head);
+          }),
         ];
   return [
     {

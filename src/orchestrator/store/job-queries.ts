@@ -142,6 +142,19 @@ export class JobQueries {
     return rows.map(toJob);
   }
 
+  /** Jobs queued by `until` and not finished before `since`, newest first, at most `limit`: what a window of time saw. */
+  async activeBetween(since: number, until: number, limit: number): Promise<JobRecord[]> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("queued_at", "<=", until)
+      .where((eb) => eb.or([eb("finished_at", "is", null), eb("finished_at", ">=", since)]))
+      .orderBy("seq", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map(toJob);
+  }
+
   /** 1-based place of a queued job in dispatch order among jobs waiting for the same labels (whose backoff has passed by `now`). */
   async queuePosition(job: Pick<JobRecord, "priority" | "seq" | "labels">, now: number): Promise<number> {
     const row = await this.db

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { Database, ResultRunsTable } from "./schema.js";
 
 /** One case of a finished attempt, with the identity key history compares it by. */
@@ -52,6 +52,17 @@ export interface TestResultRow {
   durationMs: number | null;
   finishedAt: number;
 }
+
+/** A test's standing on a branch: how often it passed lately, when it first failed and last passed. */
+export interface TestStanding {
+  /** Passed and failing results since each bound; skipped results count in neither. */
+  since: { from: number; passed: number; failing: number }[];
+  firstFailure: { sha: string; finishedAt: number } | null;
+  lastPass: { sha: string; finishedAt: number } | null;
+}
+
+/** A LIKE pattern matching `prefix` literally, then anything: repository names may hold `_`. */
+const startsWith = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** Rows per insert: well under SQLite's and PostgreSQL's bound on a statement's parameters. */
 const CASES_PER_INSERT = 500;
@@ -208,6 +219,96 @@ export class ResultHistory {
       durationMs: row.duration_ms,
       finishedAt: Number(row.finished_at),
     }));
+  }
+
+  /** A plan group's runs (a pull request's, its reruns' included), newest first, at most `limit`. */
+  async runsOfGroup(repo: string, groupKey: string, rerunSeparator: string, limit: number): Promise<ResultRun[]> {
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where((eb) => eb.or([eb("group_key", "=", groupKey), eb("group_key", "like", sql<string>`${startsWith(groupKey + rerunSeparator)} escape '\\'`)]))
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => runOf(row));
+  }
+
+  /** A job's runs in plan groups starting with `groupPrefix` (a branch's pushes) finished by `before`, newest first. */
+  async runsInGroupsBefore(repo: string, jobKey: string, groupPrefix: string, before: number, limit: number): Promise<ResultRun[]> {
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where("job_key", "=", jobKey)
+      .where("group_key", "like", sql<string>`${startsWith(groupPrefix)} escape '\\'`)
+      // As a check run's baseline: only a branch's own runs whose end their job took.
+      .where("baseline_ref", "is not", null)
+      .where("accepted", "=", 1)
+      .where("finished_at", "<=", before)
+      .orderBy("finished_at", "desc")
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => runOf(row));
+  }
+
+  /** How a test is shown: its levels and name as last recorded; null when history has no result of it. */
+  async testName(repo: string, testKey: string): Promise<{ path: string[]; name: string; jobKey: string } | null> {
+    const row = await this.db
+      .selectFrom("result_cases as c")
+      .innerJoin("result_runs as r", "r.id", "c.run_id")
+      .select(["c.path", "c.name", "r.job_key"])
+      .where("c.test_key", "=", testKey)
+      .where("r.repo", "=", repo)
+      .orderBy("c.run_id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { path: JSON.parse(row.path) as string[], name: row.name, jobKey: row.job_key } : null;
+  }
+
+  /**
+   * A test's standing in plan groups starting with `groupPrefix`, each read through the
+   * test's index: its results since each of `sinceBounds`, its first failure and last pass.
+   */
+  async testStanding(repo: string, testKey: string, groupPrefix: string, sinceBounds: readonly number[]): Promise<TestStanding> {
+    const results = () =>
+      this.db
+        .selectFrom("result_cases as c")
+        .innerJoin("result_runs as r", "r.id", "c.run_id")
+        .where("c.test_key", "=", testKey)
+        .where("r.repo", "=", repo)
+        .where("r.group_key", "like", sql<string>`${startsWith(groupPrefix)} escape '\\'`);
+    const since: TestStanding["since"] = [];
+    for (const from of sinceBounds) {
+      // The lowest run id since `from` bounds the range of the test's index that is read.
+      const first = await this.db
+        .selectFrom("result_runs")
+        .select((eb) => eb.fn.min("id").as("id"))
+        .where("finished_at", ">=", from)
+        .executeTakeFirst();
+      if (first?.id === null || first?.id === undefined) {
+        since.push({ from, passed: 0, failing: 0 });
+        continue;
+      }
+      const rows = await results()
+        .select(["c.status", (eb) => eb.fn.countAll<number | string | bigint>().as("n")])
+        .where("c.run_id", ">=", Number(first.id))
+        .where("r.finished_at", ">=", from)
+        .groupBy("c.status")
+        .execute();
+      const count = (statuses: readonly string[]) => rows.filter((r) => statuses.includes(r.status)).reduce((n, r) => n + Number(r.n), 0);
+      since.push({ from, passed: count(["passed"]), failing: count([...FAILING]) });
+    }
+    const first = await results()
+      .select(["r.sha", "r.finished_at"])
+      .where("c.status", "in", [...FAILING])
+      .orderBy("c.run_id", "asc")
+      .limit(1)
+      .executeTakeFirst();
+    const last = await results().select(["r.sha", "r.finished_at"]).where("c.status", "=", "passed").orderBy("c.run_id", "desc").limit(1).executeTakeFirst();
+    const at = (row: { sha: string; finished_at: number } | undefined) => (row ? { sha: row.sha, finishedAt: Number(row.finished_at) } : null);
+    return { since, firstFailure: at(first), lastPass: at(last) };
   }
 
   /**

@@ -18,7 +18,7 @@ export type { HistoryCase, NewResultRun, ResultRun, TestResultRow } from "./resu
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
 export interface JobReads {
-  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "jobsOfBatch" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState">;
+  readonly jobs: Pick<JobQueries, "job" | "list" | "jobsOfRun" | "jobsOfBatch" | "unfinishedJobsOf" | "recentlyFinished" | "countsByState" | "activeBetween">;
   readonly plans: Pick<PlanRepository, "plan" | "latestPlan" | "plansAt">;
   readonly runners: Pick<RunnerRepository, "list">;
   readonly outbox: Pick<OutboxRepository, "finalReportBacklog">;
