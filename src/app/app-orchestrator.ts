@@ -18,6 +18,16 @@ export function serverUrlOf(settings: AppSettings): string {
   return settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
 }
 
+/** Judges a finished job against its baseline's results: its check run, and a press of its Bisect button, ask it. */
+export function resultJudge(store: Store, github: GitHubClient, clock: Clock): ResultJudge {
+  return new ResultJudge({
+    history: store.history,
+    ancestry: new CommitAncestry(github.octokitFor),
+    policy: new ResultsPolicyReader(() => clock.now()),
+    octokitFor: github.octokitFor,
+  });
+}
+
 /** Runs dispatched as workflow runs of the runner workflow, on the App's installations. */
 export function appDispatcher(
   settings: AppSettings,
@@ -61,12 +71,7 @@ export function appOrchestrator(deps: {
       now: () => clock.now(),
       serverUrl: serverUrlOf(settings),
       appId: Number(settings.APP_ID),
-      judge: new ResultJudge({
-        history: store.history,
-        ancestry: new CommitAncestry(github.octokitFor),
-        policy: new ResultsPolicyReader(() => clock.now()),
-        octokitFor: github.octokitFor,
-      }),
+      judge: resultJudge(store, github, clock),
       log: (message) => github.log.warn(message),
     }),
     pools: [deps.pool],
