@@ -141,7 +141,10 @@ export class Bisector {
     if (currentStep(state)?.sha !== plan.headSha) return;
     const tests = testsSchema.parse(JSON.parse(record.tests));
     const commits = commitsSchema.parse(JSON.parse(record.commits));
-    const { verdict, note } = stepVerdict(await this.stepRun(target), tests.map((t) => t.key));
+    const { verdict, note } = stepVerdict(
+      await this.stepRun(target),
+      tests.map((t) => t.key),
+    );
     const after = judged(state, plan.headSha, verdict, note)!;
     const move = nextBisectionMove(commits.length, after);
     const next = move.kind === "test" ? begun(after, move.position, commits) : after;
@@ -185,7 +188,11 @@ export class Bisector {
     await this.deps.plans.submit(target, allowanceOf(policy, "push"), gate, { suites: [record.suite], priority: PRIORITIES.low });
   }
 
-  private async show(octokit: Octokit, record: BisectionRecord, fields: { status: "in_progress" | "completed"; conclusion?: "neutral"; output: { title: string; summary: string } }) {
+  private async show(
+    octokit: Octokit,
+    record: BisectionRecord,
+    fields: { status: "in_progress" | "completed"; conclusion?: "neutral"; output: { title: string; summary: string } },
+  ) {
     if (record.checkRunId === null) return;
     const { owner, repo } = splitRepo(record.repo);
     await octokit.rest.checks.update({ owner, repo, check_run_id: record.checkRunId, ...fields });
