@@ -13,7 +13,7 @@ closeSystemAfterEach();
 
 const COMMITS = 12;
 /** Commit i of the default branch; commit 0 was tested and passed, commit CULPRIT broke `add`. */
-const sha = (i: number) => (0xa00 + i).toString(16).padStart(40, "0");
+const sha = (i: number) => `${(0xa0 + i).toString(16)}${"5".repeat(38)}`;
 const CULPRIT = 7;
 const LAST = COMMITS - 1;
 const CONFIG = `version: 1\nsuites:\n${suite("unit")}`;
