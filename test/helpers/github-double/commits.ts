@@ -99,7 +99,10 @@ export const COMMIT_HANDLERS: Record<string, Handler> = {
         behind_by: behind,
         total_commits: ahead.length,
         // Oldest first, as GitHub lists a comparison's commits, and at most 250 of them.
-        commits: [...ahead].reverse().slice(0, 250).map((sha) => commitBody(state, repo, sha)),
+        commits: [...ahead]
+          .reverse()
+          .slice(0, 250)
+          .map((sha) => commitBody(state, repo, sha)),
         files: [],
       },
     };
