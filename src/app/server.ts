@@ -81,10 +81,22 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
-  const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, budgeted: options.budget ?? throttled, options: orchestratorOptions });
+  // The bisector plans through the service that tells it of jobs' ends: it is bound once both are made.
+  let bisector: Bisector | null = null;
+  const service = appOrchestrator({
+    settings,
+    store,
+    github,
+    dispatcher,
+    pool,
+    clock,
+    budgeted: options.budget ?? throttled,
+    options: orchestratorOptions,
+    jobEnded: async (job) => bisector?.advance(job),
+  });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
   const now = () => clock.now();
-  const bisector = new Bisector({
+  bisector = new Bisector({
     bisections: store.bisections,
     history: store.history,
     reads: service.reads,
@@ -95,10 +107,9 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     serverUrl: serverUrlOf(settings),
     now,
   });
-  const routes = ktoRoutes({
-    ...routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }),
-    bisector,
-  });
+  const routes = ktoRoutes(
+    routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }),
+  );
   const handlers = ktoHandlers({
     service,
     pool,

@@ -124,8 +124,8 @@ export class Bisector {
 
   /**
    * A job that ended: when it is the job a bisection's step waits for, the step is judged and
-   * the next one planned, or the answer told. A report seen twice advances once: the state
-   * moves only from the state read.
+   * the next one planned, or the answer told. An end heard twice advances once: the state
+   * moves only from the state read, and the next step's plan is submitted once.
    */
   async advance(ended: JobRecord): Promise<void> {
     const plan = await this.deps.reads.plans.plan(ended.planId);
@@ -149,13 +149,16 @@ export class Bisector {
     const move = nextBisectionMove(commits.length, after);
     const next = move.kind === "test" ? begun(after, move.position, commits) : after;
     const status = move.kind === "test" ? "running" : move.kind;
-    if (!(await this.deps.bisections.advance(record.id, record.state, { state: JSON.stringify(next), status }))) return;
+    // The next step and the check run go before the state moves: should either fail, the
+    // outbox tries this end again, and it finds the same state and does the same (the step's
+    // plan is submitted once: its delivery id is the bisection's and the commit's).
     const octokit = await this.deps.octokitFor(record.installationId);
     const view = this.view(record, next);
     if (move.kind === "test") {
-      await this.show(octokit, record, { status: "in_progress", output: runningOutput(view) });
       await this.submitStep(octokit, record, plan.defaultRef, commits[move.position - 1]!.sha, bisectionGate(record, record));
+      await this.show(octokit, record, { status: "in_progress", output: runningOutput(view) });
     } else await this.show(octokit, record, { status: "completed", conclusion: "neutral", output: finishedOutput(view, move) });
+    await this.deps.bisections.advance(record.id, record.state, { state: JSON.stringify(next), status });
   }
 
   /** What the step's job said of each test, by identity key. */

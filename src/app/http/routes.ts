@@ -14,7 +14,6 @@ import { serveRunEvents } from "./run-events-route.js";
 import { BodyRefusedError, refuseBody, type BodyIntake } from "./request-body.js";
 import type { ReadAccess } from "../settings.js";
 import type { ResultHistory } from "../../orchestrator/store/result-history.js";
-import type { Bisector } from "../bisect/bisector.js";
 
 /** The orchestrator as kto's routes have it: its health and state to read, and the runners' reports to take. */
 export type RoutesService = Pick<OrchestratorService, "effectTotals" | "health" | "reads" | "status" | "recordRunId" | "recordRunEvent">;
@@ -23,8 +22,6 @@ export interface RoutesDeps {
   service: RoutesService;
   /** Test results across commits: written by runners' reports, read by the dashboard. */
   history: ResultHistory;
-  /** Moves a bisection on as its steps' jobs end. */
-  bisector?: Pick<Bisector, "advance">;
   /** Reads every body a route takes, within the App's body budget. */
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;

@@ -12,7 +12,6 @@ import { notFromRunnerWorkflow, UnauthorizedError, type ActionsClaims } from "./
 import { MB, type BodyIntake } from "./request-body.js";
 import type { ResultHistory } from "../../orchestrator/store/result-history.js";
 import { recordResults, reportedCasesSchema } from "../history/record-results.js";
-import type { Bisector } from "../bisect/bisector.js";
 
 /** How a run may end: `skipped` is kto's own word for a job that never ran, never a run's. */
 const RUN_ENDS = TERMINAL_STATES.filter((state) => state !== "skipped") as [
@@ -48,8 +47,6 @@ export interface RunEventDeps {
   findRun: FindRun;
   /** Counts each report by what became of it. */
   reports: client.Counter<"result">;
-  /** Moves a bisection on when the job its step waits for has ended. */
-  bisector?: Pick<Bisector, "advance">;
 }
 
 /** Answers POST /kto/api/jobs/<id>/events: a runner's report on its job, taken only from the run that job was dispatched as. */
@@ -109,8 +106,6 @@ export async function serveRunEvents(deps: RunEventDeps, jobId: string, request:
   // A batch's run goes on while one of its jobs is cancelled or given back: that job's runner
   // hears it here, in the answer to its next report, and stops.
   const stop = !now || now.attempt !== attempt || isTerminal(now.state);
-  // Also on a report sent again: should the first have failed here, the runner's retry moves the bisection on (once: it compares and sets).
-  if (now && isTerminal(now.state)) await deps.bisector?.advance(now);
   send(response, 200, { state: now?.state ?? job.state, applied: after !== null, stop });
 }
 
