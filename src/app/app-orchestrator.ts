@@ -2,11 +2,12 @@ import type { Clock } from "../orchestrator/clock.js";
 import { DEFAULT_OUTBOX } from "../orchestrator/outbox-worker.js";
 import { pruneAfter, type OrchestratorOptions } from "../orchestrator/orchestrator-options.js";
 import { OrchestratorService, type OrchestratorDeps } from "../orchestrator/service.js";
-import type { Store } from "../orchestrator/store/store.js";
+import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import { CommitAncestry } from "./history/commit-ancestry.js";
 import { ResultJudge } from "./history/result-judge.js";
 import { ResultsPolicyReader } from "./history/results-policy.js";
 import { CheckRunPublisher } from "./github/check-run-publisher.js";
+import { bisectingPublisher } from "./bisect/bisecting-publisher.js";
 import { dispatchGather } from "./github/dispatch-gather.js";
 import { GitHubDispatcher } from "./github/github-dispatcher.js";
 import type { GitHubClient } from "./github/github-client.js";
@@ -16,6 +17,16 @@ import type { AppSettings } from "./settings.js";
 /** Where links to repositories, check runs and workflow runs point: github.com, or the GHES host. */
 export function serverUrlOf(settings: AppSettings): string {
   return settings.GHE_HOST ? `${settings.GHE_PROTOCOL}://${settings.GHE_HOST}` : "https://github.com";
+}
+
+/** Judges a finished job against its baseline's results: its check run, and a press of its Bisect button, ask it. */
+export function resultJudge(store: Store, github: GitHubClient, clock: Clock): ResultJudge {
+  return new ResultJudge({
+    history: store.history,
+    ancestry: new CommitAncestry(github.octokitFor),
+    policy: new ResultsPolicyReader(() => clock.now()),
+    octokitFor: github.octokitFor,
+  });
 }
 
 /** Runs dispatched as workflow runs of the runner workflow, on the App's installations. */
@@ -51,24 +62,23 @@ export function appOrchestrator(deps: {
   /** kto keeps its budget under GitHub's limits: only then does the gather grow as an installation's budget fills. */
   budgeted: boolean;
   options: OrchestratorDeps["options"];
+  /** Hears every job's end after its check run is sent: a bisection's step moves on. */
+  jobEnded?: (job: JobRecord) => Promise<void>;
 }): OrchestratorService {
   const { settings, store, github, clock } = deps;
   const baseGatherMs = settings.KTO_DISPATCH_GATHER_SECONDS * 1000;
+  const checkRuns = new CheckRunPublisher(store, github.octokitFor, {
+    now: () => clock.now(),
+    serverUrl: serverUrlOf(settings),
+    appId: Number(settings.APP_ID),
+    judge: resultJudge(store, github, clock),
+    log: (message) => github.log.warn(message),
+  });
+  const jobEnded = deps.jobEnded;
   return new OrchestratorService({
     store,
     dispatcher: deps.dispatcher,
-    publisher: new CheckRunPublisher(store, github.octokitFor, {
-      now: () => clock.now(),
-      serverUrl: serverUrlOf(settings),
-      appId: Number(settings.APP_ID),
-      judge: new ResultJudge({
-        history: store.history,
-        ancestry: new CommitAncestry(github.octokitFor),
-        policy: new ResultsPolicyReader(() => clock.now()),
-        octokitFor: github.octokitFor,
-      }),
-      log: (message) => github.log.warn(message),
-    }),
+    publisher: jobEnded ? bisectingPublisher(checkRuns, jobEnded) : checkRuns,
     pools: [deps.pool],
     clock,
     logger: github.log,

@@ -8,7 +8,10 @@ import type { OrchestratorService } from "../orchestrator/service.js";
 import { openStore } from "../orchestrator/store/open-store.js";
 import type { Store } from "../orchestrator/store/store.js";
 import type { ResultHistory } from "../orchestrator/store/result-history.js";
-import { appDispatcher, appOrchestrator, appOrchestratorOptions, serverUrlOf } from "./app-orchestrator.js";
+import { appDispatcher, appOrchestrator, appOrchestratorOptions, resultJudge, serverUrlOf } from "./app-orchestrator.js";
+import { Bisector } from "./bisect/bisector.js";
+import { basePolicyCache } from "./trust/base-policy.js";
+import { planSubmitter } from "./webhooks/plan-submitter.js";
 import { appRequestListener, WEBHOOKS_PATH } from "./http/app-server.js";
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from "./http/body-budget.js";
 import type { FindRun } from "./github/github-dispatcher.js";
@@ -78,8 +81,32 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const dispatcher = appDispatcher(settings, store, github, clock, { delayMs: options.runLookupDelayMs, windowMs: options.runLookupWindowMs });
   const findRun: FindRun = (job, plan) => dispatcher.findRun(job, plan);
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
-  const service = appOrchestrator({ settings, store, github, dispatcher, pool, clock, budgeted: options.budget ?? throttled, options: orchestratorOptions });
+  // The bisector plans through the service that tells it of jobs' ends: it is bound once both are made.
+  let bisector: Bisector | null = null;
+  const service = appOrchestrator({
+    settings,
+    store,
+    github,
+    dispatcher,
+    pool,
+    clock,
+    budgeted: options.budget ?? throttled,
+    options: orchestratorOptions,
+    jobEnded: async (job) => bisector?.advance(job),
+  });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
+  const now = () => clock.now();
+  bisector = new Bisector({
+    bisections: store.bisections,
+    history: store.history,
+    reads: service.reads,
+    plans: planSubmitter({ service, pool, now }),
+    octokitFor: github.octokitFor,
+    basePolicy: basePolicyCache(now),
+    judge: resultJudge(store, github, clock),
+    serverUrl: serverUrlOf(settings),
+    now,
+  });
   const routes = ktoRoutes(
     routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }),
   );
@@ -90,6 +117,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     now: () => clock.now(),
     sleep: (ms) => new Promise<void>((resolve) => clock.setTimer(resolve, ms)),
     onError: (event) => routes.countError(`webhook:${event}`),
+    bisector,
   });
   const webhooks = await createNodeMiddleware(handlers, { probot: github.probot, webhooksPath: WEBHOOKS_PATH });
   const server = createServer(appRequestListener({ routes, webhooks, intake, webhookSecret: settings.WEBHOOK_SECRET }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { judgeStep, maxRuns, nextMove, type RunVerdict, type StepVerdict } from "../../src/cli/bisect/search.js";
+import { judgeStep, maxRuns, nextMove, type RunVerdict, type StepVerdict } from "../../src/runners/history/bisect-search.js";
 
 /** A history of n+1 commits: 0 good, n bad, the first bad at `firstBad`, and some commits in between that do not build. */
 const history = fc.integer({ min: 1, max: 300 }).chain((n) =>

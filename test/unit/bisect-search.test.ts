@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { judgeStep, nextMove, type StepVerdict } from "../../src/cli/bisect/search.js";
+import { judgeStep, nextMove, type StepVerdict } from "../../src/runners/history/bisect-search.js";
 
 const known = (entries: [number, StepVerdict][]) => new Map<number, StepVerdict>(entries);
 

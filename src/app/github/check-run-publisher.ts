@@ -18,6 +18,8 @@ import { approvalShown, type ApprovalShown, type PlanOfCommit } from "./approval
 import { judgedConclusion, regressionTests, type Judgement, type ResultJudge } from "../history/result-judge.js";
 import { judgementMarkdown, judgementTitle, testSpan } from "../history/judgement-markdown.js";
 import { errorText } from "../../orchestrator/logger.js";
+import { BISECT_ACTION, bisectOffer } from "../bisect/bisect-offer.js";
+import { maxSteps } from "../bisect/bisection-state.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
 export function testCountsTitle(tests: JobReport["tests"] | undefined): string | null {
@@ -394,10 +396,19 @@ export class CheckRunPublisher implements Publisher {
       if (unlisted > 0)
         summary = `**${unlisted} more failure${unlisted === 1 ? "" : "s"}** than listed here: see ${report.artifactUrl ? `[the results artifact](${report.artifactUrl})` : "the results artifact"}.\n\n${summary}`;
     }
+    // A regression of the default branch may be bisected: what it costs is said before anyone presses.
+    const offer = bisectOffer(plan, judgement);
+    if (offer && judgement?.baseline) {
+      const commits = judgement.baseline.commitsOlder + 1;
+      summary = `**Bisect** (the button above) finds which of the ${commits} commits since ${offer.goodSha.slice(0, 7)} broke it: at most ${maxSteps(commits)} runs of suite ${codeSpan(job.spec.suite)}, one after the other, at the lowest priority. Only someone who can write to the repository can start it.\n\n${summary}`;
+    }
     if (judgement) summary = `${judgementMarkdown(judgement, { serverUrl: this.options.serverUrl, repo })}\n\n---\n\n${summary}`;
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;
     const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
-    const rerun = conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }];
+    const rerun = [
+      ...(conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }]),
+      ...(offer ? [{ ...BISECT_ACTION }] : []),
+    ];
     const fallback: Fallback = {
       // Test counts, or the state: kto's own words, where the full title may quote the job's reason.
       title: testCountsTitle(report?.tests) ?? job.state,

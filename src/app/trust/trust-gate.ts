@@ -82,6 +82,19 @@ export function pushGate(pusher: string): GateDecision {
   return runs(`@${pusher} pushed to the default branch, which GitHub lets only someone who can write to the repository do`);
 }
 
+/**
+ * A bisection's steps: commits of the default branch between two of its pushes, which only
+ * someone who can write to the repository can make, bisected because such a one asked.
+ * The first step takes the Writer GitHub just vouched for; later steps, the bisection that
+ * writer started, as the store recorded it.
+ */
+export function bisectionGate(started: Writer | { startedBy: string; repo: string }, range: { goodSha: string; badSha: string }): GateDecision {
+  const login = "login" in started ? started.login : started.startedBy;
+  return runs(
+    `@${login}, who can write to ${started.repo}, asked to bisect the default branch from ${range.goodSha.slice(0, 7)} to ${range.badSha.slice(0, 7)}, whose commits only writers push`,
+  );
+}
+
 /** A commit kto planned before stands where that plan stood: trusted, or held for what held it. */
 export function plannedGate(plan: Pick<PlanRecord, "trusted" | "gateReason" | "headSha">, policy: Policy): GateDecision {
   const why = plan.gateReason ?? "kto did not record why";

@@ -55,6 +55,17 @@ export const suiteGroupOf = (repo: string, sha: string) => `suite:${repo}:${sha}
 export const pushGroupOf = (repo: string, branch: string) => `push:${repo}:${branch}`;
 /** Whether the group's plans test a branch's own commits (its pushes, a dispatch on it): only their results may be that branch's baseline. */
 export const isBranchGroup = (groupKey: string | null) => groupKey?.startsWith("push:") === true || groupKey?.startsWith("dispatch:") === true;
+/** Whether the group is a branch's pushes: the default branch's, the only pushes kto plans. */
+export const isPushGroup = (groupKey: string | null) => groupKey?.startsWith("push:") === true && !groupKey.includes(RERUN);
+const BISECT_GROUP = "bisect:";
+/** A bisection's steps, one plan after another: a step's plan replaces none of the branch's. */
+export const bisectGroupOf = (repo: string, id: string) => `${BISECT_GROUP}${repo}:${id}`;
+/** The id of the bisection whose step `groupKey` is the group of; null for any other group. */
+export function bisectionOf(groupKey: string | null): string | null {
+  if (!groupKey?.startsWith(BISECT_GROUP)) return null;
+  const id = groupKey.slice(groupKey.lastIndexOf(":") + 1);
+  return /^[0-9a-f]+$/.test(id) ? id : null;
+}
 /** Runs asked for by a dispatch, per branch or tag. */
 export const dispatchGroupOf = (repo: string, ref: string) => `dispatch:${repo}:${ref}`;
 /** Whether the group is a pull request's (its re-runs included): where `/kto` comments can reach it. */

@@ -9,6 +9,7 @@ import { jobCancellation, type JobCancellation } from "./job-cancellation.js";
 import { lostRunFailer, type FailLostRun } from "./lost-run.js";
 import { planSubmitter, type PlanSubmitter } from "./plan-submitter.js";
 import type { Writer } from "../trust/trust-gate.js";
+import type { Bisector } from "../bisect/bisector.js";
 
 /** The runner pool as webhook handlers have it: which repositories it lists, and what a workflow_job event says of a runner. */
 export type HandlerPool = Pick<GitHubRunnerPool, "track" | "untrack" | "knownRunnerOf" | "observe" | "unknownRunner" | "runLost">;
@@ -23,6 +24,8 @@ export interface HandlerDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Counts a failed webhook in the metrics. */
   onError?: (event: string) => void;
+  /** Bisects a regression when a writer presses its check run's Bisect button; without it the button does nothing. */
+  bisector?: Pick<Bisector, "offered" | "start">;
 }
 
 /**
@@ -46,6 +49,7 @@ export interface WebhookKit {
   cancellation: JobCancellation;
   /** A run of kto's that ended without its final report: its attempt fails, bound to the run first if it was not. */
   failLostRun: FailLostRun;
+  bisector: Pick<Bisector, "offered" | "start"> | null;
 }
 
 export function webhookKit(deps: HandlerDeps): WebhookKit {
@@ -63,5 +67,6 @@ export function webhookKit(deps: HandlerDeps): WebhookKit {
     approve: (approver, jobs) => approveJobs(service, approver, jobs),
     cancellation: jobCancellation(service),
     failLostRun: lostRunFailer(service, deps.findRun),
+    bisector: deps.bisector ?? null,
   };
 }

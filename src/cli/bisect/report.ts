@@ -1,5 +1,5 @@
 import type { CommitInfo } from "./revisions.js";
-import type { StepVerdict } from "./search.js";
+import type { StepVerdict } from "../../runners/history/bisect-search.js";
 import type { StepRecord } from "./state.js";
 
 /** What a bisection found, as text for a person and as data for a script. */

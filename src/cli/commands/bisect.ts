@@ -11,7 +11,7 @@ import { ExecutorFactory } from "../../runners/factory.js";
 import { ownerMark } from "../../runners/leftovers.js";
 import { confidence, outcomeJson, outcomeText, stepRow, type BisectOutcome, type StepRow } from "../bisect/report.js";
 import { commitInfo, commitRange, repository, resolveCommit, revisionLabel, uncommittedChanges, type CommitInfo } from "../bisect/revisions.js";
-import { judgeStep, nextMove, type StepVerdict } from "../bisect/search.js";
+import { judgeStep, nextMove, type StepVerdict } from "../../runners/history/bisect-search.js";
 import { readState, removeState, writeState, type BisectArgs, type BisectState, type StepRecord } from "../bisect/state.js";
 import { Interrupted, StepCheckout, type StepRunnerOptions } from "../bisect/step-runner.js";
 import { EXIT, UsageError } from "../exit-codes.js";

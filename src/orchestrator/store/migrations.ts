@@ -329,6 +329,32 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("result_cases_test").on("result_cases").columns(["test_key", "run_id"]).execute();
     },
   },
+  {
+    name: "015-bisections",
+    async up(db, engine) {
+      const big = engine === "postgres" ? "bigint" : "integer";
+      // A regression bisected from its check run. The unique key makes a second press (or the
+      // check run of a newer push with the same last good commit) find the one under way.
+      await db.schema
+        .createTable("bisections")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("repo", "text", (c) => c.notNull())
+        .addColumn("installation_id", big, (c) => c.notNull())
+        .addColumn("job_key", "text", (c) => c.notNull())
+        .addColumn("suite", "text", (c) => c.notNull())
+        .addColumn("good_sha", "text", (c) => c.notNull())
+        .addColumn("bad_sha", "text", (c) => c.notNull())
+        .addColumn("tests", "text", (c) => c.notNull())
+        .addColumn("commits", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("started_by", "text", (c) => c.notNull())
+        .addColumn("check_run_id", big)
+        .addColumn("created_at", big, (c) => c.notNull())
+        .addUniqueConstraint("bisections_range", ["repo", "job_key", "good_sha"])
+        .execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

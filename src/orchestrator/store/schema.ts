@@ -152,6 +152,28 @@ export interface ResultCasesTable {
   duration_ms: number | null;
 }
 
+/** A bisection asked for from a regression's check run (migration 015): one per job, range and first good commit. */
+export interface BisectionsTable {
+  id: string;
+  repo: string;
+  installation_id: number;
+  /** The job as history tells jobs apart (suite and matrix), and its suite, which each step plans. */
+  job_key: string;
+  suite: string;
+  good_sha: string;
+  bad_sha: string;
+  /** The regressed tests' identity keys, as a JSON array: a step fails when any of them fails. */
+  tests: string;
+  /** The commits after good up to bad, oldest first, as a JSON array of {sha, title, author}. */
+  commits: string;
+  /** The steps so far and the one under way, as JSON: its every change is compared and set. */
+  state: string;
+  status: string;
+  started_by: string;
+  check_run_id: number | null;
+  created_at: number;
+}
+
 export interface LocksTable {
   name: string;
   owner: string;
@@ -196,4 +218,5 @@ export interface Database {
   github_spends: GitHubSpendsTable;
   result_runs: ResultRunsTable;
   result_cases: ResultCasesTable;
+  bisections: BisectionsTable;
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { BisectionRepository } from "./bisection-repository.js";
 import { Coordination } from "./coordination.js";
 import { GitHubBudgetRepository } from "./github-budget-repository.js";
 import { ResultHistory } from "./result-history.js";
@@ -14,6 +15,7 @@ import { applyTransitions } from "./transitions.js";
 export type * from "./records.js";
 export type { Cost, PauseKind, Refusal, SpendLimits, Standing } from "./github-budget-repository.js";
 export type { QueueLane, TransitionEntry } from "./job-queries.js";
+export type { BisectionRecord, BisectionStatus, NewBisection } from "./bisection-repository.js";
 export type { HistoryCase, NewResultRun, ResultRun, TestResultRow } from "./result-history.js";
 
 /** What the App reads of jobs, plans and runners; nothing here changes them. */
@@ -43,6 +45,8 @@ export class Store {
   /** GitHub's limits as every replica spends from them. */
   readonly githubBudget: GitHubBudgetRepository;
   readonly history: ResultHistory;
+  /** Regressions bisected from their check runs. */
+  readonly bisections: BisectionRepository;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -55,6 +59,7 @@ export class Store {
     this.coordination = new Coordination(db);
     this.githubBudget = new GitHubBudgetRepository(db);
     this.history = new ResultHistory(db);
+    this.bisections = new BisectionRepository(db);
   }
 
   async close(): Promise<void> {

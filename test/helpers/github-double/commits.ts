@@ -98,7 +98,11 @@ export const COMMIT_HANDLERS: Record<string, Handler> = {
         ahead_by: ahead.length,
         behind_by: behind,
         total_commits: ahead.length,
-        commits: ahead.slice(0, 250).map((sha) => commitBody(state, repo, sha)),
+        // Oldest first, as GitHub lists a comparison's commits, and at most 250 of them.
+        commits: [...ahead]
+          .reverse()
+          .slice(0, 250)
+          .map((sha) => commitBody(state, repo, sha)),
         files: [],
       },
     };
