@@ -1,4 +1,4 @@
-import { codeSpan, inlineText, tableCell } from "../../runners/report/markdown.js";
+import { codeSpan, plainText } from "../../runners/report/markdown.js";
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
 import { confidence, maxSteps, type BisectionCommit, type BisectionMove, type BisectionState } from "./bisection-state.js";
 
@@ -27,7 +27,7 @@ function stepsTable(view: BisectionView): string {
   const rows = view.state.steps.map((step, i) => {
     const commit = view.commits[step.position - 1]!;
     const verdict = step.verdict ?? "running";
-    return `| ${i + 1} | ${commitLink(view, step.sha)} | ${tableCell(commit.title)} | ${verdict} | ${tableCell(step.note ?? "")} |`;
+    return `| ${i + 1} | ${commitLink(view, step.sha)} | ${plainText(commit.title)} | ${verdict} | ${plainText(step.note ?? "")} |`;
   });
   return ["| step | commit | title | verdict | what the run said |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
@@ -36,7 +36,7 @@ function header(view: BisectionView): string {
   const n = view.commits.length;
   const tests = view.shown.map((t) => codeSpan(t)).join(", ");
   return [
-    `Bisecting ${plural(n, "commit")} after ${commitLink(view, view.goodSha)} (good) up to ${commitLink(view, view.badSha)} (bad), for ${tests}, as @${inlineText(view.startedBy)} asked.`,
+    `Bisecting ${plural(n, "commit")} after ${commitLink(view, view.goodSha)} (good) up to ${commitLink(view, view.badSha)} (bad), for ${tests}, as @${plainText(view.startedBy)} asked.`,
     `Each step runs suite ${codeSpan(view.suite)} at one commit, at the lowest priority, one after the other: at most ${plural(maxSteps(n), "step")} (${Math.ceil(Math.log2(n))} to halve the range, ${maxSteps(n) - Math.ceil(Math.log2(n))} more for commits that cannot be judged).`,
   ].join("\n\n");
 }
@@ -55,7 +55,7 @@ export function finishedOutput(view: BisectionView, move: Exclude<BisectionMove,
   if (move.kind === "found") {
     const culprit = view.commits[move.firstBad - 1]!;
     const answer = [
-      `**First bad commit: ${commitLink(view, culprit.sha)}** ${inlineText(culprit.title)}, by ${inlineText(culprit.author)}.`,
+      `**First bad commit: ${commitLink(view, culprit.sha)}** ${plainText(culprit.title)}, by ${plainText(culprit.author)}.`,
       `Confidence: ${sure.level}: ${sure.why}. Found in ${steps}.`,
     ].join("\n\n");
     return {

@@ -84,7 +84,16 @@ export class Bisector {
     const { data } = await octokit.request("GET /repos/{owner}/{repo}/compare/{base}...{head}", { owner, repo, base: offer.goodSha, head: offer.badSha });
     // The range GitHub lists oldest first; a longer one it cuts, and the bad end would be missing.
     if (data.total_commits > data.commits.length || data.commits.at(-1)?.sha !== offer.badSha) throw new RangeTooLongError(data.total_commits);
-    const commits: BisectionCommit[] = data.commits.map((c) => ({
+    // A good commit that is no ancestor of the bad one (a force push since) bounds no range.
+    if (data.status !== "ahead") return false;
+    // The branch's own line only, from the bad commit back by first parents: a merged pull
+    // request's own commits (its second parent's side) were never the branch's, and a step
+    // runs trusted, on the hardware.
+    const bySha = new Map(data.commits.map((c) => [c.sha, c]));
+    const line: typeof data.commits = [];
+    for (let at = bySha.get(offer.badSha); at; at = at.parents[0] ? bySha.get(at.parents[0].sha) : undefined) line.unshift(at);
+    if (line[0]?.parents[0]?.sha !== offer.goodSha) return false;
+    const commits: BisectionCommit[] = line.map((c) => ({
       sha: c.sha,
       title: c.commit.message.split("\n")[0] ?? "",
       author: c.author?.login ? `@${c.author.login}` : (c.commit.author?.name ?? "unknown"),
@@ -139,7 +148,16 @@ export class Bisector {
     const target = jobs.find((j) => j.spec.runner !== "build" && jobIdentity({ suite: j.spec.suite, matrix: j.spec.matrix }) === record.jobKey);
     if (!target || !isTerminal(target.state)) return;
     const state = bisectionStateSchema.parse(JSON.parse(record.state));
-    if (currentStep(state)?.sha !== plan.headSha) return;
+    const current = currentStep(state);
+    if (current?.sha !== plan.headSha) {
+      // This end was judged already: the state moved on, and what it planned may not have gone
+      // out (the outbox tries the end again after a failure below). Submitting is idempotent.
+      if (current && current.verdict === null && state.steps.some((s) => s.sha === plan.headSha && s.verdict !== null)) {
+        const octokit = await this.deps.octokitFor(record.installationId);
+        await this.submitStep(octokit, record, plan.defaultRef, current.sha, bisectionGate(record, record));
+      }
+      return;
+    }
     const tests = testsSchema.parse(JSON.parse(record.tests));
     const commits = commitsSchema.parse(JSON.parse(record.commits));
     const { verdict, note } = stepVerdict(
@@ -150,16 +168,17 @@ export class Bisector {
     const move = nextBisectionMove(commits.length, after);
     const next = move.kind === "test" ? begun(after, move.position, commits) : after;
     const status = move.kind === "test" ? "running" : move.kind;
-    // The next step and the check run go before the state moves: should either fail, the
-    // outbox tries this end again, and it finds the same state and does the same (the step's
-    // plan is submitted once: its delivery id is the bisection's and the commit's).
+    // The state moves first, from the state read: an end heard twice moves it once, and the
+    // next step's job, however soon it ends, finds itself the current step. Should the step's
+    // plan fail to go out, the outbox tries this end again, and the branch above sends it
+    // (its delivery id is the bisection's and the commit's, so it is planned once).
+    if (!(await this.deps.bisections.advance(record.id, record.state, { state: JSON.stringify(next), status }))) return;
     const octokit = await this.deps.octokitFor(record.installationId);
     const view = this.view(record, next);
     if (move.kind === "test") {
       await this.submitStep(octokit, record, plan.defaultRef, commits[move.position - 1]!.sha, bisectionGate(record, record));
       await this.show(octokit, record, { status: "in_progress", output: runningOutput(view) });
     } else await this.show(octokit, record, { status: "completed", conclusion: "neutral", output: finishedOutput(view, move) });
-    await this.deps.bisections.advance(record.id, record.state, { state: JSON.stringify(next), status });
   }
 
   /** What the step's job said of each test, by identity key. */

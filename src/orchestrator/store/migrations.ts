@@ -312,6 +312,9 @@ export const MIGRATIONS: Migration[] = [
         .execute();
       await db.schema.createIndex("result_runs_commit").on("result_runs").columns(["repo", "job_key", "sha"]).execute();
       await db.schema.createIndex("result_runs_plan").on("result_runs").column("plan_id").execute();
+      // A pull request's page reads its group's runs, the compare page a commit's.
+      await db.schema.createIndex("result_runs_group").on("result_runs").columns(["repo", "group_key", "id"]).execute();
+      await db.schema.createIndex("result_runs_sha").on("result_runs").columns(["repo", "sha"]).execute();
       // The branch a pull request's results are judged against, as it was when its plan was made.
       await db.schema.alterTable("plans").addColumn("base_ref", "text").execute();
       await db.schema.createIndex("result_runs_finished").on("result_runs").column("finished_at").execute();
