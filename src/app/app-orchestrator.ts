@@ -5,6 +5,7 @@ import { OrchestratorService, type OrchestratorDeps } from "../orchestrator/serv
 import type { JobRecord, Store } from "../orchestrator/store/store.js";
 import { CommitAncestry } from "./history/commit-ancestry.js";
 import { ResultJudge } from "./history/result-judge.js";
+import type { BaselineScheduler } from "./history/baseline-scheduler.js";
 import { ResultsPolicyReader } from "./history/results-policy.js";
 import { CheckRunPublisher } from "./github/check-run-publisher.js";
 import { bisectingPublisher } from "./bisect/bisecting-publisher.js";
@@ -20,12 +21,13 @@ export function serverUrlOf(settings: AppSettings): string {
 }
 
 /** Judges a finished job against its baseline's results: its check run, and a press of its Bisect button, ask it. */
-export function resultJudge(store: Store, github: GitHubClient, clock: Clock): ResultJudge {
+export function resultJudge(store: Store, github: GitHubClient, clock: Clock, baselines?: Pick<BaselineScheduler, "request">): ResultJudge {
   return new ResultJudge({
     history: store.history,
     ancestry: new CommitAncestry(github.octokitFor),
     policy: new ResultsPolicyReader(() => clock.now()),
     octokitFor: github.octokitFor,
+    ...(baselines ? { baselines } : {}),
   });
 }
 
@@ -62,8 +64,10 @@ export function appOrchestrator(deps: {
   /** kto keeps its budget under GitHub's limits: only then does the gather grow as an installation's budget fills. */
   budgeted: boolean;
   options: OrchestratorDeps["options"];
-  /** Hears every job's end after its check run is sent: a bisection's step moves on. */
+  /** Hears every job's end after its check run is sent: a bisection's step moves on, a late baseline judges its pull requests. */
   jobEnded?: (job: JobRecord) => Promise<void>;
+  /** Runs a pull request's baseline where its merge base has none. */
+  baselines?: Pick<BaselineScheduler, "request">;
 }): OrchestratorService {
   const { settings, store, github, clock } = deps;
   const baseGatherMs = settings.KTO_DISPATCH_GATHER_SECONDS * 1000;
@@ -71,7 +75,7 @@ export function appOrchestrator(deps: {
     now: () => clock.now(),
     serverUrl: serverUrlOf(settings),
     appId: Number(settings.APP_ID),
-    judge: resultJudge(store, github, clock),
+    judge: resultJudge(store, github, clock, deps.baselines),
     log: (message) => github.log.warn(message),
   });
   const jobEnded = deps.jobEnded;

@@ -1,3 +1,5 @@
+import { BaselineScheduler } from "./history/baseline-scheduler.js";
+import { CommitAncestry } from "./history/commit-ancestry.js";
 import { DEFAULT_LIFECYCLE } from "../orchestrator/job-lifecycle.js";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -83,6 +85,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   const orchestratorOptions = appOrchestratorOptions(settings, throttled, options.orchestrator);
   // The bisector plans through the service that tells it of jobs' ends: it is bound once both are made.
   let bisector: Bisector | null = null;
+  let baselines: BaselineScheduler | null = null;
   const service = appOrchestrator({
     settings,
     store,
@@ -92,10 +95,23 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     clock,
     budgeted: options.budget ?? throttled,
     options: orchestratorOptions,
-    jobEnded: async (job) => bisector?.advance(job),
+    jobEnded: async (job) => {
+      await bisector?.advance(job);
+      await baselines?.ended(job);
+    },
+    baselines: { request: async (plan, sha, job) => (await baselines?.request(plan, sha, job)) ?? false },
   });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
   const now = () => clock.now();
+  baselines = new BaselineScheduler({
+    reads: service.reads,
+    plans: planSubmitter({ service, pool, now }),
+    history: store.history,
+    ancestry: new CommitAncestry(github.octokitFor),
+    octokitFor: github.octokitFor,
+    basePolicy: basePolicyCache(now),
+    republish: (jobs, why) => service.republish(jobs, why),
+  });
   bisector = new Bisector({
     bisections: store.bisections,
     history: store.history,

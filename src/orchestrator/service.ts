@@ -5,7 +5,9 @@ import type { Publisher } from "./publisher.js";
 import { JobLifecycle } from "./job-lifecycle.js";
 import { DEFAULT_ORCHESTRATOR, type OrchestratorOptions } from "./orchestrator-options.js";
 import { OutboxWorker } from "./outbox-worker.js";
-import { isActive } from "./job-state.js";
+import { isActive, isTerminal } from "./job-state.js";
+import { publishEffect } from "./job-effects.js";
+import { recordEffects } from "./store/transitions.js";
 import { QueueLeader } from "./queue-leader.js";
 import { ResourceManager, type RunnerPool } from "./resource-manager.js";
 import { StatusTracker } from "./status-tracker.js";
@@ -178,6 +180,17 @@ export class OrchestratorService {
       void this.sendEffects();
     }
     return job;
+  }
+
+  /**
+   * Shows finished jobs again (their check runs), for a reason outside their own moves: a
+   * baseline that arrived after them. One publish effect each per `why`, however often asked.
+   */
+  async republish(jobs: readonly JobRecord[], why: string): Promise<void> {
+    const effects = jobs.filter((job) => isTerminal(job.state)).map((job) => ({ ...publishEffect(job.id, job.attempt, job.state), key: `publish:${job.id}#${job.attempt}:${job.state}:${why}` }));
+    if (effects.length === 0) return;
+    await this.#store.db.transaction().execute((trx) => recordEffects(trx, this.options.owner, effects, this.clock.now()));
+    void this.sendEffects();
   }
 
   async cancelPlan(planId: string, reason: string): Promise<number> {

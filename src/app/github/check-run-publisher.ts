@@ -371,6 +371,14 @@ export class CheckRunPublisher implements Publisher {
 
     const report = job.result as StoredReport | null;
     const judgement = report?.name ? await this.judged(job, plan) : null;
+    // Finished, and judged only once its baseline has run: the check run waits with it, for GitHub keeps a conclusion once given.
+    if (judgement?.waitingForBaseline)
+      return this.fields({
+        status: "in_progress",
+        title: `Finished; waiting for its baseline at ${judgement.waitingForBaseline.slice(0, 7)}`,
+        summary: `${testCountsTitle(report?.tests) ?? job.state}. The merge base ${codeSpan(judgement.waitingForBaseline)} has no results of this job yet: kto runs it there, at the lowest priority, and then judges this job against it.`,
+        detailsUrl,
+      });
     const conclusion = judgedConclusion(job, judgement);
     const counts = testCountsTitle(report?.tests) ?? `${job.state}: ${(job.reason ?? "").split("\n")[0]}`;
     const title = judgement ? `${judgementTitle(judgement)} · ${counts}` : counts;

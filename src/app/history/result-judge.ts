@@ -8,6 +8,8 @@ import { CONCLUSION } from "../github/check-run-conclusion.js";
 import { splitRepo, type OctokitFor } from "../github/github-api.js";
 import type { CommitAncestry } from "./commit-ancestry.js";
 import type { ResultsPolicyReader } from "./results-policy.js";
+import type { BaselineScheduler } from "./baseline-scheduler.js";
+import { isPullRequestGroup } from "../webhooks/plan-target.js";
 
 /** Base-branch runs of a job read to tell a flaky test: the nearest with results. */
 const FLAKY_WINDOW = 10;
@@ -35,6 +37,8 @@ export interface Judgement {
   conclusion: "success" | "failure" | null;
   /** Why the judgement may be less than it seems: no baseline, an unreadable known-issues file, an incomplete comparison. */
   notes: string[];
+  /** The merge base whose baseline kto is running for it: until that ends, the judgement waits. */
+  waitingForBaseline?: string;
 }
 
 /** The tests a judgement counts as regressions: failing where they passed, or failing and new. */
@@ -52,6 +56,8 @@ export interface ResultJudgeDeps {
   ancestry: Pick<CommitAncestry, "of">;
   policy: Pick<ResultsPolicyReader, "at">;
   octokitFor: OctokitFor;
+  /** Runs a pull request's baseline where its merge base has none; without it, no baseline means every failure is new. */
+  baselines?: Pick<BaselineScheduler, "request">;
 }
 
 /** A stored run as a results set, keyed exactly as its results.json would be. */
@@ -125,6 +131,9 @@ export class ResultJudge {
     const { comparison, nearest } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     let baseline: Baseline | null = null;
     if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
+    // Only a pull request's: a baseline's own judgement asking for its parent's would walk the whole branch back.
+    else if (mergeBase && isPullRequestGroup(plan.groupKey) && this.deps.baselines && (await this.deps.baselines.request(plan, mergeBase, job)))
+      return { comparison, baseline: null, failOn: policy.failOn, regressions: 0, conclusion: null, notes, waitingForBaseline: mergeBase };
     else if (candidates.length > 0)
       notes.push(
         `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,

@@ -77,6 +77,11 @@ export function dispatchGate(event: "repository_dispatch" | "workflow_dispatch",
   return runs(`@${sender} asked by ${event}, and ${rule}`);
 }
 
+/** A pull request's baseline: the job at its merge base, a commit of the base branch, whose code is already there. */
+export function baselineGate(branch: string, sha: string): GateDecision {
+  return runs(`${sha.slice(0, 7)} is on ${branch}: kto runs it as the baseline its pull requests are compared with`);
+}
+
 /** A push to the default branch: only someone who can write to the repository can make one. */
 export function pushGate(pusher: string): GateDecision {
   return runs(`@${pusher} pushed to the default branch, which GitHub lets only someone who can write to the repository do`);

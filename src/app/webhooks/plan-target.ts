@@ -54,7 +54,10 @@ export const suiteGroupOf = (repo: string, sha: string) => `suite:${repo}:${sha}
 /** Pushes to a branch: a newer push's plan replaces an older one still under way. */
 export const pushGroupOf = (repo: string, branch: string) => `push:${repo}:${branch}`;
 /** Whether the group's plans test a branch's own commits (its pushes, a dispatch on it): only their results may be that branch's baseline. */
-export const isBranchGroup = (groupKey: string | null) => groupKey?.startsWith("push:") === true || groupKey?.startsWith("dispatch:") === true;
+export const isBranchGroup = (groupKey: string | null) => ["push:", "dispatch:", BASELINE_GROUP].some((kind) => groupKey?.startsWith(kind) === true);
+const BASELINE_GROUP = "baseline:";
+/** A baseline kto schedules at a base-branch commit that has no results, shared by the pull requests on it. */
+export const baselineGroupOf = (repo: string, sha: string) => `${BASELINE_GROUP}${repo}:${sha}`;
 /** Whether the group is a branch's pushes: the default branch's, the only pushes kto plans. */
 export const isPushGroup = (groupKey: string | null) => groupKey?.startsWith("push:") === true && !groupKey.includes(RERUN);
 const BISECT_GROUP = "bisect:";

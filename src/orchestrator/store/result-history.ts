@@ -165,6 +165,21 @@ export class ResultHistory {
     return rows.map((row) => runOf(row));
   }
 
+  /** A job's recent runs that are no branch's (pull requests'), newest first: those a late baseline may judge. */
+  async recentUnbranchedRuns(repo: string, jobKey: string, since: number, limit: number): Promise<ResultRun[]> {
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where("job_key", "=", jobKey)
+      .where("baseline_ref", "is", null)
+      .where("finished_at", ">=", since)
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((row) => runOf(row));
+  }
+
   /** Every run of a repository at `sha`, newest first. */
   async runsOfCommit(repo: string, sha: string): Promise<ResultRun[]> {
     const rows = await this.db.selectFrom("result_runs").selectAll().where("repo", "=", repo).where("sha", "=", sha).orderBy("id", "desc").execute();

@@ -146,6 +146,41 @@ describe("regressions, not failures", () => {
     }
   });
 
+  it("runs a pull request's baseline itself when its merge base has none, once for the pull requests on it, and judges them when it ends", async () => {
+    const s = await start();
+    commitGraph(s);
+    await push(s, BROKEN, CONFIG);
+    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the pull request's dispatch");
+    await report(s, job.id, { kind: "started" });
+    await report(s, job.id, finished({ sub: "failed", mul: "failed", add: "failed", div: "passed" }));
+    // Finished, and waiting: a conclusion now would be one GitHub never lets kto change.
+    const waiting = await until(
+      async () => checkRuns(s, BROKEN).find((c) => c.name === "kto / unit" && /waiting for its baseline/.test(c.output.title)),
+      "the waiting check run",
+    );
+    expect(waiting.status).toBe("in_progress");
+    const baseline = await until(async () => s.github.state.dispatches[1] && dispatchedJob(s, 1), "the baseline's dispatch");
+    expect(s.github.state.dispatches[1]!.inputs.sha).toBe(BASE);
+    // The next push of the pull request sits on the same merge base: it waits for the same baseline.
+    await push(s, FIXED, CONFIG, "synchronize");
+    const next = await until(async () => s.github.state.dispatches[2] && dispatchedJob(s, 2), "the second push's dispatch");
+    await report(s, next.id, { kind: "started" });
+    await report(s, next.id, finished({ sub: "failed", mul: "failed", add: "passed", div: "passed" }));
+    await until(
+      async () => checkRuns(s, FIXED).find((c) => c.name === "kto / unit" && /waiting for its baseline/.test(c.output.title)),
+      "the second waiting check run",
+    );
+    await report(s, baseline.id, { kind: "started" });
+    await report(s, baseline.id, finished(BASE_RESULTS));
+    const broken = await until(async () => checkRuns(s, BROKEN).find((c) => c.name === "kto / unit" && c.status === "completed"), "the first push judged");
+    expect(broken.conclusion).toBe("failure");
+    expect(broken.output.title).toMatch(/^1 regression, 2 still failing/);
+    const fixed = await until(async () => checkRuns(s, FIXED).find((c) => c.name === "kto / unit" && c.status === "completed"), "the second push judged");
+    expect(fixed.conclusion).toBe("success");
+    expect(s.github.state.dispatches.map((d) => d.inputs.sha)).toEqual([BROKEN, BASE, FIXED]);
+    expect(s.github.rejected).toEqual([]);
+  });
+
   it("judges each job of a suite's one check run the same way: red for its regression, green once only old failures remain", async () => {
     const s = await start({ server: "github.com" });
     const config = `version: 1\nsuites:\n${suite("unit", "    check_run: suite\n")}`;
