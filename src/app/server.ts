@@ -105,6 +105,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     basePolicy: basePolicyCache(now),
     judge: resultJudge(store, github, clock),
     serverUrl: serverUrlOf(settings),
+    ...(settings.KTO_DASHBOARD === "on" ? { dashboardUrl: settings.KTO_PUBLIC_URL.replace(/\/$/, "") } : {}),
     now,
   });
   const routes = ktoRoutes(

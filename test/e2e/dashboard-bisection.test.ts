@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { runningOutput } from "../../src/app/bisect/bisection-markdown.js";
 import { begun, judged, nextBisectionMove, type BisectionCommit, type BisectionState } from "../../src/app/bisect/bisection-state.js";
 import type { RunningApp } from "../../src/app/server.js";
 import { bisectGroupOf } from "../../src/app/webhooks/plan-target.js";
@@ -171,6 +172,27 @@ describe("the dashboard's bisection page, in headless Chromium", () => {
     await page.click(`text=${ID}`);
     await page.waitForSelector("table.steps");
     expect(await texts(page, "h1")).toEqual([`${REPO} · bisecting boot-x86`]);
+    await page.close();
+  });
+
+  it("is linked from the kto / bisect check run's summary, by a URL the page reads", async () => {
+    const pageUrl = `${app.url}/kto/bisections?${new URLSearchParams({ repo: REPO, id: ID }).toString()}`;
+    const view = {
+      repo: REPO,
+      serverUrl: server(),
+      suite: "boot-x86",
+      goodSha: GOOD,
+      badSha: COMMITS.at(-1)!.sha,
+      shown: ["boot-x86 › math › add"],
+      commits: COMMITS,
+      state,
+      startedBy: "maintainer",
+    };
+    expect(runningOutput({ ...view, pageUrl }).summary).toContain(`[the bisection's page](${pageUrl})`);
+    expect(runningOutput(view).summary).not.toContain("the bisection's page");
+    const page = await browser.newPage();
+    await page.goto(pageUrl);
+    await page.waitForSelector("p.culprit");
     await page.close();
   });
 
