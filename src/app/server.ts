@@ -121,10 +121,22 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     basePolicy: basePolicyCache(now),
     judge: resultJudge(store, github, clock),
     serverUrl: serverUrlOf(settings),
+    ...(settings.KTO_DASHBOARD === "on" ? { dashboardUrl: settings.KTO_PUBLIC_URL.replace(/\/$/, "") } : {}),
     now,
   });
   const routes = ktoRoutes(
-    routesDeps({ settings, github, service, pool, intake, findRun, clock, pollMs: options.orchestrator?.pollMs ?? 5_000, history: store.history }),
+    routesDeps({
+      settings,
+      github,
+      service,
+      pool,
+      intake,
+      findRun,
+      clock,
+      pollMs: options.orchestrator?.pollMs ?? 5_000,
+      history: store.history,
+      bisections: store.bisections,
+    }),
   );
   const handlers = ktoHandlers({
     service,
@@ -182,6 +194,7 @@ function routesDeps(deps: {
   clock: Clock;
   pollMs: number;
   history: ResultHistory;
+  bisections: RoutesDeps["bisections"];
 }): RoutesDeps {
   const { settings, github, service, pool } = deps;
   const publicUrl = settings.KTO_PUBLIC_URL.replace(/\/$/, "");
@@ -198,6 +211,7 @@ function routesDeps(deps: {
   return {
     service,
     history: deps.history,
+    bisections: deps.bisections,
     intake: deps.intake,
     verify: oidcVerifier({ issuer: settings.KTO_OIDC_ISSUER, jwksUrl: jwksUrl(settings), audience: new URL(publicUrl).origin }),
     runnerWorkflow: settings.KTO_WORKFLOW,

@@ -17,6 +17,8 @@ export interface BisectionView {
   commits: readonly BisectionCommit[];
   state: BisectionState;
   startedBy: string;
+  /** The bisection's page on the dashboard; absent when the dashboard is off. */
+  pageUrl?: string;
 }
 
 const short = (sha: string) => sha.slice(0, 7);
@@ -38,6 +40,7 @@ function header(view: BisectionView): string {
   return [
     `Bisecting ${plural(n, "commit")} after ${commitLink(view, view.goodSha)} (good) up to ${commitLink(view, view.badSha)} (bad), for ${tests}, as @${plainText(view.startedBy)} asked.`,
     `Each step runs suite ${codeSpan(view.suite)} at one commit, at the lowest priority, one after the other: at most ${plural(maxSteps(n), "step")} (${Math.ceil(Math.log2(n))} to halve the range, ${maxSteps(n) - Math.ceil(Math.log2(n))} more for commits that cannot be judged).`,
+    ...(view.pageUrl ? [`Every step with its job's check run: [the bisection's page](${view.pageUrl}).`] : []),
   ].join("\n\n");
 }
 

@@ -48,6 +48,8 @@ export interface BisectorDeps {
   /** Judges the pressed job again: the press is taken only when the job still offers a bisection. */
   judge: Pick<ResultJudge, "judge">;
   serverUrl: string;
+  /** The App's public URL when its dashboard is on: the check run links the bisection's page there. */
+  dashboardUrl?: string;
   now: () => number;
 }
 
@@ -232,6 +234,9 @@ export class Bisector {
       commits: commitsSchema.parse(JSON.parse(record.commits)),
       state,
       startedBy: record.startedBy,
+      ...(this.deps.dashboardUrl
+        ? { pageUrl: `${this.deps.dashboardUrl}/kto/bisections?${new URLSearchParams({ repo: record.repo, id: record.id }).toString()}` }
+        : {}),
     };
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The dashboard's history pages: a pull request's, a test's and a comparison of two commits.
+ * The dashboard's history pages: a pull request's, a test's, a comparison of two commits and
+ * a bisection's (or a repository's newest bisections).
  * Each is one static page that reads its query string, asks the matching /kto/api/ route and
  * draws the answer. Every value is set as text, never as HTML, and links go only to the
  * server's own URLs (as the API gives them) or to /kto/ with encoded parameters: names and
@@ -16,6 +17,7 @@ const STYLE = `
   details { margin: .2rem 0 .4rem; } summary { cursor: pointer; }
   ul.tests { margin: .2rem 0; padding-left: 1.2rem; font: 12px ui-monospace, monospace; }
   .new, .failed, .errored { color: var(--bad); } .fixed, .passed { color: var(--ok); } .flaky, .known, .still_failing, .skipped { color: var(--warn); }
+  .good { color: var(--ok); } .bad { color: var(--bad); } .skip, .running, .inconclusive, .cancelled { color: var(--warn); } .found { color: var(--bad); }
   .grid td.cell { text-align: center; min-width: 1.2em; padding: .15rem .25rem; font: 12px ui-monospace, monospace; }
 `;
 
@@ -161,6 +163,67 @@ export const COMPARE_HTML = page(
     parts.push(classes(data.repo, job));
   }
   main.replaceChildren(...parts);
+})();
+`,
+);
+
+export const BISECTION_HTML = page(
+  "bisection",
+  `
+/** A commit: its short id linked to the server's commit page (the API builds the URL), then its title and author as text. */
+const commit = (c) => { const span = el("span", undefined, "commit"); span.append(link(c.url, short(c.sha))); if (c.title !== null) span.append(el("span", " " + c.title, "title")); if (c.author !== null) span.append(el("span", " by " + c.author, "muted author")); return span; };
+const row = (cells) => { const tr = el("tr"); for (const c of cells) tr.append(c instanceof Node ? (() => { const td = el("td"); td.append(c); return td; })() : el("td", c)); return tr; };
+const table = (head, rows, cls) => { const t = el("table", undefined, cls); const tr = el("tr"); for (const h of head) tr.append(el("th", h)); t.append(tr, ...rows); return t; };
+function one(data) {
+  const parts = [el("h1", data.repo + " · bisecting " + data.jobKey)];
+  const range = el("p", undefined, "range");
+  range.append(el("span", plural(data.commits, "commit") + " after "), commit(data.good), el("span", " (good) up to "), commit(data.bad), el("span", " (bad)"));
+  parts.push(range);
+  const status = el("p", undefined, "status");
+  status.append(el("span", data.status, data.status), el("span", " · " + plural(data.steps.length, "step") + " of at most " + data.maxSteps + " · asked by " + data.startedBy + ", " + when(data.createdAt) + " · ", "muted"));
+  if (data.checkRunUrl) status.append(link(data.checkRunUrl, "kto / bisect check run"));
+  parts.push(status);
+  parts.push(el("p", "suite " + data.suite + " · tests: " + data.tests.join(", "), "muted tests"));
+  if (data.result && data.result.kind === "found") {
+    const answer = el("div", undefined, "result");
+    const first = el("p", undefined, "culprit");
+    first.append(el("strong", "First bad commit: "), commit(data.result.culprit));
+    answer.append(first, el("p", "Confidence: " + data.result.confidence.level + ": " + data.result.confidence.why, "confidence"));
+    parts.push(answer);
+  } else if (data.result) {
+    const answer = el("div", undefined, "result");
+    const list = el("ul", undefined, "candidates");
+    for (const c of data.result.candidates) { const li = el("li"); li.append(commit(c)); list.append(li); }
+    answer.append(el("p", "Inconclusive: the first bad commit is one of " + plural(data.result.candidates.length, "commit") + ":", "inconclusive"), list,
+      el("p", "Confidence: " + data.result.confidence.level + ": " + data.result.confidence.why, "confidence"));
+    parts.push(answer);
+  }
+  parts.push(el("h2", "Steps"));
+  if (data.steps.length === 0) parts.push(el("p", "No step has begun.", "muted"));
+  else parts.push(table(["step", "commit", "title", "author", "verdict", "what the run said", "job"], data.steps.map((s) =>
+    row([String(s.step), link(s.commit.url, short(s.commit.sha)), s.commit.title ?? "", s.commit.author ?? "", el("span", s.verdict, s.verdict), s.note,
+      s.checkRunUrl ? link(s.checkRunUrl, "check run") : el("span", "—", "muted")])), "steps"));
+  const back = kto("/kto/bisections", { repo: data.repo });
+  back.textContent = "all bisections of " + data.repo;
+  const p = el("p");
+  p.append(back);
+  parts.push(p);
+  return parts;
+}
+function list(data) {
+  const parts = [el("h1", data.repo + " · bisections")];
+  if (data.bisections.length === 0) { parts.push(el("p", "No bisections of this repository.", "muted")); return parts; }
+  parts.push(table(["bisection", "job", "range", "status", "steps", "first bad commit", "asked"], data.bisections.map((b) => {
+    const a = kto("/kto/bisections", { repo: data.repo, id: b.id });
+    a.textContent = b.id;
+    return row([a, b.jobKey, short(b.goodSha) + " … " + short(b.badSha), el("span", b.status, b.status), String(b.steps), b.culprit ? commit(b.culprit) : "—", b.startedBy + ", " + when(b.createdAt)]);
+  }), "bisections"));
+  return parts;
+}
+(async () => {
+  const data = await load("/kto/api/bisections");
+  if (!data) return;
+  main.replaceChildren(...(data.kind === "list" ? list(data) : one(data)));
 })();
 `,
 );

@@ -6,6 +6,11 @@ export class QueryParamsError extends Error {
   override readonly name = "QueryParamsError";
 }
 
+/** What a dashboard page's query string names that kto does not have: answered with 404 and this message. */
+export class NotFoundError extends Error {
+  override readonly name = "NotFoundError";
+}
+
 /** owner/name as GitHub allows them: nothing a link or a LIKE pattern could be steered by. */
 const repo = z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, "must be owner/name");
 /** A full commit id: history stores full ids, and a prefix could name two commits. */
@@ -36,6 +41,15 @@ export const testParams = z
   });
 
 export const compareParams = z.object({ repo, base: sha, head: sha });
+
+/** A bisection by its id as the store makes them (12 lowercase hex digits); without one, the repository's newest bisections. */
+export const bisectionParams = z.object({
+  repo,
+  id: z
+    .string()
+    .regex(/^[0-9a-f]{12}$/, "must be a bisection id (12 lowercase hex digits)")
+    .optional(),
+});
 
 export const activityParams = z.object({
   hours: z.coerce

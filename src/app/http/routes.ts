@@ -6,8 +6,9 @@ import { dashboardData } from "./dashboard.js";
 import { activityData } from "./dashboard-activity.js";
 import { compareData, pullData, testData } from "./dashboard-history.js";
 import { ASSET_PATHS, serveAsset } from "./assets-route.js";
-import { COMPARE_HTML, PULL_HTML, TEST_HTML } from "./history-pages.js";
-import { activityParams, compareParams, pullParams, QueryParamsError, readParams, testParams } from "./history-params.js";
+import { bisectionData, bisectionListData, type BisectionReads } from "./dashboard-bisections.js";
+import { BISECTION_HTML, COMPARE_HTML, PULL_HTML, TEST_HTML } from "./history-pages.js";
+import { activityParams, bisectionParams, compareParams, NotFoundError, pullParams, QueryParamsError, readParams, testParams } from "./history-params.js";
 import type { FindRun } from "../github/github-dispatcher.js";
 import { serveHealth } from "./health-route.js";
 import { send } from "./http-json.js";
@@ -27,6 +28,8 @@ export interface RoutesDeps {
   service: RoutesService;
   /** Test results across commits: written by runners' reports, read by the dashboard. */
   history: ResultHistory;
+  /** Bisections asked for from check runs, read by the dashboard's bisection page. */
+  bisections: BisectionReads;
   /** Reads every body a route takes, within the App's body budget. */
   intake: BodyIntake;
   verify: (token: string) => Promise<ActionsClaims>;
@@ -87,6 +90,7 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
     ["/kto/pulls", PULL_HTML],
     ["/kto/tests", TEST_HTML],
     ["/kto/compare", COMPARE_HTML],
+    ["/kto/bisections", BISECTION_HTML],
   ];
   const api = (path: string, answer: (url: URL) => Promise<unknown>): Route => ({
     matches: isGet(path),
@@ -96,6 +100,7 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
         body = await answer(url);
       } catch (error) {
         if (error instanceof QueryParamsError) return send(response, 400, { message: error.message });
+        if (error instanceof NotFoundError) return send(response, 404, { message: error.message });
         throw error;
       }
       send(response, 200, body);
@@ -109,6 +114,7 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
     "/kto/api/pulls",
     "/kto/api/tests",
     "/kto/api/compare",
+    "/kto/api/bisections",
     ...pages.map(([path]) => path),
     ...ASSET_PATHS,
   ];
@@ -144,6 +150,13 @@ function routeList(deps: RoutesDeps, metrics: KtoMetrics, now: () => number): Ro
           api("/kto/api/compare", (url) => {
             const { repo, base, head } = readParams(compareParams, url);
             return compareData(deps.history, repo, base, head);
+          }),
+          api("/kto/api/bisections", async (url) => {
+            const { repo, id } = readParams(bisectionParams, url);
+            if (id === undefined) return bisectionListData(deps.bisections, serverUrl, repo);
+            const data = await bisectionData(deps.bisections, service.reads, serverUrl, repo, id);
+            if (!data) throw new NotFoundError(`${repo} has no bisection ${id}`);
+            return data;
           }),
         ];
   return [

@@ -88,6 +88,12 @@ export class BisectionRepository {
     return row ? recordOf(row) : null;
   }
 
+  /** The repository's newest bisections, newest first, at most `limit`. */
+  async recent(repo: string, limit: number): Promise<BisectionRecord[]> {
+    const rows = await this.db.selectFrom("bisections").selectAll().where("repo", "=", repo).orderBy("created_at", "desc").orderBy("id").limit(limit).execute();
+    return rows.map(recordOf);
+  }
+
   /** Moves a bisection on from `from` (its state as read); false when another report moved it first. */
   async advance(id: string, from: string, to: { state: string; status: BisectionStatus }): Promise<boolean> {
     const updated = await this.db

@@ -358,6 +358,13 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    name: "016-bisections-by-repo",
+    async up(db) {
+      // The dashboard lists a repository's newest bisections.
+      await db.schema.createIndex("bisections_repo_created").on("bisections").columns(["repo", "created_at"]).execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -25,6 +25,7 @@ describe("/kto/health", () => {
     const routes = ktoRoutes({
       service,
       history: store.history,
+      bisections: store.bisections,
       intake: new BodyIntake(DEFAULT_BODY_LIMITS, clock),
       verify: () => Promise.reject(new Error("no run reports here")),
       runnerWorkflow: "kto-runner.yml",
