@@ -187,7 +187,9 @@ export class OrchestratorService {
    * baseline that arrived after them. One publish effect each per `why`, however often asked.
    */
   async republish(jobs: readonly JobRecord[], why: string): Promise<void> {
-    const effects = jobs.filter((job) => isTerminal(job.state)).map((job) => ({ ...publishEffect(job.id, job.attempt, job.state), key: `publish:${job.id}#${job.attempt}:${job.state}:${why}` }));
+    const effects = jobs
+      .filter((job) => isTerminal(job.state))
+      .map((job) => ({ ...publishEffect(job.id, job.attempt, job.state), key: `publish:${job.id}#${job.attempt}:${job.state}:${why}` }));
     if (effects.length === 0) return;
     await this.#store.db.transaction().execute((trx) => recordEffects(trx, this.options.owner, effects, this.clock.now()));
     void this.sendEffects();

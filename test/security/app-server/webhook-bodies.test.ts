@@ -57,7 +57,9 @@ describe("webhook bodies, before their signature is checked", () => {
       socket.setEncoding("utf8");
       socket.on("data", (chunk: string) => (text += chunk));
       socket.on("end", () => resolve(text));
-      socket.on("error", (error) => reject(new Error(`the upload failed with ${(error as NodeJS.ErrnoException).code ?? error.message}; read so far: ${JSON.stringify(text)}`)));
+      socket.on("error", (error) =>
+        reject(new Error(`the upload failed with ${(error as NodeJS.ErrnoException).code ?? error.message}; read so far: ${JSON.stringify(text)}`)),
+      );
       const headers = Object.entries({ ...unsignedHeaders, host, "content-length": String(26 * MB) })
         .map(([name, value]) => `${name}: ${value}\r\n`)
         .join("");
