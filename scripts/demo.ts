@@ -95,18 +95,18 @@ function asPersonSeesIt(runs: CheckRunView[]): string {
  */
 const STORY: { name: string; conclusion: string; title: RegExp; annotation?: { path: string; line: number; message: RegExp } }[] = [
   { name: "kto / x86_64-kunit", conclusion: "success", title: /^succeeded/ },
-  { name: "kto / kunit", conclusion: "success", title: /^[1-9]\d* passed, 0 failed, 0 errored/ },
+  { name: "kto / kunit", conclusion: "success", title: /^no regressions · [1-9]\d* passed, 0 failed, 0 errored/ },
   {
     name: "kto / kunit-guest",
     conclusion: "failure",
-    title: /^1 passed, 1 failed/,
+    title: /^1 regression · 1 passed, 1 failed/,
     annotation: { path: "examples/tests/guest.sh", line: 16, message: /EXPECTATION FAILED at examples\/tests\/guest\.sh:16/ },
   },
-  { name: "kto / smoke", conclusion: "success", title: /^2 passed, 0 failed/ },
+  { name: "kto / smoke", conclusion: "success", title: /^no regressions · 2 passed, 0 failed/ },
   {
     name: "kto / userspace",
     conclusion: "failure",
-    title: /^2 passed, 1 failed/,
+    title: /^1 regression · 2 passed, 1 failed/,
     annotation: { path: "examples/tests/userspace.sh", line: 9, message: /expected 4, got 3/ },
   },
 ];

@@ -148,6 +148,8 @@ export const configSchema = z
       .object({
         /** `regressions`: red only for a test that passed on the baseline, or a new test that fails; `failures`: red for any failure. */
         fail_on: z.enum(["regressions", "failures"]).default("regressions"),
+        /** Runs a pull request's failing job again up to this many times before its failures are judged: a pass on one is flaky, not new. */
+        confirm: z.number().int().min(0).max(3).default(0),
       })
       .strict()
       .default({}),

@@ -51,7 +51,8 @@ describe("end to end: a pull request to a kernel tree in, check runs out, on rea
     );
     const kunit = byName["kto / kunit"]!;
     expect(kunit.conclusion).toBe("success");
-    expect(kunit.output.title).toMatch(/^[1-9]\d* passed, 0 failed, 0 errored, [1-9]\d* skipped$/);
+    // Judged against the base branch first (it has no results here: nothing to call a regression), then the counts.
+    expect(kunit.output.title).toMatch(/^no regressions · [1-9]\d* passed, 0 failed, 0 errored, [1-9]\d* skipped$/);
     // Its dispatch carried the build's handoff: the artifact and each output's digest.
     const kunitJob = system.github.state.dispatches
       .map((d) => JSON.parse(d.inputs.job!) as { id: string; build?: { artifact: string; files: { role: string; sha256: string }[] } })
@@ -59,12 +60,12 @@ describe("end to end: a pull request to a kernel tree in, check runs out, on rea
     expect(kunitJob.build?.artifact).toBe("kto-build-x86_64-kunit");
     expect(kunitJob.build?.files.find((file) => file.role === "kernel")?.sha256).toMatch(/^[0-9a-f]{64}$/);
 
-    expect(byName["kto / smoke"]).toMatchObject({ conclusion: "success", output: { title: "2 passed, 0 failed, 0 errored, 0 skipped" } });
-    expect(byName["kto / userspace"]).toMatchObject({ conclusion: "failure", output: { title: "2 passed, 1 failed, 0 errored, 0 skipped" } });
+    expect(byName["kto / smoke"]).toMatchObject({ conclusion: "success", output: { title: "no regressions · 2 passed, 0 failed, 0 errored, 0 skipped" } });
+    expect(byName["kto / userspace"]).toMatchObject({ conclusion: "failure", output: { title: "1 regression · 2 passed, 1 failed, 0 errored, 0 skipped" } });
     expect(byName["kto / userspace"]!.output.annotations).toEqual([
       expect.objectContaining({ path: "examples/tests/userspace.sh", start_line: 9, title: "arithmetic" }),
     ]);
-    expect(byName["kto / kunit-guest"]).toMatchObject({ conclusion: "failure", output: { title: "1 passed, 1 failed, 0 errored, 0 skipped" } });
+    expect(byName["kto / kunit-guest"]).toMatchObject({ conclusion: "failure", output: { title: "1 regression · 1 passed, 1 failed, 0 errored, 0 skipped" } });
     expect(byName["kto / kunit-guest"]!.output.annotations).toEqual([
       expect.objectContaining({ path: "examples/tests/guest.sh", start_line: 16, title: "guest › kernel_release" }),
     ]);

@@ -118,20 +118,35 @@ export class Bisector {
       startedBy: press.writer.login,
       createdAt: this.deps.now(),
     });
-    if (!created) return false;
+    if (!created) {
+      // A press of a bisection under way finishes what a failure may have left undone (its
+      // check run, its current step), and starts nothing more: both are made once.
+      if (record.status !== "running") return false;
+      const now = bisectionStateSchema.parse(JSON.parse(record.state));
+      const step = currentStep(now);
+      if (record.checkRunId === null) await this.openCheckRun(octokit, record, now);
+      if (step && step.verdict === null) await this.submitStep(octokit, record, plan.defaultRef, step.sha, bisectionGate(record, record));
+      return false;
+    }
+    await this.openCheckRun(octokit, record, state);
+    await this.submitStep(octokit, record, plan.defaultRef, commits[first.position - 1]!.sha, bisectionGate(press.writer, record));
+    return true;
+  }
+
+  /** The bisection's `kto / bisect` check run, created in progress on its bad commit, its id kept. */
+  private async openCheckRun(octokit: Octokit, record: BisectionRecord, state: BisectionState): Promise<void> {
+    const { owner, repo } = splitRepo(record.repo);
     const view = this.view(record, state);
     const { data: run } = await octokit.rest.checks.create({
       owner,
       repo,
       name: BISECT_CHECK_RUN,
-      head_sha: offer.badSha,
+      head_sha: record.badSha,
       external_id: `bisect:${record.id}`,
       status: "in_progress",
       output: runningOutput(view),
     });
     await this.deps.bisections.setCheckRunId(record.id, run.id);
-    await this.submitStep(octokit, record, plan.defaultRef, commits[first.position - 1]!.sha, bisectionGate(press.writer, record));
-    return true;
   }
 
   /**

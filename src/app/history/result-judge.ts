@@ -105,7 +105,8 @@ export class ResultJudge {
   async judge(job: JobRecord, plan: PlanRecord): Promise<Judgement | null> {
     // The base branch as it was when the plan was made: never the pull request's own head, nor a base it was moved to since.
     const baseRef = plan.baseRef;
-    if (!plan.repo || !plan.headSha || plan.installationId === null || !baseRef) return null;
+    // A build's end is its own (its check run names what broke); its tests are its suites'.
+    if (!plan.repo || !plan.headSha || plan.installationId === null || !baseRef || job.spec.runner === "build") return null;
     const head = await this.deps.history.runOf(job.id, job.attempt);
     if (!head) return null;
     const notes: string[] = [];
@@ -139,13 +140,30 @@ export class ResultJudge {
         `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
       );
     const regressions = regressionTests(comparison).length;
+    // Run again to confirm (the base's confirm, a suite's retries): a test that failed on an
+    // earlier run of this commit and passes now is flaky, and said so, never quietly green.
+    const wavered = new Set<string>();
+    for (let attempt = 1; attempt < job.attempt; attempt++) {
+      const earlier = await this.deps.history.runOf(job.id, attempt);
+      if (!earlier) continue;
+      for (const test of (await storedSet(this.deps.history, earlier, short(plan.headSha))).cases.values())
+        if (isFailing(test.status) && headSet.cases.get(test.key)?.status === "passed") wavered.add(test.id);
+    }
+    if (wavered.size > 0) {
+      const listed = [...wavered].slice(0, 5).join(", ");
+      notes.push(
+        `Flaky on this commit: ${wavered.size} test${wavered.size === 1 ? "" : "s"} failed on an earlier run and passed when run again: ${listed}${wavered.size > 5 ? ", …" : ""}.`,
+      );
+    }
     const jobCase = headSet.cases.get(identityKey({ job: head.jobKey, path: [], name: JOB_CASE, occurrence: 1 }));
     const failedAsWhole = jobCase?.status !== "passed";
     let conclusion: Judgement["conclusion"] = null;
     const noVerdict = job.outcome === "infrastructure" || job.state === "cancelled" || job.state === "skipped";
     if (policy.failOn === "regressions" && !noVerdict && job.state !== "succeeded") {
-      if (regressions > 0) conclusion = "failure";
-      else if (failedAsWhole || head.entry.status !== job.state)
+      if (regressions > 0) {
+        conclusion = "failure";
+        if (job.failedAttempts > 0) notes.push(`Confirmed: the job failed in each of its ${job.failedAttempts + 1} runs of this commit.`);
+      } else if (failedAsWhole || head.entry.status !== job.state)
         notes.push("The job failed as a whole (it did not run to the end, or failed with no failing test to say why), so its own result decides.");
       else if (comparison.incomplete.length === 0) conclusion = "success";
       else notes.push("The comparison is incomplete (see below), so the job's own result decides.");

@@ -76,10 +76,14 @@ export function heldByTrustRules(pr: PullRequestFacts, trust: TrustConfig): stri
 export interface BaseAllowance {
   suites: SuiteSelection;
   privileges: PrivilegeAllowance | undefined;
+  /** A failing job runs again at least this many times (the base's `results.confirm`), whatever the head's config says. */
+  retriesAtLeast?: number;
 }
 
 export function allowanceOf(policy: Policy, trigger: keyof Triggers): BaseAllowance {
-  return { suites: policy.triggers[trigger], privileges: policy.privileges };
+  // A pull request's regressions are confirmed before they are called new: its failing jobs run again.
+  const confirm = trigger === "pull_request" ? policy.results.confirm : 0;
+  return { suites: policy.triggers[trigger], privileges: policy.privileges, ...(confirm > 0 ? { retriesAtLeast: confirm } : {}) };
 }
 
 /** The gate of a pull request under the base's policy: null to run now, or why it waits. */

@@ -116,7 +116,9 @@ export function planSubmitter(deps: {
     if (config.kind === "invalid") return configFailure(target, config.issues);
     const selected = config.plan.jobs
       .filter((spec) => allowed.suites === "all" || allowed.suites.includes(spec.suite))
-      .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }));
+      .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }))
+      // A build's failure is no test's: only suites are run again to confirm.
+      .map((spec) => (allowed.retriesAtLeast && spec.runner !== "build" ? { ...spec, retries: Math.max(spec.retries, allowed.retriesAtLeast) } : spec));
     // A suite asking for more than the base allows is a config error of its own, and never dispatched.
     const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
     if (refused.length > 0) await configFailure(target, refused);

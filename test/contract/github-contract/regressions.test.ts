@@ -181,6 +181,33 @@ describe("regressions, not failures", () => {
     expect(s.github.rejected).toEqual([]);
   });
 
+  it("confirms a regression by running the failing job again (confirm: 1): a pass then is flaky and said so, two failures are new", async () => {
+    const s = await start();
+    commitGraph(s, "results:\n  confirm: 1\n");
+    await pushToMaster(s, BASE);
+    await runJob(s, 0, BASE_RESULTS, BASE);
+    const broke = { sub: "failed", mul: "failed", add: "failed", div: "passed" } as const;
+    // The first push fails add, then passes it when run again: flaky, green, and said so.
+    await push(s, BROKEN, CONFIG);
+    const first = await until(async () => s.github.state.dispatches[1] && dispatchedJob(s, 1), "the first run");
+    await report(s, first.id, { kind: "started" });
+    await report(s, first.id, finished(broke));
+    const flaky = await runJob(s, 2, { sub: "failed", mul: "failed", add: "passed", div: "passed" }, BROKEN);
+    expect(dispatchedJob(s, 2).id).toBe(first.id);
+    expect(flaky.conclusion).toBe("success");
+    expect(flaky.output.summary).toContain("Flaky on this commit: 1 test failed on an earlier run and passed when run again: unit › math › add");
+    // The next push fails it twice: confirmed, and new.
+    await push(s, FIXED, CONFIG, "synchronize");
+    const next = await until(async () => s.github.state.dispatches[3] && dispatchedJob(s, 3), "the next push's run");
+    await report(s, next.id, { kind: "started" });
+    await report(s, next.id, finished(broke));
+    const confirmed = await runJob(s, 4, broke, FIXED);
+    expect(confirmed.conclusion).toBe("failure");
+    expect(confirmed.output.title).toMatch(/^1 regression/);
+    expect(confirmed.output.summary).toContain("Confirmed: the job failed in each of its 2 runs");
+    expect(s.github.rejected).toEqual([]);
+  });
+
   it("judges each job of a suite's one check run the same way: red for its regression, green once only old failures remain", async () => {
     const s = await start({ server: "github.com" });
     const config = `version: 1\nsuites:\n${suite("unit", "    check_run: suite\n")}`;
