@@ -49,7 +49,10 @@ const STATEMENTS_CACHED = 256;
 /**
  * The database as Kysely's SQLite driver uses it, preparing each distinct statement once:
  * SQLite compiles a statement in about as long as it takes to run a small one, and a
- * scheduling pass runs the same few hundred times.
+ * scheduling pass runs the same few hundred times. Every transaction takes the write lock
+ * when it begins: a deferred one that read first and then writes while another process
+ * (a second App, `kto` reading the same store) has written meanwhile fails at once with
+ * "database is locked", where one that waits at its start is served by busy_timeout.
  */
 function preparedOnce(sqlite: BetterSqlite3.Database): SqliteDatabase {
   const cache = new Map<string, BetterSqlite3.Statement>();
@@ -60,7 +63,7 @@ function preparedOnce(sqlite: BetterSqlite3.Database): SqliteDatabase {
       if (statement) {
         cache.delete(text);
       } else {
-        statement = sqlite.prepare(text);
+        statement = sqlite.prepare(text === "begin" ? "begin immediate" : text);
         if (cache.size >= STATEMENTS_CACHED) cache.delete(cache.keys().next().value!);
       }
       cache.set(text, statement);
