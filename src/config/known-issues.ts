@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { parseYaml, readYamlText } from "./load-config.js";
-import { compileTestGlob } from "./test-glob.js";
+import { compileTestGlob, testGlobPrefix } from "./test-glob.js";
 
 /** Where the base branch keeps its known issues; a pull request's own copy is never read. */
 export const KNOWN_ISSUES_PATH = ".github/kto-known.yml";
@@ -32,6 +32,7 @@ const entrySchema = z
       .string()
       .url("expected a link to the report (a URL)")
       .max(2048)
+      .refine((link) => /^https?:\/\//i.test(link), "expected an http:// or https:// link")
       .refine(
         (link) => ![...link].some((c) => c.trim() === "" || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
         "expected a link without spaces or control characters",
@@ -60,31 +61,37 @@ export interface KnownScope {
   labels: readonly string[];
 }
 
+/** One of an entry's globs, with the literal start of every name it matches. */
+export interface CompiledTestGlob {
+  prefix: string;
+  matches: (path: string) => boolean;
+}
+
 export class KnownIssues {
-  private readonly matchers: ((path: string) => boolean)[];
+  /** Each entry's globs, by entry. */
+  readonly globs: readonly (readonly CompiledTestGlob[])[];
 
   constructor(
     readonly file: string,
     readonly entries: readonly KnownIssue[],
   ) {
-    this.matchers = entries.map((entry) => {
-      const globs = entry.tests.map(compileTestGlob);
-      return (path: string) => globs.some((matches) => matches(path));
-    });
+    this.globs = entries.map((entry) => entry.tests.map((pattern) => ({ prefix: testGlobPrefix(pattern), matches: compileTestGlob(pattern) })));
   }
 
   static none(): KnownIssues {
     return new KnownIssues(KNOWN_ISSUES_PATH, []);
   }
 
+  /** Whether the entry applies to tests of a job of this scope at all. */
+  inScope(entry: KnownIssue, scope: KnownScope): boolean {
+    if (entry.suite !== undefined && entry.suite !== scope.suite) return false;
+    if (entry.arch !== undefined && entry.arch !== scope.arch) return false;
+    return !entry.labels || entry.labels.every((label) => scope.labels.includes(label));
+  }
+
   /** The first entry that covers this test in this job, or null. */
   match(scope: KnownScope, path: string): KnownIssue | null {
-    for (const [i, entry] of this.entries.entries()) {
-      if (entry.suite !== undefined && entry.suite !== scope.suite) continue;
-      if (entry.arch !== undefined && entry.arch !== scope.arch) continue;
-      if (entry.labels && !entry.labels.every((label) => scope.labels.includes(label))) continue;
-      if (this.matchers[i]!(path)) return entry;
-    }
+    for (const [i, entry] of this.entries.entries()) if (this.inScope(entry, scope) && this.globs[i]!.some((glob) => glob.matches(path))) return entry;
     return null;
   }
 }

@@ -39,6 +39,20 @@ export function compileTestGlob(pattern: string): (text: string) => boolean {
   return (text) => matches(segments, !endsWithStar, text);
 }
 
+/**
+ * The literal start every name `pattern` matches has: its characters up to the first
+ * wildcard. Sorted names that start with it are the only ones the glob need be tried on.
+ */
+export function testGlobPrefix(pattern: string): string {
+  let prefix = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*" || c === "?") break;
+    prefix += c === "\\" ? (pattern[++i] ?? "") : c;
+  }
+  return prefix;
+}
+
 function matchesAt(segment: Segment, text: string, at: number): boolean {
   if (at + segment.length > text.length) return false;
   for (let i = 0; i < segment.length; i++) if (segment[i] !== null && segment[i] !== text[at + i]) return false;

@@ -51,10 +51,17 @@ describe("two processes writing one SQLite store", () => {
       ]);
       const store = await openStore({ dataDir, databaseUrl: "" });
       try {
-        const plans = await store.db.selectFrom("plans").select(({ fn }) => fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+        const plans = await store.db
+          .selectFrom("plans")
+          .select(({ fn }) => fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow();
         expect(Number(plans.n)).toBe(600);
         // Each plan but the group's newest had its job cancelled by the next: exactly one is still queued.
-        const queued = await store.db.selectFrom("jobs").where("state", "=", "queued").select(({ fn }) => fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+        const queued = await store.db
+          .selectFrom("jobs")
+          .where("state", "=", "queued")
+          .select(({ fn }) => fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow();
         expect(Number(queued.n)).toBe(1);
       } finally {
         await store.close();

@@ -1,5 +1,5 @@
 import { TEST_CLASSES, type ClassifiedTest, type TestClass } from "../../runners/history/comparison.js";
-import { codeSpan, inlineText, plainText } from "../../runners/report/markdown.js";
+import { codeSpan, inlineText, plainText, webLink } from "../../runners/report/markdown.js";
 import { regressionTests, type Judgement } from "./result-judge.js";
 
 /** Tests a class lists on a check run; the count covers the rest, and the results artifact and dashboard list them all. */
@@ -39,7 +39,7 @@ export function judgementTitle(j: Judgement): string {
 
 function testLine(t: ClassifiedTest): string {
   const was = t.base === null ? "" : ` (was ${t.base})`;
-  const known = t.known?.link ? ` — [known issue](${t.known.link})` : t.known ? ` — known issue #${t.known.entry + 1}` : "";
+  const known = t.known?.link ? ` — ${webLink("known issue", t.known.link)}` : t.known ? ` — known issue #${t.known.entry + 1}` : "";
   return `- ${testSpan(t.id)}: ${t.head}${was}${known}`;
 }
 
@@ -79,6 +79,15 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
     if (tests.length === 0) continue;
     sections.push(`<details><summary>${HEADINGS[cls]} (${tests.length})</summary>\n\n${classList(tests)}\n\n</details>`);
   }
+  if (j.knownPassing.length > 0) {
+    const lines = j.knownPassing.slice(0, LISTED).map((k) => {
+      const name = k.link ? webLink(`Known issue #${k.entry + 1}`, k.link) : `Known issue #${k.entry + 1}`;
+      return `- ${name}: its tests passed in each of the last ${k.runs} runs of this job on the base branch (such as ${k.tests.map(testSpan).join(", ")})`;
+    });
+    if (j.knownPassing.length > LISTED) lines.push(`- … and ${j.knownPassing.length - LISTED} more`);
+    sections.push(`### Known issues that may be ready to remove\n\n${lines.join("\n")}`);
+  }
+  const stale = new Set(j.knownPassing.map((k) => k.entry));
   const notes = [
     ...j.notes,
     ...(c.nowSkipped.length
@@ -86,7 +95,10 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
       : []),
     ...c.incomplete.slice(0, 5),
     ...(c.incomplete.length > 5 ? [`… ${c.incomplete.length - 5} more gaps`] : []),
-    ...c.knownNowPassing.slice(0, 5).map((k) => `Known issue #${k.entry + 1} passes now (${k.test}): it may be ready to remove.`),
+    ...c.knownNowPassing
+      .filter((k) => !stale.has(k.entry))
+      .slice(0, 5)
+      .map((k) => `Known issue #${k.entry + 1} passes now (${k.test}): once it keeps passing on the base branch, it can be removed.`),
   ];
   // Notes quote test names and a runner's reasons: plain text, so none of it is a link, an image or a tag.
   if (notes.length > 0) sections.push(notes.map((n) => `> ${plainText(n)}`).join("\n>\n"));

@@ -2,6 +2,7 @@ import type { ResultHistory, ResultRun } from "../../orchestrator/store/result-h
 import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
 import { errorText } from "../../orchestrator/logger.js";
 import { compareResults, flakyAlong, type ClassifiedTest, type CompareOptions, type Comparison } from "../../runners/history/comparison.js";
+import { knownIssuesPassing, type PassingKnownIssue } from "../../runners/history/known-streaks.js";
 import { JOB_CASE, resultsSet, type ResultsJobEntry, type ResultsSet } from "../../runners/history/results-set.js";
 import { identityKey, isFailing } from "../../runners/history/test-identity.js";
 import { CONCLUSION } from "../github/check-run-conclusion.js";
@@ -39,6 +40,8 @@ export interface Judgement {
   notes: string[];
   /** The merge base whose baseline kto is running for it: until that ends, the judgement waits. */
   waitingForBaseline?: string;
+  /** Known issues whose tests passed in each of the base branch's last runs of this job: each may be ready to go. */
+  knownPassing: PassingKnownIssue[];
 }
 
 /** The tests a judgement counts as regressions: failing where they passed, or failing and new. */
@@ -78,16 +81,15 @@ export async function compareWithBaseRuns(
   headSet: ResultsSet,
   runs: readonly ResultRun[],
   options: { known?: CompareOptions["known"] } = {},
-): Promise<{ comparison: Comparison; nearest: ResultRun | null }> {
+): Promise<{ comparison: Comparison; nearest: ResultRun | null; recent: ResultsSet[] }> {
   const nearest = runs[0] ?? null;
-  const baseSet = nearest ? await storedSet(history, nearest, short(nearest.sha)) : resultsSet("no baseline", []);
   const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
   const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
-  const flaky =
-    window.length > 1
-      ? flakyAlong(await Promise.all(window.map(async (run) => ({ commit: run.sha, set: await storedSet(history, run, short(run.sha)) }))))
-      : new Set<string>();
-  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest };
+  // Nearest first: the nearest run is the window's first.
+  const recent = await Promise.all(window.map((run) => storedSet(history, run, short(run.sha))));
+  const baseSet = recent[0] ?? resultsSet("no baseline", []);
+  const flaky = window.length > 1 ? flakyAlong(window.map((run, i) => ({ commit: run.sha, set: recent[i]! }))) : new Set<string>();
+  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest, recent };
 }
 
 /**
@@ -129,12 +131,18 @@ export class ResultJudge {
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
-    const { comparison, nearest } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
+    const { comparison, nearest, recent } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
+    // A branch's own run is one of the branch's runs; a pull request's is not.
+    const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? recent : [headSet, ...recent]);
+    if (passing.unchecked > 0)
+      notes.push(
+        `${passing.unchecked} known issues were not checked for a run of passes: their globs start with a wildcard and this job has too many tests to try them on.`,
+      );
     let baseline: Baseline | null = null;
     if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
     // Only a pull request's: a baseline's own judgement asking for its parent's would walk the whole branch back.
     else if (mergeBase && isPullRequestGroup(plan.groupKey) && this.deps.baselines && (await this.deps.baselines.request(plan, mergeBase, job)))
-      return { comparison, baseline: null, failOn: policy.failOn, regressions: 0, conclusion: null, notes, waitingForBaseline: mergeBase };
+      return { comparison, baseline: null, failOn: policy.failOn, regressions: 0, conclusion: null, notes, waitingForBaseline: mergeBase, knownPassing: [] };
     else if (candidates.length > 0)
       notes.push(
         `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
@@ -168,6 +176,6 @@ export class ResultJudge {
       else if (comparison.incomplete.length === 0) conclusion = "success";
       else notes.push("The comparison is incomplete (see below), so the job's own result decides.");
     }
-    return { comparison, baseline, failOn: policy.failOn, regressions, conclusion, notes };
+    return { comparison, baseline, failOn: policy.failOn, regressions, conclusion, notes, knownPassing: passing.issues };
   }
 }

@@ -52,3 +52,14 @@ export function pathLink(text: string, path: string): string {
   const target = encodeURI(path).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `[${inlineText(text).replace(/[[\]\\]/g, "\\$&")}](${target})`;
 }
+
+/**
+ * A link to a web page named by config (a known issue's report): http(s) only, its
+ * parentheses, brackets and angle brackets percent-encoded so that none ends the link early.
+ * Anything else is shown as plain text, never as a link.
+ */
+export function webLink(text: string, url: string): string {
+  if (!/^https?:\/\/[^\s]+$/i.test(url)) return plainText(`${text} (${url})`);
+  const target = url.replace(/[()<>[\]"'`\\]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+  return `[${inlineText(text).replace(/[[\]\\]/g, "\\$&")}](${target})`;
+}

@@ -279,4 +279,37 @@ describe("regressions, not failures", () => {
     expect(run.output.title).toMatch(/^1 regression/);
     expect(s.github.rejected).toEqual([]);
   });
+
+  it("points out a known issue whose test passed in each of the base branch's last ten runs, on the push that makes it ten", async () => {
+    const s = await start({ server: "github.com" });
+    const line = Array.from({ length: 12 }, (_, i) => sha(0xd00 + i));
+    line.forEach((commit, i) => {
+      s.github.state.commits.set(`${REPO}@${commit}`, {
+        parents: i ? [line[i - 1]!] : [],
+        message: `commit ${i}`,
+        author: "dev",
+        date: "2026-12-01T00:00:00Z",
+      });
+      s.github.state.files.set(`${REPO}@${commit}:.github/kto.yml`, CONFIG);
+    });
+    s.github.state.files.set(
+      `${REPO}@master:.github/kto-known.yml`,
+      `version: 1\nknown:\n  - tests: ["math › mul"]\n    link: https://bugs.example/7\n  - tests: ["math › div"]\n    intermittent: true\n`,
+    );
+    const runs: CheckRun[] = [];
+    for (const [i, commit] of line.entries()) {
+      s.github.state.refs.set(`${REPO}@master`, commit);
+      await pushToMaster(s, commit);
+      // mul fails on the first commit only; sub fails throughout, and no known issue covers it.
+      runs.push(await runJob(s, i, { sub: "failed", mul: i === 1 ? "failed" : "passed", add: "passed", div: "passed" }, commit));
+    }
+    const readyToGo = (run: CheckRun) => run.output.summary.includes("Known issues that may be ready to remove");
+    // Commit 1's mul failed; commits 2 to 10 make nine passes, the eleventh push the tenth.
+    expect(runs.map(readyToGo)).toEqual([...Array(11).fill(false), true]);
+    const section = runs[11]!.output.summary.split("### Known issues that may be ready to remove")[1]!;
+    expect(section).toContain("[Known issue #1](https://bugs.example/7): its tests passed in each of the last 10 runs");
+    expect(section).toContain("`unit › math › mul`");
+    expect(section).not.toContain("#2");
+    expect(s.github.rejected).toEqual([]);
+  }, 120_000);
 });
