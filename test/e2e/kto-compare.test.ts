@@ -129,6 +129,14 @@ describe("kto compare on two runs' results", () => {
       expect((JSON.parse(known.stdout) as { tests: Classified[] }).tests).toEqual([
         expect.objectContaining({ id: "unit › a", class: "known", known: { entry: 0, link: "https://lore.kernel.org/r/1", expect: "fail" } }),
       ]);
+      // Its test passed in the base: given nine more base runs where it passed, the entry is pointed out for removal; eight are not enough.
+      const history = (n: number) => Array.from({ length: n }, () => ["--history", base]).flat();
+      const ten = await kto(["compare", base, head, "--known", "known.yml", ...history(9)], dir);
+      expect(ten.stdout).toContain(
+        "known issues whose tests passed in each of the last 10 or more base runs given (remove them):\n  entry 1 (https://lore.kernel.org/r/1): 10 runs, such as unit › a",
+      );
+      const nine = await kto(["compare", base, head, "--known", "known.yml", "--json", ...history(8)], dir);
+      expect((JSON.parse(nine.stdout) as { knownPassing: unknown[] }).knownPassing).toEqual([]);
       // Scoped to another suite, the entry does not cover it.
       await writeFile(join(dir, "other.yml"), "version: 1\nknown:\n  - tests: 'a'\n    suite: timers\n");
       expect((await kto(["compare", base, head, "--known", "other.yml"], dir)).code).toBe(1);

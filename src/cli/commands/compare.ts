@@ -1,6 +1,7 @@
 import { ConfigError } from "../../config/errors.js";
 import { KnownIssues, loadKnownIssues } from "../../config/known-issues.js";
 import { compareResults, comparisonExit, flakyAcross, TEST_CLASSES, type Comparison, type TestClass } from "../../runners/history/comparison.js";
+import { knownIssuesPassing, KNOWN_PASSES_TO_REMOVE, type KnownPassing } from "../../runners/history/known-streaks.js";
 import { readResultsSet, ResultsFileError } from "../../runners/history/results-set.js";
 import { oneLine } from "../../runners/report/terminal-text.js";
 import { EXIT } from "../exit-codes.js";
@@ -45,16 +46,20 @@ async function compare(base: string, head: string, options: CompareCommandOption
   const known = options.known ? await loadKnownIssues(options.known, true) : KnownIssues.none();
   const flaky = history.length ? flakyAcross([baseSet!, ...history]) : new Set<string>();
   const comparison = compareResults(baseSet!, headSet!, { known, flaky });
+  // The base and its history are the base branch's runs, newest first as given.
+  const knownPassing = knownIssuesPassing(known, [baseSet!, ...history]);
   const exit = comparisonExit(comparison);
   if (options.json) {
-    printOut(`${JSON.stringify({ base: baseSet!.source, head: headSet!.source, known: options.known ?? null, exit, ...comparison }, null, 2)}\n`);
+    printOut(
+      `${JSON.stringify({ base: baseSet!.source, head: headSet!.source, known: options.known ?? null, exit, ...comparison, knownPassing: knownPassing.issues }, null, 2)}\n`,
+    );
     return exit;
   }
-  printOut(describeComparison(baseSet!.source, headSet!.source, comparison));
+  printOut(describeComparison(baseSet!.source, headSet!.source, comparison, knownPassing));
   return exit;
 }
 
-export function describeComparison(base: string, head: string, c: Comparison): string {
+export function describeComparison(base: string, head: string, c: Comparison, knownPassing?: KnownPassing): string {
   const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
   const lines = [
     `kto compare: ${oneLine(base)} → ${oneLine(head)}`,
@@ -78,6 +83,12 @@ export function describeComparison(base: string, head: string, c: Comparison): s
     lines.push("", "known issues whose test passes now (remove them, or mark them intermittent):");
     list(c.knownNowPassing.map((k) => `entry ${k.entry + 1}${k.link ? ` (${k.link})` : ""}: ${k.test}`));
   }
+  if (knownPassing?.issues.length) {
+    lines.push("", `known issues whose tests passed in each of the last ${KNOWN_PASSES_TO_REMOVE} or more base runs given (remove them):`);
+    list(knownPassing.issues.map((k) => `entry ${k.entry + 1}${k.link ? ` (${k.link})` : ""}: ${k.runs} runs, such as ${k.tests.join(", ")}`));
+  }
+  if (knownPassing?.unchecked)
+    lines.push("", `${n(knownPassing.unchecked, "known issue")} not checked for a run of passes: globs starting with * over too many tests`);
   if (c.duplicates) lines.push("", `${n(c.duplicates, "test")} had the names of another test in the same job; told apart as (#2), (#3)… in the order they ran`);
   if (c.incomplete.length) {
     lines.push("", "incomplete: these results cannot be compared in full:");
