@@ -86,7 +86,8 @@ export class KnownIssues {
   inScope(entry: KnownIssue, scope: KnownScope): boolean {
     if (entry.suite !== undefined && entry.suite !== scope.suite) return false;
     if (entry.arch !== undefined && entry.arch !== scope.arch) return false;
-    return !entry.labels || entry.labels.every((label) => scope.labels.includes(label));
+    // As GitHub matches runner labels: without regard to case.
+    return !entry.labels || entry.labels.every((label) => scope.labels.some((has) => has.toLowerCase() === label.toLowerCase()));
   }
 
   /** The first entry that covers this test in this job, or null. */

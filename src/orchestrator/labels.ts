@@ -1,11 +1,16 @@
-/** A job fits a runner when the runner has every label the job asks for. */
-export function labelsFit(jobLabels: readonly string[], runnerLabels: ReadonlySet<string> | readonly string[]): boolean {
-  const have = runnerLabels instanceof Set ? runnerLabels : new Set(runnerLabels);
-  return jobLabels.every((label) => have.has(label));
+/**
+ * A job fits a runner when the runner has every label the job asks for. GitHub compares
+ * labels without regard to case (a job asking for `KVM` runs on a runner labelled `kvm`),
+ * so kto does too: else it would hold a job GitHub would have run.
+ */
+export function labelsFit(jobLabels: readonly string[], runnerLabels: Iterable<string>): boolean {
+  const have = new Set([...runnerLabels].map((label) => label.toLowerCase()));
+  return jobLabels.every((label) => have.has(label.toLowerCase()));
 }
 
+/** One key for a set of labels, however each is cased or ordered. */
 export function labelKey(labels: readonly string[]): string {
-  return [...labels].sort().join(",");
+  return [...new Set(labels.map((label) => label.toLowerCase()))].sort().join(",");
 }
 
 /**

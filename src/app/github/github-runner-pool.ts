@@ -17,7 +17,7 @@ export function githubRunnerKey(repo: string, runnerId: number): string {
 export { RUNNER_LABEL_PREFIX };
 
 export function uniqueRunnerLabel(labels: readonly string[]): string | undefined {
-  return labels.find((l) => l.startsWith(RUNNER_LABEL_PREFIX));
+  return labels.find((l) => l.toLowerCase().startsWith(RUNNER_LABEL_PREFIX));
 }
 
 /** The kto-runner-<name> labels on runner `name` that are not its own, compared as GitHub compares labels, without case. */

@@ -1,6 +1,7 @@
 import { ACTIVE_STATES } from "../../orchestrator/job-state.js";
 import type { OrchestratorService } from "../../orchestrator/service.js";
 import type { JobRecord } from "../../orchestrator/store/store.js";
+import { labelsFit } from "../../orchestrator/labels.js";
 import { runsOn, type FindRun } from "../github/github-dispatcher.js";
 
 /** A run of the runner workflow that ended, as its workflow_job event names it. */
@@ -40,7 +41,7 @@ export function lostRunFailer(service: Pick<OrchestratorService, "failRun" | "re
     const named = new Set<string>();
     for (const env of await reads.runners.list()) {
       const asked = runsOn(env.labels);
-      if (asked.length > 0 && asked.every((label) => labels.includes(label))) named.add(env.id);
+      if (asked.length > 0 && labelsFit(asked, labels)) named.add(env.id);
     }
     return named;
   }

@@ -36,6 +36,19 @@ describe("the scheduler's preference for the runner that ran a job's build", () 
   });
 });
 
+describe("labels, as GitHub compares them", () => {
+  it("match without regard to case: a job asking for KVM runs on a runner labelled kvm, and one class holds both spellings", () => {
+    const runners = [runner("lower", ["self-hosted", "x86_64", "kvm"]), runner("upper", ["Self-Hosted", "X86_64", "KVM"], 3)];
+    expect(assignJobs([job("a", ["KVM", "x86_64"]), job("b", ["kvm"]), job("c", ["kvm", "gpu"])], runners)).toEqual([
+      { jobId: "a", runnerId: "upper" },
+      { jobId: "b", runnerId: "upper" },
+    ]);
+    // A job naming its runner by its own label is bound to that runner, however the label is cased.
+    const own = [runner("r1", ["kvm", "kto-runner-host-1-abcdef"]), runner("r2", ["kvm", "kto-runner-host-2-abcdef"])];
+    expect(assignJobs([job("d", ["KVM", "KTO-RUNNER-host-2-ABCDEF"])], own)).toEqual([{ jobId: "d", runnerId: "r2" }]);
+  });
+});
+
 describe("a build's handoff", () => {
   const files = [
     { path: "bzImage", role: "kernel", size: 1024, sha256: digest("a") },
