@@ -52,7 +52,7 @@ export function judgedConclusion(job: Pick<JobRecord, "state">, judgement: Judge
 }
 
 export interface ResultJudgeDeps {
-  history: Pick<ResultHistory, "runOf" | "baselineRuns" | "casesOf">;
+  history: Pick<ResultHistory, "runOf" | "baselineRuns" | "casesOf" | "recordBaseline">;
   ancestry: Pick<CommitAncestry, "of">;
   policy: Pick<ResultsPolicyReader, "at">;
   octokitFor: OctokitFor;
@@ -68,6 +68,12 @@ export async function storedSet(history: Pick<ResultHistory, "casesOf">, run: Re
 
 const short = (sha: string) => sha.slice(0, 7);
 
+/** The runs that tell a flaky test: those of `runs` (nearest first) at their nearest commits. */
+export function flakyWindow(runs: readonly ResultRun[]): ResultRun[] {
+  const commits = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
+  return runs.filter((run) => commits.includes(run.sha));
+}
+
 /**
  * A job's results against base-branch runs of it, nearest first: compared with the nearest,
  * a test that went back and forth across the nearest commits' runs taken as flaky. The check
@@ -78,16 +84,15 @@ export async function compareWithBaseRuns(
   headSet: ResultsSet,
   runs: readonly ResultRun[],
   options: { known?: CompareOptions["known"] } = {},
-): Promise<{ comparison: Comparison; nearest: ResultRun | null }> {
+): Promise<{ comparison: Comparison; nearest: ResultRun | null; window: ResultRun[] }> {
   const nearest = runs[0] ?? null;
   const baseSet = nearest ? await storedSet(history, nearest, short(nearest.sha)) : resultsSet("no baseline", []);
-  const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
-  const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
+  const window = flakyWindow(runs);
   const flaky =
     window.length > 1
       ? flakyAlong(await Promise.all(window.map(async (run) => ({ commit: run.sha, set: await storedSet(history, run, short(run.sha)) }))))
       : new Set<string>();
-  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest };
+  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest, window };
 }
 
 /**
@@ -129,7 +134,7 @@ export class ResultJudge {
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
-    const { comparison, nearest } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
+    const { comparison, nearest, window } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     let baseline: Baseline | null = null;
     if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
     // Only a pull request's: a baseline's own judgement asking for its parent's would walk the whole branch back.
@@ -139,6 +144,11 @@ export class ResultJudge {
       notes.push(
         `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
       );
+    // The dashboard's pull request page classifies against the same runs. A store that cannot
+    // keep them leaves that page to choose by time, and this check run judged all the same.
+    await this.deps.history
+      .recordBaseline(head.id, { runIds: window.map((run) => run.id), commitsOlder: baseline?.commitsOlder ?? null, mergeBase })
+      .catch(() => undefined);
     const regressions = regressionTests(comparison).length;
     // Run again to confirm (the base's confirm, a suite's retries): a test that failed on an
     // earlier run of this commit and passes now is flaky, and said so, never quietly green.
