@@ -68,7 +68,12 @@ describe("the dashboard's history pages, in headless Chromium", () => {
         labels: ["self-hosted", "linux", "x86_64", "kto-runner-rack-1"].map((name, i) => ({ id: i + 1, name, type: "custom" as const })),
       },
     ]);
-    // Four commits of the default branch, an hour apart, each with the job's results.
+    // Four commits of the default branch, an hour apart, each with the job's results. The
+    // pull request branched from the third: the fourth finished before its run, and is no baseline of it.
+    for (const [i, sha] of BASES.entries())
+      github.state.commits.set(`${REPO}@${sha}`, { parents: i ? [BASES[i - 1]!] : [], message: `base ${i}`, author: "dev", date: "2026-12-01T00:00:00Z" });
+    github.state.commits.set(`${REPO}@${HEAD}`, { parents: [BASES[2]!], message: "the pull request", author: "dev", date: "2026-12-01T00:00:00Z" });
+    github.state.refs.set(`${REPO}@master`, BASES[3]!);
     const start = Date.now() - 10 * HOUR;
     for (const [i, sha] of BASES.entries()) {
       const list = cases(BASE_CASES);
@@ -110,6 +115,7 @@ describe("the dashboard's history pages, in headless Chromium", () => {
       "the check run",
     );
     checkRunId = checkRun.id as number;
+    expect((checkRun.output as { summary: string }).summary).toContain(`at [${BASES[2]!.slice(0, 7)}]`);
     browser = await chromium.launch({ executablePath: process.env.KTO_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
   });
 
@@ -129,7 +135,8 @@ describe("the dashboard's history pages, in headless Chromium", () => {
     expect(await texts(page, "details.class-new_test li a")).toEqual(["boot-x86 › math › mul"]);
     expect(await page.$eval("details.class-new", (d) => (d as HTMLDetailsElement).open)).toBe(true);
     expect(await page.$eval("details.class-still_failing", (d) => (d as HTMLDetailsElement).open)).toBe(false);
-    expect((await texts(page, "#main p.muted")).join("\n")).toContain(`baseline ${BASES[3]!.slice(0, 7)}`);
+    // The check run's baseline, the merge base, not the newer branch commit that finished first.
+    expect((await texts(page, "p.baseline"))[0]).toMatch(new RegExp(`^baseline ${BASES[2]!.slice(0, 7)}, the merge base, as the check run compared \\(`));
     await shot(page, "dashboard-pull");
 
     // The regression's link opens the test's page.

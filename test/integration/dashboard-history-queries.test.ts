@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
-import type { NewResultRun } from "../../src/orchestrator/store/result-history.js";
+import { compareChanged } from "../../src/app/history/changed-comparison.js";
+import { compareWithBaseRuns, storedSet } from "../../src/app/history/result-judge.js";
+import type { NewResultRun, ResultRun } from "../../src/orchestrator/store/result-history.js";
 import type { Store } from "../../src/orchestrator/store/store.js";
 import { keyedCases } from "../../src/runners/history/results-set.js";
 import { ENGINES, withStore } from "../helpers/stores.js";
@@ -58,6 +60,80 @@ describe.each(ENGINES)("the dashboard's history queries on %s", (engine) => {
       expect(await store.history.testName(REPO, KEY)).toEqual({ path: ["math"], name: "add", jobKey: "unit" });
       expect(await store.history.testName(REPO, "nothing")).toBeNull();
       expect((await store.history.testStanding(REPO, KEY, `push:${REPO}:`, [30 * DAY])).since).toEqual([{ from: 30 * DAY, passed: 0, failing: 0 }]);
+    });
+  });
+});
+
+/** A small deterministic generator: the same histories on every run and engine. */
+function random(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+}
+
+/** A run of the job with results drawn at random: some tests absent, some named twice, a job that had no verdict or left cases out. */
+function randomRun(next: () => number, jobId: string, sha: string, finishedAt: number): NewResultRun {
+  const pick = <T>(options: readonly T[]) => options[Math.floor(next() * options.length)]!;
+  const listed = Array.from({ length: 30 }, (_, i) => ({
+    path: ["t"],
+    name: `case ${i % 26}`,
+    status: pick(["passed", "failed", "errored", "skipped"] as const),
+  })).filter(() => next() > 0.15);
+  const outcome = pick(["failed", "failed", "failed", "passed", "infrastructure", "kernel_panic"]);
+  return {
+    repo: REPO,
+    sha,
+    jobKey: "unit",
+    jobId,
+    attempt: 1,
+    planId: `plan-${jobId}`,
+    groupKey: `push:${REPO}:master`,
+    baselineRef: "master",
+    entry: {
+      name: "unit",
+      suite: "unit",
+      matrix: {},
+      status: outcome === "passed" ? "succeeded" : "failed",
+      outcome,
+      reason: "",
+      ...(next() < 0.2 ? { casesOmitted: 7 } : {}),
+    },
+    cases: keyedCases("unit", listed).map(({ identity: _identity, ...c }) => c),
+    finishedAt,
+  };
+}
+
+describe.each(ENGINES)("the pages' comparison from changed cases alone on %s", (engine) => {
+  it("classifies as the check run's comparison over every case does, and says how many it left unread past its limit", async () => {
+    await withStore(engine, async (store) => {
+      for (let seed = 1; seed <= 25; seed++) {
+        const next = random(seed);
+        // Nearest first, as the judge orders them: two runs of the nearest commit, then older commits.
+        const shas = [`${seed}a`, `${seed}a`, `${seed}b`, `${seed}c`, `${seed}d`];
+        const window: ResultRun[] = [];
+        for (const [i, sha] of shas.entries()) {
+          const r = randomRun(next, `s${seed}-base-${i}`, sha, 1_000 - i);
+          await store.history.record(r);
+          window.push((await store.history.runOf(r.jobId, 1))!);
+        }
+        const headRecord = randomRun(next, `s${seed}-head`, `${seed}h`, 2_000);
+        await store.history.record(headRecord);
+        const head = (await store.history.runOf(headRecord.jobId, 1))!;
+        for (const runs of [window, window.slice(0, 1), []]) {
+          const full = (await compareWithBaseRuns(store.history, await storedSet(store.history, head, head.sha.slice(0, 7)), runs)).comparison;
+          const { comparison, unread } = await compareChanged(store.history, head, runs);
+          expect(unread).toBe(0);
+          expect({ ...comparison, duplicates: 0 }).toEqual({ ...full, duplicates: 0 });
+          // Past a limit of 3 changed cases: those 3 classified, the rest counted as unread and never as unchanged.
+          const capped = await compareChanged(store.history, head, runs, 3);
+          const classified = Object.values(capped.comparison.counts).reduce((a, b) => a + b, 0);
+          const fullClassified = Object.values(full.counts).reduce((a, b) => a + b, 0);
+          expect(capped.unread).toBe(Math.max(0, fullClassified + full.nowSkipped.length - (full.tests.some((t) => t.identity.name === "(job)") ? 1 : 0) - 3));
+          expect(classified + capped.comparison.unchanged + capped.unread).toBe(fullClassified + full.unchanged);
+        }
+      }
     });
   });
 });

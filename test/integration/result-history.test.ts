@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
+import { sql } from "kysely";
+import { migrate } from "../../src/orchestrator/store/migrations.js";
 import type { NewResultRun } from "../../src/orchestrator/store/result-history.js";
 import { keyedCases } from "../../src/runners/history/results-set.js";
 import { ENGINES, withStore } from "../helpers/stores.js";
@@ -60,6 +62,28 @@ describe.each(ENGINES)("result history on %s", (engine) => {
       expect((await store.history.baselineRuns("o/r", "unit", ["a", "b"], "main")).map((r) => r.jobId)).toEqual(["p3/unit"]);
       const left = await store.db.selectFrom("result_cases").select("run_id").execute();
       expect(left).toHaveLength(4);
+    });
+  });
+
+  it("keeps what a judgement compared a run with, the last in place of an earlier, and migrates a store of runs from before it", async () => {
+    await withStore(engine, async (store) => {
+      await store.history.record(run({ jobId: "base/unit", sha: "a" }, [{ name: "add", status: "passed" }]));
+      await store.history.record(run({ jobId: "head/unit", sha: "b", baselineRef: null }, [{ name: "add", status: "failed" }]));
+      // The store as 016 left it, populated: the migration only adds a column, every run kept and none judged.
+      await sql`alter table result_runs drop column judged_baseline`.execute(store.db);
+      await sql`delete from kto_migrations where name = '017-judged-baselines'`.execute(store.db);
+      expect(await migrate(store.db, store.engine)).toEqual(["017-judged-baselines"]);
+      const base = (await store.history.runOf("base/unit", 1))!;
+      const head = (await store.history.runOf("head/unit", 1))!;
+      expect(head).toMatchObject({ sha: "b", failedCases: 1, judgedBaseline: null });
+      expect((await store.history.casesOf(head.id)).map((c) => c.status)).toEqual(["failed"]);
+
+      await store.history.recordBaseline(head.id, { runIds: [], commitsOlder: null, mergeBase: "m" });
+      await store.history.recordBaseline(head.id, { runIds: [base.id], commitsOlder: 2, mergeBase: "m" });
+      expect((await store.history.runOf("head/unit", 1))!.judgedBaseline).toEqual({ runIds: [base.id], commitsOlder: 2, mergeBase: "m" });
+      expect((await store.history.runOf("base/unit", 1))!.judgedBaseline).toBeNull();
+      expect((await store.history.runsByIds([base.id, head.id, 999_999])).map((r) => r.jobId).sort()).toEqual(["base/unit", "head/unit"]);
+      expect(await store.history.runsByIds([])).toEqual([]);
     });
   });
 

@@ -55,7 +55,7 @@ export function judgedConclusion(job: Pick<JobRecord, "state">, judgement: Judge
 }
 
 export interface ResultJudgeDeps {
-  history: Pick<ResultHistory, "runOf" | "baselineRuns" | "casesOf">;
+  history: Pick<ResultHistory, "runOf" | "baselineRuns" | "casesOf" | "recordBaseline">;
   ancestry: Pick<CommitAncestry, "of">;
   policy: Pick<ResultsPolicyReader, "at">;
   octokitFor: OctokitFor;
@@ -71,6 +71,12 @@ export async function storedSet(history: Pick<ResultHistory, "casesOf">, run: Re
 
 const short = (sha: string) => sha.slice(0, 7);
 
+/** The runs that tell a flaky test: those of `runs` (nearest first) at their nearest commits. */
+export function flakyWindow(runs: readonly ResultRun[]): ResultRun[] {
+  const commits = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
+  return runs.filter((run) => commits.includes(run.sha));
+}
+
 /**
  * A job's results against base-branch runs of it, nearest first: compared with the nearest,
  * a test that went back and forth across the nearest commits' runs taken as flaky. The check
@@ -81,15 +87,14 @@ export async function compareWithBaseRuns(
   headSet: ResultsSet,
   runs: readonly ResultRun[],
   options: { known?: CompareOptions["known"] } = {},
-): Promise<{ comparison: Comparison; nearest: ResultRun | null; recent: ResultsSet[] }> {
+): Promise<{ comparison: Comparison; nearest: ResultRun | null; window: ResultRun[]; recent: ResultsSet[] }> {
   const nearest = runs[0] ?? null;
-  const commitsOfWindow = [...new Set(runs.map((run) => run.sha))].slice(0, FLAKY_WINDOW);
-  const window = runs.filter((run) => commitsOfWindow.includes(run.sha));
+  const window = flakyWindow(runs);
   // Nearest first: the nearest run is the window's first.
   const recent = await Promise.all(window.map((run) => storedSet(history, run, short(run.sha))));
   const baseSet = recent[0] ?? resultsSet("no baseline", []);
   const flaky = window.length > 1 ? flakyAlong(window.map((run, i) => ({ commit: run.sha, set: recent[i]! }))) : new Set<string>();
-  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest, recent };
+  return { comparison: compareResults(baseSet, headSet, { ...options, flaky }), nearest, window, recent };
 }
 
 /**
@@ -131,7 +136,7 @@ export class ResultJudge {
     const order = new Map(candidates.map((sha, i) => [sha, i]));
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
-    const { comparison, nearest, recent } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
+    const { comparison, nearest, window, recent } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     // A branch's own run is one of the branch's runs; a pull request's is not.
     const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? recent : [headSet, ...recent]);
     if (passing.unchecked > 0)
@@ -147,6 +152,11 @@ export class ResultJudge {
       notes.push(
         `No results of this job from ${baseRef}'s own runs in the ${candidates.length} commits from ${short(candidates[0]!)} back: every failing test counts as new (pushes to ${baseRef} give it a baseline).`,
       );
+    // The dashboard's pull request page classifies against the same runs. A store that cannot
+    // keep them leaves that page to choose by time, and this check run judged all the same.
+    await this.deps.history
+      .recordBaseline(head.id, { runIds: window.map((run) => run.id), commitsOlder: baseline?.commitsOlder ?? null, mergeBase })
+      .catch(() => undefined);
     const regressions = regressionTests(comparison).length;
     // Run again to confirm (the base's confirm, a suite's retries): a test that failed on an
     // earlier run of this commit and passes now is flaky, and said so, never quietly green.

@@ -1,23 +1,25 @@
 import type { ResultHistory, ResultRun } from "../../orchestrator/store/result-history.js";
 import type { JobReads } from "../../orchestrator/store/store.js";
-import { compareResults, TEST_CLASSES, type Comparison, type TestClass } from "../../runners/history/comparison.js";
+import { TEST_CLASSES, type Comparison, type TestClass } from "../../runners/history/comparison.js";
 import { identityKey, identityText } from "../../runners/history/test-identity.js";
-import { compareWithBaseRuns, storedSet } from "../history/result-judge.js";
+import { compareChanged } from "../history/changed-comparison.js";
 import { pullRequestGroupOf, RERUN } from "../webhooks/plan-target.js";
+import { pullBaseline, type PullBaseline } from "./pull-baseline.js";
 
 /** Tests listed per class: the count covers the rest, so a page with thousands of failures stays readable. */
 export const TESTS_PER_CLASS = 200;
 /** A pull request's runs read for its page: its jobs' newest are among them. */
 const PULL_RUNS = 500;
-/** Base-branch runs of a job read for a baseline and to tell flaky tests (as the check run reads ten commits). */
-const BASE_RUNS = 20;
 /** A test's results read for its grid. */
 const TEST_RESULTS = 300;
 /** Base-branch commits the grid shows. */
 const GRID_COMMITS = 60;
 const DAY_MS = 86_400_000;
 
-type HistoryReads = Pick<ResultHistory, "runsOfGroup" | "runsInGroupsBefore" | "runsOfCommit" | "casesOf" | "testResults" | "testName" | "testStanding">;
+type HistoryReads = Pick<
+  ResultHistory,
+  "runsOfGroup" | "runsInGroupsBefore" | "runsByIds" | "runsOfCommit" | "changes" | "testResults" | "testName" | "testStanding"
+>;
 
 /** A comparison as the pages show it: counts, and each class's first tests with the key their page is found by. */
 export interface ClassifiedView {
@@ -26,6 +28,8 @@ export interface ClassifiedView {
   unchanged: number;
   incomplete: string[];
   classes: { class: TestClass; count: number; tests: { id: string; key: string; base: string | null; head: string }[] }[];
+  /** Changed tests past those a page reads of a run: in no class and not unchanged. */
+  unread: number;
 }
 
 export interface JobView extends ClassifiedView {
@@ -37,7 +41,10 @@ export interface JobView extends ClassifiedView {
   sha: string;
   finishedAt: number;
   checkRunUrl: string | null;
-  baseline: { sha: string; finishedAt: number; jobId: string } | null;
+  baseline: { sha: string; finishedAt: number; jobId: string; commitsOlder: number | null } | null;
+  /** Whose choice the baseline is: the check run's, or by time where none is recorded. */
+  baselineChosen: PullBaseline["chosen"];
+  notes: string[];
 }
 
 export interface PullData {
@@ -71,7 +78,7 @@ export interface CompareData {
   onlyHead: string[];
 }
 
-export function classifiedView(comparison: Comparison): ClassifiedView {
+export function classifiedView(comparison: Comparison, unread = 0): ClassifiedView {
   return {
     counts: comparison.counts,
     regressions: comparison.counts.new + comparison.failingNewTests,
@@ -85,6 +92,7 @@ export function classifiedView(comparison: Comparison): ClassifiedView {
         .slice(0, TESTS_PER_CLASS)
         .map((t) => ({ id: identityText(t.identity), key: identityKey(t.identity), base: t.base, head: t.head })),
     })),
+    unread,
   };
 }
 
@@ -110,18 +118,17 @@ function newestPerJob(runs: readonly ResultRun[]): ResultRun[] {
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * A pull request's jobs, each newest run compared as its check run compares it, with one
- * difference: the baseline is the nearest base-branch run of the job that finished before
- * it, found in history alone, where the check run asks GitHub for the merge base. Known
+ * A pull request's jobs, each newest run compared as its check run compared it: against
+ * the base-branch runs its judgement recorded (`pullBaseline`), else chosen by time. Known
  * issues (read from the base branch on GitHub) are not applied here.
  */
 export async function pullData(history: HistoryReads, reads: JobReads, serverUrl: string, repo: string, number: number): Promise<PullData> {
   const runs = newestPerJob(await history.runsOfGroup(repo, pullRequestGroupOf(repo, number), RERUN, PULL_RUNS));
   const jobs: JobView[] = [];
   for (const head of runs) {
-    const base = (await history.runsInGroupsBefore(repo, head.jobKey, `push:${repo}:`, head.finishedAt, BASE_RUNS)).filter((r) => r.planId !== head.planId);
-    const headSet = await storedSet(history, head, head.sha.slice(0, 7));
-    const { comparison, nearest } = await compareWithBaseRuns(history, headSet, base);
+    const chosen = await pullBaseline(history, head);
+    const { comparison, unread } = await compareChanged(history, head, chosen.window);
+    const nearest = chosen.window[0] ?? null;
     const job = await reads.jobs.job(head.jobId);
     jobs.push({
       jobKey: head.jobKey,
@@ -132,8 +139,10 @@ export async function pullData(history: HistoryReads, reads: JobReads, serverUrl
       sha: head.sha,
       finishedAt: head.finishedAt,
       checkRunUrl: job?.checkRunId ? `${serverUrl}/${repo}/runs/${job.checkRunId}` : null,
-      baseline: nearest ? { sha: nearest.sha, finishedAt: nearest.finishedAt, jobId: nearest.jobId } : null,
-      ...classifiedView(comparison),
+      baseline: nearest ? { sha: nearest.sha, finishedAt: nearest.finishedAt, jobId: nearest.jobId, commitsOlder: chosen.commitsOlder } : null,
+      baselineChosen: chosen.chosen,
+      notes: chosen.notes,
+      ...classifiedView(comparison, unread),
     });
   }
   return { repo, number, pullUrl: `${serverUrl}/${repo}/pull/${number}`, jobs };
@@ -190,14 +199,15 @@ export async function compareData(history: HistoryReads, repo: string, base: str
   for (const headRun of headRuns) {
     const baseRun = baseRuns.get(headRun.jobKey);
     if (!baseRun) continue;
-    const comparison = compareResults(await storedSet(history, baseRun, base.slice(0, 7)), await storedSet(history, headRun, head.slice(0, 7)));
+    // One base run: no window to tell flaky tests, as `kto compare` of the two.
+    const { comparison, unread } = await compareChanged(history, headRun, [baseRun]);
     jobs.push({
       jobKey: headRun.jobKey,
       suite: entryText(headRun, "suite"),
       arch: entryText(headRun, "arch"),
       baseJobId: baseRun.jobId,
       headJobId: headRun.jobId,
-      ...classifiedView(comparison),
+      ...classifiedView(comparison, unread),
     });
   }
   const headKeys = new Set(headRuns.map((r) => r.jobKey));

@@ -7,6 +7,8 @@
  * paths come from repositories kto does not control.
  */
 
+import { CHANGED_CASES_READ } from "../history/changed-comparison.js";
+
 const STYLE = `
   :root { color-scheme: light dark; --muted: #6e7781; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; --line: #d0d7de; }
   body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; max-width: 1200px; }
@@ -60,6 +62,7 @@ function classes(repo, view) {
     details.append(list);
     box.append(details);
   }
+  if (view.unread > 0) box.append(el("p", "… and " + plural(view.unread, "more changed test") + ", not classified here: a page reads a run's first ${CHANGED_CASES_READ.toLocaleString("en")}", "muted unread"));
   for (const note of view.incomplete) box.append(el("p", note, "muted incomplete"));
   return box;
 }
@@ -86,6 +89,17 @@ function page(title: string, script: string): string {
 export const PULL_HTML = page(
   "pull request",
   `
+/** The baseline as the check run words it, or how it was chosen by time and why. */
+function baselineText(job) {
+  const b = job.baseline;
+  const chosen = job.baselineChosen;
+  if (chosen.by === "time")
+    return "baseline chosen by time: " + (b ? short(b.sha) + ", the newest base-branch results finished before these (" + when(b.finishedAt) + ")" : "none, so every failing test counts as new") + "; " + chosen.why;
+  if (!b) return "no baseline, as in the check run: every failing test counts as new";
+  const from = chosen.mergeBase ? "the merge base" : "the parent commit";
+  const where = b.commitsOlder === 0 ? from : plural(b.commitsOlder, "commit") + " older than " + from + (chosen.mergeBase ? " " + short(chosen.mergeBase) : "");
+  return "baseline " + short(b.sha) + ", " + where + ", as the check run compared (" + when(b.finishedAt) + ")";
+}
 (async () => {
   const data = await load("/kto/api/pulls");
   if (!data) return;
@@ -94,7 +108,7 @@ export const PULL_HTML = page(
   heading.append(pr);
   const regressions = data.jobs.reduce((n, j) => n + j.regressions, 0);
   const parts = [heading, el("p", plural(data.jobs.length, "job") + " · " + plural(regressions, "regression"), "summary"),
-    el("p", "Each job's newest results against the nearest earlier base-branch results of the same job kto has; the check run also applies the base branch's known issues.", "muted")];
+    el("p", "Each job's newest results against the base-branch results its check run compared them with; where none is recorded, against the newest base-branch results finished before them. The check run also applies the base branch's known issues.", "muted")];
   if (data.jobs.length === 0) parts.push(el("p", "No results of this pull request in history.", "muted"));
   let group = null;
   for (const job of data.jobs) {
@@ -104,8 +118,9 @@ export const PULL_HTML = page(
     h.className = "job";
     if (job.checkRunUrl) h.append(link(job.checkRunUrl, "check run"));
     parts.push(h);
-    parts.push(el("p", "at " + short(job.sha) + ", attempt " + job.attempt + ", " + when(job.finishedAt) + " · " +
-      (job.baseline ? "baseline " + short(job.baseline.sha) + " (" + when(job.baseline.finishedAt) + ")" : "no baseline: every failing test counts as new"), "muted"));
+    parts.push(el("p", "at " + short(job.sha) + ", attempt " + job.attempt + ", " + when(job.finishedAt), "muted"));
+    parts.push(el("p", baselineText(job), "muted baseline"));
+    for (const note of job.notes) parts.push(el("p", note, "muted note"));
     parts.push(classes(data.repo, job));
   }
   main.replaceChildren(...parts);

@@ -365,6 +365,15 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("bisections_repo_created").on("bisections").columns(["repo", "created_at"]).execute();
     },
   },
+  {
+    name: "017-judged-baselines",
+    async up(db) {
+      // The runs a run's check run compared it with, found from the merge base's ancestry
+      // (which only GitHub knows), so the dashboard classifies against the same. Null for a
+      // run never judged, as every run before: a populated store only gains a column.
+      await db.schema.alterTable("result_runs").addColumn("judged_baseline", "text").execute();
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable } from "kysely";
+import { CaseChanges } from "./case-changes.js";
 import type { Database, ResultRunsTable } from "./schema.js";
 
 /** One case of a finished attempt, with the identity key history compares it by. */
@@ -40,6 +41,18 @@ export interface ResultRun {
   failedCases: number;
   caseCount: number;
   finishedAt: number;
+  /** What its judgement last compared it with; null for a run never judged (or judged before kto recorded it). */
+  judgedBaseline: JudgedBaseline | null;
+}
+
+/** The base-branch runs a judgement compared a run with, and where they sit on the branch. */
+export interface JudgedBaseline {
+  /** Nearest first: the first is the baseline, and all of them told flaky tests. Empty: judged with no baseline. */
+  runIds: number[];
+  /** How many commits older the baseline is than the merge base (or a branch commit's parent); null with no baseline. */
+  commitsOlder: number | null;
+  /** The pull request's merge base the baseline was looked for from; null for a branch commit's run, or an ancestry not read. */
+  mergeBase: string | null;
 }
 
 /** A test's result in one run, for its page: where and when it ran. */
@@ -85,6 +98,7 @@ function runOf(row: RunRow): ResultRun {
     failedCases: row.failed_cases,
     caseCount: row.case_count,
     finishedAt: Number(row.finished_at),
+    judgedBaseline: row.judged_baseline === null ? null : (JSON.parse(row.judged_baseline) as JudgedBaseline),
   };
 }
 
@@ -93,7 +107,12 @@ function runOf(row: RunRow): ResultRun {
  * A later run of the same job is compared with them; the dashboard draws them.
  */
 export class ResultHistory {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** A run's cases that differ from its baseline's, read without the rest. */
+  readonly changes: CaseChanges;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.changes = new CaseChanges(db);
+  }
 
   /** Records an attempt's results in one transaction; false when that attempt is already recorded (a report sent again). */
   async record(run: NewResultRun): Promise<boolean> {
@@ -141,6 +160,26 @@ export class ResultHistory {
   /** Marks an attempt's results as those of the end its job recorded: only then may they be a baseline. */
   async accept(jobId: string, attempt: number): Promise<void> {
     await this.db.updateTable("result_runs").set({ accepted: 1 }).where("job_id", "=", jobId).where("attempt", "=", attempt).execute();
+  }
+
+  /** Keeps what a judgement compared a run with, in place of what an earlier one did. */
+  async recordBaseline(runId: number, judged: JudgedBaseline): Promise<void> {
+    await this.db
+      .updateTable("result_runs")
+      .set({ judged_baseline: JSON.stringify(judged) })
+      .where("id", "=", runId)
+      .execute();
+  }
+
+  /** The runs of these ids that history still has, in no particular order. */
+  async runsByIds(ids: readonly number[]): Promise<ResultRun[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("result_runs")
+      .selectAll()
+      .where("id", "in", [...ids])
+      .execute();
+    return rows.map((row) => runOf(row));
   }
 
   async runOf(jobId: string, attempt: number): Promise<ResultRun | null> {

@@ -137,6 +137,8 @@ export interface ResultRunsTable {
   failed_cases: number;
   case_count: number;
   finished_at: number;
+  /** What its judgement compared it with, as JSON (`JudgedBaseline`); null until judged. */
+  judged_baseline: string | null;
 }
 
 export interface ResultCasesTable {

@@ -277,6 +277,13 @@ describe("regressions, not failures", () => {
     expect(run.output.summary).toMatch(/kto-known\.yml on master is invalid: .*:3:\d+: known\\\[0\\\]\.tests\\\[0\\\]: invalid glob/s);
     expect(run.conclusion).toBe("failure");
     expect(run.output.title).toMatch(/^1 regression/);
+    // The dashboard's pull request page compares with the same run, and says how far back it is.
+    const page = (await (await fetch(`${s.app.url}/kto/api/pulls?repo=${encodeURIComponent(REPO)}&number=1`)).json()) as {
+      jobs: { baseline: { sha: string; commitsOlder: number }; baselineChosen: unknown; regressions: number }[];
+    };
+    expect(page.jobs.map((j) => [j.baseline.sha, j.baseline.commitsOlder, j.baselineChosen, j.regressions])).toEqual([
+      [PARENT, 1, { by: "check run", mergeBase: BASE }, 1],
+    ]);
     expect(s.github.rejected).toEqual([]);
   });
 
