@@ -117,6 +117,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     history: store.history,
     reads: service.reads,
     plans: planSubmitter({ service, pool, now }),
+    jobs: service,
     octokitFor: github.octokitFor,
     basePolicy: basePolicyCache(now),
     judge: resultJudge(store, github, clock),

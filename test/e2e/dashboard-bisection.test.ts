@@ -21,6 +21,7 @@ const SCREENSHOTS = fileURLToPath(new URL("../../test-results/", import.meta.url
 const REPO = "Codertocat/Hello-World";
 const ID = "0a1b2c3d4e5f";
 const RUNNING_ID = "ffeeddccbbaa";
+const CANCELLED_ID = "c0c0c0c0c0c0";
 /** A commit title a repository could hold: shown as text, never read as markup. */
 const MARKUP = "<img src=x onerror=alert(1)>";
 const sha = (n: number) => n.toString(16).padStart(2, "0").repeat(20);
@@ -99,6 +100,16 @@ describe("the dashboard's bisection page, in headless Chromium", () => {
       status: "running",
       createdAt: Date.now(),
     });
+    // Cancelled after its first step found commit 2 bad: the culprit is commit 1 or 2.
+    await app.store.bisections.create({
+      ...common,
+      id: CANCELLED_ID,
+      jobKey: "boot-riscv",
+      badSha: COMMITS.at(-1)!.sha,
+      state: JSON.stringify({ ...judged(begun({ steps: [] }, 2, COMMITS), COMMITS[1]!.sha, "bad", "1 of 1 failed")!, cancelledBy: "maintainer" }),
+      status: "cancelled",
+      createdAt: Date.now() - 120_000,
+    });
     // The first step's plan, as the bisector submits it: held for approval here, so the App dispatches nothing.
     const first = state.steps[0]!.sha;
     await submitPlan(app.store, {
@@ -164,7 +175,8 @@ describe("the dashboard's bisection page, in headless Chromium", () => {
     // The page links the repository's list, which links back to each bisection.
     await page.click("text=all bisections of");
     await page.waitForSelector("table.bisections");
-    expect(await texts(page, "table.bisections td:first-child a")).toEqual([RUNNING_ID, ID]);
+    expect(await texts(page, "table.bisections td:first-child a")).toEqual([RUNNING_ID, ID, CANCELLED_ID]);
+    expect(await texts(page, "table.bisections tr:nth-child(4) td:nth-child(4) span.cancelled")).toEqual(["cancelled"]);
     expect(await texts(page, "table.bisections tr:nth-child(3) td:nth-child(4)")).toEqual(["found"]);
     expect((await texts(page, "table.bisections tr:nth-child(3) td:nth-child(6)"))[0]).toBe(`${culprit.sha.slice(0, 7)} ${MARKUP} by @mallory`);
     expect(await page.$$("#main img")).toEqual([]);
@@ -172,6 +184,19 @@ describe("the dashboard's bisection page, in headless Chromium", () => {
     await page.click(`text=${ID}`);
     await page.waitForSelector("table.steps");
     expect(await texts(page, "h1")).toEqual([`${REPO} · bisecting boot-x86`]);
+    await page.close();
+  });
+
+  it("shows a cancelled bisection: who cancelled it and the range its steps had narrowed", async () => {
+    const page = await open(`/kto/bisections?repo=${encodeURIComponent(REPO)}&id=${CANCELLED_ID}`, "table.steps");
+    expect(await texts(page, "p.status span.cancelled")).toEqual(["cancelled"]);
+    expect(await texts(page, "p.cancelled-by")).toEqual([
+      `Cancelled by maintainer: the first bad commit is one of 2 commits, from ${COMMITS[0]!.sha.slice(0, 7)} commit 1 by author 1 up to ${COMMITS[1]!.sha.slice(0, 7)} ${MARKUP} by @mallory`,
+    ]);
+    expect(await hrefs(page, "p.cancelled-by a")).toEqual([`${server()}/${REPO}/commit/${COMMITS[0]!.sha}`, `${server()}/${REPO}/commit/${COMMITS[1]!.sha}`]);
+    expect(await page.$$("p.culprit, ul.candidates")).toEqual([]);
+    expect(await page.$$("#main img")).toEqual([]);
+    await shot(page, "dashboard-bisection-cancelled");
     await page.close();
   });
 

@@ -1,9 +1,20 @@
 import { codeSpan, plainText } from "../../runners/report/markdown.js";
 import { outputTitle, SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
-import { confidence, maxSteps, type BisectionCommit, type BisectionMove, type BisectionState } from "./bisection-state.js";
+import { confidence, maxSteps, narrowed, type BisectionCommit, type BisectionMove, type BisectionState } from "./bisection-state.js";
 
 /** The `kto / bisect` check run: one per bisection, on its bad commit. */
 export const BISECT_CHECK_RUN = "kto / bisect";
+
+/** The running check run's button that stops the bisection; GitHub's limits: identifier and label ≤ 20, description ≤ 40. */
+export const CANCEL_ACTION = { label: "Cancel", identifier: "cancel", description: "Stop bisecting; keep what it found" } as const;
+
+const EXTERNAL_ID = "bisect:";
+/** The check run's external id: a press of its button names the bisection by it. */
+export const bisectExternalId = (id: string) => `${EXTERNAL_ID}${id}`;
+/** The bisection a check run is the `kto / bisect` of, by its external id; null for any other check run. */
+export function bisectionOfExternalId(externalId: string | null | undefined): string | null {
+  return externalId?.startsWith(EXTERNAL_ID) ? externalId.slice(EXTERNAL_ID.length) : null;
+}
 
 /** What a bisection's check run says: where it is, its range and steps, and at the end its answer. */
 export interface BisectionView {
@@ -31,7 +42,15 @@ function stepsTable(view: BisectionView): string {
     const verdict = step.verdict ?? "running";
     return `| ${i + 1} | ${commitLink(view, step.sha)} | ${plainText(commit.title)} | ${verdict} | ${plainText(step.note ?? "")} |`;
   });
-  return ["| step | commit | title | verdict | what the run said |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+  return ["| step | commit | title | verdict | what the run said |", "| --- | --- | --- | --- | --- |", ...rows].join("\n") + skippedList(view);
+}
+
+/** Each skipped commit with why it could not be judged: a failed build, or a config with no such job there. */
+function skippedList(view: BisectionView): string {
+  const skipped = view.state.steps.filter((s) => s.verdict === "skip");
+  if (skipped.length === 0) return "";
+  const lines = skipped.map((s) => `- ${commitLink(view, s.sha)}: ${plainText(s.note ?? "it could not be judged")}`);
+  return `\n\nSkipped, as \`git bisect skip\` does:\n\n${lines.join("\n")}`;
 }
 
 function header(view: BisectionView): string {
@@ -72,6 +91,26 @@ export function finishedOutput(view: BisectionView, move: Exclude<BisectionMove,
     title: outputTitle(`Inconclusive: one of ${plural(move.candidates.length, "commit")}`),
     summary: withinLimit(
       `**Inconclusive:** ${why}. The first bad commit is one of ${candidates}.\n\nConfidence: ${sure.level}: ${sure.why}.\n\n${header(view)}\n\n${stepsTable(view)}`,
+      SUMMARY_LIMIT,
+      "the dashboard lists every step's job",
+    ),
+  };
+}
+
+/** The check run once a writer cancelled the bisection: who did, and how far the steps had narrowed the range. */
+export function cancelledOutput(view: BisectionView, by: string): { title: string; summary: string } {
+  const { first, last } = narrowed(view.commits.length, view.state);
+  const judged = view.state.steps.filter((s) => s.verdict !== null).length;
+  const count = last - first + 1;
+  const range =
+    count === 1
+      ? `the first bad commit is ${commitLink(view, view.commits[first - 1]!.sha)}`
+      : `the first bad commit is one of ${plural(count, "commit")}, from ${commitLink(view, view.commits[first - 1]!.sha)} up to ${commitLink(view, view.commits[last - 1]!.sha)}`;
+  const learnt = judged === 0 ? `No step had ended: ${range}.` : `What ${plural(judged, "step")} learnt: ${range}.`;
+  return {
+    title: outputTitle(`Cancelled by @${by}: ${count === 1 ? "1 commit" : `one of ${plural(count, "commit")}`} left`),
+    summary: withinLimit(
+      `**Cancelled** by @${plainText(by)}. ${learnt}\n\n${header(view)}\n\n${stepsTable(view)}`,
       SUMMARY_LIMIT,
       "the dashboard lists every step's job",
     ),

@@ -23,7 +23,11 @@ const stepSchema = z.object({
 });
 export type BisectionStep = z.output<typeof stepSchema>;
 
-export const bisectionStateSchema = z.object({ steps: z.array(stepSchema) });
+export const bisectionStateSchema = z.object({
+  steps: z.array(stepSchema),
+  /** Who cancelled it: set with the status, in the one write that stops it. */
+  cancelledBy: z.string().optional(),
+});
 export type BisectionState = z.output<typeof bisectionStateSchema>;
 
 export const commitsSchema = z.array(bisectionCommitSchema);
@@ -47,6 +51,19 @@ function verdicts(state: BisectionState): Map<number, StepVerdict> {
   return map;
 }
 
+/**
+ * The positions the first bad commit is known to lie in, from `first` to `last`: after the
+ * last good commit below the first bad one seen. What a search stopped early has learnt.
+ */
+export function narrowed(n: number, state: BisectionState): { first: number; last: number } {
+  const known = verdicts(state);
+  let last = n;
+  for (const [position, verdict] of known) if (verdict === "bad" && position < last) last = position;
+  let good = 0;
+  for (const [position, verdict] of known) if (verdict === "good" && position > good && position < last) good = position;
+  return { first: good + 1, last };
+}
+
 /** The next step of a range of `n` commits, or the answer; never more than maxSteps(n) steps. */
 export function nextBisectionMove(n: number, state: BisectionState): BisectionMove {
   const known = verdicts(state);
@@ -54,12 +71,9 @@ export function nextBisectionMove(n: number, state: BisectionState): BisectionMo
   if (move.kind === "found") return move;
   if (move.kind === "inconclusive") return { kind: "inconclusive", candidates: move.candidates, why: "skipped" };
   if (state.steps.length < maxSteps(n)) return { kind: "test", position: move.index };
-  let hi = n;
-  for (const [position, verdict] of known) if (verdict === "bad" && position < hi) hi = position;
-  let lo = 0;
-  for (const [position, verdict] of known) if (verdict === "good" && position > lo && position < hi) lo = position;
+  const { first, last } = narrowed(n, state);
   const candidates: number[] = [];
-  for (let i = lo + 1; i <= hi; i++) candidates.push(i);
+  for (let i = first; i <= last; i++) candidates.push(i);
   return { kind: "inconclusive", candidates, why: "bound" };
 }
 
@@ -73,12 +87,12 @@ export function currentStep(state: BisectionState): BisectionStep | null {
 export function judged(state: BisectionState, sha: string, verdict: StepVerdict, note: string): BisectionState | null {
   const current = currentStep(state);
   if (!current || current.sha !== sha) return null;
-  return { steps: [...state.steps.slice(0, -1), { ...current, verdict, note }] };
+  return { ...state, steps: [...state.steps.slice(0, -1), { ...current, verdict, note }] };
 }
 
 /** The state with a step at `position` of `commits` begun. */
 export function begun(state: BisectionState, position: number, commits: readonly BisectionCommit[]): BisectionState {
-  return { steps: [...state.steps, { position, sha: commits[position - 1]!.sha, verdict: null }] };
+  return { ...state, steps: [...state.steps, { position, sha: commits[position - 1]!.sha, verdict: null }] };
 }
 
 /** What a step's job said of the regressed tests: its end, and each test's status in its run (absent: not run). */

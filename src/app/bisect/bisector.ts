@@ -2,18 +2,19 @@ import { randomBytes } from "node:crypto";
 import { PRIORITIES } from "../../config/schema.js";
 import { isTerminal } from "../../orchestrator/job-state.js";
 import type { ResultHistory } from "../../orchestrator/store/result-history.js";
-import type { BisectionRecord, JobReads, JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
+import type { OrchestratorService } from "../../orchestrator/service.js";
+import type { BisectionRecord, BisectionStatus, JobReads, JobRecord, PlanRecord, Store } from "../../orchestrator/store/store.js";
 import { keyedCases } from "../../runners/history/results-set.js";
 import { jobIdentity } from "../../runners/history/test-identity.js";
 import { splitRepo, type Octokit, type OctokitFor } from "../github/github-api.js";
 import type { BasePolicy } from "../trust/base-policy.js";
 import { allowanceOf } from "../trust/trust.js";
-import { bisectionGate, type Writer } from "../trust/trust-gate.js";
+import { bisectionGate, type GateDecision, type Writer } from "../trust/trust-gate.js";
 import { bisectGroupOf, bisectionOf, type Target } from "../webhooks/plan-target.js";
-import type { PlanSubmitter } from "../webhooks/plan-submitter.js";
+import type { PlanSubmitter, Submitted } from "../webhooks/plan-submitter.js";
 import { bisectOffer, type BisectOffer } from "./bisect-offer.js";
 import type { ResultJudge } from "../history/result-judge.js";
-import { BISECT_CHECK_RUN, finishedOutput, runningOutput, type BisectionView } from "./bisection-markdown.js";
+import { BisectionCheckRun } from "./bisection-check-run.js";
 import {
   begun,
   bisectionStateSchema,
@@ -26,6 +27,9 @@ import {
   type BisectionCommit,
   type BisectionState,
 } from "./bisection-state.js";
+
+/** Reads of a bisection a Cancel makes while steps' ends keep moving it: each end moves it once. */
+const CANCEL_READS = 3;
 
 /** GitHub's compare lists at most this many commits: a longer range is not bisected from a check run. */
 export const MAX_RANGE = 250;
@@ -43,6 +47,8 @@ export interface BisectorDeps {
   history: Pick<ResultHistory, "runOf" | "casesOf">;
   reads: Pick<JobReads, "jobs" | "plans">;
   plans: Pick<PlanSubmitter, "submit">;
+  /** Cancels the jobs of a cancelled bisection's steps. */
+  jobs: Pick<OrchestratorService, "cancelPlan">;
   octokitFor: OctokitFor;
   basePolicy: BasePolicy;
   /** Judges the pressed job again: the press is taken only when the job still offers a bisection. */
@@ -68,7 +74,11 @@ export interface BisectPress {
  * tests when its job ends. Its `kto / bisect` check run on the bad commit says where it is.
  */
 export class Bisector {
-  constructor(private readonly deps: BisectorDeps) {}
+  private readonly checkRun: BisectionCheckRun;
+
+  constructor(private readonly deps: BisectorDeps) {
+    this.checkRun = new BisectionCheckRun(deps);
+  }
 
   /** What bisecting the job would search, when its check run offers it (bisectOffer decides). */
   async offered(job: JobRecord, plan: PlanRecord): Promise<BisectOffer | null> {
@@ -122,31 +132,13 @@ export class Bisector {
       // A press of a bisection under way finishes what a failure may have left undone (its
       // check run, its current step), and starts nothing more: both are made once.
       if (record.status !== "running") return false;
-      const now = bisectionStateSchema.parse(JSON.parse(record.state));
-      const step = currentStep(now);
-      if (record.checkRunId === null) await this.openCheckRun(octokit, record, now);
-      if (step && step.verdict === null) await this.submitStep(octokit, record, plan.defaultRef, step.sha, bisectionGate(record, record));
+      const checkRunId = record.checkRunId ?? (await this.checkRun.open(octokit, record, parsed(record.state)));
+      await this.planSteps(octokit, { ...record, checkRunId }, record.state, plan.defaultRef, bisectionGate(record, record));
       return false;
     }
-    await this.openCheckRun(octokit, record, state);
-    await this.submitStep(octokit, record, plan.defaultRef, commits[first.position - 1]!.sha, bisectionGate(press.writer, record));
+    const checkRunId = await this.checkRun.open(octokit, record, state);
+    await this.planSteps(octokit, { ...record, checkRunId }, record.state, plan.defaultRef, bisectionGate(press.writer, record));
     return true;
-  }
-
-  /** The bisection's `kto / bisect` check run, created in progress on its bad commit, its id kept. */
-  private async openCheckRun(octokit: Octokit, record: BisectionRecord, state: BisectionState): Promise<void> {
-    const { owner, repo } = splitRepo(record.repo);
-    const view = this.view(record, state);
-    const { data: run } = await octokit.rest.checks.create({
-      owner,
-      repo,
-      name: BISECT_CHECK_RUN,
-      head_sha: record.badSha,
-      external_id: `bisect:${record.id}`,
-      status: "in_progress",
-      output: runningOutput(view),
-    });
-    await this.deps.bisections.setCheckRunId(record.id, run.id);
   }
 
   /**
@@ -159,20 +151,22 @@ export class Bisector {
     const id = bisectionOf(plan?.groupKey ?? null);
     if (!plan?.headSha || id === null) return;
     const record = await this.deps.bisections.bisection(id);
-    if (!record || record.status !== "running") return;
+    if (!record) return;
     const jobs = await this.deps.reads.jobs.list({ planId: plan.id });
     // Its build's failure ends the step too: the job it kept from running is skipped with it.
     const target = jobs.find((j) => j.spec.runner !== "build" && jobIdentity({ suite: j.spec.suite, matrix: j.spec.matrix }) === record.jobKey);
     if (!target || !isTerminal(target.state)) return;
-    const state = bisectionStateSchema.parse(JSON.parse(record.state));
+    const octokit = await this.deps.octokitFor(record.installationId);
+    // Its end (or its cancel) was stored, and its check run may not have been told: told
+    // again, the same, whenever one of its steps' jobs ends (a cancel ends them).
+    if (record.status !== "running") return this.checkRun.ended(octokit, record);
+    const state = parsed(record.state);
     const current = currentStep(state);
     if (current?.sha !== plan.headSha) {
       // This end was judged already: the state moved on, and what it planned may not have gone
       // out (the outbox tries the end again after a failure below). Submitting is idempotent.
-      if (current && current.verdict === null && state.steps.some((s) => s.sha === plan.headSha && s.verdict !== null)) {
-        const octokit = await this.deps.octokitFor(record.installationId);
-        await this.submitStep(octokit, record, plan.defaultRef, current.sha, bisectionGate(record, record));
-      }
+      if (current && current.verdict === null && state.steps.some((s) => s.sha === plan.headSha && s.verdict !== null))
+        await this.planSteps(octokit, record, record.state, plan.defaultRef, bisectionGate(record, record));
       return;
     }
     const tests = testsSchema.parse(JSON.parse(record.tests));
@@ -183,19 +177,92 @@ export class Bisector {
     );
     const after = judged(state, plan.headSha, verdict, note)!;
     const move = nextBisectionMove(commits.length, after);
-    const next = move.kind === "test" ? begun(after, move.position, commits) : after;
-    const status = move.kind === "test" ? "running" : move.kind;
+    const next = JSON.stringify(move.kind === "test" ? begun(after, move.position, commits) : after);
+    const status: BisectionStatus = move.kind === "test" ? "running" : move.kind;
     // The state moves first, from the state read: an end heard twice moves it once, and the
     // next step's job, however soon it ends, finds itself the current step. Should the step's
     // plan fail to go out, the outbox tries this end again, and the branch above sends it
     // (its delivery id is the bisection's and the commit's, so it is planned once).
-    if (!(await this.deps.bisections.advance(record.id, record.state, { state: JSON.stringify(next), status }))) return;
-    const octokit = await this.deps.octokitFor(record.installationId);
-    const view = this.view(record, next);
-    if (move.kind === "test") {
-      await this.submitStep(octokit, record, plan.defaultRef, commits[move.position - 1]!.sha, bisectionGate(record, record));
-      await this.show(octokit, record, { status: "in_progress", output: runningOutput(view) });
-    } else await this.show(octokit, record, { status: "completed", conclusion: "neutral", output: finishedOutput(view, move) });
+    if (!(await this.deps.bisections.advance(record.id, record.state, { state: next, status }))) return;
+    const moved = { ...record, state: next, status };
+    if (move.kind !== "test") return this.checkRun.ended(octokit, moved);
+    await this.checkRun.running(octokit, moved, parsed(next));
+    await this.planSteps(octokit, moved, next, plan.defaultRef, bisectionGate(record, record));
+  }
+
+  /**
+   * A writer's press of the running check run's Cancel: the bisection stops where it is (its
+   * status and who cancelled it, in one write from the state read), its step's jobs are
+   * cancelled, and its check run says what the steps had learnt. A press of one that ended
+   * changes nothing; of one cancelled already, it finishes what a failure left undone.
+   */
+  async cancel(press: { id: string; repo: string; writer: Writer }): Promise<boolean> {
+    // A step's end may move the state between the read and the write: read again.
+    for (let read = 0; read < CANCEL_READS; read++) {
+      const record = await this.deps.bisections.bisection(press.id);
+      if (!record || record.repo !== press.repo) return false;
+      if (record.status === "cancelled") {
+        await this.stop(record);
+        return false;
+      }
+      if (record.status !== "running") return false;
+      const state = JSON.stringify({ ...parsed(record.state), cancelledBy: press.writer.login });
+      if (await this.deps.bisections.advance(record.id, record.state, { state, status: "cancelled" })) {
+        await this.stop({ ...record, state, status: "cancelled" });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A cancelled bisection's step jobs cancelled, and its check run completed, cancelled. */
+  private async stop(record: BisectionRecord): Promise<void> {
+    await this.cancelSteps(record);
+    await this.checkRun.ended(await this.deps.octokitFor(record.installationId), record);
+  }
+
+  /** The jobs of a bisection's step plans that have not ended. */
+  private async cancelSteps(record: BisectionRecord): Promise<void> {
+    const group = bisectGroupOf(record.repo, record.id);
+    const reason = `@${parsed(record.state).cancelledBy ?? "someone"} cancelled the bisection`;
+    for (const sha of new Set(parsed(record.state).steps.map((s) => s.sha)))
+      for (const plan of await this.deps.reads.plans.plansAt(record.repo, sha)) if (plan.groupKey === group) await this.deps.jobs.cancelPlan(plan.id, reason);
+  }
+
+  /**
+   * Plans the step under way (`raw`, the state as stored). A commit that plans no job to
+   * judge it by (no such suite, or no config to read there) is skipped as a failed build is,
+   * as `git bisect skip` does, and the next step begun: the state moves first, from the
+   * state read, so a failure after it leaves the step to plan (the end that led here is
+   * heard again, or the press made again) and no step is planned twice.
+   */
+  private async planSteps(octokit: Octokit, record: BisectionRecord, raw: string, defaultRef: string | null, gate: GateDecision): Promise<void> {
+    const commits = commitsSchema.parse(JSON.parse(record.commits));
+    for (let from = raw; ;) {
+      const step = currentStep(parsed(from));
+      if (!step) return;
+      const submitted = await this.submitStep(octokit, record, defaultRef, step.sha, gate);
+      if (submitted.kind === "planned") return this.cancelIfCancelled(record);
+      const after = judged(parsed(from), step.sha, "skip", submitted.why)!;
+      const move = nextBisectionMove(commits.length, after);
+      const next = JSON.stringify(move.kind === "test" ? begun(after, move.position, commits) : after);
+      const status: BisectionStatus = move.kind === "test" ? "running" : move.kind;
+      if (!(await this.deps.bisections.advance(record.id, from, { state: next, status }))) return;
+      const moved = { ...record, state: next, status };
+      if (move.kind !== "test") return this.checkRun.ended(octokit, moved);
+      await this.checkRun.running(octokit, moved, parsed(next));
+      from = next;
+    }
+  }
+
+  /**
+   * A Cancel pressed while a step was being planned found no plan of it to cancel: its jobs
+   * are cancelled now. Not waited for: a step's end is heard inside the outbox's pass, which
+   * a cancel waits to send its effects through. A failure leaves one step to run unheeded.
+   */
+  private async cancelIfCancelled(record: BisectionRecord): Promise<void> {
+    const now = await this.deps.bisections.bisection(record.id);
+    if (now?.status === "cancelled") void this.cancelSteps(now).catch(() => undefined);
   }
 
   /** What the step's job said of each test, by identity key. */
@@ -208,7 +275,7 @@ export class Bisector {
     return { broken: null, statuses: new Map(cases.map((c) => [c.key, c.status as string])) };
   }
 
-  private async submitStep(octokit: Octokit, record: BisectionRecord, defaultRef: string | null, sha: string, gate: ReturnType<typeof bisectionGate>) {
+  private async submitStep(octokit: Octokit, record: BisectionRecord, defaultRef: string | null, sha: string, gate: GateDecision): Promise<Submitted> {
     const { owner, repo } = splitRepo(record.repo);
     const branch = defaultRef ?? "HEAD";
     const policy = await this.deps.basePolicy(octokit, owner, repo, branch);
@@ -225,33 +292,8 @@ export class Bisector {
       // A step is planned once, however often its predecessor's end is reported.
       deliveryId: `bisect:${record.id}:${sha}`,
     };
-    await this.deps.plans.submit(target, allowanceOf(policy, "push"), gate, { suites: [record.suite], priority: PRIORITIES.low });
-  }
-
-  private async show(
-    octokit: Octokit,
-    record: BisectionRecord,
-    fields: { status: "in_progress" | "completed"; conclusion?: "neutral"; output: { title: string; summary: string } },
-  ) {
-    if (record.checkRunId === null) return;
-    const { owner, repo } = splitRepo(record.repo);
-    await octokit.rest.checks.update({ owner, repo, check_run_id: record.checkRunId, ...fields });
-  }
-
-  private view(record: BisectionRecord, state: BisectionState): BisectionView {
-    return {
-      repo: record.repo,
-      serverUrl: this.deps.serverUrl,
-      suite: record.suite,
-      goodSha: record.goodSha,
-      badSha: record.badSha,
-      shown: testsSchema.parse(JSON.parse(record.tests)).map((t) => t.shown),
-      commits: commitsSchema.parse(JSON.parse(record.commits)),
-      state,
-      startedBy: record.startedBy,
-      ...(this.deps.dashboardUrl
-        ? { pageUrl: `${this.deps.dashboardUrl}/kto/bisections?${new URLSearchParams({ repo: record.repo, id: record.id }).toString()}` }
-        : {}),
-    };
+    return this.deps.plans.submit(target, allowanceOf(policy, "push"), gate, { suites: [record.suite], priority: PRIORITIES.low, wants: record.jobKey });
   }
 }
+
+const parsed = (state: string): BisectionState => bisectionStateSchema.parse(JSON.parse(state));

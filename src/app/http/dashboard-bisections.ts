@@ -1,7 +1,16 @@
 import type { BisectionRecord, BisectionRepository, BisectionStatus } from "../../orchestrator/store/bisection-repository.js";
 import type { JobReads } from "../../orchestrator/store/store.js";
 import { jobIdentity } from "../../runners/history/test-identity.js";
-import { bisectionStateSchema, commitsSchema, confidence, maxSteps, nextBisectionMove, testsSchema, type BisectionCommit } from "../bisect/bisection-state.js";
+import {
+  bisectionStateSchema,
+  commitsSchema,
+  confidence,
+  maxSteps,
+  narrowed,
+  nextBisectionMove,
+  testsSchema,
+  type BisectionCommit,
+} from "../bisect/bisection-state.js";
 import { bisectGroupOf } from "../webhooks/plan-target.js";
 
 /** Bisections the list shows: enough to find last week's, few enough to read each one's JSON. */
@@ -33,10 +42,11 @@ export interface BisectionData {
   maxSteps: number;
   checkRunUrl: string | null;
   steps: { step: number; commit: CommitView; verdict: "good" | "bad" | "skip" | "running"; note: string; checkRunUrl: string | null }[];
-  /** The answer once the search ended: the first bad commit, or the commits it is one of. */
+  /** The answer once the search ended: the first bad commit, or the commits it is one of; or, cancelled, who stopped it and the range its steps had narrowed. */
   result:
     | { kind: "found"; culprit: CommitView; confidence: { level: string; why: string } }
     | { kind: "inconclusive"; candidates: CommitView[]; confidence: { level: string; why: string } }
+    | { kind: "cancelled"; by: string | null; first: CommitView; last: CommitView; commits: number }
     | null;
 }
 
@@ -85,11 +95,15 @@ function culpritOf(
   commits: readonly BisectionCommit[],
   state: ReturnType<typeof parsed>["state"],
 ): BisectionData["result"] {
+  const at = (position: number) => commitView(serverUrl, record.repo, commits[position - 1]!.sha, commits[position - 1]);
+  if (record.status === "cancelled" && commits.length > 0) {
+    const { first, last } = narrowed(commits.length, state);
+    return { kind: "cancelled", by: state.cancelledBy ?? null, first: at(first), last: at(last), commits: last - first + 1 };
+  }
   if (record.status !== "found" && record.status !== "inconclusive") return null;
   const move = nextBisectionMove(commits.length, state);
   if (move.kind === "test") return null;
   const sure = confidence(state, move);
-  const at = (position: number) => commitView(serverUrl, record.repo, commits[position - 1]!.sha, commits[position - 1]);
   if (move.kind === "found") return { kind: "found", culprit: at(move.firstBad), confidence: sure };
   return { kind: "inconclusive", candidates: move.candidates.map(at), confidence: sure };
 }

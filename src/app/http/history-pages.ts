@@ -205,6 +205,12 @@ function one(data) {
     first.append(el("strong", "First bad commit: "), commit(data.result.culprit));
     answer.append(first, el("p", "Confidence: " + data.result.confidence.level + ": " + data.result.confidence.why, "confidence"));
     parts.push(answer);
+  } else if (data.result && data.result.kind === "cancelled") {
+    const answer = el("p", undefined, "result cancelled-by");
+    answer.append(el("strong", "Cancelled" + (data.result.by ? " by " + data.result.by : "") + ": "),
+      el("span", data.result.commits === 1 ? "the first bad commit is " : "the first bad commit is one of " + plural(data.result.commits, "commit") + ", from "), commit(data.result.first));
+    if (data.result.commits > 1) answer.append(el("span", " up to "), commit(data.result.last));
+    parts.push(answer);
   } else if (data.result) {
     const answer = el("div", undefined, "result");
     const list = el("ul", undefined, "candidates");

@@ -32,8 +32,13 @@ export async function configAtRef(octokit: Octokit, owner: string, repo: string,
 export async function configAtSha(octokit: Octokit, owner: string, repo: string, sha: string, options: PlanOptions = {}): Promise<ConfigAtSha> {
   const config = await configAtRef(octokit, owner, repo, sha);
   if (config.kind !== "ok") return config;
+  return planOf(config.loaded, options);
+}
+
+/** The plan of a config read already, or its problems. */
+export function planOf(loaded: LoadedConfig, options: PlanOptions = {}): Exclude<ConfigAtSha, { kind: "missing" }> {
   try {
-    return { ...config, plan: buildPlan(config.loaded, options) };
+    return { kind: "ok", loaded, plan: buildPlan(loaded, options) };
   } catch (error) {
     if (error instanceof ConfigError) return { kind: "invalid", issues: error.issues };
     throw error;

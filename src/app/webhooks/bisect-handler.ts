@@ -1,26 +1,43 @@
 import type { JobRecord, PlanRecord } from "../../orchestrator/store/store.js";
-import { asOctokit } from "../github/github-api.js";
-import { writerOf } from "../trust/trust-gate.js";
+import { asOctokit, type Octokit } from "../github/github-api.js";
+import { writerOf, type Writer } from "../trust/trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 
 interface Pressed {
   octokit: unknown;
-  payload: { repository: { name: string; owner: { login: string } }; sender: { login: string } };
+  payload: { repository: { name: string; owner: { login: string }; full_name: string }; sender: { login: string } };
 }
 
 /**
- * The Bisect button of a regression's check run. It starts work on kto's hardware, so only
- * someone GitHub says can write to the repository may press it; anyone else's press, or a
- * press on a job that no longer offers it, starts nothing. A second press finds the
- * bisection already asked for.
+ * Who pressed a bisection's button, when GitHub says they can write to the repository; null
+ * for anyone else. A bisection starts work on kto's hardware and stops a writer's, so both
+ * of its buttons ask this, and only this.
  */
-export async function pressBisect(kit: Pick<WebhookKit, "bisector">, context: Pressed, job: JobRecord, plan: PlanRecord): Promise<void> {
-  if (!kit.bisector) return;
+async function writerPressing(context: Pressed): Promise<{ writer: Writer; octokit: Octokit } | null> {
   const { repository, sender } = context.payload;
   const octokit = asOctokit(context.octokit);
   const writer = await writerOf(octokit, repository.owner.login, repository.name, sender.login);
-  if (!writer) return;
+  return writer ? { writer, octokit } : null;
+}
+
+/**
+ * The Bisect button of a regression's check run. Anyone's press but a writer's, or a press
+ * on a job that no longer offers it, starts nothing. A second press finds the bisection
+ * already asked for.
+ */
+export async function pressBisect(kit: Pick<WebhookKit, "bisector">, context: Pressed, job: JobRecord, plan: PlanRecord): Promise<void> {
+  if (!kit.bisector) return;
+  const pressed = await writerPressing(context);
+  if (!pressed) return;
   const offer = await kit.bisector.offered(job, plan);
   if (!offer) return;
-  await kit.bisector.start({ job, plan, offer, writer, octokit });
+  await kit.bisector.start({ job, plan, offer, ...pressed });
+}
+
+/** The Cancel button of a running `kto / bisect` check run: a writer's press stops bisection `id`. */
+export async function pressCancel(kit: Pick<WebhookKit, "bisector">, context: Pressed, id: string): Promise<void> {
+  if (!kit.bisector) return;
+  const pressed = await writerPressing(context);
+  if (!pressed) return;
+  await kit.bisector.cancel({ id, repo: context.payload.repository.full_name, writer: pressed.writer });
 }

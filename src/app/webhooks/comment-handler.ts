@@ -48,14 +48,19 @@ export function commentHandler(kit: WebhookKit) {
         const policy = await basePolicy(octokit, owner, name, pr.base.ref);
         const target = targetOf(context, pr.head.sha, groupKey, undefined, pr.base.ref);
         const allowed = allowanceOf(policy, "pull_request");
-        if (seen)
-          return plans.submit(
+        if (seen) {
+          await plans.submit(
             target,
             allowed,
             askedByWriter(writer, `asked for /kto retest of ${pr.head.sha.slice(0, 7)}, a head kto had planned before the comment`),
           );
+          return;
+        }
         const gate = pullRequestGate(pullRequestFacts(pr, repository.full_name), policy);
-        if (gate.trusted) return plans.submit(target, allowed, gate);
+        if (gate.trusted) {
+          await plans.submit(target, allowed, gate);
+          return;
+        }
         // A head kto has not planned waits like any other, so that an approval has a plan to name.
         if (latest?.headSha !== pr.head.sha) await plans.submit(target, allowed, gate);
         await notCovered();

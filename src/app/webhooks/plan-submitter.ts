@@ -6,11 +6,28 @@ import type { OrchestratorService } from "../../orchestrator/service.js";
 import type { NewJob } from "../../orchestrator/store/store.js";
 import { codeSpan, inlineText } from "../../runners/report/markdown.js";
 import { annotationMessage, annotationTitle, SUMMARY_LIMIT, withinLimit } from "../github/check-run-limits.js";
-import { configAtSha } from "../trust/config-at-sha.js";
+import { jobIdentity } from "../../runners/history/test-identity.js";
+import { configAtRef, planOf } from "../trust/config-at-sha.js";
 import type { GitHubRunnerPool } from "../github/github-runner-pool.js";
 import type { Target } from "./plan-target.js";
 import type { BaseAllowance } from "../trust/trust.js";
 import type { GateDecision } from "../trust/trust-gate.js";
+
+/** What a submit did: the jobs it planned, or why it planned none. */
+export type Submitted = { kind: "planned"; specs: JobSpec[] } | { kind: "none"; why: string };
+
+export interface SubmitOptions {
+  /** Only these suites. */
+  suites?: string[];
+  /** Every job's priority, in place of the config's. */
+  priority?: number;
+  /**
+   * The one job (by the key history tells jobs apart by) the caller plans the commit for,
+   * a job seen at another commit: a config there without it, or one that cannot be read, is
+   * the caller's to tell, so no `kto / config` check run says so, and nothing is submitted.
+   */
+  wants?: string;
+}
 
 /** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
 export interface PlanSubmitter {
@@ -19,7 +36,7 @@ export interface PlanSubmitter {
    * trigger's, from the base) names and lets have what they ask for; a plan the gate holds
    * waits for approval, bounded by the base branch's job caps.
    */
-  submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: { suites?: string[]; priority?: number }): Promise<void>;
+  submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options?: SubmitOptions): Promise<Submitted>;
   /**
    * Submits jobs already planned (a re-run's), as the gate decided. `reuse` maps a build
    * (by its id in the plan) that is not among `specs` to the store id of an earlier job of
@@ -43,6 +60,16 @@ function jobsOf(planId: string, specs: JobSpec[], reuse: ReadonlyMap<string, str
       ...(reused === undefined ? {} : { needsJobId: reused }),
     };
   });
+}
+
+const none = (why: string): Submitted => ({ kind: "none", why });
+
+/** A config's problems in a line: the first, and how many more. */
+function invalidWhy(issues: readonly ConfigIssue[]): string {
+  const first = issues[0];
+  if (!first) return "its .github/kto.yml is invalid";
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length === 2 ? "" : "s"})` : "";
+  return `its .github/kto.yml is invalid: ${first.path ? `${first.path}: ` : ""}${first.message}${more}`;
 }
 
 async function configFailure(target: Target, issues: readonly ConfigIssue[]): Promise<void> {
@@ -107,22 +134,38 @@ export function planSubmitter(deps: {
     });
   }
 
-  async function submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options: { suites?: string[]; priority?: number } = {}): Promise<void> {
-    const config = await configAtSha(target.octokit, target.owner, target.name, target.headSha, {
-      ...(options.suites ? { suites: options.suites } : {}),
-      ...(gate.imposed ? { imposed: gate.imposed } : {}),
-    });
-    if (config.kind === "missing") return;
-    if (config.kind === "invalid") return configFailure(target, config.issues);
-    const selected = config.plan.jobs
+  async function submit(target: Target, allowed: BaseAllowance, gate: GateDecision, options: SubmitOptions = {}): Promise<Submitted> {
+    const { wants } = options;
+    const config = await configAtRef(target.octokit, target.owner, target.name, target.headSha);
+    if (config.kind === "missing") return none("it has no .github/kto.yml");
+    if (config.kind === "ok" && wants !== undefined) {
+      // A suite the commit's config does not have is no problem of that commit's.
+      const absent = (options.suites ?? []).filter((name) => !config.loaded.config.suites.some((suite) => suite.name === name));
+      if (absent.length > 0) return none(`its .github/kto.yml plans no job of suite ${absent.join(", ")}`);
+    }
+    const planned =
+      config.kind === "invalid"
+        ? config
+        : planOf(config.loaded, { ...(options.suites ? { suites: options.suites } : {}), ...(gate.imposed ? { imposed: gate.imposed } : {}) });
+    if (planned.kind !== "ok") {
+      if (wants === undefined) await configFailure(target, planned.issues);
+      return none(invalidWhy(planned.issues));
+    }
+    const selected = planned.plan.jobs
       .filter((spec) => allowed.suites === "all" || allowed.suites.includes(spec.suite))
       .map((spec) => (options.priority === undefined ? spec : { ...spec, priority: options.priority }))
       // A build's failure is no test's: only suites are run again to confirm.
       .map((spec) => (allowed.retriesAtLeast && spec.runner !== "build" ? { ...spec, retries: Math.max(spec.retries, allowed.retriesAtLeast) } : spec));
     // A suite asking for more than the base allows is a config error of its own, and never dispatched.
-    const { allowed: specs, refused } = narrowToBase(config.loaded, selected, allowed.privileges);
-    if (refused.length > 0) await configFailure(target, refused);
+    const { allowed: specs, refused } = narrowToBase(planned.loaded, selected, allowed.privileges);
+    if (wants !== undefined) {
+      const keys = selected.flatMap((spec) => (spec.runner === "build" ? [] : [jobIdentity({ suite: spec.suite, matrix: spec.matrix })]));
+      const wanted = (spec: JobSpec) => spec.runner !== "build" && jobIdentity({ suite: spec.suite, matrix: spec.matrix }) === wants;
+      if (!keys.includes(wants)) return none(`its .github/kto.yml plans no job ${wants}${keys.length > 0 ? `, only ${keys.join(", ")}` : ""}`);
+      if (!specs.some(wanted)) return none(`its .github/kto.yml's job ${wants} asks for more privileges than the default branch allows`);
+    } else if (refused.length > 0) await configFailure(target, refused);
     await submitSpecs(target, specs, gate);
+    return { kind: "planned", specs };
   }
 
   return { submit, submitSpecs };

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { BisectionsTable, Database } from "./schema.js";
 
 export type BisectionStatus = "running" | "found" | "inconclusive" | "cancelled";
@@ -43,9 +43,10 @@ function recordOf(row: Selectable<BisectionsTable>): BisectionRecord {
 }
 
 /**
- * Bisections asked for from GitHub. One per repository, job and last good commit: asking
- * again finds the one there. A step moves the state only from the state it read, so a
- * report seen twice (or by two replicas) advances it once.
+ * Bisections asked for from GitHub. One per repository, job and last good commit, besides
+ * those cancelled: asking again finds the one there, or starts anew after a cancel. A step
+ * moves the state only from the state it read, so a report seen twice (or by two replicas)
+ * advances it once, and a cancel and a step's end never both take.
  */
 export class BisectionRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -70,15 +71,25 @@ export class BisectionRepository {
         check_run_id: null,
         created_at: bisection.createdAt,
       })
-      .onConflict((oc) => oc.columns(["repo", "job_key", "good_sha"]).doNothing())
+      // The range's index holds only bisections not cancelled (migration 018).
+      .onConflict((oc) =>
+        oc
+          .columns(["repo", "job_key", "good_sha"])
+          .where(sql<boolean>`status <> 'cancelled'`)
+          .doNothing(),
+      )
       .executeTakeFirst();
     const created = Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+    if (created) return { record: (await this.bisection(bisection.id))!, created };
+    // The one in the way, or (cancelled since) the range's newest.
     const row = await this.db
       .selectFrom("bisections")
       .selectAll()
       .where("repo", "=", bisection.repo)
       .where("job_key", "=", bisection.jobKey)
       .where("good_sha", "=", bisection.goodSha)
+      .orderBy(sql`case when status = 'cancelled' then 1 else 0 end`)
+      .orderBy("created_at", "desc")
       .executeTakeFirstOrThrow();
     return { record: recordOf(row), created };
   }

@@ -374,6 +374,41 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.alterTable("result_runs").addColumn("judged_baseline", "text").execute();
     },
   },
+  {
+    name: "018-cancelled-bisections-step-aside",
+    async up(db, engine) {
+      // A cancelled bisection may be asked for again: one range is unique among those not
+      // cancelled, and the cancelled ones stay listed. SQLite drops no table constraint, so
+      // its table is made again without it.
+      if (engine === "postgres") await sql`alter table bisections drop constraint bisections_range`.execute(db);
+      else {
+        await sql`alter table bisections rename to bisections_before_018`.execute(db);
+        await db.schema
+          .createTable("bisections")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("repo", "text", (c) => c.notNull())
+          .addColumn("installation_id", "integer", (c) => c.notNull())
+          .addColumn("job_key", "text", (c) => c.notNull())
+          .addColumn("suite", "text", (c) => c.notNull())
+          .addColumn("good_sha", "text", (c) => c.notNull())
+          .addColumn("bad_sha", "text", (c) => c.notNull())
+          .addColumn("tests", "text", (c) => c.notNull())
+          .addColumn("commits", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("started_by", "text", (c) => c.notNull())
+          .addColumn("check_run_id", "integer")
+          .addColumn("created_at", "integer", (c) => c.notNull())
+          .execute();
+        await sql`insert into bisections select id, repo, installation_id, job_key, suite, good_sha, bad_sha, tests, commits, state, status, started_by, check_run_id, created_at from bisections_before_018`.execute(
+          db,
+        );
+        await sql`drop table bisections_before_018`.execute(db);
+        await db.schema.createIndex("bisections_repo_created").on("bisections").columns(["repo", "created_at"]).execute();
+      }
+      await sql`create unique index bisections_range on bisections (repo, job_key, good_sha) where status <> 'cancelled'`.execute(db);
+    },
+  },
 ];
 
 /** Applies pending migrations in order, each in its own transaction, recorded in kto_migrations. */

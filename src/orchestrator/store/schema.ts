@@ -154,7 +154,7 @@ export interface ResultCasesTable {
   duration_ms: number | null;
 }
 
-/** A bisection asked for from a regression's check run (migration 015): one per job, range and first good commit. */
+/** A bisection asked for from a regression's check run (migration 015): one per job and first good commit, besides those cancelled (017). */
 export interface BisectionsTable {
   id: string;
   repo: string;
@@ -168,8 +168,9 @@ export interface BisectionsTable {
   tests: string;
   /** The commits after good up to bad, oldest first, as a JSON array of {sha, title, author}. */
   commits: string;
-  /** The steps so far and the one under way, as JSON: its every change is compared and set. */
+  /** The steps so far and the one under way, and who cancelled it, as JSON: its every change is compared and set. */
   state: string;
+  /** running, found, inconclusive or cancelled. */
   status: string;
   started_by: string;
   check_run_id: number | null;

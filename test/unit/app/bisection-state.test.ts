@@ -5,6 +5,7 @@ import {
   currentStep,
   judged,
   maxSteps,
+  narrowed,
   nextBisectionMove,
   stepVerdict,
   type BisectionCommit,
@@ -93,5 +94,36 @@ describe("a bisection's steps", () => {
     ).toBe("good");
     expect(stepVerdict({ broken: null, statuses: new Map([["a", "passed"]]) }, tests)).toEqual({ verdict: "skip", note: "the tests did not run" });
     expect(stepVerdict({ broken: "its build failed", statuses: new Map() }, tests)).toEqual({ verdict: "skip", note: "its build failed" });
+  });
+
+  it("narrows the range to after the last good commit below the first bad one, whatever the order the verdicts came in", () => {
+    const range = commits(10);
+    const step = (state: BisectionState, position: number, verdict: "good" | "bad" | "skip") =>
+      judged(begun(state, position, range), range[position - 1]!.sha, verdict, "")!;
+    let state: BisectionState = { steps: [] };
+    expect(narrowed(10, state)).toEqual({ first: 1, last: 10 });
+    state = step(state, 5, "bad");
+    expect(narrowed(10, state)).toEqual({ first: 1, last: 5 });
+    state = step(state, 2, "good");
+    state = step(state, 3, "skip");
+    expect(narrowed(10, state)).toEqual({ first: 3, last: 5 });
+    // A good verdict above the first bad one (a flaky run) narrows nothing.
+    state = step(state, 7, "good");
+    expect(narrowed(10, state)).toEqual({ first: 3, last: 5 });
+    // A step under way has no verdict yet.
+    expect(narrowed(10, begun(state, 4, range))).toEqual({ first: 3, last: 5 });
+    // Once found, the range is the culprit.
+    state = step(state, 4, "bad");
+    expect(narrowed(10, state)).toEqual({ first: 3, last: 4 });
+    state = step(state, 3, "good");
+    expect(nextBisectionMove(10, state)).toEqual({ kind: "found", firstBad: 4 });
+    expect(narrowed(10, state)).toEqual({ first: 4, last: 4 });
+  });
+
+  it("keeps who cancelled a bisection through the steps' moves", () => {
+    const range = commits(4);
+    const state: BisectionState = { steps: [], cancelledBy: "maintainer" };
+    const moved = judged(begun(state, 2, range), "c2", "good", "passed")!;
+    expect(moved).toEqual({ steps: [{ position: 2, sha: "c2", verdict: "good", note: "passed" }], cancelledBy: "maintainer" });
   });
 });

@@ -194,4 +194,31 @@ describe("the plan submitter", () => {
     expect(github.state.checkRuns.size).toBe(0);
     expect(github.rejected).toEqual([]);
   });
+
+  it("for one job wanted at another commit, says why it plans nothing there, and leaves the telling to the caller", async () => {
+    const wanting = async (config: string | null) => {
+      github.state.files.delete(`${REPO}@${SHA}:.github/kto.yml`);
+      const { target, gate, allowed } = await pullRequest(config, "member", `${CONFIG}privileges: {}\n`);
+      return plans.submit(target, allowed, gate, { suites: ["unit"], priority: 1, wants: "unit" });
+    };
+    expect(await wanting(null)).toEqual({ kind: "none", why: "it has no .github/kto.yml" });
+    expect(await wanting(`version: 1\nsuites:\n${suite("board", "arm64")}`)).toEqual({ kind: "none", why: "its .github/kto.yml plans no job of suite unit" });
+    expect(await wanting(`${CONFIG}    timeout: soon\n    retries: lots\n`)).toEqual({
+      kind: "none",
+      why: "its .github/kto.yml is invalid: suites[2].timeout: expected a duration like 20m (and 1 more problem)",
+    });
+    const matrix = `version: 1\nsuites:\n${suite("unit", "x86_64", "    matrix: { arch: [x86] }\n")}`;
+    expect(await wanting(matrix)).toEqual({ kind: "none", why: "its .github/kto.yml plans no job unit, only unit[arch=x86]" });
+    expect(await wanting(`version: 1\nsuites:\n${suite("unit", "x86_64", "    network: true\n")}`)).toEqual({
+      kind: "none",
+      why: "its .github/kto.yml's job unit asks for more privileges than the default branch allows",
+    });
+    expect(await store.plans.planIds()).toEqual([]);
+    expect(configRuns()).toEqual([]);
+
+    const planned = await wanting(CONFIG);
+    expect(planned).toMatchObject({ kind: "planned", specs: [{ suite: "unit", priority: 1 }] });
+    expect((await store.jobs.list()).map((j) => j.name)).toEqual(["unit"]);
+    expect(github.rejected).toEqual([]);
+  });
 });

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@jest/globals";
+import { until } from "../../helpers/until.js";
+import { bisectRuns, commitGraph, dispatchedAt, press, regression, runDispatch, sha } from "./bisect-world.js";
+import { closeSystemAfterEach, deliver, REPO, report, start } from "./system.js";
+
+/**
+ * The Cancel button of a running `kto / bisect` check run: only a writer's press takes, the
+ * step's job is cancelled (its workflow run with it), the check run ends cancelled saying who
+ * cancelled it and what the steps had learnt, a press again changes nothing, and Bisect
+ * pressed again on the regression starts a new bisection.
+ */
+
+closeSystemAfterEach();
+
+describe("cancelling a bisection from its check run", () => {
+  it("stops it at a writer's press, keeps what it learnt, and lets the regression be bisected anew", async () => {
+    const s = await start();
+    commitGraph(s);
+    const regressed = await regression(s);
+    expect(await deliver(s, "check_run", press(regressed, "maintainer"))).toBe(200);
+    const running = await until(async () => bisectRuns(s)[0], "the kto / bisect check run");
+    expect(running.actions).toEqual([{ label: "Cancel", identifier: "cancel", description: "Stop bisecting; keep what it found" }]);
+    expect(await runDispatch(s, 2)).toBe(5);
+    // Step 2 runs at commit 8.
+    const step = await dispatchedAt(s, 3);
+    expect(step.at).toBe(8);
+    await report(s, step.id, { kind: "started" });
+    const runId = Number((await s.app.store.jobs.job(step.id))!.runId);
+
+    // Someone who cannot write presses: nothing stops.
+    expect(await deliver(s, "check_run", press(running, "passerby", "cancel"))).toBe(200);
+    expect(bisectRuns(s)[0]!.status).toBe("in_progress");
+    expect((await s.app.store.jobs.job(step.id))!.state).toBe("running");
+
+    expect(await deliver(s, "check_run", press(running, "maintainer", "cancel"))).toBe(200);
+    const [record] = await s.app.store.bisections.recent(REPO, 1);
+    expect(record!.status).toBe("cancelled");
+    expect((await s.app.store.jobs.job(step.id))!.state).toBe("cancelled");
+    await until(() => s.github.state.cancelled.includes(runId), "the step's workflow run cancelled");
+    const done = await until(async () => bisectRuns(s).find((r) => r.status === "completed"), "the check run's end");
+    expect(done.conclusion).toBe("cancelled");
+    expect(done.actions).toEqual([]);
+    expect(done.output.title).toBe("Cancelled by @maintainer: one of 6 commits left");
+    expect(done.output.summary).toMatch(
+      new RegExp(
+        `^\\*\\*Cancelled\\*\\* by @maintainer\\. What 1 step learnt: the first bad commit is one of 6 commits, from \\[${sha(6).slice(0, 7)}\\]\\([^)]*/commit/${sha(6)}\\) up to \\[${sha(11).slice(0, 7)}\\]\\([^)]*/commit/${sha(11)}\\)\\.`,
+      ),
+    );
+    // The dashboard's page says so too.
+    const page = (await (await fetch(`${s.app.url}/kto/api/bisections?repo=${encodeURIComponent(REPO)}&id=${record!.id}`)).json()) as Record<string, unknown>;
+    expect(page).toMatchObject({
+      status: "cancelled",
+      result: { kind: "cancelled", by: "maintainer", commits: 6, first: { sha: sha(6) }, last: { sha: sha(11) } },
+    });
+
+    // Cancel pressed again changes nothing.
+    const dispatched = s.github.state.dispatches.length;
+    const shown = structuredClone(done);
+    expect(await deliver(s, "check_run", press(done, "maintainer", "cancel"))).toBe(200);
+    expect(bisectRuns(s)).toEqual([shown]);
+    expect(await s.app.store.bisections.bisection(record!.id)).toEqual(record);
+
+    // Bisect pressed again on the regression: a new bisection, from the start.
+    expect(await deliver(s, "check_run", press(regressed, "maintainer"))).toBe(200);
+    const again = await until(async () => bisectRuns(s).find((r) => r.status === "in_progress"), "a new kto / bisect check run");
+    expect(again.id).not.toBe(done.id);
+    expect((await dispatchedAt(s, dispatched)).at).toBe(5);
+    expect((await s.app.store.bisections.recent(REPO, 5)).map((b) => b.status)).toEqual(["running", "cancelled"]);
+    expect(s.github.rejected).toEqual([]);
+  });
+});
