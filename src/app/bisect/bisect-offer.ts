@@ -5,6 +5,11 @@ import { isPushGroup } from "../webhooks/plan-target.js";
 
 /** The check run button that starts a bisection; GitHub's limits: identifier and label ≤ 20, description ≤ 40. */
 export const BISECT_ACTION = { label: "Bisect", identifier: "bisect", description: "Find the commit that broke it" } as const;
+/**
+ * Its twin, which stops the regression's bisection. On the regression's check run, not on
+ * the running `kto / bisect`: GitHub shows a check run's buttons only once it has completed.
+ */
+export const STOP_BISECT_ACTION = { label: "Stop bisect", identifier: "bisect-stop", description: "Stop bisecting; keep what it found" } as const;
 
 /** Regressed tests a bisection follows: enough to tell a step, few enough to keep in one row. */
 const MAX_TESTS = 50;

@@ -1,6 +1,6 @@
 import type { BisectionRecord, Store } from "../../orchestrator/store/store.js";
 import { splitRepo, type Octokit } from "../github/github-api.js";
-import { BISECT_CHECK_RUN, bisectExternalId, cancelledOutput, CANCEL_ACTION, finishedOutput, runningOutput, type BisectionView } from "./bisection-markdown.js";
+import { BISECT_CHECK_RUN, bisectExternalId, cancelledOutput, finishedOutput, runningOutput, type BisectionView } from "./bisection-markdown.js";
 import { bisectionStateSchema, commitsSchema, nextBisectionMove, testsSchema, type BisectionState } from "./bisection-state.js";
 
 export interface BisectionCheckRunDeps {
@@ -14,7 +14,7 @@ export interface BisectionCheckRunDeps {
 export class BisectionCheckRun {
   constructor(private readonly deps: BisectionCheckRunDeps) {}
 
-  /** Created in progress, with its Cancel button; its id, kept with the bisection. */
+  /** Created in progress (no button: GitHub would not show it; the regression's check run has Stop bisect); its id, kept with the bisection. */
   async open(octokit: Octokit, record: BisectionRecord, state: BisectionState): Promise<number> {
     const { owner, repo } = splitRepo(record.repo);
     const { data: run } = await octokit.rest.checks.create({
@@ -25,7 +25,6 @@ export class BisectionCheckRun {
       external_id: bisectExternalId(record.id),
       status: "in_progress",
       output: runningOutput(this.view(record, state)),
-      actions: [{ ...CANCEL_ACTION }],
     });
     await this.deps.bisections.setCheckRunId(record.id, run.id);
     return run.id;
@@ -43,7 +42,7 @@ export class BisectionCheckRun {
   async ended(octokit: Octokit, record: BisectionRecord): Promise<void> {
     const state = bisectionStateSchema.parse(JSON.parse(record.state));
     const view = this.view(record, state);
-    // GitHub shows a check run's buttons once it has completed: a finished bisection offers no Cancel.
+    // A finished bisection offers no button (one made by an earlier release had Cancel).
     if (record.status === "cancelled")
       return this.update(octokit, record, {
         status: "completed",

@@ -5,9 +5,6 @@ import { confidence, maxSteps, narrowed, type BisectionCommit, type BisectionMov
 /** The `kto / bisect` check run: one per bisection, on its bad commit. */
 export const BISECT_CHECK_RUN = "kto / bisect";
 
-/** The running check run's button that stops the bisection; GitHub's limits: identifier and label ≤ 20, description ≤ 40. */
-export const CANCEL_ACTION = { label: "Cancel", identifier: "cancel", description: "Stop bisecting; keep what it found" } as const;
-
 const EXTERNAL_ID = "bisect:";
 /** The check run's external id: a press of its button names the bisection by it. */
 export const bisectExternalId = (id: string) => `${EXTERNAL_ID}${id}`;
@@ -60,6 +57,7 @@ function header(view: BisectionView): string {
     `Bisecting ${plural(n, "commit")} after ${commitLink(view, view.goodSha)} (good) up to ${commitLink(view, view.badSha)} (bad), for ${tests}, as @${plainText(view.startedBy)} asked.`,
     `Each step runs suite ${codeSpan(view.suite)} at one commit, at the lowest priority, one after the other: at most ${plural(maxSteps(n), "step")} (${Math.ceil(Math.log2(n))} to halve the range, ${maxSteps(n) - Math.ceil(Math.log2(n))} more for commits that cannot be judged).`,
     ...(view.pageUrl ? [`Every step with its job's check run: [the bisection's page](${view.pageUrl}).`] : []),
+    `To stop it, a writer presses **Stop bisect** on the regression's check run, ${codeSpan(`kto / ${view.suite}`)} at ${commitLink(view, view.badSha)}.`,
   ].join("\n\n");
 }
 

@@ -86,6 +86,19 @@ export class Bisector {
     return bisectOffer(plan, await this.deps.judge.judge(job, plan));
   }
 
+  /**
+   * A writer's press of Stop bisect on a regression's check run: the running bisection of
+   * what its Bisect would search, cancelled; false when none runs (not begun, or ended).
+   */
+  async stopOffered(press: { job: JobRecord; plan: PlanRecord; writer: Writer }): Promise<boolean> {
+    const { job, plan, writer } = press;
+    const offer = await this.offered(job, plan);
+    const head = offer && plan.repo ? await this.deps.history.runOf(job.id, job.attempt) : null;
+    if (!offer || !head || !plan.repo) return false;
+    const record = await this.deps.bisections.ofRange(plan.repo, head.jobKey, offer.goodSha);
+    return record ? this.cancel({ id: record.id, repo: plan.repo, writer }) : false;
+  }
+
   /** Starts a bisection of the offer; false when one of that job and good commit was asked for before. */
   async start(press: BisectPress): Promise<boolean> {
     const { job, plan, offer, octokit } = press;

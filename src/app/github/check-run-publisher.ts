@@ -18,7 +18,7 @@ import { approvalShown, type ApprovalShown, type PlanOfCommit } from "./approval
 import { judgedConclusion, regressionTests, type Judgement, type ResultJudge } from "../history/result-judge.js";
 import { judgementMarkdown, judgementTitle, testSpan } from "../history/judgement-markdown.js";
 import { errorText } from "../../orchestrator/logger.js";
-import { BISECT_ACTION, bisectOffer } from "../bisect/bisect-offer.js";
+import { BISECT_ACTION, bisectOffer, STOP_BISECT_ACTION } from "../bisect/bisect-offer.js";
 import { maxSteps } from "../bisect/bisection-state.js";
 
 /** "3 passed, 1 failed, …" when the job printed results; null when it did not. */
@@ -415,7 +415,7 @@ export class CheckRunPublisher implements Publisher {
     const annotations = report?.name ? jobAnnotations({ ...report, failures: listed }) : [];
     const rerun = [
       ...(conclusion === "success" ? [] : [{ label: "Re-run failed", identifier: "rerun", description: "Run this job again" }]),
-      ...(offer ? [{ ...BISECT_ACTION }] : []),
+      ...(offer ? [{ ...BISECT_ACTION }, { ...STOP_BISECT_ACTION }] : []),
     ];
     const fallback: Fallback = {
       // Test counts, or the state: kto's own words, where the full title may quote the job's reason.

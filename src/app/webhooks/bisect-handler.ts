@@ -34,10 +34,10 @@ export async function pressBisect(kit: Pick<WebhookKit, "bisector">, context: Pr
   await kit.bisector.start({ job, plan, offer, ...pressed });
 }
 
-/** The Cancel button of a running `kto / bisect` check run: a writer's press stops bisection `id`. */
-export async function pressCancel(kit: Pick<WebhookKit, "bisector">, context: Pressed, id: string): Promise<void> {
+/** The Stop bisect button of the same check run: a writer's press stops the bisection of its regression, if one runs. */
+export async function pressStopBisect(kit: Pick<WebhookKit, "bisector">, context: Pressed, job: JobRecord, plan: PlanRecord): Promise<void> {
   if (!kit.bisector) return;
   const pressed = await writerPressing(context);
   if (!pressed) return;
-  await kit.bisector.cancel({ id, repo: context.payload.repository.full_name, writer: pressed.writer });
+  await kit.bisector.stopOffered({ job, plan, writer: pressed.writer });
 }

@@ -9,8 +9,9 @@ import { allowanceOf } from "../trust/trust.js";
 import { rerunGate } from "../trust/trust-gate.js";
 import type { WebhookKit } from "./webhook-kit.js";
 import { jobsOfSuite, suiteOfExternalId } from "../github/suite-check-run.js";
-import { pressBisect, pressCancel } from "./bisect-handler.js";
-import { bisectionOfExternalId, CANCEL_ACTION } from "../bisect/bisection-markdown.js";
+import { pressBisect, pressStopBisect } from "./bisect-handler.js";
+import { bisectionOfExternalId } from "../bisect/bisection-markdown.js";
+import { BISECT_ACTION, STOP_BISECT_ACTION } from "../bisect/bisect-offer.js";
 
 /**
  * What re-running one finished job runs: a build with the jobs of its plan that boot it; a
@@ -65,16 +66,16 @@ export function rerunHandlers(kit: WebhookKit) {
           context.payload.action === "requested_action"
             ? (context.payload as { requested_action?: { identifier?: string } }).requested_action?.identifier
             : "rerun";
-        // A `kto / bisect` check run's one button: Cancel, while it runs.
-        const bisection = bisectionOfExternalId(run.external_id);
-        if (bisection !== null) return identifier === CANCEL_ACTION.identifier ? pressCancel(kit, context, bisection) : undefined;
+        // A `kto / bisect` check run has no button, and its re-run asks for nothing.
+        if (bisectionOfExternalId(run.external_id) !== null) return;
         const shown = run.external_id ? await shownBy(reads, run.external_id) : null;
         if (!shown) return;
         const { jobs, name } = shown;
         const plan = await reads.plans.plan(jobs[0]!.planId);
         if (!plan?.repo || !plan.groupKey || !plan.headSha || plan.repo !== repository.full_name) return;
-        // A check run's buttons: "Re-run failed", and "Bisect" on a regression of the default branch; GitHub shows buttons on completed check runs only.
-        if (identifier === "bisect" && !shown.suite && isTerminal(jobs[0]!.state)) return pressBisect(kit, context, jobs[0]!, plan);
+        // A check run's buttons: "Re-run failed", and "Bisect" and "Stop bisect" on a regression of the default branch; GitHub shows buttons on completed check runs only.
+        if (identifier === BISECT_ACTION.identifier && !shown.suite && isTerminal(jobs[0]!.state)) return pressBisect(kit, context, jobs[0]!, plan);
+        if (identifier === STOP_BISECT_ACTION.identifier && !shown.suite && isTerminal(jobs[0]!.state)) return pressStopBisect(kit, context, jobs[0]!, plan);
         if (identifier !== "rerun" || !jobs.every((j) => isTerminal(j.state))) return;
         // A job's own check run re-runs it, whatever its end; a suite's, those that did not succeed.
         const failed = shown.suite ? jobs.filter((j) => j.state !== "succeeded") : jobs;

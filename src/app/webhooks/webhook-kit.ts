@@ -25,7 +25,7 @@ export interface HandlerDeps {
   /** Counts a failed webhook in the metrics. */
   onError?: (event: string) => void;
   /** Bisects a regression when a writer presses its check run's Bisect button; without it the button does nothing. */
-  bisector?: Pick<Bisector, "offered" | "start" | "cancel">;
+  bisector?: Pick<Bisector, "offered" | "start" | "stopOffered">;
 }
 
 /**
@@ -49,7 +49,7 @@ export interface WebhookKit {
   cancellation: JobCancellation;
   /** A run of kto's that ended without its final report: its attempt fails, bound to the run first if it was not. */
   failLostRun: FailLostRun;
-  bisector: Pick<Bisector, "offered" | "start" | "cancel"> | null;
+  bisector: Pick<Bisector, "offered" | "start" | "stopOffered"> | null;
 }
 
 export function webhookKit(deps: HandlerDeps): WebhookKit {

@@ -94,6 +94,19 @@ export class BisectionRepository {
     return { record: recordOf(row), created };
   }
 
+  /** The bisection of a range that is not cancelled (at most one: the range's index), running or ended; null when none. */
+  async ofRange(repo: string, jobKey: string, goodSha: string): Promise<BisectionRecord | null> {
+    const row = await this.db
+      .selectFrom("bisections")
+      .selectAll()
+      .where("repo", "=", repo)
+      .where("job_key", "=", jobKey)
+      .where("good_sha", "=", goodSha)
+      .where("status", "<>", "cancelled")
+      .executeTakeFirst();
+    return row ? recordOf(row) : null;
+  }
+
   async bisection(id: string): Promise<BisectionRecord | null> {
     const row = await this.db.selectFrom("bisections").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? recordOf(row) : null;

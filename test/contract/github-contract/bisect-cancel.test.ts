@@ -4,22 +4,25 @@ import { bisectRuns, commitGraph, dispatchedAt, press, regression, runDispatch, 
 import { closeSystemAfterEach, deliver, REPO, report, start } from "./system.js";
 
 /**
- * The Cancel button of a running `kto / bisect` check run: only a writer's press takes, the
- * step's job is cancelled (its workflow run with it), the check run ends cancelled saying who
- * cancelled it and what the steps had learnt, a press again changes nothing, and Bisect
- * pressed again on the regression starts a new bisection.
+ * Stop bisect on a regression's check run (beside its Bisect: GitHub shows buttons on
+ * completed check runs only, so the running `kto / bisect` has none): only a writer's press
+ * takes, the step's job is cancelled (its workflow run with it), the bisection's check run
+ * ends cancelled saying who cancelled it and what the steps had learnt, a press again changes
+ * nothing, and Bisect pressed again starts a new bisection.
  */
 
 closeSystemAfterEach();
 
-describe("cancelling a bisection from its check run", () => {
+describe("stopping a bisection from its regression's check run", () => {
   it("stops it at a writer's press, keeps what it learnt, and lets the regression be bisected anew", async () => {
     const s = await start();
     commitGraph(s);
     const regressed = await regression(s);
     expect(await deliver(s, "check_run", press(regressed, "maintainer"))).toBe(200);
     const running = await until(async () => bisectRuns(s)[0], "the kto / bisect check run");
-    expect(running.actions).toEqual([{ label: "Cancel", identifier: "cancel", description: "Stop bisecting; keep what it found" }]);
+    expect(running.actions ?? []).toEqual([]);
+    expect(running.output.summary).toContain("To stop it, a writer presses **Stop bisect** on the regression's check run, `kto / unit`");
+    expect(regressed.actions).toContainEqual({ label: "Stop bisect", identifier: "bisect-stop", description: "Stop bisecting; keep what it found" });
     expect(await runDispatch(s, 2)).toBe(5);
     // Step 2 runs at commit 8.
     const step = await dispatchedAt(s, 3);
@@ -27,12 +30,13 @@ describe("cancelling a bisection from its check run", () => {
     await report(s, step.id, { kind: "started" });
     const runId = Number((await s.app.store.jobs.job(step.id))!.runId);
 
-    // Someone who cannot write presses: nothing stops.
-    expect(await deliver(s, "check_run", press(running, "passerby", "cancel"))).toBe(200);
+    // Someone who cannot write presses: nothing stops. Nor does a forged press of a button the running check run never had.
+    expect(await deliver(s, "check_run", press(regressed, "passerby", "bisect-stop"))).toBe(200);
+    expect(await deliver(s, "check_run", press(running, "maintainer", "cancel", true))).toBe(200);
     expect(bisectRuns(s)[0]!.status).toBe("in_progress");
     expect((await s.app.store.jobs.job(step.id))!.state).toBe("running");
 
-    expect(await deliver(s, "check_run", press(running, "maintainer", "cancel"))).toBe(200);
+    expect(await deliver(s, "check_run", press(regressed, "maintainer", "bisect-stop"))).toBe(200);
     const [record] = await s.app.store.bisections.recent(REPO, 1);
     expect(record!.status).toBe("cancelled");
     expect((await s.app.store.jobs.job(step.id))!.state).toBe("cancelled");
@@ -53,10 +57,10 @@ describe("cancelling a bisection from its check run", () => {
       result: { kind: "cancelled", by: "maintainer", commits: 6, first: { sha: sha(6) }, last: { sha: sha(11) } },
     });
 
-    // Cancel pressed again changes nothing.
+    // Stop bisect pressed again changes nothing.
     const dispatched = s.github.state.dispatches.length;
     const shown = structuredClone(done);
-    expect(await deliver(s, "check_run", press(done, "maintainer", "cancel"))).toBe(200);
+    expect(await deliver(s, "check_run", press(regressed, "maintainer", "bisect-stop"))).toBe(200);
     expect(bisectRuns(s)).toEqual([shown]);
     expect(await s.app.store.bisections.bisection(record!.id)).toEqual(record);
 

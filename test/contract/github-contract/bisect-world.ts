@@ -88,7 +88,15 @@ export async function runDispatch(s: System, index: number, silent = -1): Promis
 }
 
 /** A press of `run`'s button `identifier` by `login`, as GitHub delivers it. */
-export function press(run: CheckRun, login: string, identifier = "bisect"): Record<string, unknown> {
+/**
+ * The requested_action GitHub sends when `login` presses button `identifier` of `run`. Only a
+ * button GitHub shows can be pressed: one the check run lists, once it has completed (the
+ * REST description: "displayed after the check run completes"). `forged` sends it anyway, as
+ * a replayed or hand-made delivery would.
+ */
+export function press(run: BisectRun, login: string, identifier = "bisect", forged = false): Record<string, unknown> {
+  const shown = run.status === "completed" && (run.actions ?? []).some((a) => a.identifier === identifier);
+  if (!shown && !forged) throw new Error(`GitHub shows no ${identifier} button on ${run.name} (${run.status}): nobody can press it`);
   const payload = example("check_run", "requested_action", 0) as {
     check_run: Record<string, unknown>;
     requested_action?: unknown;

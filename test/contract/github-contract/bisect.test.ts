@@ -22,7 +22,7 @@ describe.each<["ghes" | "github.com", number]>([
     const regression = await regressionOf(s);
     expect(regression.conclusion).toBe("failure");
     expect(regression.output.title).toMatch(/^1 regression/);
-    expect(regression.actions?.map((a) => a.identifier)).toEqual(["rerun", "bisect"]);
+    expect(regression.actions?.map((a) => a.identifier)).toEqual(["rerun", "bisect", "bisect-stop"]);
     // The cost is said before anyone presses: 11 commits, ceil(log2 11) + 2 runs at most.
     expect(regression.output.summary).toContain("at most 6 runs of suite `unit`");
 
@@ -34,7 +34,7 @@ describe.each<["ghes" | "github.com", number]>([
     expect(await deliver(s, "check_run", press(regression, "maintainer"))).toBe(200);
     const bisect = await until(async () => bisectRuns(s)[0], "the kto / bisect check run");
     expect(bisect.head_sha).toBe(sha(LAST));
-    expect(bisect.actions?.map((a) => a.identifier)).toEqual(["cancel"]);
+    expect(bisect.actions ?? []).toEqual([]);
     expect(bisect.status).toBe("in_progress");
     expect(bisect.output.title).toMatch(/^Testing [0-9a-f]{7}: step 1 of at most 6$/);
 
@@ -56,14 +56,15 @@ describe.each<["ghes" | "github.com", number]>([
     for (let index = 2; index < s.github.state.dispatches.length; index++)
       expect(JSON.parse(s.github.state.dispatches[index]!.inputs.job!)).toMatchObject({ spec: { priority: 1 } });
 
-    // GitHub shows a completed check run's buttons: the finished one offers no Cancel.
-    expect(done.actions).toEqual([]);
+    // The bisection's own check run has no button; the regression's has Bisect and Stop bisect.
+    expect(done.actions ?? []).toEqual([]);
+    expect(regression.actions?.map((a) => a.identifier)).toEqual(["rerun", "bisect", "bisect-stop"]);
 
-    // A second press of the same regression starts nothing more; a press of Cancel on the finished bisection changes nothing.
+    // A second press of the same regression starts nothing more; Stop bisect on a finished bisection changes nothing.
     const dispatched = s.github.state.dispatches.length;
     const shown = structuredClone(done);
     expect(await deliver(s, "check_run", press(regression, "maintainer"))).toBe(200);
-    expect(await deliver(s, "check_run", press(done, "maintainer", "cancel"))).toBe(200);
+    expect(await deliver(s, "check_run", press(regression, "maintainer", "bisect-stop"))).toBe(200);
     expect(bisectRuns(s)).toEqual([shown]);
     expect((await s.app.store.bisections.recent(REPO, 5)).map((b) => b.status)).toEqual(["found"]);
     expect(s.github.state.dispatches).toHaveLength(dispatched);

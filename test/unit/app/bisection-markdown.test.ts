@@ -1,13 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { BISECT_ACTION } from "../../../src/app/bisect/bisect-offer.js";
-import {
-  bisectExternalId,
-  bisectionOfExternalId,
-  cancelledOutput,
-  CANCEL_ACTION,
-  runningOutput,
-  type BisectionView,
-} from "../../../src/app/bisect/bisection-markdown.js";
+import { BISECT_ACTION, STOP_BISECT_ACTION } from "../../../src/app/bisect/bisect-offer.js";
+import { bisectExternalId, bisectionOfExternalId, cancelledOutput, runningOutput, type BisectionView } from "../../../src/app/bisect/bisection-markdown.js";
 import { begun, judged, type BisectionCommit, type BisectionState } from "../../../src/app/bisect/bisection-state.js";
 
 const sha = (i: number) => `${i.toString(16).padStart(2, "0")}${"5".repeat(38)}`;
@@ -67,11 +60,11 @@ describe("the kto / bisect check run's words", () => {
   });
 
   it("keeps its buttons within GitHub's limits: identifier and label at most 20 characters, description at most 40", () => {
-    for (const action of [CANCEL_ACTION, BISECT_ACTION]) {
+    for (const action of [STOP_BISECT_ACTION, BISECT_ACTION]) {
       expect(action.identifier.length).toBeLessThanOrEqual(20);
       expect(action.label.length).toBeLessThanOrEqual(20);
       expect(action.description.length).toBeLessThanOrEqual(40);
     }
-    expect(CANCEL_ACTION.identifier).not.toBe(BISECT_ACTION.identifier);
+    expect(STOP_BISECT_ACTION.identifier).not.toBe(BISECT_ACTION.identifier);
   });
 });
