@@ -66,8 +66,8 @@ export function appOrchestrator(deps: {
   options: OrchestratorDeps["options"];
   /** Hears every job's end after its check run is sent: a bisection's step moves on, a late baseline judges its pull requests. */
   jobEnded?: (job: JobRecord) => Promise<void>;
-  /** Runs a pull request's baseline where its merge base has none. */
-  baselines?: Pick<BaselineScheduler, "request">;
+  /** Judges each finished job's results against its baseline's, for its check run. */
+  judge: ResultJudge;
 }): OrchestratorService {
   const { settings, store, github, clock } = deps;
   const baseGatherMs = settings.KTO_DISPATCH_GATHER_SECONDS * 1000;
@@ -75,7 +75,7 @@ export function appOrchestrator(deps: {
     now: () => clock.now(),
     serverUrl: serverUrlOf(settings),
     appId: Number(settings.APP_ID),
-    judge: resultJudge(store, github, clock, deps.baselines),
+    judge: deps.judge,
     log: (message) => github.log.warn(message),
   });
   const jobEnded = deps.jobEnded;

@@ -86,6 +86,8 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
   // The bisector plans through the service that tells it of jobs' ends: it is bound once both are made.
   let bisector: Bisector | null = null;
   let baselines: BaselineScheduler | null = null;
+  // One judge for the check runs and the Bisect button: what a press is offered is what the check run showed.
+  const judge = resultJudge(store, github, clock, { request: async (plan, sha, job) => (await baselines?.request(plan, sha, job)) ?? false });
   const service = appOrchestrator({
     settings,
     store,
@@ -99,7 +101,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
       await bisector?.advance(job);
       await baselines?.ended(job);
     },
-    baselines: { request: async (plan, sha, job) => (await baselines?.request(plan, sha, job)) ?? false },
+    judge,
   });
   const intake = new BodyIntake({ ...DEFAULT_BODY_LIMITS, ...options.bodies }, clock, options.bodies?.onHeld);
   const now = () => clock.now();
@@ -120,7 +122,7 @@ export async function startApp(settings: AppSettings, options: StartOptions = {}
     jobs: service,
     octokitFor: github.octokitFor,
     basePolicy: basePolicyCache(now),
-    judge: resultJudge(store, github, clock),
+    judge,
     serverUrl: serverUrlOf(settings),
     ...(settings.KTO_DASHBOARD === "on" ? { dashboardUrl: settings.KTO_PUBLIC_URL.replace(/\/$/, "") } : {}),
     now,
