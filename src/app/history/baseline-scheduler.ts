@@ -63,10 +63,15 @@ export class BaselineScheduler {
       groupKey: group,
       deliveryId: `${group}:${job.spec.suite}`,
     };
-    await this.deps.plans.submit(target, allowanceOf(policy, "pull_request"), baselineGate(plan.baseRef, sha), {
+    // The job as the pull request has it: a merge base without it (a suite the pull request
+    // adds, a config there that cannot be read) has no baseline to give, and no check run on
+    // that commit says so; the judgement says there is none.
+    const submitted = await this.deps.plans.submit(target, allowanceOf(policy, "pull_request"), baselineGate(plan.baseRef, sha), {
       suites: [job.spec.suite],
       priority: BASELINE_PRIORITY,
+      wants: keyOf(job),
     });
+    if (submitted.kind === "none") return false;
     return (await this.pending(plan.repo, sha, keyOf(job))) === true;
   }
 

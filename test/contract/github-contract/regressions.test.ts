@@ -40,7 +40,7 @@ function commitGraph(s: System, extra = "") {
 }
 
 /** A finished report of "unit" with these cases, as the action sends it. */
-function finished(cases: Record<string, Status>): Record<string, unknown> {
+function finished(cases: Record<string, Status>, name = "unit"): Record<string, unknown> {
   const list = Object.entries(cases).map(([name, status]) => ({ path: ["math"], name, status }));
   const lines: Record<string, number> = { add: 50, sub: 20, mul: 30, div: 40 };
   // In the results' order, as the action lists them: the regression is not first.
@@ -53,7 +53,7 @@ function finished(cases: Record<string, Status>): Record<string, unknown> {
     status: failed ? "failed" : "succeeded",
     outcome: failed ? "failed" : "passed",
     reason: failed ? `${failed} tests failed` : "all passed",
-    result: jobReport("unit", failed ? "failed" : "succeeded", {
+    result: jobReport(name, failed ? "failed" : "succeeded", {
       failures,
       tests: { total: list.length, passed: list.length - failed, failed, errored: 0, skipped: 0 },
     }),
@@ -178,6 +178,22 @@ describe("regressions, not failures", () => {
     const fixed = await until(async () => checkRuns(s, FIXED).find((c) => c.name === "kto / unit" && c.status === "completed"), "the second push judged");
     expect(fixed.conclusion).toBe("success");
     expect(s.github.state.dispatches.map((d) => d.inputs.sha)).toEqual([BROKEN, BASE, FIXED]);
+    expect(s.github.rejected).toEqual([]);
+  });
+
+  it("runs no baseline of a suite the merge base does not have: no config failure there, and the pull request's check run judged at once", async () => {
+    const s = await start();
+    commitGraph(s);
+    // The pull request adds suite "extra"; its merge base's config has only "unit".
+    await push(s, BROKEN, `version: 1\nsuites:\n${suite("extra")}`);
+    const job = await until(async () => s.github.state.dispatches[0] && dispatchedJob(s, 0), "the pull request's dispatch");
+    await report(s, job.id, { kind: "started" });
+    await report(s, job.id, finished({ add: "failed", sub: "passed" }, "extra"));
+    const judged = await until(async () => checkRuns(s, BROKEN).find((c) => c.name === "kto / extra" && c.status === "completed"), "the check run judged");
+    expect(judged.output.summary).toContain("No results of this job from master's own runs");
+    expect(judged.conclusion).toBe("failure");
+    expect(checkRuns(s, BASE)).toEqual([]);
+    expect(s.github.state.dispatches.map((d) => d.inputs.sha)).toEqual([BROKEN]);
     expect(s.github.rejected).toEqual([]);
   });
 
