@@ -76,6 +76,7 @@ export class BisectionCheckRun {
       repo: record.repo,
       serverUrl: this.deps.serverUrl,
       suite: record.suite,
+      jobKey: record.jobKey,
       goodSha: record.goodSha,
       badSha: record.badSha,
       shown: testsSchema.parse(JSON.parse(record.tests)).map((t) => t.shown),

@@ -18,6 +18,8 @@ export interface BisectionView {
   repo: string;
   serverUrl: string;
   suite: string;
+  /** The regressed job each step runs: the suite and its matrix values, as history keys it. */
+  jobKey: string;
   goodSha: string;
   badSha: string;
   /** The regressed tests, as shown. */
@@ -55,7 +57,7 @@ function header(view: BisectionView): string {
   const tests = view.shown.map((t) => codeSpan(t)).join(", ");
   return [
     `Bisecting ${plural(n, "commit")} after ${commitLink(view, view.goodSha)} (good) up to ${commitLink(view, view.badSha)} (bad), for ${tests}, as @${plainText(view.startedBy)} asked.`,
-    `Each step runs suite ${codeSpan(view.suite)} at one commit, at the lowest priority, one after the other: at most ${plural(maxSteps(n), "step")} (${Math.ceil(Math.log2(n))} to halve the range, ${maxSteps(n) - Math.ceil(Math.log2(n))} more for commits that cannot be judged).`,
+    `Each step runs the job ${codeSpan(view.jobKey)} at one commit, at the lowest priority, one after the other: at most ${plural(maxSteps(n), "step")} (${Math.ceil(Math.log2(n))} to halve the range, ${maxSteps(n) - Math.ceil(Math.log2(n))} more for commits that cannot be judged).`,
     ...(view.pageUrl ? [`Every step with its job's check run: [the bisection's page](${view.pageUrl}).`] : []),
     `To stop it, a writer presses **Stop bisect** on the regression's check run, ${codeSpan(`kto / ${view.suite}`)} at ${commitLink(view, view.badSha)}.`,
   ].join("\n\n");

@@ -305,7 +305,13 @@ export class Bisector {
       // A step is planned once, however often its predecessor's end is reported.
       deliveryId: `bisect:${record.id}:${sha}`,
     };
-    return this.deps.plans.submit(target, allowanceOf(policy, "push"), gate, { suites: [record.suite], priority: PRIORITIES.low, wants: record.jobKey });
+    return this.deps.plans.submit(target, allowanceOf(policy, "push"), gate, {
+      suites: [record.suite],
+      priority: PRIORITIES.low,
+      // The regressed job alone (and the build it boots): the suite's other jobs say nothing of this regression.
+      wants: record.jobKey,
+      onlyWanted: true,
+    });
   }
 }
 

@@ -27,6 +27,8 @@ export interface SubmitOptions {
    * the caller's to tell, so no `kto / config` check run says so, and nothing is submitted.
    */
   wants?: string;
+  /** Plans only the job `wants` names and the build it boots, not the rest of its suite. */
+  onlyWanted?: boolean;
 }
 
 /** Every plan the App makes goes through here, and carries the trust gate's decision for its commit. */
@@ -163,6 +165,12 @@ export function planSubmitter(deps: {
       const wanted = (spec: JobSpec) => spec.runner !== "build" && jobIdentity({ suite: spec.suite, matrix: spec.matrix }) === wants;
       if (!keys.includes(wants)) return none(`its .github/kto.yml plans no job ${wants}${keys.length > 0 ? `, only ${keys.join(", ")}` : ""}`);
       if (!specs.some(wanted)) return none(`its .github/kto.yml's job ${wants} asks for more privileges than the default branch allows`);
+      if (options.onlyWanted) {
+        const builds = new Set(specs.filter(wanted).flatMap((spec) => buildNeeded(spec) ?? []));
+        const only = specs.filter((spec) => wanted(spec) || (spec.runner === "build" && builds.has(spec.id)));
+        await submitSpecs(target, only, gate);
+        return { kind: "planned", specs: only };
+      }
     } else if (refused.length > 0) await configFailure(target, refused);
     await submitSpecs(target, specs, gate);
     return { kind: "planned", specs };

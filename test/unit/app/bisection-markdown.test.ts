@@ -13,6 +13,7 @@ function view(state: BisectionState): BisectionView {
     repo: "o/r",
     serverUrl: SERVER,
     suite: "unit",
+    jobKey: "unit[arch=arm64]",
     goodSha: sha(0),
     badSha: sha(10),
     shown: ["unit › add"],
@@ -51,6 +52,12 @@ describe("the kto / bisect check run's words", () => {
     expect(one.title).toBe("Cancelled by @maint_ainer: 1 commit left");
     // The login is text: its underscore is no emphasis.
     expect(one.summary).toContain(`**Cancelled** by @maint\\_ainer. What 4 steps learnt: the first bad commit is ${link(8)}.`);
+  });
+
+  it("says which job each step runs, and how a writer stops it", () => {
+    const summary = runningOutput(view({ steps: [{ sha: sha(5), position: 5, verdict: null }] })).summary;
+    expect(summary).toContain("Each step runs the job `unit[arch=arm64]` at one commit");
+    expect(summary).toContain(`To stop it, a writer presses **Stop bisect** on the regression's check run, \`kto / unit\` at ${link(10)}.`);
   });
 
   it("names its bisection by its external id, and no other check run's", () => {

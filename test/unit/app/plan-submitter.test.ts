@@ -221,4 +221,25 @@ describe("the plan submitter", () => {
     expect((await store.jobs.list()).map((j) => j.name)).toEqual(["unit"]);
     expect(github.rejected).toEqual([]);
   });
+
+  it("with onlyWanted, plans the wanted job of a matrix alone, and the build it boots", async () => {
+    const config = `version: 1
+builds:
+  - name: k
+    arch: x86_64
+    config: [tinyconfig]
+suites:
+  - name: boot
+    runner: qemu
+    build: k
+    command: "true"
+    matrix: { mem: ["256M", "512M"] }
+${suite("unit", "x86_64")}`;
+    const { target, gate, allowed } = await pullRequest(config, "member");
+    const planned = await plans.submit(target, allowed, gate, { suites: ["boot"], wants: "boot[mem=512M]", onlyWanted: true });
+    expect(planned).toMatchObject({ kind: "planned" });
+    expect(planned.kind === "planned" && planned.specs.map((spec) => spec.id)).toEqual(["k", "boot (mem=512M)"]);
+    expect((await store.jobs.list()).map((j) => j.name)).toEqual(["k", "boot (mem=512M)"]);
+    expect(github.rejected).toEqual([]);
+  });
 });
