@@ -408,7 +408,7 @@ export class CheckRunPublisher implements Publisher {
     const offer = bisectOffer(plan, judgement);
     if (offer && judgement?.baseline) {
       const commits = judgement.baseline.commitsOlder + 1;
-      summary = `**Bisect** (the button above) finds which of the ${commits} commits since ${offer.goodSha.slice(0, 7)} broke it: at most ${maxSteps(commits)} runs of suite ${codeSpan(job.spec.suite)}, one after the other, at the lowest priority. Only someone who can write to the repository can start it.\n\n${summary}`;
+      summary = `**Bisect** (the button above) finds which of the ${commits} commits since ${offer.goodSha.slice(0, 7)} broke it: at most ${maxSteps(commits)} runs of this job, one after the other, at the lowest priority. Only someone who can write to the repository can start it (or stop it: **Stop bisect**).\n\n${summary}`;
     }
     if (judgement) summary = `${judgementMarkdown(judgement, { serverUrl: this.options.serverUrl, repo })}\n\n---\n\n${summary}`;
     if (job.flaky) summary = `**Flaky:** passed only on a retry.\n\n${summary}`;

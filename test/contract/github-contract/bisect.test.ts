@@ -24,7 +24,7 @@ describe.each<["ghes" | "github.com", number]>([
     expect(regression.output.title).toMatch(/^1 regression/);
     expect(regression.actions?.map((a) => a.identifier)).toEqual(["rerun", "bisect", "bisect-stop"]);
     // The cost is said before anyone presses: 11 commits, ceil(log2 11) + 2 runs at most.
-    expect(regression.output.summary).toContain("at most 6 runs of suite `unit`");
+    expect(regression.output.summary).toContain("at most 6 runs of this job, one after the other");
 
     // Someone who cannot write presses: nothing starts.
     expect(await deliver(s, "check_run", press(regression, "passerby"))).toBe(200);
