@@ -131,7 +131,7 @@ async function runToEnd(plan: LocalPlan, jobs: readonly ProbedJob[], options: Lo
   await service.start();
   for (const job of queued) {
     if (labelsFit(job.labels, labels)) continue;
-    const missing = job.labels.filter((l) => !labels.includes(l));
+    const missing = job.labels.filter((l) => !labelsFit([l], labels));
     const why = guests
       .filter((host) => missing.includes(bootLabel(host.arch)) || (missing.includes("kvm") && host.arch === hostArch()))
       .map((host) => `${host.arch}: ${host.accelerator?.detail ?? "qemu not found"}`);

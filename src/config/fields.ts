@@ -62,7 +62,15 @@ export const matrix = z.record(
 
 export const hardware = z
   .object({
-    labels: z.array(z.string().min(1)).default([]),
+    // GitHub matches runner labels without regard to case: kept in lower case, `KVM` is `kvm` everywhere kto looks.
+    labels: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .transform((label) => label.toLowerCase()),
+      )
+      .default([]),
     memory: size.optional(),
     cpus: z.number().int().min(1).max(256).optional(),
   })

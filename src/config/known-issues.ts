@@ -32,7 +32,6 @@ const entrySchema = z
       .string()
       .url("expected a link to the report (a URL)")
       .max(2048)
-      .refine((link) => /^https?:\/\//i.test(link), "expected an http:// or https:// link")
       .refine(
         (link) => ![...link].some((c) => c.trim() === "" || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
         "expected a link without spaces or control characters",

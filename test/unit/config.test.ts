@@ -64,6 +64,15 @@ suites:
     );
   });
 
+  it("keeps labels in lower case, as GitHub matches them without regard to case: KVM asks for the kvm guard", () => {
+    const plan = buildPlan(
+      parseConfig(
+        `version: 1\nsuites:\n  - { name: n, runner: qemu, arch: arm64, kernel: Image, command: "true", hardware: { labels: [ARM64, KVM, Lab-3] } }\n`,
+      ),
+    );
+    expect(plan.jobs.map((j) => j.labels)).toEqual([["arm64", "kvm", "lab-3", "qemu-arm64"]]);
+  });
+
   it("names file, line, column and field for a bad duration", () => {
     const text = VALID.replace("timeout: 1h30m", "timeout: soon");
     expect(issuesOf(text)).toEqual([".github/kto.yml:16:14: suites[1].timeout: expected a duration like 20m"]);

@@ -30,6 +30,8 @@ import {
 
 /** Reads of a bisection a Cancel makes while steps' ends keep moving it: each end moves it once. */
 const CANCEL_READS = 3;
+/** A job's running or cancelled bisections a press of Stop bisect looks through. */
+const STOPPABLE_READ = 20;
 
 /** GitHub's compare lists at most this many commits: a longer range is not bisected from a check run. */
 export const MAX_RANGE = 250;
@@ -87,15 +89,18 @@ export class Bisector {
   }
 
   /**
-   * A writer's press of Stop bisect on a regression's check run: the running bisection of
-   * what its Bisect would search, cancelled; false when none runs (not begun, or ended).
+   * A writer's press of Stop bisect on a regression's check run: the job's bisection from
+   * this commit, else its newest running one, cancelled; false when none runs. Found by the
+   * job, not by judging it again: a known issue added or a policy changed since may have
+   * taken the Bisect offer away, and a bisection under way must still stop. One cancelled
+   * whose stop failed half-way (its step's jobs, its check run) is finished by a press again.
    */
   async stopOffered(press: { job: JobRecord; plan: PlanRecord; writer: Writer }): Promise<boolean> {
     const { job, plan, writer } = press;
-    const offer = await this.offered(job, plan);
-    const head = offer && plan.repo ? await this.deps.history.runOf(job.id, job.attempt) : null;
-    if (!offer || !head || !plan.repo) return false;
-    const record = await this.deps.bisections.ofRange(plan.repo, head.jobKey, offer.goodSha);
+    const head = plan.repo ? await this.deps.history.runOf(job.id, job.attempt) : null;
+    if (!head || !plan.repo) return false;
+    const records = await this.deps.bisections.stoppable(plan.repo, head.jobKey, STOPPABLE_READ);
+    const record = records.find((r) => r.badSha === plan.headSha) ?? records.find((r) => r.status === "running");
     return record ? this.cancel({ id: record.id, repo: plan.repo, writer }) : false;
   }
 

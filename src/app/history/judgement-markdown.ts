@@ -84,7 +84,7 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
   if (j.knownPassing.length > 0) {
     const lines = j.knownPassing.slice(0, KNOWN_LISTED).map((k) => {
       const name = k.link ? webLink(`Known issue #${k.entry + 1}`, k.link) : `Known issue #${k.entry + 1}`;
-      return `- ${name}: its tests passed in each of the last ${k.runs} runs of this job on the base branch (such as ${k.tests.map(testSpan).join(", ")})`;
+      return `- ${name}: its tests passed in this job at each of the base branch's last ${k.commits} commits that ran them (such as ${k.tests.map(testSpan).join(", ")})`;
     });
     if (j.knownPassing.length > KNOWN_LISTED) lines.push(`- … and ${j.knownPassing.length - KNOWN_LISTED} more`);
     sections.push(`### Known issues that may be ready to remove\n\n${lines.join("\n")}`);

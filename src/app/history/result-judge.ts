@@ -138,10 +138,11 @@ export class ResultJudge {
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
     const { comparison, nearest, window, recent } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
     // A branch's own run is one of the branch's runs; a pull request's is not.
-    const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? recent : [headSet, ...recent]);
+    const baseRuns = window.map((run, i) => ({ commit: run.sha, set: recent[i]! }));
+    const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? baseRuns : [{ commit: plan.headSha, set: headSet }, ...baseRuns]);
     if (passing.unchecked > 0)
       notes.push(
-        `${passing.unchecked} known issues were not checked for a run of passes: their globs start with a wildcard and this job has too many tests to try them on.`,
+        `${passing.unchecked} known issues were not checked for passing in a row: their globs start with a wildcard (or with what most tests start with) and this job has too many tests to try them on.`,
       );
     let baseline: Baseline | null = null;
     if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };

@@ -27,7 +27,7 @@ export function workflowJobHandler(kit: WebhookKit) {
         // kto's runs ask for a kto-runner-<name> label; another workflow's job matters only
         // on one of kto's runners, which the payload names, or as news of a self-hosted
         // runner kto does not know.
-        const ours = wj.labels.some((label) => label.startsWith(RUNNER_LABEL_PREFIX));
+        const ours = wj.labels.some((label) => label.toLowerCase().startsWith(RUNNER_LABEL_PREFIX));
         const runnerId = wj.runner_id ?? null;
         const unknown = runnerId !== null && pool.knownRunnerOf(repo, runnerId) === null;
         // A self-hosted runner kto does not know has joined the repository: it is listed, once for that runner.

@@ -47,11 +47,14 @@ async function compare(base: string, head: string, options: CompareCommandOption
   const flaky = history.length ? flakyAcross([baseSet!, ...history]) : new Set<string>();
   const comparison = compareResults(baseSet!, headSet!, { known, flaky });
   // The base and its history are the base branch's runs, newest first as given.
-  const knownPassing = knownIssuesPassing(known, [baseSet!, ...history]);
+  const knownPassing = knownIssuesPassing(
+    known,
+    [baseSet!, ...history].map((set, i) => ({ commit: String(i), set })),
+  );
   const exit = comparisonExit(comparison);
   if (options.json) {
     printOut(
-      `${JSON.stringify({ base: baseSet!.source, head: headSet!.source, known: options.known ?? null, exit, ...comparison, knownPassing: knownPassing.issues }, null, 2)}\n`,
+      `${JSON.stringify({ base: baseSet!.source, head: headSet!.source, known: options.known ?? null, exit, ...comparison, knownPassing: knownPassing.issues, knownUnchecked: knownPassing.unchecked }, null, 2)}\n`,
     );
     return exit;
   }
@@ -85,7 +88,7 @@ export function describeComparison(base: string, head: string, c: Comparison, kn
   }
   if (knownPassing?.issues.length) {
     lines.push("", `known issues whose tests passed in each of the last ${KNOWN_PASSES_TO_REMOVE} or more base runs given (remove them):`);
-    list(knownPassing.issues.map((k) => `entry ${k.entry + 1}${k.link ? ` (${k.link})` : ""}: ${k.runs} runs, such as ${k.tests.join(", ")}`));
+    list(knownPassing.issues.map((k) => `entry ${k.entry + 1}${k.link ? ` (${k.link})` : ""}: ${k.commits} runs, such as ${k.tests.join(", ")}`));
   }
   if (knownPassing?.unchecked)
     lines.push("", `${n(knownPassing.unchecked, "known issue")} not checked for a run of passes: globs starting with * over too many tests`);

@@ -94,17 +94,19 @@ export class BisectionRepository {
     return { record: recordOf(row), created };
   }
 
-  /** The bisection of a range that is not cancelled (at most one: the range's index), running or ended; null when none. */
-  async ofRange(repo: string, jobKey: string, goodSha: string): Promise<BisectionRecord | null> {
-    const row = await this.db
+  /** A job's bisections that a stop may still concern (running, or cancelled), newest first, at most `limit`. */
+  async stoppable(repo: string, jobKey: string, limit: number): Promise<BisectionRecord[]> {
+    const rows = await this.db
       .selectFrom("bisections")
       .selectAll()
       .where("repo", "=", repo)
       .where("job_key", "=", jobKey)
-      .where("good_sha", "=", goodSha)
-      .where("status", "<>", "cancelled")
-      .executeTakeFirst();
-    return row ? recordOf(row) : null;
+      .where("status", "in", ["running", "cancelled"])
+      .orderBy("created_at", "desc")
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map(recordOf);
   }
 
   async bisection(id: string): Promise<BisectionRecord | null> {

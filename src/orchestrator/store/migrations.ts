@@ -380,7 +380,7 @@ export const MIGRATIONS: Migration[] = [
       // A cancelled bisection may be asked for again: one range is unique among those not
       // cancelled, and the cancelled ones stay listed. SQLite drops no table constraint, so
       // its table is made again without it.
-      if (engine === "postgres") await sql`alter table bisections drop constraint bisections_range`.execute(db);
+      if (engine === "postgres") await sql`alter table bisections drop constraint if exists bisections_range`.execute(db);
       else {
         await sql`alter table bisections rename to bisections_before_018`.execute(db);
         await db.schema
@@ -406,7 +406,7 @@ export const MIGRATIONS: Migration[] = [
         await sql`drop table bisections_before_018`.execute(db);
         await db.schema.createIndex("bisections_repo_created").on("bisections").columns(["repo", "created_at"]).execute();
       }
-      await sql`create unique index bisections_range on bisections (repo, job_key, good_sha) where status <> 'cancelled'`.execute(db);
+      await sql`create unique index if not exists bisections_range on bisections (repo, job_key, good_sha) where status <> 'cancelled'`.execute(db);
     },
   },
 ];

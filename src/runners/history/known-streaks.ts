@@ -2,22 +2,23 @@ import type { KnownIssue, KnownIssues, KnownScope } from "../../config/known-iss
 import { JOB_CASE, type CaseRecord, type ResultsSet } from "./results-set.js";
 import { isFailing } from "./test-identity.js";
 
-/** Runs in a row in which a known issue's tests all passed before it is pointed out for removal. */
+/** Commits in a row at which a known issue's tests all passed before it is pointed out for removal. */
 export const KNOWN_PASSES_TO_REMOVE = 10;
 /**
- * Glob tries one look may make. A glob with a literal start is tried only on the names that
- * start with it, found by binary search; one that starts with a wildcard is tried on every
- * test of its jobs, and 2,000 of those over a million tests would take minutes.
+ * Glob tries (and binary-search steps) one look may make: it runs on the event loop with
+ * every judgement, so it must stay within tens of milliseconds. A glob with a literal start
+ * is tried only on the names that start with it; one that starts with a wildcard (or with a
+ * start every test shares) on every test of its jobs, which a big job soon exhausts.
  */
-const TRIES = 2_000_000;
+const TRIES = 200_000;
 /** Tests an answer names for each entry. */
 const NAMED = 3;
 
-/** A known issue (expected to fail, not intermittent) whose tests passed in each of the last `runs` runs that ran them. */
+/** A known issue (expected to fail, not intermittent) whose tests passed at each of the last `commits` commits that ran them. */
 export interface PassingKnownIssue {
   entry: number;
   link?: string;
-  runs: number;
+  commits: number;
   /** Some of the tests it covers, as shown (`job › suite › case`). */
   tests: string[];
 }
@@ -67,30 +68,36 @@ function firstFrom(sorted: readonly CaseRecord[], prefix: string): number {
 
 type RunLook = { ran: boolean; failed: boolean; passed: CaseRecord[] } | "out of tries";
 
+/** One run of the base branch: several at one commit (a re-run) count as one commit. */
+export interface BaseRun {
+  commit: string;
+  set: ResultsSet;
+}
+
 /**
- * Known issues whose tests have passed `atLeast` runs in a row: each may be ready to go.
- * `runs` are the job's runs on the base branch, newest first. A run that did not run the
+ * Known issues whose tests have passed at `atLeast` commits in a row: each may be ready to
+ * go. `runs` are the job's runs on the base branch, newest first. A run that did not run the
  * entry's tests (another suite, a job that stopped before them, a skip) neither counts nor
- * breaks the run of passes; one in which any of them failed ends it. An entry kept for a
- * test that fails now and then (`intermittent`) or expected to be skipped is never named.
+ * breaks the passes; one in which any of them failed ends them. An entry kept for a test
+ * that fails now and then (`intermittent`) or expected to be skipped is never named.
  */
-export function knownIssuesPassing(known: KnownIssues, runs: readonly ResultsSet[], atLeast = KNOWN_PASSES_TO_REMOVE): KnownPassing {
+export function knownIssuesPassing(known: KnownIssues, runs: readonly BaseRun[], atLeast = KNOWN_PASSES_TO_REMOVE): KnownPassing {
   const issues: PassingKnownIssue[] = [];
   const candidates = known.entries.filter((entry) => entry.expect === "fail" && !entry.intermittent);
-  if (runs.length < atLeast) return { issues, unchecked: 0 };
+  if (new Set(runs.map((run) => run.commit)).size < atLeast) return { issues, unchecked: 0 };
   const budget = { tries: TRIES };
   for (const [n, entry] of candidates.entries()) {
-    let streak = 0;
+    const passedAt = new Set<string>();
     const named = new Set<string>();
     for (const run of runs) {
-      const look = lookAt(known, entry, run, budget);
+      const look = lookAt(known, entry, run.set, budget);
       if (look === "out of tries") return { issues, unchecked: candidates.length - n };
       if (look.failed) break;
       if (!look.ran) continue;
-      streak += 1;
+      passedAt.add(run.commit);
       for (const test of look.passed) if (named.size < NAMED) named.add(test.id);
     }
-    if (streak >= atLeast) issues.push({ entry: entry.index, ...(entry.link ? { link: entry.link } : {}), runs: streak, tests: [...named] });
+    if (passedAt.size >= atLeast) issues.push({ entry: entry.index, ...(entry.link ? { link: entry.link } : {}), commits: passedAt.size, tests: [...named] });
   }
   return { issues, unchecked: 0 };
 }
@@ -100,6 +107,7 @@ function lookAt(known: KnownIssues, entry: KnownIssue, run: ResultsSet, budget: 
   for (const job of jobsOf(run)) {
     if (!known.inScope(entry, job.scope)) continue;
     for (const glob of known.globs[entry.index]!) {
+      budget.tries -= Math.ceil(Math.log2(job.byPath.length + 1));
       for (let i = firstFrom(job.byPath, glob.prefix); i < job.byPath.length; i++) {
         const test = job.byPath[i]!;
         if (!test.path.startsWith(glob.prefix)) break;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { until } from "../../helpers/until.js";
+import { systemClock } from "../../../src/orchestrator/clock.js";
 import { bisectRuns, commitGraph, dispatchedAt, press, regression, runDispatch, sha } from "./bisect-world.js";
 import { closeSystemAfterEach, deliver, REPO, report, start } from "./system.js";
 
@@ -70,6 +71,24 @@ describe("stopping a bisection from its regression's check run", () => {
     expect(again.id).not.toBe(done.id);
     expect((await dispatchedAt(s, dispatched)).at).toBe(5);
     expect((await s.app.store.bisections.recent(REPO, 5)).map((b) => b.status)).toEqual(["running", "cancelled"]);
+    expect(s.github.rejected).toEqual([]);
+  });
+
+  it("stops it though the regression would not be offered for bisecting now: the job's bisection is found by the job, not by a new judgement", async () => {
+    // A clock that can be moved past the base branch's policy cache.
+    let skew = 0;
+    const s = await start({ clock: { now: () => Date.now() + skew, setTimer: systemClock.setTimer } });
+    commitGraph(s);
+    const regressed = await regression(s);
+    expect(await deliver(s, "check_run", press(regressed, "maintainer"))).toBe(200);
+    await until(async () => bisectRuns(s)[0], "the kto / bisect check run");
+    // A writer lists the regressed test as known while it is bisected: judged now, the job has no regression, and no Bisect offer.
+    s.github.state.files.set(`${REPO}@master:.github/kto-known.yml`, `version: 1\nknown:\n  - tests: ["math › add"]\n`);
+    skew = 61_000;
+    expect(await deliver(s, "check_run", press(regressed, "maintainer", "bisect-stop"))).toBe(200);
+    expect((await s.app.store.bisections.recent(REPO, 1)).map((b) => b.status)).toEqual(["cancelled"]);
+    const done = await until(async () => bisectRuns(s).find((r) => r.status === "completed"), "the check run's end");
+    expect(done.conclusion).toBe("cancelled");
     expect(s.github.rejected).toEqual([]);
   });
 });

@@ -330,7 +330,7 @@ describe("regressions, not failures", () => {
     // Commit 1's mul failed; commits 2 to 10 make nine passes, the eleventh push the tenth.
     expect(runs.map(readyToGo)).toEqual([...Array(11).fill(false), true]);
     const section = runs[11]!.output.summary.split("### Known issues that may be ready to remove")[1]!;
-    expect(section).toContain("[Known issue #1](https://bugs.example/7): its tests passed in each of the last 10 runs");
+    expect(section).toContain("[Known issue #1](https://bugs.example/7): its tests passed in this job at each of the base branch's last 10 commits that ran them");
     expect(section).toContain("`unit › math › mul`");
     expect(section).not.toContain("#2");
     expect(s.github.rejected).toEqual([]);

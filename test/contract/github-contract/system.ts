@@ -1,4 +1,5 @@
 import { afterEach, expect } from "@jest/globals";
+import type { Clock } from "../../../src/orchestrator/clock.js";
 import { jobReport } from "../../helpers/job-report.js";
 import { PUBLIC_URL, startTestApp, type TestApp } from "../../helpers/test-app.js";
 import { until } from "../../helpers/until.js";
@@ -42,11 +43,14 @@ export function closeSystemAfterEach(): void {
 }
 
 /** The App against the double as a GHES (`ghesVersion`, else the oldest supported) or, with `server: "github.com"`, as github.com. */
-export async function start(options: { ghesVersion?: string; server?: "ghes" | "github.com"; runners?: number } = {}): Promise<System> {
+export async function start(options: { ghesVersion?: string; server?: "ghes" | "github.com"; runners?: number; clock?: Clock } = {}): Promise<System> {
   system = await startTestApp({
     ...(options.ghesVersion ? { double: { ghesVersion: options.ghesVersion } } : {}),
     ...(options.server ? { server: options.server } : {}),
-    start: { orchestrator: { outbox: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } } },
+    start: {
+      orchestrator: { outbox: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200, concurrency: 4 } },
+      ...(options.clock ? { clock: options.clock } : {}),
+    },
   });
   system.github.state.runners.set(
     REPO,
