@@ -4,6 +4,8 @@ import { regressionTests, type Judgement } from "./result-judge.js";
 
 /** Tests a class lists on a check run; the count covers the rest, and the results artifact and dashboard list them all. */
 const LISTED = 25;
+/** The longest link a test's line carries; a longer one is named by its entry's number. */
+const LINK_BYTES = 300;
 /** Known issues a check run points out for removal: each may hold a link of 2,048 bytes, and the summary has 65,535. */
 const KNOWN_LISTED = 10;
 /** The most of a test's identity a list shows: one may be 64 levels of 256 characters. */
@@ -39,9 +41,18 @@ export function judgementTitle(j: Judgement): string {
   return parts.join(", ");
 }
 
+/**
+ * A known issue named by its link, when the link is short enough to repeat on every test it
+ * covers: 25 tests a class, each with a link of 2,048 characters escaped, would take the
+ * summary past GitHub's 65,535 bytes and cut the job's own report off its end.
+ */
+function knownIssueLink(entry: number, link: string | undefined, text = `known issue #${entry + 1}`): string {
+  return link && Buffer.byteLength(link) <= LINK_BYTES ? webLink(text, link) : text;
+}
+
 function testLine(t: ClassifiedTest): string {
   const was = t.base === null ? "" : ` (was ${t.base})`;
-  const known = t.known?.link ? ` — ${webLink("known issue", t.known.link)}` : t.known ? ` — known issue #${t.known.entry + 1}` : "";
+  const known = t.known ? ` — ${knownIssueLink(t.known.entry, t.known.link)}` : "";
   return `- ${testSpan(t.id)}: ${t.head}${was}${known}`;
 }
 
@@ -83,7 +94,7 @@ export function judgementMarkdown(j: Judgement, links: { serverUrl: string; repo
   }
   if (j.knownPassing.length > 0) {
     const lines = j.knownPassing.slice(0, KNOWN_LISTED).map((k) => {
-      const name = k.link ? webLink(`Known issue #${k.entry + 1}`, k.link) : `Known issue #${k.entry + 1}`;
+      const name = knownIssueLink(k.entry, k.link, `Known issue #${k.entry + 1}`);
       return `- ${name}: its tests passed in this job at each of the base branch's last ${k.commits} commits that ran them (such as ${k.tests.map(testSpan).join(", ")})`;
     });
     if (j.knownPassing.length > KNOWN_LISTED) lines.push(`- … and ${j.knownPassing.length - KNOWN_LISTED} more`);
