@@ -1,7 +1,7 @@
 import { expect } from "@jest/globals";
 import { jobReport } from "../../helpers/job-report.js";
 import { until } from "../../helpers/until.js";
-import { checkRuns, deliver, dispatchedJob, example, REPO, report, suite, type CheckRun, type System } from "./system.js";
+import { checkRuns, dispatchedJob, example, pushToMaster, REPO, report, suite, type CheckRun, type System } from "./system.js";
 
 /**
  * The default branch the bisection contract tests bisect: COMMITS commits in a line, commit
@@ -53,22 +53,6 @@ function finished(addPasses: boolean): Record<string, unknown> {
     }),
     cases,
   };
-}
-
-async function pushToMaster(s: System, commit: string) {
-  const payload = example("push", "", 0) as {
-    ref: string;
-    after: string;
-    deleted: boolean;
-    repository: { default_branch: string };
-    installation?: { id: number };
-  };
-  payload.ref = "refs/heads/master";
-  payload.after = commit;
-  payload.deleted = false;
-  payload.repository.default_branch = "master";
-  payload.installation = { id: 1 };
-  expect(await deliver(s, "push", payload)).toBe(200);
 }
 
 /** The commit (its index) the job of dispatch `index` runs at. */

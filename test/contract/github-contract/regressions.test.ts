@@ -8,7 +8,7 @@ import { jobReport } from "../../helpers/job-report.js";
 import { fileURLToPath } from "node:url";
 import { PROJECT_ROOT_URL } from "../../helpers/project-root.js";
 import { until } from "../../helpers/until.js";
-import { checkRuns, closeSystemAfterEach, deliver, dispatchedJob, example, push, REPO, report, start, suite, type CheckRun, type System } from "./system.js";
+import { checkRuns, closeSystemAfterEach, dispatchedJob, push, pushToMaster, REPO, report, start, suite, type CheckRun, type System } from "./system.js";
 
 /**
  * A pull request judged against its base branch's results, end to end through the App and the
@@ -59,22 +59,6 @@ function finished(cases: Record<string, Status>, name = "unit"): Record<string, 
     }),
     cases: list,
   };
-}
-
-async function pushToMaster(s: System, commit: string) {
-  const payload = example("push", "", 0) as {
-    ref: string;
-    after: string;
-    deleted: boolean;
-    repository: { default_branch: string };
-    installation?: { id: number };
-  };
-  payload.ref = "refs/heads/master";
-  payload.after = commit;
-  payload.deleted = false;
-  payload.repository.default_branch = "master";
-  payload.installation = { id: 1 };
-  expect(await deliver(s, "push", payload)).toBe(200);
 }
 
 async function runJob(s: System, index: number, cases: Record<string, Status>, sha: string, body = finished(cases)): Promise<CheckRun> {
@@ -330,7 +314,9 @@ describe("regressions, not failures", () => {
     // Commit 1's mul failed; commits 2 to 10 make nine passes, the eleventh push the tenth.
     expect(runs.map(readyToGo)).toEqual([...Array(11).fill(false), true]);
     const section = runs[11]!.output.summary.split("### Known issues that may be ready to remove")[1]!;
-    expect(section).toContain("[Known issue #1](https://bugs.example/7): its tests passed in this job at each of the base branch's last 10 commits that ran them");
+    expect(section).toContain(
+      "[Known issue #1](https://bugs.example/7): its tests passed in this job at each of the base branch's last 10 commits that ran them",
+    );
     expect(section).toContain("`unit › math › mul`");
     expect(section).not.toContain("#2");
     expect(s.github.rejected).toEqual([]);

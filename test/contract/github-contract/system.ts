@@ -82,6 +82,23 @@ export async function push(s: System, sha: string, config = TWO, action = "opene
   expect(await deliver(s, "pull_request", payload)).toBe(200);
 }
 
+/** A push of `commit` to the default branch, master, as GitHub delivers it to the App's installation. */
+export async function pushToMaster(s: System, commit: string): Promise<void> {
+  const payload = example("push", "", 0) as {
+    ref: string;
+    after: string;
+    deleted: boolean;
+    repository: { default_branch: string };
+    installation?: { id: number };
+  };
+  payload.ref = "refs/heads/master";
+  payload.after = commit;
+  payload.deleted = false;
+  payload.repository.default_branch = "master";
+  payload.installation = { id: 1 };
+  expect(await deliver(s, "push", payload)).toBe(200);
+}
+
 export function comment(body: string, login = "maintainer"): Record<string, unknown> {
   const c = example("issue_comment", "created") as {
     comment: { body: string; created_at: string; user: { login: string } };
