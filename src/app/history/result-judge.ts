@@ -137,13 +137,6 @@ export class ResultJudge {
     // Nearest commit first, and at one commit the newest run.
     runs.sort((a, b) => order.get(a.sha)! - order.get(b.sha)! || b.finishedAt - a.finishedAt || b.id - a.id);
     const { comparison, nearest, window, recent } = await compareWithBaseRuns(this.deps.history, headSet, runs, { known: policy.known });
-    // A branch's own run is one of the branch's runs; a pull request's is not.
-    const baseRuns = window.map((run, i) => ({ commit: run.sha, set: recent[i]! }));
-    const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? baseRuns : [{ commit: plan.headSha, set: headSet }, ...baseRuns]);
-    if (passing.unchecked > 0)
-      notes.push(
-        `${passing.unchecked} known issues were not checked for passing in a row: their globs start with a wildcard (or with what most tests start with) and this job has too many tests to try them on.`,
-      );
     let baseline: Baseline | null = null;
     if (nearest) baseline = { sha: nearest.sha, commitsOlder: order.get(nearest.sha)!, fromMergeBase: mergeBase !== null, jobId: nearest.jobId };
     // Only a pull request's: a baseline's own judgement asking for its parent's would walk the whole branch back.
@@ -158,6 +151,14 @@ export class ResultJudge {
     await this.deps.history
       .recordBaseline(head.id, { runIds: window.map((run) => run.id), commitsOlder: baseline?.commitsOlder ?? null, mergeBase })
       .catch(() => undefined);
+    // Looked for only once the judgement is given, not while it waits for its baseline.
+    // A branch's own run is one of the branch's runs; a pull request's is not.
+    const baseRuns = window.map((run, i) => ({ commit: run.sha, set: recent[i]! }));
+    const passing = knownIssuesPassing(policy.known, isPullRequestGroup(plan.groupKey) ? baseRuns : [{ commit: plan.headSha, set: headSet }, ...baseRuns]);
+    if (passing.unchecked > 0)
+      notes.push(
+        `${passing.unchecked} known issues were not checked for passing in a row: their globs start with a wildcard (or with what most tests start with) and this job has too many tests to try them on.`,
+      );
     const regressions = regressionTests(comparison).length;
     // Run again to confirm (the base's confirm, a suite's retries): a test that failed on an
     // earlier run of this commit and passes now is flaky, and said so, never quietly green.
